@@ -1,0 +1,376 @@
+package bitcoin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// Sink is what the indexer needs of a store: where the chain stands,
+// the outputs that inputs spend, and an atomic append of blocks.
+type Sink interface {
+	Meta(ctx context.Context, c chains.Chain) (store.Meta, error)
+	LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]*chains.Output, error)
+	WriteBlocks(ctx context.Context, c chains.Chain, network string, blocks []store.BlockData, o store.WriteOptions) error
+	SetSourceStats(ctx context.Context, c chains.Chain, network string, stale, unconnected int64) error
+}
+
+// IndexConfig configures Index.
+type IndexConfig struct {
+	// Dir is Bitcoin Core's blocks folder. Required.
+	Dir string
+	// ToHeight stops after this height; 0 or less means the best tip.
+	ToHeight int64
+	// BatchBlocks and BatchBytes bound one atomic write: whichever is
+	// reached first ends the batch. Defaults 1,000 blocks and 64 MiB of
+	// block data: large enough to amortise the write, small enough that a
+	// crash repeats little work and memory stays bounded.
+	BatchBlocks int
+	BatchBytes  int
+	// Workers decode blocks in parallel (order is kept). Default GOMAXPROCS.
+	Workers int
+	// CacheOutputs bounds the in-memory cache of unspent outputs that
+	// spares most prevout lookups a store read. Default 1,000,000
+	// (about 150 MB at most, twice that across its two generations).
+	CacheOutputs int
+	// Progress, if set, is called after each batch is committed.
+	Progress func(Progress)
+	// Logger receives one line per notable event. Nil discards.
+	Logger *slog.Logger
+}
+
+func (c *IndexConfig) ensureDefaults() {
+	if c.BatchBlocks <= 0 {
+		c.BatchBlocks = 1000
+	}
+	if c.BatchBytes <= 0 {
+		c.BatchBytes = 64 << 20
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.CacheOutputs <= 0 {
+		c.CacheOutputs = 1_000_000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Progress is a snapshot of a running index.
+type Progress struct {
+	Height    int64 // last height committed
+	Target    int64 // height the run will stop at
+	StartedAt int64 // first height of this run
+	Blocks    int64 // blocks committed by this run
+	Txs       int64
+	Bytes     int64
+	// TotalBytes is the size of all blocks this run indexes, so that
+	// Bytes/TotalBytes is a fair measure of progress (early blocks are tiny).
+	TotalBytes int64
+	Elapsed    time.Duration
+}
+
+// Result summarises an index run.
+type Result struct {
+	Network     string
+	From, To    int64 // heights indexed by this run; From > To when none
+	Blocks      int64
+	Txs         int64
+	Bytes       int64
+	TotalBytes  int64
+	Elapsed     time.Duration
+	Stale       []*BlockRef
+	Unconnected []*BlockRef
+	Duplicates  int
+}
+
+// PrevoutError reports an input whose spent output is in neither the
+// store nor the blocks before it.
+type PrevoutError struct {
+	Height int64
+	TxHash chains.Hash
+	Vin    uint32
+	Prev   chains.Outpoint
+}
+
+func (e *PrevoutError) Error() string {
+	return fmt.Sprintf("block %d tx %s input %d spends %s, which is not a known output (is the blocks folder complete?)", e.Height, e.TxHash, e.Vin, e.Prev)
+}
+
+// Index reads the best chain of a Bitcoin Core blocks folder into sink,
+// continuing from the sink's tip. It is idempotent: run again on the same
+// folder it writes nothing; interrupted, it resumes where the last
+// committed batch ended.
+func Index(ctx context.Context, sink Sink, cfg IndexConfig) (*Result, error) {
+	cfg.ensureDefaults()
+	if cfg.Dir == "" {
+		return nil, errors.New("index: no blocks folder given")
+	}
+	start := time.Now()
+	dir, err := ScanDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := dir.BestChain()
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Network: plan.Network.Name, Stale: plan.Stale, Unconnected: plan.Unconnected, Duplicates: plan.Duplicates}
+	cfg.Logger.Info("Scanned blocks folder", "dir", cfg.Dir, "network", plan.Network.Name, "files", len(dir.Files),
+		"best_height", len(plan.Chain)-1, "stale", len(plan.Stale), "unconnected", len(plan.Unconnected))
+
+	meta, err := sink.Meta(ctx, chains.Bitcoin)
+	if err != nil {
+		return nil, err
+	}
+	if meta.Network != "" && meta.Network != plan.Network.Name {
+		return nil, fmt.Errorf("the store holds bitcoin %s, the blocks folder is %s: use another --store", meta.Network, plan.Network.Name)
+	}
+	if meta.TipHeight >= 0 {
+		if meta.TipHeight >= int64(len(plan.Chain)) || plan.Chain[meta.TipHeight].Hash != meta.TipHash {
+			return nil, fmt.Errorf("the store's tip, block %d %s, is not on the best chain of %s (a reorganisation, or another chain): index into a fresh store", meta.TipHeight, meta.TipHash, cfg.Dir)
+		}
+	}
+	if err := sink.SetSourceStats(ctx, chains.Bitcoin, plan.Network.Name, int64(len(plan.Stale)), int64(len(plan.Unconnected))); err != nil {
+		return nil, err
+	}
+	from, to := meta.TipHeight+1, int64(len(plan.Chain)-1)
+	if cfg.ToHeight > 0 && cfg.ToHeight < to {
+		to = cfg.ToHeight
+	}
+	res.From, res.To = from, to
+	if from > to {
+		res.Elapsed = time.Since(start)
+		return res, nil
+	}
+	for h := from; h <= to; h++ {
+		res.TotalBytes += int64(plan.Chain[h].Size)
+	}
+	ix := &indexer{sink: sink, cfg: &cfg, dir: dir, plan: plan, res: res, network: plan.Network.Name,
+		cache: newOutputCache(cfg.CacheOutputs), started: start}
+	if err := ix.run(ctx, from, to); err != nil {
+		return res, err
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+type indexer struct {
+	sink    Sink
+	cfg     *IndexConfig
+	dir     *Dir
+	plan    *Plan
+	res     *Result
+	network string
+	cache   *outputCache
+	started time.Time
+}
+
+// job is one block travelling through the pipeline. done is closed when
+// the decoder has filled bd or err.
+type job struct {
+	ref  *BlockRef
+	raw  []byte
+	bd   *store.BlockData
+	err  error
+	done chan struct{}
+}
+
+// run is a reader → parallel decoders → in-order resolver/writer pipeline.
+// The small channel buffers are the back-pressure: the reader never runs
+// more than a few blocks ahead of the writer.
+func (ix *indexer) run(ctx context.Context, from, to int64) error {
+	g, ctx := errgroup.WithContext(ctx)
+	work := make(chan *job, 2*ix.cfg.Workers)
+	ordered := make(chan *job, 4*ix.cfg.Workers)
+	g.Go(func() error {
+		defer close(work)
+		defer close(ordered)
+		var f *blkFile
+		defer func() {
+			if f != nil {
+				f.Close()
+			}
+		}()
+		for h := from; h <= to; h++ {
+			ref := ix.plan.Chain[h]
+			if f == nil || f.path != ref.File {
+				if f != nil {
+					f.Close()
+				}
+				var err error
+				if f, err = openBlkFile(ref.File, ix.dir.XORKey); err != nil {
+					return fmt.Errorf("open block file: %w", err)
+				}
+			}
+			raw, err := f.readBlock(ref, nil)
+			if err != nil {
+				return err
+			}
+			j := &job{ref: ref, raw: raw, done: make(chan struct{})}
+			for _, ch := range []chan *job{ordered, work} {
+				select {
+				case ch <- j:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		return nil
+	})
+	for range ix.cfg.Workers {
+		g.Go(func() error {
+			dec := NewDecoder()
+			for j := range work {
+				j.bd, j.err = dec.Decode(j.raw, j.ref.Height)
+				if j.err != nil {
+					j.err = fmt.Errorf("%s: offset %d: %w", j.ref.File, j.ref.Offset-frameSize, j.err)
+				}
+				close(j.done)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error { return ix.write(ctx, ordered, to) })
+	return g.Wait()
+}
+
+func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) error {
+	var (
+		batch      []store.BlockData
+		batchBytes int
+		last       = time.Now()
+	)
+	flush := func(final bool) error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := ix.sink.WriteBlocks(ctx, chains.Bitcoin, ix.network, batch, store.WriteOptions{Sync: final}); err != nil {
+			return err
+		}
+		ix.cache.rotate()
+		for i := range batch {
+			ix.res.Blocks++
+			ix.res.Txs += int64(len(batch[i].Txs))
+			ix.res.Bytes += int64(batch[i].Block.Size)
+		}
+		if ix.cfg.Progress != nil {
+			ix.cfg.Progress(Progress{Height: batch[len(batch)-1].Block.Height, Target: to, StartedAt: ix.res.From,
+				Blocks: ix.res.Blocks, Txs: ix.res.Txs, Bytes: ix.res.Bytes, TotalBytes: ix.res.TotalBytes, Elapsed: time.Since(ix.started)})
+		}
+		batch, batchBytes, last = batch[:0], 0, time.Now()
+		return nil
+	}
+	var missing []chains.Outpoint
+	var missingAt []*chains.Input
+	for j := range ordered {
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if j.err != nil {
+			return j.err
+		}
+		bd := j.bd
+		// Resolve inputs: the cache holds outputs of recent blocks
+		// (including this batch's, not yet committed); the rest come from
+		// the store in one batched lookup per block.
+		missing, missingAt = missing[:0], missingAt[:0]
+		for t := range bd.Txs {
+			tx := &bd.Txs[t]
+			for i := range tx.Inputs {
+				in := &tx.Inputs[i]
+				if in.Coinbase {
+					continue
+				}
+				if o, ok := ix.cache.take(in.Prev); ok {
+					in.Prevout = o
+					continue
+				}
+				missing = append(missing, in.Prev)
+				missingAt = append(missingAt, in)
+			}
+			for o := range tx.Outputs {
+				if tx.Outputs[o].Type != chains.ScriptNullData {
+					ix.cache.put(chains.Outpoint{Hash: tx.Hash, Index: tx.Outputs[o].Index}, tx.Outputs[o])
+				}
+			}
+		}
+		if len(missing) > 0 {
+			found, err := ix.sink.LookupOutputs(ctx, chains.Bitcoin, missing)
+			if err != nil {
+				return fmt.Errorf("block %d: look up spent outputs: %w", bd.Block.Height, err)
+			}
+			for i, o := range found {
+				if o == nil {
+					return ix.prevoutError(bd, missingAt[i])
+				}
+				missingAt[i].Prevout = *o
+			}
+		}
+		batch = append(batch, *bd)
+		batchBytes += int(bd.Block.Size)
+		if len(batch) >= ix.cfg.BatchBlocks || batchBytes >= ix.cfg.BatchBytes || time.Since(last) > 5*time.Second {
+			if err := flush(false); err != nil {
+				return err
+			}
+		}
+	}
+	return flush(true)
+}
+
+func (ix *indexer) prevoutError(bd *store.BlockData, in *chains.Input) error {
+	for t := range bd.Txs {
+		for i := range bd.Txs[t].Inputs {
+			if &bd.Txs[t].Inputs[i] == in {
+				return &PrevoutError{Height: bd.Block.Height, TxHash: bd.Txs[t].Hash, Vin: in.Index, Prev: in.Prev}
+			}
+		}
+	}
+	return &PrevoutError{Height: bd.Block.Height, Vin: in.Index, Prev: in.Prev}
+}
+
+// outputCache holds recently created outputs so that most inputs, which
+// spend young coins, resolve without a store read. It has two
+// generations and rotates only between batches, after a commit: an
+// output of the batch being built is therefore never evicted before the
+// store has it.
+type outputCache struct {
+	cur, old map[chains.Outpoint]chains.Output
+	limit    int
+}
+
+func newOutputCache(limit int) *outputCache {
+	return &outputCache{cur: make(map[chains.Outpoint]chains.Output), old: make(map[chains.Outpoint]chains.Output), limit: limit}
+}
+
+func (c *outputCache) put(op chains.Outpoint, o chains.Output) { c.cur[op] = o }
+
+// take returns and forgets the output: an output is spent once.
+func (c *outputCache) take(op chains.Outpoint) (chains.Output, bool) {
+	if o, ok := c.cur[op]; ok {
+		delete(c.cur, op)
+		return o, true
+	}
+	if o, ok := c.old[op]; ok {
+		delete(c.old, op)
+		return o, true
+	}
+	return chains.Output{}, false
+}
+
+func (c *outputCache) rotate() {
+	if len(c.cur) >= c.limit {
+		c.old, c.cur = c.cur, make(map[chains.Outpoint]chains.Output, c.limit/2)
+	}
+}

@@ -1,0 +1,545 @@
+package bitcoin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/btcsuite/btcd/blockchain"
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/txscript"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/shareddata"
+	"github.com/fundtrace/fundtrace/internal/testchain"
+	"github.com/fundtrace/fundtrace/store"
+	"github.com/fundtrace/fundtrace/store/embedded"
+)
+
+const realBlocksDir = "../../testdata/btc/blocks" // mainnet blocks 0..599
+
+func openTestStore(t testing.TB) *embedded.Store {
+	t.Helper()
+	st, err := embedded.Open(filepath.Join(t.TempDir(), "store"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func mustIndex(t testing.TB, st *embedded.Store, cfg IndexConfig) *Result {
+	t.Helper()
+	res, err := Index(context.Background(), st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// dump returns the store's content table by table, leaving out the
+// per-chain metadata (which also records facts about the source folder).
+func dump(t testing.TB, st *embedded.Store) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := st.Dump(context.Background(), func(k, v []byte) error {
+		if k[0] != 'm' {
+			m[string(k)] = string(v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func sameDump(t *testing.T, a, b map[string]string) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("stores differ: %d vs %d keys", len(a), len(b))
+	}
+	for k, v := range a {
+		if b[k] != v {
+			t.Fatalf("stores differ at key %x", k)
+		}
+	}
+}
+
+// chainFacts parses the real blk files with btcd alone (no fundtrace
+// code) and resolves every input by its own map of outputs: the
+// independent truth the index is checked against.
+type chainFacts struct {
+	txs     map[chainhash.Hash]*wire.MsgTx
+	heights map[chainhash.Hash]int64
+	order   []chainhash.Hash
+}
+
+func readFacts(t *testing.T, dir string) *chainFacts {
+	t.Helper()
+	f := &chainFacts{txs: map[chainhash.Hash]*wire.MsgTx{}, heights: map[chainhash.Hash]int64{}}
+	var h int64
+	for _, name := range []string{"blk00000.dat", "blk00001.dat"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := 0; off < len(b); {
+			l := int(uint32(b[off+4]) | uint32(b[off+5])<<8 | uint32(b[off+6])<<16 | uint32(b[off+7])<<24)
+			var blk wire.MsgBlock
+			if err := blk.Deserialize(bytes.NewReader(b[off+8 : off+8+l])); err != nil {
+				t.Fatal(err)
+			}
+			for _, tx := range blk.Transactions {
+				f.txs[tx.TxHash()] = tx
+				f.heights[tx.TxHash()] = h
+				f.order = append(f.order, tx.TxHash())
+			}
+			off += 8 + l
+			h++
+		}
+	}
+	return f
+}
+
+// TestIndexRealBlocks indexes mainnet blocks 0..599 from Core's block
+// files and checks every transaction, every resolved input and the
+// counts against btcd's independent parse of the same files.
+func TestIndexRealBlocks(t *testing.T) {
+	st := openTestStore(t)
+	res := mustIndex(t, st, IndexConfig{Dir: realBlocksDir, BatchBlocks: 50})
+	if res.From != 0 || res.To != 599 || res.Blocks != 600 {
+		t.Fatalf("indexed %d..%d (%d blocks), want 0..599", res.From, res.To, res.Blocks)
+	}
+	facts := readFacts(t, realBlocksDir)
+	ctx := context.Background()
+	m, err := st.Meta(ctx, chains.Bitcoin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.TipHeight != 599 || m.Blocks != 600 || m.Txs != int64(len(facts.order)) || m.Network != "mainnet" {
+		t.Fatalf("meta %+v, want tip 599, 600 blocks, %d txs", m, len(facts.order))
+	}
+	main := NetworkByName("mainnet")
+	addrs := map[string]bool{}
+	for _, id := range facts.order {
+		mtx := facts.txs[id]
+		tx, err := st.Tx(ctx, chains.Bitcoin, displayHash(id))
+		if err != nil {
+			t.Fatalf("tx %s: %v", displayHash(id), err)
+		}
+		if tx.Height != facts.heights[id] || len(tx.Inputs) != len(mtx.TxIn) || len(tx.Outputs) != len(mtx.TxOut) {
+			t.Fatalf("tx %s: height %d, %d in, %d out", tx.Hash, tx.Height, len(tx.Inputs), len(tx.Outputs))
+		}
+		for i, out := range mtx.TxOut {
+			_, as, _, _ := txscript.ExtractPkScriptAddrs(out.PkScript, main.Params)
+			if tx.Outputs[i].Value != out.Value {
+				t.Errorf("tx %s out %d: value %d, want %d", tx.Hash, i, tx.Outputs[i].Value, out.Value)
+			}
+			for _, a := range as {
+				addrs[pubKeyHashAddressOf(t, a)] = true
+			}
+		}
+		if blockchain.IsCoinBaseTx(mtx) != tx.Coinbase {
+			t.Errorf("tx %s: coinbase %v", tx.Hash, tx.Coinbase)
+		}
+		if tx.Coinbase {
+			continue
+		}
+		for i, in := range mtx.TxIn {
+			prev := facts.txs[in.PreviousOutPoint.Hash].TxOut[in.PreviousOutPoint.Index]
+			got := tx.Inputs[i].Prevout
+			if got.Value != prev.Value {
+				t.Errorf("tx %s in %d: spends %d sat, the chain says %d", tx.Hash, i, got.Value, prev.Value)
+			}
+			_, as, _, _ := txscript.ExtractPkScriptAddrs(prev.PkScript, main.Params)
+			if len(as) != 1 || main.MustEncode(got.Address()) != pubKeyHashAddressOf(t, as[0]) {
+				t.Errorf("tx %s in %d: spends address %s, the chain says %v", tx.Hash, i, main.MustEncode(got.Address()), as)
+			}
+			sp, found, err := st.Spenders(ctx, chains.Bitcoin, []chains.Outpoint{tx.Inputs[i].Prev})
+			if err != nil || !found[0] || sp[0].TxHash != tx.Hash || sp[0].Vin != uint32(i) {
+				t.Errorf("spender of %s: %+v %v %v", tx.Inputs[i].Prev, sp, found, err)
+			}
+		}
+	}
+	if m.Addresses != int64(len(addrs)) {
+		t.Errorf("%d distinct addresses stored, btcd finds %d", m.Addresses, len(addrs))
+	}
+}
+
+func pubKeyHashAddressOf(t *testing.T, a btcutil.Address) string {
+	if pk, ok := a.(*btcutil.AddressPubKey); ok {
+		return pk.AddressPubKeyHash().EncodeAddress()
+	}
+	return a.EncodeAddress()
+}
+
+// TestFirstBitcoinPayment checks block 170's famous transaction: Satoshi
+// Nakamoto's 10 BTC to Hal Finney, spending the coinbase of block 9, with
+// 40 BTC change spent again in block 181 (hand-checked against the chain).
+func TestFirstBitcoinPayment(t *testing.T) {
+	st := openTestStore(t)
+	mustIndex(t, st, IndexConfig{Dir: realBlocksDir})
+	ctx := context.Background()
+	main := NetworkByName("mainnet")
+	h, _ := chains.ParseHash("f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16")
+	tx, err := st.Tx(ctx, chains.Bitcoin, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tx.Height != 170 || tx.Position != 1 || tx.Fee() != 0 {
+		t.Errorf("height %d position %d fee %d", tx.Height, tx.Position, tx.Fee())
+	}
+	in := tx.Inputs[0]
+	if in.Prev.String() != "0437cd7f8525ceed2324359c2d0ba26006d92d856a9c20fa0241106ee5a597c9:0" ||
+		in.Prevout.Value != 50e8 || main.MustEncode(in.Prevout.Address()) != "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S" {
+		t.Errorf("input %+v", in)
+	}
+	want := []struct {
+		addr  string
+		value int64
+	}{{"1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3", 10e8}, {"12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S", 40e8}}
+	for i, w := range want {
+		if o := tx.Outputs[i]; main.MustEncode(o.Address()) != w.addr || o.Value != w.value || o.Type != chains.ScriptPubKey {
+			t.Errorf("output %d: %s %d %s, want %s %d pubkey", i, main.MustEncode(o.Address()), o.Value, o.Type, w.addr, w.value)
+		}
+	}
+	satoshi, _ := main.ParseAddress("12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S")
+	hist, err := st.AddressHistory(ctx, chains.Bitcoin, satoshi, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) < 2 || hist[0].Height != 9 || hist[0].SpentBy.TxHash != h || hist[1].Height != 170 ||
+		hist[1].SpentBy.Height != 181 || !strings.HasPrefix(hist[1].SpentBy.TxHash.String(), "a16f3ce4dd5deb92") {
+		t.Errorf("history of 12cbQLTF...: %+v", hist)
+	}
+	if first, err := st.FirstSeen(ctx, chains.Bitcoin, satoshi); err != nil || first != 9 {
+		t.Errorf("first seen %d %v, want 9", first, err)
+	}
+}
+
+// TestIndexAgainstBitcoinETL compares blocks 0 and 1 with bitcoin-etl's
+// expected export of the same blocks, field by field.
+func TestIndexAgainstBitcoinETL(t *testing.T) {
+	st := openTestStore(t)
+	mustIndex(t, st, IndexConfig{Dir: realBlocksDir})
+	main := NetworkByName("mainnet")
+	for _, c := range []string{"block_0", "block_1"} {
+		b, err := os.ReadFile(shareddata.Path(t, "bitcoin", "rpc", "bitcoin-etl", "test_export_blocks_job", "bitcoin", c, "expected_transactions.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var e struct {
+				Hash        string `json:"hash"`
+				Size        uint32 `json:"size"`
+				VSize       uint32 `json:"virtual_size"`
+				Version     int32  `json:"version"`
+				LockTime    uint32 `json:"lock_time"`
+				BlockNumber int64  `json:"block_number"`
+				BlockHash   string `json:"block_hash"`
+				Time        int64  `json:"block_timestamp"`
+				Coinbase    bool   `json:"is_coinbase"`
+				Index       uint32 `json:"index"`
+				OutputValue int64  `json:"output_value"`
+				Fee         int64  `json:"fee"`
+				Outputs     []struct {
+					Index     uint32   `json:"index"`
+					Type      string   `json:"type"`
+					Addresses []string `json:"addresses"`
+					Value     int64    `json:"value"`
+				} `json:"outputs"`
+			}
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatal(err)
+			}
+			h, _ := chains.ParseHash(e.Hash)
+			tx, err := st.Tx(context.Background(), chains.Bitcoin, h)
+			if err != nil {
+				t.Fatalf("%s: %v", c, err)
+			}
+			blk, _, err := st.BlockByHeight(context.Background(), chains.Bitcoin, tx.Height)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := fmt.Sprintf("%v", []any{tx.Size, tx.VSize, tx.Version, tx.LockTime, tx.Height, blk.Hash.String(), tx.Time, tx.Coinbase, tx.Position, tx.Fee()})
+			want := fmt.Sprintf("%v", []any{e.Size, e.VSize, e.Version, e.LockTime, e.BlockNumber, e.BlockHash, e.Time, e.Coinbase, e.Index, e.Fee})
+			if got != want {
+				t.Errorf("%s tx %s: got %s, bitcoin-etl %s", c, e.Hash, got, want)
+			}
+			for i, o := range e.Outputs {
+				g := tx.Outputs[i]
+				if g.Index != o.Index || g.Type.String() != o.Type || g.Value != o.Value || strings.Join(encodeAll(main, g.Addresses), ",") != strings.Join(o.Addresses, ",") {
+					t.Errorf("%s tx %s output %d: %+v, bitcoin-etl %+v", c, e.Hash, i, g, o)
+				}
+			}
+		}
+	}
+}
+
+func encodeAll(n *Network, as []chains.Address) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, n.MustEncode(a))
+	}
+	return out
+}
+
+// coreLayout writes blocks 0..599 the way a real node leaves them:
+// downloaded out of order across several files, obfuscated with xor.dat,
+// with a stale fork block, a block whose parent never arrived, a block
+// stored twice, and zero-filled preallocated tails.
+func coreLayout(t *testing.T, dir string) (stale, orphan chains.Hash) {
+	t.Helper()
+	var recs [][]byte
+	for _, name := range []string{"blk00000.dat", "blk00001.dat"} {
+		b, err := os.ReadFile(filepath.Join(realBlocksDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := 0; off < len(b); {
+			l := int(uint32(b[off+4]) | uint32(b[off+5])<<8 | uint32(b[off+6])<<16 | uint32(b[off+7])<<24)
+			recs = append(recs, b[off+8:off+8+l])
+			off += 8 + l
+		}
+	}
+	// A stale sibling of block 300: same parent, different coinbase.
+	var blk wire.MsgBlock
+	if err := blk.Deserialize(bytes.NewReader(recs[300])); err != nil {
+		t.Fatal(err)
+	}
+	blk.Transactions[0].TxOut[0].Value -= 1
+	blk.Header.MerkleRoot = blockchain.CalcMerkleRoot([]*btcutil.Tx{btcutil.NewTx(blk.Transactions[0])}, false)
+	staleRaw := serialize(t, &blk)
+	stale = displayHash(blk.BlockHash())
+	// A block whose parent is not in the folder.
+	blk.Header.PrevBlock = chainhash.Hash{1, 2, 3}
+	orphanRaw := serialize(t, &blk)
+	orphan = displayHash(blk.BlockHash())
+
+	all := append(append([][]byte{}, recs...), staleRaw, orphanRaw, recs[42]) // recs[42] a second time
+	r := rand.New(rand.NewPCG(1, 2))
+	// Core downloads in parallel: shuffle within windows, keeping the
+	// rough order a node's files have.
+	for i := 0; i < len(all); i += 64 {
+		w := all[i:min(i+64, len(all))]
+		r.Shuffle(len(w), func(a, b int) { w[a], w[b] = w[b], w[a] })
+	}
+	fw := &FileWriter{Dir: dir, Magic: wire.MainNet, XORKey: [8]byte{0x9a, 0x1f, 0, 0x77, 0x42, 0xee, 0x10, 0x01}, MaxFileSize: 40_000, PadTo: 16 << 10}
+	for _, b := range all {
+		if err := fw.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return stale, orphan
+}
+
+func serialize(t *testing.T, b *wire.MsgBlock) []byte {
+	var buf bytes.Buffer
+	if err := b.Serialize(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestIndexCoreLayout: the same real blocks laid out as a node leaves
+// them give exactly the same store as the plain files, and what was left
+// out is reported.
+func TestIndexCoreLayout(t *testing.T) {
+	plain := openTestStore(t)
+	mustIndex(t, plain, IndexConfig{Dir: realBlocksDir})
+
+	dir := t.TempDir()
+	stale, orphan := coreLayout(t, dir)
+	files, _ := filepath.Glob(filepath.Join(dir, "blk*.dat"))
+	if len(files) < 3 {
+		t.Fatalf("layout has %d files, want several", len(files))
+	}
+	st := openTestStore(t)
+	res := mustIndex(t, st, IndexConfig{Dir: dir, BatchBlocks: 37})
+	if len(res.Stale) != 1 || res.Stale[0].Hash != stale || res.Stale[0].Height != 300 {
+		t.Errorf("stale %+v, want %s at 300", res.Stale, stale)
+	}
+	if len(res.Unconnected) != 1 || res.Unconnected[0].Hash != orphan {
+		t.Errorf("unconnected %+v, want %s", res.Unconnected, orphan)
+	}
+	if res.Duplicates != 1 {
+		t.Errorf("duplicates %d, want 1", res.Duplicates)
+	}
+	sameDump(t, dump(t, plain), dump(t, st))
+	m, _ := st.Meta(context.Background(), chains.Bitcoin)
+	if m.StaleSkipped != 1 || m.Unconnected != 1 || m.TipHeight != 599 {
+		t.Errorf("meta %+v", m)
+	}
+}
+
+// TestIndexResume: an index stopped part-way and continued, and an index
+// run again on the same folder, end with exactly the store of one run.
+func TestIndexResume(t *testing.T) {
+	whole := openTestStore(t)
+	mustIndex(t, whole, IndexConfig{Dir: realBlocksDir})
+	want := dump(t, whole)
+
+	st := openTestStore(t)
+	if res := mustIndex(t, st, IndexConfig{Dir: realBlocksDir, ToHeight: 250, BatchBlocks: 7}); res.To != 250 {
+		t.Fatalf("stopped at %d", res.To)
+	}
+	if res := mustIndex(t, st, IndexConfig{Dir: realBlocksDir, BatchBlocks: 11}); res.From != 251 || res.To != 599 {
+		t.Fatalf("resumed %d..%d, want 251..599", res.From, res.To)
+	}
+	sameDump(t, want, dump(t, st))
+	if res := mustIndex(t, st, IndexConfig{Dir: realBlocksDir}); res.Blocks != 0 {
+		t.Fatalf("a second run indexed %d blocks", res.Blocks)
+	}
+	sameDump(t, want, dump(t, st))
+}
+
+// TestIndexSyntheticChain indexes a generated regtest chain with every
+// output type, segwit spends and spends within a block, and checks each
+// input against what the generator spent.
+func TestIndexSyntheticChain(t *testing.T) {
+	ch := testchain.Generate(testchain.Config{Seed: 7, Blocks: 120, TxsPerBlock: 40})
+	dir := t.TempDir()
+	fw := &FileWriter{Dir: dir, Magic: wire.TestNet, MaxFileSize: 1 << 20}
+	for _, b := range ch.Blocks {
+		if err := fw.Write(testchain.Serialize(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw.Close()
+	st := openTestStore(t)
+	res := mustIndex(t, st, IndexConfig{Dir: dir, BatchBlocks: 9, CacheOutputs: 50})
+	if res.Network != "regtest" || res.To != 120 {
+		t.Fatalf("network %s tip %d", res.Network, res.To)
+	}
+	reg := NetworkByName("regtest")
+	ctx := context.Background()
+	var nin int
+	for h, b := range ch.Blocks {
+		for _, mtx := range b.Transactions {
+			tx, err := st.Tx(ctx, chains.Bitcoin, displayHash(mtx.TxHash()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tx.Height != int64(h) {
+				t.Fatalf("tx %s at %d, want %d", tx.Hash, tx.Height, h)
+			}
+			if tx.Coinbase {
+				continue
+			}
+			for i, in := range mtx.TxIn {
+				c := ch.Spent[in.PreviousOutPoint]
+				_, as, _, _ := txscript.ExtractPkScriptAddrs(c.Script, reg.Params)
+				got := tx.Inputs[i].Prevout
+				if got.Value != c.Value || len(as) != 1 || reg.MustEncode(got.Address()) != pubKeyHashAddressOf(t, as[0]) {
+					t.Fatalf("tx %s in %d: %d %s, generator spent %d %v", tx.Hash, i, got.Value, reg.MustEncode(got.Address()), c.Value, as)
+				}
+				nin++
+			}
+		}
+	}
+	if nin != len(ch.Spent) {
+		t.Fatalf("checked %d inputs, generator spent %d", nin, len(ch.Spent))
+	}
+}
+
+// TestIndexErrors: a reorganised folder, another network, a missing
+// prevout each give a clear error and leave the store as it was.
+func TestIndexErrors(t *testing.T) {
+	ctx := context.Background()
+	t.Run("reorg below the tip", func(t *testing.T) {
+		st := openTestStore(t)
+		mustIndex(t, st, IndexConfig{Dir: realBlocksDir, ToHeight: 10})
+		before := dump(t, st)
+		// A folder whose best chain is a longer fork from block 5.
+		ch := testchain.Generate(testchain.Config{Seed: 1, Blocks: 3})
+		_ = ch
+		dir := t.TempDir()
+		recs := realRecords(t)
+		fw := &FileWriter{Dir: dir, Magic: wire.MainNet}
+		for _, r := range recs[:6] {
+			fw.Write(r[8:])
+		}
+		var blk wire.MsgBlock
+		blk.Deserialize(bytes.NewReader(recs[6][8:]))
+		for i := 0; i < 10; i++ { // a longer fork from block 5
+			blk.Transactions[0].TxOut[0].Value = int64(i)
+			blk.Header.MerkleRoot = blockchain.CalcMerkleRoot([]*btcutil.Tx{btcutil.NewTx(blk.Transactions[0])}, false)
+			fw.Write(serialize(t, &blk))
+			blk.Header.PrevBlock = blk.BlockHash()
+		}
+		fw.Close()
+		_, err := Index(ctx, st, IndexConfig{Dir: dir})
+		if err == nil || !strings.Contains(err.Error(), "not on the best chain") {
+			t.Fatalf("got %v", err)
+		}
+		sameDump(t, before, dump(t, st))
+	})
+	t.Run("another network", func(t *testing.T) {
+		st := openTestStore(t)
+		mustIndex(t, st, IndexConfig{Dir: realBlocksDir, ToHeight: 3})
+		ch := testchain.Generate(testchain.Config{Seed: 1, Blocks: 3})
+		dir := t.TempDir()
+		fw := &FileWriter{Dir: dir, Magic: wire.TestNet}
+		for _, b := range ch.Blocks {
+			fw.Write(testchain.Serialize(b))
+		}
+		fw.Close()
+		if _, err := Index(ctx, st, IndexConfig{Dir: dir}); err == nil || !strings.Contains(err.Error(), "regtest") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("missing prevout", func(t *testing.T) {
+		// Blocks 0..169 and then 170 without 9, whose coinbase 170 spends:
+		// replace block 9's coinbase output script so its txid changes.
+		recs := realRecords(t)
+		dir := t.TempDir()
+		fw := &FileWriter{Dir: dir, Magic: wire.MainNet}
+		prev := chainhash.Hash{}
+		for i, r := range recs[:171] {
+			var blk wire.MsgBlock
+			blk.Deserialize(bytes.NewReader(r[8:]))
+			blk.Header.PrevBlock = prev
+			if i == 9 {
+				blk.Transactions[0].LockTime = 1
+			}
+			blk.Header.MerkleRoot = blockchain.CalcMerkleRoot(toUtil(blk.Transactions), false)
+			fw.Write(serialize(t, &blk))
+			prev = blk.BlockHash()
+		}
+		fw.Close()
+		st := openTestStore(t)
+		_, err := Index(ctx, st, IndexConfig{Dir: dir, BatchBlocks: 100})
+		var pe *PrevoutError
+		if !errors.As(err, &pe) || pe.Height != 170 || !strings.HasPrefix(pe.TxHash.String(), "f4184fc5") {
+			t.Fatalf("got %v, want a PrevoutError for block 170's f4184fc5...", err)
+		}
+		m, _ := st.Meta(ctx, chains.Bitcoin)
+		if m.TipHeight != 99 {
+			t.Errorf("tip %d after the failure, want 99 (the last whole batch)", m.TipHeight)
+		}
+	})
+}
+
+func toUtil(txs []*wire.MsgTx) []*btcutil.Tx {
+	out := make([]*btcutil.Tx, len(txs))
+	for i, tx := range txs {
+		out[i] = btcutil.NewTx(tx)
+	}
+	return out
+}
+
+var _ Sink = (*embedded.Store)(nil)
+var _ = store.ErrNotFound

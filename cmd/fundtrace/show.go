@@ -1,0 +1,391 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/store"
+	"github.com/fundtrace/fundtrace/store/embedded"
+)
+
+func showCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "show",
+		Usage: "show a transaction, an address or a block from the store",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "tx",
+				Usage:     "a transaction: inputs with the addresses and values they spend, outputs and who spent them",
+				UsageText: "fundtrace show tx TXID [--json]",
+				Flags:     []cli.Flag{jsonFlag},
+				Action:    runShowTx,
+			},
+			{
+				Name:      "address",
+				Usage:     "an address's history: every payment to it and the transaction that spent it",
+				UsageText: "fundtrace show address ADDRESS [--limit N] [--json]",
+				Flags: []cli.Flag{
+					jsonFlag,
+					&cli.IntFlag{Name: "limit", Usage: "show at most N entries (0: all)"},
+				},
+				Action: runShowAddress,
+			},
+			{
+				Name:      "block",
+				Usage:     "a block by height or hash",
+				UsageText: "fundtrace show block HEIGHT|HASH [--json]",
+				Flags:     []cli.Flag{jsonFlag},
+				Action:    runShowBlock,
+			},
+		},
+	}
+}
+
+// btcNetwork returns the network of the store's Bitcoin data, which
+// decides how addresses are written and parsed.
+func btcNetwork(c *cli.Context, st *embedded.Store) (*bitcoin.Network, error) {
+	m, err := st.Meta(c.Context, chains.Bitcoin)
+	if err != nil {
+		return nil, err
+	}
+	if m.TipHeight < 0 {
+		return nil, fmt.Errorf("the store %s holds no Bitcoin blocks yet: run fundtrace index btc first", st.Path())
+	}
+	n := bitcoin.NetworkByName(m.Network)
+	if n == nil {
+		return nil, fmt.Errorf("the store's bitcoin network %q is unknown to this build", m.Network)
+	}
+	return n, nil
+}
+
+func oneArg(c *cli.Context, what string) (string, error) {
+	if c.NArg() != 1 {
+		return "", fmt.Errorf("want exactly one %s, got %d arguments (see fundtrace help %s)", what, c.NArg(), c.Command.FullName())
+	}
+	return c.Args().First(), nil
+}
+
+type outputJSON struct {
+	Index     uint32    `json:"index"`
+	Value     int64     `json:"value"` // satoshis
+	Type      string    `json:"type"`
+	Addresses []string  `json:"addresses"`
+	SpentBy   *spendRef `json:"spent_by,omitempty"`
+}
+
+type spendRef struct {
+	TxHash string `json:"tx_hash"`
+	Vin    uint32 `json:"input_index"`
+	Height int64  `json:"height"`
+}
+
+type inputJSON struct {
+	Index     uint32   `json:"index"`
+	Coinbase  bool     `json:"coinbase,omitempty"`
+	PrevHash  string   `json:"spent_tx_hash,omitempty"`
+	PrevIndex uint32   `json:"spent_output_index"`
+	Value     int64    `json:"value"`
+	Type      string   `json:"type,omitempty"`
+	Addresses []string `json:"addresses"`
+}
+
+type txJSON struct {
+	Chain       string       `json:"chain"`
+	Hash        string       `json:"hash"`
+	BlockHeight int64        `json:"block_height"`
+	BlockHash   string       `json:"block_hash"`
+	BlockTime   int64        `json:"block_time"`
+	Position    uint32       `json:"position"`
+	Version     int32        `json:"version"`
+	LockTime    uint32       `json:"lock_time"`
+	Size        uint32       `json:"size"`
+	VSize       uint32       `json:"vsize"`
+	Coinbase    bool         `json:"coinbase"`
+	InputValue  int64        `json:"input_value"`
+	OutputValue int64        `json:"output_value"`
+	Fee         int64        `json:"fee"`
+	Inputs      []inputJSON  `json:"inputs"`
+	Outputs     []outputJSON `json:"outputs"`
+}
+
+func encodeAll(n *bitcoin.Network, as []chains.Address) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = n.MustEncode(a)
+	}
+	return out
+}
+
+func runShowTx(c *cli.Context) error {
+	arg, err := oneArg(c, "transaction id")
+	if err != nil {
+		return err
+	}
+	h, err := chains.ParseHash(arg)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(c, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	net, err := btcNetwork(c, st)
+	if err != nil {
+		return err
+	}
+	tx, err := st.Tx(c.Context, chains.Bitcoin, h)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("transaction %s is not in the store", h)
+	}
+	if err != nil {
+		return err
+	}
+	blk, _, err := st.BlockByHeight(c.Context, chains.Bitcoin, tx.Height)
+	if err != nil {
+		return err
+	}
+	ops := make([]chains.Outpoint, len(tx.Outputs))
+	for i := range tx.Outputs {
+		ops[i] = chains.Outpoint{Hash: tx.Hash, Index: tx.Outputs[i].Index}
+	}
+	spends, spent, err := st.Spenders(c.Context, chains.Bitcoin, ops)
+	if err != nil {
+		return err
+	}
+	j := txJSON{Chain: "btc", Hash: tx.Hash.String(), BlockHeight: tx.Height, BlockHash: blk.Hash.String(), BlockTime: tx.Time,
+		Position: tx.Position, Version: tx.Version, LockTime: tx.LockTime, Size: tx.Size, VSize: tx.VSize, Coinbase: tx.Coinbase, Fee: tx.Fee()}
+	for _, in := range tx.Inputs {
+		ij := inputJSON{Index: in.Index, Coinbase: in.Coinbase, Addresses: []string{}}
+		if !in.Coinbase {
+			ij.PrevHash, ij.PrevIndex, ij.Value = in.Prev.Hash.String(), in.Prev.Index, in.Prevout.Value
+			ij.Type, ij.Addresses = in.Prevout.Type.String(), encodeAll(net, in.Prevout.Addresses)
+			j.InputValue += in.Prevout.Value
+		}
+		j.Inputs = append(j.Inputs, ij)
+	}
+	for i, o := range tx.Outputs {
+		oj := outputJSON{Index: o.Index, Value: o.Value, Type: o.Type.String(), Addresses: encodeAll(net, o.Addresses)}
+		if spent[i] {
+			oj.SpentBy = &spendRef{TxHash: spends[i].TxHash.String(), Vin: spends[i].Vin, Height: spends[i].Height}
+		}
+		j.OutputValue += o.Value
+		j.Outputs = append(j.Outputs, oj)
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, j)
+	}
+	printTx(c.App.Writer, &j)
+	return nil
+}
+
+func printTx(w io.Writer, j *txJSON) {
+	fmt.Fprintf(w, "Transaction  %s\n", j.Hash)
+	fmt.Fprintf(w, "Block        %d  %s  %s\n", j.BlockHeight, j.BlockHash, formatTime(j.BlockTime))
+	fmt.Fprintf(w, "Position     %d in block; %d bytes, %d vbytes; version %d, locktime %d\n", j.Position, j.Size, j.VSize, j.Version, j.LockTime)
+	if j.Coinbase {
+		fmt.Fprintf(w, "Coinbase     yes (new coins and fees: %s BTC)\n", formatBTC(j.OutputValue))
+	} else {
+		fmt.Fprintf(w, "In / out     %s BTC / %s BTC, fee %s BTC\n", formatBTC(j.InputValue), formatBTC(j.OutputValue), formatBTC(j.Fee))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "\nINPUT\tSPENDS\tADDRESS\tVALUE (BTC)\n")
+	for _, in := range j.Inputs {
+		if in.Coinbase {
+			fmt.Fprintf(tw, "%d\tcoinbase\t\t\n", in.Index)
+			continue
+		}
+		fmt.Fprintf(tw, "%d\t%s:%d\t%s\t%s\n", in.Index, in.PrevHash, in.PrevIndex, addrCell(in.Addresses, in.Type), formatBTC(in.Value))
+	}
+	tw.Flush()
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "\nOUTPUT\tADDRESS\tTYPE\tVALUE (BTC)\tSPENT BY\n")
+	for _, o := range j.Outputs {
+		spent := "unspent"
+		if o.SpentBy != nil {
+			spent = fmt.Sprintf("%s:%d (block %d)", o.SpentBy.TxHash, o.SpentBy.Vin, o.SpentBy.Height)
+		} else if o.Type == chains.ScriptNullData.String() {
+			spent = "unspendable"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", o.Index, addrCell(o.Addresses, o.Type), o.Type, formatBTC(o.Value), spent)
+	}
+	tw.Flush()
+}
+
+func addrCell(as []string, typ string) string {
+	if len(as) == 0 {
+		if typ == chains.ScriptNullData.String() {
+			return "(OP_RETURN)"
+		}
+		return "-"
+	}
+	return strings.Join(as, ",")
+}
+
+type addressJSON struct {
+	Chain         string         `json:"chain"`
+	Address       string         `json:"address"`
+	FirstSeen     int64          `json:"first_seen_height"`
+	Received      int64          `json:"total_received"`
+	Sent          int64          `json:"total_sent"`
+	Balance       int64          `json:"balance"`
+	Outputs       int            `json:"outputs"`
+	UnspentOutput int            `json:"unspent_outputs"`
+	Truncated     bool           `json:"truncated"`
+	History       []historyEntry `json:"history"`
+}
+
+type historyEntry struct {
+	Height  int64     `json:"height"`
+	Time    int64     `json:"time"`
+	TxHash  string    `json:"tx_hash"`
+	Vout    uint32    `json:"output_index"`
+	Value   int64     `json:"value"`
+	Type    string    `json:"type"`
+	SpentBy *spendRef `json:"spent_by,omitempty"`
+	SpentAt int64     `json:"spent_time,omitempty"`
+}
+
+func runShowAddress(c *cli.Context) error {
+	arg, err := oneArg(c, "address")
+	if err != nil {
+		return err
+	}
+	st, err := openStore(c, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	net, err := btcNetwork(c, st)
+	if err != nil {
+		return err
+	}
+	addr, err := net.ParseAddress(arg)
+	if err != nil {
+		return err
+	}
+	j := addressJSON{Chain: "btc", Address: net.MustEncode(addr), History: []historyEntry{}}
+	first, err := st.FirstSeen(c.Context, chains.Bitcoin, addr)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("address %s has never been paid in the indexed blocks", arg)
+	}
+	if err != nil {
+		return err
+	}
+	j.FirstSeen = first
+	limit := c.Int("limit")
+	hist, err := st.AddressHistory(c.Context, chains.Bitcoin, addr, 0)
+	if err != nil {
+		return err
+	}
+	j.Outputs = len(hist)
+	for i, e := range hist {
+		j.Received += e.Value
+		if e.Spent {
+			j.Sent += e.Value
+		} else {
+			j.UnspentOutput++
+		}
+		if limit > 0 && i >= limit {
+			j.Truncated = true
+			continue
+		}
+		he := historyEntry{Height: e.Height, Time: e.Time, TxHash: e.TxHash.String(), Vout: e.Vout, Value: e.Value, Type: e.Type.String()}
+		if e.Spent {
+			he.SpentBy = &spendRef{TxHash: e.SpentBy.TxHash.String(), Vin: e.SpentBy.Vin, Height: e.SpentBy.Height}
+			he.SpentAt = e.SpentBy.Time
+		}
+		j.History = append(j.History, he)
+	}
+	j.Balance = j.Received - j.Sent
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, j)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "Address      %s (btc %s)\n", j.Address, net.Name)
+	fmt.Fprintf(w, "First seen   block %d\n", j.FirstSeen)
+	fmt.Fprintf(w, "Received     %s BTC in %d outputs\n", formatBTC(j.Received), j.Outputs)
+	fmt.Fprintf(w, "Sent         %s BTC\n", formatBTC(j.Sent))
+	fmt.Fprintf(w, "Balance      %s BTC in %d unspent outputs\n\n", formatBTC(j.Balance), j.UnspentOutput)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "HEIGHT\tTIME (UTC)\tRECEIVED IN\tVALUE (BTC)\tSPENT IN\tSPENT AT HEIGHT\n")
+	for _, e := range j.History {
+		spent, at := "unspent", ""
+		if e.SpentBy != nil {
+			spent, at = fmt.Sprintf("%s:%d", e.SpentBy.TxHash, e.SpentBy.Vin), strconv.FormatInt(e.SpentBy.Height, 10)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s:%d\t%s\t%s\t%s\n", e.Height, formatTime(e.Time), e.TxHash, e.Vout, formatBTC(e.Value), spent, at)
+	}
+	tw.Flush()
+	if j.Truncated {
+		fmt.Fprintf(w, "(showing %d of %d entries; --limit 0 shows all)\n", len(j.History), j.Outputs)
+	}
+	return nil
+}
+
+type blockJSON struct {
+	Chain        string   `json:"chain"`
+	Height       int64    `json:"height"`
+	Hash         string   `json:"hash"`
+	PrevHash     string   `json:"previous_hash"`
+	MerkleRoot   string   `json:"merkle_root"`
+	Time         int64    `json:"time"`
+	Bits         uint32   `json:"bits"`
+	Size         uint32   `json:"size"`
+	Transactions []string `json:"transactions"`
+}
+
+func runShowBlock(c *cli.Context) error {
+	arg, err := oneArg(c, "block height or hash")
+	if err != nil {
+		return err
+	}
+	st, err := openStore(c, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var (
+		b     chains.Block
+		txids []chains.Hash
+	)
+	if h, perr := strconv.ParseInt(arg, 10, 64); perr == nil {
+		b, txids, err = st.BlockByHeight(c.Context, chains.Bitcoin, h)
+	} else if hash, herr := chains.ParseHash(arg); herr == nil {
+		b, txids, err = st.BlockByHash(c.Context, chains.Bitcoin, hash)
+	} else {
+		return fmt.Errorf("%q is neither a block height nor a block hash", arg)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("block %s is not in the store", arg)
+	}
+	if err != nil {
+		return err
+	}
+	j := blockJSON{Chain: "btc", Height: b.Height, Hash: b.Hash.String(), PrevHash: b.PrevHash.String(), MerkleRoot: b.MerkleRoot.String(),
+		Time: b.Time, Bits: b.Bits, Size: b.Size}
+	for _, t := range txids {
+		j.Transactions = append(j.Transactions, t.String())
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, j)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "Block        %d  %s\n", j.Height, j.Hash)
+	fmt.Fprintf(w, "Previous     %s\n", j.PrevHash)
+	fmt.Fprintf(w, "Merkle root  %s\n", j.MerkleRoot)
+	fmt.Fprintf(w, "Time         %s\n", formatTime(j.Time))
+	fmt.Fprintf(w, "Size         %d bytes, %d transactions\n", j.Size, len(j.Transactions))
+	for i, t := range j.Transactions {
+		fmt.Fprintf(w, "  %4d  %s\n", i, t)
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+package embedded
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/fundtrace/fundtrace/chains"
+)
+
+// Values are written with append-style encoders and read with a decoder
+// that keeps the first error (sticky) and is checked once at the end, so
+// a truncated record yields an error, never a panic or a short read
+// mistaken for data.
+
+var errShort = errors.New("record too short")
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errShort
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errShort
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) byte1() byte {
+	if d.err != nil || len(d.b) < 1 {
+		d.err = errShort
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) hash() (h chains.Hash) {
+	if d.err != nil || len(d.b) < 32 {
+		d.err = errShort
+		return h
+	}
+	copy(h[:], d.b)
+	d.b = d.b[32:]
+	return h
+}
+
+func (d *decoder) bytes(n int) []byte {
+	if d.err != nil || len(d.b) < n {
+		d.err = errShort
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+// addresses reads a count-prefixed list of length-prefixed addresses.
+func (d *decoder) addresses() []chains.Address {
+	n := int(d.uvarint())
+	if d.err != nil || n > len(d.b) {
+		d.err = errShort
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]chains.Address, n)
+	for i := range out {
+		l := int(d.byte1())
+		out[i] = chains.Address(d.bytes(l))
+	}
+	return out
+}
+
+func appendAddresses(dst []byte, as []chains.Address) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(as)))
+	for _, a := range as {
+		dst = append(dst, byte(len(a)))
+		dst = append(dst, a...)
+	}
+	return dst
+}
+
+// Output value: value, type, addresses.
+func appendOutput(dst []byte, o *chains.Output) []byte {
+	dst = binary.AppendUvarint(dst, uint64(o.Value))
+	dst = append(dst, byte(o.Type))
+	return appendAddresses(dst, o.Addresses)
+}
+
+func (d *decoder) output(index uint32) chains.Output {
+	return chains.Output{
+		Index:     index,
+		Value:     int64(d.uvarint()),
+		Type:      chains.ScriptType(d.byte1()),
+		Addresses: d.addresses(),
+	}
+}
+
+// Transaction value: header fields, then inputs with their resolved
+// prevouts. Outputs live under their own keys.
+func appendTx(dst []byte, tx *chains.Tx) []byte {
+	dst = binary.AppendUvarint(dst, uint64(tx.Height))
+	dst = binary.AppendUvarint(dst, uint64(tx.Position))
+	dst = binary.AppendVarint(dst, tx.Time)
+	dst = binary.AppendVarint(dst, int64(tx.Version))
+	dst = binary.AppendUvarint(dst, uint64(tx.LockTime))
+	dst = binary.AppendUvarint(dst, uint64(tx.Size))
+	dst = binary.AppendUvarint(dst, uint64(tx.VSize))
+	var flags byte
+	if tx.Coinbase {
+		flags |= 1
+	}
+	dst = append(dst, flags)
+	dst = binary.AppendUvarint(dst, uint64(len(tx.Inputs)))
+	dst = binary.AppendUvarint(dst, uint64(len(tx.Outputs)))
+	for i := range tx.Inputs {
+		in := &tx.Inputs[i]
+		dst = binary.AppendUvarint(dst, uint64(in.Sequence))
+		if in.Coinbase {
+			continue
+		}
+		dst = append(dst, in.Prev.Hash[:]...)
+		dst = binary.AppendUvarint(dst, uint64(in.Prev.Index))
+		dst = appendOutput(dst, &in.Prevout)
+	}
+	return dst
+}
+
+func decodeTx(c chains.Chain, hash chains.Hash, v []byte) (*chains.Tx, int, error) {
+	d := decoder{b: v}
+	tx := &chains.Tx{Chain: c, Hash: hash}
+	tx.Height = int64(d.uvarint())
+	tx.Position = uint32(d.uvarint())
+	tx.Time = d.varint()
+	tx.Version = int32(d.varint())
+	tx.LockTime = uint32(d.uvarint())
+	tx.Size = uint32(d.uvarint())
+	tx.VSize = uint32(d.uvarint())
+	tx.Coinbase = d.byte1()&1 != 0
+	nin := d.uvarint()
+	nout := d.uvarint()
+	if d.err == nil && nin > uint64(len(d.b)) {
+		d.err = errShort
+	}
+	if d.err != nil {
+		return nil, 0, d.err
+	}
+	tx.Inputs = make([]chains.Input, nin)
+	for i := range tx.Inputs {
+		in := &tx.Inputs[i]
+		in.Index = uint32(i)
+		in.Sequence = uint32(d.uvarint())
+		if tx.Coinbase {
+			in.Coinbase = true
+			continue
+		}
+		in.Prev.Hash = d.hash()
+		in.Prev.Index = uint32(d.uvarint())
+		in.Prevout = d.output(in.Prev.Index)
+	}
+	if d.err != nil {
+		return nil, 0, d.err
+	}
+	if len(d.b) != 0 {
+		return nil, 0, fmt.Errorf("%d trailing bytes", len(d.b))
+	}
+	return tx, int(nout), nil
+}
+
+// Spender value: spending txid, vin, height.
+func appendSpend(dst []byte, txid chains.Hash, vin uint32, height int64) []byte {
+	dst = append(dst, txid[:]...)
+	dst = binary.AppendUvarint(dst, uint64(vin))
+	return binary.AppendUvarint(dst, uint64(height))
+}
+
+// Address-history value: txid, value, type.
+func appendReceived(dst []byte, txid chains.Hash, o *chains.Output) []byte {
+	dst = append(dst, txid[:]...)
+	dst = binary.AppendUvarint(dst, uint64(o.Value))
+	return append(dst, byte(o.Type))
+}
+
+// Block value: header fields, then the txids in block order.
+func appendBlock(dst []byte, b *chains.Block, txids []chains.Hash) []byte {
+	dst = append(dst, b.Hash[:]...)
+	dst = append(dst, b.PrevHash[:]...)
+	dst = append(dst, b.MerkleRoot[:]...)
+	dst = binary.AppendVarint(dst, b.Time)
+	dst = binary.AppendUvarint(dst, uint64(b.Bits))
+	dst = binary.AppendUvarint(dst, uint64(b.Size))
+	dst = binary.AppendUvarint(dst, uint64(len(txids)))
+	for i := range txids {
+		dst = append(dst, txids[i][:]...)
+	}
+	return dst
+}
+
+func decodeBlock(c chains.Chain, height int64, v []byte) (chains.Block, []chains.Hash, error) {
+	d := decoder{b: v}
+	b := chains.Block{Chain: c, Height: height}
+	b.Hash = d.hash()
+	b.PrevHash = d.hash()
+	b.MerkleRoot = d.hash()
+	b.Time = d.varint()
+	b.Bits = uint32(d.uvarint())
+	b.Size = uint32(d.uvarint())
+	n := d.uvarint()
+	if d.err == nil && n*32 != uint64(len(d.b)) {
+		d.err = errShort
+	}
+	if d.err != nil {
+		return b, nil, d.err
+	}
+	b.TxCount = uint32(n)
+	txids := make([]chains.Hash, n)
+	for i := range txids {
+		txids[i] = d.hash()
+	}
+	return b, txids, d.err
+}

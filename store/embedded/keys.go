@@ -1,0 +1,102 @@
+package embedded
+
+import (
+	"encoding/binary"
+
+	"github.com/fundtrace/fundtrace/chains"
+)
+
+// Key layout. Every key starts with a table byte and a chain byte, so one
+// store holds several chains and a table is one contiguous key range.
+//
+//	m c name                      → meta (JSON)
+//	b c height(8)                 → block header and its txids
+//	h c hash(32)                  → height
+//	t c txid(32)                  → transaction with resolved inputs
+//	o c txid(32) vout(4)          → output: value, type, addresses
+//	s c txid(32) vout(4)          → spender: txid, vin, height
+//	a c len(1) addr height(8) pos(4) vout(4) → received: txid, value, type
+//	f c addr                      → first-seen height
+//
+// Integers in keys are big-endian so that byte order is numeric order:
+// an address's history comes out of one range scan sorted by height.
+const (
+	tMeta      = 'm'
+	tBlock     = 'b'
+	tBlockHash = 'h'
+	tTx        = 't'
+	tOutput    = 'o'
+	tSpender   = 's'
+	tAddr      = 'a'
+	tFirstSeen = 'f'
+)
+
+// schemaKey holds the schema version of the whole store.
+var schemaKey = []byte("~schema")
+
+// schemaVersion is bumped whenever the key layout or a value encoding
+// changes incompatibly.
+const schemaVersion = 1
+
+func chainByte(c chains.Chain) byte {
+	switch c {
+	case chains.Bitcoin:
+		return 'B'
+	case chains.Ethereum:
+		return 'E'
+	}
+	return '?'
+}
+
+func keyPrefix(dst []byte, table byte, c chains.Chain) []byte {
+	return append(dst, table, chainByte(c))
+}
+
+func metaKey(c chains.Chain) []byte {
+	return append(keyPrefix(nil, tMeta, c), "meta"...)
+}
+
+func blockKey(dst []byte, c chains.Chain, height int64) []byte {
+	return binary.BigEndian.AppendUint64(keyPrefix(dst, tBlock, c), uint64(height))
+}
+
+func blockHashKey(dst []byte, c chains.Chain, h chains.Hash) []byte {
+	return append(keyPrefix(dst, tBlockHash, c), h[:]...)
+}
+
+func txKey(dst []byte, c chains.Chain, h chains.Hash) []byte {
+	return append(keyPrefix(dst, tTx, c), h[:]...)
+}
+
+func outpointKey(dst []byte, table byte, c chains.Chain, op chains.Outpoint) []byte {
+	dst = append(keyPrefix(dst, table, c), op.Hash[:]...)
+	return binary.BigEndian.AppendUint32(dst, op.Index)
+}
+
+func addrPrefix(dst []byte, c chains.Chain, a chains.Address) []byte {
+	dst = append(keyPrefix(dst, tAddr, c), byte(len(a)))
+	return append(dst, a...)
+}
+
+func addrKey(dst []byte, c chains.Chain, a chains.Address, height int64, pos, vout uint32) []byte {
+	dst = addrPrefix(dst, c, a)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(height))
+	dst = binary.BigEndian.AppendUint32(dst, pos)
+	return binary.BigEndian.AppendUint32(dst, vout)
+}
+
+func firstSeenKey(dst []byte, c chains.Chain, a chains.Address) []byte {
+	return append(keyPrefix(dst, tFirstSeen, c), a...)
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,259 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+func (s *Store) get(k []byte, fn func(v []byte) error) error {
+	v, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	if err := fn(v); err != nil {
+		return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
+	}
+	return nil
+}
+
+// BlockByHeight returns the block at height h and its txids.
+func (s *Store) BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error) {
+	var (
+		b     chains.Block
+		txids []chains.Hash
+	)
+	err := s.get(blockKey(nil, c, h), func(v []byte) (err error) {
+		b, txids, err = decodeBlock(c, h, v)
+		return err
+	})
+	if err != nil {
+		return b, nil, fmt.Errorf("%s block %d: %w", c, h, err)
+	}
+	return b, txids, nil
+}
+
+// BlockByHash returns the block with hash h and its txids.
+func (s *Store) BlockByHash(ctx context.Context, c chains.Chain, h chains.Hash) (chains.Block, []chains.Hash, error) {
+	var height int64
+	err := s.get(blockHashKey(nil, c, h), func(v []byte) error {
+		x, n := binary.Uvarint(v)
+		if n <= 0 {
+			return errShort
+		}
+		height = int64(x)
+		return nil
+	})
+	if err != nil {
+		return chains.Block{}, nil, fmt.Errorf("%s block %s: %w", c, h, err)
+	}
+	return s.BlockByHeight(ctx, c, height)
+}
+
+// Tx returns the transaction with hash h, inputs resolved and outputs
+// included.
+func (s *Store) Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error) {
+	var (
+		tx   *chains.Tx
+		nout int
+	)
+	err := s.get(txKey(nil, c, h), func(v []byte) (err error) {
+		tx, nout, err = decodeTx(c, h, v)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s tx %s: %w", c, h, err)
+	}
+	if tx.Outputs, err = s.TxOutputs(ctx, c, h); err != nil {
+		return nil, err
+	}
+	if len(tx.Outputs) != nout {
+		return nil, &store.CorruptError{Key: "tx " + h.String(), Err: fmt.Errorf("%d outputs stored, %d expected", len(tx.Outputs), nout)}
+	}
+	return tx, nil
+}
+
+// TxOutputs returns the outputs of transaction h in index order.
+func (s *Store) TxOutputs(ctx context.Context, c chains.Chain, h chains.Hash) ([]chains.Output, error) {
+	lo := append(keyPrefix(nil, tOutput, c), h[:]...)
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var outs []chains.Output
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != len(lo)+4 {
+			return nil, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: errShort}
+		}
+		d := decoder{b: it.Value()}
+		o := d.output(binary.BigEndian.Uint32(k[len(lo):]))
+		if d.err != nil {
+			return nil, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: d.err}
+		}
+		outs = append(outs, o)
+	}
+	return outs, it.Error()
+}
+
+// LookupOutputs returns, for each outpoint, the output it names, or nil
+// where the store has no such output.
+func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]*chains.Output, error) {
+	res := make([]*chains.Output, len(ops))
+	var k []byte
+	for i, op := range ops {
+		k = outpointKey(k[:0], tOutput, c, op)
+		err := s.get(k, func(v []byte) error {
+			d := decoder{b: v}
+			o := d.output(op.Index)
+			res[i] = &o
+			return d.err
+		})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%s output %s: %w", c, op, err)
+		}
+	}
+	return res, nil
+}
+
+// Spenders returns, for each outpoint, the input that spent it; Spent is
+// false in the result where it is unspent (or unknown).
+func (s *Store) Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error) {
+	res := make([]store.Spend, len(ops))
+	found := make([]bool, len(ops))
+	var k []byte
+	for i, op := range ops {
+		k = outpointKey(k[:0], tSpender, c, op)
+		err := s.get(k, func(v []byte) error {
+			d := decoder{b: v}
+			res[i] = store.Spend{Outpoint: op, TxHash: d.hash(), Vin: uint32(d.uvarint()), Height: int64(d.uvarint())}
+			return d.err
+		})
+		switch {
+		case err == nil:
+			found[i] = true
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, nil, fmt.Errorf("%s spender of %s: %w", c, op, err)
+		}
+	}
+	return res, found, nil
+}
+
+// FirstSeen returns the height at which a was first paid.
+func (s *Store) FirstSeen(ctx context.Context, c chains.Chain, a chains.Address) (int64, error) {
+	var h int64
+	err := s.get(firstSeenKey(nil, c, a), func(v []byte) error {
+		x, n := binary.Uvarint(v)
+		if n <= 0 {
+			return errShort
+		}
+		h = int64(x)
+		return nil
+	})
+	return h, err
+}
+
+// AddressHistory returns every output paying a, oldest first, each with
+// the input that spent it (if any) and block times filled in. limit > 0
+// caps the number of entries.
+func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]store.HistoryEntry, error) {
+	lo := addrPrefix(nil, c, a)
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return nil, err
+	}
+	var hist []store.HistoryEntry
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		rest := k[len(lo):]
+		if len(rest) != 16 {
+			it.Close()
+			return nil, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: errShort}
+		}
+		d := decoder{b: it.Value()}
+		e := store.HistoryEntry{
+			Address: a,
+			Height:  int64(binary.BigEndian.Uint64(rest)),
+			TxPos:   binary.BigEndian.Uint32(rest[8:]),
+			Vout:    binary.BigEndian.Uint32(rest[12:]),
+			TxHash:  d.hash(),
+			Value:   int64(d.uvarint()),
+			Type:    chains.ScriptType(d.byte1()),
+		}
+		if d.err != nil {
+			it.Close()
+			return nil, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: d.err}
+		}
+		hist = append(hist, e)
+		if limit > 0 && len(hist) >= limit {
+			break
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, fmt.Errorf("%s address history: %w", c, err)
+	}
+	ops := make([]chains.Outpoint, len(hist))
+	for i := range hist {
+		ops[i] = chains.Outpoint{Hash: hist[i].TxHash, Index: hist[i].Vout}
+	}
+	spends, found, err := s.Spenders(ctx, c, ops)
+	if err != nil {
+		return nil, err
+	}
+	times := map[int64]int64{}
+	blockTime := func(h int64) (int64, error) {
+		if t, ok := times[h]; ok {
+			return t, nil
+		}
+		b, _, err := s.BlockByHeight(ctx, c, h)
+		if err != nil {
+			return 0, err
+		}
+		times[h] = b.Time
+		return b.Time, nil
+	}
+	for i := range hist {
+		if hist[i].Time, err = blockTime(hist[i].Height); err != nil {
+			return nil, err
+		}
+		if found[i] {
+			hist[i].Spent, hist[i].SpentBy = true, spends[i]
+			if hist[i].SpentBy.Time, err = blockTime(spends[i].Height); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return hist, nil
+}
+
+// Dump calls fn for every key and value in the store in key order. Tests
+// use it to compare two stores for exact equality (e.g. an interrupted and
+// an uninterrupted ingest).
+func (s *Store) Dump(ctx context.Context, fn func(k, v []byte) error) error {
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		if bytes.Equal(it.Key(), schemaKey) {
+			continue
+		}
+		if err := fn(it.Key(), it.Value()); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}

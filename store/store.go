@@ -1,0 +1,106 @@
+// Package store defines what fundtrace keeps about a chain and how callers
+// ask for it: the row types, the sentinel errors, and the per-chain
+// metadata that makes ingest resumable. Implementations live in
+// sub-packages: store/embedded (Pebble on local disk, the zero-setup
+// default) and, later, store/clickhouse.
+//
+// Consumers declare the narrow interfaces they need where they use them
+// (the bitcoin indexer its Sink, the tracer its reader); this package only
+// fixes the vocabulary they share.
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/fundtrace/fundtrace/chains"
+)
+
+// ErrNotFound is returned when a block, transaction or address is not in
+// the store.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrSchemaTooNew is returned when the store was written by a newer
+// fundtrace whose schema this binary does not know; writing would corrupt it.
+var ErrSchemaTooNew = errors.New("store: schema is newer than this binary")
+
+// BlockData is one block ready to be written: its header and its
+// transactions in block order, every non-coinbase input resolved.
+type BlockData struct {
+	Block chains.Block
+	Txs   []chains.Tx
+}
+
+// WriteOptions tunes one write of blocks.
+type WriteOptions struct {
+	// Sync makes the write return only once it is on stable storage.
+	// Without it a power loss may drop the newest writes (never part of
+	// one); a killed process loses nothing a write returned for.
+	Sync bool
+}
+
+// Meta is what the store knows about one chain as a whole. It is written
+// in the same atomic batch as the blocks it describes, so after a crash it
+// always matches the content: resuming starts at Tip+1.
+type Meta struct {
+	Chain   chains.Chain `json:"chain"`
+	Network string       `json:"network"` // e.g. "mainnet", "regtest"
+	// Tip is the highest block stored; TipHeight is -1 for an empty chain.
+	TipHeight int64       `json:"tip_height"`
+	TipHash   chains.Hash `json:"-"`
+	TipHex    string      `json:"tip_hash"`
+	Blocks    int64       `json:"blocks"`
+	Txs       int64       `json:"transactions"`
+	Inputs    int64       `json:"inputs"`
+	Outputs   int64       `json:"outputs"`
+	Addresses int64       `json:"addresses"` // distinct addresses ever paid
+	// StaleSkipped counts the blocks of the last index run's source that
+	// were not on the best chain (stale forks) and so were not indexed.
+	StaleSkipped int64 `json:"stale_blocks_skipped"`
+	// Unconnected counts blocks of the last run's source whose ancestry
+	// does not reach the genesis block.
+	Unconnected int64 `json:"unconnected_blocks_skipped"`
+}
+
+// EmptyMeta returns the metadata of a chain with nothing stored.
+func EmptyMeta(c chains.Chain) Meta {
+	return Meta{Chain: c, TipHeight: -1}
+}
+
+// HistoryEntry is one line of an address's history: an output paying the
+// address, and, when spent, the input that spent it.
+type HistoryEntry struct {
+	Address chains.Address
+	Height  int64
+	Time    int64
+	TxHash  chains.Hash
+	TxPos   uint32
+	Vout    uint32
+	Value   int64
+	Type    chains.ScriptType
+	// Spent is set when the output has been spent, by SpentBy.
+	Spent   bool
+	SpentBy Spend
+}
+
+// Spend names the input that spent an outpoint.
+type Spend struct {
+	Outpoint chains.Outpoint
+	TxHash   chains.Hash
+	Vin      uint32
+	Height   int64
+	Time     int64
+}
+
+// CorruptError reports a stored record that does not decode: a bug or disk
+// damage, never bad user input, so it names the key.
+type CorruptError struct {
+	Key string
+	Err error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("store: corrupt record %s: %v", e.Key, e.Err)
+}
+
+func (e *CorruptError) Unwrap() error { return e.Err }
