@@ -59,7 +59,8 @@ type record struct {
 // the byte at file position p is stored XORed with K[p mod 8].
 type blkFile struct {
 	path string
-	f    *os.File
+	f    io.ReaderAt
+	c    io.Closer
 	size int64
 	key  [xorKeySize]byte
 	xor  bool
@@ -75,10 +76,23 @@ func openBlkFile(path string, key [xorKeySize]byte) (*blkFile, error) {
 		f.Close()
 		return nil, err
 	}
-	return &blkFile{path: path, f: f, size: st.Size(), key: key, xor: key != [xorKeySize]byte{}}, nil
+	b := newBlkReader(path, f, st.Size(), key)
+	b.c = f
+	return b, nil
 }
 
-func (b *blkFile) Close() error { return b.f.Close() }
+// newBlkReader reads a block file's content from r (tests and fuzzers
+// pass memory); path only names it in errors.
+func newBlkReader(path string, r io.ReaderAt, size int64, key [xorKeySize]byte) *blkFile {
+	return &blkFile{path: path, f: r, size: size, key: key, xor: key != [xorKeySize]byte{}}
+}
+
+func (b *blkFile) Close() error {
+	if b.c == nil {
+		return nil
+	}
+	return b.c.Close()
+}
 
 // readAt fills p from offset off, de-obfuscated.
 func (b *blkFile) readAt(p []byte, off int64) error {

@@ -193,17 +193,8 @@ func FuzzScan(f *testing.F) {
 	f.Add(append(bytes.Join(recs[:2], nil), make([]byte, 100)...))
 	f.Add(recs[0][:50])
 	f.Add([]byte{})
-	dir := f.TempDir()
-	path := filepath.Join(dir, "blk00000.dat")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		bf, err := openBlkFile(path, [xorKeySize]byte{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer bf.Close()
+		bf := newBlkReader("fuzz", bytes.NewReader(data), int64(len(data)), [xorKeySize]byte{})
 		var magic wire.BitcoinNet
 		got, err := bf.scan(0, &magic, nil)
 		if err != nil {

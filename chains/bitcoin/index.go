@@ -173,6 +173,9 @@ type indexer struct {
 	network string
 	cache   *outputCache
 	started time.Time
+
+	missing   []chains.Outpoint // scratch for resolve
+	missingAt []*chains.Input
 }
 
 // job is one block travelling through the pipeline. done is closed when
@@ -270,8 +273,6 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 		batch, batchBytes, last = batch[:0], 0, time.Now()
 		return nil
 	}
-	var missing []chains.Outpoint
-	var missingAt []*chains.Input
 	for j := range ordered {
 		select {
 		case <-j.done:
@@ -281,45 +282,11 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 		if j.err != nil {
 			return j.err
 		}
-		bd := j.bd
-		// Resolve inputs: the cache holds outputs of recent blocks
-		// (including this batch's, not yet committed); the rest come from
-		// the store in one batched lookup per block.
-		missing, missingAt = missing[:0], missingAt[:0]
-		for t := range bd.Txs {
-			tx := &bd.Txs[t]
-			for i := range tx.Inputs {
-				in := &tx.Inputs[i]
-				if in.Coinbase {
-					continue
-				}
-				if o, ok := ix.cache.take(in.Prev); ok {
-					in.Prevout = o
-					continue
-				}
-				missing = append(missing, in.Prev)
-				missingAt = append(missingAt, in)
-			}
-			for o := range tx.Outputs {
-				if tx.Outputs[o].Type != chains.ScriptNullData {
-					ix.cache.put(chains.Outpoint{Hash: tx.Hash, Index: tx.Outputs[o].Index}, tx.Outputs[o])
-				}
-			}
+		if err := ix.resolve(ctx, j.bd); err != nil {
+			return err
 		}
-		if len(missing) > 0 {
-			found, err := ix.sink.LookupOutputs(ctx, chains.Bitcoin, missing)
-			if err != nil {
-				return fmt.Errorf("block %d: look up spent outputs: %w", bd.Block.Height, err)
-			}
-			for i, o := range found {
-				if o == nil {
-					return ix.prevoutError(bd, missingAt[i])
-				}
-				missingAt[i].Prevout = *o
-			}
-		}
-		batch = append(batch, *bd)
-		batchBytes += int(bd.Block.Size)
+		batch = append(batch, *j.bd)
+		batchBytes += int(j.bd.Block.Size)
 		if len(batch) >= ix.cfg.BatchBlocks || batchBytes >= ix.cfg.BatchBytes || time.Since(last) > 5*time.Second {
 			if err := flush(false); err != nil {
 				return err
@@ -327,6 +294,48 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 		}
 	}
 	return flush(true)
+}
+
+// resolve fills in the output every input of bd spends. The cache holds
+// outputs of recent blocks (including this batch's, not yet committed);
+// the rest come from the store in one batched lookup per block.
+func (ix *indexer) resolve(ctx context.Context, bd *store.BlockData) error {
+	missing, missingAt := ix.missing[:0], ix.missingAt[:0]
+	for t := range bd.Txs {
+		tx := &bd.Txs[t]
+		for i := range tx.Inputs {
+			in := &tx.Inputs[i]
+			if in.Coinbase {
+				continue
+			}
+			if o := ix.cache.take(in.Prev); o != nil {
+				in.Prevout = *o
+				continue
+			}
+			missing = append(missing, in.Prev)
+			missingAt = append(missingAt, in)
+		}
+		for o := range tx.Outputs {
+			if tx.Outputs[o].Type != chains.ScriptNullData {
+				ix.cache.put(chains.Outpoint{Hash: tx.Hash, Index: tx.Outputs[o].Index}, &tx.Outputs[o])
+			}
+		}
+	}
+	ix.missing, ix.missingAt = missing, missingAt
+	if len(missing) == 0 {
+		return nil
+	}
+	found, err := ix.sink.LookupOutputs(ctx, chains.Bitcoin, missing)
+	if err != nil {
+		return fmt.Errorf("block %d: look up spent outputs: %w", bd.Block.Height, err)
+	}
+	for i, o := range found {
+		if o == nil {
+			return ix.prevoutError(bd, missingAt[i])
+		}
+		missingAt[i].Prevout = *o
+	}
+	return nil
 }
 
 func (ix *indexer) prevoutError(bd *store.BlockData, in *chains.Input) error {
@@ -346,31 +355,31 @@ func (ix *indexer) prevoutError(bd *store.BlockData, in *chains.Input) error {
 // output of the batch being built is therefore never evicted before the
 // store has it.
 type outputCache struct {
-	cur, old map[chains.Outpoint]chains.Output
+	cur, old map[chains.Outpoint]*chains.Output // values point into decoded blocks
 	limit    int
 }
 
 func newOutputCache(limit int) *outputCache {
-	return &outputCache{cur: make(map[chains.Outpoint]chains.Output), old: make(map[chains.Outpoint]chains.Output), limit: limit}
+	return &outputCache{cur: make(map[chains.Outpoint]*chains.Output), old: make(map[chains.Outpoint]*chains.Output), limit: limit}
 }
 
-func (c *outputCache) put(op chains.Outpoint, o chains.Output) { c.cur[op] = o }
+func (c *outputCache) put(op chains.Outpoint, o *chains.Output) { c.cur[op] = o }
 
-// take returns and forgets the output: an output is spent once.
-func (c *outputCache) take(op chains.Outpoint) (chains.Output, bool) {
+// take returns and forgets the output, or nil: an output is spent once.
+func (c *outputCache) take(op chains.Outpoint) *chains.Output {
 	if o, ok := c.cur[op]; ok {
 		delete(c.cur, op)
-		return o, true
+		return o
 	}
 	if o, ok := c.old[op]; ok {
 		delete(c.old, op)
-		return o, true
+		return o
 	}
-	return chains.Output{}, false
+	return nil
 }
 
 func (c *outputCache) rotate() {
 	if len(c.cur) >= c.limit {
-		c.old, c.cur = c.cur, make(map[chains.Outpoint]chains.Output, c.limit/2)
+		c.old, c.cur = c.cur, make(map[chains.Outpoint]*chains.Output, c.limit/2)
 	}
 }

@@ -110,3 +110,48 @@ func openStore(c *cli.Context, mustExist bool) (*embedded.Store, error) {
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// args returns the command's positional arguments, first applying any
+// of its flags that follow them: urfave/cli stops parsing flags at the
+// first positional argument, but users write "show tx TXID --json".
+func args(c *cli.Context) ([]string, error) {
+	var pos []string
+	in := c.Args().Slice()
+	for i := 0; i < len(in); i++ {
+		a := in[i]
+		if a == "--" {
+			pos = append(pos, in[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		var flag cli.Flag
+		for _, f := range c.Command.Flags {
+			for _, n := range f.Names() {
+				if n == name {
+					flag = f
+				}
+			}
+		}
+		if flag == nil {
+			return nil, fmt.Errorf("unknown flag %s (see fundtrace help %s)", a, c.Command.FullName())
+		}
+		if _, isBool := flag.(*cli.BoolFlag); isBool && !hasVal {
+			val, hasVal = "true", true
+		}
+		if !hasVal {
+			if i+1 >= len(in) {
+				return nil, fmt.Errorf("flag %s needs a value", a)
+			}
+			i++
+			val = in[i]
+		}
+		if err := c.Set(name, val); err != nil {
+			return nil, fmt.Errorf("flag %s: %w", a, err)
+		}
+	}
+	return pos, nil
+}

@@ -67,10 +67,14 @@ func btcNetwork(c *cli.Context, st *embedded.Store) (*bitcoin.Network, error) {
 }
 
 func oneArg(c *cli.Context, what string) (string, error) {
-	if c.NArg() != 1 {
-		return "", fmt.Errorf("want exactly one %s, got %d arguments (see fundtrace help %s)", what, c.NArg(), c.Command.FullName())
+	pos, err := args(c)
+	if err != nil {
+		return "", err
 	}
-	return c.Args().First(), nil
+	if len(pos) != 1 {
+		return "", fmt.Errorf("want exactly one %s, got %d arguments (see fundtrace help %s)", what, len(pos), c.Command.FullName())
+	}
+	return pos[0], nil
 }
 
 type outputJSON struct {

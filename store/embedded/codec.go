@@ -119,8 +119,10 @@ func (d *decoder) output(index uint32) chains.Output {
 	}
 }
 
-// Transaction value: header fields, then inputs with their resolved
-// prevouts. Outputs live under their own keys.
+// Transaction value: header fields; the output count and an offset
+// table (nout+1 little-endian uint32s, relative to the first output) that
+// lets one output be read without decoding the others; the outputs; then
+// the inputs with their resolved prevouts.
 func appendTx(dst []byte, tx *chains.Tx) []byte {
 	dst = binary.AppendUvarint(dst, uint64(tx.Height))
 	dst = binary.AppendUvarint(dst, uint64(tx.Position))
@@ -136,6 +138,14 @@ func appendTx(dst []byte, tx *chains.Tx) []byte {
 	dst = append(dst, flags)
 	dst = binary.AppendUvarint(dst, uint64(len(tx.Inputs)))
 	dst = binary.AppendUvarint(dst, uint64(len(tx.Outputs)))
+	table := len(dst)
+	dst = append(dst, make([]byte, 4*(len(tx.Outputs)+1))...)
+	start := len(dst)
+	for i := range tx.Outputs {
+		binary.LittleEndian.PutUint32(dst[table+4*i:], uint32(len(dst)-start))
+		dst = appendOutput(dst, &tx.Outputs[i])
+	}
+	binary.LittleEndian.PutUint32(dst[table+4*len(tx.Outputs):], uint32(len(dst)-start))
 	for i := range tx.Inputs {
 		in := &tx.Inputs[i]
 		dst = binary.AppendUvarint(dst, uint64(in.Sequence))
@@ -149,9 +159,8 @@ func appendTx(dst []byte, tx *chains.Tx) []byte {
 	return dst
 }
 
-func decodeTx(c chains.Chain, hash chains.Hash, v []byte) (*chains.Tx, int, error) {
-	d := decoder{b: v}
-	tx := &chains.Tx{Chain: c, Hash: hash}
+// txHeader decodes the fields before the offset table.
+func (d *decoder) txHeader(tx *chains.Tx) (nin, nout uint64) {
 	tx.Height = int64(d.uvarint())
 	tx.Position = uint32(d.uvarint())
 	tx.Time = d.varint()
@@ -160,13 +169,48 @@ func decodeTx(c chains.Chain, hash chains.Hash, v []byte) (*chains.Tx, int, erro
 	tx.Size = uint32(d.uvarint())
 	tx.VSize = uint32(d.uvarint())
 	tx.Coinbase = d.byte1()&1 != 0
-	nin := d.uvarint()
-	nout := d.uvarint()
-	if d.err == nil && nin > uint64(len(d.b)) {
+	nin, nout = d.uvarint(), d.uvarint()
+	if d.err == nil && (nin > uint64(len(d.b)) || 4*(nout+1) > uint64(len(d.b))) {
 		d.err = errShort
 	}
+	return nin, nout
+}
+
+// decodeTxOutput decodes output vout of a transaction value; ok is false
+// when the transaction has no such output.
+func decodeTxOutput(v []byte, vout uint32) (o chains.Output, ok bool, err error) {
+	d := decoder{b: v}
+	var tx chains.Tx
+	_, nout := d.txHeader(&tx)
 	if d.err != nil {
-		return nil, 0, d.err
+		return o, false, d.err
+	}
+	if uint64(vout) >= nout {
+		return o, false, nil
+	}
+	table := d.b
+	outs := d.b[4*(nout+1):]
+	from := binary.LittleEndian.Uint32(table[4*vout:])
+	to := binary.LittleEndian.Uint32(table[4*(vout+1):])
+	if from > to || uint64(to) > uint64(len(outs)) {
+		return o, false, errShort
+	}
+	od := decoder{b: outs[from:to]}
+	o = od.output(vout)
+	return o, true, od.err
+}
+
+func decodeTx(c chains.Chain, hash chains.Hash, v []byte) (*chains.Tx, error) {
+	d := decoder{b: v}
+	tx := &chains.Tx{Chain: c, Hash: hash}
+	nin, nout := d.txHeader(tx)
+	if d.err != nil {
+		return nil, d.err
+	}
+	d.bytes(int(4 * (nout + 1)))
+	tx.Outputs = make([]chains.Output, nout)
+	for i := range tx.Outputs {
+		tx.Outputs[i] = d.output(uint32(i))
 	}
 	tx.Inputs = make([]chains.Input, nin)
 	for i := range tx.Inputs {
@@ -182,12 +226,12 @@ func decodeTx(c chains.Chain, hash chains.Hash, v []byte) (*chains.Tx, int, erro
 		in.Prevout = d.output(in.Prev.Index)
 	}
 	if d.err != nil {
-		return nil, 0, d.err
+		return nil, d.err
 	}
 	if len(d.b) != 0 {
-		return nil, 0, fmt.Errorf("%d trailing bytes", len(d.b))
+		return nil, fmt.Errorf("%d trailing bytes", len(d.b))
 	}
-	return tx, int(nout), nil
+	return tx, nil
 }
 
 // Spender value: spending txid, vin, height.

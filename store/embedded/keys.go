@@ -12,8 +12,7 @@ import (
 //	m c name                      → meta (JSON)
 //	b c height(8)                 → block header and its txids
 //	h c hash(32)                  → height
-//	t c txid(32)                  → transaction with resolved inputs
-//	o c txid(32) vout(4)          → output: value, type, addresses
+//	t c txid(32)                  → transaction: outputs, inputs with resolved prevouts
 //	s c txid(32) vout(4)          → spender: txid, vin, height
 //	a c len(1) addr height(8) pos(4) vout(4) → received: txid, value, type
 //	f c addr                      → first-seen height
@@ -25,7 +24,6 @@ const (
 	tBlock     = 'b'
 	tBlockHash = 'h'
 	tTx        = 't'
-	tOutput    = 'o'
 	tSpender   = 's'
 	tAddr      = 'a'
 	tFirstSeen = 'f'

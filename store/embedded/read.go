@@ -64,48 +64,15 @@ func (s *Store) BlockByHash(ctx context.Context, c chains.Chain, h chains.Hash) 
 // Tx returns the transaction with hash h, inputs resolved and outputs
 // included.
 func (s *Store) Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error) {
-	var (
-		tx   *chains.Tx
-		nout int
-	)
+	var tx *chains.Tx
 	err := s.get(txKey(nil, c, h), func(v []byte) (err error) {
-		tx, nout, err = decodeTx(c, h, v)
+		tx, err = decodeTx(c, h, v)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s tx %s: %w", c, h, err)
 	}
-	if tx.Outputs, err = s.TxOutputs(ctx, c, h); err != nil {
-		return nil, err
-	}
-	if len(tx.Outputs) != nout {
-		return nil, &store.CorruptError{Key: "tx " + h.String(), Err: fmt.Errorf("%d outputs stored, %d expected", len(tx.Outputs), nout)}
-	}
 	return tx, nil
-}
-
-// TxOutputs returns the outputs of transaction h in index order.
-func (s *Store) TxOutputs(ctx context.Context, c chains.Chain, h chains.Hash) ([]chains.Output, error) {
-	lo := append(keyPrefix(nil, tOutput, c), h[:]...)
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
-	var outs []chains.Output
-	for it.First(); it.Valid(); it.Next() {
-		k := it.Key()
-		if len(k) != len(lo)+4 {
-			return nil, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: errShort}
-		}
-		d := decoder{b: it.Value()}
-		o := d.output(binary.BigEndian.Uint32(k[len(lo):]))
-		if d.err != nil {
-			return nil, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: d.err}
-		}
-		outs = append(outs, o)
-	}
-	return outs, it.Error()
 }
 
 // LookupOutputs returns, for each outpoint, the output it names, or nil
@@ -114,12 +81,13 @@ func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.
 	res := make([]*chains.Output, len(ops))
 	var k []byte
 	for i, op := range ops {
-		k = outpointKey(k[:0], tOutput, c, op)
+		k = txKey(k[:0], c, op.Hash)
 		err := s.get(k, func(v []byte) error {
-			d := decoder{b: v}
-			o := d.output(op.Index)
-			res[i] = &o
-			return d.err
+			o, ok, err := decodeTxOutput(v, op.Index)
+			if ok {
+				res[i] = &o
+			}
+			return err
 		})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("%s output %s: %w", c, op, err)

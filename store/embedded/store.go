@@ -42,12 +42,15 @@ type Options struct {
 // are serialised.
 type Store struct {
 	db   *pebble.DB
+	opts *pebble.Options
 	path string
 
 	mu     sync.Mutex // serialises writes and guards meta
 	meta   map[chains.Chain]store.Meta
 	known  knownSet // addresses known to have a first-seen record
 	buf    []byte
+	kv     kvBuf
+	cand   map[chains.Address]int64 // addresses of the write being built, not known to have a first-seen record
 	closed bool
 }
 
@@ -72,7 +75,7 @@ func Open(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, meta: map[chains.Chain]store.Meta{}, known: newKnownSet(1 << 20)}
+	s := &Store{db: db, opts: opts, path: path, meta: map[chains.Chain]store.Meta{}, known: newKnownSet(1 << 20), cand: map[chains.Address]int64{}}
 	if err := s.checkSchema(); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
@@ -150,7 +153,12 @@ func (s *Store) metaLocked(c chains.Chain) (store.Meta, error) {
 	return m, nil
 }
 
-func (s *Store) setMeta(b *pebble.Batch, m store.Meta) error {
+// setter is a pebble batch or a kvBuf.
+type setter interface {
+	Set(k, v []byte, o *pebble.WriteOptions) error
+}
+
+func (s *Store) setMeta(b setter, m store.Meta) error {
 	if m.TipHeight >= 0 {
 		m.TipHex = m.TipHash.String()
 	} else {

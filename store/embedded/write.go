@@ -1,10 +1,12 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -29,25 +31,29 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 		return fmt.Errorf("store %s holds %s %s, not %s", s.path, c, m.Network, network)
 	}
 	m.Network = network
-	b := s.db.NewBatch()
-	defer b.Close()
-	var added []chains.Address
+	kv := &s.kv
+	kv.reset()
+	clear(s.cand)
+	var size int
 	for i := range blocks {
-		bd := &blocks[i]
-		if err := s.writeBlock(b, c, &m, bd, &added); err != nil {
-			s.known.forget(added)
+		size += int(blocks[i].Block.Size)
+	}
+	kv.grow(3*size, size/16)
+	for i := range blocks {
+		if err := s.writeBlock(kv, c, &m, &blocks[i]); err != nil {
 			return err
 		}
 	}
-	if err := s.setMeta(b, m); err != nil {
+	added, err := s.firstSeen(ctx, kv, c, &m)
+	if err != nil {
+		return err
+	}
+	if err := s.setMeta(kv, m); err != nil {
 		s.known.forget(added)
 		return err
 	}
-	opt := pebble.NoSync
-	if o.Sync {
-		opt = pebble.Sync
-	}
-	if err := b.Commit(opt); err != nil {
+	kv.sort()
+	if err := s.commit(ctx, kv, o.Sync); err != nil {
 		s.known.forget(added)
 		return fmt.Errorf("commit blocks %d..%d: %w", blocks[0].Block.Height, m.TipHeight, err)
 	}
@@ -55,7 +61,7 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 	return nil
 }
 
-func (s *Store) writeBlock(b *pebble.Batch, c chains.Chain, m *store.Meta, bd *store.BlockData, added *[]chains.Address) error {
+func (s *Store) writeBlock(b *kvBuf, c chains.Chain, m *store.Meta, bd *store.BlockData) error {
 	blk := &bd.Block
 	if blk.Height != m.TipHeight+1 {
 		return fmt.Errorf("write %s block %d: store tip is %d, blocks must follow it without gaps", c, blk.Height, m.TipHeight)
@@ -70,48 +76,32 @@ func (s *Store) writeBlock(b *pebble.Batch, c chains.Chain, m *store.Meta, bd *s
 	k := s.buf[:0]
 	v := make([]byte, 0, 256)
 	k = blockKey(k, c, blk.Height)
-	if err := b.Set(k, appendBlock(v[:0], blk, txids), nil); err != nil {
-		return err
-	}
+	b.set(k, appendBlock(v[:0], blk, txids))
 	k = blockHashKey(k[:0], c, blk.Hash)
-	if err := b.Set(k, binary.AppendUvarint(v[:0], uint64(blk.Height)), nil); err != nil {
-		return err
-	}
+	b.set(k, binary.AppendUvarint(v[:0], uint64(blk.Height)))
 	for i := range bd.Txs {
 		tx := &bd.Txs[i]
 		k = txKey(k[:0], c, tx.Hash)
 		v = appendTx(v[:0], tx)
-		if err := b.Set(k, v, nil); err != nil {
-			return err
-		}
+		b.set(k, v)
 		for j := range tx.Inputs {
 			in := &tx.Inputs[j]
 			if in.Coinbase {
 				continue
 			}
 			k = outpointKey(k[:0], tSpender, c, in.Prev)
-			if err := b.Set(k, appendSpend(v[:0], tx.Hash, in.Index, blk.Height), nil); err != nil {
-				return err
-			}
+			b.set(k, appendSpend(v[:0], tx.Hash, in.Index, blk.Height))
 			m.Inputs++
 		}
 		for j := range tx.Outputs {
 			out := &tx.Outputs[j]
-			k = outpointKey(k[:0], tOutput, c, chains.Outpoint{Hash: tx.Hash, Index: out.Index})
-			if err := b.Set(k, appendOutput(v[:0], out), nil); err != nil {
-				return err
-			}
 			for _, a := range out.Addresses {
 				k = addrKey(k[:0], c, a, blk.Height, tx.Position, out.Index)
-				if err := b.Set(k, appendReceived(v[:0], tx.Hash, out), nil); err != nil {
-					return err
-				}
-				isNew, err := s.markSeen(b, c, a, blk.Height, added)
-				if err != nil {
-					return err
-				}
-				if isNew {
-					m.Addresses++
+				b.set(k, appendReceived(v[:0], tx.Hash, out))
+				if !s.known.has(a) {
+					if _, ok := s.cand[a]; !ok {
+						s.cand[a] = blk.Height
+					}
 				}
 			}
 			m.Outputs++
@@ -124,29 +114,43 @@ func (s *Store) writeBlock(b *pebble.Batch, c chains.Chain, m *store.Meta, bd *s
 	return nil
 }
 
-// markSeen records a's first-seen height if a is new, and reports whether
-// it was. The first-seen record both counts distinct addresses and serves
-// the "fresh address" change heuristic.
-func (s *Store) markSeen(b *pebble.Batch, c chains.Chain, a chains.Address, height int64, added *[]chains.Address) (bool, error) {
-	if s.known.has(a) {
-		return false, nil
+// firstSeen writes a first-seen record for each address of the batch
+// that has none yet, counts them, and returns them. The record both counts
+// distinct addresses and serves the "fresh address" change heuristic.
+// The candidates are looked up in key order through one iterator, which
+// Pebble serves far faster than as many random point reads.
+func (s *Store) firstSeen(ctx context.Context, b *kvBuf, c chains.Chain, m *store.Meta) ([]chains.Address, error) {
+	if len(s.cand) == 0 {
+		return nil, nil
 	}
-	k := firstSeenKey(nil, c, a)
-	_, closer, err := s.db.Get(k)
-	switch {
-	case err == nil:
-		closer.Close()
+	keys := make([][]byte, 0, len(s.cand))
+	for a := range s.cand {
+		keys = append(keys, firstSeenKey(nil, c, a))
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	lo := keyPrefix(nil, tFirstSeen, c)
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return nil, err
+	}
+	var added []chains.Address
+	for _, k := range keys {
+		a := chains.Address(k[len(lo):])
+		if it.SeekGE(k) && bytes.Equal(it.Key(), k) {
+			s.known.add(a)
+			continue
+		}
+		b.set(k, binary.AppendUvarint(nil, uint64(s.cand[a])))
+		added = append(added, a)
+		m.Addresses++
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, fmt.Errorf("read first-seen records: %w", err)
+	}
+	for _, a := range added {
 		s.known.add(a)
-		return false, nil
-	case !errors.Is(err, pebble.ErrNotFound):
-		return false, fmt.Errorf("read first-seen of address: %w", err)
 	}
-	if err := b.Set(k, binary.AppendUvarint(nil, uint64(height)), nil); err != nil {
-		return false, err
-	}
-	s.known.add(a)
-	*added = append(*added, a)
-	return true, nil
+	return added, nil
 }
 
 // knownSet remembers addresses already recorded, in two generations so
@@ -183,4 +187,104 @@ func (k *knownSet) forget(as []chains.Address) {
 		delete(k.cur, a)
 		delete(k.old, a)
 	}
+}
+
+// kvBuf collects a write's keys and values in one arena so that they can
+// be sorted before they enter the batch.
+type kvBuf struct {
+	buf       []byte
+	ents, tmp []kvEnt
+}
+
+// kvEnt locates one entry: key buf[k:v], value buf[v:end]. pre holds the
+// key's first eight bytes big-endian, so that most comparisons in the sort
+// are one integer compare.
+type kvEnt struct {
+	pre       uint64
+	k, v, end int
+}
+
+func (b *kvBuf) reset() { b.buf, b.ents = b.buf[:0], b.ents[:0] }
+
+// grow makes room for about bytes of keys and values in n entries, so
+// that a large write does not grow its buffers step by step.
+func (b *kvBuf) grow(bytes, n int) {
+	b.buf = slices.Grow(b.buf, bytes)
+	b.ents = slices.Grow(b.ents, n)
+}
+
+// Set is set in the form of pebble.Batch.Set.
+func (b *kvBuf) Set(k, v []byte, _ *pebble.WriteOptions) error {
+	b.set(k, v)
+	return nil
+}
+
+func (b *kvBuf) set(k, v []byte) {
+	start := len(b.buf)
+	b.buf = append(b.buf, k...)
+	mid := len(b.buf)
+	b.buf = append(b.buf, v...)
+	var pre [8]byte
+	copy(pre[:], k)
+	b.ents = append(b.ents, kvEnt{binary.BigEndian.Uint64(pre[:]), start, mid, len(b.buf)})
+}
+
+// sort orders the entries by key, stably, so that of two entries with the
+// same key the later one written is the later one sorted: a radix sort on the eight-byte prefix
+// (keys are mostly hashes, so prefixes are nearly unique), then a
+// comparison sort of each run of equal prefixes.
+func (b *kvBuf) sort() {
+	ents := b.ents
+	tmp := slices.Grow(b.tmp[:0], len(ents))[:len(ents)]
+	var count [256]int
+	for shift := 0; shift < 64; shift += 8 {
+		count = [256]int{}
+		for i := range ents {
+			count[byte(ents[i].pre>>shift)]++
+		}
+		if count[byte(ents[0].pre>>shift)] == len(ents) {
+			continue // every key has this byte: the pass would not move anything
+		}
+		pos := 0
+		for i := range count {
+			count[i], pos = pos, pos+count[i]
+		}
+		for i := range ents {
+			d := byte(ents[i].pre >> shift)
+			tmp[count[d]] = ents[i]
+			count[d]++
+		}
+		ents, tmp = tmp, ents
+	}
+	for i := 0; i < len(ents); {
+		j := i + 1
+		for j < len(ents) && ents[j].pre == ents[i].pre {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortStableFunc(ents[i:j], func(x, y kvEnt) int {
+				return bytes.Compare(b.buf[x.k:x.v], b.buf[y.k:y.v])
+			})
+		}
+		i = j
+	}
+	b.ents, b.tmp = ents, tmp
+}
+
+// commit applies the sorted entries in one atomic batch. A later entry
+// with the same key as an earlier one replaces it (BIP30 duplicate txids,
+// a key repeated in a multisig output): the sort is stable.
+func (s *Store) commit(ctx context.Context, kv *kvBuf, sync bool) error {
+	b := s.db.NewBatchWithSize(len(kv.buf) + len(kv.ents)*16 + 64)
+	defer b.Close()
+	for _, e := range kv.ents {
+		if err := b.Set(kv.buf[e.k:e.v], kv.buf[e.v:e.end], nil); err != nil {
+			return err
+		}
+	}
+	opt := pebble.NoSync
+	if sync {
+		opt = pebble.Sync
+	}
+	return b.Commit(opt)
 }

@@ -1,0 +1,48 @@
+# fundtrace: the two commands a newcomer needs are `make demo` and `make test`.
+GO      ?= go
+STORE   ?= fundtrace-data
+BIN     := bin/fundtrace
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all build demo test lint vet fmt-check bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/fundtrace
+
+# Index the real mainnet blocks 0..599 shipped in testdata into the
+# embedded store and show the first bitcoin payment (block 170).
+demo: build
+	$(BIN) --store $(STORE) index btc --blocks testdata/btc/blocks
+	$(BIN) --store $(STORE) status
+	$(BIN) --store $(STORE) show tx f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16
+	$(BIN) --store $(STORE) show address 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S
+
+# Every test, including the real-data tests (../shared/data) and the
+# kill -9 resume test. CI runs exactly this.
+test: lint
+	$(GO) test -count=1 ./...
+
+lint: vet fmt-check
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+# Benchmarks on one core, with the ratios to btcd's bare decode (the floor).
+bench:
+	$(GO) test -run '^$$' -bench 'Floor|Decode|Index' -benchtime 20x -count 3 -cpu 1 ./chains/bitcoin | tee bench.txt
+	@sh scripts/benchreport.sh bench.txt
+
+# Run each fuzzer for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME) ./chains/bitcoin
+	$(GO) test -run '^$$' -fuzz '^FuzzClassifyScript$$' -fuzztime $(FUZZTIME) ./chains/bitcoin
+
+clean:
+	rm -rf bin $(STORE) bench.txt

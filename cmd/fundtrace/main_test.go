@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/internal/testchain"
+	"github.com/fundtrace/fundtrace/store/embedded"
+)
+
+// TestMain lets the test binary act as the fundtrace command, so that
+// tests can run it as a real child process and kill it.
+func TestMain(m *testing.M) {
+	if os.Getenv("FUNDTRACE_TEST_CHILD") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+const realBlocks = "../../testdata/btc/blocks"
+
+// run executes the app in-process and returns stdout, stderr and error.
+func run(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	app := newApp()
+	app.Writer, app.ErrWriter = &out, &errb
+	err := app.RunContext(context.Background(), append([]string{"fundtrace"}, args...))
+	return out.String(), errb.String(), err
+}
+
+func TestCLI(t *testing.T) {
+	st := filepath.Join(t.TempDir(), "store")
+	if _, _, err := run(t, "--store", st, "index", "btc", "--blocks", realBlocks); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := run(t, "--store", st, "status", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status struct {
+		Chains []struct {
+			Chain        string `json:"chain"`
+			Network      string `json:"network"`
+			TipHeight    int64  `json:"tip_height"`
+			TipHash      string `json:"tip_hash"`
+			Blocks       int64  `json:"blocks"`
+			Transactions int64  `json:"transactions"`
+			Addresses    int64  `json:"addresses"`
+			Stale        *int64 `json:"stale_blocks_skipped"`
+		} `json:"chains"`
+	}
+	if err := json.Unmarshal([]byte(out), &status); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	c := status.Chains[0]
+	if c.Chain != "btc" || c.Network != "mainnet" || c.TipHeight != 599 || c.Blocks != 600 || c.Stale == nil ||
+		c.TipHash != lastBlockHash(t) || c.Transactions != 616 {
+		t.Errorf("status %+v", c)
+	}
+
+	out, _, err = run(t, "--store", st, "show", "tx", "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tx txJSON
+	if err := json.Unmarshal([]byte(out), &tx); err != nil {
+		t.Fatal(err)
+	}
+	if tx.BlockHeight != 170 || tx.Inputs[0].Addresses[0] != "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S" || tx.Inputs[0].Value != 50e8 ||
+		tx.Outputs[0].Addresses[0] != "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3" || tx.Outputs[0].Value != 10e8 ||
+		tx.Outputs[1].SpentBy == nil || tx.Outputs[1].SpentBy.Height != 181 {
+		t.Errorf("show tx: %s", out)
+	}
+	out, _, err = run(t, "--store", st, "show", "tx", "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16")
+	if err != nil || !strings.Contains(out, "10.00000000") || !strings.Contains(out, "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3") {
+		t.Errorf("show tx table: %v\n%s", err, out)
+	}
+
+	out, _, err = run(t, "--store", st, "show", "address", "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addr addressJSON
+	if err := json.Unmarshal([]byte(out), &addr); err != nil {
+		t.Fatal(err)
+	}
+	if addr.FirstSeen != 170 || addr.Received < 10e8 || addr.History[0].TxHash != "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16" {
+		t.Errorf("show address: %s", out)
+	}
+	if out, _, err = run(t, "--store", st, "show", "block", "170"); err != nil || !strings.Contains(out, "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16") {
+		t.Errorf("show block: %v %s", err, out)
+	}
+
+	for _, bad := range [][]string{
+		{"show", "tx", "00000000000000000000000000000000000000000000000000000000000000ff"},
+		{"show", "tx", "xyz"},
+		{"show", "address", "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm4"}, // bad checksum
+		{"show", "address", "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"},
+		{"show", "block", "100000"},
+		{"index", "btc", "--blocks", t.TempDir()},
+	} {
+		if _, _, err := run(t, append([]string{"--store", st}, bad...)...); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+	if _, _, err := run(t, "--store", filepath.Join(t.TempDir(), "nope"), "status"); err == nil || !strings.Contains(err.Error(), "no store") {
+		t.Errorf("status of a missing store: %v", err)
+	}
+}
+
+// lastBlockHash hashes the header of the last record of the shipped
+// block files with btcd: block 599's hash as the chain has it.
+func lastBlockHash(t *testing.T) string {
+	b, err := os.ReadFile(filepath.Join(realBlocks, "blk00001.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last []byte
+	for off := 0; off < len(b); {
+		l := int(binary.LittleEndian.Uint32(b[off+4:]))
+		last = b[off+8 : off+8+l]
+		off += 8 + l
+	}
+	var h wire.BlockHeader
+	if err := h.Deserialize(bytes.NewReader(last)); err != nil {
+		t.Fatal(err)
+	}
+	return h.BlockHash().String()
+}
+
+// TestHelpListsEveryCommand: every command is documented in help.
+func TestHelpListsEveryCommand(t *testing.T) {
+	out, _, err := run(t, "help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range newApp().Commands {
+		if !strings.Contains(out, c.Name) || c.Usage == "" {
+			t.Errorf("help lacks %s", c.Name)
+		}
+		for _, s := range c.Subcommands {
+			if s.Usage == "" {
+				t.Errorf("%s %s has no usage text", c.Name, s.Name)
+			}
+		}
+	}
+}
+
+// TestKillDuringIndex kills a real fundtrace process (SIGKILL) at random
+// moments while it indexes, restarts it each time, and checks that the
+// store ends exactly as an uninterrupted run leaves it.
+func TestKillDuringIndex(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	dir := t.TempDir()
+	blocks := filepath.Join(dir, "blocks")
+	ch := testchain.Generate(testchain.Config{Seed: 42, Blocks: 1500, TxsPerBlock: 100})
+	fw := &bitcoin.FileWriter{Dir: blocks, Magic: wire.TestNet, MaxFileSize: 8 << 20}
+	for _, b := range ch.Blocks {
+		if err := fw.Write(testchain.Serialize(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw.Close()
+
+	ref := filepath.Join(dir, "ref")
+	start := time.Now()
+	if _, _, err := run(t, "--store", ref, "index", "btc", "--blocks", blocks); err != nil {
+		t.Fatal(err)
+	}
+	full := time.Since(start)
+	t.Logf("uninterrupted index: %s", full)
+
+	st := filepath.Join(dir, "killed")
+	r := rand.New(rand.NewPCG(3, 4))
+	kills, lastTip := 0, int64(-1)
+	for attempt := 0; attempt < 12 && kills < 4; attempt++ {
+		cmd := exec.Command(os.Args[0], "--store", st, "index", "btc", "--blocks", blocks, "--batch-blocks", "25")
+		cmd.Env = append(os.Environ(), "FUNDTRACE_TEST_CHILD=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		remaining := float64(full) * float64(int64(len(ch.Blocks))-1-lastTip) / float64(len(ch.Blocks))
+		delay := 200*time.Millisecond + time.Duration(remaining*(0.1+0.5*r.Float64()))
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("child failed: %v\n%s", err, stderr.String())
+			}
+			t.Logf("attempt %d: finished before the kill", attempt)
+			continue
+		case <-time.After(delay):
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		tip := storeTip(t, st)
+		t.Logf("attempt %d: killed after %s at tip %d", attempt, delay, tip)
+		if tip < lastTip {
+			t.Fatalf("tip went back from %d to %d", lastTip, tip)
+		}
+		if tip > lastTip && tip < int64(len(ch.Blocks)-1) {
+			kills++
+		}
+		lastTip = tip
+		if tip == int64(len(ch.Blocks)-1) {
+			break
+		}
+	}
+	if kills < 2 {
+		t.Fatalf("only %d kills landed mid-ingest", kills)
+	}
+	if out, _, err := run(t, "--store", st, "index", "btc", "--blocks", blocks); err != nil {
+		t.Fatalf("final run: %v %s", err, out)
+	}
+	a, b := dumpStore(t, ref), dumpStore(t, st)
+	if len(a) != len(b) {
+		t.Fatalf("killed store has %d keys, uninterrupted %d", len(b), len(a))
+	}
+	for k, v := range a {
+		if b[k] != v {
+			t.Fatalf("stores differ at key %x", k)
+		}
+	}
+}
+
+func storeTip(t *testing.T, path string) int64 {
+	t.Helper()
+	s, err := embedded.Open(path, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := s.Meta(context.Background(), chains.Bitcoin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.TipHeight
+}
+
+// dumpStore returns every key and value, metadata included: after the
+// kills the counters must match too.
+func dumpStore(t *testing.T, path string) map[string]string {
+	t.Helper()
+	s, err := embedded.Open(path, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := map[string]string{}
+	if err := s.Dump(context.Background(), func(k, v []byte) error { m[string(k)] = string(v); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

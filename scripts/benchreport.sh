@@ -1,0 +1,30 @@
+#!/bin/sh
+# benchreport.sh FILE: summarise `go test -bench` output: the median MB/s
+# and tx/s of each benchmark, and each one's ratio to BenchmarkFloor
+# (btcd's bare wire.MsgBlock deserialization plus txid hashing). Only the
+# benchmarks over the same real blocks as the floor get a ratio.
+awk '
+/^Benchmark/ {
+	name = $1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name)
+	for (i = 2; i < NF; i++) {
+		if ($(i+1) == "MB/s") mb[name] = mb[name] " " $i
+		if ($(i+1) == "tx/s") tx[name] = tx[name] " " $i
+	}
+	if (!(name in seen)) { seen[name] = 1; order[++n] = name }
+}
+function median(list,   a, k, i, j, t) {
+	k = split(list, a, " ")
+	for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return a[int((k + 1) / 2)]
+}
+END {
+	floor = median(mb["Floor"])
+	printf "\n%-12s %10s %12s %14s\n", "benchmark", "MB/s", "tx/s", "ratio to floor"
+	for (i = 1; i <= n; i++) {
+		m = median(mb[order[i]]); t = median(tx[order[i]])
+		if (order[i] == "Floor" || order[i] == "Decode" || order[i] == "Index")
+			printf "%-12s %10.1f %12.0f %14.2f\n", order[i], m, t, (floor > 0 ? m / floor : 0)
+		else
+			printf "%-12s %10.1f %12.0f %14s\n", order[i], m, t, "(other data)"
+	}
+}' "$1"

@@ -1,0 +1,202 @@
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+func fill(r *rand.Rand, b []byte) {
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+}
+
+func randTx(r *rand.Rand, height int64) chains.Tx {
+	tx := chains.Tx{Chain: chains.Bitcoin, Height: height, Position: uint32(r.IntN(100)), Time: r.Int64N(2e9),
+		Version: int32(r.IntN(3)), LockTime: r.Uint32(), Size: uint32(r.IntN(1e5)), VSize: uint32(r.IntN(1e5))}
+	fill(r, tx.Hash[:])
+	addr := func() chains.Address {
+		b := make([]byte, 20+12*r.IntN(2))
+		fill(r, b)
+		return chains.MakeAddress(chains.AddrKind(1+r.IntN(7)), b)
+	}
+	for i := range 1 + r.IntN(4) {
+		in := chains.Input{Index: uint32(i), Sequence: r.Uint32()}
+		fill(r, in.Prev.Hash[:])
+		in.Prev.Index = uint32(r.IntN(10))
+		in.Prevout = chains.Output{Index: in.Prev.Index, Value: r.Int64N(21e14), Type: chains.ScriptType(r.IntN(10)), Addresses: []chains.Address{addr()}}
+		tx.Inputs = append(tx.Inputs, in)
+	}
+	for i := range 1 + r.IntN(5) {
+		o := chains.Output{Index: uint32(i), Value: r.Int64N(21e14), Type: chains.ScriptType(r.IntN(10))}
+		for range r.IntN(4) {
+			o.Addresses = append(o.Addresses, addr())
+		}
+		tx.Outputs = append(tx.Outputs, o)
+	}
+	return tx
+}
+
+// TestTxCodecRoundTrip: what is encoded decodes to the same transaction,
+// and every output can be read alone.
+func TestTxCodecRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for range 500 {
+		tx := randTx(r, r.Int64N(1e6))
+		v := appendTx(nil, &tx)
+		got, err := decodeTx(chains.Bitcoin, tx.Hash, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(*got, tx) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", *got, tx)
+		}
+		for i, o := range tx.Outputs {
+			one, ok, err := decodeTxOutput(v, uint32(i))
+			if err != nil || !ok || !reflect.DeepEqual(one, o) {
+				t.Fatalf("output %d: %+v %v %v, want %+v", i, one, ok, err, o)
+			}
+		}
+		if _, ok, _ := decodeTxOutput(v, uint32(len(tx.Outputs))); ok {
+			t.Fatal("found an output past the last")
+		}
+		for cut := 0; cut < len(v); cut += 1 + len(v)/7 {
+			if _, err := decodeTx(chains.Bitcoin, tx.Hash, v[:cut]); err == nil {
+				t.Fatalf("decoded a record cut at %d of %d bytes", cut, len(v))
+			}
+		}
+	}
+}
+
+func block(height int64, prev chains.Hash, txs ...chains.Tx) store.BlockData {
+	b := store.BlockData{Block: chains.Block{Chain: chains.Bitcoin, Height: height, PrevHash: prev, Time: 1e9 + height}, Txs: txs}
+	b.Block.Hash[0], b.Block.Hash[1] = byte(height), 0xbb
+	b.Block.TxCount = uint32(len(txs))
+	for i := range b.Txs {
+		b.Txs[i].Height, b.Txs[i].Position = height, uint32(i)
+	}
+	return b
+}
+
+func TestWriteBlocksRules(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(filepath.Join(t.TempDir(), "s"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r := rand.New(rand.NewPCG(2, 2))
+	b0 := block(0, chains.Hash{}, randTx(r, 0))
+	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{b0}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, blocks := range map[string][]store.BlockData{
+		"gap":                  {block(2, b0.Block.Hash, randTx(r, 2))},
+		"wrong parent":         {block(1, chains.Hash{9}, randTx(r, 1))},
+		"repeat":               {b0},
+		"second half is a gap": {block(1, b0.Block.Hash, randTx(r, 1)), block(3, chains.Hash{}, randTx(r, 3))},
+	} {
+		if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", blocks, store.WriteOptions{}); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if err := st.WriteBlocks(ctx, chains.Bitcoin, "mainnet", []store.BlockData{block(1, b0.Block.Hash)}, store.WriteOptions{}); err == nil {
+		t.Error("accepted another network")
+	}
+	m, _ := st.Meta(ctx, chains.Bitcoin)
+	if m.TipHeight != 0 || m.Blocks != 1 || m.Txs != 1 {
+		t.Errorf("a refused write changed the store: %+v", m)
+	}
+	if _, _, err := st.BlockByHeight(ctx, chains.Bitcoin, 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("block 1 after refused writes: %v", err)
+	}
+}
+
+// TestAddressesCounted: distinct addresses are counted once, whether
+// they repeat within a write, across writes or after reopening.
+func TestAddressesCounted(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s")
+	st, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := chains.MakeAddress(chains.KindPubKeyHash, make([]byte, 20))
+	bAddr := chains.MakeAddress(chains.KindTaproot, make([]byte, 32))
+	tx := func(h int64, as ...chains.Address) chains.Tx {
+		t := chains.Tx{Coinbase: true, Inputs: []chains.Input{{Coinbase: true}}}
+		t.Hash[0], t.Hash[1] = byte(h), byte(len(as))
+		for i, x := range as {
+			t.Outputs = append(t.Outputs, chains.Output{Index: uint32(i), Value: 1, Addresses: []chains.Address{x}})
+		}
+		return t
+	}
+	b0 := block(0, chains.Hash{}, tx(0, a, a))
+	b1 := block(1, b0.Block.Hash, tx(1, a, bAddr))
+	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{b0, b1}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b2 := block(2, b1.Block.Hash, tx(2, bAddr, a))
+	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{b2}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := st.Meta(ctx, chains.Bitcoin)
+	if m.Addresses != 2 || m.Outputs != 6 {
+		t.Errorf("addresses %d outputs %d, want 2 and 6", m.Addresses, m.Outputs)
+	}
+	if h, _ := st.FirstSeen(ctx, chains.Bitcoin, bAddr); h != 1 {
+		t.Errorf("first seen %d, want 1", h)
+	}
+	hist, err := st.AddressHistory(ctx, chains.Bitcoin, a, 0)
+	if err != nil || len(hist) != 4 {
+		t.Errorf("history of a: %d entries, %v", len(hist), err)
+	}
+}
+
+func TestSchemaTooNew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	st, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.db.Set(schemaKey, binary.AppendUvarint(nil, schemaVersion+1), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if _, err := Open(path, Options{}); !errors.Is(err, store.ErrSchemaTooNew) {
+		t.Fatalf("got %v, want ErrSchemaTooNew", err)
+	}
+}
+
+func TestCorruptRecord(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "s"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := chains.Hash{1}
+	if err := st.db.Set(txKey(nil, chains.Bitcoin, h), []byte{1, 2, 3}, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Tx(context.Background(), chains.Bitcoin, h)
+	var ce *store.CorruptError
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want a CorruptError", err)
+	}
+}
