@@ -39,6 +39,7 @@ spends. Core may keep running: only complete records are read.`,
 			&cli.Int64Flag{Name: "to", Usage: "stop after this height (default: the best tip)"},
 			&cli.IntFlag{Name: "batch-blocks", Usage: "blocks per atomic write", Value: 1000},
 			&cli.IntFlag{Name: "workers", Usage: "parallel block decoders (default: one per CPU)"},
+			&cli.DurationFlag{Name: "progress-every", Usage: "when not on a terminal, log progress at most this often (0: after every batch)", Value: 10 * time.Second},
 			jsonFlag,
 		},
 		Action: runIndexBTC,
@@ -51,7 +52,7 @@ func runIndexBTC(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	prog := newProgressPrinter(c.App.ErrWriter, isTerminal(os.Stderr))
+	prog := newProgressPrinter(c.App.ErrWriter, isTerminal(os.Stderr), c.Duration("progress-every"))
 	res, err := bitcoin.Index(c.Context, st, bitcoin.IndexConfig{
 		Dir:         c.String("blocks"),
 		ToHeight:    c.Int64("to"),
@@ -133,16 +134,17 @@ func printIndexResult(w io.Writer, res *bitcoin.Result, asJSON bool) error {
 type progressPrinter struct {
 	w       io.Writer
 	tty     bool
+	every   time.Duration
 	last    time.Time
 	printed bool
 }
 
-func newProgressPrinter(w io.Writer, tty bool) *progressPrinter {
-	return &progressPrinter{w: w, tty: tty}
+func newProgressPrinter(w io.Writer, tty bool, every time.Duration) *progressPrinter {
+	return &progressPrinter{w: w, tty: tty, every: every}
 }
 
 func (p *progressPrinter) update(pr bitcoin.Progress) {
-	if !p.tty && time.Since(p.last) < 10*time.Second && pr.Height != pr.Target {
+	if !p.tty && time.Since(p.last) < p.every && pr.Height != pr.Target {
 		return
 	}
 	p.last = time.Now()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -9,10 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/btcsuite/btcd/wire"
 
@@ -181,56 +182,52 @@ func TestKillDuringIndex(t *testing.T) {
 	fw.Close()
 
 	ref := filepath.Join(dir, "ref")
-	start := time.Now()
 	if _, _, err := run(t, "--store", ref, "index", "btc", "--blocks", blocks); err != nil {
 		t.Fatal(err)
 	}
-	full := time.Since(start)
-	t.Logf("uninterrupted index: %s", full)
 
+	// Kill each run once it has committed past a target height (it logs
+	// after each commit), so the kills land mid-ingest whatever the speed
+	// of the machine; the process is then somewhere in its next batch.
 	st := filepath.Join(dir, "killed")
-	r := rand.New(rand.NewPCG(3, 4))
-	kills, lastTip := 0, int64(-1)
-	for attempt := 0; attempt < 12 && kills < 4; attempt++ {
-		cmd := exec.Command(os.Args[0], "--store", st, "index", "btc", "--blocks", blocks, "--batch-blocks", "25")
+	tip := int64(len(ch.Blocks) - 1)
+	lastTip := int64(-1)
+	for _, target := range []int64{tip / 5, tip * 2 / 5, tip * 3 / 5, tip * 4 / 5} {
+		target += rand.Int64N(50)
+		cmd := exec.Command(os.Args[0], "--store", st, "index", "btc", "--blocks", blocks, "--batch-blocks", "25", "--progress-every", "0")
 		cmd.Env = append(os.Environ(), "FUNDTRACE_TEST_CHILD=1")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		remaining := float64(full) * float64(int64(len(ch.Blocks))-1-lastTip) / float64(len(ch.Blocks))
-		delay := 200*time.Millisecond + time.Duration(remaining*(0.1+0.5*r.Float64()))
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("child failed: %v\n%s", err, stderr.String())
+		sc := bufio.NewScanner(stderr)
+		killed := false
+		for sc.Scan() {
+			_, h, ok := strings.Cut(sc.Text(), " height=")
+			if !ok {
+				continue
 			}
-			t.Logf("attempt %d: finished before the kill", attempt)
-			continue
-		case <-time.After(delay):
+			n, _ := strconv.ParseInt(strings.Fields(h)[0], 10, 64)
+			if n >= target && !killed {
+				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				killed = true
+			}
 		}
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
+		err = cmd.Wait()
+		if !killed || err == nil {
+			t.Fatalf("run for target %d was not killed (%v)", target, err)
 		}
-		<-done
-		tip := storeTip(t, st)
-		t.Logf("attempt %d: killed after %s at tip %d", attempt, delay, tip)
-		if tip < lastTip {
-			t.Fatalf("tip went back from %d to %d", lastTip, tip)
+		got := storeTip(t, st)
+		t.Logf("killed past height %d; store tip %d", target, got)
+		if got < target || got <= lastTip || got >= tip {
+			t.Fatalf("after the kill the tip is %d (target %d, previous %d, end %d)", got, target, lastTip, tip)
 		}
-		if tip > lastTip && tip < int64(len(ch.Blocks)-1) {
-			kills++
-		}
-		lastTip = tip
-		if tip == int64(len(ch.Blocks)-1) {
-			break
-		}
-	}
-	if kills < 2 {
-		t.Fatalf("only %d kills landed mid-ingest", kills)
+		lastTip = got
 	}
 	if out, _, err := run(t, "--store", st, "index", "btc", "--blocks", blocks); err != nil {
 		t.Fatalf("final run: %v %s", err, out)
