@@ -75,114 +75,6 @@ func sameDump(t *testing.T, a, b map[string]string) {
 	}
 }
 
-// chainFacts parses the real blk files with btcd alone (no fundtrace
-// code) and resolves every input by its own map of outputs: the
-// independent truth the index is checked against.
-type chainFacts struct {
-	txs     map[chainhash.Hash]*wire.MsgTx
-	heights map[chainhash.Hash]int64
-	order   []chainhash.Hash
-}
-
-func readFacts(t *testing.T, dir string) *chainFacts {
-	t.Helper()
-	f := &chainFacts{txs: map[chainhash.Hash]*wire.MsgTx{}, heights: map[chainhash.Hash]int64{}}
-	var h int64
-	for _, name := range []string{"blk00000.dat", "blk00001.dat"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for off := 0; off < len(b); {
-			l := int(uint32(b[off+4]) | uint32(b[off+5])<<8 | uint32(b[off+6])<<16 | uint32(b[off+7])<<24)
-			var blk wire.MsgBlock
-			if err := blk.Deserialize(bytes.NewReader(b[off+8 : off+8+l])); err != nil {
-				t.Fatal(err)
-			}
-			for _, tx := range blk.Transactions {
-				f.txs[tx.TxHash()] = tx
-				f.heights[tx.TxHash()] = h
-				f.order = append(f.order, tx.TxHash())
-			}
-			off += 8 + l
-			h++
-		}
-	}
-	return f
-}
-
-// TestIndexRealBlocks indexes mainnet blocks 0..599 from Core's block
-// files and checks every transaction, every resolved input and the
-// counts against btcd's independent parse of the same files.
-func TestIndexRealBlocks(t *testing.T) {
-	st := openTestStore(t)
-	res := mustIndex(t, st, IndexConfig{Dir: realBlocksDir, BatchBlocks: 50})
-	if res.From != 0 || res.To != 599 || res.Blocks != 600 {
-		t.Fatalf("indexed %d..%d (%d blocks), want 0..599", res.From, res.To, res.Blocks)
-	}
-	facts := readFacts(t, realBlocksDir)
-	ctx := context.Background()
-	m, err := st.Meta(ctx, chains.Bitcoin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.TipHeight != 599 || m.Blocks != 600 || m.Txs != int64(len(facts.order)) || m.Network != "mainnet" {
-		t.Fatalf("meta %+v, want tip 599, 600 blocks, %d txs", m, len(facts.order))
-	}
-	main := NetworkByName("mainnet")
-	addrs := map[string]bool{}
-	for _, id := range facts.order {
-		mtx := facts.txs[id]
-		tx, err := st.Tx(ctx, chains.Bitcoin, displayHash(id))
-		if err != nil {
-			t.Fatalf("tx %s: %v", displayHash(id), err)
-		}
-		if tx.Height != facts.heights[id] || len(tx.Inputs) != len(mtx.TxIn) || len(tx.Outputs) != len(mtx.TxOut) {
-			t.Fatalf("tx %s: height %d, %d in, %d out", tx.Hash, tx.Height, len(tx.Inputs), len(tx.Outputs))
-		}
-		for i, out := range mtx.TxOut {
-			_, as, _, _ := txscript.ExtractPkScriptAddrs(out.PkScript, main.Params)
-			if tx.Outputs[i].Value != out.Value {
-				t.Errorf("tx %s out %d: value %d, want %d", tx.Hash, i, tx.Outputs[i].Value, out.Value)
-			}
-			for _, a := range as {
-				addrs[pubKeyHashAddressOf(t, a)] = true
-			}
-		}
-		if blockchain.IsCoinBaseTx(mtx) != tx.Coinbase {
-			t.Errorf("tx %s: coinbase %v", tx.Hash, tx.Coinbase)
-		}
-		if tx.Coinbase {
-			continue
-		}
-		for i, in := range mtx.TxIn {
-			prev := facts.txs[in.PreviousOutPoint.Hash].TxOut[in.PreviousOutPoint.Index]
-			got := tx.Inputs[i].Prevout
-			if got.Value != prev.Value {
-				t.Errorf("tx %s in %d: spends %d sat, the chain says %d", tx.Hash, i, got.Value, prev.Value)
-			}
-			_, as, _, _ := txscript.ExtractPkScriptAddrs(prev.PkScript, main.Params)
-			if len(as) != 1 || main.MustEncode(got.Address()) != pubKeyHashAddressOf(t, as[0]) {
-				t.Errorf("tx %s in %d: spends address %s, the chain says %v", tx.Hash, i, main.MustEncode(got.Address()), as)
-			}
-			sp, found, err := st.Spenders(ctx, chains.Bitcoin, []chains.Outpoint{tx.Inputs[i].Prev})
-			if err != nil || !found[0] || sp[0].TxHash != tx.Hash || sp[0].Vin != uint32(i) {
-				t.Errorf("spender of %s: %+v %v %v", tx.Inputs[i].Prev, sp, found, err)
-			}
-		}
-	}
-	if m.Addresses != int64(len(addrs)) {
-		t.Errorf("%d distinct addresses stored, btcd finds %d", m.Addresses, len(addrs))
-	}
-}
-
-func pubKeyHashAddressOf(t *testing.T, a btcutil.Address) string {
-	if pk, ok := a.(*btcutil.AddressPubKey); ok {
-		return pk.AddressPubKeyHash().EncodeAddress()
-	}
-	return a.EncodeAddress()
-}
-
 // TestFirstBitcoinPayment checks block 170's famous transaction: Satoshi
 // Nakamoto's 10 BTC to Hal Finney, spending the coinbase of block 9, with
 // 40 BTC change spent again in block 181 (hand-checked against the chain).
@@ -385,27 +277,6 @@ func TestIndexCoreLayout(t *testing.T) {
 	}
 }
 
-// TestIndexResume: an index stopped part-way and continued, and an index
-// run again on the same folder, end with exactly the store of one run.
-func TestIndexResume(t *testing.T) {
-	whole := openTestStore(t)
-	mustIndex(t, whole, IndexConfig{Dir: realBlocksDir})
-	want := dump(t, whole)
-
-	st := openTestStore(t)
-	if res := mustIndex(t, st, IndexConfig{Dir: realBlocksDir, ToHeight: 250, BatchBlocks: 7}); res.To != 250 {
-		t.Fatalf("stopped at %d", res.To)
-	}
-	if res := mustIndex(t, st, IndexConfig{Dir: realBlocksDir, BatchBlocks: 11}); res.From != 251 || res.To != 599 {
-		t.Fatalf("resumed %d..%d, want 251..599", res.From, res.To)
-	}
-	sameDump(t, want, dump(t, st))
-	if res := mustIndex(t, st, IndexConfig{Dir: realBlocksDir}); res.Blocks != 0 {
-		t.Fatalf("a second run indexed %d blocks", res.Blocks)
-	}
-	sameDump(t, want, dump(t, st))
-}
-
 // TestIndexSyntheticChain indexes a generated regtest chain with every
 // output type, segwit spends and spends within a block, and checks each
 // input against what the generator spent.
@@ -543,3 +414,10 @@ func toUtil(txs []*wire.MsgTx) []*btcutil.Tx {
 
 var _ Sink = (*embedded.Store)(nil)
 var _ = store.ErrNotFound
+
+func pubKeyHashAddressOf(t *testing.T, a btcutil.Address) string {
+	if pk, ok := a.(*btcutil.AddressPubKey); ok {
+		return pk.AddressPubKeyHash().EncodeAddress()
+	}
+	return a.EncodeAddress()
+}

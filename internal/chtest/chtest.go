@@ -1,0 +1,260 @@
+// Package chtest starts real ClickHouse servers for tests: on loopback,
+// on free ports, with a throwaway data folder, stopped at the end. The
+// servers are the clickhouse-server binary from the machine's packages
+// (make test installs it); ZooKeeper, for ON CLUSTER DDL, likewise.
+package chtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Server is a running clickhouse-server.
+type Server struct {
+	Dir     string
+	TCPPort int
+	cmd     *exec.Cmd
+}
+
+// Addr is the server's native-protocol address.
+func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.TCPPort) }
+
+// Enabled reports whether tests should use real servers: make test sets
+// FUNDTRACE_TEST_CLICKHOUSE=1. Under CI it must be set, so CI never
+// passes by skipping ClickHouse.
+func Enabled() (bool, error) {
+	if os.Getenv("FUNDTRACE_TEST_CLICKHOUSE") == "1" {
+		return true, nil
+	}
+	if os.Getenv("CI") != "" {
+		return false, errors.New("CI is set but FUNDTRACE_TEST_CLICKHOUSE is not: run the tests with make test")
+	}
+	return false, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Cluster describes a cluster the servers' config declares.
+type Cluster struct {
+	Name      string
+	Shards    []int // TCP ports of the shards' servers, one replica each
+	ZooKeeper string
+}
+
+// Start starts a server in dir (created), with cluster definitions if
+// given; tcpPort 0 picks a free one.
+func Start(ctx context.Context, dir string, tcpPort int, clusters ...Cluster) (*Server, error) {
+	bin, err := exec.LookPath("clickhouse-server")
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse-server not installed (make test installs it): %w", err)
+	}
+	if tcpPort == 0 {
+		if tcpPort, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	httpPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	interPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"data", "tmp", "user_files", "format_schemas", "log"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	var remote, zk strings.Builder
+	for _, c := range clusters {
+		fmt.Fprintf(&remote, "<%s>", c.Name)
+		for _, p := range c.Shards {
+			fmt.Fprintf(&remote, "<shard><replica><host>127.0.0.1</host><port>%d</port></replica></shard>", p)
+		}
+		fmt.Fprintf(&remote, "</%s>", c.Name)
+		if c.ZooKeeper != "" {
+			host, port, _ := strings.Cut(c.ZooKeeper, ":")
+			zk.Reset()
+			fmt.Fprintf(&zk, "<zookeeper><node><host>%s</host><port>%s</port></node></zookeeper>", host, port)
+		}
+	}
+	config := fmt.Sprintf(`<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>%[1]s/log/server.log</log><errorlog>%[1]s/log/error.log</errorlog><size>10M</size><count>1</count></logger>
+  <tcp_port>%[2]d</tcp_port>
+  <http_port>%[3]d</http_port>
+  <interserver_http_port>%[4]d</interserver_http_port>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <listen_host>127.0.0.1</listen_host>
+  <path>%[1]s/data/</path>
+  <tmp_path>%[1]s/tmp/</tmp_path>
+  <user_files_path>%[1]s/user_files/</user_files_path>
+  <format_schema_path>%[1]s/format_schemas/</format_schema_path>
+  <users_config>users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>268435456</mark_cache_size>
+  <max_concurrent_queries>100</max_concurrent_queries>
+  <remote_servers>%[5]s</remote_servers>
+  %[6]s
+  <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
+</yandex>
+`, dir, tcpPort, httpPort, interPort, remote.String(), zk.String())
+	users := `<?xml version="1.0"?>
+<yandex>
+  <profiles><default></default></profiles>
+  <users><default><password></password><networks><ip>::1</ip><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+`
+	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(config), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(users), 0o644); err != nil {
+		return nil, err
+	}
+	s := &Server{Dir: dir, TCPPort: tcpPort}
+	if err := s.start(ctx, bin); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) start(ctx context.Context, bin string) error {
+	cmd := exec.Command(bin, "--config-file="+filepath.Join(s.Dir, "config.xml"))
+	cmd.Dir = s.Dir
+	out, err := os.Create(filepath.Join(s.Dir, "log", "stdout.log"))
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start clickhouse-server: %w", err)
+	}
+	s.cmd = cmd
+	return waitPort(ctx, s.Addr(), 30*time.Second, func() string {
+		b, _ := os.ReadFile(filepath.Join(s.Dir, "log", "error.log"))
+		return string(b)
+	})
+}
+
+func waitPort(ctx context.Context, addr string, limit time.Duration, why func() string) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("server at %s did not come up in %s: %s", addr, limit, why())
+}
+
+// Stop stops the server and waits for it to exit.
+func (s *Server) Stop() error {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return nil
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+	s.cmd = nil
+	return nil
+}
+
+// Restart stops and starts the server on the same port and data.
+func (s *Server) Restart(ctx context.Context) error {
+	if err := s.Stop(); err != nil {
+		return err
+	}
+	bin, err := exec.LookPath("clickhouse-server")
+	if err != nil {
+		return err
+	}
+	return s.start(ctx, bin)
+}
+
+// ZooKeeper is a running ZooKeeper for ON CLUSTER DDL.
+type ZooKeeper struct {
+	Addr string
+	cmd  *exec.Cmd
+}
+
+// StartZooKeeper runs Debian's ZooKeeper standalone in dir on a free port.
+func StartZooKeeper(ctx context.Context, dir string) (*ZooKeeper, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		return nil, err
+	}
+	cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s/data\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=ruok\n", dir, port)
+	if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	jars, _ := filepath.Glob("/usr/share/java/*.jar")
+	if len(jars) == 0 {
+		return nil, errors.New("no Java libraries in /usr/share/java: install the zookeeper package")
+	}
+	java, err := exec.LookPath("java")
+	if err != nil {
+		return nil, fmt.Errorf("java not installed (the zookeeper package brings it): %w", err)
+	}
+	cmd := exec.Command(java, "-Xmx256m", "-cp", strings.Join(append([]string{"/etc/zookeeper/conf"}, jars...), ":"),
+		"-Dzookeeper.log.dir="+dir, "org.apache.zookeeper.server.quorum.QuorumPeerMain", filepath.Join(dir, "zoo.cfg"))
+	out, err := os.Create(filepath.Join(dir, "zookeeper.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start zookeeper: %w", err)
+	}
+	z := &ZooKeeper{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
+	if err := waitPort(ctx, z.Addr, 60*time.Second, func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "zookeeper.log"))
+		return string(b)
+	}); err != nil {
+		z.Stop()
+		return nil, err
+	}
+	return z, nil
+}
+
+// Stop stops ZooKeeper.
+func (z *ZooKeeper) Stop() {
+	if z.cmd != nil && z.cmd.Process != nil {
+		_ = syscall.Kill(-z.cmd.Process.Pid, syscall.SIGKILL)
+		_ = z.cmd.Wait()
+	}
+}

@@ -1,0 +1,432 @@
+package clickhouse
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// lookupChunk bounds the keys of one IN list, keeping a query well under
+// ClickHouse's default max_query_size (256 KiB) at ~80 bytes a key.
+const lookupChunk = 2000
+
+// inHashes renders hashes as an IN list of FixedString literals. Hashes
+// are bytes, so they travel as hex and unhex() on the server: text-safe,
+// and a constant set that the primary key index can use.
+func inHashes(hs []chains.Hash) string {
+	var b strings.Builder
+	b.Grow(len(hs) * 76)
+	for i, h := range hs {
+		writeUnhex(&b, i, h[:])
+	}
+	return b.String()
+}
+
+// inStrings renders byte strings (addresses) as an IN list.
+func inStrings(ss []string) string {
+	var b strings.Builder
+	for i, s := range ss {
+		writeUnhex(&b, i, []byte(s))
+	}
+	return b.String()
+}
+
+func writeUnhex(b *strings.Builder, i int, v []byte) {
+	if i > 0 {
+		b.WriteByte(',')
+	}
+	b.WriteString("unhex('")
+	b.WriteString(hex.EncodeToString(v))
+	b.WriteString("')")
+}
+
+func toHash(s string) (h chains.Hash) {
+	copy(h[:], s)
+	return h
+}
+
+// tip returns the committed tip, above which readers never look.
+func (s *Store) tip(ctx context.Context, c chains.Chain) (int64, error) {
+	m, err := s.Meta(ctx, c)
+	return m.TipHeight, err
+}
+
+func decodeBlockRow(c chains.Chain, height uint64, hash, prev, merkle string, t uint64, bits, size uint32, txids []string) (chains.Block, []chains.Hash) {
+	b := chains.Block{Chain: c, Height: int64(height), Hash: toHash(hash), PrevHash: toHash(prev), MerkleRoot: toHash(merkle),
+		Time: int64(t), Bits: bits, Size: size, TxCount: uint32(len(txids))}
+	ids := make([]chains.Hash, len(txids))
+	for i, id := range txids {
+		ids[i] = toHash(id)
+	}
+	return b, ids
+}
+
+// BlockByHeight returns the block at height h and its txids.
+func (s *Store) BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error) {
+	tip, err := s.tip(ctx, c)
+	if err != nil {
+		return chains.Block{}, nil, err
+	}
+	if h < 0 || h > tip {
+		return chains.Block{}, nil, fmt.Errorf("%s block %d: %w", c, h, store.ErrNotFound)
+	}
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT height, hash, prev_hash, merkle_root, time, bits, size, txids
+		FROM %s WHERE chain = ? AND height = ? LIMIT 1`, s.table("blocks")), string(c), uint64(h))
+	if err != nil {
+		return chains.Block{}, nil, fmt.Errorf("%s block %d: %w", c, h, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return chains.Block{}, nil, fmt.Errorf("%s block %d: %w", c, h, store.ErrNotFound)
+	}
+	var (
+		height           uint64
+		hash, prev, root string
+		t                uint64
+		bits, size       uint32
+		txids            []string
+	)
+	if err := rows.Scan(&height, &hash, &prev, &root, &t, &bits, &size, &txids); err != nil {
+		return chains.Block{}, nil, err
+	}
+	b, ids := decodeBlockRow(c, height, hash, prev, root, t, bits, size, txids)
+	return b, ids, rows.Err()
+}
+
+// BlockByHash returns the block with hash h and its txids.
+func (s *Store) BlockByHash(ctx context.Context, c chains.Chain, h chains.Hash) (chains.Block, []chains.Hash, error) {
+	tip, err := s.tip(ctx, c)
+	if err != nil {
+		return chains.Block{}, nil, err
+	}
+	var height uint64
+	q := fmt.Sprintf("SELECT height FROM %s WHERE chain = ? AND hash IN (%s) AND height <= ? LIMIT 1", s.table("block_hashes"), inHashes([]chains.Hash{h}))
+	rows, err := s.conn.Query(ctx, q, string(c), uint64(max(tip, 0)))
+	if err != nil {
+		return chains.Block{}, nil, fmt.Errorf("%s block %s: %w", c, h, err)
+	}
+	defer rows.Close()
+	if tip < 0 || !rows.Next() {
+		return chains.Block{}, nil, fmt.Errorf("%s block %s: %w", c, h, store.ErrNotFound)
+	}
+	if err := rows.Scan(&height); err != nil {
+		return chains.Block{}, nil, err
+	}
+	return s.BlockByHeight(ctx, c, int64(height))
+}
+
+// Tx returns the transaction with hash h, inputs resolved and outputs
+// included.
+func (s *Store) Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error) {
+	tip, err := s.tip(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if tip < 0 {
+		return nil, fmt.Errorf("%s tx %s: %w", c, h, store.ErrNotFound)
+	}
+	q := fmt.Sprintf(`SELECT height, position, time, version, lock_time, size, vsize, coinbase, output_count,
+		in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses
+		FROM %s WHERE chain = ? AND txid IN (%s) AND height <= ? ORDER BY height DESC LIMIT 1`, s.table("txs"), inHashes([]chains.Hash{h}))
+	rows, err := s.conn.Query(ctx, q, string(c), uint64(tip))
+	if err != nil {
+		return nil, fmt.Errorf("%s tx %s: %w", c, h, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, fmt.Errorf("%s tx %s: %w", c, h, store.ErrNotFound)
+	}
+	var (
+		height, t          uint64
+		pos, lock, sz, vsz uint32
+		version            int32
+		cb                 uint8
+		nout               uint32
+		seq, prevVout      []uint32
+		prev               []string
+		val                []int64
+		typ                []uint8
+		addrs              [][]string
+	)
+	if err := rows.Scan(&height, &pos, &t, &version, &lock, &sz, &vsz, &cb, &nout, &seq, &prev, &prevVout, &val, &typ, &addrs); err != nil {
+		return nil, fmt.Errorf("%s tx %s: %w", c, h, err)
+	}
+	if len(prev) != len(seq) || len(prevVout) != len(seq) || len(val) != len(seq) || len(typ) != len(seq) || len(addrs) != len(seq) {
+		return nil, &store.CorruptError{Key: "tx " + h.String(), Err: fmt.Errorf("input arrays of different lengths")}
+	}
+	tx := &chains.Tx{Chain: c, Hash: h, Height: int64(height), Position: pos, Time: int64(t), Version: version, LockTime: lock,
+		Size: sz, VSize: vsz, Coinbase: cb == 1, Inputs: make([]chains.Input, len(seq))}
+	for i := range seq {
+		in := &tx.Inputs[i]
+		in.Index, in.Sequence, in.Coinbase = uint32(i), seq[i], tx.Coinbase
+		if !tx.Coinbase {
+			in.Prev = chains.Outpoint{Hash: toHash(prev[i]), Index: prevVout[i]}
+			in.Prevout = chains.Output{Index: prevVout[i], Value: val[i], Type: chains.ScriptType(typ[i]), Addresses: fromStrings(addrs[i])}
+		}
+	}
+	rows.Close()
+	outs, err := s.outputs(ctx, c, tip, []chains.Hash{h})
+	if err != nil {
+		return nil, err
+	}
+	tx.Outputs = outs[h]
+	if len(tx.Outputs) != int(nout) {
+		return nil, &store.CorruptError{Key: "tx " + h.String(), Err: fmt.Errorf("%d outputs stored, %d expected", len(tx.Outputs), nout)}
+	}
+	return tx, nil
+}
+
+func fromStrings(ss []string) []chains.Address {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([]chains.Address, len(ss))
+	for i, s := range ss {
+		out[i] = chains.Address(s)
+	}
+	return out
+}
+
+// outputs returns the outputs of the given transactions, in index order.
+func (s *Store) outputs(ctx context.Context, c chains.Chain, tip int64, txids []chains.Hash) (map[chains.Hash][]chains.Output, error) {
+	res := map[chains.Hash][]chains.Output{}
+	for i := 0; i < len(txids); i += lookupChunk {
+		part := txids[i:min(i+lookupChunk, len(txids))]
+		q := fmt.Sprintf("SELECT txid, vout, value, type, addresses FROM %s WHERE chain = ? AND txid IN (%s) AND height <= ? ORDER BY txid, vout",
+			s.table("outputs"), inHashes(part))
+		rows, err := s.conn.Query(ctx, q, string(c), uint64(max(tip, 0)))
+		if err != nil {
+			return nil, fmt.Errorf("%s outputs: %w", c, err)
+		}
+		for rows.Next() {
+			var (
+				txid  string
+				vout  uint32
+				value int64
+				typ   uint8
+				addrs []string
+			)
+			if err := rows.Scan(&txid, &vout, &value, &typ, &addrs); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			h := toHash(txid)
+			res[h] = append(res[h], chains.Output{Index: vout, Value: value, Type: chains.ScriptType(typ), Addresses: fromStrings(addrs)})
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// LookupOutputs returns, for each outpoint, the output it names, or nil
+// where the store has no such output.
+func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]*chains.Output, error) {
+	tip, err := s.tip(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	res := make([]*chains.Output, len(ops))
+	if tip < 0 || len(ops) == 0 {
+		return res, nil
+	}
+	outs, err := s.outputs(ctx, c, tip, uniqueHashes(ops))
+	if err != nil {
+		return nil, err
+	}
+	for i, op := range ops {
+		for j := range outs[op.Hash] {
+			if o := &outs[op.Hash][j]; o.Index == op.Index {
+				res[i] = o
+				break
+			}
+		}
+	}
+	return res, nil
+}
+
+func uniqueHashes(ops []chains.Outpoint) []chains.Hash {
+	seen := make(map[chains.Hash]struct{}, len(ops))
+	var hs []chains.Hash
+	for _, op := range ops {
+		if _, ok := seen[op.Hash]; !ok {
+			seen[op.Hash] = struct{}{}
+			hs = append(hs, op.Hash)
+		}
+	}
+	return hs
+}
+
+// Spenders returns, for each outpoint, the input that spent it; found is
+// false where it is unspent (or unknown). One query per 2,000 outpoints:
+// the tracer's hop.
+func (s *Store) Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error) {
+	res := make([]store.Spend, len(ops))
+	found := make([]bool, len(ops))
+	tip, err := s.tip(ctx, c)
+	if err != nil || tip < 0 || len(ops) == 0 {
+		return res, found, err
+	}
+	want := make(map[chains.Outpoint][]int, len(ops))
+	for i, op := range ops {
+		want[op] = append(want[op], i)
+	}
+	hs := uniqueHashes(ops)
+	for i := 0; i < len(hs); i += lookupChunk {
+		q := fmt.Sprintf("SELECT prev_txid, prev_vout, txid, vin, height FROM %s WHERE chain = ? AND prev_txid IN (%s) AND height <= ?",
+			s.table("spends"), inHashes(hs[i:min(i+lookupChunk, len(hs))]))
+		rows, err := s.conn.Query(ctx, q, string(c), uint64(tip))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s spenders: %w", c, err)
+		}
+		for rows.Next() {
+			var (
+				prev, txid string
+				vout, vin  uint32
+				height     uint64
+			)
+			if err := rows.Scan(&prev, &vout, &txid, &vin, &height); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			op := chains.Outpoint{Hash: toHash(prev), Index: vout}
+			for _, k := range want[op] {
+				res[k] = store.Spend{Outpoint: op, TxHash: toHash(txid), Vin: vin, Height: int64(height)}
+				found[k] = true
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return res, found, nil
+}
+
+// FirstSeen returns the height at which a was first paid.
+func (s *Store) FirstSeen(ctx context.Context, c chains.Chain, a chains.Address) (int64, error) {
+	tip, err := s.tip(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	var n, h uint64
+	q := fmt.Sprintf("SELECT count(), min(height) FROM %s WHERE chain = ? AND address = unhex(?) AND height <= ?", s.table("address_history"))
+	if err := s.conn.QueryRow(ctx, q, string(c), hex.EncodeToString([]byte(a)), uint64(max(tip, 0))).Scan(&n, &h); err != nil {
+		return 0, err
+	}
+	if n == 0 || tip < 0 {
+		return 0, store.ErrNotFound
+	}
+	return int64(h), nil
+}
+
+// AddressHistory returns every output paying a, oldest first, each with
+// the input that spent it (if any) and block times filled in. limit > 0
+// caps the number of entries.
+func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]store.HistoryEntry, error) {
+	tip, err := s.tip(ctx, c)
+	if err != nil || tip < 0 {
+		return nil, err
+	}
+	q := fmt.Sprintf(`SELECT height, position, vout, txid, value, type FROM %s
+		WHERE chain = ? AND address = unhex(?) AND height <= ? ORDER BY height, position, vout`, s.table("address_history"))
+	if limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", limit)
+	}
+	rows, err := s.conn.Query(ctx, q, string(c), hex.EncodeToString([]byte(a)), uint64(tip))
+	if err != nil {
+		return nil, fmt.Errorf("%s address history: %w", c, err)
+	}
+	var hist []store.HistoryEntry
+	for rows.Next() {
+		var (
+			height    uint64
+			pos, vout uint32
+			txid      string
+			value     int64
+			typ       uint8
+		)
+		if err := rows.Scan(&height, &pos, &vout, &txid, &value, &typ); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		hist = append(hist, store.HistoryEntry{Address: a, Height: int64(height), TxPos: pos, Vout: vout, TxHash: toHash(txid), Value: value, Type: chains.ScriptType(typ)})
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, err
+	}
+	ops := make([]chains.Outpoint, len(hist))
+	for i := range hist {
+		ops[i] = chains.Outpoint{Hash: hist[i].TxHash, Index: hist[i].Vout}
+	}
+	spends, found, err := s.Spenders(ctx, c, ops)
+	if err != nil {
+		return nil, err
+	}
+	heights := map[int64]int64{}
+	for i := range hist {
+		heights[hist[i].Height] = 0
+		if found[i] {
+			hist[i].Spent, hist[i].SpentBy = true, spends[i]
+			heights[spends[i].Height] = 0
+		}
+	}
+	if err := s.blockTimes(ctx, c, heights); err != nil {
+		return nil, err
+	}
+	for i := range hist {
+		hist[i].Time = heights[hist[i].Height]
+		if hist[i].Spent {
+			hist[i].SpentBy.Time = heights[hist[i].SpentBy.Height]
+		}
+	}
+	return hist, nil
+}
+
+// blockTimes fills in the time of each block height in hs.
+func (s *Store) blockTimes(ctx context.Context, c chains.Chain, hs map[int64]int64) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	list := make([]int64, 0, len(hs))
+	for h := range hs {
+		list = append(list, h)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i] < list[j] })
+	for i := 0; i < len(list); i += lookupChunk {
+		part := list[i:min(i+lookupChunk, len(list))]
+		strs := make([]string, len(part))
+		for j, h := range part {
+			strs[j] = fmt.Sprint(h)
+		}
+		rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT height, time FROM %s WHERE chain = ? AND height IN (%s)", s.table("blocks"), strings.Join(strs, ",")), string(c))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var h, t uint64
+			if err := rows.Scan(&h, &t); err != nil {
+				rows.Close()
+				return err
+			}
+			hs[int64(h)] = int64(t)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

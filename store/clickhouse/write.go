@@ -1,0 +1,375 @@
+package clickhouse
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// Meta returns what the store knows of chain c, from its newest committed
+// meta row; an empty chain has TipHeight -1.
+func (s *Store) Meta(ctx context.Context, c chains.Chain) (store.Meta, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.metaLocked(ctx, c)
+}
+
+func (s *Store) metaLocked(ctx context.Context, c chains.Chain) (store.Meta, error) {
+	if m, ok := s.meta[c]; ok {
+		return m, nil
+	}
+	m := store.EmptyMeta(c)
+	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT seq, json FROM %s WHERE chain = ? ORDER BY seq DESC LIMIT 1", s.table("meta")), string(c))
+	if err != nil {
+		return m, fmt.Errorf("read %s meta: %w", c, err)
+	}
+	defer rows.Close()
+	var seq uint64
+	if rows.Next() {
+		var js string
+		if err := rows.Scan(&seq, &js); err != nil {
+			return m, fmt.Errorf("read %s meta: %w", c, err)
+		}
+		if err := json.Unmarshal([]byte(js), &m); err != nil {
+			return m, &store.CorruptError{Key: fmt.Sprintf("meta %s seq %d", c, seq), Err: err}
+		}
+		if m.TipHeight >= 0 {
+			if m.TipHash, err = chains.ParseHash(m.TipHex); err != nil {
+				return m, &store.CorruptError{Key: fmt.Sprintf("meta %s seq %d", c, seq), Err: err}
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return m, err
+	}
+	s.meta[c], s.seq[c] = m, seq
+	if _, ok := s.dirty[c]; !ok {
+		s.dirty[c] = true // a write may have been interrupted before this process: check once
+	}
+	return m, nil
+}
+
+// writeMeta appends a meta row: the commit marker of everything before it.
+func (s *Store) writeMeta(ctx context.Context, m store.Meta) error {
+	if m.TipHeight >= 0 {
+		m.TipHex = m.TipHash.String()
+	}
+	js, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	seq := s.seq[m.Chain] + 1
+	if err := s.insertRow(ctx, "meta", "chain, seq, tip_height, json", string(m.Chain), seq, m.TipHeight, string(js)); err != nil {
+		return fmt.Errorf("write %s meta: %w", m.Chain, err)
+	}
+	s.seq[m.Chain] = seq
+	return nil
+}
+
+// SetSourceStats records what the last index run's source held that was
+// not indexed, and the network.
+func (s *Store) SetSourceStats(ctx context.Context, c chains.Chain, network string, stale, unconnected int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, err := s.metaLocked(ctx, c)
+	if err != nil {
+		return err
+	}
+	if m.Network != "" && m.Network != network {
+		return fmt.Errorf("store %s holds %s %s, not %s", s, c, m.Network, network)
+	}
+	if err := s.rollback(ctx, c, m.TipHeight); err != nil {
+		return err
+	}
+	m.Network, m.StaleSkipped, m.Unconnected = network, stale, unconnected
+	if err := s.writeMeta(ctx, m); err != nil {
+		return err
+	}
+	s.meta[c] = m
+	return nil
+}
+
+// rollback deletes the rows above the tip that an interrupted write left,
+// and waits until ClickHouse has applied the deletion.
+func (s *Store) rollback(ctx context.Context, c chains.Chain, tip int64) error {
+	if !s.dirty[c] {
+		return nil
+	}
+	above := fmt.Sprintf("chain = '%s'", c)
+	if tip >= 0 {
+		above += fmt.Sprintf(" AND height > %d", tip)
+	}
+	for _, t := range dataTables {
+		var n uint64
+		q := fmt.Sprintf("SELECT count() FROM %s WHERE %s", s.table(t), above)
+		if err := s.conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			return fmt.Errorf("check %s for rows above the tip: %w", t, err)
+		}
+		if n == 0 {
+			continue
+		}
+		s.log.Warn("Removing rows of an interrupted write", "table", t, "rows", n, "above_height", tip)
+		stmt := fmt.Sprintf("ALTER TABLE %s.%s%s DELETE WHERE %s", quoteIdent(s.topo.db), quoteIdent(s.topo.local(t)), s.topo.on(), above)
+		if err := s.conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("remove rows above the tip from %s: %w", t, err)
+		}
+		if err := s.waitMutations(ctx, s.topo.local(t)); err != nil {
+			return err
+		}
+	}
+	s.dirty[c] = false
+	return nil
+}
+
+func (s *Store) waitMutations(ctx context.Context, table string) error {
+	q := "SELECT count() FROM system.mutations WHERE database = ? AND table = ? AND is_done = 0"
+	if s.topo.cluster != "" {
+		q = fmt.Sprintf("SELECT count() FROM cluster(%s, system.mutations) WHERE database = ? AND table = ? AND is_done = 0", quoteIdent(s.topo.cluster))
+	}
+	for {
+		var n uint64
+		if err := s.conn.QueryRow(ctx, q, s.topo.db, table).Scan(&n); err != nil {
+			return fmt.Errorf("wait for deletion in %s: %w", table, err)
+		}
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// WriteBlocks appends blocks, which must continue the chain's tip in
+// height order. The data rows go in first, table by table in parallel,
+// then the meta row that commits them. A failed attempt is rolled back
+// and retried with backoff; the error returned names what failed last.
+func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string, blocks []store.BlockData, o store.WriteOptions) error {
+	if len(blocks) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, err := s.metaLocked(ctx, c)
+	if err != nil {
+		return err
+	}
+	if m.Network != "" && m.Network != network {
+		return fmt.Errorf("store %s holds %s %s, not %s", s, c, m.Network, network)
+	}
+	next := m
+	next.Network = network
+	for i := range blocks {
+		b := &blocks[i].Block
+		if b.Height != next.TipHeight+1 {
+			return fmt.Errorf("write %s block %d: store tip is %d, blocks must follow it without gaps", c, b.Height, next.TipHeight)
+		}
+		if next.TipHeight >= 0 && b.PrevHash != next.TipHash {
+			return fmt.Errorf("write %s block %d %s: its parent %s is not the store's tip %s", c, b.Height, b.Hash, b.PrevHash, next.TipHash)
+		}
+		next.TipHeight, next.TipHash = b.Height, b.Hash
+		next.Blocks++
+		for t := range blocks[i].Txs {
+			tx := &blocks[i].Txs[t]
+			next.Txs++
+			next.Outputs += int64(len(tx.Outputs))
+			if !tx.Coinbase {
+				next.Inputs += int64(len(tx.Inputs))
+			}
+		}
+	}
+	err = s.retry(ctx, fmt.Sprintf("blocks %d..%d", blocks[0].Block.Height, next.TipHeight), func() error {
+		if err := s.rollback(ctx, c, m.TipHeight); err != nil {
+			return err
+		}
+		s.dirty[c] = true // until the meta row is in
+		newAddrs, err := s.countNewAddresses(ctx, c, m.TipHeight, blocks)
+		if err != nil {
+			return err
+		}
+		if err := s.insertRows(ctx, c, blocks); err != nil {
+			return err
+		}
+		withAddrs := next
+		withAddrs.Addresses = m.Addresses + newAddrs
+		if err := s.writeMeta(ctx, withAddrs); err != nil {
+			return err
+		}
+		s.dirty[c] = false
+		next = withAddrs
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write %s blocks %d..%d to %s: %w", c, blocks[0].Block.Height, next.TipHeight, s, err)
+	}
+	s.meta[c] = next
+	return nil
+}
+
+// countNewAddresses counts the distinct addresses the blocks pay that no
+// committed row has paid before.
+func (s *Store) countNewAddresses(ctx context.Context, c chains.Chain, tip int64, blocks []store.BlockData) (int64, error) {
+	seen := map[chains.Address]struct{}{}
+	for i := range blocks {
+		for t := range blocks[i].Txs {
+			for _, o := range blocks[i].Txs[t].Outputs {
+				for _, a := range o.Addresses {
+					seen[a] = struct{}{}
+				}
+			}
+		}
+	}
+	if len(seen) == 0 {
+		return 0, nil
+	}
+	if tip < 0 {
+		return int64(len(seen)), nil
+	}
+	addrs := make([]string, 0, len(seen))
+	for a := range seen {
+		addrs = append(addrs, string(a))
+	}
+	var known uint64
+	const chunk = lookupChunk
+	for i := 0; i < len(addrs); i += chunk {
+		part := addrs[i:min(i+chunk, len(addrs))]
+		var n uint64
+		q := fmt.Sprintf("SELECT uniqExact(address) FROM %s WHERE chain = ? AND height <= ? AND address IN (%s)", s.table("address_history"), inStrings(part))
+		if err := s.conn.QueryRow(ctx, q, string(c), uint64(tip)).Scan(&n); err != nil {
+			return 0, fmt.Errorf("count known addresses: %w", err)
+		}
+		known += n
+	}
+	return int64(len(seen)) - int64(known), nil
+}
+
+// insertRows writes the blocks' rows into every data table, a bounded
+// number of tables at a time, each as one batch.
+func (s *Store) insertRows(ctx context.Context, c chains.Chain, blocks []store.BlockData) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.opts.Writers)
+	chain := string(c)
+	insert := func(table, cols string, fill func(appendRow func(v ...any) error) error) {
+		g.Go(func() error {
+			batch, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (%s)", s.table(table), cols))
+			if err != nil {
+				return fmt.Errorf("insert into %s: %w", table, err)
+			}
+			defer batch.Close()
+			if err := fill(batch.Append); err != nil {
+				return fmt.Errorf("insert into %s: %w", table, err)
+			}
+			if err := batch.Send(); err != nil {
+				return fmt.Errorf("insert into %s: %w", table, err)
+			}
+			return nil
+		})
+	}
+	insert("blocks", "chain, height, hash, prev_hash, merkle_root, time, bits, size, txids", func(add func(...any) error) error {
+		for i := range blocks {
+			b := &blocks[i].Block
+			txids := make([]string, len(blocks[i].Txs))
+			for t := range blocks[i].Txs {
+				txids[t] = hs(blocks[i].Txs[t].Hash)
+			}
+			if err := add(chain, uint64(b.Height), hs(b.Hash), hs(b.PrevHash), hs(b.MerkleRoot), uint64(b.Time), b.Bits, b.Size, txids); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	insert("block_hashes", "chain, hash, height", func(add func(...any) error) error {
+		for i := range blocks {
+			if err := add(chain, hs(blocks[i].Block.Hash), uint64(blocks[i].Block.Height)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	insert("txs", "chain, txid, height, position, time, version, lock_time, size, vsize, coinbase, output_count, in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses", func(add func(...any) error) error {
+		for i := range blocks {
+			for t := range blocks[i].Txs {
+				tx := &blocks[i].Txs[t]
+				n := len(tx.Inputs)
+				seq, prev, vout, val, typ, addrs := make([]uint32, n), make([]string, n), make([]uint32, n), make([]int64, n), make([]uint8, n), make([][]string, n)
+				for j, in := range tx.Inputs {
+					seq[j], prev[j], vout[j] = in.Sequence, hs(in.Prev.Hash), in.Prev.Index
+					val[j], typ[j], addrs[j] = in.Prevout.Value, uint8(in.Prevout.Type), addrStrings(in.Prevout.Addresses)
+				}
+				var cb uint8
+				if tx.Coinbase {
+					cb = 1
+				}
+				if err := add(chain, hs(tx.Hash), uint64(tx.Height), tx.Position, uint64(tx.Time), tx.Version, tx.LockTime, tx.Size, tx.VSize, cb,
+					uint32(len(tx.Outputs)), seq, prev, vout, val, typ, addrs); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	insert("outputs", "chain, txid, vout, height, value, type, addresses", func(add func(...any) error) error {
+		for i := range blocks {
+			for t := range blocks[i].Txs {
+				tx := &blocks[i].Txs[t]
+				for _, o := range tx.Outputs {
+					if err := add(chain, hs(tx.Hash), o.Index, uint64(tx.Height), o.Value, uint8(o.Type), addrStrings(o.Addresses)); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+	insert("spends", "chain, prev_txid, prev_vout, txid, vin, height", func(add func(...any) error) error {
+		for i := range blocks {
+			for t := range blocks[i].Txs {
+				tx := &blocks[i].Txs[t]
+				if tx.Coinbase {
+					continue
+				}
+				for _, in := range tx.Inputs {
+					if err := add(chain, hs(in.Prev.Hash), in.Prev.Index, hs(tx.Hash), in.Index, uint64(tx.Height)); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+	insert("address_history", "chain, address, height, position, vout, txid, value, type", func(add func(...any) error) error {
+		for i := range blocks {
+			for t := range blocks[i].Txs {
+				tx := &blocks[i].Txs[t]
+				for _, o := range tx.Outputs {
+					for _, a := range o.Addresses {
+						if err := add(chain, string(a), uint64(tx.Height), tx.Position, o.Index, hs(tx.Hash), o.Value, uint8(o.Type)); err != nil {
+							return err
+						}
+					}
+				}
+			}
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// hs is a hash as a FixedString(32) value.
+func hs(h chains.Hash) string { return string(h[:]) }
+
+func addrStrings(as []chains.Address) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = string(a)
+	}
+	return out
+}
