@@ -19,10 +19,12 @@ demo: build
 	$(BIN) --store $(STORE) show tx f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16
 	$(BIN) --store $(STORE) show address 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S
 
-# Every test, including the real-data tests (../shared/data) and the
-# kill -9 resume test. CI runs exactly this.
+# Every test, including the real-data tests (../shared/data), the kill -9
+# resume tests and the ClickHouse tests against real servers (installed
+# here when missing, started by the tests on loopback). CI runs exactly this.
 test: lint
-	$(GO) test -count=1 ./...
+	sh scripts/ensure-clickhouse.sh
+	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -count=1 -timeout 25m ./...
 
 lint: vet fmt-check
 

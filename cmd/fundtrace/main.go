@@ -16,6 +16,10 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/store"
+	"github.com/fundtrace/fundtrace/store/clickhouse"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
 
@@ -34,9 +38,14 @@ func (e *exitError) Unwrap() error { return e.err }
 var (
 	storeFlag = &cli.StringFlag{
 		Name:    "store",
-		Usage:   "store to use: a folder for the embedded store (created if missing)",
+		Usage:   "store to use: a folder for the embedded store (created if missing), or clickhouse://host:9000/database",
 		Value:   "fundtrace-data",
 		EnvVars: []string{"FUNDTRACE_STORE"},
+	}
+	clusterFlag = &cli.StringFlag{
+		Name:    "cluster",
+		Usage:   "with a clickhouse:// store: create tables ON CLUSTER as sharded local tables plus Distributed tables, and use those",
+		EnvVars: []string{"FUNDTRACE_CLUSTER"},
 	}
 	jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print JSON for machines instead of a table"}
 )
@@ -56,6 +65,7 @@ transactions and addresses from it. Start with:
 The store is a folder (--store, or $FUNDTRACE_STORE; default ./fundtrace-data).`,
 		Flags: []cli.Flag{
 			storeFlag,
+			clusterFlag,
 			&cli.BoolFlag{Name: "verbose", Usage: "log debug detail"},
 		},
 		Before: func(c *cli.Context) error {
@@ -70,6 +80,7 @@ The store is a folder (--store, or $FUNDTRACE_STORE; default ./fundtrace-data).`
 			indexCommand(),
 			showCommand(),
 			statusCommand(),
+			storeCommand(),
 		},
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {},
@@ -94,12 +105,33 @@ func main() {
 	}
 }
 
+// backend is what the commands need of a store; both the embedded and
+// the ClickHouse store provide it.
+type backend interface {
+	bitcoin.Sink
+	BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error)
+	BlockByHash(ctx context.Context, c chains.Chain, h chains.Hash) (chains.Block, []chains.Hash, error)
+	Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error)
+	Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error)
+	FirstSeen(ctx context.Context, c chains.Chain, a chains.Address) (int64, error)
+	AddressHistory(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]store.HistoryEntry, error)
+	SchemaVersion(ctx context.Context) (int, error)
+	Path() string
+	Close() error
+}
+
 // openStore opens the store named by --store. Read-only commands pass
 // mustExist so that a typo does not silently create an empty store.
-func openStore(c *cli.Context, mustExist bool) (*embedded.Store, error) {
+func openStore(c *cli.Context, mustExist bool) (backend, error) {
 	loc := c.String(storeFlag.Name)
+	if strings.HasPrefix(loc, "clickhouse://") {
+		return clickhouse.Open(c.Context, loc, clickhouse.Options{Cluster: c.String(clusterFlag.Name), Logger: slog.Default()})
+	}
 	if strings.Contains(loc, "://") {
-		return nil, fmt.Errorf("store %q: only the embedded store (a folder) is supported by this build", loc)
+		return nil, fmt.Errorf("store %q: want a folder or clickhouse://host:port/database", loc)
+	}
+	if c.String(clusterFlag.Name) != "" {
+		return nil, fmt.Errorf("--cluster needs a clickhouse:// store, not the folder %s", loc)
 	}
 	if mustExist {
 		if _, err := os.Stat(loc); errors.Is(err, os.ErrNotExist) {

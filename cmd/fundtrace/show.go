@@ -13,7 +13,6 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/store"
-	"github.com/fundtrace/fundtrace/store/embedded"
 )
 
 func showCommand() *cli.Command {
@@ -51,7 +50,7 @@ func showCommand() *cli.Command {
 
 // btcNetwork returns the network of the store's Bitcoin data, which
 // decides how addresses are written and parsed.
-func btcNetwork(c *cli.Context, st *embedded.Store) (*bitcoin.Network, error) {
+func btcNetwork(c *cli.Context, st backend) (*bitcoin.Network, error) {
 	m, err := st.Meta(c.Context, chains.Bitcoin)
 	if err != nil {
 		return nil, err

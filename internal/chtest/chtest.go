@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -39,6 +40,9 @@ func Enabled() (bool, error) {
 	}
 	return false, nil
 }
+
+// FreePort returns a TCP port free on loopback now.
+func FreePort() (int, error) { return freePort() }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -221,15 +225,15 @@ func StartZooKeeper(ctx context.Context, dir string) (*ZooKeeper, error) {
 	if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
-	jars, _ := filepath.Glob("/usr/share/java/*.jar")
-	if len(jars) == 0 {
-		return nil, errors.New("no Java libraries in /usr/share/java: install the zookeeper package")
+	const jar = "/usr/share/java/zookeeper.jar" // Debian's; its manifest names its dependencies
+	if _, err := os.Stat(jar); err != nil {
+		return nil, errors.New("no " + jar + ": install the zookeeper package")
 	}
 	java, err := exec.LookPath("java")
 	if err != nil {
 		return nil, fmt.Errorf("java not installed (the zookeeper package brings it): %w", err)
 	}
-	cmd := exec.Command(java, "-Xmx256m", "-cp", strings.Join(append([]string{"/etc/zookeeper/conf"}, jars...), ":"),
+	cmd := exec.Command(java, "-Xmx256m", "-cp", "/etc/zookeeper/conf:"+jar,
 		"-Dzookeeper.log.dir="+dir, "org.apache.zookeeper.server.quorum.QuorumPeerMain", filepath.Join(dir, "zoo.cfg"))
 	out, err := os.Create(filepath.Join(dir, "zookeeper.log"))
 	if err != nil {
@@ -241,14 +245,40 @@ func StartZooKeeper(ctx context.Context, dir string) (*ZooKeeper, error) {
 		return nil, fmt.Errorf("start zookeeper: %w", err)
 	}
 	z := &ZooKeeper{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
-	if err := waitPort(ctx, z.Addr, 60*time.Second, func() string {
-		b, _ := os.ReadFile(filepath.Join(dir, "zookeeper.log"))
-		return string(b)
-	}); err != nil {
-		z.Stop()
-		return nil, err
+	// The port opens before ZooKeeper serves; "ruok" answers "imok" once
+	// it does (ClickHouse gives up on a ZooKeeper that drops its handshake).
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if zkOK(z.Addr) {
+			return z, nil
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(dir, "zookeeper.log"))
+			z.Stop()
+			return nil, fmt.Errorf("zookeeper at %s did not come up: %s", z.Addr, b)
+		}
+		select {
+		case <-ctx.Done():
+			z.Stop()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return z, nil
+}
+
+func zkOK(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("ruok")); err != nil {
+		return false
+	}
+	b := make([]byte, 4)
+	n, _ := io.ReadFull(c, b)
+	return string(b[:n]) == "imok"
 }
 
 // Stop stops ZooKeeper.

@@ -206,6 +206,20 @@ func (s *Store) insertRow(ctx context.Context, table, cols string, vals ...any) 
 	return b.Send()
 }
 
+// CountRows returns the number of rows of each named table (as stored on
+// the server connected to, for a cluster's _local tables).
+func (s *Store) CountRows(ctx context.Context, tables ...string) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	for _, t := range tables {
+		var n uint64
+		if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s", s.table(t))).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count %s: %w", t, err)
+		}
+		out[t] = n
+	}
+	return out, nil
+}
+
 // Database returns the database name.
 func (s *Store) Database() string { return s.topo.db }
 

@@ -110,3 +110,64 @@ func TestSchemaTooNew(t *testing.T) {
 }
 
 var _ = chains.Bitcoin
+
+// TestCluster runs two ClickHouse servers as one two-shard cluster (with
+// ZooKeeper for ON CLUSTER DDL), indexes the real blocks through it, and
+// checks the answers equal the embedded store's and both shards hold rows.
+func TestCluster(t *testing.T) {
+	if server == nil {
+		t.Skip("no ClickHouse server")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	zk, err := chtest.StartZooKeeper(ctx, dir+"/zk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zk.Stop()
+	p1, _ := chtest.FreePort()
+	p2, _ := chtest.FreePort()
+	cl := chtest.Cluster{Name: "ft_two_shards", Shards: []int{p1, p2}, ZooKeeper: zk.Addr}
+	var servers []*chtest.Server
+	for i, p := range []int{p1, p2} {
+		s, err := chtest.Start(ctx, fmt.Sprintf("%s/ch%d", dir, i), p, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Stop()
+		servers = append(servers, s)
+	}
+	st, err := clickhouse.Open(ctx, fmt.Sprintf("clickhouse://%s/ftc", servers[0].Addr()), clickhouse.Options{Cluster: cl.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	storetest.Index(t, st, 0, 100)
+
+	em, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	storetest.Index(t, em, 0, 100)
+	if storetest.Answers(t, em) != storetest.Answers(t, st) {
+		t.Fatal("the cluster answers differently from the embedded store")
+	}
+	for i, s := range servers {
+		one, err := clickhouse.Open(ctx, fmt.Sprintf("clickhouse://%s/ftc", s.Addr()), clickhouse.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts, err := one.CountRows(ctx, "outputs_local", "address_history_local", "spends_local")
+		one.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for table, n := range counts {
+			if n == 0 {
+				t.Errorf("shard %d holds no rows of %s", i, table)
+			}
+		}
+		t.Logf("shard %d: %v", i, counts)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -130,7 +131,11 @@ func (s *Store) rollback(ctx context.Context, c chains.Chain, tip int64) error {
 func (s *Store) waitMutations(ctx context.Context, table string) error {
 	q := "SELECT count() FROM system.mutations WHERE database = ? AND table = ? AND is_done = 0"
 	if s.topo.cluster != "" {
-		q = fmt.Sprintf("SELECT count() FROM cluster(%s, system.mutations) WHERE database = ? AND table = ? AND is_done = 0", quoteIdent(s.topo.cluster))
+		hosts, err := s.clusterHosts(ctx)
+		if err != nil {
+			return err
+		}
+		q = fmt.Sprintf("SELECT count() FROM remote('%s', system, mutations) WHERE database = ? AND table = ? AND is_done = 0", strings.Join(hosts, ","))
 	}
 	for {
 		var n uint64
@@ -146,6 +151,30 @@ func (s *Store) waitMutations(ctx context.Context, table string) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// clusterHosts lists host:port of every server of the cluster.
+func (s *Store) clusterHosts(ctx context.Context) ([]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT host_address, port FROM system.clusters WHERE cluster = ?", s.topo.cluster)
+	if err != nil {
+		return nil, fmt.Errorf("list the servers of cluster %s: %w", s.topo.cluster, err)
+	}
+	defer rows.Close()
+	var hosts []string
+	for rows.Next() {
+		var (
+			host string
+			port uint16
+		)
+		if err := rows.Scan(&host, &port); err != nil {
+			return nil, err
+		}
+		hosts = append(hosts, fmt.Sprintf("%s:%d", host, port))
+	}
+	if len(hosts) == 0 {
+		return nil, fmt.Errorf("cluster %s is not in the server's remote_servers", s.topo.cluster)
+	}
+	return hosts, rows.Err()
 }
 
 // WriteBlocks appends blocks, which must continue the chain's tip in

@@ -121,6 +121,17 @@ func (s *Store) checkSchema() error {
 	return nil
 }
 
+// SchemaVersion returns the store's schema version.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	v, closer, err := s.db.Get(schemaKey)
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	defer closer.Close()
+	n, _ := binary.Uvarint(v)
+	return int(n), nil
+}
+
 // Meta returns what the store knows of chain c; an empty chain has
 // TipHeight -1.
 func (s *Store) Meta(ctx context.Context, c chains.Chain) (store.Meta, error) {
