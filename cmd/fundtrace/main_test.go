@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -19,8 +20,11 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/internal/chtest"
 	"github.com/fundtrace/fundtrace/internal/testchain"
+	"github.com/fundtrace/fundtrace/store/clickhouse"
 	"github.com/fundtrace/fundtrace/store/embedded"
+	"github.com/fundtrace/fundtrace/store/storetest"
 )
 
 // TestMain lets the test binary act as the fundtrace command, so that
@@ -30,8 +34,32 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	on, err := chtest.Enabled()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if !on {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "fundtrace-ch-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if chServer, err = chtest.Start(context.Background(), dir, 0); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	chServer.Stop()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
+
+// chServer is the ClickHouse server of the ClickHouse tests, when enabled.
+var chServer *chtest.Server
 
 const realBlocks = "../../testdata/btc/blocks"
 
@@ -163,38 +191,32 @@ func TestHelpListsEveryCommand(t *testing.T) {
 	}
 }
 
-// TestKillDuringIndex kills a real fundtrace process (SIGKILL) at random
-// moments while it indexes, restarts it each time, and checks that the
-// store ends exactly as an uninterrupted run leaves it.
-func TestKillDuringIndex(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow")
-	}
-	dir := t.TempDir()
-	blocks := filepath.Join(dir, "blocks")
-	ch := testchain.Generate(testchain.Config{Seed: 42, Blocks: 1500, TxsPerBlock: 100})
-	fw := &bitcoin.FileWriter{Dir: blocks, Magic: wire.TestNet, MaxFileSize: 8 << 20}
+// writeChain writes a generated regtest chain as block files and returns
+// the folder and the chain's tip height.
+func writeChain(t *testing.T, blocks, txs int) (string, int64) {
+	dir := filepath.Join(t.TempDir(), "blocks")
+	ch := testchain.Generate(testchain.Config{Seed: 42, Blocks: blocks, TxsPerBlock: txs})
+	fw := &bitcoin.FileWriter{Dir: dir, Magic: wire.TestNet, MaxFileSize: 8 << 20}
 	for _, b := range ch.Blocks {
 		if err := fw.Write(testchain.Serialize(b)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	fw.Close()
+	return dir, int64(len(ch.Blocks) - 1)
+}
 
-	ref := filepath.Join(dir, "ref")
-	if _, _, err := run(t, "--store", ref, "index", "btc", "--blocks", blocks); err != nil {
-		t.Fatal(err)
-	}
-
-	// Kill each run once it has committed past a target height (it logs
-	// after each commit), so the kills land mid-ingest whatever the speed
-	// of the machine; the process is then somewhere in its next batch.
-	st := filepath.Join(dir, "killed")
-	tip := int64(len(ch.Blocks) - 1)
+// killDuringIndex runs "fundtrace index" into store as a child process
+// and SIGKILLs it once it has committed past each of four target heights
+// (it logs after each commit, so the kill lands mid-ingest whatever the
+// machine's speed: the process is somewhere in its next batch), checking
+// after each kill with tipOf that the store holds a whole, advancing tip.
+// It then lets a last run finish.
+func killDuringIndex(t *testing.T, store, blocks string, tip int64, tipOf func() int64) {
 	lastTip := int64(-1)
 	for _, target := range []int64{tip / 5, tip * 2 / 5, tip * 3 / 5, tip * 4 / 5} {
-		target += rand.Int64N(50)
-		cmd := exec.Command(os.Args[0], "--store", st, "index", "btc", "--blocks", blocks, "--batch-blocks", "25", "--progress-every", "0")
+		target += rand.Int64N(tip / 20)
+		cmd := exec.Command(os.Args[0], "--store", store, "index", "btc", "--blocks", blocks, "--batch-blocks", "10", "--progress-every", "0")
 		cmd.Env = append(os.Environ(), "FUNDTRACE_TEST_CHILD=1")
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
@@ -222,16 +244,30 @@ func TestKillDuringIndex(t *testing.T) {
 		if !killed || err == nil {
 			t.Fatalf("run for target %d was not killed (%v)", target, err)
 		}
-		got := storeTip(t, st)
+		got := tipOf()
 		t.Logf("killed past height %d; store tip %d", target, got)
 		if got < target || got <= lastTip || got >= tip {
 			t.Fatalf("after the kill the tip is %d (target %d, previous %d, end %d)", got, target, lastTip, tip)
 		}
 		lastTip = got
 	}
-	if out, _, err := run(t, "--store", st, "index", "btc", "--blocks", blocks); err != nil {
+	if out, _, err := run(t, "--store", store, "index", "btc", "--blocks", blocks); err != nil {
 		t.Fatalf("final run: %v %s", err, out)
 	}
+}
+
+// TestKillDuringIndex kills a real fundtrace process (SIGKILL) at
+// moments mid-ingest, restarts it each time, and checks that the store
+// ends exactly, key for key, as an uninterrupted run leaves it.
+func TestKillDuringIndex(t *testing.T) {
+	blocks, tip := writeChain(t, 1500, 100)
+	dir := t.TempDir()
+	ref := filepath.Join(dir, "ref")
+	if _, _, err := run(t, "--store", ref, "index", "btc", "--blocks", blocks); err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(dir, "killed")
+	killDuringIndex(t, st, blocks, tip, func() int64 { return storeTip(t, st) })
 	a, b := dumpStore(t, ref), dumpStore(t, st)
 	if len(a) != len(b) {
 		t.Fatalf("killed store has %d keys, uninterrupted %d", len(b), len(a))
@@ -240,6 +276,64 @@ func TestKillDuringIndex(t *testing.T) {
 		if b[k] != v {
 			t.Fatalf("stores differ at key %x", k)
 		}
+	}
+}
+
+// TestKillDuringIndexClickHouse does the same against a real ClickHouse
+// server: after the kills, every table holds exactly the rows of the
+// chain (no duplicates, no gaps) and every lookup answers as the
+// embedded store's.
+func TestKillDuringIndexClickHouse(t *testing.T) {
+	if chServer == nil {
+		t.Skip("no ClickHouse server")
+	}
+	blocks, tip := writeChain(t, 120, 20)
+	uri := "clickhouse://" + chServer.Addr() + "/killed"
+	ctx := context.Background()
+	open := func() *clickhouse.Store {
+		st, err := clickhouse.Open(ctx, uri, clickhouse.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	killDuringIndex(t, uri, blocks, tip, func() int64 {
+		st := open()
+		defer st.Close()
+		m, err := st.Meta(ctx, chains.Bitcoin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.TipHeight
+	})
+	st := open()
+	defer st.Close()
+	m, err := st.Meta(ctx, chains.Bitcoin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, err := st.CountRows(ctx, "blocks", "block_hashes", "txs", "outputs", "spends")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, want := range map[string]int64{"blocks": tip + 1, "block_hashes": tip + 1, "txs": m.Txs, "outputs": m.Outputs, "spends": m.Inputs} {
+		if int64(counts[table]) != want {
+			t.Errorf("%s holds %d rows, want %d", table, counts[table], want)
+		}
+	}
+	em, err := embedded.Open(filepath.Join(t.TempDir(), "ref"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	if _, err := bitcoin.Index(ctx, em, bitcoin.IndexConfig{Dir: blocks}); err != nil {
+		t.Fatal(err)
+	}
+	if me, _ := em.Meta(ctx, chains.Bitcoin); me.Txs != m.Txs || me.Outputs != m.Outputs || me.Inputs != m.Inputs || me.Addresses != m.Addresses {
+		t.Fatalf("counters differ: clickhouse %+v, embedded %+v", m, me)
+	}
+	if storetest.Answers(t, em) != storetest.Answers(t, st) {
+		t.Fatal("after the kills the ClickHouse store answers differently from an uninterrupted embedded index")
 	}
 }
 

@@ -4,13 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/btcsuite/btcd/wire"
+
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/internal/chtest"
+	"github.com/fundtrace/fundtrace/internal/testchain"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/clickhouse"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -109,8 +115,6 @@ func TestSchemaTooNew(t *testing.T) {
 	}
 }
 
-var _ = chains.Bitcoin
-
 // TestCluster runs two ClickHouse servers as one two-shard cluster (with
 // ZooKeeper for ON CLUSTER DDL), indexes the real blocks through it, and
 // checks the answers equal the embedded store's and both shards hold rows.
@@ -170,4 +174,156 @@ func TestCluster(t *testing.T) {
 		}
 		t.Logf("shard %d: %v", i, counts)
 	}
+}
+
+// synthChain writes a generated regtest chain as block files.
+func synthChain(t *testing.T, blocks, txs int) string {
+	ch := testchain.Generate(testchain.Config{Seed: 5, Blocks: blocks, TxsPerBlock: txs})
+	dir := t.TempDir()
+	fw := &bitcoin.FileWriter{Dir: dir, Magic: wire.TestNet}
+	for _, b := range ch.Blocks {
+		if err := fw.Write(testchain.Serialize(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw.Close()
+	return dir
+}
+
+// checkNoDuplicates compares each table's row count with the counts the
+// chain's metadata says it holds.
+func checkNoDuplicates(t *testing.T, st *clickhouse.Store) {
+	t.Helper()
+	ctx := context.Background()
+	m, err := st.Meta(ctx, chains.Bitcoin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, err := st.CountRows(ctx, "blocks", "block_hashes", "txs", "outputs", "spends")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"blocks": m.Blocks, "block_hashes": m.Blocks, "txs": m.Txs, "outputs": m.Outputs, "spends": m.Inputs}
+	for table, n := range counts {
+		if int64(n) != want[table] {
+			t.Errorf("%s holds %d rows, the chain has %d", table, n, want[table])
+		}
+	}
+}
+
+// TestRollbackOfInterruptedWrite: rows a write left without its commit
+// marker are removed before the next write, which then succeeds.
+func TestRollbackOfInterruptedWrite(t *testing.T) {
+	ctx := context.Background()
+	st := openTest(t)
+	storetest.Index(t, st, 300, 0)
+	// Decode blocks 301..320 as the indexer would and insert their rows
+	// without committing them.
+	dir := storetest.BlocksDir()
+	d, err := bitcoin.ScanDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := d.BestChain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []store.BlockData
+	for h := 301; h <= 320; h++ {
+		raw, err := d.ReadBlock(plan.Chain[h], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bd, err := bitcoin.NewDecoder().Decode(raw, int64(h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks = append(blocks, *bd)
+	}
+	if err := st.InsertRowsUncommitted(ctx, chains.Bitcoin, blocks); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, err = clickhouse.Open(ctx, "clickhouse://"+server.Addr()+"/"+st.Database(), clickhouse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if m, _ := st.Meta(ctx, chains.Bitcoin); m.TipHeight != 300 {
+		t.Fatalf("tip %d, want 300", m.TipHeight)
+	}
+	storetest.Index(t, st, 0, 0)
+	checkNoDuplicates(t, st)
+	em, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	storetest.Index(t, em, 0, 0)
+	if storetest.Answers(t, em) != storetest.Answers(t, st) {
+		t.Fatal("after the rollback the store answers differently")
+	}
+}
+
+// TestServerRestartMidIngest restarts the ClickHouse server while an
+// index runs: the writer retries with backoff and the store ends with
+// exactly the rows of an undisturbed run.
+func TestServerRestartMidIngest(t *testing.T) {
+	ctx := context.Background()
+	dir := synthChain(t, 40, 40)
+	// A server of its own: restarting the shared one would disturb the
+	// tests running beside this one.
+	srv, err := chtest.Start(ctx, t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+	st, err := clickhouse.Open(ctx, "clickhouse://"+srv.Addr()+"/restart", clickhouse.Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	restarted := make(chan error, 1)
+	var once sync.Once
+	_, err = bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: dir, BatchBlocks: 2, Progress: func(p bitcoin.Progress) {
+		if p.Height >= 10 {
+			once.Do(func() { go func() { restarted <- srv.Restart(ctx) }() })
+		}
+	}})
+	if err != nil {
+		t.Fatalf("index across a restart: %v\n%s", err, logs.String())
+	}
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "retrying") {
+		t.Logf("writes failed during the restart and were retried")
+	} else {
+		t.Logf("no write failed during the restart (it fell between batches)")
+	}
+	checkNoDuplicates(t, st)
+	em, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	if _, err := bitcoin.Index(ctx, em, bitcoin.IndexConfig{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if storetest.Answers(t, em) != storetest.Answers(t, st) {
+		t.Fatal("after the restart the store answers differently")
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
