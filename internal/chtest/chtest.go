@@ -6,6 +6,7 @@ package chtest
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -249,7 +250,7 @@ func StartZooKeeper(ctx context.Context, dir string) (*ZooKeeper, error) {
 	// it does (ClickHouse gives up on a ZooKeeper that drops its handshake).
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if zkOK(z.Addr) {
+		if zkOK(z.Addr) && zkSession(z.Addr) {
 			return z, nil
 		}
 		if time.Now().After(deadline) {
@@ -264,6 +265,30 @@ func StartZooKeeper(ctx context.Context, dir string) (*ZooKeeper, error) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// zkSession opens a real ZooKeeper session (the protocol's
+// ConnectRequest): "ruok" answers before ZooKeeper accepts sessions, and
+// a ClickHouse that cannot get one at start may crash on its first DDL.
+func zkSession(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	req := make([]byte, 4+44)
+	binary.BigEndian.PutUint32(req, 44)
+	binary.BigEndian.PutUint32(req[4+12:], 30000) // timeout; protocol version, zxid, session id and password stay zero
+	binary.BigEndian.PutUint32(req[4+24:], 16)    // password length
+	if _, err := c.Write(req); err != nil {
+		return false
+	}
+	var n [4]byte
+	if _, err := io.ReadFull(c, n[:]); err != nil {
+		return false
+	}
+	return binary.BigEndian.Uint32(n[:]) > 0
 }
 
 func zkOK(addr string) bool {

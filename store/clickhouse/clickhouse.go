@@ -43,7 +43,8 @@ type Options struct {
 	// (default 6, backing off from 500 ms to 16 s: about half a minute,
 	// enough for a server restart).
 	Retries int
-	// Writers bounds the tables inserted into in parallel (default 4).
+	// Writers bounds the tables inserted into in parallel (default 6, one
+	// per data table).
 	Writers int
 }
 
@@ -74,7 +75,7 @@ func Open(ctx context.Context, uri string, o Options) (*Store, error) {
 		o.Retries = 6
 	}
 	if o.Writers <= 0 {
-		o.Writers = 4
+		o.Writers = len(dataTables)
 	}
 	u, err := url.Parse(uri)
 	if err != nil || u.Scheme != "clickhouse" || u.Host == "" {
@@ -149,12 +150,17 @@ func (s *Store) table(name string) string {
 // the database's schema. It refuses a database whose schema is newer
 // than this binary knows.
 func (s *Store) Migrate(ctx context.Context) error {
-	if err := s.conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s%s", quoteIdent(s.topo.db), s.topo.on())); err != nil {
+	if s.topo.cluster != "" {
+		if err := s.waitCoordination(ctx); err != nil {
+			return err
+		}
+	}
+	if err := s.ddl(ctx, fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s%s", quoteIdent(s.topo.db), s.topo.on())); err != nil {
 		return fmt.Errorf("create database %s: %w", s.topo.db, err)
 	}
 	mig := tableDef{name: "schema_migrations", columns: "version UInt32, applied UInt64", orderBy: "version", shardKey: "version", granularity: 8192}
 	for _, stmt := range s.topo.ddl(mig) {
-		if err := s.conn.Exec(ctx, stmt); err != nil {
+		if err := s.ddl(ctx, stmt); err != nil {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
 	}
@@ -171,7 +177,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		for _, t := range m.tables {
 			for _, stmt := range s.topo.ddl(t) {
-				if err := s.conn.Exec(ctx, stmt); err != nil {
+				if err := s.ddl(ctx, stmt); err != nil {
 					return fmt.Errorf("migration %d, table %s: %w", m.version, t.name, err)
 				}
 			}
@@ -182,6 +188,35 @@ func (s *Store) Migrate(ctx context.Context) error {
 		s.log.Info("Applied schema migration", "store", s.String(), "version", m.version)
 	}
 	return nil
+}
+
+// waitCoordination waits (up to half a minute) until the server has a
+// working ZooKeeper or Keeper session, which ON CLUSTER DDL needs: a
+// server that has none fails the DDL, and ClickHouse 18 may crash on it.
+func (s *Store) waitCoordination(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n uint64
+		err := s.conn.QueryRow(ctx, "SELECT count() FROM system.zookeeper WHERE path = '/'").Scan(&n)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster %s: the server at %s has no working ZooKeeper or Keeper session, which ON CLUSTER DDL needs: %w", s.topo.cluster, s.addr, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// ddl runs an idempotent schema statement, retrying a dropped
+// connection: a server whose ZooKeeper session is still being set up
+// may close the connection of its first ON CLUSTER statement.
+func (s *Store) ddl(ctx context.Context, stmt string) error {
+	return s.retry(ctx, "schema", func() error { return s.conn.Exec(ctx, stmt) })
 }
 
 // RecordMigration records that the schema is at version v.

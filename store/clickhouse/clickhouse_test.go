@@ -143,6 +143,10 @@ func TestCluster(t *testing.T) {
 	}
 	st, err := clickhouse.Open(ctx, fmt.Sprintf("clickhouse://%s/ftc", servers[0].Addr()), clickhouse.Options{Cluster: cl.Name})
 	if err != nil {
+		for _, s := range servers {
+			b, _ := os.ReadFile(s.Dir + "/log/error.log")
+			t.Logf("%s error log:\n%s", s.Addr(), b)
+		}
 		t.Fatal(err)
 	}
 	defer st.Close()
@@ -177,7 +181,9 @@ func TestCluster(t *testing.T) {
 }
 
 // synthChain writes a generated regtest chain as block files.
-func synthChain(t *testing.T, blocks, txs int) string {
+func synthChain(t *testing.T, blocks, txs int) string { return synthChainB(t, blocks, txs) }
+
+func synthChainB(t testing.TB, blocks, txs int) string {
 	ch := testchain.Generate(testchain.Config{Seed: 5, Blocks: blocks, TxsPerBlock: txs})
 	dir := t.TempDir()
 	fw := &bitcoin.FileWriter{Dir: dir, Magic: wire.TestNet}

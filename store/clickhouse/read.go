@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"sort"
 	"strings"
 
@@ -43,6 +45,20 @@ func writeUnhex(b *strings.Builder, i int, v []byte) {
 	b.WriteString("unhex('")
 	b.WriteString(hex.EncodeToString(v))
 	b.WriteString("')")
+}
+
+// hashTable makes an external table of one FixedString(32) column.
+func hashTable(name string, hashes []chains.Hash) (*ext.Table, error) {
+	tbl, err := ext.NewTable(name, ext.Column("h", "FixedString(32)"))
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hashes {
+		if err := tbl.Append(string(h[:])); err != nil {
+			return nil, err
+		}
+	}
+	return tbl, nil
 }
 
 func toHash(s string) (h chains.Hash) {
@@ -279,35 +295,35 @@ func (s *Store) Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpo
 	for i, op := range ops {
 		want[op] = append(want[op], i)
 	}
-	hs := uniqueHashes(ops)
-	for i := 0; i < len(hs); i += lookupChunk {
-		q := fmt.Sprintf("SELECT prev_txid, prev_vout, txid, vin, height FROM %s WHERE chain = ? AND prev_txid IN (%s) AND height <= ?",
-			s.table("spends"), inHashes(hs[i:min(i+lookupChunk, len(hs))]))
-		rows, err := s.conn.Query(ctx, q, string(c), uint64(tip))
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s spenders: %w", c, err)
-		}
-		for rows.Next() {
-			var (
-				prev, txid string
-				vout, vin  uint32
-				height     uint64
-			)
-			if err := rows.Scan(&prev, &vout, &txid, &vin, &height); err != nil {
-				rows.Close()
-				return nil, nil, err
-			}
-			op := chains.Outpoint{Hash: toHash(prev), Index: vout}
-			for _, k := range want[op] {
-				res[k] = store.Spend{Outpoint: op, TxHash: toHash(txid), Vin: vin, Height: int64(height)}
-				found[k] = true
-			}
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
+	// The outpoints' txids travel as an external table: one query for the
+	// whole hop, and no SQL text to parse however many there are.
+	tbl, err := hashTable("lookup_txids", uniqueHashes(ops))
+	if err != nil {
+		return nil, nil, err
+	}
+	q := fmt.Sprintf("SELECT prev_txid, prev_vout, txid, vin, height FROM %s WHERE chain = ? AND prev_txid IN lookup_txids AND height <= ?", s.table("spends"))
+	rows, err := s.conn.Query(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), uint64(tip))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s spenders: %w", c, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			prev, txid string
+			vout, vin  uint32
+			height     uint64
+		)
+		if err := rows.Scan(&prev, &vout, &txid, &vin, &height); err != nil {
 			return nil, nil, err
 		}
+		op := chains.Outpoint{Hash: toHash(prev), Index: vout}
+		for _, k := range want[op] {
+			res[k] = store.Spend{Outpoint: op, TxHash: toHash(txid), Vin: vin, Height: int64(height)}
+			found[k] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
 	}
 	return res, found, nil
 }

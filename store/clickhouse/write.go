@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"strings"
 	"time"
 
@@ -220,11 +222,16 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 			return err
 		}
 		s.dirty[c] = true // until the meta row is in
-		newAddrs, err := s.countNewAddresses(ctx, c, m.TipHeight, blocks)
-		if err != nil {
+		// The count reads only committed rows (at or below the tip), so it
+		// runs beside the inserts.
+		var newAddrs int64
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() (err error) {
+			newAddrs, err = s.countNewAddresses(gctx, c, m.TipHeight, blocks)
 			return err
-		}
-		if err := s.insertRows(ctx, c, blocks); err != nil {
+		})
+		g.Go(func() error { return s.insertRows(gctx, c, blocks) })
+		if err := g.Wait(); err != nil {
 			return err
 		}
 		withAddrs := next
@@ -262,22 +269,31 @@ func (s *Store) countNewAddresses(ctx context.Context, c chains.Chain, tip int64
 	if tip < 0 {
 		return int64(len(seen)), nil
 	}
-	addrs := make([]string, 0, len(seen))
+	// The batch's addresses travel as an external table (sent beside the
+	// query as data), not as literals in the SQL text: a batch pays tens of
+	// thousands of addresses.
+	tbl, err := ext.NewTable("batch_addresses", ext.Column("address", "String"))
+	if err != nil {
+		return 0, err
+	}
 	for a := range seen {
-		addrs = append(addrs, string(a))
+		if err := tbl.Append(string(a)); err != nil {
+			return 0, err
+		}
 	}
 	var known uint64
-	const chunk = lookupChunk
-	for i := 0; i < len(addrs); i += chunk {
-		part := addrs[i:min(i+chunk, len(addrs))]
-		var n uint64
-		q := fmt.Sprintf("SELECT uniqExact(address) FROM %s WHERE chain = ? AND height <= ? AND address IN (%s)", s.table("address_history"), inStrings(part))
-		if err := s.conn.QueryRow(ctx, q, string(c), uint64(tip)).Scan(&n); err != nil {
-			return 0, fmt.Errorf("count known addresses: %w", err)
-		}
-		known += n
+	q := fmt.Sprintf("SELECT uniqExact(address) FROM %s WHERE chain = ? AND height <= ? AND address IN batch_addresses", s.table("address_history"))
+	if err := s.conn.QueryRow(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), uint64(tip)).Scan(&known); err != nil {
+		return 0, fmt.Errorf("count known addresses: %w", err)
 	}
 	return int64(len(seen)) - int64(known), nil
+}
+
+// tableRows is one table's share of a write: its columns and a function
+// that appends each of its rows.
+type tableRows struct {
+	table, cols string
+	fill        func(add func(v ...any) error) error
 }
 
 // insertRows writes the blocks' rows into every data table, a bounded
@@ -285,111 +301,120 @@ func (s *Store) countNewAddresses(ctx context.Context, c chains.Chain, tip int64
 func (s *Store) insertRows(ctx context.Context, c chains.Chain, blocks []store.BlockData) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.opts.Writers)
-	chain := string(c)
-	insert := func(table, cols string, fill func(appendRow func(v ...any) error) error) {
-		g.Go(func() error {
-			batch, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (%s)", s.table(table), cols))
-			if err != nil {
-				return fmt.Errorf("insert into %s: %w", table, err)
-			}
-			defer batch.Close()
-			if err := fill(batch.Append); err != nil {
-				return fmt.Errorf("insert into %s: %w", table, err)
-			}
-			if err := batch.Send(); err != nil {
-				return fmt.Errorf("insert into %s: %w", table, err)
-			}
-			return nil
-		})
+	for _, tr := range rowsOf(c, blocks) {
+		g.Go(func() error { return s.insertBatch(ctx, tr) })
 	}
-	insert("blocks", "chain, height, hash, prev_hash, merkle_root, time, bits, size, txids", func(add func(...any) error) error {
-		for i := range blocks {
-			b := &blocks[i].Block
-			txids := make([]string, len(blocks[i].Txs))
-			for t := range blocks[i].Txs {
-				txids[t] = hs(blocks[i].Txs[t].Hash)
-			}
-			if err := add(chain, uint64(b.Height), hs(b.Hash), hs(b.PrevHash), hs(b.MerkleRoot), uint64(b.Time), b.Bits, b.Size, txids); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	insert("block_hashes", "chain, hash, height", func(add func(...any) error) error {
-		for i := range blocks {
-			if err := add(chain, hs(blocks[i].Block.Hash), uint64(blocks[i].Block.Height)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	insert("txs", "chain, txid, height, position, time, version, lock_time, size, vsize, coinbase, output_count, in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses", func(add func(...any) error) error {
-		for i := range blocks {
-			for t := range blocks[i].Txs {
-				tx := &blocks[i].Txs[t]
-				n := len(tx.Inputs)
-				seq, prev, vout, val, typ, addrs := make([]uint32, n), make([]string, n), make([]uint32, n), make([]int64, n), make([]uint8, n), make([][]string, n)
-				for j, in := range tx.Inputs {
-					seq[j], prev[j], vout[j] = in.Sequence, hs(in.Prev.Hash), in.Prev.Index
-					val[j], typ[j], addrs[j] = in.Prevout.Value, uint8(in.Prevout.Type), addrStrings(in.Prevout.Addresses)
+	return g.Wait()
+}
+
+// insertBatch sends one table's rows as one batch.
+func (s *Store) insertBatch(ctx context.Context, tr tableRows) error {
+	batch, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (%s)", s.table(tr.table), tr.cols))
+	if err != nil {
+		return fmt.Errorf("insert into %s: %w", tr.table, err)
+	}
+	defer batch.Close()
+	if err := tr.fill(batch.Append); err != nil {
+		return fmt.Errorf("insert into %s: %w", tr.table, err)
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("insert into %s: %w", tr.table, err)
+	}
+	return nil
+}
+
+// rowsOf maps blocks to the rows of every data table.
+func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
+	chain := string(c)
+	return []tableRows{
+		{"blocks", "chain, height, hash, prev_hash, merkle_root, time, bits, size, txids", func(add func(...any) error) error {
+			for i := range blocks {
+				b := &blocks[i].Block
+				txids := make([]string, len(blocks[i].Txs))
+				for t := range blocks[i].Txs {
+					txids[t] = hs(blocks[i].Txs[t].Hash)
 				}
-				var cb uint8
-				if tx.Coinbase {
-					cb = 1
-				}
-				if err := add(chain, hs(tx.Hash), uint64(tx.Height), tx.Position, uint64(tx.Time), tx.Version, tx.LockTime, tx.Size, tx.VSize, cb,
-					uint32(len(tx.Outputs)), seq, prev, vout, val, typ, addrs); err != nil {
+				if err := add(chain, uint64(b.Height), hs(b.Hash), hs(b.PrevHash), hs(b.MerkleRoot), uint64(b.Time), b.Bits, b.Size, txids); err != nil {
 					return err
 				}
 			}
-		}
-		return nil
-	})
-	insert("outputs", "chain, txid, vout, height, value, type, addresses", func(add func(...any) error) error {
-		for i := range blocks {
-			for t := range blocks[i].Txs {
-				tx := &blocks[i].Txs[t]
-				for _, o := range tx.Outputs {
-					if err := add(chain, hs(tx.Hash), o.Index, uint64(tx.Height), o.Value, uint8(o.Type), addrStrings(o.Addresses)); err != nil {
+			return nil
+		}},
+		{"block_hashes", "chain, hash, height", func(add func(...any) error) error {
+			for i := range blocks {
+				if err := add(chain, hs(blocks[i].Block.Hash), uint64(blocks[i].Block.Height)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"txs", "chain, txid, height, position, time, version, lock_time, size, vsize, coinbase, output_count, in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses", func(add func(...any) error) error {
+			for i := range blocks {
+				for t := range blocks[i].Txs {
+					tx := &blocks[i].Txs[t]
+					n := len(tx.Inputs)
+					seq, prev, vout, val, typ, addrs := make([]uint32, n), make([]string, n), make([]uint32, n), make([]int64, n), make([]uint8, n), make([][]string, n)
+					for j, in := range tx.Inputs {
+						seq[j], prev[j], vout[j] = in.Sequence, hs(in.Prev.Hash), in.Prev.Index
+						val[j], typ[j], addrs[j] = in.Prevout.Value, uint8(in.Prevout.Type), addrStrings(in.Prevout.Addresses)
+					}
+					var cb uint8
+					if tx.Coinbase {
+						cb = 1
+					}
+					if err := add(chain, hs(tx.Hash), uint64(tx.Height), tx.Position, uint64(tx.Time), tx.Version, tx.LockTime, tx.Size, tx.VSize, cb,
+						uint32(len(tx.Outputs)), seq, prev, vout, val, typ, addrs); err != nil {
 						return err
 					}
 				}
 			}
-		}
-		return nil
-	})
-	insert("spends", "chain, prev_txid, prev_vout, txid, vin, height", func(add func(...any) error) error {
-		for i := range blocks {
-			for t := range blocks[i].Txs {
-				tx := &blocks[i].Txs[t]
-				if tx.Coinbase {
-					continue
-				}
-				for _, in := range tx.Inputs {
-					if err := add(chain, hs(in.Prev.Hash), in.Prev.Index, hs(tx.Hash), in.Index, uint64(tx.Height)); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		return nil
-	})
-	insert("address_history", "chain, address, height, position, vout, txid, value, type", func(add func(...any) error) error {
-		for i := range blocks {
-			for t := range blocks[i].Txs {
-				tx := &blocks[i].Txs[t]
-				for _, o := range tx.Outputs {
-					for _, a := range o.Addresses {
-						if err := add(chain, string(a), uint64(tx.Height), tx.Position, o.Index, hs(tx.Hash), o.Value, uint8(o.Type)); err != nil {
+			return nil
+		}},
+		{"outputs", "chain, txid, vout, height, value, type, addresses", func(add func(...any) error) error {
+			for i := range blocks {
+				for t := range blocks[i].Txs {
+					tx := &blocks[i].Txs[t]
+					for _, o := range tx.Outputs {
+						if err := add(chain, hs(tx.Hash), o.Index, uint64(tx.Height), o.Value, uint8(o.Type), addrStrings(o.Addresses)); err != nil {
 							return err
 						}
 					}
 				}
 			}
-		}
-		return nil
-	})
-	return g.Wait()
+			return nil
+		}},
+		{"spends", "chain, prev_txid, prev_vout, txid, vin, height", func(add func(...any) error) error {
+			for i := range blocks {
+				for t := range blocks[i].Txs {
+					tx := &blocks[i].Txs[t]
+					if tx.Coinbase {
+						continue
+					}
+					for _, in := range tx.Inputs {
+						if err := add(chain, hs(in.Prev.Hash), in.Prev.Index, hs(tx.Hash), in.Index, uint64(tx.Height)); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			return nil
+		}},
+		{"address_history", "chain, address, height, position, vout, txid, value, type", func(add func(...any) error) error {
+			for i := range blocks {
+				for t := range blocks[i].Txs {
+					tx := &blocks[i].Txs[t]
+					for _, o := range tx.Outputs {
+						for _, a := range o.Addresses {
+							if err := add(chain, string(a), uint64(tx.Height), tx.Position, o.Index, hs(tx.Hash), o.Value, uint8(o.Type)); err != nil {
+								return err
+							}
+						}
+					}
+				}
+			}
+			return nil
+		}},
+	}
 }
 
 // hs is a hash as a FixedString(32) value.
