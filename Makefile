@@ -35,9 +35,13 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-# Benchmarks on one core, with the ratios to btcd's bare decode (the floor).
+# Benchmarks: indexing on one core with the ratio to btcd's bare decode
+# (the floor); ClickHouse writes against a bare clickhouse-go batch insert,
+# and the 1,000-outpoint spender lookup on 10 M rows (real servers).
 bench:
+	sh scripts/ensure-clickhouse.sh
 	$(GO) test -run '^$$' -bench 'Floor|Decode|Index' -benchtime 20x -count 3 -cpu 1 ./chains/bitcoin | tee bench.txt
+	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./store/clickhouse | tee -a bench.txt
 	@sh scripts/benchreport.sh bench.txt
 
 # Run each fuzzer for FUZZTIME (default 30s).

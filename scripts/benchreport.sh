@@ -9,6 +9,8 @@ awk '
 	for (i = 2; i < NF; i++) {
 		if ($(i+1) == "MB/s") mb[name] = mb[name] " " $i
 		if ($(i+1) == "tx/s") tx[name] = tx[name] " " $i
+		if ($(i+1) == "rows/s") rows[name] = rows[name] " " $i
+		if ($(i+1) == "ms/lookup") ms[name] = ms[name] " " $i
 	}
 	if (!(name in seen)) { seen[name] = 1; order[++n] = name }
 }
@@ -21,10 +23,17 @@ END {
 	floor = median(mb["Floor"])
 	printf "\n%-12s %10s %12s %14s\n", "benchmark", "MB/s", "tx/s", "ratio to floor"
 	for (i = 1; i <= n; i++) {
+		if (!(order[i] in mb)) continue
 		m = median(mb[order[i]]); t = median(tx[order[i]])
 		if (order[i] == "Floor" || order[i] == "Decode" || order[i] == "Index")
 			printf "%-12s %10.1f %12.0f %14.2f\n", order[i], m, t, (floor > 0 ? m / floor : 0)
 		else
 			printf "%-12s %10.1f %12.0f %14s\n", order[i], m, t, "(other data)"
 	}
+	if ("Write/writer" in rows) {
+		w = median(rows["Write/writer"]); bare = median(rows["Write/bare"])
+		printf "\nClickHouse writes: writer %.0f rows/s, bare clickhouse-go batches %.0f rows/s, ratio %.2f (target >= 0.7)\n", w, bare, (bare > 0 ? w / bare : 0)
+	}
+	if ("Spenders/store" in ms)
+		printf "ClickHouse 1,000-outpoint spender lookup on 10 M rows: %s ms (naive default granularity: %s ms; target <= 50)\n", median(ms["Spenders/store"]), median(ms["Spenders/naive-granularity"])
 }' "$1"
