@@ -21,6 +21,10 @@ type Sink interface {
 	LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]*chains.Output, error)
 	WriteBlocks(ctx context.Context, c chains.Chain, network string, blocks []store.BlockData, o store.WriteOptions) error
 	SetSourceStats(ctx context.Context, c chains.Chain, network string, stale, unconnected int64) error
+	// BlockByHeight and Rollback let a reorganisation be undone: find
+	// where the stored chain leaves the best one, remove what is above.
+	BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error)
+	Rollback(ctx context.Context, c chains.Chain, to int64) error
 }
 
 // IndexConfig configures Index.
@@ -45,6 +49,12 @@ type IndexConfig struct {
 	Progress func(Progress)
 	// Logger receives one line per notable event. Nil discards.
 	Logger *slog.Logger
+	// MaxReorg is the deepest reorganisation undone without asking: when
+	// the store's tip has left the best chain, the blocks above the fork
+	// are removed and the new branch indexed. Deeper divergence (another
+	// chain, or a folder from elsewhere) is an error. Default 100; Core
+	// treats 100 blocks as final (coinbase maturity).
+	MaxReorg int64
 }
 
 func (c *IndexConfig) ensureDefaults() {
@@ -62,6 +72,9 @@ func (c *IndexConfig) ensureDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxReorg <= 0 {
+		c.MaxReorg = 100
 	}
 }
 
@@ -91,6 +104,10 @@ type Result struct {
 	Stale       []*BlockRef
 	Unconnected []*BlockRef
 	Duplicates  int
+	// ReorgFrom is the height of the last common block when the store's
+	// tip had left the best chain and blocks above it were rolled back;
+	// -1 when there was no reorganisation.
+	ReorgFrom int64
 }
 
 // PrevoutError reports an input whose spent output is in neither the
@@ -124,7 +141,7 @@ func Index(ctx context.Context, sink Sink, cfg IndexConfig) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Network: plan.Network.Name, Stale: plan.Stale, Unconnected: plan.Unconnected, Duplicates: plan.Duplicates}
+	res := &Result{Network: plan.Network.Name, Stale: plan.Stale, Unconnected: plan.Unconnected, Duplicates: plan.Duplicates, ReorgFrom: -1}
 	cfg.Logger.Info("Scanned blocks folder", "dir", cfg.Dir, "network", plan.Network.Name, "files", len(dir.Files),
 		"best_height", len(plan.Chain)-1, "stale", len(plan.Stale), "unconnected", len(plan.Unconnected))
 
@@ -136,8 +153,13 @@ func Index(ctx context.Context, sink Sink, cfg IndexConfig) (*Result, error) {
 		return nil, fmt.Errorf("the store holds bitcoin %s, the blocks folder is %s: use another --store", meta.Network, plan.Network.Name)
 	}
 	if meta.TipHeight >= 0 {
-		if meta.TipHeight >= int64(len(plan.Chain)) || plan.Chain[meta.TipHeight].Hash != meta.TipHash {
-			return nil, fmt.Errorf("the store's tip, block %d %s, is not on the best chain of %s (a reorganisation, or another chain): index into a fresh store", meta.TipHeight, meta.TipHash, cfg.Dir)
+		if res.ReorgFrom, err = reorg(ctx, sink, &cfg, plan, meta); err != nil {
+			return nil, err
+		}
+		if res.ReorgFrom >= 0 {
+			if meta, err = sink.Meta(ctx, chains.Bitcoin); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := sink.SetSourceStats(ctx, chains.Bitcoin, plan.Network.Name, int64(len(plan.Stale)), int64(len(plan.Unconnected))); err != nil {
@@ -162,6 +184,35 @@ func Index(ctx context.Context, sink Sink, cfg IndexConfig) (*Result, error) {
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// reorg checks that the store's tip is on the folder's best chain. When
+// it is not but the best chain is at least as high, it finds the last
+// block the two share and rolls the store back to it (at most MaxReorg
+// blocks), returning that height; -1 when nothing was rolled back.
+func reorg(ctx context.Context, sink Sink, cfg *IndexConfig, plan *Plan, meta store.Meta) (int64, error) {
+	best := int64(len(plan.Chain) - 1)
+	if meta.TipHeight <= best && plan.Chain[meta.TipHeight].Hash == meta.TipHash {
+		return -1, nil
+	}
+	if meta.TipHeight > best {
+		return -1, fmt.Errorf("the store's tip, block %d, is above the best chain of %s (height %d): is this the folder the store was indexed from?", meta.TipHeight, cfg.Dir, best)
+	}
+	for h := meta.TipHeight - 1; h >= 0 && meta.TipHeight-h <= cfg.MaxReorg; h-- {
+		b, _, err := sink.BlockByHeight(ctx, chains.Bitcoin, h)
+		if err != nil {
+			return -1, fmt.Errorf("find where the stored chain leaves the best chain: %w", err)
+		}
+		if b.Hash != plan.Chain[h].Hash {
+			continue
+		}
+		cfg.Logger.Warn("Chain reorganisation: rolling back", "from_height", meta.TipHeight, "to_height", h, "blocks", meta.TipHeight-h)
+		if err := sink.Rollback(ctx, chains.Bitcoin, h); err != nil {
+			return -1, fmt.Errorf("roll back to block %d: %w", h, err)
+		}
+		return h, nil
+	}
+	return -1, fmt.Errorf("the store's tip, block %d %s, is not on the best chain of %s and no common block lies within %d blocks (--max-reorg): another chain? index into a fresh store", meta.TipHeight, meta.TipHash, cfg.Dir, cfg.MaxReorg)
 }
 
 type indexer struct {

@@ -330,34 +330,6 @@ func TestIndexSyntheticChain(t *testing.T) {
 // prevout each give a clear error and leave the store as it was.
 func TestIndexErrors(t *testing.T) {
 	ctx := context.Background()
-	t.Run("reorg below the tip", func(t *testing.T) {
-		st := openTestStore(t)
-		mustIndex(t, st, IndexConfig{Dir: realBlocksDir, ToHeight: 10})
-		before := dump(t, st)
-		// A folder whose best chain is a longer fork from block 5.
-		ch := testchain.Generate(testchain.Config{Seed: 1, Blocks: 3})
-		_ = ch
-		dir := t.TempDir()
-		recs := realRecords(t)
-		fw := &FileWriter{Dir: dir, Magic: wire.MainNet}
-		for _, r := range recs[:6] {
-			fw.Write(r[8:])
-		}
-		var blk wire.MsgBlock
-		blk.Deserialize(bytes.NewReader(recs[6][8:]))
-		for i := 0; i < 10; i++ { // a longer fork from block 5
-			blk.Transactions[0].TxOut[0].Value = int64(i)
-			blk.Header.MerkleRoot = blockchain.CalcMerkleRoot([]*btcutil.Tx{btcutil.NewTx(blk.Transactions[0])}, false)
-			fw.Write(serialize(t, &blk))
-			blk.Header.PrevBlock = blk.BlockHash()
-		}
-		fw.Close()
-		_, err := Index(ctx, st, IndexConfig{Dir: dir})
-		if err == nil || !strings.Contains(err.Error(), "not on the best chain") {
-			t.Fatalf("got %v", err)
-		}
-		sameDump(t, before, dump(t, st))
-	})
 	t.Run("another network", func(t *testing.T) {
 		st := openTestStore(t)
 		mustIndex(t, st, IndexConfig{Dir: realBlocksDir, ToHeight: 3})

@@ -33,12 +33,15 @@ mainnet, testnet3/4, signet, regtest, told apart by the files' magic bytes),
 de-obfuscating them with xor.dat when Core 28+ wrote one. Blocks are indexed
 in height order along the chain with the most work; stale fork blocks are
 left out and counted. Every input is resolved to the address and value it
-spends. Core may keep running: only complete records are read.`,
+spends. Core may keep running: only complete records are read. When Core has
+reorganised since the last run, the store's blocks above the fork are rolled
+back (up to --max-reorg deep) and the new branch indexed.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "blocks", Usage: "Bitcoin Core's blocks folder (e.g. ~/.bitcoin/blocks)", Required: true},
 			&cli.Int64Flag{Name: "to", Usage: "stop after this height (default: the best tip)"},
 			&cli.IntFlag{Name: "batch-blocks", Usage: "blocks per atomic write", Value: 1000},
 			&cli.IntFlag{Name: "workers", Usage: "parallel block decoders (default: one per CPU)"},
+			&cli.Int64Flag{Name: "max-reorg", Usage: "deepest chain reorganisation to roll back on its own (blocks)", Value: 100},
 			&cli.DurationFlag{Name: "progress-every", Usage: "when not on a terminal, log progress at most this often (0: after every batch)", Value: 10 * time.Second},
 			jsonFlag,
 		},
@@ -59,6 +62,7 @@ func runIndexBTC(c *cli.Context) error {
 		BatchBlocks: c.Int("batch-blocks"),
 		Workers:     c.Int("workers"),
 		Progress:    prog.update,
+		MaxReorg:    c.Int64("max-reorg"),
 		Logger:      slog.Default(),
 	})
 	prog.done()
@@ -83,6 +87,7 @@ type indexResultJSON struct {
 	Stale        []blockRef `json:"stale_blocks"`
 	Unconnected  []blockRef `json:"unconnected_blocks"`
 	Duplicates   int        `json:"duplicate_records"`
+	ReorgFrom    *int64     `json:"reorg_rolled_back_to,omitempty"`
 }
 
 type blockRef struct {
@@ -102,11 +107,18 @@ func refsJSON(refs []*bitcoin.BlockRef) []blockRef {
 
 func printIndexResult(w io.Writer, res *bitcoin.Result, asJSON bool) error {
 	if asJSON {
-		return writeJSON(w, indexResultJSON{
+		j := indexResultJSON{
 			Chain: "btc", Network: res.Network, FromHeight: res.From, ToHeight: res.To,
 			Blocks: res.Blocks, Transactions: res.Txs, Bytes: res.Bytes, Seconds: res.Elapsed.Seconds(),
 			Stale: refsJSON(res.Stale), Unconnected: refsJSON(res.Unconnected), Duplicates: res.Duplicates,
-		})
+		}
+		if res.ReorgFrom >= 0 {
+			j.ReorgFrom = &res.ReorgFrom
+		}
+		return writeJSON(w, j)
+	}
+	if res.ReorgFrom >= 0 {
+		fmt.Fprintf(w, "chain reorganisation: rolled the store back to block %d, the last block it shares with the best chain\n", res.ReorgFrom)
 	}
 	if res.Blocks == 0 {
 		fmt.Fprintf(w, "btc %s: already up to date at height %d\n", res.Network, res.From-1)

@@ -34,6 +34,11 @@ func (c *captureSink) SetSourceStats(context.Context, chains.Chain, string, int6
 	return nil
 }
 
+func (c *captureSink) BlockByHeight(context.Context, chains.Chain, int64) (chains.Block, []chains.Hash, error) {
+	return chains.Block{}, nil, store.ErrNotFound
+}
+func (c *captureSink) Rollback(context.Context, chains.Chain, int64) error { return nil }
+
 func (c *captureSink) LookupOutputs(_ context.Context, _ chains.Chain, ops []chains.Outpoint) ([]*chains.Output, error) {
 	res := make([]*chains.Output, len(ops))
 	for i, op := range ops {

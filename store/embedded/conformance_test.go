@@ -1,9 +1,11 @@
 package embedded_test
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/store/embedded"
 	"github.com/fundtrace/fundtrace/store/storetest"
 )
@@ -17,4 +19,45 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		return st
 	})
+}
+
+// TestReorgLeavesNoTrace: after a reorganisation is rolled back and the
+// new branch indexed, the store holds, key for key, what a fresh index
+// of the same folder holds (metadata included).
+func TestReorgLeavesNoTrace(t *testing.T) {
+	ctx := context.Background()
+	fork := storetest.ForkFolder(t, 295, 12)
+	open := func() *embedded.Store {
+		st, err := embedded.Open(filepath.Join(t.TempDir(), "store"), embedded.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	st := open()
+	storetest.Index(t, st, 300, 0)
+	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: fork}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := open()
+	if _, err := bitcoin.Index(ctx, fresh, bitcoin.IndexConfig{Dir: fork}); err != nil {
+		t.Fatal(err)
+	}
+	dump := func(s *embedded.Store) map[string]string {
+		m := map[string]string{}
+		if err := s.Dump(ctx, func(k, v []byte) error { m[string(k)] = string(v); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	a, b := dump(fresh), dump(st)
+	if len(a) != len(b) {
+		t.Fatalf("rolled-back store has %d keys, a fresh one %d", len(b), len(a))
+	}
+	for k, v := range a {
+		if b[k] != v {
+			t.Fatalf("stores differ at key %x:\n%q\n%q", k, v, b[k])
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/btcutil"
@@ -81,6 +82,34 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 			t.Fatal("a resumed index answers differently from a whole one")
 		}
 	})
+	t.Run("Reorg", func(t *testing.T) {
+		// The store follows the real chain to 300; the folder then holds a
+		// heavier branch from block 295: the store must drop 296..300 and
+		// end exactly as a fresh index of the folder.
+		fork := ForkFolder(t, 295, 12)
+		st := open(t)
+		Index(t, st, 300, 0)
+		res, err := bitcoin.Index(context.Background(), st, bitcoin.IndexConfig{Dir: fork})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ReorgFrom != 295 || res.From != 296 || res.To != 307 {
+			t.Fatalf("reorg from %d, indexed %d..%d; want from 295, 296..307", res.ReorgFrom, res.From, res.To)
+		}
+		fresh := open(t)
+		if _, err := bitcoin.Index(context.Background(), fresh, bitcoin.IndexConfig{Dir: fork}); err != nil {
+			t.Fatal(err)
+		}
+		if a, b := Answers(t, fresh), Answers(t, st); a != b {
+			t.Fatal("after the reorganisation the store answers differently from a fresh index")
+		}
+		// A deeper divergence than MaxReorg is refused.
+		deep := open(t)
+		Index(t, deep, 300, 0)
+		if _, err := bitcoin.Index(context.Background(), deep, bitcoin.IndexConfig{Dir: fork, MaxReorg: 3}); err == nil {
+			t.Fatal("rolled back deeper than MaxReorg")
+		}
+	})
 	t.Run("NotFound", func(t *testing.T) {
 		st := open(t)
 		Index(t, st, 20, 0)
@@ -105,6 +134,47 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 			t.Errorf("spender of an unknown outpoint: %v %v", found, err)
 		}
 	})
+}
+
+// ForkFolder writes the real blocks 0..at followed by n blocks of a
+// branch from block at (copies of the real coinbase-only early blocks
+// with their coinbase altered, so their txids differ), as block files.
+func ForkFolder(t testing.TB, at, n int) string {
+	t.Helper()
+	f := readFacts(t)
+	dir := t.TempDir()
+	fw := &bitcoin.FileWriter{Dir: dir, Magic: wire.MainNet}
+	for h := 0; h <= at; h++ {
+		if err := fw.Write(serialize(t, &f.blocks[h])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prev := f.blocks[at].BlockHash()
+	for i := 0; i < n; i++ {
+		blk := f.blocks[1] // one coinbase, no spends
+		cb := *blk.Transactions[0]
+		cb.TxOut = []*wire.TxOut{{Value: 50e8 - int64(i) - 1, PkScript: blk.Transactions[0].TxOut[0].PkScript}}
+		blk.Transactions = []*wire.MsgTx{&cb}
+		blk.Header.PrevBlock = prev
+		blk.Header.MerkleRoot = blockchain.CalcMerkleRoot([]*btcutil.Tx{btcutil.NewTx(&cb)}, false)
+		blk.Header.Timestamp = f.blocks[at].Header.Timestamp.Add(time.Duration(i+1) * 10 * time.Minute)
+		if err := fw.Write(serialize(t, &blk)); err != nil {
+			t.Fatal(err)
+		}
+		prev = blk.BlockHash()
+	}
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func serialize(t testing.TB, b *wire.MsgBlock) []byte {
+	var buf bytes.Buffer
+	if err := b.Serialize(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // facts is the chain as btcd alone reads it from the block files.

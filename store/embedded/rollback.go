@@ -1,0 +1,110 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// Rollback removes every block above height to, as after a chain
+// reorganisation, in one atomic batch: the blocks, their transactions,
+// the spends they made, the payments they received and the first-seen
+// records of addresses they introduced, and it moves the tip and the
+// counters back. The store then holds exactly what an index that stopped
+// at height to would hold.
+func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, err := s.metaLocked(c)
+	if err != nil {
+		return err
+	}
+	if to >= m.TipHeight {
+		return nil
+	}
+	if to < -1 {
+		to = -1
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	var removed []chains.Address
+	del := func(k []byte) error { return b.Delete(k, nil) }
+	for h := m.TipHeight; h > to; h-- {
+		blk, txids, err := s.BlockByHeight(ctx, c, h) // reads take no lock
+		if err != nil {
+			return fmt.Errorf("roll back block %d: %w", h, err)
+		}
+		for _, id := range txids {
+			tx, err := s.Tx(ctx, c, id)
+			if err != nil {
+				return fmt.Errorf("roll back block %d: %w", h, err)
+			}
+			if tx.Height != h {
+				// A later duplicate txid (BIP30) overwrote this record; the
+				// later one's block is being rolled back first.
+				continue
+			}
+			if err := del(txKey(nil, c, id)); err != nil {
+				return err
+			}
+			m.Txs--
+			for _, in := range tx.Inputs {
+				if in.Coinbase {
+					continue
+				}
+				if err := del(outpointKey(nil, tSpender, c, in.Prev)); err != nil {
+					return err
+				}
+				m.Inputs--
+			}
+			for _, o := range tx.Outputs {
+				m.Outputs--
+				for _, a := range o.Addresses {
+					if err := del(addrKey(nil, c, a, h, tx.Position, o.Index)); err != nil {
+						return err
+					}
+					first, err := s.FirstSeen(ctx, c, a)
+					if err != nil && !errors.Is(err, store.ErrNotFound) {
+						return err
+					}
+					if err == nil && first == h {
+						if err := del(firstSeenKey(nil, c, a)); err != nil {
+							return err
+						}
+						removed = append(removed, a)
+					}
+				}
+			}
+		}
+		if err := del(blockKey(nil, c, h)); err != nil {
+			return err
+		}
+		if err := del(blockHashKey(nil, c, blk.Hash)); err != nil {
+			return err
+		}
+		m.Blocks--
+		m.TipHeight, m.TipHash = h-1, blk.PrevHash
+	}
+	// An address first seen in a removed block may appear twice in it.
+	seen := map[chains.Address]bool{}
+	for _, a := range removed {
+		if !seen[a] {
+			seen[a] = true
+			m.Addresses--
+		}
+	}
+	if err := s.setMeta(b, m); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit rollback to %d: %w", to, err)
+	}
+	s.known.forget(removed)
+	s.meta[c] = m
+	return nil
+}
