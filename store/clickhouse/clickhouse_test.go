@@ -141,7 +141,14 @@ func TestCluster(t *testing.T) {
 		defer s.Stop()
 		servers = append(servers, s)
 	}
-	st, err := clickhouse.Open(ctx, fmt.Sprintf("clickhouse://%s/ftc", servers[0].Addr()), clickhouse.Options{Cluster: cl.Name})
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+	defer func() {
+		if t.Failed() {
+			t.Logf("store log:\n%s", logs.String())
+		}
+	}()
+	st, err := clickhouse.Open(ctx, fmt.Sprintf("clickhouse://%s/ftc", servers[0].Addr()), clickhouse.Options{Cluster: cl.Name, Logger: logger})
 	if err != nil {
 		for _, s := range servers {
 			b, _ := os.ReadFile(s.Dir + "/log/error.log")
