@@ -34,8 +34,8 @@ type BlockData struct {
 // WriteOptions tunes one write of blocks.
 type WriteOptions struct {
 	// Sync makes the write return only once it is on stable storage.
-	// Without it a power loss may drop the newest writes (never part of
-	// one); a killed process loses nothing a write returned for.
+	// Without it a crash or a killed process may drop the newest writes
+	// (whole writes, never part of one), which an index then repeats.
 	Sync bool
 }
 

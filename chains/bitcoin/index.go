@@ -304,11 +304,14 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 		batchBytes int
 		last       = time.Now()
 	)
-	flush := func(final bool) error {
+	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := ix.sink.WriteBlocks(ctx, chains.Bitcoin, ix.network, batch, store.WriteOptions{Sync: final}); err != nil {
+		// Every batch is made durable before it is reported: a batch is
+		// large (up to BatchBlocks), so the sync is cheap beside it, and
+		// progress once logged survives a crash or a kill.
+		if err := ix.sink.WriteBlocks(ctx, chains.Bitcoin, ix.network, batch, store.WriteOptions{Sync: true}); err != nil {
 			return err
 		}
 		ix.cache.rotate()
@@ -339,12 +342,12 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 		batch = append(batch, *j.bd)
 		batchBytes += int(j.bd.Block.Size)
 		if len(batch) >= ix.cfg.BatchBlocks || batchBytes >= ix.cfg.BatchBytes || time.Since(last) > 5*time.Second {
-			if err := flush(false); err != nil {
+			if err := flush(); err != nil {
 				return err
 			}
 		}
 	}
-	return flush(true)
+	return flush()
 }
 
 // resolve fills in the output every input of bd spends. The cache holds
