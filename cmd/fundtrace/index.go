@@ -27,13 +27,14 @@ func indexBTCCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "btc",
 		Usage:     "index Bitcoin Core block files (blk*.dat)",
-		UsageText: "fundtrace [--store DIR] index btc --blocks DIR [--to HEIGHT] [--json]",
+		UsageText: "fundtrace [--store DIR|clickhouse://...] index btc --blocks DIR [--to HEIGHT] [--max-reorg N] [--json]",
 		Description: `Reads the blk*.dat files of a Bitcoin Core blocks folder (any network:
 mainnet, testnet3/4, signet, regtest, told apart by the files' magic bytes),
 de-obfuscating them with xor.dat when Core 28+ wrote one. Blocks are indexed
 in height order along the chain with the most work; stale fork blocks are
 left out and counted. Every input is resolved to the address and value it
-spends. Core may keep running: only complete records are read. When Core has
+spends. A record that is cut short (a damaged file, or one Core is still
+writing) is an error naming the file and offset. When Core has
 reorganised since the last run, the store's blocks above the fork are rolled
 back (up to --max-reorg deep) and the new branch indexed.`,
 		Flags: []cli.Flag{

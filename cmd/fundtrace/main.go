@@ -62,7 +62,8 @@ transactions and addresses from it. Start with:
    fundtrace status
    fundtrace show address 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa
 
-The store is a folder (--store, or $FUNDTRACE_STORE; default ./fundtrace-data).`,
+The store is a folder (--store, or $FUNDTRACE_STORE; default ./fundtrace-data),
+or a ClickHouse database: --store clickhouse://host:9000/database [--cluster NAME].`,
 		Flags: []cli.Flag{
 			storeFlag,
 			clusterFlag,
