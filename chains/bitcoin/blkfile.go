@@ -38,6 +38,9 @@ type RecordError struct {
 	File   string
 	Offset int64
 	Msg    string
+	// tail marks a record cut short by the end of the file, as when
+	// Core is still writing it.
+	tail bool
 }
 
 func (e *RecordError) Error() string {
@@ -135,7 +138,7 @@ func (b *blkFile) scan(fileIndex int, magic *wire.BitcoinNet, out []record) ([]r
 			if zero, err := b.zeroFrom(off); err != nil || zero {
 				return out, err
 			}
-			return out, &RecordError{File: b.path, Offset: off, Msg: fmt.Sprintf("truncated record frame: %d bytes left", b.size-off)}
+			return out, &RecordError{File: b.path, Offset: off, Msg: fmt.Sprintf("truncated record frame: %d bytes left", b.size-off), tail: true}
 		}
 		if err := b.readRawAt(buf[:frameSize], off); err != nil {
 			return out, err
@@ -172,7 +175,7 @@ func (b *blkFile) scan(fileIndex int, magic *wire.BitcoinNet, out []record) ([]r
 			return out, &RecordError{File: b.path, Offset: off, Msg: fmt.Sprintf("record declares %d bytes, not a plausible block size (%d..%d)", size, minBlockSize, maxBlockSize)}
 		}
 		if left := b.size - off - frameSize; int64(size) > left {
-			return out, &RecordError{File: b.path, Offset: off, Msg: fmt.Sprintf("truncated record: declares %d bytes, %d present", size, left)}
+			return out, &RecordError{File: b.path, Offset: off, Msg: fmt.Sprintf("truncated record: declares %d bytes, %d present", size, left), tail: true}
 		}
 		if err := b.readAt(buf[frameSize:], off+frameSize); err != nil {
 			return out, err

@@ -27,8 +27,20 @@ type Dir struct {
 	Files   []string
 	XORKey  [xorKeySize]byte
 	Network *Network
+	// Incomplete, when set, is the record at the end of the newest file
+	// that was cut short and left out under ScanOptions.Live.
+	Incomplete *RecordError
 
 	records []record
+}
+
+// ScanOptions tunes ScanDir.
+type ScanOptions struct {
+	// Live says Bitcoin Core may be writing to the folder: a record cut
+	// short at the very end of the newest blk file (one Core is still
+	// appending) is left out and reported in Dir.Incomplete instead of
+	// failing the scan. Damage anywhere else is still an error.
+	Live bool
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
@@ -36,7 +48,11 @@ func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 // ScanDir reads the frame and header of every record in the blk*.dat
 // files of dir (Bitcoin Core's blocks/ folder), de-obfuscating with
 // xor.dat when present. It reads no block bodies.
-func ScanDir(dir string) (*Dir, error) {
+func ScanDir(dir string, opts ...ScanOptions) (*Dir, error) {
+	var o ScanOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read blocks folder: %w", err)
@@ -76,6 +92,11 @@ func ScanDir(dir string) (*Dir, error) {
 		}
 		d.records, err = f.scan(i, &magic, d.records)
 		f.Close()
+		var re *RecordError
+		if err != nil && o.Live && i == len(d.Files)-1 && errors.As(err, &re) && re.tail {
+			d.Incomplete = re
+			err = nil
+		}
 		if err != nil {
 			return nil, err
 		}

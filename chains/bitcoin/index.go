@@ -55,6 +55,9 @@ type IndexConfig struct {
 	// chain, or a folder from elsewhere) is an error. Default 100; Core
 	// treats 100 blocks as final (coinbase maturity).
 	MaxReorg int64
+	// Live tolerates a record cut short at the end of the newest block
+	// file, one Bitcoin Core is still writing: it is left for the next run.
+	Live bool
 }
 
 func (c *IndexConfig) ensureDefaults() {
@@ -108,6 +111,8 @@ type Result struct {
 	// tip had left the best chain and blocks above it were rolled back;
 	// -1 when there was no reorganisation.
 	ReorgFrom int64
+	// Incomplete is the record left out under IndexConfig.Live, if any.
+	Incomplete *RecordError
 }
 
 // PrevoutError reports an input whose spent output is in neither the
@@ -133,7 +138,7 @@ func Index(ctx context.Context, sink Sink, cfg IndexConfig) (*Result, error) {
 		return nil, errors.New("index: no blocks folder given")
 	}
 	start := time.Now()
-	dir, err := ScanDir(cfg.Dir)
+	dir, err := ScanDir(cfg.Dir, ScanOptions{Live: cfg.Live})
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +146,7 @@ func Index(ctx context.Context, sink Sink, cfg IndexConfig) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Network: plan.Network.Name, Stale: plan.Stale, Unconnected: plan.Unconnected, Duplicates: plan.Duplicates, ReorgFrom: -1}
+	res := &Result{Network: plan.Network.Name, Stale: plan.Stale, Unconnected: plan.Unconnected, Duplicates: plan.Duplicates, ReorgFrom: -1, Incomplete: dir.Incomplete}
 	cfg.Logger.Info("Scanned blocks folder", "dir", cfg.Dir, "network", plan.Network.Name, "files", len(dir.Files),
 		"best_height", len(plan.Chain)-1, "stale", len(plan.Stale), "unconnected", len(plan.Unconnected))
 

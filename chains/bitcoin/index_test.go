@@ -393,3 +393,47 @@ func pubKeyHashAddressOf(t *testing.T, a btcutil.Address) string {
 	}
 	return a.EncodeAddress()
 }
+
+// TestIndexLive: a record Core is still writing at the end of the newest
+// file fails a normal run (naming file and offset) but, with Live, is left
+// for the next run, which indexes it once complete.
+func TestIndexLive(t *testing.T) {
+	ctx := context.Background()
+	recs := realRecords(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "blk00000.dat")
+	whole := bytes.Join(recs[:20], nil)
+	partial := append(append([]byte(nil), whole...), recs[20][:60]...)
+	if err := os.WriteFile(path, partial, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := openTestStore(t)
+	_, err := Index(ctx, st, IndexConfig{Dir: dir})
+	var re *RecordError
+	if !errors.As(err, &re) || re.Offset != int64(len(whole)) {
+		t.Fatalf("got %v, want a RecordError at offset %d", err, len(whole))
+	}
+	res, err := Index(ctx, st, IndexConfig{Dir: dir, Live: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.To != 19 || res.Incomplete == nil || res.Incomplete.Offset != int64(len(whole)) {
+		t.Fatalf("indexed to %d, incomplete %v", res.To, res.Incomplete)
+	}
+	if err := os.WriteFile(path, bytes.Join(recs[:21], nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = Index(ctx, st, IndexConfig{Dir: dir, Live: true}); err != nil || res.From != 20 || res.To != 20 || res.Incomplete != nil {
+		t.Fatalf("after completion: %+v %v", res, err)
+	}
+	// Damage in an older file is an error even with Live.
+	if err := os.WriteFile(filepath.Join(dir, "blk00001.dat"), recs[21], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, partial, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Index(ctx, openTestStore(t), IndexConfig{Dir: dir, Live: true}); !errors.As(err, &re) {
+		t.Fatalf("damage before the newest file: %v", err)
+	}
+}

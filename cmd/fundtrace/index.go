@@ -34,7 +34,8 @@ de-obfuscating them with xor.dat when Core 28+ wrote one. Blocks are indexed
 in height order along the chain with the most work; stale fork blocks are
 left out and counted. Every input is resolved to the address and value it
 spends. A record that is cut short (a damaged file, or one Core is still
-writing) is an error naming the file and offset. When Core has
+writing) is an error naming the file and offset; with --live, one at the very
+end of the newest file is left for the next run. When Core has
 reorganised since the last run, the store's blocks above the fork are rolled
 back (up to --max-reorg deep) and the new branch indexed.`,
 		Flags: []cli.Flag{
@@ -42,6 +43,7 @@ back (up to --max-reorg deep) and the new branch indexed.`,
 			&cli.Int64Flag{Name: "to", Usage: "stop after this height (default: the best tip)"},
 			&cli.IntFlag{Name: "batch-blocks", Usage: "blocks per atomic write", Value: 1000},
 			&cli.IntFlag{Name: "workers", Usage: "parallel block decoders (default: one per CPU)"},
+			&cli.BoolFlag{Name: "live", Usage: "Bitcoin Core is running: leave a record it is still writing (cut short at the end of the newest file) for the next run"},
 			&cli.Int64Flag{Name: "max-reorg", Usage: "deepest chain reorganisation to roll back on its own (blocks)", Value: 100},
 			&cli.DurationFlag{Name: "progress-every", Usage: "when not on a terminal, log progress at most this often (0: after every batch)", Value: 10 * time.Second},
 			jsonFlag,
@@ -64,6 +66,7 @@ func runIndexBTC(c *cli.Context) error {
 		Workers:     c.Int("workers"),
 		Progress:    prog.update,
 		MaxReorg:    c.Int64("max-reorg"),
+		Live:        c.Bool("live"),
 		Logger:      slog.Default(),
 	})
 	prog.done()
@@ -89,6 +92,7 @@ type indexResultJSON struct {
 	Unconnected  []blockRef `json:"unconnected_blocks"`
 	Duplicates   int        `json:"duplicate_records"`
 	ReorgFrom    *int64     `json:"reorg_rolled_back_to,omitempty"`
+	Incomplete   string     `json:"incomplete_record,omitempty"`
 }
 
 type blockRef struct {
@@ -116,7 +120,13 @@ func printIndexResult(w io.Writer, res *bitcoin.Result, asJSON bool) error {
 		if res.ReorgFrom >= 0 {
 			j.ReorgFrom = &res.ReorgFrom
 		}
+		if res.Incomplete != nil {
+			j.Incomplete = res.Incomplete.Error()
+		}
 		return writeJSON(w, j)
+	}
+	if res.Incomplete != nil {
+		fmt.Fprintf(w, "left for the next run: %v\n", res.Incomplete)
 	}
 	if res.ReorgFrom >= 0 {
 		fmt.Fprintf(w, "chain reorganisation: rolled the store back to block %d, the last block it shares with the best chain\n", res.ReorgFrom)
