@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -34,28 +33,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	on, err := chtest.Enabled()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if !on {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "fundtrace-ch-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if chServer, err = chtest.Start(context.Background(), dir, 0); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	chServer.Stop()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(chtest.Main(m, &chServer))
 }
 
 // chServer is the ClickHouse server of the ClickHouse tests, when enabled.

@@ -313,3 +313,30 @@ func (z *ZooKeeper) Stop() {
 		_ = z.cmd.Wait()
 	}
 }
+
+// Main runs a test package's tests with a ClickHouse server started for
+// them when Enabled (stored in *srv, nil otherwise), stops it, and
+// returns the exit code: TestMain calls os.Exit(chtest.Main(m, &server)).
+func Main(m interface{ Run() int }, srv **Server) int {
+	on, err := Enabled()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if !on {
+		fmt.Fprintln(os.Stderr, "ClickHouse tests skipped: FUNDTRACE_TEST_CLICKHOUSE is not 1 (make test sets it)")
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "fundtrace-ch-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *srv, err = Start(context.Background(), dir, 0); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer (*srv).Stop()
+	return m.Run()
+}

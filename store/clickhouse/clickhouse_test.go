@@ -26,32 +26,7 @@ import (
 // server is the ClickHouse server TestMain starts for the package.
 var server *chtest.Server
 
-func TestMain(m *testing.M) {
-	on, err := chtest.Enabled()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if !on {
-		fmt.Fprintln(os.Stderr, "skipping the ClickHouse tests: FUNDTRACE_TEST_CLICKHOUSE is not 1 (make test sets it)")
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "fundtrace-ch-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	server, err = chtest.Start(context.Background(), dir, 0)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	server.Stop()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(chtest.Main(m, &server)) }
 
 var dbSeq atomic.Int64
 
