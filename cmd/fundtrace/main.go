@@ -26,15 +26,6 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// exitError carries a process exit code through urfave/cli.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
 var (
 	storeFlag = &cli.StringFlag{
 		Name:    "store",
@@ -95,10 +86,6 @@ func main() {
 	app.Writer, app.ErrWriter = os.Stdout, os.Stderr
 	if err := app.RunContext(ctx, os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "fundtrace:", err)
-		var ee *exitError
-		if errors.As(err, &ee) {
-			os.Exit(ee.code)
-		}
 		if errors.Is(err, context.Canceled) {
 			os.Exit(130)
 		}

@@ -254,15 +254,14 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 // committed row has paid before.
 func (s *Store) countNewAddresses(ctx context.Context, c chains.Chain, tip int64, blocks []store.BlockData) (int64, error) {
 	seen := map[chains.Address]struct{}{}
-	for i := range blocks {
-		for t := range blocks[i].Txs {
-			for _, o := range blocks[i].Txs[t].Outputs {
-				for _, a := range o.Addresses {
-					seen[a] = struct{}{}
-				}
+	eachTx(blocks, func(tx *chains.Tx) error {
+		for _, o := range tx.Outputs {
+			for _, a := range o.Addresses {
+				seen[a] = struct{}{}
 			}
 		}
-	}
+		return nil
+	})
 	if len(seen) == 0 {
 		return 0, nil
 	}
@@ -349,72 +348,69 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 			return nil
 		}},
 		{"txs", "chain, txid, height, position, time, version, lock_time, size, vsize, coinbase, output_count, in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses", func(add func(...any) error) error {
-			for i := range blocks {
-				for t := range blocks[i].Txs {
-					tx := &blocks[i].Txs[t]
-					n := len(tx.Inputs)
-					seq, prev, vout, val, typ, addrs := make([]uint32, n), make([]string, n), make([]uint32, n), make([]int64, n), make([]uint8, n), make([][]string, n)
-					for j, in := range tx.Inputs {
-						seq[j], prev[j], vout[j] = in.Sequence, hs(in.Prev.Hash), in.Prev.Index
-						val[j], typ[j], addrs[j] = in.Prevout.Value, uint8(in.Prevout.Type), addrStrings(in.Prevout.Addresses)
-					}
-					var cb uint8
-					if tx.Coinbase {
-						cb = 1
-					}
-					if err := add(chain, hs(tx.Hash), uint64(tx.Height), tx.Position, uint64(tx.Time), tx.Version, tx.LockTime, tx.Size, tx.VSize, cb,
-						uint32(len(tx.Outputs)), seq, prev, vout, val, typ, addrs); err != nil {
+			return eachTx(blocks, func(tx *chains.Tx) error {
+				n := len(tx.Inputs)
+				seq, prev, vout, val, typ, addrs := make([]uint32, n), make([]string, n), make([]uint32, n), make([]int64, n), make([]uint8, n), make([][]string, n)
+				for j, in := range tx.Inputs {
+					seq[j], prev[j], vout[j] = in.Sequence, hs(in.Prev.Hash), in.Prev.Index
+					val[j], typ[j], addrs[j] = in.Prevout.Value, uint8(in.Prevout.Type), addrStrings(in.Prevout.Addresses)
+				}
+				var cb uint8
+				if tx.Coinbase {
+					cb = 1
+				}
+				return add(chain, hs(tx.Hash), uint64(tx.Height), tx.Position, uint64(tx.Time), tx.Version, tx.LockTime, tx.Size, tx.VSize, cb,
+					uint32(len(tx.Outputs)), seq, prev, vout, val, typ, addrs)
+			})
+		}},
+		{"outputs", "chain, txid, vout, height, value, type, addresses", func(add func(...any) error) error {
+			return eachTx(blocks, func(tx *chains.Tx) error {
+				for _, o := range tx.Outputs {
+					if err := add(chain, hs(tx.Hash), o.Index, uint64(tx.Height), o.Value, uint8(o.Type), addrStrings(o.Addresses)); err != nil {
 						return err
 					}
 				}
-			}
-			return nil
-		}},
-		{"outputs", "chain, txid, vout, height, value, type, addresses", func(add func(...any) error) error {
-			for i := range blocks {
-				for t := range blocks[i].Txs {
-					tx := &blocks[i].Txs[t]
-					for _, o := range tx.Outputs {
-						if err := add(chain, hs(tx.Hash), o.Index, uint64(tx.Height), o.Value, uint8(o.Type), addrStrings(o.Addresses)); err != nil {
-							return err
-						}
-					}
-				}
-			}
-			return nil
+				return nil
+			})
 		}},
 		{"spends", "chain, prev_txid, prev_vout, txid, vin, height", func(add func(...any) error) error {
-			for i := range blocks {
-				for t := range blocks[i].Txs {
-					tx := &blocks[i].Txs[t]
-					if tx.Coinbase {
-						continue
+			return eachTx(blocks, func(tx *chains.Tx) error {
+				if tx.Coinbase {
+					return nil
+				}
+				for _, in := range tx.Inputs {
+					if err := add(chain, hs(in.Prev.Hash), in.Prev.Index, hs(tx.Hash), in.Index, uint64(tx.Height)); err != nil {
+						return err
 					}
-					for _, in := range tx.Inputs {
-						if err := add(chain, hs(in.Prev.Hash), in.Prev.Index, hs(tx.Hash), in.Index, uint64(tx.Height)); err != nil {
+				}
+				return nil
+			})
+		}},
+		{"address_history", "chain, address, height, position, vout, txid, value, type", func(add func(...any) error) error {
+			return eachTx(blocks, func(tx *chains.Tx) error {
+				for _, o := range tx.Outputs {
+					for _, a := range o.Addresses {
+						if err := add(chain, string(a), uint64(tx.Height), tx.Position, o.Index, hs(tx.Hash), o.Value, uint8(o.Type)); err != nil {
 							return err
 						}
 					}
 				}
-			}
-			return nil
-		}},
-		{"address_history", "chain, address, height, position, vout, txid, value, type", func(add func(...any) error) error {
-			for i := range blocks {
-				for t := range blocks[i].Txs {
-					tx := &blocks[i].Txs[t]
-					for _, o := range tx.Outputs {
-						for _, a := range o.Addresses {
-							if err := add(chain, string(a), uint64(tx.Height), tx.Position, o.Index, hs(tx.Hash), o.Value, uint8(o.Type)); err != nil {
-								return err
-							}
-						}
-					}
-				}
-			}
-			return nil
+				return nil
+			})
 		}},
 	}
+}
+
+// eachTx calls fn for every transaction of the blocks, in order.
+func eachTx(blocks []store.BlockData, fn func(tx *chains.Tx) error) error {
+	for i := range blocks {
+		for t := range blocks[i].Txs {
+			if err := fn(&blocks[i].Txs[t]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // hs is a hash as a FixedString(32) value.
