@@ -222,20 +222,92 @@ type Block struct {
 	TxCount    uint32
 }
 
+// TransferKind says what moved value in a Transfer.
+type TransferKind uint8
+
+const (
+	TransferNative     TransferKind = 1 // a transaction's own value (ETH)
+	TransferInternal   TransferKind = 2 // a value-carrying CALL inside a transaction (ETH)
+	TransferCreate     TransferKind = 3 // a contract creation, with the value it was endowed with
+	TransferDestruct   TransferKind = 4 // SELFDESTRUCT: a contract's balance to its beneficiary
+	TransferERC20      TransferKind = 5 // an ERC-20 Transfer log
+	TransferERC721     TransferKind = 6 // an ERC-721 Transfer log (Amount 1, TokenID set)
+	TransferERC1155    TransferKind = 7 // an ERC-1155 TransferSingle/TransferBatch entry
+	TransferReward     TransferKind = 8 // a block or uncle reward (no From)
+	TransferWithdrawal TransferKind = 9 // a beacon-chain withdrawal credited to an address (no From)
+)
+
+var transferKindNames = map[TransferKind]string{
+	TransferNative: "native", TransferInternal: "internal", TransferCreate: "create",
+	TransferDestruct: "selfdestruct", TransferERC20: "erc20", TransferERC721: "erc721",
+	TransferERC1155: "erc1155", TransferReward: "reward", TransferWithdrawal: "withdrawal",
+}
+
+func (k TransferKind) String() string {
+	if n, ok := transferKindNames[k]; ok {
+		return n
+	}
+	return fmt.Sprintf("kind%d", uint8(k))
+}
+
 // Transfer moves an amount of one asset between two addresses on an
-// account chain. A zero Asset is the chain's native coin.
+// account chain. A zero Asset is the chain's native coin. A Transfer that
+// did not happen (its call or transaction reverted) is kept with Success
+// false: it is evidence of an attempt, never a flow.
 type Transfer struct {
-	Chain    Chain
-	Height   int64
-	Time     int64
-	TxHash   Hash
-	TxIndex  uint32
-	Position string // log index, or trace address for internal calls
-	Asset    Address
+	Chain   Chain
+	Height  int64
+	Time    int64
+	TxHash  Hash // zero for block rewards
+	TxIndex uint32
+	// Position locates the transfer inside its transaction: "" for the
+	// transaction's own value, "log:N" for a log (N its index in the
+	// block), "call:0.1" for an internal call at that trace address,
+	// "reward:N" for the Nth reward of a block.
+	Position string
+	Kind     TransferKind
+	Asset    Address // "" for the native coin, else the token contract
 	From     Address
 	To       Address
 	Amount   *big.Int
+	TokenID  *big.Int // ERC-721 and ERC-1155 only
 	Success  bool
+}
+
+// AccountTx is a transaction of an account chain, with what its receipt
+// says happened.
+type AccountTx struct {
+	Chain    Chain
+	Hash     Hash
+	Height   int64
+	Position uint32 // index in the block
+	Time     int64
+	Type     uint8
+	Nonce    uint64
+	From     Address
+	To       Address // "" for a contract creation
+	Value    *big.Int
+	Gas      uint64
+	GasUsed  uint64
+	GasPrice *big.Int // effective price per gas paid
+	Fee      *big.Int // what the sender paid for gas (gas used × price, plus blob gas)
+	Success  bool
+	Created  Address // the contract a creation made
+	Input4   []byte  // the first four bytes of the call data (the method selector)
+}
+
+// Token is what a token contract says about itself. A contract that
+// reverts or answers nonsense keeps the zero value of that field, and the
+// Has fields say which answers were usable.
+type Token struct {
+	Chain       Chain
+	Address     Address
+	Symbol      string
+	Name        string
+	Decimals    uint8
+	HasDecimals bool
+	HasSymbol   bool
+	HasName     bool
 }
 
 // ErrUnknownChain is returned for a chain name fundtrace does not index.
@@ -251,3 +323,30 @@ func ParseChain(s string) (Chain, error) {
 	}
 	return "", fmt.Errorf("%w %q (want btc or eth)", ErrUnknownChain, s)
 }
+
+// Tag is the chain's one-byte tag in stores' binary keys and rows: 'B'
+// for bitcoin, 'E' for ethereum, '?' for anything else.
+func (c Chain) Tag() byte {
+	switch c {
+	case Bitcoin:
+		return 'B'
+	case Ethereum:
+		return 'E'
+	}
+	return '?'
+}
+
+// ChainByTag is the inverse of Tag.
+func ChainByTag(b byte) (Chain, bool) {
+	switch b {
+	case 'B':
+		return Bitcoin, true
+	case 'E':
+		return Ethereum, true
+	}
+	return "", false
+}
+
+// IsAccount reports whether the chain keeps balances per account
+// (Ethereum) rather than unspent outputs (Bitcoin).
+func (c Chain) IsAccount() bool { return c == Ethereum }

@@ -28,7 +28,12 @@ var ErrSchemaTooNew = errors.New("store: schema is newer than this binary")
 // transactions in block order, every non-coinbase input resolved.
 type BlockData struct {
 	Block chains.Block
-	Txs   []chains.Tx
+	Txs   []chains.Tx // UTXO chains
+	// Account chains: the transactions with their outcome, every transfer
+	// of value in the block in order, and the tokens first met in it.
+	AccountTxs []chains.AccountTx
+	Transfers  []chains.Transfer
+	Tokens     []chains.Token
 }
 
 // WriteOptions tunes one write of blocks.
@@ -54,6 +59,7 @@ type Meta struct {
 	Inputs    int64       `json:"inputs"`
 	Outputs   int64       `json:"outputs"`
 	Addresses int64       `json:"addresses"` // distinct addresses ever paid
+	Transfers int64       `json:"transfers,omitempty"` // account chains: transfers of value, tokens included
 	// StaleSkipped counts the blocks of the last index run's source that
 	// were not on the best chain (stale forks) and so were not indexed.
 	StaleSkipped int64 `json:"stale_blocks_skipped"`

@@ -290,11 +290,11 @@ func TestKillDuringIndexClickHouse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counts, err := st.CountRows(ctx, "blocks", "block_hashes", "txs", "outputs", "spends")
+	counts, err := st.CountRows(ctx, "blocks", "block_hashes", "txs", "outputs", "spenders")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for table, want := range map[string]int64{"blocks": tip + 1, "block_hashes": tip + 1, "txs": m.Txs, "outputs": m.Outputs, "spends": m.Inputs} {
+	for table, want := range map[string]int64{"blocks": tip + 1, "block_hashes": tip + 1, "txs": m.Txs, "outputs": m.Outputs, "spenders": m.Inputs} {
 		if int64(counts[table]) != want {
 			t.Errorf("%s holds %d rows, want %d", table, counts[table], want)
 		}

@@ -5,7 +5,8 @@ package clickhouse_test
 //	BenchmarkWrite/writer  rows/s through WriteBlocks (all tables, meta row, address count)
 //	BenchmarkWrite/bare    the same rows through plain clickhouse-go batches, one table after another
 //	BenchmarkSpenders      one 1,000-outpoint spender lookup (the tracer's hop) on 10 M spends rows,
-//	                       through the store (index_granularity 256) and on a naive copy (8,192)
+//	                       through the store (packed spenders, granularity 128), on migration 1's
+//	                       spends layout (granularity 256) and on a naive copy (8,192)
 
 import (
 	"context"
@@ -143,16 +144,25 @@ func BenchmarkSpenders(b *testing.B) {
 	db := st.Database()
 	// Two outputs per synthetic transaction: spend n spends output n%2 of
 	// transaction n/2. Generated on the server: ten million rows in seconds.
+	// The same rows go into the store's spenders table, into migration 1's
+	// spends layout (granularity 256) and into a naive spends table with
+	// ClickHouse's default granularity.
+	v1 := "(chain String, prev_txid FixedString(32), prev_vout UInt32, txid FixedString(32), vin UInt32, height UInt64)"
 	for _, stmt := range []string{
-		fmt.Sprintf(`INSERT INTO %s.spends (chain, prev_txid, prev_vout, txid, vin, height)
+		fmt.Sprintf("CREATE TABLE %s.spends_naive %s ENGINE = MergeTree ORDER BY (chain, prev_txid, prev_vout)", db, v1),
+		fmt.Sprintf(`INSERT INTO %s.spends_naive (chain, prev_txid, prev_vout, txid, vin, height)
 			SELECT 'btc', SHA256(toString(intDiv(number, 2))), number %% 2, SHA256(concat('s', toString(number))), 0, intDiv(number, 4000)
 			FROM system.numbers LIMIT %d`, db, spendsRows),
-		fmt.Sprintf("CREATE TABLE %s.spends_naive AS %s.spends ENGINE = MergeTree ORDER BY (chain, prev_txid, prev_vout)", db, db),
-		fmt.Sprintf("INSERT INTO %s.spends_naive SELECT * FROM %s.spends", db, db),
-		fmt.Sprintf("OPTIMIZE TABLE %s.spends FINAL", db),
-		fmt.Sprintf("OPTIMIZE TABLE %s.spends_naive FINAL", db),
+		fmt.Sprintf("CREATE TABLE %s.spends_v1 %s ENGINE = MergeTree ORDER BY (chain, prev_txid, prev_vout) SETTINGS index_granularity = 256", db, v1),
+		fmt.Sprintf("INSERT INTO %s.spends_v1 SELECT * FROM %s.spends_naive", db, db),
+		fmt.Sprintf("INSERT INTO %s.spenders (chain, height, entry) SELECT chain, height, %s FROM %s.spends_naive", db, clickhouse.PackSpendSQL, db),
 	} {
 		if err := st.Exec(ctx, stmt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, t := range []string{"spenders", "spends_v1", "spends_naive"} {
+		if err := st.OptimizeToOnePart(ctx, t); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -183,12 +193,14 @@ func BenchmarkSpenders(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/lookup")
 	})
-	b.Run("naive-granularity", func(b *testing.B) {
-		for b.Loop() {
-			if err := st.CountSpendsNaive(ctx, pick()); err != nil {
-				b.Fatal(err)
+	for _, t := range []struct{ name, table string }{{"migration-1-layout", "spends_v1"}, {"naive-granularity", "spends_naive"}} {
+		b.Run(t.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := st.ReadSpendsTable(ctx, t.table, pick()); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/lookup")
-	})
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/lookup")
+		})
+	}
 }

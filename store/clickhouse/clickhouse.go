@@ -120,12 +120,20 @@ func Open(ctx context.Context, uri string, o Options) (*Store, error) {
 	}
 	s := &Store{conn: conn, topo: topology{db: db, cluster: o.Cluster}, addr: u.Host, log: o.Logger, opts: o,
 		meta: map[chains.Chain]store.Meta{}, seq: map[chains.Chain]uint64{}, dirty: map[chains.Chain]bool{}}
-	if err := s.Migrate(ctx); err != nil {
+	upTo := schemaVersion
+	if openSchema > 0 {
+		upTo = openSchema
+	}
+	if err := s.migrate(ctx, upTo); err != nil {
 		conn.Close()
 		return nil, err
 	}
 	return s, nil
 }
+
+// openSchema, when set (by tests), is the schema version Open migrates
+// to instead of the newest: a database as an older fundtrace left it.
+var openSchema int
 
 // String names the store for messages.
 func (s *Store) String() string {
@@ -150,6 +158,11 @@ func (s *Store) table(name string) string {
 // the database's schema. It refuses a database whose schema is newer
 // than this binary knows.
 func (s *Store) Migrate(ctx context.Context) error {
+	return s.migrate(ctx, schemaVersion)
+}
+
+// migrate applies the migrations up to version upTo.
+func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if s.topo.cluster != "" {
 		if err := s.waitCoordination(ctx); err != nil {
 			return err
@@ -172,7 +185,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("%w: database %s has schema %d, this fundtrace knows %d; upgrade fundtrace", store.ErrSchemaTooNew, s.topo.db, current, schemaVersion)
 	}
 	for _, m := range migrations {
-		if m.version <= current {
+		if m.version <= current || m.version > upTo {
 			continue
 		}
 		for _, t := range m.tables {
@@ -180,6 +193,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 				if err := s.ddl(ctx, stmt); err != nil {
 					return fmt.Errorf("migration %d, table %s: %w", m.version, t.name, err)
 				}
+			}
+		}
+		if m.then != nil {
+			if err := m.then(ctx, s); err != nil {
+				return fmt.Errorf("migration %d: %w", m.version, err)
 			}
 		}
 		if err := s.RecordMigration(ctx, m.version); err != nil {

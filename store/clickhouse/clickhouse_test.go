@@ -90,6 +90,70 @@ func TestSchemaTooNew(t *testing.T) {
 	}
 }
 
+// TestMigrationMovesSpends: a database written by migration 1's layout
+// (spends) keeps its spender answers after migration 2 repacks them into
+// spenders. The rows are real: block 170's transaction, the first bitcoin
+// payment, spends output 0 of block 9's coinbase.
+func TestMigrationMovesSpends(t *testing.T) {
+	if server == nil {
+		t.Skip("no ClickHouse server")
+	}
+	ctx := context.Background()
+	uri := "clickhouse://" + server.Addr() + fmt.Sprintf("/ft_test_%d_%d", os.Getpid(), dbSeq.Add(1))
+	old, err := clickhouse.OpenAtSchema(ctx, uri, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		pay  = "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16"
+		coin = "0437cd7f8525ceed2324359c2d0ba26006d92d856a9c20fa0241106ee5a597c9"
+	)
+	ins := fmt.Sprintf(`INSERT INTO %s.spends (chain, prev_txid, prev_vout, txid, vin, height)
+		SELECT 'btc', unhex('%s'), 0, unhex('%s'), 0, 170`, old.Database(), coin, pay)
+	if err := old.Exec(ctx, ins); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.SetTip(ctx, chains.Bitcoin, 170); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := old.SchemaVersion(ctx); err != nil || v != 1 {
+		t.Fatalf("schema %d, %v; want 1", v, err)
+	}
+	old.Close()
+
+	st, err := clickhouse.Open(ctx, uri, clickhouse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if v, err := st.SchemaVersion(ctx); err != nil || v < 2 {
+		t.Fatalf("schema %d, %v; want at least 2", v, err)
+	}
+	op := chains.Outpoint{Hash: mustHash(t, coin), Index: 0}
+	sp, found, err := st.Spenders(ctx, chains.Bitcoin, []chains.Outpoint{op, {Hash: mustHash(t, pay), Index: 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !found[0] || sp[0].TxHash != mustHash(t, pay) || sp[0].Vin != 0 || sp[0].Height != 170 || sp[0].Outpoint != op {
+		t.Fatalf("spender of %s after migration: %+v found=%v", op, sp[0], found[0])
+	}
+	if found[1] {
+		t.Fatalf("unspent output reported spent: %+v", sp[1])
+	}
+	if err := st.Exec(ctx, "SELECT count() FROM "+st.Database()+".spends"); err == nil {
+		t.Fatal("migration 2 left the spends table behind")
+	}
+}
+
+func mustHash(t *testing.T, s string) chains.Hash {
+	t.Helper()
+	h, err := chains.ParseHash(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // TestCluster runs two ClickHouse servers as one two-shard cluster (with
 // ZooKeeper for ON CLUSTER DDL), indexes the real blocks through it, and
 // checks the answers equal the embedded store's and both shards hold rows.
@@ -148,7 +212,7 @@ func TestCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		counts, err := one.CountRows(ctx, "outputs_local", "address_history_local", "spends_local")
+		counts, err := one.CountRows(ctx, "outputs_local", "address_history_local", "spenders_local")
 		one.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -187,11 +251,11 @@ func checkNoDuplicates(t *testing.T, st *clickhouse.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counts, err := st.CountRows(ctx, "blocks", "block_hashes", "txs", "outputs", "spends")
+	counts, err := st.CountRows(ctx, "blocks", "block_hashes", "txs", "outputs", "spenders")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int64{"blocks": m.Blocks, "block_hashes": m.Blocks, "txs": m.Txs, "outputs": m.Outputs, "spends": m.Inputs}
+	want := map[string]int64{"blocks": m.Blocks, "block_hashes": m.Blocks, "txs": m.Txs, "outputs": m.Outputs, "spenders": m.Inputs}
 	for table, n := range counts {
 		if int64(n) != want[table] {
 			t.Errorf("%s holds %d rows, the chain has %d", table, n, want[table])

@@ -2,6 +2,10 @@ package clickhouse
 
 import (
 	"context"
+	"fmt"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/store"
@@ -42,15 +46,19 @@ func (s *Store) SetTip(ctx context.Context, c chains.Chain, h int64) error {
 	return s.writeMeta(ctx, m)
 }
 
-// CountSpendsNaive runs the spender lookup's query on spends_naive, the
-// same rows in a table with ClickHouse's default granularity.
-func (s *Store) CountSpendsNaive(ctx context.Context, ops []chains.Outpoint) error {
-	hs := make([]chains.Hash, len(ops))
-	for i, op := range ops {
-		hs[i] = op.Hash
+// PackSpendSQL is the expression that builds a spenders entry from the
+// columns of migration 1's spends table.
+const PackSpendSQL = packSpendSQL
+
+// ReadSpendsTable runs migration 1's spender lookup (the outpoints' txids
+// as an external table) on table, which has migration 1's spends layout.
+func (s *Store) ReadSpendsTable(ctx context.Context, table string, ops []chains.Outpoint) error {
+	tbl, err := hashTable("lookup_txids", uniqueHashes(ops))
+	if err != nil {
+		return err
 	}
-	rows, err := s.conn.Query(ctx, "SELECT prev_txid, prev_vout, txid, vin, height FROM "+s.table("spends_naive")+
-		" WHERE chain = 'btc' AND prev_txid IN ("+inHashes(hs)+")")
+	rows, err := s.conn.Query(ch.Context(ctx, ch.WithExternalTable(tbl)), "SELECT prev_txid, prev_vout, txid, vin, height FROM "+s.table(table)+
+		" WHERE chain = 'btc' AND prev_txid IN lookup_txids")
 	if err != nil {
 		return err
 	}
@@ -58,4 +66,35 @@ func (s *Store) CountSpendsNaive(ctx context.Context, ops []chains.Outpoint) err
 	for rows.Next() {
 	}
 	return rows.Err()
+}
+
+// OpenAtSchema opens the store as a fundtrace that knows only the
+// migrations up to version v would.
+func OpenAtSchema(ctx context.Context, uri string, v int) (*Store, error) {
+	openSchema = v
+	defer func() { openSchema = 0 }()
+	return Open(ctx, uri, Options{})
+}
+
+// OptimizeToOnePart merges table into a single part, as a table at rest
+// ends up: OPTIMIZE FINAL silently does nothing while a background merge
+// holds the parts, so it is repeated until one part is left.
+func (s *Store) OptimizeToOnePart(ctx context.Context, table string) error {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		if err := s.conn.Exec(ctx, "OPTIMIZE TABLE "+s.table(table)+" FINAL"); err != nil {
+			return err
+		}
+		var n uint64
+		if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND table = ? AND active", s.topo.db, table).Scan(&n); err != nil {
+			return err
+		}
+		if n <= 1 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still has %d parts", table, n)
+		}
+		time.Sleep(time.Second)
+	}
 }

@@ -282,8 +282,10 @@ func uniqueHashes(ops []chains.Outpoint) []chains.Hash {
 }
 
 // Spenders returns, for each outpoint, the input that spent it; found is
-// false where it is unspent (or unknown). One query per 2,000 outpoints:
-// the tracer's hop.
+// false where it is unspent (or unknown). One query for the whole hop: the
+// outpoints' keys travel as an external table (no SQL text to parse,
+// however many there are), the server reads one column of one granule per
+// key, and the rows are matched to the outpoints here.
 func (s *Store) Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error) {
 	res := make([]store.Spend, len(ops))
 	found := make([]bool, len(ops))
@@ -292,33 +294,45 @@ func (s *Store) Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpo
 		return res, found, err
 	}
 	want := make(map[chains.Outpoint][]int, len(ops))
-	for i, op := range ops {
-		want[op] = append(want[op], i)
-	}
-	// The outpoints' txids travel as an external table: one query for the
-	// whole hop, and no SQL text to parse however many there are.
-	tbl, err := hashTable("lookup_txids", uniqueHashes(ops))
+	keys, err := ext.NewTable("lookup_keys", ext.Column("k", "UInt64"))
 	if err != nil {
 		return nil, nil, err
 	}
-	q := fmt.Sprintf("SELECT prev_txid, prev_vout, txid, vin, height FROM %s WHERE chain = ? AND prev_txid IN lookup_txids AND height <= ?", s.table("spends"))
-	rows, err := s.conn.Query(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), uint64(tip))
+	seen := make(map[uint64]bool, len(ops))
+	for i, op := range ops {
+		want[op] = append(want[op], i)
+		if k := spenderKey(c, op.Hash); !seen[k] {
+			seen[k] = true
+			if err := keys.Append(k); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	// A small read buffer: each key's granule is a short read somewhere
+	// else in the file, and the default 1 MiB buffer would read (and copy)
+	// a megabyte for each.
+	qctx := ch.Context(ctx, ch.WithExternalTable(keys), ch.WithSettings(ch.Settings{"max_read_buffer_size": 65536}))
+	q := fmt.Sprintf("SELECT entry FROM %s WHERE %s IN lookup_keys", s.table("spenders"), spenderKeyExpr)
+	rows, err := s.conn.Query(qctx, q)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s spenders: %w", c, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var (
-			prev, txid string
-			vout, vin  uint32
-			height     uint64
-		)
-		if err := rows.Scan(&prev, &vout, &txid, &vin, &height); err != nil {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
 			return nil, nil, err
 		}
-		op := chains.Outpoint{Hash: toHash(prev), Index: vout}
-		for _, k := range want[op] {
-			res[k] = store.Spend{Outpoint: op, TxHash: toHash(txid), Vin: vin, Height: int64(height)}
+		e, err := parseSpenderEntry([]byte(raw))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s spenders: %w", c, err)
+		}
+		// Rows above the committed tip belong to an interrupted write.
+		if e.chain != c || e.spend.Height > tip {
+			continue
+		}
+		for _, k := range want[e.prev] {
+			res[k] = e.spend
 			found[k] = true
 		}
 	}

@@ -33,7 +33,7 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	if err != nil {
 		return fmt.Errorf("roll back: %w", err)
 	}
-	ins, err := count(fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND height > ?", s.table("spends")), chain, to)
+	ins, err := count(fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND height > ?", s.table("spenders")), chain, to)
 	if err != nil {
 		return fmt.Errorf("roll back: %w", err)
 	}

@@ -373,13 +373,14 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 				return nil
 			})
 		}},
-		{"spends", "chain, prev_txid, prev_vout, txid, vin, height", func(add func(...any) error) error {
+		{"spenders", "chain, height, entry", func(add func(...any) error) error {
 			return eachTx(blocks, func(tx *chains.Tx) error {
 				if tx.Coinbase {
 					return nil
 				}
 				for _, in := range tx.Inputs {
-					if err := add(chain, hs(in.Prev.Hash), in.Prev.Index, hs(tx.Hash), in.Index, uint64(tx.Height)); err != nil {
+					e := spenderEntry{chain: c, prev: in.Prev, spend: store.Spend{TxHash: tx.Hash, Vin: in.Index, Height: tx.Height}}
+					if err := add(chain, uint64(tx.Height), string(e.append(nil))); err != nil {
 						return err
 					}
 				}

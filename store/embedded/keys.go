@@ -36,18 +36,8 @@ var schemaKey = []byte("~schema")
 // changes incompatibly.
 const schemaVersion = 1
 
-func chainByte(c chains.Chain) byte {
-	switch c {
-	case chains.Bitcoin:
-		return 'B'
-	case chains.Ethereum:
-		return 'E'
-	}
-	return '?'
-}
-
 func keyPrefix(dst []byte, table byte, c chains.Chain) []byte {
-	return append(dst, table, chainByte(c))
+	return append(dst, table, c.Tag())
 }
 
 func metaKey(c chains.Chain) []byte {

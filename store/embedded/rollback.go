@@ -39,6 +39,14 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 		if err != nil {
 			return fmt.Errorf("roll back block %d: %w", h, err)
 		}
+		if c.IsAccount() {
+			rm, err := s.rollbackAccountBlock(ctx, del, c, &m, h, txids)
+			if err != nil {
+				return err
+			}
+			removed = append(removed, rm...)
+			txids = nil
+		}
 		for _, id := range txids {
 			tx, err := s.Tx(ctx, c, id)
 			if err != nil {

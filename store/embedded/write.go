@@ -40,7 +40,14 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 	}
 	kv.grow(3*size, size/16)
 	for i := range blocks {
-		if err := s.writeBlock(kv, c, &m, &blocks[i]); err != nil {
+		if err := checkLink(c, &m, &blocks[i].Block); err != nil {
+			return err
+		}
+		write := s.writeBlock
+		if c.IsAccount() {
+			write = s.writeAccountBlock
+		}
+		if err := write(kv, c, &m, &blocks[i]); err != nil {
 			return err
 		}
 	}
@@ -61,14 +68,24 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 	return nil
 }
 
-func (s *Store) writeBlock(b *kvBuf, c chains.Chain, m *store.Meta, bd *store.BlockData) error {
-	blk := &bd.Block
+// checkLink refuses a block that does not continue the stored chain: the
+// next height, with the tip as parent. An empty chain starts anywhere (an
+// account chain's index may begin at a recent block).
+func checkLink(c chains.Chain, m *store.Meta, blk *chains.Block) error {
+	if m.Blocks == 0 && m.TipHeight < 0 {
+		return nil
+	}
 	if blk.Height != m.TipHeight+1 {
 		return fmt.Errorf("write %s block %d: store tip is %d, blocks must follow it without gaps", c, blk.Height, m.TipHeight)
 	}
-	if m.TipHeight >= 0 && blk.PrevHash != m.TipHash {
+	if blk.PrevHash != m.TipHash {
 		return fmt.Errorf("write %s block %d %s: its parent %s is not the store's tip %s", c, blk.Height, blk.Hash, blk.PrevHash, m.TipHash)
 	}
+	return nil
+}
+
+func (s *Store) writeBlock(b *kvBuf, c chains.Chain, m *store.Meta, bd *store.BlockData) error {
+	blk := &bd.Block
 	txids := make([]chains.Hash, len(bd.Txs))
 	for i := range bd.Txs {
 		txids[i] = bd.Txs[i].Hash

@@ -1,0 +1,269 @@
+package ethereum
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// Sink is what the indexer needs of a store.
+type Sink interface {
+	Meta(ctx context.Context, c chains.Chain) (store.Meta, error)
+	WriteBlocks(ctx context.Context, c chains.Chain, network string, blocks []store.BlockData, o store.WriteOptions) error
+	BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error)
+	Rollback(ctx context.Context, c chains.Chain, to int64) error
+}
+
+// IndexConfig says what to index and how.
+type IndexConfig struct {
+	// From is the first block of an empty store (default 0). A store that
+	// already holds blocks continues after its tip.
+	From int64
+	// To is the last block to index; -1 (the default) means the newest
+	// final block: the node's head less Confirmations.
+	To            int64
+	Confirmations int64 // blocks below the head before a block is final (default 12)
+	Follow        bool  // keep indexing new final blocks until the context ends
+	Poll          time.Duration
+	Workers       int // blocks fetched in parallel (default 4)
+	BatchBlocks   int // blocks per atomic store write (default 50)
+	MaxReorg      int64
+	Logger        *slog.Logger
+	// Progress, when set, is called after every write.
+	Progress func(Progress)
+}
+
+// Progress is reported after each write.
+type Progress struct {
+	Height, Target         int64
+	Blocks, Txs, Transfers int64
+	Elapsed                time.Duration
+}
+
+// Result sums up an index run.
+type Result struct {
+	From, To               int64 // blocks written in this run, To < From if none
+	Blocks, Txs, Transfers int64
+	Network                string
+	ReorgFrom              int64 // the lowest height rolled back by a reorg, -1 if none
+	Traces                 TraceMode
+}
+
+// Networks by chain id; others are named chain-ID.
+var networkNames = map[uint64]string{1: "mainnet", 11155111: "sepolia", 17000: "holesky", 560048: "hoodi", 1337: "dev"}
+
+// NetworkName names the network of a chain id.
+func NetworkName(id *big.Int) string {
+	if id.IsUint64() {
+		if n, ok := networkNames[id.Uint64()]; ok {
+			return n
+		}
+	}
+	return "chain-" + id.String()
+}
+
+// Index fetches blocks from the node and writes them to the sink in
+// height order, BatchBlocks at a time, each write atomic: interrupted,
+// it resumes after the last write. Blocks are fetched Workers at a time
+// and committed in order. A block whose parent is not the stored tip
+// means the node's chain reorganised: the store is rolled back to the
+// common ancestor (at most MaxReorg blocks) and indexing goes on from it.
+func Index(ctx context.Context, sink Sink, cl *Client, cfg IndexConfig) (*Result, error) {
+	if cfg.Confirmations < 0 {
+		cfg.Confirmations = 0
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.BatchBlocks <= 0 {
+		cfg.BatchBlocks = 50
+	}
+	if cfg.MaxReorg <= 0 {
+		cfg.MaxReorg = 64
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 4 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	id, err := cl.ChainID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Network: NetworkName(id), ReorgFrom: -1, From: -1, To: -2}
+	m, err := sink.Meta(ctx, chains.Ethereum)
+	if err != nil {
+		return nil, err
+	}
+	if m.Network != "" && m.Network != res.Network {
+		return nil, fmt.Errorf("the store holds ethereum %s; the node at %s serves %s", m.Network, cl.URL(), res.Network)
+	}
+	start := time.Now()
+	for {
+		m, err := sink.Meta(ctx, chains.Ethereum)
+		if err != nil {
+			return nil, err
+		}
+		next := cfg.From
+		if m.Blocks > 0 {
+			next = m.TipHeight + 1
+			if cfg.From > next {
+				return nil, fmt.Errorf("the store's ethereum tip is %d; --from %d would leave a gap", m.TipHeight, cfg.From)
+			}
+		}
+		head, err := cl.Head(ctx)
+		if err != nil {
+			return nil, err
+		}
+		target := int64(head) - cfg.Confirmations
+		if cfg.To >= 0 && cfg.To < target {
+			target = cfg.To
+		}
+		if next > target {
+			if !cfg.Follow || (cfg.To >= 0 && next > cfg.To) {
+				res.Traces = cl.traces
+				return res, nil
+			}
+			select {
+			case <-ctx.Done():
+				res.Traces = cl.traces
+				return res, nil
+			case <-time.After(cfg.Poll):
+			}
+			continue
+		}
+		end := min(target, next+int64(cfg.BatchBlocks)-1)
+		bds, err := fetchRange(ctx, cl, next, end, cfg.Workers)
+		if err != nil {
+			return nil, err
+		}
+		// The first block must follow the stored tip; if it does not, the
+		// node's chain reorganised under the store.
+		if m.Blocks > 0 && next == m.TipHeight+1 && bds[0].Block.PrevHash != m.TipHash {
+			fork, err := findFork(ctx, sink, cl, m.TipHeight, cfg.MaxReorg)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Logger.Warn("Chain reorganised; rolling back", "from", fork+1, "tip", m.TipHeight)
+			if err := sink.Rollback(ctx, chains.Ethereum, fork); err != nil {
+				return nil, fmt.Errorf("roll back to %d after a reorg: %w", fork, err)
+			}
+			if res.ReorgFrom < 0 || fork+1 < res.ReorgFrom {
+				res.ReorgFrom = fork + 1
+			}
+			continue
+		}
+		if err := sink.WriteBlocks(ctx, chains.Ethereum, res.Network, bds, store.WriteOptions{Sync: true}); err != nil {
+			return nil, fmt.Errorf("write blocks %d..%d: %w", next, end, err)
+		}
+		if res.From < 0 {
+			res.From = next
+		}
+		res.To = end
+		for i := range bds {
+			res.Blocks++
+			res.Txs += int64(len(bds[i].AccountTxs))
+			res.Transfers += int64(len(bds[i].Transfers))
+		}
+		if cfg.Progress != nil {
+			cfg.Progress(Progress{Height: end, Target: target, Blocks: res.Blocks, Txs: res.Txs, Transfers: res.Transfers, Elapsed: time.Since(start)})
+		}
+	}
+}
+
+// fetchRange fetches and extracts blocks from..to, workers at a time, and
+// checks that each links to the one before it.
+func fetchRange(ctx context.Context, cl *Client, from, to int64, workers int) ([]store.BlockData, error) {
+	// Detect the node's methods once, before the parallel fetch.
+	if err := cl.detect(ctx, uint64(from)); err != nil {
+		return nil, err
+	}
+	bds := make([]store.BlockData, to-from+1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for h := from; h <= to; h++ {
+		g.Go(func() error {
+			b, err := cl.Fetch(gctx, uint64(h))
+			if err != nil {
+				return err
+			}
+			bd, err := Extract(b)
+			if err != nil {
+				return err
+			}
+			bds[h-from] = bd
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(bds); i++ {
+		if bds[i].Block.PrevHash != bds[i-1].Block.Hash {
+			return nil, fmt.Errorf("block %d: eth_getBlockByNumber gave parent %s, but block %d was %s: the node changed its chain mid-run; run again",
+				bds[i].Block.Height, bds[i].Block.PrevHash, bds[i-1].Block.Height, bds[i-1].Block.Hash)
+		}
+	}
+	// Token metadata for the tokens met, once per token per run.
+	var toks []common.Address
+	for i := range bds {
+		for _, t := range bds[i].Transfers {
+			if t.Asset != "" {
+				toks = append(toks, common.BytesToAddress(t.Asset.Payload()))
+			}
+		}
+	}
+	tokens, err := cl.Tokens(ctx, toks)
+	if err != nil {
+		return nil, err
+	}
+	// Each token goes with the first block that met it.
+	first := map[chains.Address]int{}
+	for i := range bds {
+		for _, t := range bds[i].Transfers {
+			if _, ok := first[t.Asset]; !ok && t.Asset != "" {
+				first[t.Asset] = i
+			}
+		}
+	}
+	for _, t := range tokens {
+		i := first[t.Address]
+		bds[i].Tokens = append(bds[i].Tokens, t)
+	}
+	return bds, nil
+}
+
+// findFork walks back from the stored tip to the highest block the node
+// and the store agree on.
+func findFork(ctx context.Context, sink Sink, cl *Client, tip, maxReorg int64) (int64, error) {
+	for h := tip; h >= 0 && h > tip-maxReorg; h-- {
+		stored, _, err := sink.BlockByHeight(ctx, chains.Ethereum, h)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return h, nil // below the store's first block
+			}
+			return 0, err
+		}
+		var hdr struct {
+			Hash *common.Hash `json:"hash"`
+		}
+		if err := cl.call(ctx, &hdr, "eth_getBlockByNumber", hexutil.EncodeUint64(uint64(h)), false); err != nil {
+			return 0, fmt.Errorf("eth_getBlockByNumber %d: %w", h, err)
+		}
+		if hdr.Hash != nil && chains.Hash(*hdr.Hash) == stored.Hash {
+			return h, nil
+		}
+	}
+	return 0, fmt.Errorf("chain reorganised deeper than %d blocks below the store's tip %d; re-index from scratch or raise --max-reorg", maxReorg, tip)
+}

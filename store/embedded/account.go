@@ -1,0 +1,427 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// Account chains (Ethereum) keep, beside the block records:
+//
+//	t c txid                                   → transaction, receipt outcome, its transfers
+//	w c height(8)                              → the block's transfers outside transactions (rewards, withdrawals)
+//	x c len(1) addr height(8) txpos(4) seq(4)  → a transfer from or to addr (seq: its index in the block)
+//	k c token                                  → token metadata
+//	f c addr                                   → first-seen height (shared with UTXO chains)
+const (
+	tBlockTransfers = 'w'
+	tTransfer       = 'x'
+	tToken          = 'k'
+)
+
+func blockTransfersKey(dst []byte, c chains.Chain, h int64) []byte {
+	return binary.BigEndian.AppendUint64(keyPrefix(dst, tBlockTransfers, c), uint64(h))
+}
+
+func transferPrefix(dst []byte, c chains.Chain, a chains.Address) []byte {
+	dst = append(keyPrefix(dst, tTransfer, c), byte(len(a)))
+	return append(dst, a...)
+}
+
+func transferKey(dst []byte, c chains.Chain, a chains.Address, h int64, txpos, seq uint32) []byte {
+	dst = transferPrefix(dst, c, a)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(h))
+	dst = binary.BigEndian.AppendUint32(dst, txpos)
+	return binary.BigEndian.AppendUint32(dst, seq)
+}
+
+func tokenKey(c chains.Chain, a chains.Address) []byte { return append(keyPrefix(nil, tToken, c), a...) }
+
+func appendBytes(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+func appendBig(dst []byte, v *big.Int) []byte {
+	if v == nil {
+		return append(dst, 0)
+	}
+	dst = append(dst, 1+byte(v.Sign()+1)) // 1 negative, 2 zero, 3 positive
+	return appendBytes(dst, v.Bytes())
+}
+
+func (d *decoder) lenBytes() []byte {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)) {
+		d.err = errShort
+	}
+	return d.bytes(int(n))
+}
+
+func (d *decoder) big() *big.Int {
+	tag := d.byte1()
+	if tag == 0 || d.err != nil {
+		return nil
+	}
+	v := new(big.Int).SetBytes(d.lenBytes())
+	if tag == 1 {
+		v.Neg(v)
+	}
+	return v
+}
+
+func appendTransfer(dst []byte, t *chains.Transfer) []byte {
+	dst = append(dst, byte(t.Kind))
+	dst = append(dst, t.TxHash[:]...)
+	dst = binary.AppendUvarint(dst, uint64(t.TxIndex))
+	dst = binary.AppendVarint(dst, t.Height)
+	dst = binary.AppendVarint(dst, t.Time)
+	dst = appendBytes(dst, []byte(t.Position))
+	dst = appendBytes(dst, []byte(t.Asset))
+	dst = appendBytes(dst, []byte(t.From))
+	dst = appendBytes(dst, []byte(t.To))
+	dst = appendBig(dst, t.Amount)
+	dst = appendBig(dst, t.TokenID)
+	if t.Success {
+		return append(dst, 1)
+	}
+	return append(dst, 0)
+}
+
+func (d *decoder) transfer(c chains.Chain) chains.Transfer {
+	t := chains.Transfer{Chain: c}
+	t.Kind = chains.TransferKind(d.byte1())
+	t.TxHash = d.hash()
+	t.TxIndex = uint32(d.uvarint())
+	t.Height = d.varint()
+	t.Time = d.varint()
+	t.Position = string(d.lenBytes())
+	t.Asset = chains.Address(d.lenBytes())
+	t.From = chains.Address(d.lenBytes())
+	t.To = chains.Address(d.lenBytes())
+	t.Amount = d.big()
+	t.TokenID = d.big()
+	t.Success = d.byte1() == 1
+	return t
+}
+
+func appendTransfers(dst []byte, ts []chains.Transfer) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(ts)))
+	for i := range ts {
+		dst = appendTransfer(dst, &ts[i])
+	}
+	return dst
+}
+
+func (d *decoder) transfers(c chains.Chain) []chains.Transfer {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.err = errShort
+		return nil
+	}
+	out := make([]chains.Transfer, n)
+	for i := range out {
+		out[i] = d.transfer(c)
+	}
+	return out
+}
+
+// Account-transaction value: the transaction, then its transfers.
+func appendAccountTx(dst []byte, tx *chains.AccountTx, ts []chains.Transfer) []byte {
+	dst = binary.AppendVarint(dst, tx.Height)
+	dst = binary.AppendUvarint(dst, uint64(tx.Position))
+	dst = binary.AppendVarint(dst, tx.Time)
+	dst = append(dst, tx.Type)
+	dst = binary.AppendUvarint(dst, tx.Nonce)
+	dst = appendBytes(dst, []byte(tx.From))
+	dst = appendBytes(dst, []byte(tx.To))
+	dst = appendBig(dst, tx.Value)
+	dst = binary.AppendUvarint(dst, tx.Gas)
+	dst = binary.AppendUvarint(dst, tx.GasUsed)
+	dst = appendBig(dst, tx.GasPrice)
+	dst = appendBig(dst, tx.Fee)
+	if tx.Success {
+		dst = append(dst, 1)
+	} else {
+		dst = append(dst, 0)
+	}
+	dst = appendBytes(dst, []byte(tx.Created))
+	dst = appendBytes(dst, tx.Input4)
+	return appendTransfers(dst, ts)
+}
+
+func decodeAccountTx(c chains.Chain, h chains.Hash, v []byte) (*chains.AccountTx, []chains.Transfer, error) {
+	d := decoder{b: v}
+	tx := &chains.AccountTx{Chain: c, Hash: h}
+	tx.Height = d.varint()
+	tx.Position = uint32(d.uvarint())
+	tx.Time = d.varint()
+	tx.Type = d.byte1()
+	tx.Nonce = d.uvarint()
+	tx.From = chains.Address(d.lenBytes())
+	tx.To = chains.Address(d.lenBytes())
+	tx.Value = d.big()
+	tx.Gas = d.uvarint()
+	tx.GasUsed = d.uvarint()
+	tx.GasPrice = d.big()
+	tx.Fee = d.big()
+	tx.Success = d.byte1() == 1
+	tx.Created = chains.Address(d.lenBytes())
+	if in := d.lenBytes(); len(in) > 0 {
+		tx.Input4 = append([]byte(nil), in...)
+	}
+	ts := d.transfers(c)
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d bytes left over", len(d.b))
+	}
+	return tx, ts, d.err
+}
+
+func appendToken(dst []byte, t *chains.Token) []byte {
+	var flags byte
+	if t.HasSymbol {
+		flags |= 1
+	}
+	if t.HasName {
+		flags |= 2
+	}
+	if t.HasDecimals {
+		flags |= 4
+	}
+	dst = append(dst, flags, t.Decimals)
+	dst = appendBytes(dst, []byte(t.Symbol))
+	return appendBytes(dst, []byte(t.Name))
+}
+
+// writeAccountBlock adds an account chain's block to b: the block, each
+// transaction with its transfers, the transfers outside transactions, a
+// history entry for both ends of every transfer, and token metadata.
+func (s *Store) writeAccountBlock(b *kvBuf, c chains.Chain, m *store.Meta, bd *store.BlockData) error {
+	blk := &bd.Block
+	txids := make([]chains.Hash, len(bd.AccountTxs))
+	byTx := make([][]chains.Transfer, len(bd.AccountTxs))
+	var outside []chains.Transfer
+	for i := range bd.AccountTxs {
+		txids[i] = bd.AccountTxs[i].Hash
+		if bd.AccountTxs[i].Position != uint32(i) {
+			return fmt.Errorf("write %s block %d: transaction %s is at position %d, listed %d", c, blk.Height, txids[i], bd.AccountTxs[i].Position, i)
+		}
+	}
+	for i := range bd.Transfers {
+		t := &bd.Transfers[i]
+		if t.TxHash == (chains.Hash{}) {
+			outside = append(outside, *t)
+			continue
+		}
+		if int(t.TxIndex) >= len(txids) || txids[t.TxIndex] != t.TxHash {
+			return fmt.Errorf("write %s block %d: transfer %d names transaction %s at %d, which the block does not have", c, blk.Height, i, t.TxHash, t.TxIndex)
+		}
+		byTx[t.TxIndex] = append(byTx[t.TxIndex], *t)
+	}
+	var v []byte
+	b.set(blockKey(nil, c, blk.Height), appendBlock(nil, blk, txids))
+	b.set(blockHashKey(nil, c, blk.Hash), binary.AppendUvarint(nil, uint64(blk.Height)))
+	for i := range bd.AccountTxs {
+		v = appendAccountTx(v[:0], &bd.AccountTxs[i], byTx[i])
+		b.set(txKey(nil, c, txids[i]), v)
+		m.Txs++
+	}
+	if len(outside) > 0 {
+		b.set(blockTransfersKey(nil, c, blk.Height), appendTransfers(nil, outside))
+	}
+	var k []byte
+	for i := range bd.Transfers {
+		t := &bd.Transfers[i]
+		v = appendTransfer(v[:0], t)
+		for _, a := range []chains.Address{t.From, t.To} {
+			if a == "" {
+				continue
+			}
+			k = transferKey(k[:0], c, a, blk.Height, t.TxIndex, uint32(i))
+			b.set(k, v)
+			if !s.known.has(a) {
+				if _, ok := s.cand[a]; !ok {
+					s.cand[a] = blk.Height
+				}
+			}
+		}
+		m.Transfers++
+	}
+	for i := range bd.Tokens {
+		b.set(tokenKey(c, bd.Tokens[i].Address), appendToken(nil, &bd.Tokens[i]))
+	}
+	m.Blocks++
+	m.TipHeight, m.TipHash = blk.Height, blk.Hash
+	return nil
+}
+
+// AccountTx returns an account chain's transaction and its transfers.
+func (s *Store) AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error) {
+	tx, ts, err := s.accountTx(c, h)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m, err := s.Meta(ctx, c); err != nil || tx.Height > m.TipHeight {
+		return nil, nil, errors.Join(err, store.ErrNotFound)
+	}
+	return tx, ts, nil
+}
+
+// accountTx reads a transaction record, committed or not: no lock.
+func (s *Store) accountTx(c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error) {
+	var tx *chains.AccountTx
+	var ts []chains.Transfer
+	err := s.get(txKey(nil, c, h), func(v []byte) error {
+		var err error
+		tx, ts, err = decodeAccountTx(c, h, v)
+		if err != nil {
+			return &store.CorruptError{Key: fmt.Sprintf("%s tx %s", c, h), Err: err}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s tx %s: %w", c, h, err)
+	}
+	return tx, ts, nil
+}
+
+// BlockTransfers returns the transfers of block h outside any transaction
+// (block rewards, withdrawals).
+func (s *Store) BlockTransfers(ctx context.Context, c chains.Chain, h int64) ([]chains.Transfer, error) {
+	var ts []chains.Transfer
+	err := s.get(blockTransfersKey(nil, c, h), func(v []byte) error {
+		d := decoder{b: v}
+		ts = d.transfers(c)
+		return d.err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return ts, err
+}
+
+// Transfers returns up to limit transfers from or to a, oldest first
+// (limit <= 0: all).
+func (s *Store) Transfers(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]chains.Transfer, error) {
+	m, err := s.Meta(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	lo := transferPrefix(nil, c, a)
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []chains.Transfer
+	for ok := it.First(); ok; ok = it.Next() {
+		key := it.Key()
+		if len(key) < len(lo)+8 || !bytes.HasPrefix(key, lo) {
+			continue
+		}
+		if int64(binary.BigEndian.Uint64(key[len(lo):])) > m.TipHeight {
+			break
+		}
+		d := decoder{b: it.Value()}
+		t := d.transfer(c)
+		if d.err != nil {
+			return nil, &store.CorruptError{Key: fmt.Sprintf("%s transfer of %x", c, []byte(a)), Err: d.err}
+		}
+		out = append(out, t)
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out, it.Error()
+}
+
+// Token returns what is recorded of a token contract.
+func (s *Store) Token(ctx context.Context, c chains.Chain, a chains.Address) (chains.Token, error) {
+	t := chains.Token{Chain: c, Address: a}
+	err := s.get(tokenKey(c, a), func(v []byte) error {
+		d := decoder{b: v}
+		flags := d.byte1()
+		t.Decimals = d.byte1()
+		t.Symbol = string(d.lenBytes())
+		t.Name = string(d.lenBytes())
+		t.HasSymbol, t.HasName, t.HasDecimals = flags&1 != 0, flags&2 != 0, flags&4 != 0
+		return d.err
+	})
+	return t, err
+}
+
+// rollbackAccountBlock deletes what writeAccountBlock wrote for block h
+// (token metadata stays: it does not depend on the block), and returns
+// the addresses whose first-seen record it removed.
+func (s *Store) rollbackAccountBlock(ctx context.Context, del func([]byte) error, c chains.Chain, m *store.Meta, h int64, txids []chains.Hash) ([]chains.Address, error) {
+	var all []chains.Transfer
+	for _, id := range txids {
+		tx, ts, err := s.accountTx(c, id)
+		if err != nil {
+			return nil, fmt.Errorf("roll back block %d: %w", h, err)
+		}
+		if tx.Height != h {
+			continue
+		}
+		if err := del(txKey(nil, c, id)); err != nil {
+			return nil, err
+		}
+		m.Txs--
+		all = append(all, ts...)
+	}
+	outside, err := s.BlockTransfers(ctx, c, h)
+	if err != nil {
+		return nil, err
+	}
+	all = append(all, outside...)
+	if err := del(blockTransfersKey(nil, c, h)); err != nil {
+		return nil, err
+	}
+	// Transfers were keyed by their index in the block; that index is
+	// their order, which per-transaction lists lose, so the history keys
+	// are found by scanning each address's entries at height h.
+	var removed []chains.Address
+	seen := map[chains.Address]bool{}
+	for _, t := range all {
+		m.Transfers--
+		for _, a := range []chains.Address{t.From, t.To} {
+			if a == "" || seen[a] {
+				continue
+			}
+			seen[a] = true
+			lo := binary.BigEndian.AppendUint64(transferPrefix(nil, c, a), uint64(h))
+			it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+			if err != nil {
+				return nil, err
+			}
+			for ok := it.First(); ok; ok = it.Next() {
+				if err := del(bytes.Clone(it.Key())); err != nil {
+					it.Close()
+					return nil, err
+				}
+			}
+			if err := errors.Join(it.Error(), it.Close()); err != nil {
+				return nil, err
+			}
+			first, err := s.FirstSeen(ctx, c, a)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			if err == nil && first == h {
+				if err := del(firstSeenKey(nil, c, a)); err != nil {
+					return nil, err
+				}
+				removed = append(removed, a)
+			}
+		}
+	}
+	return removed, nil
+}
