@@ -58,7 +58,7 @@ type Meta struct {
 	Txs       int64       `json:"transactions"`
 	Inputs    int64       `json:"inputs"`
 	Outputs   int64       `json:"outputs"`
-	Addresses int64       `json:"addresses"` // distinct addresses ever paid
+	Addresses int64       `json:"addresses"`           // distinct addresses ever paid
 	Transfers int64       `json:"transfers,omitempty"` // account chains: transfers of value, tokens included
 	// StaleSkipped counts the blocks of the last index run's source that
 	// were not on the best chain (stale forks) and so were not indexed.

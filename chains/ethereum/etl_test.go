@@ -384,7 +384,7 @@ func TestTracesAgainstETL(t *testing.T) {
 func TestTokenMetadata(t *testing.T) {
 	for _, c := range []struct {
 		dir, addr, symbol, name string
-		decimals               uint8
+		decimals                uint8
 	}{
 		{"token_with_alternative_return_type", "0x86fa049857e0209aa7d9e616f7eb3b3b78ecfdb0", "EOS", "", 18},
 		{"token_with_invalid_data", "0xf763be8b3263c268e9789abfb3934564a7b80054", "ETH", "ETH", 18},

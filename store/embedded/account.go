@@ -43,7 +43,9 @@ func transferKey(dst []byte, c chains.Chain, a chains.Address, h int64, txpos, s
 	return binary.BigEndian.AppendUint32(dst, seq)
 }
 
-func tokenKey(c chains.Chain, a chains.Address) []byte { return append(keyPrefix(nil, tToken, c), a...) }
+func tokenKey(c chains.Chain, a chains.Address) []byte {
+	return append(keyPrefix(nil, tToken, c), a...)
+}
 
 func appendBytes(dst, b []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(b)))
