@@ -20,13 +20,16 @@ demo: build
 	$(BIN) --store $(STORE) show address 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S
 
 # Every test, including the real-data tests (../shared/data), the kill -9
-# resume tests and the ClickHouse tests against real servers (installed
-# here when missing, started by the tests on loopback). CI runs exactly this.
+# resume tests, the ClickHouse tests against real servers (installed
+# here when missing, started by the tests on loopback) and the Ethereum
+# tests against a real geth --dev (built here from the module proxy the
+# first time). CI runs exactly this.
 # Packages run one at a time (-p 1): the ClickHouse and kill tests start
 # their own servers and processes, and on two cores they disturb each other.
 test: lint
 	sh scripts/ensure-clickhouse.sh
-	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -count=1 -p 1 -timeout 25m ./...
+	FUNDTRACE_GETH=$$(sh scripts/ensure-geth.sh) FUNDTRACE_TEST_GETH=1 FUNDTRACE_TEST_CLICKHOUSE=1 \
+		$(GO) test -count=1 -p 1 -timeout 25m ./...
 
 lint: vet fmt-check
 

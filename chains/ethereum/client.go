@@ -135,7 +135,8 @@ func isTransient(err error) bool {
 	}
 	msg := strings.ToLower(err.Error())
 	return strings.Contains(msg, "connection reset") || strings.Contains(msg, "connection refused") ||
-		strings.Contains(msg, "eof") || strings.Contains(msg, "timeout") || strings.Contains(msg, "too many requests")
+		strings.Contains(msg, "eof") || strings.Contains(msg, "timeout") || strings.Contains(msg, "too many requests") ||
+		strings.Contains(msg, "indexing is in progress") // geth, just after start
 }
 
 // batch sends calls as one JSON-RPC batch, retrying transient failures of
@@ -160,7 +161,7 @@ func (c *Client) batch(ctx context.Context, elems []rpc.BatchElem) error {
 		}
 		if err == nil || !isTransient(err) || attempt >= c.opts.Retries {
 			if err != nil {
-				return fmt.Errorf("node %s: %w", c.url, err)
+				return fmt.Errorf("node %s, %s: %w", c.url, methods(elems), err)
 			}
 			return nil
 		}
@@ -175,6 +176,20 @@ func (c *Client) batch(ctx context.Context, elems []rpc.BatchElem) error {
 		}
 		delay = min(delay*2, 8*time.Second)
 	}
+}
+
+// methods names a batch's calls for messages: "eth_getBlockByNumber,
+// eth_getBlockReceipts".
+func methods(elems []rpc.BatchElem) string {
+	var names []string
+	seen := map[string]bool{}
+	for _, e := range elems {
+		if !seen[e.Method] {
+			seen[e.Method] = true
+			names = append(names, e.Method)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // call is one method call with the batch's retries.
@@ -229,7 +244,11 @@ func (c *Client) detect(ctx context.Context, n uint64) error {
 	}
 	try := func(mode TraceMode) error {
 		m, args := traceArgs(mode, n)
-		return c.call(ctx, &raw, m, args...)
+		err := c.call(ctx, &raw, m, args...)
+		if err != nil && n == 0 && strings.Contains(err.Error(), "genesis is not traceable") {
+			return nil // geth: the method is there; the genesis block just has nothing to trace
+		}
+		return err
 	}
 	switch c.traces {
 	case TraceAuto:
@@ -277,7 +296,8 @@ func (c *Client) Fetch(ctx context.Context, n uint64) (*Bundle, error) {
 		elems = append(elems, rpc.BatchElem{Method: "eth_getBlockReceipts", Args: []any{num}, Result: &rcptRaw})
 	}
 	traceAt := -1
-	if c.traces != TraceNone {
+	// The genesis block has no transactions, and geth refuses to trace it.
+	if c.traces != TraceNone && n > 0 {
 		m, args := traceArgs(c.traces, n)
 		traceAt = len(elems)
 		elems = append(elems, rpc.BatchElem{Method: m, Args: args, Result: &traceRaw})

@@ -113,17 +113,8 @@ func indexETL(t *testing.T, dir string, from, to int64) (*embedded.Store, *Resul
 	srv.AddResult("eth_chainId", nil, "0x1")
 	srv.AddResult("eth_blockNumber", nil, fmt.Sprintf("%#x", to))
 	ctx := context.Background()
-	cl, err := Dial(ctx, srv.URL, ClientOptions{Traces: TraceNone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	st, err := embedded.Open(t.TempDir(), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	res, err := Index(ctx, st, cl, IndexConfig{From: from, To: to, Confirmations: 0})
+	st := openStore(t)
+	res, err := Index(ctx, st, dialTest(t, srv.URL, ClientOptions{Traces: TraceNone}), IndexConfig{From: from, To: to, Confirmations: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,17 +229,8 @@ func TestMissingTraceMethod(t *testing.T) {
 	srv.AddResult("eth_chainId", nil, "0x1")
 	srv.AddResult("eth_blockNumber", nil, "0x1ac9f3")
 	ctx := context.Background()
-	cl, err := Dial(ctx, srv.URL, ClientOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	st, err := embedded.Open(t.TempDir(), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	_, err = Index(ctx, st, cl, IndexConfig{From: 1755634, To: 1755635})
+	st := openStore(t)
+	_, err := Index(ctx, st, dialTest(t, srv.URL, ClientOptions{}), IndexConfig{From: 1755634, To: 1755635})
 	var mm *MissingMethodError
 	if !errors.As(err, &mm) || !strings.Contains(err.Error(), "--traces none") || !strings.Contains(err.Error(), "debug") {
 		t.Fatalf("got %v, want a MissingMethodError telling what to enable", err)

@@ -59,13 +59,14 @@ type Bundle struct {
 func Extract(b *Bundle) (store.BlockData, error) {
 	var bd store.BlockData
 	blk := &b.Block
-	if blk.Number == nil || blk.Hash == nil || blk.ParentHash == nil || blk.Timestamp == nil {
-		return bd, fmt.Errorf("eth_getBlockByNumber: block lacks number, hash, parentHash or timestamp")
+	for field, missing := range map[string]bool{"number": blk.Number == nil, "hash": blk.Hash == nil, "parentHash": blk.ParentHash == nil, "timestamp": blk.Timestamp == nil} {
+		if missing {
+			return bd, fmt.Errorf("eth_getBlockByNumber: the block has no %s", field)
+		}
 	}
 	height := blk.Number.ToInt().Int64()
-	where := func(format string, args ...any) error {
-		return fmt.Errorf("block %d: "+format, append([]any{height}, args...)...)
-	}
+	// Callers name the block; messages here name the method and field.
+	where := fmt.Errorf
 	t := int64(*blk.Timestamp)
 	bd.Block = chains.Block{Chain: chains.Ethereum, Height: height, Hash: chains.Hash(*blk.Hash), PrevHash: chains.Hash(*blk.ParentHash),
 		MerkleRoot: chains.Hash(blk.TxRoot), Time: t, Size: uint32(blk.Size), TxCount: uint32(len(blk.Transactions))}

@@ -29,8 +29,8 @@ type IndexConfig struct {
 	// From is the first block of an empty store (default 0). A store that
 	// already holds blocks continues after its tip.
 	From int64
-	// To is the last block to index; -1 (the default) means the newest
-	// final block: the node's head less Confirmations.
+	// To is the last block to index; 0 or less (the default) means the
+	// newest final block: the node's head less Confirmations.
 	To            int64
 	Confirmations int64 // blocks below the head before a block is final (default 12)
 	Follow        bool  // keep indexing new final blocks until the context ends
@@ -127,11 +127,11 @@ func Index(ctx context.Context, sink Sink, cl *Client, cfg IndexConfig) (*Result
 			return nil, err
 		}
 		target := int64(head) - cfg.Confirmations
-		if cfg.To >= 0 && cfg.To < target {
+		if cfg.To > 0 && cfg.To < target {
 			target = cfg.To
 		}
 		if next > target {
-			if !cfg.Follow || (cfg.To >= 0 && next > cfg.To) {
+			if !cfg.Follow || (cfg.To > 0 && next > cfg.To) {
 				res.Traces = cl.traces
 				return res, nil
 			}
@@ -200,7 +200,7 @@ func fetchRange(ctx context.Context, cl *Client, from, to int64, workers int) ([
 			}
 			bd, err := Extract(b)
 			if err != nil {
-				return err
+				return fmt.Errorf("block %d: %w", h, err)
 			}
 			bds[h-from] = bd
 			return nil
@@ -211,7 +211,7 @@ func fetchRange(ctx context.Context, cl *Client, from, to int64, workers int) ([
 	}
 	for i := 1; i < len(bds); i++ {
 		if bds[i].Block.PrevHash != bds[i-1].Block.Hash {
-			return nil, fmt.Errorf("block %d: eth_getBlockByNumber gave parent %s, but block %d was %s: the node changed its chain mid-run; run again",
+			return nil, fmt.Errorf("block %d: eth_getBlockByNumber gave parent 0x%s, but block %d was 0x%s: the node changed its chain mid-run; run again",
 				bds[i].Block.Height, bds[i].Block.PrevHash, bds[i-1].Block.Height, bds[i-1].Block.Hash)
 		}
 	}

@@ -19,7 +19,7 @@ func indexCommand() *cli.Command {
 		Description: `Reads blocks into the store, resuming from what the store already holds.
 Run it again at any time: it only adds what is new, and an interrupted run
 (Ctrl-C, kill, power loss) continues where its last committed batch ended.`,
-		Subcommands: []*cli.Command{indexBTCCommand()},
+		Subcommands: []*cli.Command{indexBTCCommand(), indexETHCommand()},
 	}
 }
 
@@ -79,20 +79,25 @@ func runIndexBTC(c *cli.Context) error {
 	return printIndexResult(c.App.Writer, res, c.Bool("json"))
 }
 
+// indexRunJSON is what every index command reports about its run.
+type indexRunJSON struct {
+	Chain        string `json:"chain"`
+	Network      string `json:"network"`
+	FromHeight   int64  `json:"from_height"`
+	ToHeight     int64  `json:"to_height"`
+	Blocks       int64  `json:"blocks"`
+	Transactions int64  `json:"transactions"`
+}
+
 type indexResultJSON struct {
-	Chain        string     `json:"chain"`
-	Network      string     `json:"network"`
-	FromHeight   int64      `json:"from_height"`
-	ToHeight     int64      `json:"to_height"`
-	Blocks       int64      `json:"blocks"`
-	Transactions int64      `json:"transactions"`
-	Bytes        int64      `json:"bytes"`
-	Seconds      float64    `json:"seconds"`
-	Stale        []blockRef `json:"stale_blocks"`
-	Unconnected  []blockRef `json:"unconnected_blocks"`
-	Duplicates   int        `json:"duplicate_records"`
-	ReorgFrom    *int64     `json:"reorg_rolled_back_to,omitempty"`
-	Incomplete   string     `json:"incomplete_record,omitempty"`
+	indexRunJSON
+	Bytes       int64      `json:"bytes"`
+	Seconds     float64    `json:"seconds"`
+	Stale       []blockRef `json:"stale_blocks"`
+	Unconnected []blockRef `json:"unconnected_blocks"`
+	Duplicates  int        `json:"duplicate_records"`
+	ReorgFrom   *int64     `json:"reorg_rolled_back_to,omitempty"`
+	Incomplete  string     `json:"incomplete_record,omitempty"`
 }
 
 type blockRef struct {
@@ -113,8 +118,8 @@ func refsJSON(refs []*bitcoin.BlockRef) []blockRef {
 func printIndexResult(w io.Writer, res *bitcoin.Result, asJSON bool) error {
 	if asJSON {
 		j := indexResultJSON{
-			Chain: "btc", Network: res.Network, FromHeight: res.From, ToHeight: res.To,
-			Blocks: res.Blocks, Transactions: res.Txs, Bytes: res.Bytes, Seconds: res.Elapsed.Seconds(),
+			indexRunJSON: indexRunJSON{Chain: "btc", Network: res.Network, FromHeight: res.From, ToHeight: res.To,
+				Blocks: res.Blocks, Transactions: res.Txs}, Bytes: res.Bytes, Seconds: res.Elapsed.Seconds(),
 			Stale: refsJSON(res.Stale), Unconnected: refsJSON(res.Unconnected), Duplicates: res.Duplicates,
 		}
 		if res.ReorgFrom >= 0 {

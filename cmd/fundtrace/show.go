@@ -22,15 +22,15 @@ func showCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:      "tx",
-				Usage:     "a transaction: inputs with the addresses and values they spend, outputs and who spent them",
-				UsageText: "fundtrace show tx TXID [--json]",
+				Usage:     "a transaction: inputs with the addresses and values they spend, outputs and who spent them; for Ethereum (0x hash) its outcome, fee and transfers",
+				UsageText: "fundtrace show tx TXID|0xHASH [--json]",
 				Flags:     []cli.Flag{jsonFlag},
 				Action:    runShowTx,
 			},
 			{
 				Name:      "address",
-				Usage:     "an address's history: every payment to it and the transaction that spent it",
-				UsageText: "fundtrace show address ADDRESS [--limit N] [--json]",
+				Usage:     "an address's history: every payment to it and the transaction that spent it; for Ethereum (0x address) every transfer from or to it",
+				UsageText: "fundtrace show address ADDRESS|0xADDRESS [--limit N] [--json]",
 				Flags: []cli.Flag{
 					jsonFlag,
 					&cli.IntFlag{Name: "limit", Usage: "show at most N entries (0: all)"},
@@ -131,6 +131,14 @@ func runShowTx(c *cli.Context) error {
 	arg, err := oneArg(c, "transaction id")
 	if err != nil {
 		return err
+	}
+	if isETHHash(arg) {
+		st, err := openStore(c, true)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return showETHTx(c, st, arg)
 	}
 	h, err := chains.ParseHash(arg)
 	if err != nil {
@@ -267,6 +275,9 @@ func runShowAddress(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
+	if strings.HasPrefix(arg, "0x") {
+		return showETHAddress(c, st, arg)
+	}
 	net, err := btcNetwork(c, st)
 	if err != nil {
 		return err

@@ -56,10 +56,10 @@ func runStatus(c *cli.Context) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "CHAIN\tNETWORK\tTIP HEIGHT\tTIP HASH\tBLOCKS\tTRANSACTIONS\tADDRESSES\tSTALE SKIPPED\t\n")
+	fmt.Fprintf(tw, "CHAIN\tNETWORK\tTIP HEIGHT\tTIP HASH\tBLOCKS\tTRANSACTIONS\tTRANSFERS\tADDRESSES\tSTALE SKIPPED\t\n")
 	for _, m := range out.Chains {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t\n", m.Chain, m.Network, m.TipHeight, m.TipHex,
-			group(m.Blocks), group(m.Txs), group(m.Addresses), m.StaleSkipped)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t\n", m.Chain, m.Network, m.TipHeight, m.TipHex,
+			group(m.Blocks), group(m.Txs), group(m.Transfers), group(m.Addresses), m.StaleSkipped)
 	}
 	return tw.Flush()
 }

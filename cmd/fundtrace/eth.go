@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
+)
+
+// accountBackend is what the Ethereum commands need beyond backend. The
+// embedded store has it; a store without it is refused with a message.
+type accountBackend interface {
+	backend
+	AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error)
+	Transfers(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]chains.Transfer, error)
+	Token(ctx context.Context, c chains.Chain, a chains.Address) (chains.Token, error)
+}
+
+func asAccountBackend(st backend) (accountBackend, error) {
+	ab, ok := st.(accountBackend)
+	if !ok {
+		return nil, fmt.Errorf("the store %s does not hold Ethereum data yet: use the embedded store (a folder) for Ethereum", st.Path())
+	}
+	return ab, nil
+}
+
+func indexETHCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "eth",
+		Usage:     "index Ethereum blocks, receipts and traces from a node's JSON-RPC",
+		UsageText: "fundtrace [--store DIR] index eth --rpc URL [--from N] [--to M] [--follow] [--confirmations 12] [--traces auto|geth|parity|none] [--json]",
+		Description: `Reads blocks with their transactions, receipts and call traces from a
+node (geth, Erigon, Reth, Nethermind) and stores every transfer of value:
+transactions' own ETH, internal ETH transfers from traces (CALL, CREATE,
+SELFDESTRUCT), ERC-20, ERC-721 and ERC-1155 transfers from logs (every
+token; symbol and decimals read once per token), contract creations, block
+rewards and withdrawals, and each transaction's gas fee. Reverted
+transactions and reverted inner calls are kept as failed, never as flows.
+
+Only final blocks are indexed: the node's head less --confirmations. With
+--follow the command keeps up with the head until interrupted. When the
+node's chain reorganises under the store, the orphaned blocks are rolled
+back (up to --max-reorg deep) and the new ones indexed. Receipts come from
+eth_getBlockReceipts, or one eth_getTransactionReceipt per transaction
+on nodes without it. Internal transfers need debug_traceBlockByNumber
+(callTracer) or trace_block: --traces auto picks what the node has and
+says what to enable when it has neither.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "rpc", Usage: "the node's JSON-RPC endpoint (http://, ws:// or an IPC path)", Required: true, EnvVars: []string{"FUNDTRACE_ETH_RPC"}},
+			&cli.Int64Flag{Name: "from", Usage: "first block, when the store holds no Ethereum blocks yet"},
+			&cli.Int64Flag{Name: "to", Usage: "last block (default: the newest final block)", Value: -1},
+			&cli.BoolFlag{Name: "follow", Usage: "keep indexing new final blocks until interrupted"},
+			&cli.Int64Flag{Name: "confirmations", Usage: "blocks below the node's head before a block is final", Value: 12},
+			&cli.StringFlag{Name: "traces", Usage: "where internal transfers come from: auto, geth (debug_traceBlockByNumber), parity (trace_block) or none", Value: "auto"},
+			&cli.IntFlag{Name: "workers", Usage: "blocks fetched in parallel", Value: 4},
+			&cli.IntFlag{Name: "batch-blocks", Usage: "blocks per atomic write", Value: 50},
+			&cli.Float64Flag{Name: "rate-limit", Usage: "most calls per second to the node (0: no limit)"},
+			&cli.Int64Flag{Name: "max-reorg", Usage: "deepest chain reorganisation to roll back on its own (blocks)", Value: 64},
+			&cli.DurationFlag{Name: "poll", Usage: "with --follow, how often to ask the node for new blocks", Value: 4 * time.Second},
+			jsonFlag,
+		},
+		Action: runIndexETH,
+	}
+}
+
+type ethIndexJSON struct {
+	indexRunJSON
+	Transfers int64   `json:"transfers"`
+	Traces    string  `json:"traces"`
+	ReorgFrom *int64  `json:"reorg_from,omitempty"`
+	Seconds   float64 `json:"seconds"`
+}
+
+func runIndexETH(c *cli.Context) error {
+	mode, err := ethereum.ParseTraceMode(c.String("traces"))
+	if err != nil {
+		return err
+	}
+	st, err := openStore(c, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := asAccountBackend(st); err != nil {
+		return err
+	}
+	cl, err := ethereum.Dial(c.Context, c.String("rpc"), ethereum.ClientOptions{Traces: mode, RateLimit: c.Float64("rate-limit"), Logger: slog.Default()})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	start := time.Now()
+	w := c.App.ErrWriter
+	res, err := ethereum.Index(c.Context, st, cl, ethereum.IndexConfig{
+		From: c.Int64("from"), To: c.Int64("to"), Confirmations: c.Int64("confirmations"), Follow: c.Bool("follow"),
+		Workers: c.Int("workers"), BatchBlocks: c.Int("batch-blocks"), MaxReorg: c.Int64("max-reorg"), Poll: c.Duration("poll"),
+		Logger: slog.Default(),
+		Progress: func(p ethereum.Progress) {
+			secs := max(p.Elapsed.Seconds(), 1e-9)
+			eta := ""
+			if left := p.Target - p.Height; left > 0 && p.Blocks > 0 {
+				eta = " ETA " + time.Duration(float64(left)/(float64(p.Blocks)/secs)*float64(time.Second)).Round(time.Second).String()
+			}
+			fmt.Fprintf(w, "eth height %d/%d  %.1f blocks/s  %.0f tx/s  %.0f transfers/s%s\n",
+				p.Height, p.Target, float64(p.Blocks)/secs, float64(p.Txs)/secs, float64(p.Transfers)/secs, eta)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("index eth: %w", err)
+	}
+	if err := st.Close(); err != nil {
+		return err
+	}
+	j := ethIndexJSON{indexRunJSON: indexRunJSON{Chain: "eth", Network: res.Network, FromHeight: res.From, ToHeight: res.To, Blocks: res.Blocks,
+		Transactions: res.Txs}, Transfers: res.Transfers, Traces: string(res.Traces), Seconds: time.Since(start).Seconds()}
+	if res.ReorgFrom >= 0 {
+		j.ReorgFrom = &res.ReorgFrom
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, j)
+	}
+	out := c.App.Writer
+	if res.ReorgFrom >= 0 {
+		fmt.Fprintf(out, "chain reorganisation: re-indexed from block %d\n", res.ReorgFrom)
+	}
+	if res.Blocks == 0 {
+		fmt.Fprintf(out, "eth %s: already up to date\n", res.Network)
+		return nil
+	}
+	fmt.Fprintf(out, "eth %s: indexed blocks %d..%d: %s blocks, %s transactions, %s transfers (traces: %s) in %s\n",
+		res.Network, res.From, res.To, group(res.Blocks), group(res.Txs), group(res.Transfers), res.Traces, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// isETHHash tells an Ethereum transaction hash (0x + 64 hex) from a txid.
+func isETHHash(s string) bool { return strings.HasPrefix(s, "0x") && len(s) == 66 }
+
+type transferJSON struct {
+	Kind     string `json:"kind"`
+	Height   int64  `json:"height"`
+	Time     string `json:"time"`
+	TxHash   string `json:"tx_hash,omitempty"`
+	TxIndex  uint32 `json:"tx_index"`
+	Position string `json:"position"`
+	Asset    string `json:"asset"` // "ETH" or the token contract
+	Symbol   string `json:"symbol,omitempty"`
+	Decimals *uint8 `json:"decimals,omitempty"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Amount   string `json:"amount"` // base units (wei, token units), exact
+	TokenID  string `json:"token_id,omitempty"`
+	Success  bool   `json:"success"`
+}
+
+type ethTxJSON struct {
+	Chain    string         `json:"chain"`
+	Hash     string         `json:"hash"`
+	Height   int64          `json:"height"`
+	Position uint32         `json:"position"`
+	Time     string         `json:"time"`
+	From     string         `json:"from"`
+	To       string         `json:"to,omitempty"`
+	Created  string         `json:"created,omitempty"`
+	Value    string         `json:"value_wei"`
+	Nonce    uint64         `json:"nonce"`
+	GasUsed  uint64         `json:"gas_used"`
+	GasPrice string         `json:"gas_price_wei"`
+	Fee      string         `json:"fee_wei"`
+	Success  bool           `json:"success"`
+	Transfer []transferJSON `json:"transfers"`
+}
+
+func transfersJSON(ctx context.Context, st accountBackend, ts []chains.Transfer) []transferJSON {
+	out := make([]transferJSON, 0, len(ts))
+	toks := map[chains.Address]chains.Token{}
+	for _, t := range ts {
+		j := transferJSON{Kind: t.Kind.String(), Height: t.Height, Time: formatTime(t.Time), TxIndex: t.TxIndex, Position: t.Position,
+			Asset: "ETH", From: ethereum.FormatAddress(t.From), To: ethereum.FormatAddress(t.To), Amount: bigString(t.Amount), Success: t.Success}
+		if t.TxHash != (chains.Hash{}) {
+			j.TxHash = "0x" + t.TxHash.String()
+		}
+		if t.Asset != "" {
+			j.Asset = ethereum.FormatAddress(t.Asset)
+			tok, ok := toks[t.Asset]
+			if !ok {
+				tok, _ = st.Token(ctx, chains.Ethereum, t.Asset)
+				toks[t.Asset] = tok
+			}
+			j.Symbol = tok.Symbol
+			if tok.HasDecimals {
+				d := tok.Decimals
+				j.Decimals = &d
+			}
+		}
+		if t.TokenID != nil {
+			j.TokenID = t.TokenID.String()
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+func bigString(v *big.Int) string {
+	if v == nil {
+		return "0"
+	}
+	return v.String()
+}
+
+// formatUnits writes an amount in base units with its decimals: 1500000
+// with 6 decimals is 1.5. Exact: no floating point.
+func formatUnits(amount string, decimals *uint8) string {
+	if decimals == nil || *decimals == 0 {
+		return amount
+	}
+	d := int(*decimals)
+	neg := strings.HasPrefix(amount, "-")
+	amount = strings.TrimPrefix(amount, "-")
+	for len(amount) <= d {
+		amount = "0" + amount
+	}
+	s := strings.TrimRight(amount[:len(amount)-d]+"."+amount[len(amount)-d:], "0")
+	s = strings.TrimSuffix(s, ".")
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+func showETHTx(c *cli.Context, st backend, arg string) error {
+	ab, err := asAccountBackend(st)
+	if err != nil {
+		return err
+	}
+	h, err := chains.ParseHash(strings.TrimPrefix(arg, "0x"))
+	if err != nil {
+		return err
+	}
+	tx, ts, err := ab.AccountTx(c.Context, chains.Ethereum, h)
+	if err != nil {
+		return fmt.Errorf("eth tx %s: %w", arg, err)
+	}
+	j := ethTxJSON{Chain: "eth", Hash: arg, Height: tx.Height, Position: tx.Position, Time: formatTime(tx.Time),
+		From: ethereum.FormatAddress(tx.From), To: ethereum.FormatAddress(tx.To), Created: ethereum.FormatAddress(tx.Created),
+		Value: bigString(tx.Value), Nonce: tx.Nonce, GasUsed: tx.GasUsed, GasPrice: bigString(tx.GasPrice), Fee: bigString(tx.Fee),
+		Success: tx.Success, Transfer: transfersJSON(c.Context, ab, ts)}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, j)
+	}
+	w := c.App.Writer
+	status := "success"
+	if !tx.Success {
+		status = "FAILED (reverted: no value moved)"
+	}
+	fmt.Fprintf(w, "Transaction %s\n  block %d, position %d, %s, %s\n  from %s\n", j.Hash, j.Height, j.Position, j.Time, status, j.From)
+	if j.To != "" {
+		fmt.Fprintf(w, "  to   %s\n", j.To)
+	}
+	if j.Created != "" {
+		fmt.Fprintf(w, "  created contract %s\n", j.Created)
+	}
+	eth := uint8(18)
+	fmt.Fprintf(w, "  value %s ETH, fee %s ETH (%d gas at %s wei)\n", formatUnits(j.Value, &eth), formatUnits(j.Fee, &eth), j.GasUsed, j.GasPrice)
+	fmt.Fprintf(w, "Transfers\n")
+	printTransfers(w, j.Transfer)
+	return nil
+}
+
+func printTransfers(w io.Writer, ts []transferJSON) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  KIND\tHEIGHT\tPOSITION\tFROM\tTO\tAMOUNT\tASSET\tOK\t\n")
+	eth := uint8(18)
+	for _, t := range ts {
+		asset, amt := "ETH", formatUnits(t.Amount, &eth)
+		if t.Asset != "ETH" {
+			asset = t.Asset
+			if t.Symbol != "" {
+				asset = t.Symbol + " " + t.Asset
+			}
+			amt = formatUnits(t.Amount, t.Decimals)
+			if t.TokenID != "" {
+				amt += " #" + t.TokenID
+			}
+		}
+		ok := "yes"
+		if !t.Success {
+			ok = "FAILED"
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", t.Kind, t.Height, t.Position, t.From, t.To, amt, asset, ok)
+	}
+	tw.Flush()
+}
+
+func showETHAddress(c *cli.Context, st backend, arg string) error {
+	ab, err := asAccountBackend(st)
+	if err != nil {
+		return err
+	}
+	a, err := ethereum.ParseAddress(arg)
+	if err != nil {
+		return err
+	}
+	ts, err := ab.Transfers(c.Context, chains.Ethereum, a, c.Int("limit"))
+	if err != nil {
+		return err
+	}
+	js := transfersJSON(c.Context, ab, ts)
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, struct {
+			Chain     string         `json:"chain"`
+			Address   string         `json:"address"`
+			Transfers []transferJSON `json:"transfers"`
+		}{"eth", ethereum.FormatAddress(a), js})
+	}
+	fmt.Fprintf(c.App.Writer, "Address %s: %d transfers\n", ethereum.FormatAddress(a), len(js))
+	printTransfers(c.App.Writer, js)
+	return nil
+}
