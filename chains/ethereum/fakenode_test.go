@@ -3,10 +3,8 @@ package ethereum
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -16,98 +14,6 @@ import (
 	"github.com/fundtrace/fundtrace/internal/ethreplay"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
-
-// fakeChain serves a synthetic chain over JSON-RPC: one payment per block
-// from payer to payee of (height + fork*1000) wei, so that blocks of two
-// forks differ in hash and content. Blocks at or above forkAt belong to
-// fork; below it to fork 0. break_, when set, may corrupt an answer.
-type fakeChain struct {
-	mu     sync.Mutex
-	head   int64
-	forkAt int64
-	fork   int
-	break_ func(method string, n int64, resp map[string]any)
-}
-
-var (
-	payer = common.HexToAddress("0x00000000000000000000000000000000000000aa")
-	payee = common.HexToAddress("0x00000000000000000000000000000000000000bb")
-)
-
-func (f *fakeChain) forkOf(n int64) int {
-	if n >= f.forkAt {
-		return f.fork
-	}
-	return 0
-}
-
-func (f *fakeChain) hash(n int64) common.Hash {
-	if n < 0 {
-		return common.Hash{}
-	}
-	return crypto.Keccak256Hash([]byte(fmt.Sprintf("block %d fork %d", n, f.forkOf(n))))
-}
-
-func (f *fakeChain) txHash(n int64) common.Hash {
-	return crypto.Keccak256Hash([]byte(fmt.Sprintf("tx %d fork %d", n, f.forkOf(n))))
-}
-
-func (f *fakeChain) value(n int64) string { return fmt.Sprintf("%#x", n+1+int64(f.forkOf(n))*1000) }
-
-func (f *fakeChain) answer(method string, params []any) (json.RawMessage, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	num := func() int64 {
-		var n int64
-		fmt.Sscanf(fmt.Sprint(params[0]), "0x%x", &n)
-		return n
-	}
-	var result any
-	n := int64(-1)
-	switch method {
-	case "eth_chainId":
-		result = "0x539"
-	case "eth_blockNumber":
-		result = fmt.Sprintf("%#x", f.head)
-	case "eth_getBlockByNumber":
-		n = num()
-		if n > f.head {
-			result = nil
-			break
-		}
-		tx := map[string]any{"hash": f.txHash(n), "from": payer, "to": payee, "value": f.value(n), "nonce": fmt.Sprintf("%#x", n),
-			"gas": "0x5208", "gasPrice": "0x3b9aca00", "input": "0x", "type": "0x0", "transactionIndex": "0x0"}
-		result = map[string]any{"number": fmt.Sprintf("%#x", n), "hash": f.hash(n), "parentHash": f.hash(n - 1),
-			"timestamp": fmt.Sprintf("%#x", 1700000000+n*12), "transactionsRoot": common.Hash{}, "size": "0x100",
-			"miner": common.Address{}, "transactions": []any{tx}}
-	case "eth_getBlockReceipts":
-		n = num()
-		result = []any{map[string]any{"transactionHash": f.txHash(n), "transactionIndex": "0x0", "blockHash": f.hash(n),
-			"status": "0x1", "gasUsed": "0x5208", "effectiveGasPrice": "0x3b9aca00", "logs": []any{}}}
-	case "debug_traceBlockByNumber":
-		n = num()
-		result = []any{map[string]any{"txHash": f.txHash(n), "result": map[string]any{"type": "CALL", "from": payer, "to": payee,
-			"value": f.value(n), "gas": "0x0", "gasUsed": "0x0", "input": "0x"}}}
-	default:
-		return nil, false
-	}
-	resp := map[string]any{"result": result}
-	if f.break_ != nil {
-		f.break_(method, n, resp)
-	}
-	if raw, ok := resp["raw"].(string); ok {
-		return json.RawMessage(raw), true
-	}
-	b, _ := json.Marshal(resp)
-	return b, true
-}
-
-func (f *fakeChain) serve(t *testing.T) string {
-	srv := ethreplay.New()
-	srv.Hook = f.answer
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
 
 func indexFake(t *testing.T, url string, st *embedded.Store, cfg IndexConfig) (*Result, error) {
 	t.Helper()
@@ -151,15 +57,13 @@ func openStore(t *testing.T) *embedded.Store {
 // the next run rolls the orphaned blocks back and indexes the new ones,
 // ending key for key where an index of the new chain alone ends.
 func TestReorg(t *testing.T) {
-	f := &fakeChain{head: 19, forkAt: 1 << 40}
-	url := f.serve(t)
+	f := &ethreplay.FakeChain{Head: 19, ForkAt: 1 << 40}
+	url := f.Serve(t)
 	st := openStore(t)
 	if _, err := indexFake(t, url, st, IndexConfig{Confirmations: 0, BatchBlocks: 4}); err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	f.forkAt, f.fork, f.head = 15, 1, 22
-	f.mu.Unlock()
+	f.Switch(15, 1, 22)
 	res, err := indexFake(t, url, st, IndexConfig{Confirmations: 0, BatchBlocks: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +80,7 @@ func TestReorg(t *testing.T) {
 	}
 	ctx := context.Background()
 	m, _ := st.Meta(ctx, chains.Ethereum)
-	if m.TipHeight != 22 || m.Blocks != 23 || m.Txs != 23 || m.Transfers != 23 || m.TipHash != chains.Hash(f.hash(22)) {
+	if m.TipHeight != 22 || m.Blocks != 23 || m.Txs != 23 || m.Transfers != 23 || m.TipHash != chains.Hash(f.Hash(22)) {
 		t.Fatalf("meta after reorg: %+v", m)
 	}
 	// The orphaned payment of block 17 is gone; the new one is there.
@@ -190,8 +94,8 @@ func TestReorg(t *testing.T) {
 // are indexed; a later run continues without gaps or duplicates and ends
 // where one run over everything ends.
 func TestConfirmationsAndResume(t *testing.T) {
-	f := &fakeChain{head: 30, forkAt: 1 << 40}
-	url := f.serve(t)
+	f := &ethreplay.FakeChain{Head: 30, ForkAt: 1 << 40}
+	url := f.Serve(t)
 	st := openStore(t)
 	res, err := indexFake(t, url, st, IndexConfig{Confirmations: 12, BatchBlocks: 5})
 	if err != nil {
@@ -200,9 +104,7 @@ func TestConfirmationsAndResume(t *testing.T) {
 	if res.To != 18 {
 		t.Fatalf("indexed up to %d, want 30-12 = 18", res.To)
 	}
-	f.mu.Lock()
-	f.head = 45
-	f.mu.Unlock()
+	f.Switch(1<<40, 0, 45)
 	if _, err := indexFake(t, url, st, IndexConfig{Confirmations: 12, BatchBlocks: 5}); err != nil {
 		t.Fatal(err)
 	}
@@ -251,8 +153,8 @@ func TestBadAnswers(t *testing.T) {
 		}, []string{"block 7", "eth_getBlockByNumber", "parent"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f := &fakeChain{head: 12, forkAt: 1 << 40, break_: c.break_}
-			url := f.serve(t)
+			f := &ethreplay.FakeChain{Head: 12, ForkAt: 1 << 40, Break: c.break_}
+			url := f.Serve(t)
 			st := openStore(t)
 			_, err := indexFake(t, url, st, IndexConfig{Confirmations: 0, BatchBlocks: 5})
 			if err == nil {

@@ -72,6 +72,34 @@ func TestSameAnswersAsEmbedded(t *testing.T) {
 	}
 }
 
+func TestAccountConformance(t *testing.T) {
+	storetest.RunAccount(t, func(t *testing.T) storetest.AccountStore { return openTest(t) })
+}
+
+// TestSameAccountAnswersAsEmbedded: for mainnet block 18,000,000 the
+// ClickHouse store answers every Ethereum lookup as the embedded one does.
+func TestSameAccountAnswersAsEmbedded(t *testing.T) {
+	ch := openTest(t)
+	storetest.IndexBlock18M(t, ch)
+	em, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	storetest.IndexBlock18M(t, em)
+	a, b := storetest.Block18MAnswers(t, em), storetest.Block18MAnswers(t, ch)
+	t.Logf("%d answer lines", strings.Count(a, "\n"))
+	if a != b {
+		al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+		for i := range min(len(al), len(bl)) {
+			if al[i] != bl[i] {
+				t.Fatalf("answer %d differs:\nembedded:   %s\nclickhouse: %s", i, al[i], bl[i])
+			}
+		}
+		t.Fatalf("answers differ in length: %d vs %d", len(al), len(bl))
+	}
+}
+
 func TestServerDown(t *testing.T) {
 	_, err := clickhouse.Open(context.Background(), "clickhouse://127.0.0.1:1/x", clickhouse.Options{})
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {

@@ -29,19 +29,25 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 		return int64(n), err
 	}
 	chain := string(c)
-	txs, err := count(fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND height > ?", s.table("txs")), chain, to)
+	txTable, inTable, outTable, history := "txs", "spenders", "outputs", "address_history"
+	if c.IsAccount() {
+		txTable, inTable, outTable, history = "eth_txs", "", "transfers", "transfer_history"
+	}
+	txs, err := count(fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND height > ?", s.table(txTable)), chain, to)
 	if err != nil {
 		return fmt.Errorf("roll back: %w", err)
 	}
-	ins, err := count(fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND height > ?", s.table("spenders")), chain, to)
+	var ins int64
+	if inTable != "" {
+		if ins, err = count(fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND height > ?", s.table(inTable)), chain, to); err != nil {
+			return fmt.Errorf("roll back: %w", err)
+		}
+	}
+	outs, err := count(fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND height > ?", s.table(outTable)), chain, to)
 	if err != nil {
 		return fmt.Errorf("roll back: %w", err)
 	}
-	outs, err := count(fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND height > ?", s.table("outputs")), chain, to)
-	if err != nil {
-		return fmt.Errorf("roll back: %w", err)
-	}
-	ah := s.table("address_history")
+	ah := s.table(history)
 	// Addresses first paid above the new tip: paid there, and not at or below it.
 	newAddrs, err := count(fmt.Sprintf(`SELECT uniqExact(address) FROM %[1]s WHERE chain = ? AND height > ? AND address NOT IN
 		(SELECT address FROM %[1]s WHERE chain = ? AND height <= ? AND address IN (SELECT address FROM %[1]s WHERE chain = ? AND height > ?))`, ah),
@@ -49,24 +55,31 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	if err != nil {
 		return fmt.Errorf("roll back: %w", err)
 	}
+	// The new tip's hash is the parent of the lowest block removed (which
+	// works also when that block is the first the store holds).
+	var parent chains.Hash
+	if to >= 0 {
+		var hash string
+		if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT prev_hash FROM %s WHERE chain = ? AND height = ? LIMIT 1", s.table("blocks")), chain, uint64(to+1)).Scan(&hash); err != nil {
+			return fmt.Errorf("roll back: read block %d: %w", to+1, err)
+		}
+		parent = toHash(hash)
+	}
 	s.dirty[c] = true
 	if err := s.rollback(ctx, c, to); err != nil {
 		return err
 	}
 	m.Blocks -= m.TipHeight - to
 	m.Txs -= txs
-	m.Inputs -= ins
-	m.Outputs -= outs
+	if c.IsAccount() {
+		m.Transfers -= outs
+	} else {
+		m.Inputs -= ins
+		m.Outputs -= outs
+	}
 	m.Addresses -= newAddrs
 	m.TipHeight = to
-	m.TipHash = chains.Hash{}
-	if to >= 0 {
-		var hash string
-		if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT hash FROM %s WHERE chain = ? AND height = ? LIMIT 1", s.table("blocks")), chain, uint64(to)).Scan(&hash); err != nil {
-			return fmt.Errorf("roll back: read block %d: %w", to, err)
-		}
-		m.TipHash = toHash(hash)
-	}
+	m.TipHash = parent
 	if err := s.writeMeta(ctx, m); err != nil {
 		return err
 	}

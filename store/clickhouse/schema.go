@@ -80,7 +80,27 @@ var migrations = []migration{
 		{name: "spenders", columns: `chain String, height UInt64, entry FixedString(81)`,
 			orderBy: spenderKeyExpr, shardKey: "cityHash64(substring(entry, 1, 33))", granularity: 64},
 	}, then: moveSpends},
+	// Migration 3: account chains (Ethereum). Amounts are exact decimal
+	// strings: wei and token units overflow every integer type that
+	// ClickHouse 18 has, and UInt256 is not portable.
+	{version: 3, tables: []tableDef{
+		{name: "eth_txs", columns: `chain String, txid FixedString(32), height UInt64, position UInt32, time UInt64,
+			type UInt8, nonce UInt64, from_address String, to_address String, value String, gas UInt64, gas_used UInt64,
+			gas_price String, fee String, success UInt8, created String, selector String`,
+			orderBy: "chain, txid", shardKey: "cityHash64(txid)", granularity: 256},
+		{name: "transfers", columns: transferColumns,
+			orderBy: "chain, height, tx_index, seq", shardKey: "height", granularity: 1024},
+		{name: "transfer_history", columns: "address String, " + transferColumns,
+			orderBy: "chain, address, height, tx_index, seq", shardKey: "cityHash64(address)", granularity: 1024},
+		{name: "tokens", columns: `chain String, address String, symbol String, name String, decimals UInt8, flags UInt8`,
+			orderBy: "chain, address", shardKey: "cityHash64(address)", granularity: 256},
+	}},
 }
+
+// transferColumns are the columns of a transfer: seq is its index among
+// the block's transfers, which orders them.
+const transferColumns = `chain String, height UInt64, tx_index UInt32, seq UInt32, time UInt64, txid FixedString(32),
+	position String, kind UInt8, asset String, from_address String, to_address String, amount String, token_id String, success UInt8`
 
 // spenderKeyExpr is the spenders table's sorting key: the entry's first
 // eight bytes (the chain byte and seven of the spent txid) as an integer.
@@ -128,7 +148,7 @@ var schemaVersion = migrations[len(migrations)-1].version
 
 // dataTables are the tables whose rows carry a height, and so are rolled
 // back above the committed tip after an interrupted write.
-var dataTables = []string{"blocks", "block_hashes", "txs", "outputs", "spenders", "address_history"}
+var dataTables = []string{"blocks", "block_hashes", "txs", "outputs", "spenders", "address_history", "eth_txs", "transfers", "transfer_history"}
 
 // topology says where tables live: one server, or a cluster of shards.
 type topology struct {

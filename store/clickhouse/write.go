@@ -200,14 +200,20 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 	next.Network = network
 	for i := range blocks {
 		b := &blocks[i].Block
-		if b.Height != next.TipHeight+1 {
-			return fmt.Errorf("write %s block %d: store tip is %d, blocks must follow it without gaps", c, b.Height, next.TipHeight)
-		}
-		if next.TipHeight >= 0 && b.PrevHash != next.TipHash {
-			return fmt.Errorf("write %s block %d %s: its parent %s is not the store's tip %s", c, b.Height, b.Hash, b.PrevHash, next.TipHash)
+		// An empty chain starts anywhere (an account chain's index may
+		// begin at a recent block); after that, blocks follow the tip.
+		if next.Blocks > 0 || next.TipHeight >= 0 {
+			if b.Height != next.TipHeight+1 {
+				return fmt.Errorf("write %s block %d: store tip is %d, blocks must follow it without gaps", c, b.Height, next.TipHeight)
+			}
+			if b.PrevHash != next.TipHash {
+				return fmt.Errorf("write %s block %d %s: its parent %s is not the store's tip %s", c, b.Height, b.Hash, b.PrevHash, next.TipHash)
+			}
 		}
 		next.TipHeight, next.TipHash = b.Height, b.Hash
 		next.Blocks++
+		next.Transfers += int64(len(blocks[i].Transfers))
+		next.Txs += int64(len(blocks[i].AccountTxs))
 		for t := range blocks[i].Txs {
 			tx := &blocks[i].Txs[t]
 			next.Txs++
@@ -254,6 +260,10 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 // committed row has paid before.
 func (s *Store) countNewAddresses(ctx context.Context, c chains.Chain, tip int64, blocks []store.BlockData) (int64, error) {
 	seen := map[chains.Address]struct{}{}
+	history := "address_history"
+	if c.IsAccount() {
+		seen, history = accountAddresses(blocks), "transfer_history"
+	}
 	eachTx(blocks, func(tx *chains.Tx) error {
 		for _, o := range tx.Outputs {
 			for _, a := range o.Addresses {
@@ -281,7 +291,7 @@ func (s *Store) countNewAddresses(ctx context.Context, c chains.Chain, tip int64
 		}
 	}
 	var known uint64
-	q := fmt.Sprintf("SELECT uniqExact(address) FROM %s WHERE chain = ? AND height <= ? AND address IN batch_addresses", s.table("address_history"))
+	q := fmt.Sprintf("SELECT uniqExact(address) FROM %s WHERE chain = ? AND height <= ? AND address IN batch_addresses", s.table(history))
 	if err := s.conn.QueryRow(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), uint64(tip)).Scan(&known); err != nil {
 		return 0, fmt.Errorf("count known addresses: %w", err)
 	}
@@ -300,7 +310,11 @@ type tableRows struct {
 func (s *Store) insertRows(ctx context.Context, c chains.Chain, blocks []store.BlockData) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.opts.Writers)
-	for _, tr := range rowsOf(c, blocks) {
+	rows := rowsOf
+	if c.IsAccount() {
+		rows = accountRowsOf
+	}
+	for _, tr := range rows(c, blocks) {
 		g.Go(func() error { return s.insertBatch(ctx, tr) })
 	}
 	return g.Wait()

@@ -21,6 +21,17 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestAccountConformance(t *testing.T) {
+	storetest.RunAccount(t, func(t *testing.T) storetest.AccountStore {
+		st, err := embedded.Open(filepath.Join(t.TempDir(), "store"), embedded.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}
+
 // TestReorgLeavesNoTrace: after a reorganisation is rolled back and the
 // new branch indexed, the store holds, key for key, what a fresh index
 // of the same folder holds (metadata included).

@@ -1,0 +1,286 @@
+package clickhouse
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/big"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// Account chains (Ethereum) use the blocks and block_hashes tables as
+// UTXO chains do, and their own: eth_txs (one row a transaction),
+// transfers (one row a transfer, in block order) and transfer_history
+// (the same rows once for each end, keyed by address), and tokens.
+
+func bigText(v *big.Int) string {
+	if v == nil {
+		return ""
+	}
+	return v.String()
+}
+
+func parseBig(s string) (*big.Int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	v, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		return nil, fmt.Errorf("amount %q is not a decimal integer", s)
+	}
+	return v, nil
+}
+
+func flag(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// accountRowsOf maps an account chain's blocks to the rows of its tables.
+func accountRowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
+	chain := string(c)
+	transferRow := func(t *chains.Transfer, seq int) []any {
+		return []any{chain, uint64(t.Height), t.TxIndex, uint32(seq), uint64(t.Time), hs(t.TxHash), t.Position, uint8(t.Kind),
+			string(t.Asset), string(t.From), string(t.To), bigText(t.Amount), bigText(t.TokenID), flag(t.Success)}
+	}
+	const tcols = "chain, height, tx_index, seq, time, txid, position, kind, asset, from_address, to_address, amount, token_id, success"
+	return []tableRows{
+		{"blocks", "chain, height, hash, prev_hash, merkle_root, time, bits, size, txids", func(add func(...any) error) error {
+			for i := range blocks {
+				b := &blocks[i].Block
+				txids := make([]string, len(blocks[i].AccountTxs))
+				for t := range blocks[i].AccountTxs {
+					txids[t] = hs(blocks[i].AccountTxs[t].Hash)
+				}
+				if err := add(chain, uint64(b.Height), hs(b.Hash), hs(b.PrevHash), hs(b.MerkleRoot), uint64(b.Time), b.Bits, b.Size, txids); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"block_hashes", "chain, hash, height", func(add func(...any) error) error {
+			for i := range blocks {
+				if err := add(chain, hs(blocks[i].Block.Hash), uint64(blocks[i].Block.Height)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"eth_txs", "chain, txid, height, position, time, type, nonce, from_address, to_address, value, gas, gas_used, gas_price, fee, success, created, selector", func(add func(...any) error) error {
+			for i := range blocks {
+				for j := range blocks[i].AccountTxs {
+					tx := &blocks[i].AccountTxs[j]
+					if err := add(chain, hs(tx.Hash), uint64(tx.Height), tx.Position, uint64(tx.Time), tx.Type, tx.Nonce, string(tx.From), string(tx.To),
+						bigText(tx.Value), tx.Gas, tx.GasUsed, bigText(tx.GasPrice), bigText(tx.Fee), flag(tx.Success), string(tx.Created), string(tx.Input4)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}},
+		{"transfers", tcols, func(add func(...any) error) error {
+			for i := range blocks {
+				for j := range blocks[i].Transfers {
+					if err := add(transferRow(&blocks[i].Transfers[j], j)...); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}},
+		{"transfer_history", "address, " + tcols, func(add func(...any) error) error {
+			for i := range blocks {
+				for j := range blocks[i].Transfers {
+					t := &blocks[i].Transfers[j]
+					// One history row for each end; one for a transfer to
+					// oneself, as the embedded store keys it.
+					ends := []chains.Address{t.From}
+					if t.To != t.From {
+						ends = append(ends, t.To)
+					}
+					for _, a := range ends {
+						if a == "" {
+							continue
+						}
+						if err := add(append([]any{string(a)}, transferRow(t, j)...)...); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			return nil
+		}},
+		{"tokens", "chain, address, symbol, name, decimals, flags", func(add func(...any) error) error {
+			for i := range blocks {
+				for _, t := range blocks[i].Tokens {
+					flags := flag(t.HasSymbol) | flag(t.HasName)<<1 | flag(t.HasDecimals)<<2
+					if err := add(chain, string(t.Address), t.Symbol, t.Name, t.Decimals, flags); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}},
+	}
+}
+
+// accountAddresses lists the distinct addresses the blocks' transfers touch.
+func accountAddresses(blocks []store.BlockData) map[chains.Address]struct{} {
+	seen := map[chains.Address]struct{}{}
+	for i := range blocks {
+		for _, t := range blocks[i].Transfers {
+			for _, a := range []chains.Address{t.From, t.To} {
+				if a != "" {
+					seen[a] = struct{}{}
+				}
+			}
+		}
+	}
+	return seen
+}
+
+// AccountTx returns an account chain's transaction and its transfers.
+func (s *Store) AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error) {
+	tip, err := s.tip(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tip < 0 {
+		return nil, nil, fmt.Errorf("%s tx %s: %w", c, h, store.ErrNotFound)
+	}
+	q := fmt.Sprintf(`SELECT height, position, time, type, nonce, from_address, to_address, value, gas, gas_used, gas_price, fee, success, created, selector
+		FROM %s WHERE chain = ? AND txid IN (%s) AND height <= ? LIMIT 1`, s.table("eth_txs"), inHashes([]chains.Hash{h}))
+	var (
+		height, t, nonce, gas, used               uint64
+		pos                                       uint32
+		typ, ok                                   uint8
+		from, to, value, price, fee, created, sel string
+	)
+	if err := s.conn.QueryRow(ctx, q, string(c), uint64(tip)).Scan(&height, &pos, &t, &typ, &nonce, &from, &to, &value, &gas, &used, &price, &fee, &ok, &created, &sel); err != nil {
+		if isNoRows(err) {
+			return nil, nil, fmt.Errorf("%s tx %s: %w", c, h, store.ErrNotFound)
+		}
+		return nil, nil, fmt.Errorf("%s tx %s: %w", c, h, err)
+	}
+	tx := &chains.AccountTx{Chain: c, Hash: h, Height: int64(height), Position: pos, Time: int64(t), Type: typ, Nonce: nonce,
+		From: chains.Address(from), To: chains.Address(to), Gas: gas, GasUsed: used, Success: ok == 1, Created: chains.Address(created)}
+	if sel != "" {
+		tx.Input4 = []byte(sel)
+	}
+	for _, f := range []struct {
+		dst **big.Int
+		s   string
+	}{{&tx.Value, value}, {&tx.GasPrice, price}, {&tx.Fee, fee}} {
+		if *f.dst, err = parseBig(f.s); err != nil {
+			return nil, nil, &store.CorruptError{Key: "eth tx " + h.String(), Err: err}
+		}
+	}
+	ts, err := s.queryTransfers(ctx, c, nil, fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND height = ? AND tx_index = ? AND txid IN (%s) ORDER BY seq",
+		transferSelect, s.table("transfers"), inHashes([]chains.Hash{h})), string(c), height, pos)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s tx %s: %w", c, h, err)
+	}
+	return tx, ts, nil
+}
+
+const transferSelect = "height, tx_index, time, txid, position, kind, asset, from_address, to_address, amount, token_id, success"
+
+func (s *Store) queryTransfers(ctx context.Context, c chains.Chain, qctx context.Context, q string, args ...any) ([]chains.Transfer, error) {
+	if qctx == nil {
+		qctx = ctx
+	}
+	rows, err := s.conn.Query(qctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []chains.Transfer
+	for rows.Next() {
+		var (
+			height, t                                   uint64
+			txIndex                                     uint32
+			kind, ok                                    uint8
+			txid, pos, asset, from, to, amount, tokenID string
+		)
+		if err := rows.Scan(&height, &txIndex, &t, &txid, &pos, &kind, &asset, &from, &to, &amount, &tokenID, &ok); err != nil {
+			return nil, err
+		}
+		tr := chains.Transfer{Chain: c, Height: int64(height), Time: int64(t), TxHash: toHash(txid), TxIndex: txIndex, Position: pos,
+			Kind: chains.TransferKind(kind), Asset: chains.Address(asset), From: chains.Address(from), To: chains.Address(to), Success: ok == 1}
+		if tr.Amount, err = parseBig(amount); err != nil {
+			return nil, &store.CorruptError{Key: "transfer", Err: err}
+		}
+		if tr.TokenID, err = parseBig(tokenID); err != nil {
+			return nil, &store.CorruptError{Key: "transfer", Err: err}
+		}
+		out = append(out, tr)
+	}
+	return out, rows.Err()
+}
+
+// BlockTransfers returns the transfers of block h outside any transaction
+// (block rewards, withdrawals).
+func (s *Store) BlockTransfers(ctx context.Context, c chains.Chain, h int64) ([]chains.Transfer, error) {
+	tip, err := s.tip(ctx, c)
+	if err != nil || h > tip {
+		return nil, err
+	}
+	return s.queryTransfers(ctx, c, nil, fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND height = ? AND txid IN (%s) ORDER BY seq",
+		transferSelect, s.table("transfers"), inHashes([]chains.Hash{{}})), string(c), uint64(h))
+}
+
+// Transfers returns up to limit transfers from or to a, oldest first
+// (limit <= 0: all).
+func (s *Store) Transfers(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]chains.Transfer, error) {
+	tip, err := s.tip(ctx, c)
+	if err != nil || tip < 0 {
+		return nil, err
+	}
+	tbl, err := ext.NewTable("lookup_address", ext.Column("a", "String"))
+	if err != nil {
+		return nil, err
+	}
+	if err := tbl.Append(string(a)); err != nil {
+		return nil, err
+	}
+	lim := ""
+	if limit > 0 {
+		lim = fmt.Sprintf(" LIMIT %d", limit)
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND address IN lookup_address AND height <= ? ORDER BY height, tx_index, seq%s",
+		transferSelect, s.table("transfer_history"), lim)
+	return s.queryTransfers(ctx, c, ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), uint64(tip))
+}
+
+// Token returns what is recorded of a token contract.
+func (s *Store) Token(ctx context.Context, c chains.Chain, a chains.Address) (chains.Token, error) {
+	t := chains.Token{Chain: c, Address: a}
+	tbl, err := ext.NewTable("lookup_address", ext.Column("a", "String"))
+	if err != nil {
+		return t, err
+	}
+	if err := tbl.Append(string(a)); err != nil {
+		return t, err
+	}
+	var flags uint8
+	q := fmt.Sprintf("SELECT symbol, name, decimals, flags FROM %s WHERE chain = ? AND address IN lookup_address LIMIT 1", s.table("tokens"))
+	if err := s.conn.QueryRow(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c)).Scan(&t.Symbol, &t.Name, &t.Decimals, &flags); err != nil {
+		if isNoRows(err) {
+			return t, store.ErrNotFound
+		}
+		return t, err
+	}
+	t.HasSymbol, t.HasName, t.HasDecimals = flags&1 != 0, flags&2 != 0, flags&4 != 0
+	return t, nil
+}
+
+// isNoRows is a QueryRow that found nothing.
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -1,0 +1,196 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/internal/ethreplay"
+	"github.com/fundtrace/fundtrace/internal/shareddata"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// AccountStore is what the account-chain suite exercises.
+type AccountStore interface {
+	ethereum.Sink
+	AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error)
+	Transfers(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]chains.Transfer, error)
+	BlockTransfers(ctx context.Context, c chains.Chain, h int64) ([]chains.Transfer, error)
+}
+
+// IndexBlock18M indexes mainnet block 18,000,000 from Erigon's recorded
+// answers (../shared/data) into st.
+func IndexBlock18M(t *testing.T, st AccountStore) {
+	t.Helper()
+	dir := shareddata.Path(t, "ethereum", "erigon-rpc-tests", "mainnet")
+	srv := ethreplay.New()
+	defer srv.Close()
+	if err := srv.LoadErigon(filepath.Join(dir, "eth_getBlockByNumber", "test_08.json"), filepath.Join(dir, "eth_getBlockReceipts", "test_02.json")); err != nil {
+		t.Fatal(err)
+	}
+	srv.AddResult("eth_chainId", nil, "0x1")
+	srv.AddResult("eth_blockNumber", nil, "0x112a880")
+	indexAccount(t, st, srv.URL, ethereum.IndexConfig{From: 18_000_000}, ethereum.TraceNone)
+}
+
+func indexAccount(t *testing.T, st AccountStore, url string, cfg ethereum.IndexConfig, traces ethereum.TraceMode) *ethereum.Result {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := ethereum.Dial(ctx, url, ethereum.ClientOptions{Traces: traces, Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	res, err := ethereum.Index(ctx, st, cl, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// RunAccount runs the account-chain suite; open returns a new, empty
+// store each call.
+func RunAccount(t *testing.T, open func(t *testing.T) AccountStore) {
+	t.Run("Block18M", func(t *testing.T) {
+		st := open(t)
+		IndexBlock18M(t, st)
+		ctx := context.Background()
+		m, err := st.Meta(ctx, chains.Ethereum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Counted by hand from the node's answers: 94 transactions; 40
+		// carrying ETH to an address, 1 creation, 141 ERC-20 and 2 ERC-721
+		// Transfer logs, 16 withdrawals.
+		if m.Blocks != 1 || m.Txs != 94 || m.Transfers != 40+1+141+2+16 || m.Network != "mainnet" || m.TipHeight != 18_000_000 {
+			t.Fatalf("meta %+v", m)
+		}
+		ws, err := st.BlockTransfers(ctx, chains.Ethereum, 18_000_000)
+		if err != nil || len(ws) != 16 {
+			t.Fatalf("%d withdrawals, %v", len(ws), err)
+		}
+	})
+	t.Run("Reorg", func(t *testing.T) {
+		f := &ethreplay.FakeChain{Head: 19, ForkAt: 1 << 40}
+		url := f.Serve(t)
+		st := open(t)
+		indexAccount(t, st, url, ethereum.IndexConfig{Confirmations: 0, BatchBlocks: 4}, ethereum.TraceAuto)
+		f.Switch(15, 1, 22)
+		res := indexAccount(t, st, url, ethereum.IndexConfig{Confirmations: 0, BatchBlocks: 4}, ethereum.TraceAuto)
+		if res.ReorgFrom != 15 {
+			t.Fatalf("reorg from %d, want 15", res.ReorgFrom)
+		}
+		fresh := open(t)
+		indexAccount(t, fresh, url, ethereum.IndexConfig{Confirmations: 0, BatchBlocks: 7}, ethereum.TraceAuto)
+		txs := make([]chains.Hash, 0, 23)
+		for n := int64(0); n <= 22; n++ {
+			txs = append(txs, chains.Hash(f.TxHash(n)))
+		}
+		addrs := []chains.Address{ethereum.Addr(ethreplay.FakePayer), ethereum.Addr(ethreplay.FakePayee)}
+		if a, b := AccountAnswers(t, st, txs, addrs), AccountAnswers(t, fresh, txs, addrs); a != b {
+			t.Fatalf("after the reorg the store answers differently from a fresh index of the new chain:\n%s\nvs\n%s", a, b)
+		}
+		ctx := context.Background()
+		m, _ := st.Meta(ctx, chains.Ethereum)
+		if m.TipHeight != 22 || m.Blocks != 23 || m.Txs != 23 || m.Transfers != 23 || m.Addresses != 2 {
+			t.Fatalf("meta after reorg %+v", m)
+		}
+		orphan := crypto.Keccak256Hash([]byte("tx 17 fork 0"))
+		if _, _, err := st.AccountTx(ctx, chains.Ethereum, chains.Hash(orphan)); err == nil {
+			t.Fatal("orphaned transaction still answered")
+		}
+	})
+}
+
+// AccountAnswers renders what st answers about the transactions and
+// addresses, for comparing two stores.
+func AccountAnswers(t testing.TB, st AccountStore, txs []chains.Hash, addrs []chains.Address) string {
+	t.Helper()
+	ctx := context.Background()
+	var b strings.Builder
+	m, err := st.Meta(ctx, chains.Ethereum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "meta tip=%d hash=%s blocks=%d txs=%d transfers=%d addresses=%d network=%s\n",
+		m.TipHeight, m.TipHash, m.Blocks, m.Txs, m.Transfers, m.Addresses, m.Network)
+	line := func(tr chains.Transfer) string {
+		return fmt.Sprintf("  %s h=%d t=%d tx=%s/%d pos=%s asset=%s %s->%s amount=%v id=%v ok=%v\n", tr.Kind, tr.Height, tr.Time, tr.TxHash, tr.TxIndex,
+			tr.Position, ethereum.FormatAddress(tr.Asset), ethereum.FormatAddress(tr.From), ethereum.FormatAddress(tr.To), tr.Amount, tr.TokenID, tr.Success)
+	}
+	for _, h := range txs {
+		tx, ts, err := st.AccountTx(ctx, chains.Ethereum, h)
+		if errors.Is(err, store.ErrNotFound) {
+			fmt.Fprintf(&b, "tx %s: not found\n", h)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "tx %s h=%d pos=%d t=%d type=%d nonce=%d %s->%s value=%v gas=%d used=%d price=%v fee=%v ok=%v created=%s sel=%x\n",
+			h, tx.Height, tx.Position, tx.Time, tx.Type, tx.Nonce, ethereum.FormatAddress(tx.From), ethereum.FormatAddress(tx.To), tx.Value,
+			tx.Gas, tx.GasUsed, tx.GasPrice, tx.Fee, tx.Success, ethereum.FormatAddress(tx.Created), tx.Input4)
+		for _, tr := range ts {
+			b.WriteString(line(tr))
+		}
+	}
+	sorted := append([]chains.Address(nil), addrs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	for _, a := range sorted {
+		ts, err := st.Transfers(ctx, chains.Ethereum, a, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "address %s: %d transfers\n", ethereum.FormatAddress(a), len(ts))
+		for _, tr := range ts {
+			b.WriteString(line(tr))
+		}
+	}
+	for h := m.TipHeight - m.Blocks + 1; h <= m.TipHeight; h++ {
+		ts, err := st.BlockTransfers(ctx, chains.Ethereum, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "block %d: %d outside transactions\n", h, len(ts))
+		for _, tr := range ts {
+			b.WriteString(line(tr))
+		}
+	}
+	return b.String()
+}
+
+// Block18MAnswers renders every answer about block 18,000,000: each
+// transaction and the history of every address its transfers touch.
+func Block18MAnswers(t testing.TB, st AccountStore) string {
+	t.Helper()
+	ctx := context.Background()
+	_, txids, err := st.BlockByHeight(ctx, chains.Ethereum, 18_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[chains.Address]bool{}
+	var addrs []chains.Address
+	for _, h := range txids {
+		_, ts, err := st.AccountTx(ctx, chains.Ethereum, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range ts {
+			for _, a := range []chains.Address{tr.From, tr.To} {
+				if a != "" && !seen[a] {
+					seen[a] = true
+					addrs = append(addrs, a)
+				}
+			}
+		}
+	}
+	return AccountAnswers(t, st, txids, addrs)
+}
