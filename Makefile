@@ -42,11 +42,13 @@ fmt-check:
 
 # Benchmarks: indexing on one core with the ratio to btcd's bare decode
 # (the floor); ClickHouse writes against a bare clickhouse-go batch insert,
-# and the 1,000-outpoint spender lookup on 10 M rows (real servers).
+# and the 1,000-outpoint spender lookup on 10 M rows (real servers); the
+# Ethereum pipeline against a bare fetch of the same replayed answers.
 bench:
 	sh scripts/ensure-clickhouse.sh
 	$(GO) test -run '^$$' -bench 'Floor|Decode|Index' -benchtime 20x -count 3 -cpu 1 ./chains/bitcoin | tee bench.txt
 	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./store/clickhouse | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'Pipeline|FetchBare' -benchtime 10x -count 3 ./chains/ethereum | tee -a bench.txt
 	@sh scripts/benchreport.sh bench.txt
 
 # Run each fuzzer for FUZZTIME (default 30s).

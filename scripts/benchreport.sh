@@ -11,6 +11,8 @@ awk '
 		if ($(i+1) == "tx/s") tx[name] = tx[name] " " $i
 		if ($(i+1) == "rows/s") rows[name] = rows[name] " " $i
 		if ($(i+1) == "ms/lookup") ms[name] = ms[name] " " $i
+		if ($(i+1) == "blocks/s") bps[name] = bps[name] " " $i
+		if ($(i+1) == "transfers/s") tps[name] = tps[name] " " $i
 	}
 	if (!(name in seen)) { seen[name] = 1; order[++n] = name }
 }
@@ -35,5 +37,9 @@ END {
 		printf "\nClickHouse writes: writer %.0f rows/s, bare clickhouse-go batches %.0f rows/s, ratio %.2f (target >= 0.7)\n", w, bare, (bare > 0 ? w / bare : 0)
 	}
 	if ("Spenders/store" in ms)
-		printf "ClickHouse 1,000-outpoint spender lookup on 10 M rows: %s ms (naive default granularity: %s ms; target <= 50)\n", median(ms["Spenders/store"]), median(ms["Spenders/naive-granularity"])
+		printf "ClickHouse 1,000-outpoint spender lookup on 10 M rows: %s ms (migration 1 layout: %s ms; naive default granularity: %s ms; target <= 50)\n", median(ms["Spenders/store"]), median(ms["Spenders/migration-1-layout"]), median(ms["Spenders/naive-granularity"])
+	if ("Pipeline" in bps) {
+		p = median(bps["Pipeline"]); f = median(bps["FetchBare"])
+		printf "Ethereum pipeline (replayed mainnet block 18,000,000 into the embedded store): %.1f blocks/s, %.0f transfers/s; bare fetch %.1f blocks/s; ratio %.2f\n", p, median(tps["Pipeline"]), f, (f > 0 ? p / f : 0)
+	}
 }' "$1"

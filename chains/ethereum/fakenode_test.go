@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -171,5 +172,49 @@ func TestBadAnswers(t *testing.T) {
 				t.Fatalf("store tip %d with %d blocks; want the batch 0..4 and nothing of 5..9", m.TipHeight, m.Blocks)
 			}
 		})
+	}
+}
+
+// TestFollow: with Follow the indexer keeps up with a growing chain,
+// indexing each block once it has Confirmations blocks above it, until
+// its context ends.
+func TestFollow(t *testing.T) {
+	f := &ethreplay.FakeChain{Head: 10, ForkAt: 1 << 40}
+	url := f.Serve(t)
+	st := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Index(ctx, st, dialTest(t, url, ClientOptions{}), IndexConfig{Confirmations: 3, Follow: true, Poll: 20 * time.Millisecond})
+		done <- err
+	}()
+	waitTip := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			m, _ := st.Meta(ctx, chains.Ethereum)
+			if m.TipHeight == want {
+				return
+			}
+			if m.TipHeight > want {
+				t.Fatalf("tip %d is past %d: a block with too few confirmations was indexed", m.TipHeight, want)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("tip %d, want %d", m.TipHeight, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitTip(7)
+	f.Switch(1<<40, 0, 25)
+	waitTip(22)
+	time.Sleep(100 * time.Millisecond) // a few more polls: nothing past 22
+	if m, _ := st.Meta(ctx, chains.Ethereum); m.TipHeight != 22 {
+		t.Fatalf("tip %d, want 22", m.TipHeight)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("follow ended with %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package ethereum
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -38,7 +39,7 @@ type rpcTx struct {
 	Nonce    hexutil.Uint64  `json:"nonce"`
 	Gas      hexutil.Uint64  `json:"gas"`
 	GasPrice *hexutil.Big    `json:"gasPrice"`
-	Input    hexutil.Bytes   `json:"input"`
+	Input    selector        `json:"input"`
 	Type     hexutil.Uint64  `json:"type"`
 	Index    *hexutil.Uint64 `json:"transactionIndex"`
 }
@@ -142,6 +143,28 @@ func (t *Trace) AddressString() string {
 		parts[i] = fmt.Sprint(n)
 	}
 	return strings.Join(parts, ",")
+}
+
+// selector keeps the first four bytes of a transaction's call data (the
+// method it calls), all that fundtrace stores of it: decoding the rest
+// of every input, which can run to kilobytes, would be wasted.
+type selector []byte
+
+func (s *selector) UnmarshalJSON(b []byte) error {
+	if len(b) < 4 || b[0] != '"' || b[len(b)-1] != '"' || b[1] != '0' || (b[2] != 'x' && b[2] != 'X') {
+		return fmt.Errorf("call data %.20s...: want a 0x-prefixed hex string", b)
+	}
+	digits := b[3 : len(b)-1]
+	if len(digits)%2 != 0 {
+		return fmt.Errorf("call data of odd length %d", len(digits))
+	}
+	n := min(len(digits), 8)
+	out := make([]byte, n/2)
+	if _, err := hex.Decode(out, digits[:n]); err != nil {
+		return fmt.Errorf("call data: %w", err)
+	}
+	*s = out
+	return nil
 }
 
 // decodeField unmarshals raw into v, naming what failed.

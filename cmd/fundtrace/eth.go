@@ -99,19 +99,19 @@ func runIndexETH(c *cli.Context) error {
 	}
 	defer cl.Close()
 	start := time.Now()
-	w := c.App.ErrWriter
 	res, err := ethereum.Index(c.Context, st, cl, ethereum.IndexConfig{
 		From: c.Int64("from"), To: c.Int64("to"), Confirmations: c.Int64("confirmations"), Follow: c.Bool("follow"),
 		Workers: c.Int("workers"), BatchBlocks: c.Int("batch-blocks"), MaxReorg: c.Int64("max-reorg"), Poll: c.Duration("poll"),
 		Logger: slog.Default(),
 		Progress: func(p ethereum.Progress) {
 			secs := max(p.Elapsed.Seconds(), 1e-9)
-			eta := ""
+			args := []any{"chain", "eth", "height", p.Height, "target", p.Target,
+				"blocks_per_s", fmt.Sprintf("%.1f", float64(p.Blocks)/secs), "tx_per_s", fmt.Sprintf("%.0f", float64(p.Txs)/secs),
+				"transfers_per_s", fmt.Sprintf("%.0f", float64(p.Transfers)/secs)}
 			if left := p.Target - p.Height; left > 0 && p.Blocks > 0 {
-				eta = " ETA " + time.Duration(float64(left)/(float64(p.Blocks)/secs)*float64(time.Second)).Round(time.Second).String()
+				args = append(args, "eta", time.Duration(float64(left)/(float64(p.Blocks)/secs)*float64(time.Second)).Round(time.Second))
 			}
-			fmt.Fprintf(w, "eth height %d/%d  %.1f blocks/s  %.0f tx/s  %.0f transfers/s%s\n",
-				p.Height, p.Target, float64(p.Blocks)/secs, float64(p.Txs)/secs, float64(p.Transfers)/secs, eta)
+			slog.Info("Indexed", args...)
 		},
 	})
 	if err != nil {

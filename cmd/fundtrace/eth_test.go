@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/internal/ethreplay"
 	"github.com/fundtrace/fundtrace/internal/shareddata"
 )
@@ -85,4 +86,22 @@ func TestCLIEthereum(t *testing.T) {
 	if err != nil || !strings.Contains(out, "eth") || !strings.Contains(out, "1755635") {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
+}
+
+// TestKillDuringIndexETH kills a real fundtrace process (SIGKILL) while it
+// indexes a node's chain, restarts it each time, and checks that the store
+// ends key for key as an uninterrupted run leaves it.
+func TestKillDuringIndexETH(t *testing.T) {
+	const tip = 3000
+	f := &ethreplay.FakeChain{Head: tip, ForkAt: 1 << 40}
+	url := f.Serve(t)
+	dir := t.TempDir()
+	ref := filepath.Join(dir, "ref")
+	if _, _, err := run(t, "--store", ref, "index", "eth", "--rpc", url, "--confirmations", "0"); err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(dir, "killed")
+	args := []string{"--store", st, "index", "eth", "--rpc", url, "--confirmations", "0", "--batch-blocks", "10"}
+	killDuringRun(t, args, args, tip, func() int64 { return chainTip(t, st, chains.Ethereum) })
+	sameStores(t, ref, st)
 }

@@ -191,10 +191,17 @@ func writeChain(t *testing.T, blocks, txs int) (string, int64) {
 // after each kill with tipOf that the store holds a whole, advancing tip.
 // It then lets a last run finish.
 func killDuringIndex(t *testing.T, store, blocks string, tip int64, tipOf func() int64) {
+	killDuringRun(t, []string{"--store", store, "index", "btc", "--blocks", blocks, "--batch-blocks", "10", "--progress-every", "0"},
+		[]string{"--store", store, "index", "btc", "--blocks", blocks}, tip, tipOf)
+}
+
+// killDuringRun is killDuringIndex for any index command line (args), which
+// must log "height=N" after each commit; final is the last, uninterrupted run.
+func killDuringRun(t *testing.T, args, final []string, tip int64, tipOf func() int64) {
 	lastTip := int64(-1)
 	for _, target := range []int64{tip / 5, tip * 2 / 5, tip * 3 / 5, tip * 4 / 5} {
 		target += rand.Int64N(tip / 20)
-		cmd := exec.Command(os.Args[0], "--store", store, "index", "btc", "--blocks", blocks, "--batch-blocks", "10", "--progress-every", "0")
+		cmd := exec.Command(os.Args[0], args...)
 		cmd.Env = append(os.Environ(), "FUNDTRACE_TEST_CHILD=1")
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
@@ -229,7 +236,7 @@ func killDuringIndex(t *testing.T, store, blocks string, tip int64, tipOf func()
 		}
 		lastTip = got
 	}
-	if out, _, err := run(t, "--store", store, "index", "btc", "--blocks", blocks); err != nil {
+	if out, _, err := run(t, final...); err != nil {
 		t.Fatalf("final run: %v %s", err, out)
 	}
 }
@@ -246,15 +253,7 @@ func TestKillDuringIndex(t *testing.T) {
 	}
 	st := filepath.Join(dir, "killed")
 	killDuringIndex(t, st, blocks, tip, func() int64 { return storeTip(t, st) })
-	a, b := dumpStore(t, ref), dumpStore(t, st)
-	if len(a) != len(b) {
-		t.Fatalf("killed store has %d keys, uninterrupted %d", len(b), len(a))
-	}
-	for k, v := range a {
-		if b[k] != v {
-			t.Fatalf("stores differ at key %x", k)
-		}
-	}
+	sameStores(t, ref, st)
 }
 
 // TestKillDuringIndexClickHouse does the same against a real ClickHouse
@@ -316,17 +315,36 @@ func TestKillDuringIndexClickHouse(t *testing.T) {
 }
 
 func storeTip(t *testing.T, path string) int64 {
+	return chainTip(t, path, chains.Bitcoin)
+}
+
+func chainTip(t *testing.T, path string, c chains.Chain) int64 {
 	t.Helper()
 	s, err := embedded.Open(path, embedded.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	m, err := s.Meta(context.Background(), chains.Bitcoin)
+	m, err := s.Meta(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m.TipHeight
+}
+
+// sameStores fails unless the embedded stores at ref and got hold the
+// same keys and values, metadata included.
+func sameStores(t *testing.T, ref, got string) {
+	t.Helper()
+	a, b := dumpStore(t, ref), dumpStore(t, got)
+	if len(a) != len(b) {
+		t.Fatalf("killed store has %d keys, uninterrupted %d", len(b), len(a))
+	}
+	for k, v := range a {
+		if b[k] != v {
+			t.Fatalf("stores differ at key %x", k)
+		}
+	}
 }
 
 // dumpStore returns every key and value, metadata included: after the

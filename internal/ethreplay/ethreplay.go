@@ -170,11 +170,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		out := make([]json.RawMessage, len(reqs))
+		w.Write([]byte{'['})
 		for i := range reqs {
-			out[i] = s.answer(&reqs[i])
+			if i > 0 {
+				w.Write([]byte{','})
+			}
+			w.Write(s.answer(&reqs[i]))
 		}
-		json.NewEncoder(w).Encode(out)
+		w.Write([]byte{']'})
 		return
 	}
 	var req request
@@ -197,16 +200,22 @@ func (s *Server) answer(req *request) json.RawMessage {
 	if len(id) == 0 {
 		id = json.RawMessage("null")
 	}
+	// The call's id goes in as the object's last member, which a JSON
+	// decoder takes over any id the recording had; the recording itself
+	// is sent as recorded, not re-encoded (answers run to megabytes).
 	wrap := func(resp json.RawMessage) json.RawMessage {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(resp, &m); err != nil {
-			// Not an object: a deliberately broken recording is sent as is.
-			return resp
+		t := bytes.TrimSpace(resp)
+		if len(t) < 2 || t[0] != '{' || t[len(t)-1] != '}' {
+			return resp // not an object: a deliberately broken answer is sent as is
 		}
-		m["id"] = id
-		m["jsonrpc"] = json.RawMessage(`"2.0"`)
-		b, _ := json.Marshal(m)
-		return b
+		out := make([]byte, 0, len(t)+40)
+		out = append(out, t[:len(t)-1]...)
+		if len(bytes.TrimSpace(t[1:len(t)-1])) > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, `"jsonrpc":"2.0","id":`...)
+		out = append(out, id...)
+		return append(out, '}')
 	}
 	if hook != nil {
 		if resp, ok := hook(req.Method, normalise(req.Params)); ok {
