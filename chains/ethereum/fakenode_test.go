@@ -218,3 +218,27 @@ func TestFollow(t *testing.T) {
 		t.Fatalf("follow ended with %v", err)
 	}
 }
+
+// TestRetriesTransientFailures: a node that answers 503 a few times is
+// asked again, with backoff, and the index completes.
+func TestRetriesTransientFailures(t *testing.T) {
+	f := &ethreplay.FakeChain{Head: 6, ForkAt: 1 << 40}
+	srv := ethreplay.New()
+	defer srv.Close()
+	srv.Hook = f.Answer
+	srv.FailNext = 3
+	st := openStore(t)
+	res, err := Index(context.Background(), st, dialTest(t, srv.URL, ClientOptions{Retries: 5}), IndexConfig{Confirmations: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Blocks != 7 || srv.FailNext != 0 {
+		t.Fatalf("indexed %d blocks; %d failures left unserved", res.Blocks, srv.FailNext)
+	}
+	// With fewer attempts than failures, the error names the node.
+	srv.FailNext = 10
+	_, err = Index(context.Background(), openStore(t), dialTest(t, srv.URL, ClientOptions{Retries: 2}), IndexConfig{Confirmations: 0})
+	if err == nil || !strings.Contains(err.Error(), srv.URL) || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("got %v, want an error naming the node and its 503", err)
+	}
+}

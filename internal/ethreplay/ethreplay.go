@@ -30,6 +30,11 @@ type Server struct {
 	// Hook, when set, may answer a call before the recordings are looked
 	// at (return ok false to fall through).
 	Hook func(method string, params []any) (resp json.RawMessage, ok bool)
+	// FailNext makes the next so many HTTP requests fail with 503, as an
+	// overloaded node or its proxy does.
+	FailNext int
+	// Requests counts the HTTP requests received.
+	Requests int
 }
 
 // New starts an empty server on loopback.
@@ -153,6 +158,17 @@ type request struct {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.Requests++
+	fail := s.FailNext > 0
+	if fail {
+		s.FailNext--
+	}
+	s.mu.Unlock()
+	if fail {
+		http.Error(w, "overloaded", http.StatusServiceUnavailable)
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)

@@ -52,7 +52,8 @@ func (f *FakeChain) txHash(n int64) common.Hash {
 
 func (f *FakeChain) value(n int64) string { return fmt.Sprintf("%#x", n+1+int64(f.forkOf(n))*1000) }
 
-func (f *FakeChain) answer(method string, params []any) (json.RawMessage, bool) {
+// Answer answers one call as the chain would (a Server Hook).
+func (f *FakeChain) Answer(method string, params []any) (json.RawMessage, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	num := func() int64 {
@@ -103,7 +104,7 @@ func (f *FakeChain) answer(method string, params []any) (json.RawMessage, bool) 
 // Serve starts a server for the chain, closed when the test ends.
 func (f *FakeChain) Serve(t testing.TB) string {
 	srv := New()
-	srv.Hook = f.answer
+	srv.Hook = f.Answer
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
