@@ -73,6 +73,7 @@ or a ClickHouse database: --store clickhouse://host:9000/database [--cluster NAM
 			showCommand(),
 			statusCommand(),
 			storeCommand(),
+			simulateCommand(),
 		},
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {},

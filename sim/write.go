@@ -1,0 +1,120 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
+)
+
+// The files a Bitcoin scenario is written as (see FORMAT.md):
+//
+//	blocks/                 Bitcoin Core block files (regtest), optionally xor-obfuscated
+//	truth/entities.csv      every owner
+//	truth/addresses.csv     the owner of every address the chain pays
+//	truth/victim_payments.csv
+//	truth/exposures.csv     what of each victim payment reached which exchange deposit
+//	labels.csv              only what an investigator would know: exchange hot wallets, the mixer
+const (
+	BlocksDir = "blocks"
+	TruthDir  = "truth"
+)
+
+// WriteOptions tunes WriteBTC.
+type WriteOptions struct {
+	XORKey [8]byte // non-zero: obfuscate the block files as Bitcoin Core 28+ does
+}
+
+// WriteBTC writes the world's chain and truth under dir.
+func WriteBTC(w *BTCWorld, dir string, o WriteOptions) error {
+	blocks := filepath.Join(dir, BlocksDir)
+	if err := os.MkdirAll(blocks, 0o755); err != nil {
+		return err
+	}
+	fw := &bitcoin.FileWriter{Dir: blocks, Magic: wire.TestNet, XORKey: o.XORKey}
+	for _, b := range w.Blocks {
+		var buf bytes.Buffer
+		if err := b.Serialize(&buf); err != nil {
+			return err
+		}
+		if err := fw.Write(buf.Bytes()); err != nil {
+			return fmt.Errorf("write block files: %w", err)
+		}
+	}
+	if err := fw.Close(); err != nil {
+		return err
+	}
+	truth := filepath.Join(dir, TruthDir)
+	if err := os.MkdirAll(truth, 0o755); err != nil {
+		return err
+	}
+	itoa := func(n int) string { return strconv.Itoa(n) }
+	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
+	var rows [][]string
+	for _, e := range w.Entities {
+		rows = append(rows, []string{itoa(e.ID), e.Name, e.Kind})
+	}
+	if err := writeCSV(filepath.Join(truth, "entities.csv"), []string{"entity_id", "name", "kind"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	addrs := make([]string, 0, len(w.Addresses))
+	for a := range w.Addresses {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	for _, a := range addrs {
+		info := w.Addresses[a]
+		acct := ""
+		if info.Account >= 0 {
+			acct = itoa(info.Account)
+		}
+		rows = append(rows, []string{a, itoa(info.Owner), info.Role, acct})
+	}
+	if err := writeCSV(filepath.Join(truth, "addresses.csv"), []string{"address", "entity_id", "role", "account_entity_id"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for _, v := range w.Victims {
+		rows = append(rows, []string{itoa(v.ID), itoa(v.Victim), v.TxID.String(), itoa(int(v.Vout)), v.Address, i64(v.Value), itoa(v.Height)})
+	}
+	if err := writeCSV(filepath.Join(truth, "victim_payments.csv"), []string{"victim_payment_id", "victim_entity_id", "txid", "vout", "address", "value_sats", "height"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for _, x := range w.Exposures {
+		rows = append(rows, []string{itoa(x.Victim), itoa(x.Exchange), itoa(x.Account), x.Address, x.TxID.String(), itoa(int(x.Vout)), itoa(x.Height),
+			i64(x.Value), i64(x.Haircut), i64(x.FIFO)})
+	}
+	if err := writeCSV(filepath.Join(truth, "exposures.csv"), []string{"victim_payment_id", "exchange_entity_id", "account_entity_id", "deposit_address",
+		"txid", "vout", "height", "deposit_value_sats", "haircut_sats", "fifo_sats"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for _, l := range w.Labels {
+		rows = append(rows, []string{l.Address, l.Label, l.Category})
+	}
+	return writeCSV(filepath.Join(dir, "labels.csv"), []string{"address", "label", "category"}, rows)
+}
+
+func writeCSV(path string, header []string, rows [][]string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(f)
+	cw.Write(header)
+	cw.WriteAll(rows)
+	if err := cw.Error(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
