@@ -12,12 +12,16 @@ build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/fundtrace
 
 # Index the real mainnet blocks 0..599 shipped in testdata into the
-# embedded store and show the first bitcoin payment (block 170).
+# embedded store and show the first bitcoin payment (block 170); then
+# index the shipped simulated scenario (a scam with known ground truth,
+# sim/FORMAT.md) into its own store and show its first victim payment.
 demo: build
 	$(BIN) --store $(STORE) index btc --blocks testdata/btc/blocks
 	$(BIN) --store $(STORE) status
 	$(BIN) --store $(STORE) show tx f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16
 	$(BIN) --store $(STORE) show address 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S
+	$(BIN) --store $(STORE)-sim index btc --blocks testdata/sim/btc/blocks
+	$(BIN) --store $(STORE)-sim show tx $$(sed -n 2p testdata/sim/btc/truth/victim_payments.csv | cut -d, -f3)
 
 # Every test, including the real-data tests (../shared/data), the kill -9
 # resume tests, the ClickHouse tests against real servers (installed
@@ -58,4 +62,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzClassifyScript$$' -fuzztime $(FUZZTIME) ./chains/bitcoin
 
 clean:
-	rm -rf bin $(STORE) bench.txt
+	rm -rf bin $(STORE) $(STORE)-sim bench.txt

@@ -350,7 +350,7 @@ type payTo struct {
 // feerate drawn from a skewed distribution (1–60 sat/vB, mostly low).
 func (s *sim) feeFor(nin, nout int) int64 {
 	rate := 1 + int64(math.Floor(math.Pow(s.r.Float64(), 3)*60))
-	return rate * int64(11+68*nin+34*nout)
+	return rate * int64(11+110*nin+34*nout) // vbytes: a legacy input is 148, a segwit one 68–91
 }
 
 // send builds a transaction spending ins to outs, plus change to the
@@ -496,9 +496,9 @@ func (s *sim) minersSell() {
 	}
 }
 
-// amount draws a payment amount: log-normal around 0.01 BTC.
+// amount draws a payment amount: log-normal around 0.002 BTC.
 func (s *sim) amount() int64 {
-	v := math.Exp(s.r.NormFloat64()*1.3) * 1e6
+	v := math.Exp(s.r.NormFloat64()*1.3) * 2e5
 	return max(10_000, min(int64(v), 5e8))
 }
 
