@@ -57,14 +57,10 @@ func WriteBTC(w *BTCWorld, dir string, o WriteOptions) error {
 	}
 	itoa := func(n int) string { return strconv.Itoa(n) }
 	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
-	var rows [][]string
-	for _, e := range w.Entities {
-		rows = append(rows, []string{itoa(e.ID), e.Name, e.Kind})
-	}
-	if err := writeCSV(filepath.Join(truth, "entities.csv"), []string{"entity_id", "name", "kind"}, rows); err != nil {
+	if err := writeEntities(truth, w.Entities); err != nil {
 		return err
 	}
-	rows = rows[:0]
+	var rows [][]string
 	addrs := make([]string, 0, len(w.Addresses))
 	for a := range w.Addresses {
 		addrs = append(addrs, a)
@@ -102,6 +98,15 @@ func WriteBTC(w *BTCWorld, dir string, o WriteOptions) error {
 		rows = append(rows, []string{l.Address, l.Label, l.Category})
 	}
 	return writeCSV(filepath.Join(dir, "labels.csv"), []string{"address", "label", "category"}, rows)
+}
+
+// writeEntities writes truth/entities.csv.
+func writeEntities(truth string, es []Entity) error {
+	rows := make([][]string, len(es))
+	for i, e := range es {
+		rows[i] = []string{strconv.Itoa(e.ID), e.Name, e.Kind}
+	}
+	return writeCSV(filepath.Join(truth, "entities.csv"), []string{"entity_id", "name", "kind"}, rows)
 }
 
 func writeCSV(path string, header []string, rows [][]string) error {

@@ -1,0 +1,394 @@
+package sim
+
+import (
+	"fmt"
+	"math/big"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+)
+
+// ETHConfig shapes a simulated Ethereum chain.
+type ETHConfig struct {
+	Seed  uint64
+	Scale int // users and transactions per block grow with it (default 1)
+	Days  int // days of activity, 7,200 blocks a day in reality; here 240 (default 7)
+}
+
+// ETH amounts in the simulator are int64: ETH in gwei (a transfer's wei
+// is its gwei × 10⁹), the token in its base units (6 decimals). The
+// JSON-RPC answers carry wei.
+const gwei = 1_000_000_000
+
+// Assets.
+const (
+	AssetETH   = "ETH"
+	AssetToken = "USDT" // the simulated USDT-like token
+)
+
+// Per-block gas of each kind of call (what the receipts say).
+const (
+	gasTransfer = 21_000
+	gasToken    = 51_000
+	gasForward  = 35_000 // plus 9,000 a forwarded call
+)
+
+// ETHWorld is a simulated Ethereum chain and its truth.
+type ETHWorld struct {
+	ChainID   int64
+	Blocks    []*ETHBlock
+	Entities  []Entity
+	Addresses map[common.Address]*ETHAddressInfo
+	Token     common.Address
+	Victims   []ETHVictimPayment
+	Exposures []ETHExposure
+	Labels    []ETHLabel
+}
+
+// ETHAddressInfo is the truth about one account.
+type ETHAddressInfo struct {
+	Address common.Address
+	Owner   int
+	Role    string // wallet, deposit, hot, contract, collection, intermediate, forwarder, treasury
+	Account int    // for deposit addresses: the customer's entity id; else -1
+}
+
+// ETHBlock is one block: its transactions with what happened in them,
+// and the withdrawals credited at its end.
+type ETHBlock struct {
+	Number      int64
+	Hash        common.Hash
+	Parent      common.Hash
+	Time        int64
+	Txs         []*ETHTx
+	Withdrawals []ETHWithdrawal
+}
+
+// ETHWithdrawal credits an account with gwei from the beacon chain.
+type ETHWithdrawal struct {
+	Index   int64
+	Address common.Address
+	Gwei    int64
+}
+
+// ETHTx is one transaction.
+type ETHTx struct {
+	Hash     common.Hash
+	From     common.Address
+	To       *common.Address // nil: creation
+	Value    int64           // gwei
+	Nonce    int64
+	Gas      int64
+	GasUsed  int64
+	GasPrice int64 // gwei
+	Input    []byte
+	Success  bool
+	Created  *common.Address
+	Calls    []ETHCall // internal value calls, in trace order
+	Logs     []ETHLog
+}
+
+// ETHCall is an internal CALL that moved ETH.
+type ETHCall struct {
+	From, To common.Address
+	Value    int64 // gwei
+}
+
+// ETHLog is a token Transfer log.
+type ETHLog struct {
+	Token    common.Address
+	From, To common.Address
+	Amount   int64
+}
+
+// ETHVictimPayment is a victim's payment to the scam.
+type ETHVictimPayment struct {
+	ID     int
+	Victim int
+	TxHash common.Hash
+	Asset  string
+	From   common.Address
+	To     common.Address
+	Amount int64 // gwei for ETH, base units for the token
+	Block  int64
+}
+
+// ETHExposure is victim money reaching an exchange deposit address.
+type ETHExposure struct {
+	Victim   int
+	Exchange int
+	Account  int
+	Address  common.Address
+	TxHash   common.Hash
+	Asset    string
+	Block    int64
+	Haircut  int64
+	FIFO     int64
+}
+
+// ETHLabel is what an investigator would know.
+type ETHLabel struct {
+	Address  common.Address
+	Label    string
+	Category string
+}
+
+// acct is an account's balance of one asset and its taint: FIFO as
+// segments in arrival order, haircut as each victim's share.
+type acct struct {
+	bal     int64
+	fifo    []Segment
+	haircut map[int]int64
+}
+
+type ethSim struct {
+	cfg       ETHConfig
+	r         *rand.Rand
+	w         *ETHWorld
+	accts     map[string]*acct // asset + address
+	nonce     map[common.Address]int64
+	block     *ETHBlock
+	wdIndex   int64
+	users     []int
+	exchanges []int
+	scam      int
+	issuer    int
+	mixer     int
+	wallets   map[int][]common.Address
+	hot       map[int]common.Address
+	deposits  map[[2]int]common.Address
+	isDeposit map[common.Address]bool
+	forwarder common.Address // the scam's forwarder contract
+	router    common.Address // a public payment router users call
+	plan      map[int64][]ethPlan
+	pending   []pendingMove
+	collect   map[int]common.Address
+}
+
+type ethPlan struct {
+	victim int
+	asset  string
+	amount int64
+}
+
+type pendingMove struct {
+	at    int64
+	asset string
+	from  common.Address
+	hops  int
+}
+
+// GenerateETH simulates an Ethereum chain deterministically from cfg.
+func GenerateETH(cfg ETHConfig) *ETHWorld {
+	if cfg.Scale <= 0 {
+		cfg.Scale = 1
+	}
+	if cfg.Days <= 0 {
+		cfg.Days = 7
+	}
+	s := &ethSim{cfg: cfg, r: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0xe7e)), accts: map[string]*acct{}, nonce: map[common.Address]int64{},
+		wallets: map[int][]common.Address{}, hot: map[int]common.Address{}, deposits: map[[2]int]common.Address{}, isDeposit: map[common.Address]bool{},
+		plan: map[int64][]ethPlan{}, collect: map[int]common.Address{}}
+	s.w = &ETHWorld{ChainID: 1337, Addresses: map[common.Address]*ETHAddressInfo{}}
+	s.population()
+	parent := common.Hash{}
+	t := int64(1_704_067_200) // 2024-01-01
+	genesis := &ETHBlock{Number: 0, Time: t}
+	genesis.Hash = crypto.Keccak256Hash([]byte(fmt.Sprintf("sim %d block 0", cfg.Seed)))
+	s.w.Blocks = append(s.w.Blocks, genesis)
+	parent = genesis.Hash
+	blocks := int64(cfg.Days * 240)
+	s.planVictims(blocks)
+	for n := int64(1); n <= blocks; n++ {
+		t += 12
+		s.block = &ETHBlock{Number: n, Parent: parent, Time: t}
+		s.act(n, blocks)
+		s.block.Hash = crypto.Keccak256Hash([]byte(fmt.Sprintf("sim %d block %d %d", cfg.Seed, n, len(s.block.Txs))), parent[:])
+		s.w.Blocks = append(s.w.Blocks, s.block)
+		parent = s.block.Hash
+	}
+	sort.Slice(s.w.Labels, func(i, j int) bool { return s.w.Labels[i].Address.Cmp(s.w.Labels[j].Address) < 0 })
+	return s.w
+}
+
+func (s *ethSim) entity(name, kind string) int {
+	id := len(s.w.Entities)
+	s.w.Entities = append(s.w.Entities, Entity{ID: id, Name: name, Kind: kind})
+	return id
+}
+
+func (s *ethSim) newAddress(owner int, role string, account int) common.Address {
+	var a common.Address
+	for i := range a {
+		a[i] = byte(s.r.Uint32())
+	}
+	s.w.Addresses[a] = &ETHAddressInfo{Address: a, Owner: owner, Role: role, Account: account}
+	return a
+}
+
+func (s *ethSim) population() {
+	s.issuer = s.entity("Token issuer", KindExchange)
+	for i := range 4 {
+		e := s.entity(fmt.Sprintf("Exchange %c", 'A'+i), KindExchange)
+		s.exchanges = append(s.exchanges, e)
+		s.hot[e] = s.newAddress(e, "hot", -1)
+		s.w.Labels = append(s.w.Labels, ETHLabel{Address: s.hot[e], Label: s.w.Entities[e].Name + " hot wallet", Category: "exchange"})
+	}
+	s.mixer = s.entity("Payment router", KindMixer)
+	s.scam = s.entity("Pig-butchering operation", KindScam)
+	for i := range 120 * s.cfg.Scale {
+		u := s.entity(fmt.Sprintf("User %d", i+1), KindUser)
+		s.users = append(s.users, u)
+		s.wallets[u] = []common.Address{s.newAddress(u, "wallet", -1)}
+	}
+}
+
+func (s *ethSim) acct(asset string, a common.Address) *acct {
+	k := asset + string(a[:])
+	x := s.accts[k]
+	if x == nil {
+		x = &acct{haircut: map[int]int64{}}
+		s.accts[k] = x
+	}
+	return x
+}
+
+// move takes amount of asset from one account to another (to zero: the
+// fee burnt), carrying taint under both models, and records an exposure
+// when it lands on an exchange deposit address.
+func (s *ethSim) move(asset string, from, to common.Address, amount int64, tx common.Hash, burn bool) {
+	src := s.acct(asset, from)
+	if amount > src.bal {
+		panic(fmt.Sprintf("sim: %s of %s would go negative", asset, from))
+	}
+	// FIFO: the oldest satoshis first.
+	var segs []Segment
+	need := amount
+	for need > 0 {
+		take := min(need, src.fifo[0].Sats)
+		segs = appendSegment(segs, Segment{Victim: src.fifo[0].Victim, Sats: take})
+		src.fifo[0].Sats -= take
+		need -= take
+		if src.fifo[0].Sats == 0 {
+			src.fifo = src.fifo[1:]
+		}
+	}
+	// Haircut: each victim's share of the balance, in proportion.
+	shares := map[int]int64{}
+	for v, t := range src.haircut {
+		sh := mulDiv(t, amount, src.bal)
+		if sh > 0 {
+			shares[v] = sh
+		}
+		if t-sh < 1 {
+			delete(src.haircut, v)
+		} else {
+			src.haircut[v] = t - sh
+		}
+	}
+	src.bal -= amount
+	if burn {
+		return
+	}
+	dst := s.acct(asset, to)
+	if s.isDeposit[to] {
+		info := s.w.Addresses[to]
+		fifo := map[int]int64{}
+		for _, sg := range segs {
+			if sg.Victim >= 0 {
+				fifo[sg.Victim] += sg.Sats
+			}
+		}
+		var vs []int
+		for v := range fifo {
+			vs = append(vs, v)
+		}
+		for v := range shares {
+			if _, ok := fifo[v]; !ok {
+				vs = append(vs, v)
+			}
+		}
+		sort.Ints(vs)
+		for _, v := range vs {
+			s.w.Exposures = append(s.w.Exposures, ETHExposure{Victim: v, Exchange: info.Owner, Account: info.Account, Address: to,
+				TxHash: tx, Asset: asset, Block: s.block.Number, Haircut: shares[v], FIFO: fifo[v]})
+		}
+		segs, shares = []Segment{{Victim: -1, Sats: amount}}, nil
+	}
+	dst.bal += amount
+	for _, sg := range segs {
+		dst.fifo = appendSegment(dst.fifo, sg)
+	}
+	for v, sh := range shares {
+		dst.haircut[v] += sh
+	}
+}
+
+// credit adds fresh, clean money (a withdrawal, a mint).
+func (s *ethSim) credit(asset string, to common.Address, amount int64) {
+	a := s.acct(asset, to)
+	a.bal += amount
+	a.fifo = appendSegment(a.fifo, Segment{Victim: -1, Sats: amount})
+}
+
+func (s *ethSim) balance(asset string, a common.Address) int64 { return s.acct(asset, a).bal }
+
+func (s *ethSim) txHash(from common.Address) common.Hash {
+	n := s.nonce[from]
+	s.nonce[from] = n + 1
+	return crypto.Keccak256Hash(from[:], []byte(strconv.FormatInt(n, 10)), []byte(strconv.FormatUint(s.cfg.Seed, 10)))
+}
+
+func (s *ethSim) gasPrice() int64 { return 8 + s.r.Int64N(40) }
+
+// tx sends a transaction: the fee first, then (if it succeeds) the value,
+// the internal calls and the token transfers, in that order.
+func (s *ethSim) tx(from common.Address, to *common.Address, value int64, gasUsed int64, input []byte, ok bool, calls []ETHCall, logs []ETHLog) *ETHTx {
+	price := s.gasPrice()
+	t := &ETHTx{From: from, To: to, Value: value, Nonce: s.nonce[from], Gas: gasUsed + 20_000, GasUsed: gasUsed, GasPrice: price, Input: input, Success: ok}
+	t.Hash = s.txHash(from)
+	fee := gasUsed * price
+	if s.balance(AssetETH, from) < fee+value {
+		s.nonce[from]--
+		return nil
+	}
+	s.move(AssetETH, from, common.Address{}, fee, t.Hash, true)
+	if ok {
+		if value > 0 {
+			s.move(AssetETH, from, *to, value, t.Hash, false)
+		}
+		for _, c := range calls {
+			s.move(AssetETH, c.From, c.To, c.Value, t.Hash, false)
+		}
+		for _, l := range logs {
+			s.move(AssetToken, l.From, l.To, l.Amount, t.Hash, false)
+		}
+		t.Calls, t.Logs = calls, logs
+	}
+	s.block.Txs = append(s.block.Txs, t)
+	return t
+}
+
+func (s *ethSim) transferInput(to common.Address, amount int64) []byte {
+	in := []byte{0xa9, 0x05, 0x9c, 0xbb}
+	in = append(in, common.LeftPadBytes(to[:], 32)...)
+	return append(in, common.LeftPadBytes(big.NewInt(amount).Bytes(), 32)...)
+}
+
+// sendETH and sendToken are the two plain payments.
+func (s *ethSim) sendETH(from, to common.Address, gweiAmt int64) *ETHTx {
+	return s.tx(from, &to, gweiAmt, gasTransfer, nil, true, nil, nil)
+}
+
+func (s *ethSim) sendToken(from, to common.Address, amount int64) *ETHTx {
+	tok := s.w.Token
+	ok := s.balance(AssetToken, from) >= amount
+	var logs []ETHLog
+	if ok {
+		logs = []ETHLog{{Token: tok, From: from, To: to, Amount: amount}}
+	}
+	return s.tx(from, &tok, 0, gasToken, s.transferInput(to, amount), ok, nil, logs)
+}

@@ -1,0 +1,242 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rpc"
+)
+
+// The simulated chain over standard Ethereum JSON-RPC, as a node answers
+// it: eth_chainId, eth_blockNumber, eth_getBlockByNumber,
+// eth_getBlockReceipts, eth_getTransactionReceipt, eth_call (the token's
+// symbol, name and decimals) and debug_traceBlockByNumber with
+// callTracer. go-ethereum's own rpc server speaks the protocol (batches,
+// errors, "method not found").
+
+// Token metadata the simulated token answers.
+const (
+	TokenSymbol   = "sUSDT"
+	TokenName     = "Simulated Tether USD"
+	TokenDecimals = 6
+)
+
+var transferTopic = crypto.Keccak256Hash([]byte("Transfer(address,address,uint256)"))
+
+func weiHex(g int64) *hexutil.Big {
+	return (*hexutil.Big)(new(big.Int).Mul(big.NewInt(g), big.NewInt(gwei)))
+}
+
+type rendered struct {
+	block, blockHashes, receipts, traces json.RawMessage
+	receipt                              map[common.Hash]json.RawMessage
+}
+
+// NewETHHandler serves w over JSON-RPC (HTTP POST).
+func NewETHHandler(w *ETHWorld) (http.Handler, error) {
+	api := &ethAPI{w: w, blocks: make([]rendered, len(w.Blocks))}
+	for i, b := range w.Blocks {
+		r, err := renderBlock(w, b)
+		if err != nil {
+			return nil, err
+		}
+		api.blocks[i] = r
+	}
+	srv := rpc.NewServer()
+	if err := srv.RegisterName("eth", api); err != nil {
+		return nil, err
+	}
+	if err := srv.RegisterName("debug", &debugAPI{api}); err != nil {
+		return nil, err
+	}
+	return srv, nil
+}
+
+func renderBlock(w *ETHWorld, b *ETHBlock) (rendered, error) {
+	r := rendered{receipt: map[common.Hash]json.RawMessage{}}
+	var txs, hashes, rcpts, traces []any
+	logIndex := 0
+	var cum int64
+	var root []byte
+	for i, t := range b.Txs {
+		root = append(root, t.Hash[:]...)
+		tx := map[string]any{"hash": t.Hash, "from": t.From, "to": t.To, "value": weiHex(t.Value), "nonce": hexutil.Uint64(t.Nonce),
+			"gas": hexutil.Uint64(t.Gas), "gasPrice": weiHex(t.GasPrice), "input": hexutil.Bytes(t.Input), "type": "0x0",
+			"transactionIndex": hexutil.Uint64(i), "blockNumber": hexutil.Uint64(b.Number), "blockHash": b.Hash}
+		txs = append(txs, tx)
+		hashes = append(hashes, t.Hash)
+		cum += t.GasUsed
+		status := hexutil.Uint64(0)
+		if t.Success {
+			status = 1
+		}
+		var logs []any
+		for _, l := range t.Logs {
+			logs = append(logs, map[string]any{"address": l.Token, "topics": []common.Hash{transferTopic, common.BytesToHash(l.From[:]), common.BytesToHash(l.To[:])},
+				"data": hexutil.Bytes(common.LeftPadBytes(big.NewInt(l.Amount).Bytes(), 32)), "logIndex": hexutil.Uint64(logIndex), "removed": false,
+				"transactionHash": t.Hash, "transactionIndex": hexutil.Uint64(i), "blockNumber": hexutil.Uint64(b.Number), "blockHash": b.Hash})
+			logIndex++
+		}
+		if logs == nil {
+			logs = []any{}
+		}
+		rc := map[string]any{"transactionHash": t.Hash, "transactionIndex": hexutil.Uint64(i), "blockHash": b.Hash, "blockNumber": hexutil.Uint64(b.Number),
+			"from": t.From, "to": t.To, "status": status, "gasUsed": hexutil.Uint64(t.GasUsed), "cumulativeGasUsed": hexutil.Uint64(cum),
+			"effectiveGasPrice": weiHex(t.GasPrice), "contractAddress": t.Created, "logs": logs, "type": "0x0"}
+		rcpts = append(rcpts, rc)
+		raw, err := json.Marshal(rc)
+		if err != nil {
+			return r, err
+		}
+		r.receipt[t.Hash] = raw
+		// callTracer's tree: the transaction's call, and under it the
+		// forwarded calls.
+		typ, to := "CALL", t.To
+		if t.To == nil {
+			typ, to = "CREATE", t.Created
+		}
+		frame := map[string]any{"type": typ, "from": t.From, "to": to, "value": weiHex(t.Value), "gas": hexutil.Uint64(t.Gas),
+			"gasUsed": hexutil.Uint64(t.GasUsed), "input": hexutil.Bytes(t.Input), "output": "0x"}
+		if !t.Success {
+			frame["error"] = "execution reverted"
+		}
+		var calls []any
+		for _, c := range t.Calls {
+			calls = append(calls, map[string]any{"type": "CALL", "from": c.From, "to": c.To, "value": weiHex(c.Value), "gas": "0x2328",
+				"gasUsed": "0x2328", "input": "0x"})
+		}
+		if calls != nil {
+			frame["calls"] = calls
+		}
+		traces = append(traces, map[string]any{"txHash": t.Hash, "result": frame})
+	}
+	var wds []any
+	for _, wd := range b.Withdrawals {
+		wds = append(wds, map[string]any{"index": hexutil.Uint64(wd.Index), "validatorIndex": "0x1", "address": wd.Address, "amount": hexutil.Uint64(wd.Gwei)})
+	}
+	if txs == nil {
+		txs, hashes, rcpts, traces = []any{}, []any{}, []any{}, []any{}
+	}
+	if wds == nil {
+		wds = []any{}
+	}
+	head := map[string]any{"number": hexutil.Uint64(b.Number), "hash": b.Hash, "parentHash": b.Parent, "timestamp": hexutil.Uint64(b.Time),
+		"transactionsRoot": crypto.Keccak256Hash(root), "size": hexutil.Uint64(500 + 120*len(b.Txs)), "miner": common.Address{},
+		"gasLimit": "0x1c9c380", "gasUsed": hexutil.Uint64(cum), "withdrawals": wds}
+	var err error
+	head["transactions"] = txs
+	if r.block, err = json.Marshal(head); err != nil {
+		return r, err
+	}
+	head["transactions"] = hashes
+	if r.blockHashes, err = json.Marshal(head); err != nil {
+		return r, err
+	}
+	if r.receipts, err = json.Marshal(rcpts); err != nil {
+		return r, err
+	}
+	r.traces, err = json.Marshal(traces)
+	return r, err
+}
+
+type ethAPI struct {
+	w      *ETHWorld
+	blocks []rendered
+}
+
+func (a *ethAPI) ChainId() *hexutil.Big { return (*hexutil.Big)(big.NewInt(a.w.ChainID)) }
+
+func (a *ethAPI) BlockNumber() hexutil.Uint64 { return hexutil.Uint64(len(a.blocks) - 1) }
+
+func (a *ethAPI) number(n rpc.BlockNumber) (int, bool) {
+	switch {
+	case n == rpc.EarliestBlockNumber:
+		return 0, true
+	case n < 0: // latest, pending, safe, finalized: the head
+		return len(a.blocks) - 1, true
+	case int64(n) < int64(len(a.blocks)):
+		return int(n), true
+	}
+	return 0, false
+}
+
+func (a *ethAPI) GetBlockByNumber(ctx context.Context, n rpc.BlockNumber, full bool) (json.RawMessage, error) {
+	i, ok := a.number(n)
+	if !ok {
+		return json.RawMessage("null"), nil
+	}
+	if full {
+		return a.blocks[i].block, nil
+	}
+	return a.blocks[i].blockHashes, nil
+}
+
+func (a *ethAPI) GetBlockReceipts(ctx context.Context, n rpc.BlockNumberOrHash) (json.RawMessage, error) {
+	bn, ok := n.Number()
+	if !ok {
+		return nil, errors.New("by block hash: not supported by the simulator")
+	}
+	i, ok := a.number(bn)
+	if !ok {
+		return json.RawMessage("null"), nil
+	}
+	return a.blocks[i].receipts, nil
+}
+
+func (a *ethAPI) GetTransactionReceipt(ctx context.Context, h common.Hash) (json.RawMessage, error) {
+	for i := range a.blocks {
+		if r, ok := a.blocks[i].receipt[h]; ok {
+			return r, nil
+		}
+	}
+	return json.RawMessage("null"), nil
+}
+
+// Call answers the token's metadata getters; any other call reverts.
+func (a *ethAPI) Call(ctx context.Context, args map[string]any, block *rpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+	to, _ := args["to"].(string)
+	data, _ := args["data"].(string)
+	if data == "" {
+		data, _ = args["input"].(string)
+	}
+	if common.HexToAddress(to) != a.w.Token {
+		return nil, errors.New("execution reverted")
+	}
+	str := func(s string) hexutil.Bytes {
+		out := common.LeftPadBytes([]byte{0x20}, 32)
+		out = append(out, common.LeftPadBytes(big.NewInt(int64(len(s))).Bytes(), 32)...)
+		return append(out, common.RightPadBytes([]byte(s), (len(s)+31)/32*32)...)
+	}
+	switch data {
+	case "0x95d89b41":
+		return str(TokenSymbol), nil
+	case "0x06fdde03":
+		return str(TokenName), nil
+	case "0x313ce567":
+		return common.LeftPadBytes([]byte{TokenDecimals}, 32), nil
+	}
+	return nil, fmt.Errorf("execution reverted")
+}
+
+type debugAPI struct{ a *ethAPI }
+
+func (d *debugAPI) TraceBlockByNumber(ctx context.Context, n rpc.BlockNumber, cfg map[string]any) (json.RawMessage, error) {
+	if tr, _ := cfg["tracer"].(string); tr != "callTracer" {
+		return nil, fmt.Errorf("the simulator traces with callTracer only, not %q", tr)
+	}
+	i, ok := d.a.number(n)
+	if !ok {
+		return nil, fmt.Errorf("block %d not found", n)
+	}
+	if i == 0 {
+		return nil, errors.New("genesis is not traceable")
+	}
+	return d.a.blocks[i].traces, nil
+}
