@@ -25,6 +25,12 @@ type BTCConfig struct {
 	Seed  uint64
 	Scale int // economy size multiplier: users and transactions per block (default 1)
 	Days  int // days of economy after the mining bootstrap (default 14, 24 blocks a day)
+	// Victims is how many users the scam takes payments from (default 8 × Scale, at least 6).
+	Victims int
+	// MixPercent is the share of the scam's daily takings split and partly
+	// passed through the CoinJoin rather than run down a peel chain
+	// (default 40; -1 for none).
+	MixPercent int
 }
 
 // Entity kinds.
@@ -157,6 +163,12 @@ func GenerateBTC(cfg BTCConfig) *BTCWorld {
 	}
 	if cfg.Days <= 0 {
 		cfg.Days = 14
+	}
+	if cfg.Victims <= 0 {
+		cfg.Victims = max(6, 8*cfg.Scale)
+	}
+	if cfg.MixPercent == 0 {
+		cfg.MixPercent = 40
 	}
 	s := &sim{cfg: cfg, r: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0xb7c)), scripts: map[string][]byte{}, types: map[string]addrType{},
 		deposit: map[string]bool{}, plan: map[int][]victimPlan{}, collection: map[int]string{}}

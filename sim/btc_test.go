@@ -423,3 +423,32 @@ func TestEconomyShape(t *testing.T) {
 		t.Error("the scam never reached its exchange accounts")
 	}
 }
+
+// TestCrimeConfigurable: the number of victims and whether the scam uses
+// the CoinJoin follow the configuration.
+func TestCrimeConfigurable(t *testing.T) {
+	scamMixes := func(w *BTCWorld) int {
+		n := 0
+		for _, a := range w.Addresses {
+			if a.Role == "premix" && w.Entities[a.Owner].Kind == KindScam {
+				n++
+			}
+		}
+		return n
+	}
+	victims := func(w *BTCWorld) int {
+		seen := map[int]bool{}
+		for _, v := range w.Victims {
+			seen[v.Victim] = true
+		}
+		return len(seen)
+	}
+	none := GenerateBTC(BTCConfig{Seed: 6, Days: 8, Victims: 3, MixPercent: -1})
+	all := GenerateBTC(BTCConfig{Seed: 6, Days: 8, Victims: 12, MixPercent: 100})
+	if scamMixes(none) != 0 || scamMixes(all) == 0 {
+		t.Fatalf("scam premix coins: %d with mixing off, %d with all of it mixed", scamMixes(none), scamMixes(all))
+	}
+	if victims(none) > 3 || victims(all) <= 3 {
+		t.Fatalf("victims who paid: %d of 3, %d of 12", victims(none), victims(all))
+	}
+}

@@ -16,6 +16,8 @@ type ETHConfig struct {
 	Seed  uint64
 	Scale int // users and transactions per block grow with it (default 1)
 	Days  int // days of activity, 7,200 blocks a day in reality; here 240 (default 7)
+	// Victims is how many users the scam takes payments from (default 6 × Scale).
+	Victims int
 }
 
 // ETH amounts in the simulator are int64: ETH in gwei (a transfer's wei
@@ -188,6 +190,9 @@ func GenerateETH(cfg ETHConfig) *ETHWorld {
 	}
 	if cfg.Days <= 0 {
 		cfg.Days = 7
+	}
+	if cfg.Victims <= 0 {
+		cfg.Victims = 6 * cfg.Scale
 	}
 	s := &ethSim{cfg: cfg, r: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0xe7e)), accts: map[string]*acct{}, nonce: map[common.Address]int64{},
 		wallets: map[int][]common.Address{}, hot: map[int]common.Address{}, deposits: map[[2]int]common.Address{}, isDeposit: map[common.Address]bool{},

@@ -16,7 +16,7 @@ import (
 // deposited at the operation's accounts at three exchanges.
 
 func (s *ethSim) planVictims(blocks int64) {
-	n := max(6, 6*s.cfg.Scale)
+	n := s.cfg.Victims
 	perm := s.r.Perm(len(s.users))
 	half := max(blocks/2, 20)
 	for _, i := range perm[:min(n, len(perm))] {

@@ -28,7 +28,7 @@ type dueCoin struct {
 
 // planVictims picks the victims and when and how much each pays.
 func (s *sim) planVictims(start int) {
-	n := max(6, 8*s.cfg.Scale)
+	n := s.cfg.Victims
 	perm := s.r.Perm(len(s.users))
 	days := max(2, s.cfg.Days/2)
 	for _, i := range perm[:min(n, len(perm))] {
@@ -151,7 +151,7 @@ func (s *sim) consolidate() {
 	tx := s.build(ins, []payTo{{addr: addr, value: sum - fee}})
 	c := s.findPending(s.scam, wire.OutPoint{Hash: tx.TxHash()})
 	move := "peel"
-	if s.r.IntN(5) < 2 {
+	if s.r.IntN(100) < s.cfg.MixPercent {
 		move = "split"
 	}
 	s.due = append(s.due, dueCoin{c: c, at: s.height + 1 + s.r.IntN(4), move: move})

@@ -20,7 +20,7 @@ func simulateCommand() *cli.Command {
 		Subcommands: []*cli.Command{{
 			Name:      "btc",
 			Usage:     "a Bitcoin regtest chain as Bitcoin Core block files, with ground truth (see sim/FORMAT.md)",
-			UsageText: "fundtrace simulate btc --out DIR [--seed N] [--scale N] [--days N] [--xor]",
+			UsageText: "fundtrace simulate btc --out DIR [--seed N] [--scale N] [--days N] [--victims N] [--mix-percent P] [--xor]",
 			Description: `Simulates an economy (users with HD-style wallets paying each other with
 change to fresh addresses, exchanges with deposit addresses swept into hot
 wallets and batched withdrawals, Whirlpool- and Wasabi-style CoinJoins,
@@ -38,12 +38,14 @@ files, byte for byte.`,
 				&cli.IntFlag{Name: "scale", Usage: "economy size: users and transactions per block grow with it", Value: 1},
 				&cli.IntFlag{Name: "days", Usage: "days of economy (24 blocks a day) after the mining bootstrap", Value: 14},
 				&cli.BoolFlag{Name: "xor", Usage: "obfuscate the block files with a xor.dat key, as Bitcoin Core 28+ does"},
+				&cli.IntFlag{Name: "victims", Usage: "victims of the scam (default: 8 per scale, at least 6)"},
+				&cli.IntFlag{Name: "mix-percent", Usage: "share of the scam's daily takings split and partly passed through the CoinJoin instead of a peel chain (-1: none)", Value: 40},
 			},
 			Action: runSimulateBTC,
 		}, {
 			Name:      "eth",
 			Usage:     "an Ethereum chain (ETH, a USDT-like token, contracts moving ETH by internal calls) with ground truth, for simulate serve-eth",
-			UsageText: "fundtrace simulate eth --out DIR [--seed N] [--scale N] [--days N]",
+			UsageText: "fundtrace simulate eth --out DIR [--seed N] [--scale N] [--days N] [--victims N]",
 			Description: `Simulates users, exchanges (a deposit address per customer, swept into the
 hot wallet), a token, a payment router contract, and a pig-butchering
 operation taking ETH and token payments from victims and moving them
@@ -56,6 +58,7 @@ DIR/truth and DIR/labels.csv (see sim/FORMAT.md).`,
 				&cli.Uint64Flag{Name: "seed", Usage: "random seed", Value: 1},
 				&cli.IntFlag{Name: "scale", Usage: "economy size: users and transactions per block grow with it", Value: 1},
 				&cli.IntFlag{Name: "days", Usage: "days of activity (240 blocks a day)", Value: 7},
+				&cli.IntFlag{Name: "victims", Usage: "victims of the scam (default: 6 per scale)"},
 			},
 			Action: runSimulateETH,
 		}, {
@@ -76,7 +79,7 @@ fundtrace simulate eth wrote, until interrupted.`,
 }
 
 func runSimulateETH(c *cli.Context) error {
-	w := sim.GenerateETH(sim.ETHConfig{Seed: c.Uint64("seed"), Scale: c.Int("scale"), Days: c.Int("days")})
+	w := sim.GenerateETH(sim.ETHConfig{Seed: c.Uint64("seed"), Scale: c.Int("scale"), Days: c.Int("days"), Victims: c.Int("victims")})
 	if err := sim.WriteETH(w, c.String("out")); err != nil {
 		return fmt.Errorf("simulate eth: %w", err)
 	}
@@ -122,7 +125,7 @@ func runServeETH(c *cli.Context) error {
 }
 
 func runSimulateBTC(c *cli.Context) error {
-	w := sim.GenerateBTC(sim.BTCConfig{Seed: c.Uint64("seed"), Scale: c.Int("scale"), Days: c.Int("days")})
+	w := sim.GenerateBTC(sim.BTCConfig{Seed: c.Uint64("seed"), Scale: c.Int("scale"), Days: c.Int("days"), Victims: c.Int("victims"), MixPercent: c.Int("mix-percent")})
 	var o sim.WriteOptions
 	if c.Bool("xor") {
 		seed := c.Uint64("seed")
