@@ -91,6 +91,13 @@ type BTCWorld struct {
 	Victims   []VictimPayment
 	Exposures []Exposure
 	Labels    []Label
+	CoinJoins []CoinJoin
+}
+
+// CoinJoin is a planted CoinJoin transaction.
+type CoinJoin struct {
+	TxID chainhash.Hash
+	Kind string // whirlpool, wasabi
 }
 
 // Label is what an investigator would really know about an address.
@@ -728,6 +735,7 @@ func (s *sim) whirlpool() {
 	}
 	s.r.Shuffle(len(outs), func(i, j int) { outs[i], outs[j] = outs[j], outs[i] })
 	tx := s.build(chosen, outs)
+	s.w.CoinJoins = append(s.w.CoinJoins, CoinJoin{TxID: tx.TxHash(), Kind: "whirlpool"})
 	for i := range tx.TxOut {
 		if c := s.findPending(s.scam, wire.OutPoint{Hash: tx.TxHash(), Index: uint32(i)}); c != nil {
 			s.postmixScam = append(s.postmixScam, c)
@@ -771,7 +779,8 @@ func (s *sim) wasabi() {
 	outs = append(outs, payTo{addr: s.coordinatorFeeAddress(), value: int64(len(ins)) * (coordFee / 10)})
 	s.r.Shuffle(len(outs), func(i, j int) { outs[i], outs[j] = outs[j], outs[i] })
 	s.r.Shuffle(len(ins), func(i, j int) { ins[i], ins[j] = ins[j], ins[i] })
-	s.build(ins, outs)
+	tx := s.build(ins, outs)
+	s.w.CoinJoins = append(s.w.CoinJoins, CoinJoin{TxID: tx.TxHash(), Kind: "wasabi"})
 }
 
 func (s *sim) inWallet(c *coin) bool {

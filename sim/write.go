@@ -94,6 +94,13 @@ func WriteBTC(w *BTCWorld, dir string, o WriteOptions) error {
 		return err
 	}
 	rows = rows[:0]
+	for _, cj := range w.CoinJoins {
+		rows = append(rows, []string{cj.TxID.String(), cj.Kind})
+	}
+	if err := writeCSV(filepath.Join(truth, "coinjoins.csv"), []string{"txid", "kind"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
 	for _, l := range w.Labels {
 		rows = append(rows, []string{l.Address, l.Label, l.Category})
 	}

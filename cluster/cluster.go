@@ -1,0 +1,205 @@
+// Package cluster groups a chain's addresses into entities by applying
+// the heuristics package's heuristics to every transaction in a store,
+// with union-find over compact address ids, and keeps every link so that
+// any two addresses in one cluster can be explained by a chain of
+// evidence (transaction and heuristic at each step).
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/heuristics"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// Source is what clustering reads from a store.
+type Source interface {
+	Meta(ctx context.Context, c chains.Chain) (store.Meta, error)
+	BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error)
+	Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error)
+	FirstSeen(ctx context.Context, c chains.Chain, a chains.Address) (int64, error)
+}
+
+// edge is one link, from the point of view of one of its addresses.
+type edge struct {
+	to        uint32
+	heuristic uint8
+	tx        chains.Hash
+}
+
+// Clusters is the result of clustering one chain.
+type Clusters struct {
+	ids   map[chains.Address]uint32
+	addrs []chains.Address
+	uf    heuristics.UnionFind
+	adj   [][]edge
+	names []string // heuristic names by index
+	Links map[string]int
+	Txs   int64
+	// CoinJoins counts the transactions skipped as CoinJoins.
+	CoinJoins int64
+	mins      map[uint32]uint32
+}
+
+func (cl *Clusters) id(a chains.Address) uint32 {
+	if i, ok := cl.ids[a]; ok {
+		return i
+	}
+	i := cl.uf.Add()
+	cl.ids[a] = i
+	cl.addrs = append(cl.addrs, a)
+	cl.adj = append(cl.adj, nil)
+	return i
+}
+
+// Bitcoin clusters a UTXO chain's addresses with the enabled heuristics,
+// reading the store block by block (one transaction at a time in memory).
+func Bitcoin(ctx context.Context, src Source, c chains.Chain, enabled []string) (*Clusters, error) {
+	m, err := src.Meta(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	on := map[string]bool{}
+	for _, h := range enabled {
+		if _, ok := heuristics.Confidence[h]; !ok {
+			return nil, fmt.Errorf("unknown heuristic %q", h)
+		}
+		on[h] = true
+	}
+	seen := func(a chains.Address, before int64) bool {
+		h, err := src.FirstSeen(ctx, c, a)
+		return err == nil && h < before
+	}
+	hs := &heuristics.Bitcoin{Enabled: on, Seen: seen}
+	cl := &Clusters{ids: map[chains.Address]uint32{}, Links: map[string]int{}}
+	index := map[string]uint8{}
+	for h := int64(0); h <= m.TipHeight; h++ {
+		_, txids, err := src.BlockByHeight(ctx, c, h)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cluster: block %d: %w", h, err)
+		}
+		for _, id := range txids {
+			tx, err := src.Tx(ctx, c, id)
+			if err != nil {
+				return nil, fmt.Errorf("cluster: block %d: %w", h, err)
+			}
+			cl.Txs++
+			for _, o := range tx.Outputs {
+				for _, a := range o.Addresses {
+					cl.id(a)
+				}
+			}
+			if heuristics.IsCoinJoin(tx) {
+				cl.CoinJoins++
+			}
+			for _, l := range hs.Links(tx) {
+				k, ok := index[l.Heuristic]
+				if !ok {
+					k = uint8(len(cl.names))
+					index[l.Heuristic] = k
+					cl.names = append(cl.names, l.Heuristic)
+				}
+				a, b := cl.id(l.A), cl.id(l.B)
+				cl.uf.Union(a, b)
+				cl.adj[a] = append(cl.adj[a], edge{to: b, heuristic: k, tx: l.Tx})
+				cl.adj[b] = append(cl.adj[b], edge{to: a, heuristic: k, tx: l.Tx})
+				cl.Links[l.Heuristic]++
+			}
+		}
+	}
+	return cl, nil
+}
+
+// Addresses is the number of addresses seen.
+func (cl *Clusters) Addresses() int { return len(cl.addrs) }
+
+// Count is the number of clusters.
+func (cl *Clusters) Count() int {
+	n := 0
+	for i := range cl.addrs {
+		if cl.uf.Find(uint32(i)) == uint32(i) {
+			n++
+		}
+	}
+	return n
+}
+
+// ID returns the cluster id of a (the id of its first-seen address) and
+// the cluster's size; ok is false for an address never paid.
+func (cl *Clusters) ID(a chains.Address) (id uint32, size uint32, ok bool) {
+	i, ok := cl.ids[a]
+	if !ok {
+		return 0, 0, false
+	}
+	return cl.minID(cl.uf.Find(i)), cl.uf.Size(i), true
+}
+
+// minID is the smallest address id in root's set: a cluster id that does
+// not depend on how the unions went. Computed once for all roots.
+func (cl *Clusters) minID(root uint32) uint32 {
+	if cl.mins == nil {
+		cl.mins = make(map[uint32]uint32)
+		for i := range cl.addrs {
+			r := cl.uf.Find(uint32(i))
+			if m, ok := cl.mins[r]; !ok || uint32(i) < m {
+				cl.mins[r] = uint32(i)
+			}
+		}
+	}
+	return cl.mins[root]
+}
+
+// Each calls fn for every address in first-seen order with its cluster id.
+func (cl *Clusters) Each(fn func(a chains.Address, cluster uint32) error) error {
+	for i, a := range cl.addrs {
+		if err := fn(a, cl.minID(cl.uf.Find(uint32(i)))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Explain returns the shortest chain of links between a and b (breadth
+// first over every link found), or nil if they are not linked.
+func (cl *Clusters) Explain(a, b chains.Address) []heuristics.Link {
+	ia, ok1 := cl.ids[a]
+	ib, ok2 := cl.ids[b]
+	if !ok1 || !ok2 || cl.uf.Find(ia) != cl.uf.Find(ib) {
+		return nil
+	}
+	if ia == ib {
+		return []heuristics.Link{}
+	}
+	type step struct {
+		from uint32
+		e    edge
+	}
+	prev := map[uint32]step{ia: {from: ia}}
+	queue := []uint32{ia}
+	for len(queue) > 0 {
+		x := queue[0]
+		queue = queue[1:]
+		for _, e := range cl.adj[x] {
+			if _, ok := prev[e.to]; ok {
+				continue
+			}
+			prev[e.to] = step{from: x, e: e}
+			if e.to == ib {
+				var path []heuristics.Link
+				for y := ib; y != ia; y = prev[y].from {
+					s := prev[y]
+					path = append([]heuristics.Link{{A: cl.addrs[s.from], B: cl.addrs[y], Heuristic: cl.names[s.e.heuristic], Tx: s.e.tx}}, path...)
+				}
+				return path
+			}
+			queue = append(queue, e.to)
+		}
+	}
+	return nil
+}
