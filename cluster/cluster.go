@@ -42,6 +42,8 @@ type Clusters struct {
 	// CoinJoins counts the transactions skipped as CoinJoins.
 	CoinJoins int64
 	mins      map[uint32]uint32
+	index     map[string]uint8
+	fresh     []heuristics.Link // links found by the last scan
 }
 
 func (cl *Clusters) id(a chains.Address) uint32 {
@@ -62,10 +64,23 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, enabled []string) 
 	if err != nil {
 		return nil, err
 	}
+	hs, err := bitcoinHeuristics(ctx, src, c, enabled)
+	if err != nil {
+		return nil, err
+	}
+	cl := newClusters()
+	return cl, cl.scan(ctx, src, c, hs, 0, m.TipHeight)
+}
+
+func newClusters() *Clusters {
+	return &Clusters{ids: map[chains.Address]uint32{}, Links: map[string]int{}, index: map[string]uint8{}}
+}
+
+func bitcoinHeuristics(ctx context.Context, src Source, c chains.Chain, enabled []string) (*heuristics.Bitcoin, error) {
 	on := map[string]bool{}
 	for _, h := range enabled {
 		if _, ok := heuristics.Confidence[h]; !ok {
-			return nil, fmt.Errorf("unknown heuristic %q", h)
+			return nil, fmt.Errorf("unknown heuristic %q (known: multi-input, change-fresh, change-script, change-round)", h)
 		}
 		on[h] = true
 	}
@@ -73,21 +88,23 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, enabled []string) 
 		h, err := src.FirstSeen(ctx, c, a)
 		return err == nil && h < before
 	}
-	hs := &heuristics.Bitcoin{Enabled: on, Seen: seen}
-	cl := &Clusters{ids: map[chains.Address]uint32{}, Links: map[string]int{}}
-	index := map[string]uint8{}
-	for h := int64(0); h <= m.TipHeight; h++ {
+	return &heuristics.Bitcoin{Enabled: on, Seen: seen}, nil
+}
+
+// scan applies hs to the transactions of blocks from..to.
+func (cl *Clusters) scan(ctx context.Context, src Source, c chains.Chain, hs *heuristics.Bitcoin, from, to int64) error {
+	for h := from; h <= to; h++ {
 		_, txids, err := src.BlockByHeight(ctx, c, h)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("cluster: block %d: %w", h, err)
+			return fmt.Errorf("cluster: block %d: %w", h, err)
 		}
 		for _, id := range txids {
 			tx, err := src.Tx(ctx, c, id)
 			if err != nil {
-				return nil, fmt.Errorf("cluster: block %d: %w", h, err)
+				return fmt.Errorf("cluster: block %d: %w", h, err)
 			}
 			cl.Txs++
 			for _, o := range tx.Outputs {
@@ -99,10 +116,10 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, enabled []string) 
 				cl.CoinJoins++
 			}
 			for _, l := range hs.Links(tx) {
-				k, ok := index[l.Heuristic]
+				k, ok := cl.index[l.Heuristic]
 				if !ok {
 					k = uint8(len(cl.names))
-					index[l.Heuristic] = k
+					cl.index[l.Heuristic] = k
 					cl.names = append(cl.names, l.Heuristic)
 				}
 				a, b := cl.id(l.A), cl.id(l.B)
@@ -110,10 +127,11 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, enabled []string) 
 				cl.adj[a] = append(cl.adj[a], edge{to: b, heuristic: k, tx: l.Tx})
 				cl.adj[b] = append(cl.adj[b], edge{to: a, heuristic: k, tx: l.Tx})
 				cl.Links[l.Heuristic]++
+				cl.fresh = append(cl.fresh, l)
 			}
 		}
 	}
-	return cl, nil
+	return nil
 }
 
 // Addresses is the number of addresses seen.

@@ -110,3 +110,33 @@ func (e *CorruptError) Error() string {
 }
 
 func (e *CorruptError) Unwrap() error { return e.Err }
+
+// ClusterMeta says what the persisted clusters of a chain were computed
+// with and how far: a later run with the same heuristics extends them
+// from Height (if the block there still has Hash); any other run
+// recomputes them.
+type ClusterMeta struct {
+	Heuristics []string         `json:"heuristics"`
+	Height     int64            `json:"height"`
+	Hash       chains.Hash      `json:"-"`
+	HashHex    string           `json:"hash"`
+	Addresses  int64            `json:"addresses"`
+	Clusters   int64            `json:"clusters"`
+	Links      map[string]int64 `json:"links"`
+}
+
+// ClusterRow assigns an address (the Index-th seen) to a cluster, whose
+// id is the smallest Index in it: stable as clusters grow.
+type ClusterRow struct {
+	Index   uint32
+	Address chains.Address
+	Cluster uint32
+}
+
+// ClusterLink is one piece of clustering evidence: the heuristic that
+// linked two addresses and the transaction it read.
+type ClusterLink struct {
+	A, B      chains.Address
+	Heuristic string
+	Tx        chains.Hash
+}

@@ -74,6 +74,7 @@ or a ClickHouse database: --store clickhouse://host:9000/database [--cluster NAM
 			statusCommand(),
 			storeCommand(),
 			simulateCommand(),
+			clusterCommand(),
 		},
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/cluster"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -242,16 +243,19 @@ func addrCell(as []string, typ string) string {
 }
 
 type addressJSON struct {
-	Chain         string         `json:"chain"`
-	Address       string         `json:"address"`
-	FirstSeen     int64          `json:"first_seen_height"`
-	Received      int64          `json:"total_received"`
-	Sent          int64          `json:"total_sent"`
-	Balance       int64          `json:"balance"`
-	Outputs       int            `json:"outputs"`
-	UnspentOutput int            `json:"unspent_outputs"`
-	Truncated     bool           `json:"truncated"`
-	History       []historyEntry `json:"history"`
+	Chain         string `json:"chain"`
+	Address       string `json:"address"`
+	FirstSeen     int64  `json:"first_seen_height"`
+	Received      int64  `json:"total_received"`
+	Sent          int64  `json:"total_sent"`
+	Balance       int64  `json:"balance"`
+	Outputs       int    `json:"outputs"`
+	UnspentOutput int    `json:"unspent_outputs"`
+	Truncated     bool   `json:"truncated"`
+	// Cluster is the address's cluster (fundtrace cluster), when computed.
+	Cluster     *uint32        `json:"cluster_id,omitempty"`
+	ClusterSize uint32         `json:"cluster_size,omitempty"`
+	History     []historyEntry `json:"history"`
 }
 
 type historyEntry struct {
@@ -295,6 +299,11 @@ func runShowAddress(c *cli.Context) error {
 		return err
 	}
 	j.FirstSeen = first
+	if cs, ok := st.(cluster.Store); ok {
+		if id, size, err := cs.ClusterOf(c.Context, chains.Bitcoin, addr); err == nil {
+			j.Cluster, j.ClusterSize = &id, size
+		}
+	}
 	limit := c.Int("limit")
 	hist, err := st.AddressHistory(c.Context, chains.Bitcoin, addr, 0)
 	if err != nil {
@@ -328,7 +337,11 @@ func runShowAddress(c *cli.Context) error {
 	fmt.Fprintf(w, "First seen   block %d\n", j.FirstSeen)
 	fmt.Fprintf(w, "Received     %s BTC in %d outputs\n", formatBTC(j.Received), j.Outputs)
 	fmt.Fprintf(w, "Sent         %s BTC\n", formatBTC(j.Sent))
-	fmt.Fprintf(w, "Balance      %s BTC in %d unspent outputs\n\n", formatBTC(j.Balance), j.UnspentOutput)
+	fmt.Fprintf(w, "Balance      %s BTC in %d unspent outputs\n", formatBTC(j.Balance), j.UnspentOutput)
+	if j.Cluster != nil {
+		fmt.Fprintf(w, "Cluster      %d, %d addresses (fundtrace cluster export lists them; cluster explain says why)\n", *j.Cluster, j.ClusterSize)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "HEIGHT\tTIME (UTC)\tRECEIVED IN\tVALUE (BTC)\tSPENT IN\tSPENT AT HEIGHT\n")
 	for _, e := range j.History {

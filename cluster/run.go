@@ -1,0 +1,150 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/heuristics"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// Store is a store that keeps clusters.
+type Store interface {
+	Source
+	ClusterMeta(ctx context.Context, c chains.Chain) (store.ClusterMeta, bool, error)
+	LoadClusters(ctx context.Context, c chains.Chain, fn func(store.ClusterRow) error) error
+	SaveClusters(ctx context.Context, c chains.Chain, reset bool, m store.ClusterMeta, rows []store.ClusterRow, sizes map[uint32]uint32, links []store.ClusterLink) error
+	ClusterOf(ctx context.Context, c chains.Chain, a chains.Address) (id, size uint32, err error)
+	ClusterLinks(ctx context.Context, c chains.Chain, a chains.Address) ([]store.ClusterLink, error)
+}
+
+// Summary reports a Run.
+type Summary struct {
+	Meta        store.ClusterMeta
+	Incremental bool  // extended the stored clusters instead of recomputing
+	From        int64 // first block read
+	Changed     int   // addresses whose cluster was written
+}
+
+// Run clusters the chain's addresses in st with the enabled heuristics
+// and stores the result. When the store already holds clusters computed
+// with the same heuristics up to a block still on the chain, only the
+// newer blocks are read and only the changed assignments written; any
+// other run recomputes from scratch.
+func Run(ctx context.Context, st Store, c chains.Chain, enabled []string) (*Summary, error) {
+	m, err := st.Meta(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	hs, err := bitcoinHeuristics(ctx, st, c, enabled)
+	if err != nil {
+		return nil, err
+	}
+	set := slices.Clone(enabled)
+	slices.Sort(set)
+	set = slices.Compact(set)
+	prev, ok, err := st.ClusterMeta(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{}
+	if ok && slices.Equal(prev.Heuristics, set) && prev.Height <= m.TipHeight {
+		if blk, _, err := st.BlockByHeight(ctx, c, prev.Height); err == nil && blk.Hash == prev.Hash {
+			sum.Incremental = true
+		}
+	}
+	cl := newClusters()
+	var loaded []uint32 // cluster id of each loaded address, by index
+	if sum.Incremental {
+		err := st.LoadClusters(ctx, c, func(r store.ClusterRow) error {
+			if i := cl.id(r.Address); i != r.Index {
+				return &store.CorruptError{Key: "cluster index", Err: fmt.Errorf("address %d stored as %d", i, r.Index)}
+			}
+			loaded = append(loaded, r.Cluster)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for i, id := range loaded {
+			cl.uf.Union(uint32(i), id)
+		}
+		sum.From = prev.Height + 1
+		for k, v := range prev.Links {
+			cl.Links[k] = int(v)
+		}
+	}
+	if err := cl.scan(ctx, st, c, hs, sum.From, m.TipHeight); err != nil {
+		return nil, err
+	}
+	var rows []store.ClusterRow
+	sizes := map[uint32]uint32{}
+	for i, a := range cl.addrs {
+		id := cl.minID(cl.uf.Find(uint32(i)))
+		if i >= len(loaded) || loaded[i] != id {
+			rows = append(rows, store.ClusterRow{Index: uint32(i), Address: a, Cluster: id})
+			sizes[id] = cl.uf.Size(uint32(i))
+		}
+	}
+	links := make([]store.ClusterLink, len(cl.fresh))
+	for i, l := range cl.fresh {
+		links[i] = store.ClusterLink{A: l.A, B: l.B, Heuristic: l.Heuristic, Tx: l.Tx}
+	}
+	meta := store.ClusterMeta{Heuristics: set, Height: m.TipHeight, Hash: m.TipHash, Addresses: int64(len(cl.addrs)),
+		Clusters: int64(cl.Count()), Links: map[string]int64{}}
+	for k, v := range cl.Links {
+		meta.Links[k] = int64(v)
+	}
+	if err := st.SaveClusters(ctx, c, !sum.Incremental, meta, rows, sizes, links); err != nil {
+		return nil, err
+	}
+	sum.Meta, sum.Changed = meta, len(rows)
+	return sum, nil
+}
+
+// Explain returns the shortest chain of stored links between a and b,
+// breadth first from a; nil when they are not linked.
+func Explain(ctx context.Context, st Store, c chains.Chain, a, b chains.Address) ([]heuristics.Link, error) {
+	ida, _, err := st.ClusterOf(ctx, c, a)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the first address has no cluster (run fundtrace cluster)", err)
+	}
+	idb, _, err := st.ClusterOf(ctx, c, b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the second address has no cluster", err)
+	}
+	if ida != idb {
+		return nil, nil
+	}
+	if a == b {
+		return []heuristics.Link{}, nil
+	}
+	prev := map[chains.Address]store.ClusterLink{a: {}}
+	queue := []chains.Address{a}
+	for len(queue) > 0 {
+		x := queue[0]
+		queue = queue[1:]
+		links, err := st.ClusterLinks(ctx, c, x)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range links {
+			if _, ok := prev[l.B]; ok {
+				continue
+			}
+			prev[l.B] = l
+			if l.B == b {
+				var path []heuristics.Link
+				for y := b; y != a; y = prev[y].A {
+					s := prev[y]
+					path = append([]heuristics.Link{{A: s.A, B: s.B, Heuristic: s.Heuristic, Tx: s.Tx}}, path...)
+				}
+				return path, nil
+			}
+			queue = append(queue, l.B)
+		}
+	}
+	return nil, fmt.Errorf("%s and %s share cluster %d but no stored chain of links joins them: recompute with fundtrace cluster", a, b, ida)
+}

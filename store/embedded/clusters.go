@@ -1,0 +1,205 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// Clusters, per chain:
+//
+//	m c "clusters"                          → ClusterMeta (JSON)
+//	q c addr                                → index, cluster id
+//	Q c index(4)                            → addr (the addresses in the order they were seen)
+//	S c cluster(4)                          → cluster size
+//	e c len(1) addr len(1) other heur(1) tx → (empty): a link, stored from both ends
+const (
+	tClusterOf    = 'q'
+	tClusterIndex = 'Q'
+	tClusterSize  = 'S'
+	tClusterLink  = 'e'
+)
+
+func clusterMetaKey(c chains.Chain) []byte { return append(keyPrefix(nil, tMeta, c), "clusters"...) }
+
+func clusterOfKey(c chains.Chain, a chains.Address) []byte {
+	return append(keyPrefix(nil, tClusterOf, c), a...)
+}
+
+func clusterIndexKey(c chains.Chain, i uint32) []byte {
+	return binary.BigEndian.AppendUint32(keyPrefix(nil, tClusterIndex, c), i)
+}
+
+func clusterSizeKey(c chains.Chain, id uint32) []byte {
+	return binary.BigEndian.AppendUint32(keyPrefix(nil, tClusterSize, c), id)
+}
+
+func clusterLinkPrefix(c chains.Chain, a chains.Address) []byte {
+	k := append(keyPrefix(nil, tClusterLink, c), byte(len(a)))
+	return append(k, a...)
+}
+
+// heuristic names are stored as one byte.
+var heuristicCodes = []string{"", "multi-input", "change-fresh", "change-script", "change-round", "deposit"}
+
+func heuristicCode(name string) (byte, error) {
+	for i, n := range heuristicCodes {
+		if n == name && i > 0 {
+			return byte(i), nil
+		}
+	}
+	return 0, fmt.Errorf("no code for heuristic %q", name)
+}
+
+// ClusterMeta returns the chain's cluster metadata; ok is false when no
+// clusters were computed.
+func (s *Store) ClusterMeta(ctx context.Context, c chains.Chain) (m store.ClusterMeta, ok bool, err error) {
+	err = s.get(clusterMetaKey(c), func(v []byte) error { return json.Unmarshal(v, &m) })
+	if errors.Is(err, store.ErrNotFound) {
+		return m, false, nil
+	}
+	if err != nil {
+		return m, false, err
+	}
+	h, err := hex.DecodeString(m.HashHex)
+	if err == nil && len(h) == 32 {
+		copy(m.Hash[:], h)
+	}
+	return m, true, nil
+}
+
+// LoadClusters calls fn for every address with a cluster, in the order
+// the addresses were seen.
+func (s *Store) LoadClusters(ctx context.Context, c chains.Chain, fn func(r store.ClusterRow) error) error {
+	lo := keyPrefix(nil, tClusterIndex, c)
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		r := store.ClusterRow{Index: binary.BigEndian.Uint32(it.Key()[len(lo):]), Address: chains.Address(bytes.Clone(it.Value()))}
+		id, _, err := s.ClusterOf(ctx, c, r.Address)
+		if err != nil {
+			return err
+		}
+		r.Cluster = id
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// SaveClusters writes rows (new or changed assignments), the sizes of the
+// clusters they belong to, new links and the metadata in one atomic
+// batch. With reset, every earlier cluster record of the chain goes first.
+func (s *Store) SaveClusters(ctx context.Context, c chains.Chain, reset bool, m store.ClusterMeta, rows []store.ClusterRow, sizes map[uint32]uint32, links []store.ClusterLink) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	if reset {
+		for _, t := range []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink} {
+			lo := keyPrefix(nil, t, c)
+			if err := b.DeleteRange(lo, prefixEnd(lo), nil); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range rows {
+		v := binary.AppendUvarint(binary.AppendUvarint(nil, uint64(r.Index)), uint64(r.Cluster))
+		if err := b.Set(clusterOfKey(c, r.Address), v, nil); err != nil {
+			return err
+		}
+		if err := b.Set(clusterIndexKey(c, r.Index), []byte(r.Address), nil); err != nil {
+			return err
+		}
+	}
+	for id, n := range sizes {
+		if err := b.Set(clusterSizeKey(c, id), binary.AppendUvarint(nil, uint64(n)), nil); err != nil {
+			return err
+		}
+	}
+	for _, l := range links {
+		code, err := heuristicCode(l.Heuristic)
+		if err != nil {
+			return err
+		}
+		for _, ends := range [][2]chains.Address{{l.A, l.B}, {l.B, l.A}} {
+			k := clusterLinkPrefix(c, ends[0])
+			k = append(append(k, byte(len(ends[1]))), ends[1]...)
+			k = append(append(k, code), l.Tx[:]...)
+			if err := b.Set(k, nil, nil); err != nil {
+				return err
+			}
+		}
+	}
+	m.HashHex = m.Hash.String()
+	js, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := b.Set(clusterMetaKey(c), js, nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("save clusters: %w", err)
+	}
+	return nil
+}
+
+// ClusterOf returns a's cluster id and the cluster's size, or
+// store.ErrNotFound when a has none.
+func (s *Store) ClusterOf(ctx context.Context, c chains.Chain, a chains.Address) (id, size uint32, err error) {
+	err = s.get(clusterOfKey(c, a), func(v []byte) error {
+		d := decoder{b: v}
+		d.uvarint()
+		id = uint32(d.uvarint())
+		return d.err
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	err = s.get(clusterSizeKey(c, id), func(v []byte) error {
+		d := decoder{b: v}
+		size = uint32(d.uvarint())
+		return d.err
+	})
+	return id, size, err
+}
+
+// ClusterLinks returns the links recorded from a.
+func (s *Store) ClusterLinks(ctx context.Context, c chains.Chain, a chains.Address) ([]store.ClusterLink, error) {
+	lo := clusterLinkPrefix(c, a)
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []store.ClusterLink
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()[len(lo):]
+		if len(k) < 1 || len(k) < 1+int(k[0])+1+32 {
+			return nil, &store.CorruptError{Key: fmt.Sprintf("cluster link %x", it.Key()), Err: errShort}
+		}
+		n := int(k[0])
+		other := chains.Address(bytes.Clone(k[1 : 1+n]))
+		code := k[1+n]
+		var tx chains.Hash
+		copy(tx[:], k[2+n:])
+		name := ""
+		if int(code) < len(heuristicCodes) {
+			name = heuristicCodes[code]
+		}
+		out = append(out, store.ClusterLink{A: a, B: other, Heuristic: name, Tx: tx})
+	}
+	return out, it.Error()
+}
