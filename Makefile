@@ -4,7 +4,7 @@ STORE   ?= fundtrace-data
 BIN     := bin/fundtrace
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build demo test lint vet fmt-check bench fuzz clean
+.PHONY: all build demo test lint vet fmt-check bench eval fuzz clean
 
 all: build
 
@@ -53,7 +53,14 @@ bench:
 	$(GO) test -run '^$$' -bench 'Floor|Decode|Index' -benchtime 20x -count 3 -cpu 1 ./chains/bitcoin | tee bench.txt
 	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./store/clickhouse | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Pipeline|FetchBare' -benchtime 10x -count 3 ./chains/ethereum | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'Cluster|BareUnionFind' -benchtime 3x -count 3 ./cluster | tee -a bench.txt
 	@sh scripts/benchreport.sh bench.txt
+
+# Clustering accuracy on simulated chains with ground truth: pairwise
+# precision and recall of each heuristic set (Bitcoin) and of the deposit
+# heuristic (Ethereum).
+eval:
+	$(GO) test -count=1 -run 'TestAccuracyOnSimulatedChain|TestDepositHeuristicOnSimulatedChain' -v ./cluster | grep -v '^=== RUN'
 
 # Run each fuzzer for FUZZTIME (default 30s).
 FUZZTIME ?= 30s

@@ -79,7 +79,7 @@ func newClusters() *Clusters {
 func bitcoinHeuristics(ctx context.Context, src Source, c chains.Chain, enabled []string) (*heuristics.Bitcoin, error) {
 	on := map[string]bool{}
 	for _, h := range enabled {
-		if _, ok := heuristics.Confidence[h]; !ok {
+		if _, ok := heuristics.Confidence[h]; !ok || h == heuristics.DepositName {
 			return nil, fmt.Errorf("unknown heuristic %q (known: multi-input, change-fresh, change-script, change-round)", h)
 		}
 		on[h] = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/heuristics"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -93,6 +95,19 @@ func TestAccuracyOnSimulatedChain(t *testing.T) {
 			t.Errorf("multi-input precision %.4f < 0.99", s.Precision)
 		}
 	}
+	// What CoinJoin detection prevents: multi-input linking CoinJoin inputs.
+	hs, err := bitcoinHeuristics(ctx, st, chains.Bitcoin, []string{heuristics.MultiInput})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.LinkCoinJoins = true
+	m, _ := st.Meta(ctx, chains.Bitcoin)
+	naive := newClusters()
+	if err := naive.scan(ctx, st, chains.Bitcoin, hs, 0, m.TipHeight); err != nil {
+		t.Fatal(err)
+	}
+	s := naive.Evaluate(truth)
+	fmt.Fprintf(&table, "%-62s %9.4f %9.4f %9d %9d\n", "multi-input without CoinJoin detection", s.Precision, s.Recall, s.Clusters, s.Entities)
 	t.Logf("accuracy on a simulated chain (seed 11, 10 days):\n%s", table.String())
 	// Every planted CoinJoin is recognised.
 	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "coinjoins.csv")) {
@@ -160,5 +175,71 @@ func TestExplain(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// TestDepositHeuristicOnSimulatedChain measures the deposit heuristic on a
+// simulated Ethereum chain served over JSON-RPC and indexed with index
+// eth: the exchanges' deposit addresses must join their hot wallets, and
+// nothing else may be merged wrongly.
+func TestDepositHeuristicOnSimulatedChain(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := sim.WriteETH(sim.GenerateETH(sim.ETHConfig{Seed: 21, Days: 3}), dir); err != nil {
+		t.Fatal(err)
+	}
+	w, err := sim.LoadETH(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := sim.NewETHHandler(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	cl, err := ethereum.Dial(ctx, srv.URL, ethereum.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	st, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := ethereum.Index(ctx, st, cl, ethereum.IndexConfig{Confirmations: 0}); err != nil {
+		t.Fatal(err)
+	}
+	truth := map[chains.Address]int{}
+	deposits := map[chains.Address]bool{}
+	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "addresses.csv")) {
+		a, err := ethereum.ParseAddress(r[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		truth[a], _ = strconv.Atoi(r[1])
+		if r[2] == "deposit" {
+			deposits[a] = true
+		}
+	}
+	clusters, err := Ethereum(ctx, st, chains.Ethereum, &heuristics.Deposit{Window: 1000, MinCount: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := clusters.Evaluate(truth)
+	joined := 0
+	for d := range deposits {
+		if _, size, ok := clusters.ID(d); ok && size > 1 {
+			joined++
+		}
+	}
+	t.Logf("deposit heuristic (window 1000 blocks, 3 forwarders): precision %.4f, recall %.4f, %d clusters for %d entities; %d of %d deposit addresses joined their exchange",
+		s.Precision, s.Recall, s.Clusters, s.Entities, joined, len(deposits))
+	if s.Precision < 0.99 {
+		t.Errorf("deposit heuristic precision %.4f < 0.99", s.Precision)
+	}
+	if joined*10 < len(deposits)*8 {
+		t.Errorf("only %d of %d deposit addresses joined their exchange", joined, len(deposits))
 	}
 }

@@ -38,6 +38,9 @@ func Run(ctx context.Context, st Store, c chains.Chain, enabled []string) (*Summ
 	if err != nil {
 		return nil, err
 	}
+	if c.IsAccount() {
+		return runAccount(ctx, st, c, m, enabled)
+	}
 	hs, err := bitcoinHeuristics(ctx, st, c, enabled)
 	if err != nil {
 		return nil, err
@@ -147,4 +150,45 @@ func Explain(ctx context.Context, st Store, c chains.Chain, a, b chains.Address)
 		}
 	}
 	return nil, fmt.Errorf("%s and %s share cluster %d but no stored chain of links joins them: recompute with fundtrace cluster", a, b, ida)
+}
+
+// DepositParams are the deposit heuristic's parameters for Run on an
+// account chain.
+var DepositParams = heuristics.Deposit{Window: 1000, MinCount: 3}
+
+// runAccount clusters an account chain. The deposit heuristic's state
+// (what arrived where, who forwarded to whom) is not kept between runs,
+// so every run reads the whole chain.
+func runAccount(ctx context.Context, st Store, c chains.Chain, m store.Meta, enabled []string) (*Summary, error) {
+	src, ok := st.(AccountSource)
+	if !ok {
+		return nil, fmt.Errorf("the store cannot read %s transfers", c)
+	}
+	for _, h := range enabled {
+		if h != heuristics.DepositName {
+			return nil, fmt.Errorf("heuristic %q is not for %s (use deposit)", h, c)
+		}
+	}
+	d := DepositParams
+	cl, err := Ethereum(ctx, src, c, &d)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]store.ClusterRow, len(cl.addrs))
+	sizes := map[uint32]uint32{}
+	for i, a := range cl.addrs {
+		id := cl.minID(cl.uf.Find(uint32(i)))
+		rows[i] = store.ClusterRow{Index: uint32(i), Address: a, Cluster: id}
+		sizes[id] = cl.uf.Size(uint32(i))
+	}
+	links := make([]store.ClusterLink, len(cl.fresh))
+	for i, l := range cl.fresh {
+		links[i] = store.ClusterLink{A: l.A, B: l.B, Heuristic: l.Heuristic, Tx: l.Tx}
+	}
+	meta := store.ClusterMeta{Heuristics: []string{heuristics.DepositName}, Height: m.TipHeight, Hash: m.TipHash,
+		Addresses: int64(len(cl.addrs)), Clusters: int64(cl.Count()), Links: map[string]int64{heuristics.DepositName: int64(len(links))}}
+	if err := st.SaveClusters(ctx, c, true, meta, rows, sizes, links); err != nil {
+		return nil, err
+	}
+	return &Summary{Meta: meta, Changed: len(rows)}, nil
 }

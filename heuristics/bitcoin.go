@@ -40,6 +40,9 @@ type Seen func(a chains.Address, before int64) bool
 type Bitcoin struct {
 	Enabled map[string]bool
 	Seen    Seen // needed by ChangeFresh
+	// LinkCoinJoins turns CoinJoin detection off, to measure what it
+	// prevents; never for real use.
+	LinkCoinJoins bool
 }
 
 // Links returns the links tx gives under the enabled heuristics.
@@ -47,7 +50,7 @@ func (h *Bitcoin) Links(tx *chains.Tx) []Link {
 	if tx.Coinbase || len(tx.Inputs) == 0 {
 		return nil
 	}
-	if IsCoinJoin(tx) {
+	if !h.LinkCoinJoins && IsCoinJoin(tx) {
 		return nil // its inputs have many owners, and its change is theirs
 	}
 	first := tx.Inputs[0].Prevout.Address()

@@ -13,6 +13,8 @@ awk '
 		if ($(i+1) == "ms/lookup") ms[name] = ms[name] " " $i
 		if ($(i+1) == "blocks/s") bps[name] = bps[name] " " $i
 		if ($(i+1) == "transfers/s") tps[name] = tps[name] " " $i
+		if ($(i+1) == "inputs/s") ips[name] = ips[name] " " $i
+		if ($(i+1) == "B/address") bpa[name] = bpa[name] " " $i
 	}
 	if (!(name in seen)) { seen[name] = 1; order[++n] = name }
 }
@@ -38,6 +40,10 @@ END {
 	}
 	if ("Spenders/store" in ms)
 		printf "ClickHouse 1,000-outpoint spender lookup on 10 M rows: %s ms (migration 1 layout: %s ms; naive default granularity: %s ms; target <= 50)\n", median(ms["Spenders/store"]), median(ms["Spenders/migration-1-layout"]), median(ms["Spenders/naive-granularity"])
+	if ("Cluster" in ips) {
+		cI = median(ips["Cluster"]); uI = median(ips["BareUnionFind"])
+		printf "Clustering (multi-input, simulated chain, from the embedded store): %.0f inputs/s, %s B/address; bare union-find over the same edges %.0f inputs/s, %s B/address; ratio %.3f\n", cI, median(bpa["Cluster"]), uI, median(bpa["BareUnionFind"]), (uI > 0 ? cI / uI : 0)
+	}
 	if ("Pipeline" in bps) {
 		p = median(bps["Pipeline"]); f = median(bps["FetchBare"])
 		printf "Ethereum pipeline (replayed mainnet block 18,000,000 into the embedded store): %.1f blocks/s, %.0f transfers/s; bare fetch %.1f blocks/s; ratio %.2f\n", p, median(tps["Pipeline"]), f, (f > 0 ? p / f : 0)

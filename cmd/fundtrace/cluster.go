@@ -30,11 +30,17 @@ cluster id for every address, with every link as evidence. Heuristics:
   change-fresh   the only output to a never-before-paid address is the payer's change
   change-script  the only output whose script type matches the inputs' is the change
   change-round   of two outputs, the one that is not a round amount is the change (low confidence)
+  deposit        (eth) addresses that empty themselves into one collector soon
+                 after money arrives, with enough others doing the same, are
+                 that collector's (exchange deposit addresses and hot wallet)
 Run it again after indexing more blocks: with the same heuristics only the
-new blocks are read; with other heuristics everything is recomputed.
-A cluster's id is the index of its first-seen address.`,
+new blocks are read (btc; eth recomputes); with other heuristics everything
+is recomputed. A cluster's id is the index of its first-seen address.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "heuristics", Usage: "comma-separated heuristics to apply", Value: heuristics.MultiInput + "," + heuristics.ChangeFresh},
+			&cli.StringFlag{Name: "chain", Usage: "btc or eth", Value: "btc"},
+			&cli.StringFlag{Name: "heuristics", Usage: "comma-separated heuristics to apply (default: multi-input,change-fresh for btc, deposit for eth)"},
+			&cli.Int64Flag{Name: "window", Usage: "eth deposit heuristic: most blocks between money arriving and being forwarded", Value: 1000},
+			&cli.IntFlag{Name: "min-forwarders", Usage: "eth deposit heuristic: distinct forwarders a collector (hot wallet) needs", Value: 3},
 			jsonFlag,
 		},
 		Action: runCluster,
@@ -78,13 +84,25 @@ func runCluster(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	chain, err := chains.ParseChain(c.String("chain"))
+	if err != nil {
+		return err
+	}
+	spec := c.String("heuristics")
+	if spec == "" {
+		spec = heuristics.MultiInput + "," + heuristics.ChangeFresh
+		if chain.IsAccount() {
+			spec = heuristics.DepositName
+		}
+	}
 	var set []string
-	for _, h := range strings.Split(c.String("heuristics"), ",") {
+	for _, h := range strings.Split(spec, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			set = append(set, h)
 		}
 	}
-	sum, err := cluster.Run(c.Context, cs, chains.Bitcoin, set)
+	cluster.DepositParams = heuristics.Deposit{Window: c.Int64("window"), MinCount: c.Int("min-forwarders")}
+	sum, err := cluster.Run(c.Context, cs, chain, set)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
@@ -100,8 +118,8 @@ func runCluster(c *cli.Context) error {
 	if sum.Incremental {
 		how = fmt.Sprintf("extended from block %d", sum.From)
 	}
-	fmt.Fprintf(c.App.Writer, "btc clusters %s up to block %d with %s: %s addresses in %s clusters; links %v; %s assignments written\n",
-		how, sum.Meta.Height, strings.Join(sum.Meta.Heuristics, ", "), group(sum.Meta.Addresses), group(sum.Meta.Clusters), sum.Meta.Links, group(int64(sum.Changed)))
+	fmt.Fprintf(c.App.Writer, "%s clusters %s up to block %d with %s: %s addresses in %s clusters; links %v; %s assignments written\n",
+		chain, how, sum.Meta.Height, strings.Join(sum.Meta.Heuristics, ", "), group(sum.Meta.Addresses), group(sum.Meta.Clusters), sum.Meta.Links, group(int64(sum.Changed)))
 	return nil
 }
 

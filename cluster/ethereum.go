@@ -1,0 +1,74 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/heuristics"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// AccountSource is what clustering an account chain reads.
+type AccountSource interface {
+	Meta(ctx context.Context, c chains.Chain) (store.Meta, error)
+	BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error)
+	AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error)
+	BlockTransfers(ctx context.Context, c chains.Chain, h int64) ([]chains.Transfer, error)
+}
+
+// Ethereum clusters an account chain's addresses with the deposit-address
+// heuristic, reading every transfer in chain order.
+func Ethereum(ctx context.Context, src AccountSource, c chains.Chain, d *heuristics.Deposit) (*Clusters, error) {
+	m, err := src.Meta(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	cl := newClusters()
+	see := func(t *chains.Transfer) {
+		for _, a := range []chains.Address{t.From, t.To} {
+			if a != "" {
+				cl.id(a)
+			}
+		}
+		d.Observe(t)
+	}
+	for h := m.TipHeight - m.Blocks + 1; h <= m.TipHeight; h++ {
+		_, txids, err := src.BlockByHeight(ctx, c, h)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cluster: block %d: %w", h, err)
+		}
+		for _, id := range txids {
+			_, ts, err := src.AccountTx(ctx, c, id)
+			if err != nil {
+				return nil, fmt.Errorf("cluster: block %d: %w", h, err)
+			}
+			cl.Txs++
+			for i := range ts {
+				see(&ts[i])
+			}
+		}
+		ws, err := src.BlockTransfers(ctx, c, h)
+		if err != nil {
+			return nil, err
+		}
+		for i := range ws {
+			see(&ws[i])
+		}
+	}
+	cl.index[heuristics.DepositName] = 0
+	cl.names = []string{heuristics.DepositName}
+	for _, l := range d.Links() {
+		a, b := cl.id(l.A), cl.id(l.B)
+		cl.uf.Union(a, b)
+		cl.adj[a] = append(cl.adj[a], edge{to: b, tx: l.Tx})
+		cl.adj[b] = append(cl.adj[b], edge{to: a, tx: l.Tx})
+		cl.Links[l.Heuristic]++
+		cl.fresh = append(cl.fresh, l)
+	}
+	return cl, nil
+}
