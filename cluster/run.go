@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/heuristics"
@@ -133,6 +134,18 @@ func Explain(ctx context.Context, st Store, c chains.Chain, a, b chains.Address)
 		if err != nil {
 			return nil, err
 		}
+		// Stores list links in their own orders; breadth first over one
+		// order gives every store the same shortest chain.
+		sort.Slice(links, func(i, j int) bool {
+			li, lj := links[i], links[j]
+			if li.B != lj.B {
+				return li.B < lj.B
+			}
+			if li.Heuristic != lj.Heuristic {
+				return li.Heuristic < lj.Heuristic
+			}
+			return string(li.Tx[:]) < string(lj.Tx[:])
+		})
 		for _, l := range links {
 			if _, ok := prev[l.B]; ok {
 				continue

@@ -131,6 +131,7 @@ type ClusterRow struct {
 	Index   uint32
 	Address chains.Address
 	Cluster uint32
+	Size    uint32 // the cluster's size (filled by reads)
 }
 
 // ClusterLink is one piece of clustering evidence: the heuristic that

@@ -207,15 +207,11 @@ func runClusterExport(c *cli.Context) error {
 	cw := csv.NewWriter(out)
 	cw.Write([]string{"address", "cluster_id", "cluster_size"})
 	err = cs.LoadClusters(c.Context, chains.Bitcoin, func(r store.ClusterRow) error {
-		_, size, err := cs.ClusterOf(c.Context, chains.Bitcoin, r.Address)
-		if err != nil {
-			return err
-		}
 		a, err := net.EncodeAddress(r.Address)
 		if err != nil {
 			return err
 		}
-		return cw.Write([]string{a, strconv.FormatUint(uint64(r.Cluster), 10), strconv.FormatUint(uint64(size), 10)})
+		return cw.Write([]string{a, strconv.FormatUint(uint64(r.Cluster), 10), strconv.FormatUint(uint64(r.Size), 10)})
 	})
 	cw.Flush()
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/cluster"
+	"github.com/fundtrace/fundtrace/heuristics"
 	"github.com/fundtrace/fundtrace/internal/chtest"
 	"github.com/fundtrace/fundtrace/internal/testchain"
 	"github.com/fundtrace/fundtrace/store"
@@ -97,6 +99,67 @@ func TestSameAccountAnswersAsEmbedded(t *testing.T) {
 			}
 		}
 		t.Fatalf("answers differ in length: %d vs %d", len(al), len(bl))
+	}
+}
+
+// TestClustersSameAsEmbedded clusters the shipped simulated chain in
+// both stores, in two runs (the second incremental), and compares every
+// assignment, size and a sample of explanations.
+func TestClustersSameAsEmbedded(t *testing.T) {
+	ctx := context.Background()
+	blocks := "../../testdata/sim/btc/blocks"
+	chs := openTest(t)
+	em, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	set := []string{heuristics.MultiInput, heuristics.ChangeFresh}
+	dump := func(st cluster.Store) (string, []chains.Address) {
+		var b strings.Builder
+		var addrs []chains.Address
+		err := st.LoadClusters(ctx, chains.Bitcoin, func(r store.ClusterRow) error {
+			fmt.Fprintf(&b, "%d %x %d %d\n", r.Index, []byte(r.Address), r.Cluster, r.Size)
+			addrs = append(addrs, r.Address)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _, _ := st.ClusterMeta(ctx, chains.Bitcoin)
+		fmt.Fprintf(&b, "%v %d %s %d %d %v\n", m.Heuristics, m.Height, m.Hash, m.Addresses, m.Clusters, m.Links)
+		return b.String(), addrs
+	}
+	for _, st := range []cluster.Store{chs, em} {
+		for _, to := range []int64{200, 0} {
+			if _, err := bitcoin.Index(ctx, st.(bitcoin.Sink), bitcoin.IndexConfig{Dir: blocks, ToHeight: to}); err != nil {
+				t.Fatal(err)
+			}
+			sum, err := cluster.Run(ctx, st, chains.Bitcoin, set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Incremental != (to == 0) {
+				t.Fatalf("run to %d: incremental %v", to, sum.Incremental)
+			}
+		}
+	}
+	a, addrs := dump(em)
+	b, _ := dump(chs)
+	if a != b {
+		t.Fatal("ClickHouse clusters differ from the embedded store's")
+	}
+	for i := 0; i+1 < len(addrs) && i < 400; i += 37 {
+		ida, sa, err1 := em.ClusterOf(ctx, chains.Bitcoin, addrs[i])
+		idb, sb, err2 := chs.ClusterOf(ctx, chains.Bitcoin, addrs[i])
+		if ida != idb || sa != sb || err1 != nil || err2 != nil {
+			t.Fatalf("cluster of address %d: %d/%d vs %d/%d (%v, %v)", i, ida, sa, idb, sb, err1, err2)
+		}
+		pa, err1 := cluster.Explain(ctx, em, chains.Bitcoin, addrs[i], addrs[i+1])
+		pb, err2 := cluster.Explain(ctx, chs, chains.Bitcoin, addrs[i], addrs[i+1])
+		if fmt.Sprint(pa, err1) != fmt.Sprint(pb, err2) {
+			t.Fatalf("explanations differ:\n%v %v\n%v %v", pa, err1, pb, err2)
+		}
 	}
 }
 

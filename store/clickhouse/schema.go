@@ -95,6 +95,20 @@ var migrations = []migration{
 		{name: "tokens", columns: `chain String, address String, symbol String, name String, decimals UInt8, flags UInt8`,
 			orderBy: "chain, address", shardKey: "cityHash64(address)", granularity: 256},
 	}},
+	// Migration 4: clusters. Every save is a numbered run; rows are only
+	// appended, and a run counts once its cluster_runs row is in (written
+	// last). A recomputation starts a new base run: rows of older runs are
+	// ignored.
+	{version: 4, tables: []tableDef{
+		{name: "cluster_rows", columns: `chain String, run UInt64, address String, idx UInt32, cluster UInt32`,
+			orderBy: "chain, address, run", shardKey: "cityHash64(address)", granularity: 256},
+		{name: "cluster_sizes", columns: `chain String, run UInt64, cluster UInt32, size UInt32`,
+			orderBy: "chain, cluster, run", shardKey: "cluster", granularity: 256},
+		{name: "cluster_links", columns: `chain String, run UInt64, address String, other String, heuristic String, txid FixedString(32)`,
+			orderBy: "chain, address, run", shardKey: "cityHash64(address)", granularity: 256},
+		{name: "cluster_runs", columns: `chain String, run UInt64, base UInt64, json String`,
+			orderBy: "chain, run", shardKey: "cityHash64(chain)", granularity: 8192},
+	}},
 }
 
 // transferColumns are the columns of a transfer: seq is its index among

@@ -88,11 +88,11 @@ func (s *Store) LoadClusters(ctx context.Context, c chains.Chain, fn func(r stor
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		r := store.ClusterRow{Index: binary.BigEndian.Uint32(it.Key()[len(lo):]), Address: chains.Address(bytes.Clone(it.Value()))}
-		id, _, err := s.ClusterOf(ctx, c, r.Address)
+		id, size, err := s.ClusterOf(ctx, c, r.Address)
 		if err != nil {
 			return err
 		}
-		r.Cluster = id
+		r.Cluster, r.Size = id, size
 		if err := fn(r); err != nil {
 			return err
 		}

@@ -1,0 +1,216 @@
+package clickhouse
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// clusterRun is the newest committed cluster run of a chain.
+type clusterRun struct {
+	run, base uint64
+	meta      store.ClusterMeta
+}
+
+func (s *Store) lastClusterRun(ctx context.Context, c chains.Chain) (clusterRun, bool, error) {
+	var r clusterRun
+	var js string
+	err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT run, base, json FROM %s WHERE chain = ? ORDER BY run DESC LIMIT 1", s.table("cluster_runs")), string(c)).
+		Scan(&r.run, &r.base, &js)
+	if isNoRows(err) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("read %s cluster runs: %w", c, err)
+	}
+	if err := json.Unmarshal([]byte(js), &r.meta); err != nil {
+		return r, false, &store.CorruptError{Key: fmt.Sprintf("cluster run %d", r.run), Err: err}
+	}
+	if h, err := hex.DecodeString(r.meta.HashHex); err == nil && len(h) == 32 {
+		copy(r.meta.Hash[:], h)
+	}
+	return r, true, nil
+}
+
+// ClusterMeta returns the chain's cluster metadata; ok is false when no
+// clusters were computed.
+func (s *Store) ClusterMeta(ctx context.Context, c chains.Chain) (store.ClusterMeta, bool, error) {
+	r, ok, err := s.lastClusterRun(ctx, c)
+	return r.meta, ok, err
+}
+
+// SaveClusters appends a run: rows, sizes and links first, then the run
+// row that commits them. With reset the run is a new base: older runs'
+// rows stop counting. A save interrupted before its run row leaves rows
+// that no read sees, under a run number the next save reuses and
+// deletes first.
+func (s *Store) SaveClusters(ctx context.Context, c chains.Chain, reset bool, m store.ClusterMeta, rows []store.ClusterRow, sizes map[uint32]uint32, links []store.ClusterLink) error {
+	last, ok, err := s.lastClusterRun(ctx, c)
+	if err != nil {
+		return err
+	}
+	run, base := uint64(1), uint64(1)
+	if ok {
+		run, base = last.run+1, last.base
+	}
+	if reset {
+		base = run
+	}
+	chain := string(c)
+	for _, t := range []string{"cluster_rows", "cluster_sizes", "cluster_links"} {
+		var n uint64
+		if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND run >= ?", s.table(t)), chain, run).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 { // an interrupted save's rows
+			stmt := fmt.Sprintf("ALTER TABLE %s.%s%s DELETE WHERE chain = '%s' AND run >= %d", quoteIdent(s.topo.db), quoteIdent(s.topo.local(t)), s.topo.on(), c, run)
+			if err := s.conn.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("remove an interrupted cluster save: %w", err)
+			}
+			if err := s.waitMutations(ctx, s.topo.local(t)); err != nil {
+				return err
+			}
+		}
+	}
+	parts := []tableRows{
+		{"cluster_rows", "chain, run, address, idx, cluster", func(add func(...any) error) error {
+			for _, r := range rows {
+				if err := add(chain, run, string(r.Address), r.Index, r.Cluster); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"cluster_sizes", "chain, run, cluster, size", func(add func(...any) error) error {
+			for id, n := range sizes {
+				if err := add(chain, run, id, n); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"cluster_links", "chain, run, address, other, heuristic, txid", func(add func(...any) error) error {
+			for _, l := range links {
+				for _, e := range [][2]chains.Address{{l.A, l.B}, {l.B, l.A}} {
+					if err := add(chain, run, string(e[0]), string(e[1]), l.Heuristic, hs(l.Tx)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}},
+	}
+	for _, p := range parts {
+		if err := s.insertBatch(ctx, p); err != nil {
+			return fmt.Errorf("save clusters: %w", err)
+		}
+	}
+	m.HashHex = m.Hash.String()
+	js, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return s.insertRow(ctx, "cluster_runs", "chain, run, base, json", chain, run, base, string(js))
+}
+
+// LoadClusters calls fn for every address with a cluster, in the order
+// the addresses were seen.
+func (s *Store) LoadClusters(ctx context.Context, c chains.Chain, fn func(store.ClusterRow) error) error {
+	r, ok, err := s.lastClusterRun(ctx, c)
+	if err != nil || !ok {
+		return err
+	}
+	q := fmt.Sprintf(`SELECT address, i, cluster, size FROM
+		(SELECT address, argMax(idx, run) AS i, argMax(cluster, run) AS cluster FROM %s WHERE chain = ? AND run >= ? AND run <= ? GROUP BY address)
+		ANY LEFT JOIN
+		(SELECT cluster, argMax(size, run) AS size FROM %s WHERE chain = ? AND run >= ? AND run <= ? GROUP BY cluster)
+		USING cluster ORDER BY i`, s.table("cluster_rows"), s.table("cluster_sizes"))
+	rows, err := s.conn.Query(ctx, q, string(c), r.base, r.run, string(c), r.base, r.run)
+	if err != nil {
+		return fmt.Errorf("load %s clusters: %w", c, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a string
+		var row store.ClusterRow
+		if err := rows.Scan(&a, &row.Index, &row.Cluster, &row.Size); err != nil {
+			return err
+		}
+		row.Address = chains.Address(a)
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func addressTable(a chains.Address) (*ext.Table, error) {
+	tbl, err := ext.NewTable("lookup_address", ext.Column("a", "String"))
+	if err != nil {
+		return nil, err
+	}
+	return tbl, tbl.Append(string(a))
+}
+
+// ClusterOf returns a's cluster id and the cluster's size, or
+// store.ErrNotFound when a has none.
+func (s *Store) ClusterOf(ctx context.Context, c chains.Chain, a chains.Address) (id, size uint32, err error) {
+	r, ok, err := s.lastClusterRun(ctx, c)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !ok {
+		return 0, 0, store.ErrNotFound
+	}
+	tbl, err := addressTable(a)
+	if err != nil {
+		return 0, 0, err
+	}
+	q := fmt.Sprintf("SELECT argMax(cluster, run) FROM %s WHERE chain = ? AND address IN lookup_address AND run >= ? AND run <= ? GROUP BY address", s.table("cluster_rows"))
+	if err := s.conn.QueryRow(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), r.base, r.run).Scan(&id); err != nil {
+		if isNoRows(err) {
+			return 0, 0, store.ErrNotFound
+		}
+		return 0, 0, err
+	}
+	q = fmt.Sprintf("SELECT argMax(size, run) FROM %s WHERE chain = ? AND cluster = ? AND run >= ? AND run <= ? GROUP BY cluster", s.table("cluster_sizes"))
+	if err := s.conn.QueryRow(ctx, q, string(c), id, r.base, r.run).Scan(&size); err != nil {
+		return 0, 0, err
+	}
+	return id, size, nil
+}
+
+// ClusterLinks returns the links recorded from a.
+func (s *Store) ClusterLinks(ctx context.Context, c chains.Chain, a chains.Address) ([]store.ClusterLink, error) {
+	r, ok, err := s.lastClusterRun(ctx, c)
+	if err != nil || !ok {
+		return nil, err
+	}
+	tbl, err := addressTable(a)
+	if err != nil {
+		return nil, err
+	}
+	q := fmt.Sprintf("SELECT other, heuristic, txid FROM %s WHERE chain = ? AND address IN lookup_address AND run >= ? AND run <= ? ORDER BY other, heuristic, txid",
+		s.table("cluster_links"))
+	rows, err := s.conn.Query(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), r.base, r.run)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.ClusterLink
+	for rows.Next() {
+		var other, heur, tx string
+		if err := rows.Scan(&other, &heur, &tx); err != nil {
+			return nil, err
+		}
+		out = append(out, store.ClusterLink{A: a, B: chains.Address(other), Heuristic: heur, Tx: toHash(tx)})
+	}
+	return out, rows.Err()
+}
