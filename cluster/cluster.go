@@ -80,7 +80,7 @@ func bitcoinHeuristics(ctx context.Context, src Source, c chains.Chain, enabled 
 	on := map[string]bool{}
 	for _, h := range enabled {
 		if _, ok := heuristics.Confidence[h]; !ok || h == heuristics.DepositName {
-			return nil, fmt.Errorf("unknown heuristic %q (known: multi-input, change-fresh, change-script, change-round)", h)
+			return nil, fmt.Errorf("unknown heuristic %q (known: multi-input, change-fresh, change-script, change-round, change-optimal)", h)
 		}
 		on[h] = true
 	}

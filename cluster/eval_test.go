@@ -71,7 +71,9 @@ var heuristicSets = [][]string{
 	{heuristics.MultiInput, heuristics.ChangeFresh},
 	{heuristics.MultiInput, heuristics.ChangeScript},
 	{heuristics.MultiInput, heuristics.ChangeRound},
-	{heuristics.MultiInput, heuristics.ChangeFresh, heuristics.ChangeScript, heuristics.ChangeRound},
+	{heuristics.MultiInput, heuristics.ChangeOptimal},
+	{heuristics.MultiInput, heuristics.ChangeFresh, heuristics.ChangeOptimal},
+	{heuristics.MultiInput, heuristics.ChangeFresh, heuristics.ChangeScript, heuristics.ChangeRound, heuristics.ChangeOptimal},
 }
 
 // TestAccuracyOnSimulatedChain measures each heuristic set on a simulated
@@ -83,14 +85,14 @@ func TestAccuracyOnSimulatedChain(t *testing.T) {
 	st, dir := simulated(t, sim.BTCConfig{Seed: 11, Days: 10})
 	truth := owners(t, dir)
 	var table strings.Builder
-	fmt.Fprintf(&table, "%-62s %9s %9s %9s %9s\n", "heuristics", "precision", "recall", "clusters", "entities")
+	fmt.Fprintf(&table, "%-72s %9s %9s %9s %9s\n", "heuristics", "precision", "recall", "clusters", "entities")
 	for _, set := range heuristicSets {
 		cl, err := Bitcoin(ctx, st, chains.Bitcoin, set)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := cl.Evaluate(truth)
-		fmt.Fprintf(&table, "%-62s %9.4f %9.4f %9d %9d\n", strings.Join(set, "+"), s.Precision, s.Recall, s.Clusters, s.Entities)
+		fmt.Fprintf(&table, "%-72s %9.4f %9.4f %9d %9d\n", strings.Join(set, "+"), s.Precision, s.Recall, s.Clusters, s.Entities)
 		if len(set) == 1 && s.Precision < 0.99 {
 			t.Errorf("multi-input precision %.4f < 0.99", s.Precision)
 		}
@@ -107,7 +109,7 @@ func TestAccuracyOnSimulatedChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := naive.Evaluate(truth)
-	fmt.Fprintf(&table, "%-62s %9.4f %9.4f %9d %9d\n", "multi-input without CoinJoin detection", s.Precision, s.Recall, s.Clusters, s.Entities)
+	fmt.Fprintf(&table, "%-72s %9.4f %9.4f %9d %9d\n", "multi-input without CoinJoin detection", s.Precision, s.Recall, s.Clusters, s.Entities)
 	t.Logf("accuracy on a simulated chain (seed 11, 10 days):\n%s", table.String())
 	// Every planted CoinJoin is recognised.
 	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "coinjoins.csv")) {

@@ -6,10 +6,11 @@ import (
 
 // Heuristic names, as flags, links and reports write them.
 const (
-	MultiInput   = "multi-input"   // all inputs of a transaction belong to one owner
-	ChangeFresh  = "change-fresh"  // the only output to a never-seen address is change
-	ChangeScript = "change-script" // the only output whose script type matches the inputs' is change
-	ChangeRound  = "change-round"  // in a two-output payment, the output that is not a round amount is change
+	MultiInput    = "multi-input"    // all inputs of a transaction belong to one owner
+	ChangeFresh   = "change-fresh"   // the only output to a never-seen address is change
+	ChangeScript  = "change-script"  // the only output whose script type matches the inputs' is change
+	ChangeRound   = "change-round"   // in a two-output payment, the output that is not a round amount is change
+	ChangeOptimal = "change-optimal" // the only output smaller than every input is change (else an input was unnecessary)
 )
 
 // Confidence states how far each heuristic is to be trusted, from the
@@ -18,10 +19,11 @@ const (
 // which is detected and skipped; the change heuristics are weaker and
 // link only when exactly one output qualifies.
 var Confidence = map[string]string{
-	MultiInput:   "high: common-input ownership (Nakamoto 2008; Meiklejohn et al. 2013), CoinJoins excluded",
-	ChangeFresh:  "medium: one-time change addresses (Meiklejohn et al. 2013); wrong when the payee also uses a fresh address",
-	ChangeScript: "medium: wallets pay change to their own script type (Möser & Narayanan 2022)",
-	ChangeRound:  "low: payments are often round amounts, change rarely is (Androulaki et al. 2013)",
+	MultiInput:    "high: common-input ownership (Nakamoto 2008; Meiklejohn et al. 2013), CoinJoins excluded",
+	ChangeFresh:   "medium: one-time change addresses (Meiklejohn et al. 2013); wrong when the payee also uses a fresh address",
+	ChangeScript:  "medium: wallets pay change to their own script type (Möser & Narayanan 2022)",
+	ChangeRound:   "low: payments are often round amounts, change rarely is (Androulaki et al. 2013)",
+	ChangeOptimal: "medium: wallets do not add an input the payment did not need, so change is smaller than every input (Nick 2015; Möser & Narayanan 2022)",
 }
 
 // Link says that two addresses belong together, why, and on what
@@ -65,7 +67,7 @@ func (h *Bitcoin) Links(tx *chains.Tx) []Link {
 	if first == "" {
 		return links
 	}
-	for _, name := range []string{ChangeFresh, ChangeScript, ChangeRound} {
+	for _, name := range []string{ChangeFresh, ChangeScript, ChangeRound, ChangeOptimal} {
 		if !h.Enabled[name] {
 			continue
 		}
@@ -97,9 +99,13 @@ func (h *Bitcoin) change(name string, tx *chains.Tx) chains.Address {
 	}
 	ins := map[chains.Address]bool{}
 	types := map[chains.ScriptType]bool{}
+	minIn := int64(-1)
 	for _, in := range tx.Inputs {
 		ins[in.Prevout.Address()] = true
 		types[in.Prevout.Type] = true
+		if minIn < 0 || in.Prevout.Value < minIn {
+			minIn = in.Prevout.Value
+		}
 	}
 	for _, o := range outs {
 		if ins[o.Address()] {
@@ -117,6 +123,8 @@ func (h *Bitcoin) change(name string, tx *chains.Tx) chains.Address {
 			ok = len(types) == 1 && types[o.Type]
 		case ChangeRound:
 			ok = len(outs) == 2 && !isRound(o.Value)
+		case ChangeOptimal:
+			ok = len(tx.Inputs) > 1 && o.Value < minIn
 		}
 		if ok {
 			hit = o

@@ -30,6 +30,7 @@ cluster id for every address, with every link as evidence. Heuristics:
   change-fresh   the only output to a never-before-paid address is the payer's change
   change-script  the only output whose script type matches the inputs' is the change
   change-round   of two outputs, the one that is not a round amount is the change (low confidence)
+  change-optimal the only output smaller than every input is the change
   deposit        (eth) addresses that empty themselves into one collector soon
                  after money arrives, with enough others doing the same, are
                  that collector's (exchange deposit addresses and hot wallet)

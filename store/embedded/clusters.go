@@ -49,7 +49,7 @@ func clusterLinkPrefix(c chains.Chain, a chains.Address) []byte {
 }
 
 // heuristic names are stored as one byte.
-var heuristicCodes = []string{"", "multi-input", "change-fresh", "change-script", "change-round", "deposit"}
+var heuristicCodes = []string{"", "multi-input", "change-fresh", "change-script", "change-round", "deposit", "change-optimal"}
 
 func heuristicCode(name string) (byte, error) {
 	for i, n := range heuristicCodes {
