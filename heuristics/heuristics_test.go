@@ -1,0 +1,120 @@
+package heuristics
+
+import (
+	"testing"
+
+	"github.com/fundtrace/fundtrace/chains"
+)
+
+func addr(b byte) chains.Address { return chains.MakeAddress(chains.KindWitnessV0KH, []byte{b, 1, 2, 3}) }
+
+func out(i int, v int64, a chains.Address, t chains.ScriptType) chains.Output {
+	return chains.Output{Index: uint32(i), Value: v, Type: t, Addresses: []chains.Address{a}}
+}
+
+func in(v int64, a chains.Address, t chains.ScriptType) chains.Input {
+	return chains.Input{Prevout: chains.Output{Value: v, Type: t, Addresses: []chains.Address{a}}}
+}
+
+func TestUnionFind(t *testing.T) {
+	var u UnionFind
+	for range 6 {
+		u.Add()
+	}
+	if !u.Union(0, 1) || !u.Union(2, 3) || !u.Union(1, 3) || u.Union(0, 2) {
+		t.Fatal("union results")
+	}
+	if u.Find(0) != u.Find(3) || u.Find(4) == u.Find(0) || u.Size(2) != 4 || u.Size(5) != 1 {
+		t.Fatal("sets")
+	}
+}
+
+// TestIsCoinJoin on hand-built transactions of each pattern, and on
+// ordinary ones that share some of their features.
+func TestIsCoinJoin(t *testing.T) {
+	wk := chains.ScriptWitnessV0KH
+	equal := func(nin, nequal int, extra ...int64) *chains.Tx {
+		tx := &chains.Tx{}
+		for i := range nin {
+			tx.Inputs = append(tx.Inputs, in(2_000_000, addr(byte(i)), wk))
+		}
+		for i := range nequal {
+			tx.Outputs = append(tx.Outputs, out(i, 1_000_000, addr(byte(100+i)), wk))
+		}
+		for i, v := range extra {
+			tx.Outputs = append(tx.Outputs, out(nequal+i, v, addr(byte(200+i)), wk))
+		}
+		return tx
+	}
+	for _, c := range []struct {
+		name string
+		tx   *chains.Tx
+		want bool
+	}{
+		{"whirlpool 5 in, 5 equal out", equal(5, 5), true},
+		{"wasabi 20 in, 20 equal out and change", equal(20, 20, 123_456, 234_567, 345_678), true},
+		{"joinmarket 2 in, 2 equal and 2 change", equal(2, 2, 555_555, 666_666), true},
+		{"payment with change", equal(1, 1, 345_678), false},
+		{"batch withdrawal, one input", equal(1, 0, 1, 2, 3, 4, 5, 6, 7, 8), false},
+		{"tx0: three equal premix outputs from one input", equal(1, 3, 50_000, 700_000), false},
+		{"two equal outputs among many: a batch", equal(2, 2, 1, 2, 3, 4), false},
+	} {
+		if got := IsCoinJoin(c.tx); got != c.want {
+			t.Errorf("%s: IsCoinJoin = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestChangeHeuristics: each links the input owner with the one output it
+// picks, and nothing when more than one output qualifies.
+func TestChangeHeuristics(t *testing.T) {
+	wk, pkh := chains.ScriptWitnessV0KH, chains.ScriptPubKeyHash
+	payer, payee, change := addr(1), addr(2), addr(3)
+	seen := map[chains.Address]bool{payee: true}
+	h := func(names ...string) *Bitcoin {
+		on := map[string]bool{}
+		for _, n := range names {
+			on[n] = true
+		}
+		return &Bitcoin{Enabled: on, Seen: func(a chains.Address, _ int64) bool { return seen[a] }}
+	}
+	tx := &chains.Tx{Hash: chains.Hash{9}, Inputs: []chains.Input{in(3_000_000, payer, wk), in(1_500_000, addr(4), wk)},
+		Outputs: []chains.Output{out(0, 2_000_000, payee, pkh), out(1, 2_487_654, change, wk)}}
+	links := func(b *Bitcoin) map[string]chains.Address {
+		m := map[string]chains.Address{}
+		for _, l := range b.Links(tx) {
+			if l.Heuristic != MultiInput {
+				if l.A != payer {
+					t.Fatalf("%s links from %x, not the first input's address", l.Heuristic, []byte(l.A))
+				}
+				m[l.Heuristic] = l.B
+			}
+		}
+		return m
+	}
+	got := links(h(MultiInput, ChangeFresh, ChangeScript, ChangeRound, ChangeOptimal))
+	for _, name := range []string{ChangeFresh, ChangeScript, ChangeRound} {
+		if got[name] != change {
+			t.Errorf("%s did not pick the change output: %v", name, got)
+		}
+	}
+	// Optimal change: the change (2,487,654) is not smaller than the
+	// smallest input (1,500,000), so the heuristic stays silent.
+	if _, ok := got[ChangeOptimal]; ok {
+		t.Errorf("change-optimal linked although no output is smaller than every input")
+	}
+	var mi int
+	for _, l := range h(MultiInput).Links(tx) {
+		if l.Heuristic == MultiInput && l.A == payer && l.B == addr(4) && l.Tx == tx.Hash {
+			mi++
+		}
+	}
+	if mi != 1 {
+		t.Fatal("multi-input did not link the two inputs")
+	}
+	// Both outputs fresh: change-fresh cannot tell.
+	delete(seen, payee)
+	if _, ok := links(h(ChangeFresh))[ChangeFresh]; ok {
+		t.Error("change-fresh linked with two fresh outputs")
+	}
+}
