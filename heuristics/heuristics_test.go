@@ -6,7 +6,9 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 )
 
-func addr(b byte) chains.Address { return chains.MakeAddress(chains.KindWitnessV0KH, []byte{b, 1, 2, 3}) }
+func addr(b byte) chains.Address {
+	return chains.MakeAddress(chains.KindWitnessV0KH, []byte{b, 1, 2, 3})
+}
 
 func out(i int, v int64, a chains.Address, t chains.ScriptType) chains.Output {
 	return chains.Output{Index: uint32(i), Value: v, Type: t, Addresses: []chains.Address{a}}
