@@ -1,0 +1,75 @@
+package sanctions
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/fundtrace/fundtrace/chains"
+)
+
+// TestAdvancedReal reads OFAC's real consolidated list of 2020-03-17 in
+// the advanced schema (older namespace). SOURCES.md: 375 parties, 759
+// entries, 11 feature types, no digital currency addresses.
+func TestAdvancedReal(t *testing.T) {
+	l, st, err := ParseAdvanced(open(t, "advanced-xml", "cons_advanced_2020-03-17.xml.gz"), "cons_advanced_2020-03-17.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Parties != 375 || st.Entries != 759 || len(st.FeatureTypes) != 11 || len(l.Addresses()) != 0 || l.Date != "2020-03-17" {
+		t.Fatalf("parties %d, entries %d, feature types %d, addresses %d, date %s", st.Parties, st.Entries, len(st.FeatureTypes), len(l.Addresses()), l.Date)
+	}
+	// The first party (FixedRef 9639) as the file lists it.
+	e := l.Entries[0]
+	if e.Ref != "9639" || e.Name != "HANIYA Ismail Abdul Salah" || e.Type != "individual" || e.Listed != "2006-04-12" || !contains(e.Programs, "NS-PLC") {
+		t.Fatalf("first entry %+v", e)
+	}
+}
+
+// TestAdvancedFixture reads the hand-made fixture (real schema, made-up
+// values; the full sdn_advanced.xml could not be obtained here): names,
+// types, programs, the earliest listing date, and each feature type's
+// address with its currency mapped to a chain or kept unmapped.
+func TestAdvancedFixture(t *testing.T) {
+	f, err := os.Open("testdata/advanced_fixture.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	l, _, err := ParseAdvanced(f, "fixture")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, x := range l.Addresses() {
+		got = append(got, fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%q", x.Entry.Ref, x.Entry.Name, x.Entry.Type, strings.Join(x.Entry.Programs, ","),
+			x.Entry.Listed, x.Address.Code, x.Address.Text, x.Address.Chain, x.Address.Problem))
+	}
+	want := []string{
+		`90001|EXAMPLE Ivan|individual|CYBER2,ELECTION-EO13848|2020-09-10|XBT|12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h|btc|""`,
+		`90001|EXAMPLE Ivan|individual|CYBER2,ELECTION-EO13848|2020-09-10|ETH|0xa7e5d5a720f06526557c513402f2e6b5fa20b008|eth|""`,
+		`90002|EXAMPLE EXCHANGE LTD|entity|CYBER2|2023-11-06|USDT|0x7F367cC41522cE07553e823bf3be79A889DEbe1B|eth|""`,
+		`90002|EXAMPLE EXCHANGE LTD|entity|CYBER2|2023-11-06|TRX|TNeEwWHXLLUgEtfzTnYN8wtVenGxuMzZCE||""`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || l.Date != "2024-09-27" {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if l.Addresses()[2].Address.Address.Kind() != chains.KindAccount {
+		t.Fatal("USDT on an 0x address is not an Ethereum address")
+	}
+}
+
+// TestEthereumChecksum: mixed-case addresses must pass EIP-55.
+func TestEthereumChecksum(t *testing.T) {
+	for s, ok := range map[string]bool{
+		"0x7F367cC41522cE07553e823bf3be79A889DEbe1B": true,  // valid checksum (OFAC-listed form)
+		"0x7f367cc41522ce07553e823bf3be79a889debe1b": true,  // all lower case: no checksum to check
+		"0x7F367cC41522cE07553e823bf3be79A889DEbe1b": false, // one letter's case changed
+		"0x7f367cc41522ce07553e823bf3be79a889debe1":  false, // 39 digits
+	} {
+		if _, err := ParseEthereum(s); (err == nil) != ok {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+}
