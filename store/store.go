@@ -141,3 +141,30 @@ type ClusterLink struct {
 	Heuristic string
 	Tx        chains.Hash
 }
+
+// SanctionsSnapshot describes one imported sanctions list.
+type SanctionsSnapshot struct {
+	ID        int64    `json:"id"`
+	Imported  string   `json:"imported"` // RFC 3339
+	Date      string   `json:"list_date"`
+	Sources   []string `json:"sources"`
+	Entries   int      `json:"entries"`
+	Addresses int      `json:"addresses"`
+	// Unindexed counts addresses of currencies fundtrace does not index,
+	// by OFAC code; Invalid the listed strings that are not addresses.
+	Unindexed map[string]int `json:"unindexed"`
+	Invalid   []string       `json:"invalid"`
+}
+
+// SanctionedAddress is one listed address of a snapshot.
+type SanctionedAddress struct {
+	Chain    chains.Chain   `json:"chain"`
+	Address  chains.Address `json:"-"`
+	Text     string         `json:"address"`
+	Code     string         `json:"currency"`
+	Entity   string         `json:"entity"`
+	Ref      string         `json:"ofac_ref"`
+	Type     string         `json:"type,omitempty"`
+	Programs []string       `json:"programs"`
+	Listed   string         `json:"listed,omitempty"`
+}

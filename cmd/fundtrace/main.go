@@ -75,6 +75,8 @@ or a ClickHouse database: --store clickhouse://host:9000/database [--cluster NAM
 			storeCommand(),
 			simulateCommand(),
 			clusterCommand(),
+			sanctionsCommand(),
+			screenCommand(),
 		},
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {},
@@ -87,6 +89,9 @@ func main() {
 	app := newApp()
 	app.Writer, app.ErrWriter = os.Stdout, os.Stderr
 	if err := app.RunContext(ctx, os.Args); err != nil {
+		if errors.Is(err, errSanctionsHit) {
+			os.Exit(2) // the table or JSON already says which
+		}
 		fmt.Fprintln(os.Stderr, "fundtrace:", err)
 		if errors.Is(err, context.Canceled) {
 			os.Exit(130)

@@ -1,0 +1,408 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/cluster"
+	"github.com/fundtrace/fundtrace/sanctions"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// sanctionsStore is what the sanctions and screen commands need; the
+// embedded store has it.
+type sanctionsStore interface {
+	backend
+	Snapshots(ctx context.Context) ([]store.SanctionsSnapshot, error)
+	AddSnapshot(ctx context.Context, sn store.SanctionsSnapshot, addrs []store.SanctionedAddress) (store.SanctionsSnapshot, error)
+	SnapshotAddresses(ctx context.Context, id int64) ([]store.SanctionedAddress, error)
+	Sanctioned(ctx context.Context, id int64, c chains.Chain, a chains.Address) (store.SanctionedAddress, bool, error)
+	CurrentSnapshot(ctx context.Context) (int64, error)
+}
+
+func asSanctionsStore(st backend) (sanctionsStore, error) {
+	ss, ok := st.(sanctionsStore)
+	if !ok {
+		return nil, fmt.Errorf("the store %s does not keep sanctions lists yet: use the embedded store (a folder)", st.Path())
+	}
+	return ss, nil
+}
+
+func sanctionsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sanctions",
+		Usage: "import OFAC sanctions lists (their digital currency addresses) and list the snapshots",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "import",
+				Usage:     "import an OFAC list as a new snapshot, keep the old ones, and print what was added and removed",
+				UsageText: "fundtrace sanctions import sdn_advanced.xml | sdn.csv [sdn_comments.csv] [--date YYYY-MM-DD] [--json]",
+				Description: `Reads OFAC's advanced XML (sdn_advanced.xml; the consolidated list in the
+same schema too) or the legacy CSV set (sdn.csv joined with sdn_comments.csv,
+found beside it when not given: sdn.csv remarks are cut short and continue
+there). Every "Digital Currency Address - XXX" is read with its entity,
+programs and listing date; XBT becomes Bitcoin, ETH and tokens on 0x
+addresses Ethereum; other currencies are counted and reported, malformed
+addresses reported and not stored. The snapshot becomes the one screening
+uses; earlier snapshots stay (screen --as-of).`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "date", Usage: "the list's publication date (YYYY-MM-DD), for files that do not carry it (the legacy CSV set)"},
+					jsonFlag,
+				},
+				Action: runSanctionsImport,
+			},
+			{
+				Name:      "list",
+				Usage:     "the imported snapshots",
+				UsageText: "fundtrace sanctions list [--json]",
+				Flags:     []cli.Flag{jsonFlag},
+				Action:    runSanctionsList,
+			},
+		},
+	}
+}
+
+func runSanctionsImport(c *cli.Context) error {
+	paths, err := args(c)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return errors.New("give the OFAC file(s) to import")
+	}
+	l, err := sanctions.Load(paths)
+	if err != nil {
+		return fmt.Errorf("sanctions import: %w", err)
+	}
+	if d := c.String("date"); d != "" {
+		if _, err := time.Parse("2006-01-02", d); err != nil {
+			return fmt.Errorf("--date %q: want YYYY-MM-DD", d)
+		}
+		if l.Date != "" && l.Date != d {
+			return fmt.Errorf("--date %s, but the file says it was published on %s", d, l.Date)
+		}
+		l.Date = d
+	}
+	st, err := openStore(c, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ss, err := asSanctionsStore(st)
+	if err != nil {
+		return err
+	}
+	prevID, err := ss.CurrentSnapshot(c.Context)
+	if err != nil {
+		return err
+	}
+	var prev []store.SanctionedAddress
+	if prevID > 0 {
+		if prev, err = ss.SnapshotAddresses(c.Context, prevID); err != nil {
+			return err
+		}
+	}
+	sn, addrs := sanctions.Snapshot(l)
+	sn.Imported = time.Now().UTC().Format(time.RFC3339)
+	sn, err = ss.AddSnapshot(c.Context, sn, addrs)
+	if err != nil {
+		return err
+	}
+	key := func(a store.SanctionedAddress) string { return string(a.Chain) + " " + a.Text }
+	old, now := map[string]bool{}, map[string]bool{}
+	for _, a := range prev {
+		old[strings.ToLower(key(a))] = true
+	}
+	var added, removed []string
+	for _, a := range addrs {
+		now[strings.ToLower(key(a))] = true
+		if prevID > 0 && !old[strings.ToLower(key(a))] {
+			added = append(added, key(a)+" ("+a.Entity+")")
+		}
+	}
+	for _, a := range prev {
+		if !now[strings.ToLower(key(a))] {
+			removed = append(removed, key(a)+" ("+a.Entity+")")
+		}
+	}
+	sort.Strings(added)
+	sort.Strings(removed)
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, struct {
+			store.SanctionsSnapshot
+			Previous int64    `json:"previous_snapshot"`
+			Added    []string `json:"added"`
+			Removed  []string `json:"removed"`
+		}{sn, prevID, added, removed})
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "snapshot %d (list date %s): %d entries, %d addresses on chains fundtrace indexes\n", sn.ID, orDash(sn.Date), sn.Entries, sn.Addresses)
+	if len(sn.Unindexed) > 0 {
+		fmt.Fprintf(w, "kept aside, currencies not indexed: %v\n", sn.Unindexed)
+	}
+	for _, s := range sn.Invalid {
+		fmt.Fprintf(w, "not an address, not stored: %s\n", s)
+	}
+	if prevID > 0 {
+		fmt.Fprintf(w, "since snapshot %d: %d added, %d removed\n", prevID, len(added), len(removed))
+		for _, s := range added {
+			fmt.Fprintf(w, "  + %s\n", s)
+		}
+		for _, s := range removed {
+			fmt.Fprintf(w, "  - %s\n", s)
+		}
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func runSanctionsList(c *cli.Context) error {
+	st, err := openStore(c, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ss, err := asSanctionsStore(st)
+	if err != nil {
+		return err
+	}
+	sns, err := ss.Snapshots(c.Context)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, sns)
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "SNAPSHOT\tLIST DATE\tIMPORTED\tENTRIES\tADDRESSES\tSOURCES\n")
+	for _, s := range sns {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\n", s.ID, orDash(s.Date), s.Imported, s.Entries, s.Addresses, strings.Join(s.Sources, ", "))
+	}
+	return tw.Flush()
+}
+
+// errSanctionsHit makes the process exit with status 2: scripts gate on it.
+var errSanctionsHit = errors.New("sanctions hit")
+
+func screenCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "screen",
+		Usage:     "screen addresses against the imported sanctions lists: direct hits and hits in the same cluster; exits 2 on any hit",
+		UsageText: "fundtrace screen ADDRESS... [--file addresses.csv] [--as-of YYYY-MM-DD] [--json]",
+		Description: `For each address: whether it is listed (list date, entity, programs, listing
+date), its cluster (fundtrace cluster) and the listed addresses in that
+cluster. Bitcoin addresses are read for the store's network (mainnet when
+it holds none), Ethereum ones (0x…) in any case, with their EIP-55 checksum
+checked when mixed-case. --file reads addresses from the first column of a
+CSV file (a header line is skipped). --as-of screens against the newest
+snapshot whose list date is on or before that day. The exit status is 2
+when any address is a hit, 0 when none, 1 on errors.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "file", Usage: "CSV file whose first column holds addresses"},
+			&cli.StringFlag{Name: "as-of", Usage: "screen against the list as it stood on this day (YYYY-MM-DD)"},
+			jsonFlag,
+		},
+		Action: runScreen,
+	}
+}
+
+type screenHit struct {
+	store.SanctionedAddress
+	Snapshot int64 `json:"snapshot"`
+}
+
+type screenResult struct {
+	Address       string      `json:"address"`
+	Chain         string      `json:"chain"`
+	Sanctioned    *screenHit  `json:"sanctioned"`
+	Cluster       *uint32     `json:"cluster_id,omitempty"`
+	ClusterSize   uint32      `json:"cluster_size,omitempty"`
+	ClusterHits   []screenHit `json:"cluster_sanctioned"`
+	Error         string      `json:"error,omitempty"`
+	cluster, hits bool
+}
+
+func runScreen(c *cli.Context) error {
+	addrs, err := args(c)
+	if err != nil {
+		return err
+	}
+	if p := c.String("file"); p != "" {
+		more, err := readAddressFile(p)
+		if err != nil {
+			return err
+		}
+		addrs = append(addrs, more...)
+	}
+	if len(addrs) == 0 {
+		return errors.New("give addresses to screen, or --file")
+	}
+	st, err := openStore(c, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ss, err := asSanctionsStore(st)
+	if err != nil {
+		return err
+	}
+	snap, err := ss.CurrentSnapshot(c.Context)
+	if err != nil {
+		return err
+	}
+	if asOf := c.String("as-of"); asOf != "" {
+		if _, err := time.Parse("2006-01-02", asOf); err != nil {
+			return fmt.Errorf("--as-of %q: want YYYY-MM-DD", asOf)
+		}
+		sns, err := ss.Snapshots(c.Context)
+		if err != nil {
+			return err
+		}
+		snap = 0
+		for _, s := range sns {
+			d := s.Date
+			if d == "" {
+				d = s.Imported[:10]
+			}
+			if d <= asOf {
+				snap = s.ID
+			}
+		}
+		if snap == 0 {
+			return fmt.Errorf("no sanctions snapshot dates from %s or earlier", asOf)
+		}
+	}
+	if snap == 0 {
+		return errors.New("no sanctions list imported: run fundtrace sanctions import first")
+	}
+	listed, err := ss.SnapshotAddresses(c.Context, snap)
+	if err != nil {
+		return err
+	}
+	net := bitcoin.NetworkByName("mainnet")
+	if m, err := st.Meta(c.Context, chains.Bitcoin); err == nil && m.Network != "" {
+		if n := bitcoin.NetworkByName(m.Network); n != nil {
+			net = n
+		}
+	}
+	cs, clustered := st.(cluster.Store)
+	var results []screenResult
+	anyHit := false
+	for _, s := range addrs {
+		r := screenResult{Address: s, ClusterHits: []screenHit{}}
+		var ch chains.Chain
+		var a chains.Address
+		if strings.HasPrefix(s, "0x") {
+			ch = chains.Ethereum
+			a, err = sanctions.ParseEthereum(s)
+		} else {
+			ch = chains.Bitcoin
+			a, err = net.ParseAddress(s)
+		}
+		r.Chain = string(ch)
+		if err != nil {
+			r.Error = err.Error()
+			results = append(results, r)
+			continue
+		}
+		if hit, ok, err := ss.Sanctioned(c.Context, snap, ch, a); err != nil {
+			return err
+		} else if ok {
+			r.Sanctioned = &screenHit{hit, snap}
+			anyHit = true
+		}
+		if clustered {
+			if id, size, err := cs.ClusterOf(c.Context, ch, a); err == nil {
+				r.Cluster, r.ClusterSize = &id, size
+				for _, l := range listed {
+					if l.Chain != ch || l.Address == a {
+						continue
+					}
+					if lid, _, err := cs.ClusterOf(c.Context, ch, l.Address); err == nil && lid == id {
+						r.ClusterHits = append(r.ClusterHits, screenHit{l, snap})
+						anyHit = true
+					}
+				}
+			}
+		}
+		results = append(results, r)
+	}
+	if c.Bool("json") {
+		if err := writeJSON(c.App.Writer, results); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "ADDRESS\tCHAIN\tSANCTIONED\tCLUSTER\tLISTED IN CLUSTER\n")
+		for _, r := range results {
+			sanc, clu, inClu := "no", "-", "-"
+			if r.Error != "" {
+				sanc = "ERROR: " + r.Error
+			}
+			if h := r.Sanctioned; h != nil {
+				sanc = fmt.Sprintf("YES: %s [%s] listed %s (OFAC %s, snapshot %d)", h.Entity, strings.Join(h.Programs, ", "), orDash(h.Listed), h.Ref, h.Snapshot)
+			}
+			if r.Cluster != nil {
+				clu = fmt.Sprintf("%d (%d addresses)", *r.Cluster, r.ClusterSize)
+				inClu = "none"
+			}
+			if len(r.ClusterHits) > 0 {
+				var hs []string
+				for _, h := range r.ClusterHits {
+					hs = append(hs, h.Text+" "+h.Entity)
+				}
+				inClu = "YES: " + strings.Join(hs, "; ")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Address, r.Chain, sanc, clu, inClu)
+		}
+		tw.Flush()
+	}
+	if anyHit {
+		return errSanctionsHit
+	}
+	return nil
+}
+
+func readAddressFile(p string) ([]string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(bufio.NewReader(f))
+	r.FieldsPerRecord = -1
+	recs, err := r.ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	var out []string
+	for i, rec := range recs {
+		if len(rec) == 0 || strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		a := strings.TrimSpace(rec[0])
+		if i == 0 && strings.EqualFold(a, "address") {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/internal/shareddata"
+)
+
+// TestSanctionsAndScreen imports two real OFAC CSV sets as dated
+// snapshots and screens an address whose listing OFAC corrected in
+// between: entry 29702 (LIFSHITS) carried a malformed ETH address on
+// 2021-07-07 and the corrected 0xa7e5…b008 by 2024-05-03.
+func TestSanctionsAndScreen(t *testing.T) {
+	st := t.TempDir() + "/store"
+	d2021 := shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "2021-07-07_watchman-bench")
+	d2024 := shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "git-scrape", "sdn_2024-05-03.csv.gz")
+	out, _, err := run(t, "--store", st, "sanctions", "import", d2021+"/sdn.csv.gz", "--date", "2021-07-07")
+	if err != nil || !strings.Contains(out, "0xa7e5d5a720f06526557c513402f2e6b5fa20b00 (OFAC 29702") {
+		t.Fatalf("import 2021: %v\n%s", err, out)
+	}
+	out, _, err = run(t, "--store", st, "sanctions", "import", d2024, "--date", "2024-05-03", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imp struct {
+		ID       int64    `json:"id"`
+		Previous int64    `json:"previous_snapshot"`
+		Added    []string `json:"added"`
+	}
+	if err := json.Unmarshal([]byte(out), &imp); err != nil || imp.ID != 2 || imp.Previous != 1 {
+		t.Fatalf("import 2024: %v %+v", err, imp)
+	}
+	if !strings.Contains(strings.Join(imp.Added, "\n"), "eth 0xa7e5d5a720f06526557c513402f2e6b5fa20b008 (LIFSHITS") {
+		t.Fatal("the corrected address is not reported as added")
+	}
+	const lifshits = "0xA7E5D5A720F06526557C513402F2E6B5FA20B008" // upper case: compared case-insensitively
+	if _, _, err := run(t, "--store", st, "screen", "--as-of", "2022-01-01", lifshits); err != nil {
+		t.Fatalf("as of 2022 the corrected address was not listed yet: %v", err)
+	}
+	out, _, err = run(t, "--store", st, "screen", lifshits, "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "--json")
+	if !errors.Is(err, errSanctionsHit) {
+		t.Fatalf("a hit must end with errSanctionsHit (exit status 2), got %v", err)
+	}
+	var res []struct {
+		Address    string `json:"address"`
+		Sanctioned *struct {
+			Entity   string   `json:"entity"`
+			Programs []string `json:"programs"`
+			Snapshot int64    `json:"snapshot"`
+		} `json:"sanctioned"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(res) != 2 || res[0].Sanctioned == nil || res[0].Sanctioned.Entity != "LIFSHITS, Artem Mikhaylovich" ||
+		strings.Join(res[0].Sanctioned.Programs, ",") != "CYBER2,ELECTION-EO13848" || res[0].Sanctioned.Snapshot != 2 || res[1].Sanctioned != nil {
+		t.Fatalf("screen: %s", out)
+	}
+	// A malformed address is reported per address, not a crash.
+	out, _, err = run(t, "--store", st, "screen", "1BoatSLRHtKNngkdXEeobR76b53LETtpyX")
+	if err != nil || !strings.Contains(out, "ERROR") {
+		t.Fatalf("bad address: %v\n%s", err, out)
+	}
+}
+
+// TestScreenClusterHit lists (in a hand-written sdn.csv) one address of a
+// cluster of the shipped simulated chain and screens another address of
+// the same cluster: a same-cluster hit, with exit status 2.
+func TestScreenClusterHit(t *testing.T) {
+	st := t.TempDir() + "/store"
+	if _, _, err := run(t, "--store", st, "index", "btc", "--blocks", "../../testdata/sim/btc/blocks"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, "--store", st, "cluster", "--heuristics", "multi-input"); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := run(t, "--store", st, "cluster", "export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCluster := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		f := strings.Split(line, ",")
+		byCluster[f[1]] = append(byCluster[f[1]], f[0])
+	}
+	var members []string
+	for _, ms := range byCluster {
+		if len(ms) >= 2 && strings.HasPrefix(ms[0], "bcrt1q") && (members == nil || ms[0] < members[0]) {
+			members = ms
+		}
+	}
+	if members == nil {
+		t.Fatal("no cluster of two P2WPKH addresses")
+	}
+	// OFAC lists mainnet addresses: the same key hash, mainnet encoding.
+	regtest, mainnet := bitcoin.NetworkByName("regtest"), bitcoin.NetworkByName("mainnet")
+	a, err := regtest.ParseAddress(members[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := mainnet.MustEncode(a)
+	sdn := t.TempDir() + "/sdn.csv"
+	line := `99999,"TEST ENTITY","-0- ","CYBER2",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,"Digital Currency Address - XBT ` + listed + `;"` + "\n\x1a\n"
+	if err := os.WriteFile(sdn, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, "--store", st, "sanctions", "import", sdn, "--date", "2024-01-01"); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = run(t, "--store", st, "screen", members[1], "--json")
+	if !errors.Is(err, errSanctionsHit) || !strings.Contains(out, `"cluster_sanctioned": [`) || !strings.Contains(out, listed) || !strings.Contains(out, `"sanctioned": null`) {
+		t.Fatalf("same-cluster hit not reported: %v\n%s", err, out)
+	}
+}
