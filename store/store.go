@@ -168,3 +168,18 @@ type SanctionedAddress struct {
 	Programs []string       `json:"programs"`
 	Listed   string         `json:"listed,omitempty"`
 }
+
+// Label attributes an address, with where the attribution came from
+// (package labels reads and writes them).
+type Label struct {
+	Chain      chains.Chain   `json:"chain"`
+	Address    chains.Address `json:"-"`
+	Text       string         `json:"address"` // as written in the source
+	Label      string         `json:"label"`
+	Category   string         `json:"category"`
+	Actor      string         `json:"actor,omitempty"` // who the address belongs to, when the source says (TagPack actor)
+	Source     string         `json:"source"`
+	SourceDate string         `json:"source_date,omitempty"`
+	Imported   string         `json:"imported,omitempty"`
+	Confidence int            `json:"confidence"` // 0..100
+}

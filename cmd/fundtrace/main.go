@@ -77,6 +77,7 @@ or a ClickHouse database: --store clickhouse://host:9000/database [--cluster NAM
 			clusterCommand(),
 			sanctionsCommand(),
 			screenCommand(),
+			labelsCommand(),
 		},
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {},

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/cluster"
+	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/sanctions"
 	"github.com/fundtrace/fundtrace/store"
 )
@@ -205,7 +207,7 @@ var errSanctionsHit = errors.New("sanctions hit")
 func screenCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "screen",
-		Usage:     "screen addresses against the imported sanctions lists: direct hits and hits in the same cluster; exits 2 on any hit",
+		Usage:     "screen addresses against the imported sanctions lists (direct and same-cluster hits) and show their labels and their cluster's; exits 2 on any sanctions hit",
 		UsageText: "fundtrace screen ADDRESS... [--file addresses.csv] [--as-of YYYY-MM-DD] [--json]",
 		Description: `For each address: whether it is listed (list date, entity, programs, listing
 date), its cluster (fundtrace cluster) and the listed addresses in that
@@ -230,14 +232,15 @@ type screenHit struct {
 }
 
 type screenResult struct {
-	Address       string      `json:"address"`
-	Chain         string      `json:"chain"`
-	Sanctioned    *screenHit  `json:"sanctioned"`
-	Cluster       *uint32     `json:"cluster_id,omitempty"`
-	ClusterSize   uint32      `json:"cluster_size,omitempty"`
-	ClusterHits   []screenHit `json:"cluster_sanctioned"`
-	Error         string      `json:"error,omitempty"`
-	cluster, hits bool
+	Address       string         `json:"address"`
+	Chain         string         `json:"chain"`
+	Sanctioned    *screenHit     `json:"sanctioned"`
+	Cluster       *uint32        `json:"cluster_id,omitempty"`
+	ClusterSize   uint32         `json:"cluster_size,omitempty"`
+	ClusterHits   []screenHit    `json:"cluster_sanctioned"`
+	Labels        []labels.Label `json:"labels"`
+	ClusterLabels []labels.Label `json:"cluster_labels"`
+	Error         string         `json:"error,omitempty"`
 }
 
 func runScreen(c *cli.Context) error {
@@ -290,11 +293,10 @@ func runScreen(c *cli.Context) error {
 			return fmt.Errorf("no sanctions snapshot dates from %s or earlier", asOf)
 		}
 	}
+	var listed []store.SanctionedAddress
 	if snap == 0 {
-		return errors.New("no sanctions list imported: run fundtrace sanctions import first")
-	}
-	listed, err := ss.SnapshotAddresses(c.Context, snap)
-	if err != nil {
+		slog.Warn("No sanctions list imported: screening labels and clusters only (run fundtrace sanctions import)")
+	} else if listed, err = ss.SnapshotAddresses(c.Context, snap); err != nil {
 		return err
 	}
 	net := bitcoin.NetworkByName("mainnet")
@@ -323,7 +325,9 @@ func runScreen(c *cli.Context) error {
 			results = append(results, r)
 			continue
 		}
-		if hit, ok, err := ss.Sanctioned(c.Context, snap, ch, a); err != nil {
+		if snap == 0 {
+			// nothing to look up
+		} else if hit, ok, err := ss.Sanctioned(c.Context, snap, ch, a); err != nil {
 			return err
 		} else if ok {
 			r.Sanctioned = &screenHit{hit, snap}
@@ -343,6 +347,11 @@ func runScreen(c *cli.Context) error {
 				}
 			}
 		}
+		own, cl, err := labelsFor(c.Context, st, ch, a)
+		if err != nil {
+			return err
+		}
+		r.Labels, r.ClusterLabels = nonNil(own), nonNil(cl)
 		results = append(results, r)
 	}
 	if c.Bool("json") {
@@ -351,7 +360,7 @@ func runScreen(c *cli.Context) error {
 		}
 	} else {
 		tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "ADDRESS\tCHAIN\tSANCTIONED\tCLUSTER\tLISTED IN CLUSTER\n")
+		fmt.Fprintf(tw, "ADDRESS\tCHAIN\tSANCTIONED\tCLUSTER\tLISTED IN CLUSTER\tLABELS\tCLUSTER LABELS\n")
 		for _, r := range results {
 			sanc, clu, inClu := "no", "-", "-"
 			if r.Error != "" {
@@ -371,7 +380,7 @@ func runScreen(c *cli.Context) error {
 				}
 				inClu = "YES: " + strings.Join(hs, "; ")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Address, r.Chain, sanc, clu, inClu)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Address, r.Chain, sanc, clu, inClu, labelList(r.Labels), labelList(r.ClusterLabels))
 		}
 		tw.Flush()
 	}
@@ -379,6 +388,25 @@ func runScreen(c *cli.Context) error {
 		return errSanctionsHit
 	}
 	return nil
+}
+
+func nonNil(ls []labels.Label) []labels.Label {
+	if ls == nil {
+		return []labels.Label{}
+	}
+	return ls
+}
+
+// labelList renders labels for a table cell: label [category] (source).
+func labelList(ls []labels.Label) string {
+	if len(ls) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, l := range ls {
+		parts = append(parts, fmt.Sprintf("%s [%s] (%s)", l.Label, l.Category, l.Source))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func readAddressFile(p string) ([]string, error) {

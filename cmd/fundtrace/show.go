@@ -13,6 +13,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/cluster"
+	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -253,9 +254,11 @@ type addressJSON struct {
 	UnspentOutput int    `json:"unspent_outputs"`
 	Truncated     bool   `json:"truncated"`
 	// Cluster is the address's cluster (fundtrace cluster), when computed.
-	Cluster     *uint32        `json:"cluster_id,omitempty"`
-	ClusterSize uint32         `json:"cluster_size,omitempty"`
-	History     []historyEntry `json:"history"`
+	Cluster       *uint32        `json:"cluster_id,omitempty"`
+	ClusterSize   uint32         `json:"cluster_size,omitempty"`
+	Labels        []labels.Label `json:"labels,omitempty"`
+	ClusterLabels []labels.Label `json:"cluster_labels,omitempty"`
+	History       []historyEntry `json:"history"`
 }
 
 type historyEntry struct {
@@ -304,6 +307,9 @@ func runShowAddress(c *cli.Context) error {
 			j.Cluster, j.ClusterSize = &id, size
 		}
 	}
+	if j.Labels, j.ClusterLabels, err = labelsFor(c.Context, st, chains.Bitcoin, addr); err != nil {
+		return err
+	}
 	limit := c.Int("limit")
 	hist, err := st.AddressHistory(c.Context, chains.Bitcoin, addr, 0)
 	if err != nil {
@@ -340,6 +346,12 @@ func runShowAddress(c *cli.Context) error {
 	fmt.Fprintf(w, "Balance      %s BTC in %d unspent outputs\n", formatBTC(j.Balance), j.UnspentOutput)
 	if j.Cluster != nil {
 		fmt.Fprintf(w, "Cluster      %d, %d addresses (fundtrace cluster export lists them; cluster explain says why)\n", *j.Cluster, j.ClusterSize)
+	}
+	if len(j.Labels) > 0 {
+		fmt.Fprintf(w, "Labels       %s\n", labelList(j.Labels))
+	}
+	if len(j.ClusterLabels) > 0 {
+		fmt.Fprintf(w, "In cluster   %s\n", labelList(j.ClusterLabels))
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

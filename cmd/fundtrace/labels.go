@@ -1,0 +1,270 @@
+package main
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/cluster"
+	"github.com/fundtrace/fundtrace/labels"
+)
+
+// labelStore is what the labels commands need; the embedded store has it.
+type labelStore interface {
+	backend
+	AddLabels(ctx context.Context, ls []labels.Label) error
+	Labels(ctx context.Context, c chains.Chain, a chains.Address) ([]labels.Label, error)
+	EachLabel(ctx context.Context, fn func(labels.Label) error) error
+}
+
+func asLabelStore(st backend) (labelStore, error) {
+	ls, ok := st.(labelStore)
+	if !ok {
+		return nil, fmt.Errorf("the store %s does not keep labels yet: use the embedded store (a folder)", st.Path())
+	}
+	return ls, nil
+}
+
+func labelsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "labels",
+		Usage: "import, export and check attributions (label CSV, GraphSense TagPacks, Etherscan exports), each with its provenance",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "import",
+				Usage:     "import label files; bad addresses are reported with their line and skipped",
+				UsageText: "fundtrace labels import FILE... [--format auto|csv|tagpack|etherscan] [--category C] [--source S]",
+				Description: `csv: a header with chain, address, label, category (and optionally source,
+confidence 0-100, date). tagpack: GraphSense TagPack YAML (header fields apply
+to every tag; BTC and ETH tags are imported, other currencies counted).
+etherscan: Etherscan's label-cloud export (Address, Name Tag), all in
+--category. auto tells them apart by the file name (.yaml/.yml[.gz] is a
+TagPack). Categories: ` + strings.Join(labels.Categories, ", ") + `.
+Every label keeps its source, the import time, the source's date and a
+confidence; importing a source again updates its labels.`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "format", Value: "auto", Usage: "auto, csv, tagpack or etherscan"},
+					&cli.StringFlag{Name: "category", Usage: "etherscan: the category of every row"},
+					&cli.StringFlag{Name: "source", Usage: "the source to record (default: the file name)"},
+				},
+				Action: runLabelsImport,
+			},
+			{
+				Name:      "export",
+				Usage:     "write every label as one GraphSense TagPack",
+				UsageText: "fundtrace labels export --out FILE.yaml [--title T] [--creator C]",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "out", Required: true, Usage: "TagPack file to write"},
+					&cli.StringFlag{Name: "title", Value: "fundtrace labels", Usage: "the TagPack's title"},
+					&cli.StringFlag{Name: "creator", Value: "fundtrace", Usage: "the TagPack's creator"},
+				},
+				Action: runLabelsExport,
+			},
+			{
+				Name:      "conflicts",
+				Usage:     "clusters whose labels name more than one owner (e.g. two exchanges); needs fundtrace cluster",
+				UsageText: "fundtrace labels conflicts [--json]",
+				Flags:     []cli.Flag{jsonFlag},
+				Action:    runLabelsConflicts,
+			},
+		},
+	}
+}
+
+func runLabelsImport(c *cli.Context) error {
+	paths, err := args(c)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("give the label files to import")
+	}
+	st, err := openStore(c, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	lst, err := asLabelStore(st)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	for _, p := range paths {
+		format := c.String("format")
+		base := strings.ToLower(strings.TrimSuffix(filepath.Base(p), ".gz"))
+		if format == "auto" {
+			format = "csv"
+			if strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml") {
+				format = "tagpack"
+			}
+		}
+		src := c.String("source")
+		if src == "" {
+			src = filepath.Base(p)
+		}
+		r, closer, err := openMaybeGzipFile(p)
+		if err != nil {
+			return err
+		}
+		var ls []labels.Label
+		var probs []labels.Problem
+		var skipped map[string]int
+		switch format {
+		case "csv":
+			ls, probs, err = labels.ReadCSV(r, src)
+		case "tagpack":
+			ls, probs, skipped, err = labels.ReadTagPack(r, src)
+		case "etherscan":
+			ls, probs, err = labels.ReadEtherscan(r, c.String("category"), src)
+		default:
+			err = fmt.Errorf("--format %q: want auto, csv, tagpack or etherscan", format)
+		}
+		closer()
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		for i := range ls {
+			ls[i].Imported = now
+		}
+		if err := lst.AddLabels(c.Context, ls); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "%s: %d labels imported", p, len(ls))
+		if len(skipped) > 0 {
+			fmt.Fprintf(c.App.Writer, "; skipped, currencies not indexed: %v", skipped)
+		}
+		fmt.Fprintln(c.App.Writer)
+		for _, pr := range probs {
+			fmt.Fprintf(c.App.Writer, "  not imported: %s %s\n", p, pr)
+		}
+	}
+	return nil
+}
+
+// openMaybeGzipFile opens p, decompressing it when its name ends in .gz.
+func openMaybeGzipFile(p string) (io.Reader, func(), error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !strings.HasSuffix(p, ".gz") {
+		return f, func() { f.Close() }, nil
+	}
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return z, func() { z.Close(); f.Close() }, nil
+}
+
+func runLabelsExport(c *cli.Context) error {
+	st, err := openStore(c, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	lst, err := asLabelStore(st)
+	if err != nil {
+		return err
+	}
+	var all []labels.Label
+	if err := lst.EachLabel(c.Context, func(l labels.Label) error { all = append(all, l); return nil }); err != nil {
+		return err
+	}
+	f, err := os.Create(c.String("out"))
+	if err != nil {
+		return err
+	}
+	if err := labels.WriteTagPack(f, c.String("title"), c.String("creator"), all); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "%d labels written to %s\n", len(all), c.String("out"))
+	return nil
+}
+
+func runLabelsConflicts(c *cli.Context) error {
+	st, err := openStore(c, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	lst, err := asLabelStore(st)
+	if err != nil {
+		return err
+	}
+	cs, err := clusterStore(st)
+	if err != nil {
+		return err
+	}
+	var all []labels.Label
+	if err := lst.EachLabel(c.Context, func(l labels.Label) error { all = append(all, l); return nil }); err != nil {
+		return err
+	}
+	conflicts := labels.Conflicts(all, func(l labels.Label) (uint32, bool) {
+		id, size, err := cs.ClusterOf(c.Context, l.Chain, l.Address)
+		return id, err == nil && size > 0
+	})
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, conflicts)
+	}
+	if len(conflicts) == 0 {
+		fmt.Fprintln(c.App.Writer, "no cluster is claimed by more than one owner")
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "CHAIN\tCLUSTER\tOWNER\tLABELS (address: label, source)\n")
+	for _, cf := range conflicts {
+		for actor, ls := range cf.Actors {
+			var parts []string
+			for _, l := range ls {
+				parts = append(parts, fmt.Sprintf("%s: %s (%s)", l.Text, l.Label, l.Source))
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", cf.Chain, cf.Cluster, actor, strings.Join(parts, "; "))
+		}
+	}
+	return tw.Flush()
+}
+
+// labelsFor returns the labels of a, and those of the other addresses of
+// its cluster (the cluster's attributions) with the address they are on.
+func labelsFor(ctx context.Context, st backend, c chains.Chain, a chains.Address) (own, cl []labels.Label, err error) {
+	lst, ok := st.(labelStore)
+	if !ok {
+		return nil, nil, nil
+	}
+	if own, err = lst.Labels(ctx, c, a); err != nil {
+		return nil, nil, err
+	}
+	cs, ok := st.(cluster.Store)
+	if !ok {
+		return own, nil, nil
+	}
+	id, size, err := cs.ClusterOf(ctx, c, a)
+	if err != nil || size < 2 {
+		return own, nil, nil
+	}
+	err = lst.EachLabel(ctx, func(l labels.Label) error {
+		if l.Chain != c || l.Address == a {
+			return nil
+		}
+		if lid, _, err := cs.ClusterOf(ctx, c, l.Address); err == nil && lid == id {
+			cl = append(cl, l)
+		}
+		return nil
+	})
+	return own, cl, err
+}
