@@ -2,9 +2,13 @@ package cluster
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
@@ -13,19 +17,59 @@ import (
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
 
-// benchStore indexes the simulated chain the clustering benchmarks read:
-// scale 10, 10 days.
+// benchScale is the scale of the simulated chain the clustering
+// benchmarks read (FUNDTRACE_BENCH_SCALE; default 100, about 300,000
+// transactions in 14 days; 330 and 45 days make a million).
+func benchScale() (scale, days int) {
+	scale, days = 100, 14
+	if s, err := strconv.Atoi(os.Getenv("FUNDTRACE_BENCH_SCALE")); err == nil && s > 0 {
+		scale = s
+	}
+	if d, err := strconv.Atoi(os.Getenv("FUNDTRACE_BENCH_DAYS")); err == nil && d > 0 {
+		days = d
+	}
+	return scale, days
+}
+
+// benchStores caches the indexed chain across the benchmarks of one run;
+// TestMain removes them at the end.
+var (
+	benchStores = map[string]*embedded.Store{}
+	benchDirs   []string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, st := range benchStores {
+		st.Close()
+	}
+	for _, d := range benchDirs {
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
+}
+
+// benchStore indexes the simulated chain the clustering benchmarks read.
 func benchStore(b *testing.B) *embedded.Store {
 	b.Helper()
-	dir := b.TempDir()
-	if err := sim.WriteBTC(sim.GenerateBTC(sim.BTCConfig{Seed: 31, Scale: 10, Days: 10}), dir, sim.WriteOptions{}); err != nil {
-		b.Fatal(err)
+	scale, days := benchScale()
+	key := fmt.Sprint(scale, days)
+	if st, ok := benchStores[key]; ok {
+		return st
 	}
-	st, err := embedded.Open(b.TempDir(), embedded.Options{})
+	dir, err := os.MkdirTemp("", "fundtrace-bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { st.Close() })
+	benchDirs = append(benchDirs, dir)
+	if err := sim.WriteBTC(sim.GenerateBTC(sim.BTCConfig{Seed: 31, Scale: scale, Days: days}), dir, sim.WriteOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	st, err := embedded.Open(filepath.Join(dir, "store"), embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchStores[key] = st
 	if _, err := bitcoin.Index(context.Background(), st, bitcoin.IndexConfig{Dir: filepath.Join(dir, sim.BlocksDir)}); err != nil {
 		b.Fatal(err)
 	}
@@ -33,32 +77,49 @@ func benchStore(b *testing.B) *embedded.Store {
 }
 
 // BenchmarkCluster is the whole multi-input clustering of the chain from
-// the store: inputs/s, and the heap it holds per address afterwards.
+// the store: inputs/s, and the peak heap per address while it runs
+// (sampled every few milliseconds, less the heap before it started).
 func BenchmarkCluster(b *testing.B) {
 	st := benchStore(b)
 	ctx := context.Background()
 	var inputs, addrs int
-	var perAddr float64
+	var peakPerAddr float64
 	for b.Loop() {
 		var before runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
+		peak := before.HeapAlloc
+		done := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			var m runtime.MemStats
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(5 * time.Millisecond):
+					runtime.ReadMemStats(&m)
+					peak = max(peak, m.HeapAlloc)
+				}
+			}
+		}()
 		cl, err := Bitcoin(ctx, st, chains.Bitcoin, []string{heuristics.MultiInput})
+		close(done)
+		<-sampled
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		var after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&after)
 		addrs = cl.Addresses()
-		perAddr = float64(after.HeapAlloc-min(before.HeapAlloc, after.HeapAlloc)) / float64(addrs)
+		peakPerAddr = float64(peak-before.HeapAlloc) / float64(addrs)
 		inputs = countInputs(b, st)
 		runtime.KeepAlive(cl)
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(inputs)*float64(b.N)/b.Elapsed().Seconds(), "inputs/s")
-	b.ReportMetric(perAddr, "B/address")
+	b.ReportMetric(peakPerAddr, "B/address")
+	b.ReportMetric(float64(addrs), "addresses")
 }
 
 // BenchmarkBareUnionFind unions the same multi-input edge list with
