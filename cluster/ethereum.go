@@ -26,6 +26,16 @@ func Ethereum(ctx context.Context, src AccountSource, c chains.Chain, d *heurist
 		return nil, err
 	}
 	cl := newClusters()
+	if err := cl.scanAccount(ctx, src, c, d, m.TipHeight-m.Blocks+1, m.TipHeight); err != nil {
+		return nil, err
+	}
+	cl.linkDeposits(d.Links())
+	return cl, nil
+}
+
+// scanAccount feeds the transfers of blocks from..to to d, in order, and
+// registers every address they touch.
+func (cl *Clusters) scanAccount(ctx context.Context, src AccountSource, c chains.Chain, d *heuristics.Deposit, from, to int64) error {
 	see := func(t *chains.Transfer) {
 		for _, a := range []chains.Address{t.From, t.To} {
 			if a != "" {
@@ -34,18 +44,18 @@ func Ethereum(ctx context.Context, src AccountSource, c chains.Chain, d *heurist
 		}
 		d.Observe(t)
 	}
-	for h := m.TipHeight - m.Blocks + 1; h <= m.TipHeight; h++ {
+	for h := from; h <= to; h++ {
 		_, txids, err := src.BlockByHeight(ctx, c, h)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("cluster: block %d: %w", h, err)
+			return fmt.Errorf("cluster: block %d: %w", h, err)
 		}
 		for _, id := range txids {
 			_, ts, err := src.AccountTx(ctx, c, id)
 			if err != nil {
-				return nil, fmt.Errorf("cluster: block %d: %w", h, err)
+				return fmt.Errorf("cluster: block %d: %w", h, err)
 			}
 			cl.Txs++
 			for i := range ts {
@@ -54,15 +64,20 @@ func Ethereum(ctx context.Context, src AccountSource, c chains.Chain, d *heurist
 		}
 		ws, err := src.BlockTransfers(ctx, c, h)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for i := range ws {
 			see(&ws[i])
 		}
 	}
+	return nil
+}
+
+// linkDeposits applies the deposit heuristic's links.
+func (cl *Clusters) linkDeposits(links []heuristics.Link) {
 	cl.index[heuristics.DepositName] = 0
 	cl.names = []string{heuristics.DepositName}
-	for _, l := range d.Links() {
+	for _, l := range links {
 		a, b := cl.id(l.A), cl.id(l.B)
 		cl.uf.Union(a, b)
 		cl.adj[a] = append(cl.adj[a], edge{to: b, tx: l.Tx})
@@ -70,5 +85,4 @@ func Ethereum(ctx context.Context, src AccountSource, c chains.Chain, d *heurist
 		cl.Links[l.Heuristic]++
 		cl.fresh = append(cl.fresh, l)
 	}
-	return cl, nil
 }

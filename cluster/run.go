@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -170,8 +171,10 @@ func Explain(ctx context.Context, st Store, c chains.Chain, a, b chains.Address)
 var DepositParams = heuristics.Deposit{Window: 1000, MinCount: 3}
 
 // runAccount clusters an account chain. The deposit heuristic's state
-// (what arrived where, who forwarded to whom) is not kept between runs,
-// so every run reads the whole chain.
+// (balances as transfers tell them, who forwarded to whom) is stored with
+// the clusters, so a later run with the same parameters reads only the
+// new blocks; other parameters, or a reorganisation below the clustered
+// height, recompute.
 func runAccount(ctx context.Context, st Store, c chains.Chain, m store.Meta, enabled []string) (*Summary, error) {
 	src, ok := st.(AccountSource)
 	if !ok {
@@ -183,25 +186,74 @@ func runAccount(ctx context.Context, st Store, c chains.Chain, m store.Meta, ena
 		}
 	}
 	d := DepositParams
-	cl, err := Ethereum(ctx, src, c, &d)
+	if d.Window <= 0 {
+		d.Window = 1000
+	}
+	if d.MinCount <= 0 {
+		d.MinCount = 3
+	}
+	prev, ok, err := st.ClusterMeta(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	rows := make([]store.ClusterRow, len(cl.addrs))
+	sum := &Summary{From: m.TipHeight - m.Blocks + 1}
+	var state heuristics.DepositState
+	if ok && len(prev.State) > 0 && prev.Height <= m.TipHeight && json.Unmarshal(prev.State, &state) == nil &&
+		state.Window == d.Window && state.MinCount == d.MinCount {
+		if blk, _, err := st.BlockByHeight(ctx, c, prev.Height); err == nil && blk.Hash == prev.Hash {
+			sum.Incremental = true
+		}
+	}
+	cl := newClusters()
+	var loaded []uint32
+	before := map[[2]chains.Address]bool{}
+	if sum.Incremental {
+		if err := d.Restore(state); err != nil {
+			return nil, err
+		}
+		err := st.LoadClusters(ctx, c, func(r store.ClusterRow) error {
+			if i := cl.id(r.Address); i != r.Index {
+				return &store.CorruptError{Key: "cluster index", Err: fmt.Errorf("address %d stored as %d", i, r.Index)}
+			}
+			loaded = append(loaded, r.Cluster)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range d.Links() {
+			before[[2]chains.Address{l.A, l.B}] = true
+		}
+		sum.From = prev.Height + 1
+	}
+	if err := cl.scanAccount(ctx, src, c, &d, sum.From, m.TipHeight); err != nil {
+		return nil, err
+	}
+	cl.linkDeposits(d.Links())
+	var rows []store.ClusterRow
 	sizes := map[uint32]uint32{}
 	for i, a := range cl.addrs {
 		id := cl.minID(cl.uf.Find(uint32(i)))
-		rows[i] = store.ClusterRow{Index: uint32(i), Address: a, Cluster: id}
-		sizes[id] = cl.uf.Size(uint32(i))
+		if i >= len(loaded) || loaded[i] != id {
+			rows = append(rows, store.ClusterRow{Index: uint32(i), Address: a, Cluster: id})
+			sizes[id] = cl.uf.Size(uint32(i))
+		}
 	}
-	links := make([]store.ClusterLink, len(cl.fresh))
-	for i, l := range cl.fresh {
-		links[i] = store.ClusterLink{A: l.A, B: l.B, Heuristic: l.Heuristic, Tx: l.Tx}
+	var links []store.ClusterLink
+	for _, l := range cl.fresh {
+		if !before[[2]chains.Address{l.A, l.B}] {
+			links = append(links, store.ClusterLink{A: l.A, B: l.B, Heuristic: l.Heuristic, Tx: l.Tx})
+		}
 	}
-	meta := store.ClusterMeta{Heuristics: []string{heuristics.DepositName}, Height: m.TipHeight, Hash: m.TipHash,
-		Addresses: int64(len(cl.addrs)), Clusters: int64(cl.Count()), Links: map[string]int64{heuristics.DepositName: int64(len(links))}}
-	if err := st.SaveClusters(ctx, c, true, meta, rows, sizes, links); err != nil {
+	js, err := json.Marshal(d.State())
+	if err != nil {
 		return nil, err
 	}
-	return &Summary{Meta: meta, Changed: len(rows)}, nil
+	meta := store.ClusterMeta{Heuristics: []string{heuristics.DepositName}, Height: m.TipHeight, Hash: m.TipHash,
+		Addresses: int64(len(cl.addrs)), Clusters: int64(cl.Count()), Links: map[string]int64{heuristics.DepositName: int64(len(cl.fresh))}, State: js}
+	if err := st.SaveClusters(ctx, c, !sum.Incremental, meta, rows, sizes, links); err != nil {
+		return nil, err
+	}
+	sum.Meta, sum.Changed = meta, len(rows)
+	return sum, nil
 }

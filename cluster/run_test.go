@@ -3,12 +3,14 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/heuristics"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store"
@@ -109,5 +111,78 @@ func TestIncremental(t *testing.T) {
 			}
 			checked++
 		}
+	}
+}
+
+// TestIncrementalEthereum: the deposit heuristic extended run by run ends
+// with the clusters of one run over the whole chain.
+func TestIncrementalEthereum(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := sim.WriteETH(sim.GenerateETH(sim.ETHConfig{Seed: 22, Days: 2}), dir); err != nil {
+		t.Fatal(err)
+	}
+	w, err := sim.LoadETH(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := sim.NewETHHandler(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	index := func(st *embedded.Store, to int64) {
+		cl, err := ethereum.Dial(ctx, srv.URL, ethereum.ClientOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		if _, err := ethereum.Index(ctx, st, cl, ethereum.IndexConfig{Confirmations: 0, To: to}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func() *embedded.Store {
+		st, err := embedded.Open(t.TempDir(), embedded.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	dump := func(st *embedded.Store) string {
+		var b strings.Builder
+		m, _, err := st.ClusterMeta(ctx, chains.Ethereum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%d %d %d %v\n", m.Height, m.Addresses, m.Clusters, m.Links)
+		err = st.LoadClusters(ctx, chains.Ethereum, func(r store.ClusterRow) error {
+			fmt.Fprintf(&b, "%d %x %d %d\n", r.Index, []byte(r.Address), r.Cluster, r.Size)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	steps := open()
+	for i, to := range []int64{150, 300, 480} {
+		index(steps, to)
+		sum, err := Run(ctx, steps, chains.Ethereum, []string{heuristics.DepositName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Incremental != (i > 0) {
+			t.Fatalf("run to %d: incremental %v", to, sum.Incremental)
+		}
+	}
+	once := open()
+	index(once, 480)
+	if _, err := Run(ctx, once, chains.Ethereum, []string{heuristics.DepositName}); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := dump(steps), dump(once); a != b {
+		t.Fatalf("Ethereum clusters extended run by run differ from one run:\n%.400s\nvs\n%.400s", a, b)
 	}
 }

@@ -1,6 +1,8 @@
 package heuristics
 
 import (
+	"encoding/hex"
+	"fmt"
 	"math/big"
 	"sort"
 
@@ -109,4 +111,68 @@ func (d *Deposit) Links() []Link {
 		return out[i].B < out[j].B
 	})
 	return out
+}
+
+// DepositState is what the heuristic has learnt from the transfers it has
+// seen, so that a later run can go on from where this one stopped.
+type DepositState struct {
+	Window     int64                        `json:"window"`
+	MinCount   int                          `json:"min_count"`
+	Inbox      map[string]depositArrival    `json:"inbox"`      // hex(asset+address) → balance, height
+	Forwarders map[string]map[string]string `json:"forwarders"` // hex(collector) → hex(forwarder) → tx
+}
+
+type depositArrival struct {
+	Balance string `json:"b"`
+	Height  int64  `json:"h"`
+}
+
+// State returns what the heuristic has learnt.
+func (d *Deposit) State() DepositState {
+	st := DepositState{Window: d.Window, MinCount: d.MinCount, Inbox: map[string]depositArrival{}, Forwarders: map[string]map[string]string{}}
+	for k, a := range d.inbox {
+		st.Inbox[hex.EncodeToString([]byte(k))] = depositArrival{a.balance.String(), a.height}
+	}
+	for to, fw := range d.forwarders {
+		m := map[string]string{}
+		for from, tx := range fw {
+			m[hex.EncodeToString([]byte(from))] = tx.String()
+		}
+		st.Forwarders[hex.EncodeToString([]byte(to))] = m
+	}
+	return st
+}
+
+// Restore goes on from a saved state.
+func (d *Deposit) Restore(st DepositState) error {
+	d.Window, d.MinCount = st.Window, st.MinCount
+	d.inbox, d.forwarders = map[string]*arrival{}, map[chains.Address]map[chains.Address]chains.Hash{}
+	for k, a := range st.Inbox {
+		key, err := hex.DecodeString(k)
+		b, ok := new(big.Int).SetString(a.Balance, 10)
+		if err != nil || !ok {
+			return fmt.Errorf("deposit state: bad inbox entry %q", k)
+		}
+		d.inbox[string(key)] = &arrival{balance: b, height: a.Height}
+	}
+	for to, fw := range st.Forwarders {
+		t, err := hex.DecodeString(to)
+		if err != nil {
+			return fmt.Errorf("deposit state: %w", err)
+		}
+		m := map[chains.Address]chains.Hash{}
+		for from, tx := range fw {
+			f, err := hex.DecodeString(from)
+			if err != nil {
+				return fmt.Errorf("deposit state: %w", err)
+			}
+			h, err := chains.ParseHash(tx)
+			if err != nil {
+				return fmt.Errorf("deposit state: %w", err)
+			}
+			m[chains.Address(f)] = h
+		}
+		d.forwarders[chains.Address(t)] = m
+	}
+	return nil
 }

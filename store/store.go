@@ -10,6 +10,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -123,6 +124,9 @@ type ClusterMeta struct {
 	Addresses  int64            `json:"addresses"`
 	Clusters   int64            `json:"clusters"`
 	Links      map[string]int64 `json:"links"`
+	// State is what a heuristic needs to go on from Height (the deposit
+	// heuristic's balances and forwards), opaque to the store.
+	State json.RawMessage `json:"state,omitempty"`
 }
 
 // ClusterRow assigns an address (the Index-th seen) to a cluster, whose

@@ -35,8 +35,8 @@ cluster id for every address, with every link as evidence. Heuristics:
                  after money arrives, with enough others doing the same, are
                  that collector's (exchange deposit addresses and hot wallet)
 Run it again after indexing more blocks: with the same heuristics only the
-new blocks are read (btc; eth recomputes); with other heuristics everything
-is recomputed. A cluster's id is the index of its first-seen address.`,
+new blocks are read; with other heuristics (or parameters) everything is
+recomputed. A cluster's id is the index of its first-seen address.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "chain", Usage: "btc or eth", Value: "btc"},
 			&cli.StringFlag{Name: "heuristics", Usage: "comma-separated heuristics to apply (default: multi-input,change-fresh for btc, deposit for eth)"},
