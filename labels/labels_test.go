@@ -139,3 +139,31 @@ func TestCSV(t *testing.T) {
 		t.Fatal("a header without chain and category was accepted")
 	}
 }
+
+// TestOtherPublicSets imports Etherscan's combined label export and
+// Forta's three labelled datasets (SOURCES.md: 23,288 Etherscan
+// addresses; 6,726 phishing/scam EOAs, 7,780 Etherscan malicious labels,
+// 753 malicious contracts with their creators): every row is a label or a
+// reported problem.
+func TestOtherPublicSets(t *testing.T) {
+	ls, probs, err := ReadEtherscanJSON(openFile(t, filepath.Join(shareddata.Path(t, "labels", "etherscan-labels", "combined"), "combinedAccountLabels.json.gz")), "etherscan")
+	if err != nil || len(ls)+len(probs) != 23288 {
+		t.Fatalf("Etherscan combined: %d labels, %d problems, %v", len(ls), len(probs), err)
+	}
+	cats := map[string]int{}
+	for _, l := range ls {
+		cats[l.Category]++
+	}
+	t.Logf("Etherscan combined: %d labels by category %v; %d problems", len(ls), cats, len(probs))
+	dir := shareddata.Path(t, "labels", "forta-labelled-datasets", "labels", "1")
+	for name, want := range map[string]int{"phishing_scams.csv": 6726, "etherscan_malicious_labels.csv": 7780} {
+		ls, probs, err := ReadForta(openFile(t, filepath.Join(dir, name)), name)
+		if err != nil || len(ls)+len(probs) != want {
+			t.Errorf("%s: %d labels + %d problems, want %d rows: %v", name, len(ls), len(probs), want, err)
+		}
+	}
+	ls, probs, err = ReadForta(openFile(t, filepath.Join(dir, "malicious_smart_contracts.csv")), "forta contracts")
+	if err != nil || len(ls)+len(probs) < 753 {
+		t.Fatalf("contracts: %d labels, %d problems, %v", len(ls), len(probs), err)
+	}
+}

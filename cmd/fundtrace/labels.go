@@ -42,17 +42,20 @@ func labelsCommand() *cli.Command {
 			{
 				Name:      "import",
 				Usage:     "import label files; bad addresses are reported with their line and skipped",
-				UsageText: "fundtrace labels import FILE... [--format auto|csv|tagpack|etherscan] [--category C] [--source S]",
+				UsageText: "fundtrace labels import FILE... [--format auto|csv|tagpack|etherscan|etherscan-json|forta] [--category C] [--source S]",
 				Description: `csv: a header with chain, address, label, category (and optionally source,
 confidence 0-100, date). tagpack: GraphSense TagPack YAML (header fields apply
 to every tag; BTC and ETH tags are imported, other currencies counted).
 etherscan: Etherscan's label-cloud export (Address, Name Tag), all in
---category. auto tells them apart by the file name (.yaml/.yml[.gz] is a
-TagPack). Categories: ` + strings.Join(labels.Categories, ", ") + `.
+--category. etherscan-json: Etherscan's combined export (address → name,
+labels). forta: Forta's labelled datasets (phishing/scam EOAs, malicious
+labels, malicious contracts and their creators). auto tells them apart by
+the file name (.yaml/.yml[.gz] is a TagPack, .json[.gz] Etherscan's
+combined export, anything else label CSV). Categories: ` + strings.Join(labels.Categories, ", ") + `.
 Every label keeps its source, the import time, the source's date and a
 confidence; importing a source again updates its labels.`,
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "format", Value: "auto", Usage: "auto, csv, tagpack or etherscan"},
+					&cli.StringFlag{Name: "format", Value: "auto", Usage: "auto, csv, tagpack, etherscan, etherscan-json or forta"},
 					&cli.StringFlag{Name: "category", Usage: "etherscan: the category of every row"},
 					&cli.StringFlag{Name: "source", Usage: "the source to record (default: the file name)"},
 				},
@@ -106,6 +109,9 @@ func runLabelsImport(c *cli.Context) error {
 			if strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml") {
 				format = "tagpack"
 			}
+			if strings.HasSuffix(base, ".json") {
+				format = "etherscan-json"
+			}
 		}
 		src := c.String("source")
 		if src == "" {
@@ -125,8 +131,12 @@ func runLabelsImport(c *cli.Context) error {
 			ls, probs, skipped, err = labels.ReadTagPack(r, src)
 		case "etherscan":
 			ls, probs, err = labels.ReadEtherscan(r, c.String("category"), src)
+		case "etherscan-json":
+			ls, probs, err = labels.ReadEtherscanJSON(r, src)
+		case "forta":
+			ls, probs, err = labels.ReadForta(r, src)
 		default:
-			err = fmt.Errorf("--format %q: want auto, csv, tagpack or etherscan", format)
+			err = fmt.Errorf("--format %q: want auto, csv, tagpack, etherscan, etherscan-json or forta", format)
 		}
 		closer()
 		if err != nil {
