@@ -165,7 +165,7 @@ func ReadTagPack(r io.Reader, source string) (ls []Label, probs []Problem, skipp
 		if t.Source != "" {
 			src = source + " (" + t.Source + ")"
 		}
-		ls = append(ls, Label{Chain: c, Address: a, Text: t.Address, Label: t.Label, Category: cat, Actor: t.Actor,
+		ls = append(ls, Label{Chain: c, Address: a, Text: strings.TrimSpace(t.Address), Label: t.Label, Category: cat, Actor: t.Actor,
 			Source: src, SourceDate: t.LastMod, Confidence: conf})
 	}
 	return ls, probs, skipped, nil
@@ -216,7 +216,7 @@ func ReadEtherscan(r io.Reader, category, source string) ([]Label, []Problem, er
 			probs = append(probs, Problem{line, rec[ai], err.Error()})
 			continue
 		}
-		out = append(out, Label{Chain: c, Address: a, Text: rec[ai], Label: rec[ni], Category: category, Source: source, Confidence: 60})
+		out = append(out, Label{Chain: c, Address: a, Text: strings.TrimSpace(rec[ai]), Label: strings.TrimSpace(rec[ni]), Category: category, Source: source, Confidence: 60})
 	}
 	return out, probs, nil
 }

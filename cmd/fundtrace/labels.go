@@ -29,7 +29,7 @@ type labelStore interface {
 func asLabelStore(st backend) (labelStore, error) {
 	ls, ok := st.(labelStore)
 	if !ok {
-		return nil, fmt.Errorf("the store %s does not keep labels yet: use the embedded store (a folder)", st.Path())
+		return nil, fmt.Errorf("the store %s does not keep labels", st.Path())
 	}
 	return ls, nil
 }

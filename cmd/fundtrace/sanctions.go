@@ -37,7 +37,7 @@ type sanctionsStore interface {
 func asSanctionsStore(st backend) (sanctionsStore, error) {
 	ss, ok := st.(sanctionsStore)
 	if !ok {
-		return nil, fmt.Errorf("the store %s does not keep sanctions lists yet: use the embedded store (a folder)", st.Path())
+		return nil, fmt.Errorf("the store %s does not keep sanctions lists", st.Path())
 	}
 	return ss, nil
 }

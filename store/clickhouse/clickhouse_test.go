@@ -18,7 +18,10 @@ import (
 	"github.com/fundtrace/fundtrace/cluster"
 	"github.com/fundtrace/fundtrace/heuristics"
 	"github.com/fundtrace/fundtrace/internal/chtest"
+	"github.com/fundtrace/fundtrace/internal/shareddata"
 	"github.com/fundtrace/fundtrace/internal/testchain"
+	"github.com/fundtrace/fundtrace/labels"
+	"github.com/fundtrace/fundtrace/sanctions"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/clickhouse"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -160,6 +163,91 @@ func TestClustersSameAsEmbedded(t *testing.T) {
 		if fmt.Sprint(pa, err1) != fmt.Sprint(pb, err2) {
 			t.Fatalf("explanations differ:\n%v %v\n%v %v", pa, err1, pb, err2)
 		}
+	}
+}
+
+// TestAttributionSameAsEmbedded: sanctions snapshots and labels stored in
+// ClickHouse answer as in the embedded store (two real OFAC CSV sets and a
+// real TagPack).
+func TestAttributionSameAsEmbedded(t *testing.T) {
+	ctx := context.Background()
+	chs := openTest(t)
+	em, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	type attrStore interface {
+		AddSnapshot(context.Context, store.SanctionsSnapshot, []store.SanctionedAddress) (store.SanctionsSnapshot, error)
+		Snapshots(context.Context) ([]store.SanctionsSnapshot, error)
+		SnapshotAddresses(context.Context, int64) ([]store.SanctionedAddress, error)
+		Sanctioned(context.Context, int64, chains.Chain, chains.Address) (store.SanctionedAddress, bool, error)
+		CurrentSnapshot(context.Context) (int64, error)
+		AddLabels(context.Context, []store.Label) error
+		Labels(context.Context, chains.Chain, chains.Address) ([]store.Label, error)
+		EachLabel(context.Context, func(store.Label) error) error
+	}
+	dir := shareddata.Path(t, "sanctions", "ofac", "legacy-csv")
+	tagpack := shareddata.Path(t, "labels", "graphsense-tagpacks", "packs", "tornado_cash.yaml")
+	answers := func(st attrStore) string {
+		var b strings.Builder
+		for _, files := range [][]string{{dir + "/2021-07-07_watchman-bench/sdn.csv.gz"}, {dir + "/git-scrape/sdn_2024-05-03.csv.gz"}} {
+			l, err := sanctions.Load(files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sn, addrs := sanctions.Snapshot(l)
+			if _, err := st.AddSnapshot(ctx, sn, addrs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f, err := os.Open(tagpack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, _, _, err := labels.ReadTagPack(f, "tornado")
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.AddLabels(ctx, ls); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.AddLabels(ctx, ls[:3]); err != nil { // a re-import replaces, never doubles
+			t.Fatal(err)
+		}
+		cur, _ := st.CurrentSnapshot(ctx)
+		sns, _ := st.Snapshots(ctx)
+		fmt.Fprintf(&b, "current %d of %d\n", cur, len(sns))
+		for _, sn := range sns {
+			as, err := st.SnapshotAddresses(ctx, sn.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "snapshot %d: %d entries, %d addresses, invalid %v\n", sn.ID, sn.Entries, len(as), sn.Invalid)
+			for _, a := range as {
+				got, ok, err := st.Sanctioned(ctx, sn.ID, a.Chain, a.Address)
+				fmt.Fprintf(&b, "  %s %s %s %v %s %v %v\n", a.Chain, a.Text, a.Entity, a.Programs, got.Ref, ok, err)
+			}
+		}
+		err = st.EachLabel(ctx, func(l store.Label) error {
+			fmt.Fprintf(&b, "label %s %s %s %s %d\n", l.Chain, l.Text, l.Label, l.Category, l.Confidence)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	a, b := answers(em), answers(chs)
+	if a != b {
+		al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+		for i := range min(len(al), len(bl)) {
+			if al[i] != bl[i] {
+				t.Fatalf("line %d differs:\nembedded:   %s\nclickhouse: %s\n(next: %s / %s)", i, al[i], bl[i], al[i+1], bl[i+1])
+			}
+		}
+		t.Fatalf("answers differ in length: %d vs %d", len(al), len(bl))
 	}
 }
 

@@ -109,6 +109,17 @@ var migrations = []migration{
 		{name: "cluster_runs", columns: `chain String, run UInt64, base UInt64, json String`,
 			orderBy: "chain, run", shardKey: "cityHash64(chain)", granularity: 8192},
 	}},
+	// Migration 5: sanctions snapshots and labels. A snapshot counts once
+	// its sanctions_snapshots row (written last) is in; a label is the
+	// newest version of its key.
+	{version: 5, tables: []tableDef{
+		{name: "sanctions_snapshots", columns: `id UInt64, json String`,
+			orderBy: "id", shardKey: "id", granularity: 8192},
+		{name: "sanctioned", columns: `snapshot UInt64, chain String, address String, json String`,
+			orderBy: "chain, address, snapshot", shardKey: "cityHash64(address)", granularity: 256},
+		{name: "labels", columns: `chain String, address String, key String, version UInt64, json String`,
+			orderBy: "chain, address, key, version", shardKey: "cityHash64(address)", granularity: 256},
+	}},
 }
 
 // transferColumns are the columns of a transfer: seq is its index among
