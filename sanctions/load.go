@@ -1,7 +1,6 @@
 package sanctions
 
 import (
-	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fundtrace/fundtrace/internal/gzfile"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -35,7 +35,7 @@ func Load(paths []string) (*List, error) {
 		if sdnPath != "" || commentsPath != "" {
 			return nil, fmt.Errorf("give either an advanced XML file or the legacy CSV set, not both")
 		}
-		r, closer, err := openMaybeGzip(xmlPath)
+		r, closer, err := gzfile.Open(xmlPath)
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +55,7 @@ func Load(paths []string) (*List, error) {
 	var sdn, comments io.Reader
 	var sources []string
 	if sdnPath != "" {
-		r, closer, err := openMaybeGzip(sdnPath)
+		r, closer, err := gzfile.Open(sdnPath)
 		if err != nil {
 			return nil, err
 		}
@@ -64,7 +64,7 @@ func Load(paths []string) (*List, error) {
 		sources = append(sources, sdnPath)
 	}
 	if commentsPath != "" {
-		r, closer, err := openMaybeGzip(commentsPath)
+		r, closer, err := gzfile.Open(commentsPath)
 		if err != nil {
 			return nil, err
 		}
@@ -73,22 +73,6 @@ func Load(paths []string) (*List, error) {
 		sources = append(sources, commentsPath)
 	}
 	return ParseLegacy(sdn, comments, strings.Join(sources, " + "))
-}
-
-func openMaybeGzip(p string) (io.Reader, func(), error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !strings.HasSuffix(p, ".gz") {
-		return f, func() { f.Close() }, nil
-	}
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("%s: %w", p, err)
-	}
-	return z, func() { z.Close(); f.Close() }, nil
 }
 
 // Snapshot turns a list into what the store keeps: every address of a

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/cluster"
+	"github.com/fundtrace/fundtrace/internal/gzfile"
 	"github.com/fundtrace/fundtrace/labels"
 )
 
@@ -117,7 +116,7 @@ func runLabelsImport(c *cli.Context) error {
 		if src == "" {
 			src = filepath.Base(p)
 		}
-		r, closer, err := openMaybeGzipFile(p)
+		r, closer, err := gzfile.Open(p)
 		if err != nil {
 			return err
 		}
@@ -158,23 +157,6 @@ func runLabelsImport(c *cli.Context) error {
 		}
 	}
 	return nil
-}
-
-// openMaybeGzipFile opens p, decompressing it when its name ends in .gz.
-func openMaybeGzipFile(p string) (io.Reader, func(), error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !strings.HasSuffix(p, ".gz") {
-		return f, func() { f.Close() }, nil
-	}
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("%s: %w", p, err)
-	}
-	return z, func() { z.Close(); f.Close() }, nil
 }
 
 func runLabelsExport(c *cli.Context) error {

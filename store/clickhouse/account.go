@@ -52,28 +52,7 @@ func accountRowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 			string(t.Asset), string(t.From), string(t.To), bigText(t.Amount), bigText(t.TokenID), flag(t.Success)}
 	}
 	const tcols = "chain, height, tx_index, seq, time, txid, position, kind, asset, from_address, to_address, amount, token_id, success"
-	return []tableRows{
-		{"blocks", "chain, height, hash, prev_hash, merkle_root, time, bits, size, txids", func(add func(...any) error) error {
-			for i := range blocks {
-				b := &blocks[i].Block
-				txids := make([]string, len(blocks[i].AccountTxs))
-				for t := range blocks[i].AccountTxs {
-					txids[t] = hs(blocks[i].AccountTxs[t].Hash)
-				}
-				if err := add(chain, uint64(b.Height), hs(b.Hash), hs(b.PrevHash), hs(b.MerkleRoot), uint64(b.Time), b.Bits, b.Size, txids); err != nil {
-					return err
-				}
-			}
-			return nil
-		}},
-		{"block_hashes", "chain, hash, height", func(add func(...any) error) error {
-			for i := range blocks {
-				if err := add(chain, hs(blocks[i].Block.Hash), uint64(blocks[i].Block.Height)); err != nil {
-					return err
-				}
-			}
-			return nil
-		}},
+	return append(headerRows(chain, blocks), []tableRows{
 		{"eth_txs", "chain, txid, height, position, time, type, nonce, from_address, to_address, value, gas, gas_used, gas_price, fee, success, created, selector", func(add func(...any) error) error {
 			for i := range blocks {
 				for j := range blocks[i].AccountTxs {
@@ -129,7 +108,7 @@ func accountRowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 			}
 			return nil
 		}},
-	}
+	}...)
 }
 
 // accountAddresses lists the distinct addresses the blocks' transfers touch.

@@ -339,28 +339,7 @@ func (s *Store) insertBatch(ctx context.Context, tr tableRows) error {
 // rowsOf maps blocks to the rows of every data table.
 func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 	chain := string(c)
-	return []tableRows{
-		{"blocks", "chain, height, hash, prev_hash, merkle_root, time, bits, size, txids", func(add func(...any) error) error {
-			for i := range blocks {
-				b := &blocks[i].Block
-				txids := make([]string, len(blocks[i].Txs))
-				for t := range blocks[i].Txs {
-					txids[t] = hs(blocks[i].Txs[t].Hash)
-				}
-				if err := add(chain, uint64(b.Height), hs(b.Hash), hs(b.PrevHash), hs(b.MerkleRoot), uint64(b.Time), b.Bits, b.Size, txids); err != nil {
-					return err
-				}
-			}
-			return nil
-		}},
-		{"block_hashes", "chain, hash, height", func(add func(...any) error) error {
-			for i := range blocks {
-				if err := add(chain, hs(blocks[i].Block.Hash), uint64(blocks[i].Block.Height)); err != nil {
-					return err
-				}
-			}
-			return nil
-		}},
+	return append(headerRows(chain, blocks), []tableRows{
 		{"txs", "chain, txid, height, position, time, version, lock_time, size, vsize, coinbase, output_count, in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses", func(add func(...any) error) error {
 			return eachTx(blocks, func(tx *chains.Tx) error {
 				n := len(tx.Inputs)
@@ -412,6 +391,43 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 				}
 				return nil
 			})
+		}},
+	}...)
+}
+
+// headerRows are the rows of the blocks and block_hashes tables, the same
+// for UTXO and account chains: a block's txids are its transactions' hashes.
+func headerRows(chain string, blocks []store.BlockData) []tableRows {
+	txids := func(bd *store.BlockData) []string {
+		var ids []string
+		for t := range bd.Txs {
+			ids = append(ids, hs(bd.Txs[t].Hash))
+		}
+		for t := range bd.AccountTxs {
+			ids = append(ids, hs(bd.AccountTxs[t].Hash))
+		}
+		if ids == nil {
+			ids = []string{}
+		}
+		return ids
+	}
+	return []tableRows{
+		{"blocks", "chain, height, hash, prev_hash, merkle_root, time, bits, size, txids", func(add func(...any) error) error {
+			for i := range blocks {
+				b := &blocks[i].Block
+				if err := add(chain, uint64(b.Height), hs(b.Hash), hs(b.PrevHash), hs(b.MerkleRoot), uint64(b.Time), b.Bits, b.Size, txids(&blocks[i])); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"block_hashes", "chain, hash, height", func(add func(...any) error) error {
+			for i := range blocks {
+				if err := add(chain, hs(blocks[i].Block.Hash), uint64(blocks[i].Block.Height)); err != nil {
+					return err
+				}
+			}
+			return nil
 		}},
 	}
 }
