@@ -1,0 +1,377 @@
+// Package tracer follows funds through the store under explicit taint
+// models, from victims' payments to the exchange deposit addresses that
+// received them.
+//
+// The models, each run separately on the same traversal:
+//
+//   - poison: every output of a transaction that spends any tainted coin
+//     is tainted, wholly. (A pays 1 BTC of victim money and 9 BTC of its
+//     own into a 10 BTC output: all 10 BTC are tainted.)
+//   - haircut: each output carries the tainted share of the inputs in
+//     proportion to its value. (1 tainted + 9 clean in, outputs 4 and 6:
+//     they carry 0.4 and 0.6 tainted; the fee takes its share.)
+//   - FIFO: the inputs' satoshis, laid end to end in input order, fill the
+//     outputs in output order; the fee is the last satoshis. (Inputs 1
+//     tainted then 9 clean; outputs 4 then 6: the 4 carries the 1 tainted,
+//     the 6 none.)
+package tracer
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"sort"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/heuristics"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// Models.
+const (
+	Poison  = "poison"
+	Haircut = "haircut"
+	FIFO    = "fifo"
+)
+
+// Source is what a Bitcoin trace reads.
+type Source interface {
+	Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error)
+	Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error)
+}
+
+// Labeler tells which addresses are known services (exchange hot
+// wallets, mixers...): the label sets and clusters.
+type Labeler func(a chains.Address) (category, name string, ok bool)
+
+// Config bounds a trace.
+type Config struct {
+	// Models to run (default haircut and FIFO). Poison taints every coin
+	// a tainted coin ever touched; it is bounded by MaxNodes and MaxHops.
+	Models        []string
+	MaxHops       int   // default 50
+	MinAmount     int64 // satoshis: a coin carrying less under every model is not followed (default 1,000)
+	MaxNodes      int   // most coins followed in all (default 100,000)
+	ThroughMixers bool  // follow funds through CoinJoins (haircut and FIFO carry on); else stop there
+	Labels        Labeler
+}
+
+// Seed is a victim payment to follow: an output.
+type Seed struct {
+	Outpoint chains.Outpoint
+	Ref      string // the case's reference (victim, payment id)
+}
+
+// Amounts is what one coin carries of one seed, per model (satoshis;
+// haircut exact, as a rational).
+type Amounts struct {
+	Poison  int64
+	Haircut *big.Rat
+	FIFO    int64
+}
+
+// HaircutSats is the haircut share rounded down to a satoshi.
+func (a Amounts) HaircutSats() int64 {
+	if a.Haircut == nil {
+		return 0
+	}
+	return new(big.Int).Quo(a.Haircut.Num(), a.Haircut.Denom()).Int64()
+}
+
+// Deposit is tainted money reaching an exchange.
+type Deposit struct {
+	Seed     int // index into the seeds
+	Outpoint chains.Outpoint
+	Address  chains.Address
+	Value    int64
+	Height   int64
+	Exchange string // the exchange's name from its label
+	Evidence string // why this address is the exchange's: "labeled" or "swept into its labeled wallet in <txid>"
+	Amounts  Amounts
+}
+
+// Stop records where and why the trace stopped following money.
+type Stop struct {
+	Outpoint chains.Outpoint
+	Reason   string // unspent, max-hops, below-min-amount, mixer, service, max-nodes
+	Detail   string
+}
+
+// Result is a trace.
+type Result struct {
+	Seeds    []Seed
+	Deposits []Deposit
+	Stops    []Stop
+	Hops     int
+	Lookups  int // store queries for spenders: one per hop
+	Coins    int // tainted coins followed
+}
+
+// coin is a tainted output and what it carries of each seed.
+type coin struct {
+	op     chains.Outpoint
+	value  int64
+	addr   chains.Address
+	height int64
+	// per seed
+	poison  map[int]bool
+	haircut map[int]*big.Rat
+	fifo    []segment
+}
+
+type segment struct {
+	seed int // -1: clean
+	sats int64
+}
+
+// Bitcoin traces seeds forward through a UTXO chain's store.
+func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg Config) (*Result, error) {
+	if cfg.MaxHops <= 0 {
+		cfg.MaxHops = 50
+	}
+	if cfg.MinAmount <= 0 {
+		cfg.MinAmount = 1000
+	}
+	if cfg.MaxNodes <= 0 {
+		cfg.MaxNodes = 100_000
+	}
+	if len(cfg.Models) == 0 {
+		cfg.Models = []string{Haircut, FIFO}
+	}
+	on := map[string]bool{}
+	for _, m := range cfg.Models {
+		if m != Poison && m != Haircut && m != FIFO {
+			return nil, fmt.Errorf("unknown taint model %q (poison, haircut, fifo)", m)
+		}
+		on[m] = true
+	}
+	res := &Result{Seeds: seeds}
+	var frontier []*coin
+	for i, s := range seeds {
+		tx, err := src.Tx(ctx, c, s.Outpoint.Hash)
+		if err != nil {
+			return nil, fmt.Errorf("seed %d (%s): transaction %s: %w", i+1, s.Ref, s.Outpoint.Hash, err)
+		}
+		if int(s.Outpoint.Index) >= len(tx.Outputs) {
+			return nil, fmt.Errorf("seed %d (%s): %s has no output %d", i+1, s.Ref, s.Outpoint.Hash, s.Outpoint.Index)
+		}
+		o := tx.Outputs[s.Outpoint.Index]
+		frontier = append(frontier, &coin{op: s.Outpoint, value: o.Value, addr: o.Address(), height: tx.Height,
+			poison: map[int]bool{i: true}, haircut: map[int]*big.Rat{i: new(big.Rat).SetInt64(o.Value)}, fifo: []segment{{i, o.Value}}})
+	}
+	for hop := 0; len(frontier) > 0; hop++ {
+		if hop >= cfg.MaxHops {
+			for _, co := range frontier {
+				res.Stops = append(res.Stops, Stop{co.op, "max-hops", fmt.Sprintf("after %d hops", cfg.MaxHops)})
+			}
+			break
+		}
+		res.Hops = hop + 1
+		ops := make([]chains.Outpoint, len(frontier))
+		for i, co := range frontier {
+			ops[i] = co.op
+		}
+		spends, found, err := src.Spenders(ctx, c, ops)
+		if err != nil {
+			return nil, fmt.Errorf("hop %d: %w", hop+1, err)
+		}
+		res.Lookups++
+		// Group the frontier by spending transaction, in a stable order.
+		byTx := map[chains.Hash][]*coin{}
+		var txs []chains.Hash
+		for i, co := range frontier {
+			if !found[i] {
+				res.Stops = append(res.Stops, Stop{co.op, "unspent", ""})
+				continue
+			}
+			h := spends[i].TxHash
+			if _, ok := byTx[h]; !ok {
+				txs = append(txs, h)
+			}
+			byTx[h] = append(byTx[h], co)
+		}
+		sort.Slice(txs, func(i, j int) bool { return string(txs[i][:]) < string(txs[j][:]) })
+		var next []*coin
+		for _, h := range txs {
+			tx, err := src.Tx(ctx, c, h)
+			if err != nil {
+				return nil, fmt.Errorf("hop %d: %w", hop+1, err)
+			}
+			tainted := map[chains.Outpoint]*coin{}
+			for _, co := range byTx[h] {
+				tainted[co.op] = co
+			}
+			// A sweep into a labeled exchange wallet makes the swept
+			// addresses that exchange's deposit addresses.
+			if ex, ok := exchangeOf(tx, cfg.Labels); ok && len(tx.Inputs) > 1 {
+				for _, co := range byTx[h] {
+					res.Deposits = append(res.Deposits, deposits(co, ex, "swept into its labeled wallet in "+h.String())...)
+				}
+				continue
+			}
+			if heuristics.IsCoinJoin(tx) && !cfg.ThroughMixers {
+				for _, co := range byTx[h] {
+					res.Stops = append(res.Stops, Stop{co.op, "mixer", "spent in CoinJoin " + h.String()})
+				}
+				continue
+			}
+			for _, out := range propagate(tx, tainted) {
+				if cat, name, ok := labelOf(cfg.Labels, out.addr); ok {
+					if cat == "exchange" {
+						res.Deposits = append(res.Deposits, deposits(out, name, "labeled")...)
+					} else {
+						res.Stops = append(res.Stops, Stop{out.op, "service", cat + ": " + name})
+					}
+					continue
+				}
+				if out.maxSats(on) < cfg.MinAmount {
+					continue // too little to follow (not a stop worth listing)
+				}
+				if res.Coins >= cfg.MaxNodes {
+					res.Stops = append(res.Stops, Stop{out.op, "max-nodes", fmt.Sprintf("more than %d coins followed", cfg.MaxNodes)})
+					continue
+				}
+				res.Coins++
+				next = append(next, out)
+			}
+		}
+		frontier = next
+	}
+	return res, nil
+}
+
+func labelOf(l Labeler, a chains.Address) (string, string, bool) {
+	if l == nil || a == "" {
+		return "", "", false
+	}
+	return l(a)
+}
+
+// exchangeOf names the labeled exchange a transaction pays, if any.
+func exchangeOf(tx *chains.Tx, l Labeler) (string, bool) {
+	for _, o := range tx.Outputs {
+		if cat, name, ok := labelOf(l, o.Address()); ok && cat == "exchange" {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+func deposits(co *coin, exchange, evidence string) []Deposit {
+	var out []Deposit
+	seeds := map[int]bool{}
+	for s := range co.poison {
+		seeds[s] = true
+	}
+	for s := range co.haircut {
+		seeds[s] = true
+	}
+	var ids []int
+	for s := range seeds {
+		ids = append(ids, s)
+	}
+	sort.Ints(ids)
+	for _, s := range ids {
+		a := Amounts{Haircut: co.haircut[s]}
+		if co.poison[s] {
+			a.Poison = co.value
+		}
+		for _, sg := range co.fifo {
+			if sg.seed == s {
+				a.FIFO += sg.sats
+			}
+		}
+		out = append(out, Deposit{Seed: s, Outpoint: co.op, Address: co.addr, Value: co.value, Height: co.height,
+			Exchange: exchange, Evidence: evidence, Amounts: a})
+	}
+	return out
+}
+
+// maxSats is the most any enabled model says the coin carries of any seed.
+func (co *coin) maxSats(on map[string]bool) int64 {
+	var m int64
+	if on[Haircut] {
+		for _, r := range co.haircut {
+			m = max(m, new(big.Int).Quo(r.Num(), r.Denom()).Int64())
+		}
+	}
+	if on[FIFO] {
+		per := map[int]int64{}
+		for _, s := range co.fifo {
+			if s.seed >= 0 {
+				per[s.seed] += s.sats
+				m = max(m, per[s.seed])
+			}
+		}
+	}
+	if on[Poison] && len(co.poison) > 0 {
+		m = co.value
+	}
+	return m
+}
+
+// propagate computes the taint of tx's outputs from its tainted inputs
+// (the others are clean) under all three models.
+func propagate(tx *chains.Tx, tainted map[chains.Outpoint]*coin) []*coin {
+	var total int64
+	hair := map[int]*big.Rat{}
+	poison := map[int]bool{}
+	var spans []segment
+	for _, in := range tx.Inputs {
+		total += in.Prevout.Value
+		co := tainted[in.Prev]
+		if co == nil {
+			spans = append(spans, segment{-1, in.Prevout.Value})
+			continue
+		}
+		for s, r := range co.haircut {
+			if hair[s] == nil {
+				hair[s] = new(big.Rat)
+			}
+			hair[s].Add(hair[s], r)
+		}
+		for s := range co.poison {
+			poison[s] = true
+		}
+		spans = append(spans, co.fifo...)
+	}
+	var out []*coin
+	for _, o := range tx.Outputs {
+		if o.Value == 0 || o.Address() == "" {
+			// An OP_RETURN carries nothing on; under FIFO it takes nothing.
+			continue
+		}
+		co := &coin{op: chains.Outpoint{Hash: tx.Hash, Index: o.Index}, value: o.Value, addr: o.Address(), height: tx.Height,
+			poison: map[int]bool{}, haircut: map[int]*big.Rat{}}
+		for s := range poison {
+			co.poison[s] = true
+		}
+		if total > 0 {
+			for s, r := range hair {
+				co.haircut[s] = new(big.Rat).Mul(r, big.NewRat(o.Value, total))
+			}
+		}
+		need := o.Value
+		fifoTainted := false
+		for need > 0 && len(spans) > 0 {
+			take := min(need, spans[0].sats)
+			// Clean runs are kept too: they hold the tainted ones' places.
+			if n := len(co.fifo); n > 0 && co.fifo[n-1].seed == spans[0].seed {
+				co.fifo[n-1].sats += take
+			} else {
+				co.fifo = append(co.fifo, segment{spans[0].seed, take})
+			}
+			fifoTainted = fifoTainted || spans[0].seed >= 0
+			spans[0].sats -= take
+			need -= take
+			if spans[0].sats == 0 {
+				spans = spans[1:]
+			}
+		}
+		if !fifoTainted && len(co.haircut) == 0 && len(co.poison) == 0 {
+			continue
+		}
+		out = append(out, co)
+	}
+	return out
+}

@@ -1,0 +1,144 @@
+package tracer
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/sim"
+	"github.com/fundtrace/fundtrace/store/embedded"
+)
+
+func readCSV(t *testing.T, path string) []map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]string
+	for _, r := range recs[1:] {
+		m := map[string]string{}
+		for i, h := range recs[0] {
+			m[h] = r[i]
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// Accuracy is a trace scored against the simulator's truth.
+type accuracy struct {
+	truth, found, ours, right int
+	haircutErr, fifoErr       float64 // mean absolute error in satoshis over matched deposits
+}
+
+// evaluate traces the scenario's victim payments with only what an
+// investigator would know (the chain and labels.csv) and scores the
+// deposits reached against truth/exposures.csv: recall and precision of
+// (victim payment, deposit) pairs carrying at least minAmount under
+// haircut or FIFO, and the amount error per model.
+func evaluate(t *testing.T, dir string, minAmount int64) accuracy {
+	t.Helper()
+	ctx := context.Background()
+	st, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: filepath.Join(dir, sim.BlocksDir)}); err != nil {
+		t.Fatal(err)
+	}
+	net := bitcoin.NetworkByName("regtest")
+	labels := map[chains.Address][2]string{}
+	for _, r := range readCSV(t, filepath.Join(dir, "labels.csv")) {
+		a, err := net.ParseAddress(r["address"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		labels[a] = [2]string{r["category"], r["label"]}
+	}
+	var seeds []Seed
+	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "victim_payments.csv")) {
+		h, err := chains.ParseHash(r["txid"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		vout, _ := strconv.Atoi(r["vout"])
+		seeds = append(seeds, Seed{Outpoint: chains.Outpoint{Hash: h, Index: uint32(vout)}, Ref: r["victim_payment_id"]})
+	}
+	res, err := Bitcoin(ctx, st, chains.Bitcoin, seeds, Config{MinAmount: minAmount, ThroughMixers: true,
+		Labels: func(a chains.Address) (string, string, bool) { l, ok := labels[a]; return l[0], l[1], ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct {
+		victim string
+		op     chains.Outpoint
+	}
+	truth := map[key][2]int64{}
+	var acc accuracy
+	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "exposures.csv")) {
+		h, _ := chains.ParseHash(r["txid"])
+		vout, _ := strconv.Atoi(r["vout"])
+		hc, _ := strconv.ParseInt(r["haircut_sats"], 10, 64)
+		ff, _ := strconv.ParseInt(r["fifo_sats"], 10, 64)
+		truth[key{r["victim_payment_id"], chains.Outpoint{Hash: h, Index: uint32(vout)}}] = [2]int64{hc, ff}
+	}
+	ours := map[key][2]int64{}
+	for _, d := range res.Deposits {
+		ours[key{seeds[d.Seed].Ref, d.Outpoint}] = [2]int64{d.Amounts.HaircutSats(), d.Amounts.FIFO}
+	}
+	for k, v := range truth {
+		if max(v[0], v[1]) < minAmount {
+			continue
+		}
+		acc.truth++
+		if o, ok := ours[k]; ok {
+			acc.found++
+			acc.haircutErr += math.Abs(float64(o[0] - v[0]))
+			acc.fifoErr += math.Abs(float64(o[1] - v[1]))
+		}
+	}
+	if acc.found > 0 {
+		acc.haircutErr /= float64(acc.found)
+		acc.fifoErr /= float64(acc.found)
+	}
+	for k, v := range ours {
+		if max(v[0], v[1]) < minAmount {
+			continue
+		}
+		acc.ours++
+		if _, ok := truth[k]; ok {
+			acc.right++
+		}
+	}
+	t.Logf("%s: %d hops, %d coins followed, %d spender lookups", dir, res.Hops, res.Coins, res.Lookups)
+	return acc
+}
+
+// TestAccuracyOnShippedScenario: on the committed scenario, the trace
+// must find at least 95 % of the exchange deposits the truth lists
+// (carrying at least 1,000 sats under haircut or FIFO).
+func TestAccuracyOnShippedScenario(t *testing.T) {
+	acc := evaluate(t, "../testdata/sim/btc", 1000)
+	recall := float64(acc.found) / float64(max(acc.truth, 1))
+	precision := float64(acc.right) / float64(max(acc.ours, 1))
+	t.Logf("deposits: recall %.4f (%d of %d), precision %.4f (%d of %d); mean amount error: haircut %.1f sat, FIFO %.1f sat",
+		recall, acc.found, acc.truth, precision, acc.right, acc.ours, acc.haircutErr, acc.fifoErr)
+	if acc.truth == 0 || recall < 0.95 {
+		t.Fatalf("recall of exchange deposits %.4f < 0.95", recall)
+	}
+	_ = fmt.Sprint()
+}
