@@ -11,17 +11,22 @@ all: build
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/fundtrace
 
-# Index the real mainnet blocks 0..599 shipped in testdata into the
-# embedded store and show the first bitcoin payment (block 170); then
-# index the shipped simulated scenario (a scam with known ground truth,
-# sim/FORMAT.md) into its own store and show its first victim payment.
+# The main job on the shipped simulated scam scenario (sim/FORMAT.md):
+# index its block files, cluster the addresses, import the labels an
+# investigator has, trace the victims' payments from the case file to the
+# exchanges and write one freezing request per exchange into
+# $(STORE)-freeze/. Then index the real mainnet blocks 0..599 shipped in
+# testdata and show the first bitcoin payment (block 170).
+SCENARIO := testdata/sim/btc
 demo: build
+	$(BIN) --store $(STORE)-sim index btc --blocks $(SCENARIO)/blocks
+	$(BIN) --store $(STORE)-sim cluster
+	$(BIN) --store $(STORE)-sim labels import $(SCENARIO)/labels.csv
+	$(BIN) --store $(STORE)-sim trace --case $(SCENARIO)/case.csv --through-mixers --out $(STORE)-trace.json
+	$(BIN) freeze --trace $(STORE)-trace.json --out $(STORE)-freeze
 	$(BIN) --store $(STORE) index btc --blocks testdata/btc/blocks
 	$(BIN) --store $(STORE) status
 	$(BIN) --store $(STORE) show tx f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16
-	$(BIN) --store $(STORE) show address 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S
-	$(BIN) --store $(STORE)-sim index btc --blocks testdata/sim/btc/blocks
-	$(BIN) --store $(STORE)-sim show tx $$(sed -n 2p testdata/sim/btc/truth/victim_payments.csv | cut -d, -f3)
 
 # Every test, including the real-data tests (../shared/data), the kill -9
 # resume tests, the ClickHouse tests against real servers (installed
@@ -69,4 +74,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzClassifyScript$$' -fuzztime $(FUZZTIME) ./chains/bitcoin
 
 clean:
-	rm -rf bin $(STORE) $(STORE)-sim bench.txt
+	rm -rf bin $(STORE) $(STORE)-sim $(STORE)-trace.json $(STORE)-freeze bench.txt

@@ -45,7 +45,9 @@ type Problem struct {
 
 func (p Problem) String() string { return fmt.Sprintf("line %d: %s: %s", p.Line, p.Text, p.Err) }
 
-var btcMainnet = bitcoin.NetworkByName("mainnet")
+// Network is the network Bitcoin addresses are read for: mainnet, unless
+// a command working on another network's store says otherwise.
+var Network = bitcoin.NetworkByName("mainnet")
 
 // ParseAddress reads an address of chain ("btc", "eth", or "" to tell by
 // its form): Base58Check or bech32/bech32m for Bitcoin mainnet, 0x and
@@ -70,7 +72,7 @@ func ParseAddress(chain, s string) (chains.Chain, chains.Address, error) {
 		a, err := sanctions.ParseEthereum(s)
 		return c, a, err
 	}
-	a, err := btcMainnet.ParseAddress(s)
+	a, err := Network.ParseAddress(s)
 	return c, a, err
 }
 

@@ -102,9 +102,19 @@ func WriteBTC(w *BTCWorld, dir string, o WriteOptions) error {
 	}
 	rows = rows[:0]
 	for _, l := range w.Labels {
-		rows = append(rows, []string{l.Address, l.Label, l.Category})
+		rows = append(rows, []string{"btc", l.Address, l.Label, l.Category, "simulation"})
 	}
-	return writeCSV(filepath.Join(dir, "labels.csv"), []string{"address", "label", "category"}, rows)
+	if err := writeCSV(filepath.Join(dir, "labels.csv"), []string{"chain", "address", "label", "category", "source"}, rows); err != nil {
+		return err
+	}
+	// The case as victims report it: the payments they made.
+	rows = rows[:0]
+	for _, v := range w.Victims {
+		b := w.Blocks[v.Height]
+		rows = append(rows, []string{"btc", v.TxID.String(), v.Address, i64(v.Value), b.Header.Timestamp.UTC().Format("2006-01-02T15:04:05Z"),
+			fmt.Sprintf("victim %d payment %d", v.Victim, v.ID)})
+	}
+	return writeCSV(filepath.Join(dir, "case.csv"), []string{"chain", "tx", "address", "amount", "time", "victim"}, rows)
 }
 
 // writeEntities writes truth/entities.csv.

@@ -237,7 +237,49 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 		}
 		frontier = next
 	}
+	res.Deposits = mergeDeposits(res.Deposits)
 	return res, nil
+}
+
+// mergeDeposits adds up the deposits of one seed to one outpoint. A
+// transaction whose inputs became tainted at different hops is followed
+// once per hop, each time with the newly tainted inputs: the models are
+// linear, so the parts add up to the whole.
+func mergeDeposits(ds []Deposit) []Deposit {
+	type key struct {
+		seed int
+		op   chains.Outpoint
+	}
+	at := map[key]int{}
+	var out []Deposit
+	for _, d := range ds {
+		k := key{d.Seed, d.Outpoint}
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			out = append(out, d)
+			continue
+		}
+		m := &out[i].Amounts
+		m.FIFO += d.Amounts.FIFO
+		m.Poison = max(m.Poison, d.Amounts.Poison)
+		if d.Amounts.Haircut != nil {
+			if m.Haircut == nil {
+				m.Haircut = new(big.Rat)
+			}
+			m.Haircut = new(big.Rat).Add(m.Haircut, d.Amounts.Haircut)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Exchange != out[j].Exchange {
+			return out[i].Exchange < out[j].Exchange
+		}
+		if out[i].Height != out[j].Height {
+			return out[i].Height < out[j].Height
+		}
+		return out[i].Seed < out[j].Seed
+	})
+	return out
 }
 
 func labelOf(l Labeler, a chains.Address) (string, string, bool) {

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/cluster"
 	"github.com/fundtrace/fundtrace/internal/gzfile"
 	"github.com/fundtrace/fundtrace/labels"
@@ -98,6 +99,13 @@ func runLabelsImport(c *cli.Context) error {
 	lst, err := asLabelStore(st)
 	if err != nil {
 		return err
+	}
+	// Bitcoin addresses are read for the store's network (mainnet when it
+	// holds no Bitcoin yet).
+	if m, err := st.Meta(c.Context, chains.Bitcoin); err == nil && m.Network != "" {
+		if n := bitcoin.NetworkByName(m.Network); n != nil {
+			labels.Network = n
+		}
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
 	for _, p := range paths {

@@ -78,6 +78,8 @@ or a ClickHouse database: --store clickhouse://host:9000/database [--cluster NAM
 			sanctionsCommand(),
 			screenCommand(),
 			labelsCommand(),
+			traceCommand(),
+			freezeCommand(),
 		},
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {},
