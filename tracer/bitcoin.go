@@ -97,11 +97,27 @@ type Stop struct {
 	Detail   string
 }
 
+// Flow is one step of the flow graph: tainted coins spent by a
+// transaction into one of its outputs, with what the output carries (of
+// all seeds together) under each model.
+type Flow struct {
+	Tx      chains.Hash
+	Height  int64
+	From    []chains.Address // the addresses of the tainted inputs
+	To      chains.Address
+	Output  chains.Outpoint
+	Value   int64
+	Haircut *big.Rat
+	FIFO    int64
+	Poison  bool
+}
+
 // Result is a trace.
 type Result struct {
 	Seeds    []Seed
 	Deposits []Deposit
 	Stops    []Stop
+	Flows    []Flow // every step money was followed through, in hop order
 	Hops     int
 	Lookups  int // store queries for spenders: one per hop
 	Coins    int // tainted coins followed
@@ -215,7 +231,16 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 				}
 				continue
 			}
+			var from []chains.Address
+			seenFrom := map[chains.Address]bool{}
+			for _, co := range byTx[h] {
+				if !seenFrom[co.addr] {
+					seenFrom[co.addr] = true
+					from = append(from, co.addr)
+				}
+			}
 			for _, out := range propagate(tx, tainted) {
+				res.Flows = append(res.Flows, out.flow(tx, from))
 				if cat, name, ok := labelOf(cfg.Labels, out.addr); ok {
 					if cat == "exchange" {
 						res.Deposits = append(res.Deposits, deposits(out, name, "labeled")...)
@@ -327,6 +352,23 @@ func deposits(co *coin, exchange, evidence string) []Deposit {
 			Exchange: exchange, Evidence: evidence, Amounts: a})
 	}
 	return out
+}
+
+// flow is the flow-graph step into this coin.
+func (co *coin) flow(tx *chains.Tx, from []chains.Address) Flow {
+	f := Flow{Tx: tx.Hash, Height: tx.Height, From: from, To: co.addr, Output: co.op, Value: co.value, Poison: len(co.poison) > 0}
+	for _, r := range co.haircut {
+		if f.Haircut == nil {
+			f.Haircut = new(big.Rat)
+		}
+		f.Haircut.Add(f.Haircut, r)
+	}
+	for _, s := range co.fifo {
+		if s.seed >= 0 {
+			f.FIFO += s.sats
+		}
+	}
+	return f
 }
 
 // maxSats is the most any enabled model says the coin carries of any seed.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"sort"
@@ -55,10 +56,25 @@ type traceJSON struct {
 	Models   []string       `json:"models"`
 	Seeds    []seedJSON     `json:"seeds"`
 	Deposits []depositJSON  `json:"deposits"`
+	Flows    []flowJSON     `json:"flows"`
 	Stops    map[string]int `json:"stops"` // reason → count
 	Hops     int            `json:"hops"`
 	Lookups  int            `json:"spender_lookups"`
 	Coins    int            `json:"coins_followed"`
+}
+
+// flowJSON is one edge of the flow graph: a transaction moving tainted
+// coins from addresses into one output.
+type flowJSON struct {
+	Tx      string   `json:"txid"`
+	Height  int64    `json:"height"`
+	From    []string `json:"from"`
+	To      string   `json:"to"`
+	Output  string   `json:"outpoint"`
+	Value   int64    `json:"value_sats"`
+	Haircut int64    `json:"haircut_sats"`
+	FIFO    int64    `json:"fifo_sats"`
+	Poison  bool     `json:"poison"`
 }
 
 type seedJSON struct {
@@ -146,6 +162,17 @@ func runTrace(c *cli.Context) error {
 	}
 	for _, s := range res.Stops {
 		j.Stops[s.Reason]++
+	}
+	j.Flows = []flowJSON{}
+	for _, f := range res.Flows {
+		fj := flowJSON{Tx: f.Tx.String(), Height: f.Height, To: net.MustEncode(f.To), Output: f.Output.String(), Value: f.Value, FIFO: f.FIFO, Poison: f.Poison}
+		for _, a := range f.From {
+			fj.From = append(fj.From, net.MustEncode(a))
+		}
+		if f.Haircut != nil {
+			fj.Haircut = new(big.Int).Quo(f.Haircut.Num(), f.Haircut.Denom()).Int64()
+		}
+		j.Flows = append(j.Flows, fj)
 	}
 	if p := c.String("out"); p != "" {
 		b, err := json.MarshalIndent(j, "", "  ")

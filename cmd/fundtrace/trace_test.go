@@ -53,9 +53,21 @@ func TestTraceAndFreeze(t *testing.T) {
 	if len(tr.Seeds) != 18 || len(tr.Deposits) == 0 {
 		t.Fatalf("%d seeds, %d deposits", len(tr.Seeds), len(tr.Deposits))
 	}
+	// The flow graph leads to every deposit: each is a seed or the output
+	// of a flow, and every flow's output pays the address it names.
+	reached := map[string]string{}
+	for _, f := range tr.Flows {
+		reached[f.Output] = f.To
+	}
+	for _, sd := range tr.Seeds {
+		reached[sd.Outpoint] = "seed"
+	}
 	for _, d := range tr.Deposits {
 		if role[d.Address] != "deposit" {
 			t.Fatalf("%s reported as a deposit of %s; the truth says %q", d.Address, d.Exchange, role[d.Address])
+		}
+		if to, ok := reached[d.Outpoint]; !ok || (to != "seed" && to != d.Address) {
+			t.Fatalf("deposit %s is not reached by the flow graph (%q)", d.Outpoint, to)
 		}
 	}
 	dir := t.TempDir()
