@@ -54,6 +54,10 @@ type Config struct {
 	MaxNodes      int   // most coins followed in all (default 100,000)
 	ThroughMixers bool  // follow funds through CoinJoins (haircut and FIFO carry on); else stop there
 	Labels        Labeler
+	// OnService, when set, is told of money reaching a labeled service
+	// other than an exchange (which Deposits list): its category, name,
+	// the hop, and what the coin carries of all seeds together.
+	OnService func(category, name string, hop int, a Amounts)
 }
 
 // Seed is a victim payment to follow: an output.
@@ -85,6 +89,7 @@ type Deposit struct {
 	Address  chains.Address
 	Value    int64
 	Height   int64
+	Hop      int    // transactions between the seed and the deposit
 	Exchange string // the exchange's name from its label
 	Evidence string // why this address is the exchange's: "labeled" or "swept into its labeled wallet in <txid>"
 	Amounts  Amounts
@@ -221,7 +226,7 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 			// addresses that exchange's deposit addresses.
 			if ex, ok := exchangeOf(tx, cfg.Labels); ok && len(tx.Inputs) > 1 {
 				for _, co := range byTx[h] {
-					res.Deposits = append(res.Deposits, deposits(co, ex, "swept into its labeled wallet in "+h.String())...)
+					res.Deposits = append(res.Deposits, deposits(co, ex, "swept into its labeled wallet in "+h.String(), hop)...)
 				}
 				continue
 			}
@@ -243,9 +248,13 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 				res.Flows = append(res.Flows, out.flow(tx, from))
 				if cat, name, ok := labelOf(cfg.Labels, out.addr); ok {
 					if cat == "exchange" {
-						res.Deposits = append(res.Deposits, deposits(out, name, "labeled")...)
+						res.Deposits = append(res.Deposits, deposits(out, name, "labeled", hop+1)...)
 					} else {
 						res.Stops = append(res.Stops, Stop{out.op, "service", cat + ": " + name})
+						if cfg.OnService != nil {
+							f := out.flow(tx, nil)
+							cfg.OnService(cat, name, hop+1, Amounts{Haircut: f.Haircut, FIFO: f.FIFO})
+						}
 					}
 					continue
 				}
@@ -324,7 +333,7 @@ func exchangeOf(tx *chains.Tx, l Labeler) (string, bool) {
 	return "", false
 }
 
-func deposits(co *coin, exchange, evidence string) []Deposit {
+func deposits(co *coin, exchange, evidence string, hop int) []Deposit {
 	var out []Deposit
 	seeds := map[int]bool{}
 	for s := range co.poison {
@@ -348,7 +357,7 @@ func deposits(co *coin, exchange, evidence string) []Deposit {
 				a.FIFO += sg.sats
 			}
 		}
-		out = append(out, Deposit{Seed: s, Outpoint: co.op, Address: co.addr, Value: co.value, Height: co.height,
+		out = append(out, Deposit{Seed: s, Outpoint: co.op, Address: co.addr, Value: co.value, Height: co.height, Hop: hop,
 			Exchange: exchange, Evidence: evidence, Amounts: a})
 	}
 	return out

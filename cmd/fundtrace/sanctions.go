@@ -21,6 +21,7 @@ import (
 	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/sanctions"
 	"github.com/fundtrace/fundtrace/store"
+	"github.com/fundtrace/fundtrace/tracer"
 )
 
 // sanctionsStore is what the sanctions and screen commands need; the
@@ -220,6 +221,8 @@ when any address is a hit, 0 when none, 1 on errors.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Usage: "CSV file whose first column holds addresses"},
 			&cli.StringFlag{Name: "as-of", Usage: "screen against the list as it stood on this day (YYYY-MM-DD)"},
+			&cli.BoolFlag{Name: "exposure", Usage: "also report indirect exposure (Bitcoin): what the address sent to and received from each labeled category within --hops, under the haircut model"},
+			&cli.IntFlag{Name: "hops", Value: 3, Usage: "with --exposure, how many transactions away to look"},
 			jsonFlag,
 		},
 		Action: runScreen,
@@ -240,6 +243,7 @@ type screenResult struct {
 	ClusterHits   []screenHit    `json:"cluster_sanctioned"`
 	Labels        []labels.Label `json:"labels"`
 	ClusterLabels []labels.Label `json:"cluster_labels"`
+	Exposure      []exposureJSON `json:"exposure,omitempty"`
 	Error         string         `json:"error,omitempty"`
 }
 
@@ -352,6 +356,11 @@ func runScreen(c *cli.Context) error {
 			return err
 		}
 		r.Labels, r.ClusterLabels = nonNil(own), nonNil(cl)
+		if c.Bool("exposure") && ch == chains.Bitcoin {
+			if r.Exposure, err = exposureOf(c, st, a); err != nil {
+				return err
+			}
+		}
 		results = append(results, r)
 	}
 	if c.Bool("json") {
@@ -383,11 +392,52 @@ func runScreen(c *cli.Context) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Address, r.Chain, sanc, clu, inClu, labelList(r.Labels), labelList(r.ClusterLabels))
 		}
 		tw.Flush()
+		for _, r := range results {
+			if len(r.Exposure) == 0 {
+				continue
+			}
+			fmt.Fprintf(c.App.Writer, "\nExposure of %s within %d hops (haircut):\n", r.Address, c.Int("hops"))
+			et := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(et, "  CATEGORY\tNAME\tSENT TO (BTC)\tRECEIVED FROM (BTC)\tNEAREST HOP\n")
+			for _, e := range r.Exposure {
+				fmt.Fprintf(et, "  %s\t%s\t%s\t%s\t%d\n", e.Category, e.Name, formatBTC(e.Sent), formatBTC(e.Received), e.MinHops)
+			}
+			et.Flush()
+		}
 	}
 	if anyHit {
 		return errSanctionsHit
 	}
 	return nil
+}
+
+type exposureJSON struct {
+	Category string `json:"category"`
+	Name     string `json:"name"`
+	Sent     int64  `json:"sent_sats"`
+	Received int64  `json:"received_sats"`
+	MinHops  int    `json:"nearest_hop"`
+}
+
+// exposureOf computes a Bitcoin address's indirect exposure.
+func exposureOf(c *cli.Context, st backend, a chains.Address) ([]exposureJSON, error) {
+	hist, err := st.AddressHistory(c.Context, chains.Bitcoin, a, 0)
+	if err != nil {
+		return nil, err
+	}
+	var seeds []chains.Outpoint
+	for _, h := range hist {
+		seeds = append(seeds, chains.Outpoint{Hash: h.TxHash, Index: h.Vout})
+	}
+	es, err := tracer.Exposures(c.Context, st, chains.Bitcoin, seeds, c.Int("hops"), storeLabeler(c, st))
+	if err != nil {
+		return nil, err
+	}
+	out := []exposureJSON{}
+	for _, e := range es {
+		out = append(out, exposureJSON{e.Category, e.Name, e.Sent, e.Received, e.MinHops})
+	}
+	return out, nil
 }
 
 func nonNil(ls []labels.Label) []labels.Label {

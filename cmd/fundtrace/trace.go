@@ -129,22 +129,7 @@ func runTrace(c *cli.Context) error {
 	if len(seeds) == 0 {
 		return errors.New("give seeds (TXID:VOUT) or --case")
 	}
-	lst, _ := st.(labelStore)
-	labeler := func(a chains.Address) (string, string, bool) {
-		if lst == nil {
-			return "", "", false
-		}
-		ls, err := lst.Labels(c.Context, chains.Bitcoin, a)
-		if err != nil || len(ls) == 0 {
-			return "", "", false
-		}
-		sort.Slice(ls, func(i, j int) bool { return ls[i].Confidence > ls[j].Confidence })
-		name := ls[0].Label
-		if ls[0].Actor != "" {
-			name = ls[0].Actor
-		}
-		return ls[0].Category, name, true
-	}
+	labeler := storeLabeler(c, st)
 	models := strings.Split(c.String("model"), ",")
 	res, err := tracer.Bitcoin(c.Context, st, chains.Bitcoin, seeds, tracer.Config{Models: models, MaxHops: c.Int("max-hops"),
 		MinAmount: c.Int64("min-amount"), MaxNodes: c.Int("max-nodes"), ThroughMixers: c.Bool("through-mixers"), Labels: labeler})
@@ -206,6 +191,27 @@ func runTrace(c *cli.Context) error {
 		tw.Flush()
 	}
 	return nil
+}
+
+// storeLabeler answers from the store's labels: the most confident label
+// of an address, named by its actor when it has one.
+func storeLabeler(c *cli.Context, st backend) tracer.Labeler {
+	lst, _ := st.(labelStore)
+	return func(a chains.Address) (string, string, bool) {
+		if lst == nil {
+			return "", "", false
+		}
+		ls, err := lst.Labels(c.Context, chains.Bitcoin, a)
+		if err != nil || len(ls) == 0 {
+			return "", "", false
+		}
+		sort.Slice(ls, func(i, j int) bool { return ls[i].Confidence > ls[j].Confidence })
+		name := ls[0].Label
+		if ls[0].Actor != "" {
+			name = ls[0].Actor
+		}
+		return ls[0].Category, name, true
+	}
 }
 
 // byExchange groups deposits by exchange, the names sorted.

@@ -84,3 +84,56 @@ func TestTraceAndFreeze(t *testing.T) {
 		t.Fatalf("unknown seed: %v", err)
 	}
 }
+
+// TestScreenExposure: the scam's address a victim paid (from the case
+// file) sent money on to exchanges and received it, through the victims,
+// from exchanges (the victims bought there); neither can exceed what the
+// address received.
+func TestScreenExposure(t *testing.T) {
+	const scen = "../../testdata/sim/btc"
+	st := t.TempDir() + "/store"
+	for _, args := range [][]string{{"index", "btc", "--blocks", scen + "/blocks"}, {"labels", "import", scen + "/labels.csv"}} {
+		if _, _, err := run(t, append([]string{"--store", st}, args...)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(scen + "/case.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.Split(strings.Split(string(b), "\n")[1], ",")[2]
+	out, _, err := run(t, "--store", st, "screen", "--exposure", "--hops", "6", addr, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res []struct {
+		Exposure []struct {
+			Category string `json:"category"`
+			Sent     int64  `json:"sent_sats"`
+			Received int64  `json:"received_sats"`
+		} `json:"exposure"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 1 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	js, _, err := run(t, "--store", st, "show", "address", addr, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a struct {
+		Received int64 `json:"total_received"`
+	}
+	if err := json.Unmarshal([]byte(js), &a); err != nil {
+		t.Fatal(err)
+	}
+	var sent, recv int64
+	for _, e := range res[0].Exposure {
+		if e.Category == "exchange" {
+			sent += e.Sent
+			recv += e.Received
+		}
+	}
+	if sent <= 0 || recv <= 0 || sent > a.Received || recv > a.Received {
+		t.Fatalf("exposure to exchanges: sent %d, received %d, of %d the address received", sent, recv, a.Received)
+	}
+}

@@ -1,0 +1,120 @@
+package tracer
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+
+	"github.com/fundtrace/fundtrace/chains"
+)
+
+// Exposure is how much of an address's money went to, and came from,
+// each category of labeled service within a number of hops, under the
+// haircut model: direct (one hop) and in all (up to the hop limit).
+type Exposure struct {
+	Category string
+	Name     string
+	Sent     int64 // satoshis of the address's outputs that reached it
+	Received int64 // satoshis of the address's receipts that came from it
+	MinHops  int   // the fewest hops at which it was met
+}
+
+// Exposures computes an address's exposure within hops, from its
+// outputs (seeds) forward and from the transactions that paid it
+// backward. seeds are the address's received outputs.
+func Exposures(ctx context.Context, src Source, c chains.Chain, seeds []chains.Outpoint, hops int, labels Labeler) ([]Exposure, error) {
+	if hops <= 0 {
+		hops = 3
+	}
+	byKey := map[[2]string]*Exposure{}
+	hit := func(cat, name string, hop int, sent, recv int64) {
+		k := [2]string{cat, name}
+		e := byKey[k]
+		if e == nil {
+			e = &Exposure{Category: cat, Name: name, MinHops: hop}
+			byKey[k] = e
+		}
+		e.Sent += sent
+		e.Received += recv
+		e.MinHops = min(e.MinHops, hop)
+	}
+	// Forward: what the address's coins paid, through up to hops
+	// transactions, stopping at labeled services.
+	var ss []Seed
+	for _, op := range seeds {
+		ss = append(ss, Seed{Outpoint: op})
+	}
+	if len(ss) > 0 {
+		res, err := Bitcoin(ctx, src, c, ss, Config{Models: []string{Haircut}, MaxHops: hops, MinAmount: 1, ThroughMixers: true, Labels: labels,
+			OnService: func(cat, name string, hop int, a Amounts) { hit(cat, name, hop, a.HaircutSats(), 0) }})
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range res.Deposits {
+			hit("exchange", d.Exchange, d.Hop, d.Amounts.HaircutSats(), 0)
+		}
+	}
+	// Backward: where the money the address received came from. Each
+	// receipt is spread over the paying transaction's inputs in
+	// proportion to their values, and so on up the chain.
+	type back struct {
+		op     chains.Outpoint
+		amount *big.Rat
+	}
+	var frontier []back
+	for _, op := range seeds {
+		tx, err := src.Tx(ctx, c, op.Hash)
+		if err != nil {
+			return nil, fmt.Errorf("receipt %s: %w", op, err)
+		}
+		frontier = append(frontier, back{op, new(big.Rat).SetInt64(tx.Outputs[op.Index].Value)})
+	}
+	for hop := 1; hop <= hops && len(frontier) > 0; hop++ {
+		var next []back
+		for _, b := range frontier {
+			tx, err := src.Tx(ctx, c, b.op.Hash)
+			if err != nil {
+				return nil, err
+			}
+			if tx.Coinbase {
+				hit("miner", "coinbase", hop, 0, ratSats(b.amount))
+				continue
+			}
+			var total int64
+			for _, in := range tx.Inputs {
+				total += in.Prevout.Value
+			}
+			if total == 0 {
+				continue
+			}
+			for _, in := range tx.Inputs {
+				share := new(big.Rat).Mul(b.amount, big.NewRat(in.Prevout.Value, total))
+				if share.Cmp(big.NewRat(1, 1)) < 0 {
+					continue
+				}
+				if cat, name, ok := labelOf(labels, in.Prevout.Address()); ok {
+					hit(cat, name, hop, 0, ratSats(share))
+					continue
+				}
+				next = append(next, back{in.Prev, share})
+			}
+		}
+		frontier = next
+	}
+	out := make([]Exposure, 0, len(byKey))
+	for _, e := range byKey {
+		out = append(out, *e)
+	}
+	sortExposures(out)
+	return out, nil
+}
+
+func ratSats(r *big.Rat) int64 { return new(big.Int).Quo(r.Num(), r.Denom()).Int64() }
+
+func sortExposures(es []Exposure) {
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0 && (es[j].Category < es[j-1].Category || (es[j].Category == es[j-1].Category && es[j].Name < es[j-1].Name)); j-- {
+			es[j], es[j-1] = es[j-1], es[j]
+		}
+	}
+}
