@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 )
 
@@ -34,7 +35,7 @@ func ParseLegacy(sdn, comments io.Reader, source string) (*List, error) {
 		for ref, text := range more {
 			l.Entries = append(l.Entries, entryFrom(ref, "", "", "", text))
 		}
-		sortEntries(l)
+		sort.Slice(l.Entries, func(i, j int) bool { return l.Entries[i].Ref < l.Entries[j].Ref })
 		return l, nil
 	}
 	recs, err := readLegacy(sdn, "sdn.csv")
@@ -85,8 +86,4 @@ func readLegacy(r io.Reader, name string) ([][]string, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return recs, nil
-}
-
-func sortEntries(l *List) {
-	sortSlice(l.Entries)
 }

@@ -8,7 +8,6 @@ package sanctions
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -117,17 +116,4 @@ func (l *List) Codes() map[string]int {
 		}
 	}
 	return m
-}
-
-func sortedKeys(m map[string]int) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-func sortSlice(es []Entry) {
-	sort.Slice(es, func(i, j int) bool { return es[i].Ref < es[j].Ref })
 }

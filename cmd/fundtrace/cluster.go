@@ -64,27 +64,15 @@ recomputed. A cluster's id is the index of its first-seen address.`,
 	}
 }
 
-func clusterStore(st backend) (cluster.Store, error) {
-	cs, ok := st.(cluster.Store)
-	if !ok {
-		return nil, fmt.Errorf("the store %s does not keep clusters yet: use the embedded store (a folder)", st.Path())
-	}
-	return cs, nil
-}
-
 func runCluster(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("unknown cluster subcommand %q (see fundtrace help cluster)", c.Args().First())
 	}
-	st, err := openStore(c, true)
+	st, cs, err := openAs[cluster.Store](c, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cs, err := clusterStore(st)
-	if err != nil {
-		return err
-	}
 	chain, err := chains.ParseChain(c.String("chain"))
 	if err != nil {
 		return err
@@ -132,15 +120,11 @@ func runClusterExplain(c *cli.Context) error {
 	if len(pos) != 2 {
 		return fmt.Errorf("want two addresses, got %d arguments", len(pos))
 	}
-	st, err := openStore(c, true)
+	st, cs, err := openAs[cluster.Store](c, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cs, err := clusterStore(st)
-	if err != nil {
-		return err
-	}
 	net, err := btcNetwork(c, st)
 	if err != nil {
 		return err
@@ -181,15 +165,11 @@ func runClusterExplain(c *cli.Context) error {
 }
 
 func runClusterExport(c *cli.Context) error {
-	st, err := openStore(c, true)
+	st, cs, err := openAs[cluster.Store](c, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cs, err := clusterStore(st)
-	if err != nil {
-		return err
-	}
 	net, err := btcNetwork(c, st)
 	if err != nil {
 		return err

@@ -25,14 +25,6 @@ type accountBackend interface {
 	Token(ctx context.Context, c chains.Chain, a chains.Address) (chains.Token, error)
 }
 
-func asAccountBackend(st backend) (accountBackend, error) {
-	ab, ok := st.(accountBackend)
-	if !ok {
-		return nil, fmt.Errorf("the store %s does not hold Ethereum data yet: use the embedded store (a folder) for Ethereum", st.Path())
-	}
-	return ab, nil
-}
-
 func indexETHCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "eth",
@@ -90,7 +82,7 @@ func runIndexETH(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	if _, err := asAccountBackend(st); err != nil {
+	if _, err := storeAs[accountBackend](st); err != nil {
 		return err
 	}
 	cl, err := ethereum.Dial(c.Context, c.String("rpc"), ethereum.ClientOptions{Traces: mode, RateLimit: c.Float64("rate-limit"), Logger: slog.Default()})
@@ -237,7 +229,7 @@ func formatUnits(amount string, decimals *uint8) string {
 }
 
 func showETHTx(c *cli.Context, st backend, arg string) error {
-	ab, err := asAccountBackend(st)
+	ab, err := storeAs[accountBackend](st)
 	if err != nil {
 		return err
 	}
@@ -301,7 +293,7 @@ func printTransfers(w io.Writer, ts []transferJSON) {
 }
 
 func showETHAddress(c *cli.Context, st backend, arg string) error {
-	ab, err := asAccountBackend(st)
+	ab, err := storeAs[accountBackend](st)
 	if err != nil {
 		return err
 	}

@@ -26,14 +26,6 @@ type labelStore interface {
 	EachLabel(ctx context.Context, fn func(labels.Label) error) error
 }
 
-func asLabelStore(st backend) (labelStore, error) {
-	ls, ok := st.(labelStore)
-	if !ok {
-		return nil, fmt.Errorf("the store %s does not keep labels", st.Path())
-	}
-	return ls, nil
-}
-
 func labelsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "labels",
@@ -91,15 +83,11 @@ func runLabelsImport(c *cli.Context) error {
 	if len(paths) == 0 {
 		return fmt.Errorf("give the label files to import")
 	}
-	st, err := openStore(c, false)
+	st, lst, err := openAs[labelStore](c, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	lst, err := asLabelStore(st)
-	if err != nil {
-		return err
-	}
 	// Bitcoin addresses are read for the store's network (mainnet when it
 	// holds no Bitcoin yet).
 	if m, err := st.Meta(c.Context, chains.Bitcoin); err == nil && m.Network != "" {
@@ -168,15 +156,11 @@ func runLabelsImport(c *cli.Context) error {
 }
 
 func runLabelsExport(c *cli.Context) error {
-	st, err := openStore(c, true)
+	st, lst, err := openAs[labelStore](c, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	lst, err := asLabelStore(st)
-	if err != nil {
-		return err
-	}
 	var all []labels.Label
 	if err := lst.EachLabel(c.Context, func(l labels.Label) error { all = append(all, l); return nil }); err != nil {
 		return err
@@ -197,16 +181,12 @@ func runLabelsExport(c *cli.Context) error {
 }
 
 func runLabelsConflicts(c *cli.Context) error {
-	st, err := openStore(c, true)
+	st, lst, err := openAs[labelStore](c, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	lst, err := asLabelStore(st)
-	if err != nil {
-		return err
-	}
-	cs, err := clusterStore(st)
+	cs, err := storeAs[cluster.Store](st)
 	if err != nil {
 		return err
 	}
@@ -239,32 +219,67 @@ func runLabelsConflicts(c *cli.Context) error {
 	return tw.Flush()
 }
 
-// labelsFor returns the labels of a, and those of the other addresses of
+// attribution answers, for addresses of one command, their labels and
+// their cluster's. The cluster of every labeled address is looked up once
+// per command, not once per address asked about.
+type attribution struct {
+	st        backend
+	lst       labelStore    // nil when the store keeps no labels
+	cs        cluster.Store // nil when it keeps no clusters
+	byCluster map[clusterKey][]labels.Label
+}
+
+type clusterKey struct {
+	chain chains.Chain
+	id    uint32
+}
+
+func newAttribution(st backend) *attribution {
+	x := &attribution{st: st}
+	x.lst, _ = st.(labelStore)
+	x.cs, _ = st.(cluster.Store)
+	return x
+}
+
+// clusterOf returns a's cluster id, ok false when a has none or is alone.
+func (x *attribution) clusterOf(ctx context.Context, c chains.Chain, a chains.Address) (uint32, bool) {
+	if x.cs == nil {
+		return 0, false
+	}
+	id, size, err := x.cs.ClusterOf(ctx, c, a)
+	return id, err == nil && size > 1
+}
+
+// labels returns the labels of a, and those of the other addresses of
 // its cluster (the cluster's attributions) with the address they are on.
-func labelsFor(ctx context.Context, st backend, c chains.Chain, a chains.Address) (own, cl []labels.Label, err error) {
-	lst, ok := st.(labelStore)
-	if !ok {
+func (x *attribution) labels(ctx context.Context, c chains.Chain, a chains.Address) (own, cl []labels.Label, err error) {
+	if x.lst == nil {
 		return nil, nil, nil
 	}
-	if own, err = lst.Labels(ctx, c, a); err != nil {
+	if own, err = x.lst.Labels(ctx, c, a); err != nil {
 		return nil, nil, err
 	}
-	cs, ok := st.(cluster.Store)
+	id, ok := x.clusterOf(ctx, c, a)
 	if !ok {
 		return own, nil, nil
 	}
-	id, size, err := cs.ClusterOf(ctx, c, a)
-	if err != nil || size < 2 {
-		return own, nil, nil
-	}
-	err = lst.EachLabel(ctx, func(l labels.Label) error {
-		if l.Chain != c || l.Address == a {
+	if x.byCluster == nil {
+		x.byCluster = map[clusterKey][]labels.Label{}
+		err := x.lst.EachLabel(ctx, func(l labels.Label) error {
+			if lid, ok := x.clusterOf(ctx, l.Chain, l.Address); ok {
+				k := clusterKey{l.Chain, lid}
+				x.byCluster[k] = append(x.byCluster[k], l)
+			}
 			return nil
+		})
+		if err != nil {
+			return nil, nil, err
 		}
-		if lid, _, err := cs.ClusterOf(ctx, c, l.Address); err == nil && lid == id {
+	}
+	for _, l := range x.byCluster[clusterKey{c, id}] {
+		if l.Address != a {
 			cl = append(cl, l)
 		}
-		return nil
-	})
-	return own, cl, err
+	}
+	return own, cl, nil
 }

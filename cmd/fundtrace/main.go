@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
 	"strings"
 	"syscall"
 
@@ -116,6 +117,32 @@ type backend interface {
 	SchemaVersion(ctx context.Context) (int, error)
 	Path() string
 	Close() error
+}
+
+// storeAs returns st as the interface a command needs beyond backend
+// (clusters, labels, sanctions, account chains), or an error saying the
+// store lacks it.
+func storeAs[T any](st backend) (T, error) {
+	t, ok := st.(T)
+	if !ok {
+		return t, fmt.Errorf("the store %s does not keep what this command needs (%s)", st.Path(), reflect.TypeFor[T]())
+	}
+	return t, nil
+}
+
+// openAs opens the store and returns it also as T (see storeAs).
+func openAs[T any](c *cli.Context, mustExist bool) (backend, T, error) {
+	var zero T
+	st, err := openStore(c, mustExist)
+	if err != nil {
+		return nil, zero, err
+	}
+	t, err := storeAs[T](st)
+	if err != nil {
+		st.Close()
+		return nil, zero, err
+	}
+	return st, t, nil
 }
 
 // openStore opens the store named by --store. Read-only commands pass

@@ -17,7 +17,6 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
-	"github.com/fundtrace/fundtrace/cluster"
 	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/sanctions"
 	"github.com/fundtrace/fundtrace/store"
@@ -33,14 +32,6 @@ type sanctionsStore interface {
 	SnapshotAddresses(ctx context.Context, id int64) ([]store.SanctionedAddress, error)
 	Sanctioned(ctx context.Context, id int64, c chains.Chain, a chains.Address) (store.SanctionedAddress, bool, error)
 	CurrentSnapshot(ctx context.Context) (int64, error)
-}
-
-func asSanctionsStore(st backend) (sanctionsStore, error) {
-	ss, ok := st.(sanctionsStore)
-	if !ok {
-		return nil, fmt.Errorf("the store %s does not keep sanctions lists", st.Path())
-	}
-	return ss, nil
 }
 
 func sanctionsCommand() *cli.Command {
@@ -98,15 +89,11 @@ func runSanctionsImport(c *cli.Context) error {
 		}
 		l.Date = d
 	}
-	st, err := openStore(c, false)
+	st, ss, err := openAs[sanctionsStore](c, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	ss, err := asSanctionsStore(st)
-	if err != nil {
-		return err
-	}
 	prevID, err := ss.CurrentSnapshot(c.Context)
 	if err != nil {
 		return err
@@ -178,15 +165,11 @@ func orDash(s string) string {
 }
 
 func runSanctionsList(c *cli.Context) error {
-	st, err := openStore(c, true)
+	st, ss, err := openAs[sanctionsStore](c, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	ss, err := asSanctionsStore(st)
-	if err != nil {
-		return err
-	}
 	sns, err := ss.Snapshots(c.Context)
 	if err != nil {
 		return err
@@ -262,15 +245,11 @@ func runScreen(c *cli.Context) error {
 	if len(addrs) == 0 {
 		return errors.New("give addresses to screen, or --file")
 	}
-	st, err := openStore(c, true)
+	st, ss, err := openAs[sanctionsStore](c, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	ss, err := asSanctionsStore(st)
-	if err != nil {
-		return err
-	}
 	snap, err := ss.CurrentSnapshot(c.Context)
 	if err != nil {
 		return err
@@ -309,7 +288,15 @@ func runScreen(c *cli.Context) error {
 			net = n
 		}
 	}
-	cs, clustered := st.(cluster.Store)
+	attr := newAttribution(st)
+	// The listed addresses by cluster, looked up once for all addresses screened.
+	listedIn := map[clusterKey][]store.SanctionedAddress{}
+	for _, l := range listed {
+		if id, ok := attr.clusterOf(c.Context, l.Chain, l.Address); ok {
+			k := clusterKey{l.Chain, id}
+			listedIn[k] = append(listedIn[k], l)
+		}
+	}
 	var results []screenResult
 	anyHit := false
 	for _, s := range addrs {
@@ -337,21 +324,18 @@ func runScreen(c *cli.Context) error {
 			r.Sanctioned = &screenHit{hit, snap}
 			anyHit = true
 		}
-		if clustered {
-			if id, size, err := cs.ClusterOf(c.Context, ch, a); err == nil {
+		if attr.cs != nil {
+			if id, size, err := attr.cs.ClusterOf(c.Context, ch, a); err == nil {
 				r.Cluster, r.ClusterSize = &id, size
-				for _, l := range listed {
-					if l.Chain != ch || l.Address == a {
-						continue
-					}
-					if lid, _, err := cs.ClusterOf(c.Context, ch, l.Address); err == nil && lid == id {
+				for _, l := range listedIn[clusterKey{ch, id}] {
+					if l.Address != a {
 						r.ClusterHits = append(r.ClusterHits, screenHit{l, snap})
 						anyHit = true
 					}
 				}
 			}
 		}
-		own, cl, err := labelsFor(c.Context, st, ch, a)
+		own, cl, err := attr.labels(c.Context, ch, a)
 		if err != nil {
 			return err
 		}

@@ -307,7 +307,7 @@ func runShowAddress(c *cli.Context) error {
 			j.Cluster, j.ClusterSize = &id, size
 		}
 	}
-	if j.Labels, j.ClusterLabels, err = labelsFor(c.Context, st, chains.Bitcoin, addr); err != nil {
+	if j.Labels, j.ClusterLabels, err = newAttribution(st).labels(c.Context, chains.Bitcoin, addr); err != nil {
 		return err
 	}
 	limit := c.Int("limit")
