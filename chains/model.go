@@ -235,12 +235,18 @@ const (
 	TransferERC1155    TransferKind = 7 // an ERC-1155 TransferSingle/TransferBatch entry
 	TransferReward     TransferKind = 8 // a block or uncle reward (no From)
 	TransferWithdrawal TransferKind = 9 // a beacon-chain withdrawal credited to an address (no From)
+	// TransferFee is what a transaction's sender paid for gas: the tip to
+	// the block's miner (Position "fee") and the burnt base and blob fees
+	// (Position "fee:burnt", no To). Recorded so that an address's history
+	// accounts for its whole balance, as tracing needs.
+	TransferFee TransferKind = 10
 )
 
 var transferKindNames = map[TransferKind]string{
 	TransferNative: "native", TransferInternal: "internal", TransferCreate: "create",
 	TransferDestruct: "selfdestruct", TransferERC20: "erc20", TransferERC721: "erc721",
 	TransferERC1155: "erc1155", TransferReward: "reward", TransferWithdrawal: "withdrawal",
+	TransferFee: "fee",
 }
 
 func (k TransferKind) String() string {

@@ -109,8 +109,20 @@ func Extract(b *Bundle) (store.BlockData, error) {
 			return bd, where("transaction %s: neither the receipt's effectiveGasPrice nor the transaction's gasPrice is given", rt.Hash.Hex())
 		}
 		tx.Fee = new(big.Int).Mul(tx.GasPrice, new(big.Int).SetUint64(tx.GasUsed))
+		// Of the fee, the base fee and the blob fee are burnt; the rest
+		// (all of it before London) is the block's miner's tip.
+		burnt := new(big.Int)
+		if blk.BaseFee != nil {
+			burnt.Mul(blk.BaseFee.ToInt(), new(big.Int).SetUint64(tx.GasUsed))
+		}
+		tip := new(big.Int).Sub(tx.Fee, burnt)
+		if tip.Sign() < 0 {
+			return bd, where("transaction %s: effective gas price %s is below the block's base fee %s", rt.Hash.Hex(), tx.GasPrice, blk.BaseFee.ToInt())
+		}
 		if rc.BlobGasUsed != nil && rc.BlobGasPrice != nil {
-			tx.Fee.Add(tx.Fee, new(big.Int).Mul(rc.BlobGasPrice.ToInt(), new(big.Int).SetUint64(uint64(*rc.BlobGasUsed))))
+			blob := new(big.Int).Mul(rc.BlobGasPrice.ToInt(), new(big.Int).SetUint64(uint64(*rc.BlobGasUsed)))
+			tx.Fee.Add(tx.Fee, blob)
+			burnt.Add(burnt, blob)
 		}
 		// Success: the receipt's status since Byzantium; before it, the
 		// top-level call's error in the trace. Without either, a
@@ -131,6 +143,18 @@ func Extract(b *Bundle) (store.BlockData, error) {
 		bd.AccountTxs = append(bd.AccountTxs, tx)
 
 		base := chains.Transfer{Chain: chains.Ethereum, Height: height, Time: t, TxHash: tx.Hash, TxIndex: uint32(i)}
+		// The fee first: it is paid whatever the outcome, before the value
+		// moves; the tip to the miner, the rest burnt (no To).
+		if tip.Sign() > 0 {
+			tr := base
+			tr.Kind, tr.Position, tr.From, tr.To, tr.Amount, tr.Success = chains.TransferFee, "fee", tx.From, Addr(blk.Miner), tip, true
+			bd.Transfers = append(bd.Transfers, tr)
+		}
+		if burnt.Sign() > 0 {
+			tr := base
+			tr.Kind, tr.Position, tr.From, tr.Amount, tr.Success = chains.TransferFee, "fee:burnt", tx.From, burnt, true
+			bd.Transfers = append(bd.Transfers, tr)
+		}
 		// The transaction's own value, or the contract it created.
 		if rt.To == nil {
 			tr := base

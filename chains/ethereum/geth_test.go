@@ -149,7 +149,20 @@ func TestGethDev(t *testing.T) {
 			t.Errorf("%s: fee %v for %d gas: every transaction pays gas", name, tx.Fee, tx.GasUsed)
 		}
 		var got, exp []string
+		fees := new(big.Int)
+		defer func() {
+			if fees.Cmp(tx.Fee) != 0 {
+				t.Errorf("%s: fee transfers add up to %s, the receipt says %s", name, fees, tx.Fee)
+			}
+		}()
 		for _, tr := range ts {
+			if tr.Kind == chains.TransferFee {
+				if tr.From != tx.From || !tr.Success || (tr.Position != "fee" && tr.Position != "fee:burnt") {
+					t.Errorf("%s: fee transfer %+v, want paid by %s", name, tr, FormatAddress(tx.From))
+				}
+				fees.Add(fees, tr.Amount)
+				continue
+			}
 			got = append(got, fmt.Sprintf("%s %s→%s %s asset=%s ok=%v", tr.Kind, FormatAddress(tr.From), FormatAddress(tr.To), tr.Amount, FormatAddress(tr.Asset), tr.Success))
 		}
 		for _, w := range ws {
@@ -213,10 +226,39 @@ func TestGethDev(t *testing.T) {
 	if okSum != 1e18+1000+5000+7000 || failed != 1 {
 		t.Fatalf("a received %d wei in successful transfers and %d failed ones; want %d and 1", okSum, failed, int64(1e18+1000+5000+7000))
 	}
+	// The developer account's history accounts for its whole balance:
+	// what the node says it held at genesis, plus what it received, less
+	// what it sent and paid in fees, is what the node says it holds now.
+	var genesis, now hexutil.Big
+	if err := node.RPC.CallContext(ctx, &genesis, "eth_getBalance", node.Dev, "0x0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.RPC.CallContext(ctx, &now, "eth_getBalance", node.Dev, hexutil.Uint64(destroy.BlockNumber)); err != nil {
+		t.Fatal(err)
+	}
+	devHist, err := st.TransfersOf(ctx, chains.Ethereum, []chains.Address{Addr(node.Dev)}, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bal := new(big.Int).Set(genesis.ToInt())
+	for _, tr := range devHist[0] {
+		if !tr.Success || tr.Asset != "" {
+			continue
+		}
+		if tr.To == Addr(node.Dev) {
+			bal.Add(bal, tr.Amount)
+		}
+		if tr.From == Addr(node.Dev) {
+			bal.Sub(bal, tr.Amount)
+		}
+	}
+	if bal.Cmp(now.ToInt()) != 0 {
+		t.Fatalf("developer balance from its history %s, node says %s", bal, now.ToInt())
+	}
 	// Creations are recorded: both deploys from the developer account.
 	for _, rc := range []gethtest.Receipt{r} {
 		tx, ts, err := st.AccountTx(ctx, chains.Ethereum, chains.Hash(rc.TxHash))
-		if err != nil || tx.Created != Addr(fwd) || len(ts) != 1 || ts[0].Kind != chains.TransferCreate || ts[0].To != Addr(fwd) {
+		if err != nil || tx.Created != Addr(fwd) || len(ts) < 2 || ts[len(ts)-1].Kind != chains.TransferCreate || ts[len(ts)-1].To != Addr(fwd) {
 			t.Fatalf("forwarder creation: %+v %+v %v", tx, ts, err)
 		}
 	}

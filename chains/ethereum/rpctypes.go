@@ -27,6 +27,7 @@ type rpcBlock struct {
 	TxRoot       common.Hash     `json:"transactionsRoot"`
 	Size         hexutil.Uint64  `json:"size"`
 	Miner        common.Address  `json:"miner"`
+	BaseFee      *hexutil.Big    `json:"baseFeePerGas"` // since London
 	Transactions []rpcTx         `json:"transactions"`
 	Withdrawals  []rpcWithdrawal `json:"withdrawals"`
 }

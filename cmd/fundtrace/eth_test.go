@@ -67,10 +67,16 @@ func TestCLIEthereum(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &shown); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if shown.Hash != tx || shown.Height != 1755635 || !shown.Success || len(shown.Transfers) != 1 {
+	if shown.Hash != tx || shown.Height != 1755635 || !shown.Success || len(shown.Transfers) != 2 {
 		t.Fatalf("show tx: %s", out)
 	}
-	tr := shown.Transfers[0]
+	// The fee first: the receipt's 36,418 gas used at the transaction's 20
+	// gwei, all of it (before London) to the block's miner.
+	if fee := shown.Transfers[0]; fee.Kind != "fee" || fee.From != "0xed059bc543141c8c93031d545079b3da0233b27f" ||
+		fee.To != "0xa027231f42c80ca4125b5cb962a21cd4f812e88f" || fee.Amount != "728360000000000" {
+		t.Fatalf("fee %+v", fee)
+	}
+	tr := shown.Transfers[1]
 	if tr.Kind != "erc20" || tr.Asset != "0xbb9bc244d798123fde783fcc1c72d3bb8c189413" || tr.From != "0x6498077292a0921c8804924fdf47b5e91e2a215f" ||
 		tr.To != "0x8b3b3b624c3c0397d3da8fd861512393d51dcbac" || tr.Amount != "5000000000000000000" || tr.Position != "log:0" {
 		t.Fatalf("transfer %+v", tr)

@@ -239,6 +239,68 @@ func (s *Store) Transfers(ctx context.Context, c chains.Chain, a chains.Address,
 	return s.queryTransfers(ctx, c, ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), uint64(tip))
 }
 
+// TransfersOf returns, for each address, its transfers (from or to it)
+// between heights from and to inclusive (to < 0: the tip), oldest first,
+// in one query for all of them: what a trace over an account chain reads
+// for a whole frontier at once.
+func (s *Store) TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error) {
+	tip, err := s.tip(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]chains.Transfer, len(addrs))
+	if tip < 0 || len(addrs) == 0 {
+		return out, nil
+	}
+	if to < 0 || to > tip {
+		to = tip
+	}
+	tbl, err := ext.NewTable("lookup_address", ext.Column("a", "String"))
+	if err != nil {
+		return nil, err
+	}
+	at := make(map[chains.Address][]int, len(addrs))
+	for i, a := range addrs {
+		if _, ok := at[a]; !ok {
+			if err := tbl.Append(string(a)); err != nil {
+				return nil, err
+			}
+		}
+		at[a] = append(at[a], i)
+	}
+	q := fmt.Sprintf("SELECT address, %s FROM %s WHERE chain = ? AND address IN lookup_address AND height >= ? AND height <= ? ORDER BY address, height, tx_index, seq",
+		transferSelect, s.table("transfer_history"))
+	rows, err := s.conn.Query(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), uint64(max(from, 0)), uint64(to))
+	if err != nil {
+		return nil, fmt.Errorf("%s transfers: %w", c, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			addr                                        string
+			height, t                                   uint64
+			txIndex                                     uint32
+			kind, ok                                    uint8
+			txid, pos, asset, fromA, toA, amount, tokID string
+		)
+		if err := rows.Scan(&addr, &height, &txIndex, &t, &txid, &pos, &kind, &asset, &fromA, &toA, &amount, &tokID, &ok); err != nil {
+			return nil, fmt.Errorf("%s transfers: %w", c, err)
+		}
+		tr := chains.Transfer{Chain: c, Height: int64(height), Time: int64(t), TxHash: toHash(txid), TxIndex: txIndex, Position: pos,
+			Kind: chains.TransferKind(kind), Asset: chains.Address(asset), From: chains.Address(fromA), To: chains.Address(toA), Success: ok == 1}
+		if tr.Amount, err = parseBig(amount); err != nil {
+			return nil, &store.CorruptError{Key: "transfer", Err: err}
+		}
+		if tr.TokenID, err = parseBig(tokID); err != nil {
+			return nil, &store.CorruptError{Key: "transfer", Err: err}
+		}
+		for _, i := range at[chains.Address(addr)] {
+			out[i] = append(out[i], tr)
+		}
+	}
+	return out, rows.Err()
+}
+
 // Token returns what is recorded of a token contract.
 func (s *Store) Token(ctx context.Context, c chains.Chain, a chains.Address) (chains.Token, error) {
 	t := chains.Token{Chain: c, Address: a}

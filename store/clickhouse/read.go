@@ -139,62 +139,107 @@ func (s *Store) BlockByHash(ctx context.Context, c chains.Chain, h chains.Hash) 
 // Tx returns the transaction with hash h, inputs resolved and outputs
 // included.
 func (s *Store) Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error) {
+	txs, err := s.Txs(ctx, c, []chains.Hash{h})
+	if err != nil {
+		return nil, err
+	}
+	return txs[0], nil
+}
+
+// Txs returns the transactions named, in order, reading each table once
+// per chunk of hashes: what a trace asks for at every hop. A hash that
+// is not stored is an error wrapping store.ErrNotFound that names it.
+func (s *Store) Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.Tx, error) {
 	tip, err := s.tip(ctx, c)
 	if err != nil {
 		return nil, err
 	}
+	if len(hs) == 0 {
+		return nil, nil
+	}
 	if tip < 0 {
-		return nil, fmt.Errorf("%s tx %s: %w", c, h, store.ErrNotFound)
+		return nil, fmt.Errorf("%s tx %s: %w", c, hs[0], store.ErrNotFound)
 	}
-	q := fmt.Sprintf(`SELECT height, position, time, version, lock_time, size, vsize, coinbase, output_count,
+	got := make(map[chains.Hash]*chains.Tx, len(hs))
+	nouts := map[chains.Hash]uint32{}
+	for i := 0; i < len(hs); i += lookupChunk {
+		part := hs[i:min(i+lookupChunk, len(hs))]
+		// A txid stored twice (BIP 30's duplicate coinbases) answers with
+		// its newest copy, as the single lookup always did.
+		q := fmt.Sprintf(`SELECT txid, height, position, time, version, lock_time, size, vsize, coinbase, output_count,
 		in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses
-		FROM %s WHERE chain = ? AND txid IN (%s) AND height <= ? ORDER BY height DESC LIMIT 1`, s.table("txs"), inHashes([]chains.Hash{h}))
-	rows, err := s.conn.Query(ctx, q, string(c), uint64(tip))
-	if err != nil {
-		return nil, fmt.Errorf("%s tx %s: %w", c, h, err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return nil, fmt.Errorf("%s tx %s: %w", c, h, store.ErrNotFound)
-	}
-	var (
-		height, t          uint64
-		pos, lock, sz, vsz uint32
-		version            int32
-		cb                 uint8
-		nout               uint32
-		seq, prevVout      []uint32
-		prev               []string
-		val                []int64
-		typ                []uint8
-		addrs              [][]string
-	)
-	if err := rows.Scan(&height, &pos, &t, &version, &lock, &sz, &vsz, &cb, &nout, &seq, &prev, &prevVout, &val, &typ, &addrs); err != nil {
-		return nil, fmt.Errorf("%s tx %s: %w", c, h, err)
-	}
-	if len(prev) != len(seq) || len(prevVout) != len(seq) || len(val) != len(seq) || len(typ) != len(seq) || len(addrs) != len(seq) {
-		return nil, &store.CorruptError{Key: "tx " + h.String(), Err: fmt.Errorf("input arrays of different lengths")}
-	}
-	tx := &chains.Tx{Chain: c, Hash: h, Height: int64(height), Position: pos, Time: int64(t), Version: version, LockTime: lock,
-		Size: sz, VSize: vsz, Coinbase: cb == 1, Inputs: make([]chains.Input, len(seq))}
-	for i := range seq {
-		in := &tx.Inputs[i]
-		in.Index, in.Sequence, in.Coinbase = uint32(i), seq[i], tx.Coinbase
-		if !tx.Coinbase {
-			in.Prev = chains.Outpoint{Hash: toHash(prev[i]), Index: prevVout[i]}
-			in.Prevout = chains.Output{Index: prevVout[i], Value: val[i], Type: chains.ScriptType(typ[i]), Addresses: fromStrings(addrs[i])}
+		FROM %s WHERE chain = ? AND txid IN (%s) AND height <= ? ORDER BY txid, height DESC LIMIT 1 BY txid`, s.table("txs"), inHashes(part))
+		if err := s.scanTxs(ctx, c, q, tip, got, nouts); err != nil {
+			return nil, err
 		}
 	}
-	rows.Close()
-	outs, err := s.outputs(ctx, c, tip, []chains.Hash{h})
+	out := make([]*chains.Tx, len(hs))
+	var found []chains.Hash
+	for i, h := range hs {
+		if out[i] = got[h]; out[i] == nil {
+			return nil, fmt.Errorf("%s tx %s: %w", c, h, store.ErrNotFound)
+		}
+		if len(out[i].Outputs) == 0 {
+			found = append(found, h)
+		}
+	}
+	outs, err := s.outputs(ctx, c, tip, found)
 	if err != nil {
 		return nil, err
 	}
-	tx.Outputs = outs[h]
-	if len(tx.Outputs) != int(nout) {
-		return nil, &store.CorruptError{Key: "tx " + h.String(), Err: fmt.Errorf("%d outputs stored, %d expected", len(tx.Outputs), nout)}
+	for _, h := range found {
+		tx := got[h]
+		if len(tx.Outputs) == 0 {
+			tx.Outputs = outs[h]
+			if len(tx.Outputs) != int(nouts[h]) {
+				return nil, &store.CorruptError{Key: "tx " + h.String(), Err: fmt.Errorf("%d outputs stored, %d expected", len(tx.Outputs), nouts[h])}
+			}
+		}
 	}
-	return tx, nil
+	return out, nil
+}
+
+func (s *Store) scanTxs(ctx context.Context, c chains.Chain, q string, tip int64, got map[chains.Hash]*chains.Tx, nouts map[chains.Hash]uint32) error {
+	rows, err := s.conn.Query(ctx, q, string(c), uint64(tip))
+	if err != nil {
+		return fmt.Errorf("%s txs: %w", c, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			txid               string
+			height, t          uint64
+			pos, lock, sz, vsz uint32
+			version            int32
+			cb                 uint8
+			nout               uint32
+			seq, prevVout      []uint32
+			prev               []string
+			val                []int64
+			typ                []uint8
+			addrs              [][]string
+		)
+		if err := rows.Scan(&txid, &height, &pos, &t, &version, &lock, &sz, &vsz, &cb, &nout, &seq, &prev, &prevVout, &val, &typ, &addrs); err != nil {
+			return fmt.Errorf("%s txs: %w", c, err)
+		}
+		h := toHash(txid)
+		if len(prev) != len(seq) || len(prevVout) != len(seq) || len(val) != len(seq) || len(typ) != len(seq) || len(addrs) != len(seq) {
+			return &store.CorruptError{Key: "tx " + h.String(), Err: fmt.Errorf("input arrays of different lengths")}
+		}
+		tx := &chains.Tx{Chain: c, Hash: h, Height: int64(height), Position: pos, Time: int64(t), Version: version, LockTime: lock,
+			Size: sz, VSize: vsz, Coinbase: cb == 1, Inputs: make([]chains.Input, len(seq))}
+		for i := range seq {
+			in := &tx.Inputs[i]
+			in.Index, in.Sequence, in.Coinbase = uint32(i), seq[i], tx.Coinbase
+			if !tx.Coinbase {
+				in.Prev = chains.Outpoint{Hash: toHash(prev[i]), Index: prevVout[i]}
+				in.Prevout = chains.Output{Index: prevVout[i], Value: val[i], Type: chains.ScriptType(typ[i]), Addresses: fromStrings(addrs[i])}
+			}
+		}
+		got[h] = tx
+		nouts[h] = nout
+	}
+	return rows.Err()
 }
 
 func fromStrings(ss []string) []chains.Address {

@@ -345,6 +345,49 @@ func (s *Store) Transfers(ctx context.Context, c chains.Chain, a chains.Address,
 	return out, it.Error()
 }
 
+// TransfersOf returns, for each address, its transfers (from or to it)
+// between heights from and to inclusive (to < 0: the tip), oldest first:
+// what a trace over an account chain reads for a whole frontier at once.
+func (s *Store) TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error) {
+	m, err := s.Meta(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if to < 0 || to > m.TipHeight {
+		to = m.TipHeight
+	}
+	out := make([][]chains.Transfer, len(addrs))
+	for i, a := range addrs {
+		lo := transferPrefix(nil, c, a)
+		end := prefixEnd(lo)
+		start := binary.BigEndian.AppendUint64(append([]byte(nil), lo...), uint64(max(from, 0)))
+		it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: start, UpperBound: end})
+		if err != nil {
+			return nil, err
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			key := it.Key()
+			if len(key) < len(lo)+8 {
+				continue
+			}
+			if int64(binary.BigEndian.Uint64(key[len(lo):])) > to {
+				break
+			}
+			d := decoder{b: it.Value()}
+			t := d.transfer(c)
+			if d.err != nil {
+				it.Close()
+				return nil, &store.CorruptError{Key: fmt.Sprintf("%s transfer of %x", c, []byte(a)), Err: d.err}
+			}
+			out[i] = append(out[i], t)
+		}
+		if err := errors.Join(it.Error(), it.Close()); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // Token returns what is recorded of a token contract.
 func (s *Store) Token(ctx context.Context, c chains.Chain, a chains.Address) (chains.Token, error) {
 	t := chains.Token{Chain: c, Address: a}

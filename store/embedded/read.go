@@ -225,3 +225,17 @@ func (s *Store) Dump(ctx context.Context, fn func(k, v []byte) error) error {
 	}
 	return it.Error()
 }
+
+// Txs returns the transactions named, in order; a hash that is not
+// stored is an error wrapping store.ErrNotFound that names it.
+func (s *Store) Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.Tx, error) {
+	out := make([]*chains.Tx, len(hs))
+	for i, h := range hs {
+		tx, err := s.Tx(ctx, c, h)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = tx
+	}
+	return out, nil
+}

@@ -24,6 +24,7 @@ type AccountStore interface {
 	AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error)
 	Transfers(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]chains.Transfer, error)
 	BlockTransfers(ctx context.Context, c chains.Chain, h int64) ([]chains.Transfer, error)
+	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error)
 }
 
 // IndexBlock18M indexes mainnet block 18,000,000 from Erigon's recorded
@@ -69,13 +70,59 @@ func RunAccount(t *testing.T, open func(t *testing.T) AccountStore) {
 		}
 		// Counted by hand from the node's answers: 94 transactions; 40
 		// carrying ETH to an address, 1 creation, 141 ERC-20 and 2 ERC-721
-		// Transfer logs, 16 withdrawals.
-		if m.Blocks != 1 || m.Txs != 94 || m.Transfers != 40+1+141+2+16 || m.Network != "mainnet" || m.TipHeight != 18_000_000 {
+		// Transfer logs, 16 withdrawals; 94 burnt base fees and 93 tips to
+		// the miner (one transaction's effectiveGasPrice equals the base
+		// fee of 21721091641 wei).
+		if m.Blocks != 1 || m.Txs != 94 || m.Transfers != 40+1+141+2+16+94+93 || m.Network != "mainnet" || m.TipHeight != 18_000_000 {
 			t.Fatalf("meta %+v", m)
 		}
 		ws, err := st.BlockTransfers(ctx, chains.Ethereum, 18_000_000)
 		if err != nil || len(ws) != 16 {
 			t.Fatalf("%d withdrawals, %v", len(ws), err)
+		}
+		// The batched history answers as the one-address one does, for
+		// every address the block touches (and one it does not), and its
+		// height window keeps or drops the whole block.
+		seen := map[chains.Address]bool{}
+		addrs := []chains.Address{ethereum.Addr([20]byte{9, 9})}
+		_, txids, _ := st.BlockByHeight(ctx, chains.Ethereum, 18_000_000)
+		for _, h := range txids {
+			_, ts, _ := st.AccountTx(ctx, chains.Ethereum, h)
+			for _, tr := range append(ts, ws...) {
+				for _, a := range []chains.Address{tr.From, tr.To} {
+					if a != "" && !seen[a] {
+						seen[a] = true
+						addrs = append(addrs, a)
+					}
+				}
+			}
+		}
+		if len(addrs) < 100 {
+			t.Fatalf("only %d addresses", len(addrs))
+		}
+		all, err := st.TransfersOf(ctx, chains.Ethereum, addrs, 0, -1)
+		if err != nil || len(all) != len(addrs) {
+			t.Fatalf("TransfersOf: %d, %v", len(all), err)
+		}
+		var n int
+		for i, a := range addrs {
+			one, err := st.Transfers(ctx, chains.Ethereum, a, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := TransfersText(all[i]), TransfersText(one); got != want {
+				t.Fatalf("TransfersOf[%d]:\n%s\nTransfers:\n%s", i, got, want)
+			}
+			n += len(one)
+		}
+		if n == 0 || len(all[0]) != 0 {
+			t.Fatalf("%d transfers in all; %d for an address the block does not touch", n, len(all[0]))
+		}
+		for _, w := range [][2]int64{{18_000_001, -1}, {0, 17_999_999}} {
+			none, err := st.TransfersOf(ctx, chains.Ethereum, addrs[1:3], w[0], w[1])
+			if err != nil || len(none[0])+len(none[1]) != 0 {
+				t.Fatalf("heights %v: %v %v", w, none, err)
+			}
 		}
 	})
 	t.Run("Reorg", func(t *testing.T) {
@@ -100,7 +147,7 @@ func RunAccount(t *testing.T, open func(t *testing.T) AccountStore) {
 		}
 		ctx := context.Background()
 		m, _ := st.Meta(ctx, chains.Ethereum)
-		if m.TipHeight != 22 || m.Blocks != 23 || m.Txs != 23 || m.Transfers != 23 || m.Addresses != 2 {
+		if m.TipHeight != 22 || m.Blocks != 23 || m.Txs != 23 || m.Transfers != 23+23 || m.Addresses != 3 { // payer, payee, the miner (the zero address) paid the fees
 			t.Fatalf("meta after reorg %+v", m)
 		}
 		orphan := crypto.Keccak256Hash([]byte("tx 17 fork 0"))
@@ -122,10 +169,7 @@ func AccountAnswers(t testing.TB, st AccountStore, txs []chains.Hash, addrs []ch
 	}
 	fmt.Fprintf(&b, "meta tip=%d hash=%s blocks=%d txs=%d transfers=%d addresses=%d network=%s\n",
 		m.TipHeight, m.TipHash, m.Blocks, m.Txs, m.Transfers, m.Addresses, m.Network)
-	line := func(tr chains.Transfer) string {
-		return fmt.Sprintf("  %s h=%d t=%d tx=%s/%d pos=%s asset=%s %s->%s amount=%v id=%v ok=%v\n", tr.Kind, tr.Height, tr.Time, tr.TxHash, tr.TxIndex,
-			tr.Position, ethereum.FormatAddress(tr.Asset), ethereum.FormatAddress(tr.From), ethereum.FormatAddress(tr.To), tr.Amount, tr.TokenID, tr.Success)
-	}
+	line := transferLine
 	for _, h := range txs {
 		tx, ts, err := st.AccountTx(ctx, chains.Ethereum, h)
 		if errors.Is(err, store.ErrNotFound) {
@@ -193,4 +237,18 @@ func Block18MAnswers(t testing.TB, st AccountStore) string {
 		}
 	}
 	return AccountAnswers(t, st, txids, addrs)
+}
+
+func transferLine(tr chains.Transfer) string {
+	return fmt.Sprintf("  %s h=%d t=%d tx=%s/%d pos=%s asset=%s %s->%s amount=%v id=%v ok=%v\n", tr.Kind, tr.Height, tr.Time, tr.TxHash, tr.TxIndex,
+		tr.Position, ethereum.FormatAddress(tr.Asset), ethereum.FormatAddress(tr.From), ethereum.FormatAddress(tr.To), tr.Amount, tr.TokenID, tr.Success)
+}
+
+// TransfersText renders transfers one a line, for comparing answers.
+func TransfersText(ts []chains.Transfer) string {
+	var b strings.Builder
+	for _, tr := range ts {
+		b.WriteString(transferLine(tr))
+	}
+	return b.String()
 }

@@ -14,8 +14,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +38,7 @@ type Store interface {
 	BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error)
 	BlockByHash(ctx context.Context, c chains.Chain, h chains.Hash) (chains.Block, []chains.Hash, error)
 	Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error)
+	Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.Tx, error)
 	Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error)
 	FirstSeen(ctx context.Context, c chains.Chain, a chains.Address) (int64, error)
 	AddressHistory(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]store.HistoryEntry, error)
@@ -116,6 +119,10 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		ctx := context.Background()
 		if _, err := st.Tx(ctx, chains.Bitcoin, chains.Hash{1}); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("unknown tx: %v", err)
+		}
+		_, first, _ := st.BlockByHeight(ctx, chains.Bitcoin, 1)
+		if _, err := st.Txs(ctx, chains.Bitcoin, []chains.Hash{first[0], {1}}); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), chains.Hash{1}.String()) {
+			t.Errorf("Txs with an unknown tx: %v", err)
 		}
 		if _, _, err := st.BlockByHeight(ctx, chains.Bitcoin, 21); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("block above the tip: %v", err)
@@ -292,6 +299,25 @@ func checkAll(t *testing.T, st Store, f *facts) {
 			}
 			spentBy[op] = chains.Outpoint{Hash: h, Index: uint32(i)}
 			inputs++
+		}
+	}
+	// The batched lookup answers as the single one does, in the order
+	// asked (newest first here, one hash twice).
+	var hs []chains.Hash
+	for i := len(f.order) - 1; i >= 0; i-- {
+		hs = append(hs, display(f.order[i]))
+	}
+	if len(hs) > 0 {
+		hs = append(hs, hs[0])
+	}
+	txs, err := st.Txs(ctx, c, hs)
+	if err != nil || len(txs) != len(hs) {
+		t.Fatalf("Txs of %d: %d, %v", len(hs), len(txs), err)
+	}
+	for i, h := range hs {
+		one, _ := st.Tx(ctx, c, h)
+		if !reflect.DeepEqual(one, txs[i]) {
+			t.Fatalf("Txs[%d] %+v, Tx says %+v", i, txs[i], one)
 		}
 	}
 	m, err := st.Meta(ctx, c)
