@@ -36,7 +36,7 @@ const (
 
 // Source is what a Bitcoin trace reads.
 type Source interface {
-	Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error)
+	Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.Tx, error)
 	Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error)
 }
 
@@ -49,10 +49,14 @@ type Config struct {
 	// Models to run (default haircut and FIFO). Poison taints every coin
 	// a tainted coin ever touched; it is bounded by MaxNodes and MaxHops.
 	Models        []string
-	MaxHops       int   // default 50
+	// MaxHops bounds the transactions followed from a seed (default 50).
+	// A peel chain counts as one: its steps (a one-input, two-output
+	// transaction spending the like) do not use up hops.
+	MaxHops       int
 	MinAmount     int64 // satoshis: a coin carrying less under every model is not followed (default 1,000)
 	MaxNodes      int   // most coins followed in all (default 100,000)
 	ThroughMixers bool  // follow funds through CoinJoins (haircut and FIFO carry on); else stop there
+	Until         int64 // money moved after this time (Unix seconds; 0 none) is not followed
 	Labels        Labeler
 	// OnService, when set, is told of money reaching a labeled service
 	// other than an exchange (which Deposits list): its category, name,
@@ -98,7 +102,7 @@ type Deposit struct {
 // Stop records where and why the trace stopped following money.
 type Stop struct {
 	Outpoint chains.Outpoint
-	Reason   string // unspent, max-hops, below-min-amount, mixer, service, max-nodes
+	Reason   string // unspent, max-hops, mixer, service, max-nodes, after-until
 	Detail   string
 }
 
@@ -108,7 +112,11 @@ type Stop struct {
 type Flow struct {
 	Tx      chains.Hash
 	Height  int64
-	From    []chains.Address // the addresses of the tainted inputs
+	Time    int64
+	Hop     int // transactions from the seed, a peel chain counting as one
+	Peel    bool // the transaction is a peel-chain step (one input, two outputs)
+	From    []chains.Address  // the addresses of the tainted inputs
+	Inputs  []chains.Outpoint // the tainted inputs
 	To      chains.Address
 	Output  chains.Outpoint
 	Value   int64
@@ -123,8 +131,8 @@ type Result struct {
 	Deposits []Deposit
 	Stops    []Stop
 	Flows    []Flow // every step money was followed through, in hop order
-	Hops     int
-	Lookups  int // store queries for spenders: one per hop
+	Hops     int // rounds of store queries
+	Lookups  int // store queries: one for spenders and one for transactions a round
 	Coins    int // tainted coins followed
 }
 
@@ -134,6 +142,9 @@ type coin struct {
 	value  int64
 	addr   chains.Address
 	height int64
+	time   int64
+	depth  int  // transactions from the seed, a peel chain counting as one
+	peel   bool // made by a one-input, two-output transaction
 	// per seed
 	poison  map[int]bool
 	haircut map[int]*big.Rat
@@ -169,54 +180,74 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 	res := &Result{Seeds: seeds}
 	var frontier []*coin
 	for i, s := range seeds {
-		tx, err := src.Tx(ctx, c, s.Outpoint.Hash)
+		txs, err := src.Txs(ctx, c, []chains.Hash{s.Outpoint.Hash})
 		if err != nil {
 			return nil, fmt.Errorf("seed %d (%s): transaction %s: %w", i+1, s.Ref, s.Outpoint.Hash, err)
 		}
+		tx := txs[0]
 		if int(s.Outpoint.Index) >= len(tx.Outputs) {
 			return nil, fmt.Errorf("seed %d (%s): %s has no output %d", i+1, s.Ref, s.Outpoint.Hash, s.Outpoint.Index)
 		}
 		o := tx.Outputs[s.Outpoint.Index]
-		frontier = append(frontier, &coin{op: s.Outpoint, value: o.Value, addr: o.Address(), height: tx.Height,
+		frontier = append(frontier, &coin{op: s.Outpoint, value: o.Value, addr: o.Address(), height: tx.Height, time: tx.Time, peel: isPeel(tx),
 			poison: map[int]bool{i: true}, haircut: map[int]*big.Rat{i: new(big.Rat).SetInt64(o.Value)}, fifo: []segment{{i, o.Value}}})
 	}
-	for hop := 0; len(frontier) > 0; hop++ {
-		if hop >= cfg.MaxHops {
-			for _, co := range frontier {
-				res.Stops = append(res.Stops, Stop{co.op, "max-hops", fmt.Sprintf("after %d hops", cfg.MaxHops)})
-			}
-			break
-		}
-		res.Hops = hop + 1
+	for round := 0; len(frontier) > 0; round++ {
+		res.Hops = round + 1
 		ops := make([]chains.Outpoint, len(frontier))
 		for i, co := range frontier {
 			ops[i] = co.op
 		}
 		spends, found, err := src.Spenders(ctx, c, ops)
 		if err != nil {
-			return nil, fmt.Errorf("hop %d: %w", hop+1, err)
+			return nil, fmt.Errorf("hop %d: %w", round+1, err)
 		}
 		res.Lookups++
 		// Group the frontier by spending transaction, in a stable order.
 		byTx := map[chains.Hash][]*coin{}
-		var txs []chains.Hash
+		var hashes []chains.Hash
 		for i, co := range frontier {
-			if !found[i] {
+			switch {
+			case !found[i]:
 				res.Stops = append(res.Stops, Stop{co.op, "unspent", ""})
+				continue
+			case cfg.Until > 0 && spends[i].Time > cfg.Until:
+				res.Stops = append(res.Stops, Stop{co.op, "after-until", "spent in " + spends[i].TxHash.String() + ", after the time window"})
 				continue
 			}
 			h := spends[i].TxHash
 			if _, ok := byTx[h]; !ok {
-				txs = append(txs, h)
+				hashes = append(hashes, h)
 			}
 			byTx[h] = append(byTx[h], co)
 		}
-		sort.Slice(txs, func(i, j int) bool { return string(txs[i][:]) < string(txs[j][:]) })
+		sort.Slice(hashes, func(i, j int) bool { return string(hashes[i][:]) < string(hashes[j][:]) })
+		txs, err := src.Txs(ctx, c, hashes)
+		if err != nil {
+			return nil, fmt.Errorf("hop %d: %w", round+1, err)
+		}
+		if len(hashes) > 0 {
+			res.Lookups++
+		}
 		var next []*coin
-		for _, h := range txs {
-			tx, err := src.Tx(ctx, c, h)
-			if err != nil {
-				return nil, fmt.Errorf("hop %d: %w", hop+1, err)
+		for ti, h := range hashes {
+			tx := txs[ti]
+			// How far the money has come: a peel chain's next step does
+			// not count; the hop limit applies per coin.
+			depth := 0
+			for _, co := range byTx[h] {
+				d := co.depth + 1
+				if co.peel && isPeel(tx) {
+					d = co.depth
+				}
+				depth = max(depth, d)
+			}
+			hop := depth - 1
+			if depth > cfg.MaxHops {
+				for _, co := range byTx[h] {
+					res.Stops = append(res.Stops, Stop{co.op, "max-hops", fmt.Sprintf("after %d hops", cfg.MaxHops)})
+				}
+				continue
 			}
 			tainted := map[chains.Outpoint]*coin{}
 			for _, co := range byTx[h] {
@@ -237,15 +268,20 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 				continue
 			}
 			var from []chains.Address
+			var inputs []chains.Outpoint
 			seenFrom := map[chains.Address]bool{}
 			for _, co := range byTx[h] {
+				inputs = append(inputs, co.op)
 				if !seenFrom[co.addr] {
 					seenFrom[co.addr] = true
 					from = append(from, co.addr)
 				}
 			}
 			for _, out := range propagate(tx, tainted) {
-				res.Flows = append(res.Flows, out.flow(tx, from))
+				out.depth, out.peel, out.time = depth, isPeel(tx), tx.Time
+				f := out.flow(tx, from)
+				f.Inputs = inputs
+				res.Flows = append(res.Flows, f)
 				if cat, name, ok := labelOf(cfg.Labels, out.addr); ok {
 					if cat == "exchange" {
 						res.Deposits = append(res.Deposits, deposits(out, name, "labeled", hop+1)...)
@@ -365,7 +401,7 @@ func deposits(co *coin, exchange, evidence string, hop int) []Deposit {
 
 // flow is the flow-graph step into this coin.
 func (co *coin) flow(tx *chains.Tx, from []chains.Address) Flow {
-	f := Flow{Tx: tx.Hash, Height: tx.Height, From: from, To: co.addr, Output: co.op, Value: co.value, Poison: len(co.poison) > 0}
+	f := Flow{Tx: tx.Hash, Height: tx.Height, Time: tx.Time, Hop: co.depth, Peel: isPeel(tx), From: from, To: co.addr, Output: co.op, Value: co.value, Poison: len(co.poison) > 0}
 	for _, r := range co.haircut {
 		if f.Haircut == nil {
 			f.Haircut = new(big.Rat)
@@ -467,4 +503,79 @@ func propagate(tx *chains.Tx, tainted map[chains.Outpoint]*coin) []*coin {
 		out = append(out, co)
 	}
 	return out
+}
+
+// isPeel says whether tx has the shape of a peel chain's step: one
+// input, two outputs (a payment peeled off, the rest sent on).
+func isPeel(tx *chains.Tx) bool {
+	return !tx.Coinbase && len(tx.Inputs) == 1 && len(tx.Outputs) == 2
+}
+
+// PeelChain is money run down a peel chain: transactions of one input
+// and two outputs, each spending the previous one's larger output (the
+// rest, sent on) and peeling the smaller off as a payment.
+type PeelChain struct {
+	Txs    []chains.Hash
+	Rest   []Flow // step by step, the larger output: what went on
+	Peeled []Flow // step by step, the smaller output: what was paid out
+}
+
+// PeelChains finds the peel chains of two or more steps in a trace's
+// flows, so that a report can show each as one chain rather than as
+// dozens of hops.
+func PeelChains(flows []Flow) []PeelChain {
+	outs := map[chains.Hash][]Flow{}
+	var order []chains.Hash
+	spentBy := map[chains.Outpoint]chains.Hash{}
+	for _, f := range flows {
+		if !f.Peel {
+			continue
+		}
+		if _, ok := outs[f.Tx]; !ok {
+			order = append(order, f.Tx)
+			for _, in := range f.Inputs {
+				spentBy[in] = f.Tx
+			}
+		}
+		outs[f.Tx] = append(outs[f.Tx], f)
+	}
+	step := func(h chains.Hash) (rest, peeled Flow, ok bool) {
+		fs := outs[h]
+		if len(fs) != 2 {
+			return rest, peeled, false
+		}
+		if fs[0].Value >= fs[1].Value {
+			return fs[0], fs[1], true
+		}
+		return fs[1], fs[0], true
+	}
+	hasPrev := map[chains.Hash]bool{}
+	for _, h := range order {
+		if r, _, ok := step(h); ok {
+			if next, ok := spentBy[r.Output]; ok {
+				hasPrev[next] = true
+			}
+		}
+	}
+	var chainsOut []PeelChain
+	for _, h := range order {
+		if hasPrev[h] {
+			continue
+		}
+		var pc PeelChain
+		for cur, ok := h, true; ok; {
+			r, p, good := step(cur)
+			if !good {
+				break
+			}
+			pc.Txs = append(pc.Txs, cur)
+			pc.Rest = append(pc.Rest, r)
+			pc.Peeled = append(pc.Peeled, p)
+			cur, ok = spentBy[r.Output]
+		}
+		if len(pc.Txs) >= 2 {
+			chainsOut = append(chainsOut, pc)
+		}
+	}
+	return chainsOut
 }

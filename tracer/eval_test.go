@@ -42,6 +42,9 @@ func readCSV(t *testing.T, path string) []map[string]string {
 type accuracy struct {
 	truth, found, ours, right int
 	haircutErr, fifoErr       float64 // mean absolute error in satoshis over matched deposits
+	// peel chains: steps reported, of them onto a truth peel address;
+	// truth peel addresses found, of all
+	peelSteps, peelRight, peelFound, peelTruth int
 }
 
 // evaluate traces the scenario's victim payments with only what an
@@ -124,7 +127,39 @@ func evaluate(t *testing.T, dir string, minAmount int64) accuracy {
 			acc.right++
 		}
 	}
-	t.Logf("%s: %d hops, %d coins followed, %d spender lookups", dir, res.Hops, res.Coins, res.Lookups)
+	// Peel chains: the addresses the trace says money went on to down a
+	// peel chain are the simulator's peel (or a wallet's change) addresses.
+	roles := map[string]string{}
+	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "addresses.csv")) {
+		roles[r["address"]] = r["role"]
+	}
+	pcs := PeelChains(res.Flows)
+	var steps, right int
+	truthPeel := 0
+	for _, r := range roles {
+		if r == "peel" {
+			truthPeel++
+		}
+	}
+	found := map[string]bool{}
+	for _, pc := range pcs {
+		for _, f := range pc.Rest {
+			steps++
+			a := net.MustEncode(f.To)
+			// The rest goes on to the sender's own address: the scam's
+			// peel address, or a user's change (a wallet paying from its
+			// change again and again is a peel chain by its shape too).
+			switch roles[a] {
+			case "peel":
+				found[a] = true
+				right++
+			case "change":
+				right++
+			}
+		}
+	}
+	acc.peelSteps, acc.peelRight, acc.peelFound, acc.peelTruth = steps, right, len(found), truthPeel
+	t.Logf("%s: %d hops, %d coins followed, %d store queries; %d peel chains", dir, res.Hops, res.Coins, res.Lookups, len(pcs))
 	return acc
 }
 
@@ -139,6 +174,11 @@ func TestAccuracyOnShippedScenario(t *testing.T) {
 		recall, acc.found, acc.truth, precision, acc.right, acc.ours, acc.haircutErr, acc.fifoErr)
 	if acc.truth == 0 || recall < 0.95 {
 		t.Fatalf("recall of exchange deposits %.4f < 0.95", recall)
+	}
+	t.Logf("peel chains: %d of %d steps go on to the sender's own peel or change address; %d of the truth's %d peel addresses found",
+		acc.peelRight, acc.peelSteps, acc.peelFound, acc.peelTruth)
+	if acc.peelSteps == 0 || acc.peelRight < acc.peelSteps*90/100 || acc.peelFound < acc.peelTruth*95/100 {
+		t.Fatal("peel chains not found as chains")
 	}
 	_ = fmt.Sprint()
 }

@@ -62,20 +62,25 @@ func Exposures(ctx context.Context, src Source, c chains.Chain, seeds []chains.O
 		amount *big.Rat
 	}
 	var frontier []back
-	for _, op := range seeds {
-		tx, err := src.Tx(ctx, c, op.Hash)
-		if err != nil {
-			return nil, fmt.Errorf("receipt %s: %w", op, err)
-		}
-		frontier = append(frontier, back{op, new(big.Rat).SetInt64(tx.Outputs[op.Index].Value)})
+	seedTxs, err := src.Txs(ctx, c, outpointTxs(seeds))
+	if err != nil {
+		return nil, fmt.Errorf("receipts: %w", err)
+	}
+	for i, op := range seeds {
+		frontier = append(frontier, back{op, new(big.Rat).SetInt64(seedTxs[i].Outputs[op.Index].Value)})
 	}
 	for hop := 1; hop <= hops && len(frontier) > 0; hop++ {
 		var next []back
-		for _, b := range frontier {
-			tx, err := src.Tx(ctx, c, b.op.Hash)
-			if err != nil {
-				return nil, err
-			}
+		ops := make([]chains.Outpoint, len(frontier))
+		for i, b := range frontier {
+			ops[i] = b.op
+		}
+		txs, err := src.Txs(ctx, c, outpointTxs(ops))
+		if err != nil {
+			return nil, fmt.Errorf("hop %d: %w", hop, err)
+		}
+		for bi, b := range frontier {
+			tx := txs[bi]
 			if tx.Coinbase {
 				hit("miner", "coinbase", hop, 0, ratSats(b.amount))
 				continue
@@ -117,4 +122,12 @@ func sortExposures(es []Exposure) {
 			es[j], es[j-1] = es[j-1], es[j]
 		}
 	}
+}
+
+func outpointTxs(ops []chains.Outpoint) []chains.Hash {
+	hs := make([]chains.Hash, len(ops))
+	for i, op := range ops {
+		hs[i] = op.Hash
+	}
+	return hs
 }

@@ -111,6 +111,7 @@ type backend interface {
 	BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error)
 	BlockByHash(ctx context.Context, c chains.Chain, h chains.Hash) (chains.Block, []chains.Hash, error)
 	Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error)
+	Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.Tx, error)
 	Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error)
 	FirstSeen(ctx context.Context, c chains.Chain, a chains.Address) (int64, error)
 	AddressHistory(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]store.HistoryEntry, error)

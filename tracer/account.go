@@ -1,0 +1,696 @@
+package tracer
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"sort"
+
+	"github.com/fundtrace/fundtrace/chains"
+)
+
+// On an account chain (Ethereum) money is not held in coins but as each
+// address's balance of each asset, so the models read an address's whole
+// history of that asset, in chain order (within a transaction: the fee,
+// then its value, its internal calls, its token transfers; a block's
+// withdrawals after its transactions):
+//
+//   - poison: once tainted money arrives, everything the address sends
+//     of that asset afterwards is tainted, wholly.
+//   - haircut: every amount leaving (the fee too) carries each seed's
+//     share of the balance in proportion: share × amount / balance. (An
+//     address holding 1 ETH of its own receives 3 ETH of a victim's and
+//     sends 2 ETH: they carry 1.5 ETH of the victim's.)
+//   - FIFO: units leave in the order they arrived, the fee too; what
+//     the address held before (pre-existing balance) leaves first. (In
+//     the same example the 2 ETH sent carry 1 ETH of the address's own
+//     and 1 ETH of the victim's.)
+//
+// A balance the store cannot account for (funds from before the first
+// indexed block, or a genesis allocation) is taken as clean and older
+// than anything recorded.
+
+// AccountSource is what a trace over an account chain reads: a
+// transaction (to check and read seeds) and the histories of a whole
+// frontier of addresses at once.
+type AccountSource interface {
+	AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error)
+	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error)
+}
+
+// AccountSeed is a victim payment on an account chain: one successful
+// transfer into the address the money is followed from.
+type AccountSeed struct {
+	Transfer chains.Transfer
+	Ref      string
+}
+
+// AccountConfig bounds a trace over an account chain.
+type AccountConfig struct {
+	Models []string // default haircut and FIFO
+	// MaxHops bounds the transfers followed from a seed (default 50).
+	MaxHops int
+	// MinAmount per asset in base units ("" the native coin): money
+	// carrying less under every model is not followed (default 10^12 wei
+	// for the native coin, 1 unit of a token).
+	MinAmount map[chains.Address]*big.Int
+	// MaxNodes bounds the address-and-asset visits in all (default 10,000).
+	MaxNodes int
+	// MaxHistory: an address with more transfers than this is taken to be
+	// a service nobody has labeled (an exchange's hot wallet) and the trace
+	// stops there, saying so (default 20,000).
+	MaxHistory int
+	// Until: money moved after this time (Unix seconds; 0 none) is not
+	// followed.
+	Until  int64
+	Labels Labeler
+	// OnService is told of money reaching a labeled service other than an
+	// exchange (see Config.OnService).
+	OnService func(category, name string, hop int, a AccountAmounts)
+}
+
+// AccountAmounts is what a transfer carries of a seed (or of all seeds
+// together), in the asset's base units, per model.
+type AccountAmounts struct {
+	Poison  *big.Int
+	Haircut *big.Rat
+	FIFO    *big.Int
+}
+
+// Units is the haircut amount rounded down to a base unit.
+func (a AccountAmounts) HaircutUnits() *big.Int {
+	if a.Haircut == nil {
+		return new(big.Int)
+	}
+	return new(big.Int).Quo(a.Haircut.Num(), a.Haircut.Denom())
+}
+
+// AccountDeposit is tainted money reaching an exchange: the transfer into
+// its deposit address.
+type AccountDeposit struct {
+	Seed     int
+	Transfer chains.Transfer // the transfer paying the deposit address
+	Address  chains.Address  // the deposit address
+	Hop      int
+	Exchange string
+	Evidence string
+	Amounts  AccountAmounts
+}
+
+// AccountFlow is one edge of the flow graph: a transfer of tainted money,
+// with what it carries of all seeds together per model.
+type AccountFlow struct {
+	Transfer chains.Transfer
+	Hop      int
+	Amounts  AccountAmounts
+}
+
+// AccountStop records where the trace stopped following money, and why.
+type AccountStop struct {
+	Address chains.Address
+	Asset   chains.Address
+	Tx      chains.Hash
+	Reason  string // unspent, max-hops, below-min-amount, service, mixer, max-nodes, max-history, after-until, fee, burnt
+	Detail  string
+	Amounts AccountAmounts
+}
+
+// AccountResult is a trace over an account chain.
+type AccountResult struct {
+	Seeds    []AccountSeed
+	Deposits []AccountDeposit
+	Stops    []AccountStop
+	Flows    []AccountFlow
+	Hops     int
+	Lookups  int // history queries: one per hop
+	Visits   int // address-and-asset visits
+}
+
+// taint is what one transfer, or one address's balance, carries of the
+// seeds: per seed, under each model.
+type taint struct {
+	poison map[int]bool
+	hair   map[int]*big.Rat
+	fifo   []fseg // in arrival order; clean runs hold their place
+}
+
+type fseg struct {
+	seed int // -1 clean
+	n    *big.Int
+}
+
+func newTaint() *taint { return &taint{poison: map[int]bool{}, hair: map[int]*big.Rat{}} }
+
+func (t *taint) empty() bool {
+	if len(t.poison) > 0 || len(t.hair) > 0 {
+		return false
+	}
+	for _, s := range t.fifo {
+		if s.seed >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// add merges o into t (the models are linear: parts add up).
+func (t *taint) add(o *taint) {
+	for s := range o.poison {
+		t.poison[s] = true
+	}
+	for s, r := range o.hair {
+		if t.hair[s] == nil {
+			t.hair[s] = new(big.Rat)
+		}
+		t.hair[s].Add(t.hair[s], r)
+	}
+	// FIFO parts of one transfer arriving by different paths: keep both
+	// lists' tainted runs (their order within one transfer is immaterial
+	// to the sum), clean runs of the later one dropped.
+	for _, s := range o.fifo {
+		if s.seed >= 0 {
+			t.fifo = append(t.fifo, s)
+		}
+	}
+}
+
+// amounts sums t over all seeds (seed < 0) or for one seed.
+func (t *taint) amounts(seed int, value *big.Int) AccountAmounts {
+	a := AccountAmounts{Poison: new(big.Int), Haircut: new(big.Rat), FIFO: new(big.Int)}
+	for s := range t.poison {
+		if seed < 0 || s == seed {
+			a.Poison.Set(value)
+		}
+	}
+	for s, r := range t.hair {
+		if seed < 0 || s == seed {
+			a.Haircut.Add(a.Haircut, r)
+		}
+	}
+	for _, f := range t.fifo {
+		if f.seed >= 0 && (seed < 0 || f.seed == seed) {
+			a.FIFO.Add(a.FIFO, f.n)
+		}
+	}
+	return a
+}
+
+func (t *taint) seeds() []int {
+	set := map[int]bool{}
+	for s := range t.poison {
+		set[s] = true
+	}
+	for s := range t.hair {
+		set[s] = true
+	}
+	for _, f := range t.fifo {
+		if f.seed >= 0 {
+			set[f.seed] = true
+		}
+	}
+	out := make([]int, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// maxUnits is the most any enabled model says t carries of any one seed.
+func (t *taint) maxUnits(on map[string]bool, value *big.Int) *big.Int {
+	m := new(big.Int)
+	for _, s := range t.seeds() {
+		a := t.amounts(s, value)
+		if on[Haircut] && a.HaircutUnits().Cmp(m) > 0 {
+			m = a.HaircutUnits()
+		}
+		if on[FIFO] && a.FIFO.Cmp(m) > 0 {
+			m = a.FIFO
+		}
+		if on[Poison] && a.Poison.Cmp(m) > 0 {
+			m = a.Poison
+		}
+	}
+	return m
+}
+
+// transferID names a transfer within the chain.
+type transferID struct {
+	tx  chains.Hash
+	pos string
+	to  chains.Address
+	blk int64 // the height, for transfers outside transactions
+}
+
+func idOf(t *chains.Transfer) transferID {
+	id := transferID{tx: t.TxHash, pos: t.Position, to: t.To}
+	if t.TxHash == (chains.Hash{}) {
+		id.blk = t.Height
+	}
+	return id
+}
+
+type holding struct {
+	addr  chains.Address
+	asset chains.Address
+}
+
+// arrival is tainted money arriving at an address by one transfer.
+type arrival struct {
+	tr  chains.Transfer
+	t   *taint
+	hop int
+}
+
+// Account traces seeds forward over an account chain's store, each asset
+// separately, hop by hop: one history query per hop for the whole
+// frontier.
+func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []AccountSeed, cfg AccountConfig) (*AccountResult, error) {
+	if cfg.MaxHops <= 0 {
+		cfg.MaxHops = 50
+	}
+	if cfg.MaxNodes <= 0 {
+		cfg.MaxNodes = 10_000
+	}
+	if cfg.MaxHistory <= 0 {
+		cfg.MaxHistory = 20_000
+	}
+	if len(cfg.Models) == 0 {
+		cfg.Models = []string{Haircut, FIFO}
+	}
+	on := map[string]bool{}
+	for _, m := range cfg.Models {
+		if m != Poison && m != Haircut && m != FIFO {
+			return nil, fmt.Errorf("unknown taint model %q (poison, haircut, fifo)", m)
+		}
+		on[m] = true
+	}
+	minFor := func(asset chains.Address) *big.Int {
+		if m := cfg.MinAmount[asset]; m != nil {
+			return m
+		}
+		if asset == "" {
+			return big.NewInt(1e12)
+		}
+		return big.NewInt(1)
+	}
+	res := &AccountResult{Seeds: seeds}
+	frontier := map[holding]map[transferID]*arrival{}
+	addArrival := func(f map[holding]map[transferID]*arrival, tr chains.Transfer, t *taint, hop int) {
+		h := holding{tr.To, tr.Asset}
+		if f[h] == nil {
+			f[h] = map[transferID]*arrival{}
+		}
+		id := idOf(&tr)
+		if a := f[h][id]; a != nil {
+			a.t.add(t)
+			return
+		}
+		f[h][id] = &arrival{tr: tr, t: t, hop: hop}
+	}
+	for i, s := range seeds {
+		tr := s.Transfer
+		if !tr.Success || tr.Amount == nil || tr.Amount.Sign() <= 0 || tr.To == "" {
+			return nil, fmt.Errorf("seed %d (%s): transfer %s %s moved nothing", i+1, s.Ref, tr.TxHash, tr.Position)
+		}
+		t := newTaint()
+		t.poison[i] = true
+		t.hair[i] = new(big.Rat).SetInt(tr.Amount)
+		t.fifo = []fseg{{i, new(big.Int).Set(tr.Amount)}}
+		if cat, name, ok := labelOf(cfg.Labels, tr.To); ok {
+			// A victim paying an exchange directly: the deposit is the seed.
+			if cat == "exchange" {
+				res.Deposits = append(res.Deposits, accountDeposits(tr, t, name, "labeled", 0)...)
+				continue
+			}
+		}
+		addArrival(frontier, tr, t, 0)
+	}
+	histories := map[chains.Address][]chains.Transfer{}
+	tooLong := map[chains.Address]bool{}
+	for hop := 0; len(frontier) > 0; hop++ {
+		hs := make([]holding, 0, len(frontier))
+		for h := range frontier {
+			hs = append(hs, h)
+		}
+		sort.Slice(hs, func(i, j int) bool {
+			if hs[i].addr != hs[j].addr {
+				return hs[i].addr < hs[j].addr
+			}
+			return hs[i].asset < hs[j].asset
+		})
+		if hop >= cfg.MaxHops {
+			for _, h := range hs {
+				for _, a := range frontier[h] {
+					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, "max-hops", fmt.Sprintf("after %d hops", cfg.MaxHops), a.t.amounts(-1, a.tr.Amount)})
+				}
+			}
+			break
+		}
+		res.Hops = hop + 1
+		var need []chains.Address
+		for _, h := range hs {
+			if _, ok := histories[h.addr]; !ok && !tooLong[h.addr] && !contains(need, h.addr) {
+				need = append(need, h.addr)
+			}
+		}
+		if len(need) > 0 {
+			got, err := src.TransfersOf(ctx, c, need, 0, -1)
+			if err != nil {
+				return nil, fmt.Errorf("hop %d: histories of %d addresses: %w", hop+1, len(need), err)
+			}
+			res.Lookups++
+			for i, a := range need {
+				if len(got[i]) > cfg.MaxHistory {
+					tooLong[a] = true
+					continue
+				}
+				histories[a] = chainOrder(got[i])
+			}
+		}
+		next := map[holding]map[transferID]*arrival{}
+		for _, h := range hs {
+			arr := frontier[h]
+			if tooLong[h.addr] {
+				for _, a := range sortedArrivals(arr) {
+					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, "max-history",
+						fmt.Sprintf("more than %d transfers: a service nobody has labeled?", cfg.MaxHistory), a.t.amounts(-1, a.tr.Amount)})
+				}
+				continue
+			}
+			if res.Visits >= cfg.MaxNodes {
+				for _, a := range sortedArrivals(arr) {
+					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, "max-nodes",
+						fmt.Sprintf("more than %d addresses visited", cfg.MaxNodes), a.t.amounts(-1, a.tr.Amount)})
+				}
+				continue
+			}
+			res.Visits++
+			hist := histories[h.addr]
+			// An address that pays a labeled exchange wallet is that
+			// exchange's deposit address: what reached it is deposited.
+			if ex, via, ok := sweptInto(h.addr, hist, cfg.Labels); ok {
+				for _, a := range sortedArrivals(arr) {
+					res.Deposits = append(res.Deposits, accountDeposits(a.tr, a.t, ex, "swept into its labeled wallet in "+via.String(), a.hop)...)
+				}
+				continue
+			}
+			outs, left := replay(h, hist, arr)
+			if !left.empty() {
+				res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, chains.Hash{}, "unspent", "still held", left.amounts(-1, new(big.Int))})
+			}
+			for _, o := range outs {
+				tr := o.tr
+				amts := o.t.amounts(-1, tr.Amount)
+				switch {
+				case tr.Kind == chains.TransferFee:
+					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, tr.TxHash, "fee", "paid for gas", amts})
+					continue
+				case tr.To == "":
+					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, tr.TxHash, "burnt", tr.Kind.String(), amts})
+					continue
+				case cfg.Until > 0 && tr.Time > cfg.Until:
+					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, tr.TxHash, "after-until", "moved after the time window", amts})
+					continue
+				}
+				res.Flows = append(res.Flows, AccountFlow{Transfer: tr, Hop: o.hop + 1, Amounts: amts})
+				if cat, name, ok := labelOf(cfg.Labels, tr.To); ok {
+					switch cat {
+					case "exchange":
+						res.Deposits = append(res.Deposits, accountDeposits(tr, o.t, name, "labeled", o.hop+1)...)
+					default:
+						reason := "service"
+						if cat == "mixer" {
+							reason = "mixer"
+						}
+						res.Stops = append(res.Stops, AccountStop{tr.To, h.asset, tr.TxHash, reason, cat + ": " + name, amts})
+						if cfg.OnService != nil {
+							cfg.OnService(cat, name, o.hop+1, amts)
+						}
+					}
+					continue
+				}
+				if o.t.maxUnits(on, tr.Amount).Cmp(minFor(h.asset)) < 0 {
+					continue // too little to follow
+				}
+				addArrival(next, tr, o.t, o.hop+1)
+			}
+		}
+		frontier = next
+	}
+	res.Deposits = mergeAccountDeposits(res.Deposits)
+	return res, nil
+}
+
+func contains(as []chains.Address, a chains.Address) bool {
+	for _, b := range as {
+		if a == b {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedArrivals(m map[transferID]*arrival) []*arrival {
+	out := make([]*arrival, 0, len(m))
+	for _, a := range m {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return before(&out[i].tr, &out[j].tr) })
+	return out
+}
+
+// before orders transfers as they happened: by block, a block's
+// transactions before its withdrawals and rewards, by transaction.
+func before(a, b *chains.Transfer) bool {
+	if a.Height != b.Height {
+		return a.Height < b.Height
+	}
+	ab, bb := a.TxHash == (chains.Hash{}), b.TxHash == (chains.Hash{})
+	if ab != bb {
+		return bb
+	}
+	return a.TxIndex < b.TxIndex
+}
+
+// chainOrder sorts a history (as the store returns it: by block, position
+// and order within the block) into the order the transfers happened.
+func chainOrder(ts []chains.Transfer) []chains.Transfer {
+	sort.SliceStable(ts, func(i, j int) bool { return before(&ts[i], &ts[j]) })
+	return ts
+}
+
+// sweptInto says whether a pays a labeled exchange wallet, and in which
+// transaction first.
+func sweptInto(a chains.Address, hist []chains.Transfer, l Labeler) (string, chains.Hash, bool) {
+	for i := range hist {
+		t := &hist[i]
+		if t.From != a || t.To == a || !t.Success || t.Kind == chains.TransferFee || t.Amount == nil || t.Amount.Sign() <= 0 {
+			continue
+		}
+		if cat, name, ok := labelOf(l, t.To); ok && cat == "exchange" {
+			return name, t.TxHash, true
+		}
+	}
+	return "", chains.Hash{}, false
+}
+
+// outflow is tainted money leaving an address by one transfer.
+type outflow struct {
+	tr  chains.Transfer
+	t   *taint
+	hop int // the hop of the latest tainted arrival before it
+}
+
+// replay runs an address's history of one asset with the tainted
+// arrivals marked and returns what each later transfer out carried, and
+// what the address still holds.
+func replay(h holding, hist []chains.Transfer, arr map[transferID]*arrival) ([]outflow, *taint) {
+	bal := new(big.Int)
+	held := newTaint()
+	var queue []fseg
+	hop := 0
+	var out []outflow
+	for i := range hist {
+		tr := hist[i]
+		if tr.Asset != h.asset || !tr.Success || tr.Amount == nil || tr.Amount.Sign() <= 0 || tr.Kind == chains.TransferERC721 {
+			continue
+		}
+		var sent *taint
+		if tr.From == h.addr {
+			amt := tr.Amount
+			if bal.Cmp(amt) < 0 {
+				// More leaves than the store saw arrive: the rest was
+				// there before (clean, and first to leave).
+				d := new(big.Int).Sub(amt, bal)
+				queue = append([]fseg{{-1, d}}, queue...)
+				bal.Add(bal, d)
+			}
+			sent = newTaint()
+			if len(held.poison) > 0 {
+				for s := range held.poison {
+					sent.poison[s] = true
+				}
+			}
+			ratio := new(big.Rat).SetFrac(amt, bal)
+			for s, r := range held.hair {
+				x := new(big.Rat).Mul(r, ratio)
+				sent.hair[s] = x
+				r.Sub(r, x)
+				if r.Sign() == 0 {
+					delete(held.hair, s)
+				}
+			}
+			need := new(big.Int).Set(amt)
+			for need.Sign() > 0 && len(queue) > 0 {
+				head := queue[0]
+				take := head.n
+				if take.Cmp(need) > 0 {
+					take = new(big.Int).Set(need)
+					queue[0].n = new(big.Int).Sub(head.n, need)
+				} else {
+					queue = queue[1:]
+				}
+				sent.fifo = appendSeg(sent.fifo, fseg{head.seed, take})
+				need.Sub(need, take)
+			}
+			bal.Sub(bal, amt)
+			if !sent.empty() {
+				out = append(out, outflow{tr: tr, t: sent, hop: hop})
+			}
+		}
+		if tr.To == h.addr {
+			bal.Add(bal, tr.Amount)
+			in := sent // a transfer to oneself carries back what it took
+			if a := arr[idOf(&tr)]; a != nil {
+				in = a.t
+				hop = max(hop, a.hop)
+			}
+			if in == nil {
+				queue = appendSeg(queue, fseg{-1, new(big.Int).Set(tr.Amount)})
+				continue
+			}
+			for s := range in.poison {
+				held.poison[s] = true
+			}
+			for s, r := range in.hair {
+				if held.hair[s] == nil {
+					held.hair[s] = new(big.Rat)
+				}
+				held.hair[s].Add(held.hair[s], r)
+			}
+			rest := new(big.Int).Set(tr.Amount)
+			for _, f := range in.fifo {
+				n := f.n
+				if n.Cmp(rest) > 0 {
+					n = rest
+				}
+				queue = appendSeg(queue, fseg{f.seed, new(big.Int).Set(n)})
+				rest = new(big.Int).Sub(rest, n)
+			}
+			if rest.Sign() > 0 {
+				queue = appendSeg(queue, fseg{-1, rest})
+			}
+		}
+	}
+	// What is left: poison never wears off, so only the haircut share
+	// (of a whole unit or more) and FIFO's runs count as still held.
+	left := newTaint()
+	for s, r := range held.hair {
+		if r.Cmp(big.NewRat(1, 1)) >= 0 {
+			left.hair[s] = r
+		}
+	}
+	for _, f := range queue {
+		if f.seed >= 0 {
+			left.fifo = append(left.fifo, f)
+		}
+	}
+	return out, left
+}
+
+func appendSeg(q []fseg, s fseg) []fseg {
+	if s.n.Sign() == 0 {
+		return q
+	}
+	if n := len(q); n > 0 && q[n-1].seed == s.seed {
+		q[n-1].n = new(big.Int).Add(q[n-1].n, s.n)
+		return q
+	}
+	return append(q, s)
+}
+
+func accountDeposits(tr chains.Transfer, t *taint, exchange, evidence string, hop int) []AccountDeposit {
+	var out []AccountDeposit
+	for _, s := range t.seeds() {
+		out = append(out, AccountDeposit{Seed: s, Transfer: tr, Address: tr.To, Hop: hop, Exchange: exchange, Evidence: evidence,
+			Amounts: t.amounts(s, tr.Amount)})
+	}
+	return out
+}
+
+// mergeAccountDeposits adds up the deposits of one seed by one transfer
+// (reached by several paths) and orders them by exchange, time, seed.
+func mergeAccountDeposits(ds []AccountDeposit) []AccountDeposit {
+	type key struct {
+		seed int
+		id   transferID
+	}
+	at := map[key]int{}
+	var out []AccountDeposit
+	for _, d := range ds {
+		k := key{d.Seed, idOf(&d.Transfer)}
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			out = append(out, d)
+			continue
+		}
+		m := &out[i].Amounts
+		m.FIFO = new(big.Int).Add(m.FIFO, d.Amounts.FIFO)
+		m.Haircut = new(big.Rat).Add(m.Haircut, d.Amounts.Haircut)
+		if d.Amounts.Poison.Cmp(m.Poison) > 0 {
+			m.Poison = d.Amounts.Poison
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Exchange != out[j].Exchange {
+			return out[i].Exchange < out[j].Exchange
+		}
+		if out[i].Transfer.Height != out[j].Transfer.Height {
+			return out[i].Transfer.Height < out[j].Transfer.Height
+		}
+		return out[i].Seed < out[j].Seed
+	})
+	return out
+}
+
+// FindAccountSeed finds the victim payment a case names: the successful
+// transfer in transaction h at position pos (when given: "" is the
+// transaction's own value, "log:N" a token transfer) or else the one
+// paying to (and of asset and amount, when given). An ambiguous or
+// missing payment is an error saying what the transaction holds.
+func FindAccountSeed(ctx context.Context, src AccountSource, c chains.Chain, h chains.Hash, pos *string, to, asset *chains.Address, amount *big.Int) (chains.Transfer, error) {
+	_, ts, err := src.AccountTx(ctx, c, h)
+	if err != nil {
+		return chains.Transfer{}, fmt.Errorf("transaction %s: %w", h, err)
+	}
+	var match []chains.Transfer
+	for _, t := range ts {
+		if t.Kind == chains.TransferFee || !t.Success || t.Amount == nil || t.Amount.Sign() <= 0 {
+			continue
+		}
+		if (pos != nil && t.Position != *pos) || (to != nil && t.To != *to) || (asset != nil && t.Asset != *asset) || (amount != nil && t.Amount.Cmp(amount) != 0) {
+			continue
+		}
+		match = append(match, t)
+	}
+	switch len(match) {
+	case 1:
+		return match[0], nil
+	case 0:
+		return chains.Transfer{}, fmt.Errorf("transaction %s has no successful transfer matching the seed (%d transfers in it)", h, len(ts))
+	default:
+		return chains.Transfer{}, fmt.Errorf("transaction %s has %d transfers matching the seed: give the position (log index) or the address and amount", h, len(match))
+	}
+}
