@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -81,10 +82,24 @@ func WriteETH(w *ETHWorld, dir string) error {
 	}
 	rows = rows[:0]
 	for _, l := range w.Labels {
-		rows = append(rows, []string{hex(l.Address), l.Label, l.Category})
+		rows = append(rows, []string{"eth", hex(l.Address), l.Label, l.Category, "simulation"})
 	}
-	rows = append(rows, []string{hex(w.Token), TokenName + " (" + TokenSymbol + ")", "token"})
-	return writeCSV(filepath.Join(dir, "labels.csv"), []string{"address", "label", "category"}, rows)
+	rows = append(rows, []string{"eth", hex(w.Token), TokenName + " (" + TokenSymbol + ")", "token", "simulation"})
+	if err := writeCSV(filepath.Join(dir, "labels.csv"), []string{"chain", "address", "label", "category", "source"}, rows); err != nil {
+		return err
+	}
+	// The case an investigator would open: the victims' payments as they
+	// report them (what they paid, to whom, when), the token by contract.
+	rows = rows[:0]
+	for _, v := range w.Victims {
+		asset := v.Asset
+		if asset != AssetETH {
+			asset = hex(w.Token)
+		}
+		t := time.Unix(w.Blocks[v.Block].Time, 0).UTC().Format("2006-01-02T15:04:05Z")
+		rows = append(rows, []string{"eth", v.TxHash.Hex(), hex(v.To), units(v.Asset, v.Amount), t, fmt.Sprintf("victim %d payment %d", v.Victim, v.ID), asset})
+	}
+	return writeCSV(filepath.Join(dir, "case.csv"), []string{"chain", "tx", "address", "amount", "time", "victim", "asset"}, rows)
 }
 
 // units writes an amount in the asset's base units: wei for ETH (the

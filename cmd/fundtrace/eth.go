@@ -22,6 +22,7 @@ type accountBackend interface {
 	backend
 	AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error)
 	Transfers(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]chains.Transfer, error)
+	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error)
 	Token(ctx context.Context, c chains.Chain, a chains.Address) (chains.Token, error)
 }
 

@@ -413,7 +413,7 @@ func exposureOf(c *cli.Context, st backend, a chains.Address) ([]exposureJSON, e
 	for _, h := range hist {
 		seeds = append(seeds, chains.Outpoint{Hash: h.TxHash, Index: h.Vout})
 	}
-	es, err := tracer.Exposures(c.Context, st, chains.Bitcoin, seeds, c.Int("hops"), storeLabeler(c, st))
+	es, err := tracer.Exposures(c.Context, st, chains.Bitcoin, seeds, c.Int("hops"), (&traceCtx{c: c, st: st, attr: newAttribution(st)}).labeler(chains.Bitcoin))
 	if err != nil {
 		return nil, err
 	}

@@ -1,46 +1,71 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/tracer"
 )
 
 func traceCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "trace",
-		Usage:     "follow victims' payments forward to the exchange deposit addresses that received them (Bitcoin)",
-		UsageText: "fundtrace trace [TXID:VOUT...] [--case case.csv] [--model haircut,fifo,poison] [--max-hops N] [--min-amount SATS] [--max-nodes N] [--through-mixers] [--out trace.json] [--json]",
-		Description: `Seeds are outputs (TXID:VOUT) or a case file: CSV with chain, tx, address,
-amount, time, victim columns (the output of tx paying address is the
-seed). Each seed is checked against the store; one that is not there is an
-error naming it. Money is followed hop by hop (one spender lookup per hop
-for the whole frontier) under each model: poison (any contact), haircut
-(proportional), FIFO (by input and output order). It stops at exchanges
-(an address labeled exchange, or one swept into a labeled exchange wallet:
-a deposit address), at other labeled services, at CoinJoins (unless
---through-mixers), unspent coins, --max-hops, --min-amount and --max-nodes;
-every stop is recorded. Labels come from fundtrace labels import.
---out writes the trace as JSON (the same as --json) for fundtrace freeze.`,
+		Name:  "trace",
+		Usage: "follow victims' payments to the exchange deposit addresses that received them (or, --backward, to where they came from)",
+		UsageText: `fundtrace trace [SEED...] [--case case.csv] [--address ADDR --from TIME --until TIME]
+    [--backward] [--model haircut,fifo,poison] [--max-hops N] [--min-amount UNITS] [--max-nodes N]
+    [--through-mixers] [--out trace.json] [--json]`,
+		Description: `Seeds, each checked against the store (one that is not there is an error
+naming it):
+  TXID:VOUT             a Bitcoin output
+  0xHASH                an Ethereum transaction's value (or its only token transfer)
+  0xHASH:N              the token transfer of log index N in that transaction
+  --address ADDR        every payment to ADDR (Bitcoin or 0x Ethereum) between
+                        --from and --until (RFC 3339 or YYYY-MM-DD)
+  --case FILE           CSV with the columns chain (btc or eth), tx, address,
+                        amount, time, victim, and optionally asset (ETH, a token's
+                        symbol or contract) and log_index
+Money is followed hop by hop (for the whole frontier one spender lookup and one
+transaction read a hop on Bitcoin, one history read on Ethereum) under each
+model: poison (any contact), haircut (proportional), FIFO (first in, first out:
+by input and output order on Bitcoin, by arrival order per address on
+Ethereum, fees and balances held before included). Each Ethereum asset (ETH,
+each token) is followed separately. The trace stops at exchanges (an address
+labeled exchange, itself or by its cluster, or one that pays a labeled
+exchange wallet: a deposit address), at other labeled services, at CoinJoins
+(unless --through-mixers), at money still held, after --until, and at
+--max-hops (a peel chain counts as one hop), --min-amount and --max-nodes;
+every stop is recorded with its reason. --backward follows the seeds'
+money back to where it came from: labeled wallets (an exchange's
+withdrawal), coinbases, block rewards, balances held before the store's
+first block. Labels come from fundtrace labels import, clusters from
+fundtrace cluster. --out writes the trace as JSON (the schema is
+docs/trace-json.md) for fundtrace freeze and fundtrace report.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "case", Usage: "case file (CSV: chain, tx, address, amount, time, victim)"},
+			&cli.StringFlag{Name: "case", Usage: "case file (CSV: chain, tx, address, amount, time, victim[, asset, log_index])"},
+			&cli.StringSliceFlag{Name: "address", Usage: "seed: every payment to this address within --from..--until (repeatable)"},
+			&cli.StringFlag{Name: "from", Usage: "time window start (RFC 3339 or YYYY-MM-DD): address seeds paid before it are left out"},
+			&cli.StringFlag{Name: "until", Usage: "time window end (RFC 3339 or YYYY-MM-DD): money moved after it is not followed"},
+			&cli.BoolFlag{Name: "backward", Usage: "trace where the seeds' money came from instead of where it went"},
 			&cli.StringFlag{Name: "model", Value: "haircut,fifo", Usage: "taint models: haircut, fifo, poison (comma-separated)"},
-			&cli.IntFlag{Name: "max-hops", Value: 50, Usage: "most transactions to follow money through"},
-			&cli.Int64Flag{Name: "min-amount", Value: 1000, Usage: "do not follow coins carrying fewer satoshis of any seed under every model"},
-			&cli.IntFlag{Name: "max-nodes", Value: 100_000, Usage: "most coins to follow in all"},
+			&cli.IntFlag{Name: "max-hops", Value: 50, Usage: "most transactions (transfers on Ethereum) to follow money through"},
+			&cli.StringFlag{Name: "min-amount", Usage: "do not follow money carrying less than this many base units (satoshis, wei, token units) under every model (default 1000 sat, 10^12 wei, 1 token unit)"},
+			&cli.IntFlag{Name: "max-nodes", Value: 100_000, Usage: "most coins (Bitcoin) or addresses (Ethereum) to follow in all"},
 			&cli.BoolFlag{Name: "through-mixers", Usage: "follow money through CoinJoins (haircut and FIFO carry on) instead of stopping there"},
 			&cli.StringFlag{Name: "out", Usage: "write the trace as JSON to this file"},
 			jsonFlag,
@@ -49,50 +74,180 @@ every stop is recorded. Labels come from fundtrace labels import.
 	}
 }
 
-// traceJSON is the trace as written for machines and for freeze. Keep
-// field names stable: scripts and the freeze command read them.
+// TraceSchema names the trace file format; docs/trace-json.md describes it.
+const TraceSchema = "fundtrace-trace/1"
+
+// traceJSON is the trace as written for machines, freeze and report.
+// Keep field names stable: scripts read them (docs/trace-json.md).
+// Amounts are decimal strings in the asset's base units (satoshi, wei, a
+// token's smallest unit), never floats.
 type traceJSON struct {
-	Chain    string         `json:"chain"`
-	Models   []string       `json:"models"`
-	Seeds    []seedJSON     `json:"seeds"`
-	Deposits []depositJSON  `json:"deposits"`
-	Flows    []flowJSON     `json:"flows"`
-	Stops    map[string]int `json:"stops"` // reason → count
-	Hops     int            `json:"hops"`
-	Lookups  int            `json:"spender_lookups"`
-	Coins    int            `json:"coins_followed"`
+	Schema     string               `json:"schema"`
+	Direction  string               `json:"direction"` // forward or backward
+	Models     []string             `json:"models"`
+	Params     traceParams          `json:"params"`
+	Assets     map[string]assetJSON `json:"assets"` // by asset id: BTC, ETH, or a token's contract
+	Seeds      []seedJSON           `json:"seeds"`
+	Nodes      []nodeJSON           `json:"nodes"`
+	Flows      []flowJSON           `json:"flows"`
+	Deposits   []depositJSON        `json:"deposits"`
+	Exchanges  []exchangeJSON       `json:"exchanges"`
+	Origins    []originJSON         `json:"origins,omitempty"`
+	PeelChains []peelJSON           `json:"peel_chains"`
+	Stops      []stopJSON           `json:"stops"`
+	StopCounts map[string]int       `json:"stop_counts"`
+	Stats      []statsJSON          `json:"stats"`
 }
 
-// flowJSON is one edge of the flow graph: a transaction moving tainted
-// coins from addresses into one output.
-type flowJSON struct {
-	Tx      string   `json:"txid"`
-	Height  int64    `json:"height"`
-	From    []string `json:"from"`
-	To      string   `json:"to"`
-	Output  string   `json:"outpoint"`
-	Value   int64    `json:"value_sats"`
-	Haircut int64    `json:"haircut_sats"`
-	FIFO    int64    `json:"fifo_sats"`
-	Poison  bool     `json:"poison"`
+type traceParams struct {
+	MaxHops       int               `json:"max_hops"`
+	MinAmount     map[string]string `json:"min_amount"`
+	MaxNodes      int               `json:"max_nodes"`
+	ThroughMixers bool              `json:"through_mixers"`
+	From          string            `json:"from,omitempty"`
+	Until         string            `json:"until,omitempty"`
+}
+
+type assetJSON struct {
+	Chain    string `json:"chain"`
+	Symbol   string `json:"symbol"`
+	Decimals int    `json:"decimals"`
 }
 
 type seedJSON struct {
-	Outpoint string `json:"outpoint"`
-	Ref      string `json:"victim"`
+	Chain    string `json:"chain"`
+	Victim   string `json:"victim"`
+	Tx       string `json:"txid"`
+	Outpoint string `json:"outpoint,omitempty"` // Bitcoin
+	Position string `json:"position,omitempty"` // Ethereum: "" the value, log:N a token transfer
+	Address  string `json:"address"`            // who was paid
+	Asset    string `json:"asset"`
+	Amount   string `json:"amount"`
+	Height   int64  `json:"height"`
+	Time     string `json:"time"`
+}
+
+// nodeJSON is a node of the flow graph: an address, with its label and
+// cluster when known.
+type nodeJSON struct {
+	Chain       string `json:"chain"`
+	Address     string `json:"address"`
+	Role        string `json:"role"` // seed, intermediate, deposit, exchange, service, origin
+	Label       string `json:"label,omitempty"`
+	Category    string `json:"category,omitempty"`
+	Cluster     uint32 `json:"cluster,omitempty"`
+	ClusterSize uint32 `json:"cluster_size,omitempty"`
+}
+
+// flowJSON is an edge of the flow graph: a transaction moving tainted
+// money from addresses to one output (Bitcoin) or by one transfer
+// (Ethereum), with what it carries of all seeds together per model.
+type flowJSON struct {
+	Chain    string   `json:"chain"`
+	Tx       string   `json:"txid"`
+	Height   int64    `json:"height"`
+	Time     string   `json:"time"`
+	Hop      int      `json:"hop"`
+	Asset    string   `json:"asset"`
+	From     []string `json:"from"`
+	To       string   `json:"to"`
+	Outpoint string   `json:"outpoint,omitempty"`
+	Position string   `json:"position,omitempty"`
+	Value    string   `json:"value"`
+	Haircut  string   `json:"haircut"`
+	FIFO     string   `json:"fifo"`
+	Poison   bool     `json:"poison"`
+	Peel     bool     `json:"peel,omitempty"`
 }
 
 type depositJSON struct {
+	Chain    string `json:"chain"`
 	Exchange string `json:"exchange"`
 	Address  string `json:"deposit_address"`
-	Outpoint string `json:"outpoint"`
+	Tx       string `json:"txid"`
+	Outpoint string `json:"outpoint,omitempty"`
+	Position string `json:"position,omitempty"`
 	Height   int64  `json:"height"`
-	Value    int64  `json:"value_sats"`
+	Time     string `json:"time"`
+	Asset    string `json:"asset"`
+	Value    string `json:"value"`
 	Victim   string `json:"victim"`
-	Haircut  int64  `json:"haircut_sats"`
-	FIFO     int64  `json:"fifo_sats"`
-	Poison   int64  `json:"poison_sats"`
+	Haircut  string `json:"haircut"`
+	FIFO     string `json:"fifo"`
+	Poison   string `json:"poison"`
+	Hop      int    `json:"hop"`
 	Evidence string `json:"evidence"`
+}
+
+type exchangeJSON struct {
+	Exchange  string               `json:"exchange"`
+	Deposits  int                  `json:"deposits"`
+	FirstSeen string               `json:"first_seen"`
+	LastSeen  string               `json:"last_seen"`
+	Addresses []depositAddressJSON `json:"deposit_addresses"`
+}
+
+type depositAddressJSON struct {
+	Chain     string                       `json:"chain"`
+	Address   string                       `json:"address"`
+	Deposits  int                          `json:"deposits"`
+	FirstSeen string                       `json:"first_seen"`
+	LastSeen  string                       `json:"last_seen"`
+	Totals    map[string]map[string]string `json:"totals"` // asset → model → amount
+	Victims   []string                     `json:"victims"`
+}
+
+type originJSON struct {
+	Chain    string `json:"chain"`
+	Victim   string `json:"victim"`
+	Reason   string `json:"reason"` // labeled, coinbase, reward, withdrawal, mint, pre-existing, max-hops, max-nodes, max-history
+	Category string `json:"category,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Address  string `json:"address,omitempty"`
+	Tx       string `json:"txid"`
+	Outpoint string `json:"outpoint,omitempty"`
+	Position string `json:"position,omitempty"`
+	Height   int64  `json:"height"`
+	Time     string `json:"time"`
+	Hop      int    `json:"hop"`
+	Asset    string `json:"asset"`
+	Haircut  string `json:"haircut"`
+	FIFO     string `json:"fifo"`
+	Poison   string `json:"poison"`
+}
+
+type peelJSON struct {
+	Chain  string   `json:"chain"`
+	Steps  int      `json:"steps"`
+	Txs    []string `json:"txids"`
+	Rest   []string `json:"rest"`   // the address the rest went on to, step by step
+	Peeled []string `json:"peeled"` // the address paid, step by step
+	Start  string   `json:"start_time"`
+	End    string   `json:"end_time"`
+}
+
+type stopJSON struct {
+	Chain   string `json:"chain"`
+	Reason  string `json:"reason"`
+	Where   string `json:"where"` // an outpoint (Bitcoin) or an address (Ethereum)
+	Asset   string `json:"asset,omitempty"`
+	Tx      string `json:"txid,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+	Haircut string `json:"haircut,omitempty"`
+	FIFO    string `json:"fifo,omitempty"`
+}
+
+type statsJSON struct {
+	Chain   string `json:"chain"`
+	Hops    int    `json:"hops"`
+	Queries int    `json:"store_queries"`
+	Visited int    `json:"visited"` // coins (Bitcoin) or addresses (Ethereum) followed
+}
+
+// traceSeeds are the seeds of one trace, by chain.
+type traceSeeds struct {
+	btc []tracer.Seed
+	eth []tracer.AccountSeed
 }
 
 func runTrace(c *cli.Context) error {
@@ -100,64 +255,60 @@ func runTrace(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	from, err := parseWhen(c.String("from"), false)
+	if err != nil {
+		return fmt.Errorf("--from: %w", err)
+	}
+	until, err := parseWhen(c.String("until"), true)
+	if err != nil {
+		return fmt.Errorf("--until: %w", err)
+	}
+	if from > 0 && until > 0 && until < from {
+		return errors.New("--until is before --from")
+	}
+	if c.IsSet("from") && len(c.StringSlice("address")) == 0 {
+		return errors.New("--from selects the payments to --address seeds: give --address")
+	}
+	models := strings.Split(c.String("model"), ",")
+	for _, m := range models {
+		if m != tracer.Poison && m != tracer.Haircut && m != tracer.FIFO {
+			return fmt.Errorf("--model %q: the models are haircut, fifo and poison", m)
+		}
+	}
+	if c.Int("max-hops") <= 0 || c.Int("max-nodes") <= 0 {
+		return errors.New("--max-hops and --max-nodes must be positive")
+	}
+	if c.Bool("backward") && c.Bool("through-mixers") {
+		return errors.New("--through-mixers applies to forward traces: a backward trace goes through every transaction")
+	}
 	st, err := openStore(c, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	net, err := btcNetwork(c, st)
-	if err != nil {
-		return err
-	}
-	var seeds []tracer.Seed
+	tc := &traceCtx{c: c, st: st, attr: newAttribution(st)}
+	var seeds traceSeeds
 	for _, s := range pos {
-		h, v, ok := strings.Cut(s, ":")
-		hash, err := chains.ParseHash(h)
-		n, err2 := strconv.ParseUint(v, 10, 32)
-		if !ok || err != nil || err2 != nil {
-			return fmt.Errorf("seed %q: want TXID:VOUT", s)
-		}
-		seeds = append(seeds, tracer.Seed{Outpoint: chains.Outpoint{Hash: hash, Index: uint32(n)}, Ref: s})
-	}
-	if p := c.String("case"); p != "" {
-		more, err := readCase(c, st, p)
-		if err != nil {
+		if err := tc.addSeed(&seeds, s); err != nil {
 			return err
 		}
-		seeds = append(seeds, more...)
 	}
-	if len(seeds) == 0 {
-		return errors.New("give seeds (TXID:VOUT) or --case")
+	for _, a := range c.StringSlice("address") {
+		if err := tc.addAddressSeeds(&seeds, a, from, until); err != nil {
+			return err
+		}
 	}
-	labeler := storeLabeler(c, st)
-	models := strings.Split(c.String("model"), ",")
-	res, err := tracer.Bitcoin(c.Context, st, chains.Bitcoin, seeds, tracer.Config{Models: models, MaxHops: c.Int("max-hops"),
-		MinAmount: c.Int64("min-amount"), MaxNodes: c.Int("max-nodes"), ThroughMixers: c.Bool("through-mixers"), Labels: labeler})
+	if p := c.String("case"); p != "" {
+		if err := tc.readCase(&seeds, p); err != nil {
+			return err
+		}
+	}
+	if len(seeds.btc)+len(seeds.eth) == 0 {
+		return errors.New("no seeds: give TXID:VOUT, 0xHASH, --address or --case")
+	}
+	j, err := tc.trace(seeds, models, from, until)
 	if err != nil {
-		return fmt.Errorf("trace: %w", err)
-	}
-	j := traceJSON{Chain: "btc", Models: models, Stops: map[string]int{}, Hops: res.Hops, Lookups: res.Lookups, Coins: res.Coins, Deposits: []depositJSON{}}
-	for _, s := range seeds {
-		j.Seeds = append(j.Seeds, seedJSON{s.Outpoint.String(), s.Ref})
-	}
-	for _, d := range res.Deposits {
-		j.Deposits = append(j.Deposits, depositJSON{Exchange: d.Exchange, Address: net.MustEncode(d.Address), Outpoint: d.Outpoint.String(),
-			Height: d.Height, Value: d.Value, Victim: seeds[d.Seed].Ref, Haircut: d.Amounts.HaircutSats(), FIFO: d.Amounts.FIFO,
-			Poison: d.Amounts.Poison, Evidence: d.Evidence})
-	}
-	for _, s := range res.Stops {
-		j.Stops[s.Reason]++
-	}
-	j.Flows = []flowJSON{}
-	for _, f := range res.Flows {
-		fj := flowJSON{Tx: f.Tx.String(), Height: f.Height, To: net.MustEncode(f.To), Output: f.Output.String(), Value: f.Value, FIFO: f.FIFO, Poison: f.Poison}
-		for _, a := range f.From {
-			fj.From = append(fj.From, net.MustEncode(a))
-		}
-		if f.Haircut != nil {
-			fj.Haircut = new(big.Int).Quo(f.Haircut.Num(), f.Haircut.Denom()).Int64()
-		}
-		j.Flows = append(j.Flows, fj)
+		return err
 	}
 	if p := c.String("out"); p != "" {
 		b, err := json.MarshalIndent(j, "", "  ")
@@ -171,46 +322,809 @@ func runTrace(c *cli.Context) error {
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, j)
 	}
-	w := c.App.Writer
-	fmt.Fprintf(w, "Traced %d victim payments over %d hops (%d coins followed, %d spender lookups); stops: %v\n", len(seeds), res.Hops, res.Coins, res.Lookups, j.Stops)
-	byEx, exs := byExchange(j.Deposits)
-	for _, e := range exs {
-		var hc, ff int64
-		addrs := map[string]bool{}
-		for _, d := range byEx[e] {
-			hc += d.Haircut
-			ff += d.FIFO
-			addrs[d.Address] = true
+	printTrace(c, j)
+	return nil
+}
+
+// parseWhen reads RFC 3339 or YYYY-MM-DD (a day: its start, or with
+// end its last second) as Unix seconds; "" is 0.
+func parseWhen(s string, end bool) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.Unix(), nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return 0, fmt.Errorf("%q: want RFC 3339 (2024-05-01T12:00:00Z) or YYYY-MM-DD", s)
+	}
+	if end {
+		return t.Unix() + 86399, nil
+	}
+	return t.Unix(), nil
+}
+
+// traceCtx is what building and printing a trace share.
+type traceCtx struct {
+	c    *cli.Context
+	st   backend
+	attr *attribution
+	net  *bitcoin.Network
+	ab   accountBackend
+	toks map[chains.Address]chains.Token
+}
+
+func (tc *traceCtx) btcNet() (*bitcoin.Network, error) {
+	if tc.net == nil {
+		n, err := btcNetwork(tc.c, tc.st)
+		if err != nil {
+			return nil, err
 		}
-		fmt.Fprintf(w, "\n%s: %d deposits to %d deposit addresses; victims' money: %s BTC (haircut), %s BTC (FIFO)\n", e, len(byEx[e]), len(addrs), formatBTC(hc), formatBTC(ff))
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  DEPOSIT ADDRESS\tOUTPOINT\tHEIGHT\tVICTIM\tHAIRCUT (BTC)\tFIFO (BTC)\n")
-		for _, d := range byEx[e] {
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\n", d.Address, d.Outpoint, d.Height, d.Victim, formatBTC(d.Haircut), formatBTC(d.FIFO))
+		tc.net = n
+	}
+	return tc.net, nil
+}
+
+func (tc *traceCtx) account() (accountBackend, error) {
+	if tc.ab == nil {
+		ab, err := storeAs[accountBackend](tc.st)
+		if err != nil {
+			return nil, err
 		}
-		tw.Flush()
+		m, err := ab.Meta(tc.c.Context, chains.Ethereum)
+		if err != nil {
+			return nil, err
+		}
+		if m.TipHeight < 0 {
+			return nil, fmt.Errorf("the store %s holds no Ethereum blocks yet: run fundtrace index eth first", tc.st.Path())
+		}
+		tc.ab = ab
+	}
+	return tc.ab, nil
+}
+
+// addSeed reads one seed given on the command line.
+func (tc *traceCtx) addSeed(seeds *traceSeeds, s string) error {
+	ctx := tc.c.Context
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		ab, err := tc.account()
+		if err != nil {
+			return err
+		}
+		hs, rest, _ := strings.Cut(s, ":")
+		h, err := parseTxHash(hs)
+		if err != nil {
+			return fmt.Errorf("seed %q: %w", s, err)
+		}
+		var pos *string
+		if rest != "" {
+			p := rest
+			if _, err := strconv.ParseUint(rest, 10, 32); err == nil {
+				p = "log:" + rest
+			}
+			pos = &p
+		}
+		tr, err := tracer.FindAccountSeed(ctx, ab, chains.Ethereum, h, pos, nil, nil, nil)
+		if err != nil {
+			return fmt.Errorf("seed %d (%s): %w", len(seeds.btc)+len(seeds.eth)+1, s, err)
+		}
+		seeds.eth = append(seeds.eth, tracer.AccountSeed{Transfer: tr, Ref: s})
+		return nil
+	}
+	hs, vs, ok := strings.Cut(s, ":")
+	h, err := chains.ParseHash(hs)
+	n, err2 := strconv.ParseUint(vs, 10, 32)
+	if !ok || err != nil || err2 != nil {
+		return fmt.Errorf("seed %q: want TXID:VOUT (Bitcoin), 0xHASH or 0xHASH:LOGINDEX (Ethereum)", s)
+	}
+	op := chains.Outpoint{Hash: h, Index: uint32(n)}
+	txs, err := tc.st.Txs(ctx, chains.Bitcoin, []chains.Hash{h})
+	if err != nil {
+		return fmt.Errorf("seed %d (%s): %w", len(seeds.btc)+len(seeds.eth)+1, s, err)
+	}
+	if int(op.Index) >= len(txs[0].Outputs) {
+		return fmt.Errorf("seed %d (%s): transaction %s has %d outputs", len(seeds.btc)+len(seeds.eth)+1, s, h, len(txs[0].Outputs))
+	}
+	seeds.btc = append(seeds.btc, tracer.Seed{Outpoint: op, Ref: s})
+	return nil
+}
+
+// parseTxHash reads a transaction hash (hashes are kept as written, on
+// both chains).
+func parseTxHash(s string) (chains.Hash, error) { return chains.ParseHash(s) }
+
+// addAddressSeeds makes every payment to a within [from, until] a seed.
+func (tc *traceCtx) addAddressSeeds(seeds *traceSeeds, s string, from, until int64) error {
+	ctx := tc.c.Context
+	n := 0
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		ab, err := tc.account()
+		if err != nil {
+			return err
+		}
+		a, err := ethereum.ParseAddress(s)
+		if err != nil {
+			return fmt.Errorf("--address %s: %w", s, err)
+		}
+		hist, err := ab.TransfersOf(ctx, chains.Ethereum, []chains.Address{a}, 0, -1)
+		if err != nil {
+			return err
+		}
+		for _, t := range hist[0] {
+			if t.To != a || t.From == a || !t.Success || t.Amount == nil || t.Amount.Sign() <= 0 || t.Kind == chains.TransferERC721 ||
+				(from > 0 && t.Time < from) || (until > 0 && t.Time > until) {
+				continue
+			}
+			seeds.eth = append(seeds.eth, tracer.AccountSeed{Transfer: t, Ref: fmt.Sprintf("%s@0x%s", s, t.TxHash)})
+			n++
+		}
+	} else {
+		net, err := tc.btcNet()
+		if err != nil {
+			return err
+		}
+		a, err := net.ParseAddress(s)
+		if err != nil {
+			return fmt.Errorf("--address %s: %w", s, err)
+		}
+		hist, err := tc.st.AddressHistory(ctx, chains.Bitcoin, a, 0)
+		if err != nil {
+			return fmt.Errorf("--address %s: %w", s, err)
+		}
+		for _, e := range hist {
+			if (from > 0 && e.Time < from) || (until > 0 && e.Time > until) {
+				continue
+			}
+			op := chains.Outpoint{Hash: e.TxHash, Index: e.Vout}
+			seeds.btc = append(seeds.btc, tracer.Seed{Outpoint: op, Ref: s + "@" + op.String()})
+			n++
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("--address %s: no payment to it in the store within the time window", s)
 	}
 	return nil
 }
 
-// storeLabeler answers from the store's labels: the most confident label
-// of an address, named by its actor when it has one.
-func storeLabeler(c *cli.Context, st backend) tracer.Labeler {
-	lst, _ := st.(labelStore)
+// readCase reads a case file: chain, tx, address, amount, time, victim,
+// and optionally asset and log_index.
+func (tc *traceCtx) readCase(seeds *traceSeeds, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	recs, err := r.ReadAll()
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	if len(recs) == 0 {
+		return fmt.Errorf("%s: empty", p)
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[strings.ToLower(strings.TrimSpace(h))] = i
+	}
+	for _, need := range []string{"chain", "tx", "address"} {
+		if _, ok := col[need]; !ok {
+			return fmt.Errorf("%s: header lacks %q (chain, tx, address, amount, time, victim)", p, need)
+		}
+	}
+	ctx := tc.c.Context
+	for i, rec := range recs[1:] {
+		line := i + 2
+		get := func(k string) string {
+			if j, ok := col[k]; ok && j < len(rec) {
+				return strings.TrimSpace(rec[j])
+			}
+			return ""
+		}
+		fail := func(format string, a ...any) error {
+			return fmt.Errorf("%s line %d: %s", p, line, fmt.Sprintf(format, a...))
+		}
+		victim := get("victim")
+		if victim == "" {
+			victim = fmt.Sprintf("%s line %d", p, line)
+		}
+		switch ch := get("chain"); ch {
+		case "btc", "bitcoin":
+			net, err := tc.btcNet()
+			if err != nil {
+				return fail("%v", err)
+			}
+			h, err := chains.ParseHash(get("tx"))
+			if err != nil {
+				return fail("tx: %v", err)
+			}
+			a, err := net.ParseAddress(get("address"))
+			if err != nil {
+				return fail("address: %v", err)
+			}
+			txs, err := tc.st.Txs(ctx, chains.Bitcoin, []chains.Hash{h})
+			if err != nil {
+				return fail("transaction %s is not in the store: %v", h, err)
+			}
+			found := false
+			for _, o := range txs[0].Outputs {
+				if o.Address() != a {
+					continue
+				}
+				if amt := get("amount"); amt != "" && amt != strconv.FormatInt(o.Value, 10) {
+					continue
+				}
+				seeds.btc = append(seeds.btc, tracer.Seed{Outpoint: chains.Outpoint{Hash: h, Index: o.Index}, Ref: victim})
+				found = true
+				break
+			}
+			if !found {
+				return fail("transaction %s has no output of %s to %s", h, get("amount"), get("address"))
+			}
+		case "eth", "ethereum":
+			ab, err := tc.account()
+			if err != nil {
+				return fail("%v", err)
+			}
+			h, err := parseTxHash(get("tx"))
+			if err != nil {
+				return fail("tx: %v", err)
+			}
+			to, err := ethereum.ParseAddress(get("address"))
+			if err != nil {
+				return fail("address: %v", err)
+			}
+			var pos *string
+			if li := get("log_index"); li != "" {
+				if _, err := strconv.ParseUint(li, 10, 32); err != nil {
+					return fail("log_index %q: %v", li, err)
+				}
+				p := "log:" + li
+				pos = &p
+			}
+			var asset *chains.Address
+			if s := get("asset"); s != "" {
+				a, err := tc.assetByName(s)
+				if err != nil {
+					return fail("%v", err)
+				}
+				asset = &a
+			}
+			var amount *big.Int
+			if s := get("amount"); s != "" {
+				v, ok := new(big.Int).SetString(s, 10)
+				if !ok {
+					return fail("amount %q: want base units (wei, token units) as a whole number", s)
+				}
+				amount = v
+			}
+			tr, err := tracer.FindAccountSeed(ctx, ab, chains.Ethereum, h, pos, &to, asset, amount)
+			if err != nil {
+				return fail("%v", err)
+			}
+			seeds.eth = append(seeds.eth, tracer.AccountSeed{Transfer: tr, Ref: victim})
+		default:
+			return fail("chain %q: want btc or eth", ch)
+		}
+	}
+	return nil
+}
+
+// assetByName reads a case's asset column: ETH, a token contract, or the
+// symbol of a token the store knows (labels with category token name
+// them).
+func (tc *traceCtx) assetByName(s string) (chains.Address, error) {
+	if strings.EqualFold(s, "ETH") {
+		return "", nil
+	}
+	if a, err := ethereum.ParseAddress(s); err == nil {
+		return a, nil
+	}
+	if tc.attr.lst != nil {
+		var found []chains.Address
+		err := tc.attr.lst.EachLabel(tc.c.Context, func(l labels.Label) error {
+			if l.Chain == chains.Ethereum && l.Category == "token" {
+				t, err := tc.ab.Token(tc.c.Context, chains.Ethereum, l.Address)
+				if err == nil && t.HasSymbol && strings.EqualFold(t.Symbol, s) {
+					found = append(found, l.Address)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		if len(found) == 1 {
+			return found[0], nil
+		}
+	}
+	return "", fmt.Errorf("asset %q: give ETH or the token's contract address (a symbol is read only for tokens labeled with category token)", s)
+}
+
+// labeler answers the tracer from the store's labels and clusters: the
+// most confident label of the address, else of its cluster.
+func (tc *traceCtx) labeler(ch chains.Chain) tracer.Labeler {
+	cache := map[chains.Address][3]string{}
 	return func(a chains.Address) (string, string, bool) {
-		if lst == nil {
+		if v, ok := cache[a]; ok {
+			return v[0], v[1], v[2] != ""
+		}
+		own, cl, err := tc.attr.labels(tc.c.Context, ch, a)
+		if err != nil {
+			cache[a] = [3]string{}
 			return "", "", false
 		}
-		ls, err := lst.Labels(c.Context, chains.Bitcoin, a)
-		if err != nil || len(ls) == 0 {
+		ls := own
+		if len(ls) == 0 {
+			ls = cl
+		}
+		if len(ls) == 0 {
+			cache[a] = [3]string{}
 			return "", "", false
 		}
-		sort.Slice(ls, func(i, j int) bool { return ls[i].Confidence > ls[j].Confidence })
+		sort.SliceStable(ls, func(i, j int) bool { return ls[i].Confidence > ls[j].Confidence })
 		name := ls[0].Label
 		if ls[0].Actor != "" {
 			name = ls[0].Actor
 		}
+		cache[a] = [3]string{ls[0].Category, name, "y"}
 		return ls[0].Category, name, true
+	}
+}
+
+func (tc *traceCtx) trace(seeds traceSeeds, models []string, from, until int64) (*traceJSON, error) {
+	c := tc.c
+	ctx := c.Context
+	j := &traceJSON{Schema: TraceSchema, Direction: "forward", Models: models, Assets: map[string]assetJSON{}, StopCounts: map[string]int{},
+		Seeds: []seedJSON{}, Nodes: []nodeJSON{}, Flows: []flowJSON{}, Deposits: []depositJSON{}, Exchanges: []exchangeJSON{},
+		PeelChains: []peelJSON{}, Stops: []stopJSON{},
+		Params: traceParams{MaxHops: c.Int("max-hops"), MaxNodes: c.Int("max-nodes"), ThroughMixers: c.Bool("through-mixers"), MinAmount: map[string]string{}}}
+	if c.Bool("backward") {
+		j.Direction = "backward"
+	}
+	if from > 0 {
+		j.Params.From = formatTime(from)
+	}
+	if until > 0 {
+		j.Params.Until = formatTime(until)
+	}
+	var minAmount *big.Int
+	if s := c.String("min-amount"); s != "" {
+		v, ok := new(big.Int).SetString(s, 10)
+		if !ok || v.Sign() < 0 {
+			return nil, fmt.Errorf("--min-amount %q: want a whole number of base units", s)
+		}
+		minAmount = v
+	}
+	g := newGraph()
+	if len(seeds.btc) > 0 {
+		if err := tc.traceBTC(ctx, j, g, seeds.btc, models, minAmount, until); err != nil {
+			return nil, err
+		}
+	}
+	if len(seeds.eth) > 0 {
+		if err := tc.traceETH(ctx, j, g, seeds.eth, models, minAmount, until); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range j.Stops {
+		j.StopCounts[s.Reason]++
+	}
+	j.Exchanges = summarizeExchanges(j.Deposits)
+	j.Nodes = tc.nodes(ctx, g)
+	return j, nil
+}
+
+// graph collects the flow graph's nodes with their role.
+type graph struct {
+	roles map[[2]string]string
+	order [][2]string
+	addr  map[[2]string]chains.Address
+}
+
+func newGraph() *graph {
+	return &graph{roles: map[[2]string]string{}, addr: map[[2]string]chains.Address{}}
+}
+
+var rolePriority = map[string]int{"intermediate": 0, "origin": 1, "seed": 2, "service": 3, "deposit": 4, "exchange": 5}
+
+func (g *graph) node(ch, text string, a chains.Address, role string) {
+	k := [2]string{ch, text}
+	old, ok := g.roles[k]
+	if !ok {
+		g.order = append(g.order, k)
+		g.addr[k] = a
+	}
+	if !ok || rolePriority[role] > rolePriority[old] {
+		g.roles[k] = role
+	}
+}
+
+func (tc *traceCtx) nodes(ctx context.Context, g *graph) []nodeJSON {
+	out := []nodeJSON{}
+	for _, k := range g.order {
+		ch := chains.Chain(k[0])
+		if k[0] == "btc" {
+			ch = chains.Bitcoin
+		} else {
+			ch = chains.Ethereum
+		}
+		n := nodeJSON{Chain: k[0], Address: k[1], Role: g.roles[k]}
+		a := g.addr[k]
+		if cat, name, ok := tc.labeler(ch)(a); ok {
+			n.Label, n.Category = name, cat
+		}
+		if tc.attr.cs != nil {
+			if id, size, err := tc.attr.cs.ClusterOf(ctx, ch, a); err == nil && size > 1 {
+				n.Cluster, n.ClusterSize = id, size
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func ratString(r *big.Rat) string {
+	if r == nil {
+		return "0"
+	}
+	return new(big.Int).Quo(r.Num(), r.Denom()).String()
+}
+
+func (tc *traceCtx) traceBTC(ctx context.Context, j *traceJSON, g *graph, seeds []tracer.Seed, models []string, minAmount *big.Int, until int64) error {
+	net, err := tc.btcNet()
+	if err != nil {
+		return err
+	}
+	j.Assets["BTC"] = assetJSON{Chain: "btc", Symbol: "BTC", Decimals: 8}
+	cfg := tracer.Config{Models: models, MaxHops: tc.c.Int("max-hops"), MaxNodes: tc.c.Int("max-nodes"), ThroughMixers: tc.c.Bool("through-mixers"),
+		Until: until, Labels: tc.labeler(chains.Bitcoin)}
+	if minAmount != nil {
+		if !minAmount.IsInt64() {
+			return errors.New("--min-amount is more satoshis than exist")
+		}
+		cfg.MinAmount = max(minAmount.Int64(), 1)
+	}
+	j.Params.MinAmount["BTC"] = strconv.FormatInt(max(cfg.MinAmount, 0), 10)
+	if cfg.MinAmount == 0 {
+		j.Params.MinAmount["BTC"] = "1000"
+	}
+	enc := func(a chains.Address) string {
+		if a == "" {
+			return ""
+		}
+		return net.MustEncode(a)
+	}
+	seedTxs, err := tc.st.Txs(ctx, chains.Bitcoin, outpointHashes(seeds))
+	if err != nil {
+		return err
+	}
+	for i, s := range seeds {
+		tx := seedTxs[i]
+		o := tx.Outputs[s.Outpoint.Index]
+		j.Seeds = append(j.Seeds, seedJSON{Chain: "btc", Victim: s.Ref, Tx: s.Outpoint.Hash.String(), Outpoint: s.Outpoint.String(),
+			Address: enc(o.Address()), Asset: "BTC", Amount: strconv.FormatInt(o.Value, 10), Height: tx.Height, Time: formatTime(tx.Time)})
+		g.node("btc", enc(o.Address()), o.Address(), "seed")
+	}
+	if tc.c.Bool("backward") {
+		res, err := tracer.BitcoinBackward(ctx, tc.st, chains.Bitcoin, seeds, cfg)
+		if err != nil {
+			return fmt.Errorf("trace: %w", err)
+		}
+		for _, f := range res.Flows {
+			j.Flows = append(j.Flows, btcFlowJSON(f, enc))
+			for _, a := range f.From {
+				g.node("btc", enc(a), a, "intermediate")
+			}
+		}
+		for _, o := range res.Origins {
+			j.Origins = append(j.Origins, originJSON{Chain: "btc", Victim: seeds[o.Seed].Ref, Reason: o.Reason, Category: o.Category, Name: o.Name,
+				Address: enc(o.Address), Tx: o.Outpoint.Hash.String(), Outpoint: o.Outpoint.String(), Height: o.Height, Time: formatTime(o.Time),
+				Hop: o.Hop, Asset: "BTC", Haircut: ratString(o.Amounts.Haircut), FIFO: strconv.FormatInt(o.Amounts.FIFO, 10), Poison: strconv.FormatInt(o.Amounts.Poison, 10)})
+			if o.Address != "" {
+				g.node("btc", enc(o.Address), o.Address, "origin")
+			}
+		}
+		j.Stats = append(j.Stats, statsJSON{Chain: "btc", Hops: res.Hops, Queries: res.Lookups, Visited: res.Coins})
+		return nil
+	}
+	res, err := tracer.Bitcoin(ctx, tc.st, chains.Bitcoin, seeds, cfg)
+	if err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	times := map[chains.Hash]int64{}
+	for _, f := range res.Flows {
+		j.Flows = append(j.Flows, btcFlowJSON(f, enc))
+		times[f.Tx] = f.Time
+		g.node("btc", enc(f.To), f.To, "intermediate")
+	}
+	for i, s := range seeds {
+		times[s.Outpoint.Hash] = seedTxs[i].Time
+	}
+	for _, d := range res.Deposits {
+		t, ok := times[d.Outpoint.Hash]
+		if !ok {
+			if txs, err := tc.st.Txs(ctx, chains.Bitcoin, []chains.Hash{d.Outpoint.Hash}); err == nil {
+				t = txs[0].Time
+			}
+		}
+		j.Deposits = append(j.Deposits, depositJSON{Chain: "btc", Exchange: d.Exchange, Address: enc(d.Address), Tx: d.Outpoint.Hash.String(),
+			Outpoint: d.Outpoint.String(), Height: d.Height, Time: formatTime(t), Asset: "BTC", Value: strconv.FormatInt(d.Value, 10),
+			Victim: seeds[d.Seed].Ref, Haircut: ratString(d.Amounts.Haircut), FIFO: strconv.FormatInt(d.Amounts.FIFO, 10),
+			Poison: strconv.FormatInt(d.Amounts.Poison, 10), Hop: d.Hop, Evidence: d.Evidence})
+		g.node("btc", enc(d.Address), d.Address, "deposit")
+	}
+	for _, s := range res.Stops {
+		j.Stops = append(j.Stops, stopJSON{Chain: "btc", Reason: s.Reason, Where: s.Outpoint.String(), Asset: "BTC", Detail: s.Detail})
+	}
+	for _, pc := range tracer.PeelChains(res.Flows) {
+		p := peelJSON{Chain: "btc", Steps: len(pc.Txs), Start: formatTime(pc.Rest[0].Time), End: formatTime(pc.Rest[len(pc.Rest)-1].Time)}
+		for i, h := range pc.Txs {
+			p.Txs = append(p.Txs, h.String())
+			p.Rest = append(p.Rest, enc(pc.Rest[i].To))
+			p.Peeled = append(p.Peeled, enc(pc.Peeled[i].To))
+		}
+		j.PeelChains = append(j.PeelChains, p)
+	}
+	j.Stats = append(j.Stats, statsJSON{Chain: "btc", Hops: res.Hops, Queries: res.Lookups, Visited: res.Coins})
+	return nil
+}
+
+func outpointHashes(seeds []tracer.Seed) []chains.Hash {
+	hs := make([]chains.Hash, len(seeds))
+	for i, s := range seeds {
+		hs[i] = s.Outpoint.Hash
+	}
+	return hs
+}
+
+func btcFlowJSON(f tracer.Flow, enc func(chains.Address) string) flowJSON {
+	fj := flowJSON{Chain: "btc", Tx: f.Tx.String(), Height: f.Height, Time: formatTime(f.Time), Hop: f.Hop, Asset: "BTC", To: enc(f.To),
+		Outpoint: f.Output.String(), Value: strconv.FormatInt(f.Value, 10), Haircut: ratString(f.Haircut), FIFO: strconv.FormatInt(f.FIFO, 10),
+		Poison: f.Poison, Peel: f.Peel}
+	for _, a := range f.From {
+		fj.From = append(fj.From, enc(a))
+	}
+	return fj
+}
+
+// assetID names an Ethereum asset in the trace: ETH or the token contract.
+func (tc *traceCtx) assetID(j *traceJSON, a chains.Address) string {
+	if a == "" {
+		j.Assets["ETH"] = assetJSON{Chain: "eth", Symbol: "ETH", Decimals: 18}
+		return "ETH"
+	}
+	id := ethereum.FormatAddress(a)
+	if _, ok := j.Assets[id]; !ok {
+		aj := assetJSON{Chain: "eth", Symbol: id}
+		if t, err := tc.ab.Token(tc.c.Context, chains.Ethereum, a); err == nil {
+			if t.HasSymbol {
+				aj.Symbol = t.Symbol
+			}
+			if t.HasDecimals {
+				aj.Decimals = int(t.Decimals)
+			}
+		}
+		j.Assets[id] = aj
+	}
+	return id
+}
+
+func (tc *traceCtx) traceETH(ctx context.Context, j *traceJSON, g *graph, seeds []tracer.AccountSeed, models []string, minAmount *big.Int, until int64) error {
+	ab, err := tc.account()
+	if err != nil {
+		return err
+	}
+	cfg := tracer.AccountConfig{Models: models, MaxHops: tc.c.Int("max-hops"), MaxNodes: tc.c.Int("max-nodes"), Until: until, Labels: tc.labeler(chains.Ethereum)}
+	if minAmount != nil {
+		cfg.MinAmount = map[chains.Address]*big.Int{}
+		for _, s := range seeds {
+			cfg.MinAmount[s.Transfer.Asset] = minAmount
+		}
+	}
+	enc := ethereum.FormatAddress
+	for _, s := range seeds {
+		t := s.Transfer
+		asset := tc.assetID(j, t.Asset)
+		j.Seeds = append(j.Seeds, seedJSON{Chain: "eth", Victim: s.Ref, Tx: "0x" + t.TxHash.String(), Position: t.Position, Address: enc(t.To),
+			Asset: asset, Amount: t.Amount.String(), Height: t.Height, Time: formatTime(t.Time)})
+		g.node("eth", enc(t.To), t.To, "seed")
+		m := "1"
+		if t.Asset == "" {
+			m = "1000000000000"
+		}
+		if minAmount != nil {
+			m = minAmount.String()
+		}
+		j.Params.MinAmount[asset] = m
+	}
+	flow := func(f tracer.AccountFlow) flowJSON {
+		t := f.Transfer
+		return flowJSON{Chain: "eth", Tx: "0x" + t.TxHash.String(), Height: t.Height, Time: formatTime(t.Time), Hop: f.Hop, Asset: tc.assetID(j, t.Asset),
+			From: []string{enc(t.From)}, To: enc(t.To), Position: t.Position, Value: t.Amount.String(), Haircut: f.Amounts.HaircutUnits().String(),
+			FIFO: f.Amounts.FIFO.String(), Poison: f.Amounts.Poison.Sign() > 0}
+	}
+	if tc.c.Bool("backward") {
+		res, err := tracer.AccountBackward(ctx, ab, chains.Ethereum, seeds, cfg)
+		if err != nil {
+			return fmt.Errorf("trace: %w", err)
+		}
+		for _, f := range res.Flows {
+			j.Flows = append(j.Flows, flow(f))
+			g.node("eth", enc(f.Transfer.From), f.Transfer.From, "intermediate")
+		}
+		for _, o := range res.Origins {
+			t := o.Transfer
+			oj := originJSON{Chain: "eth", Victim: seeds[o.Seed].Ref, Reason: o.Reason, Category: o.Category, Name: o.Name,
+				Tx: "0x" + t.TxHash.String(), Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Hop: o.Hop, Asset: tc.assetID(j, t.Asset),
+				Haircut: o.Amounts.HaircutUnits().String(), FIFO: o.Amounts.FIFO.String(), Poison: o.Amounts.Poison.String()}
+			if o.Address != "" {
+				oj.Address = enc(o.Address)
+				g.node("eth", oj.Address, o.Address, "origin")
+			}
+			j.Origins = append(j.Origins, oj)
+		}
+		j.Stats = append(j.Stats, statsJSON{Chain: "eth", Hops: res.Hops, Queries: res.Lookups, Visited: res.Visits})
+		return nil
+	}
+	res, err := tracer.Account(ctx, ab, chains.Ethereum, seeds, cfg)
+	if err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	for _, f := range res.Flows {
+		j.Flows = append(j.Flows, flow(f))
+		g.node("eth", enc(f.Transfer.To), f.Transfer.To, "intermediate")
+	}
+	for _, d := range res.Deposits {
+		t := d.Transfer
+		j.Deposits = append(j.Deposits, depositJSON{Chain: "eth", Exchange: d.Exchange, Address: enc(d.Address), Tx: "0x" + t.TxHash.String(),
+			Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Asset: tc.assetID(j, t.Asset), Value: t.Amount.String(),
+			Victim: seeds[d.Seed].Ref, Haircut: d.Amounts.HaircutUnits().String(), FIFO: d.Amounts.FIFO.String(), Poison: d.Amounts.Poison.String(),
+			Hop: d.Hop, Evidence: d.Evidence})
+		g.node("eth", enc(d.Address), d.Address, "deposit")
+	}
+	for _, s := range res.Stops {
+		sj := stopJSON{Chain: "eth", Reason: s.Reason, Where: enc(s.Address), Asset: tc.assetID(j, s.Asset), Detail: s.Detail,
+			Haircut: s.Amounts.HaircutUnits().String(), FIFO: s.Amounts.FIFO.String()}
+		if s.Tx != (chains.Hash{}) {
+			sj.Tx = "0x" + s.Tx.String()
+		}
+		j.Stops = append(j.Stops, sj)
+	}
+	j.Stats = append(j.Stats, statsJSON{Chain: "eth", Hops: res.Hops, Queries: res.Lookups, Visited: res.Visits})
+	return nil
+}
+
+// summarizeExchanges groups deposits by exchange and deposit address,
+// with first and last seen and totals per asset and model.
+func summarizeExchanges(ds []depositJSON) []exchangeJSON {
+	byEx, names := byExchange(ds)
+	out := []exchangeJSON{}
+	for _, e := range names {
+		ex := exchangeJSON{Exchange: e, Deposits: len(byEx[e])}
+		at := map[[2]string]int{}
+		for _, d := range byEx[e] {
+			k := [2]string{d.Chain, d.Address}
+			i, ok := at[k]
+			if !ok {
+				i = len(ex.Addresses)
+				at[k] = i
+				ex.Addresses = append(ex.Addresses, depositAddressJSON{Chain: d.Chain, Address: d.Address, FirstSeen: d.Time, LastSeen: d.Time,
+					Totals: map[string]map[string]string{}})
+			}
+			a := &ex.Addresses[i]
+			a.Deposits++
+			a.FirstSeen, a.LastSeen = minStr(a.FirstSeen, d.Time), maxStr(a.LastSeen, d.Time)
+			if a.Totals[d.Asset] == nil {
+				a.Totals[d.Asset] = map[string]string{"haircut": "0", "fifo": "0", "poison": "0"}
+			}
+			addStr(a.Totals[d.Asset], "haircut", d.Haircut)
+			addStr(a.Totals[d.Asset], "fifo", d.FIFO)
+			addStr(a.Totals[d.Asset], "poison", d.Poison)
+			if !containsStr(a.Victims, d.Victim) {
+				a.Victims = append(a.Victims, d.Victim)
+			}
+			if ex.FirstSeen == "" {
+				ex.FirstSeen, ex.LastSeen = d.Time, d.Time
+			}
+			ex.FirstSeen, ex.LastSeen = minStr(ex.FirstSeen, d.Time), maxStr(ex.LastSeen, d.Time)
+		}
+		sort.SliceStable(ex.Addresses, func(i, k int) bool { return ex.Addresses[i].FirstSeen < ex.Addresses[k].FirstSeen })
+		out = append(out, ex)
+	}
+	return out
+}
+
+func minStr(a, b string) string {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+func maxStr(a, b string) string {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func containsStr(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func addStr(m map[string]string, k, v string) {
+	a, _ := new(big.Int).SetString(m[k], 10)
+	b, ok := new(big.Int).SetString(v, 10)
+	if a == nil || !ok {
+		return
+	}
+	m[k] = a.Add(a, b).String()
+}
+
+// decimalUnits renders base units with the asset's decimals, exactly.
+func decimalUnits(amount string, decimals int) string {
+	d := uint8(decimals)
+	return formatUnits(amount, &d)
+}
+
+func printTrace(c *cli.Context, j *traceJSON) {
+	w := c.App.Writer
+	for _, s := range j.Stats {
+		fmt.Fprintf(w, "%s: traced %s over %d hops (%d store queries, %d followed)\n", s.Chain, j.Direction, s.Hops, s.Queries, s.Visited)
+	}
+	fmt.Fprintf(w, "%d seeds; stops: %v\n", len(j.Seeds), j.StopCounts)
+	unit := func(asset, amt string) string {
+		a := j.Assets[asset]
+		return decimalUnits(amt, a.Decimals) + " " + a.Symbol
+	}
+	if j.Direction == "backward" {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "\nVICTIM\tCAME FROM\tADDRESS\tHOP\tHAIRCUT\tFIFO\n")
+		for _, o := range j.Origins {
+			from := o.Reason
+			if o.Name != "" {
+				from = o.Category + ": " + o.Name
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", o.Victim, from, o.Address, o.Hop, unit(o.Asset, o.Haircut), unit(o.Asset, o.FIFO))
+		}
+		tw.Flush()
+		return
+	}
+	if n := len(j.PeelChains); n > 0 {
+		longest := j.PeelChains[0]
+		for _, p := range j.PeelChains {
+			if p.Steps > longest.Steps {
+				longest = p
+			}
+		}
+		fmt.Fprintf(w, "%d peel chains; the longest, %d steps from %s (%s) to %s (%s)\n", n, longest.Steps, longest.Txs[0], longest.Start,
+			longest.Txs[len(longest.Txs)-1], longest.End)
+	}
+	if len(j.Exchanges) == 0 {
+		fmt.Fprintln(w, "\nNo exchange was reached.")
+	}
+	for _, e := range j.Exchanges {
+		fmt.Fprintf(w, "\n%s: %d deposits to %d deposit addresses, first %s, last %s\n", e.Exchange, e.Deposits, len(e.Addresses), e.FirstSeen, e.LastSeen)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "  DEPOSIT ADDRESS\tTX\tTIME\tVICTIM\tHAIRCUT\tFIFO\n")
+		for _, d := range j.Deposits {
+			if d.Exchange != e.Exchange {
+				continue
+			}
+			tx := d.Outpoint
+			if tx == "" {
+				tx = d.Tx
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", d.Address, tx, d.Time, d.Victim, unit(d.Asset, d.Haircut), unit(d.Asset, d.FIFO))
+		}
+		tw.Flush()
 	}
 }
 
@@ -228,144 +1142,28 @@ func byExchange(ds []depositJSON) (map[string][]depositJSON, []string) {
 	return by, names
 }
 
-// readCase reads a case file: chain, tx, address, amount, time, victim.
-func readCase(c *cli.Context, st backend, p string) ([]tracer.Seed, error) {
-	f, err := os.Open(p)
+// readTrace reads a trace file written by fundtrace trace --out, refusing
+// another schema with a message saying so.
+func readTrace(p string) (*traceJSON, error) {
+	b, err := os.ReadFile(p)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	recs, err := r.ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
+	var probe struct {
+		Schema string `json:"schema"`
 	}
-	if len(recs) == 0 {
-		return nil, fmt.Errorf("%s: empty", p)
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return nil, fmt.Errorf("%s: not a trace file: %w", p, err)
 	}
-	col := map[string]int{}
-	for i, h := range recs[0] {
-		col[strings.ToLower(strings.TrimSpace(h))] = i
-	}
-	for _, need := range []string{"chain", "tx", "address"} {
-		if _, ok := col[need]; !ok {
-			return nil, fmt.Errorf("%s: header lacks %q (chain, tx, address, amount, time, victim)", p, need)
+	if probe.Schema != TraceSchema {
+		if probe.Schema == "" {
+			return nil, fmt.Errorf("%s: no schema field: not written by fundtrace trace --out of this version (want %s)", p, TraceSchema)
 		}
-	}
-	net, err := btcNetwork(c, st)
-	if err != nil {
-		return nil, err
-	}
-	var out []tracer.Seed
-	for i, rec := range recs[1:] {
-		line := i + 2
-		get := func(k string) string {
-			if j, ok := col[k]; ok && j < len(rec) {
-				return strings.TrimSpace(rec[j])
-			}
-			return ""
-		}
-		if ch := get("chain"); ch != "btc" {
-			return nil, fmt.Errorf("%s line %d: chain %q: trace follows btc only so far", p, line, ch)
-		}
-		h, err := chains.ParseHash(get("tx"))
-		if err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", p, line, err)
-		}
-		a, err := net.ParseAddress(get("address"))
-		if err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", p, line, err)
-		}
-		tx, err := st.Tx(c.Context, chains.Bitcoin, h)
-		if err != nil {
-			return nil, fmt.Errorf("%s line %d: transaction %s is not in the store: %w", p, line, h, err)
-		}
-		found := false
-		for _, o := range tx.Outputs {
-			if o.Address() != a {
-				continue
-			}
-			if amt := get("amount"); amt != "" && amt != strconv.FormatInt(o.Value, 10) {
-				continue
-			}
-			out = append(out, tracer.Seed{Outpoint: chains.Outpoint{Hash: h, Index: o.Index}, Ref: get("victim")})
-			found = true
-			break
-		}
-		if !found {
-			return nil, fmt.Errorf("%s line %d: transaction %s has no output of %s to %s", p, line, h, get("amount"), get("address"))
-		}
-	}
-	return out, nil
-}
-
-func freezeCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "freeze",
-		Usage:     "turn a trace into one freezing request per exchange (CSV and JSON)",
-		UsageText: "fundtrace freeze --trace trace.json --out DIR",
-		Description: `Reads a trace written by fundtrace trace --out and writes, for each
-exchange reached, DIR/<exchange>.csv and DIR/<exchange>.json: every deposit
-address with the deposits traced to it (outpoint, height, amount per
-model, the victim payments they trace back to).`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "trace", Required: true, Usage: "trace JSON (fundtrace trace --out)"},
-			&cli.StringFlag{Name: "out", Required: true, Usage: "folder to write the requests into"},
-		},
-		Action: runFreeze,
-	}
-}
-
-func runFreeze(c *cli.Context) error {
-	b, err := os.ReadFile(c.String("trace"))
-	if err != nil {
-		return err
+		return nil, fmt.Errorf("%s: schema %q, this fundtrace reads %q: re-run the trace with this version", p, probe.Schema, TraceSchema)
 	}
 	var j traceJSON
 	if err := json.Unmarshal(b, &j); err != nil {
-		return fmt.Errorf("%s: %w", c.String("trace"), err)
+		return nil, fmt.Errorf("%s: %w", p, err)
 	}
-	if err := os.MkdirAll(c.String("out"), 0o755); err != nil {
-		return err
-	}
-	byEx, names := byExchange(j.Deposits)
-	for _, e := range names {
-		ds := byEx[e]
-		sort.Slice(ds, func(i, k int) bool {
-			if ds[i].Address != ds[k].Address {
-				return ds[i].Address < ds[k].Address
-			}
-			return ds[i].Outpoint < ds[k].Outpoint
-		})
-		file := strings.NewReplacer(" ", "_", "/", "_").Replace(e)
-		req := struct {
-			Exchange string        `json:"exchange"`
-			Chain    string        `json:"chain"`
-			Models   []string      `json:"models"`
-			Deposits []depositJSON `json:"deposits"`
-		}{e, j.Chain, j.Models, ds}
-		jb, err := json.MarshalIndent(req, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(c.String("out"), file+".json"), append(jb, '\n'), 0o644); err != nil {
-			return err
-		}
-		f, err := os.Create(filepath.Join(c.String("out"), file+".csv"))
-		if err != nil {
-			return err
-		}
-		w := csv.NewWriter(f)
-		w.Write([]string{"exchange", "deposit_address", "outpoint", "height", "value_sats", "victim", "haircut_sats", "fifo_sats", "evidence"})
-		for _, d := range ds {
-			w.Write([]string{e, d.Address, d.Outpoint, strconv.FormatInt(d.Height, 10), strconv.FormatInt(d.Value, 10), d.Victim,
-				strconv.FormatInt(d.Haircut, 10), strconv.FormatInt(d.FIFO, 10), d.Evidence})
-		}
-		w.Flush()
-		if err := errors.Join(w.Error(), f.Close()); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.App.Writer, "%s: %d deposits → %s.csv, %s.json\n", e, len(ds), file, file)
-	}
-	return nil
+	return &j, nil
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fundtrace/fundtrace/sim"
 )
 
 // TestTraceAndFreeze runs the main job on the shipped scenario as a
@@ -57,10 +60,18 @@ func TestTraceAndFreeze(t *testing.T) {
 	// of a flow, and every flow's output pays the address it names.
 	reached := map[string]string{}
 	for _, f := range tr.Flows {
-		reached[f.Output] = f.To
+		reached[f.Outpoint] = f.To
 	}
 	for _, sd := range tr.Seeds {
 		reached[sd.Outpoint] = "seed"
+	}
+	if tr.Schema != TraceSchema || tr.Direction != "forward" || len(tr.Exchanges) == 0 || len(tr.Nodes) == 0 || len(tr.PeelChains) == 0 {
+		t.Fatalf("schema %q direction %q, %d exchanges, %d nodes, %d peel chains", tr.Schema, tr.Direction, len(tr.Exchanges), len(tr.Nodes), len(tr.PeelChains))
+	}
+	// Every deposit address is a node of the graph, with its role.
+	roles := map[string]string{}
+	for _, n := range tr.Nodes {
+		roles[n.Address] = n.Role
 	}
 	for _, d := range tr.Deposits {
 		if role[d.Address] != "deposit" {
@@ -68,6 +79,9 @@ func TestTraceAndFreeze(t *testing.T) {
 		}
 		if to, ok := reached[d.Outpoint]; !ok || (to != "seed" && to != d.Address) {
 			t.Fatalf("deposit %s is not reached by the flow graph (%q)", d.Outpoint, to)
+		}
+		if roles[d.Address] != "deposit" {
+			t.Fatalf("deposit address %s is a %q node", d.Address, roles[d.Address])
 		}
 	}
 	dir := t.TempDir()
@@ -79,10 +93,178 @@ func TestTraceAndFreeze(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no freezing request written")
 	}
-	// A seed that is not in the store is an error naming it.
-	if _, _, err := run(t, "--store", st, "trace", strings.Repeat("ab", 32)+":0"); err == nil || !strings.Contains(err.Error(), "seed 1") {
-		t.Fatalf("unknown seed: %v", err)
+	// Bad input: each a clear error naming what is wrong.
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{strings.Repeat("ab", 32) + ":0"}, "seed 1"},
+		{[]string{"nonsense"}, "want TXID:VOUT"},
+		{[]string{tr.Seeds[0].Outpoint[:64] + ":99"}, "outputs"},
+		{[]string{"--case", scen + "/case.csv", "--model", "lifo"}, `"lifo"`},
+		{[]string{"--case", scen + "/case.csv", "--backward", "--through-mixers"}, "--through-mixers"},
+		{[]string{"--case", scen + "/case.csv", "--from", "2024-01-02"}, "--address"},
+		{[]string{"--address", tr.Seeds[0].Address, "--from", "2024-02-01", "--until", "2024-01-01"}, "before --from"},
+		{[]string{"--address", tr.Seeds[0].Address, "--from", "yesterday"}, "YYYY-MM-DD"},
+		{[]string{"0x" + strings.Repeat("ab", 32)}, "Ethereum"},
+	} {
+		if _, _, err := run(t, append([]string{"--store", st, "trace"}, bad.args...)...); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("trace %v: %v, want an error saying %q", bad.args, err, bad.want)
+		}
 	}
+	// A frontier that explodes is bounded, and the trace says where it
+	// stopped and why.
+	js, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--model", "poison", "--through-mixers", "--max-nodes", "50", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bounded traceJSON
+	if err := json.Unmarshal([]byte(js), &bounded); err != nil {
+		t.Fatal(err)
+	}
+	if bounded.StopCounts["max-nodes"] == 0 || bounded.Stats[0].Visited > 50 {
+		t.Fatalf("--max-nodes 50: stops %v, %d followed", bounded.StopCounts, bounded.Stats[0].Visited)
+	}
+	// An address seed with a time window: the victim's payment is the
+	// only payment to the scam's address on its day.
+	js, _, err = run(t, "--store", st, "trace", "--address", tr.Seeds[0].Address, "--from", tr.Seeds[0].Time, "--until", tr.Seeds[0].Time, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var byAddr traceJSON
+	if err := json.Unmarshal([]byte(js), &byAddr); err != nil {
+		t.Fatal(err)
+	}
+	if len(byAddr.Seeds) != 1 || byAddr.Seeds[0].Outpoint != tr.Seeds[0].Outpoint {
+		t.Fatalf("address seeds %+v, want %s", byAddr.Seeds, tr.Seeds[0].Outpoint)
+	}
+	// A trace file of another version is refused with a message.
+	old := filepath.Join(t.TempDir(), "old.json")
+	os.WriteFile(old, []byte(`{"chain":"btc","deposits":[]}`), 0o644)
+	if _, _, err := run(t, "freeze", "--trace", old, "--out", t.TempDir()); err == nil || !strings.Contains(err.Error(), "schema") {
+		t.Fatalf("old trace file: %v", err)
+	}
+	os.WriteFile(old, []byte(`{"schema":`), 0o644)
+	if _, _, err := run(t, "freeze", "--trace", old, "--out", t.TempDir()); err == nil || !strings.Contains(err.Error(), "not a trace file") {
+		t.Fatalf("corrupt trace file: %v", err)
+	}
+}
+
+// TestTraceETH: the Ethereum scenario served over JSON-RPC, indexed,
+// labeled, and traced from its case file (ETH and the token followed
+// separately), forward to deposit addresses the truth lists and backward
+// to the exchanges the victims bought at.
+func TestTraceETH(t *testing.T) {
+	const scen = "../../testdata/sim/eth"
+	w, err := sim.LoadETH(scen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := sim.NewETHHandler(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	st := t.TempDir() + "/store"
+	for _, args := range [][]string{
+		{"index", "eth", "--rpc", srv.URL, "--confirmations", "0"},
+		{"labels", "import", scen + "/labels.csv"},
+	} {
+		if _, _, err := run(t, append([]string{"--store", st}, args...)...); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "trace.json")
+	if _, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := readTrace(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := map[[3]string]bool{}
+	for _, r := range readCSVFile(t, scen+"/truth/exposures.csv") {
+		truth[[3]string{r["deposit_address"], r["tx_hash"], r["asset"]}] = true
+	}
+	assets := map[string]bool{}
+	for _, d := range tr.Deposits {
+		asset := "ETH"
+		if d.Asset != "ETH" {
+			asset = "USDT"
+		}
+		assets[d.Asset] = true
+		if !truth[[3]string{d.Address, d.Tx, asset}] {
+			t.Fatalf("deposit %+v is not one the truth lists", d)
+		}
+	}
+	if len(tr.Seeds) != 12 || len(tr.Deposits) < len(truth)*95/100 || len(assets) != 2 || tr.Assets["ETH"].Decimals != 18 {
+		t.Fatalf("%d seeds, %d deposits of %d in the truth, assets %v %+v", len(tr.Seeds), len(tr.Deposits), len(truth), assets, tr.Assets)
+	}
+	dir := t.TempDir()
+	if msg, _, err := run(t, "freeze", "--trace", out, "--out", dir); err != nil || !strings.Contains(msg, "deposits") {
+		t.Fatalf("freeze: %v %s", err, msg)
+	}
+	// Backward from the same payments: the victims' money came from the
+	// exchanges they bought at.
+	js, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--backward", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back traceJSON
+	if err := json.Unmarshal([]byte(js), &back); err != nil {
+		t.Fatal(err)
+	}
+	exchanges := 0
+	for _, o := range back.Origins {
+		if o.Category == "exchange" {
+			exchanges++
+		}
+	}
+	if back.Direction != "backward" || exchanges == 0 {
+		t.Fatalf("backward: %s, %d origins at exchanges of %d", back.Direction, exchanges, len(back.Origins))
+	}
+	// One seed by hash and log index: the token payment's Transfer log.
+	var tokenSeed seedJSON
+	for _, s := range tr.Seeds {
+		if s.Asset != "ETH" {
+			tokenSeed = s
+			break
+		}
+	}
+	js, _, err = run(t, "--store", st, "trace", tokenSeed.Tx+":"+strings.TrimPrefix(tokenSeed.Position, "log:"), "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one traceJSON
+	if err := json.Unmarshal([]byte(js), &one); err != nil || len(one.Seeds) != 1 || one.Seeds[0].Amount != tokenSeed.Amount {
+		t.Fatalf("seed by log index: %v %+v", err, one.Seeds)
+	}
+	if _, _, err := run(t, "--store", st, "trace", tokenSeed.Tx+":9999"); err == nil || !strings.Contains(err.Error(), "no successful transfer") {
+		t.Fatalf("unknown log index: %v", err)
+	}
+}
+
+func readCSVFile(t *testing.T, p string) []map[string]string {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]string
+	for _, r := range recs[1:] {
+		m := map[string]string{}
+		for i, h := range recs[0] {
+			m[h] = r[i]
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // TestScreenExposure: the scam's address a victim paid (from the case

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+func freezeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "freeze",
+		Usage:     "turn a trace into one freezing request per exchange (CSV and JSON)",
+		UsageText: "fundtrace freeze --trace trace.json --out DIR",
+		Description: `Reads a trace written by fundtrace trace --out and writes, for each
+exchange reached, DIR/<exchange>.csv and DIR/<exchange>.json: every deposit
+address (first and last seen) with the deposits traced to it (transaction,
+height, time, asset, amount per model in base units and in the asset's
+unit, the victim payments they trace back to, the evidence that the address
+is the exchange's).`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "trace", Required: true, Usage: "trace JSON (fundtrace trace --out)"},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "folder to write the requests into"},
+		},
+		Action: runFreeze,
+	}
+}
+
+// freezeJSON is one exchange's freezing request.
+type freezeJSON struct {
+	Exchange  string               `json:"exchange"`
+	Models    []string             `json:"models"`
+	Assets    map[string]assetJSON `json:"assets"`
+	Addresses []depositAddressJSON `json:"deposit_addresses"`
+	Deposits  []depositJSON        `json:"deposits"`
+}
+
+func runFreeze(c *cli.Context) error {
+	j, err := readTrace(c.String("trace"))
+	if err != nil {
+		return err
+	}
+	if j.Direction != "forward" {
+		return fmt.Errorf("%s is a %s trace: freezing requests come from forward traces", c.String("trace"), j.Direction)
+	}
+	dir := c.String("out")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if len(j.Exchanges) == 0 {
+		fmt.Fprintln(c.App.Writer, "the trace reached no exchange: no freezing request written")
+		return nil
+	}
+	byEx, _ := byExchange(j.Deposits)
+	for _, ex := range j.Exchanges {
+		ds := byEx[ex.Exchange]
+		sort.SliceStable(ds, func(i, k int) bool {
+			if ds[i].Address != ds[k].Address {
+				return ds[i].Address < ds[k].Address
+			}
+			return ds[i].Time < ds[k].Time
+		})
+		file := fileName(ex.Exchange)
+		req := freezeJSON{Exchange: ex.Exchange, Models: j.Models, Assets: j.Assets, Addresses: ex.Addresses, Deposits: ds}
+		jb, err := json.MarshalIndent(req, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, file+".json"), append(jb, '\n'), 0o644); err != nil {
+			return err
+		}
+		if err := writeFreezeCSV(filepath.Join(dir, file+".csv"), j, ds); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "%s: %d deposits to %d deposit addresses → %s.csv, %s.json\n", ex.Exchange, len(ds), len(ex.Addresses), file, file)
+	}
+	return nil
+}
+
+// fileName makes an exchange's name safe as a file name.
+func fileName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "exchange"
+	}
+	return b.String()
+}
+
+func writeFreezeCSV(p string, j *traceJSON, ds []depositJSON) error {
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	w.Write([]string{"exchange", "chain", "deposit_address", "txid", "outpoint", "position", "height", "time", "asset", "value",
+		"victim", "haircut", "fifo", "haircut_units", "fifo_units", "evidence"})
+	for _, d := range ds {
+		a := j.Assets[d.Asset]
+		w.Write([]string{d.Exchange, d.Chain, d.Address, d.Tx, d.Outpoint, d.Position, strconv.FormatInt(d.Height, 10), d.Time, a.Symbol, d.Value,
+			d.Victim, decimalUnits(d.Haircut, a.Decimals), decimalUnits(d.FIFO, a.Decimals), d.Haircut, d.FIFO, d.Evidence})
+	}
+	w.Flush()
+	return errors.Join(w.Error(), f.Close())
+}
