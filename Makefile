@@ -59,7 +59,7 @@ bench:
 	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./store/clickhouse | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Pipeline|FetchBare' -benchtime 10x -count 3 ./chains/ethereum | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Cluster|BareUnionFind' -benchtime 3x -count 3 ./cluster | tee -a bench.txt
-	$(GO) test -run '^$$' -bench 'Trace' -benchtime 5x ./tracer | tee -a bench.txt
+	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench 'Trace' -benchtime 5x -timeout 20m ./tracer | tee -a bench.txt
 	@sh scripts/benchreport.sh bench.txt
 
 # Clustering accuracy on simulated chains with ground truth: pairwise

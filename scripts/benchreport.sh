@@ -15,6 +15,9 @@ awk '
 		if ($(i+1) == "transfers/s") tps[name] = tps[name] " " $i
 		if ($(i+1) == "inputs/s") ips[name] = ips[name] " " $i
 		if ($(i+1) == "B/address") bpa[name] = bpa[name] " " $i
+		if ($(i+1) == "ns/op") nsop[name] = nsop[name] " " $i
+		if ($(i+1) == "chain-txs") ctx[name] = $i
+		if ($(i+1) == "queries/hop") qph[name] = $i
 	}
 	if (!(name in seen)) { seen[name] = 1; order[++n] = name }
 }
@@ -43,6 +46,12 @@ END {
 	if ("Cluster" in ips) {
 		cI = median(ips["Cluster"]); uI = median(ips["BareUnionFind"])
 		printf "Clustering (multi-input, simulated chain, from the embedded store): %.0f inputs/s, %s B/address; bare union-find over the same edges %.0f inputs/s, %s B/address; ratio %.3f\n", cI, median(bpa["Cluster"]), uI, median(bpa["BareUnionFind"]), (uI > 0 ? cI / uI : 0)
+	}
+	hdr = 0
+	for (i = 1; i <= n; i++) {
+		if (order[i] !~ /^Trace/ || !(order[i] in nsop)) continue
+		if (!hdr) { printf "\nTracing every victim payment 10 hops (haircut and FIFO):\n%-34s %10s %12s %12s\n", "benchmark", "chain txs", "ms/trace", "queries/hop"; hdr = 1 }
+		printf "%-34s %10s %12.1f %12s\n", order[i], ctx[order[i]], median(nsop[order[i]]) / 1e6, qph[order[i]]
 	}
 	if ("Pipeline" in bps) {
 		p = median(bps["Pipeline"]); f = median(bps["FetchBare"])

@@ -219,16 +219,29 @@ func (t *taint) seeds() []int {
 // maxUnits is the most any enabled model says t carries of any one seed.
 func (t *taint) maxUnits(on map[string]bool, value *big.Int) *big.Int {
 	m := new(big.Int)
-	for _, s := range t.seeds() {
-		a := t.amounts(s, value)
-		if on[Haircut] && a.HaircutUnits().Cmp(m) > 0 {
-			m = a.HaircutUnits()
+	if on[Poison] && len(t.poison) > 0 {
+		m.Set(value)
+	}
+	if on[Haircut] {
+		for _, r := range t.hair {
+			if u := new(big.Int).Quo(r.Num(), r.Denom()); u.Cmp(m) > 0 {
+				m = u
+			}
 		}
-		if on[FIFO] && a.FIFO.Cmp(m) > 0 {
-			m = a.FIFO
-		}
-		if on[Poison] && a.Poison.Cmp(m) > 0 {
-			m = a.Poison
+	}
+	if on[FIFO] {
+		per := map[int]*big.Int{}
+		for _, f := range t.fifo {
+			if f.seed < 0 {
+				continue
+			}
+			if per[f.seed] == nil {
+				per[f.seed] = new(big.Int)
+			}
+			per[f.seed].Add(per[f.seed], f.n)
+			if per[f.seed].Cmp(m) > 0 {
+				m = new(big.Int).Set(per[f.seed])
+			}
 		}
 	}
 	return m

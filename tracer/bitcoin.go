@@ -179,12 +179,13 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 	}
 	res := &Result{Seeds: seeds}
 	var frontier []*coin
+	seedTxs, err := src.Txs(ctx, c, seedHashes(seeds))
+	if err != nil {
+		return nil, fmt.Errorf("seeds: %w", err)
+	}
+	res.Lookups++
 	for i, s := range seeds {
-		txs, err := src.Txs(ctx, c, []chains.Hash{s.Outpoint.Hash})
-		if err != nil {
-			return nil, fmt.Errorf("seed %d (%s): transaction %s: %w", i+1, s.Ref, s.Outpoint.Hash, err)
-		}
-		tx := txs[0]
+		tx := seedTxs[i]
 		if int(s.Outpoint.Index) >= len(tx.Outputs) {
 			return nil, fmt.Errorf("seed %d (%s): %s has no output %d", i+1, s.Ref, s.Outpoint.Hash, s.Outpoint.Index)
 		}
@@ -578,4 +579,12 @@ func PeelChains(flows []Flow) []PeelChain {
 		}
 	}
 	return chainsOut
+}
+
+func seedHashes(seeds []Seed) []chains.Hash {
+	hs := make([]chains.Hash, len(seeds))
+	for i, s := range seeds {
+		hs[i] = s.Outpoint.Hash
+	}
+	return hs
 }
