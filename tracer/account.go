@@ -63,7 +63,11 @@ type AccountConfig struct {
 	// Until: money moved after this time (Unix seconds; 0 none) is not
 	// followed.
 	Until  int64
-	Labels Labeler
+	// Together follows all seeds as one (the amounts of each deposit,
+	// flow and stop are then all seeds' together, under Seed 0): what
+	// exposure needs, at the cost of one seed's bookkeeping.
+	Together bool
+	Labels   Labeler
 	// OnService is told of money reaching a labeled service other than an
 	// exchange (see Config.OnService).
 	OnService func(category, name string, hop int, a AccountAmounts)
@@ -326,10 +330,14 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 		if !tr.Success || tr.Amount == nil || tr.Amount.Sign() <= 0 || tr.To == "" {
 			return nil, fmt.Errorf("seed %d (%s): transfer %s %s moved nothing", i+1, s.Ref, tr.TxHash, tr.Position)
 		}
+		col := i
+		if cfg.Together {
+			col = 0
+		}
 		t := newTaint()
-		t.poison[i] = true
-		t.hair[i] = new(big.Rat).SetInt(tr.Amount)
-		t.fifo = []fseg{{i, new(big.Int).Set(tr.Amount)}}
+		t.poison[col] = true
+		t.hair[col] = new(big.Rat).SetInt(tr.Amount)
+		t.fifo = []fseg{{col, new(big.Int).Set(tr.Amount)}}
 		if cat, name, ok := labelOf(cfg.Labels, tr.To); ok {
 			// A victim paying an exchange directly: the deposit is the seed.
 			if cat == "exchange" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"sort"
 
 	"github.com/fundtrace/fundtrace/chains"
 )
@@ -130,4 +131,90 @@ func outpointTxs(ops []chains.Outpoint) []chains.Hash {
 		hs[i] = op.Hash
 	}
 	return hs
+}
+
+// AccountExposure is an account-chain address's exposure to one labeled
+// service, in one asset (base units).
+type AccountExposure struct {
+	Category string
+	Name     string
+	Asset    chains.Address
+	Sent     *big.Int
+	Received *big.Int
+	MinHops  int
+}
+
+// AccountExposures computes an account-chain address's exposure within
+// hops under the haircut model: forward, where the money it received
+// went (its own outgoing transfers are the first hop); backward, where
+// the money it received came from (its payers are the first hop).
+func AccountExposures(ctx context.Context, src AccountSource, c chains.Chain, a chains.Address, hops int, labels Labeler) ([]AccountExposure, error) {
+	if hops <= 0 {
+		hops = 3
+	}
+	hist, err := src.TransfersOf(ctx, c, []chains.Address{a}, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	var seeds []AccountSeed
+	for _, t := range hist[0] {
+		if t.To == a && t.From != a && t.Success && t.Amount != nil && t.Amount.Sign() > 0 && t.Kind != chains.TransferERC721 {
+			seeds = append(seeds, AccountSeed{Transfer: t})
+		}
+	}
+	if len(seeds) == 0 {
+		return nil, nil
+	}
+	byKey := map[[3]string]*AccountExposure{}
+	hit := func(cat, name string, asset chains.Address, hop int, sent, recv *big.Int) {
+		k := [3]string{cat, name, string(asset)}
+		e := byKey[k]
+		if e == nil {
+			e = &AccountExposure{Category: cat, Name: name, Asset: asset, Sent: new(big.Int), Received: new(big.Int), MinHops: hop}
+			byKey[k] = e
+		}
+		e.Sent.Add(e.Sent, sent)
+		e.Received.Add(e.Received, recv)
+		e.MinHops = min(e.MinHops, hop)
+	}
+	zero := new(big.Int)
+	one := map[chains.Address]*big.Int{}
+	for _, s := range seeds {
+		one[s.Transfer.Asset] = big.NewInt(1)
+	}
+	fw, err := Account(ctx, src, c, seeds, AccountConfig{Models: []string{Haircut}, MaxHops: hops, MinAmount: one, Together: true, Labels: labels})
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fw.Flows {
+		if cat, name, ok := labelOf(labels, f.Transfer.To); ok && cat != "exchange" {
+			hit(cat, name, f.Transfer.Asset, f.Hop, f.Amounts.HaircutUnits(), zero)
+		}
+	}
+	for _, d := range fw.Deposits {
+		hit("exchange", d.Exchange, d.Transfer.Asset, max(d.Hop, 1), d.Amounts.HaircutUnits(), zero)
+	}
+	bw, err := AccountBackward(ctx, src, c, seeds, AccountConfig{Models: []string{Haircut}, MaxHops: hops - 1, MinAmount: one, Labels: labels})
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range bw.Origins {
+		if o.Reason == "labeled" {
+			hit(o.Category, o.Name, o.Transfer.Asset, o.Hop+1, zero, o.Amounts.HaircutUnits())
+		}
+	}
+	out := make([]AccountExposure, 0, len(byKey))
+	for _, e := range byKey {
+		out = append(out, *e)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Category != out[j].Category {
+			return out[i].Category < out[j].Category
+		}
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Asset < out[j].Asset
+	})
+	return out, nil
 }

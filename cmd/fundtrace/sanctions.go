@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -204,7 +205,7 @@ when any address is a hit, 0 when none, 1 on errors.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Usage: "CSV file whose first column holds addresses"},
 			&cli.StringFlag{Name: "as-of", Usage: "screen against the list as it stood on this day (YYYY-MM-DD)"},
-			&cli.BoolFlag{Name: "exposure", Usage: "also report indirect exposure (Bitcoin): what the address sent to and received from each labeled category within --hops, under the haircut model"},
+			&cli.BoolFlag{Name: "exposure", Usage: "also report indirect exposure: what the address sent to and received from each labeled category within --hops, under the haircut model (per asset on Ethereum)"},
 			&cli.IntFlag{Name: "hops", Value: 3, Usage: "with --exposure, how many transactions away to look"},
 			jsonFlag,
 		},
@@ -340,8 +341,13 @@ func runScreen(c *cli.Context) error {
 			return err
 		}
 		r.Labels, r.ClusterLabels = nonNil(own), nonNil(cl)
-		if c.Bool("exposure") && ch == chains.Bitcoin {
-			if r.Exposure, err = exposureOf(c, st, a); err != nil {
+		if c.Bool("exposure") {
+			if ch == chains.Bitcoin {
+				r.Exposure, err = exposureOf(c, st, a)
+			} else {
+				r.Exposure, err = accountExposureOf(c, st, ch, a)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -382,9 +388,9 @@ func runScreen(c *cli.Context) error {
 			}
 			fmt.Fprintf(c.App.Writer, "\nExposure of %s within %d hops (haircut):\n", r.Address, c.Int("hops"))
 			et := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-			fmt.Fprintf(et, "  CATEGORY\tNAME\tSENT TO (BTC)\tRECEIVED FROM (BTC)\tNEAREST HOP\n")
+			fmt.Fprintf(et, "  CATEGORY\tNAME\tASSET\tSENT TO\tRECEIVED FROM\tNEAREST HOP\n")
 			for _, e := range r.Exposure {
-				fmt.Fprintf(et, "  %s\t%s\t%s\t%s\t%d\n", e.Category, e.Name, formatBTC(e.Sent), formatBTC(e.Received), e.MinHops)
+				fmt.Fprintf(et, "  %s\t%s\t%s\t%s\t%s\t%d\n", e.Category, e.Name, e.Asset, decimalUnits(e.SentUnits, e.Decimals), decimalUnits(e.ReceivedUnit, e.Decimals), e.MinHops)
 			}
 			et.Flush()
 		}
@@ -395,12 +401,40 @@ func runScreen(c *cli.Context) error {
 	return nil
 }
 
+// exposureJSON is exposure to one labeled service. Amounts are in the
+// asset's base units (sent, received); on Bitcoin also as integers
+// (sent_sats, received_sats).
 type exposureJSON struct {
-	Category string `json:"category"`
-	Name     string `json:"name"`
-	Sent     int64  `json:"sent_sats"`
-	Received int64  `json:"received_sats"`
-	MinHops  int    `json:"nearest_hop"`
+	Category     string `json:"category"`
+	Name         string `json:"name"`
+	Asset        string `json:"asset"`
+	Decimals     int    `json:"decimals"`
+	SentUnits    string `json:"sent"`
+	ReceivedUnit string `json:"received"`
+	Sent         int64  `json:"sent_sats,omitempty"`
+	Received     int64  `json:"received_sats,omitempty"`
+	MinHops      int    `json:"nearest_hop"`
+}
+
+// accountExposureOf computes an Ethereum address's indirect exposure, per asset.
+func accountExposureOf(c *cli.Context, st backend, ch chains.Chain, a chains.Address) ([]exposureJSON, error) {
+	ab, err := storeAs[accountBackend](st)
+	if err != nil {
+		return nil, err
+	}
+	tc := &traceCtx{c: c, st: st, attr: newAttribution(st), ab: ab}
+	es, err := tracer.AccountExposures(c.Context, ab, ch, a, c.Int("hops"), tc.labeler(ch))
+	if err != nil {
+		return nil, err
+	}
+	j := &traceJSON{Assets: map[string]assetJSON{}}
+	out := []exposureJSON{}
+	for _, e := range es {
+		id := tc.assetID(j, e.Asset)
+		out = append(out, exposureJSON{Category: e.Category, Name: e.Name, Asset: j.Assets[id].Symbol, Decimals: j.Assets[id].Decimals,
+			SentUnits: e.Sent.String(), ReceivedUnit: e.Received.String(), MinHops: e.MinHops})
+	}
+	return out, nil
 }
 
 // exposureOf computes a Bitcoin address's indirect exposure.
@@ -419,7 +453,8 @@ func exposureOf(c *cli.Context, st backend, a chains.Address) ([]exposureJSON, e
 	}
 	out := []exposureJSON{}
 	for _, e := range es {
-		out = append(out, exposureJSON{e.Category, e.Name, e.Sent, e.Received, e.MinHops})
+		out = append(out, exposureJSON{Category: e.Category, Name: e.Name, Asset: "BTC", Decimals: 8, SentUnits: strconv.FormatInt(e.Sent, 10),
+			ReceivedUnit: strconv.FormatInt(e.Received, 10), Sent: e.Sent, Received: e.Received, MinHops: e.MinHops})
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"math/big"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -242,6 +243,45 @@ func TestTraceETH(t *testing.T) {
 	}
 	if _, _, err := run(t, "--store", st, "trace", tokenSeed.Tx+":9999"); err == nil || !strings.Contains(err.Error(), "no successful transfer") {
 		t.Fatalf("unknown log index: %v", err)
+	}
+	// Exposure of the scam's address the first victim paid (in ETH): it
+	// sent victims' money on to exchanges and received it, through the
+	// victims, from the exchanges they bought at; neither more than the
+	// victims paid it.
+	scam := tr.Seeds[0]
+	js, _, err = run(t, "--store", st, "screen", "--exposure", "--hops", "6", scam.Address, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scr []struct {
+		Exposure []struct {
+			Category string `json:"category"`
+			Asset    string `json:"asset"`
+			Sent     string `json:"sent"`
+			Received string `json:"received"`
+		} `json:"exposure"`
+	}
+	if err := json.Unmarshal([]byte(js), &scr); err != nil || len(scr) != 1 {
+		t.Fatalf("%v: %s", err, js)
+	}
+	paid := new(big.Int)
+	for _, s := range tr.Seeds {
+		if s.Address == scam.Address && s.Asset == "ETH" {
+			v, _ := new(big.Int).SetString(s.Amount, 10)
+			paid.Add(paid, v)
+		}
+	}
+	sent, recv := new(big.Int), new(big.Int)
+	for _, e := range scr[0].Exposure {
+		if e.Category == "exchange" && e.Asset == "ETH" {
+			v, _ := new(big.Int).SetString(e.Sent, 10)
+			sent.Add(sent, v)
+			v, _ = new(big.Int).SetString(e.Received, 10)
+			recv.Add(recv, v)
+		}
+	}
+	if sent.Sign() <= 0 || recv.Sign() <= 0 || sent.Cmp(paid) > 0 {
+		t.Fatalf("exposure to exchanges in ETH: sent %s, received %s; the victims paid %s", sent, recv, paid)
 	}
 }
 
