@@ -62,7 +62,7 @@ type AccountConfig struct {
 	MaxHistory int
 	// Until: money moved after this time (Unix seconds; 0 none) is not
 	// followed.
-	Until  int64
+	Until int64
 	// Together follows all seeds as one (the amounts of each deposit,
 	// flow and stop are then all seeds' together, under Seed 0): what
 	// exposure needs, at the cost of one seed's bookkeeping.

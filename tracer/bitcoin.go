@@ -48,7 +48,7 @@ type Labeler func(a chains.Address) (category, name string, ok bool)
 type Config struct {
 	// Models to run (default haircut and FIFO). Poison taints every coin
 	// a tainted coin ever touched; it is bounded by MaxNodes and MaxHops.
-	Models        []string
+	Models []string
 	// MaxHops bounds the transactions followed from a seed (default 50).
 	// A peel chain counts as one: its steps (a one-input, two-output
 	// transaction spending the like) do not use up hops.
@@ -113,8 +113,8 @@ type Flow struct {
 	Tx      chains.Hash
 	Height  int64
 	Time    int64
-	Hop     int // transactions from the seed, a peel chain counting as one
-	Peel    bool // the transaction is a peel-chain step (one input, two outputs)
+	Hop     int               // transactions from the seed, a peel chain counting as one
+	Peel    bool              // the transaction is a peel-chain step (one input, two outputs)
 	From    []chains.Address  // the addresses of the tainted inputs
 	Inputs  []chains.Outpoint // the tainted inputs
 	To      chains.Address
@@ -131,9 +131,9 @@ type Result struct {
 	Deposits []Deposit
 	Stops    []Stop
 	Flows    []Flow // every step money was followed through, in hop order
-	Hops     int // rounds of store queries
-	Lookups  int // store queries: one for spenders and one for transactions a round
-	Coins    int // tainted coins followed
+	Hops     int    // rounds of store queries
+	Lookups  int    // store queries: one for spenders and one for transactions a round
+	Coins    int    // tainted coins followed
 }
 
 // coin is a tainted output and what it carries of each seed.
