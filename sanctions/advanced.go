@@ -79,9 +79,16 @@ func ParseAdvanced(r io.Reader, source string) (*List, *Stats, error) {
 	byProfile := map[string]*Entry{}
 	var order []string
 	var issue xmlDate
+	root := ""
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
+			if root == "" {
+				return nil, nil, fmt.Errorf("%s: not an XML document (no element in it)", source)
+			}
+			if root != "Sanctions" {
+				return nil, nil, fmt.Errorf("%s: the document is <%s>, not OFAC's advanced XML (<Sanctions>)", source, root)
+			}
 			break
 		}
 		if err != nil {
@@ -90,6 +97,9 @@ func ParseAdvanced(r io.Reader, source string) (*List, *Stats, error) {
 		se, ok := tok.(xml.StartElement)
 		if !ok {
 			continue
+		}
+		if root == "" {
+			root = se.Name.Local
 		}
 		attr := func(name string) string {
 			for _, a := range se.Attr {

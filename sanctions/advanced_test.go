@@ -73,3 +73,13 @@ func TestEthereumChecksum(t *testing.T) {
 		}
 	}
 }
+
+// TestAdvancedNotXML: a file that is not OFAC's advanced XML is an error
+// naming it, never an empty list (which would clear every hit).
+func TestAdvancedNotXML(t *testing.T) {
+	for _, doc := range []string{"not xml at all", "", `<?xml version="1.0"?><html><body/></html>`} {
+		if _, _, err := ParseAdvanced(strings.NewReader(doc), "upload.xml"); err == nil || !strings.Contains(err.Error(), "upload.xml") {
+			t.Errorf("%q: %v", doc, err)
+		}
+	}
+}

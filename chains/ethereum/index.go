@@ -110,9 +110,21 @@ func Index(ctx context.Context, sink Sink, cl *Client, cfg IndexConfig) (*Result
 		return nil, fmt.Errorf("the store holds ethereum %s; the node at %s serves %s", m.Network, cl.URL(), res.Network)
 	}
 	start := time.Now()
+	// Following ends when the context does, wherever the loop is then:
+	// every write is atomic, so what was committed stands.
+	stopped := func() bool {
+		if cfg.Follow && ctx.Err() != nil {
+			res.Traces = cl.traces
+			return true
+		}
+		return false
+	}
 	for {
 		m, err := sink.Meta(ctx, chains.Ethereum)
 		if err != nil {
+			if stopped() {
+				return res, nil
+			}
 			return nil, err
 		}
 		next := cfg.From
@@ -124,6 +136,9 @@ func Index(ctx context.Context, sink Sink, cl *Client, cfg IndexConfig) (*Result
 		}
 		head, err := cl.Head(ctx)
 		if err != nil {
+			if stopped() {
+				return res, nil
+			}
 			return nil, err
 		}
 		target := int64(head) - cfg.Confirmations
@@ -146,6 +161,9 @@ func Index(ctx context.Context, sink Sink, cl *Client, cfg IndexConfig) (*Result
 		end := min(target, next+int64(cfg.BatchBlocks)-1)
 		bds, err := fetchRange(ctx, cl, next, end, cfg.Workers)
 		if err != nil {
+			if stopped() {
+				return res, nil
+			}
 			return nil, err
 		}
 		// The first block must follow the stored tip; if it does not, the

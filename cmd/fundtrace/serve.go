@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fundtrace/fundtrace/sanctions"
+	"github.com/fundtrace/fundtrace/screening"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+var keysFlag = &cli.StringFlag{Name: "keys", Value: "fundtrace-keys.json", EnvVars: []string{"FUNDTRACE_KEYS"},
+	Usage: "the API key file (keys stored hashed; fundtrace apikey manages it)"}
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "serve",
+		Usage:     "serve the screening API over HTTP (JSON; API keys; Prometheus metrics)",
+		UsageText: "fundtrace serve [--listen 127.0.0.1:8080] [--keys FILE] [--tls-cert F --tls-key F] [--max-batch N] [--rate N] [--timeout D]",
+		Description: `Endpoints (docs/screening-api.md; the OpenAPI document is at /openapi.json):
+  GET  /v1/screen/{chain}/{address}[?as_of=DAY&exposure=N]
+  POST /v1/screen[?as_of=DAY&exposure=N]   {"addresses": ["…", {"chain": "eth", "address": "0x…"}]}
+  GET  /api/v1/address/{address}           the free sanctions-screening API's shape: {"identifications": [...]}
+  POST /v1/admin/sanctions[?date=DAY]      body: an OFAC sdn_advanced.xml (admin keys)
+  GET  /healthz, /metrics, /openapi.json   (no key needed)
+Every other request needs an API key (fundtrace apikey create) in the
+X-API-Key header; each key is rate limited. The sanctions snapshot in force
+and the labels are held in memory and swapped whole when a new snapshot is
+imported (over HTTP, or into a ClickHouse store by another process: the
+store is checked every --reload). SIGTERM or SIGINT stops the server after
+the requests in flight have finished.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "address to listen on"},
+			keysFlag,
+			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate (PEM)"},
+			&cli.StringFlag{Name: "tls-key", Usage: "the certificate's private key (PEM)"},
+			&cli.IntFlag{Name: "max-batch", Value: 1000, Usage: "most addresses in one POST /v1/screen"},
+			&cli.Int64Flag{Name: "max-body", Value: 1 << 20, Usage: "largest request body in bytes"},
+			&cli.Float64Flag{Name: "rate", Value: 2000, Usage: "requests a second per API key (a key's own rate overrides it)"},
+			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "longest a request may take"},
+			&cli.IntFlag{Name: "max-exposure-hops", Value: 6, Usage: "the most hops ?exposure= may ask for"},
+			&cli.DurationFlag{Name: "reload", Value: 5 * time.Second, Usage: "how often to look for a new sanctions snapshot and API key changes"},
+		},
+		Action: runServe,
+	}
+}
+
+func runServe(c *cli.Context) error {
+	if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	keys, err := screening.LoadKeys(c.String(keysFlag.Name))
+	if err != nil {
+		return err
+	}
+	if keys.Count() == 0 {
+		slog.Warn("No API key in force: every screening request will be refused (create one with fundtrace apikey create)", "keys", c.String(keysFlag.Name))
+	}
+	st, ss, err := openAs[sanctionsStore](c, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	lst, err := storeAs[labelStore](st)
+	if err != nil {
+		return err
+	}
+	sc, err := screening.New(c.Context, screeningStore{ss, lst})
+	if err != nil {
+		return err
+	}
+	l := sc.Current()
+	if l.Snapshot.ID == 0 {
+		slog.Warn("No sanctions list imported: screening answers with labels and clusters only (fundtrace sanctions import, or POST /v1/admin/sanctions)")
+	}
+	srv := screening.NewServer(sc, screening.Config{Keys: keys, MaxBatch: c.Int("max-batch"), MaxBody: c.Int64("max-body"), Timeout: c.Duration("timeout"),
+		Rate: c.Float64("rate"), MaxExposureHops: c.Int("max-exposure-hops"), Data: st, Logger: slog.Default(),
+		Import: func(ctx context.Context, path, date string, force bool) (store.SanctionsSnapshot, error) {
+			return importSanctions(ctx, ss, []string{path}, date, force)
+		}})
+	ln, err := net.Listen("tcp", c.String("listen"))
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: c.Duration("timeout") + 30*time.Second,
+		WriteTimeout: c.Duration("timeout") + 5*time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn)}
+	scheme := "http"
+	if c.String("tls-cert") != "" {
+		cert, err := tls.LoadX509KeyPair(c.String("tls-cert"), c.String("tls-key"))
+		if err != nil {
+			return fmt.Errorf("TLS certificate: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		scheme = "https"
+	}
+	watch, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	go srv.Watch(watch, c.Duration("reload"))
+	done := make(chan error, 1)
+	go func() {
+		if hs.TLSConfig != nil {
+			done <- hs.ServeTLS(ln, "", "")
+		} else {
+			done <- hs.Serve(ln)
+		}
+	}()
+	slog.Info("Serving the screening API", "url", scheme+"://"+ln.Addr().String(), "snapshot", l.Snapshot.ID, "list_date", l.Snapshot.Date,
+		"listed_addresses", l.Snapshot.Addresses, "api_keys", keys.Count())
+	select {
+	case err := <-done:
+		return err
+	case <-c.Context.Done():
+	}
+	// SIGTERM or SIGINT: stop accepting, let the requests in flight finish.
+	slog.Info("Shutting down: finishing the requests in flight")
+	ctx, cancel := context.WithTimeout(context.Background(), c.Duration("timeout")+30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	slog.Info("Stopped")
+	return nil
+}
+
+// screeningStore joins the store's sanctions and labels for screening.
+type screeningStore struct {
+	sanctionsStore
+	lst labelStore
+}
+
+func (s screeningStore) EachLabel(ctx context.Context, fn func(store.Label) error) error {
+	return s.lst.EachLabel(ctx, fn)
+}
+
+// importSanctions reads OFAC files into a new snapshot of the store. Unless
+// forced, it refuses a list that would drop more than half of the
+// addresses listed now: the wrong file (a consolidated non-SDN list) or a
+// truncated one must not silently clear every hit.
+func importSanctions(ctx context.Context, ss sanctionsStore, paths []string, date string, force bool) (store.SanctionsSnapshot, error) {
+	l, err := sanctions.Load(paths)
+	if err != nil {
+		return store.SanctionsSnapshot{}, err
+	}
+	if date != "" {
+		if l.Date != "" && l.Date != date {
+			return store.SanctionsSnapshot{}, fmt.Errorf("date %s, but the file says it was published on %s", date, l.Date)
+		}
+		l.Date = date
+	}
+	sn, addrs := sanctions.Snapshot(l)
+	if !force {
+		if cur, err := ss.CurrentSnapshot(ctx); err != nil {
+			return store.SanctionsSnapshot{}, err
+		} else if cur > 0 {
+			prev, err := ss.SnapshotAddresses(ctx, cur)
+			if err != nil {
+				return store.SanctionsSnapshot{}, err
+			}
+			if len(addrs) < len(prev)/2 {
+				return store.SanctionsSnapshot{}, fmt.Errorf("the new list has %d addresses, the one in force %d: refusing to drop most of them (force to import anyway)", len(addrs), len(prev))
+			}
+		}
+	}
+	sn.Imported = time.Now().UTC().Format(time.RFC3339)
+	return ss.AddSnapshot(ctx, sn, addrs)
+}
+
+func apikeyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "apikey",
+		Usage: "create, list and revoke the screening API's keys",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "create",
+				Usage:     "create a key and print it (the only time it is shown: only its hash is kept)",
+				UsageText: "fundtrace apikey create --name WHO [--admin] [--rate N] [--keys FILE]",
+				Flags: []cli.Flag{keysFlag,
+					&cli.StringFlag{Name: "name", Required: true, Usage: "who the key is for"},
+					&cli.BoolFlag{Name: "admin", Usage: "the key may also import sanctions lists over HTTP"},
+					&cli.Float64Flag{Name: "rate", Usage: "requests a second for this key (default: the server's --rate)"},
+				},
+				Action: func(c *cli.Context) error {
+					secret, k, err := screening.CreateKey(c.String(keysFlag.Name), c.String("name"), c.Bool("admin"), c.Float64("rate"))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "%s\n", secret)
+					fmt.Fprintf(c.App.ErrWriter, "created key %s for %s in %s; it is shown only this once\n", k.ID, k.Name, c.String(keysFlag.Name))
+					return nil
+				},
+			},
+			{
+				Name:      "list",
+				Usage:     "list the keys (ids, names, when created and revoked; never the keys)",
+				UsageText: "fundtrace apikey list [--keys FILE] [--json]",
+				Flags:     []cli.Flag{keysFlag, jsonFlag},
+				Action: func(c *cli.Context) error {
+					ks, err := screening.ListKeys(c.String(keysFlag.Name))
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						for i := range ks {
+							ks[i].Hash = ""
+						}
+						return writeJSON(c.App.Writer, ks)
+					}
+					tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+					fmt.Fprintf(tw, "ID\tNAME\tCREATED\tREVOKED\tRATE\tADMIN\n")
+					for _, k := range ks {
+						rate := "default"
+						if k.Rate > 0 {
+							rate = fmt.Sprint(k.Rate)
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", k.ID, k.Name, k.Created, dash(k.Revoked), rate, k.Admin)
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name:      "revoke",
+				Usage:     "revoke a key by id (or unique name); a running server refuses it within --reload",
+				UsageText: "fundtrace apikey revoke ID|NAME [--keys FILE]",
+				Flags:     []cli.Flag{keysFlag},
+				Action: func(c *cli.Context) error {
+					which, err := oneArg(c, "key id or name")
+					if err != nil {
+						return err
+					}
+					k, err := screening.RevokeKey(c.String(keysFlag.Name), which)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "revoked key %s (%s) at %s\n", k.ID, k.Name, k.Revoked)
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,533 @@
+package screening
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// Config tunes the HTTP service.
+type Config struct {
+	Keys            *Keys
+	MaxBatch        int           // most addresses in one POST /v1/screen (default 1,000)
+	MaxBody         int64         // largest request body in bytes (default 1 MiB; sanctions uploads: 256 MiB)
+	Timeout         time.Duration // per request (default 10 s)
+	Rate            float64       // requests a second per key, unless the key says otherwise (default 2,000)
+	Burst           int           // default: Rate (at least 1)
+	MaxExposureHops int           // the most ?exposure= may ask (default 6)
+	// Data is the store, for exposure (it must keep the chains'
+	// transactions); nil disables ?exposure.
+	Data any
+	// Import, when set, imports an uploaded sanctions file (POST
+	// /v1/admin/sanctions, admin keys only) into the store.
+	// With force false it must refuse a list that drops most of the
+	// addresses listed now (the wrong file, or a truncated one).
+	Import func(ctx context.Context, path, date string, force bool) (store.SanctionsSnapshot, error)
+	Logger *slog.Logger
+}
+
+// Server is the screening service's HTTP handler.
+type Server struct {
+	cfg      Config
+	sc       *Screener
+	mux      *http.ServeMux
+	limiters sync.Map // key id → *rate.Limiter
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	screened *prometheus.CounterVec
+	importMu sync.Mutex
+}
+
+// NewServer builds the handler.
+func NewServer(sc *Screener, cfg Config) *Server {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1000
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = 2000
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = max(int(cfg.Rate), 1)
+	}
+	if cfg.MaxExposureHops <= 0 {
+		cfg.MaxExposureHops = 6
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, sc: sc, mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fundtrace_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "fundtrace_http_request_seconds", Help: "HTTP request latency by route.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 5}}, []string{"route"})
+	s.screened = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fundtrace_screened_addresses_total", Help: "Addresses screened, by outcome."}, []string{"outcome"})
+	snapshot := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fundtrace_sanctions_snapshot", Help: "The id of the sanctions snapshot in force."},
+		func() float64 { return float64(sc.Current().Snapshot.ID) })
+	listed := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fundtrace_sanctions_addresses", Help: "Listed addresses in the snapshot in force."},
+		func() float64 { return float64(sc.Current().Snapshot.Addresses) })
+	s.reg.MustRegister(s.requests, s.latency, s.screened, snapshot, listed, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+
+	s.handle("GET /v1/screen/{chain}/{address}", "screen", true, s.screenOne)
+	s.handle("POST /v1/screen", "screen_batch", true, s.screenBatch)
+	s.handle("GET /api/v1/address/{address}", "compat_address", true, s.compat)
+	s.handle("POST /v1/admin/sanctions", "admin_sanctions", true, s.importSanctions)
+	s.handle("GET /healthz", "healthz", false, s.healthz)
+	s.handle("GET /openapi.json", "openapi", false, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPI)
+	})
+	metrics := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
+	s.handle("GET /metrics", "metrics", false, metrics.ServeHTTP)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "", fmt.Sprintf("no such endpoint: %s %s (see /openapi.json)", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// statusWriter remembers the status code for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+type ctxKey struct{}
+
+// keyOf is the API key a request was authenticated with.
+func keyOf(r *http.Request) APIKey {
+	k, _ := r.Context().Value(ctxKey{}).(APIKey)
+	return k
+}
+
+// handle wraps a handler with the service's rules: authentication and a
+// rate limit per key, a body size limit, a deadline, metrics, and a JSON
+// 500 if it panics (which would be a bug).
+func (s *Server) handle(pattern, route string, auth bool, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				s.cfg.Logger.Error("Request panicked", "route", route, "panic", p)
+				writeError(sw, http.StatusInternalServerError, "internal", "", "internal error")
+			}
+			s.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+			s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		}()
+		if auth {
+			secret := r.Header.Get("X-API-Key")
+			if secret == "" {
+				if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+					secret = strings.TrimSpace(b)
+				}
+			}
+			key, ok := s.cfg.Keys.Check(secret)
+			if !ok {
+				msg := "no API key: send it in the X-API-Key header"
+				if secret != "" {
+					msg = "the API key is not valid (unknown or revoked)"
+				}
+				writeError(sw, http.StatusUnauthorized, "unauthorized", "", msg)
+				return
+			}
+			lim := s.limiter(key)
+			if !lim.Allow() {
+				sw.Header().Set("Retry-After", "1")
+				writeError(sw, http.StatusTooManyRequests, "rate_limited", "", fmt.Sprintf("more than %g requests a second for this key", float64(lim.Limit())))
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, key))
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+		defer cancel()
+		h(sw, r.WithContext(ctx))
+	})
+}
+
+func (s *Server) limiter(k APIKey) *rate.Limiter {
+	if l, ok := s.limiters.Load(k.ID); ok {
+		return l.(*rate.Limiter)
+	}
+	r, b := s.cfg.Rate, s.cfg.Burst
+	if k.Rate > 0 {
+		r, b = k.Rate, max(int(k.Rate), 1)
+	}
+	l, _ := s.limiters.LoadOrStore(k.ID, rate.NewLimiter(rate.Limit(r), b))
+	return l.(*rate.Limiter)
+}
+
+// apiError is every error the service returns.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+		Items   []any  `json:"items,omitempty"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, field, msg string, items ...any) {
+	var e apiError
+	e.Error.Code, e.Error.Message, e.Error.Field, e.Error.Items = code, msg, field, items
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"error":{"code":"internal","message":"encoding the answer failed"}}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// inputError answers an InputError (400) or, for anything else, a store
+// failure (500: the request was fine, the service was not).
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ie *InputError
+	if errors.As(err, &ie) {
+		writeError(w, http.StatusBadRequest, "bad_request", ie.Field, ie.Error())
+		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		writeError(w, http.StatusServiceUnavailable, "timeout", "", fmt.Sprintf("the request took longer than %s", s.cfg.Timeout))
+		return
+	}
+	s.cfg.Logger.Error("Request failed", "path", r.URL.Path, "key", keyOf(r).ID, "err", err)
+	writeError(w, http.StatusInternalServerError, "internal", "", "the store failed to answer; see the server's log")
+}
+
+// options reads ?as_of= and ?exposure= .
+func (s *Server) options(r *http.Request) (*List, int, error) {
+	q := r.URL.Query()
+	l := s.sc.Current()
+	if d := q.Get("as_of"); d != "" {
+		var err error
+		if l, err = s.sc.AsOf(r.Context(), d); err != nil {
+			return nil, 0, err
+		}
+	}
+	hops := 0
+	if e := q.Get("exposure"); e != "" {
+		n, err := strconv.Atoi(e)
+		if err != nil || n < 1 || n > s.cfg.MaxExposureHops {
+			return nil, 0, &InputError{Field: "exposure", Msg: fmt.Sprintf("%q: want a number of hops from 1 to %d", e, s.cfg.MaxExposureHops)}
+		}
+		if s.cfg.Data == nil {
+			return nil, 0, &InputError{Field: "exposure", Msg: "this server has no chain data to compute exposure from"}
+		}
+		hops = n
+	}
+	return l, hops, nil
+}
+
+func (s *Server) screen(ctx context.Context, l *List, c chains.Chain, a chains.Address, text string, hops int) (Result, error) {
+	res := s.sc.Screen(ctx, l, c, a, text)
+	if hops > 0 {
+		es, err := s.sc.Exposures(ctx, s.cfg.Data, l, c, a, hops)
+		if err != nil {
+			return res, err
+		}
+		res.Exposure = es
+	}
+	switch {
+	case res.Sanctioned:
+		s.screened.WithLabelValues("sanctioned").Inc()
+	case res.ClusterHit:
+		s.screened.WithLabelValues("cluster_sanctioned").Inc()
+	default:
+		s.screened.WithLabelValues("clear").Inc()
+	}
+	return res, nil
+}
+
+func (s *Server) screenOne(w http.ResponseWriter, r *http.Request) {
+	l, hops, err := s.options(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	text := r.PathValue("address")
+	c, a, err := s.sc.ParseAddress(r.PathValue("chain"), text)
+	if err != nil {
+		s.screened.WithLabelValues("invalid").Inc()
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.screen(r.Context(), l, c, a, text, hops)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// batchRequest is POST /v1/screen's body. Each address is a string (its
+// chain told by its form) or {"chain": "...", "address": "..."}.
+type batchRequest struct {
+	Addresses []json.RawMessage `json:"addresses"`
+}
+
+type batchItem struct {
+	Chain   string `json:"chain"`
+	Address string `json:"address"`
+}
+
+type itemError struct {
+	Index   int    `json:"index"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func (s *Server) screenBatch(w http.ResponseWriter, r *http.Request) {
+	l, hops, err := s.options(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	var req batchRequest
+	if err := dec.Decode(&req); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "", fmt.Sprintf("the body is larger than %d bytes", s.cfg.MaxBody))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "bad_json", "", "the body is not the JSON expected ({\"addresses\": [...]}): "+err.Error())
+		return
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "bad_json", "", "the body holds more than one JSON value")
+		return
+	}
+	if len(req.Addresses) == 0 {
+		writeError(w, http.StatusBadRequest, "bad_request", "addresses", "no addresses to screen")
+		return
+	}
+	if len(req.Addresses) > s.cfg.MaxBatch {
+		writeError(w, http.StatusRequestEntityTooLarge, "batch_too_large", "addresses", fmt.Sprintf("%d addresses; at most %d in one request", len(req.Addresses), s.cfg.MaxBatch))
+		return
+	}
+	type parsed struct {
+		c    chains.Chain
+		a    chains.Address
+		text string
+	}
+	items := make([]parsed, len(req.Addresses))
+	var bad []any
+	for i, raw := range req.Addresses {
+		var it batchItem
+		if err := json.Unmarshal(raw, &it.Address); err != nil {
+			d := json.NewDecoder(strings.NewReader(string(raw)))
+			d.DisallowUnknownFields()
+			if err := d.Decode(&it); err != nil {
+				bad = append(bad, itemError{i, "addresses", "want an address string or {\"chain\", \"address\"}: " + err.Error()})
+				continue
+			}
+		}
+		c, a, err := s.sc.ParseAddress(it.Chain, it.Address)
+		if err != nil {
+			var ie *InputError
+			errors.As(err, &ie)
+			bad = append(bad, itemError{i, ie.Field, ie.Msg})
+			continue
+		}
+		items[i] = parsed{c, a, it.Address}
+	}
+	if len(bad) > 0 {
+		s.screened.WithLabelValues("invalid").Add(float64(len(bad)))
+		writeError(w, http.StatusBadRequest, "bad_request", "addresses", fmt.Sprintf("%d of the %d addresses are not valid; nothing was screened", len(bad), len(items)), bad...)
+		return
+	}
+	out := struct {
+		Results []Result `json:"results"`
+		List    ListRef  `json:"screened_against"`
+	}{Results: make([]Result, len(items)), List: ListRef{Snapshot: l.Snapshot.ID, Date: l.Snapshot.Date, Imported: l.Snapshot.Imported, Sources: l.Snapshot.Sources}}
+	for i, it := range items {
+		res, err := s.screen(r.Context(), l, it.c, it.a, it.text, hops)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		out.Results[i] = res
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// compatIdentification is one entry of the widely used free sanctions
+// screening API's answer.
+type compatIdentification struct {
+	Category    string `json:"category"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	URL         string `json:"url"`
+}
+
+// compat answers GET /api/v1/address/{address} in the shape of the free
+// sanctions-screening API that payment systems already call, so they can
+// switch by changing the base URL: {"identifications": [...]}, empty when
+// the address is not listed.
+func (s *Server) compat(w http.ResponseWriter, r *http.Request) {
+	text := r.PathValue("address")
+	c, a, err := s.sc.ParseAddress("", text)
+	if err != nil {
+		s.screened.WithLabelValues("invalid").Inc()
+		s.fail(w, r, err)
+		return
+	}
+	l := s.sc.Current()
+	res, _ := s.screen(r.Context(), l, c, a, text, 0)
+	out := struct {
+		Identifications []compatIdentification `json:"identifications"`
+	}{Identifications: []compatIdentification{}}
+	for _, h := range res.Hits {
+		name := "SANCTIONS: OFAC SDN " + h.Entity
+		if h.Listed != "" {
+			name += " " + h.Listed
+		}
+		name += " " + h.Address
+		desc := fmt.Sprintf("This specific address %s within the cryptocurrency %s is listed on the OFAC SDN list (entity %s", h.Address, h.Currency, h.Entity)
+		if len(h.Programs) > 0 {
+			desc += ", programs " + strings.Join(h.Programs, ", ")
+		}
+		desc += fmt.Sprintf("; fundtrace snapshot %d", l.Snapshot.ID)
+		if l.Snapshot.Date != "" {
+			desc += " of " + l.Snapshot.Date
+		}
+		desc += ")."
+		url := "https://sanctionssearch.ofac.treas.gov/"
+		if h.Ref != "" {
+			url = "https://sanctionssearch.ofac.treas.gov/Details.aspx?id=" + h.Ref
+		}
+		out.Identifications = append(out.Identifications, compatIdentification{Category: "sanctions", Name: name, Description: desc, URL: url})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	l := s.sc.Current()
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "snapshot": l.Snapshot.ID, "list_date": l.Snapshot.Date,
+		"listed_addresses": l.Snapshot.Addresses, "loaded": l.Built.Format(time.RFC3339), "api_keys": s.cfg.Keys.Count()})
+}
+
+// importSanctions takes an OFAC advanced XML file (sdn_advanced.xml) as
+// the body, imports it into the store as a new snapshot and swaps it in.
+// A list that would drop most of the addresses listed now is refused
+// unless ?force=true.
+func (s *Server) importSanctions(w http.ResponseWriter, r *http.Request) {
+	if !keyOf(r).Admin {
+		writeError(w, http.StatusForbidden, "forbidden", "", "importing sanctions lists needs an admin key (fundtrace apikey create --admin)")
+		return
+	}
+	if s.cfg.Import == nil {
+		writeError(w, http.StatusNotImplemented, "not_enabled", "", "this server does not import sanctions lists")
+		return
+	}
+	date := r.URL.Query().Get("date")
+	if date != "" {
+		if _, err := time.Parse("2006-01-02", date); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", "date", fmt.Sprintf("%q: want YYYY-MM-DD", date))
+			return
+		}
+	}
+	dir, err := os.MkdirTemp("", "fundtrace-import-")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	p := filepath.Join(dir, "sdn_advanced.xml")
+	f, err := os.Create(p)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	_, err = io.Copy(f, http.MaxBytesReader(w, r.Body, 256<<20))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "", "the file is larger than 256 MiB")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "bad_request", "", "reading the upload: "+err.Error())
+		return
+	}
+	// Imports one at a time; the new list is swapped in whole when done.
+	s.importMu.Lock()
+	defer s.importMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Minute)
+	defer cancel()
+	sn, err := s.cfg.Import(ctx, p, date, r.URL.Query().Get("force") == "true")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_list", "", "the file was not imported: "+err.Error())
+		return
+	}
+	if _, err := s.sc.Reload(ctx, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.cfg.Logger.Info("Sanctions list imported over HTTP", "snapshot", sn.ID, "list_date", sn.Date, "addresses", sn.Addresses, "key", keyOf(r).ID)
+	writeJSON(w, http.StatusOK, sn)
+}
+
+// Watch reloads the key file and, when another process imported a new
+// sanctions snapshot into the store, the List, every interval until ctx
+// ends.
+func (s *Server) Watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.cfg.Keys.reload(false); err != nil {
+			s.cfg.Logger.Warn("API key file not reloaded", "err", err)
+		}
+		if changed, err := s.sc.Reload(ctx, false); err != nil {
+			s.cfg.Logger.Warn("Sanctions list not reloaded", "err", err)
+		} else if changed {
+			l := s.sc.Current()
+			s.cfg.Logger.Info("Sanctions list swapped in", "snapshot", l.Snapshot.ID, "list_date", l.Snapshot.Date, "addresses", l.Snapshot.Addresses)
+		}
+	}
+}
