@@ -18,6 +18,9 @@ awk '
 		if ($(i+1) == "ns/op") nsop[name] = nsop[name] " " $i
 		if ($(i+1) == "chain-txs") ctx[name] = $i
 		if ($(i+1) == "queries/hop") qph[name] = $i
+		if ($(i+1) == "req/s") rps[name] = rps[name] " " $i
+		if ($(i+1) == "p50-ms") p50[name] = p50[name] " " $i
+		if ($(i+1) == "p99-ms") p99[name] = p99[name] " " $i
 	}
 	if (!(name in seen)) { seen[name] = 1; order[++n] = name }
 }
@@ -52,6 +55,10 @@ END {
 		if (order[i] !~ /^Trace/ || !(order[i] in nsop)) continue
 		if (!hdr) { printf "\nTracing every victim payment 10 hops (haircut and FIFO):\n%-34s %10s %12s %12s\n", "benchmark", "chain txs", "ms/trace", "queries/hop"; hdr = 1 }
 		printf "%-34s %10s %12.1f %12s\n", order[i], ctx[order[i]], median(nsop[order[i]]) / 1e6, qph[order[i]]
+	}
+	for (i = 1; i <= n; i++) {
+		if (!(order[i] in rps)) continue
+		printf "Screening API, direct screening over loopback HTTP (%s): %.0f req/s, p50 %s ms, p99 %s ms (target >= 20,000 req/s, p99 < 5 ms)\n", order[i], median(rps[order[i]]), median(p50[order[i]]), median(p99[order[i]])
 	}
 	if ("Pipeline" in bps) {
 		p = median(bps["Pipeline"]); f = median(bps["FetchBare"])
