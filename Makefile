@@ -37,7 +37,8 @@ demo: build
 # their own servers and processes, and on two cores they disturb each other.
 test: lint
 	sh scripts/ensure-clickhouse.sh
-	FUNDTRACE_GETH=$$(sh scripts/ensure-geth.sh) FUNDTRACE_TEST_GETH=1 FUNDTRACE_TEST_CLICKHOUSE=1 \
+	sh scripts/ensure-render.sh
+	FUNDTRACE_GETH=$$(sh scripts/ensure-geth.sh) FUNDTRACE_TEST_GETH=1 FUNDTRACE_TEST_CLICKHOUSE=1 FUNDTRACE_TEST_RENDER=1 \
 		$(GO) test -count=1 -p 1 -timeout 25m ./...
 
 lint: vet fmt-check

@@ -81,6 +81,8 @@ or a ClickHouse database: --store clickhouse://host:9000/database [--cluster NAM
 			labelsCommand(),
 			traceCommand(),
 			freezeCommand(),
+			reportCommand(),
+			verifyCommand(),
 			serveCommand(),
 			apikeyCommand(),
 		},

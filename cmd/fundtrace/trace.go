@@ -20,6 +20,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/labels"
+	"github.com/fundtrace/fundtrace/tracefile"
 	"github.com/fundtrace/fundtrace/tracer"
 )
 
@@ -74,175 +75,24 @@ docs/trace-json.md) for fundtrace freeze and fundtrace report.`,
 	}
 }
 
-// TraceSchema names the trace file format; docs/trace-json.md describes it.
-const TraceSchema = "fundtrace-trace/1"
+// The trace file's types (package tracefile; docs/tracing.md).
+const TraceSchema = tracefile.Schema
 
-// traceJSON is the trace as written for machines, freeze and report.
-// Keep field names stable: scripts read them (docs/trace-json.md).
-// Amounts are decimal strings in the asset's base units (satoshi, wei, a
-// token's smallest unit), never floats.
-type traceJSON struct {
-	Schema     string               `json:"schema"`
-	Direction  string               `json:"direction"` // forward or backward
-	Models     []string             `json:"models"`
-	Params     traceParams          `json:"params"`
-	Assets     map[string]assetJSON `json:"assets"` // by asset id: BTC, ETH, or a token's contract
-	Seeds      []seedJSON           `json:"seeds"`
-	Nodes      []nodeJSON           `json:"nodes"`
-	Flows      []flowJSON           `json:"flows"`
-	Deposits   []depositJSON        `json:"deposits"`
-	Exchanges  []exchangeJSON       `json:"exchanges"`
-	Origins    []originJSON         `json:"origins,omitempty"`
-	PeelChains []peelJSON           `json:"peel_chains"`
-	Stops      []stopJSON           `json:"stops"`
-	StopCounts map[string]int       `json:"stop_counts"`
-	Stats      []statsJSON          `json:"stats"`
-}
-
-type traceParams struct {
-	MaxHops       int               `json:"max_hops"`
-	MinAmount     map[string]string `json:"min_amount"`
-	MaxNodes      int               `json:"max_nodes"`
-	ThroughMixers bool              `json:"through_mixers"`
-	From          string            `json:"from,omitempty"`
-	Until         string            `json:"until,omitempty"`
-}
-
-type assetJSON struct {
-	Chain    string `json:"chain"`
-	Symbol   string `json:"symbol"`
-	Decimals int    `json:"decimals"`
-}
-
-type seedJSON struct {
-	Chain    string `json:"chain"`
-	Victim   string `json:"victim"`
-	Tx       string `json:"txid"`
-	Outpoint string `json:"outpoint,omitempty"` // Bitcoin
-	Position string `json:"position,omitempty"` // Ethereum: "" the value, log:N a token transfer
-	Address  string `json:"address"`            // who was paid
-	Asset    string `json:"asset"`
-	Amount   string `json:"amount"`
-	Height   int64  `json:"height"`
-	Time     string `json:"time"`
-}
-
-// nodeJSON is a node of the flow graph: an address, with its label and
-// cluster when known.
-type nodeJSON struct {
-	Chain       string `json:"chain"`
-	Address     string `json:"address"`
-	Role        string `json:"role"` // seed, intermediate, deposit, exchange, service, origin
-	Label       string `json:"label,omitempty"`
-	Category    string `json:"category,omitempty"`
-	Cluster     uint32 `json:"cluster,omitempty"`
-	ClusterSize uint32 `json:"cluster_size,omitempty"`
-}
-
-// flowJSON is an edge of the flow graph: a transaction moving tainted
-// money from addresses to one output (Bitcoin) or by one transfer
-// (Ethereum), with what it carries of all seeds together per model.
-type flowJSON struct {
-	Chain    string   `json:"chain"`
-	Tx       string   `json:"txid"`
-	Height   int64    `json:"height"`
-	Time     string   `json:"time"`
-	Hop      int      `json:"hop"`
-	Asset    string   `json:"asset"`
-	From     []string `json:"from"`
-	To       string   `json:"to"`
-	Outpoint string   `json:"outpoint,omitempty"`
-	Position string   `json:"position,omitempty"`
-	Value    string   `json:"value"`
-	Haircut  string   `json:"haircut"`
-	FIFO     string   `json:"fifo"`
-	Poison   bool     `json:"poison"`
-	Peel     bool     `json:"peel,omitempty"`
-}
-
-type depositJSON struct {
-	Chain    string `json:"chain"`
-	Exchange string `json:"exchange"`
-	Address  string `json:"deposit_address"`
-	Tx       string `json:"txid"`
-	Outpoint string `json:"outpoint,omitempty"`
-	Position string `json:"position,omitempty"`
-	Height   int64  `json:"height"`
-	Time     string `json:"time"`
-	Asset    string `json:"asset"`
-	Value    string `json:"value"`
-	Victim   string `json:"victim"`
-	Haircut  string `json:"haircut"`
-	FIFO     string `json:"fifo"`
-	Poison   string `json:"poison"`
-	Hop      int    `json:"hop"`
-	Evidence string `json:"evidence"`
-}
-
-type exchangeJSON struct {
-	Exchange  string               `json:"exchange"`
-	Deposits  int                  `json:"deposits"`
-	FirstSeen string               `json:"first_seen"`
-	LastSeen  string               `json:"last_seen"`
-	Addresses []depositAddressJSON `json:"deposit_addresses"`
-}
-
-type depositAddressJSON struct {
-	Chain     string                       `json:"chain"`
-	Address   string                       `json:"address"`
-	Deposits  int                          `json:"deposits"`
-	FirstSeen string                       `json:"first_seen"`
-	LastSeen  string                       `json:"last_seen"`
-	Totals    map[string]map[string]string `json:"totals"` // asset → model → amount
-	Victims   []string                     `json:"victims"`
-}
-
-type originJSON struct {
-	Chain    string `json:"chain"`
-	Victim   string `json:"victim"`
-	Reason   string `json:"reason"` // labeled, coinbase, reward, withdrawal, mint, pre-existing, max-hops, max-nodes, max-history
-	Category string `json:"category,omitempty"`
-	Name     string `json:"name,omitempty"`
-	Address  string `json:"address,omitempty"`
-	Tx       string `json:"txid"`
-	Outpoint string `json:"outpoint,omitempty"`
-	Position string `json:"position,omitempty"`
-	Height   int64  `json:"height"`
-	Time     string `json:"time"`
-	Hop      int    `json:"hop"`
-	Asset    string `json:"asset"`
-	Haircut  string `json:"haircut"`
-	FIFO     string `json:"fifo"`
-	Poison   string `json:"poison"`
-}
-
-type peelJSON struct {
-	Chain  string   `json:"chain"`
-	Steps  int      `json:"steps"`
-	Txs    []string `json:"txids"`
-	Rest   []string `json:"rest"`   // the address the rest went on to, step by step
-	Peeled []string `json:"peeled"` // the address paid, step by step
-	Start  string   `json:"start_time"`
-	End    string   `json:"end_time"`
-}
-
-type stopJSON struct {
-	Chain   string `json:"chain"`
-	Reason  string `json:"reason"`
-	Where   string `json:"where"` // an outpoint (Bitcoin) or an address (Ethereum)
-	Asset   string `json:"asset,omitempty"`
-	Tx      string `json:"txid,omitempty"`
-	Detail  string `json:"detail,omitempty"`
-	Haircut string `json:"haircut,omitempty"`
-	FIFO    string `json:"fifo,omitempty"`
-}
-
-type statsJSON struct {
-	Chain   string `json:"chain"`
-	Hops    int    `json:"hops"`
-	Queries int    `json:"store_queries"`
-	Visited int    `json:"visited"` // coins (Bitcoin) or addresses (Ethereum) followed
-}
+type (
+	traceJSON          = tracefile.Trace
+	traceParams        = tracefile.Params
+	assetJSON          = tracefile.Asset
+	seedJSON           = tracefile.Seed
+	nodeJSON           = tracefile.Node
+	flowJSON           = tracefile.Flow
+	depositJSON        = tracefile.Deposit
+	exchangeJSON       = tracefile.Exchange
+	depositAddressJSON = tracefile.DepositAddress
+	originJSON         = tracefile.Origin
+	peelJSON           = tracefile.PeelChain
+	stopJSON           = tracefile.Stop
+	statsJSON          = tracefile.Stats
+)
 
 // traceSeeds are the seeds of one trace, by chain.
 type traceSeeds struct {
@@ -286,7 +136,11 @@ func runTrace(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	tc := &traceCtx{c: c, st: st, attr: newAttribution(st)}
+	o, err := optsOf(c)
+	if err != nil {
+		return err
+	}
+	tc := &traceCtx{c: c, st: st, attr: newAttribution(st), opts: o}
 	var seeds traceSeeds
 	for _, s := range pos {
 		if err := tc.addSeed(&seeds, s); err != nil {
@@ -348,6 +202,7 @@ func parseWhen(s string, end bool) (int64, error) {
 // traceCtx is what building and printing a trace share.
 type traceCtx struct {
 	c    *cli.Context
+	opts traceOpts
 	st   backend
 	attr *attribution
 	net  *bitcoin.Network
@@ -673,14 +528,34 @@ func (tc *traceCtx) labeler(ch chains.Chain) tracer.Labeler {
 	}
 }
 
+// traceOpts are a trace's settings (the command's flags, or a trace
+// file's parameters when verify runs it again).
+type traceOpts struct {
+	MaxHops, MaxNodes       int
+	ThroughMixers, Backward bool
+	MinAmount               *big.Int // nil: each asset's default
+}
+
+func optsOf(c *cli.Context) (traceOpts, error) {
+	o := traceOpts{MaxHops: c.Int("max-hops"), MaxNodes: c.Int("max-nodes"), ThroughMixers: c.Bool("through-mixers"), Backward: c.Bool("backward")}
+	if s := c.String("min-amount"); s != "" {
+		v, ok := new(big.Int).SetString(s, 10)
+		if !ok || v.Sign() < 0 {
+			return o, fmt.Errorf("--min-amount %q: want a whole number of base units", s)
+		}
+		o.MinAmount = v
+	}
+	return o, nil
+}
+
 func (tc *traceCtx) trace(seeds traceSeeds, models []string, from, until int64) (*traceJSON, error) {
-	c := tc.c
-	ctx := c.Context
+	ctx := tc.c.Context
+	o := tc.opts
 	j := &traceJSON{Schema: TraceSchema, Direction: "forward", Models: models, Assets: map[string]assetJSON{}, StopCounts: map[string]int{},
 		Seeds: []seedJSON{}, Nodes: []nodeJSON{}, Flows: []flowJSON{}, Deposits: []depositJSON{}, Exchanges: []exchangeJSON{},
 		PeelChains: []peelJSON{}, Stops: []stopJSON{},
-		Params: traceParams{MaxHops: c.Int("max-hops"), MaxNodes: c.Int("max-nodes"), ThroughMixers: c.Bool("through-mixers"), MinAmount: map[string]string{}}}
-	if c.Bool("backward") {
+		Params: traceParams{MaxHops: o.MaxHops, MaxNodes: o.MaxNodes, ThroughMixers: o.ThroughMixers, MinAmount: map[string]string{}}}
+	if o.Backward {
 		j.Direction = "backward"
 	}
 	if from > 0 {
@@ -689,14 +564,7 @@ func (tc *traceCtx) trace(seeds traceSeeds, models []string, from, until int64) 
 	if until > 0 {
 		j.Params.Until = formatTime(until)
 	}
-	var minAmount *big.Int
-	if s := c.String("min-amount"); s != "" {
-		v, ok := new(big.Int).SetString(s, 10)
-		if !ok || v.Sign() < 0 {
-			return nil, fmt.Errorf("--min-amount %q: want a whole number of base units", s)
-		}
-		minAmount = v
-	}
+	minAmount := o.MinAmount
 	g := newGraph()
 	if len(seeds.btc) > 0 {
 		if err := tc.traceBTC(ctx, j, g, seeds.btc, models, minAmount, until); err != nil {
@@ -778,7 +646,7 @@ func (tc *traceCtx) traceBTC(ctx context.Context, j *traceJSON, g *graph, seeds 
 		return err
 	}
 	j.Assets["BTC"] = assetJSON{Chain: "btc", Symbol: "BTC", Decimals: 8}
-	cfg := tracer.Config{Models: models, MaxHops: tc.c.Int("max-hops"), MaxNodes: tc.c.Int("max-nodes"), ThroughMixers: tc.c.Bool("through-mixers"),
+	cfg := tracer.Config{Models: models, MaxHops: tc.opts.MaxHops, MaxNodes: tc.opts.MaxNodes, ThroughMixers: tc.opts.ThroughMixers,
 		Until: until, Labels: tc.labeler(chains.Bitcoin)}
 	if minAmount != nil {
 		if !minAmount.IsInt64() {
@@ -807,7 +675,7 @@ func (tc *traceCtx) traceBTC(ctx context.Context, j *traceJSON, g *graph, seeds 
 			Address: enc(o.Address()), Asset: "BTC", Amount: strconv.FormatInt(o.Value, 10), Height: tx.Height, Time: formatTime(tx.Time)})
 		g.node("btc", enc(o.Address()), o.Address(), "seed")
 	}
-	if tc.c.Bool("backward") {
+	if tc.opts.Backward {
 		res, err := tracer.BitcoinBackward(ctx, tc.st, chains.Bitcoin, seeds, cfg)
 		if err != nil {
 			return fmt.Errorf("trace: %w", err)
@@ -916,7 +784,7 @@ func (tc *traceCtx) traceETH(ctx context.Context, j *traceJSON, g *graph, seeds 
 	if err != nil {
 		return err
 	}
-	cfg := tracer.AccountConfig{Models: models, MaxHops: tc.c.Int("max-hops"), MaxNodes: tc.c.Int("max-nodes"), Until: until, Labels: tc.labeler(chains.Ethereum)}
+	cfg := tracer.AccountConfig{Models: models, MaxHops: tc.opts.MaxHops, MaxNodes: tc.opts.MaxNodes, Until: until, Labels: tc.labeler(chains.Ethereum)}
 	if minAmount != nil {
 		cfg.MinAmount = map[chains.Address]*big.Int{}
 		for _, s := range seeds {
@@ -945,7 +813,7 @@ func (tc *traceCtx) traceETH(ctx context.Context, j *traceJSON, g *graph, seeds 
 			From: []string{enc(t.From)}, To: enc(t.To), Position: t.Position, Value: t.Amount.String(), Haircut: f.Amounts.HaircutUnits().String(),
 			FIFO: f.Amounts.FIFO.String(), Poison: f.Amounts.Poison.Sign() > 0}
 	}
-	if tc.c.Bool("backward") {
+	if tc.opts.Backward {
 		res, err := tracer.AccountBackward(ctx, ab, chains.Ethereum, seeds, cfg)
 		if err != nil {
 			return fmt.Errorf("trace: %w", err)
@@ -1144,26 +1012,4 @@ func byExchange(ds []depositJSON) (map[string][]depositJSON, []string) {
 
 // readTrace reads a trace file written by fundtrace trace --out, refusing
 // another schema with a message saying so.
-func readTrace(p string) (*traceJSON, error) {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, err
-	}
-	var probe struct {
-		Schema string `json:"schema"`
-	}
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return nil, fmt.Errorf("%s: not a trace file: %w", p, err)
-	}
-	if probe.Schema != TraceSchema {
-		if probe.Schema == "" {
-			return nil, fmt.Errorf("%s: no schema field: not written by fundtrace trace --out of this version (want %s)", p, TraceSchema)
-		}
-		return nil, fmt.Errorf("%s: schema %q, this fundtrace reads %q: re-run the trace with this version", p, probe.Schema, TraceSchema)
-	}
-	var j traceJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
-	}
-	return &j, nil
-}
+func readTrace(p string) (*traceJSON, error) { return tracefile.Read(p) }

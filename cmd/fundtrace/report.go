@@ -1,0 +1,485 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/labels"
+	"github.com/fundtrace/fundtrace/prices"
+	"github.com/fundtrace/fundtrace/report"
+	"github.com/fundtrace/fundtrace/store"
+	"github.com/fundtrace/fundtrace/tracefile"
+	"github.com/fundtrace/fundtrace/tracer"
+)
+
+func reportCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "report",
+		Usage:     "write the flow report and evidence bundle of a trace: HTML, PDF, freezing-request letters, transactions CSV, manifest",
+		UsageText: "fundtrace report (--trace trace.json | --case case.csv [trace flags]) --out DIR [--prices F...] [--fiat EUR] [--letter F] [--date DAY] [--case-ref REF]",
+		Description: `Writes into DIR: report.html (one self-contained file: summary, flow graph,
+the victims' payments, the deposits per exchange, a table per hop, the
+heuristics and parameters with their measured accuracy), report.pdf (the
+same for filing), freeze/EXCHANGE.pdf and .csv (one freezing-request letter
+per exchange; --letter replaces the letter's text template, see
+docs/reports.md), transactions.csv, trace.json (the trace) and
+manifest.json: the fundtrace version, the store's chain tips, the case
+file's SHA-256, the sanctions snapshot, the label sets and clustering in
+the store, the heuristics and parameters, and the SHA-256 of every file.
+Values are shown in the chain's unit and, from --prices files (CSV: date,
+asset, price[, currency]; or ASSET-CURRENCY.csv daily exports), in USD and
+--fiat at each transfer's day; a missing price is shown as missing.
+The same inputs give the same bytes; fundtrace verify DIR checks them.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "trace", Usage: "a trace file (fundtrace trace --out)"},
+			&cli.StringFlag{Name: "case", Usage: "trace this case file first (CSV, as fundtrace trace --case)"},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "folder to write the bundle into"},
+			&cli.StringSliceFlag{Name: "prices", Usage: "price files (repeatable)"},
+			&cli.StringFlag{Name: "fiat", Usage: "a currency to show besides USD (its prices must be in the files)"},
+			&cli.StringFlag{Name: "letter", Usage: "a text/template file for the freezing-request letters"},
+			&cli.StringFlag{Name: "date", Usage: "the report's date (YYYY-MM-DD), printed on the letters"},
+			&cli.StringFlag{Name: "case-ref", Usage: "the case's reference, printed on the report and letters"},
+			&cli.StringFlag{Name: "model", Value: "haircut,fifo", Usage: "with --case: taint models"},
+			&cli.IntFlag{Name: "max-hops", Value: 50, Usage: "with --case: most transactions to follow"},
+			&cli.StringFlag{Name: "min-amount", Usage: "with --case: least base units followed"},
+			&cli.IntFlag{Name: "max-nodes", Value: 100_000, Usage: "with --case: most coins or addresses followed"},
+			&cli.BoolFlag{Name: "through-mixers", Usage: "with --case: follow money through CoinJoins"},
+		},
+		Action: runReport,
+	}
+}
+
+// reportInputs gathers what report.Write needs besides the trace.
+type reportInputs struct {
+	prices []string
+	fiat   string
+	letter string
+	date   string
+	ref    string
+	cas    string
+}
+
+func runReport(c *cli.Context) error {
+	if (c.String("trace") == "") == (c.String("case") == "") {
+		return errors.New("give either --trace or --case")
+	}
+	in := reportInputs{prices: c.StringSlice("prices"), fiat: c.String("fiat"), letter: c.String("letter"), date: c.String("date"), ref: c.String("case-ref"), cas: c.String("case")}
+	if in.date != "" {
+		if _, err := time.Parse("2006-01-02", in.date); err != nil {
+			return fmt.Errorf("--date %q: want YYYY-MM-DD", in.date)
+		}
+	}
+	var traceBytes []byte
+	var st backend
+	if p := c.String("trace"); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		traceBytes = b
+		// The store, when there is one, for the manifest (tips, labels,
+		// sanctions, clusters).
+		if s, err := openStore(c, true); err == nil {
+			st = s
+			defer st.Close()
+		}
+	} else {
+		s, err := openStore(c, true)
+		if err != nil {
+			return err
+		}
+		st = s
+		defer st.Close()
+		o, err := optsOf(c)
+		if err != nil {
+			return err
+		}
+		tc := &traceCtx{c: c, st: st, attr: newAttribution(st), opts: o}
+		var seeds traceSeeds
+		if err := tc.readCase(&seeds, in.cas); err != nil {
+			return err
+		}
+		models := strings.Split(c.String("model"), ",")
+		j, err := tc.trace(seeds, models, 0, 0)
+		if err != nil {
+			return err
+		}
+		if traceBytes, err = tracefile.Marshal(j); err != nil {
+			return err
+		}
+	}
+	m, err := writeReport(c.Context, st, traceBytes, c.String("trace"), c.String("out"), in)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "wrote %d files into %s (manifest.json lists them with their SHA-256)\n", len(m.Files)+1, c.String("out"))
+	for _, f := range m.Files {
+		fmt.Fprintf(c.App.Writer, "  %s  %s\n", f.SHA256[:16], f.Path)
+	}
+	return nil
+}
+
+// writeReport builds the bundle of one trace; st may be nil (no store:
+// the manifest then has no tips, labels or sanctions).
+func writeReport(ctx context.Context, st backend, traceBytes []byte, traceName, dir string, in reportInputs) (*report.Manifest, error) {
+	name := traceName
+	if name == "" {
+		name = "the trace"
+	}
+	t, err := tracefile.Parse(traceBytes, name)
+	if err != nil {
+		return nil, err
+	}
+	if t.Direction != "forward" {
+		return nil, fmt.Errorf("%s is a %s trace: reports are made from forward traces", name, t.Direction)
+	}
+	pt := prices.New()
+	info := report.Info{Version: version, Options: map[string]string{}}
+	for _, p := range in.prices {
+		if err := pt.ReadFile(p); err != nil {
+			return nil, err
+		}
+		f, err := report.HashFile(p)
+		if err != nil {
+			return nil, err
+		}
+		f.Path = p
+		info.Prices = append(info.Prices, f)
+	}
+	var letter *template.Template
+	if in.letter != "" {
+		b, err := os.ReadFile(in.letter)
+		if err != nil {
+			return nil, err
+		}
+		if letter, err = template.New(filepath.Base(in.letter)).Parse(string(b)); err != nil {
+			return nil, fmt.Errorf("--letter %s: %w", in.letter, err)
+		}
+		f, _ := report.HashFile(in.letter)
+		f.Path = in.letter
+		info.Letter = &f
+	}
+	if in.cas != "" {
+		f, err := report.HashFile(in.cas)
+		if err != nil {
+			return nil, err
+		}
+		f.Path = in.cas
+		info.Case = &f
+	}
+	for k, v := range map[string]string{"fiat": strings.ToUpper(in.fiat), "date": in.date, "case_ref": in.ref} {
+		if v != "" {
+			info.Options[k] = v
+		}
+	}
+	if st != nil {
+		if err := storeInfo(ctx, st, t, &info); err != nil {
+			return nil, err
+		}
+	}
+	return report.Write(dir, report.Input{Trace: t, TraceBytes: traceBytes, Prices: pt, Fiat: in.fiat, Letter: letter, Info: info})
+}
+
+// storeInfo records what the store holds that the trace relied on.
+func storeInfo(ctx context.Context, st backend, t *tracefile.Trace, info *report.Info) error {
+	used := map[string]bool{}
+	for _, s := range t.Seeds {
+		used[s.Chain] = true
+	}
+	for _, ch := range []chains.Chain{chains.Bitcoin, chains.Ethereum} {
+		tag := chainTag(ch)
+		if !used[tag] {
+			continue
+		}
+		m, err := st.Meta(ctx, ch)
+		if err != nil {
+			return err
+		}
+		info.Tips = append(info.Tips, report.Tip{Chain: tag, Height: m.TipHeight, Hash: m.TipHash.String()})
+		if cs, ok := st.(interface {
+			ClusterMeta(ctx context.Context, c chains.Chain) (store.ClusterMeta, bool, error)
+		}); ok {
+			if cm, ok, err := cs.ClusterMeta(ctx, ch); err == nil && ok && info.Clustering == nil {
+				info.Clustering = &report.Clustering{Chain: tag, Heuristics: cm.Heuristics, Height: cm.Height}
+			}
+		}
+	}
+	if ss, ok := st.(sanctionsStore); ok {
+		id, err := ss.CurrentSnapshot(ctx)
+		if err != nil {
+			return err
+		}
+		sns, err := ss.Snapshots(ctx)
+		if err != nil {
+			return err
+		}
+		for _, sn := range sns {
+			if sn.ID == id {
+				info.Sanctions = &report.Snapshot{ID: sn.ID, Date: sn.Date, Imported: sn.Imported, Sources: sn.Sources, Addresses: sn.Addresses}
+			}
+		}
+	}
+	if lst, ok := st.(labelStore); ok {
+		type set struct {
+			date  string
+			lines []string
+		}
+		bySource := map[string]*set{}
+		err := lst.EachLabel(ctx, func(l labels.Label) error {
+			s := bySource[l.Source]
+			if s == nil {
+				s = &set{}
+				bySource[l.Source] = s
+			}
+			s.date = max(s.date, l.SourceDate)
+			s.lines = append(s.lines, fmt.Sprintf("%s,%s,%s,%s,%s,%d", l.Chain, l.Text, l.Label, l.Category, l.Actor, l.Confidence))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		names := make([]string, 0, len(bySource))
+		for n := range bySource {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			s := bySource[n]
+			sort.Strings(s.lines)
+			h := sha256.Sum256([]byte(strings.Join(s.lines, "\n")))
+			info.Labels = append(info.Labels, report.LabelSet{Source: n, Date: s.date, Labels: len(s.lines), SHA256: hex.EncodeToString(h[:])})
+		}
+	}
+	return nil
+}
+
+func verifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "check an evidence bundle: every file's hash, the trace re-run against the store, the report rebuilt",
+		UsageText: "fundtrace [--store DIR] verify DIR",
+		Description: `Reads DIR/manifest.json and checks that every file of the bundle has the
+SHA-256 the manifest gives, that the store's chain tips are those recorded,
+that tracing the same victim payments with the same parameters against
+the store gives the same trace, figure for figure, and that building the
+report again from the same inputs (the price files and letter template the
+manifest names) gives the same bytes. It lists every difference and exits
+with status 1 when there is one.`,
+		Action: runVerify,
+	}
+}
+
+func runVerify(c *cli.Context) error {
+	dir, err := oneArg(c, "bundle folder")
+	if err != nil {
+		return err
+	}
+	man, err := report.ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	diffs := report.Check(dir, man)
+	traceBytes, err := os.ReadFile(filepath.Join(dir, "trace.json"))
+	if err != nil {
+		return err
+	}
+	t, err := tracefile.Parse(traceBytes, filepath.Join(dir, "trace.json"))
+	if err != nil {
+		return err
+	}
+	st, err := openStore(c, true)
+	if err != nil {
+		return fmt.Errorf("the trace is re-run against the store: %w", err)
+	}
+	defer st.Close()
+	for _, tip := range man.Tips {
+		ch, err := chains.ParseChain(tip.Chain)
+		if err != nil {
+			return err
+		}
+		m, err := st.Meta(c.Context, ch)
+		if err != nil {
+			return err
+		}
+		if m.TipHeight != tip.Height || m.TipHash.String() != tip.Hash {
+			diffs = append(diffs, fmt.Sprintf("store: %s tip is %d %s, the bundle was made at %d %s", tip.Chain, m.TipHeight, m.TipHash, tip.Height, tip.Hash))
+		}
+	}
+	again, err := retrace(c, st, t)
+	if err != nil {
+		return fmt.Errorf("re-running the trace: %w", err)
+	}
+	againBytes, err := tracefile.Marshal(again)
+	if err != nil {
+		return err
+	}
+	if string(againBytes) != string(traceBytes) {
+		diffs = append(diffs, traceDiffs(t, again)...)
+	}
+	// Rebuild the report from the same inputs.
+	in := reportInputs{fiat: man.Options["fiat"], date: man.Options["date"], ref: man.Options["case_ref"]}
+	for _, p := range man.Prices {
+		in.prices = append(in.prices, p.Path)
+	}
+	if man.Letter != nil {
+		in.letter = man.Letter.Path
+	}
+	if man.Case != nil {
+		in.cas = man.Case.Path
+	}
+	tmp, err := os.MkdirTemp("", "fundtrace-verify-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	rebuilt, err := writeReport(c.Context, st, traceBytes, filepath.Join(dir, "trace.json"), tmp, in)
+	if err != nil {
+		diffs = append(diffs, "rebuilding the report: "+err.Error())
+	} else {
+		want := map[string]string{}
+		for _, f := range man.Files {
+			want[f.Path] = f.SHA256
+		}
+		for _, f := range rebuilt.Files {
+			if want[f.Path] != f.SHA256 {
+				diffs = append(diffs, fmt.Sprintf("%s: rebuilt from the same inputs it has SHA-256 %s, the manifest says %s", f.Path, f.SHA256, want[f.Path]))
+			}
+			delete(want, f.Path)
+		}
+		for p := range want {
+			diffs = append(diffs, p+": in the manifest, not made again")
+		}
+	}
+	if len(diffs) > 0 {
+		for _, d := range diffs {
+			fmt.Fprintln(c.App.Writer, "DIFFERS:", d)
+		}
+		return fmt.Errorf("%s: %d differences", dir, len(diffs))
+	}
+	fmt.Fprintf(c.App.Writer, "verified %s: %d files match the manifest; the trace re-run against the store gives the same %d deposits and figures; the report rebuilt is byte-identical\n",
+		dir, len(man.Files), len(t.Deposits))
+	return nil
+}
+
+// retrace traces a trace file's seeds again with its parameters.
+func retrace(c *cli.Context, st backend, t *tracefile.Trace) (*tracefile.Trace, error) {
+	o := traceOpts{MaxHops: t.Params.MaxHops, MaxNodes: t.Params.MaxNodes, ThroughMixers: t.Params.ThroughMixers, Backward: t.Direction == "backward"}
+	defaults := map[string]string{"BTC": "1000", "ETH": "1000000000000"}
+	for asset, v := range t.Params.MinAmount {
+		d, ok := defaults[asset]
+		if !ok {
+			d = "1"
+		}
+		if v != d {
+			o.MinAmount, _ = new(big.Int).SetString(v, 10)
+		}
+	}
+	tc := &traceCtx{c: c, st: st, attr: newAttribution(st), opts: o}
+	var seeds traceSeeds
+	for i, s := range t.Seeds {
+		switch s.Chain {
+		case "btc":
+			hs, vs, _ := strings.Cut(s.Outpoint, ":")
+			h, err := chains.ParseHash(hs)
+			if err != nil {
+				return nil, fmt.Errorf("seed %d: %w", i+1, err)
+			}
+			var vout uint32
+			if _, err := fmt.Sscan(vs, &vout); err != nil {
+				return nil, fmt.Errorf("seed %d: outpoint %q", i+1, s.Outpoint)
+			}
+			op := chains.Outpoint{Hash: h, Index: vout}
+			seeds.btc = append(seeds.btc, tracer.Seed{Outpoint: op, Ref: s.Victim})
+		case "eth":
+			ab, err := tc.account()
+			if err != nil {
+				return nil, err
+			}
+			h, err := chains.ParseHash(s.Tx)
+			if err != nil {
+				return nil, fmt.Errorf("seed %d: %w", i+1, err)
+			}
+			to, err := ethereum.ParseAddress(s.Address)
+			if err != nil {
+				return nil, fmt.Errorf("seed %d: %w", i+1, err)
+			}
+			pos := s.Position
+			tr, err := tracer.FindAccountSeed(c.Context, ab, chains.Ethereum, h, &pos, &to, nil, nil)
+			if err != nil {
+				return nil, fmt.Errorf("seed %d: %w", i+1, err)
+			}
+			seeds.eth = append(seeds.eth, tracer.AccountSeed{Transfer: tr, Ref: s.Victim})
+		default:
+			return nil, fmt.Errorf("seed %d: chain %q", i+1, s.Chain)
+		}
+	}
+	var from, until int64
+	if t.Params.From != "" {
+		ft, _ := time.Parse(time.RFC3339, t.Params.From)
+		from = ft.Unix()
+	}
+	if t.Params.Until != "" {
+		ut, _ := time.Parse(time.RFC3339, t.Params.Until)
+		until = ut.Unix()
+	}
+	return tc.trace(seeds, t.Models, from, until)
+}
+
+// traceDiffs says how two traces of the same seeds differ.
+func traceDiffs(was, now *tracefile.Trace) []string {
+	var out []string
+	key := func(d tracefile.Deposit) string {
+		return d.Chain + " " + d.Exchange + " " + d.Address + " " + d.Tx + d.Outpoint + d.Position + " " + d.Victim
+	}
+	old := map[string]tracefile.Deposit{}
+	for _, d := range was.Deposits {
+		old[key(d)] = d
+	}
+	seen := map[string]bool{}
+	for _, d := range now.Deposits {
+		k := key(d)
+		seen[k] = true
+		o, ok := old[k]
+		switch {
+		case !ok:
+			out = append(out, "trace: a new deposit now: "+k)
+		case o.Haircut != d.Haircut || o.FIFO != d.FIFO || o.Poison != d.Poison:
+			out = append(out, fmt.Sprintf("trace: deposit %s: haircut %s → %s, FIFO %s → %s", k, o.Haircut, d.Haircut, o.FIFO, d.FIFO))
+		}
+	}
+	for k := range old {
+		if !seen[k] {
+			out = append(out, "trace: a deposit no longer reached: "+k)
+		}
+	}
+	if len(was.Flows) != len(now.Flows) {
+		out = append(out, fmt.Sprintf("trace: %d flows, now %d", len(was.Flows), len(now.Flows)))
+	}
+	if len(out) == 0 {
+		out = append(out, "trace: the re-run differs from trace.json (the same deposits; flows, stops or labels differ)")
+	}
+	sort.Strings(out)
+	return out
+}
+
+// chainTag is a chain's name in trace files: btc or eth.
+func chainTag(c chains.Chain) string {
+	if c == chains.Ethereum {
+		return "eth"
+	}
+	return "btc"
+}
