@@ -75,6 +75,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME) ./chains/bitcoin
 	$(GO) test -run '^$$' -fuzz '^FuzzClassifyScript$$' -fuzztime $(FUZZTIME) ./chains/bitcoin
+	$(GO) test -run '^$$' -fuzz '^FuzzScreenRequest$$' -fuzztime $(FUZZTIME) ./screening
 
 clean:
 	rm -rf bin $(STORE) $(STORE)-sim $(STORE)-trace.json $(STORE)-freeze bench.txt

@@ -462,10 +462,13 @@ func FuzzScreenRequest(f *testing.F) {
 			req.Header.Set("X-API-Key", fx.key)
 			w := httptest.NewRecorder()
 			fx.server.ServeHTTP(w, req)
-			if w.Code != 200 && w.Code != 400 && w.Code != 413 && w.Code != 404 && w.Code != 405 {
+			// Besides answers and errors, the router's own redirects of
+			// unclean paths (/v1/screen/. → /v1/screen) and 405s.
+			redirect := w.Code == 301 || w.Code == 307 || w.Code == 308
+			if w.Code != 200 && w.Code != 400 && w.Code != 413 && w.Code != 404 && w.Code != 405 && !redirect {
 				t.Fatalf("%s %q: %d %s", req.Method, req.URL, w.Code, w.Body)
 			}
-			if w.Code != 405 && !json.Valid(w.Body.Bytes()) {
+			if w.Code != 405 && !redirect && !json.Valid(w.Body.Bytes()) {
 				t.Fatalf("%s %q: not JSON: %s", req.Method, req.URL, w.Body)
 			}
 		}

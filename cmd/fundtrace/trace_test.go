@@ -206,6 +206,17 @@ func TestTraceETH(t *testing.T) {
 	if msg, _, err := run(t, "freeze", "--trace", out, "--out", dir); err != nil || !strings.Contains(msg, "deposits") {
 		t.Fatalf("freeze: %v %s", err, msg)
 	}
+	// The report: both assets, the token in its own decimals, prices
+	// missing (none given) shown as missing.
+	rep := t.TempDir()
+	if _, _, err := run(t, "--store", st, "report", "--trace", out, "--out", rep); err != nil {
+		t.Fatal(err)
+	}
+	html, _ := os.ReadFile(filepath.Join(rep, "report.html"))
+	tok := tr.Assets[tokenAsset(tr)]
+	if tok.Decimals != 6 || !strings.Contains(string(html), " "+tok.Symbol+"<") || !strings.Contains(string(html), " ETH<") || !strings.Contains(string(html), "missing") {
+		t.Fatalf("ETH report: token %+v", tok)
+	}
 	// Backward from the same payments: the victims' money came from the
 	// exchanges they bought at.
 	js, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--backward", "--json")
@@ -358,4 +369,13 @@ func TestScreenExposure(t *testing.T) {
 	if sent <= 0 || recv <= 0 || sent > a.Received || recv > a.Received {
 		t.Fatalf("exposure to exchanges: sent %d, received %d, of %d the address received", sent, recv, a.Received)
 	}
+}
+
+func tokenAsset(tr *traceJSON) string {
+	for id := range tr.Assets {
+		if id != "ETH" && id != "BTC" {
+			return id
+		}
+	}
+	return ""
 }
