@@ -69,6 +69,7 @@ bench:
 # heuristic (Ethereum).
 eval:
 	$(GO) test -count=1 -run 'TestAccuracyOnSimulatedChain|TestDepositHeuristicOnSimulatedChain' -v ./cluster | grep -v '^=== RUN'
+	$(GO) test -count=1 -run 'TestAccuracyOnShippedScenario|TestAccuracyETH|TestBackward|TestAccountBackward' -v ./tracer | grep -v '^=== RUN'
 
 # Run each fuzzer for FUZZTIME (default 30s).
 FUZZTIME ?= 30s

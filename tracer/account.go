@@ -452,7 +452,8 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 					continue
 				}
 				if o.t.maxUnits(on, tr.Amount).Cmp(minFor(h.asset)) < 0 {
-					continue // too little to follow
+					res.Stops = append(res.Stops, AccountStop{tr.To, h.asset, tr.TxHash, "below-min-amount", "carries less than " + minFor(h.asset).String() + " under every model", amts})
+					continue
 				}
 				addArrival(next, tr, o.t, o.hop+1)
 			}

@@ -102,7 +102,7 @@ type Deposit struct {
 // Stop records where and why the trace stopped following money.
 type Stop struct {
 	Outpoint chains.Outpoint
-	Reason   string // unspent, max-hops, mixer, service, max-nodes, after-until
+	Reason   string // unspent, max-hops, mixer, service, max-nodes, after-until, below-min-amount
 	Detail   string
 }
 
@@ -296,7 +296,8 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 					continue
 				}
 				if out.maxSats(on) < cfg.MinAmount {
-					continue // too little to follow (not a stop worth listing)
+					res.Stops = append(res.Stops, Stop{out.op, "below-min-amount", fmt.Sprintf("carries less than %d sat under every model", cfg.MinAmount)})
+					continue
 				}
 				if res.Coins >= cfg.MaxNodes {
 					res.Stops = append(res.Stops, Stop{out.op, "max-nodes", fmt.Sprintf("more than %d coins followed", cfg.MaxNodes)})
