@@ -14,8 +14,9 @@ build:
 # The main job on the shipped simulated scam scenario (sim/FORMAT.md):
 # index its block files, cluster the addresses, import the labels an
 # investigator has, trace the victims' payments from the case file to the
-# exchanges and write one freezing request per exchange into
-# $(STORE)-freeze/. Then index the real mainnet blocks 0..599 shipped in
+# exchanges, write one freezing request per exchange into
+# $(STORE)-freeze/ and the flow report and evidence bundle into
+# $(STORE)-report/. Then index the real mainnet blocks 0..599 shipped in
 # testdata and show the first bitcoin payment (block 170).
 SCENARIO := testdata/sim/btc
 demo: build
@@ -24,6 +25,7 @@ demo: build
 	$(BIN) --store $(STORE)-sim labels import $(SCENARIO)/labels.csv
 	$(BIN) --store $(STORE)-sim trace --case $(SCENARIO)/case.csv --through-mixers --out $(STORE)-trace.json
 	$(BIN) freeze --trace $(STORE)-trace.json --out $(STORE)-freeze
+	$(BIN) --store $(STORE)-sim report --trace $(STORE)-trace.json --out $(STORE)-report --case-ref "shipped scenario"
 	$(BIN) --store $(STORE) index btc --blocks testdata/btc/blocks
 	$(BIN) --store $(STORE) status
 	$(BIN) --store $(STORE) show tx f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16
@@ -79,4 +81,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzScreenRequest$$' -fuzztime $(FUZZTIME) ./screening
 
 clean:
-	rm -rf bin $(STORE) $(STORE)-sim $(STORE)-trace.json $(STORE)-freeze bench.txt
+	rm -rf bin $(STORE) $(STORE)-sim $(STORE)-trace.json $(STORE)-freeze $(STORE)-report bench.txt
