@@ -101,6 +101,14 @@ func NewServer(sc *Screener, cfg Config) *Server {
 	})
 	metrics := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
 	s.handle("GET /metrics", "metrics", false, metrics.ServeHTTP)
+	// The other methods on known paths: a JSON 405 (the router's own is text).
+	for path, allow := range map[string]string{"/v1/screen/{chain}/{address}": "GET", "/v1/screen": "POST", "/api/v1/address/{address}": "GET",
+		"/v1/admin/sanctions": "POST", "/healthz": "GET", "/openapi.json": "GET", "/metrics": "GET"} {
+		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "", fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, allow))
+		})
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "", fmt.Sprintf("no such endpoint: %s %s (see /openapi.json)", r.Method, r.URL.Path))
 	})
