@@ -20,7 +20,7 @@ import (
 func clusterCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "cluster",
-		Usage: "group Bitcoin addresses into entities with named heuristics, and explain why two addresses are together",
+		Usage: "group addresses (Bitcoin, Ethereum) into entities with named heuristics, and explain why two addresses are together",
 		UsageText: "fundtrace cluster [--heuristics multi-input,change-fresh,...] [--json]\n" +
 			"fundtrace cluster explain ADDRESS ADDRESS [--json]\n" +
 			"fundtrace cluster export [--out FILE]",
