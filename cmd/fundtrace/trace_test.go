@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/http/httptest"
 	"os"
@@ -378,4 +379,46 @@ func tokenAsset(tr *traceJSON) string {
 		}
 	}
 	return ""
+}
+
+// TestTraceOnClickHouse: the main job through the command line on a
+// ClickHouse store — index, cluster, labels, trace, report — finds the
+// same deposits with the same amounts as on the embedded store.
+func TestTraceOnClickHouse(t *testing.T) {
+	if chServer == nil {
+		t.Skip("no ClickHouse server (make test starts one)")
+	}
+	const scen = "../../testdata/sim/btc"
+	deposits := func(st string) string {
+		for _, args := range [][]string{
+			{"index", "btc", "--blocks", scen + "/blocks"},
+			{"cluster"},
+			{"labels", "import", scen + "/labels.csv"},
+		} {
+			if _, _, err := run(t, append([]string{"--store", st}, args...)...); err != nil {
+				t.Fatalf("%s %v: %v", st, args, err)
+			}
+		}
+		js, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--through-mixers", "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tr traceJSON
+		if err := json.Unmarshal([]byte(js), &tr); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, d := range tr.Deposits {
+			fmt.Fprintf(&b, "%s %s %s %s %s %s\n", d.Exchange, d.Address, d.Outpoint, d.Victim, d.Haircut, d.FIFO)
+		}
+		return b.String()
+	}
+	emb := deposits(t.TempDir() + "/store")
+	ch := deposits("clickhouse://" + chServer.Addr() + "/trace_cli")
+	if emb != ch || len(emb) < 1000 {
+		t.Fatalf("deposits differ:\nembedded:\n%s\nclickhouse:\n%s", emb, ch)
+	}
+	if _, _, err := run(t, "--store", "clickhouse://"+chServer.Addr()+"/trace_cli", "report", "--case", scen+"/case.csv", "--through-mixers", "--out", t.TempDir()); err != nil {
+		t.Fatalf("report on ClickHouse: %v", err)
+	}
 }
