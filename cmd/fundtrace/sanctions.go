@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,11 +16,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/sanctions"
 	"github.com/fundtrace/fundtrace/store"
-	"github.com/fundtrace/fundtrace/tracer"
+	"github.com/fundtrace/fundtrace/screening"
 )
 
 // sanctionsStore is what the sanctions and screen commands need; the
@@ -227,7 +225,7 @@ type screenResult struct {
 	ClusterHits   []screenHit    `json:"cluster_sanctioned"`
 	Labels        []labels.Label `json:"labels"`
 	ClusterLabels []labels.Label `json:"cluster_labels"`
-	Exposure      []exposureJSON `json:"exposure,omitempty"`
+	Exposure      []screening.Exposure `json:"exposure,omitempty"`
 	Error         string         `json:"error,omitempty"`
 }
 
@@ -251,103 +249,78 @@ func runScreen(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	snap, err := ss.CurrentSnapshot(c.Context)
+	lst, err := storeAs[labelStore](st)
 	if err != nil {
 		return err
 	}
+	// The same screening as the HTTP API's (package screening).
+	sc, err := screening.New(c.Context, screeningStore{ss, lst})
+	if err != nil {
+		return err
+	}
+	l := sc.Current()
 	if asOf := c.String("as-of"); asOf != "" {
 		if _, err := time.Parse("2006-01-02", asOf); err != nil {
 			return fmt.Errorf("--as-of %q: want YYYY-MM-DD", asOf)
 		}
-		sns, err := ss.Snapshots(c.Context)
-		if err != nil {
+		if l, err = sc.AsOf(c.Context, asOf); err != nil {
+			var ie *screening.InputError
+			if errors.As(err, &ie) {
+				return errors.New(ie.Msg)
+			}
 			return err
 		}
-		snap = 0
-		for _, s := range sns {
-			d := s.Date
-			if d == "" {
-				d = s.Imported[:10]
-			}
-			if d <= asOf {
-				snap = s.ID
-			}
-		}
-		if snap == 0 {
-			return fmt.Errorf("no sanctions snapshot dates from %s or earlier", asOf)
-		}
 	}
-	var listed []store.SanctionedAddress
+	snap := l.Snapshot.ID
 	if snap == 0 {
 		slog.Warn("No sanctions list imported: screening labels and clusters only (run fundtrace sanctions import)")
-	} else if listed, err = ss.SnapshotAddresses(c.Context, snap); err != nil {
-		return err
-	}
-	net := bitcoin.NetworkByName("mainnet")
-	if m, err := st.Meta(c.Context, chains.Bitcoin); err == nil && m.Network != "" {
-		if n := bitcoin.NetworkByName(m.Network); n != nil {
-			net = n
-		}
-	}
-	attr := newAttribution(st)
-	// The listed addresses by cluster, looked up once for all addresses screened.
-	listedIn := map[clusterKey][]store.SanctionedAddress{}
-	for _, l := range listed {
-		if id, ok := attr.clusterOf(c.Context, l.Chain, l.Address); ok {
-			k := clusterKey{l.Chain, id}
-			listedIn[k] = append(listedIn[k], l)
-		}
 	}
 	var results []screenResult
 	anyHit := false
 	for _, s := range addrs {
-		r := screenResult{Address: s, ClusterHits: []screenHit{}}
-		var ch chains.Chain
-		var a chains.Address
-		if strings.HasPrefix(s, "0x") {
-			ch = chains.Ethereum
-			a, err = sanctions.ParseEthereum(s)
-		} else {
-			ch = chains.Bitcoin
-			a, err = net.ParseAddress(s)
-		}
+		r := screenResult{Address: s, ClusterHits: []screenHit{}, Labels: []labels.Label{}, ClusterLabels: []labels.Label{}}
+		ch, a, err := sc.ParseAddress("", s)
 		r.Chain = string(ch)
 		if err != nil {
+			if r.Chain == "" {
+				r.Chain = string(chains.Bitcoin)
+				if strings.HasPrefix(s, "0x") {
+					r.Chain = string(chains.Ethereum)
+				}
+			}
+			var ie *screening.InputError
+			if errors.As(err, &ie) {
+				err = errors.New(ie.Msg)
+			}
 			r.Error = err.Error()
 			results = append(results, r)
 			continue
 		}
-		if snap == 0 {
-			// nothing to look up
-		} else if hit, ok, err := ss.Sanctioned(c.Context, snap, ch, a); err != nil {
-			return err
-		} else if ok {
-			r.Sanctioned = &screenHit{hit, snap}
+		res := sc.Screen(c.Context, l, ch, a, s)
+		if len(res.Hits) > 0 {
+			r.Sanctioned = &screenHit{listedOf(ch, res.Hits[0]), snap}
 			anyHit = true
 		}
-		if attr.cs != nil {
-			if id, size, err := attr.cs.ClusterOf(c.Context, ch, a); err == nil {
-				r.Cluster, r.ClusterSize = &id, size
-				for _, l := range listedIn[clusterKey{ch, id}] {
-					if l.Address != a {
-						r.ClusterHits = append(r.ClusterHits, screenHit{l, snap})
-						anyHit = true
-					}
+		if cl := res.Cluster; cl != nil {
+			id := cl.ID
+			r.Cluster, r.ClusterSize = &id, cl.Size
+			for _, h := range cl.Sanctioned {
+				hc, _, err := sc.ParseAddress(string(ch), h.Address)
+				if err != nil {
+					hc = ch
 				}
+				r.ClusterHits = append(r.ClusterHits, screenHit{listedOf(hc, h), snap})
+				anyHit = true
+			}
+			for _, lb := range cl.Labels {
+				r.ClusterLabels = append(r.ClusterLabels, labelOf(ch, lb.Address, lb))
 			}
 		}
-		own, cl, err := attr.labels(c.Context, ch, a)
-		if err != nil {
-			return err
+		for _, lb := range res.Labels {
+			r.Labels = append(r.Labels, labelOf(ch, s, lb))
 		}
-		r.Labels, r.ClusterLabels = nonNil(own), nonNil(cl)
 		if c.Bool("exposure") {
-			if ch == chains.Bitcoin {
-				r.Exposure, err = exposureOf(c, st, a)
-			} else {
-				r.Exposure, err = accountExposureOf(c, st, ch, a)
-			}
-			if err != nil {
+			if r.Exposure, err = sc.Exposures(c.Context, st, l, ch, a, c.Int("hops")); err != nil {
 				return err
 			}
 		}
@@ -390,7 +363,7 @@ func runScreen(c *cli.Context) error {
 			et := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 			fmt.Fprintf(et, "  CATEGORY\tNAME\tASSET\tSENT TO\tRECEIVED FROM\tNEAREST HOP\n")
 			for _, e := range r.Exposure {
-				fmt.Fprintf(et, "  %s\t%s\t%s\t%s\t%s\t%d\n", e.Category, e.Name, e.Asset, decimalUnits(e.SentUnits, e.Decimals), decimalUnits(e.ReceivedUnit, e.Decimals), e.MinHops)
+				fmt.Fprintf(et, "  %s\t%s\t%s\t%s\t%s\t%d\n", e.Category, e.Name, e.Asset, decimalUnits(e.Sent, e.Decimals), decimalUnits(e.Received, e.Decimals), e.MinHops)
 			}
 			et.Flush()
 		}
@@ -401,62 +374,15 @@ func runScreen(c *cli.Context) error {
 	return nil
 }
 
-// exposureJSON is exposure to one labeled service. Amounts are in the
-// asset's base units (sent, received); on Bitcoin also as integers
-// (sent_sats, received_sats).
-type exposureJSON struct {
-	Category     string `json:"category"`
-	Name         string `json:"name"`
-	Asset        string `json:"asset"`
-	Decimals     int    `json:"decimals"`
-	SentUnits    string `json:"sent"`
-	ReceivedUnit string `json:"received"`
-	Sent         int64  `json:"sent_sats,omitempty"`
-	Received     int64  `json:"received_sats,omitempty"`
-	MinHops      int    `json:"nearest_hop"`
+// listedOf turns a screening hit back into the listed address it came from.
+func listedOf(c chains.Chain, h screening.Hit) store.SanctionedAddress {
+	return store.SanctionedAddress{Chain: c, Text: h.Address, Code: h.Currency, Entity: h.Entity, Ref: h.Ref, Type: h.Type, Programs: h.Programs, Listed: h.Listed}
 }
 
-// accountExposureOf computes an Ethereum address's indirect exposure, per asset.
-func accountExposureOf(c *cli.Context, st backend, ch chains.Chain, a chains.Address) ([]exposureJSON, error) {
-	ab, err := storeAs[accountBackend](st)
-	if err != nil {
-		return nil, err
-	}
-	tc := &traceCtx{c: c, st: st, attr: newAttribution(st), ab: ab}
-	es, err := tracer.AccountExposures(c.Context, ab, ch, a, c.Int("hops"), tc.labeler(ch))
-	if err != nil {
-		return nil, err
-	}
-	j := &traceJSON{Assets: map[string]assetJSON{}}
-	out := []exposureJSON{}
-	for _, e := range es {
-		id := tc.assetID(j, e.Asset)
-		out = append(out, exposureJSON{Category: e.Category, Name: e.Name, Asset: j.Assets[id].Symbol, Decimals: j.Assets[id].Decimals,
-			SentUnits: e.Sent.String(), ReceivedUnit: e.Received.String(), MinHops: e.MinHops})
-	}
-	return out, nil
-}
-
-// exposureOf computes a Bitcoin address's indirect exposure.
-func exposureOf(c *cli.Context, st backend, a chains.Address) ([]exposureJSON, error) {
-	hist, err := st.AddressHistory(c.Context, chains.Bitcoin, a, 0)
-	if err != nil {
-		return nil, err
-	}
-	var seeds []chains.Outpoint
-	for _, h := range hist {
-		seeds = append(seeds, chains.Outpoint{Hash: h.TxHash, Index: h.Vout})
-	}
-	es, err := tracer.Exposures(c.Context, st, chains.Bitcoin, seeds, c.Int("hops"), (&traceCtx{c: c, st: st, attr: newAttribution(st)}).labeler(chains.Bitcoin))
-	if err != nil {
-		return nil, err
-	}
-	out := []exposureJSON{}
-	for _, e := range es {
-		out = append(out, exposureJSON{Category: e.Category, Name: e.Name, Asset: "BTC", Decimals: 8, SentUnits: strconv.FormatInt(e.Sent, 10),
-			ReceivedUnit: strconv.FormatInt(e.Received, 10), Sent: e.Sent, Received: e.Received, MinHops: e.MinHops})
-	}
-	return out, nil
+// labelOf turns a screening label back into a stored one.
+func labelOf(c chains.Chain, text string, l screening.Label) labels.Label {
+	return labels.Label{Chain: c, Text: text, Label: l.Label, Category: l.Category, Actor: l.Actor, Source: l.Source, SourceDate: l.SourceDate,
+		Imported: l.Imported, Confidence: l.Confidence}
 }
 
 func nonNil(ls []labels.Label) []labels.Label {

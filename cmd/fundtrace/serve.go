@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/sanctions"
 	"github.com/fundtrace/fundtrace/screening"
 	"github.com/fundtrace/fundtrace/store"
@@ -131,7 +132,8 @@ func runServe(c *cli.Context) error {
 	return nil
 }
 
-// screeningStore joins the store's sanctions and labels for screening.
+// screeningStore joins the store's sanctions, labels and clusters for
+// screening.
 type screeningStore struct {
 	sanctionsStore
 	lst labelStore
@@ -139,6 +141,18 @@ type screeningStore struct {
 
 func (s screeningStore) EachLabel(ctx context.Context, fn func(store.Label) error) error {
 	return s.lst.EachLabel(ctx, fn)
+}
+
+// ClusterOf answers from the store's clusters; a store without any
+// answers not found, as for an address never clustered.
+func (s screeningStore) ClusterOf(ctx context.Context, c chains.Chain, a chains.Address) (uint32, uint32, error) {
+	cs, ok := s.sanctionsStore.(interface {
+		ClusterOf(ctx context.Context, c chains.Chain, a chains.Address) (id, size uint32, err error)
+	})
+	if !ok {
+		return 0, 0, store.ErrNotFound
+	}
+	return cs.ClusterOf(ctx, c, a)
 }
 
 // importSanctions reads OFAC files into a new snapshot of the store. Unless
