@@ -18,8 +18,8 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/sanctions"
-	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/screening"
+	"github.com/fundtrace/fundtrace/store"
 )
 
 // sanctionsStore is what the sanctions and screen commands need; the
@@ -217,16 +217,16 @@ type screenHit struct {
 }
 
 type screenResult struct {
-	Address       string         `json:"address"`
-	Chain         string         `json:"chain"`
-	Sanctioned    *screenHit     `json:"sanctioned"`
-	Cluster       *uint32        `json:"cluster_id,omitempty"`
-	ClusterSize   uint32         `json:"cluster_size,omitempty"`
-	ClusterHits   []screenHit    `json:"cluster_sanctioned"`
-	Labels        []labels.Label `json:"labels"`
-	ClusterLabels []labels.Label `json:"cluster_labels"`
+	Address       string               `json:"address"`
+	Chain         string               `json:"chain"`
+	Sanctioned    *screenHit           `json:"sanctioned"`
+	Cluster       *uint32              `json:"cluster_id,omitempty"`
+	ClusterSize   uint32               `json:"cluster_size,omitempty"`
+	ClusterHits   []screenHit          `json:"cluster_sanctioned"`
+	Labels        []labels.Label       `json:"labels"`
+	ClusterLabels []labels.Label       `json:"cluster_labels"`
 	Exposure      []screening.Exposure `json:"exposure,omitempty"`
-	Error         string         `json:"error,omitempty"`
+	Error         string               `json:"error,omitempty"`
 }
 
 func runScreen(c *cli.Context) error {
