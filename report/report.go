@@ -146,7 +146,7 @@ func Write(dir string, in Input) (*Manifest, error) {
 	files["transactions.csv"] = transactionsCSV(m)
 	files["trace.json"] = in.TraceBytes
 	for _, ex := range m.Exchanges {
-		name := fileName(ex.Name)
+		name := FileName(ex.Name)
 		files["freeze/"+name+".csv"] = freezeCSV(m, ex)
 		letter, err := renderLetter(m, ex, in.Letter)
 		if err != nil {
@@ -213,8 +213,8 @@ func Check(dir string, m *Manifest) []string {
 	return diffs
 }
 
-// fileName makes a name safe as a file name.
-func fileName(s string) string {
+// FileName makes a name (an exchange's) safe as a file name.
+func FileName(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {

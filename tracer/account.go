@@ -283,34 +283,11 @@ type arrival struct {
 // separately, hop by hop: one history query per hop for the whole
 // frontier.
 func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []AccountSeed, cfg AccountConfig) (*AccountResult, error) {
-	if cfg.MaxHops <= 0 {
-		cfg.MaxHops = 50
+	on, err := cfg.check()
+	if err != nil {
+		return nil, err
 	}
-	if cfg.MaxNodes <= 0 {
-		cfg.MaxNodes = 10_000
-	}
-	if cfg.MaxHistory <= 0 {
-		cfg.MaxHistory = 20_000
-	}
-	if len(cfg.Models) == 0 {
-		cfg.Models = []string{Haircut, FIFO}
-	}
-	on := map[string]bool{}
-	for _, m := range cfg.Models {
-		if m != Poison && m != Haircut && m != FIFO {
-			return nil, fmt.Errorf("unknown taint model %q (poison, haircut, fifo)", m)
-		}
-		on[m] = true
-	}
-	minFor := func(asset chains.Address) *big.Int {
-		if m := cfg.MinAmount[asset]; m != nil {
-			return m
-		}
-		if asset == "" {
-			return big.NewInt(1e12)
-		}
-		return big.NewInt(1)
-	}
+	minFor := cfg.minFor
 	res := &AccountResult{Seeds: seeds}
 	frontier := map[holding]map[transferID]*arrival{}
 	addArrival := func(f map[holding]map[transferID]*arrival, tr chains.Transfer, t *taint, hop int) {
@@ -715,4 +692,29 @@ func FindAccountSeed(ctx context.Context, src AccountSource, c chains.Chain, h c
 	default:
 		return chains.Transfer{}, fmt.Errorf("transaction %s has %d transfers matching the seed: give the position (log index) or the address and amount", h, len(match))
 	}
+}
+
+// check fills in the defaults and checks the models.
+func (cfg *AccountConfig) check() (map[string]bool, error) {
+	if cfg.MaxHops <= 0 {
+		cfg.MaxHops = 50
+	}
+	if cfg.MaxNodes <= 0 {
+		cfg.MaxNodes = 10_000
+	}
+	if cfg.MaxHistory <= 0 {
+		cfg.MaxHistory = 20_000
+	}
+	return models(&cfg.Models)
+}
+
+// minFor is the least amount of an asset followed.
+func (cfg *AccountConfig) minFor(asset chains.Address) *big.Int {
+	if m := cfg.MinAmount[asset]; m != nil {
+		return m
+	}
+	if asset == "" {
+		return big.NewInt(1e12)
+	}
+	return big.NewInt(1)
 }

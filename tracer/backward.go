@@ -65,24 +65,9 @@ type backCoin struct {
 // BitcoinBackward traces seeds backward through a UTXO chain's store: one
 // read of the funding transactions a hop.
 func BitcoinBackward(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg Config) (*BackResult, error) {
-	if cfg.MaxHops <= 0 {
-		cfg.MaxHops = 50
-	}
-	if cfg.MinAmount <= 0 {
-		cfg.MinAmount = 1000
-	}
-	if cfg.MaxNodes <= 0 {
-		cfg.MaxNodes = 100_000
-	}
-	if len(cfg.Models) == 0 {
-		cfg.Models = []string{Haircut, FIFO}
-	}
-	on := map[string]bool{}
-	for _, m := range cfg.Models {
-		if m != Poison && m != Haircut && m != FIFO {
-			return nil, fmt.Errorf("unknown taint model %q (poison, haircut, fifo)", m)
-		}
-		on[m] = true
+	on, err := cfg.check()
+	if err != nil {
+		return nil, err
 	}
 	res := &BackResult{Seeds: seeds}
 	var frontier []*backCoin
@@ -297,34 +282,11 @@ type bigSpan struct{ lo, hi *big.Int }
 // models say (haircut: by share of the balance; FIFO: by place in the
 // queue; poison: all). One history query a hop.
 func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, seeds []AccountSeed, cfg AccountConfig) (*AccountBackResult, error) {
-	if cfg.MaxHops <= 0 {
-		cfg.MaxHops = 50
+	on, err := cfg.check()
+	if err != nil {
+		return nil, err
 	}
-	if cfg.MaxNodes <= 0 {
-		cfg.MaxNodes = 10_000
-	}
-	if cfg.MaxHistory <= 0 {
-		cfg.MaxHistory = 20_000
-	}
-	if len(cfg.Models) == 0 {
-		cfg.Models = []string{Haircut, FIFO}
-	}
-	on := map[string]bool{}
-	for _, m := range cfg.Models {
-		if m != Poison && m != Haircut && m != FIFO {
-			return nil, fmt.Errorf("unknown taint model %q (poison, haircut, fifo)", m)
-		}
-		on[m] = true
-	}
-	minFor := func(asset chains.Address) *big.Int {
-		if m := cfg.MinAmount[asset]; m != nil {
-			return m
-		}
-		if asset == "" {
-			return big.NewInt(1e12)
-		}
-		return big.NewInt(1)
-	}
+	minFor := cfg.minFor
 	res := &AccountBackResult{Seeds: seeds}
 	var frontier []*backItem
 	for i, s := range seeds {

@@ -158,24 +158,9 @@ type segment struct {
 
 // Bitcoin traces seeds forward through a UTXO chain's store.
 func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg Config) (*Result, error) {
-	if cfg.MaxHops <= 0 {
-		cfg.MaxHops = 50
-	}
-	if cfg.MinAmount <= 0 {
-		cfg.MinAmount = 1000
-	}
-	if cfg.MaxNodes <= 0 {
-		cfg.MaxNodes = 100_000
-	}
-	if len(cfg.Models) == 0 {
-		cfg.Models = []string{Haircut, FIFO}
-	}
-	on := map[string]bool{}
-	for _, m := range cfg.Models {
-		if m != Poison && m != Haircut && m != FIFO {
-			return nil, fmt.Errorf("unknown taint model %q (poison, haircut, fifo)", m)
-		}
-		on[m] = true
+	on, err := cfg.check()
+	if err != nil {
+		return nil, err
 	}
 	res := &Result{Seeds: seeds}
 	var frontier []*coin
@@ -588,4 +573,34 @@ func seedHashes(seeds []Seed) []chains.Hash {
 		hs[i] = s.Outpoint.Hash
 	}
 	return hs
+}
+
+// models checks the models asked for (default haircut and FIFO) and
+// returns them as a set.
+func models(ms *[]string) (map[string]bool, error) {
+	if len(*ms) == 0 {
+		*ms = []string{Haircut, FIFO}
+	}
+	on := map[string]bool{}
+	for _, m := range *ms {
+		if m != Poison && m != Haircut && m != FIFO {
+			return nil, fmt.Errorf("unknown taint model %q (poison, haircut, fifo)", m)
+		}
+		on[m] = true
+	}
+	return on, nil
+}
+
+// check fills in the defaults and checks the models.
+func (cfg *Config) check() (map[string]bool, error) {
+	if cfg.MaxHops <= 0 {
+		cfg.MaxHops = 50
+	}
+	if cfg.MinAmount <= 0 {
+		cfg.MinAmount = 1000
+	}
+	if cfg.MaxNodes <= 0 {
+		cfg.MaxNodes = 100_000
+	}
+	return models(&cfg.Models)
 }

@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/fundtrace/fundtrace/report"
 )
 
 func freezeCommand() *cli.Command {
@@ -67,7 +68,7 @@ func runFreeze(c *cli.Context) error {
 			}
 			return ds[i].Time < ds[k].Time
 		})
-		file := fileName(ex.Exchange)
+		file := report.FileName(ex.Exchange)
 		req := freezeJSON{Exchange: ex.Exchange, Models: j.Models, Assets: j.Assets, Addresses: ex.Addresses, Deposits: ds}
 		jb, err := json.MarshalIndent(req, "", "  ")
 		if err != nil {
@@ -82,23 +83,6 @@ func runFreeze(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "%s: %d deposits to %d deposit addresses → %s.csv, %s.json\n", ex.Exchange, len(ds), len(ex.Addresses), file, file)
 	}
 	return nil
-}
-
-// fileName makes an exchange's name safe as a file name.
-func fileName(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	if b.Len() == 0 {
-		return "exchange"
-	}
-	return b.String()
 }
 
 func writeFreezeCSV(p string, j *traceJSON, ds []depositJSON) error {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fundtrace/fundtrace/internal/shareddata"
+	"github.com/fundtrace/fundtrace/report"
 	"github.com/fundtrace/fundtrace/tracefile"
 )
 
@@ -261,7 +262,7 @@ func checkRendered(t *testing.T, dir string, tr *tracefile.Trace) {
 		t.Fatalf("pdftoppm pages %v", ps)
 	}
 	for _, ex := range tr.Exchanges {
-		letter := text(filepath.Join(dir, "freeze", fileName(ex.Exchange)+".pdf"))
+		letter := text(filepath.Join(dir, "freeze", report.FileName(ex.Exchange)+".pdf"))
 		if !strings.Contains(letter, "Request to freeze") || !strings.Contains(letter, ex.Addresses[0].Address) || !strings.Contains(letter, "OP-PIG-7") {
 			t.Errorf("the letter to %s lacks its request, its first deposit address or the case reference", ex.Exchange)
 		}

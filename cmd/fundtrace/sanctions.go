@@ -244,20 +244,12 @@ func runScreen(c *cli.Context) error {
 	if len(addrs) == 0 {
 		return errors.New("give addresses to screen, or --file")
 	}
-	st, ss, err := openAs[sanctionsStore](c, true)
+	// The same screening as the HTTP API's (package screening).
+	st, _, sc, err := openScreener(c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	lst, err := storeAs[labelStore](st)
-	if err != nil {
-		return err
-	}
-	// The same screening as the HTTP API's (package screening).
-	sc, err := screening.New(c.Context, screeningStore{ss, lst})
-	if err != nil {
-		return err
-	}
 	l := sc.Current()
 	if asOf := c.String("as-of"); asOf != "" {
 		if _, err := time.Parse("2006-01-02", asOf); err != nil {

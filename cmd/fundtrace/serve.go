@@ -66,19 +66,11 @@ func runServe(c *cli.Context) error {
 	if keys.Count() == 0 {
 		slog.Warn("No API key in force: every screening request will be refused (create one with fundtrace apikey create)", "keys", c.String(keysFlag.Name))
 	}
-	st, ss, err := openAs[sanctionsStore](c, true)
+	st, ss, sc, err := openScreener(c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	lst, err := storeAs[labelStore](st)
-	if err != nil {
-		return err
-	}
-	sc, err := screening.New(c.Context, screeningStore{ss, lst})
-	if err != nil {
-		return err
-	}
 	l := sc.Current()
 	if l.Snapshot.ID == 0 {
 		slog.Warn("No sanctions list imported: screening answers with labels and clusters only (fundtrace sanctions import, or POST /v1/admin/sanctions)")
@@ -130,6 +122,24 @@ func runServe(c *cli.Context) error {
 	}
 	slog.Info("Stopped")
 	return nil
+}
+
+// openScreener opens the store and loads the sanctions list in force and
+// the labels for screening.
+func openScreener(c *cli.Context) (backend, sanctionsStore, *screening.Screener, error) {
+	st, ss, err := openAs[sanctionsStore](c, true)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lst, err := storeAs[labelStore](st)
+	if err == nil {
+		var sc *screening.Screener
+		if sc, err = screening.New(c.Context, screeningStore{ss, lst}); err == nil {
+			return st, ss, sc, nil
+		}
+	}
+	st.Close()
+	return nil, nil, nil, err
 }
 
 // screeningStore joins the store's sanctions, labels and clusters for
