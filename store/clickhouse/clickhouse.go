@@ -118,7 +118,7 @@ func Open(ctx context.Context, uri string, o Options) (*Store, error) {
 		conn.Close()
 		return nil, fmt.Errorf("clickhouse at %s is not reachable: %w", u.Host, err)
 	}
-	s := &Store{conn: conn, topo: topology{db: db, cluster: o.Cluster}, addr: u.Host, log: o.Logger, opts: o,
+	s := &Store{conn: retryConn{conn}, topo: topology{db: db, cluster: o.Cluster}, addr: u.Host, log: o.Logger, opts: o,
 		meta: map[chains.Chain]store.Meta{}, seq: map[chains.Chain]uint64{}, dirty: map[chains.Chain]bool{}}
 	upTo := schemaVersion
 	if openSchema > 0 {
