@@ -304,7 +304,7 @@ type flowRow struct {
 	Tx, Where, Time, From, To string
 	Height                    int64
 	Value, Haircut, FIFO      Money
-	Peel                      bool
+	Peel, CoinJoin            bool
 }
 
 type totalRow struct {
@@ -462,7 +462,7 @@ func buildModel(in Input) *model {
 		}
 		u := unixOf(f.Time)
 		byHop[f.Hop] = append(byHop[f.Hop], flowRow{Tx: f.Tx, Where: where, Time: f.Time, From: strings.Join(f.From, ", "), To: f.To, Height: f.Height,
-			Value: m.money(f.Asset, f.Value, u, pt), Haircut: m.money(f.Asset, f.Haircut, u, pt), FIFO: m.money(f.Asset, f.FIFO, u, pt), Peel: f.Peel})
+			Value: m.money(f.Asset, f.Value, u, pt), Haircut: m.money(f.Asset, f.Haircut, u, pt), FIFO: m.money(f.Asset, f.FIFO, u, pt), Peel: f.Peel, CoinJoin: f.CoinJoin})
 	}
 	for _, h := range sortedInts(byHop) {
 		m.Hops = append(m.Hops, hopTable{Hop: h, Rows: byHop[h]})

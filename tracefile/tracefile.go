@@ -94,6 +94,7 @@ type Flow struct {
 	FIFO     string   `json:"fifo"`
 	Poison   bool     `json:"poison"`
 	Peel     bool     `json:"peel,omitempty"`
+	CoinJoin bool     `json:"coinjoin,omitempty"` // money went through a CoinJoin here
 }
 
 type Deposit struct {

@@ -110,19 +110,20 @@ type Stop struct {
 // transaction into one of its outputs, with what the output carries (of
 // all seeds together) under each model.
 type Flow struct {
-	Tx      chains.Hash
-	Height  int64
-	Time    int64
-	Hop     int               // transactions from the seed, a peel chain counting as one
-	Peel    bool              // the transaction is a peel-chain step (one input, two outputs)
-	From    []chains.Address  // the addresses of the tainted inputs
-	Inputs  []chains.Outpoint // the tainted inputs
-	To      chains.Address
-	Output  chains.Outpoint
-	Value   int64
-	Haircut *big.Rat
-	FIFO    int64
-	Poison  bool
+	Tx       chains.Hash
+	Height   int64
+	Time     int64
+	Hop      int               // transactions from the seed, a peel chain counting as one
+	Peel     bool              // the transaction is a peel-chain step (one input, two outputs)
+	CoinJoin bool              // the transaction is a CoinJoin (followed through with --through-mixers)
+	From     []chains.Address  // the addresses of the tainted inputs
+	Inputs   []chains.Outpoint // the tainted inputs
+	To       chains.Address
+	Output   chains.Outpoint
+	Value    int64
+	Haircut  *big.Rat
+	FIFO     int64
+	Poison   bool
 }
 
 // Result is a trace.
@@ -247,7 +248,8 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 				}
 				continue
 			}
-			if heuristics.IsCoinJoin(tx) && !cfg.ThroughMixers {
+			coinJoin := heuristics.IsCoinJoin(tx)
+			if coinJoin && !cfg.ThroughMixers {
 				for _, co := range byTx[h] {
 					res.Stops = append(res.Stops, Stop{co.op, "mixer", "spent in CoinJoin " + h.String()})
 				}
@@ -266,7 +268,7 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 			for _, out := range propagate(tx, tainted) {
 				out.depth, out.peel, out.time = depth, isPeel(tx), tx.Time
 				f := out.flow(tx, from)
-				f.Inputs = inputs
+				f.Inputs, f.CoinJoin = inputs, coinJoin
 				res.Flows = append(res.Flows, f)
 				if cat, name, ok := labelOf(cfg.Labels, out.addr); ok {
 					if cat == "exchange" {

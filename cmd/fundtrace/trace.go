@@ -750,7 +750,7 @@ func outpointHashes(seeds []tracer.Seed) []chains.Hash {
 func btcFlowJSON(f tracer.Flow, enc func(chains.Address) string) flowJSON {
 	fj := flowJSON{Chain: "btc", Tx: f.Tx.String(), Height: f.Height, Time: formatTime(f.Time), Hop: f.Hop, Asset: "BTC", To: enc(f.To),
 		Outpoint: f.Output.String(), Value: strconv.FormatInt(f.Value, 10), Haircut: ratString(f.Haircut), FIFO: strconv.FormatInt(f.FIFO, 10),
-		Poison: f.Poison, Peel: f.Peel}
+		Poison: f.Poison, Peel: f.Peel, CoinJoin: f.CoinJoin}
 	for _, a := range f.From {
 		fj.From = append(fj.From, enc(a))
 	}

@@ -70,6 +70,38 @@ func TestTraceAndFreeze(t *testing.T) {
 	if tr.Schema != TraceSchema || tr.Direction != "forward" || len(tr.Exchanges) == 0 || len(tr.Nodes) == 0 || len(tr.PeelChains) == 0 {
 		t.Fatalf("schema %q direction %q, %d exchanges, %d nodes, %d peel chains", tr.Schema, tr.Direction, len(tr.Exchanges), len(tr.Nodes), len(tr.PeelChains))
 	}
+	// Money followed through the scenario's CoinJoins is marked so, and
+	// only there: the mixes the truth lists, and Whirlpool's Tx0s (they
+	// pay the coordinator's fee address, which labels.csv names).
+	cjs := map[string]bool{}
+	for _, r := range readCSVFile(t, scen+"/truth/coinjoins.csv") {
+		cjs[r["txid"]] = true
+	}
+	mixer := map[string]bool{}
+	for _, r := range readCSVFile(t, scen+"/labels.csv") {
+		if r["category"] == "mixer" {
+			mixer[r["address"]] = true
+		}
+	}
+	tx0 := map[string]bool{}
+	for _, f := range tr.Flows {
+		if mixer[f.To] {
+			tx0[f.Tx] = true
+		}
+	}
+	marked := 0
+	for _, f := range tr.Flows {
+		if f.CoinJoin {
+			if cjs[f.Tx] {
+				marked++
+			} else if !tx0[f.Tx] {
+				t.Fatalf("flow through %s marked CoinJoin; neither a mix of the truth nor a Tx0", f.Tx)
+			}
+		}
+	}
+	if marked == 0 {
+		t.Fatal("no flow marked as going through a CoinJoin of the truth")
+	}
 	// Every deposit address is a node of the graph, with its role.
 	roles := map[string]string{}
 	for _, n := range tr.Nodes {
