@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	ch "github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"slices"
 	"sort"
 	"strings"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/store"
@@ -334,57 +337,107 @@ func uniqueHashes(ops []chains.Outpoint) []chains.Hash {
 func (s *Store) Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error) {
 	res := make([]store.Spend, len(ops))
 	found := make([]bool, len(ops))
-	tip, err := s.tip(ctx, c)
-	if err != nil || tip < 0 || len(ops) == 0 {
-		return res, found, err
+	if len(ops) == 0 {
+		return res, found, nil
 	}
 	want := make(map[chains.Outpoint][]int, len(ops))
-	keys, err := ext.NewTable("lookup_keys", ext.Column("k", "UInt64"))
-	if err != nil {
-		return nil, nil, err
-	}
 	seen := make(map[uint64]bool, len(ops))
+	var keys []uint64
 	for i, op := range ops {
 		want[op] = append(want[op], i)
 		if k := spenderKey(c, op.Hash); !seen[k] {
 			seen[k] = true
-			if err := keys.Append(k); err != nil {
-				return nil, nil, err
+			keys = append(keys, k)
+		}
+	}
+	// The keys in order, in as many parts as the server has cores to read
+	// them with: each part is one query reading its own stretch of the
+	// table, and the parts run at once. The tip is read alongside; rows
+	// above it (an interrupted write) are dropped afterwards.
+	slices.Sort(keys)
+	parts := spenderParallelism
+	if len(keys) < 2*spenderPartMin {
+		parts = 1
+	}
+	entries := make([][]spenderEntry, parts)
+	var tip int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		tip, err = s.tip(gctx, c)
+		return err
+	})
+	for p := range parts {
+		part := keys[p*len(keys)/parts : (p+1)*len(keys)/parts]
+		g.Go(func() error {
+			var err error
+			entries[p], err = s.readSpenders(gctx, c, part)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	if tip < 0 {
+		return res, found, nil
+	}
+	for _, es := range entries {
+		for _, e := range es {
+			if e.chain != c || e.spend.Height > tip {
+				continue
 			}
+			for _, k := range want[e.prev] {
+				res[k] = e.spend
+				found[k] = true
+			}
+		}
+	}
+	return res, found, nil
+}
+
+// spenderParallelism is how many queries one spender lookup is split
+// into; spenderPartMin the fewest keys worth a query of their own.
+// Measured on a 2-core server (1,000 keys, 10 M rows, ClickHouse 18.16):
+// one query 50–61 ms, two 29–33 ms, four 34 ms.
+const (
+	spenderParallelism = 2
+	spenderPartMin     = 64
+)
+
+// readSpenders reads the packed spender rows of keys.
+func (s *Store) readSpenders(ctx context.Context, c chains.Chain, keys []uint64) ([]spenderEntry, error) {
+	tbl, err := ext.NewTable("lookup_keys", ext.Column("k", "UInt64"))
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if err := tbl.Append(k); err != nil {
+			return nil, err
 		}
 	}
 	// A small read buffer: each key's granule is a short read somewhere
 	// else in the file, and the default 1 MiB buffer would read (and copy)
 	// a megabyte for each.
-	qctx := ch.Context(ctx, ch.WithExternalTable(keys), ch.WithSettings(ch.Settings{"max_read_buffer_size": 65536}))
+	qctx := ch.Context(ctx, ch.WithExternalTable(tbl), ch.WithSettings(ch.Settings{"max_read_buffer_size": 65536}))
 	q := fmt.Sprintf("SELECT entry FROM %s WHERE %s IN lookup_keys", s.table("spenders"), spenderKeyExpr)
 	rows, err := s.conn.Query(qctx, q)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s spenders: %w", c, err)
+		return nil, fmt.Errorf("%s spenders: %w", c, err)
 	}
 	defer rows.Close()
+	var out []spenderEntry
 	for rows.Next() {
 		var raw string
 		if err := rows.Scan(&raw); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		e, err := parseSpenderEntry([]byte(raw))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s spenders: %w", c, err)
+			return nil, fmt.Errorf("%s spenders: %w", c, err)
 		}
-		// Rows above the committed tip belong to an interrupted write.
-		if e.chain != c || e.spend.Height > tip {
-			continue
-		}
-		for _, k := range want[e.prev] {
-			res[k] = e.spend
-			found[k] = true
-		}
+		out = append(out, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
-	}
-	return res, found, nil
+	return out, rows.Err()
 }
 
 // FirstSeen returns the height at which a was first paid.

@@ -368,6 +368,31 @@ func checkAll(t *testing.T, st Store, f *facts) {
 			}
 		}
 	}
+	// Every output's spender in one lookup (a store may split a big one
+	// into parts read at once), as the chain says.
+	var ops []chains.Outpoint
+	for _, id := range f.order {
+		for i := range f.txs[id].TxOut {
+			ops = append(ops, chains.Outpoint{Hash: display(id), Index: uint32(i)})
+		}
+	}
+	spends, found, err := st.Spenders(ctx, c, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nspent := 0
+	for i, op := range ops {
+		sp, spent := spentBy[op]
+		if found[i] != spent || (spent && (spends[i].TxHash != sp.Hash || spends[i].Vin != sp.Index)) {
+			t.Fatalf("spender of %s: %v %+v, the chain says %v %v", op, found[i], spends[i], spent, sp)
+		}
+		if spent {
+			nspent++
+		}
+	}
+	if len(ops) > 200 && nspent == 0 {
+		t.Fatalf("%d outputs, none spent", len(ops))
+	}
 }
 
 // Answers renders every lookup the suite makes, in a fixed order, so two
