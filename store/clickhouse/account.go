@@ -136,7 +136,7 @@ func (s *Store) AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*
 		return nil, nil, fmt.Errorf("%s tx %s: %w", c, h, store.ErrNotFound)
 	}
 	q := fmt.Sprintf(`SELECT height, position, time, type, nonce, from_address, to_address, value, gas, gas_used, gas_price, fee, success, created, selector
-		FROM %s WHERE chain = ? AND txid IN (%s) AND height <= ? LIMIT 1`, s.table("eth_txs"), inHashes([]chains.Hash{h}))
+		FROM %s WHERE chain = ? AND txid IN (%s) AND height <= ? LIMIT 1 BY txid`, s.table("eth_txs"), inHashes([]chains.Hash{h}))
 	var (
 		height, t, nonce, gas, used               uint64
 		pos                                       uint32
@@ -312,7 +312,7 @@ func (s *Store) Token(ctx context.Context, c chains.Chain, a chains.Address) (ch
 		return t, err
 	}
 	var flags uint8
-	q := fmt.Sprintf("SELECT symbol, name, decimals, flags FROM %s WHERE chain = ? AND address IN lookup_address LIMIT 1", s.table("tokens"))
+	q := fmt.Sprintf("SELECT symbol, name, decimals, flags FROM %s WHERE chain = ? AND address IN lookup_address LIMIT 1 BY address", s.table("tokens"))
 	if err := s.conn.QueryRow(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c)).Scan(&t.Symbol, &t.Name, &t.Decimals, &flags); err != nil {
 		if isNoRows(err) {
 			return t, store.ErrNotFound

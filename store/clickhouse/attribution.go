@@ -123,7 +123,7 @@ func (s *Store) Sanctioned(ctx context.Context, id int64, c chains.Chain, a chai
 		return store.SanctionedAddress{}, false, err
 	}
 	var addr, js string
-	q := fmt.Sprintf("SELECT address, json FROM %s WHERE chain = ? AND address IN lookup_address AND snapshot = ? LIMIT 1", s.table("sanctioned"))
+	q := fmt.Sprintf("SELECT address, json FROM %s WHERE chain = ? AND address IN lookup_address AND snapshot = ? LIMIT 1 BY address", s.table("sanctioned"))
 	err = s.conn.QueryRow(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), uint64(id)).Scan(&addr, &js)
 	if isNoRows(err) {
 		return store.SanctionedAddress{}, false, nil

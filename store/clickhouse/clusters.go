@@ -22,7 +22,7 @@ type clusterRun struct {
 func (s *Store) lastClusterRun(ctx context.Context, c chains.Chain) (clusterRun, bool, error) {
 	var r clusterRun
 	var js string
-	err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT run, base, json FROM %s WHERE chain = ? ORDER BY run DESC LIMIT 1", s.table("cluster_runs")), string(c)).
+	err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT run, base, json FROM %s WHERE chain = ? ORDER BY run DESC LIMIT 1 BY chain", s.table("cluster_runs")), string(c)).
 		Scan(&r.run, &r.base, &js)
 	if isNoRows(err) {
 		return r, false, nil

@@ -95,7 +95,7 @@ func (s *Store) BlockByHeight(ctx context.Context, c chains.Chain, h int64) (cha
 		return chains.Block{}, nil, fmt.Errorf("%s block %d: %w", c, h, store.ErrNotFound)
 	}
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT height, hash, prev_hash, merkle_root, time, bits, size, txids
-		FROM %s WHERE chain = ? AND height = ? LIMIT 1`, s.table("blocks")), string(c), uint64(h))
+		FROM %s WHERE chain = ? AND height = ? LIMIT 1 BY height`, s.table("blocks")), string(c), uint64(h))
 	if err != nil {
 		return chains.Block{}, nil, fmt.Errorf("%s block %d: %w", c, h, err)
 	}
@@ -124,7 +124,7 @@ func (s *Store) BlockByHash(ctx context.Context, c chains.Chain, h chains.Hash) 
 		return chains.Block{}, nil, err
 	}
 	var height uint64
-	q := fmt.Sprintf("SELECT height FROM %s WHERE chain = ? AND hash IN (%s) AND height <= ? LIMIT 1", s.table("block_hashes"), inHashes([]chains.Hash{h}))
+	q := fmt.Sprintf("SELECT height FROM %s WHERE chain = ? AND hash IN (%s) AND height <= ? LIMIT 1 BY hash", s.table("block_hashes"), inHashes([]chains.Hash{h}))
 	rows, err := s.conn.Query(ctx, q, string(c), uint64(max(tip, 0)))
 	if err != nil {
 		return chains.Block{}, nil, fmt.Errorf("%s block %s: %w", c, h, err)

@@ -9,9 +9,12 @@ import (
 
 // retryConn asks a read again once when the server hit ClickHouse's
 // "Unexpected packet Data received from client" (code 101): a bug of
-// Distributed reads before 20.12 (ClickHouse PR 17254), where a remote
-// shard sees a cancelled query's leftover packets under load. The query
-// itself was fine, so asking again is correct; reads only, since a write
+// Distributed reads before 20.12 (ClickHouse PR 17254): when a LIMIT is
+// reached the initiator cancels the other shards' queries, and a shard
+// that gets the cancel before the (always sent) end-of-external-data
+// packet fails. Point reads therefore use LIMIT 1 BY, which never
+// cancels; reads with a user's limit (history) may still meet it, and the
+// query itself was fine, so asking again is correct. Reads only: a write
 // may have partly happened.
 type retryConn struct {
 	driver.Conn
@@ -26,7 +29,49 @@ func (c retryConn) Query(ctx context.Context, q string, args ...any) (driver.Row
 	if transientRead(err) {
 		rows, err = c.Conn.Query(ctx, q, args...)
 	}
-	return rows, err
+	if err != nil {
+		return nil, err
+	}
+	return &retryRows{Rows: rows, c: c.Conn, ctx: ctx, q: q, args: args}, nil
+}
+
+// retryRows asks again when the error comes with the answer instead of
+// before it, as long as no row has been handed out yet.
+type retryRows struct {
+	driver.Rows
+	c       driver.Conn
+	ctx     context.Context
+	q       string
+	args    []any
+	started bool
+	retried bool
+	err     error
+}
+
+func (r *retryRows) Next() bool {
+	if r.Rows.Next() {
+		r.started = true
+		return true
+	}
+	if r.started || r.retried || !transientRead(r.Rows.Err()) {
+		return false
+	}
+	r.retried = true
+	r.Rows.Close()
+	rows, err := r.c.Query(r.ctx, r.q, r.args...)
+	if err != nil {
+		r.err = err
+		return false
+	}
+	r.Rows = rows
+	return r.Next()
+}
+
+func (r *retryRows) Err() error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.Rows.Err()
 }
 
 func (c retryConn) QueryRow(ctx context.Context, q string, args ...any) driver.Row {

@@ -60,7 +60,7 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	var parent chains.Hash
 	if to >= 0 {
 		var hash string
-		if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT prev_hash FROM %s WHERE chain = ? AND height = ? LIMIT 1", s.table("blocks")), chain, uint64(to+1)).Scan(&hash); err != nil {
+		if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT prev_hash FROM %s WHERE chain = ? AND height = ? LIMIT 1 BY height", s.table("blocks")), chain, uint64(to+1)).Scan(&hash); err != nil {
 			return fmt.Errorf("roll back: read block %d: %w", to+1, err)
 		}
 		parent = toHash(hash)

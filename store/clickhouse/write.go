@@ -28,7 +28,7 @@ func (s *Store) metaLocked(ctx context.Context, c chains.Chain) (store.Meta, err
 		return m, nil
 	}
 	m := store.EmptyMeta(c)
-	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT seq, json FROM %s WHERE chain = ? ORDER BY seq DESC LIMIT 1", s.table("meta")), string(c))
+	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT seq, json FROM %s WHERE chain = ? ORDER BY seq DESC LIMIT 1 BY chain", s.table("meta")), string(c))
 	if err != nil {
 		return m, fmt.Errorf("read %s meta: %w", c, err)
 	}
