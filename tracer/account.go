@@ -63,6 +63,11 @@ type AccountConfig struct {
 	// Until: money moved after this time (Unix seconds; 0 none) is not
 	// followed.
 	Until int64
+	// StopAtLabeledSeeds: a seed paid to a labeled address is not followed
+	// (an exchange's: a deposit at hop 0; another service's: a stop), as a
+	// trace of victims' payments wants; exposure, which starts from the
+	// screened address's own receipts, leaves it off.
+	StopAtLabeledSeeds bool
 	// Together follows all seeds as one (the amounts of each deposit,
 	// flow and stop are then all seeds' together, under Seed 0): what
 	// exposure needs, at the cost of one seed's bookkeeping.
@@ -315,12 +320,15 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 		t.poison[col] = true
 		t.hair[col] = new(big.Rat).SetInt(tr.Amount)
 		t.fifo = []fseg{{col, new(big.Int).Set(tr.Amount)}}
-		if cat, name, ok := labelOf(cfg.Labels, tr.To); ok {
-			// A victim paying an exchange directly: the deposit is the seed.
+		if cat, name, ok := labelOf(cfg.Labels, tr.To); ok && cfg.StopAtLabeledSeeds {
+			// A victim paying a known service directly: an exchange's
+			// deposit is the seed itself; any other service is a stop.
 			if cat == "exchange" {
 				res.Deposits = append(res.Deposits, accountDeposits(tr, t, name, "labeled", 0)...)
-				continue
+			} else {
+				res.Stops = append(res.Stops, AccountStop{tr.To, tr.Asset, tr.TxHash, "service", cat + ": " + name, t.amounts(-1, tr.Amount)})
 			}
+			continue
 		}
 		addArrival(frontier, tr, t, 0)
 	}

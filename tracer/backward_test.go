@@ -171,3 +171,40 @@ func TestAccountBackwardConservation(t *testing.T) {
 	}
 	t.Logf("%d origins (%d at exchanges) over %d hops, %d history queries", len(res.Origins), exchanges, res.Hops, res.Lookups)
 }
+
+// TestLabeledSeed: a victim payment straight to a labeled exchange is a
+// deposit at hop 0; to another labeled service, a stop; unless the trace
+// leaves that off (exposure), when the money is followed as any other.
+// (Block 170's 10 BTC to Hal Finney, labeled here for the test.)
+func TestLabeledSeed(t *testing.T) {
+	ctx := context.Background()
+	st, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: filepath.Join("..", "testdata", "btc", "blocks"), ToHeight: 200}); err != nil {
+		t.Fatal(err)
+	}
+	tx170, _ := chains.ParseHash("f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16")
+	hal, err := bitcoin.NetworkByName("mainnet").ParseAddress("1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds := []Seed{{Outpoint: chains.Outpoint{Hash: tx170, Index: 0}, Ref: "hal"}}
+	as := func(cat string) Labeler {
+		return func(a chains.Address) (string, string, bool) { return cat, "Test", a == hal }
+	}
+	res, err := Bitcoin(ctx, st, chains.Bitcoin, seeds, Config{Labels: as("exchange"), StopAtLabeledSeeds: true})
+	if err != nil || len(res.Deposits) != 1 || res.Deposits[0].Hop != 0 || res.Deposits[0].Amounts.FIFO != 10e8 || len(res.Flows) != 0 {
+		t.Fatalf("seed at an exchange: %+v %v", res, err)
+	}
+	res, err = Bitcoin(ctx, st, chains.Bitcoin, seeds, Config{Labels: as("mixer"), StopAtLabeledSeeds: true})
+	if err != nil || len(res.Deposits) != 0 || len(res.Stops) != 1 || res.Stops[0].Reason != "service" {
+		t.Fatalf("seed at a mixer: %+v %v", res, err)
+	}
+	res, err = Bitcoin(ctx, st, chains.Bitcoin, seeds, Config{Labels: as("exchange")})
+	if err != nil || len(res.Deposits) != 0 || len(res.Stops) != 1 || res.Stops[0].Reason != "unspent" {
+		t.Fatalf("seed followed: %+v %v", res, err)
+	}
+}

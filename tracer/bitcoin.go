@@ -57,6 +57,10 @@ type Config struct {
 	MaxNodes      int   // most coins followed in all (default 100,000)
 	ThroughMixers bool  // follow funds through CoinJoins (haircut and FIFO carry on); else stop there
 	Until         int64 // money moved after this time (Unix seconds; 0 none) is not followed
+	// StopAtLabeledSeeds: a seed paid to a labeled address is not followed
+	// (an exchange's: a deposit at hop 0; another service's: a stop), as a
+	// trace of victims' payments wants; exposure leaves it off.
+	StopAtLabeledSeeds bool
 	Labels        Labeler
 	// OnService, when set, is told of money reaching a labeled service
 	// other than an exchange (which Deposits list): its category, name,
@@ -176,8 +180,17 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 			return nil, fmt.Errorf("seed %d (%s): %s has no output %d", i+1, s.Ref, s.Outpoint.Hash, s.Outpoint.Index)
 		}
 		o := tx.Outputs[s.Outpoint.Index]
-		frontier = append(frontier, &coin{op: s.Outpoint, value: o.Value, addr: o.Address(), height: tx.Height, time: tx.Time, peel: isPeel(tx),
-			poison: map[int]bool{i: true}, haircut: map[int]*big.Rat{i: new(big.Rat).SetInt64(o.Value)}, fifo: []segment{{i, o.Value}}})
+		co := &coin{op: s.Outpoint, value: o.Value, addr: o.Address(), height: tx.Height, time: tx.Time, peel: isPeel(tx),
+			poison: map[int]bool{i: true}, haircut: map[int]*big.Rat{i: new(big.Rat).SetInt64(o.Value)}, fifo: []segment{{i, o.Value}}}
+		if cat, name, ok := labelOf(cfg.Labels, co.addr); ok && cfg.StopAtLabeledSeeds {
+			if cat == "exchange" {
+				res.Deposits = append(res.Deposits, deposits(co, name, "labeled", 0)...)
+			} else {
+				res.Stops = append(res.Stops, Stop{co.op, "service", cat + ": " + name})
+			}
+			continue
+		}
+		frontier = append(frontier, co)
 	}
 	for round := 0; len(frontier) > 0; round++ {
 		res.Hops = round + 1

@@ -647,7 +647,7 @@ func (tc *traceCtx) traceBTC(ctx context.Context, j *traceJSON, g *graph, seeds 
 	}
 	j.Assets["BTC"] = assetJSON{Chain: "btc", Symbol: "BTC", Decimals: 8}
 	cfg := tracer.Config{Models: models, MaxHops: tc.opts.MaxHops, MaxNodes: tc.opts.MaxNodes, ThroughMixers: tc.opts.ThroughMixers,
-		Until: until, Labels: tc.labeler(chains.Bitcoin)}
+		Until: until, Labels: tc.labeler(chains.Bitcoin), StopAtLabeledSeeds: true}
 	if minAmount != nil {
 		if !minAmount.IsInt64() {
 			return errors.New("--min-amount is more satoshis than exist")
@@ -784,7 +784,7 @@ func (tc *traceCtx) traceETH(ctx context.Context, j *traceJSON, g *graph, seeds 
 	if err != nil {
 		return err
 	}
-	cfg := tracer.AccountConfig{Models: models, MaxHops: tc.opts.MaxHops, MaxNodes: tc.opts.MaxNodes, Until: until, Labels: tc.labeler(chains.Ethereum)}
+	cfg := tracer.AccountConfig{Models: models, MaxHops: tc.opts.MaxHops, MaxNodes: tc.opts.MaxNodes, Until: until, Labels: tc.labeler(chains.Ethereum), StopAtLabeledSeeds: true}
 	if minAmount != nil {
 		cfg.MinAmount = map[chains.Address]*big.Int{}
 		for _, s := range seeds {
