@@ -61,7 +61,7 @@ type Config struct {
 	// (an exchange's: a deposit at hop 0; another service's: a stop), as a
 	// trace of victims' payments wants; exposure leaves it off.
 	StopAtLabeledSeeds bool
-	Labels        Labeler
+	Labels             Labeler
 	// OnService, when set, is told of money reaching a labeled service
 	// other than an exchange (which Deposits list): its category, name,
 	// the hop, and what the coin carries of all seeds together.
