@@ -28,15 +28,6 @@ var measured = map[string]string{
 	"deposit":        "Ethereum deposit-address clustering: precision 1.0000, recall 0.6029 (scenario seed 21, 3 days)",
 }
 
-func has(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // heuristics lists the rules and parameters the trace used.
 func heuristics(t *tracefile.Trace, info Info) []Heuristic {
 	chains := map[string]bool{}

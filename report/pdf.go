@@ -42,25 +42,18 @@ func pdfDate(m *model) time.Time {
 	}
 	var last string
 	for _, d := range m.T.Deposits {
-		last = maxString(last, d.Time)
+		last = max(last, d.Time)
 	}
 	for _, f := range m.T.Flows {
-		last = maxString(last, f.Time)
+		last = max(last, f.Time)
 	}
 	for _, s := range m.T.Seeds {
-		last = maxString(last, s.Time)
+		last = max(last, s.Time)
 	}
 	if t, err := time.Parse(time.RFC3339, last); err == nil {
 		return t
 	}
 	return time.Unix(0, 0).UTC()
-}
-
-func maxString(a, b string) string {
-	if b > a {
-		return b
-	}
-	return a
 }
 
 func heading(pdf *fpdf.Fpdf, tr func(string) string, size float64, s string) {

@@ -116,13 +116,14 @@ func sum(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// HashFile hashes a file for the manifest.
+// HashFile hashes an input file for the manifest, which names it by the
+// path given (verify reads it again from there).
 func HashFile(path string) (File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return File{}, err
 	}
-	return File{Path: filepath.Base(path), SHA256: sum(b)}, nil
+	return File{Path: path, SHA256: sum(b)}, nil
 }
 
 // Write builds the bundle into dir and returns its manifest. The same
@@ -360,18 +361,6 @@ func unixOf(rfc string) int64 {
 	return t.Unix()
 }
 
-func addUnits(a, b string) string {
-	x, _ := new(big.Int).SetString(a, 10)
-	y, _ := new(big.Int).SetString(b, 10)
-	if x == nil {
-		x = new(big.Int)
-	}
-	if y == nil {
-		y = new(big.Int)
-	}
-	return x.Add(x, y).String()
-}
-
 func buildModel(in Input) *model {
 	t := in.Trace
 	m := &model{T: t, prices: in.Prices, FiatName: strings.ToUpper(in.Fiat), Info: in.Info, TotalsFlat: map[string]string{}}
@@ -411,10 +400,10 @@ func buildModel(in Input) *model {
 			u := unixOf(d.Time)
 			row.Deposits = append(row.Deposits, depositRow{Address: d.Address, Tx: d.Tx, Where: where, Time: d.Time, Victim: d.Victim, Evidence: d.Evidence,
 				Height: d.Height, Hop: d.Hop, Value: m.money(d.Asset, d.Value, u, pt), Haircut: m.money(d.Asset, d.Haircut, u, pt), FIFO: m.money(d.Asset, d.FIFO, u, pt)})
-			hc[d.Asset] = addUnits(hc[d.Asset], d.Haircut)
-			ff[d.Asset] = addUnits(ff[d.Asset], d.FIFO)
-			totals[[2]string{d.Asset, "haircut"}] = addUnits(totals[[2]string{d.Asset, "haircut"}], d.Haircut)
-			totals[[2]string{d.Asset, "fifo"}] = addUnits(totals[[2]string{d.Asset, "fifo"}], d.FIFO)
+			hc[d.Asset] = tracefile.AddUnits(hc[d.Asset], d.Haircut)
+			ff[d.Asset] = tracefile.AddUnits(ff[d.Asset], d.FIFO)
+			totals[[2]string{d.Asset, "haircut"}] = tracefile.AddUnits(totals[[2]string{d.Asset, "haircut"}], d.Haircut)
+			totals[[2]string{d.Asset, "fifo"}] = tracefile.AddUnits(totals[[2]string{d.Asset, "fifo"}], d.FIFO)
 			if !vs[d.Victim] {
 				vs[d.Victim] = true
 				row.Victims = append(row.Victims, d.Victim)
@@ -489,7 +478,7 @@ func (m *model) sumMoney(asset string, ds []depositRow, get func(depositRow) Mon
 			continue
 		}
 		n++
-		units = addUnits(units, mo.Units)
+		units = tracefile.AddUnits(units, mo.Units)
 		if v, ok := new(big.Rat).SetString(mo.USD); ok && mo.USD != "" {
 			usd.Add(usd, v)
 		} else {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/csv"
 	"fmt"
 	"math/big"
 	"os"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
 
@@ -58,28 +58,6 @@ func readBlocks(t *testing.T, dir string) []*wire.MsgBlock {
 			out = append(out, &blk)
 			b = b[8+n:]
 		}
-	}
-	return out
-}
-
-func readCSV(t *testing.T, path string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []map[string]string
-	for _, r := range recs[1:] {
-		m := map[string]string{}
-		for i, h := range recs[0] {
-			m[h] = r[i]
-		}
-		out = append(out, m)
 	}
 	return out
 }
@@ -211,7 +189,7 @@ func TestTruthMatchesChain(t *testing.T) {
 func checkTruth(t *testing.T, dir string) {
 	blocks := readBlocks(t, filepath.Join(dir, BlocksDir))
 	roles := map[string]string{}
-	for _, r := range readCSV(t, filepath.Join(dir, TruthDir, "addresses.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, TruthDir, "addresses.csv")) {
 		roles[r["address"]] = r["role"]
 	}
 	type payment struct {
@@ -220,7 +198,7 @@ func checkTruth(t *testing.T, dir string) {
 		addr  string
 	}
 	victims := map[wire.OutPoint]payment{}
-	for _, r := range readCSV(t, filepath.Join(dir, TruthDir, "victim_payments.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, TruthDir, "victim_payments.csv")) {
 		var op wire.OutPoint
 		h, err := chains.ParseHash(r["txid"])
 		if err != nil {
@@ -326,7 +304,7 @@ func checkTruth(t *testing.T, dir string) {
 		t.Fatalf("%d of %d victim payments found on the chain", found, len(victims))
 	}
 	var want []string
-	for _, r := range readCSV(t, filepath.Join(dir, TruthDir, "exposures.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, TruthDir, "exposures.csv")) {
 		want = append(want, fmt.Sprintf("%s %s %s %s %s", r["victim_payment_id"], r["txid"], r["vout"], r["haircut_sats"], r["fifo_sats"]))
 	}
 	sort.Strings(got)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
 
@@ -93,11 +94,11 @@ func checkETH(t *testing.T, dir string, st *embedded.Store, res *ethereum.Result
 		t.Fatalf("index result %+v", res)
 	}
 	owners := map[string]string{}
-	for _, r := range readCSV(t, filepath.Join(dir, TruthDir, "addresses.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, TruthDir, "addresses.csv")) {
 		owners[r["address"]] = r["role"]
 	}
 	victims := map[string][]map[string]string{}
-	for _, r := range readCSV(t, filepath.Join(dir, TruthDir, "victim_payments.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, TruthDir, "victim_payments.csv")) {
 		victims[r["tx_hash"]] = append(victims[r["tx_hash"]], r)
 	}
 	if len(victims) == 0 {
@@ -250,7 +251,7 @@ func checkETH(t *testing.T, dir string, st *embedded.Store, res *ethereum.Result
 		}
 	}
 	var want []string
-	for _, r := range readCSV(t, filepath.Join(dir, TruthDir, "exposures.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, TruthDir, "exposures.csv")) {
 		haircut := r["haircut"]
 		if r["asset"] == AssetETH && haircut != "0" {
 			haircut = strings.TrimSuffix(haircut, "000000000")

@@ -7,6 +7,7 @@ package tracefile
 import (
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"os"
 )
 
@@ -218,4 +219,18 @@ func Marshal(t *Trace) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// AddUnits adds two amounts written in base units (decimal strings, as the
+// file holds them); "" counts as zero.
+func AddUnits(a, b string) string {
+	x, ok := new(big.Int).SetString(a, 10)
+	if !ok {
+		x = new(big.Int)
+	}
+	y, ok := new(big.Int).SetString(b, 10)
+	if !ok {
+		y = new(big.Int)
+	}
+	return x.Add(x, y).String()
 }

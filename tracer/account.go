@@ -332,8 +332,8 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 		}
 		addArrival(frontier, tr, t, 0)
 	}
-	histories := map[chains.Address][]chains.Transfer{}
-	tooLong := map[chains.Address]bool{}
+	hc := newHistories(src, c, cfg.MaxHistory)
+	histories, tooLong := hc.hist, hc.tooLong
 	for hop := 0; len(frontier) > 0; hop++ {
 		hs := make([]holding, 0, len(frontier))
 		for h := range frontier {
@@ -354,25 +354,13 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 			break
 		}
 		res.Hops = hop + 1
-		var need []chains.Address
 		for _, h := range hs {
-			if _, ok := histories[h.addr]; !ok && !tooLong[h.addr] && !contains(need, h.addr) {
-				need = append(need, h.addr)
-			}
+			hc.want(h.addr)
 		}
-		if len(need) > 0 {
-			got, err := src.TransfersOf(ctx, c, need, 0, -1)
-			if err != nil {
-				return nil, fmt.Errorf("hop %d: histories of %d addresses: %w", hop+1, len(need), err)
-			}
+		if asked, err := hc.fetch(ctx); err != nil {
+			return nil, fmt.Errorf("hop %d: %w", hop+1, err)
+		} else if asked {
 			res.Lookups++
-			for i, a := range need {
-				if len(got[i]) > cfg.MaxHistory {
-					tooLong[a] = true
-					continue
-				}
-				histories[a] = chainOrder(got[i])
-			}
 		}
 		next := map[holding]map[transferID]*arrival{}
 		for _, h := range hs {
@@ -449,13 +437,52 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 	return res, nil
 }
 
-func contains(as []chains.Address, a chains.Address) bool {
-	for _, b := range as {
-		if a == b {
-			return true
-		}
+// histories holds the address histories a trace has read: each address
+// read once, all the addresses a hop needs in one query.
+type histories struct {
+	src     AccountSource
+	c       chains.Chain
+	max     int
+	hist    map[chains.Address][]chains.Transfer // in chain order
+	tooLong map[chains.Address]bool              // more than max transfers: not kept
+	need    []chains.Address
+	asked   map[chains.Address]bool
+}
+
+func newHistories(src AccountSource, c chains.Chain, maxHistory int) *histories {
+	return &histories{src: src, c: c, max: maxHistory, hist: map[chains.Address][]chains.Transfer{},
+		tooLong: map[chains.Address]bool{}, asked: map[chains.Address]bool{}}
+}
+
+// want asks for a's history at the next fetch, unless it is known.
+func (h *histories) want(a chains.Address) {
+	if _, ok := h.hist[a]; ok || h.tooLong[a] || h.asked[a] {
+		return
 	}
-	return false
+	h.asked[a] = true
+	h.need = append(h.need, a)
+}
+
+// fetch reads the histories wanted since the last fetch, in one query,
+// and says whether it asked the store at all.
+func (h *histories) fetch(ctx context.Context) (bool, error) {
+	if len(h.need) == 0 {
+		return false, nil
+	}
+	got, err := h.src.TransfersOf(ctx, h.c, h.need, 0, -1)
+	if err != nil {
+		return true, fmt.Errorf("histories of %d addresses: %w", len(h.need), err)
+	}
+	for i, a := range h.need {
+		if len(got[i]) > h.max {
+			h.tooLong[a] = true
+			continue
+		}
+		h.hist[a] = chainOrder(got[i])
+	}
+	h.need = h.need[:0]
+	clear(h.asked)
+	return true, nil
 }
 
 func sortedArrivals(m map[transferID]*arrival) []*arrival {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
@@ -48,7 +49,7 @@ func indexETH(t testing.TB, dir string) *embedded.Store {
 func ethLabels(t testing.TB, dir string) (Labeler, chains.Address) {
 	labels := map[chains.Address][2]string{}
 	var token chains.Address
-	for _, r := range readCSV(t.(*testing.T), filepath.Join(dir, "labels.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, "labels.csv")) {
 		a, err := ethereum.ParseAddress(r["address"])
 		if err != nil {
 			t.Fatal(err)
@@ -69,7 +70,7 @@ func evaluateETH(t *testing.T, dir string) (accuracy, *AccountResult) {
 	st := indexETH(t, dir)
 	labels, token := ethLabels(t, dir)
 	var seeds []AccountSeed
-	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "victim_payments.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "victim_payments.csv")) {
 		h, err := chains.ParseHash(r["tx_hash"])
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +105,7 @@ func evaluateETH(t *testing.T, dir string) (accuracy, *AccountResult) {
 		return f
 	}
 	truth := map[key][2]float64{}
-	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "exposures.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "exposures.csv")) {
 		hc, _ := new(big.Int).SetString(r["haircut"], 10)
 		ff, _ := new(big.Int).SetString(r["fifo"], 10)
 		asset := chains.Address("")

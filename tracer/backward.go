@@ -297,8 +297,8 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 		frontier = append(frontier, &backItem{seed: i, tr: tr, hair: new(big.Rat).SetInt(tr.Amount),
 			fifo: []bigSpan{{new(big.Int), new(big.Int).Set(tr.Amount)}}, poison: true})
 	}
-	histories := map[chains.Address][]chains.Transfer{}
-	tooLong := map[chains.Address]bool{}
+	hc := newHistories(src, c, cfg.MaxHistory)
+	histories, tooLong := hc.hist, hc.tooLong
 	origin := func(b *backItem, reason, cat, name string) {
 		res.Origins = append(res.Origins, AccountOrigin{Seed: b.seed, Transfer: b.tr, Address: b.tr.From, Hop: b.hop, Reason: reason,
 			Category: cat, Name: name, Amounts: b.amounts()})
@@ -306,7 +306,6 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 	for round := 0; len(frontier) > 0; round++ {
 		// Where each item's money came from without reading anything.
 		var work []*backItem
-		var need []chains.Address
 		for _, b := range frontier {
 			switch {
 			case b.tr.From == "":
@@ -334,27 +333,16 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 				continue
 			}
 			work = append(work, b)
-			if _, ok := histories[b.tr.From]; !ok && !tooLong[b.tr.From] && !contains(need, b.tr.From) {
-				need = append(need, b.tr.From)
-			}
+			hc.want(b.tr.From)
 		}
 		if len(work) == 0 {
 			break
 		}
 		res.Hops = round + 1
-		if len(need) > 0 {
-			got, err := src.TransfersOf(ctx, c, need, 0, -1)
-			if err != nil {
-				return nil, fmt.Errorf("hop %d back: histories of %d addresses: %w", round+1, len(need), err)
-			}
+		if asked, err := hc.fetch(ctx); err != nil {
+			return nil, fmt.Errorf("hop %d back: %w", round+1, err)
+		} else if asked {
 			res.Lookups++
-			for i, a := range need {
-				if len(got[i]) > cfg.MaxHistory {
-					tooLong[a] = true
-					continue
-				}
-				histories[a] = chainOrder(got[i])
-			}
 		}
 		// Replay each address and asset once, every receipt its own colour.
 		byHolding := map[holding][]*backItem{}

@@ -10,6 +10,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
@@ -68,13 +69,13 @@ func TestBackwardConservation(t *testing.T) {
 	}
 	net := bitcoin.NetworkByName("regtest")
 	labels := map[chains.Address][2]string{}
-	for _, r := range readCSV(t, filepath.Join(dir, "labels.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, "labels.csv")) {
 		a, _ := net.ParseAddress(r["address"])
 		labels[a] = [2]string{r["category"], r["label"]}
 	}
 	var seeds []Seed
 	values := map[int]int64{}
-	for i, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "victim_payments.csv")) {
+	for i, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "victim_payments.csv")) {
 		h, _ := chains.ParseHash(r["txid"])
 		vout, _ := strconv.Atoi(r["vout"])
 		seeds = append(seeds, Seed{Outpoint: chains.Outpoint{Hash: h, Index: uint32(vout)}, Ref: r["victim_payment_id"]})
@@ -126,7 +127,7 @@ func TestAccountBackwardConservation(t *testing.T) {
 	st := indexETH(t, dir)
 	labels, token := ethLabels(t, dir)
 	var seeds []AccountSeed
-	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "victim_payments.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "victim_payments.csv")) {
 		h, _ := chains.ParseHash(r["tx_hash"])
 		to, _ := ethereum.ParseAddress(r["to"])
 		asset := chains.Address("")

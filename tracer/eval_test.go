@@ -2,41 +2,17 @@ package tracer
 
 import (
 	"context"
-	"encoding/csv"
-	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
-
-func readCSV(t *testing.T, path string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []map[string]string
-	for _, r := range recs[1:] {
-		m := map[string]string{}
-		for i, h := range recs[0] {
-			m[h] = r[i]
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // Accuracy is a trace scored against the simulator's truth.
 type accuracy struct {
@@ -65,7 +41,7 @@ func evaluate(t *testing.T, dir string, minAmount int64) accuracy {
 	}
 	net := bitcoin.NetworkByName("regtest")
 	labels := map[chains.Address][2]string{}
-	for _, r := range readCSV(t, filepath.Join(dir, "labels.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, "labels.csv")) {
 		a, err := net.ParseAddress(r["address"])
 		if err != nil {
 			t.Fatal(err)
@@ -73,7 +49,7 @@ func evaluate(t *testing.T, dir string, minAmount int64) accuracy {
 		labels[a] = [2]string{r["category"], r["label"]}
 	}
 	var seeds []Seed
-	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "victim_payments.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "victim_payments.csv")) {
 		h, err := chains.ParseHash(r["txid"])
 		if err != nil {
 			t.Fatal(err)
@@ -92,7 +68,7 @@ func evaluate(t *testing.T, dir string, minAmount int64) accuracy {
 	}
 	truth := map[key][2]int64{}
 	var acc accuracy
-	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "exposures.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "exposures.csv")) {
 		h, _ := chains.ParseHash(r["txid"])
 		vout, _ := strconv.Atoi(r["vout"])
 		hc, _ := strconv.ParseInt(r["haircut_sats"], 10, 64)
@@ -130,7 +106,7 @@ func evaluate(t *testing.T, dir string, minAmount int64) accuracy {
 	// Peel chains: the addresses the trace says money went on to down a
 	// peel chain are the simulator's peel (or a wallet's change) addresses.
 	roles := map[string]string{}
-	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "addresses.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "addresses.csv")) {
 		roles[r["address"]] = r["role"]
 	}
 	pcs := PeelChains(res.Flows)
@@ -180,5 +156,4 @@ func TestAccuracyOnShippedScenario(t *testing.T) {
 	if acc.peelSteps == 0 || acc.peelRight < acc.peelSteps*90/100 || acc.peelFound < acc.peelTruth*95/100 {
 		t.Fatal("peel chains not found as chains")
 	}
-	_ = fmt.Sprint()
 }

@@ -1,9 +1,11 @@
 package tracer
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 
 	"github.com/fundtrace/fundtrace/chains"
@@ -118,11 +120,9 @@ func Exposures(ctx context.Context, src Source, c chains.Chain, seeds []chains.O
 func ratSats(r *big.Rat) int64 { return new(big.Int).Quo(r.Num(), r.Denom()).Int64() }
 
 func sortExposures(es []Exposure) {
-	for i := 1; i < len(es); i++ {
-		for j := i; j > 0 && (es[j].Category < es[j-1].Category || (es[j].Category == es[j-1].Category && es[j].Name < es[j-1].Name)); j-- {
-			es[j], es[j-1] = es[j-1], es[j]
-		}
-	}
+	slices.SortStableFunc(es, func(a, b Exposure) int {
+		return cmp.Or(cmp.Compare(a.Category, b.Category), cmp.Compare(a.Name, b.Name))
+	})
 }
 
 func outpointTxs(ops []chains.Outpoint) []chains.Hash {

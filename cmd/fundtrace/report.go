@@ -44,7 +44,7 @@ Values are shown in the chain's unit and, from --prices files (CSV: date,
 asset, price[, currency]; or ASSET-CURRENCY.csv daily exports), in USD and
 --fiat at each transfer's day; a missing price is shown as missing.
 The same inputs give the same bytes; fundtrace verify DIR checks them.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "trace", Usage: "a trace file (fundtrace trace --out)"},
 			&cli.StringFlag{Name: "case", Usage: "trace this case file first (CSV, as fundtrace trace --case)"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "folder to write the bundle into"},
@@ -53,12 +53,7 @@ The same inputs give the same bytes; fundtrace verify DIR checks them.`,
 			&cli.StringFlag{Name: "letter", Usage: "a text/template file for the freezing-request letters"},
 			&cli.StringFlag{Name: "date", Usage: "the report's date (YYYY-MM-DD), printed on the letters"},
 			&cli.StringFlag{Name: "case-ref", Usage: "the case's reference, printed on the report and letters"},
-			&cli.StringFlag{Name: "model", Value: "haircut,fifo", Usage: "with --case: taint models"},
-			&cli.IntFlag{Name: "max-hops", Value: 50, Usage: "with --case: most transactions to follow"},
-			&cli.StringFlag{Name: "min-amount", Usage: "with --case: least base units followed"},
-			&cli.IntFlag{Name: "max-nodes", Value: 100_000, Usage: "with --case: most coins or addresses followed"},
-			&cli.BoolFlag{Name: "through-mixers", Usage: "with --case: follow money through CoinJoins"},
-		},
+		}, traceModelFlags()...), // with --case
 		Action: runReport,
 	}
 }
@@ -157,7 +152,6 @@ func writeReport(ctx context.Context, st backend, traceBytes []byte, traceName, 
 		if err != nil {
 			return nil, err
 		}
-		f.Path = p
 		info.Prices = append(info.Prices, f)
 	}
 	var letter *template.Template
@@ -169,8 +163,10 @@ func writeReport(ctx context.Context, st backend, traceBytes []byte, traceName, 
 		if letter, err = template.New(filepath.Base(in.letter)).Parse(string(b)); err != nil {
 			return nil, fmt.Errorf("--letter %s: %w", in.letter, err)
 		}
-		f, _ := report.HashFile(in.letter)
-		f.Path = in.letter
+		f, err := report.HashFile(in.letter)
+		if err != nil {
+			return nil, err
+		}
 		info.Letter = &f
 	}
 	if in.cas != "" {
@@ -178,7 +174,6 @@ func writeReport(ctx context.Context, st backend, traceBytes []byte, traceName, 
 		if err != nil {
 			return nil, err
 		}
-		f.Path = in.cas
 		info.Case = &f
 	}
 	for k, v := range map[string]string{"fiat": strings.ToUpper(in.fiat), "date": in.date, "case_ref": in.ref} {
@@ -201,7 +196,7 @@ func storeInfo(ctx context.Context, st backend, t *tracefile.Trace, info *report
 		used[s.Chain] = true
 	}
 	for _, ch := range []chains.Chain{chains.Bitcoin, chains.Ethereum} {
-		tag := chainTag(ch)
+		tag := string(ch) // btc, eth: as the trace file names them
 		if !used[tag] {
 			continue
 		}
@@ -474,12 +469,4 @@ func traceDiffs(was, now *tracefile.Trace) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// chainTag is a chain's name in trace files: btc or eth.
-func chainTag(c chains.Chain) string {
-	if c == chains.Ethereum {
-		return "eth"
-	}
-	return "btc"
 }

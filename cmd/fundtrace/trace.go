@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,20 +58,15 @@ withdrawal), coinbases, block rewards, balances held before the store's
 first block. Labels come from fundtrace labels import, clusters from
 fundtrace cluster. --out writes the trace as JSON (the schema is
 docs/trace-json.md) for fundtrace freeze and fundtrace report.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "case", Usage: "case file (CSV: chain, tx, address, amount, time, victim[, asset, log_index])"},
 			&cli.StringSliceFlag{Name: "address", Usage: "seed: every payment to this address within --from..--until (repeatable)"},
 			&cli.StringFlag{Name: "from", Usage: "time window start (RFC 3339 or YYYY-MM-DD): address seeds paid before it are left out"},
 			&cli.StringFlag{Name: "until", Usage: "time window end (RFC 3339 or YYYY-MM-DD): money moved after it is not followed"},
 			&cli.BoolFlag{Name: "backward", Usage: "trace where the seeds' money came from instead of where it went"},
-			&cli.StringFlag{Name: "model", Value: "haircut,fifo", Usage: "taint models: haircut, fifo, poison (comma-separated)"},
-			&cli.IntFlag{Name: "max-hops", Value: 50, Usage: "most transactions (transfers on Ethereum) to follow money through"},
-			&cli.StringFlag{Name: "min-amount", Usage: "do not follow money carrying less than this many base units (satoshis, wei, token units) under every model (default 1000 sat, 10^12 wei, 1 token unit)"},
-			&cli.IntFlag{Name: "max-nodes", Value: 100_000, Usage: "most coins (Bitcoin) or addresses (Ethereum) to follow in all"},
-			&cli.BoolFlag{Name: "through-mixers", Usage: "follow money through CoinJoins (haircut and FIFO carry on) instead of stopping there"},
 			&cli.StringFlag{Name: "out", Usage: "write the trace as JSON to this file"},
 			jsonFlag,
-		},
+		}, traceModelFlags()...),
 		Action: runTrace,
 	}
 }
@@ -528,6 +524,18 @@ func (tc *traceCtx) labeler(ch chains.Chain) tracer.Labeler {
 	}
 }
 
+// traceModelFlags are the flags that set how a trace follows money (the
+// trace command's, and the report command's when it traces a case).
+func traceModelFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "model", Value: "haircut,fifo", Usage: "taint models: haircut, fifo, poison (comma-separated)"},
+		&cli.IntFlag{Name: "max-hops", Value: 50, Usage: "most transactions (transfers on Ethereum) to follow money through"},
+		&cli.StringFlag{Name: "min-amount", Usage: "do not follow money carrying less than this many base units (satoshis, wei, token units) under every model (default 1000 sat, 10^12 wei, 1 token unit)"},
+		&cli.IntFlag{Name: "max-nodes", Value: 100_000, Usage: "most coins (Bitcoin) or addresses (Ethereum) to follow in all"},
+		&cli.BoolFlag{Name: "through-mixers", Usage: "follow money through CoinJoins (haircut and FIFO carry on) instead of stopping there"},
+	}
+}
+
 // traceOpts are a trace's settings (the command's flags, or a trace
 // file's parameters when verify runs it again).
 type traceOpts struct {
@@ -612,12 +620,7 @@ func (g *graph) node(ch, text string, a chains.Address, role string) {
 func (tc *traceCtx) nodes(ctx context.Context, g *graph) []nodeJSON {
 	out := []nodeJSON{}
 	for _, k := range g.order {
-		ch := chains.Chain(k[0])
-		if k[0] == "btc" {
-			ch = chains.Bitcoin
-		} else {
-			ch = chains.Ethereum
-		}
+		ch := chains.Chain(k[0]) // the trace file names chains as chains.Chain does: btc, eth
 		n := nodeJSON{Chain: k[0], Address: k[1], Role: g.roles[k]}
 		a := g.addr[k]
 		if cat, name, ok := tc.labeler(ch)(a); ok {
@@ -883,57 +886,25 @@ func summarizeExchanges(ds []depositJSON) []exchangeJSON {
 			}
 			a := &ex.Addresses[i]
 			a.Deposits++
-			a.FirstSeen, a.LastSeen = minStr(a.FirstSeen, d.Time), maxStr(a.LastSeen, d.Time)
+			a.FirstSeen, a.LastSeen = min(a.FirstSeen, d.Time), max(a.LastSeen, d.Time)
 			if a.Totals[d.Asset] == nil {
 				a.Totals[d.Asset] = map[string]string{"haircut": "0", "fifo": "0", "poison": "0"}
 			}
-			addStr(a.Totals[d.Asset], "haircut", d.Haircut)
-			addStr(a.Totals[d.Asset], "fifo", d.FIFO)
-			addStr(a.Totals[d.Asset], "poison", d.Poison)
-			if !containsStr(a.Victims, d.Victim) {
+			a.Totals[d.Asset]["haircut"] = tracefile.AddUnits(a.Totals[d.Asset]["haircut"], d.Haircut)
+			a.Totals[d.Asset]["fifo"] = tracefile.AddUnits(a.Totals[d.Asset]["fifo"], d.FIFO)
+			a.Totals[d.Asset]["poison"] = tracefile.AddUnits(a.Totals[d.Asset]["poison"], d.Poison)
+			if !slices.Contains(a.Victims, d.Victim) {
 				a.Victims = append(a.Victims, d.Victim)
 			}
 			if ex.FirstSeen == "" {
 				ex.FirstSeen, ex.LastSeen = d.Time, d.Time
 			}
-			ex.FirstSeen, ex.LastSeen = minStr(ex.FirstSeen, d.Time), maxStr(ex.LastSeen, d.Time)
+			ex.FirstSeen, ex.LastSeen = min(ex.FirstSeen, d.Time), max(ex.LastSeen, d.Time)
 		}
 		sort.SliceStable(ex.Addresses, func(i, k int) bool { return ex.Addresses[i].FirstSeen < ex.Addresses[k].FirstSeen })
 		out = append(out, ex)
 	}
 	return out
-}
-
-func minStr(a, b string) string {
-	if a < b {
-		return a
-	}
-	return b
-}
-
-func maxStr(a, b string) string {
-	if a > b {
-		return a
-	}
-	return b
-}
-
-func containsStr(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func addStr(m map[string]string, k, v string) {
-	a, _ := new(big.Int).SetString(m[k], 10)
-	b, ok := new(big.Int).SetString(v, 10)
-	if a == nil || !ok {
-		return
-	}
-	m[k] = a.Add(a, b).String()
 }
 
 // decimalUnits renders base units with the asset's decimals, exactly.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/sim"
 )
 
@@ -74,11 +75,11 @@ func TestTraceAndFreeze(t *testing.T) {
 	// only there: the mixes the truth lists, and Whirlpool's Tx0s (they
 	// pay the coordinator's fee address, which labels.csv names).
 	cjs := map[string]bool{}
-	for _, r := range readCSVFile(t, scen+"/truth/coinjoins.csv") {
+	for _, r := range csvtest.Read(t, scen+"/truth/coinjoins.csv") {
 		cjs[r["txid"]] = true
 	}
 	mixer := map[string]bool{}
-	for _, r := range readCSVFile(t, scen+"/labels.csv") {
+	for _, r := range csvtest.Read(t, scen+"/labels.csv") {
 		if r["category"] == "mixer" {
 			mixer[r["address"]] = true
 		}
@@ -218,7 +219,7 @@ func TestTraceETH(t *testing.T) {
 		t.Fatal(err)
 	}
 	truth := map[[3]string]bool{}
-	for _, r := range readCSVFile(t, scen+"/truth/exposures.csv") {
+	for _, r := range csvtest.Read(t, scen+"/truth/exposures.csv") {
 		truth[[3]string{r["deposit_address"], r["tx_hash"], r["asset"]}] = true
 	}
 	assets := map[string]bool{}
@@ -327,28 +328,6 @@ func TestTraceETH(t *testing.T) {
 	if sent.Sign() <= 0 || recv.Sign() <= 0 || sent.Cmp(paid) > 0 {
 		t.Fatalf("exposure to exchanges in ETH: sent %s, received %s; the victims paid %s", sent, recv, paid)
 	}
-}
-
-func readCSVFile(t *testing.T, p string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []map[string]string
-	for _, r := range recs[1:] {
-		m := map[string]string{}
-		for i, h := range recs[0] {
-			m[h] = r[i]
-		}
-		out = append(out, m)
-	}
-	return out
 }
 
 // TestScreenExposure: the scam's address a victim paid (from the case
