@@ -77,6 +77,7 @@ eval:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME) ./chains/bitcoin
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./chains/bitcoin
 	$(GO) test -run '^$$' -fuzz '^FuzzClassifyScript$$' -fuzztime $(FUZZTIME) ./chains/bitcoin
 	$(GO) test -run '^$$' -fuzz '^FuzzScreenRequest$$' -fuzztime $(FUZZTIME) ./screening
 

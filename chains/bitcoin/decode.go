@@ -1,10 +1,13 @@
 package bitcoin
 
 import (
-	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash"
+	"io"
+	"slices"
 
 	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -28,13 +31,45 @@ func (e *DecodeError) Error() string {
 
 // Decoder turns raw blocks into the chain-neutral model. It keeps scratch
 // buffers, so use one per goroutine.
+//
+// It reads the consensus serialization in place rather than through
+// wire.MsgBlock, which allocates every transaction, input, output and
+// script: that costs more than everything else the indexer does with a
+// transaction. It accepts exactly what btcd's wire.MsgBlock.Deserialize
+// accepts, with the same limits; TestDecodeRealBlocks and FuzzDecode hold
+// it to btcd's decoding.
 type Decoder struct {
 	sha   hash.Hash
 	sum   [32]byte
-	msg   wire.MsgBlock
 	txid  []chainhash.Hash
 	level []chainhash.Hash
+	ins   []chains.Input
+	outs  []chains.Output
+	naddr []int // addresses of each output in outs
+	arena []byte
+	txs   []txSpan
 }
+
+// txSpan is where one transaction's parts are in the raw block and in the
+// decoder's scratch slices.
+type txSpan struct {
+	start, end    int // the whole transaction
+	body, bodyEnd int // input count through the last output
+	witness       bool
+	ins, outs     int // first input and output in Decoder.ins and .outs
+	version       int32
+	lockTime      uint32
+}
+
+// Limits of btcd's wire package, which Decode shares so that it accepts
+// and refuses what btcd does.
+const (
+	maxTxPerBlock           = wire.MaxBlockPayload/10 + 1
+	maxTxInPerMessage       = wire.MaxMessagePayload/(9+chainhash.HashSize) + 1
+	maxTxOutPerMessage      = wire.MaxMessagePayload/wire.MinTxOutPayload + 1
+	maxWitnessItemsPerInput = 4_000_000
+	maxScriptSize           = 4_000_000
+)
 
 // NewDecoder returns a Decoder.
 func NewDecoder() *Decoder { return &Decoder{sha: sha256.New()} }
@@ -52,46 +87,49 @@ func (d *Decoder) Decode(raw []byte, height int64) (*store.BlockData, error) {
 	if len(raw) < headerSize {
 		return nil, fail("%d bytes, shorter than a header", len(raw))
 	}
-	d.msg = wire.MsgBlock{}
-	locs, err := d.msg.DeserializeTxLoc(bytes.NewBuffer(raw))
-	if err != nil {
+	if err := d.parse(raw); err != nil {
 		return nil, fail("does not decode: %v", err)
 	}
-	if len(d.msg.Transactions) == 0 {
+	if len(d.txs) == 0 {
 		return nil, fail("no transactions")
 	}
-	end := locs[len(locs)-1].TxStart + locs[len(locs)-1].TxLen
-	if end != len(raw) {
+	if end := d.txs[len(d.txs)-1].end; end != len(raw) {
 		return nil, fail("%d trailing bytes after the last transaction", len(raw)-end)
 	}
-	hdr := &d.msg.Header
+	le := binary.LittleEndian
 	bd := &store.BlockData{Block: chains.Block{
 		Chain:      chains.Bitcoin,
 		Height:     height,
 		Hash:       blockHash,
-		PrevHash:   displayHash(hdr.PrevBlock),
-		MerkleRoot: displayHash(hdr.MerkleRoot),
-		Time:       hdr.Timestamp.Unix(),
-		Bits:       hdr.Bits,
+		PrevHash:   displayHash(chainhash.Hash(raw[4:36])),
+		MerkleRoot: displayHash(chainhash.Hash(raw[36:68])),
+		Time:       int64(le.Uint32(raw[68:72])),
+		Bits:       le.Uint32(raw[72:76]),
 		Size:       uint32(len(raw)),
-		TxCount:    uint32(len(d.msg.Transactions)),
+		TxCount:    uint32(len(d.txs)),
 	}}
 
-	// One backing array per block for inputs, outputs and address slices:
-	// a few allocations per block instead of several per transaction.
-	var nin, nout int
-	for _, tx := range d.msg.Transactions {
-		nin += len(tx.TxIn)
-		nout += len(tx.TxOut)
+	// The model's inputs, outputs and addresses each take one allocation
+	// per block: exact copies of the scratch slices, and one string that
+	// every address is a substring of.
+	ins := slices.Clone(d.ins)
+	outs := slices.Clone(d.outs)
+	arena := string(d.arena)
+	addrs := make([]chains.Address, 0, len(outs))
+	for i := range outs {
+		a0 := len(addrs)
+		for range d.naddr[i] {
+			l := int(arena[0])
+			addrs = append(addrs, chains.Address(arena[1:1+l]))
+			arena = arena[1+l:]
+		}
+		outs[i].Addresses = addrs[a0:len(addrs):len(addrs)]
 	}
-	ins := make([]chains.Input, 0, nin)
-	outs := make([]chains.Output, 0, nout)
-	addrs := make([]chains.Address, 0, nout)
-	bd.Txs = make([]chains.Tx, len(d.msg.Transactions))
+	bd.Txs = make([]chains.Tx, len(d.txs))
 	d.txid = d.txid[:0]
-	for i, mtx := range d.msg.Transactions {
-		loc := locs[i]
-		txid := d.txHash(mtx, raw[loc.TxStart:loc.TxStart+loc.TxLen])
+	for i := range d.txs {
+		sp := &d.txs[i]
+		txid := d.txHash(raw, sp)
 		d.txid = append(d.txid, txid)
 		tx := &bd.Txs[i]
 		tx.Chain = chains.Bitcoin
@@ -99,59 +137,238 @@ func (d *Decoder) Decode(raw []byte, height int64) (*store.BlockData, error) {
 		tx.Height = height
 		tx.Position = uint32(i)
 		tx.Time = bd.Block.Time
-		tx.Version = mtx.Version
-		tx.LockTime = mtx.LockTime
-		tx.Size = uint32(loc.TxLen)
-		stripped := loc.TxLen
-		if mtx.HasWitness() {
-			stripped = mtx.SerializeSizeStripped()
+		tx.Version = sp.version
+		tx.LockTime = sp.lockTime
+		size := sp.end - sp.start
+		stripped := size
+		if sp.witness {
+			stripped = 8 + sp.bodyEnd - sp.body
 		}
-		tx.VSize = uint32((stripped*(blockchain.WitnessScaleFactor-1) + loc.TxLen + blockchain.WitnessScaleFactor - 1) / blockchain.WitnessScaleFactor)
-		tx.Coinbase = len(mtx.TxIn) == 1 && mtx.TxIn[0].PreviousOutPoint.Index == wire.MaxPrevOutIndex && mtx.TxIn[0].PreviousOutPoint.Hash == chainhash.Hash{}
+		tx.Size = uint32(size)
+		tx.VSize = uint32((stripped*(blockchain.WitnessScaleFactor-1) + size + blockchain.WitnessScaleFactor - 1) / blockchain.WitnessScaleFactor)
+		insEnd, outsEnd := len(ins), len(outs)
+		if i+1 < len(d.txs) {
+			insEnd, outsEnd = d.txs[i+1].ins, d.txs[i+1].outs
+		}
+		tx.Inputs = ins[sp.ins:insEnd:insEnd]
+		tx.Outputs = outs[sp.outs:outsEnd:outsEnd]
+		tx.Coinbase = len(tx.Inputs) == 1 && tx.Inputs[0].Prev.Index == wire.MaxPrevOutIndex && tx.Inputs[0].Prev.Hash == chains.Hash{}
 		if (i == 0) != tx.Coinbase {
 			return nil, fail("transaction %d (%s): coinbase must be first and only first", i, tx.Hash)
 		}
-		start := len(ins)
-		for j, in := range mtx.TxIn {
-			ci := chains.Input{Index: uint32(j), Sequence: in.Sequence, Coinbase: tx.Coinbase}
-			if !tx.Coinbase {
-				ci.Prev = chains.Outpoint{Hash: displayHash(in.PreviousOutPoint.Hash), Index: in.PreviousOutPoint.Index}
-			}
-			ins = append(ins, ci)
+		if tx.Coinbase {
+			tx.Inputs[0].Coinbase = true
+			tx.Inputs[0].Prev = chains.Outpoint{}
 		}
-		tx.Inputs = ins[start:len(ins):len(ins)]
-		start = len(outs)
-		for j, out := range mtx.TxOut {
-			if out.Value < 0 || out.Value > 21e14 {
-				return nil, fail("transaction %s output %d: value %d out of range", tx.Hash, j, out.Value)
+		for j := range tx.Outputs {
+			if v := tx.Outputs[j].Value; v < 0 || v > 21e14 {
+				return nil, fail("transaction %s output %d: value %d out of range", tx.Hash, j, v)
 			}
-			a0 := len(addrs)
-			var typ chains.ScriptType
-			typ, addrs = ClassifyScript(out.PkScript, addrs)
-			outs = append(outs, chains.Output{Index: uint32(j), Value: out.Value, Type: typ, Addresses: addrs[a0:len(addrs):len(addrs)]})
 		}
-		tx.Outputs = outs[start:len(outs):len(outs)]
 	}
-	if root := d.merkleRoot(); root != hdr.MerkleRoot {
+	if root := d.merkleRoot(); root != chainhash.Hash(raw[36:68]) {
 		return nil, fail("merkle root of the transactions %s does not match the header's %s", displayHash(root), bd.Block.MerkleRoot)
 	}
 	return bd, nil
 }
 
-// txHash computes a txid straight from the raw bytes instead of
-// re-serializing the transaction (which wire.MsgTx.TxHash does). A
-// segwit transaction's txid covers its serialization without marker,
-// flag and witnesses: version, then the inputs and outputs that follow the
-// two marker bytes, then the locktime.
-func (d *Decoder) txHash(mtx *wire.MsgTx, raw []byte) chainhash.Hash {
+// parse walks the transactions of raw into the decoder's scratch slices,
+// classifying each output script as it goes.
+func (d *Decoder) parse(raw []byte) error {
+	d.ins, d.outs, d.naddr, d.arena, d.txs = d.ins[:0], d.outs[:0], d.naddr[:0], d.arena[:0], d.txs[:0]
+	p := parser{b: raw, off: headerSize}
+	n, err := p.count("transaction count", maxTxPerBlock)
+	if err != nil {
+		return err
+	}
+	for i := uint64(0); i < n; i++ {
+		if err := d.parseTx(&p); err != nil {
+			return fmt.Errorf("transaction %d at byte %d: %w", i, p.start, err)
+		}
+	}
+	return nil
+}
+
+func (d *Decoder) parseTx(p *parser) error {
+	sp := txSpan{start: p.off, ins: len(d.ins), outs: len(d.outs)}
+	p.start = p.off
+	v, err := p.fixed(4)
+	if err != nil {
+		return err
+	}
+	sp.version = int32(binary.LittleEndian.Uint32(v))
+	sp.body = p.off
+	nin, err := p.varint()
+	if err != nil {
+		return err
+	}
+	if nin == 0 { // the segwit marker: a flag byte and the real count follow
+		f, err := p.fixed(1)
+		if err != nil {
+			return err
+		}
+		if f[0] != 0x01 {
+			return fmt.Errorf("witness tx but flag byte is %x", f[0])
+		}
+		sp.witness = true
+		sp.body = p.off
+		if nin, err = p.varint(); err != nil {
+			return err
+		}
+	}
+	if nin > maxTxInPerMessage {
+		return fmt.Errorf("%d inputs, more than fit in a message", nin)
+	}
+	for j := uint64(0); j < nin; j++ {
+		b, err := p.fixed(36)
+		if err != nil {
+			return err
+		}
+		in := chains.Input{Index: uint32(j), Prev: chains.Outpoint{Hash: displayHash(chainhash.Hash(b[:32])), Index: binary.LittleEndian.Uint32(b[32:])}}
+		if _, err := p.script(); err != nil {
+			return err
+		}
+		if b, err = p.fixed(4); err != nil {
+			return err
+		}
+		in.Sequence = binary.LittleEndian.Uint32(b)
+		d.ins = append(d.ins, in)
+	}
+	nout, err := p.varint()
+	if err != nil {
+		return err
+	}
+	if nout > maxTxOutPerMessage {
+		return fmt.Errorf("%d outputs, more than fit in a message", nout)
+	}
+	for j := uint64(0); j < nout; j++ {
+		b, err := p.fixed(8)
+		if err != nil {
+			return err
+		}
+		script, err := p.script()
+		if err != nil {
+			return err
+		}
+		var typ chains.ScriptType
+		var na int
+		typ, d.arena, na = classify(script, d.arena)
+		d.outs = append(d.outs, chains.Output{Index: uint32(j), Value: int64(binary.LittleEndian.Uint64(b)), Type: typ})
+		d.naddr = append(d.naddr, na)
+	}
+	sp.bodyEnd = p.off
+	if sp.witness {
+		seen := false
+		for j := uint64(0); j < nin; j++ {
+			items, err := p.varint()
+			if err != nil {
+				return err
+			}
+			if items > maxWitnessItemsPerInput {
+				return fmt.Errorf("input %d: %d witness items, more than fit in a message", j, items)
+			}
+			seen = seen || items > 0
+			for k := uint64(0); k < items; k++ {
+				if _, err := p.script(); err != nil {
+					return err
+				}
+			}
+		}
+		if !seen {
+			return errors.New("witness flag set but no witness data")
+		}
+	}
+	lt, err := p.fixed(4)
+	if err != nil {
+		return err
+	}
+	sp.lockTime = binary.LittleEndian.Uint32(lt)
+	sp.end = p.off
+	d.txs = append(d.txs, sp)
+	return nil
+}
+
+// parser reads a consensus serialization in place.
+type parser struct {
+	b     []byte
+	off   int
+	start int // the transaction being read, for errors
+}
+
+func (p *parser) fixed(n int) ([]byte, error) {
+	if len(p.b)-p.off < n {
+		return nil, fmt.Errorf("%w at byte %d", io.ErrUnexpectedEOF, p.off)
+	}
+	b := p.b[p.off : p.off+n]
+	p.off += n
+	return b, nil
+}
+
+// varint reads a CompactSize, refusing non-canonical encodings as btcd's
+// wire.ReadVarInt does.
+func (p *parser) varint() (uint64, error) {
+	b, err := p.fixed(1)
+	if err != nil {
+		return 0, err
+	}
+	var size int
+	var floor uint64
+	switch b[0] {
+	case 0xfd:
+		size, floor = 2, 0xfd
+	case 0xfe:
+		size, floor = 4, 0x10000
+	case 0xff:
+		size, floor = 8, 0x100000000
+	default:
+		return uint64(b[0]), nil
+	}
+	at := p.off - 1
+	if b, err = p.fixed(size); err != nil {
+		return 0, err
+	}
+	var v uint64
+	for i := size - 1; i >= 0; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	if v < floor {
+		return 0, fmt.Errorf("non-canonical varint %d at byte %d", v, at)
+	}
+	return v, nil
+}
+
+// count reads a varint that may not exceed limit.
+func (p *parser) count(what string, limit uint64) (uint64, error) {
+	n, err := p.varint()
+	if err == nil && n > limit {
+		err = fmt.Errorf("%s %d exceeds %d", what, n, limit)
+	}
+	return n, err
+}
+
+// script reads a length-prefixed byte string: a script or witness item.
+func (p *parser) script() ([]byte, error) {
+	n, err := p.varint()
+	if err != nil {
+		return nil, err
+	}
+	if n > maxScriptSize {
+		return nil, fmt.Errorf("script of %d bytes at byte %d, larger than the %d allowed", n, p.off, maxScriptSize)
+	}
+	return p.fixed(int(n))
+}
+
+// txHash computes a txid straight from the raw bytes. A segwit
+// transaction's txid covers its serialization without marker, flag and
+// witnesses: version, then the inputs and outputs, then the locktime.
+func (d *Decoder) txHash(raw []byte, sp *txSpan) chainhash.Hash {
 	d.sha.Reset()
-	if mtx.HasWitness() {
-		body := mtx.SerializeSizeStripped() - 8
-		d.sha.Write(raw[:4])
-		d.sha.Write(raw[6 : 6+body])
-		d.sha.Write(raw[len(raw)-4:])
+	if sp.witness {
+		d.sha.Write(raw[sp.start : sp.start+4])
+		d.sha.Write(raw[sp.body:sp.bodyEnd])
+		d.sha.Write(raw[sp.end-4 : sp.end])
 	} else {
-		d.sha.Write(raw)
+		d.sha.Write(raw[sp.start:sp.end])
 	}
 	first := d.sha.Sum(d.sum[:0])
 	return chainhash.Hash(sha256.Sum256(first))

@@ -2,6 +2,7 @@ package bitcoin
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -413,25 +414,52 @@ func (ix *indexer) prevoutError(bd *store.BlockData, in *chains.Input) error {
 // generations and rotates only between batches, after a commit: an
 // output of the batch being built is therefore never evicted before the
 // store has it.
+//
+// Outputs are filed under a 64-bit key made from the txid and the index
+// (cheaper to hash and compare than the 36-byte outpoint) with the whole
+// outpoint alongside; an outpoint whose key another one already holds
+// goes to a small exact map, so a collision costs speed, never an output.
 type outputCache struct {
-	cur, old map[chains.Outpoint]*chains.Output // values point into decoded blocks
+	cur, old map[uint64]cached
+	over     map[chains.Outpoint]*chains.Output
 	limit    int
 }
 
-func newOutputCache(limit int) *outputCache {
-	return &outputCache{cur: make(map[chains.Outpoint]*chains.Output), old: make(map[chains.Outpoint]*chains.Output), limit: limit}
+type cached struct {
+	op chains.Outpoint
+	o  *chains.Output // points into a decoded block
 }
 
-func (c *outputCache) put(op chains.Outpoint, o *chains.Output) { c.cur[op] = o }
+func newOutputCache(limit int) *outputCache {
+	return &outputCache{cur: map[uint64]cached{}, old: map[uint64]cached{}, over: map[chains.Outpoint]*chains.Output{}, limit: limit}
+}
+
+func cacheKey(op chains.Outpoint) uint64 {
+	return binary.LittleEndian.Uint64(op.Hash[:8]) ^ uint64(op.Index)*0x9e3779b97f4a7c15
+}
+
+func (c *outputCache) put(op chains.Outpoint, o *chains.Output) {
+	k := cacheKey(op)
+	if e, ok := c.cur[k]; ok && e.op != op {
+		c.over[op] = o
+		return
+	}
+	c.cur[k] = cached{op, o}
+}
 
 // take returns and forgets the output, or nil: an output is spent once.
 func (c *outputCache) take(op chains.Outpoint) *chains.Output {
-	if o, ok := c.cur[op]; ok {
-		delete(c.cur, op)
-		return o
+	k := cacheKey(op)
+	if e, ok := c.cur[k]; ok && e.op == op {
+		delete(c.cur, k)
+		return e.o
 	}
-	if o, ok := c.old[op]; ok {
-		delete(c.old, op)
+	if e, ok := c.old[k]; ok && e.op == op {
+		delete(c.old, k)
+		return e.o
+	}
+	if o, ok := c.over[op]; ok {
+		delete(c.over, op)
 		return o
 	}
 	return nil
@@ -439,6 +467,13 @@ func (c *outputCache) take(op chains.Outpoint) *chains.Output {
 
 func (c *outputCache) rotate() {
 	if len(c.cur) >= c.limit {
-		c.old, c.cur = c.cur, make(map[chains.Outpoint]*chains.Output, c.limit/2)
+		c.old, c.cur = c.cur, make(map[uint64]cached, c.limit/2)
 	}
+}
+
+// reset empties the cache, keeping its maps' room.
+func (c *outputCache) reset() {
+	clear(c.cur)
+	clear(c.old)
+	clear(c.over)
 }

@@ -3,6 +3,7 @@ package bitcoin
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -435,5 +436,44 @@ func TestIndexLive(t *testing.T) {
 	}
 	if _, err := Index(ctx, openTestStore(t), IndexConfig{Dir: dir, Live: true}); !errors.As(err, &re) {
 		t.Fatalf("damage before the newest file: %v", err)
+	}
+}
+
+// TestOutputCacheCollision: two outpoints filed under the same 64-bit key
+// both come back, each once, whatever the order.
+func TestOutputCacheCollision(t *testing.T) {
+	a := chains.Outpoint{Hash: chains.Hash{1, 2, 3}, Index: 0}
+	b := chains.Outpoint{Index: 1}
+	copy(b.Hash[:], a.Hash[:])
+	binary.LittleEndian.PutUint64(b.Hash[:8], binary.LittleEndian.Uint64(a.Hash[:8])^0x9e3779b97f4a7c15)
+	b.Hash[20] = 9
+	if cacheKey(a) != cacheKey(b) || a == b {
+		t.Fatal("test outpoints do not collide")
+	}
+	oa, ob := &chains.Output{Value: 1}, &chains.Output{Value: 2}
+	for _, order := range [][2]chains.Outpoint{{a, b}, {b, a}} {
+		c := newOutputCache(10)
+		c.put(a, oa)
+		c.put(b, ob)
+		c.rotate()
+		for _, op := range order {
+			want := oa
+			if op == b {
+				want = ob
+			}
+			if got := c.take(op); got != want {
+				t.Fatalf("take %v = %v, want %v", op, got, want)
+			}
+			if got := c.take(op); got != nil {
+				t.Fatalf("second take %v = %v, want nil", op, got)
+			}
+		}
+	}
+	c := newOutputCache(1)
+	c.put(a, oa)
+	c.rotate() // a moves to the old generation
+	c.put(b, ob)
+	if c.take(b) != ob || c.take(a) != oa {
+		t.Fatal("outputs lost across generations")
 	}
 }

@@ -36,54 +36,69 @@ const (
 // written, the P2PKH address explorers show for them. A non-standard
 // script is given a stable id, the first 20 bytes of its SHA-256.
 func ClassifyScript(script []byte, dst []chains.Address) (chains.ScriptType, []chains.Address) {
+	typ, arena, n := classify(script, nil)
+	for i := 0; i < n; i++ {
+		l := int(arena[0])
+		dst = append(dst, chains.Address(arena[1:1+l]))
+		arena = arena[1+l:]
+	}
+	return typ, dst
+}
+
+// classify is ClassifyScript for the block decoder: it appends the
+// addresses to arena, each as a length byte and the address's bytes, and
+// returns how many, so that a block's addresses take one allocation
+// instead of one each.
+func classify(script, arena []byte) (chains.ScriptType, []byte, int) {
 	n := len(script)
 	switch {
 	case n == 23 && script[0] == opHash160 && script[1] == 20 && script[22] == opEqual:
-		return chains.ScriptScriptHash, append(dst, mkAddr(chains.KindScriptHash, script[2:22]))
+		return chains.ScriptScriptHash, appendAddr(arena, chains.KindScriptHash, script[2:22]), 1
 	case n >= 4 && n <= 42 && (script[0] == op0 || script[0] >= op1 && script[0] <= op16) && int(script[1]) == n-2:
 		prog := script[2:]
 		if script[0] == op0 {
 			switch n - 2 {
 			case 20:
-				return chains.ScriptWitnessV0KH, append(dst, mkAddr(chains.KindWitnessV0KH, prog))
+				return chains.ScriptWitnessV0KH, appendAddr(arena, chains.KindWitnessV0KH, prog), 1
 			case 32:
-				return chains.ScriptWitnessV0SH, append(dst, mkAddr(chains.KindWitnessV0SH, prog))
+				return chains.ScriptWitnessV0SH, appendAddr(arena, chains.KindWitnessV0SH, prog), 1
 			}
-			return chains.ScriptNonStandard, append(dst, scriptID(script))
+			return chains.ScriptNonStandard, appendScriptID(arena, script), 1
 		}
 		version := script[0] - op1 + 1
 		if version == 1 && n-2 == 32 {
-			return chains.ScriptTaproot, append(dst, mkAddr(chains.KindTaproot, prog))
+			return chains.ScriptTaproot, appendAddr(arena, chains.KindTaproot, prog), 1
 		}
-		b := make([]byte, 2+len(prog))
-		b[0], b[1] = byte(chains.KindWitnessOther), version
-		copy(b[2:], prog)
-		return chains.ScriptWitnessUnknown, append(dst, chains.Address(b))
+		arena = append(arena, byte(2+len(prog)), byte(chains.KindWitnessOther), version)
+		return chains.ScriptWitnessUnknown, append(arena, prog...), 1
 	case n >= 1 && script[0] == opReturn && isPushOnly(script[1:]):
-		return chains.ScriptNullData, dst
+		return chains.ScriptNullData, arena, 0
 	case n == 67 && script[0] == 65 && script[66] == opCheckSig && validPubKey(script[1:66]),
 		n == 35 && script[0] == 33 && script[34] == opCheckSig && validPubKey(script[1:34]):
-		return chains.ScriptPubKey, append(dst, chains.MakeAddress(chains.KindPubKeyHash, btcutil.Hash160(script[1:n-1])))
+		return chains.ScriptPubKey, appendAddr(arena, chains.KindPubKeyHash, btcutil.Hash160(script[1:n-1])), 1
 	case n == 25 && script[0] == opDup && script[1] == opHash160 && script[2] == 20 &&
 		script[23] == opEqualVerify && script[24] == opCheckSig:
-		return chains.ScriptPubKeyHash, append(dst, mkAddr(chains.KindPubKeyHash, script[3:23]))
+		return chains.ScriptPubKeyHash, appendAddr(arena, chains.KindPubKeyHash, script[3:23]), 1
 	}
 	if keys, ok := matchMultisig(script); ok {
 		for _, k := range keys {
-			dst = append(dst, chains.MakeAddress(chains.KindPubKeyHash, btcutil.Hash160(k)))
+			arena = appendAddr(arena, chains.KindPubKeyHash, btcutil.Hash160(k))
 		}
-		return chains.ScriptMultisig, dst
+		return chains.ScriptMultisig, arena, len(keys)
 	}
-	return chains.ScriptNonStandard, append(dst, scriptID(script))
+	return chains.ScriptNonStandard, appendScriptID(arena, script), 1
 }
 
-func mkAddr(k chains.AddrKind, payload []byte) chains.Address {
-	return chains.MakeAddress(k, payload)
+// appendAddr appends the address of kind k and payload in the arena form
+// of classify; it is chains.MakeAddress's layout.
+func appendAddr(arena []byte, k chains.AddrKind, payload []byte) []byte {
+	arena = append(arena, byte(1+len(payload)), byte(k))
+	return append(arena, payload...)
 }
 
-func scriptID(script []byte) chains.Address {
+func appendScriptID(arena, script []byte) []byte {
 	sum := sha256.Sum256(script)
-	return chains.MakeAddress(chains.KindScriptID, sum[:20])
+	return appendAddr(arena, chains.KindScriptID, sum[:20])
 }
 
 // validPubKey is Core's CPubKey::ValidSize: the length the first byte

@@ -249,11 +249,7 @@ func (s *Store) writeAccountBlock(b *kvBuf, c chains.Chain, m *store.Meta, bd *s
 			}
 			k = transferKey(k[:0], c, a, blk.Height, t.TxIndex, uint32(i))
 			b.set(k, v)
-			if !s.known.has(a) {
-				if _, ok := s.cand[a]; !ok {
-					s.cand[a] = blk.Height
-				}
-			}
+			s.candidate(c, a, blk.Height)
 		}
 		m.Transfers++
 	}

@@ -15,7 +15,8 @@ import (
 //	t c txid(32)                  → transaction: outputs, inputs with resolved prevouts
 //	s c txid(32) vout(4)          → spender: txid, vin, height
 //	a c len(1) addr height(8) pos(4) vout(4) → received: txid, value, type
-//	f c addr                      → first-seen height
+//	f c addr                      → first-seen height (account chains; a UTXO
+//	                                chain's is its first entry in table a)
 //
 // Integers in keys are big-endian so that byte order is numeric order:
 // an address's history comes out of one range scan sorted by height.
@@ -33,8 +34,10 @@ const (
 var schemaKey = []byte("~schema")
 
 // schemaVersion is bumped whenever the key layout or a value encoding
-// changes incompatibly.
-const schemaVersion = 1
+// changes incompatibly. Version 2 dropped the first-seen records of UTXO
+// chains (their history answers the same question); a version 1 store is
+// upgraded in place when opened for writing.
+const schemaVersion = 2
 
 func keyPrefix(dst []byte, table byte, c chains.Chain) []byte {
 	return append(dst, table, c.Tag())

@@ -13,8 +13,8 @@ import (
 
 // Rollback removes every block above height to, as after a chain
 // reorganisation, in one atomic batch: the blocks, their transactions,
-// the spends they made, the payments they received and the first-seen
-// records of addresses they introduced, and it moves the tip and the
+// the spends they made and the payments they received (an address first
+// paid in them is then gone from the count), and it moves the tip and the
 // counters back. The store then holds exactly what an index that stopped
 // at height to would hold.
 func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
@@ -81,10 +81,7 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 						return err
 					}
 					if err == nil && first == h {
-						if err := del(firstSeenKey(nil, c, a)); err != nil {
-							return err
-						}
-						removed = append(removed, a)
+						removed = append(removed, a) // its history is gone with the block
 					}
 				}
 			}
@@ -112,7 +109,11 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit rollback to %d: %w", to, err)
 	}
-	s.known.forget(removed)
+	keys := make([]knownKey, len(removed))
+	for i, a := range removed {
+		keys[i] = s.known.key(a)
+	}
+	s.known.forget(keys)
 	s.meta[c] = m
 	return nil
 }

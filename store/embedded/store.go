@@ -49,8 +49,8 @@ type Store struct {
 	meta   map[chains.Chain]store.Meta
 	known  knownSet // addresses known to have a first-seen record
 	buf    []byte
-	kv     kvBuf
-	cand   map[chains.Address]int64 // addresses of the write being built, not known to have a first-seen record
+	cand   *kvBuf // during a write: first-seen records of addresses not known to have one
+	fk     []byte
 	closed bool
 }
 
@@ -75,7 +75,7 @@ func Open(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, opts: opts, path: path, meta: map[chains.Chain]store.Meta{}, known: newKnownSet(1 << 20), cand: map[chains.Address]int64{}}
+	s := &Store{db: db, opts: opts, path: path, meta: map[chains.Chain]store.Meta{}, known: newKnownSet(1 << 20)}
 	if err := s.checkSchema(); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
@@ -117,6 +117,30 @@ func (s *Store) checkSchema() error {
 	}
 	if got > schemaVersion {
 		return fmt.Errorf("%w: store %s has schema %d, this fundtrace knows %d; upgrade fundtrace", store.ErrSchemaTooNew, s.path, got, schemaVersion)
+	}
+	if got == 1 && !s.opts.ReadOnly {
+		return s.upgradeFrom1()
+	}
+	return nil
+}
+
+// upgradeFrom1 removes the first-seen records of UTXO chains, which
+// version 2 reads from the address history instead, and records the new
+// version, in one batch. Read-only, a version 1 store reads the same.
+func (s *Store) upgradeFrom1() error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, c := range []chains.Chain{chains.Bitcoin} {
+		lo := keyPrefix(nil, tFirstSeen, c)
+		if err := b.DeleteRange(lo, prefixEnd(lo), nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Set(schemaKey, binary.AppendUvarint(nil, schemaVersion), nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("upgrade store %s to schema %d: %w", s.path, schemaVersion, err)
 	}
 	return nil
 }

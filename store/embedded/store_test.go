@@ -122,6 +122,16 @@ func TestWriteBlocksRules(t *testing.T) {
 	}
 }
 
+// coinbasePaying is a coinbase at height h paying 1 sat to each of as.
+func coinbasePaying(h int64, as ...chains.Address) chains.Tx {
+	t := chains.Tx{Coinbase: true, Inputs: []chains.Input{{Coinbase: true}}}
+	t.Hash[0], t.Hash[1] = byte(h), byte(len(as))
+	for i, x := range as {
+		t.Outputs = append(t.Outputs, chains.Output{Index: uint32(i), Value: 1, Addresses: []chains.Address{x}})
+	}
+	return t
+}
+
 // TestAddressesCounted: distinct addresses are counted once, whether
 // they repeat within a write, across writes or after reopening.
 func TestAddressesCounted(t *testing.T) {
@@ -133,14 +143,7 @@ func TestAddressesCounted(t *testing.T) {
 	}
 	a := chains.MakeAddress(chains.KindPubKeyHash, make([]byte, 20))
 	bAddr := chains.MakeAddress(chains.KindTaproot, make([]byte, 32))
-	tx := func(h int64, as ...chains.Address) chains.Tx {
-		t := chains.Tx{Coinbase: true, Inputs: []chains.Input{{Coinbase: true}}}
-		t.Hash[0], t.Hash[1] = byte(h), byte(len(as))
-		for i, x := range as {
-			t.Outputs = append(t.Outputs, chains.Output{Index: uint32(i), Value: 1, Addresses: []chains.Address{x}})
-		}
-		return t
-	}
+	tx := coinbasePaying
 	b0 := block(0, chains.Hash{}, tx(0, a, a))
 	b1 := block(1, b0.Block.Hash, tx(1, a, bAddr))
 	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{b0, b1}, store.WriteOptions{}); err != nil {
@@ -198,5 +201,71 @@ func TestCorruptRecord(t *testing.T) {
 	var ce *store.CorruptError
 	if !errors.As(err, &ce) {
 		t.Fatalf("got %v, want a CorruptError", err)
+	}
+}
+
+// TestUpgradeFrom1: a schema 1 store (first-seen records for Bitcoin
+// addresses) opened for writing loses those records, reads first-seen
+// heights from the history instead, and counts on as before.
+func TestUpgradeFrom1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s")
+	st, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := chains.MakeAddress(chains.KindPubKeyHash, make([]byte, 20))
+	b := chains.MakeAddress(chains.KindTaproot, make([]byte, 32))
+	cb := coinbasePaying
+	b0 := block(0, chains.Hash{}, cb(0, a))
+	b1 := block(1, b0.Block.Hash, cb(1, a, b))
+	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{b0, b1}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// What version 1 wrote besides: a first-seen record per address.
+	for _, r := range []struct {
+		a chains.Address
+		h uint64
+	}{{a, 0}, {b, 1}} {
+		if err := st.db.Set(firstSeenKey(nil, chains.Bitcoin, r.a), binary.AppendUvarint(nil, r.h), pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.db.Set(schemaKey, binary.AppendUvarint(nil, 1), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	st, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if v, err := st.SchemaVersion(ctx); err != nil || v != 2 {
+		t.Fatalf("schema %d, %v; want 2", v, err)
+	}
+	lo := keyPrefix(nil, tFirstSeen, chains.Bitcoin)
+	it, err := st.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.First() {
+		t.Errorf("first-seen record %x left after the upgrade", it.Key())
+	}
+	it.Close()
+	for _, r := range []struct {
+		a chains.Address
+		h int64
+	}{{a, 0}, {b, 1}} {
+		if h, err := st.FirstSeen(ctx, chains.Bitcoin, r.a); err != nil || h != r.h {
+			t.Errorf("first seen %d, %v; want %d", h, err, r.h)
+		}
+	}
+	b2 := block(2, b1.Block.Hash, cb(2, b, a))
+	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{b2}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := st.Meta(ctx, chains.Bitcoin); m.Addresses != 2 {
+		t.Errorf("%d addresses, want 2", m.Addresses)
 	}
 }

@@ -6,9 +6,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"math"
 	"slices"
+	"sort"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/batchrepr"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/store"
@@ -31,14 +36,20 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 		return fmt.Errorf("store %s holds %s %s, not %s", s.path, c, m.Network, network)
 	}
 	m.Network = network
-	kv := &s.kv
+	bufs := writePool.Get().(*writeBufs)
+	defer bufs.release()
+	kv := &bufs.kv
 	kv.reset()
-	clear(s.cand)
+	s.cand = &bufs.cand
+	s.cand.reset()
+	defer func() { s.cand = nil }()
 	var size int
 	for i := range blocks {
 		size += int(blocks[i].Block.Size)
 	}
-	kv.grow(3*size, size/16)
+	// Measured on mainnet blocks: about 1.1 bytes of keys and values and
+	// one entry per 85 bytes of block.
+	kv.grow(size+size/4, size/64)
 	for i := range blocks {
 		if err := checkLink(c, &m, &blocks[i].Block); err != nil {
 			return err
@@ -51,6 +62,12 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 			return err
 		}
 	}
+	if len(kv.buf)+len(s.cand.buf) > math.MaxUint32-1<<20 {
+		return fmt.Errorf("write %s blocks %d..%d: %d bytes, more than one write can hold; write fewer blocks at a time", c, blocks[0].Block.Height, m.TipHeight, len(kv.buf))
+	}
+	if !c.IsAccount() {
+		kv.sort() // firstSeen reads the batch's addresses from its sorted history entries
+	}
 	added, err := s.firstSeen(ctx, kv, c, &m)
 	if err != nil {
 		return err
@@ -59,8 +76,12 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 		s.known.forget(added)
 		return err
 	}
-	kv.sort()
-	if err := s.commit(ctx, kv, o.Sync); err != nil {
+	if c.IsAccount() {
+		kv.sort()
+	} else {
+		kv.placeLast()
+	}
+	if err := s.commit(ctx, bufs, o.Sync); err != nil {
 		s.known.forget(added)
 		return fmt.Errorf("commit blocks %d..%d: %w", blocks[0].Block.Height, m.TipHeight, err)
 	}
@@ -99,27 +120,27 @@ func (s *Store) writeBlock(b *kvBuf, c chains.Chain, m *store.Meta, bd *store.Bl
 	for i := range bd.Txs {
 		tx := &bd.Txs[i]
 		k = txKey(k[:0], c, tx.Hash)
-		v = appendTx(v[:0], tx)
-		b.set(k, v)
+		b.begin(k)
+		b.buf = appendTx(b.buf, tx)
+		b.end()
 		for j := range tx.Inputs {
 			in := &tx.Inputs[j]
 			if in.Coinbase {
 				continue
 			}
 			k = outpointKey(k[:0], tSpender, c, in.Prev)
-			b.set(k, appendSpend(v[:0], tx.Hash, in.Index, blk.Height))
+			b.begin(k)
+			b.buf = appendSpend(b.buf, tx.Hash, in.Index, blk.Height)
+			b.end()
 			m.Inputs++
 		}
 		for j := range tx.Outputs {
 			out := &tx.Outputs[j]
 			for _, a := range out.Addresses {
 				k = addrKey(k[:0], c, a, blk.Height, tx.Position, out.Index)
-				b.set(k, appendReceived(v[:0], tx.Hash, out))
-				if !s.known.has(a) {
-					if _, ok := s.cand[a]; !ok {
-						s.cand[a] = blk.Height
-					}
-				}
+				b.begin(k)
+				b.buf = appendReceived(b.buf, tx.Hash, out)
+				b.end()
 			}
 			m.Outputs++
 		}
@@ -131,38 +152,87 @@ func (s *Store) writeBlock(b *kvBuf, c chains.Chain, m *store.Meta, bd *store.Bl
 	return nil
 }
 
-// firstSeen writes a first-seen record for each address of the batch
-// that has none yet, counts them, and returns them. The record both counts
-// distinct addresses and serves the "fresh address" change heuristic.
-// The candidates are looked up in key order through one iterator, which
-// Pebble serves far faster than as many random point reads.
-func (s *Store) firstSeen(ctx context.Context, b *kvBuf, c chains.Chain, m *store.Meta) ([]chains.Address, error) {
-	if len(s.cand) == 0 {
-		return nil, nil
+// candidate notes that a, paid at height h on an account chain, may be
+// an address the store has not seen before.
+func (s *Store) candidate(c chains.Chain, a chains.Address, h int64) {
+	if s.known.has(a) {
+		return
 	}
-	keys := make([][]byte, 0, len(s.cand))
-	for a := range s.cand {
-		keys = append(keys, firstSeenKey(nil, c, a))
+	var v [binary.MaxVarintLen64]byte
+	s.fk = firstSeenKey(s.fk[:0], c, a)
+	s.cand.set(s.fk, binary.AppendUvarint(v[:0], uint64(h)))
+}
+
+// firstSeen counts the addresses of the batch that the store has not seen
+// before and returns them.
+//
+// On a UTXO chain an address has been seen when its history (table a)
+// has an entry; its first entry is its first-seen height, which serves
+// the "fresh address" change heuristic. The batch's own history entries,
+// sorted, name its addresses in key order. An account chain's history also
+// lists sends, so there the height an address was first paid is kept in a
+// first-seen record (table f), written here for each new address; its
+// candidates were noted as the blocks were written.
+//
+// Either way the addresses are looked up in key order through one
+// iterator, which Pebble serves far faster than as many random point
+// reads.
+func (s *Store) firstSeen(ctx context.Context, kv *kvBuf, c chains.Chain, m *store.Meta) ([]knownKey, error) {
+	table := byte(tAddr)
+	if c.IsAccount() {
+		table = tFirstSeen
 	}
-	slices.SortFunc(keys, bytes.Compare)
-	lo := keyPrefix(nil, tFirstSeen, c)
+	lo := keyPrefix(nil, table, c)
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
 	if err != nil {
 		return nil, err
 	}
-	var added []chains.Address
-	for _, k := range keys {
-		a := chains.Address(k[len(lo):])
-		if it.SeekGE(k) && bytes.Equal(it.Key(), k) {
-			s.known.add(a)
-			continue
+	var added []knownKey
+	var prev []byte
+	// check reports whether the address whose keys start with prefix k
+	// (the address from byte skip on) is new, once per address.
+	check := func(k []byte, skip int) bool {
+		if bytes.Equal(k, prev) {
+			return false
 		}
-		b.set(k, binary.AppendUvarint(nil, uint64(s.cand[a])))
-		added = append(added, a)
+		prev = k
+		key := s.known.keyBytes(k[skip:])
+		if s.known.hasKey(key) {
+			return false
+		}
+		if it.SeekGE(k) && bytes.HasPrefix(it.Key(), k) {
+			s.known.add(key)
+			return false
+		}
+		added = append(added, key)
 		m.Addresses++
+		return true
+	}
+	if c.IsAccount() {
+		// Of an address's candidates the first, from the lowest height,
+		// is the one kept: the sort is stable and blocks come in order.
+		cand := s.cand
+		cand.sort()
+		for _, e := range cand.ents {
+			if check(cand.buf[e.k:e.v], 2) {
+				kv.set(cand.buf[e.k:e.v], cand.buf[e.v:e.end])
+			}
+		}
+	} else {
+		ents := kv.ents
+		i, _ := slices.BinarySearchFunc(ents, lo, func(e kvEnt, lo []byte) int { return bytes.Compare(kv.buf[e.k:e.v], lo) })
+		for ; i < len(ents); i++ {
+			k := kv.buf[ents[i].k:ents[i].v]
+			if !bytes.HasPrefix(k, lo) {
+				break
+			}
+			if n := len(lo) + 1 + int(k[len(lo)]); n <= len(k) {
+				check(k[:n], len(lo)+1)
+			}
+		}
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return nil, fmt.Errorf("read first-seen records: %w", err)
+		return nil, fmt.Errorf("read address records: %w", err)
 	}
 	for _, a := range added {
 		s.known.add(a)
@@ -174,52 +244,93 @@ func (s *Store) firstSeen(ctx context.Context, b *kvBuf, c chains.Chain, m *stor
 // that it stays bounded without bookkeeping per entry: when the current
 // generation fills, it becomes the old one and the older is dropped.
 // Addresses are reused in bursts, so recent ones are the ones that hit.
+//
+// An address is filed under two 64-bit hashes with seeds random to the
+// process rather than under its bytes: no string to allocate per address,
+// and a cheaper key to hash and compare. Two addresses share a key with
+// probability 2^-128, which no one can steer without the seeds.
 type knownSet struct {
-	cur, old map[chains.Address]struct{}
+	cur, old map[knownKey]struct{}
+	seeds    [2]maphash.Seed
 	limit    int
 }
 
+type knownKey [2]uint64
+
 func newKnownSet(limit int) knownSet {
-	return knownSet{cur: map[chains.Address]struct{}{}, old: map[chains.Address]struct{}{}, limit: limit}
+	return knownSet{cur: map[knownKey]struct{}{}, old: map[knownKey]struct{}{},
+		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, limit: limit}
 }
 
-func (k *knownSet) has(a chains.Address) bool {
-	if _, ok := k.cur[a]; ok {
+func (k *knownSet) key(a chains.Address) knownKey {
+	return knownKey{maphash.String(k.seeds[0], string(a)), maphash.String(k.seeds[1], string(a))}
+}
+
+func (k *knownSet) keyBytes(a []byte) knownKey {
+	return knownKey{maphash.Bytes(k.seeds[0], a), maphash.Bytes(k.seeds[1], a)}
+}
+
+func (k *knownSet) has(a chains.Address) bool { return k.hasKey(k.key(a)) }
+
+func (k *knownSet) hasKey(key knownKey) bool {
+	if _, ok := k.cur[key]; ok {
 		return true
 	}
-	_, ok := k.old[a]
+	_, ok := k.old[key]
 	return ok
 }
 
-func (k *knownSet) add(a chains.Address) {
+func (k *knownSet) add(key knownKey) {
 	if len(k.cur) >= k.limit {
-		k.old, k.cur = k.cur, make(map[chains.Address]struct{}, k.limit)
+		k.old, k.cur = k.cur, make(map[knownKey]struct{}, k.limit)
 	}
-	k.cur[a] = struct{}{}
+	k.cur[key] = struct{}{}
 }
 
 // forget drops addresses whose first-seen record was not committed.
-func (k *knownSet) forget(as []chains.Address) {
-	for _, a := range as {
-		delete(k.cur, a)
-		delete(k.old, a)
+func (k *knownSet) forget(keys []knownKey) {
+	for _, key := range keys {
+		delete(k.cur, key)
+		delete(k.old, key)
 	}
 }
 
 // kvBuf collects a write's keys and values in one arena so that they can
 // be sorted before they enter the batch.
 type kvBuf struct {
-	buf       []byte
-	ents, tmp []kvEnt
+	buf         []byte
+	ents, tmp   []kvEnt
+	open, openV int // the entry begun
 }
 
 // kvEnt locates one entry: key buf[k:v], value buf[v:end]. pre holds the
 // key's first eight bytes big-endian, so that most comparisons in the sort
-// are one integer compare.
+// are one integer compare. Offsets are 32-bit to keep the entries that
+// the sort moves small: a write is far below 4 GiB.
 type kvEnt struct {
 	pre       uint64
-	k, v, end int
+	k, v, end uint32
 }
+
+// writeBufs are the buffers of one WriteBlocks call: the entries to
+// write and the addresses that may be new.
+type writeBufs struct {
+	kv, cand kvBuf
+	repr     []byte // the Pebble batch
+}
+
+// release returns the buffers to the pool unless they grew too large to
+// be worth holding on to.
+func (w *writeBufs) release() {
+	if cap(w.kv.buf)+cap(w.repr) <= 512<<20 {
+		writePool.Put(w)
+	}
+}
+
+// writePool keeps write buffers between writes and across stores: a
+// batch's buffers run to tens of megabytes, which are costly to allocate
+// and clear.
+var writePool = sync.Pool{New: func() any { return new(writeBufs) }}
 
 func (b *kvBuf) reset() { b.buf, b.ents = b.buf[:0], b.ents[:0] }
 
@@ -236,6 +347,20 @@ func (b *kvBuf) Set(k, v []byte, _ *pebble.WriteOptions) error {
 	return nil
 }
 
+// begin starts an entry with key k, whose value the caller then appends
+// to b.buf, and end closes it: values are encoded in place, not copied.
+func (b *kvBuf) begin(k []byte) {
+	b.open = len(b.buf)
+	b.buf = append(b.buf, k...)
+	b.openV = len(b.buf)
+}
+
+func (b *kvBuf) end() {
+	var pre [8]byte
+	copy(pre[:], b.buf[b.open:b.openV])
+	b.ents = append(b.ents, kvEnt{binary.BigEndian.Uint64(pre[:]), uint32(b.open), uint32(b.openV), uint32(len(b.buf))})
+}
+
 func (b *kvBuf) set(k, v []byte) {
 	start := len(b.buf)
 	b.buf = append(b.buf, k...)
@@ -243,61 +368,150 @@ func (b *kvBuf) set(k, v []byte) {
 	b.buf = append(b.buf, v...)
 	var pre [8]byte
 	copy(pre[:], k)
-	b.ents = append(b.ents, kvEnt{binary.BigEndian.Uint64(pre[:]), start, mid, len(b.buf)})
+	b.ents = append(b.ents, kvEnt{binary.BigEndian.Uint64(pre[:]), uint32(start), uint32(mid), uint32(len(b.buf))})
 }
 
 // sort orders the entries by key, stably, so that of two entries with the
-// same key the later one written is the later one sorted: a radix sort on the eight-byte prefix
-// (keys are mostly hashes, so prefixes are nearly unique), then a
-// comparison sort of each run of equal prefixes.
+// same key the later one written is the later one sorted. It is a
+// most-significant-byte-first radix sort on the key's eight-byte prefix:
+// bytes every key of a bucket shares (table, chain, address length and
+// kind) cost one counting pass and no move, and after two or three moves
+// the buckets of hash-led keys are small enough for an insertion sort,
+// which settles equal prefixes by the whole key.
 func (b *kvBuf) sort() {
-	ents := b.ents
-	tmp := slices.Grow(b.tmp[:0], len(ents))[:len(ents)]
-	var count [256]int
-	for shift := 0; shift < 64; shift += 8 {
-		count = [256]int{}
+	b.tmp = slices.Grow(b.tmp[:0], len(b.ents))[:len(b.ents)]
+	b.msd(b.ents, b.tmp, 56)
+}
+
+func (b *kvBuf) msd(ents, tmp []kvEnt, shift int) {
+	for len(ents) > 24 && shift >= 0 {
+		var count [256]int
 		for i := range ents {
 			count[byte(ents[i].pre>>shift)]++
 		}
 		if count[byte(ents[0].pre>>shift)] == len(ents) {
+			shift -= 8 // every key has this byte
+			continue
+		}
+		var start [257]int
+		for i, n := range count {
+			start[i+1] = start[i] + n
+		}
+		next := start
+		for i := range ents {
+			x := byte(ents[i].pre >> shift)
+			tmp[next[x]] = ents[i]
+			next[x]++
+		}
+		copy(ents, tmp[:len(ents)])
+		for i := range 256 {
+			if lo, hi := start[i], start[i+1]; hi-lo > 1 {
+				b.msd(ents[lo:hi], tmp[lo:hi], shift-8)
+			}
+		}
+		return
+	}
+	if len(ents) <= 24 {
+		for i := 1; i < len(ents); i++ {
+			for j := i; j > 0 && b.less(&ents[j], &ents[j-1]); j-- {
+				ents[j], ents[j-1] = ents[j-1], ents[j]
+			}
+		}
+		return
+	}
+	// More than 24 keys share all eight prefix bytes.
+	slices.SortStableFunc(ents, func(x, y kvEnt) int {
+		return bytes.Compare(b.buf[x.k:x.v], b.buf[y.k:y.v])
+	})
+}
+
+// placeLast moves the last entry, set after the others were sorted, to
+// its place among them.
+func (b *kvBuf) placeLast() {
+	n := len(b.ents) - 1
+	last := b.ents[n]
+	i := sort.Search(n, func(i int) bool { return b.less(&last, &b.ents[i]) }) // after equal keys, as a stable sort would
+	copy(b.ents[i+1:], b.ents[i:n])
+	b.ents[i] = last
+}
+
+// less orders two entries by key; an insertion sort moving only strictly
+// smaller entries keeps equal keys in the order written.
+func (b *kvBuf) less(x, y *kvEnt) bool {
+	if x.pre != y.pre {
+		return x.pre < y.pre
+	}
+	return bytes.Compare(b.buf[x.k:x.v], b.buf[y.k:y.v]) < 0
+}
+
+// radixSort sorts ents stably by pre, using tmp as scratch, and returns
+// the sorted slice (ents or tmp) and the other. The eight histograms are
+// counted in one pass; a byte that every entry shares costs no pass.
+func radixSort(ents, tmp []kvEnt) (sorted, scratch []kvEnt) {
+	tmp = slices.Grow(tmp[:0], len(ents))[:len(ents)]
+	if len(ents) < 2 {
+		return ents, tmp
+	}
+	var count [8][256]int
+	for i := range ents {
+		p := ents[i].pre
+		for d := range 8 {
+			count[d][byte(p>>(8*d))]++
+		}
+	}
+	for d := range 8 {
+		c := &count[d]
+		if c[byte(ents[0].pre>>(8*d))] == len(ents) {
 			continue // every key has this byte: the pass would not move anything
 		}
 		pos := 0
-		for i := range count {
-			count[i], pos = pos, pos+count[i]
+		for i := range c {
+			c[i], pos = pos, pos+c[i]
 		}
+		shift := 8 * d
 		for i := range ents {
-			d := byte(ents[i].pre >> shift)
-			tmp[count[d]] = ents[i]
-			count[d]++
+			x := byte(ents[i].pre >> shift)
+			tmp[c[x]] = ents[i]
+			c[x]++
 		}
 		ents, tmp = tmp, ents
 	}
-	for i := 0; i < len(ents); {
-		j := i + 1
-		for j < len(ents) && ents[j].pre == ents[i].pre {
-			j++
-		}
-		if j-i > 1 {
-			slices.SortStableFunc(ents[i:j], func(x, y kvEnt) int {
-				return bytes.Compare(b.buf[x.k:x.v], b.buf[y.k:y.v])
-			})
-		}
-		i = j
-	}
-	b.ents, b.tmp = ents, tmp
+	return ents, tmp
 }
 
 // commit applies the sorted entries in one atomic batch. A later entry
 // with the same key as an earlier one replaces it (BIP30 duplicate txids,
 // a key repeated in a multisig output): the sort is stable.
-func (s *Store) commit(ctx context.Context, kv *kvBuf, sync bool) error {
-	b := s.db.NewBatchWithSize(len(kv.buf) + len(kv.ents)*16 + 64)
-	defer b.Close()
+//
+// The batch is encoded by hand in Pebble's batch format (package
+// batchrepr: a 12-byte header, then per entry a kind byte and the
+// length-prefixed key and value) into a buffer kept between writes, rather
+// than through Batch.Set into a fresh buffer per write: a write is tens of
+// megabytes, and the copy into cold memory was a tenth of indexing.
+func (s *Store) commit(ctx context.Context, bufs *writeBufs, sync bool) error {
+	kv := &bufs.kv
+	r := append(bufs.repr[:0], make([]byte, batchrepr.HeaderLen)...)
 	for _, e := range kv.ents {
-		if err := b.Set(kv.buf[e.k:e.v], kv.buf[e.v:e.end], nil); err != nil {
-			return err
-		}
+		r = append(r, byte(pebble.InternalKeyKindSet))
+		r = binary.AppendUvarint(r, uint64(e.v-e.k))
+		r = append(r, kv.buf[e.k:e.v]...)
+		r = binary.AppendUvarint(r, uint64(e.end-e.v))
+		r = append(r, kv.buf[e.v:e.end]...)
+	}
+	batchrepr.SetCount(r, uint32(len(kv.ents)))
+	// Pebble keeps a batch's buffer after the commit only when the batch
+	// is large enough to be flushed as a memtable of its own (half the
+	// memtable size); keep ours for the next write only below that, and
+	// never let Pebble's batch pool keep it.
+	if uint64(len(r)+64*len(kv.ents)) < s.opts.MemTableSize/4 {
+		bufs.repr = r
+	} else {
+		bufs.repr = nil
+	}
+	b := s.db.NewBatch(pebble.WithMaxRetainedSizeBytes(1))
+	defer b.Close()
+	if err := b.SetRepr(r); err != nil {
+		return err
 	}
 	opt := pebble.NoSync
 	if sync {
