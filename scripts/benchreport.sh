@@ -16,6 +16,9 @@ awk '
 		if ($(i+1) == "inputs/s") ips[name] = ips[name] " " $i
 		if ($(i+1) == "B/address") bpa[name] = bpa[name] " " $i
 		if ($(i+1) == "ns/op") nsop[name] = nsop[name] " " $i
+		if ($(i+1) == "decode-ms") dms[name] = dms[name] " " $i
+		if ($(i+1) == "resolve-ms") rms[name] = rms[name] " " $i
+		if ($(i+1) == "write-ms") wms[name] = wms[name] " " $i
 		if ($(i+1) == "chain-txs") ctx[name] = $i
 		if ($(i+1) == "queries/hop") qph[name] = $i
 		if ($(i+1) == "req/s") rps[name] = rps[name] " " $i
@@ -40,6 +43,8 @@ END {
 		else
 			printf "%-12s %10.1f %12.0f %14s\n", order[i], m, t, "(other data)"
 	}
+	if ("Index" in dms)
+		printf "Index per op: decode %s ms, resolve inputs %s ms, write %s ms (target: ratio >= 0.40)\n", median(dms["Index"]), median(rms["Index"]), median(wms["Index"])
 	if ("Write/writer" in rows) {
 		w = median(rows["Write/writer"]); bare = median(rows["Write/bare"])
 		printf "\nClickHouse writes: writer %.0f rows/s, bare clickhouse-go batches %.0f rows/s, ratio %.2f (target >= 0.7)\n", w, bare, (bare > 0 ? w / bare : 0)
