@@ -345,6 +345,37 @@ func TestIndexErrors(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("block that does not decode", func(t *testing.T) {
+		// Blocks 0..199 whose block 150 claims two transactions and holds
+		// one; its header, and so the chain of headers, is untouched.
+		recs := realRecords(t)
+		dir := t.TempDir()
+		fw := &FileWriter{Dir: dir, Magic: wire.MainNet}
+		var at int64
+		for i, r := range recs[:200] {
+			b := append([]byte(nil), r[8:]...)
+			if i == 150 {
+				b[headerSize] = 2
+			}
+			if i < 150 {
+				at += int64(len(r))
+			}
+			fw.Write(b)
+		}
+		fw.Close()
+		st := openTestStore(t)
+		_, err := Index(ctx, st, IndexConfig{Dir: dir, BatchBlocks: 100})
+		want := fmt.Sprintf("blk00000.dat: offset %d: block 150 ", at)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "does not decode: transaction 1 at byte") {
+			t.Fatalf("got %v, want an error naming %q and the transaction", err, want)
+		}
+		if m, _ := st.Meta(ctx, chains.Bitcoin); m.TipHeight != 99 || m.Blocks != 100 {
+			t.Errorf("tip %d, %d blocks after the failure; want 99 and 100 (the last whole batch)", m.TipHeight, m.Blocks)
+		}
+		if _, _, err := st.BlockByHeight(ctx, chains.Bitcoin, 100); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("block 100 of the failed batch is stored: %v", err)
+		}
+	})
 	t.Run("missing prevout", func(t *testing.T) {
 		// Blocks 0..169 and then 170 without 9, whose coinbase 170 spends:
 		// replace block 9's coinbase output script so its txid changes.
