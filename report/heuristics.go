@@ -2,6 +2,8 @@ package report
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/fundtrace/fundtrace/tracefile"
@@ -80,7 +82,7 @@ func heuristics(t *tracefile.Trace, info Info) []Heuristic {
 	}
 	p := t.Params
 	var mins []string
-	for _, a := range sortedKeys(p.MinAmount) {
+	for _, a := range slices.Sorted(maps.Keys(p.MinAmount)) {
 		mins = append(mins, a+" "+p.MinAmount[a])
 	}
 	params := fmt.Sprintf("max hops %d (a peel chain counts as one); min amount followed %s (base units); max nodes %d; through mixers %v",

@@ -14,9 +14,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -157,11 +159,7 @@ func Write(dir string, in Input) (*Manifest, error) {
 	}
 	man := &Manifest{Schema: ManifestSchema, Info: in.Info, Trace: File{Path: "trace.json", SHA256: sum(in.TraceBytes)},
 		Models: in.Trace.Models, Parameters: in.Trace.Params, Heuristics: m.Heuristics, Totals: m.TotalsFlat}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(files))
 	if err := os.MkdirAll(filepath.Join(dir, "freeze"), 0o755); err != nil {
 		return nil, err
 	}
@@ -409,7 +407,7 @@ func buildModel(in Input) *model {
 				row.Victims = append(row.Victims, d.Victim)
 			}
 		}
-		for _, a := range sortedKeys(hc) {
+		for _, a := range slices.Sorted(maps.Keys(hc)) {
 			// Sums over days have no single price: fiat totals add up
 			// each deposit's value at its own day's price.
 			row.Haircut = append(row.Haircut, m.sumMoney(a, row.Deposits, func(d depositRow) Money { return d.Haircut }))
@@ -423,7 +421,7 @@ func buildModel(in Input) *model {
 					sub = append(sub, d)
 				}
 			}
-			for _, a := range sortedKeys(da.Totals) {
+			for _, a := range slices.Sorted(maps.Keys(da.Totals)) {
 				ar.Haircut = append(ar.Haircut, m.sumMoney(a, sub, func(d depositRow) Money { return d.Haircut }))
 				ar.FIFO = append(ar.FIFO, m.sumMoney(a, sub, func(d depositRow) Money { return d.FIFO }))
 			}
@@ -453,10 +451,10 @@ func buildModel(in Input) *model {
 		byHop[f.Hop] = append(byHop[f.Hop], flowRow{Tx: f.Tx, Where: where, Time: f.Time, From: strings.Join(f.From, ", "), To: f.To, Height: f.Height,
 			Value: m.money(f.Asset, f.Value, u, pt), Haircut: m.money(f.Asset, f.Haircut, u, pt), FIFO: m.money(f.Asset, f.FIFO, u, pt), Peel: f.Peel, CoinJoin: f.CoinJoin})
 	}
-	for _, h := range sortedInts(byHop) {
+	for _, h := range slices.Sorted(maps.Keys(byHop)) {
 		m.Hops = append(m.Hops, hopTable{Hop: h, Rows: byHop[h]})
 	}
-	for _, r := range sortedKeys(t.StopCounts) {
+	for _, r := range slices.Sorted(maps.Keys(t.StopCounts)) {
 		m.Stops = append(m.Stops, stopRow{r, t.StopCounts[r]})
 	}
 	m.Heuristics = heuristics(t, in.Info)
@@ -497,23 +495,5 @@ func (m *model) sumMoney(asset string, ds []depositRow, get func(depositRow) Mon
 	if fiatOK && n > 0 {
 		out.Fiat = fiat.FloatString(2)
 	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedInts[V any](m map[int]V) []int {
-	out := make([]int, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Ints(out)
 	return out
 }

@@ -3,7 +3,9 @@ package tracer
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"sort"
 
 	"github.com/fundtrace/fundtrace/chains"
@@ -458,12 +460,7 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 						part(col).poison = true
 					}
 				}
-				cols := make([]int, 0, len(parts))
-				for col := range parts {
-					cols = append(cols, col)
-				}
-				sort.Ints(cols)
-				for _, col := range cols {
+				for _, col := range slices.Sorted(maps.Keys(parts)) {
 					p := parts[col]
 					a := p.amounts()
 					res.Flows = append(res.Flows, AccountFlow{Transfer: p.tr, Hop: p.hop, Amounts: a})

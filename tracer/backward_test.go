@@ -15,20 +15,26 @@ import (
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
 
+// shippedBlocks is a store of the shipped mainnet blocks 0..200.
+func shippedBlocks(t *testing.T) *embedded.Store {
+	st, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := bitcoin.Index(context.Background(), st, bitcoin.IndexConfig{Dir: filepath.Join("..", "testdata", "btc", "blocks"), ToHeight: 200}); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // TestBackwardBlock170: the first payment between people (block 170:
 // Satoshi pays Hal Finney 10 BTC and takes 40 back, from block 9's
 // coinbase). Read from the chain: both outputs came from that coinbase,
 // the 10 BTC from its first 10 BTC under FIFO, the 40 from the rest.
 func TestBackwardBlock170(t *testing.T) {
 	ctx := context.Background()
-	st, err := embedded.Open(t.TempDir(), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: filepath.Join("..", "testdata", "btc", "blocks"), ToHeight: 200}); err != nil {
-		t.Fatal(err)
-	}
+	st := shippedBlocks(t)
 	tx170, _ := chains.ParseHash("f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16")
 	cb9, _ := chains.ParseHash("0437cd7f8525ceed2324359c2d0ba26006d92d856a9c20fa0241106ee5a597c9")
 	seeds := []Seed{{Outpoint: chains.Outpoint{Hash: tx170, Index: 0}, Ref: "hal"}, {Outpoint: chains.Outpoint{Hash: tx170, Index: 1}, Ref: "change"}}
@@ -179,14 +185,7 @@ func TestAccountBackwardConservation(t *testing.T) {
 // (Block 170's 10 BTC to Hal Finney, labeled here for the test.)
 func TestLabeledSeed(t *testing.T) {
 	ctx := context.Background()
-	st, err := embedded.Open(t.TempDir(), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: filepath.Join("..", "testdata", "btc", "blocks"), ToHeight: 200}); err != nil {
-		t.Fatal(err)
-	}
+	st := shippedBlocks(t)
 	tx170, _ := chains.ParseHash("f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16")
 	hal, err := bitcoin.NetworkByName("mainnet").ParseAddress("1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3")
 	if err != nil {

@@ -182,8 +182,9 @@ func (d *Decoder) parse(raw []byte) error {
 		return err
 	}
 	for i := uint64(0); i < n; i++ {
+		start := p.off
 		if err := d.parseTx(&p); err != nil {
-			return fmt.Errorf("transaction %d at byte %d: %w", i, p.start, err)
+			return fmt.Errorf("transaction %d at byte %d: %w", i, start, err)
 		}
 	}
 	return nil
@@ -191,7 +192,6 @@ func (d *Decoder) parse(raw []byte) error {
 
 func (d *Decoder) parseTx(p *parser) error {
 	sp := txSpan{start: p.off, ins: len(d.ins), outs: len(d.outs)}
-	p.start = p.off
 	v, err := p.fixed(4)
 	if err != nil {
 		return err
@@ -234,12 +234,9 @@ func (d *Decoder) parseTx(p *parser) error {
 		in.Sequence = binary.LittleEndian.Uint32(b)
 		d.ins = append(d.ins, in)
 	}
-	nout, err := p.varint()
+	nout, err := p.count("output count", maxTxOutPerMessage)
 	if err != nil {
 		return err
-	}
-	if nout > maxTxOutPerMessage {
-		return fmt.Errorf("%d outputs, more than fit in a message", nout)
 	}
 	for j := uint64(0); j < nout; j++ {
 		b, err := p.fixed(8)
@@ -260,12 +257,9 @@ func (d *Decoder) parseTx(p *parser) error {
 	if sp.witness {
 		seen := false
 		for j := uint64(0); j < nin; j++ {
-			items, err := p.varint()
+			items, err := p.count("witness item count", maxWitnessItemsPerInput)
 			if err != nil {
-				return err
-			}
-			if items > maxWitnessItemsPerInput {
-				return fmt.Errorf("input %d: %d witness items, more than fit in a message", j, items)
+				return fmt.Errorf("input %d: %w", j, err)
 			}
 			seen = seen || items > 0
 			for k := uint64(0); k < items; k++ {
@@ -290,9 +284,8 @@ func (d *Decoder) parseTx(p *parser) error {
 
 // parser reads a consensus serialization in place.
 type parser struct {
-	b     []byte
-	off   int
-	start int // the transaction being read, for errors
+	b   []byte
+	off int
 }
 
 func (p *parser) fixed(n int) ([]byte, error) {

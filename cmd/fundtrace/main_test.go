@@ -51,6 +51,17 @@ func run(t *testing.T, args ...string) (string, string, error) {
 	return out.String(), errb.String(), err
 }
 
+// runEach runs each command on the store st, failing the test at the
+// first that fails.
+func runEach(t *testing.T, st string, cmds ...[]string) {
+	t.Helper()
+	for _, args := range cmds {
+		if _, _, err := run(t, append([]string{"--store", st}, args...)...); err != nil {
+			t.Fatalf("%s %v: %v", st, args, err)
+		}
+	}
+}
+
 func TestCLI(t *testing.T) {
 	st := filepath.Join(t.TempDir(), "store")
 	if _, _, err := run(t, "--store", st, "index", "btc", "--blocks", realBlocks); err != nil {

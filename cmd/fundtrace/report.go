@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -103,7 +105,7 @@ func runReport(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		tc := &traceCtx{c: c, st: st, attr: newAttribution(st), opts: o}
+		tc := newTraceCtx(c, st, o)
 		var seeds traceSeeds
 		if err := tc.readCase(&seeds, in.cas); err != nil {
 			return err
@@ -247,12 +249,7 @@ func storeInfo(ctx context.Context, st backend, t *tracefile.Trace, info *report
 		if err != nil {
 			return err
 		}
-		names := make([]string, 0, len(bySource))
-		for n := range bySource {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
+		for _, n := range slices.Sorted(maps.Keys(bySource)) {
 			s := bySource[n]
 			sort.Strings(s.lines)
 			h := sha256.Sum256([]byte(strings.Join(s.lines, "\n")))
@@ -383,7 +380,7 @@ func retrace(c *cli.Context, st backend, t *tracefile.Trace) (*tracefile.Trace, 
 			o.MinAmount, _ = new(big.Int).SetString(v, 10)
 		}
 	}
-	tc := &traceCtx{c: c, st: st, attr: newAttribution(st), opts: o}
+	tc := newTraceCtx(c, st, o)
 	var seeds traceSeeds
 	for i, s := range t.Seeds {
 		switch s.Chain {

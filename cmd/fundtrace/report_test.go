@@ -22,16 +22,12 @@ func reportStore(t *testing.T) string {
 	t.Helper()
 	const scen = "../../testdata/sim/btc"
 	st := t.TempDir() + "/store"
-	for _, args := range [][]string{
-		{"index", "btc", "--blocks", scen + "/blocks"},
-		{"cluster"},
-		{"labels", "import", scen + "/labels.csv"},
-		{"sanctions", "import", shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "git-scrape", "sdn_2024-05-03.csv.gz"), "--date", "2024-05-03"},
-	} {
-		if _, _, err := run(t, append([]string{"--store", st}, args...)...); err != nil {
-			t.Fatalf("%v: %v", args, err)
-		}
-	}
+	runEach(t, st,
+		[]string{"index", "btc", "--blocks", scen + "/blocks"},
+		[]string{"cluster"},
+		[]string{"labels", "import", scen + "/labels.csv"},
+		[]string{"sanctions", "import", shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "git-scrape", "sdn_2024-05-03.csv.gz"), "--date", "2024-05-03"},
+	)
 	return st
 }
 

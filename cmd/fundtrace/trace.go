@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"os"
 	"slices"
@@ -136,7 +137,7 @@ func runTrace(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	tc := &traceCtx{c: c, st: st, attr: newAttribution(st), opts: o}
+	tc := newTraceCtx(c, st, o)
 	var seeds traceSeeds
 	for _, s := range pos {
 		if err := tc.addSeed(&seeds, s); err != nil {
@@ -204,6 +205,12 @@ type traceCtx struct {
 	net  *bitcoin.Network
 	ab   accountBackend
 	toks map[chains.Address]chains.Token
+}
+
+// newTraceCtx is a trace over st with options o, attributing through
+// st's labels and clusters.
+func newTraceCtx(c *cli.Context, st backend, o traceOpts) *traceCtx {
+	return &traceCtx{c: c, st: st, attr: newAttribution(st), opts: o}
 }
 
 func (tc *traceCtx) btcNet() (*bitcoin.Network, error) {
@@ -973,12 +980,7 @@ func byExchange(ds []depositJSON) (map[string][]depositJSON, []string) {
 	for _, d := range ds {
 		by[d.Exchange] = append(by[d.Exchange], d)
 	}
-	names := make([]string, 0, len(by))
-	for e := range by {
-		names = append(names, e)
-	}
-	sort.Strings(names)
-	return by, names
+	return by, slices.Sorted(maps.Keys(by))
 }
 
 // readTrace reads a trace file written by fundtrace trace --out, refusing

@@ -22,15 +22,11 @@ import (
 func TestTraceAndFreeze(t *testing.T) {
 	const scen = "../../testdata/sim/btc"
 	st := t.TempDir() + "/store"
-	for _, args := range [][]string{
-		{"index", "btc", "--blocks", scen + "/blocks"},
-		{"cluster"},
-		{"labels", "import", scen + "/labels.csv"},
-	} {
-		if _, _, err := run(t, append([]string{"--store", st}, args...)...); err != nil {
-			t.Fatalf("%v: %v", args, err)
-		}
-	}
+	runEach(t, st,
+		[]string{"index", "btc", "--blocks", scen + "/blocks"},
+		[]string{"cluster"},
+		[]string{"labels", "import", scen + "/labels.csv"},
+	)
 	out := filepath.Join(t.TempDir(), "trace.json")
 	if _, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--through-mixers", "--out", out); err != nil {
 		t.Fatal(err)
@@ -202,14 +198,10 @@ func TestTraceETH(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	st := t.TempDir() + "/store"
-	for _, args := range [][]string{
-		{"index", "eth", "--rpc", srv.URL, "--confirmations", "0"},
-		{"labels", "import", scen + "/labels.csv"},
-	} {
-		if _, _, err := run(t, append([]string{"--store", st}, args...)...); err != nil {
-			t.Fatalf("%v: %v", args, err)
-		}
-	}
+	runEach(t, st,
+		[]string{"index", "eth", "--rpc", srv.URL, "--confirmations", "0"},
+		[]string{"labels", "import", scen + "/labels.csv"},
+	)
 	out := filepath.Join(t.TempDir(), "trace.json")
 	if _, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--out", out); err != nil {
 		t.Fatal(err)
@@ -337,11 +329,7 @@ func TestTraceETH(t *testing.T) {
 func TestScreenExposure(t *testing.T) {
 	const scen = "../../testdata/sim/btc"
 	st := t.TempDir() + "/store"
-	for _, args := range [][]string{{"index", "btc", "--blocks", scen + "/blocks"}, {"labels", "import", scen + "/labels.csv"}} {
-		if _, _, err := run(t, append([]string{"--store", st}, args...)...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	runEach(t, st, []string{"index", "btc", "--blocks", scen + "/blocks"}, []string{"labels", "import", scen + "/labels.csv"})
 	b, err := os.ReadFile(scen + "/case.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -401,15 +389,11 @@ func TestTraceOnClickHouse(t *testing.T) {
 	}
 	const scen = "../../testdata/sim/btc"
 	deposits := func(st string) string {
-		for _, args := range [][]string{
-			{"index", "btc", "--blocks", scen + "/blocks"},
-			{"cluster"},
-			{"labels", "import", scen + "/labels.csv"},
-		} {
-			if _, _, err := run(t, append([]string{"--store", st}, args...)...); err != nil {
-				t.Fatalf("%s %v: %v", st, args, err)
-			}
-		}
+		runEach(t, st,
+			[]string{"index", "btc", "--blocks", scen + "/blocks"},
+			[]string{"cluster"},
+			[]string{"labels", "import", scen + "/labels.csv"},
+		)
 		js, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--through-mixers", "--json")
 		if err != nil {
 			t.Fatal(err)

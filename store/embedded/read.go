@@ -94,7 +94,7 @@ func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.
 	for i := range ops {
 		order[i] = kvEnt{pre: binary.BigEndian.Uint64(ops[i].Hash[:8]), k: uint32(i)}
 	}
-	order, _ = radixSort(order, nil)
+	msdSort(order, make([]kvEnt, len(order)), 56, func(x, y *kvEnt) bool { return x.pre < y.pre })
 	lo := keyPrefix(nil, tTx, c)
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
 	if err != nil {

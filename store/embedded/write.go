@@ -362,13 +362,9 @@ func (b *kvBuf) end() {
 }
 
 func (b *kvBuf) set(k, v []byte) {
-	start := len(b.buf)
-	b.buf = append(b.buf, k...)
-	mid := len(b.buf)
+	b.begin(k)
 	b.buf = append(b.buf, v...)
-	var pre [8]byte
-	copy(pre[:], k)
-	b.ents = append(b.ents, kvEnt{binary.BigEndian.Uint64(pre[:]), uint32(start), uint32(mid), uint32(len(b.buf))})
+	b.end()
 }
 
 // sort orders the entries by key, stably, so that of two entries with the
@@ -380,10 +376,12 @@ func (b *kvBuf) set(k, v []byte) {
 // which settles equal prefixes by the whole key.
 func (b *kvBuf) sort() {
 	b.tmp = slices.Grow(b.tmp[:0], len(b.ents))[:len(b.ents)]
-	b.msd(b.ents, b.tmp, 56)
+	msdSort(b.ents, b.tmp, 56, b.less)
 }
 
-func (b *kvBuf) msd(ents, tmp []kvEnt, shift int) {
+// msdSort sorts ents stably by pre from bit shift down, then by less, with
+// tmp (as long as ents) as scratch.
+func msdSort(ents, tmp []kvEnt, shift int, less func(x, y *kvEnt) bool) {
 	for len(ents) > 24 && shift >= 0 {
 		var count [256]int
 		for i := range ents {
@@ -406,14 +404,14 @@ func (b *kvBuf) msd(ents, tmp []kvEnt, shift int) {
 		copy(ents, tmp[:len(ents)])
 		for i := range 256 {
 			if lo, hi := start[i], start[i+1]; hi-lo > 1 {
-				b.msd(ents[lo:hi], tmp[lo:hi], shift-8)
+				msdSort(ents[lo:hi], tmp[lo:hi], shift-8, less)
 			}
 		}
 		return
 	}
 	if len(ents) <= 24 {
 		for i := 1; i < len(ents); i++ {
-			for j := i; j > 0 && b.less(&ents[j], &ents[j-1]); j-- {
+			for j := i; j > 0 && less(&ents[j], &ents[j-1]); j-- {
 				ents[j], ents[j-1] = ents[j-1], ents[j]
 			}
 		}
@@ -421,7 +419,13 @@ func (b *kvBuf) msd(ents, tmp []kvEnt, shift int) {
 	}
 	// More than 24 keys share all eight prefix bytes.
 	slices.SortStableFunc(ents, func(x, y kvEnt) int {
-		return bytes.Compare(b.buf[x.k:x.v], b.buf[y.k:y.v])
+		switch {
+		case less(&x, &y):
+			return -1
+		case less(&y, &x):
+			return 1
+		}
+		return 0
 	})
 }
 
@@ -442,41 +446,6 @@ func (b *kvBuf) less(x, y *kvEnt) bool {
 		return x.pre < y.pre
 	}
 	return bytes.Compare(b.buf[x.k:x.v], b.buf[y.k:y.v]) < 0
-}
-
-// radixSort sorts ents stably by pre, using tmp as scratch, and returns
-// the sorted slice (ents or tmp) and the other. The eight histograms are
-// counted in one pass; a byte that every entry shares costs no pass.
-func radixSort(ents, tmp []kvEnt) (sorted, scratch []kvEnt) {
-	tmp = slices.Grow(tmp[:0], len(ents))[:len(ents)]
-	if len(ents) < 2 {
-		return ents, tmp
-	}
-	var count [8][256]int
-	for i := range ents {
-		p := ents[i].pre
-		for d := range 8 {
-			count[d][byte(p>>(8*d))]++
-		}
-	}
-	for d := range 8 {
-		c := &count[d]
-		if c[byte(ents[0].pre>>(8*d))] == len(ents) {
-			continue // every key has this byte: the pass would not move anything
-		}
-		pos := 0
-		for i := range c {
-			c[i], pos = pos, pos+c[i]
-		}
-		shift := 8 * d
-		for i := range ents {
-			x := byte(ents[i].pre >> shift)
-			tmp[c[x]] = ents[i]
-			c[x]++
-		}
-		ents, tmp = tmp, ents
-	}
-	return ents, tmp
 }
 
 // commit applies the sorted entries in one atomic batch. A later entry
