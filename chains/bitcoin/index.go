@@ -415,14 +415,22 @@ func (ix *indexer) prevoutError(bd *store.BlockData, in *chains.Input) error {
 // output of the batch being built is therefore never evicted before the
 // store has it.
 //
-// Outputs are filed under a 64-bit key made from the txid and the index
-// (cheaper to hash and compare than the 36-byte outpoint) with the whole
-// outpoint alongside; an outpoint whose key another one already holds
-// goes to a small exact map, so a collision costs speed, never an output.
+// A generation files its outputs under a 64-bit key made from the txid
+// and the index, in a map from key to the output's place in a slice that
+// holds the whole outpoint alongside. The map's slots are then 16 bytes,
+// not the 56 of a key, an outpoint and a pointer: the map of a batch's
+// outputs stays in the processor's cache, where each put or take would
+// otherwise wait on memory. An outpoint whose key another one already holds goes to
+// a small exact map, so a collision costs speed, never an output.
 type outputCache struct {
-	cur, old map[uint64]cached
+	cur, old cacheGen
 	over     map[chains.Outpoint]*chains.Output
 	limit    int
+}
+
+type cacheGen struct {
+	at   map[uint64]uint32 // key → index in ents
+	ents []cached          // in order put; taken ones stay until compacted
 }
 
 type cached struct {
@@ -431,7 +439,8 @@ type cached struct {
 }
 
 func newOutputCache(limit int) *outputCache {
-	return &outputCache{cur: map[uint64]cached{}, old: map[uint64]cached{}, over: map[chains.Outpoint]*chains.Output{}, limit: limit}
+	return &outputCache{cur: cacheGen{at: map[uint64]uint32{}}, old: cacheGen{at: map[uint64]uint32{}},
+		over: map[chains.Outpoint]*chains.Output{}, limit: limit}
 }
 
 func cacheKey(op chains.Outpoint) uint64 {
@@ -440,23 +449,27 @@ func cacheKey(op chains.Outpoint) uint64 {
 
 func (c *outputCache) put(op chains.Outpoint, o *chains.Output) {
 	k := cacheKey(op)
-	if e, ok := c.cur[k]; ok && e.op != op {
-		c.over[op] = o
+	g := &c.cur
+	if i, ok := g.at[k]; ok {
+		if g.ents[i].op != op {
+			c.over[op] = o
+		} else {
+			g.ents[i].o = o // a duplicate txid (BIP30): the later one stands
+		}
 		return
 	}
-	c.cur[k] = cached{op, o}
+	g.at[k] = uint32(len(g.ents))
+	g.ents = append(g.ents, cached{op, o})
 }
 
 // take returns and forgets the output, or nil: an output is spent once.
 func (c *outputCache) take(op chains.Outpoint) *chains.Output {
 	k := cacheKey(op)
-	if e, ok := c.cur[k]; ok && e.op == op {
-		delete(c.cur, k)
-		return e.o
+	if o := c.cur.take(k, op); o != nil {
+		return o
 	}
-	if e, ok := c.old[k]; ok && e.op == op {
-		delete(c.old, k)
-		return e.o
+	if o := c.old.take(k, op); o != nil {
+		return o
 	}
 	if o, ok := c.over[op]; ok {
 		delete(c.over, op)
@@ -465,15 +478,42 @@ func (c *outputCache) take(op chains.Outpoint) *chains.Output {
 	return nil
 }
 
+func (g *cacheGen) take(k uint64, op chains.Outpoint) *chains.Output {
+	i, ok := g.at[k]
+	if !ok || g.ents[i].op != op {
+		return nil
+	}
+	delete(g.at, k)
+	o := g.ents[i].o
+	g.ents[i].o = nil // let the block go
+	return o
+}
+
+// rotate starts a new generation when the current one holds limit
+// outputs, dropping the older; otherwise it compacts the current one
+// once most of what it holds has been taken, so that its slice stays
+// within twice the outputs it keeps.
 func (c *outputCache) rotate() {
-	if len(c.cur) >= c.limit {
-		c.old, c.cur = c.cur, make(map[uint64]cached, c.limit/2)
+	g := &c.cur
+	switch {
+	case len(g.at) >= c.limit:
+		c.old, c.cur = c.cur, cacheGen{at: make(map[uint64]uint32, c.limit/2)}
+	case len(g.ents) > 2*len(g.at)+1024:
+		ents := make([]cached, 0, 2*len(g.at)+1024)
+		for k, i := range g.at {
+			g.at[k] = uint32(len(ents))
+			ents = append(ents, g.ents[i])
+		}
+		g.ents = ents
 	}
 }
 
-// reset empties the cache, keeping its maps' room.
+// reset empties the cache, keeping its room.
 func (c *outputCache) reset() {
-	clear(c.cur)
-	clear(c.old)
+	for _, g := range []*cacheGen{&c.cur, &c.old} {
+		clear(g.at)
+		clear(g.ents)
+		g.ents = g.ents[:0]
+	}
 	clear(c.over)
 }

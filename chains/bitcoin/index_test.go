@@ -508,3 +508,37 @@ func TestOutputCacheCollision(t *testing.T) {
 		t.Fatal("outputs lost across generations")
 	}
 }
+
+// TestOutputCacheCompacts: once most of a generation has been spent, a
+// rotation compacts it; what was not spent is still found, once, and what
+// was spent is not found again.
+func TestOutputCacheCompacts(t *testing.T) {
+	c := newOutputCache(1 << 20)
+	outs := make([]chains.Output, 5000)
+	op := func(i int) chains.Outpoint {
+		var h chains.Hash
+		binary.BigEndian.PutUint32(h[:], uint32(i*7919))
+		return chains.Outpoint{Hash: h, Index: uint32(i % 3)}
+	}
+	for i := range outs {
+		outs[i].Value = int64(i)
+		c.put(op(i), &outs[i])
+	}
+	for i := range outs {
+		if i%10 != 0 && c.take(op(i)) != &outs[i] {
+			t.Fatalf("output %d not found before compaction", i)
+		}
+	}
+	c.rotate()
+	if n := len(c.cur.ents); n >= len(outs)/2 {
+		t.Fatalf("not compacted: %d entries kept for %d unspent outputs", n, len(c.cur.at))
+	}
+	for i := range outs {
+		got := c.take(op(i))
+		if want := &outs[i]; i%10 == 0 && got != want {
+			t.Fatalf("unspent output %d: got %v after compaction", i, got)
+		} else if i%10 != 0 && got != nil {
+			t.Fatalf("spent output %d found again", i)
+		}
+	}
+}

@@ -88,13 +88,21 @@ func block(height int64, prev chains.Hash, txs ...chains.Tx) store.BlockData {
 	return b
 }
 
-func TestWriteBlocksRules(t *testing.T) {
-	ctx := context.Background()
+// newTestStore opens a new store in a temporary folder, closed at the
+// end of the test.
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
 	st, err := Open(filepath.Join(t.TempDir(), "s"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestWriteBlocksRules(t *testing.T) {
+	ctx := context.Background()
+	st := newTestStore(t)
 	r := rand.New(rand.NewPCG(2, 2))
 	b0 := block(0, chains.Hash{}, randTx(r, 0))
 	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{b0}, store.WriteOptions{}); err != nil {
@@ -188,16 +196,12 @@ func TestSchemaTooNew(t *testing.T) {
 }
 
 func TestCorruptRecord(t *testing.T) {
-	st, err := Open(filepath.Join(t.TempDir(), "s"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := newTestStore(t)
 	h := chains.Hash{1}
 	if err := st.db.Set(txKey(nil, chains.Bitcoin, h), []byte{1, 2, 3}, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
-	_, err = st.Tx(context.Background(), chains.Bitcoin, h)
+	_, err := st.Tx(context.Background(), chains.Bitcoin, h)
 	var ce *store.CorruptError
 	if !errors.As(err, &ce) {
 		t.Fatalf("got %v, want a CorruptError", err)
@@ -267,5 +271,85 @@ func TestUpgradeFrom1(t *testing.T) {
 	}
 	if m, _ := st.Meta(ctx, chains.Bitcoin); m.Addresses != 2 {
 		t.Errorf("%d addresses, want 2", m.Addresses)
+	}
+}
+
+// TestLookupOutputs asks for many outpoints at once, in random order:
+// several of one transaction, transactions whose hashes share their first
+// bytes (the seek order's key), unknown transactions and indexes past the
+// last output. Each answer must be the output written, or nil.
+func TestLookupOutputs(t *testing.T) {
+	ctx := context.Background()
+	st := newTestStore(t)
+	r := rand.New(rand.NewPCG(7, 7))
+	var txs []chains.Tx
+	for i := range 300 {
+		tx := randTx(r, 0)
+		if i%3 == 1 {
+			copy(tx.Hash[:3], txs[0].Hash[:3]) // shares the seek order's bytes with the first
+		}
+		if i%5 == 0 {
+			tx.Hash[3] = 0 // and some share a fourth
+		}
+		txs = append(txs, tx)
+	}
+	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{block(0, chains.Hash{}, txs...)}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var ops []chains.Outpoint
+	var want []*chains.Output
+	for i := range txs {
+		tx := &txs[i]
+		for j := range len(tx.Outputs) + 1 { // one past the last
+			op := chains.Outpoint{Hash: tx.Hash, Index: uint32(j)}
+			var w *chains.Output
+			if j < len(tx.Outputs) {
+				w = &tx.Outputs[j]
+			}
+			ops, want = append(ops, op), append(want, w)
+		}
+		unknown := tx.Hash
+		unknown[31] ^= 1
+		ops, want = append(ops, chains.Outpoint{Hash: unknown}), append(want, nil)
+	}
+	perm := r.Perm(len(ops))
+	shuffled, wantShuffled := make([]chains.Outpoint, len(ops)), make([]*chains.Output, len(ops))
+	for i, p := range perm {
+		shuffled[i], wantShuffled[i] = ops[p], want[p]
+	}
+	got, err := st.LookupOutputs(ctx, chains.Bitcoin, shuffled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range shuffled {
+		switch w, g := wantShuffled[i], got[i]; {
+		case w == nil && g != nil:
+			t.Errorf("%s: found %+v, want none", shuffled[i], *g)
+		case w != nil && (g == nil || !reflect.DeepEqual(*g, *w)):
+			t.Errorf("%s: got %v, want %+v", shuffled[i], g, *w)
+		}
+	}
+}
+
+// TestWriteRepeatedKey: a transaction hash that comes twice in one write
+// (as the BIP30 coinbases did on mainnet) is stored as its later copy,
+// whatever else the write holds.
+func TestWriteRepeatedKey(t *testing.T) {
+	ctx := context.Background()
+	st := newTestStore(t)
+	r := rand.New(rand.NewPCG(3, 3))
+	first, second := randTx(r, 0), randTx(r, 1)
+	second.Hash = first.Hash
+	b0 := block(0, chains.Hash{}, randTx(r, 0), first, randTx(r, 0))
+	b1 := block(1, b0.Block.Hash, randTx(r, 1), second)
+	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{b0, b1}, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Tx(ctx, chains.Bitcoin, first.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Height != 1 || got.Position != 1 || !reflect.DeepEqual(got.Outputs, b1.Txs[1].Outputs) {
+		t.Fatalf("got the copy at %d:%d, want the later one at 1:1", got.Height, got.Position)
 	}
 }

@@ -234,9 +234,7 @@ func (s *Store) firstSeen(ctx context.Context, kv *kvBuf, c chains.Chain, m *sto
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return nil, fmt.Errorf("read address records: %w", err)
 	}
-	for _, a := range added {
-		s.known.add(a)
-	}
+	s.known.addAll(added)
 	return added, nil
 }
 
@@ -285,6 +283,19 @@ func (k *knownSet) add(key knownKey) {
 		k.old, k.cur = k.cur, make(map[knownKey]struct{}, k.limit)
 	}
 	k.cur[key] = struct{}{}
+}
+
+// addAll adds keys. The first keys added to an empty generation size
+// its map for twice their number: a store's first write adds tens of
+// thousands at once, which a map grown step by step would rehash again
+// and again.
+func (k *knownSet) addAll(keys []knownKey) {
+	if len(k.cur) == 0 && len(keys) > 0 {
+		k.cur = make(map[knownKey]struct{}, min(2*len(keys), k.limit))
+	}
+	for _, key := range keys {
+		k.add(key)
+	}
 }
 
 // forget drops addresses whose first-seen record was not committed.
@@ -381,7 +392,7 @@ func (b *kvBuf) sort() {
 
 // msdSort sorts ents stably by pre from bit shift down, then by less, with
 // tmp (as long as ents) as scratch.
-func msdSort(ents, tmp []kvEnt, shift int, less func(x, y *kvEnt) bool) {
+func msdSort(ents, tmp []kvEnt, shift int, less func(x, y kvEnt) bool) {
 	for len(ents) > 24 && shift >= 0 {
 		var count [256]int
 		for i := range ents {
@@ -411,7 +422,7 @@ func msdSort(ents, tmp []kvEnt, shift int, less func(x, y *kvEnt) bool) {
 	}
 	if len(ents) <= 24 {
 		for i := 1; i < len(ents); i++ {
-			for j := i; j > 0 && less(&ents[j], &ents[j-1]); j-- {
+			for j := i; j > 0 && less(ents[j], ents[j-1]); j-- {
 				ents[j], ents[j-1] = ents[j-1], ents[j]
 			}
 		}
@@ -420,9 +431,9 @@ func msdSort(ents, tmp []kvEnt, shift int, less func(x, y *kvEnt) bool) {
 	// More than 24 keys share all eight prefix bytes.
 	slices.SortStableFunc(ents, func(x, y kvEnt) int {
 		switch {
-		case less(&x, &y):
+		case less(x, y):
 			return -1
-		case less(&y, &x):
+		case less(y, x):
 			return 1
 		}
 		return 0
@@ -434,14 +445,14 @@ func msdSort(ents, tmp []kvEnt, shift int, less func(x, y *kvEnt) bool) {
 func (b *kvBuf) placeLast() {
 	n := len(b.ents) - 1
 	last := b.ents[n]
-	i := sort.Search(n, func(i int) bool { return b.less(&last, &b.ents[i]) }) // after equal keys, as a stable sort would
+	i := sort.Search(n, func(i int) bool { return b.less(last, b.ents[i]) }) // after equal keys, as a stable sort would
 	copy(b.ents[i+1:], b.ents[i:n])
 	b.ents[i] = last
 }
 
 // less orders two entries by key; an insertion sort moving only strictly
 // smaller entries keeps equal keys in the order written.
-func (b *kvBuf) less(x, y *kvEnt) bool {
+func (b *kvBuf) less(x, y kvEnt) bool {
 	if x.pre != y.pre {
 		return x.pre < y.pre
 	}
