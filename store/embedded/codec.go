@@ -76,24 +76,6 @@ func (d *decoder) bytes(n int) []byte {
 	return v
 }
 
-// addresses reads a count-prefixed list of length-prefixed addresses.
-func (d *decoder) addresses() []chains.Address {
-	n := int(d.uvarint())
-	if d.err != nil || n > len(d.b) {
-		d.err = errShort
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	out := make([]chains.Address, n)
-	for i := range out {
-		l := int(d.byte1())
-		out[i] = chains.Address(d.bytes(l))
-	}
-	return out
-}
-
 func appendAddresses(dst []byte, as []chains.Address) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(as)))
 	for _, a := range as {
@@ -110,12 +92,57 @@ func appendOutput(dst []byte, o *chains.Output) []byte {
 	return appendAddresses(dst, o.Addresses)
 }
 
-func (d *decoder) output(index uint32) chains.Output {
-	return chains.Output{
-		Index:     index,
-		Value:     int64(d.uvarint()),
-		Type:      chains.ScriptType(d.byte1()),
-		Addresses: d.addresses(),
+// outputInto decodes an output into o, its addresses into a, which gives
+// them to o when it is filled.
+func (d *decoder) outputInto(index uint32, o *chains.Output, a *addrArena) {
+	o.Index = index
+	o.Value = int64(d.uvarint())
+	o.Type = chains.ScriptType(d.byte1())
+	n := int(d.uvarint())
+	if d.err != nil || n > len(d.b) {
+		d.err = errShort
+		return
+	}
+	for range n {
+		l := int(d.byte1())
+		a.raw = append(a.raw, d.bytes(l)...)
+		a.ends = append(a.ends, len(a.raw))
+	}
+	if n > 0 {
+		a.outs = append(a.outs, arenaOut{o, n})
+	}
+}
+
+// addrArena gathers the addresses of many decoded outputs so that they
+// share one string and one slice: two allocations for a whole lookup
+// instead of two per output.
+type addrArena struct {
+	raw  []byte // the addresses, back to back
+	ends []int  // where each ends in raw
+	outs []arenaOut
+}
+
+type arenaOut struct {
+	o *chains.Output
+	n int // its addresses, next in order
+}
+
+// fill gives each output its addresses.
+func (a *addrArena) fill() {
+	if len(a.ends) == 0 {
+		return
+	}
+	s := string(a.raw)
+	all := make([]chains.Address, len(a.ends))
+	from := 0
+	for i, end := range a.ends {
+		all[i] = chains.Address(s[from:end])
+		from = end
+	}
+	k := 0
+	for _, ao := range a.outs {
+		ao.o.Addresses = all[k : k+ao.n : k+ao.n]
+		k += ao.n
 	}
 }
 
@@ -179,25 +206,33 @@ func (d *decoder) txHeader(tx *chains.Tx) (nin, nout uint64) {
 // decodeTxOutput decodes output vout of a transaction value; ok is false
 // when the transaction has no such output.
 func decodeTxOutput(v []byte, vout uint32) (o chains.Output, ok bool, err error) {
+	var a addrArena
+	ok, err = decodeTxOutputInto(v, vout, &o, &a)
+	a.fill()
+	return o, ok, err
+}
+
+// decodeTxOutputInto is decodeTxOutput into o, with its addresses in a.
+func decodeTxOutputInto(v []byte, vout uint32, o *chains.Output, a *addrArena) (ok bool, err error) {
 	d := decoder{b: v}
 	var tx chains.Tx
 	_, nout := d.txHeader(&tx)
 	if d.err != nil {
-		return o, false, d.err
+		return false, d.err
 	}
 	if uint64(vout) >= nout {
-		return o, false, nil
+		return false, nil
 	}
 	table := d.b
 	outs := d.b[4*(nout+1):]
 	from := binary.LittleEndian.Uint32(table[4*vout:])
 	to := binary.LittleEndian.Uint32(table[4*(vout+1):])
 	if from > to || uint64(to) > uint64(len(outs)) {
-		return o, false, errShort
+		return false, errShort
 	}
 	od := decoder{b: outs[from:to]}
-	o = od.output(vout)
-	return o, true, od.err
+	od.outputInto(vout, o, a)
+	return true, od.err
 }
 
 func decodeTx(c chains.Chain, hash chains.Hash, v []byte) (*chains.Tx, error) {
@@ -208,9 +243,10 @@ func decodeTx(c chains.Chain, hash chains.Hash, v []byte) (*chains.Tx, error) {
 		return nil, d.err
 	}
 	d.bytes(int(4 * (nout + 1)))
+	var a addrArena
 	tx.Outputs = make([]chains.Output, nout)
 	for i := range tx.Outputs {
-		tx.Outputs[i] = d.output(uint32(i))
+		d.outputInto(uint32(i), &tx.Outputs[i], &a)
 	}
 	tx.Inputs = make([]chains.Input, nin)
 	for i := range tx.Inputs {
@@ -223,11 +259,12 @@ func decodeTx(c chains.Chain, hash chains.Hash, v []byte) (*chains.Tx, error) {
 		}
 		in.Prev.Hash = d.hash()
 		in.Prev.Index = uint32(d.uvarint())
-		in.Prevout = d.output(in.Prev.Index)
+		d.outputInto(in.Prev.Index, &in.Prevout, &a)
 	}
 	if d.err != nil {
 		return nil, d.err
 	}
+	a.fill()
 	if len(d.b) != 0 {
 		return nil, fmt.Errorf("%d trailing bytes", len(d.b))
 	}

@@ -95,6 +95,7 @@ func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.
 	}
 	defer it.Close()
 	outs := make([]chains.Output, len(ops))
+	var addrs addrArena
 	k := lo
 	for n := 0; n < len(order); {
 		h := ops[uint32(order[n])].Hash
@@ -107,12 +108,11 @@ func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.
 			v := it.Value()
 			for _, e := range order[n:end] {
 				i := uint32(e)
-				o, ok, err := decodeTxOutput(v, ops[i].Index)
+				ok, err := decodeTxOutputInto(v, ops[i].Index, &outs[i], &addrs)
 				if err != nil {
 					return nil, fmt.Errorf("%s output %s: %w", c, ops[i], &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err})
 				}
 				if ok {
-					outs[i] = o
 					res[i] = &outs[i]
 				}
 			}
@@ -122,6 +122,7 @@ func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("%s outputs: %w", c, err)
 	}
+	addrs.fill()
 	return res, nil
 }
 
