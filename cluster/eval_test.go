@@ -2,10 +2,8 @@ package cluster
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/heuristics"
+	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
@@ -38,30 +37,16 @@ func simulated(t *testing.T, cfg sim.BTCConfig) (*embedded.Store, string) {
 	return st, dir
 }
 
-func readCSV(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return recs[1:]
-}
-
 // owners reads the truth's owner of every address.
 func owners(t *testing.T, dir string) map[chains.Address]int {
 	net := bitcoin.NetworkByName("regtest")
 	out := map[chains.Address]int{}
-	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "addresses.csv")) {
-		a, err := net.ParseAddress(r[0])
+	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "addresses.csv")) {
+		a, err := net.ParseAddress(r["address"])
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[a], _ = strconv.Atoi(r[1])
+		out[a], _ = strconv.Atoi(r["entity_id"])
 	}
 	return out
 }
@@ -112,8 +97,8 @@ func TestAccuracyOnSimulatedChain(t *testing.T) {
 	fmt.Fprintf(&table, "%-72s %9.4f %9.4f %9d %9d\n", "multi-input without CoinJoin detection", s.Precision, s.Recall, s.Clusters, s.Entities)
 	t.Logf("accuracy on a simulated chain (seed 11, 10 days):\n%s", table.String())
 	// Every planted CoinJoin is recognised.
-	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "coinjoins.csv")) {
-		h, err := chains.ParseHash(r[0])
+	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "coinjoins.csv")) {
+		h, err := chains.ParseHash(r["txid"])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +107,7 @@ func TestAccuracyOnSimulatedChain(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !heuristics.IsCoinJoin(tx) {
-			t.Errorf("planted %s CoinJoin %s not detected", r[1], r[0])
+			t.Errorf("planted %s CoinJoin %s not detected", r["kind"], r["txid"])
 		}
 	}
 }
@@ -215,13 +200,13 @@ func TestDepositHeuristicOnSimulatedChain(t *testing.T) {
 	}
 	truth := map[chains.Address]int{}
 	deposits := map[chains.Address]bool{}
-	for _, r := range readCSV(t, filepath.Join(dir, sim.TruthDir, "addresses.csv")) {
-		a, err := ethereum.ParseAddress(r[0])
+	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "addresses.csv")) {
+		a, err := ethereum.ParseAddress(r["address"])
 		if err != nil {
 			t.Fatal(err)
 		}
-		truth[a], _ = strconv.Atoi(r[1])
-		if r[2] == "deposit" {
+		truth[a], _ = strconv.Atoi(r["entity_id"])
+		if r["role"] == "deposit" {
 			deposits[a] = true
 		}
 	}

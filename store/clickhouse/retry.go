@@ -26,13 +26,14 @@ func transientRead(err error) bool {
 
 func (c retryConn) Query(ctx context.Context, q string, args ...any) (driver.Rows, error) {
 	rows, err := c.Conn.Query(ctx, q, args...)
-	if transientRead(err) {
+	retried := transientRead(err)
+	if retried {
 		rows, err = c.Conn.Query(ctx, q, args...)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &retryRows{Rows: rows, c: c.Conn, ctx: ctx, q: q, args: args}, nil
+	return &retryRows{Rows: rows, c: c.Conn, ctx: ctx, q: q, args: args, retried: retried}, nil
 }
 
 // retryRows asks again when the error comes with the answer instead of

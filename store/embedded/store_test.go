@@ -91,8 +91,14 @@ func block(height int64, prev chains.Hash, txs ...chains.Tx) store.BlockData {
 // newTestStore opens a new store in a temporary folder, closed at the
 // end of the test.
 func newTestStore(t *testing.T) *Store {
+	return openAt(t, filepath.Join(t.TempDir(), "s"))
+}
+
+// openAt opens the store at path, closed at the end of the test (closing
+// it sooner, to open it again, is harmless).
+func openAt(t *testing.T, path string) *Store {
 	t.Helper()
-	st, err := Open(filepath.Join(t.TempDir(), "s"), Options{})
+	st, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,14 +106,20 @@ func newTestStore(t *testing.T) *Store {
 	return st
 }
 
+// mustWrite writes regtest blocks, failing the test if the store refuses.
+func mustWrite(t *testing.T, st *Store, blocks ...store.BlockData) {
+	t.Helper()
+	if err := st.WriteBlocks(context.Background(), chains.Bitcoin, "regtest", blocks, store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestWriteBlocksRules(t *testing.T) {
 	ctx := context.Background()
 	st := newTestStore(t)
 	r := rand.New(rand.NewPCG(2, 2))
 	b0 := block(0, chains.Hash{}, randTx(r, 0))
-	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{b0}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, st, b0)
 	for name, blocks := range map[string][]store.BlockData{
 		"gap":                  {block(2, b0.Block.Hash, randTx(r, 2))},
 		"wrong parent":         {block(1, chains.Hash{9}, randTx(r, 1))},
@@ -145,28 +157,17 @@ func coinbasePaying(h int64, as ...chains.Address) chains.Tx {
 func TestAddressesCounted(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "s")
-	st, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openAt(t, path)
 	a := chains.MakeAddress(chains.KindPubKeyHash, make([]byte, 20))
 	bAddr := chains.MakeAddress(chains.KindTaproot, make([]byte, 32))
 	tx := coinbasePaying
 	b0 := block(0, chains.Hash{}, tx(0, a, a))
 	b1 := block(1, b0.Block.Hash, tx(1, a, bAddr))
-	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{b0, b1}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, st, b0, b1)
 	st.Close()
-	st, err = Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st = openAt(t, path)
 	b2 := block(2, b1.Block.Hash, tx(2, bAddr, a))
-	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{b2}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, st, b2)
 	m, _ := st.Meta(ctx, chains.Bitcoin)
 	if m.Addresses != 2 || m.Outputs != 6 {
 		t.Errorf("addresses %d outputs %d, want 2 and 6", m.Addresses, m.Outputs)
@@ -182,10 +183,7 @@ func TestAddressesCounted(t *testing.T) {
 
 func TestSchemaTooNew(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s")
-	st, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openAt(t, path)
 	if err := st.db.Set(schemaKey, binary.AppendUvarint(nil, schemaVersion+1), pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
@@ -214,18 +212,13 @@ func TestCorruptRecord(t *testing.T) {
 func TestUpgradeFrom1(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "s")
-	st, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openAt(t, path)
 	a := chains.MakeAddress(chains.KindPubKeyHash, make([]byte, 20))
 	b := chains.MakeAddress(chains.KindTaproot, make([]byte, 32))
 	cb := coinbasePaying
 	b0 := block(0, chains.Hash{}, cb(0, a))
 	b1 := block(1, b0.Block.Hash, cb(1, a, b))
-	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{b0, b1}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, st, b0, b1)
 	// What version 1 wrote besides: a first-seen record per address.
 	for _, r := range []struct {
 		a chains.Address
@@ -240,11 +233,7 @@ func TestUpgradeFrom1(t *testing.T) {
 	}
 	st.Close()
 
-	st, err = Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st = openAt(t, path)
 	if v, err := st.SchemaVersion(ctx); err != nil || v != 2 {
 		t.Fatalf("schema %d, %v; want 2", v, err)
 	}
@@ -266,9 +255,7 @@ func TestUpgradeFrom1(t *testing.T) {
 		}
 	}
 	b2 := block(2, b1.Block.Hash, cb(2, b, a))
-	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{b2}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, st, b2)
 	if m, _ := st.Meta(ctx, chains.Bitcoin); m.Addresses != 2 {
 		t.Errorf("%d addresses, want 2", m.Addresses)
 	}
@@ -293,9 +280,7 @@ func TestLookupOutputs(t *testing.T) {
 		}
 		txs = append(txs, tx)
 	}
-	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{block(0, chains.Hash{}, txs...)}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, st, block(0, chains.Hash{}, txs...))
 	var ops []chains.Outpoint
 	var want []*chains.Output
 	for i := range txs {
@@ -342,9 +327,7 @@ func TestWriteRepeatedKey(t *testing.T) {
 	second.Hash = first.Hash
 	b0 := block(0, chains.Hash{}, randTx(r, 0), first, randTx(r, 0))
 	b1 := block(1, b0.Block.Hash, randTx(r, 1), second)
-	if err := st.WriteBlocks(ctx, chains.Bitcoin, "regtest", []store.BlockData{b0, b1}, store.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, st, b0, b1)
 	got, err := st.Tx(ctx, chains.Bitcoin, first.Hash)
 	if err != nil {
 		t.Fatal(err)
