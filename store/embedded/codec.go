@@ -271,33 +271,91 @@ func decodeTx(c chains.Chain, hash chains.Hash, v []byte) (*chains.Tx, error) {
 	return tx, nil
 }
 
-// Spender value: spending txid, vin, height.
-func appendSpend(dst []byte, txid chains.Hash, vin uint32, height int64) []byte {
-	dst = append(dst, txid[:]...)
-	dst = binary.AppendUvarint(dst, uint64(vin))
-	return binary.AppendUvarint(dst, uint64(height))
+// Spender value: the spending transaction's height and position in its
+// block, and the input's index. The spending txid is read from the block
+// record (blockTxid): naming a transaction by its place rather than its
+// 32-byte hash keeps a spender record at a few bytes, and the bytes of a
+// write are most of what indexing costs.
+func appendSpend(dst []byte, height int64, pos, vin uint32) []byte {
+	dst = binary.AppendUvarint(dst, uint64(height))
+	dst = binary.AppendUvarint(dst, uint64(pos))
+	return binary.AppendUvarint(dst, uint64(vin))
 }
 
-// Address-history value: txid, value, type.
-func appendReceived(dst []byte, txid chains.Hash, o *chains.Output) []byte {
-	dst = append(dst, txid[:]...)
+// oldRecord is the shortest spender or history value that schema 2 wrote,
+// which began with the txid; a value of schema 3 is never this long
+// (three varints at most, or a varint and a byte).
+const oldRecord = 34
+
+// spend is a decoded spender value. A schema 2 value names the spending
+// transaction by txid (hasTxid); a schema 3 one by height and position.
+type spend struct {
+	height   int64
+	pos, vin uint32
+	txid     chains.Hash
+	hasTxid  bool
+}
+
+func decodeSpend(v []byte) (spend, error) {
+	d := decoder{b: v}
+	var sp spend
+	if len(v) >= oldRecord {
+		sp.txid, sp.hasTxid = d.hash(), true
+		sp.vin = uint32(d.uvarint())
+		sp.height = int64(d.uvarint())
+	} else {
+		sp.height = int64(d.uvarint())
+		sp.pos = uint32(d.uvarint())
+		sp.vin = uint32(d.uvarint())
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
+	}
+	return sp, d.err
+}
+
+// Address-history value: value and script type. The key holds the
+// height, position and output index; the txid is read from the block
+// record, as for a spender.
+func appendReceived(dst []byte, o *chains.Output) []byte {
 	dst = binary.AppendUvarint(dst, uint64(o.Value))
 	return append(dst, byte(o.Type))
 }
 
+// decodeReceived decodes a history value: its txid only when the value is
+// of schema 2, which held it.
+func decodeReceived(v []byte) (value int64, typ chains.ScriptType, txid chains.Hash, hasTxid bool, err error) {
+	d := decoder{b: v}
+	if len(v) >= oldRecord {
+		txid, hasTxid = d.hash(), true
+	}
+	value = int64(d.uvarint())
+	typ = chains.ScriptType(d.byte1())
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
+	}
+	return value, typ, txid, hasTxid, d.err
+}
+
 // Block value: header fields, then the txids in block order.
 func appendBlock(dst []byte, b *chains.Block, txids []chains.Hash) []byte {
+	dst = appendBlockHeader(dst, b, len(txids))
+	for i := range txids {
+		dst = append(dst, txids[i][:]...)
+	}
+	return dst
+}
+
+// appendBlockHeader appends the fields of a block value before its n
+// txids, which the caller appends.
+func appendBlockHeader(dst []byte, b *chains.Block, n int) []byte {
 	dst = append(dst, b.Hash[:]...)
 	dst = append(dst, b.PrevHash[:]...)
 	dst = append(dst, b.MerkleRoot[:]...)
 	dst = binary.AppendVarint(dst, b.Time)
 	dst = binary.AppendUvarint(dst, uint64(b.Bits))
 	dst = binary.AppendUvarint(dst, uint64(b.Size))
-	dst = binary.AppendUvarint(dst, uint64(len(txids)))
-	for i := range txids {
-		dst = append(dst, txids[i][:]...)
-	}
-	return dst
+	return binary.AppendUvarint(dst, uint64(n))
 }
 
 func decodeBlock(c chains.Chain, height int64, v []byte) (chains.Block, []chains.Hash, error) {
@@ -322,4 +380,27 @@ func decodeBlock(c chains.Chain, height int64, v []byte) (chains.Block, []chains
 		txids[i] = d.hash()
 	}
 	return b, txids, d.err
+}
+
+// blockTxid returns, from a block value, the block's time and the txid at
+// position pos, without decoding the others: a history or spender record
+// names its transaction by height and position.
+func blockTxid(v []byte, pos uint32) (time int64, txid chains.Hash, err error) {
+	d := decoder{b: v}
+	d.bytes(3 * 32)
+	time = d.varint()
+	d.uvarint() // bits
+	d.uvarint() // size
+	n := d.uvarint()
+	if d.err == nil && n*32 != uint64(len(d.b)) {
+		d.err = errShort
+	}
+	if d.err != nil {
+		return 0, txid, d.err
+	}
+	if uint64(pos) >= n {
+		return 0, txid, fmt.Errorf("no transaction at position %d of %d", pos, n)
+	}
+	copy(txid[:], d.b[32*int(pos):])
+	return time, txid, nil
 }

@@ -13,13 +13,15 @@ import (
 //	b c height(8)                 → block header and its txids
 //	h c hash(32)                  → height
 //	t c txid(32)                  → transaction: outputs, inputs with resolved prevouts
-//	s c txid(32) vout(4)          → spender: txid, vin, height
-//	a c len(1) addr height(8) pos(4) vout(4) → received: txid, value, type
+//	s c txid(32) vout(4)          → spender: height, position, vin
+//	a c len(1) addr height(8) pos(4) vout(4) → received: value, type
 //	f c addr                      → first-seen height (account chains; a UTXO
 //	                                chain's is its first entry in table a)
 //
 // Integers in keys are big-endian so that byte order is numeric order:
 // an address's history comes out of one range scan sorted by height.
+// Spender and history records name a transaction by height and position,
+// its txid being in the block record (b): 32 bytes fewer per record.
 const (
 	tMeta      = 'm'
 	tBlock     = 'b'
@@ -36,8 +38,12 @@ var schemaKey = []byte("~schema")
 // schemaVersion is bumped whenever the key layout or a value encoding
 // changes incompatibly. Version 2 dropped the first-seen records of UTXO
 // chains (their history answers the same question); a version 1 store is
-// upgraded in place when opened for writing.
-const schemaVersion = 2
+// upgraded in place when opened for writing. Version 3 names the
+// transaction of a spender or history record by height and position
+// instead of txid; the records version 2 wrote are still read (they are
+// told apart by length), so a version 2 store needs only its version
+// raised, which keeps older binaries from misreading the new records.
+const schemaVersion = 3
 
 func keyPrefix(dst []byte, table byte, c chains.Chain) []byte {
 	return append(dst, table, c.Tag())

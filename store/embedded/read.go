@@ -165,19 +165,42 @@ func (s *Store) Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpo
 	var k []byte
 	for i, op := range ops {
 		k = outpointKey(k[:0], tSpender, c, op)
-		err := s.get(k, func(v []byte) error {
-			d := decoder{b: v}
-			res[i] = store.Spend{Outpoint: op, TxHash: d.hash(), Vin: uint32(d.uvarint()), Height: int64(d.uvarint())}
-			return d.err
+		var sp spend
+		err := s.get(k, func(v []byte) (err error) {
+			sp, err = decodeSpend(v)
+			return err
 		})
-		switch {
-		case err == nil:
-			found[i] = true
-		case !errors.Is(err, store.ErrNotFound):
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err == nil && !sp.hasTxid {
+			sp.txid, _, err = s.txAt(c, sp.height, sp.pos)
+		}
+		if err != nil {
 			return nil, nil, fmt.Errorf("%s spender of %s: %w", c, op, err)
 		}
+		res[i] = store.Spend{Outpoint: op, TxHash: sp.txid, Vin: sp.vin, Height: sp.height}
+		found[i] = true
 	}
 	return res, found, nil
+}
+
+// txAt returns the txid at position pos of block h and the block's time,
+// read from the block record. A record that names a block or position the
+// store does not hold is corrupt.
+func (s *Store) txAt(c chains.Chain, h int64, pos uint32) (txid chains.Hash, time int64, err error) {
+	k := blockKey(nil, c, h)
+	err = s.get(k, func(v []byte) (err error) {
+		time, txid, err = blockTxid(v, pos)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		err = &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: fmt.Errorf("a record names block %d, which is not stored", h)}
+	}
+	if err != nil {
+		return txid, 0, fmt.Errorf("%s tx %d:%d: %w", c, h, pos, err)
+	}
+	return txid, time, nil
 }
 
 // FirstSeen returns the height at which a was first paid: on a UTXO
@@ -222,6 +245,7 @@ func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Add
 		return nil, err
 	}
 	var hist []store.HistoryEntry
+	var unnamed []int // entries whose txid is in their block's record
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()
 		rest := k[len(lo):]
@@ -229,19 +253,22 @@ func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Add
 			it.Close()
 			return nil, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: errShort}
 		}
-		d := decoder{b: it.Value()}
+		value, typ, txid, hasTxid, err := decodeReceived(it.Value())
+		if err != nil {
+			it.Close()
+			return nil, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
+		}
 		e := store.HistoryEntry{
 			Address: a,
 			Height:  int64(binary.BigEndian.Uint64(rest)),
 			TxPos:   binary.BigEndian.Uint32(rest[8:]),
 			Vout:    binary.BigEndian.Uint32(rest[12:]),
-			TxHash:  d.hash(),
-			Value:   int64(d.uvarint()),
-			Type:    chains.ScriptType(d.byte1()),
+			TxHash:  txid,
+			Value:   value,
+			Type:    typ,
 		}
-		if d.err != nil {
-			it.Close()
-			return nil, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: d.err}
+		if !hasTxid {
+			unnamed = append(unnamed, len(hist))
 		}
 		hist = append(hist, e)
 		if limit > 0 && len(hist) >= limit {
@@ -251,6 +278,13 @@ func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Add
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return nil, fmt.Errorf("%s address history: %w", c, err)
 	}
+	times := map[int64]int64{}
+	for _, i := range unnamed {
+		e := &hist[i]
+		if e.TxHash, times[e.Height], err = s.txAt(c, e.Height, e.TxPos); err != nil {
+			return nil, fmt.Errorf("%s address history: %w", c, err)
+		}
+	}
 	ops := make([]chains.Outpoint, len(hist))
 	for i := range hist {
 		ops[i] = chains.Outpoint{Hash: hist[i].TxHash, Index: hist[i].Vout}
@@ -259,7 +293,6 @@ func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Add
 	if err != nil {
 		return nil, err
 	}
-	times := map[int64]int64{}
 	blockTime := func(h int64) (int64, error) {
 		if t, ok := times[h]; ok {
 			return t, nil

@@ -118,22 +118,27 @@ func (s *Store) checkSchema() error {
 	if got > schemaVersion {
 		return fmt.Errorf("%w: store %s has schema %d, this fundtrace knows %d; upgrade fundtrace", store.ErrSchemaTooNew, s.path, got, schemaVersion)
 	}
-	if got == 1 && !s.opts.ReadOnly {
-		return s.upgradeFrom1()
+	if got < schemaVersion && !s.opts.ReadOnly {
+		return s.upgrade(got)
 	}
 	return nil
 }
 
-// upgradeFrom1 removes the first-seen records of UTXO chains, which
-// version 2 reads from the address history instead, and records the new
-// version, in one batch. Read-only, a version 1 store reads the same.
-func (s *Store) upgradeFrom1() error {
+// upgrade brings a store of schema from up to schemaVersion in one
+// batch. From version 1 it removes the first-seen records of UTXO chains,
+// which version 2 reads from the address history instead; from version 2
+// nothing needs rewriting (version 3 reads the older records as they
+// are), only the version is raised. Read-only, an older store reads the
+// same.
+func (s *Store) upgrade(from uint64) error {
 	b := s.db.NewBatch()
 	defer b.Close()
-	for _, c := range []chains.Chain{chains.Bitcoin} {
-		lo := keyPrefix(nil, tFirstSeen, c)
-		if err := b.DeleteRange(lo, prefixEnd(lo), nil); err != nil {
-			return err
+	if from < 2 {
+		for _, c := range []chains.Chain{chains.Bitcoin} {
+			lo := keyPrefix(nil, tFirstSeen, c)
+			if err := b.DeleteRange(lo, prefixEnd(lo), nil); err != nil {
+				return err
+			}
 		}
 	}
 	if err := b.Set(schemaKey, binary.AppendUvarint(nil, schemaVersion), nil); err != nil {
@@ -194,6 +199,14 @@ type setter interface {
 }
 
 func (s *Store) setMeta(b setter, m store.Meta) error {
+	v, err := metaValue(m)
+	if err != nil {
+		return err
+	}
+	return b.Set(metaKey(m.Chain), v, nil)
+}
+
+func metaValue(m store.Meta) ([]byte, error) {
 	if m.TipHeight >= 0 {
 		m.TipHex = m.TipHash.String()
 	} else {
@@ -201,9 +214,9 @@ func (s *Store) setMeta(b setter, m store.Meta) error {
 	}
 	v, err := json.Marshal(m)
 	if err != nil {
-		return fmt.Errorf("encode %s meta: %w", m.Chain, err)
+		return nil, fmt.Errorf("encode %s meta: %w", m.Chain, err)
 	}
-	return b.Set(metaKey(m.Chain), v, nil)
+	return v, nil
 }
 
 // SetSourceStats records how many blocks of the last index run's source

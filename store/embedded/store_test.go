@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -234,8 +235,8 @@ func TestUpgradeFrom1(t *testing.T) {
 	st.Close()
 
 	st = openAt(t, path)
-	if v, err := st.SchemaVersion(ctx); err != nil || v != 2 {
-		t.Fatalf("schema %d, %v; want 2", v, err)
+	if v, err := st.SchemaVersion(ctx); err != nil || v != schemaVersion {
+		t.Fatalf("schema %d, %v; want %d", v, err, schemaVersion)
 	}
 	lo := keyPrefix(nil, tFirstSeen, chains.Bitcoin)
 	it, err := st.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
@@ -334,5 +335,94 @@ func TestWriteRepeatedKey(t *testing.T) {
 	}
 	if got.Height != 1 || got.Position != 1 || !reflect.DeepEqual(got.Outputs, b1.Txs[1].Outputs) {
 		t.Fatalf("got the copy at %d:%d, want the later one at 1:1", got.Height, got.Position)
+	}
+}
+
+// TestSchema2Records: spender and history records as schema 2 wrote them
+// (led by the txid) read the same as those schema 3 writes (by height
+// and position), side by side in one store, and opening a schema 2 store
+// for writing raises its version without rewriting them.
+func TestSchema2Records(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s")
+	st := openAt(t, path)
+	a := chains.MakeAddress(chains.KindPubKeyHash, make([]byte, 20))
+	b := chains.MakeAddress(chains.KindWitnessV0KH, []byte("bbbbbbbbbbbbbbbbbbbb"))
+	cb0 := coinbasePaying(0, a)
+	b0 := block(0, chains.Hash{}, cb0)
+	pay := chains.Tx{Hash: chains.Hash{0xaa, 1},
+		Inputs:  []chains.Input{{Prev: chains.Outpoint{Hash: cb0.Hash}, Prevout: cb0.Outputs[0]}},
+		Outputs: []chains.Output{{Index: 0, Value: 5, Type: chains.ScriptWitnessV0KH, Addresses: []chains.Address{b}}}}
+	b1 := block(1, b0.Block.Hash, coinbasePaying(1), pay)
+	mustWrite(t, st, b0, b1)
+
+	// Replace the records of block 0's payment to a, of its spender and
+	// of the payment to b with what schema 2 wrote: txid, value, type;
+	// txid, vin, height.
+	old := map[string][]byte{
+		string(addrKey(nil, chains.Bitcoin, a, 0, 0, 0)):                                    append(cb0.Hash[:], 1, 0),
+		string(addrKey(nil, chains.Bitcoin, b, 1, 1, 0)):                                    append(pay.Hash[:], 5, byte(chains.ScriptWitnessV0KH)),
+		string(outpointKey(nil, tSpender, chains.Bitcoin, chains.Outpoint{Hash: cb0.Hash})): append(pay.Hash[:], 0, 1),
+	}
+	for k, v := range old {
+		if err := st.db.Set([]byte(k), v, pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.db.Set(schemaKey, binary.AppendUvarint(nil, 2), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	st = openAt(t, path)
+	if v, err := st.SchemaVersion(ctx); err != nil || v != schemaVersion {
+		t.Fatalf("schema %d, %v; want %d", v, err, schemaVersion)
+	}
+	for k, v := range old {
+		got, closer, err := st.db.Get([]byte(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, v) {
+			t.Errorf("record %x rewritten by the upgrade", k)
+		}
+		closer.Close()
+	}
+	// Block 2 (schema 3 records) pays a again and spends b's output.
+	spendB := chains.Tx{Hash: chains.Hash{0xaa, 2},
+		Inputs:  []chains.Input{{Prev: chains.Outpoint{Hash: pay.Hash}, Prevout: pay.Outputs[0]}},
+		Outputs: []chains.Output{{Index: 0, Value: 4, Type: chains.ScriptPubKeyHash, Addresses: []chains.Address{a}}}}
+	b2 := block(2, b1.Block.Hash, coinbasePaying(2), spendB)
+	mustWrite(t, st, b2)
+
+	type row struct {
+		height      int64
+		pos         uint32
+		tx          chains.Hash
+		value       int64
+		spentBy     chains.Hash
+		spentHeight int64
+	}
+	for _, c := range []struct {
+		a    chains.Address
+		want []row
+	}{
+		{a, []row{{0, 0, cb0.Hash, 1, pay.Hash, 1}, {2, 1, spendB.Hash, 4, chains.Hash{}, 0}}},
+		{b, []row{{1, 1, pay.Hash, 5, spendB.Hash, 2}}},
+	} {
+		hist, err := st.AddressHistory(ctx, chains.Bitcoin, c.a, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []row
+		for _, e := range hist {
+			got = append(got, row{e.Height, e.TxPos, e.TxHash, e.Value, e.SpentBy.TxHash, e.SpentBy.Height})
+			if e.Time != 1e9+e.Height || e.Spent && e.SpentBy.Time != 1e9+e.SpentBy.Height {
+				t.Errorf("%s: times %d and %d of an entry at %d spent at %d", c.a, e.Time, e.SpentBy.Time, e.Height, e.SpentBy.Height)
+			}
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("history of %s:\n got %+v\nwant %+v", c.a, got, c.want)
+		}
 	}
 }

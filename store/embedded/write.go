@@ -9,7 +9,6 @@ import (
 	"hash/maphash"
 	"math"
 	"slices"
-	"sort"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -65,26 +64,32 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 	if len(kv.buf)+len(s.cand.buf) > math.MaxUint32-1<<20 {
 		return fmt.Errorf("write %s blocks %d..%d: %d bytes, more than one write can hold; write fewer blocks at a time", c, blocks[0].Block.Height, m.TipHeight, len(kv.buf))
 	}
-	if !c.IsAccount() {
-		kv.sort() // firstSeen reads the batch's addresses from its sorted history entries
-	}
-	added, err := s.firstSeen(ctx, kv, c, &m)
-	if err != nil {
-		return err
-	}
-	if err := s.setMeta(kv, m); err != nil {
-		s.known.forget(added)
-		return err
-	}
+	// The batch is built in key order. On a UTXO chain an address is new
+	// when the store has no history entry for it yet, checked as the
+	// batch's own history entries are copied into the batch; the meta
+	// record, with the count of new addresses, follows them. An account
+	// chain's first-seen records are looked up first and join the entries.
+	var added []knownKey
+	r := bufs.startRepr()
+	n := len(kv.ents) + 1 // and the meta record
 	if c.IsAccount() {
+		if added, err = s.firstSeenAccount(ctx, kv, c, &m, bufs.added[:0]); err == nil {
+			err = s.setMeta(kv, m)
+		}
 		kv.sort()
+		r, n = kv.appendRepr(r, kv.ents), len(kv.ents)
 	} else {
-		kv.placeLast()
+		kv.sort()
+		r, added, err = s.appendUTXO(ctx, r, kv, c, &m, bufs.added[:0])
 	}
-	if err := s.commit(ctx, bufs, o.Sync); err != nil {
-		s.known.forget(added)
-		return fmt.Errorf("commit blocks %d..%d: %w", blocks[0].Block.Height, m.TipHeight, err)
+	if err == nil {
+		err = s.commit(bufs, r, n, o.Sync)
 	}
+	if err != nil {
+		return fmt.Errorf("write %s blocks %d..%d: %w", c, blocks[0].Block.Height, m.TipHeight, err)
+	}
+	s.known.addAll(added)
+	bufs.added = added
 	s.meta[c] = m
 	return nil
 }
@@ -107,16 +112,17 @@ func checkLink(c chains.Chain, m *store.Meta, blk *chains.Block) error {
 
 func (s *Store) writeBlock(b *kvBuf, c chains.Chain, m *store.Meta, bd *store.BlockData) error {
 	blk := &bd.Block
-	txids := make([]chains.Hash, len(bd.Txs))
+	k := blockKey(s.buf[:0], c, blk.Height)
+	b.begin(k)
+	b.buf = appendBlockHeader(b.buf, blk, len(bd.Txs))
 	for i := range bd.Txs {
-		txids[i] = bd.Txs[i].Hash
+		b.buf = append(b.buf, bd.Txs[i].Hash[:]...)
 	}
-	k := s.buf[:0]
-	v := make([]byte, 0, 256)
-	k = blockKey(k, c, blk.Height)
-	b.set(k, appendBlock(v[:0], blk, txids))
+	b.end()
 	k = blockHashKey(k[:0], c, blk.Hash)
-	b.set(k, binary.AppendUvarint(v[:0], uint64(blk.Height)))
+	b.begin(k)
+	b.buf = binary.AppendUvarint(b.buf, uint64(blk.Height))
+	b.end()
 	for i := range bd.Txs {
 		tx := &bd.Txs[i]
 		k = txKey(k[:0], c, tx.Hash)
@@ -130,7 +136,7 @@ func (s *Store) writeBlock(b *kvBuf, c chains.Chain, m *store.Meta, bd *store.Bl
 			}
 			k = outpointKey(k[:0], tSpender, c, in.Prev)
 			b.begin(k)
-			b.buf = appendSpend(b.buf, tx.Hash, in.Index, blk.Height)
+			b.buf = appendSpend(b.buf, blk.Height, tx.Position, in.Index)
 			b.end()
 			m.Inputs++
 		}
@@ -139,7 +145,7 @@ func (s *Store) writeBlock(b *kvBuf, c chains.Chain, m *store.Meta, bd *store.Bl
 			for _, a := range out.Addresses {
 				k = addrKey(k[:0], c, a, blk.Height, tx.Position, out.Index)
 				b.begin(k)
-				b.buf = appendReceived(b.buf, tx.Hash, out)
+				b.buf = appendReceived(b.buf, out)
 				b.end()
 			}
 			m.Outputs++
@@ -163,79 +169,119 @@ func (s *Store) candidate(c chains.Chain, a chains.Address, h int64) {
 	s.cand.set(s.fk, binary.AppendUvarint(v[:0], uint64(h)))
 }
 
-// firstSeen counts the addresses of the batch that the store has not seen
-// before and returns them.
+// appendUTXO appends a UTXO chain's sorted entries to the batch r and,
+// in its place among them, the meta record m, once it has counted the
+// addresses of the batch that the store has not seen before; it returns
+// those addresses, appended to added.
 //
-// On a UTXO chain an address has been seen when its history (table a)
-// has an entry; its first entry is its first-seen height, which serves
-// the "fresh address" change heuristic. The batch's own history entries,
-// sorted, name its addresses in key order. An account chain's history also
-// lists sends, so there the height an address was first paid is kept in a
-// first-seen record (table f), written here for each new address; its
-// candidates were noted as the blocks were written.
-//
-// Either way the addresses are looked up in key order through one
-// iterator, which Pebble serves far faster than as many random point
-// reads.
-func (s *Store) firstSeen(ctx context.Context, kv *kvBuf, c chains.Chain, m *store.Meta) ([]knownKey, error) {
-	table := byte(tAddr)
-	if c.IsAccount() {
-		table = tFirstSeen
+// An address has been seen when its history (table a) has an entry; its
+// first entry is its first-seen height, which serves the "fresh address"
+// change heuristic. The batch's own history entries, sorted, name its
+// addresses in key order, and are checked as they are copied: their keys
+// are read from memory once for both.
+func (s *Store) appendUTXO(ctx context.Context, r []byte, kv *kvBuf, c chains.Chain, m *store.Meta, added []knownKey) ([]byte, []knownKey, error) {
+	lo := keyPrefix(nil, tAddr, c)
+	ents := kv.ents
+	i := kv.search(lo)
+	r = kv.appendRepr(r, ents[:i])
+	f, err := s.newSeenCheck(ctx, lo, m, added)
+	if err != nil {
+		return nil, nil, err
 	}
-	lo := keyPrefix(nil, table, c)
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	for ; i < len(ents); i++ {
+		k := kv.key(ents[i])
+		if !bytes.HasPrefix(k, lo) {
+			break
+		}
+		if n := len(lo) + 1 + int(k[len(lo)]); n <= len(k) {
+			f.check(k[:n], len(lo)+1)
+		}
+		r = kv.appendEnt(r, ents[i])
+	}
+	if err := f.close(); err != nil {
+		return nil, nil, err
+	}
+	mk := metaKey(c) // the blocks' own entries never have this key
+	j := kv.search(mk)
+	r = kv.appendRepr(r, ents[i:j])
+	mv, err := metaValue(*m)
+	if err != nil {
+		return nil, nil, err
+	}
+	r = appendReprEntry(r, mk, mv)
+	return kv.appendRepr(r, ents[j:]), f.added, nil
+}
+
+// firstSeenAccount writes a first-seen record (table f) for each address
+// of the batch that the store has not seen before, and returns them,
+// appended to added. An
+// account chain's history also lists sends, so the height an address was
+// first paid is kept in a record of its own; its candidates were noted as
+// the blocks were written.
+func (s *Store) firstSeenAccount(ctx context.Context, kv *kvBuf, c chains.Chain, m *store.Meta, added []knownKey) ([]knownKey, error) {
+	lo := keyPrefix(nil, tFirstSeen, c)
+	f, err := s.newSeenCheck(ctx, lo, m, added)
 	if err != nil {
 		return nil, err
 	}
-	var added []knownKey
-	var prev []byte
-	// check reports whether the address whose keys start with prefix k
-	// (the address from byte skip on) is new, once per address.
-	check := func(k []byte, skip int) bool {
-		if bytes.Equal(k, prev) {
-			return false
-		}
-		prev = k
-		key := s.known.keyBytes(k[skip:])
-		if s.known.hasKey(key) {
-			return false
-		}
-		if it.SeekGE(k) && bytes.HasPrefix(it.Key(), k) {
-			s.known.add(key)
-			return false
-		}
-		added = append(added, key)
-		m.Addresses++
-		return true
-	}
-	if c.IsAccount() {
-		// Of an address's candidates the first, from the lowest height,
-		// is the one kept: the sort is stable and blocks come in order.
-		cand := s.cand
-		cand.sort()
-		for _, e := range cand.ents {
-			if check(cand.buf[e.k:e.v], 2) {
-				kv.set(cand.buf[e.k:e.v], cand.buf[e.v:e.end])
-			}
-		}
-	} else {
-		ents := kv.ents
-		i, _ := slices.BinarySearchFunc(ents, lo, func(e kvEnt, lo []byte) int { return bytes.Compare(kv.buf[e.k:e.v], lo) })
-		for ; i < len(ents); i++ {
-			k := kv.buf[ents[i].k:ents[i].v]
-			if !bytes.HasPrefix(k, lo) {
-				break
-			}
-			if n := len(lo) + 1 + int(k[len(lo)]); n <= len(k) {
-				check(k[:n], len(lo)+1)
-			}
+	// Of an address's candidates the first, from the lowest height,
+	// is the one kept: the sort is stable and blocks come in order.
+	cand := s.cand
+	cand.sort()
+	for _, e := range cand.ents {
+		if f.check(cand.buf[e.k:e.v], 2) {
+			kv.set(cand.buf[e.k:e.v], cand.buf[e.v:e.end])
 		}
 	}
-	if err := errors.Join(it.Error(), it.Close()); err != nil {
+	return f.added, f.close()
+}
+
+// seenCheck tells, address by address in key order, whether the store
+// has a record of an address in one table. The addresses are looked up
+// through one iterator, which Pebble serves far faster than as many
+// random point reads.
+type seenCheck struct {
+	s     *Store
+	it    *pebble.Iterator
+	m     *store.Meta
+	prev  []byte
+	added []knownKey
+}
+
+func (s *Store) newSeenCheck(ctx context.Context, lo []byte, m *store.Meta, added []knownKey) (*seenCheck, error) {
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
 		return nil, fmt.Errorf("read address records: %w", err)
 	}
-	s.known.addAll(added)
-	return added, nil
+	return &seenCheck{s: s, it: it, m: m, added: added}, nil
+}
+
+// check reports whether the address whose keys start with prefix k (the
+// address from byte skip on) is new, once per address: it is then
+// counted in the meta record and added to the check's result.
+func (f *seenCheck) check(k []byte, skip int) bool {
+	if bytes.Equal(k, f.prev) {
+		return false
+	}
+	f.prev = k
+	key := f.s.known.keyBytes(k[skip:])
+	if f.s.known.hasKey(key) {
+		return false
+	}
+	if f.it.SeekGE(k) && bytes.HasPrefix(f.it.Key(), k) {
+		f.s.known.add(key)
+		return false
+	}
+	f.added = append(f.added, key)
+	f.m.Addresses++
+	return true
+}
+
+func (f *seenCheck) close() error {
+	if err := errors.Join(f.it.Error(), f.it.Close()); err != nil {
+		return fmt.Errorf("read address records: %w", err)
+	}
+	return nil
 }
 
 // knownSet remembers addresses already recorded, in two generations so
@@ -327,7 +373,8 @@ type kvEnt struct {
 // write and the addresses that may be new.
 type writeBufs struct {
 	kv, cand kvBuf
-	repr     []byte // the Pebble batch
+	repr     []byte     // the Pebble batch
+	added    []knownKey // the addresses new to the store
 }
 
 // release returns the buffers to the pool unless they grew too large to
@@ -440,14 +487,14 @@ func msdSort(ents, tmp []kvEnt, shift int, less func(x, y kvEnt) bool) {
 	})
 }
 
-// placeLast moves the last entry, set after the others were sorted, to
-// its place among them.
-func (b *kvBuf) placeLast() {
-	n := len(b.ents) - 1
-	last := b.ents[n]
-	i := sort.Search(n, func(i int) bool { return b.less(last, b.ents[i]) }) // after equal keys, as a stable sort would
-	copy(b.ents[i+1:], b.ents[i:n])
-	b.ents[i] = last
+// key returns e's key.
+func (b *kvBuf) key(e kvEnt) []byte { return b.buf[e.k:e.v] }
+
+// search returns the place of the first sorted entry whose key is not
+// less than k.
+func (b *kvBuf) search(k []byte) int {
+	i, _ := slices.BinarySearchFunc(b.ents, k, func(e kvEnt, k []byte) int { return bytes.Compare(b.key(e), k) })
+	return i
 }
 
 // less orders two entries by key; an insertion sort moving only strictly
@@ -459,31 +506,48 @@ func (b *kvBuf) less(x, y kvEnt) bool {
 	return bytes.Compare(b.buf[x.k:x.v], b.buf[y.k:y.v]) < 0
 }
 
-// commit applies the sorted entries in one atomic batch. A later entry
-// with the same key as an earlier one replaces it (BIP30 duplicate txids,
-// a key repeated in a multisig output): the sort is stable.
-//
 // The batch is encoded by hand in Pebble's batch format (package
 // batchrepr: a 12-byte header, then per entry a kind byte and the
 // length-prefixed key and value) into a buffer kept between writes, rather
 // than through Batch.Set into a fresh buffer per write: a write is tens of
 // megabytes, and the copy into cold memory was a tenth of indexing.
-func (s *Store) commit(ctx context.Context, bufs *writeBufs, sync bool) error {
-	kv := &bufs.kv
-	r := append(bufs.repr[:0], make([]byte, batchrepr.HeaderLen)...)
-	for _, e := range kv.ents {
-		r = append(r, byte(pebble.InternalKeyKindSet))
-		r = binary.AppendUvarint(r, uint64(e.v-e.k))
-		r = append(r, kv.buf[e.k:e.v]...)
-		r = binary.AppendUvarint(r, uint64(e.end-e.v))
-		r = append(r, kv.buf[e.v:e.end]...)
+
+// startRepr returns the kept buffer, holding an empty batch's header.
+func (w *writeBufs) startRepr() []byte {
+	return append(w.repr[:0], make([]byte, batchrepr.HeaderLen)...)
+}
+
+// appendRepr appends entries ents of b to the batch r.
+func (b *kvBuf) appendRepr(r []byte, ents []kvEnt) []byte {
+	for _, e := range ents {
+		r = b.appendEnt(r, e)
 	}
-	batchrepr.SetCount(r, uint32(len(kv.ents)))
+	return r
+}
+
+func (b *kvBuf) appendEnt(r []byte, e kvEnt) []byte {
+	return appendReprEntry(r, b.buf[e.k:e.v], b.buf[e.v:e.end])
+}
+
+func appendReprEntry(r, k, v []byte) []byte {
+	r = append(r, byte(pebble.InternalKeyKindSet))
+	r = binary.AppendUvarint(r, uint64(len(k)))
+	r = append(r, k...)
+	r = binary.AppendUvarint(r, uint64(len(v)))
+	return append(r, v...)
+}
+
+// commit applies batch r of n entries, built from startRepr, atomically. Entries in r
+// are in key order; a later entry with the same key as an earlier one
+// replaces it (BIP30 duplicate txids, a key repeated in a multisig
+// output): the sort is stable.
+func (s *Store) commit(bufs *writeBufs, r []byte, n int, sync bool) error {
+	batchrepr.SetCount(r, uint32(n))
 	// Pebble keeps a batch's buffer after the commit only when the batch
 	// is large enough to be flushed as a memtable of its own (half the
 	// memtable size); keep ours for the next write only below that, and
 	// never let Pebble's batch pool keep it.
-	if uint64(len(r)+64*len(kv.ents)) < s.opts.MemTableSize/4 {
+	if uint64(len(r)+64*n) < s.opts.MemTableSize/4 {
 		bufs.repr = r
 	} else {
 		bufs.repr = nil
