@@ -19,6 +19,8 @@ awk '
 		if ($(i+1) == "decode-ms") dms[name] = dms[name] " " $i
 		if ($(i+1) == "resolve-ms") rms[name] = rms[name] " " $i
 		if ($(i+1) == "write-ms") wms[name] = wms[name] " " $i
+		if ($(i+1) == "floor-ms") fms[name] = fms[name] " " $i
+		if ($(i+1) == "ratio") ratio[name] = ratio[name] " " $i
 		if ($(i+1) == "chain-txs") ctx[name] = $i
 		if ($(i+1) == "queries/hop") qph[name] = $i
 		if ($(i+1) == "req/s") rps[name] = rps[name] " " $i
@@ -45,6 +47,8 @@ END {
 	}
 	if ("Index" in dms)
 		printf "Index per op: decode %s ms, resolve inputs %s ms, write %s ms (target: ratio >= 0.40)\n", median(dms["Index"]), median(rms["Index"]), median(wms["Index"])
+	if ("Index" in ratio)
+		printf "Index with the floor run op by op beside it (same blocks, same moments): floor %s ms, index %.1f ms, ratio %s\n", median(fms["Index"]), median(nsop["Index"]) / 1e6, median(ratio["Index"])
 	if ("Write/writer" in rows) {
 		w = median(rows["Write/writer"]); bare = median(rows["Write/bare"])
 		printf "\nClickHouse writes: writer %.0f rows/s, bare clickhouse-go batches %.0f rows/s, ratio %.2f (target >= 0.7)\n", w, bare, (bare > 0 ? w / bare : 0)

@@ -50,17 +50,22 @@ func BenchmarkFloor(b *testing.B) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	for b.Loop() {
-		for _, raw := range raws {
-			var blk wire.MsgBlock
-			if err := blk.Deserialize(bytes.NewReader(raw)); err != nil {
-				b.Fatal(err)
-			}
-			for _, tx := range blk.Transactions {
-				_ = tx.TxHash()
-			}
-		}
+		floor(b, raws)
 	}
 	reportTx(b, txs)
+}
+
+// floor decodes raws with btcd and hashes every txid.
+func floor(b *testing.B, raws [][]byte) {
+	for _, raw := range raws {
+		var blk wire.MsgBlock
+		if err := blk.Deserialize(bytes.NewReader(raw)); err != nil {
+			b.Fatal(err)
+		}
+		for _, tx := range blk.Transactions {
+			_ = tx.TxHash()
+		}
+	}
 }
 
 // BenchmarkDecode is fundtrace's decoder alone: txids, merkle check,
@@ -116,6 +121,12 @@ func (s prevoutSink) LookupOutputs(ctx context.Context, c chains.Chain, ops []ch
 // heights 0..4 (their inputs resolve through a store miss each). It
 // reports each stage's share: decode-ms, resolve-ms and write-ms per op.
 //
+// Each op also runs the floor over the same blocks, timed apart (and not
+// in ns/op): floor-ms, and ratio, the floor's time over the index's. The
+// machine's speed drifts by a third within minutes here, so a ratio of
+// two benchmarks run one after the other moves with it; taken op by op,
+// both sides see the same machine.
+//
 // The decoder and the output cache live across iterations, as they live
 // across batches in an index run (the cache is emptied, so that no input
 // finds an output of an earlier iteration); only the store is new.
@@ -124,7 +135,7 @@ func BenchmarkIndex(b *testing.B) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	ctx := context.Background()
-	var tDecode, tResolve, tWrite time.Duration
+	var tDecode, tResolve, tWrite, tFloor time.Duration
 	cfg := IndexConfig{}
 	cfg.ensureDefaults()
 	ix := &indexer{cfg: &cfg, network: "mainnet", cache: newOutputCache(cfg.CacheOutputs), res: &Result{}}
@@ -137,6 +148,9 @@ func BenchmarkIndex(b *testing.B) {
 		}
 		ix.sink = prevoutSink{st}
 		ix.cache.reset()
+		t := time.Now()
+		floor(b, raws)
+		tFloor += time.Since(t)
 		b.StartTimer()
 		var batch []store.BlockData
 		var prev chains.Hash
@@ -169,6 +183,8 @@ func BenchmarkIndex(b *testing.B) {
 	b.ReportMetric(float64(tDecode)/n, "decode-ms")
 	b.ReportMetric(float64(tResolve)/n, "resolve-ms")
 	b.ReportMetric(float64(tWrite)/n, "write-ms")
+	b.ReportMetric(float64(tFloor)/n, "floor-ms")
+	b.ReportMetric(tFloor.Seconds()/b.Elapsed().Seconds(), "ratio")
 }
 
 // BenchmarkIndexChain runs the whole pipeline (scan, read, parallel

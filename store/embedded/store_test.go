@@ -426,3 +426,21 @@ func TestSchema2Records(t *testing.T) {
 		}
 	}
 }
+
+// TestSpenderOfMissingBlock: a spender record naming a block the store
+// does not hold is reported as corrupt, never as an unspent output.
+func TestSpenderOfMissingBlock(t *testing.T) {
+	st := newTestStore(t)
+	a := chains.MakeAddress(chains.KindPubKeyHash, make([]byte, 20))
+	cb0 := coinbasePaying(0, a)
+	mustWrite(t, st, block(0, chains.Hash{}, cb0))
+	op := chains.Outpoint{Hash: cb0.Hash}
+	if err := st.db.Set(outpointKey(nil, tSpender, chains.Bitcoin, op), appendSpend(nil, 7, 0, 0), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := st.Spenders(context.Background(), chains.Bitcoin, []chains.Outpoint{op})
+	var ce *store.CorruptError
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want a CorruptError", err)
+	}
+}

@@ -214,10 +214,9 @@ func (s *Store) appendUTXO(ctx context.Context, r []byte, kv *kvBuf, c chains.Ch
 
 // firstSeenAccount writes a first-seen record (table f) for each address
 // of the batch that the store has not seen before, and returns them,
-// appended to added. An
-// account chain's history also lists sends, so the height an address was
-// first paid is kept in a record of its own; its candidates were noted as
-// the blocks were written.
+// appended to added. An account chain's history also lists sends, so the
+// height an address was first paid is kept in a record of its own; its
+// candidates were noted as the blocks were written.
 func (s *Store) firstSeenAccount(ctx context.Context, kv *kvBuf, c chains.Chain, m *store.Meta, added []knownKey) ([]knownKey, error) {
 	lo := keyPrefix(nil, tFirstSeen, c)
 	f, err := s.newSeenCheck(ctx, lo, m, added)
