@@ -420,8 +420,9 @@ func (ix *indexer) prevoutError(bd *store.BlockData, in *chains.Input) error {
 // holds the whole outpoint alongside. The map's slots are then 16 bytes,
 // not the 56 of a key, an outpoint and a pointer: the map of a batch's
 // outputs stays in the processor's cache, where each put or take would
-// otherwise wait on memory. An outpoint whose key another one already holds goes to
-// a small exact map, so a collision costs speed, never an output.
+// otherwise wait on memory. An outpoint whose key another one already
+// holds goes to a small exact map, so a collision costs speed, never an
+// output.
 type outputCache struct {
 	cur, old cacheGen
 	over     map[chains.Outpoint]*chains.Output

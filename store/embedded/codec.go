@@ -66,6 +66,15 @@ func (d *decoder) hash() (h chains.Hash) {
 	return h
 }
 
+// end returns the first error, or one if bytes are left over: a record
+// longer than its fields is as corrupt as a shorter one.
+func (d *decoder) end() error {
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
+	}
+	return d.err
+}
+
 func (d *decoder) bytes(n int) []byte {
 	if d.err != nil || len(d.b) < n {
 		d.err = errShort
@@ -203,16 +212,9 @@ func (d *decoder) txHeader(tx *chains.Tx) (nin, nout uint64) {
 	return nin, nout
 }
 
-// decodeTxOutput decodes output vout of a transaction value; ok is false
-// when the transaction has no such output.
-func decodeTxOutput(v []byte, vout uint32) (o chains.Output, ok bool, err error) {
-	var a addrArena
-	ok, err = decodeTxOutputInto(v, vout, &o, &a)
-	a.fill()
-	return o, ok, err
-}
-
-// decodeTxOutputInto is decodeTxOutput into o, with its addresses in a.
+// decodeTxOutputInto decodes output vout of a transaction value into o,
+// its addresses into a; ok is false when the transaction has no such
+// output.
 func decodeTxOutputInto(v []byte, vout uint32, o *chains.Output, a *addrArena) (ok bool, err error) {
 	d := decoder{b: v}
 	var tx chains.Tx
@@ -261,13 +263,10 @@ func decodeTx(c chains.Chain, hash chains.Hash, v []byte) (*chains.Tx, error) {
 		in.Prev.Index = uint32(d.uvarint())
 		d.outputInto(in.Prev.Index, &in.Prevout, &a)
 	}
-	if d.err != nil {
-		return nil, d.err
+	if err := d.end(); err != nil {
+		return nil, err
 	}
 	a.fill()
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%d trailing bytes", len(d.b))
-	}
 	return tx, nil
 }
 
@@ -308,10 +307,7 @@ func decodeSpend(v []byte) (spend, error) {
 		sp.pos = uint32(d.uvarint())
 		sp.vin = uint32(d.uvarint())
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
-	}
-	return sp, d.err
+	return sp, d.end()
 }
 
 // Address-history value: value and script type. The key holds the
@@ -331,10 +327,7 @@ func decodeReceived(v []byte) (value int64, typ chains.ScriptType, txid chains.H
 	}
 	value = int64(d.uvarint())
 	typ = chains.ScriptType(d.byte1())
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
-	}
-	return value, typ, txid, hasTxid, d.err
+	return value, typ, txid, hasTxid, d.end()
 }
 
 // Block value: header fields, then the txids in block order.
@@ -358,9 +351,9 @@ func appendBlockHeader(dst []byte, b *chains.Block, n int) []byte {
 	return binary.AppendUvarint(dst, uint64(n))
 }
 
-func decodeBlock(c chains.Chain, height int64, v []byte) (chains.Block, []chains.Hash, error) {
-	d := decoder{b: v}
-	b := chains.Block{Chain: c, Height: height}
+// blockHeader decodes the fields of a block value before its txids into
+// b, and checks that the txids it counts are what is left in d.
+func (d *decoder) blockHeader(b *chains.Block) {
 	b.Hash = d.hash()
 	b.PrevHash = d.hash()
 	b.MerkleRoot = d.hash()
@@ -371,11 +364,17 @@ func decodeBlock(c chains.Chain, height int64, v []byte) (chains.Block, []chains
 	if d.err == nil && n*32 != uint64(len(d.b)) {
 		d.err = errShort
 	}
+	b.TxCount = uint32(n)
+}
+
+func decodeBlock(c chains.Chain, height int64, v []byte) (chains.Block, []chains.Hash, error) {
+	d := decoder{b: v}
+	b := chains.Block{Chain: c, Height: height}
+	d.blockHeader(&b)
 	if d.err != nil {
 		return b, nil, d.err
 	}
-	b.TxCount = uint32(n)
-	txids := make([]chains.Hash, n)
+	txids := make([]chains.Hash, b.TxCount)
 	for i := range txids {
 		txids[i] = d.hash()
 	}
@@ -387,20 +386,14 @@ func decodeBlock(c chains.Chain, height int64, v []byte) (chains.Block, []chains
 // names its transaction by height and position.
 func blockTxid(v []byte, pos uint32) (time int64, txid chains.Hash, err error) {
 	d := decoder{b: v}
-	d.bytes(3 * 32)
-	time = d.varint()
-	d.uvarint() // bits
-	d.uvarint() // size
-	n := d.uvarint()
-	if d.err == nil && n*32 != uint64(len(d.b)) {
-		d.err = errShort
-	}
+	var b chains.Block
+	d.blockHeader(&b)
 	if d.err != nil {
 		return 0, txid, d.err
 	}
-	if uint64(pos) >= n {
-		return 0, txid, fmt.Errorf("no transaction at position %d of %d", pos, n)
+	if pos >= b.TxCount {
+		return 0, txid, fmt.Errorf("no transaction at position %d of %d", pos, b.TxCount)
 	}
 	copy(txid[:], d.b[32*int(pos):])
-	return time, txid, nil
+	return b.Time, txid, nil
 }

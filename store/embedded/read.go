@@ -297,9 +297,14 @@ func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Add
 		if t, ok := times[h]; ok {
 			return t, nil
 		}
-		b, _, err := s.BlockByHeight(ctx, c, h)
+		var b chains.Block
+		err := s.get(blockKey(nil, c, h), func(v []byte) error {
+			d := decoder{b: v}
+			d.blockHeader(&b) // not the txids, which BlockByHeight would copy out
+			return d.err
+		})
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("%s block %d: %w", c, h, err)
 		}
 		times[h] = b.Time
 		return b.Time, nil

@@ -109,11 +109,7 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit rollback to %d: %w", to, err)
 	}
-	keys := make([]knownKey, len(removed))
-	for i, a := range removed {
-		keys[i] = s.known.key(a)
-	}
-	s.known.forget(keys)
+	s.known.forget(removed)
 	s.meta[c] = m
 	return nil
 }

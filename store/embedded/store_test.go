@@ -48,6 +48,14 @@ func randTx(r *rand.Rand, height int64) chains.Tx {
 	return tx
 }
 
+// decodeTxOutput decodes output vout of a transaction value alone.
+func decodeTxOutput(v []byte, vout uint32) (o chains.Output, ok bool, err error) {
+	var a addrArena
+	ok, err = decodeTxOutputInto(v, vout, &o, &a)
+	a.fill()
+	return o, ok, err
+}
+
 // TestTxCodecRoundTrip: what is encoded decodes to the same transaction,
 // and every output can be read alone.
 func TestTxCodecRoundTrip(t *testing.T) {
@@ -207,6 +215,27 @@ func TestCorruptRecord(t *testing.T) {
 	}
 }
 
+// reopenAs makes the store st at path look written by schema version:
+// it sets records (what that version wrote differently) and the version,
+// then opens the store again, which must upgrade it to schemaVersion.
+func reopenAs(t *testing.T, st *Store, path string, version uint64, records map[string][]byte) *Store {
+	t.Helper()
+	for k, v := range records {
+		if err := st.db.Set([]byte(k), v, pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.db.Set(schemaKey, binary.AppendUvarint(nil, version), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st = openAt(t, path)
+	if v, err := st.SchemaVersion(context.Background()); err != nil || v != schemaVersion {
+		t.Fatalf("schema %d, %v; want %d", v, err, schemaVersion)
+	}
+	return st
+}
+
 // TestUpgradeFrom1: a schema 1 store (first-seen records for Bitcoin
 // addresses) opened for writing loses those records, reads first-seen
 // heights from the history instead, and counts on as before.
@@ -221,23 +250,10 @@ func TestUpgradeFrom1(t *testing.T) {
 	b1 := block(1, b0.Block.Hash, cb(1, a, b))
 	mustWrite(t, st, b0, b1)
 	// What version 1 wrote besides: a first-seen record per address.
-	for _, r := range []struct {
-		a chains.Address
-		h uint64
-	}{{a, 0}, {b, 1}} {
-		if err := st.db.Set(firstSeenKey(nil, chains.Bitcoin, r.a), binary.AppendUvarint(nil, r.h), pebble.Sync); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := st.db.Set(schemaKey, binary.AppendUvarint(nil, 1), pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-
-	st = openAt(t, path)
-	if v, err := st.SchemaVersion(ctx); err != nil || v != schemaVersion {
-		t.Fatalf("schema %d, %v; want %d", v, err, schemaVersion)
-	}
+	st = reopenAs(t, st, path, 1, map[string][]byte{
+		string(firstSeenKey(nil, chains.Bitcoin, a)): binary.AppendUvarint(nil, 0),
+		string(firstSeenKey(nil, chains.Bitcoin, b)): binary.AppendUvarint(nil, 1),
+	})
 	lo := keyPrefix(nil, tFirstSeen, chains.Bitcoin)
 	it, err := st.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
 	if err != nil {
@@ -364,20 +380,7 @@ func TestSchema2Records(t *testing.T) {
 		string(addrKey(nil, chains.Bitcoin, b, 1, 1, 0)):                                    append(pay.Hash[:], 5, byte(chains.ScriptWitnessV0KH)),
 		string(outpointKey(nil, tSpender, chains.Bitcoin, chains.Outpoint{Hash: cb0.Hash})): append(pay.Hash[:], 0, 1),
 	}
-	for k, v := range old {
-		if err := st.db.Set([]byte(k), v, pebble.Sync); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := st.db.Set(schemaKey, binary.AppendUvarint(nil, 2), pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-
-	st = openAt(t, path)
-	if v, err := st.SchemaVersion(ctx); err != nil || v != schemaVersion {
-		t.Fatalf("schema %d, %v; want %d", v, err, schemaVersion)
-	}
+	st = reopenAs(t, st, path, 2, old)
 	for k, v := range old {
 		got, closer, err := st.db.Get([]byte(k))
 		if err != nil {

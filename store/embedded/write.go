@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -70,8 +71,8 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 	// record, with the count of new addresses, follows them. An account
 	// chain's first-seen records are looked up first and join the entries.
 	var added []knownKey
+	var n int // entries in the batch
 	r := bufs.startRepr()
-	n := len(kv.ents) + 1 // and the meta record
 	if c.IsAccount() {
 		if added, err = s.firstSeenAccount(ctx, kv, c, &m, bufs.added[:0]); err == nil {
 			err = s.setMeta(kv, m)
@@ -81,6 +82,7 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 	} else {
 		kv.sort()
 		r, added, err = s.appendUTXO(ctx, r, kv, c, &m, bufs.added[:0])
+		n = len(kv.ents) + 1 // and the meta record
 	}
 	if err == nil {
 		err = s.commit(bufs, r, n, o.Sync)
@@ -343,9 +345,11 @@ func (k *knownSet) addAll(keys []knownKey) {
 	}
 }
 
-// forget drops addresses whose first-seen record was not committed.
-func (k *knownSet) forget(keys []knownKey) {
-	for _, key := range keys {
+// forget drops addresses the store no longer holds (a rollback removed
+// the blocks that paid them first).
+func (k *knownSet) forget(as []chains.Address) {
+	for _, a := range as {
+		key := k.key(a)
 		delete(k.cur, key)
 		delete(k.old, key)
 	}
@@ -433,12 +437,12 @@ func (b *kvBuf) set(k, v []byte) {
 // which settles equal prefixes by the whole key.
 func (b *kvBuf) sort() {
 	b.tmp = slices.Grow(b.tmp[:0], len(b.ents))[:len(b.ents)]
-	msdSort(b.ents, b.tmp, 56, b.less)
+	msdSort(b.ents, b.tmp, 56, b.compare)
 }
 
-// msdSort sorts ents stably by pre from bit shift down, then by less, with
-// tmp (as long as ents) as scratch.
-func msdSort(ents, tmp []kvEnt, shift int, less func(x, y kvEnt) bool) {
+// msdSort sorts ents stably by pre from bit shift down, then by compare,
+// with tmp (as long as ents) as scratch.
+func msdSort(ents, tmp []kvEnt, shift int, compare func(x, y kvEnt) int) {
 	for len(ents) > 24 && shift >= 0 {
 		var count [256]int
 		for i := range ents {
@@ -461,29 +465,20 @@ func msdSort(ents, tmp []kvEnt, shift int, less func(x, y kvEnt) bool) {
 		copy(ents, tmp[:len(ents)])
 		for i := range 256 {
 			if lo, hi := start[i], start[i+1]; hi-lo > 1 {
-				msdSort(ents[lo:hi], tmp[lo:hi], shift-8, less)
+				msdSort(ents[lo:hi], tmp[lo:hi], shift-8, compare)
 			}
 		}
 		return
 	}
 	if len(ents) <= 24 {
 		for i := 1; i < len(ents); i++ {
-			for j := i; j > 0 && less(ents[j], ents[j-1]); j-- {
+			for j := i; j > 0 && compare(ents[j], ents[j-1]) < 0; j-- {
 				ents[j], ents[j-1] = ents[j-1], ents[j]
 			}
 		}
 		return
 	}
-	// More than 24 keys share all eight prefix bytes.
-	slices.SortStableFunc(ents, func(x, y kvEnt) int {
-		switch {
-		case less(x, y):
-			return -1
-		case less(y, x):
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(ents, compare) // more than 24 keys share all eight prefix bytes
 }
 
 // key returns e's key.
@@ -496,22 +491,21 @@ func (b *kvBuf) search(k []byte) int {
 	return i
 }
 
-// less orders two entries by key; an insertion sort moving only strictly
-// smaller entries keeps equal keys in the order written.
-func (b *kvBuf) less(x, y kvEnt) bool {
+// compare orders two entries by key; an insertion sort moving only
+// strictly smaller entries keeps equal keys in the order written.
+func (b *kvBuf) compare(x, y kvEnt) int {
 	if x.pre != y.pre {
-		return x.pre < y.pre
+		return cmp.Compare(x.pre, y.pre)
 	}
-	return bytes.Compare(b.buf[x.k:x.v], b.buf[y.k:y.v]) < 0
+	return bytes.Compare(b.key(x), b.key(y))
 }
 
-// The batch is encoded by hand in Pebble's batch format (package
-// batchrepr: a 12-byte header, then per entry a kind byte and the
-// length-prefixed key and value) into a buffer kept between writes, rather
-// than through Batch.Set into a fresh buffer per write: a write is tens of
-// megabytes, and the copy into cold memory was a tenth of indexing.
-
-// startRepr returns the kept buffer, holding an empty batch's header.
+// startRepr returns the buffer kept between writes, holding an empty
+// batch's header. The batch is encoded by hand in Pebble's batch format
+// (package batchrepr: a 12-byte header, then per entry a kind byte and
+// the length-prefixed key and value) rather than through Batch.Set into a
+// fresh buffer per write: a write is tens of megabytes, and the copy into
+// cold memory was a tenth of indexing.
 func (w *writeBufs) startRepr() []byte {
 	return append(w.repr[:0], make([]byte, batchrepr.HeaderLen)...)
 }
@@ -536,10 +530,10 @@ func appendReprEntry(r, k, v []byte) []byte {
 	return append(r, v...)
 }
 
-// commit applies batch r of n entries, built from startRepr, atomically. Entries in r
-// are in key order; a later entry with the same key as an earlier one
-// replaces it (BIP30 duplicate txids, a key repeated in a multisig
-// output): the sort is stable.
+// commit applies batch r of n entries, built from startRepr, atomically.
+// Entries in r are in key order; a later entry with the same key as an
+// earlier one replaces it (BIP30 duplicate txids, a key repeated in a
+// multisig output): the sort is stable.
 func (s *Store) commit(bufs *writeBufs, r []byte, n int, sync bool) error {
 	batchrepr.SetCount(r, uint32(n))
 	// Pebble keeps a batch's buffer after the commit only when the batch
