@@ -2,6 +2,7 @@ package bitcoin
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/big"
@@ -254,20 +255,23 @@ func (b *blkFile) readBlock(ref *BlockRef, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
-// displayHash converts a hash from wire order to display order.
+// displayHash converts a hash from wire order to display order. It runs
+// for every txid and every input of every block, so it reverses eight
+// bytes at a time.
 func displayHash(h chainhash.Hash) chains.Hash {
-	var out chains.Hash
-	for i := range h {
-		out[i] = h[len(h)-1-i]
-	}
-	return out
+	return chains.Hash(reverse32(h))
 }
 
 // wireHash converts a hash from display order to wire order.
 func wireHash(h chains.Hash) chainhash.Hash {
-	var out chainhash.Hash
-	for i := range h {
-		out[i] = h[len(h)-1-i]
-	}
+	return chainhash.Hash(reverse32(h))
+}
+
+func reverse32(h [32]byte) (out [32]byte) {
+	le, be := binary.LittleEndian, binary.BigEndian
+	be.PutUint64(out[0:], le.Uint64(h[24:]))
+	be.PutUint64(out[8:], le.Uint64(h[16:]))
+	be.PutUint64(out[16:], le.Uint64(h[8:]))
+	be.PutUint64(out[24:], le.Uint64(h[0:]))
 	return out
 }

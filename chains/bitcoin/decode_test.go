@@ -13,6 +13,7 @@ import (
 
 	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/fundtrace/fundtrace/chains"
@@ -313,4 +314,20 @@ func countOuts(m *wire.MsgBlock) (n int) {
 		n += len(tx.TxOut)
 	}
 	return n
+}
+
+// TestDisplayHash checks the byte reversal against btcd's own display
+// form of a hash, for a hash whose every byte differs, and back.
+func TestDisplayHash(t *testing.T) {
+	var h chainhash.Hash
+	for i := range h {
+		h[i] = byte(i*7 + 1)
+	}
+	d := displayHash(h)
+	if d.String() != h.String() {
+		t.Fatalf("displayHash = %s, btcd displays %s", d, h)
+	}
+	if wireHash(d) != h {
+		t.Fatalf("wireHash(displayHash(h)) = %x, want %x", wireHash(d), h)
+	}
 }

@@ -214,7 +214,7 @@ func (s *Store) writeAccountBlock(b *kvBuf, c chains.Chain, m *store.Meta, bd *s
 	for i := range bd.AccountTxs {
 		txids[i] = bd.AccountTxs[i].Hash
 		if bd.AccountTxs[i].Position != uint32(i) {
-			return fmt.Errorf("write %s block %d: transaction %s is at position %d, listed %d", c, blk.Height, txids[i], bd.AccountTxs[i].Position, i)
+			return fmt.Errorf("block %d: transaction %s is at position %d, listed %d", blk.Height, txids[i], bd.AccountTxs[i].Position, i)
 		}
 	}
 	for i := range bd.Transfers {
@@ -224,7 +224,7 @@ func (s *Store) writeAccountBlock(b *kvBuf, c chains.Chain, m *store.Meta, bd *s
 			continue
 		}
 		if int(t.TxIndex) >= len(txids) || txids[t.TxIndex] != t.TxHash {
-			return fmt.Errorf("write %s block %d: transfer %d names transaction %s at %d, which the block does not have", c, blk.Height, i, t.TxHash, t.TxIndex)
+			return fmt.Errorf("block %d: transfer %d names transaction %s at %d, which the block does not have", blk.Height, i, t.TxHash, t.TxIndex)
 		}
 		byTx[t.TxIndex] = append(byTx[t.TxIndex], *t)
 	}

@@ -47,9 +47,9 @@ type Store struct {
 
 	mu     sync.Mutex // serialises writes and guards meta
 	meta   map[chains.Chain]store.Meta
-	known  knownSet // addresses known to have a first-seen record
-	buf    []byte
-	cand   *kvBuf // during a write: first-seen records of addresses not known to have one
+	known  knownSet   // addresses known to have a first-seen record
+	bufs   *writeBufs // from the first write on
+	cand   *kvBuf     // during a write: first-seen records of addresses not known to have one
 	fk     []byte
 	closed bool
 }
@@ -93,6 +93,10 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.bufs != nil {
+		s.bufs.release()
+		s.bufs = nil
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", s.path, err)
 	}

@@ -1,0 +1,149 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/batchrepr"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+type kvPair struct{ k, v []byte }
+
+// readRepr decodes a batch with Pebble's own reader.
+func readRepr(t *testing.T, r []byte) []kvPair {
+	t.Helper()
+	var got []kvPair
+	rd := batchrepr.Read(r)
+	for {
+		kind, k, v, ok, err := rd.Next()
+		if err != nil {
+			t.Fatalf("batch entry %d: %v", len(got), err)
+		}
+		if !ok {
+			return got
+		}
+		if kind != pebble.InternalKeyKindSet {
+			t.Fatalf("batch entry %d: kind %v, want SET", len(got), kind)
+		}
+		got = append(got, kvPair{k, v})
+	}
+}
+
+// TestKVBufEntries: entries laid out in batch format in place, with keys
+// and values of every length class of the length prefix (one, two and
+// three bytes), read back as written, sorted as a reference stable sort
+// orders them, and copied into a batch that Pebble's own reader decodes.
+func TestKVBufEntries(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	lengths := []int{0, 1, 7, 8, 9, 127, 128, 129, 300, 16383, 16384, 20000}
+	var want []kvPair
+	var kv kvBuf
+	add := func(k, v []byte) {
+		want = append(want, kvPair{k, v})
+		kv.set(k, v)
+	}
+	for _, kl := range lengths {
+		for _, vl := range lengths {
+			k, v := make([]byte, kl), make([]byte, vl)
+			fill(r, k)
+			fill(r, v)
+			add(k, v)
+		}
+	}
+	// Thousands of short keys sharing prefixes, for the radix passes, and
+	// keys written twice, whose later value must sort later.
+	for i := range 5000 {
+		k := []byte{'s', 1, byte(r.IntN(3)), byte(r.IntN(256)), byte(r.IntN(256)), 0, 0, 0, byte(r.IntN(4))}
+		if i%7 == 0 {
+			k = k[:2+r.IntN(7)]
+		}
+		add(k, []byte(fmt.Sprint(i)))
+	}
+	for i, e := range kv.ents {
+		if !bytes.Equal(kv.key(e), want[i].k) || !bytes.Equal(kv.value(e), want[i].v) {
+			t.Fatalf("entry %d reads back as key %d bytes, value %d bytes; written %d and %d", i, len(kv.key(e)), len(kv.value(e)), len(want[i].k), len(want[i].v))
+		}
+	}
+	kv.sort()
+	slices.SortStableFunc(want, func(x, y kvPair) int { return bytes.Compare(x.k, y.k) })
+	repr := kv.appendRepr(make([]byte, batchrepr.HeaderLen), kv.ents)
+	got := readRepr(t, repr)
+	if len(got) != len(want) {
+		t.Fatalf("batch has %d entries, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i].k, want[i].k) || !bytes.Equal(got[i].v, want[i].v) {
+			t.Fatalf("sorted entry %d: key %x value %q, want key %x value %q", i, got[i].k, trim(got[i].v), want[i].k, trim(want[i].v))
+		}
+	}
+}
+
+func trim(b []byte) []byte { return b[:min(len(b), 16)] }
+
+// TestUTXOBatchInKeyOrder: the batch built table by table is in key
+// order as a whole (the memtable takes a sorted batch far faster), holds
+// every entry once with the meta record among them, and carries the
+// count it claims.
+func TestUTXOBatchInKeyOrder(t *testing.T) {
+	st := newTestStore(t)
+	r := rand.New(rand.NewPCG(3, 3))
+	var blocks []store.BlockData
+	var prev chains.Hash
+	for h := range int64(4) {
+		txs := []chains.Tx{coinbasePaying(h, chains.MakeAddress(chains.AddrKind(1), []byte("twenty-byte-address!")))}
+		for range 50 {
+			txs = append(txs, randTx(r, h))
+		}
+		b := block(h, prev, txs...)
+		blocks, prev = append(blocks, b), b.Block.Hash
+	}
+	m, err := st.metaLocked(chains.Bitcoin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bufs := new(writeBufs)
+	repr, n, _, err := st.writeUTXO(context.Background(), bufs, chains.Bitcoin, &m, blocks, 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readRepr(t, repr)
+	if len(got) != n {
+		t.Fatalf("batch holds %d entries, count says %d", len(got), n)
+	}
+	tables := map[byte]int{}
+	for i, e := range got {
+		tables[e.k[0]]++
+		if i > 0 && bytes.Compare(got[i-1].k, e.k) > 0 {
+			t.Fatalf("entry %d (%q…) sorts before entry %d (%q…)", i, e.k[:2], i-1, got[i-1].k[:2])
+		}
+	}
+	var txs, ins, outAddrs int
+	for _, b := range blocks {
+		for _, tx := range b.Txs {
+			txs++
+			for _, in := range tx.Inputs {
+				if !in.Coinbase {
+					ins++
+				}
+			}
+			for _, o := range tx.Outputs {
+				outAddrs += len(o.Addresses)
+			}
+		}
+	}
+	want := map[byte]int{tAddr: outAddrs, tBlock: len(blocks), tBlockHash: len(blocks), tMeta: 1, tSpender: ins, tTx: txs}
+	if fmt.Sprint(tables) != fmt.Sprint(want) {
+		t.Fatalf("entries by table %v, want %v", tables, want)
+	}
+	if m.Inputs != int64(ins) || m.Txs != int64(txs) || m.Blocks != int64(len(blocks)) {
+		t.Fatalf("meta counts %d inputs, %d txs, %d blocks; want %d, %d, %d", m.Inputs, m.Txs, m.Blocks, ins, txs, len(blocks))
+	}
+}
