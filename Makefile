@@ -58,7 +58,8 @@ fmt-check:
 # Ethereum pipeline against a bare fetch of the same replayed answers.
 bench:
 	sh scripts/ensure-clickhouse.sh
-	$(GO) test -run '^$$' -bench 'Floor|Decode|Index' -benchtime 20x -count 5 -cpu 1 ./chains/bitcoin | tee bench.txt
+	$(GO) test -run '^$$' -bench 'Floor|Decode|Index$$' -benchtime 20x -count 5 -cpu 1 ./chains/bitcoin | tee bench.txt
+	$(GO) test -run '^$$' -bench 'IndexChain' -benchtime 2x -count 3 -cpu 1 ./chains/bitcoin | tee -a bench.txt
 	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./store/clickhouse | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Pipeline|FetchBare' -benchtime 10x -count 3 ./chains/ethereum | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Cluster|BareUnionFind' -benchtime 3x -count 3 ./cluster | tee -a bench.txt

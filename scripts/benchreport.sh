@@ -49,6 +49,8 @@ END {
 		printf "Index per op: decode %s ms, resolve inputs %s ms, write %s ms (target: ratio >= 0.40)\n", median(dms["Index"]), median(rms["Index"]), median(wms["Index"])
 	if ("Index" in ratio)
 		printf "Index with the floor run op by op beside it (same blocks, same moments): floor %s ms, index %.1f ms, ratio %s\n", median(fms["Index"]), median(nsop["Index"]) / 1e6, median(ratio["Index"])
+	if ("IndexChain" in ratio)
+		printf "Whole pipeline (IndexChain: generated chain, two 64 MiB batches and their flushes), floor op by op beside it: floor %s ms, index %.1f ms, ratio %s\n", median(fms["IndexChain"]), median(nsop["IndexChain"]) / 1e6, median(ratio["IndexChain"])
 	if ("Write/writer" in rows) {
 		w = median(rows["Write/writer"]); bare = median(rows["Write/bare"])
 		printf "\nClickHouse writes: writer %.0f rows/s, bare clickhouse-go batches %.0f rows/s, ratio %.2f (target >= 0.7)\n", w, bare, (bare > 0 ? w / bare : 0)

@@ -188,16 +188,26 @@ func BenchmarkIndex(b *testing.B) {
 }
 
 // BenchmarkIndexChain runs the whole pipeline (scan, read, parallel
-// decode, resolve, write) over a generated regtest chain of 60,000
-// transactions in block files.
+// decode, resolve, write) over a generated regtest chain of 300,000
+// transactions (102 MB) in block files: two 64 MiB batches, each large
+// enough that Pebble takes it as a table of its own and flushes it, so
+// that the figure includes what BenchmarkIndex, one small write into a
+// new store, leaves out. The close, which waits for a flush still
+// running, is timed. Each op also runs the floor over the same
+// blocks, timed apart, and reports floor-ms and ratio as BenchmarkIndex
+// does. The generated transactions are smaller than mainnet's (1.4 bytes
+// of store batch per byte of block against 0.83), which weighs on the
+// ratio.
 func BenchmarkIndexChain(b *testing.B) {
-	ch := testchain.Generate(testchain.Config{Seed: 9, Blocks: 400, TxsPerBlock: 150})
+	ch := testchain.Generate(testchain.Config{Seed: 9, Blocks: 300, TxsPerBlock: 1000})
 	dir := b.TempDir()
 	fw := &FileWriter{Dir: dir, Magic: wire.TestNet}
 	var size int64
 	txs := 0
+	var raws [][]byte
 	for _, blk := range ch.Blocks {
 		raw := testchain.Serialize(blk)
+		raws = append(raws, raw)
 		size += int64(len(raw))
 		txs += len(blk.Transactions)
 		if err := fw.Write(raw); err != nil {
@@ -207,8 +217,12 @@ func BenchmarkIndexChain(b *testing.B) {
 	fw.Close()
 	b.SetBytes(size)
 	b.ReportAllocs()
+	var tFloor time.Duration
 	for b.Loop() {
 		b.StopTimer()
+		t := time.Now()
+		floor(b, raws)
+		tFloor += time.Since(t)
 		st, err := embedded.Open(filepath.Join(b.TempDir(), "s"), embedded.Options{})
 		if err != nil {
 			b.Fatal(err)
@@ -217,9 +231,12 @@ func BenchmarkIndexChain(b *testing.B) {
 		if _, err := Index(context.Background(), st, IndexConfig{Dir: dir}); err != nil {
 			b.Fatal(err)
 		}
-		b.StopTimer()
-		st.Close()
-		b.StartTimer()
+		// Timed: closing waits for a flush still running.
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 	reportTx(b, txs)
+	b.ReportMetric(float64(tFloor)/float64(b.N)/1e6, "floor-ms")
+	b.ReportMetric(tFloor.Seconds()/b.Elapsed().Seconds(), "ratio")
 }
