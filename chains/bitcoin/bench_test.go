@@ -189,8 +189,9 @@ func BenchmarkIndex(b *testing.B) {
 
 // BenchmarkIndexChain runs the whole pipeline (scan, read, parallel
 // decode, resolve, write) over a generated regtest chain of 300,000
-// transactions (102 MB) in block files: two 64 MiB batches, each large
-// enough that Pebble takes it as a table of its own and flushes it, so
+// transactions (102 MB) in block files: two batches (the indexer's
+// default 64 MiB of blocks, and the rest), each large enough that Pebble
+// takes it as a table of its own and flushes it, so
 // that the figure includes what BenchmarkIndex, one small write into a
 // new store, leaves out. The close, which waits for a flush still
 // running, is timed. Each op also runs the floor over the same
