@@ -256,8 +256,7 @@ func (s *Store) writeAccountBlock(b *kvBuf, c chains.Chain, m *store.Meta, bd *s
 	for i := range bd.Tokens {
 		b.set(tokenKey(c, bd.Tokens[i].Address), appendToken(nil, &bd.Tokens[i]))
 	}
-	m.Blocks++
-	m.TipHeight, m.TipHash = blk.Height, blk.Hash
+	extendTip(m, blk)
 	return nil
 }
 

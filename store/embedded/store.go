@@ -203,14 +203,6 @@ type setter interface {
 }
 
 func (s *Store) setMeta(b setter, m store.Meta) error {
-	v, err := metaValue(m)
-	if err != nil {
-		return err
-	}
-	return b.Set(metaKey(m.Chain), v, nil)
-}
-
-func metaValue(m store.Meta) ([]byte, error) {
 	if m.TipHeight >= 0 {
 		m.TipHex = m.TipHash.String()
 	} else {
@@ -218,9 +210,9 @@ func metaValue(m store.Meta) ([]byte, error) {
 	}
 	v, err := json.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s meta: %w", m.Chain, err)
+		return fmt.Errorf("encode %s meta: %w", m.Chain, err)
 	}
-	return v, nil
+	return b.Set(metaKey(m.Chain), v, nil)
 }
 
 // SetSourceStats records how many blocks of the last index run's source

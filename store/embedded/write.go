@@ -43,8 +43,7 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 		if err := checkLink(c, &tip, blk); err != nil {
 			return err
 		}
-		tip.Blocks++
-		tip.TipHeight, tip.TipHash = blk.Height, blk.Hash
+		extendTip(&tip, blk)
 		size += int(blk.Size)
 	}
 	if s.bufs == nil {
@@ -94,8 +93,8 @@ const maxWrite = math.MaxUint32 - 1<<20
 var errTooLarge = errors.New("more bytes than one write can hold; write fewer blocks at a time")
 
 // writeUTXO builds the batch of a UTXO chain's blocks table by table, in
-// key order: the history (a), then the block records (b, h) and the meta
-// record (m), then the spenders (s), then the transactions (t). Each
+// key order: the history (a), the block records (b, h), the meta record
+// (m), the spenders (s), then the transactions (t). Each
 // table's entries are encoded, sorted and copied into the batch before
 // the next table's are encoded, so that the entries being sorted and
 // copied in key order stay in the processor's cache: a table of a few
@@ -117,15 +116,12 @@ func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, 
 	// (0.83 on recent mainnet blocks, 1.4 on the generated test chains).
 	kv.grow(size/2, size/192)
 	r = bufs.startRepr(int(float64(size)*bufs.reprPerByte*1.05) + 4096)
-	table := func(encode func(*kvBuf, chains.Chain, *store.BlockData), more func(*kvBuf) error) error {
+	// table encodes one table's entries, sorts them and makes room for
+	// them in the batch.
+	table := func(encode func(*kvBuf) error) error {
 		kv.reset()
-		for i := range blocks {
-			encode(kv, c, &blocks[i])
-		}
-		if more != nil {
-			if err := more(kv); err != nil {
-				return err
-			}
+		if err := encode(kv); err != nil {
+			return err
 		}
 		if len(kv.buf) > maxWrite-len(r) {
 			return errTooLarge
@@ -135,18 +131,23 @@ func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, 
 		n += len(kv.ents)
 		return nil
 	}
-	if err := table(historyEntries, nil); err != nil {
+	perBlock := func(encode func(*kvBuf, chains.Chain, *store.BlockData)) func(*kvBuf) error {
+		return func(kv *kvBuf) error {
+			for i := range blocks {
+				encode(kv, c, &blocks[i])
+			}
+			return nil
+		}
+	}
+	if err := table(perBlock(historyEntries)); err != nil {
 		return nil, 0, nil, err
 	}
 	if r, added, err = s.appendHistory(ctx, r, kv, c, m, bufs.added[:0]); err != nil {
 		return nil, 0, nil, err
 	}
-	meta := func(kv *kvBuf) error { return s.setMeta(kv, *m) }
-	for _, t := range []struct {
-		encode func(*kvBuf, chains.Chain, *store.BlockData)
-		more   func(*kvBuf) error
-	}{{blockEntries, meta}, {spenderEntries, nil}, {txEntries, nil}} {
-		if err := table(t.encode, t.more); err != nil {
+	meta := func(kv *kvBuf) error { return s.setMeta(kv, *m) } // now that m counts the new addresses
+	for _, encode := range []func(*kvBuf) error{perBlock(blockEntries), meta, perBlock(spenderEntries), perBlock(txEntries)} {
+		if err := table(encode); err != nil {
 			return nil, 0, nil, err
 		}
 		r = kv.appendRepr(r, kv.ents)
@@ -205,8 +206,13 @@ func countBlock(m *store.Meta, bd *store.BlockData) {
 		m.Outputs += int64(len(tx.Outputs))
 		m.Txs++
 	}
+	extendTip(m, &bd.Block)
+}
+
+// extendTip makes blk, which continues it, the tip of the chain m counts.
+func extendTip(m *store.Meta, blk *chains.Block) {
 	m.Blocks++
-	m.TipHeight, m.TipHash = bd.Block.Height, bd.Block.Hash
+	m.TipHeight, m.TipHash = blk.Height, blk.Hash
 }
 
 // historyEntries encodes bd's entries of table a: one per address paid.
@@ -302,8 +308,7 @@ func (s *Store) appendHistory(ctx context.Context, r []byte, kv *kvBuf, c chains
 	if err != nil {
 		return nil, nil, err
 	}
-	ents := kv.ents
-	for _, e := range ents {
+	for _, e := range kv.ents {
 		k := kv.key(e)
 		if n := len(lo) + 1 + int(k[len(lo)]); n <= len(k) {
 			f.check(k[:n], len(lo)+1)
@@ -635,16 +640,18 @@ func (b *kvBuf) value(e kvEnt) []byte {
 
 // splitEntry splits an entry after its kind byte into key and value.
 func splitEntry(p []byte) (k, v []byte) {
+	k, p = lenPrefixed(p)
+	v, _ = lenPrefixed(p)
+	return k, v
+}
+
+// lenPrefixed splits the uvarint-length-prefixed bytes s off the front of p.
+func lenPrefixed(p []byte) (s, rest []byte) {
 	n, w := uint64(p[0]), 1
 	if n >= 0x80 {
 		n, w = binary.Uvarint(p)
 	}
-	k, p = p[w:w+int(n)], p[w+int(n):]
-	n, w = uint64(p[0]), 1
-	if n >= 0x80 {
-		n, w = binary.Uvarint(p)
-	}
-	return k, p[w : w+int(n)]
+	return p[w : w+int(n)], p[w+int(n):]
 }
 
 // compare orders two entries by key; an insertion sort moving only
