@@ -252,6 +252,11 @@ func (ix *indexer) run(ctx context.Context, from, to int64) error {
 	g, ctx := errgroup.WithContext(ctx)
 	work := make(chan *job, 2*ix.cfg.Workers)
 	ordered := make(chan *job, 4*ix.cfg.Workers)
+	// Block buffers go back to the reader once decoded (the decoder
+	// copies out all it keeps): a fresh buffer per block would be zeroed
+	// for nothing, and would bring the next garbage collection nearer by
+	// the size of the chain read.
+	free := make(chan []byte, 6*ix.cfg.Workers+2)
 	g.Go(func() error {
 		defer close(work)
 		defer close(ordered)
@@ -272,7 +277,12 @@ func (ix *indexer) run(ctx context.Context, from, to int64) error {
 					return fmt.Errorf("open block file: %w", err)
 				}
 			}
-			raw, err := f.readBlock(ref, nil)
+			var buf []byte
+			select {
+			case buf = <-free:
+			default:
+			}
+			raw, err := f.readBlock(ref, buf)
 			if err != nil {
 				return err
 			}
@@ -292,6 +302,11 @@ func (ix *indexer) run(ctx context.Context, from, to int64) error {
 			dec := NewDecoder()
 			for j := range work {
 				j.bd, j.err = dec.Decode(j.raw, j.ref.Height)
+				select {
+				case free <- j.raw:
+				default:
+				}
+				j.raw = nil
 				if j.err != nil {
 					j.err = fmt.Errorf("%s: offset %d: %w", j.ref.File, j.ref.Offset-frameSize, j.err)
 				}
@@ -440,8 +455,8 @@ type cached struct {
 }
 
 func newOutputCache(limit int) *outputCache {
-	return &outputCache{cur: cacheGen{at: map[uint64]uint32{}}, old: cacheGen{at: map[uint64]uint32{}},
-		over: map[chains.Outpoint]*chains.Output{}, limit: limit}
+	// old gets its map when the first generation retires.
+	return &outputCache{cur: cacheGen{at: map[uint64]uint32{}}, over: map[chains.Outpoint]*chains.Output{}, limit: limit}
 }
 
 func cacheKey(op chains.Outpoint) uint64 {
@@ -498,7 +513,14 @@ func (c *outputCache) rotate() {
 	g := &c.cur
 	switch {
 	case len(g.at) >= c.limit:
-		c.old, c.cur = c.cur, cacheGen{at: make(map[uint64]uint32, c.limit/2)}
+		// The dropped generation's map and slice, grown to hold limit
+		// outputs, become the new one's.
+		next := c.old
+		next.empty()
+		if next.at == nil {
+			next.at = make(map[uint64]uint32, c.limit/2)
+		}
+		c.old, c.cur = c.cur, next
 	case len(g.ents) > 2*len(g.at)+1024:
 		ents := make([]cached, 0, 2*len(g.at)+1024)
 		for k, i := range g.at {
@@ -511,10 +533,14 @@ func (c *outputCache) rotate() {
 
 // reset empties the cache, keeping its room.
 func (c *outputCache) reset() {
-	for _, g := range []*cacheGen{&c.cur, &c.old} {
-		clear(g.at)
-		clear(g.ents)
-		g.ents = g.ents[:0]
-	}
+	c.cur.empty()
+	c.old.empty()
 	clear(c.over)
+}
+
+// empty drops g's outputs and keeps its room.
+func (g *cacheGen) empty() {
+	clear(g.at)
+	clear(g.ents) // let the blocks go
+	g.ents = g.ents[:0]
 }

@@ -509,6 +509,34 @@ func TestOutputCacheCollision(t *testing.T) {
 	}
 }
 
+// TestOutputCacheRecycles: a retired generation's room serves the next
+// one, without what it held: after two rotations the first generation's
+// outputs are gone, the second's are found once, and the recycled
+// generation takes new ones.
+func TestOutputCacheRecycles(t *testing.T) {
+	ops := make([]chains.Outpoint, 3)
+	outs := make([]chains.Output, 3)
+	for i := range ops {
+		ops[i].Hash[0] = byte(i + 1)
+		outs[i].Value = int64(i)
+	}
+	c := newOutputCache(1)
+	c.put(ops[0], &outs[0])
+	c.rotate()
+	c.put(ops[1], &outs[1])
+	c.rotate() // ops[0]'s generation is dropped and becomes the current one
+	if got := c.take(ops[0]); got != nil {
+		t.Fatalf("output of a dropped generation found: %v", got)
+	}
+	c.put(ops[2], &outs[2])
+	if c.take(ops[1]) != &outs[1] || c.take(ops[2]) != &outs[2] {
+		t.Fatal("outputs lost")
+	}
+	if c.take(ops[1]) != nil || c.take(ops[2]) != nil {
+		t.Fatal("outputs found twice")
+	}
+}
+
 // TestOutputCacheCompacts: once most of a generation has been spent, a
 // rotation compacts it; what was not spent is still found, once, and what
 // was spent is not found again.
