@@ -1,0 +1,146 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// randAddrs returns n random 20-byte pay-to-witness-key-hash addresses.
+func randAddrs(r *rand.Rand, n int) []chains.Address {
+	as := make([]chains.Address, n)
+	for i := range as {
+		b := make([]byte, 20)
+		fill(r, b)
+		as[i] = chains.MakeAddress(chains.KindWitnessV0KH, b)
+	}
+	return as
+}
+
+// writeFlushed writes one block per group of addresses, each paying them
+// all, and flushes the store after each, so that every block's history
+// entries end in table files of their own (and compactions merge them
+// as they would in a long index run).
+func writeFlushed(tb testing.TB, st *Store, groups [][]chains.Address) {
+	tb.Helper()
+	var prev chains.Hash
+	m, err := st.Meta(context.Background(), chains.Bitcoin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := m.TipHeight + 1
+	if h > 0 {
+		prev = m.TipHash
+	}
+	for _, as := range groups {
+		b := block(h, prev, coinbasePaying(h, as...))
+		if err := st.WriteBlocks(context.Background(), chains.Bitcoin, "regtest", []store.BlockData{b}, store.WriteOptions{}); err != nil {
+			tb.Fatal(err)
+		}
+		if err := st.db.Flush(); err != nil {
+			tb.Fatal(err)
+		}
+		prev = b.Block.Hash
+		h++
+	}
+}
+
+// BenchmarkFirstSeen is the check of whether an address has been paid
+// before, on a store that holds 200,000 addresses in flushed and
+// compacted tables, for 20,000 addresses of a new batch that the store
+// has not seen (new) or has (seen; the in-memory set of known addresses
+// emptied, as after a restart or once it has rotated them out).
+func BenchmarkFirstSeen(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 5))
+	st, err := Open(filepath.Join(b.TempDir(), "s"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	var groups [][]chains.Address
+	for range 40 {
+		groups = append(groups, randAddrs(r, 5000))
+	}
+	writeFlushed(b, st, groups)
+	prefixes := func(as []chains.Address) [][]byte {
+		var ks [][]byte
+		for _, a := range as {
+			ks = append(ks, addrPrefix(nil, chains.Bitcoin, a))
+		}
+		slices.SortFunc(ks, bytes.Compare)
+		return ks
+	}
+	var seen []chains.Address
+	for _, g := range groups {
+		seen = append(seen, g[:500]...)
+	}
+	for name, keys := range map[string][][]byte{"new": prefixes(randAddrs(r, 20000)), "seen": prefixes(seen)} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				st.known = newKnownSet(1 << 20)
+				var m store.Meta
+				b.StartTimer()
+				f, err := st.newSeenCheck(context.Background(), keyPrefix(nil, tAddr, chains.Bitcoin), &m, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, k := range keys {
+					f.check(k, 3)
+				}
+				if err := f.close(); err != nil {
+					b.Fatal(err)
+				}
+				if want := int64(len(keys)); name == "new" && m.Addresses != want || name == "seen" && m.Addresses != 0 {
+					b.Fatalf("%d new addresses, want %d", m.Addresses, want)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/address")
+		})
+	}
+}
+
+// TestFirstSeenFromTables: addresses paid again after their first
+// entries went to table files, in a store opened again (so that nothing
+// is known in memory), are not counted again and keep their first-seen
+// heights.
+func TestFirstSeenFromTables(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(8, 8))
+	path := filepath.Join(t.TempDir(), "s")
+	st := openAt(t, path)
+	var groups [][]chains.Address
+	for range 6 {
+		groups = append(groups, randAddrs(r, 300))
+	}
+	writeFlushed(t, st, groups) // heights 0..5
+	st.Close()
+	st = openAt(t, path)
+	var again []chains.Address
+	for i, g := range groups {
+		again = append(again, g[i*10:i*10+20]...)
+	}
+	fresh := randAddrs(r, 50)
+	writeFlushed(t, st, [][]chains.Address{append(again, fresh...)}) // height 6
+	m, err := st.Meta(ctx, chains.Bitcoin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(6*300 + len(fresh)); m.Addresses != want {
+		t.Errorf("%d addresses counted, want %d", m.Addresses, want)
+	}
+	for i, g := range groups {
+		if h, err := st.FirstSeen(ctx, chains.Bitcoin, g[i*10]); err != nil || h != int64(i) {
+			t.Errorf("group %d first seen at %d (%v), want %d", i, h, err, i)
+		}
+	}
+	if h, err := st.FirstSeen(ctx, chains.Bitcoin, fresh[0]); err != nil || h != 6 {
+		t.Errorf("new address first seen at %d (%v), want 6", h, err)
+	}
+}
