@@ -2,7 +2,10 @@
 # benchreport.sh FILE: summarise `go test -bench` output: the median MB/s
 # and tx/s of each benchmark, and each one's ratio to BenchmarkFloor
 # (btcd's bare wire.MsgBlock deserialization plus txid hashing). Only the
-# benchmarks over the same real blocks as the floor get a ratio.
+# benchmarks over the same real blocks as the floor get a ratio: the
+# median, over the rounds, of a run's MB/s over the MB/s of the floor run
+# last before it (make bench runs floor, decoder and index in turn, five
+# times, so that a ratio compares runs seconds apart and not minutes).
 awk '
 /^Benchmark/ {
 	name = $1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name)
@@ -28,6 +31,10 @@ awk '
 		if ($(i+1) == "p99-ms") p99[name] = p99[name] " " $i
 	}
 	if (!(name in seen)) { seen[name] = 1; order[++n] = name }
+	for (i = 2; i < NF; i++) if ($(i+1) == "MB/s") {
+		if (name == "Floor") lastFloor = $i
+		else if ((name == "Decode" || name == "Index") && lastFloor > 0) paired[name] = paired[name] sprintf(" %.3f", $i / lastFloor)
+	}
 }
 function median(list,   a, k, i, j, t) {
 	k = split(list, a, " ")
@@ -35,20 +42,23 @@ function median(list,   a, k, i, j, t) {
 	return a[int((k + 1) / 2)]
 }
 END {
-	floor = median(mb["Floor"])
 	printf "\n%-12s %10s %12s %14s\n", "benchmark", "MB/s", "tx/s", "ratio to floor"
 	for (i = 1; i <= n; i++) {
 		if (!(order[i] in mb)) continue
 		m = median(mb[order[i]]); t = median(tx[order[i]])
-		if (order[i] == "Floor" || order[i] == "Decode" || order[i] == "Index")
-			printf "%-12s %10.1f %12.0f %14.2f\n", order[i], m, t, (floor > 0 ? m / floor : 0)
+		if (order[i] == "Floor")
+			printf "%-12s %10.1f %12.0f %14.2f\n", order[i], m, t, 1
+		else if (order[i] in paired)
+			printf "%-12s %10.1f %12.0f %14.3f\n", order[i], m, t, median(paired[order[i]])
 		else
 			printf "%-12s %10.1f %12.0f %14s\n", order[i], m, t, "(other data)"
 	}
+	if ("Index" in paired)
+		printf "Index ratio to the floor run just before it, round by round:%s\n", paired["Index"]
 	if ("Index" in dms)
 		printf "Index per op: decode %s ms, resolve inputs %s ms, write %s ms (target: ratio >= 0.40)\n", median(dms["Index"]), median(rms["Index"]), median(wms["Index"])
 	if ("Index" in ratio)
-		printf "Index with the floor run op by op beside it (same blocks, same moments): floor %s ms, index %.1f ms, ratio %s\n", median(fms["Index"]), median(nsop["Index"]) / 1e6, median(ratio["Index"])
+		printf "Index with the floor run op by op beside it (same moments, but the floor pays for part of the garbage the index leaves): floor %s ms, index %.1f ms, ratio %s\n", median(fms["Index"]), median(nsop["Index"]) / 1e6, median(ratio["Index"])
 	if ("IndexChain" in ratio)
 		printf "Whole pipeline (IndexChain: generated chain, two 64 MiB batches and their flushes), floor op by op beside it: floor %s ms, index %.1f ms, ratio %s\n", median(fms["IndexChain"]), median(nsop["IndexChain"]) / 1e6, median(ratio["IndexChain"])
 	if ("Write/writer" in rows) {

@@ -125,7 +125,12 @@ func (s prevoutSink) LookupOutputs(ctx context.Context, c chains.Chain, ops []ch
 // in ns/op): floor-ms, and ratio, the floor's time over the index's. The
 // machine's speed drifts by a third within minutes here, so a ratio of
 // two benchmarks run one after the other moves with it; taken op by op,
-// both sides see the same machine.
+// both sides see the same machine. Op by op flatters the index, though:
+// the floor then runs right after an index op and pays for part of the
+// garbage collection the index's allocations bring on (in a fast spell
+// it takes 18 ms an op alone and 21-22 ms here). make bench therefore
+// reports the ratio to BenchmarkFloor run just before, in the same
+// process, as the main one.
 //
 // The decoder and the output cache live across iterations, as they live
 // across batches in an index run (the cache is emptied, so that no input
