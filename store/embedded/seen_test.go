@@ -80,19 +80,24 @@ func BenchmarkFirstSeen(b *testing.B) {
 	for _, g := range groups {
 		seen = append(seen, g[:500]...)
 	}
-	for name, keys := range map[string][][]byte{"new": prefixes(randAddrs(r, 20000)), "seen": prefixes(seen)} {
+	lo := keyPrefix(nil, tAddr, chains.Bitcoin)
+	for _, c := range []struct {
+		name string
+		keys [][]byte
+	}{{"new", prefixes(randAddrs(r, 20000))}, {"seen", prefixes(seen)}} {
+		name, keys := c.name, c.keys
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				st.known = newKnownSet(1 << 20)
 				var m store.Meta
 				b.StartTimer()
-				f, err := st.newSeenCheck(context.Background(), keyPrefix(nil, tAddr, chains.Bitcoin), &m, nil)
+				f, err := st.newSeenCheck(context.Background(), lo, &m, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
 				for _, k := range keys {
-					f.check(k, 3)
+					f.check(k, len(lo)+1) // the address starts after its length byte
 				}
 				if err := f.close(); err != nil {
 					b.Fatal(err)
