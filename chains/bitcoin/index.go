@@ -431,13 +431,13 @@ func (ix *indexer) prevoutError(bd *store.BlockData, in *chains.Input) error {
 // store has it.
 //
 // A generation files its outputs under a 64-bit key made from the txid
-// and the index, in a map from key to the output's place in a slice that
-// holds the whole outpoint alongside. The map's slots are then 16 bytes,
-// not the 56 of a key, an outpoint and a pointer: the map of a batch's
-// outputs stays in the processor's cache, where each put or take would
-// otherwise wait on memory. An outpoint whose key another one already
-// holds goes to a small exact map, so a collision costs speed, never an
-// output.
+// and the index, in a table (keyTable) from key to the output's place in
+// a slice that holds the whole outpoint alongside. The table's slots are
+// then 16 bytes, not the 56 of a key, an outpoint and a pointer: the
+// table of a batch's outputs stays in the processor's cache, where each
+// put or take would otherwise wait on memory. An outpoint whose key
+// another one already holds goes to a small exact map, so a collision
+// costs speed, never an output.
 type outputCache struct {
 	cur, old cacheGen
 	over     map[chains.Outpoint]*chains.Output
@@ -445,8 +445,8 @@ type outputCache struct {
 }
 
 type cacheGen struct {
-	at   map[uint64]uint32 // key → index in ents
-	ents []cached          // in order put; taken ones stay until compacted
+	at   keyTable // key → index in ents
+	ents []cached // in order put; taken ones stay until compacted
 }
 
 type cached struct {
@@ -456,7 +456,7 @@ type cached struct {
 
 func newOutputCache(limit int) *outputCache {
 	// old gets its map when the first generation retires.
-	return &outputCache{cur: cacheGen{at: map[uint64]uint32{}}, over: map[chains.Outpoint]*chains.Output{}, limit: limit}
+	return &outputCache{over: map[chains.Outpoint]*chains.Output{}, limit: limit}
 }
 
 func cacheKey(op chains.Outpoint) uint64 {
@@ -466,7 +466,7 @@ func cacheKey(op chains.Outpoint) uint64 {
 func (c *outputCache) put(op chains.Outpoint, o *chains.Output) {
 	k := cacheKey(op)
 	g := &c.cur
-	if i, ok := g.at[k]; ok {
+	if i, ok := g.at.get(k); ok {
 		if g.ents[i].op != op {
 			c.over[op] = o
 		} else {
@@ -474,7 +474,7 @@ func (c *outputCache) put(op chains.Outpoint, o *chains.Output) {
 		}
 		return
 	}
-	g.at[k] = uint32(len(g.ents))
+	g.at.set(k, uint32(len(g.ents)))
 	g.ents = append(g.ents, cached{op, o})
 }
 
@@ -495,11 +495,11 @@ func (c *outputCache) take(op chains.Outpoint) *chains.Output {
 }
 
 func (g *cacheGen) take(k uint64, op chains.Outpoint) *chains.Output {
-	i, ok := g.at[k]
+	i, ok := g.at.get(k)
 	if !ok || g.ents[i].op != op {
 		return nil
 	}
-	delete(g.at, k)
+	g.at.del(k)
 	o := g.ents[i].o
 	g.ents[i].o = nil // let the block go
 	return o
@@ -512,21 +512,18 @@ func (g *cacheGen) take(k uint64, op chains.Outpoint) *chains.Output {
 func (c *outputCache) rotate() {
 	g := &c.cur
 	switch {
-	case len(g.at) >= c.limit:
+	case g.at.len() >= c.limit:
 		// The dropped generation's map and slice, grown to hold limit
 		// outputs, become the new one's.
 		next := c.old
 		next.empty()
-		if next.at == nil {
-			next.at = make(map[uint64]uint32, c.limit/2)
-		}
 		c.old, c.cur = c.cur, next
-	case len(g.ents) > 2*len(g.at)+1024:
-		ents := make([]cached, 0, 2*len(g.at)+1024)
-		for k, i := range g.at {
-			g.at[k] = uint32(len(ents))
+	case len(g.ents) > 2*g.at.len()+1024:
+		ents := make([]cached, 0, 2*g.at.len()+1024)
+		g.at.renumber(func(i uint32) uint32 {
 			ents = append(ents, g.ents[i])
-		}
+			return uint32(len(ents) - 1)
+		})
 		g.ents = ents
 	}
 }
@@ -540,7 +537,7 @@ func (c *outputCache) reset() {
 
 // empty drops g's outputs and keeps its room.
 func (g *cacheGen) empty() {
-	clear(g.at)
+	g.at.reset()
 	clear(g.ents) // let the blocks go
 	g.ents = g.ents[:0]
 }

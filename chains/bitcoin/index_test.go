@@ -559,7 +559,7 @@ func TestOutputCacheCompacts(t *testing.T) {
 	}
 	c.rotate()
 	if n := len(c.cur.ents); n >= len(outs)/2 {
-		t.Fatalf("not compacted: %d entries kept for %d unspent outputs", n, len(c.cur.at))
+		t.Fatalf("not compacted: %d entries kept for %d unspent outputs", n, c.cur.at.len())
 	}
 	for i := range outs {
 		got := c.take(op(i))
