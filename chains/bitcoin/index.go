@@ -513,7 +513,7 @@ func (c *outputCache) rotate() {
 	g := &c.cur
 	switch {
 	case g.at.len() >= c.limit:
-		// The dropped generation's map and slice, grown to hold limit
+		// The dropped generation's table and slice, grown to hold limit
 		// outputs, become the new one's.
 		next := c.old
 		next.empty()
