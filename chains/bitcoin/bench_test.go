@@ -196,12 +196,11 @@ func BenchmarkIndex(b *testing.B) {
 // decode, resolve, write) over a generated regtest chain of 300,000
 // transactions (102 MB) in block files: two batches (the indexer's
 // default 64 MiB of blocks, and the rest), each large enough that Pebble
-// takes it as a table of its own and flushes it, so
-// that the figure includes what BenchmarkIndex, one small write into a
-// new store, leaves out. The close, which waits for a flush still
-// running, is timed. Each op also runs the floor over the same
-// blocks, timed apart, and reports floor-ms and ratio as BenchmarkIndex
-// does. The generated transactions are smaller than mainnet's (1.4 bytes
+// takes it as a table of its own and flushes it, so that the figure
+// includes what BenchmarkIndex, one small write into a new store, leaves
+// out. The close, which waits for a flush still running, is timed. Each
+// op also runs the floor over the same blocks, timed apart, and reports
+// floor-ms and ratio as BenchmarkIndex does. The generated transactions are smaller than mainnet's (1.4 bytes
 // of store batch per byte of block against 0.83), which weighs on the
 // ratio.
 func BenchmarkIndexChain(b *testing.B) {

@@ -455,7 +455,6 @@ type cached struct {
 }
 
 func newOutputCache(limit int) *outputCache {
-	// old gets its map when the first generation retires.
 	return &outputCache{over: map[chains.Outpoint]*chains.Output{}, limit: limit}
 }
 
@@ -466,7 +465,7 @@ func cacheKey(op chains.Outpoint) uint64 {
 func (c *outputCache) put(op chains.Outpoint, o *chains.Output) {
 	k := cacheKey(op)
 	g := &c.cur
-	if i, ok := g.at.get(k); ok {
+	if i, had := g.at.insert(k, uint32(len(g.ents))); had {
 		if g.ents[i].op != op {
 			c.over[op] = o
 		} else {
@@ -474,7 +473,6 @@ func (c *outputCache) put(op chains.Outpoint, o *chains.Output) {
 		}
 		return
 	}
-	g.at.set(k, uint32(len(g.ents)))
 	g.ents = append(g.ents, cached{op, o})
 }
 
@@ -495,11 +493,11 @@ func (c *outputCache) take(op chains.Outpoint) *chains.Output {
 }
 
 func (g *cacheGen) take(k uint64, op chains.Outpoint) *chains.Output {
-	i, ok := g.at.get(k)
+	slot, i, ok := g.at.lookup(k)
 	if !ok || g.ents[i].op != op {
 		return nil
 	}
-	g.at.del(k)
+	g.at.remove(slot)
 	o := g.ents[i].o
 	g.ents[i].o = nil // let the block go
 	return o

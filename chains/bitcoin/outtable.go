@@ -35,25 +35,28 @@ func (t *keyTable) find(k uint64) (p int, ok bool) {
 	}
 }
 
-// get returns the place filed under k.
-func (t *keyTable) get(k uint64) (uint32, bool) {
+// lookup returns the slot holding k and the place filed there.
+func (t *keyTable) lookup(k uint64) (slot int, place uint32, ok bool) {
 	if t.n == 0 {
-		return 0, false
+		return 0, 0, false
 	}
-	p, ok := t.find(k)
-	return t.slots[p].at - 1, ok
+	slot, ok = t.find(k)
+	return slot, t.slots[slot].at - 1, ok
 }
 
-// set files place under k, replacing what k had.
-func (t *keyTable) set(k uint64, place uint32) {
+// insert files place under k, unless k is filed already: then it returns
+// the place k has, and leaves it.
+func (t *keyTable) insert(k uint64, place uint32) (had uint32, ok bool) {
 	if (t.n+1)*4 > len(t.slots)*3 {
 		t.grow()
 	}
 	p, ok := t.find(k)
-	if !ok {
-		t.n++
+	if ok {
+		return t.slots[p].at - 1, true
 	}
+	t.n++
 	t.slots[p] = keySlot{k, place + 1}
+	return 0, false
 }
 
 func (t *keyTable) grow() {
@@ -67,17 +70,10 @@ func (t *keyTable) grow() {
 	}
 }
 
-// del removes k. The slots after it in its probe run that could sit
-// nearer their own first slot move back (Knuth's algorithm R), so that
-// no probe ends early at the hole.
-func (t *keyTable) del(k uint64) {
-	if t.n == 0 {
-		return
-	}
-	i, ok := t.find(k)
-	if !ok {
-		return
-	}
+// remove empties slot i, found by lookup. The slots after it in its
+// probe run that could sit nearer their own first slot move back (Knuth's
+// algorithm R), so that no probe ends early at the hole.
+func (t *keyTable) remove(i int) {
 	t.n--
 	mask := len(t.slots) - 1
 	for j := (i + 1) & mask; t.slots[j].at != 0; j = (j + 1) & mask {

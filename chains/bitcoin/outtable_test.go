@@ -27,13 +27,20 @@ func TestKeyTable(t *testing.T) {
 		switch r.IntN(3) {
 		case 0:
 			v := uint32(step)
-			kt.set(k, v)
-			want[k] = v
+			had, ok := kt.insert(k, v)
+			if w, wok := want[k]; ok != wok || ok && had != w {
+				t.Fatalf("step %d: key %x: insert found %d %v, want %d %v", step, k, had, ok, w, wok)
+			}
+			if !ok {
+				want[k] = v
+			}
 		case 1:
-			kt.del(k)
+			if slot, _, ok := kt.lookup(k); ok {
+				kt.remove(slot)
+			}
 			delete(want, k)
 		}
-		got, ok := kt.get(k)
+		_, got, ok := kt.lookup(k)
 		w, wok := want[k]
 		if ok != wok || ok && got != w {
 			t.Fatalf("step %d: key %x: got %d %v, want %d %v", step, k, got, ok, w, wok)
@@ -43,7 +50,7 @@ func TestKeyTable(t *testing.T) {
 		}
 		if step%1000 == 0 {
 			for k, w := range want {
-				if got, ok := kt.get(k); !ok || got != w {
+				if _, got, ok := kt.lookup(k); !ok || got != w {
 					t.Fatalf("step %d: key %x: got %d %v, want %d", step, k, got, ok, w)
 				}
 			}
@@ -54,12 +61,12 @@ func TestKeyTable(t *testing.T) {
 	}
 	kt.renumber(func(p uint32) uint32 { return p + 1 })
 	for k, w := range want {
-		if got, _ := kt.get(k); got != w+1 {
+		if _, got, _ := kt.lookup(k); got != w+1 {
 			t.Fatalf("after renumbering: key %x: got %d, want %d", k, got, w+1)
 		}
 	}
 	kt.reset()
-	if _, ok := kt.get(key()); ok || kt.len() != 0 {
+	if _, _, ok := kt.lookup(key()); ok || kt.len() != 0 {
 		t.Fatal("reset left keys")
 	}
 }

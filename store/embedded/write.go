@@ -626,9 +626,10 @@ func msdSort(ents, tmp []kvEnt, shift int, compare func(x, y kvEnt) int) {
 	slices.SortStableFunc(ents, compare) // more than 32 keys share all eight prefix bytes
 }
 
-// key returns e's key.
+// key returns e's key. It runs for every comparison the sort makes, so
+// it reads only the key's length, not the value's.
 func (b *kvBuf) key(e kvEnt) []byte {
-	k, _ := splitEntry(b.buf[e.off+1 : e.end])
+	k, _ := lenPrefixed(b.buf[e.off+1 : e.end])
 	return k
 }
 
