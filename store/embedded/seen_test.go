@@ -149,3 +149,61 @@ func TestFirstSeenFromTables(t *testing.T) {
 		t.Errorf("new address first seen at %d (%v), want 6", h, err)
 	}
 }
+
+// TestKnownSet: the set of known addresses, against a model of its two
+// generations (Go maps), with a limit small enough that generations turn
+// over many times, and keys crowded into few slots so that probes run
+// long and wrap around the table's end. It fails if a generation is not
+// emptied when it becomes the current one, or if a probe stops early.
+func TestKnownSet(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	const limit = 3000
+	k := newKnownSet(limit)
+	cur, old := map[knownKey]bool{}, map[knownKey]bool{}
+	key := func() knownKey {
+		// Low bits from a narrow range crowd the keys into a few slots
+		// near the end of the table (of any size up to 4096 slots), whose
+		// probes wrap.
+		return knownKey{uint64(r.IntN(8000))<<20 | uint64(4081+r.IntN(30)), uint64(r.IntN(3))}
+	}
+	for i := range 200000 {
+		x := key()
+		switch r.IntN(3) {
+		case 0:
+			if len(cur) >= limit {
+				old, cur = cur, map[knownKey]bool{}
+			}
+			cur[x] = true
+			k.add(x)
+		case 1:
+			keys := []knownKey{x, key(), key()}
+			for _, x := range keys {
+				if len(cur) >= limit {
+					old, cur = cur, map[knownKey]bool{}
+				}
+				cur[x] = true
+			}
+			k.addAll(keys)
+		default:
+			if got, want := k.hasKey(x), cur[x] || old[x]; got != want {
+				t.Fatalf("op %d: has %v = %v, want %v", i, x, got, want)
+			}
+		}
+	}
+	if k.cur.n != len(cur) || k.old.n != len(old) {
+		t.Fatalf("generations hold %d and %d keys, want %d and %d", k.cur.n, k.old.n, len(cur), len(old))
+	}
+	a := chains.MakeAddress(chains.AddrKind(1), []byte("twenty-byte-address!"))
+	k.add(k.key(a))
+	if !k.has(a) {
+		t.Fatal("an address added is not known")
+	}
+	k.forget([]chains.Address{a})
+	if k.has(a) {
+		t.Fatal("an address forgotten is still known")
+	}
+	k.add(knownKey{})
+	if k.hasKey(knownKey{}) || k.cur.n != 0 {
+		t.Fatal("the zero key, which marks empty slots, was filed")
+	}
+}

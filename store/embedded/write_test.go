@@ -147,3 +147,49 @@ func TestUTXOBatchInKeyOrder(t *testing.T) {
 		t.Fatalf("meta counts %d inputs, %d txs, %d blocks; want %d, %d, %d", m.Inputs, m.Txs, m.Blocks, ins, txs, len(blocks))
 	}
 }
+
+// BenchmarkKVSort sorts one batch's tables as writeUTXO does, table by
+// table, with the key shapes and counts of the five mainnet blocks that
+// chains/bitcoin's BenchmarkIndex writes: history keys led by an
+// address's length and kind, spender and transaction keys led by a
+// txid.
+func BenchmarkKVSort(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 5))
+	var tables []kvBuf
+	table := func(n int, key func([]byte) []byte) {
+		var kv kvBuf
+		var k []byte
+		for range n {
+			k = key(k[:0])
+			kv.set(k, []byte("value of about twenty"))
+		}
+		tables = append(tables, kv)
+	}
+	table(21000, func(k []byte) []byte {
+		kind, n := chains.AddrKind(1+r.IntN(3)), 20+12*r.IntN(2)
+		a := make([]byte, n)
+		fill(r, a)
+		return addrKey(k, chains.Bitcoin, chains.MakeAddress(kind, a), 600000+r.Int64N(5), uint32(r.IntN(3000)), uint32(r.IntN(4)))
+	})
+	table(20000, func(k []byte) []byte {
+		var op chains.Outpoint
+		fill(r, op.Hash[:])
+		op.Index = uint32(r.IntN(4))
+		return outpointKey(k, tSpender, chains.Bitcoin, op)
+	})
+	table(8549, func(k []byte) []byte {
+		var h chains.Hash
+		fill(r, h[:])
+		return txKey(k, chains.Bitcoin, h)
+	})
+	orig := make([][]kvEnt, len(tables))
+	for i := range tables {
+		orig[i] = slices.Clone(tables[i].ents)
+	}
+	for b.Loop() {
+		for i := range tables {
+			copy(tables[i].ents, orig[i])
+			tables[i].sort()
+		}
+	}
+}
