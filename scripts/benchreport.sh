@@ -22,6 +22,7 @@ awk '
 		if ($(i+1) == "decode-ms") dms[name] = dms[name] " " $i
 		if ($(i+1) == "resolve-ms") rms[name] = rms[name] " " $i
 		if ($(i+1) == "write-ms") wms[name] = wms[name] " " $i
+		if ($(i+1) == "flush-cpu-ms") fcpu[name] = $i
 		if ($(i+1) == "floor-ms") fms[name] = fms[name] " " $i
 		if ($(i+1) == "ratio") ratio[name] = ratio[name] " " $i
 		if ($(i+1) == "chain-txs") ctx[name] = $i
@@ -32,8 +33,13 @@ awk '
 	}
 	if (!(name in seen)) { seen[name] = 1; order[++n] = name }
 	for (i = 2; i < NF; i++) if ($(i+1) == "MB/s") {
-		if (name == "Floor") lastFloor = $i
+		if (name == "Floor") { lastFloor = $i; lastFloorNs = $3 }
 		else if ((name == "Decode" || name == "Index") && lastFloor > 0) paired[name] = paired[name] sprintf(" %.3f", $i / lastFloor)
+	}
+	if (name == "Index" && (name in fcpu) && lastFloorNs > 0) {
+		withFlush = withFlush sprintf(" %.3f", lastFloorNs / ($3 + fcpu[name] * 1e6))
+		flushMs = flushMs " " fcpu[name]
+		delete fcpu[name]
 	}
 }
 function median(list,   a, k, i, j, t) {
@@ -57,6 +63,8 @@ END {
 		printf "Index ratio to the floor run just before it, round by round:%s\n", paired["Index"]
 	if ("Index" in dms)
 		printf "Index per op: decode %s ms, resolve inputs %s ms, write %s ms (target: ratio >= 0.40)\n", median(dms["Index"]), median(rms["Index"]), median(wms["Index"])
+	if (withFlush != "")
+		printf "Index with the flush its write leaves for later counted (the processor time of flushing the memtable after each op, %s ms): ratio %s (rounds:%s)\n", median(flushMs), median(withFlush), withFlush
 	if ("Index" in ratio)
 		printf "Index with the floor run op by op beside it (same moments, but the floor pays for part of the garbage the index leaves): floor %s ms, index %.1f ms, ratio %s\n", median(fms["Index"]), median(nsop["Index"]) / 1e6, median(ratio["Index"])
 	if ("IndexChain" in ratio)

@@ -85,6 +85,20 @@ func Open(path string, o Options) (*Store, error) {
 // Path returns the folder the store lives in.
 func (s *Store) Path() string { return s.path }
 
+// Flush writes what the store holds only in memory (and in its
+// write-ahead log) to table files, and waits for it. Writes are durable
+// without it; it is there to measure the work a write leaves for later
+// (BenchmarkIndex's flush-ms).
+func (s *Store) Flush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.db.Flush(); err != nil {
+		return fmt.Errorf("flush store %s: %w", s.path, err)
+	}
+	return nil
+}
+
 // Close flushes and closes the store. Closing twice is harmless.
 func (s *Store) Close() error {
 	s.mu.Lock()
