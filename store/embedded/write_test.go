@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -64,6 +65,16 @@ func TestKVBufEntries(t *testing.T) {
 		k := []byte{'s', 1, byte(r.IntN(3)), byte(r.IntN(256)), byte(r.IntN(256)), 0, 0, 0, byte(r.IntN(4))}
 		if i%7 == 0 {
 			k = k[:2+r.IntN(7)]
+		}
+		add(k, []byte(fmt.Sprint(i)))
+	}
+	// Keys that differ only in the prefix's last byte, then after it,
+	// so that the digits narrow at its end, and more than 32 keys with
+	// one whole prefix, which only the keys' tails order.
+	for i := range 3000 {
+		k := []byte{'t', 1, 0, 0, 0, 0, 0, byte(r.IntN(256)), byte(r.IntN(256))}
+		if i%50 == 0 {
+			k[7] = 0xff
 		}
 		add(k, []byte(fmt.Sprint(i)))
 	}
@@ -190,6 +201,48 @@ func BenchmarkKVSort(b *testing.B) {
 		for i := range tables {
 			copy(tables[i].ents, orig[i])
 			tables[i].sort()
+		}
+	}
+}
+
+// TestMSDSort: the radix sort against a reference sort, on prefixes
+// whose varying bits sit in random runs among shared ones (so that
+// digits of every width start and end at every bit), with many equal
+// prefixes, which the comparison settles.
+func TestMSDSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	count := make([]uint32, 1<<maxDigit+1)
+	byOff := func(x, y kvEnt) int { return cmp.Compare(x.off, y.off) }
+	for trial := range 400 {
+		n := r.IntN(6000)
+		if trial%4 == 0 {
+			n = r.IntN(100)
+		}
+		base := r.Uint64()
+		var vary uint64 // a few random runs of varying bits
+		for range 1 + r.IntN(3) {
+			lo, w := r.IntN(64), 1+r.IntN(20)
+			vary |= (1<<min(w, 64-lo) - 1) << lo
+		}
+		ents := make([]kvEnt, n)
+		for i := range ents {
+			ents[i] = kvEnt{pre: base ^ r.Uint64()&vary, off: uint32(r.IntN(1 << 20))}
+			if r.IntN(8) == 0 && i > 0 {
+				ents[i].pre = ents[r.IntN(i)].pre
+			}
+		}
+		want := slices.Clone(ents)
+		slices.SortStableFunc(want, func(x, y kvEnt) int {
+			if c := cmp.Compare(x.pre, y.pre); c != 0 {
+				return c
+			}
+			return byOff(x, y)
+		})
+		msdSort(ents, make([]kvEnt, n), count, 0, byOff)
+		for i := range want {
+			if ents[i].pre != want[i].pre || ents[i].off != want[i].off {
+				t.Fatalf("trial %d (%d entries, varying bits %064b): entry %d is %x/%d, want %x/%d", trial, n, vary, i, ents[i].pre, ents[i].off, want[i].pre, want[i].off)
+			}
 		}
 	}
 }
