@@ -134,8 +134,9 @@ func (s prevoutSink) LookupOutputs(ctx context.Context, c chains.Chain, ops []ch
 //
 // The write leaves its keys in Pebble's memtable, to be flushed to a
 // table file later, in the background: work the indexer pays for (as
-// IndexChain shows) that ns/op does not include. flush-ms reports it:
-// the time of flushing the store after each op, untimed.
+// IndexChain shows) that ns/op does not include. The store is flushed
+// after each op, untimed: flush-ms is the time that took, flush-cpu-ms
+// the processor time (make bench adds it to the op's for a second ratio).
 //
 // Each op also runs the floor over the same blocks, timed apart (and not
 // in ns/op): floor-ms, and ratio, the floor's time over the index's. The
