@@ -117,6 +117,7 @@ const (
 	ScriptMultisig       ScriptType = 8 // bare multisig
 	ScriptNullData       ScriptType = 9 // OP_RETURN
 	ScriptAccount        ScriptType = 10
+	ScriptAnchor         ScriptType = 11 // pay-to-anchor (P2A): OP_1 <0x4e73>
 )
 
 var scriptTypeNames = [...]string{
@@ -131,6 +132,7 @@ var scriptTypeNames = [...]string{
 	ScriptMultisig:       "multisig",
 	ScriptNullData:       "nulldata",
 	ScriptAccount:        "account",
+	ScriptAnchor:         "anchor",
 }
 
 // String returns Bitcoin Core's name for the script type.

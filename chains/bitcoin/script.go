@@ -2,6 +2,7 @@ package bitcoin
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 
 	"github.com/btcsuite/btcd/btcutil"
 
@@ -27,8 +28,9 @@ const (
 
 // ClassifyScript returns the type of an output script and appends to dst
 // the addresses it pays, in the order and by the rules of Bitcoin Core's
-// Solver (script/solver.cpp): P2SH, witness programs, OP_RETURN, P2PK,
-// P2PKH, bare multisig, and everything else non-standard.
+// Solver (script/solver.cpp): P2SH, witness programs (pay-to-anchor among
+// them), OP_RETURN, P2PK, P2PKH, bare multisig, and everything else
+// non-standard.
 //
 // It matches byte templates instead of parsing the script with txscript:
 // this runs for every output of every block, and the templates are fixed.
@@ -69,8 +71,12 @@ func classify(script, arena []byte) (chains.ScriptType, []byte, int) {
 		if version == 1 && n-2 == 32 {
 			return chains.ScriptTaproot, appendAddr(arena, chains.KindTaproot, prog), 1
 		}
+		typ := chains.ScriptWitnessUnknown
+		if version == 1 && n == 4 && prog[0] == 0x4e && prog[1] == 0x73 {
+			typ = chains.ScriptAnchor // Core's IsPayToAnchor; its address is the witness program's
+		}
 		arena = append(arena, byte(2+len(prog)), byte(chains.KindWitnessOther), version)
-		return chains.ScriptWitnessUnknown, append(arena, prog...), 1
+		return typ, append(arena, prog...), 1
 	case n >= 1 && script[0] == opReturn && isPushOnly(script[1:]):
 		return chains.ScriptNullData, arena, 0
 	case n == 67 && script[0] == 65 && script[66] == opCheckSig && validPubKey(script[1:66]),
@@ -116,80 +122,132 @@ func validPubKey(k []byte) bool {
 	return false
 }
 
-// matchMultisig is Core's MatchMultisig: OP_m <key>... OP_n
-// OP_CHECKMULTISIG with 1 <= m <= n <= 16 and n keys of valid size.
+// maxMultisigKeys is Core's MAX_PUBKEYS_PER_MULTISIG.
+const maxMultisigKeys = 20
+
+// matchMultisig is Core's MatchMultisig (script/solver.cpp): m <key>... n
+// OP_CHECKMULTISIG, where 1 <= m <= n <= 20, each count either OP_1..OP_16
+// or a minimal push of the number (17 to 20 can only be pushed), and
+// exactly n pushes of a key's size (CPubKey::ValidSize) come between, by
+// any push opcode.
 func matchMultisig(s []byte) ([][]byte, bool) {
-	if len(s) < 1 || s[len(s)-1] != opCheckMultisig || len(s) < 3 {
+	if len(s) < 1 || s[len(s)-1] != opCheckMultisig {
 		return nil, false
 	}
-	if s[0] < op1 || s[0] > op16 {
+	op, data, i, ok := getOp(s, 0)
+	if !ok {
 		return nil, false
 	}
-	m := int(s[0] - op1 + 1)
+	m, ok := scriptNumber(op, data, 1, maxMultisigKeys)
+	if !ok {
+		return nil, false
+	}
 	var keys [][]byte
-	i := 1
-	for i < len(s)-2 {
-		l := int(s[i])
-		if l != 33 && l != 65 || i+1+l > len(s)-2 || !validPubKey(s[i+1:i+1+l]) {
-			return nil, false
+	for {
+		if op, data, i, ok = getOp(s, i); !ok {
+			return nil, false // the script ends inside a push, or before a count
 		}
-		keys = append(keys, s[i+1:i+1+l])
-		i += 1 + l
+		if !validPubKey(data) {
+			break
+		}
+		keys = append(keys, data)
 	}
-	if i != len(s)-2 {
+	if n, ok := scriptNumber(op, data, m, maxMultisigKeys); !ok || n != len(keys) {
 		return nil, false
 	}
-	last := s[len(s)-2]
-	if last < op1 || last > op16 {
-		return nil, false
+	return keys, i+1 == len(s) // only OP_CHECKMULTISIG follows the count
+}
+
+// getOp reads the operation at s[i:] as Core's GetScriptOp does: its
+// opcode, the data it pushes (none for an opcode that pushes none) and
+// where the next operation starts. ok is false when s ends inside it.
+func getOp(s []byte, i int) (op byte, data []byte, next int, ok bool) {
+	if i >= len(s) {
+		return 0, nil, i, false
 	}
-	nk := int(last - op1 + 1)
-	if nk != len(keys) || m > nk {
-		return nil, false
+	op, i = s[i], i+1
+	var l uint64
+	switch {
+	case op < opPushData1:
+		l = uint64(op)
+	case op == opPushData1:
+		if len(s)-i < 1 {
+			return op, nil, i, false
+		}
+		l, i = uint64(s[i]), i+1
+	case op == opPushData2:
+		if len(s)-i < 2 {
+			return op, nil, i, false
+		}
+		l, i = uint64(binary.LittleEndian.Uint16(s[i:])), i+2
+	case op == opPushData4:
+		if len(s)-i < 4 {
+			return op, nil, i, false
+		}
+		l, i = uint64(binary.LittleEndian.Uint32(s[i:])), i+4
+	default:
+		return op, nil, i, true
 	}
-	return keys, true
+	if l > uint64(len(s)-i) {
+		return op, nil, i, false
+	}
+	return op, s[i : i+int(l)], i + int(l), true
+}
+
+// scriptNumber is Core's GetScriptNumber: the number an operation gives,
+// OP_1..OP_16 or a minimally pushed, minimally encoded number, if it lies
+// in [min, max].
+func scriptNumber(op byte, data []byte, min, max int) (int, bool) {
+	var n int64
+	switch {
+	case op >= op1 && op <= op16:
+		n = int64(op-op1) + 1
+	case op > op0 && op <= opPushData4:
+		if !minimalPush(op, data) || len(data) > 4 {
+			return 0, false
+		}
+		if l := len(data); l > 0 && data[l-1]&0x7f == 0 && (l == 1 || data[l-2]&0x80 == 0) {
+			return 0, false // not minimally encoded (CScriptNum)
+		}
+		for i := len(data) - 1; i >= 0; i-- {
+			n = n<<8 | int64(data[i])
+		}
+		if l := len(data); l > 0 && data[l-1]&0x80 != 0 {
+			n = -(n &^ (0x80 << (8 * (l - 1))))
+		}
+	default:
+		return 0, false
+	}
+	return int(n), n >= int64(min) && n <= int64(max)
+}
+
+// minimalPush is Core's CheckMinimalPush: data pushed by the shortest
+// operation that can push it.
+func minimalPush(op byte, data []byte) bool {
+	switch l := len(data); {
+	case l == 0:
+		return op == op0
+	case l == 1 && data[0] >= 1 && data[0] <= 16, l == 1 && data[0] == 0x81:
+		return false // OP_1..OP_16 or OP_1NEGATE would do
+	case l <= 75:
+		return int(op) == l
+	case l <= 255:
+		return op == opPushData1
+	case l <= 65535:
+		return op == opPushData2
+	}
+	return true
 }
 
 // isPushOnly reports whether s is a sequence of well-formed data pushes
 // (and small-integer opcodes), as Core's IsPushOnly.
 func isPushOnly(s []byte) bool {
 	for i := 0; i < len(s); {
-		op := s[i]
-		i++
-		var l int
-		switch {
-		case op < opPushData1:
-			l = int(op)
-		case op == opPushData1:
-			if i+1 > len(s) {
-				return false
-			}
-			l = int(s[i])
-			i++
-		case op == opPushData2:
-			if i+2 > len(s) {
-				return false
-			}
-			l = int(s[i]) | int(s[i+1])<<8
-			i += 2
-		case op == opPushData4:
-			if i+4 > len(s) {
-				return false
-			}
-			l = int(s[i]) | int(s[i+1])<<8 | int(s[i+2])<<16 | int(s[i+3])<<24
-			i += 4
-			if l < 0 {
-				return false
-			}
-		case op <= op16: // OP_1NEGATE (0x4f), OP_RESERVED (0x50), OP_1..OP_16
-			continue
-		default:
+		op, _, next, ok := getOp(s, i)
+		if !ok || op > op16 { // OP_1NEGATE, OP_RESERVED and OP_1..OP_16 pass
 			return false
 		}
-		if l > len(s)-i {
-			return false
-		}
-		i += l
+		i = next
 	}
 	return true
 }

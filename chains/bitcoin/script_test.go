@@ -1,11 +1,13 @@
 package bitcoin
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -208,12 +210,16 @@ var btcdClass = map[txscript.ScriptClass]chains.ScriptType{
 //   - multisig: btcd accepts pushes of any content as keys; Core requires
 //     each to have a public key's size and prefix byte (CPubKey::ValidSize),
 //     so data-carrying "multisig" (e.g. Counterparty) is non-standard.
+//   - multisig counts: btcd accepts m = 0, no keys, and more signatures
+//     than keys (OP_8 OP_0 OP_CHECKMULTISIG); Core requires 1 <= m <= n.
+//     Core also takes counts of 17 to 20, which only a data push can give;
+//     btcd takes only OP_0..OP_16.
 //   - multisig and P2PK addresses: btcd lists only keys that are curve
 //     points; Core (ExtractDestination; CPubKey::IsValid checks only the
 //     size) and we give every key's address.
 //   - witness versions 2..16 (and v1 with a program that is not 32 bytes):
 //     btcd says non-standard; Core says witness_unknown and encodes an
-//     address (key_io_valid.json has them).
+//     address (key_io_valid.json has them), or anchor for OP_1 <0x4e73>.
 //
 // btcd reports P2PK and multisig keys as public keys; we file them under
 // the keys' P2PKH addresses, as explorers and Core's old RPC do, so those
@@ -228,9 +234,11 @@ func checkAgainstBtcd(t *testing.T, where string, script []byte) {
 		switch {
 		case got == chains.ScriptNullData && want == chains.ScriptNonStandard && len(script) > 0 && script[0] == opReturn:
 			return
-		case got == chains.ScriptNonStandard && want == chains.ScriptMultisig && !allValidKeys(script):
+		case got == chains.ScriptNonStandard && want == chains.ScriptMultisig && (!allValidKeys(script) || !countsInOrder(script)):
 			return
-		case got == chains.ScriptWitnessUnknown && want == chains.ScriptNonStandard:
+		case got == chains.ScriptMultisig && want == chains.ScriptNonStandard && pushedCount(script):
+			return
+		case (got == chains.ScriptWitnessUnknown || got == chains.ScriptAnchor) && want == chains.ScriptNonStandard:
 			return
 		}
 		t.Errorf("%s: script %x: type %s, btcd says %s", where, script, got, want)
@@ -274,6 +282,31 @@ func allValidKeys(script []byte) bool {
 	return true
 }
 
+// countsInOrder reports whether a script that btcd calls multisig has
+// the counts Core requires: at least one signature, and no more than keys.
+func countsInOrder(script []byte) bool {
+	m := txscript.AsSmallInt(script[0])
+	n := txscript.AsSmallInt(script[len(script)-2])
+	return m >= 1 && m <= n
+}
+
+// pushedCount reports whether a script's first operation, or the one
+// before its OP_CHECKMULTISIG, pushes data: a count btcd does not read.
+func pushedCount(script []byte) bool {
+	if script[0] > 0 && script[0] <= txscript.OP_PUSHDATA4 {
+		return true
+	}
+	tok := txscript.MakeScriptTokenizer(0, script)
+	var prev byte
+	for tok.Next() {
+		if tok.ByteIndex() == int32(len(script)) {
+			return prev > 0 && prev <= txscript.OP_PUSHDATA4
+		}
+		prev = tok.Opcode()
+	}
+	return false
+}
+
 func pubKeyHashAddress(t *testing.T, pubKey []byte) string {
 	t.Helper()
 	a, err := btcutil.NewAddressPubKeyHash(btcutil.Hash160(pubKey), NetworkByName("mainnet").Params)
@@ -303,4 +336,83 @@ func FuzzClassifyScript(f *testing.F) {
 	f.Fuzz(func(t *testing.T, script []byte) {
 		checkAgainstBtcd(t, "fuzz", script)
 	})
+}
+
+// TestClassifyCoreRules checks scripts at the edges of Core's Solver
+// (script/solver.cpp, read for these cases): pay-to-anchor, and bare
+// multisig's counts and key pushes (MatchMultisig with GetScriptNumber:
+// 1 <= m <= n <= 20, counts as OP_1..OP_16 or minimal pushes, keys by
+// any push of a key's size). The real data has none of them.
+func TestClassifyCoreRules(t *testing.T) {
+	main := NetworkByName("mainnet")
+	key := func(i int) []byte { return append([]byte{2 + byte(i%2)}, bytes.Repeat([]byte{byte(i + 1)}, 32)...) }
+	push := func(ks ...[]byte) []byte {
+		var s []byte
+		for _, k := range ks {
+			s = append(append(s, byte(len(k))), k...)
+		}
+		return s
+	}
+	keys := func(n int) [][]byte {
+		var ks [][]byte
+		for i := range n {
+			ks = append(ks, key(i))
+		}
+		return ks
+	}
+	multisig := func(m []byte, ks [][]byte, n []byte) []byte {
+		s := append(slices.Clone(m), push(ks...)...)
+		return append(append(s, n...), txscript.OP_CHECKMULTISIG)
+	}
+	small := func(n int) []byte { return []byte{txscript.OP_1 + byte(n-1)} }
+	pushed := func(n int) []byte { return []byte{1, byte(n)} }
+	p2pkh := func(ks [][]byte) []string {
+		var as []string
+		for _, k := range ks {
+			a, err := btcutil.NewAddressPubKeyHash(btcutil.Hash160(k), main.Params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			as = append(as, a.EncodeAddress())
+		}
+		return as
+	}
+	for _, c := range []struct {
+		name   string
+		script []byte
+		typ    string
+		addrs  []string
+	}{
+		{"pay-to-anchor", []byte{txscript.OP_1, 2, 0x4e, 0x73}, "anchor", []string{"bc1pfeessrawgf"}},
+		{"v1 two-byte program, not the anchor", []byte{txscript.OP_1, 2, 0x4e, 0x74}, "witness_unknown", nil},
+		{"1-of-2", multisig(small(1), keys(2), small(2)), "multisig", p2pkh(keys(2))},
+		{"1-of-17, n pushed", multisig(small(1), keys(17), pushed(17)), "multisig", p2pkh(keys(17))},
+		{"17-of-17, both pushed", multisig(pushed(17), keys(17), pushed(17)), "multisig", p2pkh(keys(17))},
+		{"20-of-20", multisig(pushed(20), keys(20), pushed(20)), "multisig", p2pkh(keys(20))},
+		{"21 keys", multisig(small(1), keys(21), pushed(21)), "nonstandard", nil},
+		{"2 pushed, not OP_2", multisig(small(1), keys(2), pushed(2)), "nonstandard", nil},
+		{"17 pushed with OP_PUSHDATA1", multisig(small(1), keys(17), []byte{txscript.OP_PUSHDATA1, 1, 17}), "nonstandard", nil},
+		{"key pushed with OP_PUSHDATA1", append(append([]byte{txscript.OP_1, txscript.OP_PUSHDATA1, 33}, key(0)...), txscript.OP_1, txscript.OP_CHECKMULTISIG), "multisig", p2pkh(keys(1))},
+		{"8-of-0", []byte{txscript.OP_8, txscript.OP_0, txscript.OP_CHECKMULTISIG}, "nonstandard", nil},
+		{"2-of-1", multisig(small(2), keys(1), small(1)), "nonstandard", nil},
+		{"an opcode between count and OP_CHECKMULTISIG", multisig(small(1), keys(1), []byte{txscript.OP_1, txscript.OP_NOP}), "nonstandard", nil},
+		{"a key of the wrong size", multisig(small(1), [][]byte{key(0)[:32]}, small(1)), "nonstandard", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			typ, addrs := ClassifyScript(c.script, nil)
+			if typ.String() != c.typ {
+				t.Fatalf("script %x: type %s, want %s", c.script, typ, c.typ)
+			}
+			if c.addrs == nil {
+				return
+			}
+			var got []string
+			for _, a := range addrs {
+				got = append(got, main.MustEncode(a))
+			}
+			if !slices.Equal(got, c.addrs) {
+				t.Fatalf("script %x: addresses %v, want %v", c.script, got, c.addrs)
+			}
+		})
+	}
 }
