@@ -109,7 +109,7 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit rollback to %d: %w", to, err)
 	}
-	s.known.forget(removed)
+	s.known.clear()
 	s.meta[c] = m
 	return nil
 }

@@ -43,7 +43,7 @@ func writeFlushed(tb testing.TB, st *Store, groups [][]chains.Address) {
 		if err := st.WriteBlocks(context.Background(), chains.Bitcoin, "regtest", []store.BlockData{b}, store.WriteOptions{}); err != nil {
 			tb.Fatal(err)
 		}
-		if err := st.db.Flush(); err != nil {
+		if err := st.Flush(context.Background()); err != nil {
 			tb.Fatal(err)
 		}
 		prev = b.Block.Hash
@@ -198,7 +198,7 @@ func TestKnownSet(t *testing.T) {
 	if !k.has(a) {
 		t.Fatal("an address added is not known")
 	}
-	k.forget([]chains.Address{a})
+	k.clear()
 	if k.has(a) {
 		t.Fatal("an address forgotten is still known")
 	}

@@ -451,14 +451,12 @@ func (k *knownSet) addAll(keys []knownKey) {
 	}
 }
 
-// forget drops addresses the store no longer holds (a rollback removed
-// the blocks that paid them first). The set is only a shortcut past the
-// store's own records, and rollbacks are rare: it forgets everything.
-func (k *knownSet) forget(as []chains.Address) {
-	if len(as) > 0 {
-		k.cur.reset()
-		k.old.reset()
-	}
+// clear forgets every address: a rollback removed blocks that paid some
+// first. The set is only a shortcut past the store's own records, and
+// rollbacks are rare.
+func (k *knownSet) clear() {
+	k.cur.reset()
+	k.old.reset()
 }
 
 // keySet is a set of knownKeys: an open-addressing table with linear
@@ -730,30 +728,15 @@ func insertionSort(ents []kvEnt, compare func(x, y kvEnt) int) {
 // key returns e's key. It runs for every comparison the sort makes, so
 // it reads only the key's length, not the value's.
 func (b *kvBuf) key(e kvEnt) []byte {
-	k, _ := lenPrefixed(b.buf[e.off+1 : e.end])
+	_, k, _ := batchrepr.DecodeStr(b.buf[e.off+1 : e.end])
 	return k
 }
 
 // value returns e's value.
 func (b *kvBuf) value(e kvEnt) []byte {
-	_, v := splitEntry(b.buf[e.off+1 : e.end])
+	rest, _, _ := batchrepr.DecodeStr(b.buf[e.off+1 : e.end])
+	_, v, _ := batchrepr.DecodeStr(rest)
 	return v
-}
-
-// splitEntry splits an entry after its kind byte into key and value.
-func splitEntry(p []byte) (k, v []byte) {
-	k, p = lenPrefixed(p)
-	v, _ = lenPrefixed(p)
-	return k, v
-}
-
-// lenPrefixed splits the uvarint-length-prefixed bytes s off the front of p.
-func lenPrefixed(p []byte) (s, rest []byte) {
-	n, w := uint64(p[0]), 1
-	if n >= 0x80 {
-		n, w = binary.Uvarint(p)
-	}
-	return p[w : w+int(n)], p[w+int(n):]
 }
 
 // compare orders two entries by key; an insertion sort moving only
