@@ -356,6 +356,14 @@ func sameStores(t *testing.T, ref, got string) {
 			t.Fatalf("stores differ at key %x", k)
 		}
 	}
+	// Bitcoin's transaction records sit in a file beside the keys: a kill
+	// between writing records and committing them must leave nothing
+	// behind once the store has been opened again (dumpStore opened it).
+	fa, errA := os.ReadFile(filepath.Join(ref, "txs-btc.dat"))
+	fb, errB := os.ReadFile(filepath.Join(got, "txs-btc.dat"))
+	if (errA == nil) != (errB == nil) || !bytes.Equal(fa, fb) {
+		t.Fatalf("transaction files differ: %d bytes (%v) after the kills, %d (%v) uninterrupted", len(fb), errB, len(fa), errA)
+	}
 }
 
 // dumpStore returns every key and value, metadata included: after the

@@ -21,11 +21,6 @@ import (
 //	x c len(1) addr height(8) txpos(4) seq(4)  → a transfer from or to addr (seq: its index in the block)
 //	k c token                                  → token metadata
 //	f c addr                                   → first-seen height (shared with UTXO chains)
-const (
-	tBlockTransfers = 'w'
-	tTransfer       = 'x'
-	tToken          = 'k'
-)
 
 func blockTransfersKey(dst []byte, c chains.Chain, h int64) []byte {
 	return binary.BigEndian.AppendUint64(keyPrefix(dst, tBlockTransfers, c), uint64(h))

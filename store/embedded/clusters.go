@@ -22,12 +22,6 @@ import (
 //	Q c index(4)                            → addr (the addresses in the order they were seen)
 //	S c cluster(4)                          → cluster size
 //	e c len(1) addr len(1) other heur(1) tx → (empty): a link, stored from both ends
-const (
-	tClusterOf    = 'q'
-	tClusterIndex = 'Q'
-	tClusterSize  = 'S'
-	tClusterLink  = 'e'
-)
 
 func clusterMetaKey(c chains.Chain) []byte { return append(keyPrefix(nil, tMeta, c), "clusters"...) }
 

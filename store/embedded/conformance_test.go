@@ -1,7 +1,9 @@
 package embedded_test
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -70,5 +72,25 @@ func TestReorgLeavesNoTrace(t *testing.T) {
 		if b[k] != v {
 			t.Fatalf("stores differ at key %x:\n%q\n%q", k, v, b[k])
 		}
+	}
+	// The new branch's transactions follow the kept ones in the
+	// transaction file as in a fresh index, byte for byte, once opening
+	// the store has cut off what the rollback left past the end.
+	st.Close()
+	st, err := embedded.Open(st.Path(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fa, err := os.ReadFile(filepath.Join(fresh.Path(), "txs-btc.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := os.ReadFile(filepath.Join(st.Path(), "txs-btc.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fa) == 0 || !bytes.Equal(fa, fb) {
+		t.Fatalf("transaction files differ: %d bytes after the rollback, %d in a fresh index", len(fb), len(fa))
 	}
 }

@@ -12,7 +12,11 @@ import (
 //	m c name                      → meta (JSON)
 //	b c height(8)                 → block header and its txids
 //	h c hash(32)                  → height
-//	t c txid(32)                  → transaction: outputs, inputs with resolved prevouts
+//	t c txid(32)                  → an account chain's transaction and its transfers; a
+//	                                UTXO chain's transaction in schema 3 and below
+//	m c "txs-end"                 → committed length of a UTXO chain's transaction file
+//	p c txid(32)                  → where the transaction's record is in that file:
+//	                                offset, length, CRC-32C (see txfile.go)
 //	s c txid(32) vout(4)          → spender: height, position, vin
 //	a c len(1) addr height(8) pos(4) vout(4) → received: value, type
 //	f c addr                      → first-seen height (account chains; a UTXO
@@ -22,14 +26,33 @@ import (
 // an address's history comes out of one range scan sorted by height.
 // Spender and history records name a transaction by height and position,
 // its txid being in the block record (b): 32 bytes fewer per record.
+//
+// Every table of the store has its byte here, in one block, so that no
+// two tables share one; the layouts of the other tables are described
+// where they are used (account.go, clusters.go, labels.go, sanctions.go).
 const (
 	tMeta      = 'm'
 	tBlock     = 'b'
 	tBlockHash = 'h'
 	tTx        = 't'
+	tTxPtr     = 'p'
 	tSpender   = 's'
 	tAddr      = 'a'
 	tFirstSeen = 'f'
+
+	tBlockTransfers = 'w'
+	tTransfer       = 'x'
+	tToken          = 'k'
+
+	tClusterOf    = 'q'
+	tClusterIndex = 'Q'
+	tClusterSize  = 'S'
+	tClusterLink  = 'e'
+
+	tLabel = 'l'
+
+	tSanctionsSnapshot = 'Z'
+	tSanctioned        = 'z'
 )
 
 // schemaKey holds the schema version of the whole store.
@@ -43,7 +66,11 @@ var schemaKey = []byte("~schema")
 // instead of txid; the records version 2 wrote are still read (they are
 // told apart by length), so a version 2 store needs only its version
 // raised, which keeps older binaries from misreading the new records.
-const schemaVersion = 3
+// Version 4 keeps a UTXO chain's transaction records in a file of their
+// own, pointed at from table p; the records that version 3 and below
+// kept in table t are still read from there, so a version 3 store too
+// needs only its version raised.
+const schemaVersion = 4
 
 func keyPrefix(dst []byte, table byte, c chains.Chain) []byte {
 	return append(dst, table, c.Tag())
@@ -63,6 +90,14 @@ func blockHashKey(dst []byte, c chains.Chain, h chains.Hash) []byte {
 
 func txKey(dst []byte, c chains.Chain, h chains.Hash) []byte {
 	return append(keyPrefix(dst, tTx, c), h[:]...)
+}
+
+func txPtrKey(dst []byte, c chains.Chain, h chains.Hash) []byte {
+	return append(keyPrefix(dst, tTxPtr, c), h[:]...)
+}
+
+func txEndKey(c chains.Chain) []byte {
+	return append(keyPrefix(nil, tMeta, c), "txs-end"...)
 }
 
 func outpointKey(dst []byte, table byte, c chains.Chain, op chains.Outpoint) []byte {

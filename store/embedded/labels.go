@@ -17,7 +17,6 @@ import (
 // label's text, category and source, so importing a source again updates
 // its labels instead of doubling them, and one address keeps any number
 // of labels from different sources.
-const tLabel = 'l'
 
 func labelPrefix(c chains.Chain, a chains.Address) []byte {
 	k := append(keyPrefix(nil, tLabel, c), byte(len(a)))

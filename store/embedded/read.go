@@ -64,13 +64,13 @@ func (s *Store) BlockByHash(ctx context.Context, c chains.Chain, h chains.Hash) 
 // Tx returns the transaction with hash h, inputs resolved and outputs
 // included.
 func (s *Store) Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error) {
-	var tx *chains.Tx
-	err := s.get(txKey(nil, c, h), func(v []byte) (err error) {
-		tx, err = decodeTx(c, h, v)
-		return err
-	})
+	v, k, err := s.txRecord(c, h)
 	if err != nil {
 		return nil, fmt.Errorf("%s tx %s: %w", c, h, err)
+	}
+	tx, err := decodeTx(c, h, v)
+	if err != nil {
+		return nil, fmt.Errorf("%s tx %s: %w", c, h, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err})
 	}
 	return tx, nil
 }
@@ -87,43 +87,80 @@ func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.
 	if len(ops) == 0 {
 		return res, nil
 	}
-	order := seekOrder(ops)
-	lo := keyPrefix(nil, tTx, c)
+	l := outputLookup{ops: ops, res: res, outs: make([]chains.Output, len(ops))}
+	missed, err := s.lookupOutputs(ctx, c, tTxPtr, &l, seekOrder(ops))
+	if err == nil && len(missed) > 0 && s.hasLegacyTxs(c) {
+		_, err = s.lookupOutputs(ctx, c, tTx, &l, missed)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s outputs: %w", c, err)
+	}
+	l.addrs.fill()
+	return res, nil
+}
+
+// outputLookup is what LookupOutputs fills.
+type outputLookup struct {
+	ops   []chains.Outpoint
+	res   []*chains.Output
+	outs  []chains.Output
+	addrs addrArena
+	rec   []byte // a record read from a transaction file
+}
+
+// lookupOutputs looks up, in the given order, the outpoints of l in table
+// p (whose entries point at records in the chain's transaction file) or
+// in table t (which holds the records of what schema 3 and below
+// indexed), and returns those whose transaction it does not hold, in the
+// same order.
+func (s *Store) lookupOutputs(ctx context.Context, c chains.Chain, table byte, l *outputLookup, order []uint64) (missed []uint64, err error) {
+	var tf *txFile // opened at the first pointer found
+	lo := keyPrefix(nil, table, c)
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
-	outs := make([]chains.Output, len(ops))
-	var addrs addrArena
 	k := lo
 	for n := 0; n < len(order); {
-		h := ops[uint32(order[n])].Hash
+		h := l.ops[uint32(order[n])].Hash
 		end := n + 1
-		for end < len(order) && ops[uint32(order[end])].Hash == h {
+		for end < len(order) && l.ops[uint32(order[end])].Hash == h {
 			end++
 		}
-		k = txKey(k[:0], c, h)
-		if it.SeekGE(k) && bytes.Equal(it.Key(), k) {
-			v := it.Value()
-			for _, e := range order[n:end] {
-				i := uint32(e)
-				ok, err := decodeTxOutputInto(v, ops[i].Index, &outs[i], &addrs)
-				if err != nil {
-					return nil, fmt.Errorf("%s output %s: %w", c, ops[i], &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err})
-				}
-				if ok {
-					res[i] = &outs[i]
-				}
+		k = append(k[:len(lo)], h[:]...)
+		if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
+			missed = append(missed, order[n:end]...)
+			n = end
+			continue
+		}
+		v := it.Value()
+		if table == tTxPtr {
+			p, err := decodeTxPtr(v)
+			if err == nil && tf == nil {
+				tf, err = s.txFileOf(c)
+			}
+			if err == nil {
+				l.rec, err = tf.read(p, l.rec)
+			}
+			if err != nil {
+				return nil, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
+			}
+			v = l.rec
+		}
+		for _, e := range order[n:end] {
+			i := uint32(e)
+			ok, err := decodeTxOutputInto(v, l.ops[i].Index, &l.outs[i], &l.addrs)
+			if err != nil {
+				return nil, fmt.Errorf("output %s: %w", l.ops[i], &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err})
+			}
+			if ok {
+				l.res[i] = &l.outs[i]
 			}
 		}
 		n = end
 	}
-	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("%s outputs: %w", c, err)
-	}
-	addrs.fill()
-	return res, nil
+	return missed, it.Error()
 }
 
 // seekOrder returns the places of ops ordered by their hashes' first
@@ -325,18 +362,47 @@ func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Add
 
 // Dump calls fn for every key and value in the store in key order. Tests
 // use it to compare two stores for exact equality (e.g. an interrupted and
-// an uninterrupted ingest).
+// an uninterrupted ingest). An entry of table p comes with the record it
+// points at in the transaction file, not with the pointer: two stores
+// are equal when they hold the same transactions, wherever the records
+// sit in the file.
 func (s *Store) Dump(ctx context.Context, fn func(k, v []byte) error) error {
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
+	var rec []byte
 	for it.First(); it.Valid(); it.Next() {
-		if bytes.Equal(it.Key(), schemaKey) {
+		k, v := it.Key(), it.Value()
+		if bytes.Equal(k, schemaKey) {
 			continue
 		}
-		if err := fn(it.Key(), it.Value()); err != nil {
+		if len(k) > 2 && k[0] == tTxPtr {
+			c, ok := chains.ChainByTag(k[1])
+			var (
+				tf  *txFile
+				p   txPtr
+				err error
+			)
+			if !ok {
+				err = fmt.Errorf("unknown chain tag %q", k[1])
+			}
+			if err == nil {
+				tf, err = s.txFileOf(c)
+			}
+			if err == nil {
+				p, err = decodeTxPtr(v)
+			}
+			if err == nil {
+				rec, err = tf.read(p, rec)
+			}
+			if err != nil {
+				return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
+			}
+			v = rec
+		}
+		if err := fn(k, v); err != nil {
 			return err
 		}
 	}

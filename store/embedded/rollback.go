@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -33,6 +34,7 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	var removed []chains.Address
+	txEnd := int64(math.MaxInt64) // where the first removed record in the transaction file starts
 	del := func(k []byte) error { return b.Delete(k, nil) }
 	for h := m.TipHeight; h > to; h-- {
 		blk, txids, err := s.BlockByHeight(ctx, c, h) // reads take no lock
@@ -48,17 +50,28 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 			txids = nil
 		}
 		for _, id := range txids {
-			tx, err := s.Tx(ctx, c, id)
+			rec, key, err := s.txRecord(c, id)
+			var tx *chains.Tx
+			if err == nil {
+				tx, err = decodeTx(c, id, rec)
+			}
 			if err != nil {
-				return fmt.Errorf("roll back block %d: %w", h, err)
+				return fmt.Errorf("roll back block %d: tx %s: %w", h, id, err)
 			}
 			if tx.Height != h {
 				// A later duplicate txid (BIP30) overwrote this record; the
 				// later one's block is being rolled back first.
 				continue
 			}
-			if err := del(txKey(nil, c, id)); err != nil {
+			if err := del(key); err != nil {
 				return err
+			}
+			if key[0] == tTxPtr {
+				p, err := s.txPtrOf(key)
+				if err != nil {
+					return fmt.Errorf("roll back block %d: %w", h, err)
+				}
+				txEnd = min(txEnd, int64(p.off))
 			}
 			m.Txs--
 			for _, in := range tx.Inputs {
@@ -106,8 +119,24 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	if err := s.setMeta(b, m); err != nil {
 		return err
 	}
+	var tf *txFile
+	if txEnd != math.MaxInt64 {
+		if tf, err = s.txFileOf(c); err != nil {
+			return err
+		}
+		if err := setTxEnd(b, c, txEnd); err != nil {
+			return err
+		}
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit rollback to %d: %w", to, err)
+	}
+	if tf != nil {
+		// The removed records are past the committed end now: the next
+		// write overwrites them, and opening the store for writing cuts
+		// off what is left. The file is not cut here, under readers that
+		// may be reading the mapped records (see mapping).
+		tf.end.Store(txEnd)
 	}
 	s.known.clear()
 	s.meta[c] = m

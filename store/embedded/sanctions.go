@@ -19,10 +19,6 @@ import (
 //	Z - id(8)                 → snapshot description (JSON)
 //	z - id(8) chain len addr  → the listing (JSON)
 //	m - "sanctions-current"   → id of the snapshot screening uses by default
-const (
-	tSanctionsSnapshot = 'Z'
-	tSanctioned        = 'z'
-)
 
 func sanctionsPrefix(table byte) []byte { return []byte{table, '-'} }
 

@@ -52,6 +52,10 @@ type Store struct {
 	cand   *kvBuf     // during a write: first-seen records of addresses not known to have one
 	fk     []byte
 	closed bool
+
+	filesMu sync.Mutex
+	files   map[chains.Chain]*txFile // UTXO chains' transaction files, once opened
+	legacy  map[chains.Chain]bool    // whether table t holds a UTXO chain's transactions
 }
 
 // Open opens (creating if needed) the store in folder path.
@@ -75,9 +79,14 @@ func Open(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, opts: opts, path: path, meta: map[chains.Chain]store.Meta{}, known: newKnownSet(1 << 20)}
+	s := &Store{db: db, opts: opts, path: path, meta: map[chains.Chain]store.Meta{}, known: newKnownSet(1 << 20), files: map[chains.Chain]*txFile{}, legacy: map[chains.Chain]bool{}}
 	if err := s.checkSchema(); err != nil {
 		return nil, errors.Join(err, db.Close())
+	}
+	if !o.ReadOnly {
+		if err := s.openTxFiles(); err != nil {
+			return nil, errors.Join(err, s.Close())
+		}
 	}
 	return s, nil
 }
@@ -111,7 +120,15 @@ func (s *Store) Close() error {
 		s.bufs.release()
 		s.bufs = nil
 	}
-	if err := s.db.Close(); err != nil {
+	s.filesMu.Lock()
+	var errs []error
+	for _, tf := range s.files {
+		errs = append(errs, tf.close())
+	}
+	s.files = nil
+	s.filesMu.Unlock()
+	errs = append(errs, s.db.Close())
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close store %s: %w", s.path, err)
 	}
 	return nil
@@ -145,9 +162,9 @@ func (s *Store) checkSchema() error {
 // upgrade brings a store of schema from up to schemaVersion in one
 // batch. From version 1 it removes the first-seen records of UTXO chains,
 // which version 2 reads from the address history instead; from version 2
-// nothing needs rewriting (version 3 reads the older records as they
-// are), only the version is raised. Read-only, an older store reads the
-// same.
+// nothing needs rewriting (versions 3 and 4 read the older records as
+// they are), only the version is raised. Read-only, an older store reads
+// the same.
 func (s *Store) upgrade(from uint64) error {
 	b := s.db.NewBatch()
 	defer b.Close()

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"hash/maphash"
 	"math"
 	"math/bits"
@@ -54,16 +55,23 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 	var added []knownKey
 	var r []byte
 	var n int // entries in the batch
+	var tf *txFile
 	if c.IsAccount() {
 		r, n, added, err = s.writeAccount(ctx, bufs, c, &m, blocks, size)
-	} else {
-		r, n, added, err = s.writeUTXO(ctx, bufs, c, &m, blocks, size)
+	} else if tf, err = s.txFileOf(c); err == nil {
+		r, n, added, err = s.writeUTXO(ctx, bufs, c, &m, blocks, size, tf.end.Load())
+		if err == nil {
+			err = tf.append(bufs.txs, o.Sync)
+		}
 	}
 	if err == nil {
 		err = s.commit(bufs, r, n, o.Sync)
 	}
 	if err != nil {
 		return fmt.Errorf("write %s blocks %d..%d: %w", c, blocks[0].Block.Height, m.TipHeight, err)
+	}
+	if tf != nil {
+		tf.end.Add(int64(len(bufs.txs)))
 	}
 	s.known.addAll(added)
 	bufs.added = added
@@ -95,7 +103,10 @@ var errTooLarge = errors.New("more bytes than one write can hold; write fewer bl
 
 // writeUTXO builds the batch of a UTXO chain's blocks table by table, in
 // key order: the history (a), the block records (b, h), the meta record
-// (m), the spenders (s), then the transactions (t). Each
+// and the end of the transaction file (m), the pointers to the
+// transactions' records (p), then the spenders (s). The transactions'
+// records go to bufs.txs, to be appended to the transaction file, whose
+// committed end is end. Each
 // table's entries are encoded, sorted and copied into the batch before
 // the next table's are encoded, so that the entries being sorted and
 // copied in key order stay in the processor's cache: a table of a few
@@ -106,16 +117,17 @@ var errTooLarge = errors.New("more bytes than one write can hold; write fewer bl
 // An address is new when the store has no history entry for it yet,
 // checked as the batch's own history entries are copied into the batch;
 // the meta record, with the count of new addresses, comes after them.
-func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, m *store.Meta, blocks []store.BlockData, size int) (r []byte, n int, added []knownKey, err error) {
+func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, m *store.Meta, blocks []store.BlockData, size int, end int64) (r []byte, n int, added []knownKey, err error) {
 	for i := range blocks {
 		countBlock(m, &blocks[i])
 	}
+	bufs.txs = slices.Grow(bufs.txs[:0], size/2)
 	kv := &bufs.kv
-	// Measured on mainnet blocks: the largest table (t) takes about 0.45
-	// bytes per byte of block, and the one of most entries (s) has one per
-	// 240 bytes. The batch takes what the last one took per byte of block
-	// (0.83 on recent mainnet blocks, 1.4 on the generated test chains).
-	kv.grow(size/2, size/192)
+	// Measured on mainnet blocks: the transactions' records take about
+	// 0.45 bytes per byte of block, the largest table of the batch (s)
+	// 0.18, and s has an entry per 240 bytes. The batch takes what the
+	// last one took per byte of block.
+	kv.grow(size/4, size/192)
 	r = bufs.startRepr(int(float64(size)*bufs.reprPerByte*1.05) + 4096)
 	// table encodes one table's entries, sorts them and makes room for
 	// them in the batch.
@@ -146,13 +158,35 @@ func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, 
 	if r, added, err = s.appendHistory(ctx, r, kv, c, m, bufs.added[:0]); err != nil {
 		return nil, 0, nil, err
 	}
-	meta := func(kv *kvBuf) error { return s.setMeta(kv, *m) } // now that m counts the new addresses
-	for _, encode := range []func(*kvBuf) error{perBlock(blockEntries), meta, perBlock(spenderEntries), perBlock(txEntries)} {
+	// The transactions' records and their pointers come before the meta
+	// table, which records where the records end; the pointers (in a
+	// buffer of their own, an account chain's) join the batch after it.
+	ptrs := &bufs.cand
+	ptrs.reset()
+	ptrs.grow(size/64, size/512)
+	for i := range blocks {
+		bufs.txs = txEntries(ptrs, bufs.txs, end, c, &blocks[i])
+	}
+	ptrs.sort()
+	meta := func(kv *kvBuf) error {
+		kv.set(txEndKey(c), binary.AppendUvarint(nil, uint64(end)+uint64(len(bufs.txs))))
+		return s.setMeta(kv, *m) // now that m counts the new addresses
+	}
+	for _, encode := range []func(*kvBuf) error{perBlock(blockEntries), meta} {
 		if err := table(encode); err != nil {
 			return nil, 0, nil, err
 		}
 		r = kv.appendRepr(r, kv.ents)
 	}
+	if len(ptrs.buf) > maxWrite-len(r) {
+		return nil, 0, nil, errTooLarge
+	}
+	r = ptrs.appendRepr(r, ptrs.ents)
+	n += len(ptrs.ents)
+	if err := table(perBlock(spenderEntries)); err != nil {
+		return nil, 0, nil, err
+	}
+	r = kv.appendRepr(r, kv.ents)
 	if size > 0 {
 		bufs.reprPerByte = float64(len(r)) / float64(size)
 	}
@@ -271,16 +305,22 @@ func spenderEntries(b *kvBuf, c chains.Chain, bd *store.BlockData) {
 	}
 }
 
-// txEntries encodes bd's entries of table t: one per transaction.
-func txEntries(b *kvBuf, c chains.Chain, bd *store.BlockData) {
+// txEntries appends bd's transactions' records to txs, the bytes to be
+// written to the transaction file from offset end on, and encodes their
+// entries of table p, which point at them.
+func txEntries(b *kvBuf, txs []byte, end int64, c chains.Chain, bd *store.BlockData) []byte {
 	for i := range bd.Txs {
 		tx := &bd.Txs[i]
+		from := len(txs)
+		txs = appendTx(txs, tx)
+		rec := txs[from:]
 		b.begin()
-		b.buf = txKey(b.buf, c, tx.Hash)
+		b.buf = txPtrKey(b.buf, c, tx.Hash)
 		b.startValue()
-		b.buf = appendTx(b.buf, tx)
+		b.buf = appendTxPtr(b.buf, txPtr{off: uint64(end) + uint64(from), n: uint32(len(rec)), crc: crc32.Checksum(rec, crcTable)})
 		b.end()
 	}
+	return txs
 }
 
 // candidate notes that a, paid at height h on an account chain, may be
@@ -557,6 +597,7 @@ type kvEnt struct {
 type writeBufs struct {
 	kv, cand    kvBuf
 	repr        []byte     // the Pebble batch
+	txs         []byte     // a UTXO chain's transactions' records, for its transaction file
 	added       []knownKey // the addresses new to the store
 	reprPerByte float64    // the last batch's bytes per byte of block
 }
@@ -564,7 +605,7 @@ type writeBufs struct {
 // release returns the buffers to the pool unless they grew too large to
 // be worth holding on to.
 func (w *writeBufs) release() {
-	if cap(w.kv.buf)+cap(w.repr) <= 512<<20 {
+	if cap(w.kv.buf)+cap(w.cand.buf)+cap(w.repr)+cap(w.txs) <= 512<<20 {
 		writePool.Put(w)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -121,7 +123,8 @@ func TestUTXOBatchInKeyOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	bufs := new(writeBufs)
-	repr, n, _, err := st.writeUTXO(context.Background(), bufs, chains.Bitcoin, &m, blocks, 1<<16)
+	const fileEnd = 1000 // the transaction file's committed end
+	repr, n, _, err := st.writeUTXO(context.Background(), bufs, chains.Bitcoin, &m, blocks, 1<<16, fileEnd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,9 +153,53 @@ func TestUTXOBatchInKeyOrder(t *testing.T) {
 			}
 		}
 	}
-	want := map[byte]int{tAddr: outAddrs, tBlock: len(blocks), tBlockHash: len(blocks), tMeta: 1, tSpender: ins, tTx: txs}
+	want := map[byte]int{tAddr: outAddrs, tBlock: len(blocks), tBlockHash: len(blocks), tMeta: 2, tTxPtr: txs, tSpender: ins}
 	if fmt.Sprint(tables) != fmt.Sprint(want) {
 		t.Fatalf("entries by table %v, want %v", tables, want)
+	}
+	// Each pointer names its transaction's record among those to be
+	// appended after fileEnd, and the file's new end follows the last.
+	byHash := map[chains.Hash]*chains.Tx{}
+	for _, b := range blocks {
+		for i := range b.Txs {
+			byHash[b.Txs[i].Hash] = &b.Txs[i]
+		}
+	}
+	covered := 0
+	for _, e := range got {
+		switch e.k[0] {
+		case tMeta:
+			if !bytes.Equal(e.k, txEndKey(chains.Bitcoin)) {
+				continue
+			}
+			if end, _ := binary.Uvarint(e.v); end != uint64(fileEnd+len(bufs.txs)) {
+				t.Fatalf("file end recorded %d, want %d", end, fileEnd+len(bufs.txs))
+			}
+		case tTxPtr:
+			h := chains.Hash(e.k[2:])
+			p, err := decodeTxPtr(e.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.off < fileEnd || p.off-fileEnd+uint64(p.n) > uint64(len(bufs.txs)) {
+				t.Fatalf("tx %s: record at %d+%d is outside the %d bytes written after %d", h, p.off, p.n, len(bufs.txs), fileEnd)
+			}
+			rec := bufs.txs[p.off-fileEnd:][:p.n]
+			if crc32.Checksum(rec, crcTable) != p.crc {
+				t.Fatalf("tx %s: checksum does not match its record", h)
+			}
+			tx, err := decodeTx(chains.Bitcoin, h, rec)
+			if err != nil {
+				t.Fatalf("tx %s: %v", h, err)
+			}
+			if want := byHash[h]; want == nil || tx.Height != want.Height || tx.Position != want.Position || len(tx.Outputs) != len(want.Outputs) {
+				t.Fatalf("tx %s: record holds %d:%d, want the block's", h, tx.Height, tx.Position)
+			}
+			covered += int(p.n)
+		}
+	}
+	if covered != len(bufs.txs) {
+		t.Fatalf("pointers cover %d of the %d bytes written", covered, len(bufs.txs))
 	}
 	if m.Inputs != int64(ins) || m.Txs != int64(txs) || m.Blocks != int64(len(blocks)) {
 		t.Fatalf("meta counts %d inputs, %d txs, %d blocks; want %d, %d, %d", m.Inputs, m.Txs, m.Blocks, ins, txs, len(blocks))

@@ -1,0 +1,282 @@
+package embedded
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// A UTXO chain's transaction records live in a file of their own beside
+// Pebble's, appended in height order, and Pebble holds only where each
+// one is (table p). The records are the largest table by far (half the
+// bytes a block leaves in the store) and they are written once, in the
+// order the chain gives them, and never changed but by a rollback, which
+// removes the newest. Through Pebble they were sorted, put in the
+// memtable, written to the write-ahead log, flushed and compacted again
+// and again as the store grew; appended to a file they are written once.
+//
+// The file is never ahead of the store where it matters: a write appends
+// its records after the committed end (txEndKey), syncs them when the write
+// is synced, and only then commits the batch that records the new end
+// and points at the records. A write that fails or a process killed
+// between the two leaves bytes past the committed end, which the next
+// write overwrites and opening the store for writing cuts off. A rollback
+// moves the committed end back to where the first removed record starts.
+type txFile struct {
+	f    *os.File
+	path string
+	end  atomic.Int64 // the committed end; reads take no lock
+	mapping
+}
+
+// crcTable is Castagnoli's polynomial, which processors compute in
+// hardware.
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+func txFilePath(dir string, c chains.Chain) string {
+	return filepath.Join(dir, "txs-"+string(c)+".dat")
+}
+
+// txFileOf returns chain c's transaction file, opening it on first use.
+// Reads take no store lock, so the files have a lock of their own.
+func (s *Store) txFileOf(c chains.Chain) (*txFile, error) {
+	s.filesMu.Lock()
+	defer s.filesMu.Unlock()
+	if tf := s.files[c]; tf != nil {
+		return tf, nil
+	}
+	if s.files == nil {
+		return nil, errors.New("store is closed")
+	}
+	end, err := s.committedEnd(c)
+	if err != nil {
+		return nil, err
+	}
+	path := txFilePath(s.path, c)
+	flag := os.O_RDWR | os.O_CREATE
+	if s.opts.ReadOnly {
+		flag = os.O_RDONLY
+	}
+	f, err := os.OpenFile(path, flag, 0o644)
+	if errors.Is(err, os.ErrNotExist) && s.opts.ReadOnly && end == 0 {
+		return &txFile{path: path}, nil // a read-only store without records of c
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s transactions: %w", c, err)
+	}
+	tf := &txFile{f: f, path: path}
+	tf.end.Store(end)
+	fi, err := f.Stat()
+	if err == nil {
+		switch size := fi.Size(); {
+		case size < end:
+			err = &store.CorruptError{Key: path, Err: fmt.Errorf("the file holds %d bytes, the store has committed %d: records were lost (a write that was not synced, then a crash of the machine?); index into a new store", size, end)}
+		case size > end && !s.opts.ReadOnly:
+			// The bytes of a write that was not committed.
+			err = f.Truncate(end)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s transactions: %w", c, err)
+	}
+	s.files[c] = tf
+	return tf, nil
+}
+
+// openTxFiles opens the transaction file of each chain that has one,
+// which cuts off what a write or a rollback left past its committed end.
+func (s *Store) openTxFiles() error {
+	names, err := filepath.Glob(txFilePath(s.path, "*"))
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		c := chains.Chain(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(name), "txs-"), ".dat"))
+		if c.Tag() == '?' || c.IsAccount() {
+			continue // not a file of this store's
+		}
+		// A file shorter than committed is reported by every read and
+		// write that needs it, not here: the store's other records are
+		// still whole.
+		if _, err := s.txFileOf(c); err != nil && !errors.As(err, new(*store.CorruptError)) {
+			return err
+		}
+	}
+	return nil
+}
+
+// committedEnd reads how many bytes of chain c's transaction file the
+// store has committed.
+func (s *Store) committedEnd(c chains.Chain) (int64, error) {
+	var end int64
+	err := s.get(txEndKey(c), func(v []byte) error {
+		x, n := binary.Uvarint(v)
+		if n <= 0 || n != len(v) {
+			return errShort
+		}
+		end = int64(x)
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s transactions' end: %w", c, err)
+	}
+	return end, nil
+}
+
+// append writes records after the committed end, synced if sync; the
+// end moves when the batch that points at them has committed.
+func (tf *txFile) append(records []byte, sync bool) error {
+	if _, err := tf.f.WriteAt(records, tf.end.Load()); err != nil {
+		return fmt.Errorf("write %s: %w", tf.path, err)
+	}
+	if sync {
+		if err := tf.f.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", tf.path, err)
+		}
+	}
+	return nil
+}
+
+// txPtr says where a transaction's record is: its offset and length in
+// the file, and its CRC-32C, which reads check, so that a damaged file
+// yields an error rather than another transaction's fields.
+type txPtr struct {
+	off uint64
+	n   uint32
+	crc uint32
+}
+
+func appendTxPtr(dst []byte, p txPtr) []byte {
+	dst = binary.AppendUvarint(dst, p.off)
+	dst = binary.AppendUvarint(dst, uint64(p.n))
+	return binary.LittleEndian.AppendUint32(dst, p.crc)
+}
+
+func decodeTxPtr(v []byte) (txPtr, error) {
+	d := decoder{b: v}
+	p := txPtr{off: d.uvarint(), n: uint32(d.uvarint())}
+	crc := d.bytes(4)
+	if err := d.end(); err != nil {
+		return p, err
+	}
+	p.crc = binary.LittleEndian.Uint32(crc)
+	return p, nil
+}
+
+// read returns the record p points at: in place in the file's mapping
+// where there is one (valid until the store is closed, and to be copied
+// from, not kept: a rollback lets later writes overwrite it), or read
+// into buf (grown if needed).
+func (tf *txFile) read(p txPtr, buf []byte) ([]byte, error) {
+	if end := tf.end.Load(); p.off+uint64(p.n) > uint64(end) || tf.f == nil {
+		return nil, fmt.Errorf("record at %d (%d bytes) is past the %d bytes committed to %s", p.off, p.n, end, tf.path)
+	}
+	rec, err := tf.bytesAt(p.off, p.n, buf)
+	if err != nil {
+		return nil, fmt.Errorf("read %s at %d: %w", tf.path, p.off, err)
+	}
+	if crc32.Checksum(rec, crcTable) != p.crc {
+		return nil, fmt.Errorf("record at %d of %s fails its checksum", p.off, tf.path)
+	}
+	return rec, nil
+}
+
+// readAt reads n bytes at off into buf (grown if needed): the way to read
+// where the file is not mapped.
+func (tf *txFile) readAt(off uint64, n uint32, buf []byte) ([]byte, error) {
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	_, err := tf.f.ReadAt(buf, int64(off))
+	return buf, err
+}
+
+// close unmaps and closes the file.
+func (tf *txFile) close() error {
+	if tf.f == nil {
+		return nil
+	}
+	return errors.Join(tf.unmap(), tf.f.Close())
+}
+
+// txRecord returns the record of transaction h of UTXO chain c, and the
+// key that led to it: from the transaction file, or from table t in a
+// store that schema 3 or below wrote. It returns store.ErrNotFound when
+// there is none.
+func (s *Store) txRecord(c chains.Chain, h chains.Hash) (rec, key []byte, err error) {
+	key = txPtrKey(nil, c, h)
+	var p txPtr
+	err = s.get(key, func(v []byte) (err error) {
+		p, err = decodeTxPtr(v)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) && s.hasLegacyTxs(c) {
+		key = txKey(nil, c, h)
+		err = s.get(key, func(v []byte) error {
+			rec = slices.Clone(v)
+			return nil
+		})
+		return rec, key, err
+	}
+	if err != nil {
+		return nil, key, err
+	}
+	tf, err := s.txFileOf(c)
+	if err != nil {
+		return nil, key, err
+	}
+	if rec, err = tf.read(p, nil); err != nil {
+		return nil, key, &store.CorruptError{Key: fmt.Sprintf("%x", key), Err: err}
+	}
+	return rec, key, nil
+}
+
+// hasLegacyTxs reports whether table t holds transactions of UTXO chain
+// c, as in a store that schema 3 or below wrote. Indexing never adds
+// any since, so the answer is looked up once.
+func (s *Store) hasLegacyTxs(c chains.Chain) bool {
+	s.filesMu.Lock()
+	defer s.filesMu.Unlock()
+	if has, ok := s.legacy[c]; ok {
+		return has
+	}
+	lo := keyPrefix(nil, tTx, c)
+	has := true // when in doubt, look
+	if it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)}); err == nil {
+		has = it.First()
+		if it.Close() == nil && s.legacy != nil {
+			s.legacy[c] = has
+		}
+	}
+	return has
+}
+
+// setTxEnd records in b that chain c's transaction file ends at end.
+func setTxEnd(b *pebble.Batch, c chains.Chain, end int64) error {
+	return b.Set(txEndKey(c), binary.AppendUvarint(nil, uint64(end)), nil)
+}
+
+// txPtrOf reads the pointer that key, an entry of table p, holds.
+func (s *Store) txPtrOf(key []byte) (p txPtr, err error) {
+	err = s.get(key, func(v []byte) (err error) {
+		p, err = decodeTxPtr(v)
+		return err
+	})
+	return p, err
+}
