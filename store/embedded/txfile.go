@@ -98,14 +98,16 @@ func (s *Store) txFileOf(c chains.Chain) (*txFile, error) {
 // openTxFiles opens the transaction file of each chain that has one,
 // which cuts off what a write or a rollback left past its committed end.
 func (s *Store) openTxFiles() error {
-	names, err := filepath.Glob(txFilePath(s.path, "*"))
+	entries, err := os.ReadDir(s.path)
 	if err != nil {
 		return err
 	}
-	for _, name := range names {
-		c := chains.Chain(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(name), "txs-"), ".dat"))
-		if c.Tag() == '?' || c.IsAccount() {
-			continue // not a file of this store's
+	for _, e := range entries {
+		name, ok := strings.CutPrefix(e.Name(), "txs-")
+		name, ok2 := strings.CutSuffix(name, ".dat")
+		c := chains.Chain(name)
+		if !ok || !ok2 || c.Tag() == '?' || c.IsAccount() {
+			continue // not a transaction file of this store's
 		}
 		// A file shorter than committed is reported by every read and
 		// write that needs it, not here: the store's other records are
@@ -248,8 +250,8 @@ func (s *Store) txRecord(c chains.Chain, h chains.Hash) (rec, key []byte, err er
 }
 
 // hasLegacyTxs reports whether table t holds transactions of UTXO chain
-// c, as in a store that schema 3 or below wrote. Indexing never adds
-// any since, so the answer is looked up once.
+// c, as in a store that schema 3 or below wrote. Schema 4 never adds
+// any, so the answer is looked up once.
 func (s *Store) hasLegacyTxs(c chains.Chain) bool {
 	s.filesMu.Lock()
 	defer s.filesMu.Unlock()

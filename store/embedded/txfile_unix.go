@@ -30,14 +30,15 @@ type mapping struct {
 // make it small, to map again and again.
 var minMapping = 64 << 20
 
-// bytesAt returns the n bytes at off, in place.
-func (tf *txFile) bytesAt(off uint64, n uint32, _ []byte) ([]byte, error) {
+// bytesAt returns the n bytes at off, in place, or read into buf where
+// the file cannot be mapped that far.
+func (tf *txFile) bytesAt(off uint64, n uint32, buf []byte) ([]byte, error) {
 	end := off + uint64(n)
 	m := tf.cur.Load()
 	if m == nil || uint64(len(*m)) < end {
 		var err error
 		if m, err = tf.mapAtLeast(end); err != nil {
-			return nil, err
+			return tf.readAt(off, n, buf)
 		}
 	}
 	return (*m)[off:end:end], nil
