@@ -55,7 +55,8 @@ fmt-check:
 # Benchmarks: indexing on one core with the ratio to btcd's bare decode
 # (the floor), in five rounds that each run the floor, the decoder and the
 # index one after the other, so that each ratio compares runs seconds
-# apart (the machine's speed drifts over minutes); ClickHouse writes
+# apart (the machine's speed drifts over minutes); the embedded store's
+# reads (a transaction by txid, 1,000 outpoints at once); ClickHouse writes
 # against a bare clickhouse-go batch insert, and the 1,000-outpoint
 # spender lookup on 10 M rows (real servers); the Ethereum pipeline
 # against a bare fetch of the same replayed answers.
@@ -66,6 +67,7 @@ bench:
 		$(GO) test -run '^$$' -bench 'Floor|Decode|Index$$' -benchtime 20x -count 1 -cpu 1 ./chains/bitcoin | tee -a bench.txt; \
 	done
 	$(GO) test -run '^$$' -bench 'IndexChain' -benchtime 2x -count 3 -cpu 1 ./chains/bitcoin | tee -a bench.txt
+	$(GO) test -run '^$$' -bench '^BenchmarkTx$$|LookupOutputs' -count 3 -cpu 1 ./store/embedded | tee -a bench.txt
 	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./store/clickhouse | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Pipeline|FetchBare' -benchtime 10x -count 3 ./chains/ethereum | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Cluster|BareUnionFind' -benchtime 3x -count 3 ./cluster | tee -a bench.txt

@@ -69,6 +69,8 @@ END {
 		printf "Index with the floor run op by op beside it (same moments, but the floor pays for part of the garbage the index leaves): floor %s ms, index %.1f ms, ratio %s\n", median(fms["Index"]), median(nsop["Index"]) / 1e6, median(ratio["Index"])
 	if ("IndexChain" in ratio)
 		printf "Whole pipeline (IndexChain: generated chain, two 64 MiB batches and their flushes), floor op by op beside it: floor %s ms, index %.1f ms, ratio %s\n", median(fms["IndexChain"]), median(nsop["IndexChain"]) / 1e6, median(ratio["IndexChain"])
+	if (("Tx" in nsop) && ("LookupOutputs" in nsop))
+		printf "Embedded store reads (100,000 transactions, flushed): a transaction by txid %.1f us, 1,000 outpoints resolved at once %.2f ms\n", median(nsop["Tx"]) / 1e3, median(nsop["LookupOutputs"]) / 1e6
 	if ("Write/writer" in rows) {
 		w = median(rows["Write/writer"]); bare = median(rows["Write/bare"])
 		printf "\nClickHouse writes: writer %.0f rows/s, bare clickhouse-go batches %.0f rows/s, ratio %.2f (target >= 0.7)\n", w, bare, (bare > 0 ? w / bare : 0)
