@@ -108,7 +108,9 @@ func (s *Store) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Close flushes and closes the store. Closing twice is harmless.
+// Close flushes and closes the store. Closing twice is harmless. No read
+// may run during or after Close, as with Pebble itself: a transaction
+// read from a mapped file would then touch unmapped memory.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
