@@ -225,9 +225,9 @@ func BenchmarkIndex(b *testing.B) {
 // includes what BenchmarkIndex, one small write into a new store, leaves
 // out. The close, which waits for a flush still running, is timed. Each
 // op also runs the floor over the same blocks, timed apart, and reports
-// floor-ms and ratio as BenchmarkIndex does. The generated transactions are smaller than mainnet's (1.4 bytes
-// of store batch per byte of block against 0.83), which weighs on the
-// ratio.
+// floor-ms and ratio as BenchmarkIndex does. The generated transactions
+// are smaller than mainnet's (1.4 bytes of store batch per byte of block
+// against 0.83), which weighs on the ratio.
 func BenchmarkIndexChain(b *testing.B) {
 	ch := testchain.Generate(testchain.Config{Seed: 9, Blocks: 300, TxsPerBlock: 1000})
 	dir := b.TempDir()

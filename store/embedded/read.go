@@ -64,7 +64,7 @@ func (s *Store) BlockByHash(ctx context.Context, c chains.Chain, h chains.Hash) 
 // Tx returns the transaction with hash h, inputs resolved and outputs
 // included.
 func (s *Store) Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error) {
-	v, k, err := s.txRecord(c, h)
+	v, k, _, err := s.txRecord(c, h)
 	if err != nil {
 		return nil, fmt.Errorf("%s tx %s: %w", c, h, err)
 	}
@@ -136,14 +136,12 @@ func (s *Store) lookupOutputs(ctx context.Context, c chains.Chain, table byte, l
 		}
 		v := it.Value()
 		if table == tTxPtr {
-			p, err := decodeTxPtr(v)
-			if err == nil && tf == nil {
-				tf, err = s.txFileOf(c)
+			if tf == nil {
+				if tf, err = s.txFileOf(c); err != nil {
+					return nil, err
+				}
 			}
-			if err == nil {
-				l.rec, err = tf.read(p, l.rec)
-			}
-			if err != nil {
+			if l.rec, err = tf.recordOf(v, l.rec); err != nil {
 				return nil, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
 			}
 			v = l.rec
@@ -379,25 +377,7 @@ func (s *Store) Dump(ctx context.Context, fn func(k, v []byte) error) error {
 			continue
 		}
 		if len(k) > 2 && k[0] == tTxPtr {
-			c, ok := chains.ChainByTag(k[1])
-			var (
-				tf  *txFile
-				p   txPtr
-				err error
-			)
-			if !ok {
-				err = fmt.Errorf("unknown chain tag %q", k[1])
-			}
-			if err == nil {
-				tf, err = s.txFileOf(c)
-			}
-			if err == nil {
-				p, err = decodeTxPtr(v)
-			}
-			if err == nil {
-				rec, err = tf.read(p, rec)
-			}
-			if err != nil {
+			if rec, err = s.dumpRecord(k[1], v, rec); err != nil {
 				return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
 			}
 			v = rec
@@ -407,6 +387,20 @@ func (s *Store) Dump(ctx context.Context, fn func(k, v []byte) error) error {
 		}
 	}
 	return it.Error()
+}
+
+// dumpRecord returns the record that v, an entry of table p of the chain
+// tagged tag, points at.
+func (s *Store) dumpRecord(tag byte, v, buf []byte) ([]byte, error) {
+	c, ok := chains.ChainByTag(tag)
+	if !ok {
+		return nil, fmt.Errorf("unknown chain tag %q", tag)
+	}
+	tf, err := s.txFileOf(c)
+	if err != nil {
+		return nil, err
+	}
+	return tf.recordOf(v, buf)
 }
 
 // Txs returns the transactions named, in order; a hash that is not

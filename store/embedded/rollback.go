@@ -50,7 +50,7 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 			txids = nil
 		}
 		for _, id := range txids {
-			rec, key, err := s.txRecord(c, id)
+			rec, key, off, err := s.txRecord(c, id)
 			var tx *chains.Tx
 			if err == nil {
 				tx, err = decodeTx(c, id, rec)
@@ -66,12 +66,8 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 			if err := del(key); err != nil {
 				return err
 			}
-			if key[0] == tTxPtr {
-				p, err := s.txPtrOf(key)
-				if err != nil {
-					return fmt.Errorf("roll back block %d: %w", h, err)
-				}
-				txEnd = min(txEnd, int64(p.off))
+			if off >= 0 {
+				txEnd = min(txEnd, off)
 			}
 			m.Txs--
 			for _, in := range tx.Inputs {

@@ -166,22 +166,22 @@ func TestKnownSet(t *testing.T) {
 		// probes wrap.
 		return knownKey{uint64(r.IntN(8000))<<20 | uint64(4081+r.IntN(30)), uint64(r.IntN(3))}
 	}
+	model := func(x knownKey) {
+		if len(cur) >= limit {
+			old, cur = cur, map[knownKey]bool{}
+		}
+		cur[x] = true
+	}
 	for i := range 200000 {
 		x := key()
 		switch r.IntN(3) {
 		case 0:
-			if len(cur) >= limit {
-				old, cur = cur, map[knownKey]bool{}
-			}
-			cur[x] = true
+			model(x)
 			k.add(x)
 		case 1:
 			keys := []knownKey{x, key(), key()}
 			for _, x := range keys {
-				if len(cur) >= limit {
-					old, cur = cur, map[knownKey]bool{}
-				}
-				cur[x] = true
+				model(x)
 			}
 			k.addAll(keys)
 		default:

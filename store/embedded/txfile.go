@@ -217,11 +217,11 @@ func (tf *txFile) close() error {
 	return errors.Join(tf.unmap(), tf.f.Close())
 }
 
-// txRecord returns the record of transaction h of UTXO chain c, and the
-// key that led to it: from the transaction file, or from table t in a
-// store that schema 3 or below wrote. It returns store.ErrNotFound when
-// there is none.
-func (s *Store) txRecord(c chains.Chain, h chains.Hash) (rec, key []byte, err error) {
+// txRecord returns the record of transaction h of UTXO chain c, the key
+// that led to it and the record's offset in the transaction file: from
+// the file, or (offset -1) from table t in a store that schema 3 or
+// below wrote. It returns store.ErrNotFound when there is none.
+func (s *Store) txRecord(c chains.Chain, h chains.Hash) (rec, key []byte, off int64, err error) {
 	key = txPtrKey(nil, c, h)
 	var p txPtr
 	err = s.get(key, func(v []byte) (err error) {
@@ -234,19 +234,29 @@ func (s *Store) txRecord(c chains.Chain, h chains.Hash) (rec, key []byte, err er
 			rec = slices.Clone(v)
 			return nil
 		})
-		return rec, key, err
+		return rec, key, -1, err
 	}
 	if err != nil {
-		return nil, key, err
+		return nil, key, 0, err
 	}
 	tf, err := s.txFileOf(c)
 	if err != nil {
-		return nil, key, err
+		return nil, key, 0, err
 	}
 	if rec, err = tf.read(p, nil); err != nil {
-		return nil, key, &store.CorruptError{Key: fmt.Sprintf("%x", key), Err: err}
+		return nil, key, 0, &store.CorruptError{Key: fmt.Sprintf("%x", key), Err: err}
 	}
-	return rec, key, nil
+	return rec, key, int64(p.off), nil
+}
+
+// recordOf returns the record that v, an entry of table p, points at,
+// read into buf where the file is not mapped.
+func (tf *txFile) recordOf(v, buf []byte) ([]byte, error) {
+	p, err := decodeTxPtr(v)
+	if err != nil {
+		return nil, err
+	}
+	return tf.read(p, buf)
 }
 
 // hasLegacyTxs reports whether table t holds transactions of UTXO chain
@@ -270,15 +280,6 @@ func (s *Store) hasLegacyTxs(c chains.Chain) bool {
 }
 
 // setTxEnd records in b that chain c's transaction file ends at end.
-func setTxEnd(b *pebble.Batch, c chains.Chain, end int64) error {
+func setTxEnd(b setter, c chains.Chain, end int64) error {
 	return b.Set(txEndKey(c), binary.AppendUvarint(nil, uint64(end)), nil)
-}
-
-// txPtrOf reads the pointer that key, an entry of table p, holds.
-func (s *Store) txPtrOf(key []byte) (p txPtr, err error) {
-	err = s.get(key, func(v []byte) (err error) {
-		p, err = decodeTxPtr(v)
-		return err
-	})
-	return p, err
 }

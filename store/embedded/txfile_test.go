@@ -180,7 +180,7 @@ func TestUpgradeFrom3(t *testing.T) {
 	var ptrs [][]byte
 	for it.First(); it.Valid(); it.Next() {
 		h := chains.Hash(it.Key()[2:])
-		rec, _, err := st.txRecord(chains.Bitcoin, h)
+		rec, _, _, err := st.txRecord(chains.Bitcoin, h)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -169,7 +169,9 @@ func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, 
 	}
 	ptrs.sort()
 	meta := func(kv *kvBuf) error {
-		kv.set(txEndKey(c), binary.AppendUvarint(nil, uint64(end)+uint64(len(bufs.txs))))
+		if err := setTxEnd(kv, c, end+int64(len(bufs.txs))); err != nil {
+			return err
+		}
 		return s.setMeta(kv, *m) // now that m counts the new addresses
 	}
 	for _, encode := range []func(*kvBuf) error{perBlock(blockEntries), meta} {
