@@ -202,7 +202,12 @@ func writeChain(t *testing.T, blocks, txs int) (string, int64) {
 // after each kill with tipOf that the store holds a whole, advancing tip.
 // It then lets a last run finish.
 func killDuringIndex(t *testing.T, store, blocks string, tip int64, tipOf func() int64) {
-	killDuringRun(t, []string{"--store", store, "index", "btc", "--blocks", blocks, "--batch-blocks", "10", "--progress-every", "0"},
+	killDuringIndexBatches(t, store, blocks, "10", tip, tipOf)
+}
+
+// killDuringIndexBatches is killDuringIndex with batches of batch blocks.
+func killDuringIndexBatches(t *testing.T, store, blocks, batch string, tip int64, tipOf func() int64) {
+	killDuringRun(t, []string{"--store", store, "index", "btc", "--blocks", blocks, "--batch-blocks", batch, "--progress-every", "0"},
 		[]string{"--store", store, "index", "btc", "--blocks", blocks}, tip, tipOf)
 }
 
@@ -254,7 +259,11 @@ func killDuringRun(t *testing.T, args, final []string, tip int64, tipOf func() i
 
 // TestKillDuringIndex kills a real fundtrace process (SIGKILL) at
 // moments mid-ingest, restarts it each time, and checks that the store
-// ends exactly, key for key, as an uninterrupted run leaves it.
+// ends exactly, key for key, as an uninterrupted run leaves it. It does
+// so twice: with batches of 10 blocks, which the store commits through
+// its write-ahead log, and of 130 blocks (6 MB of entries), which it
+// writes as table files and ingests, as it does the indexer's default
+// batches; the uninterrupted run is one 64 MiB batch, ingested.
 func TestKillDuringIndex(t *testing.T) {
 	blocks, tip := writeChain(t, 1500, 100)
 	dir := t.TempDir()
@@ -262,9 +271,13 @@ func TestKillDuringIndex(t *testing.T) {
 	if _, _, err := run(t, "--store", ref, "index", "btc", "--blocks", blocks); err != nil {
 		t.Fatal(err)
 	}
-	st := filepath.Join(dir, "killed")
-	killDuringIndex(t, st, blocks, tip, func() int64 { return storeTip(t, st) })
-	sameStores(t, ref, st)
+	for _, batch := range []string{"10", "130"} {
+		t.Run("batch-blocks-"+batch, func(t *testing.T) {
+			st := filepath.Join(dir, "killed-"+batch)
+			killDuringIndexBatches(t, st, blocks, batch, tip, func() int64 { return storeTip(t, st) })
+			sameStores(t, ref, st)
+		})
+	}
 }
 
 // TestKillDuringIndexClickHouse does the same against a real ClickHouse

@@ -23,6 +23,20 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceIngest runs the suite with every write of blocks built
+// as a table file and ingested, the path of the indexer's large batches,
+// where the suite's writes are small enough to be committed as batches.
+func TestConformanceIngest(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Store {
+		st, err := embedded.Open(filepath.Join(t.TempDir(), "store"), embedded.Options{IngestBytes: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}
+
 func TestAccountConformance(t *testing.T) {
 	storetest.RunAccount(t, func(t *testing.T) storetest.AccountStore {
 		st, err := embedded.Open(filepath.Join(t.TempDir(), "store"), embedded.Options{})
@@ -36,24 +50,32 @@ func TestAccountConformance(t *testing.T) {
 
 // TestReorgLeavesNoTrace: after a reorganisation is rolled back and the
 // new branch indexed, the store holds, key for key, what a fresh index
-// of the same folder holds (metadata included).
+// of the same folder holds (metadata included). The rolled-back store
+// is written both ways, as committed batches and as ingested tables; the
+// fresh one as batches.
 func TestReorgLeavesNoTrace(t *testing.T) {
+	for _, ingest := range []int{-1, 1} {
+		t.Run(map[int]string{-1: "batches", 1: "ingested"}[ingest], func(t *testing.T) { reorgLeavesNoTrace(t, ingest) })
+	}
+}
+
+func reorgLeavesNoTrace(t *testing.T, ingestBytes int) {
 	ctx := context.Background()
 	fork := storetest.ForkFolder(t, 295, 12)
-	open := func() *embedded.Store {
-		st, err := embedded.Open(filepath.Join(t.TempDir(), "store"), embedded.Options{})
+	open := func(ingestBytes int) *embedded.Store {
+		st, err := embedded.Open(filepath.Join(t.TempDir(), "store"), embedded.Options{IngestBytes: ingestBytes})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
 		return st
 	}
-	st := open()
+	st := open(ingestBytes)
 	storetest.Index(t, st, 300, 0)
 	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: fork}); err != nil {
 		t.Fatal(err)
 	}
-	fresh := open()
+	fresh := open(-1)
 	if _, err := bitcoin.Index(ctx, fresh, bitcoin.IndexConfig{Dir: fork}); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +99,7 @@ func TestReorgLeavesNoTrace(t *testing.T) {
 	// transaction file as in a fresh index, byte for byte, once opening
 	// the store has cut off what the rollback left past the end.
 	st.Close()
-	st, err := embedded.Open(st.Path(), embedded.Options{})
+	st, err := embedded.Open(st.Path(), embedded.Options{IngestBytes: ingestBytes})
 	if err != nil {
 		t.Fatal(err)
 	}

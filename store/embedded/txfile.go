@@ -28,8 +28,9 @@ import (
 //
 // The file is never ahead of the store where it matters: a write appends
 // its records after the committed end (txEndKey), syncs them when the write
-// is synced, and only then commits the batch that records the new end
-// and points at the records. A write that fails or a process killed
+// is synced (always, when it is ingested: an ingested table is durable),
+// and only then commits the batch or ingests the table that records the
+// new end and points at the records. A write that fails or a process killed
 // between the two leaves bytes past the committed end, which the next
 // write overwrites and opening the store for writing cuts off. A rollback
 // moves the committed end back to where the first removed record starts.
@@ -147,9 +148,14 @@ func (tf *txFile) append(records []byte, sync bool) error {
 		return fmt.Errorf("write %s: %w", tf.path, err)
 	}
 	if sync {
-		if err := tf.f.Sync(); err != nil {
-			return fmt.Errorf("sync %s: %w", tf.path, err)
-		}
+		return tf.sync()
+	}
+	return nil
+}
+
+func (tf *txFile) sync() error {
+	if err := tf.f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", tf.path, err)
 	}
 	return nil
 }

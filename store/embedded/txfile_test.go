@@ -333,6 +333,16 @@ func TestTxFileReadOnly(t *testing.T) {
 	if err != nil || tx.Height != 2 || tx.Position != 1 {
 		t.Fatalf("read-only: %v, %v", tx, err)
 	}
+	// A write is refused, ingested or not, and leaves no file behind.
+	ro.ingestBytes = 1
+	more := chainOf(rand.New(rand.NewPCG(11, 11)), 3, blocks[2].Block.Hash, 1)
+	more[0].Block.Size = 1000
+	if err := ro.WriteBlocks(ctx, chains.Bitcoin, "regtest", more, store.WriteOptions{}); !errors.Is(err, pebble.ErrReadOnly) {
+		t.Fatalf("read-only store took a write: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(path, ingestDir)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused write left the ingest folder: %v", err)
+	}
 	ro.Close()
 	if fi, err := os.Stat(fp); err != nil || fi.Size() != int64(committed+100) {
 		t.Fatalf("read-only open changed the file: %v, %v", fi.Size(), err)

@@ -28,6 +28,11 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if s.opts.ReadOnly {
+		// Refused before anything is written: an ingested write's table
+		// file would be written before Pebble refused it.
+		return fmt.Errorf("write %s blocks to %s: %w", c, s.path, pebble.ErrReadOnly)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, err := s.metaLocked(c)
@@ -53,19 +58,35 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 	}
 	bufs := s.bufs
 	var added []knownKey
-	var r []byte
-	var n int // entries in the batch
 	var tf *txFile
-	if c.IsAccount() {
-		r, n, added, err = s.writeAccount(ctx, bufs, c, &m, blocks, size)
-	} else if tf, err = s.txFileOf(c); err == nil {
-		r, n, added, err = s.writeUTXO(ctx, bufs, c, &m, blocks, size, tf.end.Load())
-		if err == nil {
-			err = tf.append(bufs.txs, o.Sync)
+	switch est := int(float64(size) * bufs.reprPerByte); {
+	case c.IsAccount():
+		var r []byte
+		var n int // entries in the batch
+		if r, n, added, err = s.writeAccount(ctx, bufs, c, &m, blocks, size); err == nil {
+			err = s.commit(bufs, r, n, o.Sync)
 		}
-	}
-	if err == nil {
-		err = s.commit(bufs, r, n, o.Sync)
+	default:
+		if tf, err = s.txFileOf(c); err != nil {
+			break
+		}
+		end := tf.end.Load()
+		if s.ingestBytes > 0 && est >= s.ingestBytes {
+			err = s.ingest(ctx, func(out batchOut) (err error) {
+				if _, added, err = s.writeUTXO(ctx, bufs, c, &m, blocks, size, end, out); err == nil {
+					err = tf.append(bufs.txs, false)
+				}
+				return err
+			}, tf.sync) // an ingested table is durable: so must be the records it points at
+			break
+		}
+		out := &reprOut{r: bufs.startRepr(est + est/20 + 4096)}
+		var n int
+		if n, added, err = s.writeUTXO(ctx, bufs, c, &m, blocks, size, end, out); err == nil {
+			if err = tf.append(bufs.txs, o.Sync); err == nil {
+				err = s.commit(bufs, out.r, n, o.Sync)
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("write %s blocks %d..%d: %w", c, blocks[0].Block.Height, m.TipHeight, err)
@@ -101,23 +122,23 @@ const maxWrite = math.MaxUint32 - 1<<20
 
 var errTooLarge = errors.New("more bytes than one write can hold; write fewer blocks at a time")
 
-// writeUTXO builds the batch of a UTXO chain's blocks table by table, in
-// key order: the history (a), the block records (b, h), the meta record
-// and the end of the transaction file (m), the pointers to the
-// transactions' records (p), then the spenders (s). The transactions'
-// records go to bufs.txs, to be appended to the transaction file, whose
-// committed end is end. Each
-// table's entries are encoded, sorted and copied into the batch before
-// the next table's are encoded, so that the entries being sorted and
-// copied in key order stay in the processor's cache: a table of a few
-// full blocks is a megabyte or three, where a whole batch of them is
-// twice that (measured on five mainnet blocks: 2 ms of a 30 ms write).
-// The indexer's 64 MiB batches fit neither way.
+// writeUTXO builds the batch of a UTXO chain's blocks into out, table by
+// table, in key order: the history (a), the block records (b, h), the
+// meta record and the end of the transaction file (m), the pointers to
+// the transactions' records (p), then the spenders (s); it returns the
+// number of entries. The transactions' records go to bufs.txs, to be
+// appended to the transaction file, whose committed end is end. Each
+// table's entries are encoded, sorted and copied out before the next
+// table's are encoded, so that the entries being sorted and copied in
+// key order stay in the processor's cache: a table of a few full blocks
+// is a megabyte or three, where a whole batch of them is twice that
+// (measured on five mainnet blocks: 2 ms of a 30 ms write). The
+// indexer's 64 MiB batches fit neither way.
 //
 // An address is new when the store has no history entry for it yet,
-// checked as the batch's own history entries are copied into the batch;
-// the meta record, with the count of new addresses, comes after them.
-func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, m *store.Meta, blocks []store.BlockData, size int, end int64) (r []byte, n int, added []knownKey, err error) {
+// checked as the batch's own history entries are copied out; the meta
+// record, with the count of new addresses, comes after them.
+func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, m *store.Meta, blocks []store.BlockData, size int, end int64, out batchOut) (n int, added []knownKey, err error) {
 	for i := range blocks {
 		countBlock(m, &blocks[i])
 	}
@@ -125,24 +146,32 @@ func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, 
 	kv := &bufs.kv
 	// Measured on mainnet blocks: the transactions' records take about
 	// 0.45 bytes per byte of block, the largest table of the batch (s)
-	// 0.18, and s has an entry per 240 bytes. The batch takes what the
-	// last one took per byte of block.
+	// 0.18, and s has an entry per 240 bytes.
 	kv.grow(size/4, size/192)
-	r = bufs.startRepr(int(float64(size)*bufs.reprPerByte*1.05) + 4096)
-	// table encodes one table's entries, sorts them and makes room for
-	// them in the batch.
+	var written int // bytes of entries
+	// table encodes one table's entries and sorts them.
 	table := func(encode func(*kvBuf) error) error {
 		kv.reset()
 		if err := encode(kv); err != nil {
 			return err
 		}
-		if len(kv.buf) > maxWrite-len(r) {
+		if len(kv.buf) > maxWrite-written {
 			return errTooLarge
 		}
-		r = slices.Grow(r, len(kv.buf))
+		written += len(kv.buf)
+		out.reserve(len(kv.buf))
 		kv.sort()
 		n += len(kv.ents)
 		return nil
+	}
+	// copyOut copies a sorted table's entries out.
+	copyOut := func(kv *kvBuf) error {
+		for _, e := range kv.ents {
+			if err := out.add(kv, e); err != nil {
+				return err
+			}
+		}
+		return out.endTable()
 	}
 	perBlock := func(encode func(*kvBuf, chains.Chain, *store.BlockData)) func(*kvBuf) error {
 		return func(kv *kvBuf) error {
@@ -153,14 +182,14 @@ func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, 
 		}
 	}
 	if err := table(perBlock(historyEntries)); err != nil {
-		return nil, 0, nil, err
+		return 0, nil, err
 	}
-	if r, added, err = s.appendHistory(ctx, r, kv, c, m, bufs.added[:0]); err != nil {
-		return nil, 0, nil, err
+	if added, err = s.appendHistory(ctx, out, kv, c, m, bufs.added[:0]); err != nil {
+		return 0, nil, err
 	}
 	// The transactions' records and their pointers come before the meta
 	// table, which records where the records end; the pointers (in a
-	// buffer of their own, an account chain's) join the batch after it.
+	// buffer of their own, an account chain's) are copied out after it.
 	ptrs := &bufs.cand
 	ptrs.reset()
 	ptrs.grow(size/64, size/512)
@@ -176,23 +205,34 @@ func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, 
 	}
 	for _, encode := range []func(*kvBuf) error{perBlock(blockEntries), meta} {
 		if err := table(encode); err != nil {
-			return nil, 0, nil, err
+			return 0, nil, err
 		}
-		r = kv.appendRepr(r, kv.ents)
+		if err := copyOut(kv); err != nil {
+			return 0, nil, err
+		}
 	}
-	if len(ptrs.buf) > maxWrite-len(r) {
-		return nil, 0, nil, errTooLarge
+	if len(ptrs.buf) > maxWrite-written {
+		return 0, nil, errTooLarge
 	}
-	r = ptrs.appendRepr(r, ptrs.ents)
+	written += len(ptrs.buf)
+	out.reserve(len(ptrs.buf))
 	n += len(ptrs.ents)
+	if err := copyOut(ptrs); err != nil {
+		return 0, nil, err
+	}
 	if err := table(perBlock(spenderEntries)); err != nil {
-		return nil, 0, nil, err
+		return 0, nil, err
 	}
-	r = kv.appendRepr(r, kv.ents)
+	if err := copyOut(kv); err != nil {
+		return 0, nil, err
+	}
 	if size > 0 {
-		bufs.reprPerByte = float64(len(r)) / float64(size)
+		// The next write's buffer is sized by this one's bytes per byte
+		// of block: 0.83 on recent mainnet blocks, 1.4 on the generated
+		// test chains.
+		bufs.reprPerByte = float64(written) / float64(size)
 	}
-	return r, n, added, nil
+	return n, added, nil
 }
 
 // writeAccount builds the batch of an account chain's blocks. Its
@@ -336,32 +376,37 @@ func (s *Store) candidate(c chains.Chain, a chains.Address, h int64) {
 	s.cand.set(s.fk, binary.AppendUvarint(v[:0], uint64(h)))
 }
 
-// appendHistory appends a UTXO chain's sorted history entries to the
-// batch r, counting in m the addresses that the store has not seen
-// before; it returns those addresses, appended to added.
+// appendHistory copies a UTXO chain's sorted history entries out,
+// counting in m the addresses that the store has not seen before; it
+// returns those addresses, appended to added.
 //
 // An address has been seen when its history (table a) has an entry; its
 // first entry is its first-seen height, which serves the "fresh address"
 // change heuristic. The batch's own history entries, sorted, name its
 // addresses in key order, and are checked as they are copied: their keys
 // are read from memory once for both.
-func (s *Store) appendHistory(ctx context.Context, r []byte, kv *kvBuf, c chains.Chain, m *store.Meta, added []knownKey) ([]byte, []knownKey, error) {
+func (s *Store) appendHistory(ctx context.Context, out batchOut, kv *kvBuf, c chains.Chain, m *store.Meta, added []knownKey) ([]knownKey, error) {
 	lo := keyPrefix(nil, tAddr, c)
 	f, err := s.newSeenCheck(ctx, lo, m, added)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, e := range kv.ents {
 		k := kv.key(e)
 		if n := len(lo) + 1 + int(k[len(lo)]); n <= len(k) {
 			f.check(k[:n], len(lo)+1)
 		}
-		r = kv.appendEnt(r, e)
+		if err = out.add(kv, e); err != nil {
+			break
+		}
 	}
-	if err := f.close(); err != nil {
-		return nil, nil, err
+	if err == nil {
+		err = out.endTable()
 	}
-	return r, f.added, nil
+	if err := errors.Join(err, f.close()); err != nil {
+		return nil, err
+	}
+	return f.added, nil
 }
 
 // firstSeenAccount writes a first-seen record (table f) for each address
@@ -600,6 +645,7 @@ type writeBufs struct {
 	kv, cand    kvBuf
 	repr        []byte     // the Pebble batch
 	txs         []byte     // a UTXO chain's transactions' records, for its transaction file
+	table       []byte     // the buffer of a table file being written (ingest.go)
 	added       []knownKey // the addresses new to the store
 	reprPerByte float64    // the last batch's bytes per byte of block
 }
@@ -771,15 +817,34 @@ func insertionSort(ents []kvEnt, compare func(x, y kvEnt) int) {
 // key returns e's key. It runs for every comparison the sort makes, so
 // it reads only the key's length, not the value's.
 func (b *kvBuf) key(e kvEnt) []byte {
-	_, k, _ := batchrepr.DecodeStr(b.buf[e.off+1 : e.end])
+	k, _ := readStr(b.buf[e.off+1 : e.end])
 	return k
 }
 
 // value returns e's value.
 func (b *kvBuf) value(e kvEnt) []byte {
-	rest, _, _ := batchrepr.DecodeStr(b.buf[e.off+1 : e.end])
-	_, v, _ := batchrepr.DecodeStr(rest)
+	_, v := b.entry(e)
 	return v
+}
+
+// entry returns e's key and value.
+func (b *kvBuf) entry(e kvEnt) (k, v []byte) {
+	k, n := readStr(b.buf[e.off+1 : e.end])
+	v, _ = readStr(b.buf[int(e.off)+1+n : e.end])
+	return k, v
+}
+
+// readStr reads a length-prefixed string at the start of p, as
+// batchrepr.DecodeStr does, and returns it and the bytes it took. Most
+// lengths take one byte, read here without the general decoder: the
+// sort and the copy into a table file read every entry's key this way.
+// The entries were encoded by kvBuf itself, so they are well formed.
+func readStr(p []byte) ([]byte, int) {
+	if n := int(p[0]); n < 0x80 {
+		return p[1 : 1+n], 1 + n
+	}
+	rest, s, _ := batchrepr.DecodeStr(p)
+	return s, len(p) - len(rest)
 }
 
 // compare orders two entries by key; an insertion sort moving only

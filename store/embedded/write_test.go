@@ -101,34 +101,46 @@ func TestKVBufEntries(t *testing.T) {
 
 func trim(b []byte) []byte { return b[:min(len(b), 16)] }
 
+// busyBlocks returns n blocks from height 0 on, each of a coinbase and
+// txs random transactions. edit, if not nil, may change a block's
+// transactions before the block is made of them; made holds the blocks
+// before it.
+func busyBlocks(r *rand.Rand, n, txs int, edit func(h int64, txs []chains.Tx, made []store.BlockData)) []store.BlockData {
+	var blocks []store.BlockData
+	var prev chains.Hash
+	for h := range int64(n) {
+		t := []chains.Tx{coinbasePaying(h, chains.MakeAddress(chains.AddrKind(1), []byte("twenty-byte-address!")))}
+		for range txs {
+			t = append(t, randTx(r, h))
+		}
+		if edit != nil {
+			edit(h, t, blocks)
+		}
+		b := block(h, prev, t...)
+		blocks, prev = append(blocks, b), b.Block.Hash
+	}
+	return blocks
+}
+
 // TestUTXOBatchInKeyOrder: the batch built table by table is in key
 // order as a whole (the memtable takes a sorted batch far faster), holds
 // every entry once with the meta record among them, and carries the
 // count it claims.
 func TestUTXOBatchInKeyOrder(t *testing.T) {
 	st := newTestStore(t)
-	r := rand.New(rand.NewPCG(3, 3))
-	var blocks []store.BlockData
-	var prev chains.Hash
-	for h := range int64(4) {
-		txs := []chains.Tx{coinbasePaying(h, chains.MakeAddress(chains.AddrKind(1), []byte("twenty-byte-address!")))}
-		for range 50 {
-			txs = append(txs, randTx(r, h))
-		}
-		b := block(h, prev, txs...)
-		blocks, prev = append(blocks, b), b.Block.Hash
-	}
+	blocks := busyBlocks(rand.New(rand.NewPCG(3, 3)), 4, 50, nil)
 	m, err := st.metaLocked(chains.Bitcoin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bufs := new(writeBufs)
 	const fileEnd = 1000 // the transaction file's committed end
-	repr, n, _, err := st.writeUTXO(context.Background(), bufs, chains.Bitcoin, &m, blocks, 1<<16, fileEnd)
+	out := &reprOut{r: make([]byte, batchrepr.HeaderLen)}
+	n, _, err := st.writeUTXO(context.Background(), bufs, chains.Bitcoin, &m, blocks, 1<<16, fileEnd, out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := readRepr(t, repr)
+	got := readRepr(t, out.r)
 	if len(got) != n {
 		t.Fatalf("batch holds %d entries, count says %d", len(got), n)
 	}

@@ -1,0 +1,208 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/cockroachdb/pebble/v2/sstable"
+)
+
+// A UTXO chain's write of many blocks is built as a table file and
+// ingested instead of committed as a batch (Options.IngestBytes). A
+// committed batch is copied into the write-ahead log and then either
+// inserted key by key into the memtable's skiplist (a small batch) or
+// sorted again (a batch of more than half the memtable, which Pebble
+// keeps as a table of its own); either way it is written out once more
+// as a table file by a flush. The write's entries are already sorted,
+// so writing that table file directly skips the log, the insertion or
+// second sort, and the flush's walk over them. On the five largest
+// mainnet blocks (57,600 entries) the memtable path took 16 ms to commit
+// and 25-30 ms of processor time to flush; writing the table takes about
+// 10 ms and ingesting it 2 to 3 (CPU profiles).
+//
+// An ingested table lands in level 0 (its keys span the whole key range
+// of the chain's tables), and compactions merge it down as they do a
+// flushed memtable. Over a generated chain of 1,000,000 transactions the
+// store's processor time fell from 8.6 s (commits 3.7, flushes 2.7,
+// compactions 2.3) to 7.6 s (writes 4.2, compactions 3.4): the
+// compactions come sooner, one batch's table at a time.
+//
+// Ingestion is atomic and durable: Pebble links the synced table file
+// into the store and records it in its manifest in one synced edit, so
+// the write is whole or absent after a crash, as a batch is.
+
+// ingestDir holds a table file while it is written; one left by a crash
+// (its write was not applied) is removed when the store is next opened
+// for writing.
+const ingestDir = "ingest"
+
+// batchOut receives a write's entries in key order, table by table: a
+// Pebble batch (reprOut) or a table file to ingest (tableOut).
+type batchOut interface {
+	// reserve says that about n more bytes of entries follow.
+	reserve(n int)
+	add(kv *kvBuf, e kvEnt) error
+	// endTable is called after each table's entries, before their
+	// kvBuf is reused.
+	endTable() error
+}
+
+// reprOut appends entries to a Pebble batch, built from startRepr. Of
+// entries with equal keys the batch keeps the last.
+type reprOut struct{ r []byte }
+
+func (o *reprOut) reserve(n int)                { o.r = slices.Grow(o.r, n) }
+func (o *reprOut) add(kv *kvBuf, e kvEnt) error { o.r = kv.appendEnt(o.r, e); return nil }
+func (o *reprOut) endTable() error              { return nil }
+
+// tableOut writes entries into a table file. A table holds each key
+// once, so of entries with equal keys (a BIP30 duplicate txid, a key
+// repeated in a multisig output) only the last is written, the one a
+// batch would have let stand: each entry is held back until the next
+// shows whether it is the last of its key.
+type tableOut struct {
+	w    *sstable.Writer
+	k, v []byte // the entry held back; they point into its kvBuf
+	held bool
+}
+
+func (o *tableOut) reserve(int) {}
+
+func (o *tableOut) add(kv *kvBuf, e kvEnt) error {
+	k, v := kv.entry(e)
+	if o.held && !bytes.Equal(k, o.k) {
+		if err := o.w.Set(o.k, o.v); err != nil {
+			return err
+		}
+	}
+	o.k, o.v, o.held = k, v, true
+	return nil
+}
+
+func (o *tableOut) endTable() error {
+	if !o.held {
+		return nil
+	}
+	o.held = false
+	return o.w.Set(o.k, o.v)
+}
+
+// ingest writes a table file through build and ingests it. sync, if
+// not nil, makes durable what build wrote elsewhere (the transaction
+// file): it returns before the table is ingested.
+func (s *Store) ingest(ctx context.Context, build func(batchOut) error, sync func() error) error {
+	path, err := s.writeTable(build, sync)
+	if err == nil {
+		// Pebble links the file into the store, then removes this path.
+		err = s.db.Ingest(ctx, []string{path})
+	}
+	if err != nil {
+		return errors.Join(fmt.Errorf("ingest %s: %w", path, err), removeIfThere(path))
+	}
+	return nil
+}
+
+// writeTable writes a table file through build into the ingest folder,
+// synced, and returns its path. sync is as ingest's.
+func (s *Store) writeTable(build func(batchOut) error, sync func() error) (string, error) {
+	dir := filepath.Join(s.path, ingestDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	s.ingested++
+	path := filepath.Join(dir, strconv.Itoa(s.ingested)+".sst")
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	if cap(s.bufs.table) < tableBuf {
+		s.bufs.table = make([]byte, 0, tableBuf)
+	}
+	// The table goes to level 0 (the write's keys span the chain's whole
+	// key range), and takes that level's options.
+	w := sstable.NewWriter(&tableFile{f: f, buf: s.bufs.table[:0]}, s.opts.MakeWriterOptions(0, s.db.TableFormat()))
+	err = build(&tableOut{w: w})
+	// The files the table points into are synced while the table is
+	// finished and synced: two waits for the disk become one.
+	var synced chan error
+	if err == nil && sync != nil {
+		synced = make(chan error, 1)
+		go func() { synced <- sync() }()
+	}
+	// Closing finishes the file and syncs it, or gives up on it after an
+	// error; either way it closes it.
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if synced != nil {
+		if serr := <-synced; err == nil {
+			err = serr
+		}
+	}
+	return path, err
+}
+
+// tableBuf is the size of a tableFile's buffer.
+const tableBuf = 1 << 20
+
+// tableFile is the file a table is written to, through a buffer large
+// enough that a table of megabytes takes a few writes to the system
+// rather than one per 4 KiB block.
+type tableFile struct {
+	f   *os.File
+	buf []byte
+}
+
+func (t *tableFile) Write(p []byte) error {
+	if len(t.buf)+len(p) > cap(t.buf) {
+		if err := t.flush(); err != nil {
+			return err
+		}
+		if len(p) >= cap(t.buf) {
+			_, err := t.f.Write(p)
+			return err
+		}
+	}
+	t.buf = append(t.buf, p...)
+	return nil
+}
+
+func (t *tableFile) flush() error {
+	_, err := t.f.Write(t.buf)
+	t.buf = t.buf[:0]
+	return err
+}
+
+// Finish writes what is buffered and syncs the file: Pebble takes an
+// ingested file as durable.
+func (t *tableFile) Finish() error {
+	err := t.flush()
+	if err == nil {
+		err = t.f.Sync()
+	}
+	return errors.Join(err, t.f.Close())
+}
+
+func (t *tableFile) Abort() { t.f.Close() }
+
+func removeIfThere(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// removeIngestLeftovers removes the table files that a crash left half
+// written or not yet ingested: the writes they held were not applied.
+func removeIngestLeftovers(path string) error {
+	if err := os.RemoveAll(filepath.Join(path, ingestDir)); err != nil {
+		return fmt.Errorf("remove unfinished ingest files: %w", err)
+	}
+	return nil
+}
