@@ -77,7 +77,7 @@ type tableOut struct {
 func (o *tableOut) reserve(int) {}
 
 func (o *tableOut) add(kv *kvBuf, e kvEnt) error {
-	k, v := kv.entry(e)
+	k, v := splitEntry(kv.buf[e.off+1 : e.end])
 	if o.held && !bytes.Equal(k, o.k) {
 		if err := o.w.Set(o.k, o.v); err != nil {
 			return err

@@ -149,20 +149,24 @@ func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, 
 	// 0.18, and s has an entry per 240 bytes.
 	kv.grow(size/4, size/192)
 	var written int // bytes of entries
-	// table encodes one table's entries and sorts them.
-	table := func(encode func(*kvBuf) error) error {
-		kv.reset()
-		if err := encode(kv); err != nil {
-			return err
-		}
+	// count adds a table's entries to the write's.
+	count := func(kv *kvBuf) error {
 		if len(kv.buf) > maxWrite-written {
 			return errTooLarge
 		}
 		written += len(kv.buf)
 		out.reserve(len(kv.buf))
-		kv.sort()
 		n += len(kv.ents)
 		return nil
+	}
+	// table encodes one table's entries, sorts them and counts them.
+	table := func(encode func(*kvBuf) error) error {
+		kv.reset()
+		if err := encode(kv); err != nil {
+			return err
+		}
+		kv.sort()
+		return count(kv)
 	}
 	// copyOut copies a sorted table's entries out.
 	copyOut := func(kv *kvBuf) error {
@@ -211,12 +215,9 @@ func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, 
 			return 0, nil, err
 		}
 	}
-	if len(ptrs.buf) > maxWrite-written {
-		return 0, nil, errTooLarge
+	if err := count(ptrs); err != nil {
+		return 0, nil, err
 	}
-	written += len(ptrs.buf)
-	out.reserve(len(ptrs.buf))
-	n += len(ptrs.ents)
 	if err := copyOut(ptrs); err != nil {
 		return 0, nil, err
 	}
@@ -817,34 +818,30 @@ func insertionSort(ents []kvEnt, compare func(x, y kvEnt) int) {
 // key returns e's key. It runs for every comparison the sort makes, so
 // it reads only the key's length, not the value's.
 func (b *kvBuf) key(e kvEnt) []byte {
-	k, _ := readStr(b.buf[e.off+1 : e.end])
+	k, _ := lenPrefixed(b.buf[e.off+1 : e.end])
 	return k
 }
 
 // value returns e's value.
 func (b *kvBuf) value(e kvEnt) []byte {
-	_, v := b.entry(e)
+	_, v := splitEntry(b.buf[e.off+1 : e.end])
 	return v
 }
 
-// entry returns e's key and value.
-func (b *kvBuf) entry(e kvEnt) (k, v []byte) {
-	k, n := readStr(b.buf[e.off+1 : e.end])
-	v, _ = readStr(b.buf[int(e.off)+1+n : e.end])
+// splitEntry splits an entry after its kind byte into key and value.
+func splitEntry(p []byte) (k, v []byte) {
+	k, p = lenPrefixed(p)
+	v, _ = lenPrefixed(p)
 	return k, v
 }
 
-// readStr reads a length-prefixed string at the start of p, as
-// batchrepr.DecodeStr does, and returns it and the bytes it took. Most
-// lengths take one byte, read here without the general decoder: the
-// sort and the copy into a table file read every entry's key this way.
-// The entries were encoded by kvBuf itself, so they are well formed.
-func readStr(p []byte) ([]byte, int) {
-	if n := int(p[0]); n < 0x80 {
-		return p[1 : 1+n], 1 + n
+// lenPrefixed splits the uvarint-length-prefixed bytes s off the front of p.
+func lenPrefixed(p []byte) (s, rest []byte) {
+	n, w := uint64(p[0]), 1
+	if n >= 0x80 {
+		n, w = binary.Uvarint(p)
 	}
-	rest, s, _ := batchrepr.DecodeStr(p)
-	return s, len(p) - len(rest)
+	return p[w : w+int(n)], p[w+int(n):]
 }
 
 // compare orders two entries by key; an insertion sort moving only
