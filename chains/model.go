@@ -24,6 +24,9 @@ type Chain string
 const (
 	Bitcoin  Chain = "btc"
 	Ethereum Chain = "eth"
+	// Tron is screened for direct sanctions hits (OFAC lists TRX and
+	// USDT-on-TRON addresses); it is not indexed yet.
+	Tron Chain = "tron"
 )
 
 // Hash is a transaction or block hash in display byte order: the order in
@@ -333,13 +336,15 @@ func ParseChain(s string) (Chain, error) {
 }
 
 // Tag is the chain's one-byte tag in stores' binary keys and rows: 'B'
-// for bitcoin, 'E' for ethereum, '?' for anything else.
+// for bitcoin, 'E' for ethereum, 'T' for tron, '?' for anything else.
 func (c Chain) Tag() byte {
 	switch c {
 	case Bitcoin:
 		return 'B'
 	case Ethereum:
 		return 'E'
+	case Tron:
+		return 'T'
 	}
 	return '?'
 }
@@ -351,6 +356,8 @@ func ChainByTag(b byte) (Chain, bool) {
 		return Bitcoin, true
 	case 'E':
 		return Ethereum, true
+	case 'T':
+		return Tron, true
 	}
 	return "", false
 }

@@ -70,7 +70,8 @@ type Stats struct {
 // about a hundred megabytes): feature types and program types first, then
 // each party and each sanctions entry.
 func ParseAdvanced(r io.Reader, source string) (*List, *Stats, error) {
-	dec := xml.NewDecoder(r)
+	br := &boundedReader{r: r, limit: maxElementBytes}
+	dec := xml.NewDecoder(br)
 	st := &Stats{FeatureTypes: map[string]string{}}
 	sanctionTypes := map[string]string{}
 	partySubTypes := map[string][2]string{} // id → name, party type id
@@ -81,6 +82,7 @@ func ParseAdvanced(r io.Reader, source string) (*List, *Stats, error) {
 	var issue xmlDate
 	root := ""
 	for {
+		br.reset()
 		tok, err := dec.Token()
 		if err == io.EOF {
 			if root == "" {
@@ -213,6 +215,33 @@ func ParseAdvanced(r io.Reader, source string) (*List, *Stats, error) {
 		l.Entries = append(l.Entries, *e)
 	}
 	return l, st, nil
+}
+
+// maxElementBytes bounds what one token or decoded element of an
+// advanced XML file may span. encoding/xml holds a whole token (a run of
+// text, say) in memory before returning it, so without a bound a junk
+// upload of one endless text node is read whole into memory; OFAC's
+// largest element, a party, is a few kilobytes.
+const maxElementBytes = 4 << 20
+
+// boundedReader fails a read once more than limit bytes were read since
+// the last reset: the parser resets it at every token, so memory stays
+// bounded by the largest element rather than by the file.
+type boundedReader struct {
+	r     io.Reader
+	n     int64
+	limit int64
+}
+
+func (b *boundedReader) reset() { b.n = 0 }
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.n > b.limit {
+		return 0, fmt.Errorf("an element spans more than %d MiB: not OFAC's advanced XML", b.limit>>20)
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	return n, err
 }
 
 func contains(ss []string, s string) bool {

@@ -50,7 +50,7 @@ func TestAdvancedFixture(t *testing.T) {
 		`90001|EXAMPLE Ivan|individual|CYBER2,ELECTION-EO13848|2020-09-10|XBT|12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h|btc|""`,
 		`90001|EXAMPLE Ivan|individual|CYBER2,ELECTION-EO13848|2020-09-10|ETH|0xa7e5d5a720f06526557c513402f2e6b5fa20b008|eth|""`,
 		`90002|EXAMPLE EXCHANGE LTD|entity|CYBER2|2023-11-06|USDT|0x7F367cC41522cE07553e823bf3be79A889DEbe1B|eth|""`,
-		`90002|EXAMPLE EXCHANGE LTD|entity|CYBER2|2023-11-06|TRX|TNeEwWHXLLUgEtfzTnYN8wtVenGxuMzZCE||""`,
+		`90002|EXAMPLE EXCHANGE LTD|entity|CYBER2|2023-11-06|TRX|TNeEwWHXLLUgEtfzTnYN8wtVenGxuMzZCE|tron|""`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") || l.Date != "2024-09-27" {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

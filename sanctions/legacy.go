@@ -6,15 +6,27 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 )
+
+// remarksLimit is the length at which OFAC cuts sdn.csv's Remarks column;
+// the rest of a longer remark is in sdn_comments.csv under the same
+// ent_num. (Every remark of exactly this length in the real 2021 and 2024
+// files has a continuation there.)
+const remarksLimit = 1000
 
 // ParseLegacy reads OFAC's legacy sdn.csv and, when given, its
 // sdn_comments.csv: no header, "-0-" for empty, a final Ctrl-Z line.
 // Remarks in sdn.csv are cut short at a fixed length and continue in
 // sdn_comments.csv (keyed by ent_num), so addresses are read from the
 // joined text; without the comments file an address cut in two is kept
-// with its Problem set, never guessed.
+// with its Problem set, never guessed, and the entry is named in
+// List.Truncated.
+//
+// A file that is not shaped like OFAC's (a record of another width, an
+// ent_num that is not a number) is an error naming the line: importing
+// the wrong CSV must not pass for an empty list.
 func ParseLegacy(sdn, comments io.Reader, source string) (*List, error) {
 	more := map[string]string{}
 	if comments != nil {
@@ -24,9 +36,12 @@ func ParseLegacy(sdn, comments io.Reader, source string) (*List, error) {
 		}
 		for i, r := range recs {
 			if len(r) < 2 {
-				return nil, fmt.Errorf("sdn_comments.csv line %d: %d fields, want 2", i+1, len(r))
+				return nil, fmt.Errorf("sdn_comments.csv line %d: %d fields, want 2 (ent_num, remarks): not OFAC's sdn_comments.csv", i+1, len(r))
 			}
-			more[r[0]] += r[1]
+			if _, err := strconv.ParseUint(strings.TrimSpace(r[0]), 10, 64); err != nil {
+				return nil, fmt.Errorf("sdn_comments.csv line %d: ent_num %q is not a number: not OFAC's sdn_comments.csv", i+1, r[0])
+			}
+			more[strings.TrimSpace(r[0])] += r[1]
 		}
 	}
 	l := &List{Source: source}
@@ -43,10 +58,18 @@ func ParseLegacy(sdn, comments io.Reader, source string) (*List, error) {
 		return nil, err
 	}
 	for i, r := range recs {
-		if len(r) < 12 {
-			return nil, fmt.Errorf("sdn.csv line %d: %d fields, want 12", i+1, len(r))
+		if len(r) != 12 {
+			return nil, fmt.Errorf("sdn.csv line %d: %d fields, OFAC's sdn.csv has 12: not an SDN file", i+1, len(r))
 		}
-		l.Entries = append(l.Entries, entryFrom(r[0], r[1], r[2], r[3], empty(r[11])+more[r[0]]))
+		ref := strings.TrimSpace(r[0])
+		if _, err := strconv.ParseUint(ref, 10, 64); err != nil {
+			return nil, fmt.Errorf("sdn.csv line %d: ent_num %q is not a number: not an SDN file", i+1, r[0])
+		}
+		remarks := empty(r[11])
+		if len(remarks) >= remarksLimit && more[ref] == "" {
+			l.Truncated = append(l.Truncated, ref)
+		}
+		l.Entries = append(l.Entries, entryFrom(ref, r[1], r[2], r[3], remarks+more[ref]))
 	}
 	return l, nil
 }

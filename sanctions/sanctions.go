@@ -14,6 +14,8 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/chains/tron"
+	"github.com/fundtrace/fundtrace/store"
 )
 
 // Entry is one listed party.
@@ -28,9 +30,12 @@ type Entry struct {
 
 // Address is a digital currency address of an entry.
 type Address struct {
-	Code    string       // OFAC's currency code: XBT, ETH, USDT, TRX, ...
-	Text    string       // as listed
-	Chain   chains.Chain // btc or eth when fundtrace indexes it, else ""
+	Code  string       // OFAC's currency code: XBT, ETH, USDT, TRX, ...
+	Text  string       // as listed
+	Chain chains.Chain // btc, eth or tron when fundtrace reads its addresses, else ""
+	// Address is the chain's binary form; for a currency whose addresses
+	// fundtrace does not read (Chain ""), OtherAddress of code and text,
+	// so that direct hits are still answered.
 	Address chains.Address
 	Problem string // why it could not be read (e.g. cut short in sdn.csv), else ""
 }
@@ -38,8 +43,13 @@ type Address struct {
 // List is one published list.
 type List struct {
 	Source  string // file(s) it was read from
+	Files   []store.ListFile
 	Date    string // publication date when the file says, else ""
 	Entries []Entry
+	// Truncated names the entries (by ent_num) whose remarks OFAC cut
+	// short in sdn.csv and that have no continuation in the
+	// sdn_comments.csv read with it: addresses may be missing from them.
+	Truncated []string
 }
 
 // Addresses returns every address of every entry, with its entry.
@@ -68,7 +78,11 @@ var addressPattern = regexp.MustCompile(`Digital Currency Address - ([A-Z0-9]+) 
 
 var btcMainnet = bitcoin.NetworkByName("mainnet")
 
-// resolve maps a listed address to a chain fundtrace indexes and checks it.
+// resolve maps a listed address to the chain it lives on and checks it.
+// XBT is Bitcoin, and so is USDT listed with a Bitcoin address (Omni
+// USDT lives in Bitcoin transactions); ETH and tokens on 0x addresses are
+// Ethereum; TRX and tokens on T addresses are TRON. Every other currency
+// is kept by its text, for direct hits.
 func resolve(code, text string) Address {
 	a := Address{Code: code, Text: text}
 	switch {
@@ -87,8 +101,49 @@ func resolve(code, text string) Address {
 			return a
 		}
 		a.Chain, a.Address = chains.Ethereum, addr
+	case code == "TRX" || (strings.HasPrefix(text, "T") && tron.LooksLike(text)):
+		addr, err := tron.ParseAddress(text)
+		if err != nil {
+			a.Problem = err.Error()
+			return a
+		}
+		a.Chain, a.Address = chains.Tron, addr
+	case code == "USDT" && bitcoinAddress(text) != "":
+		a.Chain, a.Address = chains.Bitcoin, bitcoinAddress(text)
+	default:
+		a.Address = OtherAddress(code, text)
 	}
 	return a
+}
+
+// bitcoinAddress reads a mainnet Bitcoin address, "" when text is not one.
+func bitcoinAddress(text string) chains.Address {
+	a, err := btcMainnet.ParseAddress(text)
+	if err != nil {
+		return ""
+	}
+	return a
+}
+
+// OtherAddress is how a listed address of a currency whose addresses
+// fundtrace does not read (LTC, XMR, BCH, ...) is kept: its code and its
+// text, exactly as listed. Stores key it under the chain "".
+func OtherAddress(code, text string) chains.Address {
+	return chains.Address(code + ":" + text)
+}
+
+// MatchText is the form in which a listed address's text and a screened
+// string are compared for direct hits on any currency: trimmed, and
+// lower-cased where the address is hexadecimal or bech32 (whose case
+// carries no meaning). Base58 forms keep their case.
+func MatchText(s string) string {
+	s = strings.TrimSpace(s)
+	l := strings.ToLower(s)
+	if strings.HasPrefix(l, "0x") || strings.HasPrefix(l, "bc1") || strings.HasPrefix(l, "ltc1") ||
+		strings.HasPrefix(l, "bitcoincash:") || strings.HasPrefix(l, "q") && len(l) == 42 {
+		return l
+	}
+	return s
 }
 
 // ParseEthereum reads an Ethereum address, checking its EIP-55 checksum

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/sanctions"
 	"github.com/fundtrace/fundtrace/store"
 )
@@ -37,6 +38,7 @@ type Store interface {
 // ClusterStore is a Store that also keeps clusters.
 type ClusterStore interface {
 	ClusterOf(ctx context.Context, c chains.Chain, a chains.Address) (id, size uint32, err error)
+	ClusterMeta(ctx context.Context, c chains.Chain) (store.ClusterMeta, bool, error)
 }
 
 type key struct {
@@ -54,7 +56,13 @@ type clusterKey struct {
 type List struct {
 	Snapshot store.SanctionsSnapshot // ID 0: no list imported
 	listed   map[key][]store.SanctionedAddress
-	labels   map[key][]store.Label
+	// byText finds listed addresses of every currency by their text
+	// (sanctions.MatchText): a direct hit needs no chain data.
+	byText map[string][]store.SanctionedAddress
+	// chainState says, per indexed chain, whether the store holds its
+	// blocks and clusters (ClusterStatus values), when the list was built.
+	chainState map[chains.Chain]string
+	labels     map[key][]store.Label
 	// By cluster: the listed and labeled addresses in each.
 	listedIn  map[clusterKey][]store.SanctionedAddress
 	labeledIn map[clusterKey][]store.Label
@@ -124,8 +132,16 @@ func (s *Screener) Reload(ctx context.Context, force bool) (bool, error) {
 }
 
 func (s *Screener) build(ctx context.Context, id int64) (*List, error) {
-	l := &List{listed: map[key][]store.SanctionedAddress{}, labels: map[key][]store.Label{},
-		listedIn: map[clusterKey][]store.SanctionedAddress{}, labeledIn: map[clusterKey][]store.Label{}, Built: time.Now().UTC()}
+	l := &List{listed: map[key][]store.SanctionedAddress{}, byText: map[string][]store.SanctionedAddress{}, labels: map[key][]store.Label{},
+		listedIn: map[clusterKey][]store.SanctionedAddress{}, labeledIn: map[clusterKey][]store.Label{}, Built: time.Now().UTC(),
+		chainState: map[chains.Chain]string{}}
+	for _, c := range []chains.Chain{chains.Bitcoin, chains.Ethereum} {
+		st, err := s.chainStatus(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		l.chainState[c] = st
+	}
 	if id > 0 {
 		sns, err := s.st.Snapshots(ctx)
 		if err != nil {
@@ -136,6 +152,11 @@ func (s *Screener) build(ctx context.Context, id int64) (*List, error) {
 				l.Snapshot = sn
 			}
 		}
+		// Snapshots of earlier versions named their files by the path
+		// they were read from; a reader is told the file's name only.
+		for i, src := range l.Snapshot.Sources {
+			l.Snapshot.Sources[i] = baseName(src)
+		}
 		addrs, err := s.st.SnapshotAddresses(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("sanctions snapshot %d: %w", id, err)
@@ -143,6 +164,11 @@ func (s *Screener) build(ctx context.Context, id int64) (*List, error) {
 		for _, a := range addrs {
 			k := key{a.Chain, a.Address}
 			l.listed[k] = append(l.listed[k], a)
+			t := sanctions.MatchText(a.Text)
+			l.byText[t] = append(l.byText[t], a)
+			if !sanctions.Indexed(a.Chain) {
+				continue
+			}
 			if cid, ok := s.clusterOf(ctx, a.Chain, a.Address); ok {
 				ck := clusterKey{a.Chain, cid}
 				l.listedIn[ck] = append(l.listedIn[ck], a)
@@ -192,8 +218,9 @@ func (s *Screener) cluster(ctx context.Context, c chains.Chain, a chains.Address
 	return id, size, size > 0
 }
 
-// AsOf returns the List of the newest snapshot whose list date is on or
-// before day (YYYY-MM-DD).
+// AsOf returns the List of the snapshot in force on day (YYYY-MM-DD):
+// the one with the latest list date on or before it, whatever the order
+// the lists were imported in.
 func (s *Screener) AsOf(ctx context.Context, day string) (*List, error) {
 	if _, err := time.Parse("2006-01-02", day); err != nil {
 		return nil, &InputError{Field: "as_of", Msg: fmt.Sprintf("%q: want YYYY-MM-DD", day)}
@@ -202,16 +229,7 @@ func (s *Screener) AsOf(ctx context.Context, day string) (*List, error) {
 	if err != nil {
 		return nil, err
 	}
-	var id int64
-	for _, sn := range sns {
-		d := sn.Date
-		if d == "" && len(sn.Imported) >= 10 {
-			d = sn.Imported[:10]
-		}
-		if d <= day {
-			id = sn.ID
-		}
-	}
+	id := store.InForce(sns, day)
 	if id == 0 {
 		return nil, &InputError{Field: "as_of", Msg: fmt.Sprintf("no sanctions snapshot dates from %s or earlier", day)}
 	}
@@ -243,34 +261,165 @@ type InputError struct {
 
 func (e *InputError) Error() string { return e.Field + ": " + e.Msg }
 
-// ParseAddress reads an address for a chain ("btc", "eth", or "" to tell
-// by its form): Bitcoin for the store's network, Ethereum with its
-// EIP-55 checksum checked when mixed-case.
-func (s *Screener) ParseAddress(chain, text string) (chains.Chain, chains.Address, error) {
+// The status of a screened string.
+const (
+	// StatusScreened: the string was read as an address (or matched a
+	// listed address of any currency as written) and screened against
+	// the list.
+	StatusScreened = "screened"
+	// StatusInvalid: it has the form of an address of a chain fundtrace
+	// reads but is not one: a bad checksum, or another network than the
+	// store's.
+	StatusInvalid = "invalid"
+	// StatusUnsupported: it is not an address of a chain fundtrace reads,
+	// and no listed address of any currency is written so.
+	StatusUnsupported = "unsupported"
+	// StatusNoList: no sanctions list is imported; nothing was screened.
+	StatusNoList = "no_list"
+)
+
+// Cluster statuses: what the store can say of an address's cluster.
+const (
+	ClusterClustered      = "clustered"         // its cluster is in Result.Cluster
+	ClusterSingle         = "single"            // clustered chain; the address shares its cluster with no other
+	ClusterNotClustered   = "not_clustered"     // the chain is indexed but fundtrace cluster has not run
+	ClusterChainUnindexed = "chain_not_indexed" // the store holds none of the chain's blocks: no cluster or exposure answer
+)
+
+// Parsed is a string read for screening.
+type Parsed struct {
+	Text    string
+	Chain   chains.Chain // "" unless Status is StatusScreened
+	Address chains.Address
+	Status  string // StatusScreened, StatusInvalid or StatusUnsupported
+	Reason  string // why it is not StatusScreened
+	Field   string // what is wrong: "address", or "chain" for a chain fundtrace does not read
+}
+
+// Parse reads a string for screening, for a chain ("btc", "eth", "tron",
+// or "" to tell by its form): Bitcoin for the store's network, Ethereum
+// with its EIP-55 checksum checked when mixed-case, TRON in any of its
+// forms. It never fails: what cannot be read is StatusInvalid or
+// StatusUnsupported, with the reason.
+func (s *Screener) Parse(chain, text string) Parsed {
 	text = strings.TrimSpace(text)
+	p := Parsed{Text: text, Field: "address"}
+	lower := strings.ToLower(text)
 	if chain == "" {
-		chain = "btc"
-		if strings.HasPrefix(text, "0x") || strings.HasPrefix(text, "0X") {
+		switch {
+		case strings.HasPrefix(lower, "0x"):
 			chain = "eth"
+		case tron.LooksLike(text) || len(text) == 42 && strings.HasPrefix(text, "41"):
+			chain = "tron"
+		default:
+			chain = "btc"
 		}
 	}
-	c, err := chains.ParseChain(chain)
-	if err != nil {
-		return "", "", &InputError{Field: "chain", Msg: fmt.Sprintf("%q: fundtrace screens btc and eth", chain)}
-	}
-	var a chains.Address
-	switch c {
-	case chains.Bitcoin:
-		a, err = s.net.ParseAddress(text)
-	case chains.Ethereum:
-		a, err = sanctions.ParseEthereum(text)
+	var err error
+	switch strings.ToLower(chain) {
+	case "btc", "bitcoin":
+		p.Chain = chains.Bitcoin
+		if p.Address, err = s.net.ParseAddress(text); err != nil {
+			p.Status, p.Reason = s.bitcoinProblem(text, err)
+			p.Chain, p.Address = "", ""
+			return p
+		}
+	case "eth", "ethereum":
+		p.Chain = chains.Ethereum
+		if p.Address, err = sanctions.ParseEthereum(text); err != nil {
+			p.Chain, p.Status, p.Reason = "", StatusInvalid, err.Error()
+			if len(text) != 42 {
+				p.Status = StatusUnsupported
+			}
+			return p
+		}
+	case "tron", "trx":
+		p.Chain = chains.Tron
+		if p.Address, err = tron.ParseAddress(text); err != nil {
+			p.Chain, p.Status, p.Reason = "", StatusInvalid, err.Error()
+			if !tron.LooksLike(text) {
+				p.Status = StatusUnsupported
+			}
+			return p
+		}
 	default:
-		return "", "", &InputError{Field: "chain", Msg: fmt.Sprintf("%q: fundtrace screens btc and eth", chain)}
+		p.Status, p.Field, p.Reason = StatusUnsupported, "chain", fmt.Sprintf("chain %q: fundtrace reads btc, eth and tron addresses (other currencies answer direct hits only, by the address as listed)", chain)
+		return p
 	}
+	p.Status = StatusScreened
+	return p
+}
+
+// bitcoinProblem says why text is not a Bitcoin address of the store's
+// network: another network's address or one with a bad checksum is
+// invalid; a string with no Bitcoin address's form is unsupported.
+func (s *Screener) bitcoinProblem(text string, err error) (string, string) {
+	for _, n := range bitcoin.Networks {
+		if n.Name == s.net.Name || n.Params.Bech32HRPSegwit == s.net.Params.Bech32HRPSegwit && n.Params.PubKeyHashAddrID == s.net.Params.PubKeyHashAddrID {
+			continue
+		}
+		if _, e := n.ParseAddress(text); e == nil {
+			return StatusInvalid, fmt.Sprintf("%s is an address of the %s network; this store holds Bitcoin %s", text, n.Name, s.net.Name)
+		}
+	}
+	if looksBitcoin(text) {
+		return StatusInvalid, err.Error()
+	}
+	return StatusUnsupported, fmt.Sprintf("%q is not an address of a chain fundtrace reads (btc, eth, tron), and no listed address of any currency is written so", text)
+}
+
+// looksBitcoin reports whether s has a Bitcoin address's form (Base58 of
+// an address's length, or a bech32 string with a Bitcoin prefix),
+// whatever its checksum.
+func looksBitcoin(s string) bool {
+	l := strings.ToLower(s)
+	for _, hrp := range []string{"bc1", "tb1", "bcrt1"} {
+		if strings.HasPrefix(l, hrp) {
+			return true
+		}
+	}
+	if len(s) < 26 || len(s) > 35 || !strings.ContainsAny(s[:1], "123mn") {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseAddress reads an address as Parse does, failing with an
+// InputError when it is not StatusScreened.
+func (s *Screener) ParseAddress(chain, text string) (chains.Chain, chains.Address, error) {
+	p := s.Parse(chain, text)
+	if p.Status != StatusScreened {
+		return "", "", &InputError{Field: p.Field, Msg: p.Reason}
+	}
+	return p.Chain, p.Address, nil
+}
+
+// chainStatus says what the store holds of chain c: ClusterChainUnindexed,
+// ClusterNotClustered, or ClusterClustered when clusters were computed.
+func (s *Screener) chainStatus(ctx context.Context, c chains.Chain) (string, error) {
+	m, err := s.st.Meta(ctx, c)
 	if err != nil {
-		return "", "", &InputError{Field: "address", Msg: err.Error()}
+		return "", fmt.Errorf("%s meta: %w", c, err)
 	}
-	return c, a, nil
+	if m.TipHeight < 0 {
+		return ClusterChainUnindexed, nil
+	}
+	if s.cs == nil {
+		return ClusterNotClustered, nil
+	}
+	_, ok, err := s.cs.ClusterMeta(ctx, c)
+	if err != nil {
+		return "", fmt.Errorf("%s clusters: %w", c, err)
+	}
+	if !ok {
+		return ClusterNotClustered, nil
+	}
+	return ClusterClustered, nil
 }
 
 // Hit is a listed address that matched.
@@ -305,29 +454,57 @@ type Cluster struct {
 	Labels     []Label `json:"labels"`     // other addresses' labels
 }
 
-// ListRef says which list a result was screened against.
+// ListRef says which list a result was screened against: the files by
+// their base names and SHA-256, never by a path on the server.
 type ListRef struct {
-	Snapshot int64    `json:"snapshot"`
-	Date     string   `json:"list_date,omitempty"`
-	Imported string   `json:"imported,omitempty"`
-	Sources  []string `json:"sources,omitempty"`
+	Snapshot int64            `json:"snapshot"`
+	Date     string           `json:"list_date,omitempty"`
+	Imported string           `json:"imported,omitempty"`
+	Sources  []string         `json:"sources,omitempty"`
+	Files    []store.ListFile `json:"files,omitempty"`
 }
 
-// Result is one address screened.
+// Ref names the list l is.
+func (l *List) Ref() ListRef {
+	return ListRef{Snapshot: l.Snapshot.ID, Date: l.Snapshot.Date, Imported: l.Snapshot.Imported, Sources: l.Snapshot.Sources, Files: l.Snapshot.Files}
+}
+
+// baseName is the last element of a path written on any system.
+func baseName(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// Result is one address screened. Sanctioned and ClusterSanctioned are
+// absent (never false) where the answer is unknown: an address not
+// screened (Status), or a cluster the store cannot tell (ClusterStatus).
 type Result struct {
-	Chain      string   `json:"chain"`
-	Address    string   `json:"address"`
-	Sanctioned bool     `json:"sanctioned"` // listed itself
-	Hits       []Hit    `json:"sanctions"`
-	ClusterHit bool     `json:"cluster_sanctioned"` // another address of its cluster is listed
-	Labels     []Label  `json:"labels"`
-	Cluster    *Cluster `json:"cluster,omitempty"`
-	List       ListRef  `json:"screened_against"`
-	Exposure   any      `json:"exposure,omitempty"`
+	Chain   string `json:"chain"`
+	Address string `json:"address"`
+	Status  string `json:"status"`          // StatusScreened, StatusInvalid, StatusUnsupported, StatusNoList
+	Error   string `json:"error,omitempty"` // why it was not screened
+	Field   string `json:"-"`               // what Error is about: "address" or "chain"
+	// Sanctioned: listed itself.
+	Sanctioned *bool `json:"sanctioned,omitempty"`
+	Hits       []Hit `json:"sanctions"`
+	// ClusterHit: another address of its cluster is listed.
+	ClusterHit    *bool    `json:"cluster_sanctioned,omitempty"`
+	ClusterStatus string   `json:"cluster_status,omitempty"`
+	Labels        []Label  `json:"labels"`
+	Cluster       *Cluster `json:"cluster,omitempty"`
+	List          ListRef  `json:"screened_against"`
+	Exposure      any      `json:"exposure,omitempty"`
 }
 
 // Hit reports whether the result is a sanctions hit, direct or by cluster.
-func (r *Result) Hit() bool { return r.Sanctioned || r.ClusterHit }
+func (r *Result) Hit() bool {
+	return r.Sanctioned != nil && *r.Sanctioned || r.ClusterHit != nil && *r.ClusterHit
+}
+
+// Screened reports whether the address was screened against a list.
+func (r *Result) Screened() bool { return r.Status == StatusScreened }
 
 func hitOf(a store.SanctionedAddress) Hit {
 	programs := a.Programs
@@ -345,25 +522,83 @@ func labelOf(l store.Label, withAddr bool) Label {
 	return out
 }
 
-// Screen screens one parsed address against l.
-func (s *Screener) Screen(ctx context.Context, l *List, c chains.Chain, a chains.Address, text string) Result {
-	r := Result{Chain: string(c), Address: text, Hits: []Hit{}, Labels: []Label{},
-		List: ListRef{Snapshot: l.Snapshot.ID, Date: l.Snapshot.Date, Imported: l.Snapshot.Imported, Sources: l.Snapshot.Sources}}
-	k := key{c, a}
-	for _, h := range l.listed[k] {
-		r.Hits = append(r.Hits, hitOf(h))
-		r.Sanctioned = true
+// Screen screens one string, as Parse read it, against l: a direct hit
+// on the chain's address, or on a listed address of any currency written
+// as the string is; then labels and the cluster, where the store has them.
+func (s *Screener) Screen(ctx context.Context, l *List, p Parsed) Result {
+	r := Result{Chain: string(p.Chain), Address: p.Text, Status: p.Status, Error: p.Reason, Field: p.Field, Hits: []Hit{}, Labels: []Label{}, List: l.Ref()}
+	noList := l.Snapshot.ID == 0
+	seen := map[key]bool{}
+	add := func(h store.SanctionedAddress) {
+		if k := (key{h.Chain, h.Address}); !seen[k] {
+			seen[k] = true
+			r.Hits = append(r.Hits, hitOf(h))
+		}
 	}
-	for _, lb := range l.labels[k] {
+	if p.Status == StatusScreened && !noList {
+		for _, h := range l.listed[key{p.Chain, p.Address}] {
+			add(h)
+		}
+	}
+	// The same text listed for another currency (a BSV or BCH address
+	// written as a Bitcoin one) is reported too, with its currency: a
+	// compliance officer decides, the tool does not hide it.
+	// A string with a bad checksum or of another network is not matched
+	// by its text: it is not the listed address, and it says so (invalid).
+	for _, h := range l.byText[sanctions.MatchText(p.Text)] {
+		if p.Status == StatusInvalid {
+			break
+		}
+		add(h)
+		if r.Chain == "" {
+			r.Chain = string(h.Chain)
+			if h.Chain == "" {
+				r.Chain = strings.ToLower(h.Code)
+			}
+		}
+	}
+	if p.Status != StatusScreened && len(r.Hits) == 0 {
+		return r
+	}
+	// A string read as no chain's address that is written as a listed
+	// one is screened: the list names it. Without a list nothing is
+	// screened, but labels and the cluster are still shown.
+	r.Status, r.Error, r.Field = StatusScreened, "", ""
+	hit := len(r.Hits) > 0
+	r.Sanctioned = &hit
+	if noList {
+		r.Status, r.Error, r.Sanctioned = StatusNoList, "no sanctions list is imported: nothing was screened (fundtrace sanctions import)", nil
+	}
+	c, a := p.Chain, p.Address
+	if c == "" && hit {
+		c = chains.Chain(r.Chain)
+	}
+	r.ClusterStatus = ClusterChainUnindexed
+	if sanctions.Indexed(c) {
+		r.ClusterStatus = l.chainState[c]
+	}
+	if a == "" || !sanctions.Indexed(c) {
+		return r
+	}
+	for _, lb := range l.labels[key{c, a}] {
 		r.Labels = append(r.Labels, labelOf(lb, false))
 	}
+	if r.ClusterStatus != ClusterClustered {
+		return r
+	}
+	clusterHit := false
+	if !noList {
+		r.ClusterHit = &clusterHit
+	}
+	r.ClusterStatus = ClusterSingle
 	if id, size, ok := s.cluster(ctx, c, a); ok && size > 1 {
+		r.ClusterStatus = ClusterClustered
 		cl := &Cluster{ID: id, Size: size, Sanctioned: []Hit{}, Labels: []Label{}}
 		ck := clusterKey{c, id}
 		for _, h := range l.listedIn[ck] {
 			if h.Address != a {
 				cl.Sanctioned = append(cl.Sanctioned, hitOf(h))
-				r.ClusterHit = true
+				clusterHit = true
 			}
 		}
 		for _, lb := range l.labeledIn[ck] {

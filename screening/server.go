@@ -1,6 +1,7 @@
 package screening
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -115,8 +116,15 @@ func NewServer(sc *Screener, cfg Config) *Server {
 	return s
 }
 
-// ServeHTTP serves a request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP serves a request. Every answer, errors included, tells
+// browsers not to guess its type and caches not to keep it: a screening
+// answer is valid for the list in force when it was given, no longer.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	s.mux.ServeHTTP(w, r)
+}
 
 // statusWriter remembers the status code for the metrics.
 type statusWriter struct {
@@ -200,7 +208,10 @@ type apiError struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 		Field   string `json:"field,omitempty"`
-		Items   []any  `json:"items,omitempty"`
+		// Status is set when an address could not be screened: invalid,
+		// unsupported or no_list.
+		Status string `json:"status,omitempty"`
+		Items  []any  `json:"items,omitempty"`
 	} `json:"error"`
 }
 
@@ -262,24 +273,70 @@ func (s *Server) options(r *http.Request) (*List, int, error) {
 	return l, hops, nil
 }
 
-func (s *Server) screen(ctx context.Context, l *List, c chains.Chain, a chains.Address, text string, hops int) (Result, error) {
-	res := s.sc.Screen(ctx, l, c, a, text)
-	if hops > 0 {
-		es, err := s.sc.Exposures(ctx, s.cfg.Data, l, c, a, hops)
-		if err != nil {
-			return res, err
+// screen screens one parsed string, with its exposure within hops when
+// asked and the chain is indexed.
+func (s *Server) screen(ctx context.Context, l *List, p Parsed, hops int) (Result, error) {
+	res := s.sc.Screen(ctx, l, p)
+	if hops > 0 && res.Screened() {
+		if res.ClusterStatus == ClusterChainUnindexed {
+			res.Exposure = map[string]string{"status": ClusterChainUnindexed, "message": fmt.Sprintf("the store holds no %s blocks: no exposure can be computed", res.Chain)}
+		} else {
+			es, err := withDeadline(ctx, func(ctx context.Context) ([]Exposure, error) {
+				return s.sc.Exposures(ctx, s.cfg.Data, l, chains.Chain(res.Chain), p.Address, hops)
+			})
+			if err != nil {
+				return res, err
+			}
+			res.Exposure = es
 		}
-		res.Exposure = es
 	}
 	switch {
-	case res.Sanctioned:
+	case !res.Screened():
+		s.screened.WithLabelValues(res.Status).Inc()
+	case res.Sanctioned != nil && *res.Sanctioned:
 		s.screened.WithLabelValues("sanctioned").Inc()
-	case res.ClusterHit:
+	case res.ClusterHit != nil && *res.ClusterHit:
 		s.screened.WithLabelValues("cluster_sanctioned").Inc()
 	default:
 		s.screened.WithLabelValues("clear").Inc()
 	}
 	return res, nil
+}
+
+// withDeadline runs fn and returns when it does or when ctx ends,
+// whichever is first: a walk of the chain that outlives the request's
+// deadline is answered with the deadline's error (503 timeout) and left
+// to notice the cancelled context on its own.
+func withDeadline[T any](ctx context.Context, fn func(context.Context) (T, error)) (T, error) {
+	type answer struct {
+		v   T
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		v, err := fn(ctx)
+		ch <- answer{v, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.v, a.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// notScreened answers a single-address request whose address could not
+// be screened: 400 for a string that is not an address, 503 when no list
+// is imported. Neither says "sanctioned": false.
+func (s *Server) notScreened(w http.ResponseWriter, res Result) {
+	if res.Status == StatusNoList {
+		writeError(w, http.StatusServiceUnavailable, StatusNoList, "", res.Error)
+		return
+	}
+	var e apiError
+	e.Error.Code, e.Error.Message, e.Error.Field, e.Error.Status = "bad_request", res.Error, res.Field, res.Status
+	writeJSON(w, http.StatusBadRequest, e)
 }
 
 func (s *Server) screenOne(w http.ResponseWriter, r *http.Request) {
@@ -288,16 +345,14 @@ func (s *Server) screenOne(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	text := r.PathValue("address")
-	c, a, err := s.sc.ParseAddress(r.PathValue("chain"), text)
+	p := s.sc.Parse(r.PathValue("chain"), r.PathValue("address"))
+	res, err := s.screen(r.Context(), l, p, hops)
 	if err != nil {
-		s.screened.WithLabelValues("invalid").Inc()
 		s.fail(w, r, err)
 		return
 	}
-	res, err := s.screen(r.Context(), l, c, a, text, hops)
-	if err != nil {
-		s.fail(w, r, err)
+	if !res.Screened() {
+		s.notScreened(w, res)
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
@@ -326,16 +381,25 @@ func (s *Server) screenBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
-	dec := json.NewDecoder(body)
+	var buf bytes.Buffer
+	late, err := readWithin(&buf, http.MaxBytesReader(w, r.Body, s.cfg.MaxBody), s.cfg.Timeout)
+	if late {
+		s.slowBody(w, s.cfg.Timeout)
+		return
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "", fmt.Sprintf("the body is larger than %d bytes", s.cfg.MaxBody))
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "", "reading the body: "+err.Error())
+		return
+	}
+	dec := json.NewDecoder(&buf)
 	dec.DisallowUnknownFields()
 	var req batchRequest
 	if err := dec.Decode(&req); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "", fmt.Sprintf("the body is larger than %d bytes", s.cfg.MaxBody))
-			return
-		}
 		writeError(w, http.StatusBadRequest, "bad_json", "", "the body is not the JSON expected ({\"addresses\": [...]}): "+err.Error())
 		return
 	}
@@ -351,12 +415,11 @@ func (s *Server) screenBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, "batch_too_large", "addresses", fmt.Sprintf("%d addresses; at most %d in one request", len(req.Addresses), s.cfg.MaxBatch))
 		return
 	}
-	type parsed struct {
-		c    chains.Chain
-		a    chains.Address
-		text string
+	if l.Snapshot.ID == 0 {
+		writeError(w, http.StatusServiceUnavailable, StatusNoList, "", "no sanctions list is imported: nothing was screened (fundtrace sanctions import)")
+		return
 	}
-	items := make([]parsed, len(req.Addresses))
+	items := make([]Parsed, len(req.Addresses))
 	var bad []any
 	for i, raw := range req.Addresses {
 		var it batchItem
@@ -368,31 +431,38 @@ func (s *Server) screenBatch(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 		}
-		c, a, err := s.sc.ParseAddress(it.Chain, it.Address)
-		if err != nil {
-			var ie *InputError
-			errors.As(err, &ie)
-			bad = append(bad, itemError{i, ie.Field, ie.Msg})
-			continue
-		}
-		items[i] = parsed{c, a, it.Address}
+		items[i] = s.sc.Parse(it.Chain, it.Address)
 	}
 	if len(bad) > 0 {
-		s.screened.WithLabelValues("invalid").Add(float64(len(bad)))
-		writeError(w, http.StatusBadRequest, "bad_request", "addresses", fmt.Sprintf("%d of the %d addresses are not valid; nothing was screened", len(bad), len(items)), bad...)
+		writeError(w, http.StatusBadRequest, "bad_request", "addresses", fmt.Sprintf("%d of the %d items are neither an address string nor {\"chain\", \"address\"}; nothing was screened", len(bad), len(items)), bad...)
 		return
 	}
+	// Every item is answered with its own status: one address that
+	// cannot be screened does not hold back the others' answers, and is
+	// never reported as clear.
 	out := struct {
-		Results []Result `json:"results"`
-		List    ListRef  `json:"screened_against"`
-	}{Results: make([]Result, len(items)), List: ListRef{Snapshot: l.Snapshot.ID, Date: l.Snapshot.Date, Imported: l.Snapshot.Imported, Sources: l.Snapshot.Sources}}
-	for i, it := range items {
-		res, err := s.screen(r.Context(), l, it.c, it.a, it.text, hops)
+		Results     []Result `json:"results"`
+		Screened    int      `json:"screened"`
+		NotScreened int      `json:"not_screened"`
+		Hits        int      `json:"hits"`
+		List        ListRef  `json:"screened_against"`
+	}{Results: make([]Result, len(items)), List: l.Ref()}
+	for i, p := range items {
+		res, err := s.screen(r.Context(), l, p, hops)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		out.Results[i] = res
+		switch {
+		case !res.Screened():
+			out.NotScreened++
+		case res.Hit():
+			out.Hits++
+			out.Screened++
+		default:
+			out.Screened++
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -411,15 +481,14 @@ type compatIdentification struct {
 // switch by changing the base URL: {"identifications": [...]}, empty when
 // the address is not listed.
 func (s *Server) compat(w http.ResponseWriter, r *http.Request) {
-	text := r.PathValue("address")
-	c, a, err := s.sc.ParseAddress("", text)
-	if err != nil {
-		s.screened.WithLabelValues("invalid").Inc()
-		s.fail(w, r, err)
+	l := s.sc.Current()
+	res, _ := s.screen(r.Context(), l, s.sc.Parse("", r.PathValue("address")), 0)
+	if !res.Screened() {
+		// The free API answers any string with a list; an empty one for a
+		// string that was not screened would read as "not sanctioned".
+		s.notScreened(w, res)
 		return
 	}
-	l := s.sc.Current()
-	res, _ := s.screen(r.Context(), l, c, a, text, 0)
 	out := struct {
 		Identifications []compatIdentification `json:"identifications"`
 	}{Identifications: []compatIdentification{}}
@@ -447,9 +516,16 @@ func (s *Server) compat(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// healthz says whether the service can screen: without a sanctions list
+// it cannot, and says so with 503, so that a load balancer takes it out
+// of rotation rather than let it answer requests it cannot screen.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	l := s.sc.Current()
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "snapshot": l.Snapshot.ID, "list_date": l.Snapshot.Date,
+	status, code := "ok", http.StatusOK
+	if l.Snapshot.ID == 0 {
+		status, code = StatusNoList, http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, map[string]any{"status": status, "snapshot": l.Snapshot.ID, "list_date": l.Snapshot.Date,
 		"listed_addresses": l.Snapshot.Addresses, "loaded": l.Built.Format(time.RFC3339), "api_keys": s.cfg.Keys.Count()})
 }
 
@@ -485,9 +561,13 @@ func (s *Server) importSanctions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	_, err = io.Copy(f, http.MaxBytesReader(w, r.Body, 256<<20))
+	late, err := readWithin(f, http.MaxBytesReader(w, r.Body, 256<<20), uploadTimeout)
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if late {
+		s.slowBody(w, uploadTimeout)
+		return
 	}
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -505,7 +585,11 @@ func (s *Server) importSanctions(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	sn, err := s.cfg.Import(ctx, p, date, r.URL.Query().Get("force") == "true")
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_list", "", "the file was not imported: "+err.Error())
+		// The upload is stored under a temporary name: say "the upload",
+		// never the server's path.
+		msg := strings.ReplaceAll(err.Error(), p, "the upload")
+		msg = strings.ReplaceAll(msg, filepath.Base(p), "the upload")
+		writeError(w, http.StatusBadRequest, "bad_list", "", "the file was not imported: "+msg)
 		return
 	}
 	if _, err := s.sc.Reload(ctx, false); err != nil {
@@ -514,6 +598,35 @@ func (s *Server) importSanctions(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cfg.Logger.Info("Sanctions list imported over HTTP", "snapshot", sn.ID, "list_date", sn.Date, "addresses", sn.Addresses, "key", keyOf(r).ID)
 	writeJSON(w, http.StatusOK, sn)
+}
+
+// uploadTimeout is how long a sanctions list upload may take to arrive.
+const uploadTimeout = 5 * time.Minute
+
+// readWithin copies body into dst unless it takes longer than d: a
+// client trickling its body in is answered (408) rather than holding a
+// handler until the server's own read timeout. On time-out the copy is
+// left to end when the connection closes (the answer says
+// "Connection: close"); dst is not to be used after.
+func readWithin(dst io.Writer, body io.Reader, d time.Duration) (late bool, err error) {
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(dst, body)
+		done <- err
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return false, err
+	case <-t.C:
+		return true, nil
+	}
+}
+
+func (s *Server) slowBody(w http.ResponseWriter, d time.Duration) {
+	w.Header().Set("Connection", "close")
+	writeError(w, http.StatusRequestTimeout, "request_timeout", "", fmt.Sprintf("the request body did not arrive within %s", d))
 }
 
 // Watch reloads the key file and, when another process imported a new

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,7 +78,11 @@ type fixture struct {
 
 func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
-	st := testStore(t)
+	return newFixtureOn(t, cfg, testStore(t))
+}
+
+func newFixtureOn(t testing.TB, cfg Config, st *embedded.Store) *fixture {
+	t.Helper()
 	sc, err := New(context.Background(), st)
 	if err != nil {
 		t.Fatal(err)
@@ -95,18 +101,11 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	}
 	cfg.Data = st
 	cfg.Import = func(ctx context.Context, path, date string, force bool) (store.SanctionsSnapshot, error) {
-		l, err := sanctions.Load([]string{path})
+		res, err := sanctions.Import(ctx, st, []string{path}, sanctions.ImportOptions{Date: date, Force: force})
 		if err != nil {
 			return store.SanctionsSnapshot{}, err
 		}
-		if date != "" {
-			l.Date = date
-		}
-		sn, addrs := sanctions.Snapshot(l)
-		if len(addrs) == 0 && !force {
-			return sn, fmt.Errorf("no addresses: not imported")
-		}
-		return st.AddSnapshot(ctx, sn, addrs)
+		return res.Snapshot, nil
 	}
 	s := NewServer(sc, cfg)
 	srv := httptest.NewServer(s)
@@ -289,7 +288,7 @@ func TestBadRequests(t *testing.T) {
 		{"empty batch", "POST", "/v1/screen", "", `{"addresses": []}`, 400, "bad_request", "addresses", "no addresses"},
 		{"oversized batch", "POST", "/v1/screen", "", `{"addresses": ["a","b","c","d"]}`, 413, "batch_too_large", "addresses", "at most 3"},
 		{"oversized body", "POST", "/v1/screen", "", `{"addresses": ["` + strings.Repeat("1", 3000) + `"]}`, 413, "too_large", "", "2000 bytes"},
-		{"bad item", "POST", "/v1/screen", "", `{"addresses": ["1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "` + mixed + `"]}`, 400, "bad_request", "addresses", "1 of the 2"},
+		{"bad item", "POST", "/v1/screen", "", `{"addresses": ["1BoatSLRHtKNngkdXEeobR76b53LETtpyT", 7]}`, 400, "bad_request", "addresses", "1 of the 2"},
 		{"bad compat address", "GET", "/api/v1/address/0x1234", "", "", 400, "bad_request", "address", ""},
 		{"not admin", "POST", "/v1/admin/sanctions", "", "<x/>", 403, "forbidden", "", "admin"},
 		{"unknown endpoint", "GET", "/v2/whatever", "", "", 404, "not_found", "", "/openapi.json"},
@@ -312,11 +311,23 @@ func TestBadRequests(t *testing.T) {
 			t.Errorf("%s: %d %v; want %d %s (field %s) saying %q", c.name, code, m, c.code, c.errCode, c.field, c.says)
 		}
 	}
-	// A bad item's error says which item and what is wrong.
-	_, m := f.do(t, "POST", "/v1/screen", f.key, strings.NewReader(`{"addresses": ["1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "`+mixed+`"]}`))
-	items := m["error"].(map[string]any)["items"].([]any)
-	if len(items) != 1 || items[0].(map[string]any)["index"] != float64(1) || !strings.Contains(items[0].(map[string]any)["message"].(string), "checksum") {
-		t.Fatalf("items %v", items)
+	// An item that is not an address is answered in its place with its
+	// status and the reason, never "sanctioned": false; the other items
+	// are screened.
+	code, m := f.do(t, "POST", "/v1/screen", f.key, strings.NewReader(`{"addresses": ["1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "`+mixed+`", "hello"]}`))
+	rs, _ := m["results"].([]any)
+	if code != 200 || len(rs) != 3 || m["not_screened"] != float64(2) || m["screened"] != float64(1) {
+		t.Fatalf("batch with bad items: %d %v", code, m)
+	}
+	for i, want := range []string{"screened", "invalid", "unsupported"} {
+		r := rs[i].(map[string]any)
+		_, has := r["sanctioned"]
+		if r["status"] != want || has != (want == "screened") {
+			t.Errorf("item %d: %v; want status %s and sanctioned only when screened", i, r, want)
+		}
+	}
+	if !strings.Contains(fmt.Sprint(rs[1].(map[string]any)["error"]), "checksum") {
+		t.Errorf("item 1 does not say why: %v", rs[1])
 	}
 	// A revoked key stops working once the server re-reads the key file.
 	if _, err := RevokeKey(f.keys, "acme payments"); err != nil {
@@ -355,10 +366,16 @@ func TestRateLimit(t *testing.T) {
 }
 
 // TestAtomicSwap: while clients screen the LIFSHITS address without
-// pause, the 2021 list (which lacks it) is imported as the newest and
-// swapped in: every answer is consistent with the one list it names.
+// pause against the 2021 list (which lacks it), the 2024 list is imported
+// and swapped in: every answer is consistent with the one list it names.
 func TestAtomicSwap(t *testing.T) {
-	f := newFixture(t, Config{Rate: 1e9})
+	st, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	importFile(t, st, shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "2021-07-07_watchman-bench", "sdn.csv.gz"), "2021-07-07")
+	f := newFixtureOn(t, Config{Rate: 1e9}, st)
 	var wrong, answers atomic.Int64
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -379,14 +396,14 @@ func TestAtomicSwap(t *testing.T) {
 				}
 				answers.Add(1)
 				listed := m["screened_against"].(map[string]any)["list_date"] == "2024-05-03"
-				if m["sanctioned"] != listed {
+				if m["sanctioned"] != listed || m["status"] != "screened" {
 					wrong.Add(1)
 				}
 			}
 		}()
 	}
 	time.Sleep(50 * time.Millisecond)
-	importFile(t, f.st, shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "2021-07-07_watchman-bench", "sdn.csv.gz"), "2021-07-07")
+	importFile(t, f.st, shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "git-scrape", "sdn_2024-05-03.csv.gz"), "2024-05-03")
 	if changed, err := f.sc.Reload(context.Background(), false); err != nil || !changed {
 		t.Fatalf("reload: %v %v", changed, err)
 	}
@@ -396,13 +413,16 @@ func TestAtomicSwap(t *testing.T) {
 	if wrong.Load() > 0 || answers.Load() < 20 {
 		t.Fatalf("%d inconsistent answers of %d", wrong.Load(), answers.Load())
 	}
-	if f.sc.Current().Snapshot.ID != 3 {
+	if f.sc.Current().Snapshot.ID != 2 {
 		t.Fatalf("snapshot %d in force", f.sc.Current().Snapshot.ID)
 	}
 }
 
 // TestAdminImport: an admin key uploads OFAC's advanced XML (the real
-// consolidated list of 2020-03-17) and the new snapshot is in force.
+// consolidated list of 2020-03-17). Older than the list in force
+// (2024-05-03), it is stored as history and answers as_of, and the 2024
+// list stays in force. An empty upload and a file that is not a list are
+// refused and change nothing.
 func TestAdminImport(t *testing.T) {
 	f := newFixture(t, Config{})
 	fh, err := os.Open(shareddata.Path(t, "sanctions", "ofac", "advanced-xml", "cons_advanced_2020-03-17.xml.gz"))
@@ -414,24 +434,31 @@ func TestAdminImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// It lists no address: refused unless forced, since it would clear
-	// every hit.
-	code, m := f.do(t, "POST", "/v1/admin/sanctions?date=2020-03-17", f.admin, strings.NewReader(string(b)))
-	if code != 400 || f.sc.Current().Snapshot.ID != 2 {
-		t.Fatalf("a list without addresses: %d %v", code, m)
-	}
-	code, m = f.do(t, "POST", "/v1/admin/sanctions?date=2020-03-17&force=true", f.admin, strings.NewReader(string(b)))
+	code, m := f.do(t, "POST", "/v1/admin/sanctions", f.admin, strings.NewReader(string(b)))
 	if code != 200 || m["id"] != float64(3) || m["list_date"] != "2020-03-17" {
 		t.Fatalf("%d %v", code, m)
 	}
-	if f.sc.Current().Snapshot.ID != 3 {
-		t.Fatalf("snapshot %d in force", f.sc.Current().Snapshot.ID)
+	if f.sc.Current().Snapshot.ID != 2 {
+		t.Fatalf("snapshot %d in force; an older list must be history", f.sc.Current().Snapshot.ID)
+	}
+	if code, m = f.do(t, "GET", "/v1/screen/eth/"+lifshits+"?as_of=2020-06-01", f.key, nil); code != 200 ||
+		m["screened_against"].(map[string]any)["snapshot"] != float64(3) || m["sanctioned"] != false {
+		t.Fatalf("as_of the 2020 list: %d %v", code, m)
+	}
+	// Named by base name and SHA-256, never by the server's path.
+	files, _ := m["screened_against"].(map[string]any)["files"].([]any)
+	if len(files) != 1 || len(files[0].(map[string]any)["sha256"].(string)) != 64 || strings.ContainsAny(fmt.Sprint(m["screened_against"]), `/\`) {
+		t.Fatalf("list named as %v", m["screened_against"])
+	}
+	code, m = f.do(t, "POST", "/v1/admin/sanctions?date=2024-06-01", f.admin, strings.NewReader(""))
+	if code != 400 || !strings.Contains(fmt.Sprint(m), "empty") {
+		t.Fatalf("empty upload: %d %v", code, m)
 	}
 	code, m = f.do(t, "POST", "/v1/admin/sanctions?force=true", f.admin, strings.NewReader("not xml"))
-	if code != 400 || m["error"].(map[string]any)["code"] != "bad_list" {
+	if code != 400 || m["error"].(map[string]any)["code"] != "bad_list" || strings.Contains(fmt.Sprint(m), os.TempDir()) {
 		t.Fatalf("bad upload: %d %v", code, m)
 	}
-	if f.sc.Current().Snapshot.ID != 3 {
+	if f.sc.Current().Snapshot.ID != 2 {
 		t.Fatal("a failed import changed the list in force")
 	}
 }
@@ -511,4 +538,220 @@ func gunzip(t testing.TB, r io.Reader) io.Reader {
 		t.Fatal(err)
 	}
 	return z
+}
+
+// TestDirectHitsAnyCurrency: direct hits need no chain data. The 2024-05-03
+// list's TRX, USDT-on-TRON, Litecoin and Monero addresses are hits on
+// every route, including the compat endpoint, on a store that indexes no
+// chain; the cluster status says the chain is not indexed.
+func TestDirectHitsAnyCurrency(t *testing.T) {
+	f := newFixture(t, Config{})
+	const trx = "TMStbg5fgb4uTV7fK1gEYF9hKAzP3siPsG"
+	code, m := f.do(t, "GET", "/api/v1/address/"+trx, f.key, nil)
+	ids, _ := m["identifications"].([]any)
+	if code != 200 || len(ids) != 1 || !strings.Contains(fmt.Sprint(ids[0]), "TRX") {
+		t.Fatalf("compat, TRON: %d %v", code, m)
+	}
+	code, m = f.do(t, "GET", "/v1/screen/tron/"+trx, f.key, nil)
+	if code != 200 || m["sanctioned"] != true || m["chain"] != "tron" || m["cluster_status"] != "chain_not_indexed" {
+		t.Fatalf("GET tron: %d %v", code, m)
+	}
+	xmr := "884Bz8UH63aYsjVdkfWfScRYWZGGNbjFL7pztqvWNSrtYT4reFSwyvkCj9KEGUtheHhhMUj87ciTBFyzoesrMJ4L1FvSoxL"
+	code, m = f.do(t, "POST", "/v1/screen", f.key, strings.NewReader(`{"addresses": ["TX5GV4DyfxNB3rPkzZJhmqZ1efVmL4rEqG", "LaizKtS5DUhPuP1nTQcc83MS7HwK6vk85z", "`+xmr+`"]}`))
+	rs, _ := m["results"].([]any)
+	if code != 200 || len(rs) != 3 || m["hits"] != float64(3) {
+		t.Fatalf("batch: %d %v", code, m)
+	}
+	for i, chain := range []string{"tron", "ltc", "xmr"} {
+		r := rs[i].(map[string]any)
+		if r["sanctioned"] != true || r["chain"] != chain || r["status"] != "screened" {
+			t.Errorf("item %d: %v, want a hit on %s", i, r, chain)
+		}
+	}
+	// A TRON address that is not listed was screened: clear, with 200.
+	if code, m = f.do(t, "GET", "/api/v1/address/TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", f.key, nil); code != 200 || len(m["identifications"].([]any)) != 0 {
+		t.Fatalf("compat, unlisted TRON: %d %v", code, m)
+	}
+	// A string that is not an address is never answered with an empty list.
+	if code, m = f.do(t, "GET", "/api/v1/address/hello", f.key, nil); code != 400 || m["error"].(map[string]any)["status"] != "unsupported" {
+		t.Fatalf("compat, not an address: %d %v", code, m)
+	}
+}
+
+// TestNoList: a server with no sanctions list answers that it cannot
+// screen (503 no_list), never "sanctioned": false.
+func TestNoList(t *testing.T) {
+	st, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f := newFixtureOn(t, Config{}, st)
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/v1/screen/btc/1BoatSLRHtKNngkdXEeobR76b53LETtpyT", ""},
+		{"POST", "/v1/screen", `{"addresses": ["1BoatSLRHtKNngkdXEeobR76b53LETtpyT"]}`},
+		{"GET", "/api/v1/address/1BoatSLRHtKNngkdXEeobR76b53LETtpyT", ""},
+	} {
+		var body io.Reader
+		if c.body != "" {
+			body = strings.NewReader(c.body)
+		}
+		code, m := f.do(t, c.method, c.path, f.key, body)
+		if code != 503 || m["error"].(map[string]any)["code"] != "no_list" {
+			t.Errorf("%s %s: %d %v", c.method, c.path, code, m)
+		}
+	}
+	if code, m := f.do(t, "GET", "/healthz", "", nil); code != 503 || m["status"] != "no_list" {
+		t.Errorf("healthz without a list: %d %v", code, m)
+	}
+}
+
+// TestResponseHeaders: every answer, errors included, carries nosniff and
+// no-store.
+func TestResponseHeaders(t *testing.T) {
+	f := newFixture(t, Config{})
+	for _, path := range []string{"/v1/screen/btc/1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "/healthz", "/nowhere", "/openapi.json", "/v1/screen/btc/hello"} {
+		req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+		req.Header.Set("X-API-Key", f.key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: headers %v", path, resp.Header)
+		}
+	}
+}
+
+// TestSlowBody: a batch whose body trickles in is answered 408 once the
+// request timeout has passed, not held until the server's read timeout.
+func TestSlowBody(t *testing.T) {
+	f := newFixture(t, Config{Timeout: 400 * time.Millisecond})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"addresses": ["1BoatSLRHtKNngkdXEeobR76b53LETtpyT"]}`
+	fmt.Fprintf(conn, "POST /v1/screen HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", f.key, len(body))
+	start := time.Now()
+	go func() {
+		for i := 0; i < len(body); i++ {
+			if _, err := conn.Write([]byte{body[i]}); err != nil {
+				return
+			}
+			time.Sleep(150 * time.Millisecond)
+		}
+	}()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a trickling body: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout || time.Since(start) > 3*time.Second {
+		t.Fatalf("%d after %s; want 408 soon after the 400 ms timeout", resp.StatusCode, time.Since(start))
+	}
+}
+
+// slowChain is a store that claims a Bitcoin chain and whose reads take
+// far longer than a request may, ignoring the request's context, as a
+// walk of a large chain does.
+type slowChain struct {
+	*embedded.Store
+	delay time.Duration
+}
+
+func (s slowChain) Meta(ctx context.Context, c chains.Chain) (store.Meta, error) {
+	m, err := s.Store.Meta(ctx, c)
+	if c == chains.Bitcoin {
+		m.TipHeight, m.Network = 100, "mainnet"
+	}
+	return m, err
+}
+
+func (s slowChain) AddressHistory(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]store.HistoryEntry, error) {
+	time.Sleep(s.delay)
+	return nil, nil
+}
+
+// TestExposureTimeout: ?exposure= that outlives the request timeout is
+// answered 503 timeout at the deadline, not with an empty reply later.
+func TestExposureTimeout(t *testing.T) {
+	slow := slowChain{testStore(t), 3 * time.Second}
+	sc, err := New(context.Background(), slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "keys.json")
+	key, _, err := CreateKey(path, "bank", false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := LoadKeys(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(NewServer(sc, Config{Keys: keys, Data: slow, Timeout: 300 * time.Millisecond}))
+	defer srv.Close()
+	f := &fixture{srv: srv, key: key}
+	start := time.Now()
+	code, m := f.do(t, "GET", "/v1/screen/btc/1BoatSLRHtKNngkdXEeobR76b53LETtpyT?exposure=2", key, nil)
+	if code != 503 || m["error"].(map[string]any)["code"] != "timeout" || time.Since(start) > 2*time.Second {
+		t.Fatalf("%d %v after %s; want 503 timeout at about 300 ms", code, m, time.Since(start))
+	}
+}
+
+// junk is an endless text node inside a <Sanctions> element, made as it
+// is read.
+type junk struct{ n, size int }
+
+func (j *junk) Read(p []byte) (int, error) {
+	if j.n >= j.size {
+		return 0, io.EOF
+	}
+	head := "<Sanctions>"
+	i := 0
+	for ; i < len(p) && j.n < j.size; i, j.n = i+1, j.n+1 {
+		if j.n < len(head) {
+			p[i] = head[j.n]
+		} else {
+			p[i] = 'a'
+		}
+	}
+	return i, nil
+}
+
+// TestJunkUploadMemory: a 128 MB upload that is one endless XML text node
+// is refused, and parsing it allocates a small fraction of its size
+// (before, the XML decoder held the whole node: a 200 MB upload took
+// 586 MB).
+func TestJunkUploadMemory(t *testing.T) {
+	f := newFixture(t, Config{})
+	const size = 128 << 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	req, _ := http.NewRequest("POST", f.srv.URL+"/v1/admin/sanctions?date=2024-06-01", &junk{size: size})
+	req.ContentLength = size
+	req.Header.Set("X-API-Key", f.admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d MiB upload: %d, %s; %d MiB allocated", size>>20, resp.StatusCode, strings.TrimSpace(string(b)), alloc>>20)
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "not OFAC") {
+		t.Fatalf("junk upload: %d %s", resp.StatusCode, b)
+	}
+	if alloc > size/4 {
+		t.Fatalf("parsing a %d MiB junk upload allocated %d MiB", size>>20, alloc>>20)
+	}
+	if f.sc.Current().Snapshot.ID != 2 {
+		t.Fatal("the junk upload changed the list in force")
+	}
 }

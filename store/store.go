@@ -148,16 +148,68 @@ type ClusterLink struct {
 
 // SanctionsSnapshot describes one imported sanctions list.
 type SanctionsSnapshot struct {
-	ID        int64    `json:"id"`
-	Imported  string   `json:"imported"` // RFC 3339
-	Date      string   `json:"list_date"`
-	Sources   []string `json:"sources"`
-	Entries   int      `json:"entries"`
-	Addresses int      `json:"addresses"`
-	// Unindexed counts addresses of currencies fundtrace does not index,
-	// by OFAC code; Invalid the listed strings that are not addresses.
+	ID       int64  `json:"id"`
+	Imported string `json:"imported"` // RFC 3339
+	Date     string `json:"list_date"`
+	// Sources are the base names of the files read; Files adds each
+	// one's SHA-256. A list is named by these, never by where it was
+	// read from (a server's temporary folder says nothing to a reader).
+	Sources   []string   `json:"sources"`
+	Files     []ListFile `json:"files,omitempty"`
+	Entries   int        `json:"entries"`
+	Addresses int        `json:"addresses"`
+	// Unindexed counts the addresses of currencies whose chain fundtrace
+	// does not index, by OFAC code: they are kept and answer direct hits,
+	// but have no cluster or exposure. Invalid lists the listed strings
+	// that are not addresses.
 	Unindexed map[string]int `json:"unindexed"`
 	Invalid   []string       `json:"invalid"`
+	// Truncated counts the entries whose remarks OFAC cut short and that
+	// were imported without their continuation (--allow-truncated).
+	Truncated int `json:"truncated_entries,omitempty"`
+}
+
+// ListFile is one file a sanctions list was read from.
+type ListFile struct {
+	Name   string `json:"name"` // base name
+	SHA256 string `json:"sha256"`
+	Bytes  int64  `json:"bytes"`
+}
+
+// ListDay is the day a snapshot's list is dated: its list date, or for a
+// snapshot imported without one (before dates were required), the day
+// it was imported.
+func (s *SanctionsSnapshot) ListDay() string {
+	if s.Date != "" {
+		return s.Date
+	}
+	if len(s.Imported) >= 10 {
+		return s.Imported[:10]
+	}
+	return ""
+}
+
+// InForce returns the id of the snapshot in force on day (YYYY-MM-DD; ""
+// for the latest): the one with the latest list date on or before it, of
+// two with the same date the one imported last. Import order does not
+// matter otherwise: importing an older list adds history and leaves the
+// newer one in force. 0 when none.
+func InForce(sns []SanctionsSnapshot, day string) int64 {
+	var best *SanctionsSnapshot
+	for i := range sns {
+		sn := &sns[i]
+		d := sn.ListDay()
+		if day != "" && d > day {
+			continue
+		}
+		if best == nil || d > best.ListDay() || d == best.ListDay() && sn.ID > best.ID {
+			best = sn
+		}
+	}
+	if best == nil {
+		return 0
+	}
+	return best.ID
 }
 
 // SanctionedAddress is one listed address of a snapshot.

@@ -335,6 +335,9 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 	hc := newHistories(src, c, cfg.MaxHistory)
 	histories, tooLong := hc.hist, hc.tooLong
 	for hop := 0; len(frontier) > 0; hop++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		hs := make([]holding, 0, len(frontier))
 		for h := range frontier {
 			hs = append(hs, h)

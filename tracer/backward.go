@@ -77,6 +77,9 @@ func BitcoinBackward(ctx context.Context, src Source, c chains.Chain, seeds []Se
 		frontier = append(frontier, &backCoin{seed: i, op: s.Outpoint, poison: true})
 	}
 	for round := 0; len(frontier) > 0; round++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		hs := make([]chains.Hash, len(frontier))
 		for i, b := range frontier {
 			hs[i] = b.op.Hash
@@ -306,6 +309,9 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 			Category: cat, Name: name, Amounts: b.amounts()})
 	}
 	for round := 0; len(frontier) > 0; round++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		// Where each item's money came from without reading anything.
 		var work []*backItem
 		for _, b := range frontier {

@@ -193,6 +193,9 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 		frontier = append(frontier, co)
 	}
 	for round := 0; len(frontier) > 0; round++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		res.Hops = round + 1
 		ops := make([]chains.Outpoint, len(frontier))
 		for i, co := range frontier {

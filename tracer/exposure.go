@@ -73,6 +73,9 @@ func Exposures(ctx context.Context, src Source, c chains.Chain, seeds []chains.O
 		frontier = append(frontier, back{op, new(big.Rat).SetInt64(seedTxs[i].Outputs[op.Index].Value)})
 	}
 	for hop := 1; hop <= hops && len(frontier) > 0; hop++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		var next []back
 		ops := make([]chains.Outpoint, len(frontier))
 		for i, b := range frontier {

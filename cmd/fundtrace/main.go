@@ -96,16 +96,27 @@ func main() {
 	defer stop()
 	app := newApp()
 	app.Writer, app.ErrWriter = os.Stdout, os.Stderr
-	if err := app.RunContext(ctx, os.Args); err != nil {
-		if errors.Is(err, errSanctionsHit) {
-			os.Exit(2) // the table or JSON already says which
-		}
+	err := app.RunContext(ctx, os.Args)
+	code := exitCode(err)
+	if err != nil && code != 2 { // a hit: the table or JSON already says which
 		fmt.Fprintln(os.Stderr, "fundtrace:", err)
-		if errors.Is(err, context.Canceled) {
-			os.Exit(130)
-		}
-		os.Exit(1)
 	}
+	os.Exit(code)
+}
+
+// exitCode is the process's exit status for a command's error: 0 for
+// none, 2 for a sanctions hit, 130 when interrupted, 1 for anything
+// else, an address that could not be screened among it.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errSanctionsHit):
+		return 2
+	case errors.Is(err, context.Canceled):
+		return 130
+	}
+	return 1
 }
 
 // backend is what the commands need of a store; both the embedded and

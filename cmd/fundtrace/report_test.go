@@ -26,7 +26,7 @@ func reportStore(t *testing.T) string {
 		[]string{"index", "btc", "--blocks", scen + "/blocks"},
 		[]string{"cluster"},
 		[]string{"labels", "import", scen + "/labels.csv"},
-		[]string{"sanctions", "import", shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "git-scrape", "sdn_2024-05-03.csv.gz"), "--date", "2024-05-03"},
+		[]string{"sanctions", "import", shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "git-scrape", "sdn_2024-05-03.csv.gz"), "--date", "2024-05-03", "--allow-truncated"},
 	)
 	return st
 }

@@ -41,17 +41,30 @@ func sanctionsCommand() *cli.Command {
 			{
 				Name:      "import",
 				Usage:     "import an OFAC list as a new snapshot, keep the old ones, and print what was added and removed",
-				UsageText: "fundtrace sanctions import sdn_advanced.xml | sdn.csv [sdn_comments.csv] [--date YYYY-MM-DD] [--json]",
+				UsageText: "fundtrace sanctions import sdn_advanced.xml | sdn.csv [sdn_comments.csv] [--date YYYY-MM-DD] [--force] [--allow-truncated] [--json]",
 				Description: `Reads OFAC's advanced XML (sdn_advanced.xml; the consolidated list in the
 same schema too) or the legacy CSV set (sdn.csv joined with sdn_comments.csv,
 found beside it when not given: sdn.csv remarks are cut short and continue
 there). Every "Digital Currency Address - XXX" is read with its entity,
 programs and listing date; XBT becomes Bitcoin, ETH and tokens on 0x
-addresses Ethereum; other currencies are counted and reported, malformed
-addresses reported and not stored. The snapshot becomes the one screening
-uses; earlier snapshots stay (screen --as-of).`,
+addresses Ethereum, TRX and tokens on T addresses TRON; every other
+currency is kept as listed and answers direct hits. Malformed addresses
+are reported and not stored. Each file is named by its base name and
+SHA-256.
+
+The list in force is the one with the latest list date; importing an
+older list adds history (screen --as-of) and leaves it in force. Refused,
+so that no import silently clears or weakens the list in force: a list
+without a date (the legacy CSV set needs --date) or dated in the future;
+a CSV not shaped like OFAC's; an empty file, a list without entries, or
+one that would drop more than half of the addresses listed now (unless
+--force); an sdn.csv whose remarks OFAC cut short at 1,000 characters
+imported without the sdn_comments.csv that continues them (unless
+--allow-truncated). Exit status 1 when refused.`,
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "date", Usage: "the list's publication date (YYYY-MM-DD), for files that do not carry it (the legacy CSV set)"},
+					&cli.StringFlag{Name: "date", Usage: "the list's publication date (YYYY-MM-DD), required for files that do not carry it (the legacy CSV set)"},
+					&cli.BoolFlag{Name: "force", Usage: "import an empty list, one without entries, or one that drops more than half of the addresses listed now"},
+					&cli.BoolFlag{Name: "allow-truncated", Usage: "import an sdn.csv whose remarks OFAC cut short without its sdn_comments.csv"},
 					jsonFlag,
 				},
 				Action: runSanctionsImport,
@@ -75,56 +88,33 @@ func runSanctionsImport(c *cli.Context) error {
 	if len(paths) == 0 {
 		return errors.New("give the OFAC file(s) to import")
 	}
-	l, err := sanctions.Load(paths)
-	if err != nil {
-		return fmt.Errorf("sanctions import: %w", err)
-	}
-	if d := c.String("date"); d != "" {
-		if _, err := time.Parse("2006-01-02", d); err != nil {
-			return fmt.Errorf("--date %q: want YYYY-MM-DD", d)
-		}
-		if l.Date != "" && l.Date != d {
-			return fmt.Errorf("--date %s, but the file says it was published on %s", d, l.Date)
-		}
-		l.Date = d
-	}
 	st, ss, err := openAs[sanctionsStore](c, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	prevID, err := ss.CurrentSnapshot(c.Context)
+	res, err := sanctions.Import(c.Context, ss, paths, sanctions.ImportOptions{Date: c.String("date"), Force: c.Bool("force"), AllowTruncated: c.Bool("allow-truncated")})
 	if err != nil {
-		return err
-	}
-	var prev []store.SanctionedAddress
-	if prevID > 0 {
-		if prev, err = ss.SnapshotAddresses(c.Context, prevID); err != nil {
-			return err
+		if errors.Is(err, sanctions.ErrRefused) {
+			err = errors.New(strings.Replace(strings.Replace(err.Error(), "(force to import anyway)", "(--force to import anyway)", 1),
+				"or allow truncated remarks", "or --allow-truncated", 1))
 		}
+		return fmt.Errorf("sanctions import: %w", err)
 	}
-	sn, addrs := sanctions.Snapshot(l)
-	sn.Imported = time.Now().UTC().Format(time.RFC3339)
-	sn, err = ss.AddSnapshot(c.Context, sn, addrs)
-	if err != nil {
-		return err
-	}
-	key := func(a store.SanctionedAddress) string { return string(a.Chain) + " " + a.Text }
-	old, now := map[string]bool{}, map[string]bool{}
-	for _, a := range prev {
-		old[strings.ToLower(key(a))] = true
-	}
-	var added, removed []string
-	for _, a := range addrs {
-		now[strings.ToLower(key(a))] = true
-		if prevID > 0 && !old[strings.ToLower(key(a))] {
-			added = append(added, key(a)+" ("+a.Entity+")")
+	sn := res.Snapshot
+	key := func(a store.SanctionedAddress) string {
+		ch := string(a.Chain)
+		if ch == "" {
+			ch = strings.ToLower(a.Code)
 		}
+		return ch + " " + a.Text + " (" + a.Entity + ")"
 	}
-	for _, a := range prev {
-		if !now[strings.ToLower(key(a))] {
-			removed = append(removed, key(a)+" ("+a.Entity+")")
-		}
+	added, removed := []string{}, []string{}
+	for _, a := range res.Added {
+		added = append(added, key(a))
+	}
+	for _, a := range res.Removed {
+		removed = append(removed, key(a))
 	}
 	sort.Strings(added)
 	sort.Strings(removed)
@@ -132,28 +122,54 @@ func runSanctionsImport(c *cli.Context) error {
 		return writeJSON(c.App.Writer, struct {
 			store.SanctionsSnapshot
 			Previous int64    `json:"previous_snapshot"`
+			InForce  bool     `json:"in_force"`
 			Added    []string `json:"added"`
 			Removed  []string `json:"removed"`
-		}{sn, prevID, added, removed})
+		}{sn, res.Previous, res.InForce, added, removed})
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "snapshot %d (list date %s): %d entries, %d addresses on chains fundtrace indexes\n", sn.ID, orDash(sn.Date), sn.Entries, sn.Addresses)
+	fmt.Fprintf(w, "snapshot %d (list date %s): %d entries, %d addresses\n", sn.ID, orDash(sn.Date), sn.Entries, sn.Addresses)
+	for _, f := range sn.Files {
+		fmt.Fprintf(w, "  read %s (%d bytes, SHA-256 %s)\n", f.Name, f.Bytes, f.SHA256)
+	}
 	if len(sn.Unindexed) > 0 {
-		fmt.Fprintf(w, "kept aside, currencies not indexed: %v\n", sn.Unindexed)
+		fmt.Fprintf(w, "direct hits only (chain not indexed): %s\n", countList(sn.Unindexed))
+	}
+	if sn.Truncated > 0 {
+		fmt.Fprintf(w, "WARNING: %d entries imported with remarks cut short (--allow-truncated): addresses in the cut parts are missing\n", sn.Truncated)
 	}
 	for _, s := range sn.Invalid {
 		fmt.Fprintf(w, "not an address, not stored: %s\n", s)
 	}
-	if prevID > 0 {
-		fmt.Fprintf(w, "since snapshot %d: %d added, %d removed\n", prevID, len(added), len(removed))
+	switch {
+	case !res.InForce:
+		fmt.Fprintf(w, "stored as history: its list date is older than that of snapshot %d, which stays in force (screen --as-of reads it)\n", res.Previous)
+	case res.Previous > 0:
+		fmt.Fprintf(w, "in force; since snapshot %d: %d added, %d removed\n", res.Previous, len(added), len(removed))
 		for _, s := range added {
 			fmt.Fprintf(w, "  + %s\n", s)
 		}
 		for _, s := range removed {
 			fmt.Fprintf(w, "  - %s\n", s)
 		}
+	default:
+		fmt.Fprintf(w, "in force\n")
 	}
 	return nil
+}
+
+// countList renders counts by name, sorted: "LTC 12, XMR 1".
+func countList(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func orDash(s string) string {
@@ -187,24 +203,46 @@ func runSanctionsList(c *cli.Context) error {
 // errSanctionsHit makes the process exit with status 2: scripts gate on it.
 var errSanctionsHit = errors.New("sanctions hit")
 
+// errNotScreened makes the process exit with status 1 when no address
+// is a hit but some could not be screened: "clean" is only ever said of
+// addresses that were.
+type errNotScreened struct{ n, of int }
+
+func (e errNotScreened) Error() string {
+	return fmt.Sprintf("%d of the %d addresses could not be screened (see the table); none of the others is a hit", e.n, e.of)
+}
+
 func screenCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "screen",
-		Usage:     "screen addresses against the imported sanctions lists (direct and same-cluster hits) and show their labels and their cluster's; exits 2 on any sanctions hit",
-		UsageText: "fundtrace screen ADDRESS... [--file addresses.csv] [--as-of YYYY-MM-DD] [--json]",
+		Usage:     "screen addresses against the imported sanctions lists (direct and same-cluster hits) and show their labels and their cluster's; exits 2 on any hit, 1 when any could not be screened",
+		UsageText: "fundtrace screen ADDRESS... [--file addresses.csv] [--as-of YYYY-MM-DD] [--exposure [--hops N]] [--json]",
 		Description: `For each address: whether it is listed (list date, entity, programs, listing
 date), its cluster (fundtrace cluster) and the listed addresses in that
 cluster. Bitcoin addresses are read for the store's network (mainnet when
-it holds none), Ethereum ones (0x…) in any case, with their EIP-55 checksum
-checked when mixed-case. --file reads addresses from the first column of a
-CSV file (a header line is skipped). --as-of screens against the newest
-snapshot whose list date is on or before that day. The exit status is 2
-when any address is a hit, 0 when none, 1 on errors.`,
+it holds none), Ethereum ones (0x…) with their EIP-55 checksum checked
+when mixed-case, TRON ones (T…, 41…) with their Base58Check checksum. A
+string written as a listed address of any other currency (LTC, XMR, …)
+is a direct hit too: direct hits need no chain data. --file reads
+addresses from the first column of a CSV file (a header line is skipped).
+--as-of screens against the list in force that day (the latest list date
+on or before it).
+
+Each address has a status: screened; invalid (a bad checksum, or an
+address of another network than the store's); unsupported (not an address
+of a chain fundtrace reads, nor written as any listed one); no_list (no
+sanctions list imported). Only a screened address is ever reported clear.
+The cluster column says where the store cannot answer: the chain is not
+indexed, or not clustered (fundtrace cluster).
+
+Exit status: 0 when every address was screened and none is listed or in
+a cluster with a listed one; 2 when any is a hit (direct or same-cluster);
+1 when none is a hit but any could not be screened, or on an error.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Usage: "CSV file whose first column holds addresses"},
 			&cli.StringFlag{Name: "as-of", Usage: "screen against the list as it stood on this day (YYYY-MM-DD)"},
 			&cli.BoolFlag{Name: "exposure", Usage: "also report indirect exposure: what the address sent to and received from each labeled category within --hops, under the haircut model (per asset on Ethereum)"},
-			&cli.IntFlag{Name: "hops", Value: 3, Usage: "with --exposure, how many transactions away to look"},
+			&cli.IntFlag{Name: "hops", Value: 3, Usage: "with --exposure, how many transactions away to look (1 to 10)"},
 			jsonFlag,
 		},
 		Action: runScreen,
@@ -219,13 +257,16 @@ type screenHit struct {
 type screenResult struct {
 	Address       string               `json:"address"`
 	Chain         string               `json:"chain"`
+	Status        string               `json:"status"`
 	Sanctioned    *screenHit           `json:"sanctioned"`
 	Cluster       *uint32              `json:"cluster_id,omitempty"`
 	ClusterSize   uint32               `json:"cluster_size,omitempty"`
+	ClusterStatus string               `json:"cluster_status,omitempty"`
 	ClusterHits   []screenHit          `json:"cluster_sanctioned"`
 	Labels        []labels.Label       `json:"labels"`
 	ClusterLabels []labels.Label       `json:"cluster_labels"`
 	Exposure      []screening.Exposure `json:"exposure,omitempty"`
+	Notes         []string             `json:"notes,omitempty"`
 	Error         string               `json:"error,omitempty"`
 }
 
@@ -243,6 +284,9 @@ func runScreen(c *cli.Context) error {
 	}
 	if len(addrs) == 0 {
 		return errors.New("give addresses to screen, or --file")
+	}
+	if h := c.Int("hops"); h < 1 || h > 10 {
+		return fmt.Errorf("--hops %d: want 1 to 10", h)
 	}
 	// The same screening as the HTTP API's (package screening).
 	st, _, sc, err := openScreener(c)
@@ -265,30 +309,23 @@ func runScreen(c *cli.Context) error {
 	}
 	snap := l.Snapshot.ID
 	if snap == 0 {
-		slog.Warn("No sanctions list imported: screening labels and clusters only (run fundtrace sanctions import)")
+		slog.Warn("No sanctions list imported: nothing can be screened (run fundtrace sanctions import)")
 	}
 	var results []screenResult
-	anyHit := false
+	anyHit, unscreened := false, 0
 	for _, s := range addrs {
-		r := screenResult{Address: s, ClusterHits: []screenHit{}, Labels: []labels.Label{}, ClusterLabels: []labels.Label{}}
-		ch, a, err := sc.ParseAddress("", s)
-		r.Chain = string(ch)
-		if err != nil {
-			if r.Chain == "" {
-				r.Chain = string(chains.Bitcoin)
-				if strings.HasPrefix(s, "0x") {
-					r.Chain = string(chains.Ethereum)
-				}
+		p := sc.Parse("", s)
+		res := sc.Screen(c.Context, l, p)
+		r := screenResult{Address: s, Chain: res.Chain, Status: res.Status, Error: res.Error, ClusterStatus: res.ClusterStatus,
+			ClusterHits: []screenHit{}, Labels: []labels.Label{}, ClusterLabels: []labels.Label{}}
+		if !res.Screened() {
+			unscreened++
+			if res.Status != screening.StatusNoList {
+				results = append(results, r)
+				continue
 			}
-			var ie *screening.InputError
-			if errors.As(err, &ie) {
-				err = errors.New(ie.Msg)
-			}
-			r.Error = err.Error()
-			results = append(results, r)
-			continue
 		}
-		res := sc.Screen(c.Context, l, ch, a, s)
+		ch := chains.Chain(res.Chain)
 		if len(res.Hits) > 0 {
 			r.Sanctioned = &screenHit{listedOf(ch, res.Hits[0]), snap}
 			anyHit = true
@@ -297,22 +334,24 @@ func runScreen(c *cli.Context) error {
 			id := cl.ID
 			r.Cluster, r.ClusterSize = &id, cl.Size
 			for _, h := range cl.Sanctioned {
-				hc, _, err := sc.ParseAddress(string(ch), h.Address)
-				if err != nil {
-					hc = ch
-				}
-				r.ClusterHits = append(r.ClusterHits, screenHit{listedOf(hc, h), snap})
+				r.ClusterHits = append(r.ClusterHits, screenHit{listedOf(ch, h), snap})
 				anyHit = true
 			}
 			for _, lb := range cl.Labels {
 				r.ClusterLabels = append(r.ClusterLabels, labelOf(ch, lb.Address, lb))
 			}
 		}
+		switch res.ClusterStatus {
+		case screening.ClusterChainUnindexed:
+			r.Notes = append(r.Notes, fmt.Sprintf("the store holds no %s blocks: no cluster or exposure answer", res.Chain))
+		case screening.ClusterNotClustered:
+			r.Notes = append(r.Notes, fmt.Sprintf("%s is not clustered in this store (fundtrace cluster): no same-cluster answer", res.Chain))
+		}
 		for _, lb := range res.Labels {
 			r.Labels = append(r.Labels, labelOf(ch, s, lb))
 		}
-		if c.Bool("exposure") {
-			if r.Exposure, err = sc.Exposures(c.Context, st, l, ch, a, c.Int("hops")); err != nil {
+		if c.Bool("exposure") && p.Status == screening.StatusScreened && res.ClusterStatus != screening.ClusterChainUnindexed && res.ClusterStatus != "" {
+			if r.Exposure, err = sc.Exposures(c.Context, st, l, ch, p.Address, c.Int("hops")); err != nil {
 				return err
 			}
 		}
@@ -324,14 +363,22 @@ func runScreen(c *cli.Context) error {
 		}
 	} else {
 		tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "ADDRESS\tCHAIN\tSANCTIONED\tCLUSTER\tLISTED IN CLUSTER\tLABELS\tCLUSTER LABELS\n")
+		fmt.Fprintf(tw, "ADDRESS\tCHAIN\tSTATUS\tSANCTIONED\tCLUSTER\tLISTED IN CLUSTER\tLABELS\tCLUSTER LABELS\n")
 		for _, r := range results {
 			sanc, clu, inClu := "no", "-", "-"
-			if r.Error != "" {
-				sanc = "ERROR: " + r.Error
+			if r.Status != screening.StatusScreened {
+				sanc = "NOT SCREENED: " + r.Error
 			}
 			if h := r.Sanctioned; h != nil {
-				sanc = fmt.Sprintf("YES: %s [%s] listed %s (OFAC %s, snapshot %d)", h.Entity, strings.Join(h.Programs, ", "), orDash(h.Listed), h.Ref, h.Snapshot)
+				sanc = fmt.Sprintf("YES: %s [%s] listed %s (OFAC %s, %s, snapshot %d)", h.Entity, strings.Join(h.Programs, ", "), orDash(h.Listed), h.Ref, h.Code, h.Snapshot)
+			}
+			switch r.ClusterStatus {
+			case screening.ClusterChainUnindexed:
+				clu, inClu = "chain not indexed", "unknown"
+			case screening.ClusterNotClustered:
+				clu, inClu = "not clustered", "unknown"
+			case screening.ClusterSingle:
+				clu, inClu = "single", "none"
 			}
 			if r.Cluster != nil {
 				clu = fmt.Sprintf("%d (%d addresses)", *r.Cluster, r.ClusterSize)
@@ -344,9 +391,14 @@ func runScreen(c *cli.Context) error {
 				}
 				inClu = "YES: " + strings.Join(hs, "; ")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Address, r.Chain, sanc, clu, inClu, labelList(r.Labels), labelList(r.ClusterLabels))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Address, dash(r.Chain), r.Status, sanc, clu, inClu, labelList(r.Labels), labelList(r.ClusterLabels))
 		}
 		tw.Flush()
+		for _, r := range results {
+			for _, n := range r.Notes {
+				fmt.Fprintf(c.App.Writer, "note: %s: %s\n", r.Address, n)
+			}
+		}
 		for _, r := range results {
 			if len(r.Exposure) == 0 {
 				continue
@@ -362,6 +414,9 @@ func runScreen(c *cli.Context) error {
 	}
 	if anyHit {
 		return errSanctionsHit
+	}
+	if unscreened > 0 {
+		return errNotScreened{unscreened, len(results)}
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func TestSanctionsAndScreen(t *testing.T) {
 	if err != nil || !strings.Contains(out, "0xa7e5d5a720f06526557c513402f2e6b5fa20b00 (OFAC 29702") {
 		t.Fatalf("import 2021: %v\n%s", err, out)
 	}
-	out, _, err = run(t, "--store", st, "sanctions", "import", d2024, "--date", "2024-05-03", "--json")
+	out, _, err = run(t, "--store", st, "sanctions", "import", d2024, "--date", "2024-05-03", "--allow-truncated", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,9 +61,11 @@ func TestSanctionsAndScreen(t *testing.T) {
 		strings.Join(res[0].Sanctioned.Programs, ",") != "CYBER2,ELECTION-EO13848" || res[0].Sanctioned.Snapshot != 2 || res[1].Sanctioned != nil {
 		t.Fatalf("screen: %s", out)
 	}
-	// A malformed address is reported per address, not a crash.
+	// A malformed address is reported per address, never as clear, and
+	// the exit status is 1 (errNotScreened).
 	out, _, err = run(t, "--store", st, "screen", "1BoatSLRHtKNngkdXEeobR76b53LETtpyX")
-	if err != nil || !strings.Contains(out, "ERROR") {
+	var ns errNotScreened
+	if !errors.As(err, &ns) || !strings.Contains(out, "invalid") || !strings.Contains(out, "NOT SCREENED") {
 		t.Fatalf("bad address: %v\n%s", err, out)
 	}
 }
@@ -115,5 +117,77 @@ func TestScreenClusterHit(t *testing.T) {
 	out, _, err = run(t, "--store", st, "screen", members[1], "--json")
 	if !errors.Is(err, errSanctionsHit) || !strings.Contains(out, `"cluster_sanctioned": [`) || !strings.Contains(out, listed) || !strings.Contains(out, `"sanctioned": null`) {
 		t.Fatalf("same-cluster hit not reported: %v\n%s", err, out)
+	}
+}
+
+// TestScreenExitCodes: screen exits 0 only when every address was
+// screened and none is a hit, 2 on any hit, and 1 when none is a hit but
+// any could not be screened. Direct hits on TRON, Litecoin and Monero
+// addresses need no chain data. The listed addresses are read from the
+// real 2024-05-03 sdn.csv.
+func TestScreenExitCodes(t *testing.T) {
+	st := t.TempDir() + "/store"
+	const clean = "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"
+	screen := func(addrs ...string) (int, []map[string]any) {
+		t.Helper()
+		out, _, err := run(t, append([]string{"--store", st, "screen", "--json"}, addrs...)...)
+		var res []map[string]any
+		if jerr := json.Unmarshal([]byte(out), &res); jerr != nil {
+			t.Fatalf("screen %v: %v (%v)\n%s", addrs, jerr, err, out)
+		}
+		return exitCode(err), res
+	}
+	// No list in the store: nothing is screened.
+	if _, _, err := run(t, "--store", st, "labels", "import", "../../testdata/sim/btc/labels.csv"); err != nil {
+		t.Fatal(err)
+	}
+	if code, res := screen(clean); code != 1 || res[0]["status"] != "no_list" || res[0]["sanctioned"] != nil {
+		t.Fatalf("no list: exit %d %v", code, res)
+	}
+	sdn := shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "git-scrape", "sdn_2024-05-03.csv.gz")
+	if _, _, err := run(t, "--store", st, "sanctions", "import", sdn, "--date", "2024-05-03", "--allow-truncated"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, addr string
+		code       int
+		status     string
+	}{
+		{"clean", clean, 0, "screened"},
+		{"bad checksum", "1BoatSLRHtKNngkdXEeobR76b53LETtpyX", 1, "invalid"},
+		{"testnet address", "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx", 1, "invalid"},
+		{"not an address", "hello", 1, "unsupported"},
+		{"TRX", "TMStbg5fgb4uTV7fK1gEYF9hKAzP3siPsG", 2, "screened"},
+		{"USDT on TRON", "TX5GV4DyfxNB3rPkzZJhmqZ1efVmL4rEqG", 2, "screened"},
+		{"TRON, bad checksum", "TMStbg5fgb4uTV7fK1gEYF9hKAzP3siPsH", 1, "invalid"},
+		{"LTC", "LaizKtS5DUhPuP1nTQcc83MS7HwK6vk85z", 2, "screened"},
+		{"XMR", "884Bz8UH63aYsjVdkfWfScRYWZGGNbjFL7pztqvWNSrtYT4reFSwyvkCj9KEGUtheHhhMUj87ciTBFyzoesrMJ4L1FvSoxL", 2, "screened"},
+	} {
+		code, res := screen(c.addr)
+		_, hasSanctioned := res[0]["sanctioned"]
+		if code != c.code || res[0]["status"] != c.status || (c.status != "screened" && res[0]["sanctioned"] != nil) || !hasSanctioned {
+			t.Errorf("%s: exit %d %v; want exit %d, status %s", c.name, code, res, c.code, c.status)
+		}
+	}
+	// A clean address and one that could not be screened: 1, never 0.
+	if code, _ := screen(clean, "hello"); code != 1 {
+		t.Errorf("clean + unscreened: exit %d, want 1", code)
+	}
+	// A hit wins over an unscreened address.
+	if code, _ := screen("hello", "TMStbg5fgb4uTV7fK1gEYF9hKAzP3siPsG"); code != 2 {
+		t.Errorf("unscreened + hit: exit %d, want 2", code)
+	}
+	// The store holds no chain: the cluster answer says so.
+	out, _, _ := run(t, "--store", st, "screen", clean)
+	if !strings.Contains(out, "chain not indexed") || !strings.Contains(out, "no btc blocks") {
+		t.Errorf("the cluster column does not say the chain is not indexed:\n%s", out)
+	}
+	// A mainnet address on a regtest store is of another network.
+	reg := t.TempDir() + "/regtest"
+	runEach(t, reg, []string{"index", "btc", "--blocks", "../../testdata/sim/btc/blocks"},
+		[]string{"sanctions", "import", sdn, "--date", "2024-05-03", "--allow-truncated"})
+	out, _, err := run(t, "--store", reg, "screen", clean)
+	if exitCode(err) != 1 || !strings.Contains(out, "mainnet network; this store holds Bitcoin regtest") {
+		t.Errorf("mainnet address on a regtest store: exit %d\n%s", exitCode(err), out)
 	}
 }

@@ -78,7 +78,11 @@ func runServe(c *cli.Context) error {
 	srv := screening.NewServer(sc, screening.Config{Keys: keys, MaxBatch: c.Int("max-batch"), MaxBody: c.Int64("max-body"), Timeout: c.Duration("timeout"),
 		Rate: c.Float64("rate"), MaxExposureHops: c.Int("max-exposure-hops"), Data: st, Logger: slog.Default(),
 		Import: func(ctx context.Context, path, date string, force bool) (store.SanctionsSnapshot, error) {
-			return importSanctions(ctx, ss, []string{path}, date, force)
+			res, err := sanctions.Import(ctx, ss, []string{path}, sanctions.ImportOptions{Date: date, Force: force})
+			if err != nil {
+				return store.SanctionsSnapshot{}, err
+			}
+			return res.Snapshot, nil
 		}})
 	ln, err := net.Listen("tcp", c.String("listen"))
 	if err != nil {
@@ -153,6 +157,17 @@ func (s screeningStore) EachLabel(ctx context.Context, fn func(store.Label) erro
 	return s.lst.EachLabel(ctx, fn)
 }
 
+// ClusterMeta says whether (and how) the store's chain c was clustered.
+func (s screeningStore) ClusterMeta(ctx context.Context, c chains.Chain) (store.ClusterMeta, bool, error) {
+	cs, ok := s.sanctionsStore.(interface {
+		ClusterMeta(ctx context.Context, c chains.Chain) (store.ClusterMeta, bool, error)
+	})
+	if !ok {
+		return store.ClusterMeta{}, false, nil
+	}
+	return cs.ClusterMeta(ctx, c)
+}
+
 // ClusterOf answers from the store's clusters; a store without any
 // answers not found, as for an address never clustered.
 func (s screeningStore) ClusterOf(ctx context.Context, c chains.Chain, a chains.Address) (uint32, uint32, error) {
@@ -163,39 +178,6 @@ func (s screeningStore) ClusterOf(ctx context.Context, c chains.Chain, a chains.
 		return 0, 0, store.ErrNotFound
 	}
 	return cs.ClusterOf(ctx, c, a)
-}
-
-// importSanctions reads OFAC files into a new snapshot of the store. Unless
-// forced, it refuses a list that would drop more than half of the
-// addresses listed now: the wrong file (a consolidated non-SDN list) or a
-// truncated one must not silently clear every hit.
-func importSanctions(ctx context.Context, ss sanctionsStore, paths []string, date string, force bool) (store.SanctionsSnapshot, error) {
-	l, err := sanctions.Load(paths)
-	if err != nil {
-		return store.SanctionsSnapshot{}, err
-	}
-	if date != "" {
-		if l.Date != "" && l.Date != date {
-			return store.SanctionsSnapshot{}, fmt.Errorf("date %s, but the file says it was published on %s", date, l.Date)
-		}
-		l.Date = date
-	}
-	sn, addrs := sanctions.Snapshot(l)
-	if !force {
-		if cur, err := ss.CurrentSnapshot(ctx); err != nil {
-			return store.SanctionsSnapshot{}, err
-		} else if cur > 0 {
-			prev, err := ss.SnapshotAddresses(ctx, cur)
-			if err != nil {
-				return store.SanctionsSnapshot{}, err
-			}
-			if len(addrs) < len(prev)/2 {
-				return store.SanctionsSnapshot{}, fmt.Errorf("the new list has %d addresses, the one in force %d: refusing to drop most of them (force to import anyway)", len(addrs), len(prev))
-			}
-		}
-	}
-	sn.Imported = time.Now().UTC().Format(time.RFC3339)
-	return ss.AddSnapshot(ctx, sn, addrs)
 }
 
 func apikeyCommand() *cli.Command {

@@ -74,7 +74,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	st := t.TempDir() + "/store"
 	keys := filepath.Join(t.TempDir(), "keys.json")
 	sdn := shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "git-scrape", "sdn_2024-05-03.csv.gz")
-	if _, _, err := run(t, "--store", st, "sanctions", "import", sdn, "--date", "2024-05-03"); err != nil {
+	if _, _, err := run(t, "--store", st, "sanctions", "import", sdn, "--date", "2024-05-03", "--allow-truncated"); err != nil {
 		t.Fatal(err)
 	}
 	key, _, err := run(t, "apikey", "create", "--name", "bank", "--keys", keys)

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/fundtrace/fundtrace/internal/shareddata"
 	"math/big"
 	"net/http/httptest"
 	"os"
@@ -286,6 +287,7 @@ func TestTraceETH(t *testing.T) {
 	// victims, from the exchanges they bought at; neither more than the
 	// victims paid it.
 	scam := tr.Seeds[0]
+	importList2021(t, st)
 	js, _, err = run(t, "--store", st, "screen", "--exposure", "--hops", "6", scam.Address, "--json")
 	if err != nil {
 		t.Fatal(err)
@@ -335,6 +337,7 @@ func TestScreenExposure(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := strings.Split(strings.Split(string(b), "\n")[1], ",")[2]
+	importList2021(t, st)
 	out, _, err := run(t, "--store", st, "screen", "--exposure", "--hops", "6", addr, "--json")
 	if err != nil {
 		t.Fatal(err)
@@ -415,5 +418,16 @@ func TestTraceOnClickHouse(t *testing.T) {
 	}
 	if _, _, err := run(t, "--store", "clickhouse://"+chServer.Addr()+"/trace_cli", "report", "--case", scen+"/case.csv", "--through-mixers", "--out", t.TempDir()); err != nil {
 		t.Fatalf("report on ClickHouse: %v", err)
+	}
+}
+
+// importList2021 imports OFAC's complete legacy CSV set of 2021-07-07
+// (sdn.csv with its sdn_comments.csv): screening answers only against a
+// list.
+func importList2021(t *testing.T, st string) {
+	t.Helper()
+	d := shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "2021-07-07_watchman-bench")
+	if _, _, err := run(t, "--store", st, "sanctions", "import", d+"/sdn.csv.gz", d+"/sdn_comments.csv", "--date", "2021-07-07"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -135,16 +135,14 @@ func (s *Store) Sanctioned(ctx context.Context, id int64, c chains.Chain, a chai
 	return out, err == nil, err
 }
 
-// CurrentSnapshot is the newest committed snapshot, 0 when none.
+// CurrentSnapshot is the snapshot in force: the latest-dated list
+// (store.InForce), 0 when none.
 func (s *Store) CurrentSnapshot(ctx context.Context) (int64, error) {
-	var n, id uint64
-	if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count(), max(id) FROM %s", s.table("sanctions_snapshots"))).Scan(&n, &id); err != nil {
+	sns, err := s.Snapshots(ctx)
+	if err != nil {
 		return 0, err
 	}
-	if n == 0 {
-		return 0, nil
-	}
-	return int64(id), nil
+	return store.InForce(sns, ""), nil
 }
 
 // labelKey names a label among its address's: its text, category, source

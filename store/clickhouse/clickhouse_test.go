@@ -77,6 +77,10 @@ func TestSameAnswersAsEmbedded(t *testing.T) {
 	}
 }
 
+func TestSanctionsConformance(t *testing.T) {
+	storetest.RunSanctions(t, openTest(t))
+}
+
 func TestAccountConformance(t *testing.T) {
 	storetest.RunAccount(t, func(t *testing.T) storetest.AccountStore { return openTest(t) })
 }

@@ -116,3 +116,12 @@ func reorgLeavesNoTrace(t *testing.T, ingestBytes int) {
 		t.Fatalf("transaction files differ: %d bytes after the rollback, %d in a fresh index", len(fb), len(fa))
 	}
 }
+
+func TestSanctionsConformance(t *testing.T) {
+	st, err := embedded.Open(filepath.Join(t.TempDir(), "store"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	storetest.RunSanctions(t, st)
+}

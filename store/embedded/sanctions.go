@@ -18,7 +18,10 @@ import (
 //
 //	Z - id(8)                 → snapshot description (JSON)
 //	z - id(8) chain len addr  → the listing (JSON)
-//	m - "sanctions-current"   → id of the snapshot screening uses by default
+//
+// Which snapshot is in force follows from their list dates
+// (store.InForce); stores of schema 4 and before also kept an
+// m-sanctions-current record, which is no longer read.
 
 func sanctionsPrefix(table byte) []byte { return []byte{table, '-'} }
 
@@ -31,8 +34,6 @@ func sanctionedKey(id int64, c chains.Chain, a chains.Address) []byte {
 	k = append(k, c.Tag(), byte(len(a)))
 	return append(k, a...)
 }
-
-var currentSanctionsKey = []byte("m-sanctions-current")
 
 // Snapshots lists the imported sanctions snapshots, oldest first.
 func (s *Store) Snapshots(ctx context.Context) ([]store.SanctionsSnapshot, error) {
@@ -53,8 +54,9 @@ func (s *Store) Snapshots(ctx context.Context) ([]store.SanctionsSnapshot, error
 	return out, it.Error()
 }
 
-// AddSnapshot stores a new snapshot with its addresses and makes it the
-// current one, in one atomic batch; earlier snapshots stay.
+// AddSnapshot stores a new snapshot with its addresses in one atomic
+// batch; earlier snapshots stay. It is in force if its list date is the
+// latest.
 func (s *Store) AddSnapshot(ctx context.Context, sn store.SanctionsSnapshot, addrs []store.SanctionedAddress) (store.SanctionsSnapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -82,9 +84,6 @@ func (s *Store) AddSnapshot(ctx context.Context, sn store.SanctionsSnapshot, add
 		return sn, err
 	}
 	if err := b.Set(snapshotKey(sn.ID), v, nil); err != nil {
-		return sn, err
-	}
-	if err := b.Set(currentSanctionsKey, binary.BigEndian.AppendUint64(nil, uint64(sn.ID)), nil); err != nil {
 		return sn, err
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -139,19 +138,12 @@ func (s *Store) Sanctioned(ctx context.Context, id int64, c chains.Chain, a chai
 	return out, err == nil, err
 }
 
-// CurrentSnapshot is the id of the snapshot screening uses by default,
-// 0 when none was imported.
+// CurrentSnapshot is the id of the snapshot screening uses by default:
+// the latest-dated list (store.InForce), 0 when none was imported.
 func (s *Store) CurrentSnapshot(ctx context.Context) (int64, error) {
-	var id int64
-	err := s.get(currentSanctionsKey, func(v []byte) error {
-		if len(v) != 8 {
-			return errShort
-		}
-		id = int64(binary.BigEndian.Uint64(v))
-		return nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil
+	sns, err := s.Snapshots(ctx)
+	if err != nil {
+		return 0, err
 	}
-	return id, err
+	return store.InForce(sns, ""), nil
 }
