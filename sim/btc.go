@@ -18,6 +18,8 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
+
+	"github.com/fundtrace/fundtrace/internal/testchain"
 )
 
 // BTCConfig shapes a simulated Bitcoin chain.
@@ -484,6 +486,7 @@ func (s *sim) seal() {
 		txs[i] = btcutil.NewTx(tx)
 	}
 	blk.Header.MerkleRoot = blockchain.CalcMerkleRoot(txs, false)
+	testchain.Mine(&blk.Header) // indexers check proof of work
 	s.w.Blocks = append(s.w.Blocks, blk)
 	s.block, s.fees = nil, 0
 	for _, wl := range s.wallets {

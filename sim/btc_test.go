@@ -104,6 +104,9 @@ func checkChainRules(t *testing.T, dir string) {
 		if h > 0 && b.Header.PrevBlock != blocks[h-1].BlockHash() {
 			t.Fatalf("block %d does not link to block %d", h, h-1)
 		}
+		if err := blockchain.CheckProofOfWork(btcutil.NewBlock(b), chaincfg.RegressionNetParams.PowLimit); err != nil {
+			t.Fatalf("block %d: %v", h, err)
+		}
 		bt := make([]*btcutil.Tx, len(b.Transactions))
 		for i, tx := range b.Transactions {
 			bt[i] = btcutil.NewTx(tx)

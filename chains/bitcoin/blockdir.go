@@ -157,9 +157,25 @@ type Plan struct {
 // BestChain picks the chain with the most cumulative proof of work, as
 // Bitcoin Core does, among the blocks connected to a genesis block (one
 // whose parent hash is zero). Ties go to the block stored first, as Core
-// keeps the first it received. Proof of work itself is not re-checked:
-// Core wrote only blocks whose headers it had validated.
+// keeps the first it received.
+//
+// Every header's proof of work is checked first: its hash must meet the
+// target its own bits encode, within the network's limit. Core wrote
+// only blocks it had validated, so a header that fails is damage (or a
+// forgery) in the file; it is an error naming the file, the offset and
+// the hash, before anything is indexed, rather than a block left out of
+// the chain (which would silently end the index there).
 func (d *Dir) BestChain() (*Plan, error) {
+	var powLimit *big.Int
+	if d.Network != nil {
+		powLimit = d.Network.Params.PowLimit
+	}
+	for i := range d.records {
+		r := &d.records[i]
+		if err := CheckProofOfWork(&r.header, powLimit); err != nil {
+			return nil, &RecordError{File: d.Files[r.file], Offset: r.offset - frameSize, Msg: err.Error()}
+		}
+	}
 	refs := make(map[chainhash.Hash]*BlockRef, len(d.records))
 	order := make([]*BlockRef, 0, len(d.records))
 	p := &Plan{Network: d.Network}
@@ -232,6 +248,24 @@ func (d *Dir) BestChain() (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// CheckProofOfWork reports whether h's hash meets the target its bits
+// encode, and that target is within powLimit (nil: not checked), as
+// btcd's and Core's header checks do.
+func CheckProofOfWork(h *wire.BlockHeader, powLimit *big.Int) error {
+	hash := h.BlockHash()
+	target := blockchain.CompactToBig(h.Bits)
+	if target.Sign() <= 0 {
+		return fmt.Errorf("block %s: bits %08x encode no valid target", displayHash(hash), h.Bits)
+	}
+	if powLimit != nil && target.Cmp(powLimit) > 0 {
+		return fmt.Errorf("block %s: bits %08x encode a target above the network's limit", displayHash(hash), h.Bits)
+	}
+	if blockchain.HashToBig(&hash).Cmp(target) > 0 {
+		return fmt.Errorf("block %s: header hash does not meet its own target (bits %08x): the block is damaged or forged", displayHash(hash), h.Bits)
+	}
+	return nil
 }
 
 // ReadBlock returns the raw bytes of ref's block, reusing buf.

@@ -169,7 +169,71 @@ func (d *Decoder) Decode(raw []byte, height int64) (*store.BlockData, error) {
 	if root := d.merkleRoot(); root != chainhash.Hash(raw[36:68]) {
 		return nil, fail("merkle root of the transactions %s does not match the header's %s", displayHash(root), bd.Block.MerkleRoot)
 	}
+	if err := d.checkWitnessCommitment(raw); err != nil {
+		return nil, fail("%v", err)
+	}
 	return bd, nil
+}
+
+// witnessMagic opens a coinbase output committing to the block's
+// witnesses (BIP141): OP_RETURN, a 36-byte push, 0xaa21a9ed.
+var witnessMagic = []byte{0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed}
+
+// checkWitnessCommitment checks, where the coinbase commits to the
+// block's witnesses, that the commitment is the double SHA-256 of the
+// witness merkle root (of the wtxids, the coinbase's counted as zero)
+// and the coinbase's witness reserved value. The txid merkle root does
+// not cover witnesses: without this a damaged witness would pass. A
+// block without a commitment is left as it is (the simulator's regtest
+// blocks carry none), and so is one without witnesses, whose commitment
+// covers nothing (miners committed before SegWit activated, as in block
+// 481,815, whose coinbase has no reserved value).
+func (d *Decoder) checkWitnessCommitment(raw []byte) error {
+	witnesses := false
+	for i := 1; i < len(d.txs); i++ {
+		witnesses = witnesses || d.txs[i].witness
+	}
+	if !witnesses {
+		return nil
+	}
+	cb := &d.txs[0]
+	var tx wire.MsgTx
+	if err := tx.Deserialize(bytesReader(raw[cb.start:cb.end])); err != nil {
+		return fmt.Errorf("coinbase: %v", err)
+	}
+	var commitment []byte
+	for _, o := range tx.TxOut {
+		if len(o.PkScript) >= 38 && string(o.PkScript[:6]) == string(witnessMagic) {
+			commitment = o.PkScript[6:38] // the last such output counts
+		}
+	}
+	if commitment == nil {
+		return nil
+	}
+	w := tx.TxIn[0].Witness
+	if len(w) != 1 || len(w[0]) != 32 {
+		return fmt.Errorf("the coinbase commits to witnesses but its witness is not one 32-byte reserved value")
+	}
+	saved := d.txid
+	wtxids := make([]chainhash.Hash, len(d.txs))
+	for i := 1; i < len(d.txs); i++ {
+		sp := &d.txs[i]
+		if sp.witness {
+			wtxids[i] = chainhash.DoubleHashH(raw[sp.start:sp.end])
+		} else {
+			wtxids[i] = saved[i]
+		}
+	}
+	d.txid = wtxids
+	root := d.merkleRoot()
+	d.txid = saved
+	var buf [64]byte
+	copy(buf[:32], root[:])
+	copy(buf[32:], w[0])
+	if got := chainhash.DoubleHashH(buf[:]); string(got[:]) != string(commitment) {
+		return fmt.Errorf("witness commitment %x does not match the witnesses (root %s): a witness is damaged", commitment, displayHash(root))
+	}
+	return nil
 }
 
 // parse walks the transactions of raw into the decoder's scratch slices,

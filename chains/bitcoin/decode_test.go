@@ -331,3 +331,37 @@ func TestDisplayHash(t *testing.T) {
 		t.Fatalf("wireHash(displayHash(h)) = %x, want %x", wireHash(d), h)
 	}
 }
+
+// TestDecodeWitnessCommitment: mainnet block 702,861 (2,065 segwit
+// transactions) with one byte of one witness changed keeps its txids and
+// its merkle root; only the coinbase's witness commitment catches it.
+func TestDecodeWitnessCommitment(t *testing.T) {
+	var rb realBlock
+	for _, b := range realBlocks {
+		if b.height == 702861 {
+			rb = b
+		}
+	}
+	raw := readRealBlock(t, rb)
+	if _, err := NewDecoder().Decode(raw, rb.height); err != nil {
+		t.Fatal(err)
+	}
+	var msg wire.MsgBlock
+	if err := msg.Deserialize(bytes.NewReader(raw)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tx := range msg.Transactions[1:] {
+		if len(tx.TxIn[0].Witness) > 0 {
+			tx.TxIn[0].Witness[0][3] ^= 0x01
+			break
+		}
+	}
+	var buf bytes.Buffer
+	if err := msg.Serialize(&buf); err != nil {
+		t.Fatal(err)
+	}
+	_, err := NewDecoder().Decode(buf.Bytes(), rb.height)
+	if err == nil || !strings.Contains(err.Error(), "witness commitment") || !strings.Contains(err.Error(), "000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae") {
+		t.Fatalf("a damaged witness: %v", err)
+	}
+}

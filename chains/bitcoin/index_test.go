@@ -189,9 +189,9 @@ func encodeAll(n *Network, as []chains.Address) []string {
 
 // coreLayout writes blocks 0..599 the way a real node leaves them:
 // downloaded out of order across several files, obfuscated with xor.dat,
-// with a stale fork block, a block whose parent never arrived, a block
-// stored twice, and zero-filled preallocated tails.
-func coreLayout(t *testing.T, dir string) (stale, orphan chains.Hash) {
+// with a block whose parent never arrived, a block stored twice, and
+// zero-filled preallocated tails.
+func coreLayout(t *testing.T, dir string) (orphan chains.Hash) {
 	t.Helper()
 	var recs [][]byte
 	for _, name := range []string{"blk00000.dat", "blk00001.dat"} {
@@ -205,21 +205,19 @@ func coreLayout(t *testing.T, dir string) (stale, orphan chains.Hash) {
 			off += 8 + l
 		}
 	}
-	// A stale sibling of block 300: same parent, different coinbase.
-	var blk wire.MsgBlock
-	if err := blk.Deserialize(bytes.NewReader(recs[300])); err != nil {
+	// A block whose parent is not in the folder: mainnet block 227,836,
+	// whose parent 227,835 is not among blocks 0..599. (A stale sibling
+	// cannot be made at mainnet difficulty now that proof of work is
+	// checked; TestIndexStaleBranch makes one on regtest.)
+	orphanRaw, err := os.ReadFile(shareddata.Path(t, "bitcoin", "blocks", "bitcoinj", "block227836.dat"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	blk.Transactions[0].TxOut[0].Value -= 1
-	blk.Header.MerkleRoot = blockchain.CalcMerkleRoot([]*btcutil.Tx{btcutil.NewTx(blk.Transactions[0])}, false)
-	staleRaw := serialize(t, &blk)
-	stale = displayHash(blk.BlockHash())
-	// A block whose parent is not in the folder.
-	blk.Header.PrevBlock = chainhash.Hash{1, 2, 3}
-	orphanRaw := serialize(t, &blk)
-	orphan = displayHash(blk.BlockHash())
+	if orphan, err = chains.ParseHash("00000000000000d0dfd4c9d588d325dce4f32c1b31b7c0064cba7025a9b9adcc"); err != nil {
+		t.Fatal(err)
+	}
 
-	all := append(append([][]byte{}, recs...), staleRaw, orphanRaw, recs[42]) // recs[42] a second time
+	all := append(append([][]byte{}, recs...), orphanRaw, recs[42]) // recs[42] a second time
 	r := rand.New(rand.NewPCG(1, 2))
 	// Core downloads in parallel: shuffle within windows, keeping the
 	// rough order a node's files have.
@@ -236,7 +234,7 @@ func coreLayout(t *testing.T, dir string) (stale, orphan chains.Hash) {
 	if err := fw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return stale, orphan
+	return orphan
 }
 
 func serialize(t *testing.T, b *wire.MsgBlock) []byte {
@@ -255,15 +253,15 @@ func TestIndexCoreLayout(t *testing.T) {
 	mustIndex(t, plain, IndexConfig{Dir: realBlocksDir})
 
 	dir := t.TempDir()
-	stale, orphan := coreLayout(t, dir)
+	orphan := coreLayout(t, dir)
 	files, _ := filepath.Glob(filepath.Join(dir, "blk*.dat"))
 	if len(files) < 3 {
 		t.Fatalf("layout has %d files, want several", len(files))
 	}
 	st := openTestStore(t)
 	res := mustIndex(t, st, IndexConfig{Dir: dir, BatchBlocks: 37})
-	if len(res.Stale) != 1 || res.Stale[0].Hash != stale || res.Stale[0].Height != 300 {
-		t.Errorf("stale %+v, want %s at 300", res.Stale, stale)
+	if len(res.Stale) != 0 {
+		t.Errorf("stale %+v, want none", res.Stale)
 	}
 	if len(res.Unconnected) != 1 || res.Unconnected[0].Hash != orphan {
 		t.Errorf("unconnected %+v, want %s", res.Unconnected, orphan)
@@ -273,7 +271,7 @@ func TestIndexCoreLayout(t *testing.T) {
 	}
 	sameDump(t, dump(t, plain), dump(t, st))
 	m, _ := st.Meta(context.Background(), chains.Bitcoin)
-	if m.StaleSkipped != 1 || m.Unconnected != 1 || m.TipHeight != 599 {
+	if m.StaleSkipped != 0 || m.Unconnected != 1 || m.TipHeight != 599 {
 		t.Errorf("meta %+v", m)
 	}
 }
@@ -377,33 +375,46 @@ func TestIndexErrors(t *testing.T) {
 		}
 	})
 	t.Run("missing prevout", func(t *testing.T) {
-		// Blocks 0..169 and then 170 without 9, whose coinbase 170 spends:
-		// replace block 9's coinbase output script so its txid changes.
-		recs := realRecords(t)
-		dir := t.TempDir()
-		fw := &FileWriter{Dir: dir, Magic: wire.MainNet}
-		prev := chainhash.Hash{}
-		for i, r := range recs[:171] {
-			var blk wire.MsgBlock
-			blk.Deserialize(bytes.NewReader(r[8:]))
-			blk.Header.PrevBlock = prev
-			if i == 9 {
-				blk.Transactions[0].LockTime = 1
+		// A regtest chain in which one transaction of block 10 is changed
+		// (its lock time, so its txid) after the fact, every later header
+		// relinked and mined again: the first transaction that spends one
+		// of its outputs spends an output the chain never had.
+		ch := testchain.Generate(testchain.Config{Seed: 11, Blocks: 120, TxsPerBlock: 20})
+		altered := ch.Blocks[10].Transactions[1]
+		old := altered.TxHash()
+		altered.LockTime++
+		wantHeight, wantTx := -1, chainhash.Hash{}
+		for h := 10; h < len(ch.Blocks) && wantHeight < 0; h++ {
+			for _, tx := range ch.Blocks[h].Transactions[1:] {
+				for _, in := range tx.TxIn {
+					if in.PreviousOutPoint.Hash == old && wantHeight < 0 {
+						wantHeight, wantTx = h, tx.TxHash()
+					}
+				}
 			}
-			blk.Header.MerkleRoot = blockchain.CalcMerkleRoot(toUtil(blk.Transactions), false)
-			fw.Write(serialize(t, &blk))
-			prev = blk.BlockHash()
+		}
+		if wantHeight < 0 {
+			t.Fatal("no later transaction spends the altered one")
+		}
+		dir := t.TempDir()
+		fw := &FileWriter{Dir: dir, Magic: wire.TestNet}
+		for h, blk := range ch.Blocks {
+			if h >= 10 {
+				blk.Header.PrevBlock = ch.Blocks[h-1].BlockHash()
+				blk.Header.MerkleRoot = blockchain.CalcMerkleRoot(toUtil(blk.Transactions), false)
+				testchain.Mine(&blk.Header)
+			}
+			fw.Write(testchain.Serialize(blk))
 		}
 		fw.Close()
 		st := openTestStore(t)
-		_, err := Index(ctx, st, IndexConfig{Dir: dir, BatchBlocks: 100})
+		_, err := Index(ctx, st, IndexConfig{Dir: dir, BatchBlocks: 5})
 		var pe *PrevoutError
-		if !errors.As(err, &pe) || pe.Height != 170 || !strings.HasPrefix(pe.TxHash.String(), "f4184fc5") {
-			t.Fatalf("got %v, want a PrevoutError for block 170's f4184fc5...", err)
+		if !errors.As(err, &pe) || pe.Height != int64(wantHeight) || pe.TxHash != displayHash(wantTx) {
+			t.Fatalf("got %v, want a PrevoutError for block %d's %s", err, wantHeight, displayHash(wantTx))
 		}
-		m, _ := st.Meta(ctx, chains.Bitcoin)
-		if m.TipHeight != 99 {
-			t.Errorf("tip %d after the failure, want 99 (the last whole batch)", m.TipHeight)
+		if m, _ := st.Meta(ctx, chains.Bitcoin); m.TipHeight >= int64(wantHeight) {
+			t.Errorf("tip %d after the failure at %d", m.TipHeight, wantHeight)
 		}
 	})
 }
@@ -569,4 +580,87 @@ func TestOutputCacheCompacts(t *testing.T) {
 			t.Fatalf("spent output %d found again", i)
 		}
 	}
+}
+
+// TestIndexStaleBranch: a regtest chain with a sibling of block 50 (same
+// parent, another coinbase, mined) stored after it: the sibling is
+// reported stale and left out.
+func TestIndexStaleBranch(t *testing.T) {
+	ch := testchain.Generate(testchain.Config{Seed: 5, Blocks: 80, TxsPerBlock: 5})
+	sib := *ch.Blocks[50]
+	cb := *sib.Transactions[0]
+	cb.TxOut = []*wire.TxOut{{Value: cb.TxOut[0].Value - 1, PkScript: cb.TxOut[0].PkScript}}
+	sib.Transactions = []*wire.MsgTx{&cb}
+	sib.Header.MerkleRoot = blockchain.CalcMerkleRoot(toUtil(sib.Transactions), false)
+	testchain.Mine(&sib.Header)
+	dir := t.TempDir()
+	fw := &FileWriter{Dir: dir, Magic: wire.TestNet}
+	for _, b := range ch.Blocks {
+		fw.Write(testchain.Serialize(b))
+	}
+	fw.Write(testchain.Serialize(&sib))
+	fw.Close()
+	res := mustIndex(t, openTestStore(t), IndexConfig{Dir: dir})
+	if res.To != 80 || len(res.Stale) != 1 || res.Stale[0].Hash != displayHash(sib.BlockHash()) || res.Stale[0].Height != 50 {
+		t.Fatalf("tip %d, stale %+v; want 80 and the sibling at 50", res.To, res.Stale)
+	}
+}
+
+// TestIndexVerifiesBlocks: real mainnet blocks 0..199 with one byte of
+// block 150 changed. A flipped nonce byte leaves a header whose hash does
+// not meet its target: the error names the file, the offset and the
+// block hash, and nothing is indexed (before, block 150 was indexed under
+// the forged hash and the blocks after it were left out without a word).
+// A flipped byte in a transaction leaves the header intact and fails the
+// merkle root: blocks before it are kept, none from it on.
+func TestIndexVerifiesBlocks(t *testing.T) {
+	ctx := context.Background()
+	recs := realRecords(t)
+	var at int64
+	for _, r := range recs[:150] {
+		at += int64(len(r))
+	}
+	write := func(t *testing.T, edit func(b []byte)) string {
+		dir := t.TempDir()
+		fw := &FileWriter{Dir: dir, Magic: wire.MainNet}
+		for i, r := range recs[:200] {
+			b := append([]byte(nil), r[8:]...)
+			if i == 150 {
+				edit(b)
+			}
+			fw.Write(b)
+		}
+		fw.Close()
+		return dir
+	}
+	t.Run("nonce", func(t *testing.T) {
+		var forged chainhash.Hash
+		dir := write(t, func(b []byte) {
+			b[76] ^= 0x01 // the nonce's first byte
+			var h wire.BlockHeader
+			h.Deserialize(bytes.NewReader(b))
+			forged = h.BlockHash()
+		})
+		st := openTestStore(t)
+		_, err := Index(ctx, st, IndexConfig{Dir: dir, BatchBlocks: 100})
+		want := fmt.Sprintf("blk00000.dat: offset %d: block %s: header hash does not meet its own target", at, displayHash(forged))
+		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrBadRecord) {
+			t.Fatalf("got %v, want %q", err, want)
+		}
+		if m, _ := st.Meta(ctx, chains.Bitcoin); m.TipHeight != -1 {
+			t.Errorf("tip %d: blocks were indexed from a folder with a forged header", m.TipHeight)
+		}
+	})
+	t.Run("transaction", func(t *testing.T) {
+		dir := write(t, func(b []byte) { b[len(b)-10] ^= 0x01 }) // in the coinbase's output script
+		st := openTestStore(t)
+		_, err := Index(ctx, st, IndexConfig{Dir: dir, BatchBlocks: 100})
+		want := fmt.Sprintf("blk00000.dat: offset %d: block 150 ", at)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "merkle root") {
+			t.Fatalf("got %v, want %q and the merkle root", err, want)
+		}
+		if m, _ := st.Meta(ctx, chains.Bitcoin); m.TipHeight != 99 {
+			t.Errorf("tip %d; want 99, the last whole batch before block 150", m.TipHeight)
+		}
+	})
 }

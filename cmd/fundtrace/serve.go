@@ -73,7 +73,7 @@ func runServe(c *cli.Context) error {
 	defer st.Close()
 	l := sc.Current()
 	if l.Snapshot.ID == 0 {
-		slog.Warn("No sanctions list imported: screening answers with labels and clusters only (fundtrace sanctions import, or POST /v1/admin/sanctions)")
+		slog.Warn("No sanctions list imported: screening requests are answered 503 no_list, and /healthz 503, until one is (fundtrace sanctions import, or POST /v1/admin/sanctions)")
 	}
 	srv := screening.NewServer(sc, screening.Config{Keys: keys, MaxBatch: c.Int("max-batch"), MaxBody: c.Int64("max-body"), Timeout: c.Duration("timeout"),
 		Rate: c.Float64("rate"), MaxExposureHops: c.Int("max-exposure-hops"), Data: st, Logger: slog.Default(),

@@ -182,6 +182,7 @@ func TestServeTLS(t *testing.T) {
 	if _, _, err := run(t, "--store", st, "index", "btc", "--blocks", realBlocks, "--to", "10"); err != nil {
 		t.Fatal(err)
 	}
+	importList2021(t, st) // healthz answers 200 only with a list in force
 	_, base := startServer(t, client, "https", "--store", st, "serve", "--keys", filepath.Join(dir, "keys.json"), "--tls-cert", certFile, "--tls-key", keyFile)
 	if resp, err := http.Get("http" + strings.TrimPrefix(base, "https") + "/healthz"); err == nil {
 		resp.Body.Close()

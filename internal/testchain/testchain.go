@@ -110,11 +110,27 @@ func Generate(cfg Config) *Chain {
 			txs[i] = btcutil.NewTx(tx)
 		}
 		blk.Header.MerkleRoot = blockchain.CalcMerkleRoot(txs, false)
+		Mine(&blk.Header)
 		prev = blk.BlockHash()
 		ch.Blocks = append(ch.Blocks, blk)
 		pool = append(pool, coinbase)
 	}
 	return ch
+}
+
+// Mine raises the header's nonce until its hash meets the target its
+// bits encode, as a miner's would, for indexers check proof of work.
+// Regtest's target (bits 207fffff) is met by about one hash in two; a
+// mainnet target never is in a test's time.
+func Mine(h *wire.BlockHeader) {
+	target := blockchain.CompactToBig(h.Bits)
+	for {
+		hash := h.BlockHash()
+		if blockchain.HashToBig(&hash).Cmp(target) <= 0 {
+			return
+		}
+		h.Nonce++
+	}
 }
 
 // Serialize returns the block in consensus serialization.

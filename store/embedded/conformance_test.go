@@ -61,7 +61,7 @@ func TestReorgLeavesNoTrace(t *testing.T) {
 
 func reorgLeavesNoTrace(t *testing.T, ingestBytes int) {
 	ctx := context.Background()
-	fork := storetest.ForkFolder(t, 295, 12)
+	main, fork := storetest.ForkFolders(t, 300, 295, 12)
 	open := func(ingestBytes int) *embedded.Store {
 		st, err := embedded.Open(filepath.Join(t.TempDir(), "store"), embedded.Options{IngestBytes: ingestBytes})
 		if err != nil {
@@ -71,7 +71,9 @@ func reorgLeavesNoTrace(t *testing.T, ingestBytes int) {
 		return st
 	}
 	st := open(ingestBytes)
-	storetest.Index(t, st, 300, 0)
+	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: main}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: fork}); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/internal/testchain"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -86,12 +87,14 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 	t.Run("Reorg", func(t *testing.T) {
-		// The store follows the real chain to 300; the folder then holds a
+		// The store follows a chain to 300; the folder then holds a
 		// heavier branch from block 295: the store must drop 296..300 and
 		// end exactly as a fresh index of the folder.
-		fork := ForkFolder(t, 295, 12)
+		main, fork := ForkFolders(t, 300, 295, 12)
 		st := open(t)
-		Index(t, st, 300, 0)
+		if _, err := bitcoin.Index(context.Background(), st, bitcoin.IndexConfig{Dir: main}); err != nil {
+			t.Fatal(err)
+		}
 		res, err := bitcoin.Index(context.Background(), st, bitcoin.IndexConfig{Dir: fork})
 		if err != nil {
 			t.Fatal(err)
@@ -108,7 +111,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		}
 		// A deeper divergence than MaxReorg is refused.
 		deep := open(t)
-		Index(t, deep, 300, 0)
+		if _, err := bitcoin.Index(context.Background(), deep, bitcoin.IndexConfig{Dir: main}); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := bitcoin.Index(context.Background(), deep, bitcoin.IndexConfig{Dir: fork, MaxReorg: 3}); err == nil {
 			t.Fatal("rolled back deeper than MaxReorg")
 		}
@@ -143,37 +148,41 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	})
 }
 
-// ForkFolder writes the real blocks 0..at followed by n blocks of a
-// branch from block at (copies of the real coinbase-only early blocks
-// with their coinbase altered, so their txids differ), as block files.
-func ForkFolder(t testing.TB, at, n int) string {
+// ForkFolders writes a generated regtest chain of main blocks, and a
+// second folder of its blocks 0..at followed by n blocks of a branch from
+// block at (coinbase-only, mined: proof of work is checked, so a branch
+// cannot be made at mainnet difficulty). The branch is the heavier chain
+// when at+n > main.
+func ForkFolders(t testing.TB, main, at, n int) (mainDir, forkDir string) {
 	t.Helper()
-	f := readFacts(t)
-	dir := t.TempDir()
-	fw := &bitcoin.FileWriter{Dir: dir, Magic: wire.MainNet}
-	for h := 0; h <= at; h++ {
-		if err := fw.Write(serialize(t, &f.blocks[h])); err != nil {
+	ch := testchain.Generate(testchain.Config{Seed: 295, Blocks: main, TxsPerBlock: 8})
+	write := func(blocks []*wire.MsgBlock) string {
+		dir := t.TempDir()
+		fw := &bitcoin.FileWriter{Dir: dir, Magic: wire.TestNet}
+		for _, b := range blocks {
+			if err := fw.Write(testchain.Serialize(b)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := fw.Close(); err != nil {
 			t.Fatal(err)
 		}
+		return dir
 	}
-	prev := f.blocks[at].BlockHash()
+	fork := append([]*wire.MsgBlock{}, ch.Blocks[:at+1]...)
+	prev := ch.Blocks[at]
 	for i := 0; i < n; i++ {
-		blk := f.blocks[1] // one coinbase, no spends
-		cb := *blk.Transactions[0]
-		cb.TxOut = []*wire.TxOut{{Value: 50e8 - int64(i) - 1, PkScript: blk.Transactions[0].TxOut[0].PkScript}}
-		blk.Transactions = []*wire.MsgTx{&cb}
-		blk.Header.PrevBlock = prev
+		cb := *ch.Blocks[at+1].Transactions[0]
+		cb.TxOut = []*wire.TxOut{{Value: 50e8 - int64(i) - 1, PkScript: cb.TxOut[0].PkScript}}
+		blk := &wire.MsgBlock{Header: prev.Header, Transactions: []*wire.MsgTx{&cb}}
+		blk.Header.PrevBlock = prev.BlockHash()
 		blk.Header.MerkleRoot = blockchain.CalcMerkleRoot([]*btcutil.Tx{btcutil.NewTx(&cb)}, false)
-		blk.Header.Timestamp = f.blocks[at].Header.Timestamp.Add(time.Duration(i+1) * 10 * time.Minute)
-		if err := fw.Write(serialize(t, &blk)); err != nil {
-			t.Fatal(err)
-		}
-		prev = blk.BlockHash()
+		blk.Header.Timestamp = prev.Header.Timestamp.Add(10 * time.Minute)
+		testchain.Mine(&blk.Header)
+		fork = append(fork, blk)
+		prev = blk
 	}
-	if err := fw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return write(ch.Blocks), write(fork)
 }
 
 func serialize(t testing.TB, b *wire.MsgBlock) []byte {
