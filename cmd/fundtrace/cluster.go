@@ -68,7 +68,7 @@ func runCluster(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("unknown cluster subcommand %q (see fundtrace help cluster)", c.Args().First())
 	}
-	st, cs, err := openAs[cluster.Store](c, true)
+	st, cs, err := openAs[cluster.Store](c, writeStore)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func runClusterExplain(c *cli.Context) error {
 	if len(pos) != 2 {
 		return fmt.Errorf("want two addresses, got %d arguments", len(pos))
 	}
-	st, cs, err := openAs[cluster.Store](c, true)
+	st, cs, err := openAs[cluster.Store](c, readStore)
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func runClusterExplain(c *cli.Context) error {
 }
 
 func runClusterExport(c *cli.Context) error {
-	st, cs, err := openAs[cluster.Store](c, true)
+	st, cs, err := openAs[cluster.Store](c, readStore)
 	if err != nil {
 		return err
 	}

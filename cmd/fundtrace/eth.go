@@ -78,7 +78,7 @@ func runIndexETH(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(c, false)
+	st, err := openStore(c, createStore)
 	if err != nil {
 		return err
 	}

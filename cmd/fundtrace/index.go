@@ -53,7 +53,7 @@ back (up to --max-reorg deep) and the new branch indexed.`,
 }
 
 func runIndexBTC(c *cli.Context) error {
-	st, err := openStore(c, false)
+	st, err := openStore(c, createStore)
 	if err != nil {
 		return err
 	}

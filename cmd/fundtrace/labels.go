@@ -83,7 +83,7 @@ func runLabelsImport(c *cli.Context) error {
 	if len(paths) == 0 {
 		return fmt.Errorf("give the label files to import")
 	}
-	st, lst, err := openAs[labelStore](c, false)
+	st, lst, err := openAs[labelStore](c, createStore)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func runLabelsImport(c *cli.Context) error {
 }
 
 func runLabelsExport(c *cli.Context) error {
-	st, lst, err := openAs[labelStore](c, true)
+	st, lst, err := openAs[labelStore](c, readStore)
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func runLabelsExport(c *cli.Context) error {
 }
 
 func runLabelsConflicts(c *cli.Context) error {
-	st, lst, err := openAs[labelStore](c, true)
+	st, lst, err := openAs[labelStore](c, readStore)
 	if err != nil {
 		return err
 	}

@@ -96,12 +96,36 @@ func main() {
 	defer stop()
 	app := newApp()
 	app.Writer, app.ErrWriter = os.Stdout, os.Stderr
-	err := app.RunContext(ctx, os.Args)
+	err := runApp(ctx, app, os.Args)
 	code := exitCode(err)
 	if err != nil && code != 2 { // a hit: the table or JSON already says which
-		fmt.Fprintln(os.Stderr, "fundtrace:", err)
+		fmt.Fprintln(os.Stderr, "fundtrace:", oneLine(err))
 	}
 	os.Exit(code)
+}
+
+// runApp runs the command; a panic (a bug) becomes an error, so that no
+// user sees a Go stack trace.
+func runApp(ctx context.Context, app *cli.App, args []string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: %v (a bug in fundtrace: please report it with the command that led to it)", p)
+		}
+	}()
+	return app.RunContext(ctx, args)
+}
+
+// oneLine is an error as the user reads it: one line, and for a damaged
+// store file, the file and what to do.
+func oneLine(err error) string {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	if f, ok := embedded.Damaged(err); ok {
+		msg += fmt.Sprintf(" (store file %s is damaged: fundtrace store check verifies every file; restore the store from a backup or index again)", f)
+	}
+	return msg
 }
 
 // exitCode is the process's exit status for a command's error: 0 for
@@ -146,10 +170,24 @@ func storeAs[T any](st backend) (T, error) {
 	return t, nil
 }
 
+// access is how a command uses the store.
+type access int
+
+const (
+	// readStore: the store must exist; it is opened read-only, shared
+	// with other readers, and is never created or changed (read-only
+	// media work).
+	readStore access = iota
+	// writeStore: the store must exist, and is written.
+	writeStore
+	// createStore: the store is created if missing, and written.
+	createStore
+)
+
 // openAs opens the store and returns it also as T (see storeAs).
-func openAs[T any](c *cli.Context, mustExist bool) (backend, T, error) {
+func openAs[T any](c *cli.Context, how access) (backend, T, error) {
 	var zero T
-	st, err := openStore(c, mustExist)
+	st, err := openStore(c, how)
 	if err != nil {
 		return nil, zero, err
 	}
@@ -161,9 +199,10 @@ func openAs[T any](c *cli.Context, mustExist bool) (backend, T, error) {
 	return st, t, nil
 }
 
-// openStore opens the store named by --store. Read-only commands pass
-// mustExist so that a typo does not silently create an empty store.
-func openStore(c *cli.Context, mustExist bool) (backend, error) {
+// openStore opens the store named by --store, as the command uses it:
+// only commands that create stores may create one, so that a typo does
+// not silently make an empty store, and read commands open it read-only.
+func openStore(c *cli.Context, how access) (backend, error) {
 	loc := c.String(storeFlag.Name)
 	if strings.HasPrefix(loc, "clickhouse://") {
 		return clickhouse.Open(c.Context, loc, clickhouse.Options{Cluster: c.String(clusterFlag.Name), Logger: slog.Default()})
@@ -174,12 +213,12 @@ func openStore(c *cli.Context, mustExist bool) (backend, error) {
 	if c.String(clusterFlag.Name) != "" {
 		return nil, fmt.Errorf("--cluster needs a clickhouse:// store, not the folder %s", loc)
 	}
-	if mustExist {
+	if how != createStore {
 		if _, err := os.Stat(loc); errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no store at %s: index a chain first (fundtrace index), or pass --store", loc)
 		}
 	}
-	return embedded.Open(loc, embedded.Options{Logger: slog.Default()})
+	return embedded.Open(loc, embedded.Options{Logger: slog.Default(), ReadOnly: how == readStore})
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

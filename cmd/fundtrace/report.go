@@ -90,12 +90,12 @@ func runReport(c *cli.Context) error {
 		traceBytes = b
 		// The store, when there is one, for the manifest (tips, labels,
 		// sanctions, clusters).
-		if s, err := openStore(c, true); err == nil {
+		if s, err := openStore(c, readStore); err == nil {
 			st = s
 			defer st.Close()
 		}
 	} else {
-		s, err := openStore(c, true)
+		s, err := openStore(c, readStore)
 		if err != nil {
 			return err
 		}
@@ -293,7 +293,7 @@ func runVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(c, true)
+	st, err := openStore(c, readStore)
 	if err != nil {
 		return fmt.Errorf("the trace is re-run against the store: %w", err)
 	}

@@ -88,7 +88,7 @@ func runSanctionsImport(c *cli.Context) error {
 	if len(paths) == 0 {
 		return errors.New("give the OFAC file(s) to import")
 	}
-	st, ss, err := openAs[sanctionsStore](c, false)
+	st, ss, err := openAs[sanctionsStore](c, createStore)
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ func orDash(s string) string {
 }
 
 func runSanctionsList(c *cli.Context) error {
-	st, ss, err := openAs[sanctionsStore](c, true)
+	st, ss, err := openAs[sanctionsStore](c, readStore)
 	if err != nil {
 		return err
 	}
@@ -289,7 +289,7 @@ func runScreen(c *cli.Context) error {
 		return fmt.Errorf("--hops %d: want 1 to 10", h)
 	}
 	// The same screening as the HTTP API's (package screening).
-	st, _, sc, err := openScreener(c)
+	st, _, sc, err := openScreener(c, readStore)
 	if err != nil {
 		return err
 	}

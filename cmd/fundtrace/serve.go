@@ -66,7 +66,8 @@ func runServe(c *cli.Context) error {
 	if keys.Count() == 0 {
 		slog.Warn("No API key in force: every screening request will be refused (create one with fundtrace apikey create)", "keys", c.String(keysFlag.Name))
 	}
-	st, ss, sc, err := openScreener(c)
+	// Written: POST /v1/admin/sanctions imports into the store.
+	st, ss, sc, err := openScreener(c, writeStore)
 	if err != nil {
 		return err
 	}
@@ -130,8 +131,8 @@ func runServe(c *cli.Context) error {
 
 // openScreener opens the store and loads the sanctions list in force and
 // the labels for screening.
-func openScreener(c *cli.Context) (backend, sanctionsStore, *screening.Screener, error) {
-	st, ss, err := openAs[sanctionsStore](c, true)
+func openScreener(c *cli.Context, how access) (backend, sanctionsStore, *screening.Screener, error) {
+	st, ss, err := openAs[sanctionsStore](c, how)
 	if err != nil {
 		return nil, nil, nil, err
 	}

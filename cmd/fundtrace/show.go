@@ -135,7 +135,7 @@ func runShowTx(c *cli.Context) error {
 		return err
 	}
 	if isETHHash(arg) {
-		st, err := openStore(c, true)
+		st, err := openStore(c, readStore)
 		if err != nil {
 			return err
 		}
@@ -146,7 +146,7 @@ func runShowTx(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(c, true)
+	st, err := openStore(c, readStore)
 	if err != nil {
 		return err
 	}
@@ -277,7 +277,7 @@ func runShowAddress(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(c, true)
+	st, err := openStore(c, readStore)
 	if err != nil {
 		return err
 	}
@@ -387,7 +387,7 @@ func runShowBlock(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(c, true)
+	st, err := openStore(c, readStore)
 	if err != nil {
 		return err
 	}

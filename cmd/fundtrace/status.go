@@ -26,7 +26,7 @@ type statusJSON struct {
 }
 
 func runStatus(c *cli.Context) error {
-	st, err := openStore(c, true)
+	st, err := openStore(c, readStore)
 	if err != nil {
 		return err
 	}

@@ -128,7 +128,7 @@ func runTrace(c *cli.Context) error {
 	if c.Bool("backward") && c.Bool("through-mixers") {
 		return errors.New("--through-mixers applies to forward traces: a backward trace goes through every transaction")
 	}
-	st, err := openStore(c, true)
+	st, err := openStore(c, readStore)
 	if err != nil {
 		return err
 	}

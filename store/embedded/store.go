@@ -21,12 +21,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/store"
@@ -68,6 +72,8 @@ type Store struct {
 	fk     []byte
 	closed bool
 
+	lock *storeLock // fundtrace.lock, held until Close
+
 	ingestBytes int // see Options.IngestBytes
 	ingested    int // table files ingested, for their names
 
@@ -76,18 +82,45 @@ type Store struct {
 	legacy  map[chains.Chain]bool    // whether table t holds a UTXO chain's transactions
 }
 
-// Open opens (creating if needed) the store in folder path.
+// Open opens (creating if needed, unless ReadOnly) the store in folder
+// path. A folder that holds other files than a store's is refused, never
+// made a store (see checkFolder); another process holding the store is
+// named in an ErrInUse error.
 func Open(path string, o Options) (*Store, error) {
+	exists, err := checkFolder(path, o.ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	lk, err := lock(path, o.ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(path, o, exists)
+	if err != nil {
+		lk.release()
+		return nil, err
+	}
+	s.lock = lk
+	return s, nil
+}
+
+func open(path string, o Options, exists bool) (*Store, error) {
 	if o.CacheBytes == 0 {
 		o.CacheBytes = 256 << 20
 	}
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
 	opts := &pebble.Options{
-		Cache:        cache,
-		MemTableSize: 64 << 20,
-		Logger:       pebbleLogger{o.Logger},
-		ReadOnly:     o.ReadOnly,
+		Cache:         cache,
+		MemTableSize:  64 << 20,
+		Logger:        pebbleLogger{o.Logger},
+		EventListener: &pebble.EventListener{DataCorruption: corruptionSeen(o.Logger)},
+		ReadOnly:      o.ReadOnly,
+		// An existing store is opened, never replaced by a new one.
+		ErrorIfNotExists: exists || o.ReadOnly,
+	}
+	if o.ReadOnly {
+		opts.FS = sharedFS{vfs.Default}
 	}
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
@@ -164,7 +197,7 @@ func (s *Store) Close() error {
 	}
 	s.files = nil
 	s.filesMu.Unlock()
-	errs = append(errs, s.db.Close())
+	errs = append(errs, s.db.Close(), s.lock.release())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close store %s: %w", s.path, err)
 	}
@@ -324,6 +357,45 @@ func (p pebbleLogger) Errorf(format string, args ...any) {
 	}
 }
 
+// Fatalf is Pebble's word that the store cannot go on (a commit that
+// could not be written: a full disk, a failing device). Pebble must not
+// be used after it, and a panic would show the user a Go stack trace:
+// the process ends with one line instead. What was committed before is
+// on disk; the store opens afterwards and resumes from its tip.
 func (p pebbleLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("pebble: "+format, args...))
+	fatal(fmt.Sprintf(format, args...))
+}
+
+// fatal ends the process after a fatal storage error (tests replace it).
+var fatal = func(msg string) {
+	fmt.Fprintf(os.Stderr, "fundtrace: the store failed and cannot go on: %s\n", strings.TrimPrefix(msg, "pebble: "))
+	os.Exit(1)
+}
+
+// sharedFS is the file system of a read-only store. Pebble takes its
+// directory lock exclusively even to read, creating the LOCK file: that
+// fails on read-only media and keeps a second reader out. Readers share
+// fundtrace.lock instead (lock), which still keeps writers away.
+type sharedFS struct{ vfs.FS }
+
+func (sharedFS) Lock(string) (io.Closer, error) { return io.NopCloser(nil), nil }
+
+// corruptionSeen is Pebble's DataCorruption listener: the damaged file
+// is named in the error the read returns (see Damaged), so it is only
+// logged here, where Pebble's default would end the process.
+func corruptionSeen(l *slog.Logger) func(pebble.DataCorruptionInfo) {
+	return func(info pebble.DataCorruptionInfo) {
+		if l != nil {
+			l.Debug("Store file damaged", "file", info.Path, "err", info.Details.Error())
+		}
+	}
+}
+
+// Damaged says which store file an error found damaged, and how: a
+// Pebble table whose checksum fails, or a transaction record (CorruptError).
+func Damaged(err error) (file string, ok bool) {
+	if info := pebble.ExtractDataCorruptionInfo(err); info != nil {
+		return info.Path, true
+	}
+	return "", false
 }
