@@ -19,7 +19,7 @@ import (
 // Categories is the fixed vocabulary of label categories.
 var Categories = []string{
 	"exchange", "mixer", "scam", "sanctioned", "blocked", "bridge", "gambling", "darknet-market", "ransomware",
-	"hack", "phishing", "ponzi", "service", "wallet-service", "miner", "defi", "individual", "other",
+	"hack", "phishing", "ponzi", "service", "wallet-service", "miner", "defi", "individual", "token", "other",
 }
 
 // IsCategory tells whether c is in the vocabulary.

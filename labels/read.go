@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -62,6 +63,18 @@ func ReadCSV(r io.Reader, defaultSource string) ([]Label, []Problem, error) {
 		}
 		l := Label{Chain: c, Address: a, Text: text, Label: get(rec, "label"), Category: cat, Source: get(rec, "source"),
 			SourceDate: get(rec, "date"), Confidence: 50}
+		if l.Label == "" {
+			probs = append(probs, Problem{line, text, "the label is empty"})
+			continue
+		}
+		if d := l.SourceDate; d != "" {
+			if _, err := time.Parse("2006-01-02", d); err != nil {
+				if _, err := time.Parse(time.RFC3339, d); err != nil {
+					probs = append(probs, Problem{line, text, fmt.Sprintf("date %q is not YYYY-MM-DD (or RFC 3339)", d)})
+					continue
+				}
+			}
+		}
 		if l.Source == "" {
 			l.Source = defaultSource
 		}

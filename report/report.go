@@ -193,6 +193,13 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if m.Schema != ManifestSchema {
 		return nil, fmt.Errorf("%s: schema %q, this fundtrace reads %q", filepath.Join(dir, "manifest.json"), m.Schema, ManifestSchema)
 	}
+	// A bundle's files are inside it: a manifest naming another path
+	// (../, an absolute path) would have verify read files elsewhere.
+	for _, f := range m.Files {
+		if !filepath.IsLocal(f.Path) {
+			return nil, fmt.Errorf("%s names %q, outside the bundle: refusing it", filepath.Join(dir, "manifest.json"), f.Path)
+		}
+	}
 	return &m, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/big"
 	"strings"
 	"text/tabwriter"
@@ -77,6 +78,13 @@ func runIndexETH(c *cli.Context) error {
 	mode, err := ethereum.ParseTraceMode(c.String("traces"))
 	if err != nil {
 		return err
+	}
+	for _, err := range []error{intRange("from", c.Int64("from"), 0, math.MaxInt64), intRange("to", c.Int64("to"), -1, math.MaxInt64),
+		intRange("batch-blocks", int64(c.Int("batch-blocks")), 1, 100_000), intRange("max-reorg", c.Int64("max-reorg"), 0, 1_000_000),
+		intRange("confirmations", c.Int64("confirmations"), 0, 1_000_000), intRange("workers", int64(c.Int("workers")), 0, 1024)} {
+		if err != nil {
+			return err
+		}
 	}
 	st, err := openStore(c, createStore)
 	if err != nil {

@@ -265,3 +265,60 @@ func TestFaultDiskFull(t *testing.T) {
 		t.Fatalf("status after the resumed index:\n%s", out)
 	}
 }
+
+// TestBadFlagsAndInputs: numeric flags out of range, a case file with a
+// time that is not one, and freeze into a folder that is not empty are
+// each refused with the reason, before anything is done.
+func TestBadFlagsAndInputs(t *testing.T) {
+	st := filepath.Join(t.TempDir(), "store")
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"simulate", "btc", "--out", t.TempDir(), "--scale", "0"}, "--scale 0: want 1 to"},
+		{[]string{"simulate", "btc", "--out", t.TempDir(), "--days", "-3"}, "--days -3: want 1 to"},
+		{[]string{"simulate", "eth", "--out", t.TempDir(), "--scale", "-1"}, "--scale -1"},
+		{[]string{"--store", st, "index", "btc", "--blocks", "../../testdata/sim/btc/blocks", "--batch-blocks", "0"}, "--batch-blocks 0"},
+		{[]string{"--store", st, "index", "btc", "--blocks", "../../testdata/sim/btc/blocks", "--to", "-5"}, "--to -5"},
+		{[]string{"--store", st, "index", "btc", "--blocks", "../../testdata/sim/btc/blocks", "--max-reorg", "-1"}, "--max-reorg -1"},
+		{[]string{"--store", st, "screen", "--hops", "0", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"}, "--hops 0"},
+	} {
+		_, _, err := run(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%v: %v, want %q", c.args, err, c.says)
+		}
+	}
+	if _, err := os.Stat(st); !errors.Is(err, os.ErrNotExist) {
+		t.Error("a refused index created the store")
+	}
+	st = simStore(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "case.csv")
+	b, err := os.ReadFile("../../testdata/sim/btc/case.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	f := strings.Split(lines[2], ",")
+	f[4] = "yesterday at noon"
+	lines[2] = strings.Join(f, ",")
+	os.WriteFile(bad, []byte(strings.Join(lines, "\n")), 0o644)
+	if _, _, err := run(t, "--store", st, "trace", "--case", bad); err == nil || !strings.Contains(err.Error(), "line 3: time") {
+		t.Errorf("a case time that is not one: %v", err)
+	}
+	tr := filepath.Join(dir, "t.json")
+	if _, _, err := run(t, "--store", st, "trace", "--case", "../../testdata/sim/btc/case.csv", "--out", tr); err != nil {
+		t.Fatal(err)
+	}
+	full := t.TempDir()
+	os.WriteFile(filepath.Join(full, "notes.txt"), []byte("mine"), 0o644)
+	if _, _, err := run(t, "freeze", "--trace", tr, "--out", full); err == nil || !strings.Contains(err.Error(), "is not empty") {
+		t.Errorf("freeze into a full folder: %v", err)
+	}
+	if _, _, err := run(t, "freeze", "--trace", tr, "--out", "/"); err == nil || !strings.Contains(err.Error(), "is not empty") {
+		t.Errorf("freeze --out /: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(full, "notes.txt")); string(b) != "mine" {
+		t.Error("freeze changed a file it was refused to write among")
+	}
+}

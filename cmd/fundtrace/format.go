@@ -4,9 +4,37 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 )
+
+// emptyOut makes sure dir can take a command's output: it is created
+// when missing, and a folder that already holds anything is refused
+// unless force, so that --out / or a typo never writes files among
+// others (or over them).
+func emptyOut(dir string, force bool) error {
+	ents, err := os.ReadDir(dir)
+	switch {
+	case os.IsNotExist(err):
+		return os.MkdirAll(dir, 0o755)
+	case err != nil:
+		return fmt.Errorf("--out %s: %w", dir, err)
+	case len(ents) > 0 && !force:
+		abs, _ := filepath.Abs(dir)
+		return fmt.Errorf("--out %s (%s) is not empty (%d entries): refusing to write into it (--force to write anyway)", dir, abs, len(ents))
+	}
+	return nil
+}
+
+// intRange checks a numeric flag against the values it can take.
+func intRange(name string, v, lo, hi int64) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("--%s %d: want %d to %d", name, v, lo, hi)
+	}
+	return nil
+}
 
 // formatBTC renders satoshis as BTC with all eight decimals, exactly:
 // integer arithmetic only, so no amount is ever rounded.

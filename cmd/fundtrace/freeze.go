@@ -28,7 +28,8 @@ unit, the victim payments they trace back to, the evidence that the address
 is the exchange's).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "trace", Required: true, Usage: "trace JSON (fundtrace trace --out)"},
-			&cli.StringFlag{Name: "out", Required: true, Usage: "folder to write the requests into"},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "folder to write the requests into (new or empty, unless --force)"},
+			&cli.BoolFlag{Name: "force", Usage: "write into an --out folder that is not empty"},
 		},
 		Action: runFreeze,
 	}
@@ -52,7 +53,7 @@ func runFreeze(c *cli.Context) error {
 		return fmt.Errorf("%s is a %s trace: freezing requests come from forward traces", c.String("trace"), j.Direction)
 	}
 	dir := c.String("out")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := emptyOut(dir, c.Bool("force")); err != nil {
 		return err
 	}
 	if len(j.Exchanges) == 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"time"
 
@@ -53,6 +54,12 @@ back (up to --max-reorg deep) and the new branch indexed.`,
 }
 
 func runIndexBTC(c *cli.Context) error {
+	for _, err := range []error{intRange("to", c.Int64("to"), 0, math.MaxInt32), intRange("batch-blocks", int64(c.Int("batch-blocks")), 1, 1_000_000),
+		intRange("max-reorg", c.Int64("max-reorg"), 0, 1_000_000), intRange("workers", int64(c.Int("workers")), 0, 1024)} {
+		if err != nil {
+			return err
+		}
+	}
 	st, err := openStore(c, createStore)
 	if err != nil {
 		return err

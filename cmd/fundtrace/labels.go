@@ -33,7 +33,7 @@ func labelsCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:      "import",
-				Usage:     "import label files; bad addresses are reported with their line and skipped",
+				Usage:     "import label files; rejected rows are listed with their line, the others imported, and the exit status is 1",
 				UsageText: "fundtrace labels import FILE... [--format auto|csv|tagpack|etherscan|etherscan-json|forta] [--category C] [--source S]",
 				Description: `csv: a header with chain, address, label, category (and optionally source,
 confidence 0-100, date). tagpack: GraphSense TagPack YAML (header fields apply
@@ -96,6 +96,7 @@ func runLabelsImport(c *cli.Context) error {
 		}
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
+	rejected, files := 0, 0
 	for _, p := range paths {
 		format := c.String("format")
 		base := strings.ToLower(strings.TrimSuffix(filepath.Base(p), ".gz"))
@@ -145,12 +146,22 @@ func runLabelsImport(c *cli.Context) error {
 		}
 		fmt.Fprintf(c.App.Writer, "%s: %d labels imported", p, len(ls))
 		if len(skipped) > 0 {
-			fmt.Fprintf(c.App.Writer, "; skipped, currencies not indexed: %v", skipped)
+			fmt.Fprintf(c.App.Writer, "; skipped, currencies not indexed: %s", countList(skipped))
+		}
+		if len(probs) > 0 {
+			fmt.Fprintf(c.App.Writer, "; %d rows rejected", len(probs))
+			rejected += len(probs)
+			files++
 		}
 		fmt.Fprintln(c.App.Writer)
 		for _, pr := range probs {
 			fmt.Fprintf(c.App.Writer, "  not imported: %s %s\n", p, pr)
 		}
+	}
+	if rejected > 0 {
+		// The good rows are imported; the exit status says the file was
+		// not taken whole.
+		return fmt.Errorf("%d rows of %d files were rejected (listed above, with their lines) and not imported", rejected, files)
 	}
 	return nil
 }

@@ -39,13 +39,18 @@ func TestLabelsCLI(t *testing.T) {
 	csv := "chain,address,label,category,source,confidence\n" +
 		"btc," + main(ms[0]) + ",Exchange One deposit,exchange,case 17 subpoena,90\n" +
 		"btc," + main(ms[1]) + ",Exchange Two hot wallet,exchange,vendor feed,70\n" +
-		"btc,1NotAnAddressAtAll,broken,exchange,,\n"
+		"btc,1NotAnAddressAtAll,broken,exchange,,\n" +
+		"btc," + main(ms[2]) + ",,exchange,,\n" +
+		"btc," + main(ms[2]) + ",dated badly,exchange,,,5 May 2024\n"
 	path := t.TempDir() + "/labels.csv"
-	if err := os.WriteFile(path, []byte(csv), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(strings.Replace(csv, "confidence\n", "confidence,date\n", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The good rows are imported; the rejected ones are listed with their
+	// lines, and the exit status is 1.
 	out, _, err = run(t, "--store", st, "labels", "import", path)
-	if err != nil || !strings.Contains(out, "2 labels imported") || !strings.Contains(out, "line 4") {
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "3 rows") || !strings.Contains(out, "2 labels imported") ||
+		!strings.Contains(out, "line 4") || !strings.Contains(out, "line 5: "+ms[2]+": the label is empty") || !strings.Contains(out, "line 6") {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
 	out, _, err = run(t, "--store", st, "labels", "conflicts")

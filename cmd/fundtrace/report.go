@@ -49,7 +49,8 @@ The same inputs give the same bytes; fundtrace verify DIR checks them.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "trace", Usage: "a trace file (fundtrace trace --out)"},
 			&cli.StringFlag{Name: "case", Usage: "trace this case file first (CSV, as fundtrace trace --case)"},
-			&cli.StringFlag{Name: "out", Required: true, Usage: "folder to write the bundle into"},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "folder to write the bundle into (new or empty, unless --force)"},
+			&cli.BoolFlag{Name: "force", Usage: "write into an --out folder that is not empty"},
 			&cli.StringSliceFlag{Name: "prices", Usage: "price files (repeatable)"},
 			&cli.StringFlag{Name: "fiat", Usage: "a currency to show besides USD (its prices must be in the files)"},
 			&cli.StringFlag{Name: "letter", Usage: "a text/template file for the freezing-request letters"},
@@ -79,6 +80,9 @@ func runReport(c *cli.Context) error {
 		if _, err := time.Parse("2006-01-02", in.date); err != nil {
 			return fmt.Errorf("--date %q: want YYYY-MM-DD", in.date)
 		}
+	}
+	if err := emptyOut(c.String("out"), c.Bool("force")); err != nil {
+		return err
 	}
 	var traceBytes []byte
 	var st backend

@@ -132,6 +132,24 @@ func TestReportBundle(t *testing.T) {
 	if err == nil || !strings.Contains(out, "transactions.csv") {
 		t.Fatalf("tampered bundle: %v\n%s", err, out)
 	}
+	// A manifest naming a file outside the bundle is refused.
+	c := filepath.Join(dir, "c")
+	copyDir(t, a, c)
+	var raw map[string]any
+	json.Unmarshal(mb, &raw)
+	raw["files"].([]any)[0].(map[string]any)["path"] = "../../../etc/passwd"
+	evil, _ := json.Marshal(raw)
+	os.WriteFile(filepath.Join(c, "manifest.json"), evil, 0o644)
+	if out, _, err := run(t, "--store", st, "verify", c); err == nil || !strings.Contains(err.Error(), "outside the bundle") {
+		t.Fatalf("manifest path outside the bundle: %v\n%s", err, out)
+	}
+	// --out into a folder that holds anything is refused, unless --force.
+	if _, _, err := run(t, args(a)...); err == nil || !strings.Contains(err.Error(), "is not empty") {
+		t.Fatalf("report --out into a full folder: %v", err)
+	}
+	if _, _, err := run(t, append(args(a), "--force")...); err != nil {
+		t.Fatalf("report --out --force: %v", err)
+	}
 	// A trace from another version, a corrupt one, a backward one.
 	bad := filepath.Join(dir, "bad.json")
 	for body, says := range map[string]string{`{"schema":"fundtrace-trace/0"}`: "re-run the trace", `{"deposits":`: "not a trace file",

@@ -78,7 +78,21 @@ fundtrace simulate eth wrote, until interrupted.`,
 	}
 }
 
+// simulateRanges checks the size flags both simulators share.
+func simulateRanges(c *cli.Context) error {
+	for _, err := range []error{intRange("scale", int64(c.Int("scale")), 1, 10_000), intRange("days", int64(c.Int("days")), 1, 3650),
+		intRange("victims", int64(c.Int("victims")), 0, 1_000_000)} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func runSimulateETH(c *cli.Context) error {
+	if err := simulateRanges(c); err != nil {
+		return err
+	}
 	w := sim.GenerateETH(sim.ETHConfig{Seed: c.Uint64("seed"), Scale: c.Int("scale"), Days: c.Int("days"), Victims: c.Int("victims")})
 	if err := sim.WriteETH(w, c.String("out")); err != nil {
 		return fmt.Errorf("simulate eth: %w", err)
@@ -125,6 +139,12 @@ func runServeETH(c *cli.Context) error {
 }
 
 func runSimulateBTC(c *cli.Context) error {
+	if err := simulateRanges(c); err != nil {
+		return err
+	}
+	if err := intRange("mix-percent", int64(c.Int("mix-percent")), -1, 100); err != nil {
+		return err
+	}
 	w := sim.GenerateBTC(sim.BTCConfig{Seed: c.Uint64("seed"), Scale: c.Int("scale"), Days: c.Int("days"), Victims: c.Int("victims"), MixPercent: c.Int("mix-percent")})
 	var o sim.WriteOptions
 	if c.Bool("xor") {

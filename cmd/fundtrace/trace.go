@@ -387,6 +387,9 @@ func (tc *traceCtx) readCase(seeds *traceSeeds, p string) error {
 		if victim == "" {
 			victim = fmt.Sprintf("%s line %d", p, line)
 		}
+		if _, err := parseWhen(get("time"), false); err != nil {
+			return fail("time %v", err)
+		}
 		switch ch := get("chain"); ch {
 		case "btc", "bitcoin":
 			net, err := tc.btcNet()
@@ -553,6 +556,12 @@ type traceOpts struct {
 
 func optsOf(c *cli.Context) (traceOpts, error) {
 	o := traceOpts{MaxHops: c.Int("max-hops"), MaxNodes: c.Int("max-nodes"), ThroughMixers: c.Bool("through-mixers"), Backward: c.Bool("backward")}
+	if err := intRange("max-hops", int64(o.MaxHops), 1, 100_000); err != nil {
+		return o, err
+	}
+	if err := intRange("max-nodes", int64(o.MaxNodes), 1, 1<<31-1); err != nil {
+		return o, err
+	}
 	if s := c.String("min-amount"); s != "" {
 		v, ok := new(big.Int).SetString(s, 10)
 		if !ok || v.Sign() < 0 {
