@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -92,7 +93,8 @@ func (s *Store) AddSnapshot(ctx context.Context, sn store.SanctionsSnapshot, add
 	return sn, nil
 }
 
-// SnapshotAddresses returns every address of snapshot id.
+// SnapshotAddresses returns every address of snapshot id, ordered by
+// chain and address (as ClickHouse orders them).
 func (s *Store) SnapshotAddresses(ctx context.Context, id int64) ([]store.SanctionedAddress, error) {
 	lo := binary.BigEndian.AppendUint64(sanctionsPrefix(tSanctioned), uint64(id))
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
@@ -108,6 +110,12 @@ func (s *Store) SnapshotAddresses(ctx context.Context, id int64) ([]store.Sancti
 		}
 		out = append(out, a)
 	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Chain != out[j].Chain {
+			return out[i].Chain < out[j].Chain
+		}
+		return out[i].Address < out[j].Address
+	})
 	return out, it.Error()
 }
 
