@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -62,6 +63,7 @@ type Client struct {
 	detected        bool
 	tokenCache      map[common.Address]*tokenEntry
 	tokenCacheLimit int
+	incomplete      atomic.Int64 // traces Extract could not read
 }
 
 // Dial connects to a node (http(s)://, ws(s):// or an IPC path).

@@ -49,6 +49,9 @@ type Bundle struct {
 	Receipts []rpcReceipt
 	Traces   []Trace // nil when tracing is off
 	Traced   bool
+	// Incomplete lists, after Extract, the traces that could not be read
+	// as transfers, each with its transaction and why.
+	Incomplete []string
 }
 
 // Extract turns a bundle into what the store keeps: the block, its
@@ -175,6 +178,10 @@ func Extract(b *Bundle) (store.BlockData, error) {
 			if len(trc.TraceAddress) == 0 {
 				continue // the transaction itself, recorded above
 			}
+			if trc.Incomplete != "" {
+				b.Incomplete = append(b.Incomplete, fmt.Sprintf("transaction %s, frame %s: %s", rt.Hash.Hex(), trc.AddressString(), trc.Incomplete))
+				continue
+			}
 			tr := base
 			tr.Position = "call:" + strings.ReplaceAll(trc.AddressString(), ",", ".")
 			tr.From, tr.To, tr.Amount = Addr(trc.From), Addr(trc.To), trc.Value
@@ -205,6 +212,11 @@ func Extract(b *Bundle) (store.BlockData, error) {
 	for i := range b.Traces {
 		tr := &b.Traces[i]
 		if tr.Type != "reward" {
+			continue
+		}
+		// Some nodes list the block's withdrawals among trace_block's
+		// rewards too; they are read from the block (below), once.
+		if tr.RewardType == "withdrawal" && len(blk.Withdrawals) > 0 {
 			continue
 		}
 		bd.Transfers = append(bd.Transfers, chains.Transfer{Chain: chains.Ethereum, Height: height, Time: t,
@@ -320,7 +332,12 @@ func flattenCallFrames(txIndex int, txHash common.Hash, root *callFrame) []Trace
 	var out []Trace
 	var walk func(f *callFrame, path []int, parentOK bool)
 	walk = func(f *callFrame, path []int, parentOK bool) {
-		t := Trace{TxIndex: txIndex, TxHash: txHash, TraceAddress: append([]int(nil), path...), From: f.From, Error: f.Error}
+		t := Trace{TxIndex: txIndex, TxHash: txHash, TraceAddress: append([]int(nil), path...), Error: f.Error}
+		if f.From != nil {
+			t.From = *f.From
+		} else {
+			t.Incomplete = "a " + f.Type + " frame without from"
+		}
 		if f.To != nil {
 			t.To = *f.To
 		}
@@ -336,6 +353,9 @@ func flattenCallFrames(txIndex int, txHash common.Hash, root *callFrame) []Trace
 			}
 		case "selfdestruct":
 			t.Type = "suicide"
+			if f.To == nil || f.Value == nil {
+				t.Incomplete = "a SELFDESTRUCT frame without to or value (an older geth's callTracer): the beneficiary or the amount it moved is unknown"
+			}
 		default:
 			t.Type, t.CallType = "call", typ
 		}

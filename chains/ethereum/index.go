@@ -57,6 +57,9 @@ type Result struct {
 	Network                string
 	ReorgFrom              int64 // the lowest height rolled back by a reorg, -1 if none
 	Traces                 TraceMode
+	// IncompleteTraces counts the traces the node gave without the fields
+	// a transfer needs (logged, each with its transaction).
+	IncompleteTraces int64
 }
 
 // Networks by chain id; others are named chain-ID.
@@ -194,6 +197,7 @@ func Index(ctx context.Context, sink Sink, cl *Client, cfg IndexConfig) (*Result
 			res.Txs += int64(len(bds[i].AccountTxs))
 			res.Transfers += int64(len(bds[i].Transfers))
 		}
+		res.IncompleteTraces = cl.incomplete.Load()
 		if cfg.Progress != nil {
 			cfg.Progress(Progress{Height: end, Target: target, Blocks: res.Blocks, Txs: res.Txs, Transfers: res.Transfers, Elapsed: time.Since(start)})
 		}
@@ -219,6 +223,10 @@ func fetchRange(ctx context.Context, cl *Client, from, to int64, workers int) ([
 			bd, err := Extract(b)
 			if err != nil {
 				return fmt.Errorf("block %d: %w", h, err)
+			}
+			for _, s := range b.Incomplete {
+				cl.incomplete.Add(1)
+				cl.log.Warn("A trace could not be read as a transfer; it is left out, not guessed", "block", h, "trace", s)
 			}
 			bds[h-from] = bd
 			return nil

@@ -76,7 +76,7 @@ type rpcLog struct {
 // callFrame is geth's callTracer output for one call and its children.
 type callFrame struct {
 	Type    string          `json:"type"`
-	From    common.Address  `json:"from"`
+	From    *common.Address `json:"from"`
 	To      *common.Address `json:"to"`
 	Value   *hexutil.Big    `json:"value"`
 	Gas     hexutil.Uint64  `json:"gas"`
@@ -135,6 +135,10 @@ type Trace struct {
 	Error        string // this call's own error, "" if none
 	Success      bool   // false if this call or any call above it failed
 	RewardType   string
+	// Incomplete says why the frame cannot be read as a transfer (old
+	// geth callTracer SELFDESTRUCT frames carry no to or value): it is
+	// reported with its transaction, never read as a zero.
+	Incomplete string
 }
 
 // AddressString is the trace address as ethereum-etl writes it: "0,1".

@@ -72,6 +72,9 @@ type ethIndexJSON struct {
 	Traces    string  `json:"traces"`
 	ReorgFrom *int64  `json:"reorg_from,omitempty"`
 	Seconds   float64 `json:"seconds"`
+	// IncompleteTraces: traces left out for lack of the fields a transfer
+	// needs (logged with their transactions).
+	IncompleteTraces int64 `json:"incomplete_traces"`
 }
 
 func runIndexETH(c *cli.Context) error {
@@ -126,12 +129,16 @@ func runIndexETH(c *cli.Context) error {
 	if res.ReorgFrom >= 0 {
 		j.ReorgFrom = &res.ReorgFrom
 	}
+	j.IncompleteTraces = res.IncompleteTraces
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, j)
 	}
 	out := c.App.Writer
 	if res.ReorgFrom >= 0 {
 		fmt.Fprintf(out, "chain reorganisation: re-indexed from block %d\n", res.ReorgFrom)
+	}
+	if res.IncompleteTraces > 0 {
+		fmt.Fprintf(out, "WARNING: %d traces the node gave without the fields a transfer needs were left out (each is logged with its transaction)\n", res.IncompleteTraces)
 	}
 	if res.Blocks == 0 {
 		fmt.Fprintf(out, "eth %s: already up to date\n", res.Network)

@@ -41,9 +41,9 @@ func showCommand() *cli.Command {
 			},
 			{
 				Name:      "block",
-				Usage:     "a block by height or hash",
-				UsageText: "fundtrace show block HEIGHT|HASH [--json]",
-				Flags:     []cli.Flag{jsonFlag},
+				Usage:     "a block by height or hash, of Bitcoin or Ethereum (--chain; default: the chain the store holds, or what a 0x hash says)",
+				UsageText: "fundtrace show block HEIGHT|HASH [--chain btc|eth] [--json]",
+				Flags:     []cli.Flag{jsonFlag, &cli.StringFlag{Name: "chain", Usage: "btc or eth (default: the only chain the store holds; btc when it holds both, eth for a 0x hash)"}},
 				Action:    runShowBlock,
 			},
 		},
@@ -370,6 +370,32 @@ func runShowAddress(c *cli.Context) error {
 	return nil
 }
 
+// blockChain is the chain show block reads: --chain, else what a 0x hash
+// says, else the only chain the store holds (Bitcoin when both).
+func blockChain(c *cli.Context, st backend, arg string) (chains.Chain, error) {
+	if s := c.String("chain"); s != "" {
+		return chains.ParseChain(s)
+	}
+	if strings.HasPrefix(arg, "0x") {
+		return chains.Ethereum, nil
+	}
+	btc, err := st.Meta(c.Context, chains.Bitcoin)
+	if err != nil {
+		return "", err
+	}
+	eth, err := st.Meta(c.Context, chains.Ethereum)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case btc.TipHeight < 0 && eth.TipHeight >= 0:
+		return chains.Ethereum, nil
+	case btc.TipHeight < 0:
+		return "", fmt.Errorf("the store %s holds no blocks yet: index a chain first (fundtrace index btc|eth)", st.Path())
+	}
+	return chains.Bitcoin, nil
+}
+
 type blockJSON struct {
 	Chain        string   `json:"chain"`
 	Height       int64    `json:"height"`
@@ -377,7 +403,7 @@ type blockJSON struct {
 	PrevHash     string   `json:"previous_hash"`
 	MerkleRoot   string   `json:"merkle_root"`
 	Time         int64    `json:"time"`
-	Bits         uint32   `json:"bits"`
+	Bits         uint32   `json:"bits,omitempty"`
 	Size         uint32   `json:"size"`
 	Transactions []string `json:"transactions"`
 }
@@ -392,27 +418,38 @@ func runShowBlock(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
+	ch, err := blockChain(c, st, arg)
+	if err != nil {
+		return err
+	}
 	var (
 		b     chains.Block
 		txids []chains.Hash
 	)
 	if h, perr := strconv.ParseInt(arg, 10, 64); perr == nil {
-		b, txids, err = st.BlockByHeight(c.Context, chains.Bitcoin, h)
+		b, txids, err = st.BlockByHeight(c.Context, ch, h)
 	} else if hash, herr := chains.ParseHash(arg); herr == nil {
-		b, txids, err = st.BlockByHash(c.Context, chains.Bitcoin, hash)
+		b, txids, err = st.BlockByHash(c.Context, ch, hash)
 	} else {
 		return fmt.Errorf("%q is neither a block height nor a block hash", arg)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("block %s is not in the store", arg)
+		return fmt.Errorf("%s block %s is not in the store", ch, arg)
 	}
 	if err != nil {
 		return err
 	}
-	j := blockJSON{Chain: "btc", Height: b.Height, Hash: b.Hash.String(), PrevHash: b.PrevHash.String(), MerkleRoot: b.MerkleRoot.String(),
-		Time: b.Time, Bits: b.Bits, Size: b.Size}
+	hex := func(h chains.Hash) string { return h.String() }
+	if ch == chains.Ethereum {
+		hex = func(h chains.Hash) string { return "0x" + h.String() }
+	}
+	j := blockJSON{Chain: string(ch), Height: b.Height, Hash: hex(b.Hash), PrevHash: hex(b.PrevHash), MerkleRoot: hex(b.MerkleRoot),
+		Time: b.Time, Bits: b.Bits, Size: b.Size, Transactions: []string{}}
 	for _, t := range txids {
-		j.Transactions = append(j.Transactions, t.String())
+		j.Transactions = append(j.Transactions, hex(t))
+	}
+	if ch == chains.Ethereum {
+		j.Bits = 0
 	}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, j)
@@ -420,7 +457,11 @@ func runShowBlock(c *cli.Context) error {
 	w := c.App.Writer
 	fmt.Fprintf(w, "Block        %d  %s\n", j.Height, j.Hash)
 	fmt.Fprintf(w, "Previous     %s\n", j.PrevHash)
-	fmt.Fprintf(w, "Merkle root  %s\n", j.MerkleRoot)
+	if ch == chains.Ethereum {
+		fmt.Fprintf(w, "Tx root      %s\n", j.MerkleRoot)
+	} else {
+		fmt.Fprintf(w, "Merkle root  %s\n", j.MerkleRoot)
+	}
 	fmt.Fprintf(w, "Time         %s\n", formatTime(j.Time))
 	fmt.Fprintf(w, "Size         %d bytes, %d transactions\n", j.Size, len(j.Transactions))
 	for i, t := range j.Transactions {

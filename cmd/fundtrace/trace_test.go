@@ -203,6 +203,19 @@ func TestTraceETH(t *testing.T) {
 		[]string{"index", "eth", "--rpc", srv.URL, "--confirmations", "0"},
 		[]string{"labels", "import", scen + "/labels.csv"},
 	)
+	// show block reads Ethereum blocks: the store holds no other chain.
+	want := w.Blocks[len(w.Blocks)/2]
+	js, _, err := run(t, "--store", st, "show", "block", fmt.Sprint(want.Number), "--json")
+	var blk struct {
+		Chain, Hash  string
+		Transactions []string
+	}
+	if err != nil || json.Unmarshal([]byte(js), &blk) != nil || blk.Chain != "eth" || blk.Hash != want.Hash.Hex() || len(blk.Transactions) != len(want.Txs) {
+		t.Fatalf("show block %d: %v\n%s\nwant %s with %d transactions", want.Number, err, js, want.Hash.Hex(), len(want.Txs))
+	}
+	if js, _, err = run(t, "--store", st, "show", "block", want.Hash.Hex(), "--json"); err != nil || !strings.Contains(js, want.Hash.Hex()) {
+		t.Fatalf("show block by hash: %v\n%s", err, js)
+	}
 	out := filepath.Join(t.TempDir(), "trace.json")
 	if _, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--out", out); err != nil {
 		t.Fatal(err)
@@ -246,7 +259,7 @@ func TestTraceETH(t *testing.T) {
 	}
 	// Backward from the same payments: the victims' money came from the
 	// exchanges they bought at.
-	js, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--backward", "--json")
+	js, _, err = run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--backward", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
