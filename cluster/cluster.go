@@ -94,6 +94,9 @@ func bitcoinHeuristics(ctx context.Context, src Source, c chains.Chain, enabled 
 // scan applies hs to the transactions of blocks from..to.
 func (cl *Clusters) scan(ctx context.Context, src Source, c chains.Chain, hs *heuristics.Bitcoin, from, to int64) error {
 	for h := from; h <= to; h++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		_, txids, err := src.BlockByHeight(ctx, c, h)
 		if errors.Is(err, store.ErrNotFound) {
 			continue

@@ -45,6 +45,9 @@ func (cl *Clusters) scanAccount(ctx context.Context, src AccountSource, c chains
 		d.Observe(t)
 	}
 	for h := from; h <= to; h++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		_, txids, err := src.BlockByHeight(ctx, c, h)
 		if errors.Is(err, store.ErrNotFound) {
 			continue

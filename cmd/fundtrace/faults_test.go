@@ -9,7 +9,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -320,5 +322,40 @@ func TestBadFlagsAndInputs(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(full, "notes.txt")); string(b) != "mine" {
 		t.Error("freeze changed a file it was refused to write among")
+	}
+}
+
+// TestFaultSignal: SIGTERM cancels a command, and a second one ends it at
+// once: a long simulation (which does not look at its context) stops
+// with exit status 130 and one line, never a stack trace. (A command
+// that checks its context stops at the first; one that does not is
+// ended after stopGrace.)
+func TestFaultSignal(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "simulate", "btc", "--out", t.TempDir(), "--scale", "300", "--days", "60")
+	cmd.Env = append(os.Environ(), "FUNDTRACE_TEST_CHILD=1")
+	var out strings.Builder
+	cmd.Stderr, cmd.Stdout = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	time.Sleep(time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+			t.Fatalf("exit %v after two SIGTERMs\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("still running 10 s after two SIGTERMs\n%s", out.String())
+	}
+	noStackTrace(t, "simulate", out.String())
+	if !strings.Contains(out.String(), "stopping") || !strings.Contains(out.String(), "stopped before the command finished") {
+		t.Fatalf("output:\n%s", out.String())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -91,9 +92,29 @@ or a ClickHouse database: --store clickhouse://host:9000/database [--cluster NAM
 	}
 }
 
+// stopGrace is how long a command may take to stop after SIGTERM or
+// SIGINT cancelled its context before the process ends anyway: a command
+// stops at its next check of the context (an index at its next block, a
+// server once its requests in flight are answered); one that does not
+// check (a simulation being generated) is ended. Stores are written in
+// whole, synced units, so ending a writer loses no committed work.
+const stopGrace = 30 * time.Second
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "fundtrace: %v: stopping (send it again to stop at once)\n", s)
+		cancel()
+		select {
+		case <-sigs:
+		case <-time.After(stopGrace):
+		}
+		fmt.Fprintln(os.Stderr, "fundtrace: stopped before the command finished; what it had committed is kept, and running it again resumes")
+		os.Exit(130)
+	}()
 	app := newApp()
 	app.Writer, app.ErrWriter = os.Stdout, os.Stderr
 	err := runApp(ctx, app, os.Args)
