@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -189,13 +190,39 @@ func runSanctionsList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	inForce := store.InForce(sns, "")
+	for i := range sns {
+		for j, src := range sns[i].Sources {
+			sns[i].Sources[j] = filepath.Base(src) // earlier versions kept the path read from
+		}
+	}
 	if c.Bool("json") {
-		return writeJSON(c.App.Writer, sns)
+		type listed struct {
+			store.SanctionsSnapshot
+			InForce bool `json:"in_force"`
+		}
+		out := make([]listed, len(sns))
+		for i := range sns {
+			out[i] = listed{sns[i], sns[i].ID == inForce}
+		}
+		return writeJSON(c.App.Writer, out)
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "SNAPSHOT\tLIST DATE\tIMPORTED\tENTRIES\tADDRESSES\tSOURCES\n")
+	fmt.Fprintf(tw, "SNAPSHOT\tLIST DATE\tIN FORCE\tIMPORTED\tENTRIES\tADDRESSES\tFILES\n")
 	for _, s := range sns {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\n", s.ID, orDash(s.Date), s.Imported, s.Entries, s.Addresses, strings.Join(s.Sources, ", "))
+		files := strings.Join(s.Sources, ", ")
+		if len(s.Files) > 0 {
+			var fs []string
+			for _, f := range s.Files {
+				fs = append(fs, f.Name+" (SHA-256 "+f.SHA256[:16]+"…)")
+			}
+			files = strings.Join(fs, ", ")
+		}
+		force := ""
+		if s.ID == inForce {
+			force = "yes"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\n", s.ID, orDash(s.Date), orDash(force), s.Imported, s.Entries, s.Addresses, files)
 	}
 	return tw.Flush()
 }
