@@ -64,7 +64,10 @@ func (h *Bitcoin) Links(tx *chains.Tx) []Link {
 			}
 		}
 	}
-	if first == "" {
+	if first == "" || IsTx0(tx) {
+		// A Tx0's inputs are one wallet's, but its odd outputs are the
+		// coordinator's fee and the wallet's change, which the change
+		// heuristics cannot tell apart (the fee is the smallest output).
 		return links
 	}
 	for _, name := range []string{ChangeFresh, ChangeScript, ChangeRound, ChangeOptimal} {
@@ -149,32 +152,84 @@ func (h *Bitcoin) change(name string, tx *chains.Tx) chains.Address {
 func isRound(v int64) bool { return v%10_000 == 0 }
 
 // IsCoinJoin recognises the CoinJoin patterns whose inputs are not one
-// owner's: several equal-value outputs paid from at least as many inputs
-// (Whirlpool's 5-in-5-out of a pool denomination, Wasabi's many equal
-// outputs plus change, JoinMarket's k equal outputs plus up to k change
-// outputs). Three equal outputs suffice; two do when the rest of the
-// outputs are at most two more (a JoinMarket round of two) and the
-// inputs come from at least two script types or addresses.
-func IsCoinJoin(tx *chains.Tx) bool {
+// owner's (CoinJoinKind says which).
+func IsCoinJoin(tx *chains.Tx) bool { return CoinJoinKind(tx) != "" }
+
+// CoinJoin kinds, as CoinJoinKind names them.
+const (
+	// CoinJoinEqual: k equal outputs paid from at least k inputs of
+	// several addresses, with at most one other output per participant
+	// and the coordinator's fee: Whirlpool's mix (five equal outputs and
+	// nothing else), Wasabi 1's many equal outputs plus change,
+	// JoinMarket's k equal outputs plus the makers' and taker's change.
+	CoinJoinEqual = "equal-outputs"
+	// CoinJoinDenominations: WabiSabi (Wasabi 2): many inputs and
+	// outputs, most outputs in standard denominations that repeat, one
+	// participant often receiving several outputs of one denomination,
+	// so that equal outputs of one value may outnumber the inputs.
+	CoinJoinDenominations = "denominations"
+)
+
+// IsTx0 recognises a Whirlpool Tx0: one wallet's coins split into two or
+// more equal premix outputs, beside the coordinator's fee, change, and an
+// OP_RETURN.
+func IsTx0(tx *chains.Tx) bool {
+	opReturn := false
 	count := map[int64]int{}
+	k := 0
 	for _, o := range tx.Outputs {
+		if o.Type == chains.ScriptNullData {
+			opReturn = true
+			continue
+		}
+		if o.Value > 0 {
+			count[o.Value]++
+			k = max(k, count[o.Value])
+		}
+	}
+	return opReturn && k >= 2
+}
+
+// CoinJoinKind tells what kind of CoinJoin tx is, or "" when it is none.
+// An exchange's batch payout may repeat an amount a few times among many
+// others: the other outputs outnumber the participants' change, and a
+// batch has few inputs, so it is not taken for a CoinJoin (its inputs are
+// one owner's). A Whirlpool Tx0, which splits one wallet's coins into
+// equal premix outputs, carries an OP_RETURN (the coordinator's data):
+// its inputs are one owner's, and it is not a CoinJoin either.
+func CoinJoinKind(tx *chains.Tx) string {
+	count := map[int64]int{}
+	outs := 0
+	for _, o := range tx.Outputs {
+		if o.Type == chains.ScriptNullData {
+			return "" // a Tx0, or a payment with a memo: not a mix
+		}
 		if o.Value > 0 && o.Address() != "" {
 			count[o.Value]++
+			outs++
 		}
 	}
 	k := 0
+	repeated, repeatedValues := 0, 0
 	for _, n := range count {
 		k = max(k, n)
+		if n >= 2 {
+			repeated += n
+			repeatedValues++
+		}
 	}
-	if k < 2 || len(tx.Inputs) < k {
-		return false
-	}
-	if k >= 3 {
-		return true
+	if k < 2 {
+		return ""
 	}
 	addrs := map[chains.Address]bool{}
 	for _, in := range tx.Inputs {
 		addrs[in.Prevout.Address()] = true
 	}
-	return len(tx.Outputs) <= 4 && len(addrs) >= 2
+	if len(tx.Inputs) >= k && len(addrs) >= 2 && outs-k <= k+1 {
+		return CoinJoinEqual
+	}
+	if len(tx.Inputs) >= 10 && outs >= 10 && 2*repeated >= outs && repeatedValues >= 2 {
+		return CoinJoinDenominations
+	}
+	return ""
 }

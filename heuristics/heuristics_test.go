@@ -18,6 +18,44 @@ func in(v int64, a chains.Address, t chains.ScriptType) chains.Input {
 	return chains.Input{Prevout: chains.Output{Value: v, Type: t, Addresses: []chains.Address{a}}}
 }
 
+// wabisabi is a round of 12 inputs paying 30 outputs in standard
+// denominations, 16 of them of one value (more than the inputs), and a
+// few values once.
+func wabisabi() *chains.Tx {
+	tx := &chains.Tx{}
+	for i := range 12 {
+		tx.Inputs = append(tx.Inputs, in(int64(1_000_000+i*77_777), addr(byte(i)), chains.ScriptWitnessV0KH))
+	}
+	var vals []int64
+	for range 16 {
+		vals = append(vals, 200_000)
+	}
+	for range 8 {
+		vals = append(vals, 50_000)
+	}
+	vals = append(vals, 100_000, 131_072, 262_144, 5_000, 10_000, 20_000)
+	for i, v := range vals {
+		tx.Outputs = append(tx.Outputs, out(i, v, addr(byte(100+i)), chains.ScriptWitnessV0KH))
+	}
+	return tx
+}
+
+// tx0 is a Whirlpool Tx0 of five inputs of one wallet: four equal premix
+// outputs, the coordinator's fee, change, and the OP_RETURN Whirlpool
+// writes.
+func tx0() *chains.Tx {
+	tx := &chains.Tx{}
+	for i := range 5 {
+		tx.Inputs = append(tx.Inputs, in(1_000_000, addr(byte(i)), chains.ScriptWitnessV0KH))
+	}
+	for i := range 4 {
+		tx.Outputs = append(tx.Outputs, out(i, 1_001_200, addr(byte(100+i)), chains.ScriptWitnessV0KH))
+	}
+	tx.Outputs = append(tx.Outputs, out(4, 50_000, addr(200), chains.ScriptWitnessV0KH), out(5, 900_000, addr(201), chains.ScriptWitnessV0KH),
+		chains.Output{Index: 6, Type: chains.ScriptNullData})
+	return tx
+}
+
 func TestUnionFind(t *testing.T) {
 	var u UnionFind
 	for range 6 {
@@ -60,9 +98,33 @@ func TestIsCoinJoin(t *testing.T) {
 		{"batch withdrawal, one input", equal(1, 0, 1, 2, 3, 4, 5, 6, 7, 8), false},
 		{"tx0: three equal premix outputs from one input", equal(1, 3, 50_000, 700_000), false},
 		{"two equal outputs among many: a batch", equal(2, 2, 1, 2, 3, 4), false},
+		{"joinmarket 5 in, 4 equal and 4 change", equal(5, 4, 11_111, 22_222, 33_333, 44_444), true},
+		{"batch payout: 12 inputs, one amount paid 4 times among 30", equal(12, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26), false},
+		{"wabisabi: 12 inputs, denominations repeating beyond the inputs", wabisabi(), true},
+		{"tx0 with an OP_RETURN: 5 inputs, 4 equal premix outputs", tx0(), false},
 	} {
 		if got := IsCoinJoin(c.tx); got != c.want {
 			t.Errorf("%s: IsCoinJoin = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestTx0LinksInputsOnly: a Tx0's inputs are one wallet's (multi-input
+// links them), but none of the change heuristics reads its outputs: the
+// smallest, the coordinator's fee, is not change.
+func TestTx0LinksInputsOnly(t *testing.T) {
+	tx := tx0()
+	if !IsTx0(tx) || IsCoinJoin(tx) {
+		t.Fatal("a Tx0 not recognised, or taken for a CoinJoin")
+	}
+	h := &Bitcoin{Enabled: map[string]bool{MultiInput: true, ChangeOptimal: true, ChangeFresh: true, ChangeScript: true}, Seen: func(chains.Address, int64) bool { return false }}
+	links := h.Links(tx)
+	if len(links) != 4 {
+		t.Fatalf("%d links, want the 4 of multi-input", len(links))
+	}
+	for _, l := range links {
+		if l.Heuristic != MultiInput {
+			t.Fatalf("link %+v", l)
 		}
 	}
 }

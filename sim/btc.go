@@ -99,7 +99,7 @@ type BTCWorld struct {
 // CoinJoin is a planted CoinJoin transaction.
 type CoinJoin struct {
 	TxID chainhash.Hash
-	Kind string // whirlpool, wasabi
+	Kind string // whirlpool, wasabi, wabisabi, joinmarket
 }
 
 // Label is what an investigator would really know about an address.
@@ -365,6 +365,9 @@ func (s *sim) take(owner int, idx []int) []*coin {
 type payTo struct {
 	addr  string
 	value int64
+	// script, when set, is an output that pays no address (an OP_RETURN):
+	// it makes no coin.
+	script []byte
 }
 
 // feeFor is a fee for a transaction of nin inputs and nout outputs at a
@@ -431,12 +434,19 @@ func (s *sim) build(ins []*coin, outs []payTo) *wire.MsgTx {
 	}
 	outVals := make([]int64, len(outs))
 	for i, o := range outs {
-		tx.AddTxOut(wire.NewTxOut(o.value, s.scripts[o.addr]))
+		script := s.scripts[o.addr]
+		if o.script != nil {
+			script = o.script
+		}
+		tx.AddTxOut(wire.NewTxOut(o.value, script))
 		outVals[i] = o.value
 	}
 	taints := Propagate(inVals, inTaint, outVals)
 	id := tx.TxHash()
 	for i, o := range outs {
+		if o.script != nil {
+			continue
+		}
 		info := s.w.Addresses[o.addr]
 		c := &coin{op: wire.OutPoint{Hash: id, Index: uint32(i)}, value: o.value, script: s.scripts[o.addr], addr: o.addr,
 			typ: s.types[o.addr], owner: info.Owner, taint: taints[i], height: s.height}
@@ -548,8 +558,13 @@ func (s *sim) economy(start int) {
 	for range max(1, s.cfg.Scale/2) {
 		s.whirlpool()
 	}
-	if (s.height-start)%24 == 12 {
+	switch (s.height - start) % 24 {
+	case 12:
 		s.wasabi()
+	case 4:
+		s.wabisabi()
+	case 18, 20:
+		s.joinmarket()
 	}
 }
 
@@ -596,12 +611,20 @@ func (s *sim) userDeposits() {
 
 // withdrawals pays n customers from the exchange's hot wallet in one
 // batched transaction; when to >= 0 one of them is to, receiving extra.
+// popularAmounts are the round amounts customers often withdraw.
+var popularAmounts = []int64{1_000_000, 5_000_000, 10_000_000, 50_000_000}
+
 func (s *sim) withdrawals(ex, n int, to int, extra int64) {
 	var outs []payTo
 	var sum int64
 	for range n {
 		u := s.randomUser()
 		v := s.amount() * 2
+		if s.r.IntN(4) == 0 {
+			// Customers withdraw round amounts: a batch repeats some
+			// (the false-positive trap for CoinJoin detection).
+			v = popularAmounts[s.r.IntN(len(popularAmounts))]
+		}
 		outs = append(outs, payTo{addr: s.receiveAddress(u), value: v})
 		sum += v
 	}
@@ -678,7 +701,9 @@ func (s *sim) tx0(owner, n int, ins []*coin) bool {
 	for range n {
 		outs = append(outs, payTo{addr: s.newAddress(owner, p2wpkh, "premix", -1), value: poolDenom + premixFee})
 	}
-	tx, ok := s.send(ins, outs, s.feeFor(len(ins), n+2), false)
+	// Whirlpool writes the coordinator's data in an OP_RETURN (46 bytes).
+	outs = append(outs, payTo{script: append([]byte{0x6a, 46}, s.bytes(46)...)})
+	tx, ok := s.send(ins, outs, s.feeFor(len(ins), n+3), false)
 	if !ok {
 		return false
 	}
@@ -784,6 +809,122 @@ func (s *sim) wasabi() {
 	s.r.Shuffle(len(ins), func(i, j int) { ins[i], ins[j] = ins[j], ins[i] })
 	tx := s.build(ins, outs)
 	s.w.CoinJoins = append(s.w.CoinJoins, CoinJoin{TxID: tx.TxHash(), Kind: "wasabi"})
+}
+
+// wabisabiDenoms are WabiSabi's standard denominations (ten's 1-2-5
+// steps; the real set adds powers of two and of three), largest first. A
+// round offers some of them, so a coin splits into several outputs of
+// one denomination.
+var wabisabiDenoms = []int64{50_000_000, 20_000_000, 10_000_000, 5_000_000, 2_000_000, 1_000_000, 500_000, 200_000, 100_000, 50_000, 20_000, 10_000, 5_000}
+
+// wabisabi runs a WabiSabi (Wasabi 2) round: many users each put in a
+// coin and get it back split into standard denominations, greedily,
+// largest first, to fresh addresses of theirs: one user often receives
+// several outputs of one denomination, and the round's most common
+// denomination can outnumber its inputs.
+func (s *sim) wabisabi() {
+	var ins []*coin
+	var outs []payTo
+	size := 3 * wasabiSize / 2 * s.cfg.Scale
+	perFee := s.feeFor(1, 3)
+	offer := s.r.IntN(2)
+	for _, u := range s.r.Perm(len(s.users))[:min(len(s.users), size*4)] {
+		if len(ins) == size {
+			break
+		}
+		owner := s.users[u]
+		cs := s.pick(owner, 200_000, nil)
+		if cs == nil {
+			continue
+		}
+		if len(cs) > 1 {
+			s.giveBack(cs[1:])
+			cs = cs[:1]
+		}
+		c := cs[0]
+		left := c.value - perFee - coordFee/20
+		if left < 100_000 {
+			s.giveBack(cs)
+			continue
+		}
+		ins = append(ins, c)
+		n := 0
+		for i, d := range wabisabiDenoms {
+			if i%2 == offer {
+				continue // not offered this round
+			}
+			for left >= d && n < 8 {
+				outs = append(outs, payTo{addr: s.newAddress(owner, p2wpkh, "postmix", -1), value: d})
+				left -= d
+				n++
+			}
+		}
+		// What the denominations leave is paid back as it is (below the
+		// dust limit, to the miners).
+		if left >= 5_000 {
+			outs = append(outs, payTo{addr: s.newAddress(owner, p2wpkh, "change", -1), value: left})
+		}
+	}
+	if len(ins) < 10 {
+		s.giveBack(ins)
+		return
+	}
+	outs = append(outs, payTo{addr: s.coordinatorFeeAddress(), value: int64(len(ins)) * (coordFee / 20)})
+	s.r.Shuffle(len(outs), func(i, j int) { outs[i], outs[j] = outs[j], outs[i] })
+	s.r.Shuffle(len(ins), func(i, j int) { ins[i], ins[j] = ins[j], ins[i] })
+	tx := s.build(ins, outs)
+	s.w.CoinJoins = append(s.w.CoinJoins, CoinJoin{TxID: tx.TxHash(), Kind: "wabisabi"})
+}
+
+// joinmarket runs a JoinMarket round: a taker and two to five makers
+// each put in one or two coins; every one gets an output of the round's
+// amount, and each maker (and the taker, unless the coins fit) its change,
+// a maker's holding its fee.
+func (s *sim) joinmarket() {
+	makers := 2 + s.r.IntN(4)
+	amount := popularAmounts[s.r.IntN(2)] + int64(s.r.IntN(1000))*1_000
+	var ins []*coin
+	var outs []payTo
+	owners := map[int]bool{}
+	fee := s.feeFor(2*(makers+1), 2*(makers+1))
+	for _, u := range s.r.Perm(len(s.users)) {
+		if len(owners) == makers+1 {
+			break
+		}
+		owner := s.users[u]
+		if owners[owner] {
+			continue
+		}
+		need := amount + fee/int64(makers+1) + 1_000
+		cs := s.pick(owner, need, nil)
+		if cs == nil {
+			continue
+		}
+		if len(cs) > 2 {
+			s.giveBack(cs)
+			continue
+		}
+		owners[owner] = true
+		var sum int64
+		for _, c := range cs {
+			sum += c.value
+		}
+		ins = append(ins, cs...)
+		outs = append(outs, payTo{addr: s.newAddress(owner, p2wpkh, "postmix", -1), value: amount})
+		// The makers' fee comes out of the taker's change; the miners' fee
+		// is shared.
+		if change := sum - need + 1_000; change >= 546 {
+			outs = append(outs, payTo{addr: s.newAddress(owner, s.wallets[owner].pref, "change", -1), value: change})
+		}
+	}
+	if len(owners) < 3 {
+		s.giveBack(ins)
+		return
+	}
+	s.r.Shuffle(len(outs), func(i, j int) { outs[i], outs[j] = outs[j], outs[i] })
+	s.r.Shuffle(len(ins), func(i, j int) { ins[i], ins[j] = ins[j], ins[i] })
+	tx := s.build(ins, outs)
+	s.w.CoinJoins = append(s.w.CoinJoins, CoinJoin{TxID: tx.TxHash(), Kind: "joinmarket"})
 }
 
 func (s *sim) inWallet(c *coin) bool {

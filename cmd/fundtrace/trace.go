@@ -381,7 +381,7 @@ func (tc *traceCtx) readCase(seeds *traceSeeds, p string) error {
 			return ""
 		}
 		fail := func(format string, a ...any) error {
-			return fmt.Errorf("%s line %d: %s", p, line, fmt.Sprintf(format, a...))
+			return fmt.Errorf("%s line %d: %w", p, line, fmt.Errorf(format, a...))
 		}
 		victim := get("victim")
 		if victim == "" {
@@ -394,11 +394,11 @@ func (tc *traceCtx) readCase(seeds *traceSeeds, p string) error {
 		case "btc", "bitcoin":
 			net, err := tc.btcNet()
 			if err != nil {
-				return fail("%v", err)
+				return fail("%w", err)
 			}
 			h, err := chains.ParseHash(get("tx"))
 			if err != nil {
-				return fail("tx: %v", err)
+				return fail("tx: %w", err)
 			}
 			a, err := net.ParseAddress(get("address"))
 			if err != nil {
@@ -426,11 +426,11 @@ func (tc *traceCtx) readCase(seeds *traceSeeds, p string) error {
 		case "eth", "ethereum":
 			ab, err := tc.account()
 			if err != nil {
-				return fail("%v", err)
+				return fail("%w", err)
 			}
 			h, err := parseTxHash(get("tx"))
 			if err != nil {
-				return fail("tx: %v", err)
+				return fail("tx: %w", err)
 			}
 			to, err := ethereum.ParseAddress(get("address"))
 			if err != nil {
@@ -448,7 +448,7 @@ func (tc *traceCtx) readCase(seeds *traceSeeds, p string) error {
 			if s := get("asset"); s != "" {
 				a, err := tc.assetByName(s)
 				if err != nil {
-					return fail("%v", err)
+					return fail("%w", err)
 				}
 				asset = &a
 			}
@@ -462,7 +462,7 @@ func (tc *traceCtx) readCase(seeds *traceSeeds, p string) error {
 			}
 			tr, err := tracer.FindAccountSeed(ctx, ab, chains.Ethereum, h, pos, &to, asset, amount)
 			if err != nil {
-				return fail("%v", err)
+				return fail("%w", err)
 			}
 			seeds.eth = append(seeds.eth, tracer.AccountSeed{Transfer: tr, Ref: victim})
 		default:

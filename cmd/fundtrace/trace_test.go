@@ -53,8 +53,8 @@ func TestTraceAndFreeze(t *testing.T) {
 	for _, r := range recs[1:] {
 		role[r[0]] = r[2]
 	}
-	if len(tr.Seeds) != 18 || len(tr.Deposits) == 0 {
-		t.Fatalf("%d seeds, %d deposits", len(tr.Seeds), len(tr.Deposits))
+	if payments := len(csvtest.Read(t, scen+"/case.csv")); len(tr.Seeds) != payments || len(tr.Deposits) == 0 {
+		t.Fatalf("%d seeds of the case file's %d payments, %d deposits", len(tr.Seeds), payments, len(tr.Deposits))
 	}
 	// The flow graph leads to every deposit: each is a seed or the output
 	// of a flow, and every flow's output pays the address it names.
