@@ -44,6 +44,45 @@ type Clusters struct {
 	mins      map[uint32]uint32
 	index     map[string]uint8
 	fresh     []heuristics.Link // links found by the last scan
+
+	// Guard is the super-cluster guard's size (0: off): see Run.
+	Guard uint32
+	// Suspects are the change links the guard held back, Flagged the
+	// multi-input merges of two clusters over Guard it kept; Dropped
+	// counts those past store.MaxSuspects of each.
+	Suspects, Flagged []store.ClusterSuspect
+	Dropped           int64
+}
+
+// guarded decides a link between a and b under the super-cluster guard:
+// false when it must be held back (a change heuristic's link joining two
+// clusters over the guard's size, the failure that merged whole
+// exchanges in earlier studies); a multi-input link between two such
+// clusters is kept and flagged.
+func (cl *Clusters) guarded(a, b uint32, l heuristics.Link, height int64) bool {
+	if cl.Guard == 0 {
+		return true
+	}
+	ra, rb := cl.uf.Find(a), cl.uf.Find(b)
+	if ra == rb {
+		return true
+	}
+	sa, sb := cl.uf.Size(ra), cl.uf.Size(rb)
+	if sa <= cl.Guard || sb <= cl.Guard {
+		return true
+	}
+	s := store.ClusterSuspect{A: []byte(l.A), B: []byte(l.B), Heuristic: l.Heuristic, Tx: l.Tx.String(), Height: height, SizeA: sa, SizeB: sb}
+	keep := l.Heuristic == heuristics.MultiInput || l.Heuristic == heuristics.DepositName
+	list := &cl.Suspects
+	if keep {
+		list = &cl.Flagged
+	}
+	if len(*list) < store.MaxSuspects {
+		*list = append(*list, s)
+	} else {
+		cl.Dropped++
+	}
+	return keep
 }
 
 func (cl *Clusters) id(a chains.Address) uint32 {
@@ -126,6 +165,9 @@ func (cl *Clusters) scan(ctx context.Context, src Source, c chains.Chain, hs *he
 					cl.names = append(cl.names, l.Heuristic)
 				}
 				a, b := cl.id(l.A), cl.id(l.B)
+				if !cl.guarded(a, b, l, h) {
+					continue
+				}
 				cl.uf.Union(a, b)
 				cl.adj[a] = append(cl.adj[a], edge{to: b, heuristic: k, tx: l.Tx})
 				cl.adj[b] = append(cl.adj[b], edge{to: a, heuristic: k, tx: l.Tx})

@@ -30,18 +30,42 @@ type Summary struct {
 	Changed     int   // addresses whose cluster was written
 }
 
+// DefaultGuardSize is the super-cluster guard's default: a change link
+// between two clusters of more than this many addresses each is held
+// back, a multi-input merge of two is flagged.
+const DefaultGuardSize = 10_000
+
+// Options tune Run.
+type Options struct {
+	// GuardSize is the super-cluster guard's size (Harrigan & Fretter
+	// 2016, and BlockSci's super-clusters): a change-heuristic link that
+	// would merge two clusters each larger than it is held back and kept
+	// as a suspect; a multi-input merge of two such clusters is made but
+	// flagged. 0 turns the guard off; a negative value means the default.
+	GuardSize int
+}
+
 // Run clusters the chain's addresses in st with the enabled heuristics
-// and stores the result. When the store already holds clusters computed
-// with the same heuristics up to a block still on the chain, only the
-// newer blocks are read and only the changed assignments written; any
-// other run recomputes from scratch.
+// and the default guard (see RunWith).
 func Run(ctx context.Context, st Store, c chains.Chain, enabled []string) (*Summary, error) {
+	return RunWith(ctx, st, c, enabled, Options{GuardSize: -1})
+}
+
+// RunWith clusters the chain's addresses in st with the enabled
+// heuristics and stores the result. When the store already holds
+// clusters computed with the same heuristics and guard up to a block
+// still on the chain, only the newer blocks are read and only the changed
+// assignments written; any other run recomputes from scratch.
+func RunWith(ctx context.Context, st Store, c chains.Chain, enabled []string, o Options) (*Summary, error) {
+	if o.GuardSize < 0 {
+		o.GuardSize = DefaultGuardSize
+	}
 	m, err := st.Meta(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	if c.IsAccount() {
-		return runAccount(ctx, st, c, m, enabled)
+		return runAccount(ctx, st, c, m, enabled, o)
 	}
 	hs, err := bitcoinHeuristics(ctx, st, c, enabled)
 	if err != nil {
@@ -55,12 +79,13 @@ func Run(ctx context.Context, st Store, c chains.Chain, enabled []string) (*Summ
 		return nil, err
 	}
 	sum := &Summary{}
-	if ok && slices.Equal(prev.Heuristics, set) && prev.Height <= m.TipHeight {
+	if ok && slices.Equal(prev.Heuristics, set) && prev.Height <= m.TipHeight && prev.GuardSize == int64(o.GuardSize) {
 		if blk, _, err := st.BlockByHeight(ctx, c, prev.Height); err == nil && blk.Hash == prev.Hash {
 			sum.Incremental = true
 		}
 	}
 	cl := newClusters()
+	cl.Guard = uint32(o.GuardSize)
 	var loaded []uint32 // cluster id of each loaded address, by index
 	if sum.Incremental {
 		err := st.LoadClusters(ctx, c, func(r store.ClusterRow) error {
@@ -102,6 +127,10 @@ func Run(ctx context.Context, st Store, c chains.Chain, enabled []string) (*Summ
 	for k, v := range cl.Links {
 		meta.Links[k] = int64(v)
 	}
+	if sum.Incremental {
+		cl.carry(&prev)
+	}
+	cl.guardMeta(&meta)
 	if err := st.SaveClusters(ctx, c, !sum.Incremental, meta, rows, sizes, links); err != nil {
 		return nil, err
 	}
@@ -175,7 +204,7 @@ var DepositParams = heuristics.Deposit{Window: 1000, MinCount: 3}
 // the clusters, so a later run with the same parameters reads only the
 // new blocks; other parameters, or a reorganisation below the clustered
 // height, recompute.
-func runAccount(ctx context.Context, st Store, c chains.Chain, m store.Meta, enabled []string) (*Summary, error) {
+func runAccount(ctx context.Context, st Store, c chains.Chain, m store.Meta, enabled []string, o Options) (*Summary, error) {
 	src, ok := st.(AccountSource)
 	if !ok {
 		return nil, fmt.Errorf("the store cannot read %s transfers", c)
@@ -199,12 +228,13 @@ func runAccount(ctx context.Context, st Store, c chains.Chain, m store.Meta, ena
 	sum := &Summary{From: m.TipHeight - m.Blocks + 1}
 	var state heuristics.DepositState
 	if ok && len(prev.State) > 0 && prev.Height <= m.TipHeight && json.Unmarshal(prev.State, &state) == nil &&
-		state.Window == d.Window && state.MinCount == d.MinCount {
+		state.Window == d.Window && state.MinCount == d.MinCount && prev.GuardSize == int64(o.GuardSize) {
 		if blk, _, err := st.BlockByHeight(ctx, c, prev.Height); err == nil && blk.Hash == prev.Hash {
 			sum.Incremental = true
 		}
 	}
 	cl := newClusters()
+	cl.Guard = uint32(o.GuardSize)
 	var loaded []uint32
 	before := map[[2]chains.Address]bool{}
 	if sum.Incremental {
@@ -251,9 +281,46 @@ func runAccount(ctx context.Context, st Store, c chains.Chain, m store.Meta, ena
 	}
 	meta := store.ClusterMeta{Heuristics: []string{heuristics.DepositName}, Height: m.TipHeight, Hash: m.TipHash,
 		Addresses: int64(len(cl.addrs)), Clusters: int64(cl.Count()), Links: map[string]int64{heuristics.DepositName: int64(len(cl.fresh))}, State: js}
+	if sum.Incremental {
+		cl.carry(&prev)
+	}
+	cl.guardMeta(&meta)
 	if err := st.SaveClusters(ctx, c, !sum.Incremental, meta, rows, sizes, links); err != nil {
 		return nil, err
 	}
 	sum.Meta, sum.Changed = meta, len(rows)
 	return sum, nil
+}
+
+// carry adds the suspects and flagged merges of the run this one extends
+// before its own.
+func (cl *Clusters) carry(prev *store.ClusterMeta) {
+	cl.Suspects = append(slices.Clone(prev.Suspects), cl.Suspects...)
+	cl.Flagged = append(slices.Clone(prev.Flagged), cl.Flagged...)
+	cl.Dropped += prev.Dropped
+	for _, l := range []*[]store.ClusterSuspect{&cl.Suspects, &cl.Flagged} {
+		if n := len(*l); n > store.MaxSuspects {
+			cl.Dropped += int64(n - store.MaxSuspects)
+			*l = (*l)[:store.MaxSuspects]
+		}
+	}
+}
+
+// guardMeta records the guard, its suspects and flagged merges, and the
+// clusters those merges built as they stand now.
+func (cl *Clusters) guardMeta(m *store.ClusterMeta) {
+	m.GuardSize, m.Suspects, m.Flagged, m.Dropped = int64(cl.Guard), cl.Suspects, cl.Flagged, cl.Dropped
+	seen := map[uint32]bool{}
+	for _, f := range cl.Flagged {
+		i, ok := cl.ids[chains.Address(f.A)]
+		if !ok {
+			continue
+		}
+		id := cl.minID(cl.uf.Find(i))
+		if !seen[id] {
+			seen[id] = true
+			m.FlaggedClusters = append(m.FlaggedClusters, id)
+		}
+	}
+	slices.Sort(m.FlaggedClusters)
 }

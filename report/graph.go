@@ -89,7 +89,11 @@ func layout(t *tracefile.Trace) *graph {
 		k := chain + "/" + addr
 		if id, ok := cluster[k]; ok {
 			n := label[k]
-			return node(id, fmt.Sprintf("cluster %d", n.Cluster), fmt.Sprintf("%d addresses", n.ClusterSize), kind, col)
+			sub := fmt.Sprintf("%d addresses", n.ClusterSize)
+			if n.ClusterFlagged {
+				sub += ", built through a flagged merge"
+			}
+			return node(id, fmt.Sprintf("cluster %d", n.Cluster), sub, kind, col)
 		}
 		sub := ""
 		if n, ok := label[k]; ok && n.Label != "" {

@@ -92,6 +92,11 @@ type Clustering struct {
 	Chain      string   `json:"chain"`
 	Heuristics []string `json:"heuristics"`
 	Height     int64    `json:"height"`
+	// The super-cluster guard: its size (0: off), the change links it
+	// held back and the multi-input merges it flagged.
+	GuardSize int64 `json:"guard_size"`
+	HeldBack  int   `json:"links_held_back"`
+	Flagged   int   `json:"merges_flagged"`
 }
 
 // Manifest is DIR/manifest.json.

@@ -60,8 +60,11 @@ type List struct {
 	// (sanctions.MatchText): a direct hit needs no chain data.
 	byText map[string][]store.SanctionedAddress
 	// chainState says, per indexed chain, whether the store holds its
-	// blocks and clusters (ClusterStatus values), when the list was built.
+	// blocks and clusters (ClusterStatus values), when the list was built;
+	// flagged the clusters built through a flagged merge (cluster
+	// suspects).
 	chainState map[chains.Chain]string
+	flagged    map[clusterKey]bool
 	labels     map[key][]store.Label
 	// By cluster: the listed and labeled addresses in each.
 	listedIn  map[clusterKey][]store.SanctionedAddress
@@ -134,13 +137,22 @@ func (s *Screener) Reload(ctx context.Context, force bool) (bool, error) {
 func (s *Screener) build(ctx context.Context, id int64) (*List, error) {
 	l := &List{listed: map[key][]store.SanctionedAddress{}, byText: map[string][]store.SanctionedAddress{}, labels: map[key][]store.Label{},
 		listedIn: map[clusterKey][]store.SanctionedAddress{}, labeledIn: map[clusterKey][]store.Label{}, Built: time.Now().UTC(),
-		chainState: map[chains.Chain]string{}}
+		chainState: map[chains.Chain]string{}, flagged: map[clusterKey]bool{}}
 	for _, c := range []chains.Chain{chains.Bitcoin, chains.Ethereum} {
 		st, err := s.chainStatus(ctx, c)
 		if err != nil {
 			return nil, err
 		}
 		l.chainState[c] = st
+		if st == ClusterClustered {
+			m, _, err := s.cs.ClusterMeta(ctx, c)
+			if err != nil {
+				return nil, fmt.Errorf("%s clusters: %w", c, err)
+			}
+			for _, id := range m.FlaggedClusters {
+				l.flagged[clusterKey{c, id}] = true
+			}
+		}
 	}
 	if id > 0 {
 		sns, err := s.st.Snapshots(ctx)
@@ -448,10 +460,14 @@ type Label struct {
 
 // Cluster is what the address's cluster is known for.
 type Cluster struct {
-	ID         uint32  `json:"id"`
-	Size       uint32  `json:"size"`
-	Sanctioned []Hit   `json:"sanctioned"` // other listed addresses in it
-	Labels     []Label `json:"labels"`     // other addresses' labels
+	ID   uint32 `json:"id"`
+	Size uint32 `json:"size"`
+	// FlaggedMerge: the cluster was built through a multi-input merge of
+	// two clusters over the super-cluster guard's size; its same-cluster
+	// answers deserve a look at fundtrace cluster suspects.
+	FlaggedMerge bool    `json:"flagged_merge,omitempty"`
+	Sanctioned   []Hit   `json:"sanctioned"` // other listed addresses in it
+	Labels       []Label `json:"labels"`     // other addresses' labels
 }
 
 // ListRef says which list a result was screened against: the files by
@@ -593,8 +609,8 @@ func (s *Screener) Screen(ctx context.Context, l *List, p Parsed) Result {
 	r.ClusterStatus = ClusterSingle
 	if id, size, ok := s.cluster(ctx, c, a); ok && size > 1 {
 		r.ClusterStatus = ClusterClustered
-		cl := &Cluster{ID: id, Size: size, Sanctioned: []Hit{}, Labels: []Label{}}
 		ck := clusterKey{c, id}
+		cl := &Cluster{ID: id, Size: size, FlaggedMerge: l.flagged[ck], Sanctioned: []Hit{}, Labels: []Label{}}
 		for _, h := range l.listedIn[ck] {
 			if h.Address != a {
 				cl.Sanctioned = append(cl.Sanctioned, hitOf(h))

@@ -127,6 +127,44 @@ type ClusterMeta struct {
 	// State is what a heuristic needs to go on from Height (the deposit
 	// heuristic's balances and forwards), opaque to the store.
 	State json.RawMessage `json:"state,omitempty"`
+	// The super-cluster guard (Harrigan & Fretter 2016): GuardSize is
+	// the cluster size above which a change-heuristic link between two
+	// clusters is held back (Suspects) and a multi-input merge of two is
+	// kept but flagged (Flagged); FlaggedClusters are the clusters such
+	// a merge built. At most MaxSuspects of each are kept; Dropped counts
+	// the rest.
+	GuardSize       int64            `json:"guard_size,omitempty"`
+	Suspects        []ClusterSuspect `json:"suspects,omitempty"`
+	Flagged         []ClusterSuspect `json:"flagged_merges,omitempty"`
+	FlaggedClusters []uint32         `json:"flagged_clusters,omitempty"`
+	Dropped         int64            `json:"suspects_not_kept,omitempty"`
+}
+
+// MaxSuspects bounds the held-back links and the flagged merges a
+// ClusterMeta keeps, each.
+const MaxSuspects = 10_000
+
+// ClusterSuspect is a link between two large clusters: held back (a
+// change heuristic's) or kept and flagged (multi-input), with the sizes
+// of the two clusters it joins, or would have joined, at that moment.
+type ClusterSuspect struct {
+	A         []byte `json:"a"` // chains.Address bytes
+	B         []byte `json:"b"`
+	Heuristic string `json:"heuristic"`
+	Tx        string `json:"tx"`
+	Height    int64  `json:"height"`
+	SizeA     uint32 `json:"size_a"`
+	SizeB     uint32 `json:"size_b"`
+}
+
+// IsFlagged reports whether cluster id was built through a flagged merge.
+func (m *ClusterMeta) IsFlagged(id uint32) bool {
+	for _, f := range m.FlaggedClusters {
+		if f == id {
+			return true
+		}
+	}
+	return false
 }
 
 // ClusterRow assigns an address (the Index-th seen) to a cluster, whose

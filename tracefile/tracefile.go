@@ -74,6 +74,10 @@ type Node struct {
 	Category    string `json:"category,omitempty"`
 	Cluster     uint32 `json:"cluster,omitempty"`
 	ClusterSize uint32 `json:"cluster_size,omitempty"`
+	// ClusterFlagged: the cluster was built through a multi-input merge
+	// of two clusters over the super-cluster guard's size (fundtrace
+	// cluster suspects lists it); its attribution deserves a second look.
+	ClusterFlagged bool `json:"cluster_flagged_merge,omitempty"`
 }
 
 // Flow is an edge of the flow graph: a transaction moving tainted

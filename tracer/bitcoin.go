@@ -532,6 +532,7 @@ func PeelChains(flows []Flow) []PeelChain {
 	outs := map[chains.Hash][]Flow{}
 	var order []chains.Hash
 	spentBy := map[chains.Outpoint]chains.Hash{}
+	seen := map[chains.Outpoint]bool{}
 	for _, f := range flows {
 		if !f.Peel {
 			continue
@@ -542,7 +543,13 @@ func PeelChains(flows []Flow) []PeelChain {
 				spentBy[in] = f.Tx
 			}
 		}
-		outs[f.Tx] = append(outs[f.Tx], f)
+		// Money of several victims (or reached at several hops) through
+		// one output is several flows of it: a step has two outputs,
+		// however many flows.
+		if !seen[f.Output] {
+			seen[f.Output] = true
+			outs[f.Tx] = append(outs[f.Tx], f)
+		}
 	}
 	step := func(h chains.Hash) (rest, peeled Flow, ok bool) {
 		fs := outs[h]

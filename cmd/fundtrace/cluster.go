@@ -3,11 +3,14 @@ package main
 import (
 	"bufio"
 	"encoding/csv"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,8 +24,9 @@ func clusterCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "cluster",
 		Usage: "group addresses (Bitcoin, Ethereum) into entities with named heuristics, and explain why two addresses are together",
-		UsageText: "fundtrace cluster [--heuristics multi-input,change-fresh,...] [--json]\n" +
+		UsageText: "fundtrace cluster [--heuristics multi-input,change-fresh,...] [--guard-size N] [--json]\n" +
 			"fundtrace cluster explain ADDRESS ADDRESS [--json]\n" +
+			"fundtrace cluster suspects [--chain btc|eth] [--json]\n" +
 			"fundtrace cluster export [--out FILE]",
 		Description: `Applies the heuristics to every transaction in the store and stores a
 cluster id for every address, with every link as evidence. Heuristics:
@@ -36,12 +40,19 @@ cluster id for every address, with every link as evidence. Heuristics:
                  that collector's (exchange deposit addresses and hot wallet)
 Run it again after indexing more blocks: with the same heuristics only the
 new blocks are read; with other heuristics (or parameters) everything is
-recomputed. A cluster's id is the index of its first-seen address.`,
+recomputed. A cluster's id is the index of its first-seen address.
+
+The super-cluster guard (--guard-size, default 10,000 addresses): a change
+heuristic's link that would merge two clusters each larger than that is
+held back, and a multi-input merge of two is made but flagged; fundtrace
+cluster suspects lists both with their evidence, and show address, screen
+and reports mark the clusters a flagged merge built.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "chain", Usage: "btc or eth", Value: "btc"},
 			&cli.StringFlag{Name: "heuristics", Usage: "comma-separated heuristics to apply (default: multi-input,change-fresh for btc, deposit for eth)"},
 			&cli.Int64Flag{Name: "window", Usage: "eth deposit heuristic: most blocks between money arriving and being forwarded", Value: 1000},
 			&cli.IntFlag{Name: "min-forwarders", Usage: "eth deposit heuristic: distinct forwarders a collector (hot wallet) needs", Value: 3},
+			&cli.IntFlag{Name: "guard-size", Usage: "super-cluster guard: hold back a change link between two clusters of more than this many addresses each, flag a multi-input merge of two (0: off)", Value: cluster.DefaultGuardSize},
 			jsonFlag,
 		},
 		Action: runCluster,
@@ -52,6 +63,19 @@ recomputed. A cluster's id is the index of its first-seen address.`,
 				UsageText: "fundtrace cluster explain ADDRESS ADDRESS [--json]",
 				Flags:     []cli.Flag{jsonFlag},
 				Action:    runClusterExplain,
+			},
+			{
+				Name:      "suspects",
+				Usage:     "the links the super-cluster guard held back, and the multi-input merges of two large clusters it flagged, with their evidence",
+				UsageText: "fundtrace cluster suspects [--chain btc|eth] [--json]",
+				Description: `fundtrace cluster holds back a change-heuristic link that would merge two
+clusters each larger than --guard-size (default 10,000 addresses): one
+wrong change guess there would make one entity of two exchanges. It keeps
+a multi-input merge of two such clusters, but flags it, and show address,
+screen and reports mark the clusters such a merge built. This lists both,
+each with its transaction, heuristic and the sizes of the two clusters.`,
+				Flags:  []cli.Flag{jsonFlag, &cli.StringFlag{Name: "chain", Usage: "btc or eth (default: the chain the store holds; btc when both)"}},
+				Action: runClusterSuspects,
 			},
 			{
 				Name:      "export",
@@ -91,24 +115,122 @@ func runCluster(c *cli.Context) error {
 		}
 	}
 	cluster.DepositParams = heuristics.Deposit{Window: c.Int64("window"), MinCount: c.Int("min-forwarders")}
-	sum, err := cluster.Run(c.Context, cs, chain, set)
+	if err := intRange("guard-size", int64(c.Int("guard-size")), 0, 1<<31-1); err != nil {
+		return err
+	}
+	sum, err := cluster.RunWith(c.Context, cs, chain, set, cluster.Options{GuardSize: c.Int("guard-size")})
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
+	m := sum.Meta
+	held, flagged := len(m.Suspects), len(m.Flagged)
 	if c.Bool("json") {
+		m.Suspects, m.Flagged = nil, nil // cluster suspects lists them
 		return writeJSON(c.App.Writer, struct {
 			store.ClusterMeta
 			Incremental bool  `json:"incremental"`
 			FromHeight  int64 `json:"from_height"`
 			Changed     int   `json:"addresses_written"`
-		}{sum.Meta, sum.Incremental, sum.From, sum.Changed})
+			Held        int   `json:"links_held_back"`
+			Flagged     int   `json:"merges_flagged"`
+		}{m, sum.Incremental, sum.From, sum.Changed, held, flagged})
 	}
 	how := "computed"
 	if sum.Incremental {
 		how = fmt.Sprintf("extended from block %d", sum.From)
 	}
-	fmt.Fprintf(c.App.Writer, "%s clusters %s up to block %d with %s: %s addresses in %s clusters; links %v; %s assignments written\n",
-		chain, how, sum.Meta.Height, strings.Join(sum.Meta.Heuristics, ", "), group(sum.Meta.Addresses), group(sum.Meta.Clusters), sum.Meta.Links, group(int64(sum.Changed)))
+	fmt.Fprintf(c.App.Writer, "%s clusters %s up to block %d with %s: %s addresses in %s clusters; links %s; %s assignments written\n",
+		chain, how, m.Height, strings.Join(m.Heuristics, ", "), group(m.Addresses), group(m.Clusters), countList(m.Links), group(int64(sum.Changed)))
+	if held+flagged > 0 {
+		fmt.Fprintf(c.App.Writer, "super-cluster guard (%s addresses): %d change links held back, %d multi-input merges of two larger clusters flagged (fundtrace cluster suspects)\n",
+			group(m.GuardSize), held, flagged)
+	}
+	return nil
+}
+
+// suspectJSON is one held-back link or flagged merge.
+type suspectJSON struct {
+	Kind      string `json:"kind"` // held_back or flagged
+	Heuristic string `json:"heuristic"`
+	Tx        string `json:"tx"`
+	Height    int64  `json:"height"`
+	A         string `json:"a"`
+	SizeA     uint32 `json:"size_a"`
+	B         string `json:"b"`
+	SizeB     uint32 `json:"size_b"`
+}
+
+func runClusterSuspects(c *cli.Context) error {
+	st, cs, err := openAs[cluster.Store](c, readStore)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	chain, err := blockChain(c, st, "")
+	if err != nil {
+		return err
+	}
+	m, ok, err := cs.ClusterMeta(c.Context, chain)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("the store holds no %s clusters: run fundtrace cluster --chain %s first", chain, chain)
+	}
+	encode := func(a []byte) string { return "0x" + hex.EncodeToString(chains.Address(a).Payload()) }
+	if chain == chains.Bitcoin {
+		net, err := btcNetwork(c, st)
+		if err != nil {
+			return err
+		}
+		encode = func(a []byte) string { return net.MustEncode(chains.Address(a)) }
+	}
+	out := []suspectJSON{}
+	for kind, list := range map[string][]store.ClusterSuspect{"held_back": m.Suspects, "flagged": m.Flagged} {
+		for _, x := range list {
+			out = append(out, suspectJSON{kind, x.Heuristic, x.Tx, x.Height, encode(x.A), x.SizeA, encode(x.B), x.SizeB})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Height != out[j].Height {
+			return out[i].Height < out[j].Height
+		}
+		if out[i].Tx != out[j].Tx {
+			return out[i].Tx < out[j].Tx
+		}
+		return out[i].Kind < out[j].Kind
+	})
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, struct {
+			Chain     string        `json:"chain"`
+			GuardSize int64         `json:"guard_size"`
+			Suspects  []suspectJSON `json:"suspects"`
+			NotKept   int64         `json:"not_kept"`
+		}{string(chain), m.GuardSize, out, m.Dropped})
+	}
+	w := c.App.Writer
+	if m.GuardSize == 0 {
+		fmt.Fprintf(w, "%s clusters were computed without the super-cluster guard (--guard-size 0)\n", chain)
+	}
+	if len(out) == 0 {
+		fmt.Fprintf(w, "no link joined two %s clusters of more than %s addresses each\n", chain, group(m.GuardSize))
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "KIND\tHEURISTIC\tHEIGHT\tTRANSACTION\tADDRESS A\tCLUSTER SIZE\tADDRESS B\tCLUSTER SIZE\n")
+	for _, x := range out {
+		kind := "held back"
+		if x.Kind == "flagged" {
+			kind = "merged, flagged"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%d\n", kind, x.Heuristic, x.Height, x.Tx, x.A, x.SizeA, x.B, x.SizeB)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if m.Dropped > 0 {
+		fmt.Fprintf(w, "%d more not kept (at most %d of each kind are)\n", m.Dropped, store.MaxSuspects)
+	}
 	return nil
 }
 

@@ -72,3 +72,56 @@ func TestCLICluster(t *testing.T) {
 		t.Fatalf("show address lacks the cluster: %v\n%s", err, out)
 	}
 }
+
+// TestClusterSuspects: with a guard small enough to matter on the
+// shipped scenario, cluster suspects lists the held-back change links and
+// the flagged multi-input merges with their evidence, and show address and
+// screen mark an address whose cluster a flagged merge built.
+func TestClusterSuspects(t *testing.T) {
+	st := t.TempDir() + "/store"
+	runEach(t, st, []string{"index", "btc", "--blocks", "../../testdata/sim/btc/blocks"},
+		[]string{"cluster", "--heuristics", "multi-input,change-fresh,change-script,change-round,change-optimal", "--guard-size", "3"})
+	importList2021(t, st)
+	out, _, err := run(t, "--store", st, "cluster", "suspects", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sus struct {
+		GuardSize int64 `json:"guard_size"`
+		Suspects  []struct {
+			Kind, Heuristic, Tx, A, B string
+			SizeA                     uint32 `json:"size_a"`
+			SizeB                     uint32 `json:"size_b"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &sus); err != nil || sus.GuardSize != 3 {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	kinds := map[string]int{}
+	var flaggedAddr string
+	for _, s := range sus.Suspects {
+		kinds[s.Kind]++
+		if s.SizeA <= 3 || s.SizeB <= 3 || len(s.Tx) != 64 || (s.Kind == "flagged") != (s.Heuristic == "multi-input") {
+			t.Fatalf("suspect %+v", s)
+		}
+		if s.Kind == "flagged" && flaggedAddr == "" {
+			flaggedAddr = s.A
+		}
+	}
+	if kinds["flagged"] == 0 {
+		t.Fatalf("no flagged merge on the shipped scenario with guard 3: %v", kinds)
+	}
+	out, _, err = run(t, "--store", st, "show", "address", flaggedAddr, "--json")
+	if err != nil || !strings.Contains(out, `"cluster_flagged_merge": true`) {
+		t.Fatalf("show address %s: %v\n%s", flaggedAddr, err, out)
+	}
+	out, _, err = run(t, "--store", st, "screen", flaggedAddr, "--json")
+	if err != nil || !strings.Contains(out, `"cluster_flagged_merge": true`) || !strings.Contains(out, "cluster suspects") {
+		t.Fatalf("screen %s: %v\n%s", flaggedAddr, err, out)
+	}
+	// With the default guard, nothing in this small scenario is suspect.
+	runEach(t, st, []string{"cluster"})
+	if out, _, err = run(t, "--store", st, "cluster", "suspects"); err != nil || !strings.Contains(out, "no link joined two btc clusters of more than 10,000") {
+		t.Fatalf("default guard: %v\n%s", err, out)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/fundtrace/fundtrace/cluster"
 	"github.com/fundtrace/fundtrace/internal/gzfile"
 	"github.com/fundtrace/fundtrace/labels"
+	"github.com/fundtrace/fundtrace/store"
 )
 
 // labelStore is what the labels commands need; the embedded store has it.
@@ -238,6 +239,26 @@ type attribution struct {
 	lst       labelStore    // nil when the store keeps no labels
 	cs        cluster.Store // nil when it keeps no clusters
 	byCluster map[clusterKey][]labels.Label
+	metas     map[chains.Chain]*store.ClusterMeta
+}
+
+// flagged reports whether cluster id of chain c was built through a
+// multi-input merge of two large clusters (cluster suspects).
+func (at *attribution) flagged(ctx context.Context, c chains.Chain, id uint32) bool {
+	if at.cs == nil {
+		return false
+	}
+	if at.metas == nil {
+		at.metas = map[chains.Chain]*store.ClusterMeta{}
+	}
+	m, ok := at.metas[c]
+	if !ok {
+		if cm, found, err := at.cs.ClusterMeta(ctx, c); err == nil && found {
+			m = &cm
+		}
+		at.metas[c] = m
+	}
+	return m != nil && m.IsFlagged(id)
 }
 
 type clusterKey struct {

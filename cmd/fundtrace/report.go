@@ -215,7 +215,8 @@ func storeInfo(ctx context.Context, st backend, t *tracefile.Trace, info *report
 			ClusterMeta(ctx context.Context, c chains.Chain) (store.ClusterMeta, bool, error)
 		}); ok {
 			if cm, ok, err := cs.ClusterMeta(ctx, ch); err == nil && ok && info.Clustering == nil {
-				info.Clustering = &report.Clustering{Chain: tag, Heuristics: cm.Heuristics, Height: cm.Height}
+				info.Clustering = &report.Clustering{Chain: tag, Heuristics: cm.Heuristics, Height: cm.Height,
+					GuardSize: cm.GuardSize, HeldBack: len(cm.Suspects), Flagged: len(cm.Flagged)}
 			}
 		}
 	}

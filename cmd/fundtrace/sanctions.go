@@ -160,7 +160,7 @@ func runSanctionsImport(c *cli.Context) error {
 }
 
 // countList renders counts by name, sorted: "LTC 12, XMR 1".
-func countList(m map[string]int) string {
+func countList[V int | int64](m map[string]V) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -282,19 +282,20 @@ type screenHit struct {
 }
 
 type screenResult struct {
-	Address       string               `json:"address"`
-	Chain         string               `json:"chain"`
-	Status        string               `json:"status"`
-	Sanctioned    *screenHit           `json:"sanctioned"`
-	Cluster       *uint32              `json:"cluster_id,omitempty"`
-	ClusterSize   uint32               `json:"cluster_size,omitempty"`
-	ClusterStatus string               `json:"cluster_status,omitempty"`
-	ClusterHits   []screenHit          `json:"cluster_sanctioned"`
-	Labels        []labels.Label       `json:"labels"`
-	ClusterLabels []labels.Label       `json:"cluster_labels"`
-	Exposure      []screening.Exposure `json:"exposure,omitempty"`
-	Notes         []string             `json:"notes,omitempty"`
-	Error         string               `json:"error,omitempty"`
+	Address        string               `json:"address"`
+	Chain          string               `json:"chain"`
+	Status         string               `json:"status"`
+	Sanctioned     *screenHit           `json:"sanctioned"`
+	Cluster        *uint32              `json:"cluster_id,omitempty"`
+	ClusterSize    uint32               `json:"cluster_size,omitempty"`
+	ClusterStatus  string               `json:"cluster_status,omitempty"`
+	ClusterFlagged bool                 `json:"cluster_flagged_merge,omitempty"`
+	ClusterHits    []screenHit          `json:"cluster_sanctioned"`
+	Labels         []labels.Label       `json:"labels"`
+	ClusterLabels  []labels.Label       `json:"cluster_labels"`
+	Exposure       []screening.Exposure `json:"exposure,omitempty"`
+	Notes          []string             `json:"notes,omitempty"`
+	Error          string               `json:"error,omitempty"`
 }
 
 func runScreen(c *cli.Context) error {
@@ -359,7 +360,10 @@ func runScreen(c *cli.Context) error {
 		}
 		if cl := res.Cluster; cl != nil {
 			id := cl.ID
-			r.Cluster, r.ClusterSize = &id, cl.Size
+			r.Cluster, r.ClusterSize, r.ClusterFlagged = &id, cl.Size, cl.FlaggedMerge
+			if cl.FlaggedMerge {
+				r.Notes = append(r.Notes, fmt.Sprintf("cluster %d was built through a multi-input merge of two large clusters: see fundtrace cluster suspects", id))
+			}
 			for _, h := range cl.Sanctioned {
 				r.ClusterHits = append(r.ClusterHits, screenHit{listedOf(ch, h), snap})
 				anyHit = true

@@ -254,11 +254,14 @@ type addressJSON struct {
 	UnspentOutput int    `json:"unspent_outputs"`
 	Truncated     bool   `json:"truncated"`
 	// Cluster is the address's cluster (fundtrace cluster), when computed.
-	Cluster       *uint32        `json:"cluster_id,omitempty"`
-	ClusterSize   uint32         `json:"cluster_size,omitempty"`
-	Labels        []labels.Label `json:"labels,omitempty"`
-	ClusterLabels []labels.Label `json:"cluster_labels,omitempty"`
-	History       []historyEntry `json:"history"`
+	Cluster     *uint32 `json:"cluster_id,omitempty"`
+	ClusterSize uint32  `json:"cluster_size,omitempty"`
+	// ClusterFlagged: built through a multi-input merge of two clusters
+	// over the guard's size (fundtrace cluster suspects).
+	ClusterFlagged bool           `json:"cluster_flagged_merge,omitempty"`
+	Labels         []labels.Label `json:"labels,omitempty"`
+	ClusterLabels  []labels.Label `json:"cluster_labels,omitempty"`
+	History        []historyEntry `json:"history"`
 }
 
 type historyEntry struct {
@@ -305,6 +308,9 @@ func runShowAddress(c *cli.Context) error {
 	if cs, ok := st.(cluster.Store); ok {
 		if id, size, err := cs.ClusterOf(c.Context, chains.Bitcoin, addr); err == nil {
 			j.Cluster, j.ClusterSize = &id, size
+			if m, ok, err := cs.ClusterMeta(c.Context, chains.Bitcoin); err == nil && ok {
+				j.ClusterFlagged = m.IsFlagged(id)
+			}
 		}
 	}
 	if j.Labels, j.ClusterLabels, err = newAttribution(st).labels(c.Context, chains.Bitcoin, addr); err != nil {
@@ -346,6 +352,9 @@ func runShowAddress(c *cli.Context) error {
 	fmt.Fprintf(w, "Balance      %s BTC in %d unspent outputs\n", formatBTC(j.Balance), j.UnspentOutput)
 	if j.Cluster != nil {
 		fmt.Fprintf(w, "Cluster      %d, %d addresses (fundtrace cluster export lists them; cluster explain says why)\n", *j.Cluster, j.ClusterSize)
+		if j.ClusterFlagged {
+			fmt.Fprintf(w, "             built through a multi-input merge of two large clusters: see fundtrace cluster suspects before relying on it\n")
+		}
 	}
 	if len(j.Labels) > 0 {
 		fmt.Fprintf(w, "Labels       %s\n", labelList(j.Labels))

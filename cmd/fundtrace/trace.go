@@ -645,6 +645,7 @@ func (tc *traceCtx) nodes(ctx context.Context, g *graph) []nodeJSON {
 		if tc.attr.cs != nil {
 			if id, size, err := tc.attr.cs.ClusterOf(ctx, ch, a); err == nil && size > 1 {
 				n.Cluster, n.ClusterSize = id, size
+				n.ClusterFlagged = tc.attr.flagged(ctx, ch, id)
 			}
 		}
 		out = append(out, n)
