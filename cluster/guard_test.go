@@ -9,7 +9,6 @@ import (
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/heuristics"
 	"github.com/fundtrace/fundtrace/sim"
-	"github.com/fundtrace/fundtrace/store/embedded"
 )
 
 // TestSuperClusterGuard: with a guard small enough to matter on a
@@ -84,17 +83,9 @@ func TestGuardIncremental(t *testing.T) {
 		t.Fatal(err)
 	}
 	blocks := filepath.Join(dir, sim.BlocksDir)
-	open := func() *embedded.Store {
-		st, err := embedded.Open(t.TempDir(), embedded.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
 	set := []string{heuristics.MultiInput, heuristics.ChangeFresh, heuristics.ChangeScript, heuristics.ChangeRound, heuristics.ChangeOptimal}
 	o := Options{GuardSize: 3}
-	steps := open()
+	steps := tempStore(t)
 	for _, to := range []int64{200, 300, 400} {
 		if _, err := bitcoin.Index(ctx, steps, bitcoin.IndexConfig{Dir: blocks, ToHeight: to}); err != nil {
 			t.Fatal(err)
@@ -103,7 +94,7 @@ func TestGuardIncremental(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	once := open()
+	once := tempStore(t)
 	if _, err := bitcoin.Index(ctx, once, bitcoin.IndexConfig{Dir: blocks, ToHeight: 400}); err != nil {
 		t.Fatal(err)
 	}

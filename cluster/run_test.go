@@ -17,6 +17,17 @@ import (
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
 
+// tempStore is a new embedded store, closed when the test ends.
+func tempStore(t *testing.T) *embedded.Store {
+	t.Helper()
+	st, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 func clusterDump(t *testing.T, st *embedded.Store) string {
 	t.Helper()
 	var b strings.Builder
@@ -45,14 +56,7 @@ func TestIncremental(t *testing.T) {
 	if err := sim.WriteBTC(sim.GenerateBTC(sim.BTCConfig{Seed: 13, Days: 4}), dir, sim.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	open := func() *embedded.Store {
-		st, err := embedded.Open(t.TempDir(), embedded.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
+	open := func() *embedded.Store { return tempStore(t) }
 	set := []string{heuristics.MultiInput, heuristics.ChangeFresh}
 	blocks := filepath.Join(dir, sim.BlocksDir)
 	steps := open()

@@ -83,7 +83,14 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 
 func newFixtureOn(t testing.TB, cfg Config, st *embedded.Store) *fixture {
 	t.Helper()
-	sc, err := New(context.Background(), st)
+	return newFixtureView(t, cfg, st, st)
+}
+
+// newFixtureView serves st as view shows it (a wrapper that slows or
+// changes some of its answers).
+func newFixtureView(t testing.TB, cfg Config, st *embedded.Store, view Store) *fixture {
+	t.Helper()
+	sc, err := New(context.Background(), view)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +106,7 @@ func newFixtureOn(t testing.TB, cfg Config, st *embedded.Store) *fixture {
 	if cfg.Keys, err = LoadKeys(path); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Data = st
+	cfg.Data = view
 	cfg.Import = func(ctx context.Context, path, date string, force bool) (store.SanctionsSnapshot, error) {
 		res, err := sanctions.Import(ctx, st, []string{path}, sanctions.ImportOptions{Date: date, Force: force})
 		if err != nil {
@@ -679,25 +686,10 @@ func (s slowChain) AddressHistory(ctx context.Context, c chains.Chain, a chains.
 // TestExposureTimeout: ?exposure= that outlives the request timeout is
 // answered 503 timeout at the deadline, not with an empty reply later.
 func TestExposureTimeout(t *testing.T) {
-	slow := slowChain{testStore(t), 3 * time.Second}
-	sc, err := New(context.Background(), slow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "keys.json")
-	key, _, err := CreateKey(path, "bank", false, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := LoadKeys(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(NewServer(sc, Config{Keys: keys, Data: slow, Timeout: 300 * time.Millisecond}))
-	defer srv.Close()
-	f := &fixture{srv: srv, key: key}
+	st := testStore(t)
+	f := newFixtureView(t, Config{Timeout: 300 * time.Millisecond}, st, slowChain{st, 3 * time.Second})
 	start := time.Now()
-	code, m := f.do(t, "GET", "/v1/screen/btc/1BoatSLRHtKNngkdXEeobR76b53LETtpyT?exposure=2", key, nil)
+	code, m := f.do(t, "GET", "/v1/screen/btc/1BoatSLRHtKNngkdXEeobR76b53LETtpyT?exposure=2", f.key, nil)
 	if code != 503 || m["error"].(map[string]any)["code"] != "timeout" || time.Since(start) > 2*time.Second {
 		t.Fatalf("%d %v after %s; want 503 timeout at about 300 ms", code, m, time.Since(start))
 	}
