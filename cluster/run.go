@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/heuristics"
@@ -28,6 +29,26 @@ type Summary struct {
 	Incremental bool  // extended the stored clusters instead of recomputing
 	From        int64 // first block read
 	Changed     int   // addresses whose cluster was written
+	// Recomputed says why a run that could have extended stored clusters
+	// recomputed them all ("" when it extended them or none were stored).
+	Recomputed string
+}
+
+// recompute says why stored clusters (prev, of chain meta m) cannot be
+// extended with the heuristics set and guard size, or "" when they can;
+// tip is the hash of the store's block at prev.Height (zero if none).
+func recompute(prev *store.ClusterMeta, m store.Meta, set []string, guard int, tip chains.Hash) string {
+	switch {
+	case !slices.Equal(prev.Heuristics, set):
+		return fmt.Sprintf("the heuristics changed (stored %s, asked %s)", strings.Join(prev.Heuristics, ","), strings.Join(set, ","))
+	case prev.GuardSize != int64(guard):
+		return fmt.Sprintf("the guard size changed (stored %d, asked %d)", prev.GuardSize, guard)
+	case prev.Height > m.TipHeight:
+		return fmt.Sprintf("the store's tip %d is below the clustered height %d: blocks were rolled back, and a union of clusters cannot be undone", m.TipHeight, prev.Height)
+	case tip != prev.Hash:
+		return fmt.Sprintf("block %d, where the clusters were computed to, is no longer on the chain (a reorganisation): a union of clusters cannot be undone, so they are rebuilt", prev.Height)
+	}
+	return ""
 }
 
 // DefaultGuardSize is the super-cluster guard's default: a change link
@@ -79,10 +100,13 @@ func RunWith(ctx context.Context, st Store, c chains.Chain, enabled []string, o 
 		return nil, err
 	}
 	sum := &Summary{}
-	if ok && slices.Equal(prev.Heuristics, set) && prev.Height <= m.TipHeight && prev.GuardSize == int64(o.GuardSize) {
-		if blk, _, err := st.BlockByHeight(ctx, c, prev.Height); err == nil && blk.Hash == prev.Hash {
-			sum.Incremental = true
+	if ok {
+		var tip chains.Hash
+		if blk, _, err := st.BlockByHeight(ctx, c, prev.Height); err == nil {
+			tip = blk.Hash
 		}
+		sum.Recomputed = recompute(&prev, m, set, o.GuardSize, tip)
+		sum.Incremental = sum.Recomputed == ""
 	}
 	cl := newClusters()
 	cl.Guard = uint32(o.GuardSize)

@@ -15,6 +15,7 @@ import (
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/embedded"
+	"github.com/fundtrace/fundtrace/store/storetest"
 )
 
 // tempStore is a new embedded store, closed when the test ends.
@@ -85,8 +86,8 @@ func TestIncremental(t *testing.T) {
 	}
 	// Another heuristic set recomputes, and matches a fresh computation.
 	sum, err := Run(ctx, steps, chains.Bitcoin, []string{heuristics.MultiInput})
-	if err != nil || sum.Incremental {
-		t.Fatalf("a change of heuristics must recompute: %+v %v", sum, err)
+	if err != nil || sum.Incremental || !strings.Contains(sum.Recomputed, "heuristics changed") {
+		t.Fatalf("a change of heuristics must recompute, and say so: %+v %v", sum, err)
 	}
 	if _, err := Run(ctx, once, chains.Bitcoin, []string{heuristics.MultiInput}); err != nil {
 		t.Fatal(err)
@@ -188,5 +189,37 @@ func TestIncrementalEthereum(t *testing.T) {
 	}
 	if a, b := dump(steps), dump(once); a != b {
 		t.Fatalf("Ethereum clusters extended run by run differ from one run:\n%.400s\nvs\n%.400s", a, b)
+	}
+}
+
+// TestReorgRecomputes: clusters computed to a block that a reorganisation
+// took off the chain are recomputed, and the run says why.
+func TestReorgRecomputes(t *testing.T) {
+	ctx := context.Background()
+	main, fork := storetest.ForkFolders(t, 300, 295, 12)
+	st := tempStore(t)
+	set := []string{heuristics.MultiInput}
+	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: main}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, st, chains.Bitcoin, set); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: fork}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(ctx, st, chains.Bitcoin, set)
+	if err != nil || sum.Incremental || !strings.Contains(sum.Recomputed, "block 300") || !strings.Contains(sum.Recomputed, "no longer on the chain") {
+		t.Fatalf("after a reorganisation: %+v %v", sum, err)
+	}
+	fresh := tempStore(t)
+	if _, err := bitcoin.Index(ctx, fresh, bitcoin.IndexConfig{Dir: fork}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, fresh, chains.Bitcoin, set); err != nil {
+		t.Fatal(err)
+	}
+	if clusterDump(t, st) != clusterDump(t, fresh) {
+		t.Fatal("clusters recomputed after a reorganisation differ from a fresh run")
 	}
 }

@@ -128,16 +128,20 @@ func runCluster(c *cli.Context) error {
 		m.Suspects, m.Flagged = nil, nil // cluster suspects lists them
 		return writeJSON(c.App.Writer, struct {
 			store.ClusterMeta
-			Incremental bool  `json:"incremental"`
-			FromHeight  int64 `json:"from_height"`
-			Changed     int   `json:"addresses_written"`
-			Held        int   `json:"links_held_back"`
-			Flagged     int   `json:"merges_flagged"`
-		}{m, sum.Incremental, sum.From, sum.Changed, held, flagged})
+			Incremental bool   `json:"incremental"`
+			FromHeight  int64  `json:"from_height"`
+			Changed     int    `json:"addresses_written"`
+			Held        int    `json:"links_held_back"`
+			Flagged     int    `json:"merges_flagged"`
+			Recomputed  string `json:"recomputed_because,omitempty"`
+		}{m, sum.Incremental, sum.From, sum.Changed, held, flagged, sum.Recomputed})
 	}
 	how := "computed"
 	if sum.Incremental {
 		how = fmt.Sprintf("extended from block %d", sum.From)
+	}
+	if sum.Recomputed != "" {
+		fmt.Fprintf(c.App.Writer, "recomputing from the first block: %s\n", sum.Recomputed)
 	}
 	fmt.Fprintf(c.App.Writer, "%s clusters %s up to block %d with %s: %s addresses in %s clusters; links %s; %s assignments written\n",
 		chain, how, m.Height, strings.Join(m.Heuristics, ", "), group(m.Addresses), group(m.Clusters), countList(m.Links), group(int64(sum.Changed)))
