@@ -131,13 +131,9 @@ func BenchmarkBareUnionFind(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var edges [][2]uint32
-	for a, es := range cl.adj {
-		for _, e := range es {
-			if uint32(a) < e.to {
-				edges = append(edges, [2]uint32{uint32(a), e.to})
-			}
-		}
+	edges := make([][2]uint32, len(cl.fresh))
+	for i, l := range cl.fresh {
+		edges[i] = [2]uint32{l.a, l.b}
 	}
 	inputs := countInputs(b, st)
 	n := cl.Addresses()

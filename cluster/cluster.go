@@ -23,9 +23,12 @@ type Source interface {
 	FirstSeen(ctx context.Context, c chains.Chain, a chains.Address) (int64, error)
 }
 
-// edge is one link, from the point of view of one of its addresses.
-type edge struct {
-	to        uint32
+// link is one piece of evidence, by address ids: 44 bytes, where a
+// heuristics.Link (two address strings holding on to the transaction
+// they were read from) took twice that and more, and an adjacency list
+// kept each link twice over.
+type link struct {
+	a, b      uint32
 	heuristic uint8
 	tx        chains.Hash
 }
@@ -35,7 +38,6 @@ type Clusters struct {
 	ids   map[chains.Address]uint32
 	addrs []chains.Address
 	uf    heuristics.UnionFind
-	adj   [][]edge
 	names []string // heuristic names by index
 	Links map[string]int
 	Txs   int64
@@ -43,7 +45,7 @@ type Clusters struct {
 	CoinJoins int64
 	mins      map[uint32]uint32
 	index     map[string]uint8
-	fresh     []heuristics.Link // links found by the last scan
+	fresh     []link // links found by the last scan
 
 	// Guard is the super-cluster guard's size (0: off): see Run.
 	Guard uint32
@@ -92,7 +94,6 @@ func (cl *Clusters) id(a chains.Address) uint32 {
 	i := cl.uf.Add()
 	cl.ids[a] = i
 	cl.addrs = append(cl.addrs, a)
-	cl.adj = append(cl.adj, nil)
 	return i
 }
 
@@ -169,10 +170,8 @@ func (cl *Clusters) scan(ctx context.Context, src Source, c chains.Chain, hs *he
 					continue
 				}
 				cl.uf.Union(a, b)
-				cl.adj[a] = append(cl.adj[a], edge{to: b, heuristic: k, tx: l.Tx})
-				cl.adj[b] = append(cl.adj[b], edge{to: a, heuristic: k, tx: l.Tx})
 				cl.Links[l.Heuristic]++
-				cl.fresh = append(cl.fresh, l)
+				cl.fresh = append(cl.fresh, link{a: a, b: b, heuristic: k, tx: l.Tx})
 			}
 		}
 	}
@@ -228,8 +227,15 @@ func (cl *Clusters) Each(fn func(a chains.Address, cluster uint32) error) error 
 	return nil
 }
 
+// Link turns a link found by the last scan back into addresses.
+func (cl *Clusters) Link(i int) heuristics.Link {
+	l := cl.fresh[i]
+	return heuristics.Link{A: cl.addrs[l.a], B: cl.addrs[l.b], Heuristic: cl.names[l.heuristic], Tx: l.tx}
+}
+
 // Explain returns the shortest chain of links between a and b (breadth
-// first over every link found), or nil if they are not linked.
+// first over the links of the last scan), or nil if they are not linked.
+// It builds its adjacency lists when asked: they are not kept.
 func (cl *Clusters) Explain(a, b chains.Address) []heuristics.Link {
 	ia, ok1 := cl.ids[a]
 	ib, ok2 := cl.ids[b]
@@ -239,29 +245,39 @@ func (cl *Clusters) Explain(a, b chains.Address) []heuristics.Link {
 	if ia == ib {
 		return []heuristics.Link{}
 	}
+	adj := map[uint32][]int{}
+	for i, l := range cl.fresh {
+		adj[l.a] = append(adj[l.a], i)
+		adj[l.b] = append(adj[l.b], i)
+	}
 	type step struct {
 		from uint32
-		e    edge
+		link int
 	}
 	prev := map[uint32]step{ia: {from: ia}}
 	queue := []uint32{ia}
 	for len(queue) > 0 {
 		x := queue[0]
 		queue = queue[1:]
-		for _, e := range cl.adj[x] {
-			if _, ok := prev[e.to]; ok {
+		for _, li := range adj[x] {
+			to := cl.fresh[li].a
+			if to == x {
+				to = cl.fresh[li].b
+			}
+			if _, ok := prev[to]; ok {
 				continue
 			}
-			prev[e.to] = step{from: x, e: e}
-			if e.to == ib {
+			prev[to] = step{from: x, link: li}
+			if to == ib {
 				var path []heuristics.Link
 				for y := ib; y != ia; y = prev[y].from {
 					s := prev[y]
-					path = append([]heuristics.Link{{A: cl.addrs[s.from], B: cl.addrs[y], Heuristic: cl.names[s.e.heuristic], Tx: s.e.tx}}, path...)
+					l := cl.fresh[s.link]
+					path = append([]heuristics.Link{{A: cl.addrs[s.from], B: cl.addrs[y], Heuristic: cl.names[l.heuristic], Tx: l.tx}}, path...)
 				}
 				return path
 			}
-			queue = append(queue, e.to)
+			queue = append(queue, to)
 		}
 	}
 	return nil

@@ -84,9 +84,7 @@ func (cl *Clusters) linkDeposits(links []heuristics.Link) {
 		a, b := cl.id(l.A), cl.id(l.B)
 		cl.guarded(a, b, l, -1) // deposit links are kept, and flagged between two large clusters
 		cl.uf.Union(a, b)
-		cl.adj[a] = append(cl.adj[a], edge{to: b, tx: l.Tx})
-		cl.adj[b] = append(cl.adj[b], edge{to: a, tx: l.Tx})
 		cl.Links[l.Heuristic]++
-		cl.fresh = append(cl.fresh, l)
+		cl.fresh = append(cl.fresh, link{a: a, b: b, tx: l.Tx})
 	}
 }

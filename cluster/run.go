@@ -143,7 +143,8 @@ func RunWith(ctx context.Context, st Store, c chains.Chain, enabled []string, o 
 		}
 	}
 	links := make([]store.ClusterLink, len(cl.fresh))
-	for i, l := range cl.fresh {
+	for i := range cl.fresh {
+		l := cl.Link(i)
 		links[i] = store.ClusterLink{A: l.A, B: l.B, Heuristic: l.Heuristic, Tx: l.Tx}
 	}
 	meta := store.ClusterMeta{Heuristics: set, Height: m.TipHeight, Hash: m.TipHash, Addresses: int64(len(cl.addrs)),
@@ -294,8 +295,8 @@ func runAccount(ctx context.Context, st Store, c chains.Chain, m store.Meta, ena
 		}
 	}
 	var links []store.ClusterLink
-	for _, l := range cl.fresh {
-		if !before[[2]chains.Address{l.A, l.B}] {
+	for i := range cl.fresh {
+		if l := cl.Link(i); !before[[2]chains.Address{l.A, l.B}] {
 			links = append(links, store.ClusterLink{A: l.A, B: l.B, Heuristic: l.Heuristic, Tx: l.Tx})
 		}
 	}
