@@ -35,6 +35,7 @@ func benchScale() (scale, days int) {
 // TestMain removes them at the end.
 var (
 	benchStores = map[string]*embedded.Store{}
+	benchBlocks = map[string]string{} // the block files of each
 	benchDirs   []string
 )
 
@@ -70,6 +71,7 @@ func benchStore(b *testing.B) *embedded.Store {
 		b.Fatal(err)
 	}
 	benchStores[key] = st
+	benchBlocks[key] = filepath.Join(dir, sim.BlocksDir)
 	if _, err := bitcoin.Index(context.Background(), st, bitcoin.IndexConfig{Dir: filepath.Join(dir, sim.BlocksDir)}); err != nil {
 		b.Fatal(err)
 	}
@@ -154,4 +156,68 @@ func countInputs(b *testing.B, st *embedded.Store) int {
 	ctx := context.Background()
 	m, _ := st.Meta(ctx, chains.Bitcoin)
 	return int(m.Inputs)
+}
+
+// BenchmarkClusterIncremental is the clustering issue's incremental
+// target: after indexing 1% more blocks, cluster (multi-input and
+// change-fresh, the default) should cost at most 5% of a full run. Each
+// op indexes 99% of the chain into a new store and clusters it (not
+// timed), indexes the rest, and times the incremental run; the full run
+// over the same blocks is timed in the same op, and the ratio reported.
+func BenchmarkClusterIncremental(b *testing.B) {
+	full := benchStore(b)
+	blocks := benchBlocks[fmt.Sprint(benchScale())]
+	ctx := context.Background()
+	m, err := full.Meta(ctx, chains.Bitcoin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cut := m.TipHeight - (m.TipHeight+1)/100
+	set := []string{heuristics.MultiInput, heuristics.ChangeFresh}
+	var incr, whole time.Duration
+	op := 0
+	for b.Loop() {
+		b.StopTimer()
+		dir, err := os.MkdirTemp("", "fundtrace-bench-incr")
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := embedded.Open(dir, embedded.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: blocks, ToHeight: cut}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Run(ctx, st, chains.Bitcoin, set); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: blocks}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		sum, err := Run(ctx, st, chains.Bitcoin, set)
+		if err != nil || !sum.Incremental {
+			b.Fatalf("incremental run: %+v %v", sum, err)
+		}
+		incr += time.Since(start)
+		b.StopTimer()
+		st.Close()
+		os.RemoveAll(dir)
+		// A full run over the same blocks: the guard size alternates
+		// between two values no cluster of this chain reaches, so that
+		// each op recomputes rather than finding the clusters current.
+		start = time.Now()
+		sum, err = RunWith(ctx, full, chains.Bitcoin, set, Options{GuardSize: DefaultGuardSize + op%2})
+		op++
+		if err != nil || sum.Incremental {
+			b.Fatalf("full run: %+v %v", sum, err)
+		}
+		whole += time.Since(start)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(incr.Milliseconds())/float64(b.N), "incremental-ms")
+	b.ReportMetric(float64(whole.Milliseconds())/float64(b.N), "full-ms")
+	b.ReportMetric(float64(incr)/float64(whole), "ratio")
 }
