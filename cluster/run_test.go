@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -83,6 +84,21 @@ func TestIncremental(t *testing.T) {
 	a, b := clusterDump(t, steps), clusterDump(t, once)
 	if a != b {
 		t.Fatal("clusters extended step by step differ from clusters computed once")
+	}
+	// The stream export reads (address order) holds the same rows.
+	var streamed []string
+	err := once.EachClusterRow(ctx, chains.Bitcoin, func(r store.ClusterRow) error {
+		streamed = append(streamed, fmt.Sprintf("%d %x %d %d", r.Index, []byte(r.Address), r.Cluster, r.Size))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(streamed)
+	loaded := strings.Split(strings.TrimSpace(b), "\n")[1:]
+	sort.Strings(loaded)
+	if strings.Join(streamed, "\n") != strings.Join(loaded, "\n") || len(loaded) < 100 {
+		t.Fatalf("EachClusterRow gives %d rows, LoadClusters %d, or others", len(streamed), len(loaded))
 	}
 	// Another heuristic set recomputes, and matches a fresh computation.
 	sum, err := Run(ctx, steps, chains.Bitcoin, []string{heuristics.MultiInput})

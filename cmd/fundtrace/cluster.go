@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/hex"
 	"fmt"
@@ -313,7 +314,15 @@ func runClusterExport(c *cli.Context) error {
 	}
 	cw := csv.NewWriter(out)
 	cw.Write([]string{"address", "cluster_id", "cluster_size"})
-	err = cs.LoadClusters(c.Context, chains.Bitcoin, func(r store.ClusterRow) error {
+	// A store that streams its rows (the embedded store, in address
+	// order) is read so; LoadClusters (first-seen order) otherwise.
+	each := cs.LoadClusters
+	if st, ok := cs.(interface {
+		EachClusterRow(ctx context.Context, c chains.Chain, fn func(r store.ClusterRow) error) error
+	}); ok {
+		each = st.EachClusterRow
+	}
+	err = each(c.Context, chains.Bitcoin, func(r store.ClusterRow) error {
 		a, err := net.EncodeAddress(r.Address)
 		if err != nil {
 			return err

@@ -119,6 +119,38 @@ func (s *Store) LoadClusters(ctx context.Context, c chains.Chain, fn func(r stor
 	return nil
 }
 
+// EachClusterRow calls fn for every address with a cluster, in address
+// order, as a stream: what cluster export writes, in memory bounded by a
+// cache of cluster sizes (each size is read once while it is cached).
+func (s *Store) EachClusterRow(ctx context.Context, c chains.Chain, fn func(r store.ClusterRow) error) error {
+	const maxCached = 1 << 20
+	sizes := map[uint32]uint32{}
+	lo := keyPrefix(nil, tClusterOf, c)
+	return s.scan(ctx, lo, func(k, v []byte) error {
+		d := decoder{b: v}
+		i, id := uint32(d.uvarint()), uint32(d.uvarint())
+		if d.err != nil {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: d.err}
+		}
+		size, ok := sizes[id]
+		if !ok {
+			err := s.get(clusterSizeKey(c, id), func(v []byte) error {
+				d := decoder{b: v}
+				size = uint32(d.uvarint())
+				return d.err
+			})
+			if err != nil {
+				return fmt.Errorf("size of cluster %d: %w", id, err)
+			}
+			if len(sizes) == maxCached {
+				clear(sizes)
+			}
+			sizes[id] = size
+		}
+		return fn(store.ClusterRow{Index: i, Address: chains.Address(k[len(lo):]), Cluster: id, Size: size})
+	})
+}
+
 // scan calls fn for every entry whose key starts with lo, in key order.
 func (s *Store) scan(ctx context.Context, lo []byte, fn func(k, v []byte) error) error {
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
