@@ -1,5 +1,7 @@
-// Package shareddata finds the project's shared real-data folder
-// (../shared/data beside the repository) for tests.
+// Package shareddata finds the project's real public test data for tests:
+// testdata/shared in the repository (a copy of the shared data folder,
+// with its SOURCES.md naming every file's source and licence), or, for a
+// tree without it, ../shared/data beside the repository.
 package shareddata
 
 import (
@@ -19,9 +21,10 @@ func Dir(t testing.TB) string {
 	}
 	for d := wd; ; d = filepath.Dir(d) {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			p := filepath.Join(d, "..", "shared", "data")
-			if _, err := os.Stat(p); err == nil {
-				return p
+			for _, p := range []string{filepath.Join(d, "testdata", "shared"), filepath.Join(d, "..", "shared", "data")} {
+				if _, err := os.Stat(filepath.Join(p, "SOURCES.md")); err == nil {
+					return p
+				}
 			}
 			break
 		}
@@ -30,9 +33,9 @@ func Dir(t testing.TB) string {
 		}
 	}
 	if os.Getenv("CI") != "" {
-		t.Fatal("shared data folder ../shared/data not found beside the repository")
+		t.Fatal("real test data not found: neither testdata/shared nor ../shared/data")
 	}
-	t.Skip("shared data folder ../shared/data not found beside the repository")
+	t.Skip("real test data not found: neither testdata/shared nor ../shared/data")
 	return ""
 }
 
