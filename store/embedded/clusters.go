@@ -94,10 +94,9 @@ func (s *Store) LoadClusters(ctx context.Context, c chains.Chain, fn func(r stor
 	var rows []store.ClusterRow
 	lo = keyPrefix(nil, tClusterOf, c)
 	err = s.scan(ctx, lo, func(k, v []byte) error {
-		d := decoder{b: v}
-		i, id := uint32(d.uvarint()), uint32(d.uvarint())
-		if d.err != nil {
-			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: d.err}
+		i, id, err := clusterOfValue(v)
+		if err != nil {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
 		}
 		for int(i) >= len(rows) {
 			rows = append(rows, store.ClusterRow{})
@@ -127,10 +126,9 @@ func (s *Store) EachClusterRow(ctx context.Context, c chains.Chain, fn func(r st
 	sizes := map[uint32]uint32{}
 	lo := keyPrefix(nil, tClusterOf, c)
 	return s.scan(ctx, lo, func(k, v []byte) error {
-		d := decoder{b: v}
-		i, id := uint32(d.uvarint()), uint32(d.uvarint())
-		if d.err != nil {
-			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: d.err}
+		i, id, err := clusterOfValue(v)
+		if err != nil {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
 		}
 		size, ok := sizes[id]
 		if !ok {
@@ -149,6 +147,14 @@ func (s *Store) EachClusterRow(ctx context.Context, c chains.Chain, fn func(r st
 		}
 		return fn(store.ClusterRow{Index: i, Address: chains.Address(k[len(lo):]), Cluster: id, Size: size})
 	})
+}
+
+// clusterOfValue reads an assignment (table C): the address's index
+// and its cluster's id.
+func clusterOfValue(v []byte) (index, id uint32, err error) {
+	d := decoder{b: v}
+	index, id = uint32(d.uvarint()), uint32(d.uvarint())
+	return index, id, d.err
 }
 
 // scan calls fn for every entry whose key starts with lo, in key order.
@@ -225,11 +231,9 @@ func (s *Store) SaveClusters(ctx context.Context, c chains.Chain, reset bool, m 
 // ClusterOf returns a's cluster id and the cluster's size, or
 // store.ErrNotFound when a has none.
 func (s *Store) ClusterOf(ctx context.Context, c chains.Chain, a chains.Address) (id, size uint32, err error) {
-	err = s.get(clusterOfKey(c, a), func(v []byte) error {
-		d := decoder{b: v}
-		d.uvarint()
-		id = uint32(d.uvarint())
-		return d.err
+	err = s.get(clusterOfKey(c, a), func(v []byte) (err error) {
+		_, id, err = clusterOfValue(v)
+		return err
 	})
 	if err != nil {
 		return 0, 0, err
