@@ -4,7 +4,7 @@ STORE   ?= fundtrace-data
 BIN     := bin/fundtrace
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build demo test lint vet fmt-check bench eval fuzz clean
+.PHONY: all build demo test lint vet fmt-check bench bench-scale eval fuzz clean
 
 all: build
 
@@ -74,6 +74,14 @@ bench:
 	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench 'Trace' -benchtime 5x -timeout 20m ./tracer | tee -a bench.txt
 	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench 'Serve' -benchtime 100000x -count 3 -timeout 20m ./screening | tee -a bench.txt
 	@sh scripts/benchreport.sh bench.txt
+
+# Cost as the chain grows (not part of make test): simulated Bitcoin
+# chains of growing size (SCALES="100 300 700", DAYS=45; generated and
+# indexed once, cached in .cache/bench-scale), clustered as whole
+# processes: inputs/s, peak resident memory per address and fixed, and an
+# incremental run after 1% more blocks against a full one.
+bench-scale:
+	sh scripts/bench-scale.sh
 
 # Clustering accuracy on simulated chains with ground truth: pairwise
 # precision and recall of each heuristic set (Bitcoin) and of the deposit

@@ -108,6 +108,15 @@ func RunWith(ctx context.Context, st Store, c chains.Chain, enabled []string, o 
 		sum.Recomputed = recompute(&prev, m, set, o.GuardSize, tip)
 		sum.Incremental = sum.Recomputed == ""
 	}
+	if ss, ok := st.(StreamStore); ok {
+		if sum.Incremental {
+			sum.From = prev.Height + 1
+		}
+		if err := runStream(ctx, ss, c, m, hs, set, o, &prev, sum); err != nil {
+			return nil, err
+		}
+		return sum, nil
+	}
 	cl := newClusters()
 	cl.Guard = uint32(o.GuardSize)
 	var loaded []uint32 // cluster id of each loaded address, by index
@@ -334,14 +343,24 @@ func (cl *Clusters) carry(prev *store.ClusterMeta) {
 // guardMeta records the guard, its suspects and flagged merges, and the
 // clusters those merges built as they stand now.
 func (cl *Clusters) guardMeta(m *store.ClusterMeta) {
+	cl.guardMetaOf(m, func(a chains.Address) (uint32, bool) {
+		i, ok := cl.ids[a]
+		if !ok {
+			return 0, false
+		}
+		return cl.minID(cl.uf.Find(i)), true
+	})
+}
+
+// guardMetaOf is guardMeta with the cluster of an address given.
+func (cl *Clusters) guardMetaOf(m *store.ClusterMeta, clusterOf func(chains.Address) (uint32, bool)) {
 	m.GuardSize, m.Suspects, m.Flagged, m.Dropped = int64(cl.Guard), cl.Suspects, cl.Flagged, cl.Dropped
 	seen := map[uint32]bool{}
 	for _, f := range cl.Flagged {
-		i, ok := cl.ids[chains.Address(f.A)]
+		id, ok := clusterOf(chains.Address(f.A))
 		if !ok {
 			continue
 		}
-		id := cl.minID(cl.uf.Find(i))
 		if !seen[id] {
 			seen[id] = true
 			m.FlaggedClusters = append(m.FlaggedClusters, id)

@@ -111,24 +111,45 @@ func TestIncremental(t *testing.T) {
 	if clusterDump(t, steps) != clusterDump(t, once) {
 		t.Fatal("recomputed clusters differ")
 	}
-	// The in-memory clusters agree with the stored ones, and explanations
-	// from the store link the same pairs.
-	cl, err := Bitcoin(ctx, once, chains.Bitcoin, []string{heuristics.MultiInput})
+	agree(t, once, []string{heuristics.MultiInput})
+	if _, err := Run(ctx, once, chains.Bitcoin, set); err != nil {
+		t.Fatal(err)
+	}
+	agree(t, once, set)
+}
+
+// agree checks that the in-memory clusters (ids given as addresses are
+// met, first-seen by a lookup per address) agree with the stored ones
+// (the stream run: ids from a pass over the histories), and that
+// explanations from the store link members of a cluster.
+func agree(t *testing.T, st *embedded.Store, set []string) {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := Bitcoin(ctx, st, chains.Bitcoin, set)
 	if err != nil {
 		t.Fatal(err)
+	}
+	m, _, err := st.ClusterMeta(ctx, chains.Bitcoin)
+	if err != nil || m.Addresses != int64(cl.Addresses()) || m.Clusters != int64(cl.Count()) {
+		t.Fatalf("%v: stored %d addresses in %d clusters, computed %d in %d (%v)", set, m.Addresses, m.Clusters, cl.Addresses(), cl.Count(), err)
 	}
 	checked := 0
 	for i, x := range cl.addrs {
 		id, size, _ := cl.ID(x)
-		sid, ssize, err := once.ClusterOf(ctx, chains.Bitcoin, x)
+		sid, ssize, err := st.ClusterOf(ctx, chains.Bitcoin, x)
 		if err != nil || sid != id || ssize != size {
-			t.Fatalf("address %d: stored cluster %d (size %d), computed %d (%d): %v", i, sid, ssize, id, size, err)
+			t.Fatalf("%v: address %d: stored cluster %d (size %d), computed %d (%d): %v", set, i, sid, ssize, id, size, err)
 		}
 		if size > 2 && checked < 20 {
 			first := cl.addrs[id]
-			path, err := Explain(ctx, once, chains.Bitcoin, first, x)
+			path, err := Explain(ctx, st, chains.Bitcoin, first, x)
 			if err != nil || (first != x && len(path) == 0) {
 				t.Fatalf("no stored explanation between members of cluster %d: %v", id, err)
+			}
+			for _, l := range path {
+				if tx, err := st.Tx(ctx, chains.Bitcoin, l.Tx); err != nil || tx.Height < 0 {
+					t.Fatalf("explanation step %v: its transaction: %v", l, err)
+				}
 			}
 			checked++
 		}

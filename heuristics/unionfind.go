@@ -8,6 +8,17 @@ type UnionFind struct {
 	size   []uint32
 }
 
+// NewUnionFind makes n singleton sets, ids 0..n-1, in arrays of exactly
+// that length (Add grows them as append does).
+func NewUnionFind(n int) UnionFind {
+	u := UnionFind{parent: make([]uint32, n), size: make([]uint32, n)}
+	for i := range u.parent {
+		u.parent[i] = uint32(i)
+		u.size[i] = 1
+	}
+	return u
+}
+
 // Add makes a new singleton set and returns its id.
 func (u *UnionFind) Add() uint32 {
 	id := uint32(len(u.parent))

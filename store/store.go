@@ -177,11 +177,42 @@ type ClusterRow struct {
 }
 
 // ClusterLink is one piece of clustering evidence: the heuristic that
-// linked two addresses and the transaction it read.
+// linked two addresses and the transaction it read. A link a clustering
+// run writes carries the addresses' indexes (IA, IB) and the
+// transaction's place (Height, Position) too, which a store may keep
+// instead of the addresses and the txid: a link is then a few bytes.
 type ClusterLink struct {
 	A, B      chains.Address
 	Heuristic string
 	Tx        chains.Hash
+
+	IA, IB   uint32
+	Height   int64
+	Position uint32
+}
+
+// FirstPaid is where an address was first paid: the height, position in
+// the block and output index of the output (the smallest such triple of
+// its history).
+type FirstPaid struct {
+	Height   int64
+	Position uint32
+	Vout     uint32
+}
+
+// ClusterWriter writes one clustering run as a stream, so that a run
+// keeps none of it in memory: links as they are found, then the new or
+// changed assignments and the sizes of their clusters, then Commit.
+// Until Commit the chain has no clusters for its readers (never stale
+// or half-written ones), and a run that stops before it (Close without
+// Commit, a crash) leaves the next run to recompute from scratch.
+type ClusterWriter interface {
+	Link(l ClusterLink) error
+	Row(r ClusterRow) error
+	Size(cluster, size uint32) error
+	Commit(m ClusterMeta) error
+	// Close releases the writer; after Commit it does nothing else.
+	Close() error
 }
 
 // SanctionsSnapshot describes one imported sanctions list.

@@ -93,7 +93,8 @@ func runCluster(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("unknown cluster subcommand %q (see fundtrace help cluster)", c.Args().First())
 	}
-	st, cs, err := openAs[cluster.Store](c, writeStore)
+	// Clustering reads the store in sequential passes: a small cache.
+	st, cs, err := openAsCache[cluster.Store](c, writeStore, 32<<20)
 	if err != nil {
 		return err
 	}

@@ -207,8 +207,15 @@ const (
 
 // openAs opens the store and returns it also as T (see storeAs).
 func openAs[T any](c *cli.Context, how access) (backend, T, error) {
+	return openAsCache[T](c, how, 0)
+}
+
+// openAsCache is openAs with the embedded store's block cache of
+// cacheBytes (0: the default): a command that reads the store in passes
+// gains little from a large cache, which would be most of its memory.
+func openAsCache[T any](c *cli.Context, how access, cacheBytes int64) (backend, T, error) {
 	var zero T
-	st, err := openStore(c, how)
+	st, err := openStoreCache(c, how, cacheBytes)
 	if err != nil {
 		return nil, zero, err
 	}
@@ -224,6 +231,10 @@ func openAs[T any](c *cli.Context, how access) (backend, T, error) {
 // only commands that create stores may create one, so that a typo does
 // not silently make an empty store, and read commands open it read-only.
 func openStore(c *cli.Context, how access) (backend, error) {
+	return openStoreCache(c, how, 0)
+}
+
+func openStoreCache(c *cli.Context, how access, cacheBytes int64) (backend, error) {
 	loc := c.String(storeFlag.Name)
 	if strings.HasPrefix(loc, "clickhouse://") {
 		return clickhouse.Open(c.Context, loc, clickhouse.Options{Cluster: c.String(clusterFlag.Name), Logger: slog.Default()})
@@ -239,7 +250,11 @@ func openStore(c *cli.Context, how access) (backend, error) {
 			return nil, fmt.Errorf("no store at %s: index a chain first (fundtrace index), or pass --store", loc)
 		}
 	}
-	return embedded.Open(loc, embedded.Options{Logger: slog.Default(), ReadOnly: how == readStore})
+	o := embedded.Options{Logger: slog.Default(), ReadOnly: how == readStore, CacheBytes: cacheBytes}
+	if cacheBytes > 0 {
+		o.MemTableBytes = cacheBytes // a lean open: small memtables too
+	}
+	return embedded.Open(loc, o)
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -137,8 +138,13 @@ func TestScreenExitCodes(t *testing.T) {
 		}
 		return exitCode(err), res
 	}
-	// No list in the store: nothing is screened.
-	if _, _, err := run(t, "--store", st, "labels", "import", "../../testdata/sim/btc/labels.csv"); err != nil {
+	// No list in the store: nothing is screened. (The store holds a
+	// label, no chain: a store without a chain is mainnet's.)
+	lf := filepath.Join(t.TempDir(), "labels.csv")
+	if err := os.WriteFile(lf, []byte("chain,address,label,category\nbtc,1dice8EMZmqKvrGE4Qc9bUFf9PX3xaYDp,Satoshi Dice,gambling\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, "--store", st, "labels", "import", lf); err != nil {
 		t.Fatal(err)
 	}
 	if code, res := screen(clean); code != 1 || res[0]["status"] != "no_list" || res[0]["sanctioned"] != nil {

@@ -64,20 +64,8 @@ func (s *Store) SaveClusters(ctx context.Context, c chains.Chain, reset bool, m 
 		base = run
 	}
 	chain := string(c)
-	for _, t := range []string{"cluster_rows", "cluster_sizes", "cluster_links"} {
-		var n uint64
-		if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND run >= ?", s.table(t)), chain, run).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 { // an interrupted save's rows
-			stmt := fmt.Sprintf("ALTER TABLE %s.%s%s DELETE WHERE chain = '%s' AND run >= %d", quoteIdent(s.topo.db), quoteIdent(s.topo.local(t)), s.topo.on(), c, run)
-			if err := s.conn.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("remove an interrupted cluster save: %w", err)
-			}
-			if err := s.waitMutations(ctx, s.topo.local(t)); err != nil {
-				return err
-			}
-		}
+	if err := s.removeInterruptedRun(ctx, c, run); err != nil {
+		return err
 	}
 	parts := []tableRows{
 		{"cluster_rows", "chain, run, address, idx, cluster", func(add func(...any) error) error {

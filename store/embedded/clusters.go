@@ -22,6 +22,7 @@ import (
 //	Q c index(4)                            → addr (the addresses in the order they were seen)
 //	S c cluster(4)                          → cluster size
 //	e c len(1) addr len(1) other heur(1) tx → (empty): a link, stored from both ends
+//	                                          (runs now write table E: clusterstream.go)
 
 func clusterMetaKey(c chains.Chain) []byte { return append(keyPrefix(nil, tMeta, c), "clusters"...) }
 
@@ -179,7 +180,7 @@ func (s *Store) SaveClusters(ctx context.Context, c chains.Chain, reset bool, m 
 	b := s.db.NewBatch()
 	defer b.Close()
 	if reset {
-		for _, t := range []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink} {
+		for _, t := range []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink, tClusterLinkByIndex} {
 			lo := keyPrefix(nil, t, c)
 			if err := b.DeleteRange(lo, prefixEnd(lo), nil); err != nil {
 				return err
@@ -271,5 +272,20 @@ func (s *Store) ClusterLinks(ctx context.Context, c chains.Chain, a chains.Addre
 		}
 		out = append(out, store.ClusterLink{A: a, B: other, Heuristic: name, Tx: tx})
 	}
-	return out, it.Error()
+	if err := it.Error(); err != nil {
+		return nil, err
+	}
+	var i uint32
+	err = s.get(clusterOfKey(c, a), func(v []byte) (err error) {
+		i, _, err = clusterOfValue(v)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	more, err := s.linksByIndex(ctx, c, a, i)
+	return append(out, more...), err
 }

@@ -44,10 +44,11 @@ const (
 	tTransfer       = 'x'
 	tToken          = 'k'
 
-	tClusterOf    = 'q'
-	tClusterIndex = 'Q'
-	tClusterSize  = 'S'
-	tClusterLink  = 'e'
+	tClusterOf          = 'q'
+	tClusterIndex       = 'Q'
+	tClusterSize        = 'S'
+	tClusterLink        = 'e'
+	tClusterLinkByIndex = 'E' // clusterstream.go
 
 	tLabel = 'l'
 

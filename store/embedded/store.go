@@ -42,6 +42,11 @@ type Options struct {
 	Logger *slog.Logger
 	// CacheBytes is the block cache size. Default 256 MiB.
 	CacheBytes int64
+	// MemTableBytes is the size of a memtable. Default 64 MiB. Pebble
+	// may hold a few at once (one filling, others being flushed), which
+	// a command that writes in a stream and must stay small (cluster)
+	// keeps down.
+	MemTableBytes int64
 	// ReadOnly opens without taking the write lock's exclusivity; writes fail.
 	ReadOnly bool
 	// IngestBytes is the size of write (its entries' bytes, estimated
@@ -108,11 +113,14 @@ func open(path string, o Options, exists bool) (*Store, error) {
 	if o.CacheBytes == 0 {
 		o.CacheBytes = 256 << 20
 	}
+	if o.MemTableBytes == 0 {
+		o.MemTableBytes = 64 << 20
+	}
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
 	opts := &pebble.Options{
 		Cache:         cache,
-		MemTableSize:  64 << 20,
+		MemTableSize:  uint64(o.MemTableBytes),
 		Logger:        pebbleLogger{o.Logger},
 		EventListener: &pebble.EventListener{DataCorruption: corruptionSeen(o.Logger)},
 		ReadOnly:      o.ReadOnly,

@@ -1,0 +1,444 @@
+package cluster
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime/debug"
+	"slices"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/heuristics"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// Clustering a UTXO chain at scale. A run holds, per address, an entry
+// of the address index (16 bytes: see addrIndex), the union-find's parent
+// and size (8) and, at the end, its cluster's id (4); nothing else grows
+// with the chain. It reads the store in sequential passes:
+//
+//  1. every address once, with where it was first paid (EachAddress):
+//     the ids, dense and in first-paid order, so that "paid before
+//     height h" (the change-fresh heuristic) is "id below the count of
+//     addresses paid before h", one array of a count per block;
+//  2. every transaction in chain order (EachTx), linking as it goes and
+//     handing each link to the store as it is found;
+//  3. every address again, writing its assignment.
+//
+// An incremental run reads the stored assignments instead of pass 1
+// (the ids are the stored indexes) and only the new blocks in pass 2,
+// and writes only the assignments that changed.
+
+// StreamStore is a store clustering can read in passes and write as a
+// stream.
+type StreamStore interface {
+	Store
+	// EachAddress calls fn for every address the chain paid, once, with
+	// where it was first paid.
+	EachAddress(ctx context.Context, c chains.Chain, fn func(a chains.Address, first store.FirstPaid) error) error
+	// EachAssignment calls fn for every stored assignment.
+	EachAssignment(ctx context.Context, c chains.Chain, fn func(a chains.Address, index, cluster uint32) error) error
+	NewClusterWriter(ctx context.Context, c chains.Chain, reset bool) (store.ClusterWriter, error)
+}
+
+// TxStreamer reads a UTXO chain's transactions in chain order as one
+// pass; a store without it is read block by block.
+type TxStreamer interface {
+	EachTx(ctx context.Context, c chains.Chain, from, to int64, fn func(tx *chains.Tx) error) error
+}
+
+// maxSeeds bounds the hash seeds tried before giving up on an address
+// index without collisions (see addrIndex).
+const maxSeeds = 4
+
+// firstKey packs where an address was first paid into one integer that
+// sorts as (height, position, vout); positions and output indexes past
+// the fields' widths compare equal, and the hash breaks the tie.
+func firstKey(f store.FirstPaid) (uint64, error) {
+	if f.Height < 0 || f.Height >= 1<<28 {
+		return 0, fmt.Errorf("first payment at height %d: out of range", f.Height)
+	}
+	return uint64(f.Height)<<36 | uint64(min(f.Position, 1<<20-1))<<16 | uint64(min(f.Vout, 1<<16-1)), nil
+}
+
+// streamRun is one run of the stream clustering.
+type streamRun struct {
+	st  StreamStore
+	c   chains.Chain
+	cl  *Clusters // the guard, the counts and the union-find
+	idx *addrIndex
+	n   uint32   // ids the index holds (0..n-1); extra ids follow
+	wm  []uint32 // full runs: wm[h] is how many addresses were first paid below height h
+	old []uint32 // incremental runs: each indexed address's stored cluster
+	w   store.ClusterWriter
+}
+
+// runStream clusters UTXO chain c of st: the stream form of RunWith.
+//
+// prev is the stored run's record, which s.Incremental says to extend.
+func runStream(ctx context.Context, st StreamStore, c chains.Chain, m store.Meta, hs *heuristics.Bitcoin, set []string, o Options, prev *store.ClusterMeta, s *Summary) error {
+	// The arrays hold no pointers, and the garbage a pass makes (a
+	// transaction at a time) is small: collect it early rather than let
+	// the heap grow to twice the arrays.
+	defer debug.SetGCPercent(debug.SetGCPercent(20))
+	r := &streamRun{st: st, c: c, cl: newClusters()}
+	r.cl.Guard = uint32(o.GuardSize)
+	if !s.Incremental {
+		prev = nil
+	}
+	if s.Incremental {
+		ok, err := r.load(ctx, prev)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			s.Incremental = false
+			s.Recomputed = fmt.Sprintf("the stored assignments are not the %d addresses the clusters' record counts", prev.Addresses)
+			s.From = 0
+			prev = nil
+		}
+	}
+	if !s.Incremental {
+		if err := r.index(ctx, m.TipHeight, m.Addresses); err != nil {
+			return err
+		}
+	}
+	hs.Seen = r.seen
+	w, err := st.NewClusterWriter(ctx, c, !s.Incremental)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	r.w = w
+	if prev != nil {
+		for k, v := range prev.Links {
+			r.cl.Links[k] = int(v)
+		}
+	}
+	if err := r.scan(ctx, hs, s.From, m.TipHeight, s.Incremental); err != nil {
+		return err
+	}
+	mins := r.minIDs()
+	changed, clusters, err := r.write(ctx, mins, s.Incremental)
+	if err != nil {
+		return err
+	}
+	meta := store.ClusterMeta{Heuristics: set, Height: m.TipHeight, Hash: m.TipHash, Addresses: int64(r.idx.next),
+		Clusters: clusters, Links: map[string]int64{}}
+	for k, v := range r.cl.Links {
+		meta.Links[k] = int64(v)
+	}
+	if prev != nil {
+		r.cl.carry(prev)
+	}
+	r.cl.guardMetaOf(&meta, func(a chains.Address) (uint32, bool) {
+		id, ok := r.idx.lookup(a)
+		if !ok {
+			return 0, false
+		}
+		return mins[r.cl.uf.Find(id)], true
+	})
+	if err := w.Commit(meta); err != nil {
+		return err
+	}
+	s.Meta, s.Changed = meta, changed
+	return nil
+}
+
+// index builds the address index from every address's first payment
+// (pass 1), ids in first-paid order.
+func (r *streamRun) index(ctx context.Context, tip, want int64) error {
+	for seed := uint64(0); seed < maxSeeds; seed++ {
+		x := newAddrIndex(seed)
+		// The store counts its addresses: an array of that size, where
+		// append would hold the old array and one a quarter larger at
+		// once. Should the count be short, append still works.
+		x.ent = make([]hashID, 0, max(want, 0))
+		err := r.st.EachAddress(ctx, r.c, func(a chains.Address, f store.FirstPaid) error {
+			k, err := firstKey(f)
+			if err != nil {
+				return fmt.Errorf("address %s: %w", a, err)
+			}
+			x.ent = append(x.ent, hashID{h: x.hash(a), id: k})
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("cluster: read %s addresses: %w", r.c, err)
+		}
+		n := len(x.ent)
+		if n >= math.MaxUint32 {
+			return fmt.Errorf("cluster: %d addresses: more than ids of 32 bits can number", n)
+		}
+		// Ids in first-paid order; several addresses of one output in
+		// hash order.
+		slices.SortFunc(x.ent, func(a, b hashID) int {
+			switch {
+			case a.id != b.id:
+				if a.id < b.id {
+					return -1
+				}
+				return 1
+			case a.h < b.h:
+				return -1
+			case a.h > b.h:
+				return 1
+			}
+			return 0
+		})
+		r.wm = make([]uint32, tip+2)
+		j := 0
+		for h := range r.wm {
+			for j < n && int64(x.ent[j].id>>36) < int64(h) {
+				j++
+			}
+			r.wm[h] = uint32(j)
+		}
+		for i := range x.ent {
+			x.ent[i].id = uint64(i)
+		}
+		if !x.seal() {
+			continue // two addresses of one hash: another seed
+		}
+		x.next = uint32(n)
+		r.idx, r.n = x, uint32(n)
+		r.cl.uf = heuristics.NewUnionFind(n)
+		return nil
+	}
+	return fmt.Errorf("cluster: the hashes of %s addresses collide under %d seeds", r.c, maxSeeds)
+}
+
+// load builds the address index and the union-find from the stored
+// assignments of the run being extended; ok is false when they are not
+// what its record says (recompute).
+func (r *streamRun) load(ctx context.Context, prev *store.ClusterMeta) (ok bool, err error) {
+	n := prev.Addresses
+	if n < 0 || n >= math.MaxUint32 {
+		return false, nil
+	}
+	errMismatch := errors.New("mismatch")
+	for seed := uint64(0); seed < maxSeeds; seed++ {
+		x := newAddrIndex(seed)
+		x.ent = make([]hashID, 0, n)
+		r.old = make([]uint32, n)
+		r.cl.uf = heuristics.NewUnionFind(int(n))
+		err := r.st.EachAssignment(ctx, r.c, func(a chains.Address, index, cluster uint32) error {
+			if int64(index) >= n || int64(cluster) >= n || len(x.ent) == int(n) {
+				return errMismatch
+			}
+			x.ent = append(x.ent, hashID{h: x.hash(a), id: uint64(index)})
+			r.old[index] = cluster
+			r.cl.uf.Union(index, cluster)
+			return nil
+		})
+		if errors.Is(err, errMismatch) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("cluster: read %s assignments: %w", r.c, err)
+		}
+		if len(x.ent) != int(n) {
+			return false, nil
+		}
+		if !x.seal() {
+			continue
+		}
+		x.next = uint32(n)
+		r.idx, r.n = x, uint32(n)
+		return true, nil
+	}
+	return false, fmt.Errorf("cluster: the hashes of %s addresses collide under %d seeds", r.c, maxSeeds)
+}
+
+// seen is the change-fresh heuristic's question: was a paid below height
+// before?
+func (r *streamRun) seen(a chains.Address, before int64) bool {
+	id, ok := r.idx.lookup(a)
+	switch {
+	case !ok:
+		return false
+	case id >= r.n:
+		h, ok := r.idx.extraAt[a]
+		return ok && h < before
+	case r.wm == nil:
+		return true // an incremental run: every indexed address was paid below the new blocks
+	case before < 0:
+		return false
+	case before >= int64(len(r.wm)):
+		return true
+	}
+	return id < r.wm[before]
+}
+
+// id returns a's id, giving it the next one if it has none.
+func (r *streamRun) id(a chains.Address, height int64) uint32 {
+	if id, ok := r.idx.lookup(a); ok {
+		return id
+	}
+	r.cl.uf.Add()
+	return r.idx.add(a, height)
+}
+
+// scan applies hs to the transactions of blocks from..to (pass 2),
+// writing each link as it is found. An incremental run first gives the
+// addresses its transactions pay for the first time their ids, in
+// first-paid order.
+func (r *streamRun) scan(ctx context.Context, hs *heuristics.Bitcoin, from, to int64, incremental bool) error {
+	cl := r.cl
+	var misses []chains.Address
+	each := func(tx *chains.Tx) error {
+		cl.Txs++
+		if incremental {
+			for i := range tx.Outputs {
+				misses = misses[:0]
+				for _, a := range tx.Outputs[i].Addresses {
+					if _, ok := r.idx.lookup(a); !ok && !slices.Contains(misses, a) {
+						misses = append(misses, a)
+					}
+				}
+				if len(misses) > 1 {
+					slices.SortFunc(misses, func(a, b chains.Address) int {
+						ha, hb := r.idx.hash(a), r.idx.hash(b)
+						switch {
+						case ha < hb:
+							return -1
+						case ha > hb:
+							return 1
+						}
+						return 0
+					})
+				}
+				for _, a := range misses {
+					r.id(a, tx.Height)
+				}
+			}
+		}
+		if heuristics.IsCoinJoin(tx) {
+			cl.CoinJoins++
+		}
+		for _, l := range hs.Links(tx) {
+			a, b := r.id(l.A, tx.Height), r.id(l.B, tx.Height)
+			if !cl.guarded(a, b, l, tx.Height) {
+				continue
+			}
+			cl.uf.Union(a, b)
+			cl.Links[l.Heuristic]++
+			err := r.w.Link(store.ClusterLink{A: l.A, B: l.B, Heuristic: l.Heuristic, Tx: l.Tx, IA: a, IB: b, Height: tx.Height, Position: tx.Position})
+			if err != nil {
+				return fmt.Errorf("cluster: write a link of %s: %w", l.Tx, err)
+			}
+		}
+		return nil
+	}
+	if ts, ok := r.st.(TxStreamer); ok {
+		if err := ts.EachTx(ctx, r.c, from, to, each); err != nil {
+			return fmt.Errorf("cluster: read %s transactions: %w", r.c, err)
+		}
+		return nil
+	}
+	for h := from; h <= to; h++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		_, txids, err := r.st.BlockByHeight(ctx, r.c, h)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("cluster: block %d: %w", h, err)
+		}
+		for _, id := range txids {
+			tx, err := r.st.Tx(ctx, r.c, id)
+			if err != nil {
+				return fmt.Errorf("cluster: block %d: %w", h, err)
+			}
+			if err := each(tx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// minIDs returns, for every root of the union-find, the smallest id in
+// its set, the cluster's id: the id of its first-paid address, which
+// does not depend on the order of the unions and stays as the cluster
+// grows. Other ids' entries are unused.
+func (r *streamRun) minIDs() []uint32 {
+	uf := &r.cl.uf
+	mins := make([]uint32, uf.Len())
+	for i := range mins {
+		mins[i] = math.MaxUint32
+	}
+	for i := range mins {
+		if root := uf.Find(uint32(i)); mins[root] == math.MaxUint32 {
+			mins[root] = uint32(i)
+		}
+	}
+	return mins
+}
+
+// write hands the store the assignments (pass 3): every address's in a
+// full run, in an incremental one those that changed; then the sizes of
+// their clusters. It returns the assignments written and the number of
+// clusters.
+func (r *streamRun) write(ctx context.Context, mins []uint32, incremental bool) (changed int, clusters int64, err error) {
+	uf := &r.cl.uf
+	var dirty []uint64 // incremental: clusters whose size is to be written, one bit per id
+	if incremental {
+		dirty = make([]uint64, (uf.Len()+63)/64)
+	}
+	row := func(a chains.Address, id uint32) error {
+		c := mins[uf.Find(id)]
+		if dirty != nil {
+			dirty[c/64] |= 1 << (c % 64)
+		}
+		changed++
+		return r.w.Row(store.ClusterRow{Index: id, Address: a, Cluster: c})
+	}
+	if incremental {
+		err = r.st.EachAssignment(ctx, r.c, func(a chains.Address, index, cluster uint32) error {
+			if int(index) >= len(r.old) || mins[uf.Find(index)] == cluster {
+				return nil
+			}
+			return row(a, index)
+		})
+	} else {
+		err = r.st.EachAddress(ctx, r.c, func(a chains.Address, _ store.FirstPaid) error {
+			id, ok := r.idx.lookup(a)
+			if !ok || id >= r.n {
+				return fmt.Errorf("address %s was not there in the first pass (was the store written to while clustering?)", a)
+			}
+			return row(a, id)
+		})
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("cluster: write %s assignments: %w", r.c, err)
+	}
+	extra := make([]chains.Address, 0, len(r.idx.extra))
+	for a := range r.idx.extra {
+		extra = append(extra, a)
+	}
+	slices.SortFunc(extra, func(a, b chains.Address) int { return cmp.Compare(r.idx.extra[a], r.idx.extra[b]) })
+	for _, a := range extra {
+		if err := row(a, r.idx.extra[a]); err != nil {
+			return 0, 0, err
+		}
+	}
+	for i := range uf.Len() {
+		id := uint32(i)
+		if uf.Find(id) != id {
+			continue
+		}
+		clusters++
+		c := mins[id]
+		if dirty != nil && dirty[c/64]&(1<<(c%64)) == 0 {
+			continue
+		}
+		if err := r.w.Size(c, uf.Size(id)); err != nil {
+			return 0, 0, fmt.Errorf("cluster: write %s cluster sizes: %w", r.c, err)
+		}
+	}
+	return changed, clusters, nil
+}

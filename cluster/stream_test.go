@@ -1,0 +1,138 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/heuristics"
+	"github.com/fundtrace/fundtrace/sim"
+	"github.com/fundtrace/fundtrace/store"
+	"github.com/fundtrace/fundtrace/store/embedded"
+)
+
+// TestAddrIndex: every address indexed is found with its id, an address
+// not indexed is not, and two addresses of one hash are reported.
+func TestAddrIndex(t *testing.T) {
+	x := newAddrIndex(0)
+	for i := range 5000 {
+		x.ent = append(x.ent, hashID{h: x.hash(chains.Address(fmt.Sprint("a", i))), id: uint64(i)})
+	}
+	if !x.seal() {
+		t.Fatal("5,000 distinct addresses collide")
+	}
+	for i := range 5000 {
+		if id, ok := x.lookup(chains.Address(fmt.Sprint("a", i))); !ok || id != uint32(i) {
+			t.Fatalf("a%d: %d %v", i, id, ok)
+		}
+	}
+	for i := range 5000 {
+		if _, ok := x.lookup(chains.Address(fmt.Sprint("b", i))); ok {
+			t.Fatalf("b%d found", i)
+		}
+	}
+	x.next = 5000
+	if id := x.add("b1", 7); id != 5000 {
+		t.Fatalf("extra address: id %d", id)
+	}
+	if id, ok := x.lookup("b1"); !ok || id != 5000 || x.extraAt["b1"] != 7 {
+		t.Fatalf("extra address: %d %v", id, ok)
+	}
+	x.ent = append(x.ent, hashID{h: x.ent[10].h, id: 5001})
+	if x.seal() {
+		t.Fatal("a repeated hash is not reported")
+	}
+}
+
+// TestCollisionsRetry: when two addresses share a hash under the first
+// seed, the run indexes again under another and its clusters are those
+// of a run without the collision, ids and all.
+func TestCollisionsRetry(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := sim.WriteBTC(sim.GenerateBTC(sim.BTCConfig{Seed: 5, Days: 3}), dir, sim.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	set := []string{heuristics.MultiInput, heuristics.ChangeFresh}
+	dumps := map[bool]string{}
+	for _, collide := range []bool{false, true} {
+		st := tempStore(t)
+		if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: filepath.Join(dir, sim.BlocksDir)}); err != nil {
+			t.Fatal(err)
+		}
+		seeds := map[uint64]bool{}
+		weakHash = func(seed uint64, a chains.Address) (uint64, bool) {
+			seeds[seed] = true
+			if collide && seed == 0 {
+				return uint64(len(a)), true // every address of one length collides
+			}
+			return 0, false
+		}
+		_, err := Run(ctx, st, chains.Bitcoin, set)
+		weakHash = nil
+		if err != nil {
+			t.Fatal(err)
+		}
+		if collide && !seeds[1] {
+			t.Fatal("the run did not index again under another seed")
+		}
+		dumps[collide] = clusterDump(t, st)
+	}
+	if dumps[false] != dumps[true] || strings.Count(dumps[false], "\n") < 100 {
+		t.Fatal("clusters after a collision differ from clusters without one")
+	}
+}
+
+// TestInterruptedRun: a run that stops before it commits leaves the
+// chain without clusters (never half-written ones), and the next run
+// recomputes them whole.
+func TestInterruptedRun(t *testing.T) {
+	ctx := context.Background()
+	st := tempStore(t)
+	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: "../testdata/sim/btc/blocks"}); err != nil {
+		t.Fatal(err)
+	}
+	set := []string{heuristics.MultiInput, heuristics.ChangeFresh}
+	if _, err := Run(ctx, st, chains.Bitcoin, set); err != nil {
+		t.Fatal(err)
+	}
+	want := clusterDump(t, st)
+	// A run stopped half way: some rows and links written, no commit.
+	w, err := st.NewClusterWriter(ctx, chains.Bitcoin, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Row(clusterRowFor(t, st)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if _, ok, err := st.ClusterMeta(ctx, chains.Bitcoin); ok || err != nil {
+		t.Fatalf("clusters of an interrupted run are visible (%v)", err)
+	}
+	sum, err := Run(ctx, st, chains.Bitcoin, set)
+	if err != nil || sum.Incremental {
+		t.Fatalf("after an interrupted run: %+v %v", sum, err)
+	}
+	if got := clusterDump(t, st); got != want {
+		t.Fatal("clusters recomputed after an interrupted run differ")
+	}
+}
+
+// clusterRowFor is a wrong assignment of a stored address.
+func clusterRowFor(t *testing.T, st *embedded.Store) (r store.ClusterRow) {
+	t.Helper()
+	err := st.EachAssignment(context.Background(), chains.Bitcoin, func(a chains.Address, index, cluster uint32) error {
+		if r.Address == "" {
+			r.Index, r.Address, r.Cluster = index, a, index+1
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

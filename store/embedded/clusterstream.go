@@ -1,0 +1,421 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// The reads and the writer clustering at chain scale uses: each pass is
+// one sequential read of one table or of the transaction file, and a
+// run's links and assignments go to the store as they are made, so that
+// clustering holds only its arrays of address ids (see package cluster).
+//
+// Links a run writes are kept by address index, in table E, from both
+// ends:
+//
+//	E c index(4) other(4) heur(1) height(8) position(4) → (empty)
+//
+// 21 bytes of key, where a link by addresses and txid (table e, which
+// runs before these wrote and which is still read) took about a hundred.
+
+func clusterLinkIndexKey(dst []byte, c chains.Chain, a, b uint32, code byte, height int64, pos uint32) []byte {
+	dst = keyPrefix(dst, tClusterLinkByIndex, c)
+	dst = binary.BigEndian.AppendUint32(dst, a)
+	dst = binary.BigEndian.AppendUint32(dst, b)
+	dst = append(dst, code)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(height))
+	return binary.BigEndian.AppendUint32(dst, pos)
+}
+
+// EachAddress calls fn for every address chain c paid, once, in key
+// order, with where it was first paid: one pass over the history table,
+// whose first entry for an address is its first payment.
+func (s *Store) EachAddress(ctx context.Context, c chains.Chain, fn func(a chains.Address, first store.FirstPaid) error) error {
+	lo := keyPrefix(nil, tAddr, c)
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var prev []byte
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()[len(lo):]
+		if len(k) < 1 || len(k) != 1+int(k[0])+16 {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", it.Key()), Err: errShort}
+		}
+		a := k[1 : 1+int(k[0])]
+		if prev != nil && bytes.Equal(a, prev) {
+			continue
+		}
+		prev = append(prev[:0], a...)
+		rest := k[1+int(k[0]):]
+		first := store.FirstPaid{Height: int64(binary.BigEndian.Uint64(rest)), Position: binary.BigEndian.Uint32(rest[8:]), Vout: binary.BigEndian.Uint32(rest[12:])}
+		if err := fn(chains.Address(a), first); err != nil {
+			return err
+		}
+		if n++; n%65536 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return it.Error()
+}
+
+// EachAssignment calls fn for every stored assignment of chain c's
+// addresses to clusters, in address order: the index the address has
+// and its cluster's id.
+func (s *Store) EachAssignment(ctx context.Context, c chains.Chain, fn func(a chains.Address, index, cluster uint32) error) error {
+	lo := keyPrefix(nil, tClusterOf, c)
+	return s.scan(ctx, lo, func(k, v []byte) error {
+		i, id, err := clusterOfValue(v)
+		if err != nil {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
+		}
+		return fn(chains.Address(k[len(lo):]), i, id)
+	})
+}
+
+// txWindow is how much of the transaction file EachTx reads at a time.
+// The file is read, not mapped: a mapping's pages would count as the
+// process's resident memory, and a pass over a chain's file would leave
+// all of it there.
+const txWindow = 8 << 20
+
+// EachTx calls fn for every transaction of UTXO chain c in blocks
+// from..to, in chain order. The records are read from the transaction
+// file front to back in large windows, not one read per record; each
+// is checked against its pointer's length and checksum (a damaged file
+// yields an error naming it, never another transaction's fields). The
+// pointers (table p, by txid) are looked up a group of blocks at a time,
+// in key order through one iterator: a lookup per transaction, in chain
+// order, took two thirds of a clustering run. tx is fn's only until fn
+// returns.
+func (s *Store) EachTx(ctx context.Context, c chains.Chain, from, to int64, fn func(tx *chains.Tx) error) error {
+	if c.IsAccount() {
+		return fmt.Errorf("%s has no UTXO transactions", c)
+	}
+	if s.hasLegacyTxs(c) {
+		return s.eachTxByLookup(ctx, c, from, to, fn)
+	}
+	tf, err := s.txFileOf(c)
+	if err != nil {
+		return err
+	}
+	lo, hi := blockKey(nil, c, max(from, 0)), blockKey(nil, c, to+1)
+	blocks, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	defer blocks.Close()
+	plo := keyPrefix(nil, tTxPtr, c)
+	ptrs, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: plo, UpperBound: prefixEnd(plo)})
+	if err != nil {
+		return err
+	}
+	defer ptrs.Close()
+	r := txReader{tf: tf, ptrs: ptrs, c: c}
+	for ok := blocks.First(); ok; ok = blocks.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if len(blocks.Key()) != len(lo) {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", blocks.Key()), Err: errShort}
+		}
+		height := int64(binary.BigEndian.Uint64(blocks.Key()[2:]))
+		_, txids, err := decodeBlock(c, height, blocks.Value())
+		if err != nil {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", blocks.Key()), Err: err}
+		}
+		r.ids = append(r.ids, txids...)
+		if len(r.ids) >= txGroup {
+			if err := r.flush(fn); err != nil {
+				return err
+			}
+		}
+	}
+	if err := blocks.Error(); err != nil {
+		return err
+	}
+	return r.flush(fn)
+}
+
+// txGroup is how many transactions EachTx looks the pointers of up at
+// once.
+const txGroup = 1 << 16
+
+// txReader reads groups of transactions for EachTx.
+type txReader struct {
+	tf       *txFile
+	ptrs     *pebble.Iterator
+	c        chains.Chain
+	ids      []chains.Hash // the group, in chain order
+	p        []txPtr
+	order    []uint64
+	buf      []byte
+	winStart uint64 // file offset of buf[0]
+	key      []byte
+}
+
+// flush looks up the pointers of the group's transactions in key order,
+// then reads and hands out the transactions in chain order.
+func (r *txReader) flush(fn func(tx *chains.Tx) error) error {
+	if len(r.ids) == 0 {
+		return nil
+	}
+	// Sort by the first bytes of the txid (the key's order), radix on
+	// the top three bytes as seekOrder does; equal prefixes in any order.
+	ops := make([]chains.Outpoint, len(r.ids))
+	for i := range r.ids {
+		ops[i].Hash = r.ids[i]
+	}
+	r.order = seekOrder(ops)
+	r.p = slices.Grow(r.p[:0], len(r.ids))[:len(r.ids)]
+	for _, e := range r.order {
+		i := uint32(e)
+		r.key = txPtrKey(r.key[:0], r.c, r.ids[i])
+		if !r.ptrs.SeekGE(r.key) || !bytes.Equal(r.ptrs.Key(), r.key) {
+			if err := r.ptrs.Error(); err != nil {
+				return err
+			}
+			return fmt.Errorf("%s tx %s: %w", r.c, r.ids[i], store.ErrNotFound)
+		}
+		p, err := decodeTxPtr(r.ptrs.Value())
+		if err != nil {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", r.key), Err: err}
+		}
+		r.p[i] = p
+	}
+	end := uint64(r.tf.end.Load())
+	for i, id := range r.ids {
+		p := r.p[i]
+		if p.off+uint64(p.n) > end {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", txPtrKey(nil, r.c, id)), Err: fmt.Errorf("record at %d (%d bytes) is past the end committed to %s", p.off, p.n, r.tf.path)}
+		}
+		if p.off < r.winStart || p.off+uint64(p.n) > r.winStart+uint64(len(r.buf)) {
+			size := min(max(uint64(txWindow), uint64(p.n)), end-p.off)
+			var err error
+			if r.buf, err = r.tf.readAt(p.off, uint32(size), r.buf); err != nil {
+				return fmt.Errorf("read %s at %d: %w", r.tf.path, p.off, err)
+			}
+			r.winStart = p.off
+		}
+		rec := r.buf[p.off-r.winStart : p.off-r.winStart+uint64(p.n)]
+		if crc32.Checksum(rec, crcTable) != p.crc {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", txPtrKey(nil, r.c, id)), Err: fmt.Errorf("record at %d of %s fails its checksum", p.off, r.tf.path)}
+		}
+		tx, err := decodeTx(r.c, id, rec)
+		if err != nil {
+			return fmt.Errorf("%s tx %s: %w", r.c, id, &store.CorruptError{Key: fmt.Sprintf("%x", txPtrKey(nil, r.c, id)), Err: err})
+		}
+		if err := fn(tx); err != nil {
+			return err
+		}
+	}
+	r.ids = r.ids[:0]
+	return nil
+}
+
+// eachTxByLookup is EachTx for a store whose transactions are in table
+// t (schema 3 and below): a lookup per transaction.
+func (s *Store) eachTxByLookup(ctx context.Context, c chains.Chain, from, to int64, fn func(tx *chains.Tx) error) error {
+	for h := max(from, 0); h <= to; h++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		_, txids, err := s.BlockByHeight(ctx, c, h)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for _, id := range txids {
+			tx, err := s.Tx(ctx, c, id)
+			if err != nil {
+				return err
+			}
+			if err := fn(tx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// NewClusterWriter starts a clustering run of chain c. It removes the
+// chain's cluster metadata first, and with reset every cluster record,
+// in one synced batch: from then until Commit the chain has no clusters,
+// so a run that stops half way leaves none that look whole (the next run
+// recomputes).
+func (s *Store) NewClusterWriter(ctx context.Context, c chains.Chain, reset bool) (store.ClusterWriter, error) {
+	if s.opts.ReadOnly {
+		return nil, fmt.Errorf("write %s clusters to %s: %w", c, s.path, pebble.ErrReadOnly)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Delete(clusterMetaKey(c), nil); err != nil {
+		return nil, err
+	}
+	if reset {
+		for _, t := range []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink, tClusterLinkByIndex} {
+			lo := keyPrefix(nil, t, c)
+			if err := b.DeleteRange(lo, prefixEnd(lo), nil); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return nil, fmt.Errorf("start clustering %s: %w", c, err)
+	}
+	return &clusterWriter{s: s, c: c, b: s.db.NewBatch()}, nil
+}
+
+// clusterWriter writes a run in batches of about batchBytes.
+type clusterWriter struct {
+	s    *Store
+	c    chains.Chain
+	b    *pebble.Batch
+	key  []byte
+	val  []byte
+	done bool
+}
+
+const clusterBatchBytes = 4 << 20
+
+func (w *clusterWriter) flush(force bool) error {
+	if w.b.Len() < clusterBatchBytes && !force {
+		return nil
+	}
+	if err := w.b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("write %s clusters: %w", w.c, err)
+	}
+	w.b.Reset()
+	return nil
+}
+
+func (w *clusterWriter) Link(l store.ClusterLink) error {
+	code, err := heuristicCode(l.Heuristic)
+	if err != nil {
+		return err
+	}
+	for _, e := range [][2]uint32{{l.IA, l.IB}, {l.IB, l.IA}} {
+		w.key = clusterLinkIndexKey(w.key[:0], w.c, e[0], e[1], code, l.Height, l.Position)
+		if err := w.b.Set(w.key, nil, nil); err != nil {
+			return err
+		}
+	}
+	return w.flush(false)
+}
+
+func (w *clusterWriter) Row(r store.ClusterRow) error {
+	w.val = binary.AppendUvarint(binary.AppendUvarint(w.val[:0], uint64(r.Index)), uint64(r.Cluster))
+	if err := w.b.Set(clusterOfKey(w.c, r.Address), w.val, nil); err != nil {
+		return err
+	}
+	return w.flush(false)
+}
+
+func (w *clusterWriter) Size(cluster, size uint32) error {
+	if err := w.b.Set(clusterSizeKey(w.c, cluster), binary.AppendUvarint(nil, uint64(size)), nil); err != nil {
+		return err
+	}
+	return w.flush(false)
+}
+
+// Commit writes the metadata with the last records and syncs them: the
+// run counts from here.
+func (w *clusterWriter) Commit(m store.ClusterMeta) error {
+	m.HashHex = m.Hash.String()
+	js, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := w.b.Set(clusterMetaKey(w.c), js, nil); err != nil {
+		return err
+	}
+	if err := w.b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("save %s clusters: %w", w.c, err)
+	}
+	w.done = true
+	return nil
+}
+
+func (w *clusterWriter) Close() error { return w.b.Close() }
+
+// linksByIndex returns the links table E holds from address a (of index
+// i), with the other addresses and the txids looked up.
+func (s *Store) linksByIndex(ctx context.Context, c chains.Chain, a chains.Address, i uint32) ([]store.ClusterLink, error) {
+	lo := binary.BigEndian.AppendUint32(keyPrefix(nil, tClusterLinkByIndex, c), i)
+	var out []store.ClusterLink
+	err := s.scan(ctx, lo, func(k, _ []byte) error {
+		k = k[len(lo):]
+		if len(k) != 4+1+8+4 {
+			return &store.CorruptError{Key: fmt.Sprintf("cluster link %x", k), Err: errShort}
+		}
+		l := store.ClusterLink{A: a, IA: i, IB: binary.BigEndian.Uint32(k), Height: int64(binary.BigEndian.Uint64(k[5:])), Position: binary.BigEndian.Uint32(k[13:])}
+		if int(k[4]) < len(heuristicCodes) {
+			l.Heuristic = heuristicCodes[k[4]]
+		}
+		out = append(out, l)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The other address is one of the transaction's: the one whose
+	// assignment has its index. (Runs write no index → address table:
+	// it would double what they write, for explanations alone.)
+	for j := range out {
+		l := &out[j]
+		err := s.get(blockKey(nil, c, l.Height), func(v []byte) (err error) {
+			_, l.Tx, err = blockTxid(v, l.Position)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("transaction of a cluster link (block %d, tx %d): %w", l.Height, l.Position, err)
+		}
+		tx, err := s.Tx(ctx, c, l.Tx)
+		if err != nil {
+			return nil, fmt.Errorf("transaction of a cluster link: %w", err)
+		}
+		var cands []chains.Address
+		for _, in := range tx.Inputs {
+			cands = append(cands, in.Prevout.Addresses...)
+		}
+		for _, o := range tx.Outputs {
+			cands = append(cands, o.Addresses...)
+		}
+		for _, x := range cands {
+			err := s.get(clusterOfKey(c, x), func(v []byte) error {
+				i, _, err := clusterOfValue(v)
+				if err == nil && i == l.IB {
+					l.B = x
+				}
+				return err
+			})
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			if l.B != "" {
+				break
+			}
+		}
+		if l.B == "" {
+			return nil, &store.CorruptError{Key: fmt.Sprintf("cluster link %d-%d", l.IA, l.IB), Err: fmt.Errorf("no address of transaction %s has index %d", l.Tx, l.IB)}
+		}
+	}
+	return out, nil
+}
