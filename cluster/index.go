@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"math/bits"
 	"slices"
 
@@ -17,8 +18,8 @@ import (
 //
 // Two addresses of one hash would be one id. The index is built from
 // every address at once, so such a pair shows up as two equal hashes
-// side by side (Collides), and the builder starts again with another
-// seed; the chance of a pair is about n²/2⁶⁵ (one in 37 at a billion
+// side by side (seal), and the builder starts again with another seed;
+// the chance of a pair is about n²/2⁶⁵ (one in 37 at a billion
 // addresses), and of a pair under two seeds its square.
 //
 // An address that is not in the index (a store that begins after the
@@ -28,7 +29,7 @@ import (
 // n/2⁶⁴ per lookup, one in 18 billion at a billion addresses.
 type addrIndex struct {
 	seed    uint64
-	ent     []hashID // sorted by h
+	ent     []hashID // sorted by hash
 	dir     []uint32 // dir[k]: the first entry whose hash's top bits are ≥ k
 	shift   uint
 	extra   map[chains.Address]uint32
@@ -37,8 +38,8 @@ type addrIndex struct {
 	digest  *xxhash.Digest
 }
 
-// hashID is an entry of the index. Before the index is sorted by hash,
-// builders use id for other things (a first-payment key).
+// hashID is an entry of the index: an address's hash and its id. While
+// an index is built, id holds other things first (a first-payment key).
 type hashID struct {
 	h  uint64
 	id uint64
@@ -69,15 +70,7 @@ var weakHash func(seed uint64, a chains.Address) (uint64, bool)
 // seal sorts the entries by hash and builds the directory; it reports
 // false when two entries share a hash (build again with another seed).
 func (x *addrIndex) seal() bool {
-	slices.SortFunc(x.ent, func(a, b hashID) int {
-		switch {
-		case a.h < b.h:
-			return -1
-		case a.h > b.h:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(x.ent, func(a, b hashID) int { return cmp.Compare(a.h, b.h) })
 	for i := 1; i < len(x.ent); i++ {
 		if x.ent[i].h == x.ent[i-1].h {
 			return false

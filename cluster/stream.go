@@ -49,6 +49,23 @@ type TxStreamer interface {
 	EachTx(ctx context.Context, c chains.Chain, from, to int64, fn func(tx *chains.Tx) error) error
 }
 
+// IndexedStore is a stream store that keeps each address's cluster
+// under the address's index: an incremental run loads the clusters
+// without a single address, looks up only the addresses the new blocks
+// name, and rewrites a changed cluster by index (Row without Address).
+type IndexedStore interface {
+	StreamStore
+	EachCluster(ctx context.Context, c chains.Chain, fn func(index, cluster uint32) error) error
+	AddressIndex(ctx context.Context, c chains.Chain, a chains.Address) (index uint32, ok bool, err error)
+	// AddressIndexes is AddressIndex for many addresses at once.
+	AddressIndexes(ctx context.Context, c chains.Chain, as []chains.Address) (index []uint32, found []bool, err error)
+}
+
+// prefetchTxs is how many transactions an incremental run over an
+// IndexedStore gathers before it looks up the addresses they name, all
+// at once and in key order.
+const prefetchTxs = 4096
+
 // maxSeeds bounds the hash seeds tried before giving up on an address
 // index without collisions (see addrIndex).
 const maxSeeds = 4
@@ -73,6 +90,14 @@ type streamRun struct {
 	wm  []uint32 // full runs: wm[h] is how many addresses were first paid below height h
 	old []uint32 // incremental runs: each indexed address's stored cluster
 	w   store.ClusterWriter
+	// byIndex: an incremental run over an IndexedStore, whose index
+	// holds no entries; addresses not in extra are looked up in the
+	// store (known caches them).
+	byIndex IndexedStore
+	known   map[chains.Address]uint32
+	absent  map[chains.Address]bool // looked up, not in the store
+	ctx     context.Context
+	err     error // a failed store lookup, reported after the pass
 }
 
 // runStream clusters UTXO chain c of st: the stream form of RunWith.
@@ -83,19 +108,25 @@ func runStream(ctx context.Context, st StreamStore, c chains.Chain, m store.Meta
 	// transaction at a time) is small: collect it early rather than let
 	// the heap grow to twice the arrays.
 	defer debug.SetGCPercent(debug.SetGCPercent(20))
-	r := &streamRun{st: st, c: c, cl: newClusters()}
+	r := &streamRun{st: st, c: c, cl: newClusters(), ctx: ctx}
 	r.cl.Guard = uint32(o.GuardSize)
 	if !s.Incremental {
 		prev = nil
 	}
 	if s.Incremental {
-		ok, err := r.load(ctx, prev)
+		var ok bool
+		var err error
+		if is, isIndexed := st.(IndexedStore); isIndexed {
+			ok, err = r.loadByIndex(ctx, is, prev)
+		} else {
+			ok, err = r.load(ctx, prev)
+		}
 		if err != nil {
 			return err
 		}
 		if !ok {
 			s.Incremental = false
-			s.Recomputed = fmt.Sprintf("the stored assignments are not the %d addresses the clusters' record counts", prev.Addresses)
+			s.Recomputed = fmt.Sprintf("the stored assignments are not the %d addresses the clusters' record counts (clusters an older version stored?)", prev.Addresses)
 			s.From = 0
 			prev = nil
 		}
@@ -120,8 +151,10 @@ func runStream(ctx context.Context, st StreamStore, c chains.Chain, m store.Meta
 	if err := r.scan(ctx, hs, s.From, m.TipHeight, s.Incremental); err != nil {
 		return err
 	}
-	mins := r.minIDs()
-	changed, clusters, err := r.write(ctx, mins, s.Incremental)
+	if r.err != nil {
+		return r.err
+	}
+	changed, clusters, clusterOf, err := r.write(ctx, s.Incremental)
 	if err != nil {
 		return err
 	}
@@ -134,11 +167,11 @@ func runStream(ctx context.Context, st StreamStore, c chains.Chain, m store.Meta
 		r.cl.carry(prev)
 	}
 	r.cl.guardMetaOf(&meta, func(a chains.Address) (uint32, bool) {
-		id, ok := r.idx.lookup(a)
+		id, ok := r.lookup(a)
 		if !ok {
 			return 0, false
 		}
-		return mins[r.cl.uf.Find(id)], true
+		return clusterOf(id), true
 	})
 	if err := w.Commit(meta); err != nil {
 		return err
@@ -155,49 +188,43 @@ func (r *streamRun) index(ctx context.Context, tip, want int64) error {
 		// The store counts its addresses: an array of that size, where
 		// append would hold the old array and one a quarter larger at
 		// once. Should the count be short, append still works.
-		x.ent = make([]hashID, 0, max(want, 0))
+		pairs := make([]hashID, 0, max(want, 0))
 		err := r.st.EachAddress(ctx, r.c, func(a chains.Address, f store.FirstPaid) error {
 			k, err := firstKey(f)
 			if err != nil {
 				return fmt.Errorf("address %s: %w", a, err)
 			}
-			x.ent = append(x.ent, hashID{h: x.hash(a), id: k})
+			pairs = append(pairs, hashID{h: x.hash(a), id: k})
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("cluster: read %s addresses: %w", r.c, err)
 		}
-		n := len(x.ent)
+		n := len(pairs)
 		if n >= math.MaxUint32 {
 			return fmt.Errorf("cluster: %d addresses: more than ids of 32 bits can number", n)
 		}
 		// Ids in first-paid order; several addresses of one output in
 		// hash order.
-		slices.SortFunc(x.ent, func(a, b hashID) int {
-			switch {
-			case a.id != b.id:
-				if a.id < b.id {
-					return -1
-				}
-				return 1
-			case a.h < b.h:
-				return -1
-			case a.h > b.h:
-				return 1
+		slices.SortFunc(pairs, func(a, b hashID) int {
+			if c := cmp.Compare(a.id, b.id); c != 0 {
+				return c
 			}
-			return 0
+			return cmp.Compare(a.h, b.h)
 		})
 		r.wm = make([]uint32, tip+2)
 		j := 0
 		for h := range r.wm {
-			for j < n && int64(x.ent[j].id>>36) < int64(h) {
+			for j < n && int64(pairs[j].id>>36) < int64(h) {
 				j++
 			}
 			r.wm[h] = uint32(j)
 		}
-		for i := range x.ent {
-			x.ent[i].id = uint64(i)
+		// The pairs become the index in place: the id replaces the key.
+		for i := range pairs {
+			pairs[i].id = uint64(i)
 		}
+		x.ent = pairs
 		if !x.seal() {
 			continue // two addresses of one hash: another seed
 		}
@@ -251,10 +278,112 @@ func (r *streamRun) load(ctx context.Context, prev *store.ClusterMeta) (ok bool,
 	return false, fmt.Errorf("cluster: the hashes of %s addresses collide under %d seeds", r.c, maxSeeds)
 }
 
+// loadByIndex is load from an IndexedStore: the clusters by index, no
+// address.
+func (r *streamRun) loadByIndex(ctx context.Context, st IndexedStore, prev *store.ClusterMeta) (ok bool, err error) {
+	n := prev.Addresses
+	if n < 0 || n >= math.MaxUint32 {
+		return false, nil
+	}
+	r.old = make([]uint32, n)
+	count := int64(0)
+	errMismatch := errors.New("mismatch")
+	err = st.EachCluster(ctx, r.c, func(index, cluster uint32) error {
+		if int64(index) >= n || int64(cluster) >= n {
+			return errMismatch
+		}
+		count++
+		r.old[index] = cluster
+		return nil
+	})
+	if errors.Is(err, errMismatch) || (err == nil && count != n) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("cluster: read %s clusters: %w", r.c, err)
+	}
+	// A cluster's id is one of its members, its own cluster: the stored
+	// clusters are a forest one level deep as they stand.
+	uf, ok := heuristics.FromRoots(slices.Clone(r.old))
+	if !ok {
+		return false, nil
+	}
+	r.cl.uf = uf
+	r.idx = newAddrIndex(0)
+	r.idx.seal()
+	r.idx.next = uint32(n)
+	r.n = uint32(n)
+	r.byIndex, r.known, r.absent = st, map[chains.Address]uint32{}, map[chains.Address]bool{}
+	return true, nil
+}
+
+// lookup returns a's id: from the index, or from the store in an
+// incremental run over an IndexedStore.
+func (r *streamRun) lookup(a chains.Address) (uint32, bool) {
+	if id, ok := r.idx.lookup(a); ok || r.byIndex == nil {
+		return id, ok
+	}
+	if id, ok := r.known[a]; ok {
+		return id, true
+	}
+	if r.absent[a] {
+		return 0, false
+	}
+	id, ok, err := r.byIndex.AddressIndex(r.ctx, r.c, a)
+	if err != nil {
+		if r.err == nil {
+			r.err = fmt.Errorf("cluster: look up %s: %w", a, err)
+		}
+		return 0, false
+	}
+	if ok {
+		r.known[a] = id
+	}
+	return id, ok
+}
+
+// prefetch looks up, all at once, the addresses txs name that the run
+// does not know yet, and keeps those the store has.
+func (r *streamRun) prefetch(txs []*chains.Tx) error {
+	var as []chains.Address
+	add := func(xs []chains.Address) {
+		for _, a := range xs {
+			if _, ok := r.known[a]; ok {
+				continue
+			}
+			if _, ok := r.idx.lookup(a); !ok {
+				as = append(as, a)
+			}
+		}
+	}
+	for _, tx := range txs {
+		for i := range tx.Inputs {
+			add(tx.Inputs[i].Prevout.Addresses)
+		}
+		for i := range tx.Outputs {
+			add(tx.Outputs[i].Addresses)
+		}
+	}
+	slices.Sort(as)
+	as = slices.Compact(as)
+	index, found, err := r.byIndex.AddressIndexes(r.ctx, r.c, as)
+	if err != nil {
+		return fmt.Errorf("cluster: look up %s addresses: %w", r.c, err)
+	}
+	for i, a := range as {
+		if found[i] {
+			r.known[a] = index[i]
+		} else {
+			r.absent[a] = true
+		}
+	}
+	return nil
+}
+
 // seen is the change-fresh heuristic's question: was a paid below height
 // before?
 func (r *streamRun) seen(a chains.Address, before int64) bool {
-	id, ok := r.idx.lookup(a)
+	id, ok := r.lookup(a)
 	switch {
 	case !ok:
 		return false
@@ -273,7 +402,7 @@ func (r *streamRun) seen(a chains.Address, before int64) bool {
 
 // id returns a's id, giving it the next one if it has none.
 func (r *streamRun) id(a chains.Address, height int64) uint32 {
-	if id, ok := r.idx.lookup(a); ok {
+	if id, ok := r.lookup(a); ok {
 		return id
 	}
 	r.cl.uf.Add()
@@ -284,7 +413,7 @@ func (r *streamRun) id(a chains.Address, height int64) uint32 {
 // writing each link as it is found. An incremental run first gives the
 // addresses its transactions pay for the first time their ids, in
 // first-paid order.
-func (r *streamRun) scan(ctx context.Context, hs *heuristics.Bitcoin, from, to int64, incremental bool) error {
+func (r *streamRun) scan(ctx context.Context, hs *heuristics.Bitcoin, from, to int64, incremental bool) (err error) {
 	cl := r.cl
 	var misses []chains.Address
 	each := func(tx *chains.Tx) error {
@@ -293,7 +422,7 @@ func (r *streamRun) scan(ctx context.Context, hs *heuristics.Bitcoin, from, to i
 			for i := range tx.Outputs {
 				misses = misses[:0]
 				for _, a := range tx.Outputs[i].Addresses {
-					if _, ok := r.idx.lookup(a); !ok && !slices.Contains(misses, a) {
+					if _, ok := r.lookup(a); !ok && !slices.Contains(misses, a) {
 						misses = append(misses, a)
 					}
 				}
@@ -330,6 +459,35 @@ func (r *streamRun) scan(ctx context.Context, hs *heuristics.Bitcoin, from, to i
 			}
 		}
 		return nil
+	}
+	if r.byIndex != nil {
+		// Gather transactions, look up the addresses they name at once,
+		// then link them.
+		var group []*chains.Tx
+		inner := each
+		flush := func() error {
+			if err := r.prefetch(group); err != nil {
+				return err
+			}
+			for _, tx := range group {
+				if err := inner(tx); err != nil {
+					return err
+				}
+			}
+			group = group[:0]
+			return nil
+		}
+		each = func(tx *chains.Tx) error {
+			if group = append(group, tx); len(group) == prefetchTxs {
+				return flush()
+			}
+			return nil
+		}
+		defer func() {
+			if err == nil {
+				err = flush()
+			}
+		}()
 	}
 	if ts, ok := r.st.(TxStreamer); ok {
 		if err := ts.EachTx(ctx, r.c, from, to, each); err != nil {
@@ -380,31 +538,59 @@ func (r *streamRun) minIDs() []uint32 {
 }
 
 // write hands the store the assignments (pass 3): every address's in a
-// full run, in an incremental one those that changed; then the sizes of
-// their clusters. It returns the assignments written and the number of
-// clusters.
-func (r *streamRun) write(ctx context.Context, mins []uint32, incremental bool) (changed int, clusters int64, err error) {
+// full run, in an incremental one those that changed; and the sizes of
+// their clusters. It returns the assignments written, the number of
+// clusters and the cluster of an id.
+//
+// A full run labels the union-find's sets with their smallest ids in
+// place (the sizes are written as the labels are made, in the order of
+// the clusters' ids); an incremental run, which writes only the sizes
+// of clusters that changed and learns which only from the assignments,
+// keeps the labels in an array of their own.
+func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, clusters int64, clusterOf func(uint32) uint32, err error) {
 	uf := &r.cl.uf
 	var dirty []uint64 // incremental: clusters whose size is to be written, one bit per id
-	if incremental {
-		dirty = make([]uint64, (uf.Len()+63)/64)
+	if incremental || uf.Len() >= heuristics.MaxLabelled {
+		mins := r.minIDs()
+		clusterOf = func(id uint32) uint32 { return mins[uf.Find(id)] }
+		if incremental {
+			dirty = make([]uint64, (uf.Len()+63)/64)
+		}
+	} else {
+		err := uf.Label(func(label, size uint32) error {
+			clusters++
+			return r.w.Size(label, size)
+		})
+		if err != nil {
+			return 0, 0, nil, fmt.Errorf("cluster: write %s cluster sizes: %w", r.c, err)
+		}
+		clusterOf = uf.LabelOf
 	}
 	row := func(a chains.Address, id uint32) error {
-		c := mins[uf.Find(id)]
+		c := clusterOf(id)
 		if dirty != nil {
 			dirty[c/64] |= 1 << (c % 64)
 		}
 		changed++
 		return r.w.Row(store.ClusterRow{Index: id, Address: a, Cluster: c})
 	}
-	if incremental {
+	switch {
+	case incremental && r.byIndex != nil:
+		for i, old := range r.old {
+			if clusterOf(uint32(i)) != old {
+				if err = row("", uint32(i)); err != nil {
+					break
+				}
+			}
+		}
+	case incremental:
 		err = r.st.EachAssignment(ctx, r.c, func(a chains.Address, index, cluster uint32) error {
-			if int(index) >= len(r.old) || mins[uf.Find(index)] == cluster {
+			if int(index) >= len(r.old) || clusterOf(index) == cluster {
 				return nil
 			}
 			return row(a, index)
 		})
-	} else {
+	default:
 		err = r.st.EachAddress(ctx, r.c, func(a chains.Address, _ store.FirstPaid) error {
 			id, ok := r.idx.lookup(a)
 			if !ok || id >= r.n {
@@ -414,7 +600,7 @@ func (r *streamRun) write(ctx context.Context, mins []uint32, incremental bool) 
 		})
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("cluster: write %s assignments: %w", r.c, err)
+		return 0, 0, nil, fmt.Errorf("cluster: write %s assignments: %w", r.c, err)
 	}
 	extra := make([]chains.Address, 0, len(r.idx.extra))
 	for a := range r.idx.extra {
@@ -423,8 +609,11 @@ func (r *streamRun) write(ctx context.Context, mins []uint32, incremental bool) 
 	slices.SortFunc(extra, func(a, b chains.Address) int { return cmp.Compare(r.idx.extra[a], r.idx.extra[b]) })
 	for _, a := range extra {
 		if err := row(a, r.idx.extra[a]); err != nil {
-			return 0, 0, err
+			return 0, 0, nil, err
 		}
+	}
+	if clusters > 0 || uf.Len() == 0 {
+		return changed, clusters, clusterOf, nil // labelled: sizes written
 	}
 	for i := range uf.Len() {
 		id := uint32(i)
@@ -432,13 +621,13 @@ func (r *streamRun) write(ctx context.Context, mins []uint32, incremental bool) 
 			continue
 		}
 		clusters++
-		c := mins[id]
+		c := clusterOf(id)
 		if dirty != nil && dirty[c/64]&(1<<(c%64)) == 0 {
 			continue
 		}
 		if err := r.w.Size(c, uf.Size(id)); err != nil {
-			return 0, 0, fmt.Errorf("cluster: write %s cluster sizes: %w", r.c, err)
+			return 0, 0, nil, fmt.Errorf("cluster: write %s cluster sizes: %w", r.c, err)
 		}
 	}
-	return changed, clusters, nil
+	return changed, clusters, clusterOf, nil
 }

@@ -1,6 +1,8 @@
 package heuristics
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/fundtrace/fundtrace/chains"
@@ -180,5 +182,53 @@ func TestChangeHeuristics(t *testing.T) {
 	delete(seen, payee)
 	if _, ok := links(h(ChangeFresh))[ChangeFresh]; ok {
 		t.Error("change-fresh linked with two fresh outputs")
+	}
+}
+
+// TestFromRoots: sets rebuilt from each id's root are the sets the
+// roots say, with their sizes, and go on merging; a root that is not its
+// own, or out of range, is refused.
+func TestFromRoots(t *testing.T) {
+	u, ok := FromRoots([]uint32{0, 0, 2, 0, 2, 5})
+	if !ok {
+		t.Fatal("refused valid roots")
+	}
+	for i, want := range []uint32{0, 0, 2, 0, 2, 5} {
+		if u.Find(uint32(i)) != want {
+			t.Errorf("id %d: root %d, want %d", i, u.Find(uint32(i)), want)
+		}
+	}
+	if u.Size(1) != 3 || u.Size(4) != 2 || u.Size(5) != 1 {
+		t.Errorf("sizes %d %d %d", u.Size(1), u.Size(4), u.Size(5))
+	}
+	if !u.Union(4, 5) || u.Size(5) != 3 || u.Find(5) != u.Find(2) {
+		t.Error("the rebuilt sets do not merge")
+	}
+	for _, bad := range [][]uint32{{1, 0}, {0, 3}} {
+		if _, ok := FromRoots(bad); ok {
+			t.Errorf("accepted %v", bad)
+		}
+	}
+}
+
+// TestLabel: each set is labelled with its smallest id, whatever the
+// order of the unions, and its size handed out once, in label order.
+func TestLabel(t *testing.T) {
+	u := NewUnionFind(7)
+	u.Union(6, 3)
+	u.Union(3, 1)
+	u.Union(5, 4)
+	var got []string
+	err := u.Label(func(label, size uint32) error {
+		got = append(got, fmt.Sprint(label, ":", size))
+		return nil
+	})
+	if err != nil || strings.Join(got, " ") != "0:1 1:3 2:1 4:2" {
+		t.Fatalf("labels %v %v", got, err)
+	}
+	for id, want := range []uint32{0, 1, 2, 1, 4, 4, 1} {
+		if l := u.LabelOf(uint32(id)); l != want {
+			t.Errorf("id %d: label %d, want %d", id, l, want)
+		}
 	}
 }

@@ -1,5 +1,7 @@
 package heuristics
 
+import "errors"
+
 // UnionFind keeps disjoint sets of compact integer ids (0..n-1) with path
 // compression (halving) and union by size: near-constant time per
 // operation, four bytes per id and four for its set's size.
@@ -17,6 +19,27 @@ func NewUnionFind(n int) UnionFind {
 		u.size[i] = 1
 	}
 	return u
+}
+
+// FromRoots makes the sets in which id i belongs to root roots[i] (a
+// root's own entry being itself), taking roots as the parent array: a
+// forest one level deep, built without a Find, from stored clusters.
+// It reports false when an entry names an id out of range or one that
+// is not its own root.
+func FromRoots(roots []uint32) (UnionFind, bool) {
+	u := UnionFind{parent: roots, size: make([]uint32, len(roots))}
+	for _, r := range roots {
+		if int(r) >= len(roots) {
+			return UnionFind{}, false
+		}
+		u.size[r]++
+	}
+	for _, r := range roots {
+		if roots[r] != r {
+			return UnionFind{}, false
+		}
+	}
+	return u, true
 }
 
 // Add makes a new singleton set and returns its id.
@@ -52,6 +75,38 @@ func (u *UnionFind) Union(a, b uint32) bool {
 	u.size[ra] += u.size[rb]
 	return true
 }
+
+// labelled marks a root whose size Label replaced by its set's
+// smallest id.
+const labelled = 1 << 31
+
+// MaxLabelled is the most ids Label can label.
+const MaxLabelled = labelled
+
+// Label replaces each set's size by the set's smallest id (its label),
+// calling fn with the label and the size of each set in the order of
+// the labels: a set's id that does not depend on the order of the
+// unions, without an array of its own. Afterwards LabelOf gives an id's
+// label; Union and Size are not to be called. It needs fewer than
+// MaxLabelled ids.
+func (u *UnionFind) Label(fn func(label, size uint32) error) error {
+	if len(u.parent) > MaxLabelled {
+		return errors.New("too many ids to label")
+	}
+	for i := range u.parent {
+		r := u.Find(uint32(i))
+		if u.size[r]&labelled == 0 {
+			if err := fn(uint32(i), u.size[r]); err != nil {
+				return err
+			}
+			u.size[r] = uint32(i) | labelled
+		}
+	}
+	return nil
+}
+
+// LabelOf is the label of x's set, after Label.
+func (u *UnionFind) LabelOf(x uint32) uint32 { return u.size[u.Find(x)] &^ labelled }
 
 // Size is the size of x's set.
 func (u *UnionFind) Size(x uint32) uint32 { return u.size[u.Find(x)] }

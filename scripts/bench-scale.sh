@@ -1,7 +1,7 @@
 #!/bin/sh
 # make bench-scale: what clustering costs as the chain grows. For each
-# simulated Bitcoin chain (simulate btc --days $DAYS at each scale in
-# $SCALES; generated, indexed and cached under .cache/bench-scale), it
+# simulated Bitcoin chain (simulate btc --scale S --days D for each S:D
+# in $SIZES; generated, indexed and cached under .cache/bench-scale), it
 # runs fundtrace cluster (multi-input and change-fresh, the default) as
 # a whole process on the embedded store and prints, per chain: inputs/s,
 # the ratio to a bare union-find over the same edges (BenchmarkCluster
@@ -10,12 +10,10 @@
 # the full run. Not part of make test.
 #
 # The simulator holds its whole economy in memory, about 8 GB per million
-# transactions: the default sizes fit a 24 GB machine. Set SCALES (and
-# DAYS) for larger chains on a larger one: 300 is about 0.8 M
-# transactions at 45 days, 700 about 1.9 M, 3600 about 10 M.
+# transactions: the default sizes (0.1 M, 0.8 M and 1.5 M transactions)
+# fit a 24 GB machine. Set SIZES for larger chains on a larger one.
 set -eu
-SCALES=${SCALES:-"100 300 700"}
-DAYS=${DAYS:-45}
+SIZES=${SIZES:-"20:20 300:45 300:100"}
 CACHE=${CACHE:-.cache/bench-scale}
 GO=${GO:-go}
 mkdir -p "$CACHE"
@@ -39,8 +37,10 @@ run() {
 
 rows="$CACHE/rows.txt"
 : >"$rows"
-printf '%-6s %10s %10s %10s %9s %10s %9s %9s %9s %8s\n' scale txs inputs addresses index_s cluster_s inputs/s peak_MB B/addr incr
-for s in $SCALES; do
+printf '%-7s %10s %10s %10s %9s %10s %9s %9s %9s %8s\n' size txs inputs addresses index_s cluster_s inputs/s peak_MB B/addr incr
+for spec in $SIZES; do
+	s=${spec%:*}
+	DAYS=${spec#*:}
 	d="$CACHE/btc-$s-$DAYS"
 	if [ ! -f "$d/sim/done" ]; then
 		rm -rf "$d"
@@ -75,8 +75,8 @@ for s in $SCALES; do
 	set -- $(run "$d/incr-cluster.log" "$BIN" --store "$d/incr" cluster)
 	incr=$1
 	rm -rf "$d/incr"
-	awk -v s="$s" -v txs="$txs" -v in="$inputs" -v a="$addrs" -v ix="$index_s" -v f="$full" -v kb="$kb" -v i="$incr" 'BEGIN {
-		printf "%-6s %10d %10d %10d %9.1f %10.1f %9.0f %9.0f %9.1f %8.3f\n", s, txs, in, a, ix, f, in / f, kb / 1024, kb * 1024 / a, i / f
+	awk -v s="$spec" -v txs="$txs" -v inp="$inputs" -v a="$addrs" -v ix="$index_s" -v f="$full" -v kb="$kb" -v i="$incr" 'BEGIN {
+		printf "%-7s %10d %10d %10d %9.1f %10.1f %9.0f %9.0f %9.1f %8.3f\n", s, txs, inp, a, ix, f, inp / f, kb / 1024, kb * 1024 / a, i / f
 	}' | tee -a "$rows"
 done
 # Peak memory as fixed + per address × addresses, from the smallest and

@@ -90,7 +90,10 @@ func runLabelsImport(c *cli.Context) error {
 	}
 	defer st.Close()
 	// Bitcoin addresses are read for the store's network (mainnet when it
-	// holds no Bitcoin yet).
+	// holds no Bitcoin yet). Set on every run: a process that ran the
+	// command on another store before (the tests do) must not keep its
+	// network.
+	labels.Network = bitcoin.NetworkByName("mainnet")
 	if m, err := st.Meta(c.Context, chains.Bitcoin); err == nil && m.Network != "" {
 		if n := bitcoin.NetworkByName(m.Network); n != nil {
 			labels.Network = n

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -18,8 +19,13 @@ import (
 // Clusters, per chain:
 //
 //	m c "clusters"                          → ClusterMeta (JSON)
-//	q c addr                                → index, cluster id
-//	Q c index(4)                            → addr (the addresses in the order they were seen)
+//	q c addr                                → index[, cluster id]: the cluster is here in runs
+//	                                          of the deposit heuristic, and in table I in
+//	                                          stream runs (UTXO chains), which rewrite it
+//	                                          without the address
+//	I c index(4)                            → cluster id
+//	Q c index(4)                            → addr (deposit runs: the addresses in the order
+//	                                          they were seen)
 //	S c cluster(4)                          → cluster size
 //	e c len(1) addr len(1) other heur(1) tx → (empty): a link, stored from both ends
 //	                                          (runs now write table E: clusterstream.go)
@@ -93,9 +99,13 @@ func (s *Store) LoadClusters(ctx context.Context, c chains.Chain, fn func(r stor
 		return err
 	}
 	var rows []store.ClusterRow
+	ids := clusterIDs{s: s, c: c}
+	if err := ids.readAll(ctx); err != nil {
+		return err
+	}
 	lo = keyPrefix(nil, tClusterOf, c)
 	err = s.scan(ctx, lo, func(k, v []byte) error {
-		i, id, err := clusterOfValue(v)
+		i, id, err := ids.of(v)
 		if err != nil {
 			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
 		}
@@ -125,9 +135,13 @@ func (s *Store) LoadClusters(ctx context.Context, c chains.Chain, fn func(r stor
 func (s *Store) EachClusterRow(ctx context.Context, c chains.Chain, fn func(r store.ClusterRow) error) error {
 	const maxCached = 1 << 20
 	sizes := map[uint32]uint32{}
+	ids := clusterIDs{s: s, c: c}
+	if err := ids.readAll(ctx); err != nil {
+		return err
+	}
 	lo := keyPrefix(nil, tClusterOf, c)
 	return s.scan(ctx, lo, func(k, v []byte) error {
-		i, id, err := clusterOfValue(v)
+		i, id, err := ids.of(v)
 		if err != nil {
 			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
 		}
@@ -150,12 +164,74 @@ func (s *Store) EachClusterRow(ctx context.Context, c chains.Chain, fn func(r st
 	})
 }
 
-// clusterOfValue reads an assignment (table C): the address's index
-// and its cluster's id.
-func clusterOfValue(v []byte) (index, id uint32, err error) {
+// clusterOfValue reads an assignment (table q): the address's index,
+// and its cluster's id where the value holds it (inline; runs before
+// the stream clustering wrote both there). Otherwise the cluster is in
+// table I under the index, which a run rewrites without knowing the
+// address.
+func clusterOfValue(v []byte) (index, id uint32, inline bool, err error) {
 	d := decoder{b: v}
-	index, id = uint32(d.uvarint()), uint32(d.uvarint())
-	return index, id, d.err
+	index = uint32(d.uvarint())
+	if d.err == nil && len(d.b) > 0 {
+		id, inline = uint32(d.uvarint()), true
+	}
+	return index, id, inline, d.end()
+}
+
+func clusterByIndexKey(dst []byte, c chains.Chain, i uint32) []byte {
+	return binary.BigEndian.AppendUint32(keyPrefix(dst, tClusterByIndex, c), i)
+}
+
+// clusterIDs gives the cluster of an assignment: from its value, from
+// an array of table I read whole (for scans), or by a lookup.
+type clusterIDs struct {
+	s   *Store
+	c   chains.Chain
+	arr []uint32 // table I by index, when read whole; absent entries MaxUint32
+}
+
+// readAll reads table I into arr: four bytes an address, where a scan of
+// the assignments in address order would otherwise look up each one.
+func (r *clusterIDs) readAll(ctx context.Context) error {
+	lo := keyPrefix(nil, tClusterByIndex, r.c)
+	return r.s.scan(ctx, lo, func(k, v []byte) error {
+		if len(k) != len(lo)+4 {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: errShort}
+		}
+		i := binary.BigEndian.Uint32(k[len(lo):])
+		d := decoder{b: v}
+		id := uint32(d.uvarint())
+		if err := d.end(); err != nil {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
+		}
+		for int(i) >= len(r.arr) {
+			r.arr = append(r.arr, math.MaxUint32)
+		}
+		r.arr[i] = id
+		return nil
+	})
+}
+
+func (r *clusterIDs) of(v []byte) (index, id uint32, err error) {
+	index, id, inline, err := clusterOfValue(v)
+	if err != nil || inline {
+		return index, id, err
+	}
+	if r.arr != nil {
+		if int(index) < len(r.arr) && r.arr[index] != math.MaxUint32 {
+			return index, r.arr[index], nil
+		}
+		return index, 0, fmt.Errorf("address %d has no cluster in table I", index)
+	}
+	err = r.s.get(clusterByIndexKey(nil, r.c, index), func(v []byte) error {
+		d := decoder{b: v}
+		id = uint32(d.uvarint())
+		return d.end()
+	})
+	if err != nil {
+		return index, 0, fmt.Errorf("cluster of address %d: %w", index, err)
+	}
+	return index, id, nil
 }
 
 // scan calls fn for every entry whose key starts with lo, in key order.
@@ -180,7 +256,7 @@ func (s *Store) SaveClusters(ctx context.Context, c chains.Chain, reset bool, m 
 	b := s.db.NewBatch()
 	defer b.Close()
 	if reset {
-		for _, t := range []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink, tClusterLinkByIndex} {
+		for _, t := range []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink, tClusterLinkByIndex, tClusterByIndex} {
 			lo := keyPrefix(nil, t, c)
 			if err := b.DeleteRange(lo, prefixEnd(lo), nil); err != nil {
 				return err
@@ -232,12 +308,16 @@ func (s *Store) SaveClusters(ctx context.Context, c chains.Chain, reset bool, m 
 // ClusterOf returns a's cluster id and the cluster's size, or
 // store.ErrNotFound when a has none.
 func (s *Store) ClusterOf(ctx context.Context, c chains.Chain, a chains.Address) (id, size uint32, err error) {
-	err = s.get(clusterOfKey(c, a), func(v []byte) (err error) {
-		_, id, err = clusterOfValue(v)
-		return err
+	var v []byte
+	err = s.get(clusterOfKey(c, a), func(b []byte) error {
+		v = bytes.Clone(b)
+		return nil
 	})
 	if err != nil {
 		return 0, 0, err
+	}
+	if _, id, err = (&clusterIDs{s: s, c: c}).of(v); err != nil {
+		return 0, 0, &store.CorruptError{Key: fmt.Sprintf("%x", clusterOfKey(c, a)), Err: err}
 	}
 	err = s.get(clusterSizeKey(c, id), func(v []byte) error {
 		d := decoder{b: v}
@@ -277,7 +357,7 @@ func (s *Store) ClusterLinks(ctx context.Context, c chains.Chain, a chains.Addre
 	}
 	var i uint32
 	err = s.get(clusterOfKey(c, a), func(v []byte) (err error) {
-		i, _, err = clusterOfValue(v)
+		i, _, _, err = clusterOfValue(v)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {

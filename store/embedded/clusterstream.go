@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"slices"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -78,9 +79,13 @@ func (s *Store) EachAddress(ctx context.Context, c chains.Chain, fn func(a chain
 // addresses to clusters, in address order: the index the address has
 // and its cluster's id.
 func (s *Store) EachAssignment(ctx context.Context, c chains.Chain, fn func(a chains.Address, index, cluster uint32) error) error {
+	ids := clusterIDs{s: s, c: c}
+	if err := ids.readAll(ctx); err != nil {
+		return err
+	}
 	lo := keyPrefix(nil, tClusterOf, c)
 	return s.scan(ctx, lo, func(k, v []byte) error {
-		i, id, err := clusterOfValue(v)
+		i, id, err := ids.of(v)
 		if err != nil {
 			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
 		}
@@ -101,8 +106,7 @@ const txWindow = 8 << 20
 // yields an error naming it, never another transaction's fields). The
 // pointers (table p, by txid) are looked up a group of blocks at a time,
 // in key order through one iterator: a lookup per transaction, in chain
-// order, took two thirds of a clustering run. tx is fn's only until fn
-// returns.
+// order, took two thirds of a clustering run. Each tx is fn's to keep.
 func (s *Store) EachTx(ctx context.Context, c chains.Chain, from, to int64, fn func(tx *chains.Tx) error) error {
 	if c.IsAccount() {
 		return fmt.Errorf("%s has no UTXO transactions", c)
@@ -270,7 +274,7 @@ func (s *Store) NewClusterWriter(ctx context.Context, c chains.Chain, reset bool
 		return nil, err
 	}
 	if reset {
-		for _, t := range []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink, tClusterLinkByIndex} {
+		for _, t := range []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink, tClusterLinkByIndex, tClusterByIndex} {
 			lo := keyPrefix(nil, t, c)
 			if err := b.DeleteRange(lo, prefixEnd(lo), nil); err != nil {
 				return nil, err
@@ -320,12 +324,85 @@ func (w *clusterWriter) Link(l store.ClusterLink) error {
 	return w.flush(false)
 }
 
+// Row writes an assignment: the address's index (table q) when the
+// address is given, and the cluster under the index (table I), which an
+// incremental run rewrites with the index alone.
 func (w *clusterWriter) Row(r store.ClusterRow) error {
-	w.val = binary.AppendUvarint(binary.AppendUvarint(w.val[:0], uint64(r.Index)), uint64(r.Cluster))
-	if err := w.b.Set(clusterOfKey(w.c, r.Address), w.val, nil); err != nil {
+	if r.Address != "" {
+		w.val = binary.AppendUvarint(w.val[:0], uint64(r.Index))
+		if err := w.b.Set(clusterOfKey(w.c, r.Address), w.val, nil); err != nil {
+			return err
+		}
+	}
+	w.key = clusterByIndexKey(w.key[:0], w.c, r.Index)
+	w.val = binary.AppendUvarint(w.val[:0], uint64(r.Cluster))
+	if err := w.b.Set(w.key, w.val, nil); err != nil {
 		return err
 	}
 	return w.flush(false)
+}
+
+// EachCluster calls fn for every address index of chain c with its
+// cluster, in index order (table I): what an incremental run loads,
+// without an address.
+func (s *Store) EachCluster(ctx context.Context, c chains.Chain, fn func(index, cluster uint32) error) error {
+	lo := keyPrefix(nil, tClusterByIndex, c)
+	return s.scan(ctx, lo, func(k, v []byte) error {
+		if len(k) != len(lo)+4 {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: errShort}
+		}
+		d := decoder{b: v}
+		id := uint32(d.uvarint())
+		if err := d.end(); err != nil {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
+		}
+		return fn(binary.BigEndian.Uint32(k[len(lo):]), id)
+	})
+}
+
+// AddressIndexes looks up the indexes clustering runs gave addresses
+// as, in key order through one iterator (a lookup each, in the order
+// the chain names them, cost more than the rest of an incremental run):
+// found[i] says whether as[i] has one.
+func (s *Store) AddressIndexes(ctx context.Context, c chains.Chain, as []chains.Address) (index []uint32, found []bool, err error) {
+	index, found = make([]uint32, len(as)), make([]bool, len(as))
+	order := make([]int, len(as))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int { return strings.Compare(string(as[i]), string(as[j])) })
+	lo := keyPrefix(nil, tClusterOf, c)
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer it.Close()
+	k := lo
+	for _, i := range order {
+		k = append(k[:len(lo)], as[i]...)
+		if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
+			continue
+		}
+		x, _, _, err := clusterOfValue(it.Value())
+		if err != nil {
+			return nil, nil, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
+		}
+		index[i], found[i] = x, true
+	}
+	return index, found, it.Error()
+}
+
+// AddressIndex returns the index a clustering run gave address a; ok
+// is false when it has none.
+func (s *Store) AddressIndex(ctx context.Context, c chains.Chain, a chains.Address) (index uint32, ok bool, err error) {
+	err = s.get(clusterOfKey(c, a), func(v []byte) (err error) {
+		index, _, _, err = clusterOfValue(v)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, false, nil
+	}
+	return index, err == nil, err
 }
 
 func (w *clusterWriter) Size(cluster, size uint32) error {
@@ -400,7 +477,7 @@ func (s *Store) linksByIndex(ctx context.Context, c chains.Chain, a chains.Addre
 		}
 		for _, x := range cands {
 			err := s.get(clusterOfKey(c, x), func(v []byte) error {
-				i, _, err := clusterOfValue(v)
+				i, _, _, err := clusterOfValue(v)
 				if err == nil && i == l.IB {
 					l.B = x
 				}

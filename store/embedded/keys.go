@@ -49,6 +49,7 @@ const (
 	tClusterSize        = 'S'
 	tClusterLink        = 'e'
 	tClusterLinkByIndex = 'E' // clusterstream.go
+	tClusterByIndex     = 'I'
 
 	tLabel = 'l'
 
