@@ -1,9 +1,13 @@
 package clickhouse
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/store"
@@ -72,56 +76,118 @@ func (s *Store) EachAssignment(ctx context.Context, c chains.Chain, fn func(a ch
 	return rows.Err()
 }
 
-// streamBlocks is how many blocks EachTx reads the txids of at once.
-const streamBlocks = 200
-
 // EachTx calls fn for every transaction of UTXO chain c in blocks
-// from..to, in chain order: the blocks' txids a range at a time, and the
-// transactions by txid in chunks (Txs), each a keyed read of the
-// granules that hold them, never a scan of the table.
+// from..to, in chain order: two streaming reads, of txs and of outputs,
+// both in (height, txid) order, merged here, each block's transactions
+// put in their order in it. A row stored twice (a batch written again
+// after an interruption, before its commit marker) is read once. The
+// server sorts the rows (spilling to disk past a gigabyte): txs is
+// ordered by txid, and a table ordered by height is the ClickHouse
+// scale issue's to add.
 func (s *Store) EachTx(ctx context.Context, c chains.Chain, from, to int64, fn func(tx *chains.Tx) error) error {
 	tip, err := s.tip(ctx, c)
 	if err != nil {
 		return err
 	}
-	to = min(to, tip)
-	for lo := max(from, 0); lo <= to; lo += streamBlocks {
-		hi := min(lo+streamBlocks-1, to)
-		rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT height, txids FROM %s WHERE chain = ? AND height >= ? AND height <= ?
-			ORDER BY height LIMIT 1 BY height`, s.table("blocks")), string(c), uint64(lo), uint64(hi))
-		if err != nil {
-			return fmt.Errorf("%s blocks %d-%d: %w", c, lo, hi, err)
+	to, from = min(to, tip), max(from, 0)
+	if from > to {
+		return nil
+	}
+	qctx := ch.Context(ctx, ch.WithSettings(ch.Settings{"max_bytes_before_external_sort": 1 << 30}))
+	txs, err := s.conn.Query(qctx, fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND height >= ? AND height <= ? ORDER BY height, txid",
+		txColumns, s.table("txs")), string(c), uint64(from), uint64(to))
+	if err != nil {
+		return fmt.Errorf("%s txs: %w", c, err)
+	}
+	defer txs.Close()
+	outs, err := s.conn.Query(qctx, fmt.Sprintf(`SELECT height, txid, vout, value, type, addresses FROM %s
+		WHERE chain = ? AND height >= ? AND height <= ? ORDER BY height, txid, vout`, s.table("outputs")), string(c), uint64(from), uint64(to))
+	if err != nil {
+		return fmt.Errorf("%s outputs: %w", c, err)
+	}
+	defer outs.Close()
+	// The next output row, read ahead.
+	type outRow struct {
+		height uint64
+		txid   string
+		out    chains.Output
+	}
+	var next *outRow
+	readOut := func() error {
+		next = nil
+		if !outs.Next() {
+			return outs.Err()
 		}
-		var ids []chains.Hash
-		for rows.Next() {
-			var h uint64
-			var txids []string
-			if err := rows.Scan(&h, &txids); err != nil {
-				rows.Close()
+		var r outRow
+		var typ uint8
+		var addrs []string
+		if err := outs.Scan(&r.height, &r.txid, &r.out.Index, &r.out.Value, &typ, &addrs); err != nil {
+			return fmt.Errorf("%s outputs: %w", c, err)
+		}
+		r.out.Type, r.out.Addresses = chains.ScriptType(typ), fromStrings(addrs)
+		next = &r
+		return nil
+	}
+	if err := readOut(); err != nil {
+		return err
+	}
+	var block []*chains.Tx
+	flush := func() error {
+		slices.SortFunc(block, func(a, b *chains.Tx) int { return cmp.Compare(a.Position, b.Position) })
+		for i, tx := range block {
+			if tx.Position != uint32(i) {
+				return &store.CorruptError{Key: fmt.Sprintf("%s block %d", c, tx.Height), Err: fmt.Errorf("transaction %s at position %d where %d was expected", tx.Hash, tx.Position, i)}
+			}
+			if err := fn(tx); err != nil {
 				return err
 			}
-			for _, t := range txids {
-				ids = append(ids, toHash(t))
-			}
 		}
-		err = rows.Err()
-		rows.Close()
+		block = block[:0]
+		return nil
+	}
+	var last string
+	var lastHeight int64 = -1
+	for txs.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		tx, nout, err := scanTx(c, txs)
 		if err != nil {
 			return err
 		}
-		for i := 0; i < len(ids); i += lookupChunk {
-			txs, err := s.Txs(ctx, c, ids[i:min(i+lookupChunk, len(ids))])
-			if err != nil {
+		id := hs(tx.Hash)
+		if tx.Height == lastHeight && id == last {
+			continue // a row stored twice
+		}
+		if tx.Height != lastHeight && len(block) > 0 {
+			if err := flush(); err != nil {
 				return err
 			}
-			for _, tx := range txs {
-				if err := fn(tx); err != nil {
-					return err
-				}
+		}
+		last, lastHeight = id, tx.Height
+		// Outputs before this transaction's belong to none read: skip.
+		for next != nil && (next.height < uint64(tx.Height) || next.height == uint64(tx.Height) && next.txid < id) {
+			if err := readOut(); err != nil {
+				return err
 			}
 		}
+		for next != nil && next.height == uint64(tx.Height) && next.txid == id {
+			if n := len(tx.Outputs); n == 0 || tx.Outputs[n-1].Index != next.out.Index {
+				tx.Outputs = append(tx.Outputs, next.out)
+			}
+			if err := readOut(); err != nil {
+				return err
+			}
+		}
+		if len(tx.Outputs) != int(nout) {
+			return &store.CorruptError{Key: "tx " + tx.Hash.String(), Err: fmt.Errorf("%d outputs stored, %d expected", len(tx.Outputs), nout)}
+		}
+		block = append(block, tx)
 	}
-	return nil
+	if err := txs.Err(); err != nil {
+		return err
+	}
+	return flush()
 }
 
 // clusterWriter appends a run's rows in batches; the run counts once its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"slices"
 	"sort"
 	"strings"
@@ -169,9 +170,8 @@ func (s *Store) Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*c
 		part := hs[i:min(i+lookupChunk, len(hs))]
 		// A txid stored twice (BIP 30's duplicate coinbases) answers with
 		// its newest copy, as the single lookup always did.
-		q := fmt.Sprintf(`SELECT txid, height, position, time, version, lock_time, size, vsize, coinbase, output_count,
-		in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses
-		FROM %s WHERE chain = ? AND txid IN (%s) AND height <= ? ORDER BY txid, height DESC LIMIT 1 BY txid`, s.table("txs"), inHashes(part))
+		q := fmt.Sprintf(`SELECT %s FROM %s WHERE chain = ? AND txid IN (%s) AND height <= ? ORDER BY txid, height DESC LIMIT 1 BY txid`,
+			txColumns, s.table("txs"), inHashes(part))
 		if err := s.scanTxs(ctx, c, q, tip, got, nouts); err != nil {
 			return nil, err
 		}
@@ -209,40 +209,54 @@ func (s *Store) scanTxs(ctx context.Context, c chains.Chain, q string, tip int64
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var (
-			txid               string
-			height, t          uint64
-			pos, lock, sz, vsz uint32
-			version            int32
-			cb                 uint8
-			nout               uint32
-			seq, prevVout      []uint32
-			prev               []string
-			val                []int64
-			typ                []uint8
-			addrs              [][]string
-		)
-		if err := rows.Scan(&txid, &height, &pos, &t, &version, &lock, &sz, &vsz, &cb, &nout, &seq, &prev, &prevVout, &val, &typ, &addrs); err != nil {
-			return fmt.Errorf("%s txs: %w", c, err)
+		tx, nout, err := scanTx(c, rows)
+		if err != nil {
+			return err
 		}
-		h := toHash(txid)
-		if len(prev) != len(seq) || len(prevVout) != len(seq) || len(val) != len(seq) || len(typ) != len(seq) || len(addrs) != len(seq) {
-			return &store.CorruptError{Key: "tx " + h.String(), Err: fmt.Errorf("input arrays of different lengths")}
-		}
-		tx := &chains.Tx{Chain: c, Hash: h, Height: int64(height), Position: pos, Time: int64(t), Version: version, LockTime: lock,
-			Size: sz, VSize: vsz, Coinbase: cb == 1, Inputs: make([]chains.Input, len(seq))}
-		for i := range seq {
-			in := &tx.Inputs[i]
-			in.Index, in.Sequence, in.Coinbase = uint32(i), seq[i], tx.Coinbase
-			if !tx.Coinbase {
-				in.Prev = chains.Outpoint{Hash: toHash(prev[i]), Index: prevVout[i]}
-				in.Prevout = chains.Output{Index: prevVout[i], Value: val[i], Type: chains.ScriptType(typ[i]), Addresses: fromStrings(addrs[i])}
-			}
-		}
-		got[h] = tx
-		nouts[h] = nout
+		got[tx.Hash] = tx
+		nouts[tx.Hash] = nout
 	}
 	return rows.Err()
+}
+
+// txColumns are the columns scanTx reads, in its order.
+const txColumns = `txid, height, position, time, version, lock_time, size, vsize, coinbase, output_count,
+	in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses`
+
+// scanTx reads a row of txColumns: the transaction without its outputs,
+// and how many it has.
+func scanTx(c chains.Chain, rows driver.Rows) (*chains.Tx, uint32, error) {
+	var (
+		txid               string
+		height, t          uint64
+		pos, lock, sz, vsz uint32
+		version            int32
+		cb                 uint8
+		nout               uint32
+		seq, prevVout      []uint32
+		prev               []string
+		val                []int64
+		typ                []uint8
+		addrs              [][]string
+	)
+	if err := rows.Scan(&txid, &height, &pos, &t, &version, &lock, &sz, &vsz, &cb, &nout, &seq, &prev, &prevVout, &val, &typ, &addrs); err != nil {
+		return nil, 0, fmt.Errorf("%s txs: %w", c, err)
+	}
+	h := toHash(txid)
+	if len(prev) != len(seq) || len(prevVout) != len(seq) || len(val) != len(seq) || len(typ) != len(seq) || len(addrs) != len(seq) {
+		return nil, 0, &store.CorruptError{Key: "tx " + h.String(), Err: fmt.Errorf("input arrays of different lengths")}
+	}
+	tx := &chains.Tx{Chain: c, Hash: h, Height: int64(height), Position: pos, Time: int64(t), Version: version, LockTime: lock,
+		Size: sz, VSize: vsz, Coinbase: cb == 1, Inputs: make([]chains.Input, len(seq))}
+	for i := range seq {
+		in := &tx.Inputs[i]
+		in.Index, in.Sequence, in.Coinbase = uint32(i), seq[i], tx.Coinbase
+		if !tx.Coinbase {
+			in.Prev = chains.Outpoint{Hash: toHash(prev[i]), Index: prevVout[i]}
+			in.Prevout = chains.Output{Index: prevVout[i], Value: val[i], Type: chains.ScriptType(typ[i]), Addresses: fromStrings(addrs[i])}
+		}
+	}
+	return tx, nout, nil
 }
 
 func fromStrings(ss []string) []chains.Address {
