@@ -69,6 +69,11 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		Index(t, st, 0, 50)
 		checkAll(t, st, facts)
 	})
+	t.Run("Passes", func(t *testing.T) {
+		st := open(t)
+		Index(t, st, 0, 50)
+		checkPasses(t, st, facts)
+	})
 	t.Run("ResumeAndRerun", func(t *testing.T) {
 		whole := open(t)
 		Index(t, whole, 0, 0)
