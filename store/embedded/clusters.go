@@ -135,16 +135,7 @@ func (s *Store) LoadClusters(ctx context.Context, c chains.Chain, fn func(r stor
 func (s *Store) EachClusterRow(ctx context.Context, c chains.Chain, fn func(r store.ClusterRow) error) error {
 	const maxCached = 1 << 20
 	sizes := map[uint32]uint32{}
-	ids := clusterIDs{s: s, c: c}
-	if err := ids.readAll(ctx); err != nil {
-		return err
-	}
-	lo := keyPrefix(nil, tClusterOf, c)
-	return s.scan(ctx, lo, func(k, v []byte) error {
-		i, id, err := ids.of(v)
-		if err != nil {
-			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
-		}
+	return s.EachAssignment(ctx, c, func(a chains.Address, i, id uint32) error {
 		size, ok := sizes[id]
 		if !ok {
 			err := s.get(clusterSizeKey(c, id), func(v []byte) error {
@@ -160,7 +151,7 @@ func (s *Store) EachClusterRow(ctx context.Context, c chains.Chain, fn func(r st
 			}
 			sizes[id] = size
 		}
-		return fn(store.ClusterRow{Index: i, Address: chains.Address(k[len(lo):]), Cluster: id, Size: size})
+		return fn(store.ClusterRow{Index: i, Address: a, Cluster: id, Size: size})
 	})
 }
 
