@@ -108,67 +108,16 @@ func RunWith(ctx context.Context, st Store, c chains.Chain, enabled []string, o 
 		sum.Recomputed = recompute(&prev, m, set, o.GuardSize, tip)
 		sum.Incremental = sum.Recomputed == ""
 	}
-	if ss, ok := st.(StreamStore); ok {
-		if sum.Incremental {
-			sum.From = prev.Height + 1
-		}
-		if err := runStream(ctx, ss, c, m, hs, set, o, &prev, sum); err != nil {
-			return nil, err
-		}
-		return sum, nil
+	ss, ok := st.(StreamStore)
+	if !ok {
+		return nil, fmt.Errorf("the store cannot read %s in passes", c)
 	}
-	cl := newClusters()
-	cl.Guard = uint32(o.GuardSize)
-	var loaded []uint32 // cluster id of each loaded address, by index
 	if sum.Incremental {
-		err := st.LoadClusters(ctx, c, func(r store.ClusterRow) error {
-			if i := cl.id(r.Address); i != r.Index {
-				return &store.CorruptError{Key: "cluster index", Err: fmt.Errorf("address %d stored as %d", i, r.Index)}
-			}
-			loaded = append(loaded, r.Cluster)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		for i, id := range loaded {
-			cl.uf.Union(uint32(i), id)
-		}
 		sum.From = prev.Height + 1
-		for k, v := range prev.Links {
-			cl.Links[k] = int(v)
-		}
 	}
-	if err := cl.scan(ctx, st, c, hs, sum.From, m.TipHeight); err != nil {
+	if err := runStream(ctx, ss, c, m, hs, set, o, &prev, sum); err != nil {
 		return nil, err
 	}
-	var rows []store.ClusterRow
-	sizes := map[uint32]uint32{}
-	for i, a := range cl.addrs {
-		id := cl.minID(cl.uf.Find(uint32(i)))
-		if i >= len(loaded) || loaded[i] != id {
-			rows = append(rows, store.ClusterRow{Index: uint32(i), Address: a, Cluster: id})
-			sizes[id] = cl.uf.Size(uint32(i))
-		}
-	}
-	links := make([]store.ClusterLink, len(cl.fresh))
-	for i := range cl.fresh {
-		l := cl.Link(i)
-		links[i] = store.ClusterLink{A: l.A, B: l.B, Heuristic: l.Heuristic, Tx: l.Tx}
-	}
-	meta := store.ClusterMeta{Heuristics: set, Height: m.TipHeight, Hash: m.TipHash, Addresses: int64(len(cl.addrs)),
-		Clusters: int64(cl.Count()), Links: map[string]int64{}}
-	for k, v := range cl.Links {
-		meta.Links[k] = int64(v)
-	}
-	if sum.Incremental {
-		cl.carry(&prev)
-	}
-	cl.guardMeta(&meta)
-	if err := st.SaveClusters(ctx, c, !sum.Incremental, meta, rows, sizes, links); err != nil {
-		return nil, err
-	}
-	sum.Meta, sum.Changed = meta, len(rows)
 	return sum, nil
 }
 

@@ -40,13 +40,10 @@ type StreamStore interface {
 	EachAddress(ctx context.Context, c chains.Chain, fn func(a chains.Address, first store.FirstPaid) error) error
 	// EachAssignment calls fn for every stored assignment.
 	EachAssignment(ctx context.Context, c chains.Chain, fn func(a chains.Address, index, cluster uint32) error) error
-	NewClusterWriter(ctx context.Context, c chains.Chain, reset bool) (store.ClusterWriter, error)
-}
-
-// TxStreamer reads a UTXO chain's transactions in chain order as one
-// pass; a store without it is read block by block.
-type TxStreamer interface {
+	// EachTx calls fn for every transaction of blocks from..to, in
+	// chain order, as one pass.
 	EachTx(ctx context.Context, c chains.Chain, from, to int64, fn func(tx *chains.Tx) error) error
+	NewClusterWriter(ctx context.Context, c chains.Chain, reset bool) (store.ClusterWriter, error)
 }
 
 // IndexedStore is a stream store that keeps each address's cluster
@@ -112,8 +109,7 @@ func runStream(ctx context.Context, st StreamStore, c chains.Chain, m store.Meta
 	r.cl.Guard = uint32(o.GuardSize)
 	if !s.Incremental {
 		prev = nil
-	}
-	if s.Incremental {
+	} else {
 		var ok bool
 		var err error
 		if is, isIndexed := st.(IndexedStore); isIndexed {
@@ -427,16 +423,7 @@ func (r *streamRun) scan(ctx context.Context, hs *heuristics.Bitcoin, from, to i
 					}
 				}
 				if len(misses) > 1 {
-					slices.SortFunc(misses, func(a, b chains.Address) int {
-						ha, hb := r.idx.hash(a), r.idx.hash(b)
-						switch {
-						case ha < hb:
-							return -1
-						case ha > hb:
-							return 1
-						}
-						return 0
-					})
+					slices.SortFunc(misses, func(a, b chains.Address) int { return cmp.Compare(r.idx.hash(a), r.idx.hash(b)) })
 				}
 				for _, a := range misses {
 					r.id(a, tx.Height)
@@ -489,32 +476,8 @@ func (r *streamRun) scan(ctx context.Context, hs *heuristics.Bitcoin, from, to i
 			}
 		}()
 	}
-	if ts, ok := r.st.(TxStreamer); ok {
-		if err := ts.EachTx(ctx, r.c, from, to, each); err != nil {
-			return fmt.Errorf("cluster: read %s transactions: %w", r.c, err)
-		}
-		return nil
-	}
-	for h := from; h <= to; h++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		_, txids, err := r.st.BlockByHeight(ctx, r.c, h)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("cluster: block %d: %w", h, err)
-		}
-		for _, id := range txids {
-			tx, err := r.st.Tx(ctx, r.c, id)
-			if err != nil {
-				return fmt.Errorf("cluster: block %d: %w", h, err)
-			}
-			if err := each(tx); err != nil {
-				return err
-			}
-		}
+	if err := r.st.EachTx(ctx, r.c, from, to, each); err != nil {
+		return fmt.Errorf("cluster: read %s transactions: %w", r.c, err)
 	}
 	return nil
 }

@@ -5,8 +5,6 @@ import (
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
 
-var _ StreamStore = (*embedded.Store)(nil)
-var _ TxStreamer = (*embedded.Store)(nil)
+var _ IndexedStore = (*embedded.Store)(nil)
 
 var _ StreamStore = (*clickhouse.Store)(nil)
-var _ TxStreamer = (*clickhouse.Store)(nil)

@@ -46,66 +46,33 @@ func (s *Store) ClusterMeta(ctx context.Context, c chains.Chain) (store.ClusterM
 	return r.meta, ok, err
 }
 
-// SaveClusters appends a run: rows, sizes and links first, then the run
-// row that commits them. With reset the run is a new base: older runs'
+// SaveClusters appends a run through a cluster writer: rows, sizes and
+// links first, then the run row that commits them. With reset the run is a new base: older runs'
 // rows stop counting. A save interrupted before its run row leaves rows
 // that no read sees, under a run number the next save reuses and
 // deletes first.
 func (s *Store) SaveClusters(ctx context.Context, c chains.Chain, reset bool, m store.ClusterMeta, rows []store.ClusterRow, sizes map[uint32]uint32, links []store.ClusterLink) error {
-	last, ok, err := s.lastClusterRun(ctx, c)
+	w, err := s.NewClusterWriter(ctx, c, reset)
 	if err != nil {
 		return err
 	}
-	run, base := uint64(1), uint64(1)
-	if ok {
-		run, base = last.run+1, last.base
-	}
-	if reset {
-		base = run
-	}
-	chain := string(c)
-	if err := s.removeInterruptedRun(ctx, c, run); err != nil {
-		return err
-	}
-	parts := []tableRows{
-		{"cluster_rows", "chain, run, address, idx, cluster", func(add func(...any) error) error {
-			for _, r := range rows {
-				if err := add(chain, run, string(r.Address), r.Index, r.Cluster); err != nil {
-					return err
-				}
-			}
-			return nil
-		}},
-		{"cluster_sizes", "chain, run, cluster, size", func(add func(...any) error) error {
-			for id, n := range sizes {
-				if err := add(chain, run, id, n); err != nil {
-					return err
-				}
-			}
-			return nil
-		}},
-		{"cluster_links", "chain, run, address, other, heuristic, txid", func(add func(...any) error) error {
-			for _, l := range links {
-				for _, e := range [][2]chains.Address{{l.A, l.B}, {l.B, l.A}} {
-					if err := add(chain, run, string(e[0]), string(e[1]), l.Heuristic, hs(l.Tx)); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		}},
-	}
-	for _, p := range parts {
-		if err := s.insertBatch(ctx, p); err != nil {
-			return fmt.Errorf("save clusters: %w", err)
+	defer w.Close()
+	for _, l := range links {
+		if err := w.Link(l); err != nil {
+			return err
 		}
 	}
-	m.HashHex = m.Hash.String()
-	js, err := json.Marshal(m)
-	if err != nil {
-		return err
+	for _, r := range rows {
+		if err := w.Row(r); err != nil {
+			return err
+		}
 	}
-	return s.insertRow(ctx, "cluster_runs", "chain, run, base, json", chain, run, base, string(js))
+	for id, n := range sizes {
+		if err := w.Size(id, n); err != nil {
+			return err
+		}
+	}
+	return w.Commit(m)
 }
 
 // LoadClusters calls fn for every address with a cluster, in the order

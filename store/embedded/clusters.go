@@ -24,8 +24,8 @@ import (
 //	                                          stream runs (UTXO chains), which rewrite it
 //	                                          without the address
 //	I c index(4)                            → cluster id
-//	Q c index(4)                            → addr (deposit runs: the addresses in the order
-//	                                          they were seen)
+//	Q c index(4)                            → addr: written by older versions, read by none,
+//	                                          emptied with the rest
 //	S c cluster(4)                          → cluster size
 //	e c len(1) addr len(1) other heur(1) tx → (empty): a link, stored from both ends
 //	                                          (runs now write table E: clusterstream.go)
@@ -36,9 +36,9 @@ func clusterOfKey(c chains.Chain, a chains.Address) []byte {
 	return append(keyPrefix(nil, tClusterOf, c), a...)
 }
 
-func clusterIndexKey(c chains.Chain, i uint32) []byte {
-	return binary.BigEndian.AppendUint32(keyPrefix(nil, tClusterIndex, c), i)
-}
+// clusterTables are the tables of a chain's clusters (beside its
+// record), which a recomputation empties.
+var clusterTables = []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink, tClusterLinkByIndex, tClusterByIndex}
 
 func clusterSizeKey(c chains.Chain, id uint32) []byte {
 	return binary.BigEndian.AppendUint32(keyPrefix(nil, tClusterSize, c), id)
@@ -99,20 +99,11 @@ func (s *Store) LoadClusters(ctx context.Context, c chains.Chain, fn func(r stor
 		return err
 	}
 	var rows []store.ClusterRow
-	ids := clusterIDs{s: s, c: c}
-	if err := ids.readAll(ctx); err != nil {
-		return err
-	}
-	lo = keyPrefix(nil, tClusterOf, c)
-	err = s.scan(ctx, lo, func(k, v []byte) error {
-		i, id, err := ids.of(v)
-		if err != nil {
-			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
-		}
+	err = s.EachAssignment(ctx, c, func(a chains.Address, i, id uint32) error {
 		for int(i) >= len(rows) {
 			rows = append(rows, store.ClusterRow{})
 		}
-		rows[i] = store.ClusterRow{Index: i, Address: chains.Address(bytes.Clone(k[len(lo):])), Cluster: id, Size: sizes[id]}
+		rows[i] = store.ClusterRow{Index: i, Address: a, Cluster: id, Size: sizes[id]}
 		return nil
 	})
 	if err != nil {
@@ -184,17 +175,7 @@ type clusterIDs struct {
 // readAll reads table I into arr: four bytes an address, where a scan of
 // the assignments in address order would otherwise look up each one.
 func (r *clusterIDs) readAll(ctx context.Context) error {
-	lo := keyPrefix(nil, tClusterByIndex, r.c)
-	return r.s.scan(ctx, lo, func(k, v []byte) error {
-		if len(k) != len(lo)+4 {
-			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: errShort}
-		}
-		i := binary.BigEndian.Uint32(k[len(lo):])
-		d := decoder{b: v}
-		id := uint32(d.uvarint())
-		if err := d.end(); err != nil {
-			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
-		}
+	return r.s.EachCluster(ctx, r.c, func(i, id uint32) error {
 		for int(i) >= len(r.arr) {
 			r.arr = append(r.arr, math.MaxUint32)
 		}
@@ -247,7 +228,7 @@ func (s *Store) SaveClusters(ctx context.Context, c chains.Chain, reset bool, m 
 	b := s.db.NewBatch()
 	defer b.Close()
 	if reset {
-		for _, t := range []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink, tClusterLinkByIndex, tClusterByIndex} {
+		for _, t := range clusterTables {
 			lo := keyPrefix(nil, t, c)
 			if err := b.DeleteRange(lo, prefixEnd(lo), nil); err != nil {
 				return err
@@ -257,9 +238,6 @@ func (s *Store) SaveClusters(ctx context.Context, c chains.Chain, reset bool, m 
 	for _, r := range rows {
 		v := binary.AppendUvarint(binary.AppendUvarint(nil, uint64(r.Index)), uint64(r.Cluster))
 		if err := b.Set(clusterOfKey(c, r.Address), v, nil); err != nil {
-			return err
-		}
-		if err := b.Set(clusterIndexKey(c, r.Index), []byte(r.Address), nil); err != nil {
 			return err
 		}
 	}
@@ -346,16 +324,9 @@ func (s *Store) ClusterLinks(ctx context.Context, c chains.Chain, a chains.Addre
 	if err := it.Error(); err != nil {
 		return nil, err
 	}
-	var i uint32
-	err = s.get(clusterOfKey(c, a), func(v []byte) (err error) {
-		i, _, _, err = clusterOfValue(v)
-		return err
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
+	i, ok, err := s.AddressIndex(ctx, c, a)
+	if err != nil || !ok {
+		return out, err
 	}
 	more, err := s.linksByIndex(ctx, c, a, i)
 	return append(out, more...), err

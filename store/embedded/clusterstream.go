@@ -274,7 +274,7 @@ func (s *Store) NewClusterWriter(ctx context.Context, c chains.Chain, reset bool
 		return nil, err
 	}
 	if reset {
-		for _, t := range []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink, tClusterLinkByIndex, tClusterByIndex} {
+		for _, t := range clusterTables {
 			lo := keyPrefix(nil, t, c)
 			if err := b.DeleteRange(lo, prefixEnd(lo), nil); err != nil {
 				return nil, err
@@ -287,14 +287,13 @@ func (s *Store) NewClusterWriter(ctx context.Context, c chains.Chain, reset bool
 	return &clusterWriter{s: s, c: c, b: s.db.NewBatch()}, nil
 }
 
-// clusterWriter writes a run in batches of about batchBytes.
+// clusterWriter writes a run in batches of about clusterBatchBytes.
 type clusterWriter struct {
-	s    *Store
-	c    chains.Chain
-	b    *pebble.Batch
-	key  []byte
-	val  []byte
-	done bool
+	s   *Store
+	c   chains.Chain
+	b   *pebble.Batch
+	key []byte
+	val []byte
 }
 
 const clusterBatchBytes = 4 << 20
@@ -337,6 +336,13 @@ func (w *clusterWriter) Row(r store.ClusterRow) error {
 	w.key = clusterByIndexKey(w.key[:0], w.c, r.Index)
 	w.val = binary.AppendUvarint(w.val[:0], uint64(r.Cluster))
 	if err := w.b.Set(w.key, w.val, nil); err != nil {
+		return err
+	}
+	return w.flush(false)
+}
+
+func (w *clusterWriter) Size(cluster, size uint32) error {
+	if err := w.b.Set(clusterSizeKey(w.c, cluster), binary.AppendUvarint(nil, uint64(size)), nil); err != nil {
 		return err
 	}
 	return w.flush(false)
@@ -405,13 +411,6 @@ func (s *Store) AddressIndex(ctx context.Context, c chains.Chain, a chains.Addre
 	return index, err == nil, err
 }
 
-func (w *clusterWriter) Size(cluster, size uint32) error {
-	if err := w.b.Set(clusterSizeKey(w.c, cluster), binary.AppendUvarint(nil, uint64(size)), nil); err != nil {
-		return err
-	}
-	return w.flush(false)
-}
-
 // Commit writes the metadata with the last records and syncs them: the
 // run counts from here.
 func (w *clusterWriter) Commit(m store.ClusterMeta) error {
@@ -426,7 +425,6 @@ func (w *clusterWriter) Commit(m store.ClusterMeta) error {
 	if err := w.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("save %s clusters: %w", w.c, err)
 	}
-	w.done = true
 	return nil
 }
 
@@ -476,17 +474,12 @@ func (s *Store) linksByIndex(ctx context.Context, c chains.Chain, a chains.Addre
 			cands = append(cands, o.Addresses...)
 		}
 		for _, x := range cands {
-			err := s.get(clusterOfKey(c, x), func(v []byte) error {
-				i, _, _, err := clusterOfValue(v)
-				if err == nil && i == l.IB {
-					l.B = x
-				}
-				return err
-			})
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
+			i, ok, err := s.AddressIndex(ctx, c, x)
+			if err != nil {
 				return nil, err
 			}
-			if l.B != "" {
+			if ok && i == l.IB {
+				l.B = x
 				break
 			}
 		}

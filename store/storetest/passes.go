@@ -9,8 +9,8 @@ import (
 	"github.com/fundtrace/fundtrace/store"
 )
 
-// streamer is what clustering reads in passes (cluster.StreamStore and
-// cluster.TxStreamer), named here without the cluster package.
+// streamer is what clustering reads in passes (cluster.StreamStore's EachAddress and
+// its EachTx), named here without the cluster package.
 type streamer interface {
 	EachAddress(ctx context.Context, c chains.Chain, fn func(a chains.Address, first store.FirstPaid) error) error
 	EachTx(ctx context.Context, c chains.Chain, from, to int64, fn func(tx *chains.Tx) error) error
