@@ -62,6 +62,12 @@ type Config struct {
 	// trace of victims' payments wants; exposure leaves it off.
 	StopAtLabeledSeeds bool
 	Labels             Labeler
+	// Prefetch, when set, is given the addresses the trace is about to
+	// label (the seeds', then each hop's outputs') before it labels them:
+	// a labeler backed by a remote store reads them in one query instead
+	// of one each. Its error ends the trace: a label not read is not the
+	// absence of one.
+	Prefetch func(as []chains.Address) error
 	// OnService, when set, is told of money reaching a labeled service
 	// other than an exchange (which Deposits list): its category, name,
 	// the hop, and what the coin carries of all seeds together.
@@ -174,6 +180,17 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 		return nil, fmt.Errorf("seeds: %w", err)
 	}
 	res.Lookups++
+	if cfg.Prefetch != nil {
+		var as []chains.Address
+		for i, s := range seeds {
+			if tx := seedTxs[i]; int(s.Outpoint.Index) < len(tx.Outputs) {
+				as = append(as, tx.Outputs[s.Outpoint.Index].Address())
+			}
+		}
+		if err := cfg.Prefetch(as); err != nil {
+			return nil, fmt.Errorf("seeds: labels: %w", err)
+		}
+	}
 	for i, s := range seeds {
 		tx := seedTxs[i]
 		if int(s.Outpoint.Index) >= len(tx.Outputs) {
@@ -231,6 +248,17 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 		}
 		if len(hashes) > 0 {
 			res.Lookups++
+		}
+		if cfg.Prefetch != nil {
+			var as []chains.Address
+			for _, tx := range txs {
+				for _, o := range tx.Outputs {
+					as = append(as, o.Address())
+				}
+			}
+			if err := cfg.Prefetch(as); err != nil {
+				return nil, fmt.Errorf("hop %d: labels: %w", round+1, err)
+			}
 		}
 		var next []*coin
 		for ti, h := range hashes {

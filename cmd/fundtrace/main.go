@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -117,7 +118,9 @@ func main() {
 	}()
 	app := newApp()
 	app.Writer, app.ErrWriter = os.Stdout, os.Stderr
+	stopProfile := startProfile(os.Getenv("FUNDTRACE_CPUPROFILE"))
 	err := runApp(ctx, app, os.Args)
+	stopProfile()
 	code := exitCode(err)
 	if err != nil && code != 2 { // a hit: the table or JSON already says which
 		fmt.Fprintln(os.Stderr, "fundtrace:", oneLine(err))
@@ -302,4 +305,25 @@ func args(c *cli.Context) ([]string, error) {
 		}
 	}
 	return pos, nil
+}
+
+// startProfile writes a CPU profile of the command to path, when set
+// ($FUNDTRACE_CPUPROFILE): how docs/benchmarks.md finds where a whole
+// process spends its time. It returns the function that ends it.
+func startProfile(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fundtrace: FUNDTRACE_CPUPROFILE:", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math/big"
 	"os"
@@ -372,6 +373,27 @@ func (tc *traceCtx) readCase(seeds *traceSeeds, p string) error {
 		}
 	}
 	ctx := tc.c.Context
+	// The Bitcoin rows' transactions are read at once (a store query per
+	// row costs a ClickHouse round trip each); a row whose transaction is
+	// not among them is looked up alone, for its error.
+	pre := map[chains.Hash]*chains.Tx{}
+	if j, ok := col["tx"]; ok {
+		var hs []chains.Hash
+		for _, rec := range recs[1:] {
+			if k := col["chain"]; k < len(rec) && j < len(rec) && (strings.TrimSpace(rec[k]) == "btc" || strings.TrimSpace(rec[k]) == "bitcoin") {
+				if h, err := chains.ParseHash(strings.TrimSpace(rec[j])); err == nil {
+					hs = append(hs, h)
+				}
+			}
+		}
+		if len(hs) > 0 {
+			if txs, err := tc.st.Txs(ctx, chains.Bitcoin, hs); err == nil {
+				for _, tx := range txs {
+					pre[tx.Hash] = tx
+				}
+			}
+		}
+	}
 	for i, rec := range recs[1:] {
 		line := i + 2
 		get := func(k string) string {
@@ -404,9 +426,11 @@ func (tc *traceCtx) readCase(seeds *traceSeeds, p string) error {
 			if err != nil {
 				return fail("address: %v", err)
 			}
-			txs, err := tc.st.Txs(ctx, chains.Bitcoin, []chains.Hash{h})
-			if err != nil {
-				return fail("transaction %s is not in the store: %v", h, err)
+			txs := []*chains.Tx{pre[h]}
+			if txs[0] == nil {
+				if txs, err = tc.st.Txs(ctx, chains.Bitcoin, []chains.Hash{h}); err != nil {
+					return fail("transaction %s is not in the store: %v", h, err)
+				}
 			}
 			found := false
 			for _, o := range txs[0].Outputs {
@@ -635,15 +659,27 @@ func (g *graph) node(ch, text string, a chains.Address, role string) {
 
 func (tc *traceCtx) nodes(ctx context.Context, g *graph) []nodeJSON {
 	out := []nodeJSON{}
+	// The trace file names chains as chains.Chain does: btc, eth.
+	byChain := map[chains.Chain][]chains.Address{}
 	for _, k := range g.order {
-		ch := chains.Chain(k[0]) // the trace file names chains as chains.Chain does: btc, eth
+		byChain[chains.Chain(k[0])] = append(byChain[chains.Chain(k[0])], g.addr[k])
+	}
+	labelers := map[chains.Chain]tracer.Labeler{}
+	for ch, as := range byChain {
+		if err := tc.attr.prefetch(ctx, ch, as); err != nil {
+			slog.Warn("Reading the labels and clusters of the trace's addresses in one query failed; reading them one by one", "chain", ch, "err", err)
+		}
+		labelers[ch] = tc.labeler(ch)
+	}
+	for _, k := range g.order {
+		ch := chains.Chain(k[0])
 		n := nodeJSON{Chain: k[0], Address: k[1], Role: g.roles[k]}
 		a := g.addr[k]
-		if cat, name, ok := tc.labeler(ch)(a); ok {
+		if cat, name, ok := labelers[ch](a); ok {
 			n.Label, n.Category = name, cat
 		}
 		if tc.attr.cs != nil {
-			if id, size, err := tc.attr.cs.ClusterOf(ctx, ch, a); err == nil && size > 1 {
+			if id, size, err := tc.attr.cluster(ctx, ch, a); err == nil && size > 1 {
 				n.Cluster, n.ClusterSize = id, size
 				n.ClusterFlagged = tc.attr.flagged(ctx, ch, id)
 			}
@@ -667,7 +703,8 @@ func (tc *traceCtx) traceBTC(ctx context.Context, j *traceJSON, g *graph, seeds 
 	}
 	j.Assets["BTC"] = assetJSON{Chain: "btc", Symbol: "BTC", Decimals: 8}
 	cfg := tracer.Config{Models: models, MaxHops: tc.opts.MaxHops, MaxNodes: tc.opts.MaxNodes, ThroughMixers: tc.opts.ThroughMixers,
-		Until: until, Labels: tc.labeler(chains.Bitcoin), StopAtLabeledSeeds: true}
+		Until: until, Labels: tc.labeler(chains.Bitcoin), StopAtLabeledSeeds: true,
+		Prefetch: func(as []chains.Address) error { return tc.attr.prefetch(ctx, chains.Bitcoin, as) }}
 	if minAmount != nil {
 		if !minAmount.IsInt64() {
 			return errors.New("--min-amount is more satoshis than exist")
@@ -730,13 +767,20 @@ func (tc *traceCtx) traceBTC(ctx context.Context, j *traceJSON, g *graph, seeds 
 	for i, s := range seeds {
 		times[s.Outpoint.Hash] = seedTxs[i].Time
 	}
+	var missing []chains.Hash
 	for _, d := range res.Deposits {
-		t, ok := times[d.Outpoint.Hash]
-		if !ok {
-			if txs, err := tc.st.Txs(ctx, chains.Bitcoin, []chains.Hash{d.Outpoint.Hash}); err == nil {
-				t = txs[0].Time
-			}
+		if _, ok := times[d.Outpoint.Hash]; !ok {
+			times[d.Outpoint.Hash] = 0
+			missing = append(missing, d.Outpoint.Hash)
 		}
+	}
+	if txs, err := tc.st.Txs(ctx, chains.Bitcoin, missing); err == nil {
+		for _, tx := range txs {
+			times[tx.Hash] = tx.Time
+		}
+	}
+	for _, d := range res.Deposits {
+		t := times[d.Outpoint.Hash]
 		j.Deposits = append(j.Deposits, depositJSON{Chain: "btc", Exchange: d.Exchange, Address: enc(d.Address), Tx: d.Outpoint.Hash.String(),
 			Outpoint: d.Outpoint.String(), Height: d.Height, Time: formatTime(t), Asset: "BTC", Value: strconv.FormatInt(d.Value, 10),
 			Victim: seeds[d.Seed].Ref, Haircut: ratString(d.Amounts.Haircut), FIFO: strconv.FormatInt(d.Amounts.FIFO, 10),

@@ -222,3 +222,23 @@ func (s *Store) EachLabel(ctx context.Context, fn func(store.Label) error) error
 	}
 	return nil
 }
+
+// LabelsOf returns the labels of each of as that has any, in one query.
+func (s *Store) LabelsOf(ctx context.Context, c chains.Chain, as []chains.Address) (map[chains.Address][]store.Label, error) {
+	out := map[chains.Address][]store.Label{}
+	if len(as) == 0 {
+		return out, nil
+	}
+	tbl, err := addressTable(as...)
+	if err != nil {
+		return nil, err
+	}
+	ls, err := s.queryLabels(ctx, "WHERE chain = ? AND address IN lookup_address", ch.Context(ctx, ch.WithExternalTable(tbl)), string(c))
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range ls {
+		out[l.Address] = append(out[l.Address], l)
+	}
+	return out, nil
+}

@@ -328,6 +328,43 @@ func TestMigrationMovesSpends(t *testing.T) {
 	}
 }
 
+// TestMigrationMovesTxs: a database written by schema 5's layout (txs
+// ordered by txid) answers every lookup and pass as the block files say
+// after migration 6 moves its transactions into block_txs and
+// tx_locations, and txs is gone.
+func TestMigrationMovesTxs(t *testing.T) {
+	if server == nil {
+		t.Skip("no ClickHouse server")
+	}
+	ctx := context.Background()
+	uri := "clickhouse://" + server.Addr() + fmt.Sprintf("/ft_test_%d_%d", os.Getpid(), dbSeq.Add(1))
+	old, err := clickhouse.OpenAtSchema(ctx, uri, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := clickhouse.WriteLayoutV5()
+	storetest.Index(t, old, 0, 70)
+	restore()
+	if err := old.Exec(ctx, "SELECT count() FROM "+old.Database()+".block_txs"); err == nil {
+		t.Fatal("schema 5 has block_txs")
+	}
+	old.Close()
+
+	st, err := clickhouse.Open(ctx, uri, clickhouse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if v, err := st.SchemaVersion(ctx); err != nil || v < 6 {
+		t.Fatalf("schema %d, %v; want at least 6", v, err)
+	}
+	if err := st.Exec(ctx, "SELECT count() FROM "+st.Database()+".txs"); err == nil {
+		t.Fatal("migration 6 left the txs table behind")
+	}
+	checkNoDuplicates(t, st)
+	storetest.Check(t, st)
+}
+
 func mustHash(t *testing.T, s string) chains.Hash {
 	t.Helper()
 	h, err := chains.ParseHash(s)
@@ -434,11 +471,11 @@ func checkNoDuplicates(t *testing.T, st *clickhouse.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counts, err := st.CountRows(ctx, "blocks", "block_hashes", "txs", "outputs", "spenders")
+	counts, err := st.CountRows(ctx, "blocks", "block_hashes", "block_txs", "tx_locations", "outputs", "spenders")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int64{"blocks": m.Blocks, "block_hashes": m.Blocks, "txs": m.Txs, "outputs": m.Outputs, "spenders": m.Inputs}
+	want := map[string]int64{"blocks": m.Blocks, "block_hashes": m.Blocks, "block_txs": m.Txs, "tx_locations": m.Txs, "outputs": m.Outputs, "spenders": m.Inputs}
 	for table, n := range counts {
 		if int64(n) != want[table] {
 			t.Errorf("%s holds %d rows, the chain has %d", table, n, want[table])

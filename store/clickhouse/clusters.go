@@ -106,12 +106,14 @@ func (s *Store) LoadClusters(ctx context.Context, c chains.Chain, fn func(store.
 	return rows.Err()
 }
 
-func addressTable(a chains.Address) (*ext.Table, error) {
-	tbl, err := ext.NewTable("lookup_address", ext.Column("a", "String"))
+// addressTable is the addresses as the external table lookup_address,
+// sent beside a query that asks for them (address IN lookup_address).
+func addressTable(as ...chains.Address) (*ext.Table, error) {
+	tbl, err := addressTable(as...)
 	if err != nil {
 		return nil, err
 	}
-	return tbl, tbl.Append(string(a))
+	return tbl, nil
 }
 
 // ClusterOf returns a's cluster id and the cluster's size, or
@@ -168,4 +170,82 @@ func (s *Store) ClusterLinks(ctx context.Context, c chains.Chain, a chains.Addre
 		out = append(out, store.ClusterLink{A: a, B: chains.Address(other), Heuristic: heur, Tx: toHash(tx)})
 	}
 	return out, rows.Err()
+}
+
+// ClustersOf returns the cluster id and size of each of as that has a
+// cluster: two queries, whatever the number of addresses (the tracer
+// asks for every address of a hop at once).
+func (s *Store) ClustersOf(ctx context.Context, c chains.Chain, as []chains.Address) (map[chains.Address][2]uint32, error) {
+	out := map[chains.Address][2]uint32{}
+	r, ok, err := s.lastClusterRun(ctx, c)
+	if err != nil || !ok || len(as) == 0 {
+		return out, err
+	}
+	tbl, err := addressTable(as...)
+	if err != nil {
+		return nil, err
+	}
+	q := fmt.Sprintf("SELECT address, argMax(cluster, run) FROM %s WHERE chain = ? AND address IN lookup_address AND run >= ? AND run <= ? GROUP BY address", s.table("cluster_rows"))
+	rows, err := s.conn.Query(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), r.base, r.run)
+	if err != nil {
+		return nil, fmt.Errorf("read %s clusters: %w", c, err)
+	}
+	ids, err := ext.NewTable("lookup_cluster", ext.Column("id", "UInt32"))
+	if err != nil {
+		rows.Close()
+		return nil, err
+	}
+	of := map[uint32][]chains.Address{}
+	for rows.Next() {
+		var a string
+		var id uint32
+		if err := rows.Scan(&a, &id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if len(of[id]) == 0 {
+			if err := ids.Append(id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+		}
+		of[id] = append(of[id], chains.Address(a))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s clusters: %w", c, err)
+	}
+	if len(of) == 0 {
+		return out, nil
+	}
+	q = fmt.Sprintf("SELECT cluster, argMax(size, run) FROM %s WHERE chain = ? AND cluster IN lookup_cluster AND run >= ? AND run <= ? GROUP BY cluster", s.table("cluster_sizes"))
+	rows, err = s.conn.Query(ch.Context(ctx, ch.WithExternalTable(ids)), q, string(c), r.base, r.run)
+	if err != nil {
+		return nil, fmt.Errorf("read %s cluster sizes: %w", c, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, size uint32
+		if err := rows.Scan(&id, &size); err != nil {
+			return nil, err
+		}
+		for _, a := range of[id] {
+			out[a] = [2]uint32{id, size}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) != sum(of) {
+		return nil, &store.CorruptError{Key: fmt.Sprintf("%s cluster sizes of run %d", c, r.run), Err: fmt.Errorf("clusters without a size")}
+	}
+	return out, nil
+}
+
+func sum(of map[uint32][]chains.Address) int {
+	n := 0
+	for _, as := range of {
+		n += len(as)
+	}
+	return n
 }

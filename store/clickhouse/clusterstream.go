@@ -1,13 +1,9 @@
 package clickhouse
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
-
-	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/store"
@@ -77,130 +73,78 @@ func (s *Store) EachAssignment(ctx context.Context, c chains.Chain, fn func(a ch
 }
 
 // EachTx calls fn for every transaction of UTXO chain c in blocks
-// from..to, in chain order: two streaming reads, of txs and of outputs,
-// both in (height, txid) order, merged here, each block's transactions
-// put in their order in it. A row stored twice (a batch written again
-// after an interruption, before its commit marker) is read once. The
-// server sorts the rows (spilling to disk past a gigabyte): txs is
-// ordered by txid, and a table ordered by height is the ClickHouse
-// scale issue's to add.
+// from..to, in chain order: block_txs read in ranges of blocks, each one
+// query on the table's key that reads about eachTxRows transactions. A
+// row stored twice (a batch written again after an interruption, before
+// its commit marker) is read once.
 func (s *Store) EachTx(ctx context.Context, c chains.Chain, from, to int64, fn func(tx *chains.Tx) error) error {
 	tip, err := s.tip(ctx, c)
 	if err != nil {
 		return err
 	}
 	to, from = min(to, tip), max(from, 0)
-	if from > to {
-		return nil
-	}
-	qctx := ch.Context(ctx, ch.WithSettings(ch.Settings{"max_bytes_before_external_sort": 1 << 30}))
-	txs, err := s.conn.Query(qctx, fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND height >= ? AND height <= ? ORDER BY height, txid",
-		txColumns, s.table("txs")), string(c), uint64(from), uint64(to))
-	if err != nil {
-		return fmt.Errorf("%s txs: %w", c, err)
-	}
-	defer txs.Close()
-	outs, err := s.conn.Query(qctx, fmt.Sprintf(`SELECT height, txid, vout, value, type, addresses FROM %s
-		WHERE chain = ? AND height >= ? AND height <= ? ORDER BY height, txid, vout`, s.table("outputs")), string(c), uint64(from), uint64(to))
-	if err != nil {
-		return fmt.Errorf("%s outputs: %w", c, err)
-	}
-	defer outs.Close()
-	// The next output row, read ahead.
-	type outRow struct {
-		height uint64
-		txid   string
-		out    chains.Output
-	}
-	var next *outRow
-	readOut := func() error {
-		next = nil
-		if !outs.Next() {
-			return outs.Err()
-		}
-		var r outRow
-		var typ uint8
-		var addrs []string
-		if err := outs.Scan(&r.height, &r.txid, &r.out.Index, &r.out.Value, &typ, &addrs); err != nil {
-			return fmt.Errorf("%s outputs: %w", c, err)
-		}
-		r.out.Type, r.out.Addresses = chains.ScriptType(typ), fromStrings(addrs)
-		next = &r
-		return nil
-	}
-	if err := readOut(); err != nil {
-		return err
-	}
-	var block []*chains.Tx
-	flush := func() error {
-		slices.SortFunc(block, func(a, b *chains.Tx) int { return cmp.Compare(a.Position, b.Position) })
-		for i, tx := range block {
-			if tx.Position != uint32(i) {
-				return &store.CorruptError{Key: fmt.Sprintf("%s block %d", c, tx.Height), Err: fmt.Errorf("transaction %s at position %d where %d was expected", tx.Hash, tx.Position, i)}
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND height >= ? AND height <= ? ORDER BY height, position", blockTxSelect, s.table("block_txs"))
+	lastHeight, next := int64(-1), uint32(0)
+	for span := int64(16); from <= to; {
+		end := min(to, from+span-1)
+		n := 0
+		err := s.eachBlockTx(ctx, c, q, func(tx *chains.Tx) error {
+			if tx.Height == lastHeight && tx.Position+1 == next {
+				return nil // a row stored twice
 			}
-			if err := fn(tx); err != nil {
-				return err
+			if tx.Height != lastHeight {
+				lastHeight, next = tx.Height, 0
 			}
-		}
-		block = block[:0]
-		return nil
-	}
-	var last string
-	var lastHeight int64 = -1
-	for txs.Next() {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		tx, nout, err := scanTx(c, txs)
+			if tx.Position != next {
+				return &store.CorruptError{Key: fmt.Sprintf("%s block %d", c, tx.Height), Err: fmt.Errorf("transaction %s at position %d where %d was expected", tx.Hash, tx.Position, next)}
+			}
+			next++
+			n++
+			return fn(tx)
+		}, string(c), uint64(from), uint64(end))
 		if err != nil {
 			return err
 		}
-		id := hs(tx.Hash)
-		if tx.Height == lastHeight && id == last {
-			continue // a row stored twice
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		if tx.Height != lastHeight && len(block) > 0 {
-			if err := flush(); err != nil {
-				return err
-			}
+		// The next range holds about eachTxRows transactions if the
+		// blocks ahead are like these.
+		if n == 0 {
+			span *= 2
+		} else {
+			span = max(1, min(span*eachTxRows/int64(n), 2*span, 1<<20))
 		}
-		last, lastHeight = id, tx.Height
-		// Outputs before this transaction's belong to none read: skip.
-		for next != nil && (next.height < uint64(tx.Height) || next.height == uint64(tx.Height) && next.txid < id) {
-			if err := readOut(); err != nil {
-				return err
-			}
-		}
-		for next != nil && next.height == uint64(tx.Height) && next.txid == id {
-			if n := len(tx.Outputs); n == 0 || tx.Outputs[n-1].Index != next.out.Index {
-				tx.Outputs = append(tx.Outputs, next.out)
-			}
-			if err := readOut(); err != nil {
-				return err
-			}
-		}
-		if len(tx.Outputs) != int(nout) {
-			return &store.CorruptError{Key: "tx " + tx.Hash.String(), Err: fmt.Errorf("%d outputs stored, %d expected", len(tx.Outputs), nout)}
-		}
-		block = append(block, tx)
+		from = end + 1
 	}
-	if err := txs.Err(); err != nil {
-		return err
-	}
-	return flush()
+	return nil
 }
 
-// clusterWriter appends a run's rows in batches; the run counts once its
-// cluster_runs row is in.
+// eachTxRows is about how many transactions one query of EachTx reads:
+// enough that a query's overhead does not count, few enough that the
+// server's sort of them stays in memory.
+const eachTxRows = 100_000
+
+// clusterWriter appends a run's rows in batches, column by column (a
+// row of boxed values costs the driver an allocation per value), each
+// sent while the next fills; the run counts once its cluster_runs row is
+// in.
 type clusterWriter struct {
 	s          *Store
 	c          chains.Chain
 	ctx        context.Context
 	run, base  uint64
-	rows       [][]any
-	sizes      [][]any
-	links      [][]any
 	maxPending int
+
+	linkAddr, linkOther, linkHeur, linkTx []string
+	rowAddr                               []string
+	rowIdx, rowCluster                    []uint32
+	sizeCluster, sizeSize                 []uint32
+
+	sends  chan func() error // batches for the sender, one waiting at most
+	done   chan struct{}     // closed when the sender has stopped
+	err    error             // the sender's first error, read after done
+	closed bool
 }
 
 // NewClusterWriter starts a run: rows an interrupted save left under its
@@ -221,7 +165,17 @@ func (s *Store) NewClusterWriter(ctx context.Context, c chains.Chain, reset bool
 	if err := s.removeInterruptedRun(ctx, c, run); err != nil {
 		return nil, err
 	}
-	return &clusterWriter{s: s, c: c, ctx: ctx, run: run, base: base, maxPending: 100_000}, nil
+	w := &clusterWriter{s: s, c: c, ctx: ctx, run: run, base: base, maxPending: 100_000,
+		sends: make(chan func() error, 1), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for send := range w.sends {
+			if w.err == nil {
+				w.err = send()
+			}
+		}
+	}()
+	return w, nil
 }
 
 // removeInterruptedRun deletes the rows of runs from run on: a save that
@@ -245,58 +199,109 @@ func (s *Store) removeInterruptedRun(ctx context.Context, c chains.Chain, run ui
 	return nil
 }
 
-func (w *clusterWriter) send(table, cols string, pending *[][]any, force bool) error {
-	if len(*pending) < w.maxPending && !(force && len(*pending) > 0) {
-		return nil
+// send hands the sender an insert into table of n rows whose columns
+// after chain and run are cols, in the order of names. It fails with
+// the sender's error once one has failed.
+func (w *clusterWriter) send(table, names string, n int, cols ...any) error {
+	select {
+	case <-w.done:
+		return w.failed()
+	default:
 	}
-	rows := *pending
-	err := w.s.insertBatch(w.ctx, tableRows{table, cols, func(add func(...any) error) error {
-		for _, r := range rows {
-			if err := add(r...); err != nil {
-				return err
+	chain, run := make([]string, n), make([]uint64, n)
+	for i := range n {
+		chain[i], run[i] = string(w.c), w.run
+	}
+	cols = append([]any{chain, run}, cols...)
+	w.sends <- func() error {
+		b, err := w.s.conn.PrepareBatch(w.ctx, fmt.Sprintf("INSERT INTO %s (chain, run, %s)", w.s.table(table), names))
+		if err != nil {
+			return fmt.Errorf("save clusters: insert into %s: %w", table, err)
+		}
+		defer b.Close()
+		for i, col := range cols {
+			if err := b.Column(i).Append(col); err != nil {
+				return fmt.Errorf("save clusters: insert into %s: %w", table, err)
 			}
 		}
+		if err := b.Send(); err != nil {
+			return fmt.Errorf("save clusters: insert into %s: %w", table, err)
+		}
 		return nil
-	}})
-	*pending = (*pending)[:0]
-	if err != nil {
-		return fmt.Errorf("save clusters: %w", err)
 	}
 	return nil
 }
 
-const (
-	clusterRowCols  = "chain, run, address, idx, cluster"
-	clusterSizeCols = "chain, run, cluster, size"
-	clusterLinkCols = "chain, run, address, other, heuristic, txid"
-)
-
-func (w *clusterWriter) Link(l store.ClusterLink) error {
-	for _, e := range [][2]chains.Address{{l.A, l.B}, {l.B, l.A}} {
-		w.links = append(w.links, []any{string(w.c), w.run, string(e[0]), string(e[1]), l.Heuristic, hs(l.Tx)})
+// failed stops the sender and returns its error.
+func (w *clusterWriter) failed() error {
+	w.Close()
+	if w.err == nil {
+		return fmt.Errorf("save clusters: the writer is closed")
 	}
-	return w.send("cluster_links", clusterLinkCols, &w.links, false)
+	return w.err
+}
+
+func (w *clusterWriter) flushLinks(force bool) error {
+	if n := len(w.linkAddr); n >= w.maxPending || force && n > 0 {
+		err := w.send("cluster_links", "address, other, heuristic, txid", n, w.linkAddr, w.linkOther, w.linkHeur, w.linkTx)
+		w.linkAddr, w.linkOther, w.linkHeur, w.linkTx = nil, nil, nil, nil
+		return err
+	}
+	return nil
+}
+
+func (w *clusterWriter) flushRows(force bool) error {
+	if n := len(w.rowAddr); n >= w.maxPending || force && n > 0 {
+		err := w.send("cluster_rows", "address, idx, cluster", n, w.rowAddr, w.rowIdx, w.rowCluster)
+		w.rowAddr, w.rowIdx, w.rowCluster = nil, nil, nil
+		return err
+	}
+	return nil
+}
+
+func (w *clusterWriter) flushSizes(force bool) error {
+	if n := len(w.sizeCluster); n >= w.maxPending || force && n > 0 {
+		err := w.send("cluster_sizes", "cluster, size", n, w.sizeCluster, w.sizeSize)
+		w.sizeCluster, w.sizeSize = nil, nil
+		return err
+	}
+	return nil
+}
+
+// Link records a link both ways, so that either address finds it.
+func (w *clusterWriter) Link(l store.ClusterLink) error {
+	tx := hs(l.Tx)
+	w.linkAddr = append(w.linkAddr, string(l.A), string(l.B))
+	w.linkOther = append(w.linkOther, string(l.B), string(l.A))
+	w.linkHeur = append(w.linkHeur, l.Heuristic, l.Heuristic)
+	w.linkTx = append(w.linkTx, tx, tx)
+	return w.flushLinks(false)
 }
 
 func (w *clusterWriter) Row(r store.ClusterRow) error {
-	w.rows = append(w.rows, []any{string(w.c), w.run, string(r.Address), r.Index, r.Cluster})
-	return w.send("cluster_rows", clusterRowCols, &w.rows, false)
+	w.rowAddr = append(w.rowAddr, string(r.Address))
+	w.rowIdx = append(w.rowIdx, r.Index)
+	w.rowCluster = append(w.rowCluster, r.Cluster)
+	return w.flushRows(false)
 }
 
 func (w *clusterWriter) Size(cluster, size uint32) error {
-	w.sizes = append(w.sizes, []any{string(w.c), w.run, cluster, size})
-	return w.send("cluster_sizes", clusterSizeCols, &w.sizes, false)
+	w.sizeCluster = append(w.sizeCluster, cluster)
+	w.sizeSize = append(w.sizeSize, size)
+	return w.flushSizes(false)
 }
 
-// Commit sends what is pending, then the run's row.
+// Commit sends what is pending, waits until every batch is in, then
+// writes the run's row.
 func (w *clusterWriter) Commit(m store.ClusterMeta) error {
-	for _, p := range []struct {
-		table, cols string
-		rows        *[][]any
-	}{{"cluster_links", clusterLinkCols, &w.links}, {"cluster_rows", clusterRowCols, &w.rows}, {"cluster_sizes", clusterSizeCols, &w.sizes}} {
-		if err := w.send(p.table, p.cols, p.rows, true); err != nil {
+	for _, flush := range []func(bool) error{w.flushLinks, w.flushRows, w.flushSizes} {
+		if err := flush(true); err != nil {
 			return err
 		}
+	}
+	w.Close()
+	if w.err != nil {
+		return w.err
 	}
 	m.HashHex = m.Hash.String()
 	js, err := json.Marshal(m)
@@ -306,4 +311,13 @@ func (w *clusterWriter) Commit(m store.ClusterMeta) error {
 	return w.s.insertRow(w.ctx, "cluster_runs", "chain, run, base, json", string(w.c), w.run, w.base, string(js))
 }
 
-func (w *clusterWriter) Close() error { return nil }
+// Close stops the sender once it has sent what it was given; a run not
+// committed does not count.
+func (w *clusterWriter) Close() error {
+	if !w.closed {
+		w.closed = true
+		close(w.sends)
+	}
+	<-w.done
+	return nil
+}

@@ -98,3 +98,39 @@ func (s *Store) OptimizeToOnePart(ctx context.Context, table string) error {
 		time.Sleep(time.Second)
 	}
 }
+
+// WriteLayoutV5 makes the store's writer write UTXO blocks as schema 5
+// did (transactions in txs by txid, without block_txs and tx_locations)
+// until the returned function is called: a database an older fundtrace
+// left, for the migration's test. The txs rows are built as that
+// version's writer built them.
+func WriteLayoutV5() (restore func()) {
+	oldRows, oldTables := utxoRows, dataTables
+	utxoRows = func(c chains.Chain, blocks []store.BlockData) []tableRows {
+		chain := string(c)
+		var out []tableRows
+		for _, tr := range rowsOf(c, blocks) {
+			if tr.table != "block_txs" && tr.table != "tx_locations" {
+				out = append(out, tr)
+			}
+		}
+		return append(out, tableRows{"txs", "chain, txid, height, position, time, version, lock_time, size, vsize, coinbase, output_count, in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses", func(add func(...any) error) error {
+			return eachTx(blocks, func(tx *chains.Tx) error {
+				n := len(tx.Inputs)
+				seq, prev, vout, val, typ, addrs := make([]uint32, n), make([]string, n), make([]uint32, n), make([]int64, n), make([]uint8, n), make([][]string, n)
+				for j, in := range tx.Inputs {
+					seq[j], prev[j], vout[j] = in.Sequence, hs(in.Prev.Hash), in.Prev.Index
+					val[j], typ[j], addrs[j] = in.Prevout.Value, uint8(in.Prevout.Type), addrStrings(in.Prevout.Addresses)
+				}
+				var cb uint8
+				if tx.Coinbase {
+					cb = 1
+				}
+				return add(chain, hs(tx.Hash), uint64(tx.Height), tx.Position, uint64(tx.Time), tx.Version, tx.LockTime, tx.Size, tx.VSize, cb,
+					uint32(len(tx.Outputs)), seq, prev, vout, val, typ, addrs)
+			})
+		}})
+	}
+	dataTables = []string{"blocks", "block_hashes", "txs", "outputs", "spenders", "address_history", "eth_txs", "transfers", "transfer_history"}
+	return func() { utxoRows, dataTables = oldRows, oldTables }
+}

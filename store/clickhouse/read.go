@@ -150,9 +150,11 @@ func (s *Store) Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.
 	return txs[0], nil
 }
 
-// Txs returns the transactions named, in order, reading each table once
-// per chunk of hashes: what a trace asks for at every hop. A hash that
-// is not stored is an error wrapping store.ErrNotFound that names it.
+// Txs returns the transactions named, in order: their locations from
+// tx_locations, then the transactions whole from block_txs by (height,
+// position), each table read once per chunk of hashes; what a trace asks
+// for at every hop. A hash that is not stored is an error wrapping
+// store.ErrNotFound that names it.
 func (s *Store) Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.Tx, error) {
 	tip, err := s.tip(ctx, c)
 	if err != nil {
@@ -165,67 +167,121 @@ func (s *Store) Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*c
 		return nil, fmt.Errorf("%s tx %s: %w", c, hs[0], store.ErrNotFound)
 	}
 	got := make(map[chains.Hash]*chains.Tx, len(hs))
-	nouts := map[chains.Hash]uint32{}
 	for i := 0; i < len(hs); i += lookupChunk {
 		part := hs[i:min(i+lookupChunk, len(hs))]
 		// A txid stored twice (BIP 30's duplicate coinbases) answers with
 		// its newest copy, as the single lookup always did.
-		q := fmt.Sprintf(`SELECT %s FROM %s WHERE chain = ? AND txid IN (%s) AND height <= ? ORDER BY txid, height DESC LIMIT 1 BY txid`,
-			txColumns, s.table("txs"), inHashes(part))
-		if err := s.scanTxs(ctx, c, q, tip, got, nouts); err != nil {
+		q := fmt.Sprintf(`SELECT height, position FROM %s WHERE chain = ? AND txid IN (%s) AND height <= ?
+			ORDER BY txid, height DESC LIMIT 1 BY txid`, s.table("tx_locations"), inHashes(part))
+		rows, err := s.conn.Query(ctx, q, string(c), uint64(tip))
+		if err != nil {
+			return nil, fmt.Errorf("%s tx locations: %w", c, err)
+		}
+		var at []string
+		for rows.Next() {
+			var h uint64
+			var p uint32
+			if err := rows.Scan(&h, &p); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			at = append(at, fmt.Sprintf("(%d,%d)", h, p))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(at) == 0 {
+			continue
+		}
+		q = fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND (height, position) IN (%s) AND height <= ? LIMIT 1 BY height, position",
+			blockTxSelect, s.table("block_txs"), strings.Join(at, ","))
+		if err := s.eachBlockTx(ctx, c, q, func(tx *chains.Tx) error { got[tx.Hash] = tx; return nil }, string(c), uint64(tip)); err != nil {
 			return nil, err
 		}
 	}
 	out := make([]*chains.Tx, len(hs))
-	var found []chains.Hash
 	for i, h := range hs {
 		if out[i] = got[h]; out[i] == nil {
 			return nil, fmt.Errorf("%s tx %s: %w", c, h, store.ErrNotFound)
-		}
-		if len(out[i].Outputs) == 0 {
-			found = append(found, h)
-		}
-	}
-	outs, err := s.outputs(ctx, c, tip, found)
-	if err != nil {
-		return nil, err
-	}
-	for _, h := range found {
-		tx := got[h]
-		if len(tx.Outputs) == 0 {
-			tx.Outputs = outs[h]
-			if len(tx.Outputs) != int(nouts[h]) {
-				return nil, &store.CorruptError{Key: "tx " + h.String(), Err: fmt.Errorf("%d outputs stored, %d expected", len(tx.Outputs), nouts[h])}
-			}
 		}
 	}
 	return out, nil
 }
 
-func (s *Store) scanTxs(ctx context.Context, c chains.Chain, q string, tip int64, got map[chains.Hash]*chains.Tx, nouts map[chains.Hash]uint32) error {
-	rows, err := s.conn.Query(ctx, q, string(c), uint64(tip))
+// eachBlockTx runs query q, which selects blockTxSelect from block_txs,
+// and calls fn with each transaction read.
+func (s *Store) eachBlockTx(ctx context.Context, c chains.Chain, q string, fn func(tx *chains.Tx) error, args ...any) error {
+	rows, err := s.conn.Query(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("%s txs: %w", c, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		tx, nout, err := scanTx(c, rows)
+		tx, err := scanBlockTx(c, rows)
 		if err != nil {
 			return err
 		}
-		got[tx.Hash] = tx
-		nouts[tx.Hash] = nout
+		if err := fn(tx); err != nil {
+			return err
+		}
 	}
 	return rows.Err()
 }
 
-// txColumns are the columns scanTx reads, in its order.
-const txColumns = `txid, height, position, time, version, lock_time, size, vsize, coinbase, output_count,
-	in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses`
+// blockTxSelect are the columns of block_txs scanBlockTx reads, in its order.
+const blockTxSelect = `txid, height, position, time, version, lock_time, size, vsize, coinbase,
+	in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses, out_value, out_type, out_addresses`
 
-// scanTx reads a row of txColumns: the transaction without its outputs,
-// and how many it has.
-func scanTx(c chains.Chain, rows driver.Rows) (*chains.Tx, uint32, error) {
+// scanBlockTx reads a row of blockTxSelect: a transaction whole.
+func scanBlockTx(c chains.Chain, rows driver.Rows) (*chains.Tx, error) {
+	var (
+		txid               string
+		height, t          uint64
+		pos, lock, sz, vsz uint32
+		version            int32
+		cb                 uint8
+		seq, prevVout      []uint32
+		prev               []string
+		val, oval          []int64
+		typ, otyp          []uint8
+		addrs, oaddrs      []string
+	)
+	if err := rows.Scan(&txid, &height, &pos, &t, &version, &lock, &sz, &vsz, &cb, &seq, &prev, &prevVout, &val, &typ, &addrs, &oval, &otyp, &oaddrs); err != nil {
+		return nil, fmt.Errorf("%s txs: %w", c, err)
+	}
+	h := toHash(txid)
+	if len(prev) != len(seq) || len(prevVout) != len(seq) || len(val) != len(seq) || len(typ) != len(seq) || len(addrs) != len(seq) ||
+		len(otyp) != len(oval) || len(oaddrs) != len(oval) {
+		return nil, &store.CorruptError{Key: "tx " + h.String(), Err: fmt.Errorf("input or output arrays of different lengths")}
+	}
+	tx := &chains.Tx{Chain: c, Hash: h, Height: int64(height), Position: pos, Time: int64(t), Version: version, LockTime: lock,
+		Size: sz, VSize: vsz, Coinbase: cb == 1, Inputs: make([]chains.Input, len(seq)), Outputs: make([]chains.Output, len(oval))}
+	for i := range seq {
+		in := &tx.Inputs[i]
+		in.Index, in.Sequence, in.Coinbase = uint32(i), seq[i], tx.Coinbase
+		if !tx.Coinbase {
+			as, err := unpackAddrs(addrs[i])
+			if err != nil {
+				return nil, &store.CorruptError{Key: fmt.Sprintf("tx %s input %d", h, i), Err: err}
+			}
+			in.Prev = chains.Outpoint{Hash: toHash(prev[i]), Index: prevVout[i]}
+			in.Prevout = chains.Output{Index: prevVout[i], Value: val[i], Type: chains.ScriptType(typ[i]), Addresses: as}
+		}
+	}
+	for i := range oval {
+		as, err := unpackAddrs(oaddrs[i])
+		if err != nil {
+			return nil, &store.CorruptError{Key: fmt.Sprintf("tx %s output %d", h, i), Err: err}
+		}
+		tx.Outputs[i] = chains.Output{Index: uint32(i), Value: oval[i], Type: chains.ScriptType(otyp[i]), Addresses: as}
+	}
+	return tx, nil
+}
+
+// scanTxV5 reads a row of migration 1's txs table: the transaction
+// without its outputs, and how many it has. Only migration 6 reads it.
+func scanTxV5(c chains.Chain, rows driver.Rows) (*chains.Tx, uint32, error) {
 	var (
 		txid               string
 		height, t          uint64

@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"github.com/fundtrace/fundtrace/store"
+
 	"github.com/fundtrace/fundtrace/chains"
 )
 
@@ -29,31 +33,35 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 		return int64(n), err
 	}
 	chain := string(c)
-	txTable, inTable, outTable, history := "txs", "spenders", "outputs", "address_history"
+	var txs, ins, outs, newAddrs int64
 	if c.IsAccount() {
-		txTable, inTable, outTable, history = "eth_txs", "", "transfers", "transfer_history"
-	}
-	txs, err := count(fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND height > ?", s.table(txTable)), chain, to)
-	if err != nil {
-		return fmt.Errorf("roll back: %w", err)
-	}
-	var ins int64
-	if inTable != "" {
-		if ins, err = count(fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND height > ?", s.table(inTable)), chain, to); err != nil {
+		if txs, err = count(fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND height > ?", s.table("eth_txs")), chain, to); err != nil {
 			return fmt.Errorf("roll back: %w", err)
 		}
-	}
-	outs, err := count(fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND height > ?", s.table(outTable)), chain, to)
-	if err != nil {
-		return fmt.Errorf("roll back: %w", err)
-	}
-	ah := s.table(history)
-	// Addresses first paid above the new tip: paid there, and not at or below it.
-	newAddrs, err := count(fmt.Sprintf(`SELECT uniqExact(address) FROM %[1]s WHERE chain = ? AND height > ? AND address NOT IN
-		(SELECT address FROM %[1]s WHERE chain = ? AND height <= ? AND address IN (SELECT address FROM %[1]s WHERE chain = ? AND height > ?))`, ah),
-		chain, to, chain, to, chain, to)
-	if err != nil {
-		return fmt.Errorf("roll back: %w", err)
+		if outs, err = count(fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND height > ?", s.table("transfers")), chain, to); err != nil {
+			return fmt.Errorf("roll back: %w", err)
+		}
+		ah := s.table("transfer_history")
+		// Addresses first paid above the new tip: paid there, and not at or below it.
+		newAddrs, err = count(fmt.Sprintf(`SELECT uniqExact(address) FROM %[1]s WHERE chain = ? AND height > ? AND address NOT IN
+			(SELECT address FROM %[1]s WHERE chain = ? AND height <= ? AND address IN (SELECT address FROM %[1]s WHERE chain = ? AND height > ?))`, ah),
+			chain, to, chain, to, chain, to)
+		if err != nil {
+			return fmt.Errorf("roll back: %w", err)
+		}
+	} else {
+		// The counts come from the blocks removed, read by height; the
+		// addresses they pay are then looked up in the history by address.
+		var t, i, o uint64
+		q := fmt.Sprintf(`SELECT count(), sum(if(coinbase = 1, 0, length(in_value))), sum(length(out_value))
+			FROM %s WHERE chain = ? AND height > ?`, s.table("block_txs"))
+		if err := s.conn.QueryRow(ctx, q, chain, to).Scan(&t, &i, &o); err != nil {
+			return fmt.Errorf("roll back: %w", err)
+		}
+		txs, ins, outs = int64(t), int64(i), int64(o)
+		if newAddrs, err = s.newAddressesAbove(ctx, c, to); err != nil {
+			return fmt.Errorf("roll back: %w", err)
+		}
 	}
 	// The new tip's hash is the parent of the lowest block removed (which
 	// works also when that block is the first the store holds).
@@ -85,4 +93,56 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	}
 	s.meta[c] = m
 	return nil
+}
+
+// newAddressesAbove counts the addresses first paid above height to:
+// those the blocks above pay (read by height) that the history has no
+// payment of at or below it (looked up by address).
+func (s *Store) newAddressesAbove(ctx context.Context, c chains.Chain, to int64) (int64, error) {
+	q := fmt.Sprintf("SELECT txid, out_addresses FROM %s WHERE chain = ? AND height > ?", s.table("block_txs"))
+	rows, err := s.conn.Query(ctx, q, string(c), to)
+	if err != nil {
+		return 0, err
+	}
+	paid := map[chains.Address]bool{}
+	for rows.Next() {
+		var txid string
+		var packed []string
+		if err := rows.Scan(&txid, &packed); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		for i, p := range packed {
+			as, err := unpackAddrs(p)
+			if err != nil {
+				rows.Close()
+				return 0, &store.CorruptError{Key: fmt.Sprintf("tx %s output %d", toHash(txid), i), Err: err}
+			}
+			for _, a := range as {
+				paid[a] = true
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if len(paid) == 0 {
+		return 0, nil
+	}
+	tbl, err := ext.NewTable("paid_above", ext.Column("a", "String"))
+	if err != nil {
+		return 0, err
+	}
+	for a := range paid {
+		if err := tbl.Append(string(a)); err != nil {
+			return 0, err
+		}
+	}
+	var known uint64
+	q = fmt.Sprintf("SELECT uniqExact(address) FROM %s WHERE chain = ? AND address IN paid_above AND height <= ?", s.table("address_history"))
+	if err := s.conn.QueryRow(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), to).Scan(&known); err != nil {
+		return 0, err
+	}
+	return int64(len(paid)) - int64(known), nil
 }

@@ -17,8 +17,9 @@ import (
 //
 //	blocks           (chain, height)                   block headers and txids
 //	block_hashes     (chain, hash)                     hash → height
-//	txs              (chain, txid)                     tx header fields and its inputs (nested arrays)
-//	outputs          (chain, txid, vout)               tx → outputs; outpoint → output (input resolution)
+//	block_txs        (chain, height, position)         each transaction whole, in chain order; migration 6
+//	tx_locations     (chain, txid)                     txid → (height, position); migration 6
+//	outputs          (chain, txid, vout)               outpoint → output (input resolution)
 //	spenders         (key of entry)                     outpoint → spender (the tracer's hop); migration 2
 //	address_history  (chain, address, height, ...)     address → payments received
 //	meta             (chain, seq)                      the chain's tip and counters; a batch's commit marker
@@ -120,7 +121,30 @@ var migrations = []migration{
 		{name: "labels", columns: `chain String, address String, key String, version UInt64, json String`,
 			orderBy: "chain, address, key, version", shardKey: "cityHash64(address)", granularity: 256},
 	}},
+	// Migration 6: transactions by height. Migration 1's txs table was
+	// ordered by txid, so reading a block's transactions, or a range of
+	// blocks (clustering's pass, a rollback's count), read the whole
+	// table. block_txs holds each transaction whole, inputs and outputs,
+	// in chain order; tx_locations finds one by txid. txs's rows move
+	// into them and it goes; outputs stays, for outpoint lookups.
+	{version: 6, tables: []tableDef{
+		{name: "block_txs", columns: blockTxColumns, orderBy: "chain, height, position", shardKey: "height", granularity: 256},
+		{name: "tx_locations", columns: `chain String, txid FixedString(32), height UInt64, position UInt32`,
+			orderBy: "chain, txid", shardKey: "cityHash64(txid)", granularity: 256},
+	}, then: moveTxs},
 }
+
+// blockTxColumns are block_txs's columns: a transaction's fields, its
+// inputs as arrays (with what each spends) and its outputs as arrays in
+// output order. An input's or output's addresses are one string (see
+// packAddrs), not an Array(Array(String)): ClickHouse 18 reads a granule
+// of nested string arrays more than ten times slower than one of strings,
+// and a trace reads a granule a transaction.
+const blockTxColumns = `chain String, height UInt64, position UInt32, txid FixedString(32), time UInt64,
+	version Int32, lock_time UInt32, size UInt32, vsize UInt32, coinbase UInt8,
+	in_sequence Array(UInt32), in_prev_txid Array(FixedString(32)), in_prev_vout Array(UInt32),
+	in_value Array(Int64), in_type Array(UInt8), in_addresses Array(String),
+	out_value Array(Int64), out_type Array(UInt8), out_addresses Array(String)`
 
 // transferColumns are the columns of a transfer: seq is its index among
 // the block's transfers, which orders them.
@@ -173,7 +197,7 @@ var schemaVersion = migrations[len(migrations)-1].version
 
 // dataTables are the tables whose rows carry a height, and so are rolled
 // back above the committed tip after an interrupted write.
-var dataTables = []string{"blocks", "block_hashes", "txs", "outputs", "spenders", "address_history", "eth_txs", "transfers", "transfer_history"}
+var dataTables = []string{"blocks", "block_hashes", "block_txs", "tx_locations", "outputs", "spenders", "address_history", "eth_txs", "transfers", "transfer_history"}
 
 // topology says where tables live: one server, or a cluster of shards.
 type topology struct {

@@ -61,6 +61,15 @@ func Index(t testing.TB, st Store, to int64, batch int) *bitcoin.Result {
 	return res
 }
 
+// Check checks a store that holds the blocks of BlocksDir against the
+// files, as the suite does after indexing them: every lookup and every
+// pass. (A migrated store is checked this way.)
+func Check(t *testing.T, st Store) {
+	f := readFacts(t)
+	checkAll(t, st, f)
+	checkPasses(t, st, f)
+}
+
 // Run runs the suite; open returns a new, empty store each call.
 func Run(t *testing.T, open func(t *testing.T) Store) {
 	facts := readFacts(t)

@@ -1,0 +1,206 @@
+package clickhouse_test
+
+import (
+	"context"
+	"crypto/md5"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/fundtrace/fundtrace/chains"
+)
+
+// pathRows is the size of each table of TestAccessPathsReadFewRows.
+const pathRows = 1_000_000
+
+// The fixture's keys, computed the same way in SQL (fixtureSQL) and here:
+// a transaction's id from its number, an address from its number.
+const (
+	hashSQL = `toFixedString(concat(MD5(toString(%[1]s)), MD5(concat('s', toString(%[1]s)))), 32)`
+	addrSQL = `concat(unhex('01'), substring(MD5(toString(%[1]s)), 1, 16), substring(MD5(concat('a', toString(%[1]s))), 1, 4))`
+)
+
+func pathHash(n int) chains.Hash {
+	a, b := md5.Sum([]byte(strconv.Itoa(n))), md5.Sum([]byte("s"+strconv.Itoa(n)))
+	var h chains.Hash
+	copy(h[:16], a[:])
+	copy(h[16:], b[:])
+	return h
+}
+
+func pathAddr(n int) chains.Address {
+	a, b := md5.Sum([]byte(strconv.Itoa(n))), md5.Sum([]byte("a"+strconv.Itoa(n)))
+	return chains.Address(append(append([]byte{1}, a[:16]...), b[:4]...))
+}
+
+// fixtureSQL fills every table an access path reads with pathRows rows
+// (four transactions a block, four payments an address, ten addresses a
+// cluster) on the server, faster than any writer could.
+func fixtureSQL(db string) []string {
+	h := func(x string) string { return fmt.Sprintf(hashSQL, x) }
+	a := func(x string) string { return fmt.Sprintf(addrSQL, x) }
+	le := func(x string, n int) string { return fmt.Sprintf("toFixedString(reinterpretAsString(%s), %d)", x, n) }
+	return []string{
+		`INSERT INTO {db}.blocks (chain, height, hash, prev_hash, merkle_root, time, bits, size, txids)
+			SELECT 'btc', number, ` + h("number + 5000000") + `, ` + h("number + 4999999") + `, ` + h("number") + `, 1600000000 + number, 0, 1000, [] FROM numbers({n})`,
+		`INSERT INTO {db}.block_hashes (chain, hash, height) SELECT 'btc', ` + h("number + 5000000") + `, number FROM numbers({n})`,
+		`INSERT INTO {db}.block_txs (chain, height, position, txid, time, version, lock_time, size, vsize, coinbase,
+			in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses, out_value, out_type, out_addresses)
+			SELECT 'btc', intDiv(number, 4), toUInt32(number % 4), ` + h("number") + `, 1600000000 + intDiv(number, 4), 2, 0, 200, 150, 0,
+			[toUInt32(4294967295)], [` + h("number + 2000000") + `], [toUInt32(0)], [toInt64(1000)], [toUInt8(1)], [` + a("number") + `],
+			[toInt64(900)], [toUInt8(1)], [` + a("number + 1") + `] FROM numbers({n})`,
+		`INSERT INTO {db}.tx_locations (chain, txid, height, position) SELECT 'btc', ` + h("number") + `, intDiv(number, 4), toUInt32(number % 4) FROM numbers({n})`,
+		`INSERT INTO {db}.outputs (chain, txid, vout, height, value, type, addresses)
+			SELECT 'btc', ` + h("number") + `, 0, intDiv(number, 4), 900, 1, [` + a("number + 1") + `] FROM numbers({n})`,
+		`INSERT INTO {db}.spenders (chain, height, entry) SELECT 'btc', intDiv(number, 4), toFixedString(concat('B', ` + h("number") + `, ` + le("toUInt32(0)", 4) + `, ` +
+			h("number + 1") + `, ` + le("toUInt32(0)", 4) + `, ` + le("toUInt64(intDiv(number, 4))", 8) + `), 81) FROM numbers({n})`,
+		`INSERT INTO {db}.address_history (chain, address, height, position, vout, txid, value, type)
+			SELECT 'btc', ` + a("number % 250000") + `, intDiv(number, 4), toUInt32(number % 4), 0, ` + h("number") + `, 900, 1 FROM numbers({n})`,
+		`INSERT INTO {db}.cluster_runs (chain, run, base, json) SELECT 'btc', 1, 1, '{}'`,
+		`INSERT INTO {db}.cluster_rows (chain, run, address, idx, cluster) SELECT 'btc', 1, ` + a("number") + `, toUInt32(number), toUInt32(intDiv(number, 10) * 10) FROM numbers({n})`,
+		`INSERT INTO {db}.cluster_sizes (chain, run, cluster, size) SELECT 'btc', 1, toUInt32(number), 10 FROM numbers({n})`,
+		`INSERT INTO {db}.cluster_links (chain, run, address, other, heuristic, txid) SELECT 'btc', 1, ` + a("number") + `, ` + a("number + 1") + `, 'multi-input', ` + h("number") + ` FROM numbers({n})`,
+		`INSERT INTO {db}.labels (chain, address, key, version, json) SELECT 'btc', ` + a("number") + `, 'k', 1, '{"label":"x","category":"exchange"}' FROM numbers({n})`,
+	}
+}
+
+// TestAccessPathsReadFewRows: on tables of a million rows, every access
+// path reads rows in proportion to the keys it asks for, as ClickHouse's
+// progress reports count them: at most two granules a key for each table
+// it reads, never a scan. Each path must also read something, so that a
+// count that stayed at zero (no progress reported) fails.
+func TestAccessPathsReadFewRows(t *testing.T) {
+	st := openTest(t)
+	ctx := context.Background()
+	for _, q := range fixtureSQL(st.Database()) {
+		q = strings.NewReplacer("{db}", st.Database(), "{n}", strconv.Itoa(pathRows)).Replace(q)
+		if err := st.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := st.SetTip(ctx, chains.Bitcoin, pathRows-1); err != nil {
+		t.Fatal(err)
+	}
+	const keys = 50
+	var txids []chains.Hash
+	var ops []chains.Outpoint
+	var addrs []chains.Address
+	for i := range keys {
+		n := (i*7919 + 13) * (pathRows / (keys * 7919 / 100)) % pathRows // spread over the table
+		txids = append(txids, pathHash(n))
+		ops = append(ops, chains.Outpoint{Hash: pathHash(n)})
+		addrs = append(addrs, pathAddr(n))
+	}
+	// Granularities, as the schema sets them.
+	const (
+		blocksG, hashesG, txsG, locG, outG, spendG, histG, clG, labelG = 1024, 256, 256, 256, 256, 64, 1024, 256, 256
+	)
+	paths := []struct {
+		name  string
+		limit uint64 // rows: two granules a key for each table read
+		run   func(ctx context.Context) error
+	}{
+		{"txid → transaction", 2 * keys * (locG + txsG), func(ctx context.Context) error {
+			txs, err := st.Txs(ctx, chains.Bitcoin, txids)
+			if err == nil && txs[3].Hash != txids[3] {
+				err = fmt.Errorf("tx %s for %s", txs[3].Hash, txids[3])
+			}
+			return err
+		}},
+		{"height → block", 2 * blocksG, func(ctx context.Context) error {
+			b, _, err := st.BlockByHeight(ctx, chains.Bitcoin, pathRows/2)
+			if err == nil && b.Height != pathRows/2 {
+				err = fmt.Errorf("block %d", b.Height)
+			}
+			return err
+		}},
+		{"hash → block", 2 * (hashesG + blocksG), func(ctx context.Context) error {
+			_, _, err := st.BlockByHash(ctx, chains.Bitcoin, pathHash(5000000+777))
+			return err
+		}},
+		{"height → transactions in order", 100*4 + 2*8*txsG, func(ctx context.Context) error {
+			n := 0
+			err := st.EachTx(ctx, chains.Bitcoin, 100_000, 100_099, func(tx *chains.Tx) error { n++; return nil })
+			if err == nil && n != 400 {
+				err = fmt.Errorf("%d transactions, want 400", n)
+			}
+			return err
+		}},
+		{"outpoint → output", 2 * keys * outG, func(ctx context.Context) error {
+			outs, err := st.LookupOutputs(ctx, chains.Bitcoin, ops)
+			if err == nil && (outs[0] == nil || outs[0].Value != 900) {
+				err = fmt.Errorf("output %v", outs[0])
+			}
+			return err
+		}},
+		{"spent outpoint → spender", 2 * keys * spendG, func(ctx context.Context) error {
+			_, found, err := st.Spenders(ctx, chains.Bitcoin, ops)
+			if err == nil && !found[0] {
+				err = fmt.Errorf("no spender of %s", ops[0])
+			}
+			return err
+		}},
+		// The history, then the times of its four payments' blocks.
+		{"address → history", 2 * (histG + 4*blocksG), func(ctx context.Context) error {
+			h, err := st.AddressHistory(ctx, chains.Bitcoin, pathAddr(1234), 0)
+			if err == nil && len(h) != 4 {
+				err = fmt.Errorf("%d payments, want 4", len(h))
+			}
+			return err
+		}},
+		{"address → first payment", 2 * histG, func(ctx context.Context) error {
+			_, err := st.FirstSeen(ctx, chains.Bitcoin, pathAddr(1234))
+			return err
+		}},
+		{"address → cluster", 2 * (clG + clG + 1), func(ctx context.Context) error {
+			_, size, err := st.ClusterOf(ctx, chains.Bitcoin, pathAddr(4321))
+			if err == nil && size != 10 {
+				err = fmt.Errorf("cluster size %d", size)
+			}
+			return err
+		}},
+		{"addresses → clusters", 2*keys*(clG+clG) + 2, func(ctx context.Context) error {
+			cl, err := st.ClustersOf(ctx, chains.Bitcoin, addrs)
+			if err == nil && len(cl) != keys {
+				err = fmt.Errorf("%d clusters for %d addresses", len(cl), keys)
+			}
+			return err
+		}},
+		{"address → cluster links", 2*clG + 2, func(ctx context.Context) error {
+			ls, err := st.ClusterLinks(ctx, chains.Bitcoin, pathAddr(4321))
+			if err == nil && len(ls) != 1 {
+				err = fmt.Errorf("%d links", len(ls))
+			}
+			return err
+		}},
+		{"address → labels", 2 * labelG, func(ctx context.Context) error {
+			ls, err := st.Labels(ctx, chains.Bitcoin, pathAddr(4321))
+			if err == nil && len(ls) != 1 {
+				err = fmt.Errorf("%d labels", len(ls))
+			}
+			return err
+		}},
+		{"addresses → labels", 2 * keys * labelG, func(ctx context.Context) error {
+			ls, err := st.LabelsOf(ctx, chains.Bitcoin, addrs)
+			if err == nil && len(ls) != keys {
+				err = fmt.Errorf("labels of %d addresses", len(ls))
+			}
+			return err
+		}},
+	}
+	for _, p := range paths {
+		var read uint64
+		pctx := ch.Context(ctx, ch.WithProgress(func(p *ch.Progress) { read += p.Rows }))
+		if err := p.run(pctx); err != nil {
+			t.Errorf("%s: %v", p.name, err)
+			continue
+		}
+		t.Logf("%-32s read %7d rows (limit %d)", p.name, read, p.limit)
+		if read == 0 || read > p.limit {
+			t.Errorf("%s read %d rows of tables of %d; want 1..%d", p.name, read, pathRows, p.limit)
+		}
+	}
+}
