@@ -109,9 +109,14 @@ func (s *Store) LoadClusters(ctx context.Context, c chains.Chain, fn func(store.
 // addressTable is the addresses as the external table lookup_address,
 // sent beside a query that asks for them (address IN lookup_address).
 func addressTable(as ...chains.Address) (*ext.Table, error) {
-	tbl, err := addressTable(as...)
+	tbl, err := ext.NewTable("lookup_address", ext.Column("a", "String"))
 	if err != nil {
 		return nil, err
+	}
+	for _, a := range as {
+		if err := tbl.Append(string(a)); err != nil {
+			return nil, err
+		}
 	}
 	return tbl, nil
 }
