@@ -33,6 +33,10 @@ type BTCConfig struct {
 	// passed through the CoinJoin rather than run down a peel chain
 	// (default 40; -1 for none).
 	MixPercent int
+	// OnBlock, when set, is handed each block as it is made (the genesis
+	// block first), and BTCWorld.Blocks keeps only the newest: a chain
+	// larger than memory goes to disk as it grows (GenerateBTCFiles).
+	OnBlock func(*wire.MsgBlock)
 }
 
 // Entity kinds.
@@ -87,7 +91,9 @@ type Exposure struct {
 
 // BTCWorld is a simulated chain and its truth.
 type BTCWorld struct {
-	Blocks    []*wire.MsgBlock // blocks[0] is regtest's genesis
+	Blocks    []*wire.MsgBlock // blocks[0] is regtest's genesis (with OnBlock, only the newest)
+	Times     []time.Time      // every block's timestamp, by height
+	TxCount   int              // transactions in all blocks
 	Entities  []Entity
 	Addresses map[string]*AddressInfo
 	Victims   []VictimPayment
@@ -184,6 +190,11 @@ func GenerateBTC(cfg BTCConfig) *BTCWorld {
 	s.w = &BTCWorld{Addresses: map[string]*AddressInfo{}}
 	genesis := *chaincfg.RegressionNetParams.GenesisBlock
 	s.w.Blocks = []*wire.MsgBlock{&genesis}
+	s.w.Times = []time.Time{genesis.Header.Timestamp}
+	s.w.TxCount = len(genesis.Transactions)
+	if cfg.OnBlock != nil {
+		cfg.OnBlock(&genesis)
+	}
 	s.t = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	s.population()
 	// Bootstrap: miners mine until their first coinbases mature.
@@ -497,7 +508,15 @@ func (s *sim) seal() {
 	}
 	blk.Header.MerkleRoot = blockchain.CalcMerkleRoot(txs, false)
 	testchain.Mine(&blk.Header) // indexers check proof of work
-	s.w.Blocks = append(s.w.Blocks, blk)
+	if s.cfg.OnBlock != nil {
+		s.cfg.OnBlock(blk)
+		s.w.Blocks[0] = blk
+		s.w.Blocks = s.w.Blocks[:1]
+	} else {
+		s.w.Blocks = append(s.w.Blocks, blk)
+	}
+	s.w.Times = append(s.w.Times, blk.Header.Timestamp)
+	s.w.TxCount += len(blk.Transactions)
 	s.block, s.fees = nil, 0
 	for _, wl := range s.wallets {
 		wl.coins = append(wl.coins, wl.pending...)

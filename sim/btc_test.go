@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -434,5 +435,46 @@ func TestCrimeConfigurable(t *testing.T) {
 	}
 	if victims(none) > 3 || victims(all) <= 3 {
 		t.Fatalf("victims who paid: %d of 3, %d of 12", victims(none), victims(all))
+	}
+}
+
+// TestGenerateBTCFilesSameAsWhole: a chain written block by block as it
+// is made is the same, file for file and byte for byte, as one generated
+// whole and written after.
+func TestGenerateBTCFilesSameAsWhole(t *testing.T) {
+	cfg := BTCConfig{Seed: 9, Scale: 1, Days: 3}
+	whole, stream := t.TempDir(), t.TempDir()
+	if err := WriteBTC(GenerateBTC(cfg), whole, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := GenerateBTCFiles(cfg, stream, WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Blocks) != 1 || len(w.Times) < 100 {
+		t.Fatalf("streamed world holds %d blocks, %d times", len(w.Blocks), len(w.Times))
+	}
+	n := 0
+	err = filepath.WalkDir(whole, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(whole, p)
+		a, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(filepath.Join(stream, rel))
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(a, b) {
+			return fmt.Errorf("%s differs", rel)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n < 5 {
+		t.Fatalf("compared %d files: %v", n, err)
 	}
 }

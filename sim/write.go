@@ -34,23 +34,74 @@ type WriteOptions struct {
 
 // WriteBTC writes the world's chain and truth under dir.
 func WriteBTC(w *BTCWorld, dir string, o WriteOptions) error {
+	bw, err := newBlockWriter(dir, o)
+	if err != nil {
+		return err
+	}
+	for _, b := range w.Blocks {
+		bw.write(b)
+	}
+	if err := bw.close(); err != nil {
+		return err
+	}
+	return writeTruth(w, dir)
+}
+
+// GenerateBTCFiles simulates a chain as GenerateBTC does and writes it
+// and its truth under dir as WriteBTC does, each block written as it is
+// made rather than held: the world returned keeps only the newest block.
+// Memory then grows with the economy's live state (its addresses and
+// unspent coins), not with the chain.
+func GenerateBTCFiles(cfg BTCConfig, dir string, o WriteOptions) (*BTCWorld, error) {
+	bw, err := newBlockWriter(dir, o)
+	if err != nil {
+		return nil, err
+	}
+	cfg.OnBlock = bw.write
+	w := GenerateBTC(cfg)
+	if err := bw.close(); err != nil {
+		return nil, err
+	}
+	return w, writeTruth(w, dir)
+}
+
+// blockWriter writes blocks as Bitcoin Core block files; its first error
+// stops it and is what close returns.
+type blockWriter struct {
+	fw  *bitcoin.FileWriter
+	buf bytes.Buffer
+	err error
+}
+
+func newBlockWriter(dir string, o WriteOptions) (*blockWriter, error) {
 	blocks := filepath.Join(dir, BlocksDir)
 	if err := os.MkdirAll(blocks, 0o755); err != nil {
-		return err
+		return nil, err
 	}
-	fw := &bitcoin.FileWriter{Dir: blocks, Magic: wire.TestNet, XORKey: o.XORKey}
-	for _, b := range w.Blocks {
-		var buf bytes.Buffer
-		if err := b.Serialize(&buf); err != nil {
-			return err
+	return &blockWriter{fw: &bitcoin.FileWriter{Dir: blocks, Magic: wire.TestNet, XORKey: o.XORKey}}, nil
+}
+
+func (bw *blockWriter) write(b *wire.MsgBlock) {
+	if bw.err != nil {
+		return
+	}
+	bw.buf.Reset()
+	if bw.err = b.Serialize(&bw.buf); bw.err == nil {
+		if bw.err = bw.fw.Write(bw.buf.Bytes()); bw.err != nil {
+			bw.err = fmt.Errorf("write block files: %w", bw.err)
 		}
-		if err := fw.Write(buf.Bytes()); err != nil {
-			return fmt.Errorf("write block files: %w", err)
-		}
 	}
-	if err := fw.Close(); err != nil {
-		return err
+}
+
+func (bw *blockWriter) close() error {
+	if err := bw.fw.Close(); bw.err == nil {
+		bw.err = err
 	}
+	return bw.err
+}
+
+// writeTruth writes the truth files, the labels and the case under dir.
+func writeTruth(w *BTCWorld, dir string) error {
 	truth := filepath.Join(dir, TruthDir)
 	if err := os.MkdirAll(truth, 0o755); err != nil {
 		return err
@@ -110,8 +161,7 @@ func WriteBTC(w *BTCWorld, dir string, o WriteOptions) error {
 	// The case as victims report it: the payments they made.
 	rows = rows[:0]
 	for _, v := range w.Victims {
-		b := w.Blocks[v.Height]
-		rows = append(rows, []string{"btc", v.TxID.String(), v.Address, i64(v.Value), b.Header.Timestamp.UTC().Format("2006-01-02T15:04:05Z"),
+		rows = append(rows, []string{"btc", v.TxID.String(), v.Address, i64(v.Value), w.Times[v.Height].UTC().Format("2006-01-02T15:04:05Z"),
 			fmt.Sprintf("victim %d payment %d", v.Victim, v.ID)})
 	}
 	return writeCSV(filepath.Join(dir, "case.csv"), []string{"chain", "tx", "address", "amount", "time", "victim"}, rows)

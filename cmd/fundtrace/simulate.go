@@ -145,7 +145,6 @@ func runSimulateBTC(c *cli.Context) error {
 	if err := intRange("mix-percent", int64(c.Int("mix-percent")), -1, 100); err != nil {
 		return err
 	}
-	w := sim.GenerateBTC(sim.BTCConfig{Seed: c.Uint64("seed"), Scale: c.Int("scale"), Days: c.Int("days"), Victims: c.Int("victims"), MixPercent: c.Int("mix-percent")})
 	var o sim.WriteOptions
 	if c.Bool("xor") {
 		seed := c.Uint64("seed")
@@ -153,14 +152,12 @@ func runSimulateBTC(c *cli.Context) error {
 			o.XORKey[i] = byte(seed>>(8*i)) ^ 0x5a
 		}
 	}
-	if err := sim.WriteBTC(w, c.String("out"), o); err != nil {
+	cfg := sim.BTCConfig{Seed: c.Uint64("seed"), Scale: c.Int("scale"), Days: c.Int("days"), Victims: c.Int("victims"), MixPercent: c.Int("mix-percent")}
+	w, err := sim.GenerateBTCFiles(cfg, c.String("out"), o)
+	if err != nil {
 		return fmt.Errorf("simulate btc: %w", err)
 	}
-	var txs int
-	for _, b := range w.Blocks {
-		txs += len(b.Transactions)
-	}
 	fmt.Fprintf(c.App.Writer, "simulated %d blocks, %d transactions, %d addresses, %d entities; %d victim payments reaching %d exchange deposits; written to %s\n",
-		len(w.Blocks), txs, len(w.Addresses), len(w.Entities), len(w.Victims), len(w.Exposures), c.String("out"))
+		len(w.Times), w.TxCount, len(w.Addresses), len(w.Entities), len(w.Victims), len(w.Exposures), c.String("out"))
 	return nil
 }
