@@ -75,13 +75,19 @@ bench:
 	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench 'Serve' -benchtime 100000x -count 3 -timeout 20m ./screening | tee -a bench.txt
 	@sh scripts/benchreport.sh bench.txt
 
-# Cost as the chain grows (not part of make test): simulated Bitcoin
-# chains of growing size (SCALES="100 300 700", DAYS=45; generated and
-# indexed once, cached in .cache/bench-scale), clustered as whole
-# processes: inputs/s, peak resident memory per address and fixed, and an
-# incremental run after 1% more blocks against a full one.
+# Cost as the chain grows (not part of make test), on simulated Bitcoin
+# chains generated once and cached in .cache/bench-scale, every step a
+# whole process. bench-scale.sh: clustering (inputs/s, peak memory per
+# address and fixed, an incremental run after 1% more blocks against a
+# full one; SIZES="20:20 300:45 300:100", scale:days). bench-store.sh:
+# index, cluster, labels, trace of the case and a bulk screening on the
+# embedded store and on a ClickHouse server it starts (seconds per
+# million transactions, peak memory, bytes per transaction, each store
+# against the embedded one and each size against the first;
+# STORE_SIZES="300:55 600:100", about 1 M and 3 M transactions).
 bench-scale:
 	sh scripts/bench-scale.sh
+	SIZES="$${STORE_SIZES:-300:55 600:100}" sh scripts/bench-store.sh
 
 # Clustering accuracy on simulated chains with ground truth: pairwise
 # precision and recall of each heuristic set (Bitcoin) and of the deposit

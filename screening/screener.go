@@ -230,6 +230,49 @@ func (s *Screener) cluster(ctx context.Context, c chains.Chain, a chains.Address
 	return id, size, size > 0
 }
 
+// batchClusters is what a store that answers many addresses' clusters in
+// one query offers (ClickHouse: a query per address costs a round trip).
+type batchClusters interface {
+	ClustersOf(ctx context.Context, c chains.Chain, as []chains.Address) (map[chains.Address][2]uint32, error)
+}
+
+// Prefetch reads the clusters of the screened addresses among ps in
+// queries of many addresses, when the store answers so, so that Screen
+// answers them from the cache: a bulk screening's cost is then a few
+// queries, not one per address. An error leaves them to be asked one by
+// one.
+func (s *Screener) Prefetch(ctx context.Context, ps []Parsed) error {
+	bc, ok := s.cs.(batchClusters)
+	if !ok {
+		return nil
+	}
+	by := map[chains.Chain][]chains.Address{}
+	for _, p := range ps {
+		if p.Status == StatusScreened && p.Address != "" && sanctions.Indexed(p.Chain) {
+			if _, hit := s.clusters.Load(key{p.Chain, p.Address}); !hit {
+				by[p.Chain] = append(by[p.Chain], p.Address)
+			}
+		}
+	}
+	const chunk = 10_000
+	for c, as := range by {
+		for i := 0; i < len(as); i += chunk {
+			part := as[i:min(i+chunk, len(as))]
+			got, err := bc.ClustersOf(ctx, c, part)
+			if err != nil {
+				return err
+			}
+			for _, a := range part {
+				if s.nCluster.Add(1) >= maxClusterCache {
+					return nil
+				}
+				s.clusters.Store(key{c, a}, got[a]) // a zero size: none
+			}
+		}
+	}
+	return nil
+}
+
 // AsOf returns the List of the snapshot in force on day (YYYY-MM-DD):
 // the one with the latest list date on or before it, whatever the order
 // the lists were imported in.

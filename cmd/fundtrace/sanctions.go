@@ -341,8 +341,15 @@ func runScreen(c *cli.Context) error {
 	}
 	var results []screenResult
 	anyHit, unscreened := false, 0
-	for _, s := range addrs {
-		p := sc.Parse("", s)
+	parsed := make([]screening.Parsed, len(addrs))
+	for i, s := range addrs {
+		parsed[i] = sc.Parse("", s)
+	}
+	if err := sc.Prefetch(c.Context, parsed); err != nil {
+		slog.Warn("Reading the addresses' clusters in batches failed; reading them one by one", "err", err)
+	}
+	for i, s := range addrs {
+		p := parsed[i]
 		res := sc.Screen(c.Context, l, p)
 		r := screenResult{Address: s, Chain: res.Chain, Status: res.Status, Error: res.Error, ClusterStatus: res.ClusterStatus,
 			ClusterHits: []screenHit{}, Labels: []labels.Label{}, ClusterLabels: []labels.Label{}}

@@ -181,6 +181,26 @@ func (s screeningStore) ClusterOf(ctx context.Context, c chains.Chain, a chains.
 	return cs.ClusterOf(ctx, c, a)
 }
 
+// ClustersOf answers many addresses in one query where the store can
+// (ClickHouse), else one by one: screening.Prefetch asks it.
+func (s screeningStore) ClustersOf(ctx context.Context, c chains.Chain, as []chains.Address) (map[chains.Address][2]uint32, error) {
+	if bc, ok := s.sanctionsStore.(batchAttribution); ok {
+		return bc.ClustersOf(ctx, c, as)
+	}
+	out := map[chains.Address][2]uint32{}
+	for _, a := range as {
+		id, size, err := s.ClusterOf(ctx, c, a)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[a] = [2]uint32{id, size}
+	}
+	return out, nil
+}
+
 func apikeyCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "apikey",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -155,6 +156,20 @@ func TestClustersSameAsEmbedded(t *testing.T) {
 	b, _ := dump(chs)
 	if a != b {
 		t.Fatal("ClickHouse clusters differ from the embedded store's")
+	}
+	// Every address's cluster asked at once (what a trace's hop and a
+	// bulk screening ask) is what the embedded store answers one by one;
+	// an address of no cluster is left out.
+	unknown := chains.MakeAddress(chains.KindPubKeyHash, make([]byte, 20))
+	all, err := chs.ClustersOf(ctx, chains.Bitcoin, append(slices.Clone(addrs), unknown))
+	if err != nil || len(all) != len(addrs) {
+		t.Fatalf("ClustersOf: %d of %d addresses: %v", len(all), len(addrs), err)
+	}
+	for _, a := range addrs {
+		id, size, err := em.ClusterOf(ctx, chains.Bitcoin, a)
+		if err != nil || all[a] != [2]uint32{id, size} {
+			t.Fatalf("cluster of %x: %v at once, %d/%d alone on the embedded store (%v)", []byte(a), all[a], id, size, err)
+		}
 	}
 	for i := 0; i+1 < len(addrs) && i < 400; i += 37 {
 		ida, sa, err1 := em.ClusterOf(ctx, chains.Bitcoin, addrs[i])

@@ -1,0 +1,155 @@
+#!/bin/sh
+# make bench-scale, second part: the pipeline on each store as the chain
+# grows. For each simulated Bitcoin chain (simulate btc --scale S --days D
+# for each S:D in $SIZES, generated and cached under .cache/bench-scale),
+# on the embedded store and on a ClickHouse server it starts on loopback
+# with a throwaway data folder, it runs as whole processes: index btc,
+# cluster, labels import, trace --case (every victim payment of the
+# chain's case file) and screen --file (every 100th address of the
+# chain); and prints seconds per million transactions, peak resident
+# memory, bytes on disk per transaction, the trace's and the screening's
+# time, each store against the embedded one and each size against the
+# first. Not part of make test.
+#
+# The simulator holds the economy's live state, about 3.5 GB per million
+# transactions (GOGC=40): the default sizes (about 1 M and 3 M
+# transactions) fit a 24 GB machine.
+set -eu
+SIZES=${SIZES:-"300:55 600:100"}
+CACHE=${CACHE:-.cache/bench-scale}
+GO=${GO:-go}
+CH_PORT=${CH_PORT:-19731}
+mkdir -p "$CACHE"
+CACHE=$(cd "$CACHE" && pwd)
+BIN="$CACHE/fundtrace"
+$GO build -o "$BIN" ./cmd/fundtrace
+
+# run LOG CMD...: runs CMD, printing "seconds maxKB". An exit status in
+# $OK (default 0) is success: screen exits 1 when some address could not
+# be screened (these regtest addresses against mainnet lists) and 2 on a
+# hit, and the load ran either way.
+run() {
+	log=$1
+	shift
+	code=0
+	/usr/bin/time -f "%e %M" -o "$log.time" "$@" >"$log" 2>&1 || code=$?
+	case " ${OK:-0} " in
+	*" $code "*) ;;
+	*)
+		tail -n 20 "$log"
+		echo "bench-store: $* exited $code" >&2
+		exit 1
+		;;
+	esac
+	tail -n 1 "$log.time"
+}
+
+# A ClickHouse server of its own: config in $CACHE/ch, data thrown away.
+sh scripts/ensure-clickhouse.sh >/dev/null
+chdir="$CACHE/ch"
+rm -rf "$chdir"
+mkdir -p "$chdir/log"
+cat >"$chdir/config.xml" <<EOF
+<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>$chdir/log/server.log</log><errorlog>$chdir/log/error.log</errorlog><size>10M</size><count>1</count></logger>
+  <tcp_port>$CH_PORT</tcp_port>
+  <listen_host>127.0.0.1</listen_host>
+  <path>$chdir/data/</path>
+  <tmp_path>$chdir/tmp/</tmp_path>
+  <user_files_path>$chdir/user_files/</user_files_path>
+  <format_schema_path>$chdir/format_schemas/</format_schema_path>
+  <users_config>users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>268435456</mark_cache_size>
+</yandex>
+EOF
+cat >"$chdir/users.xml" <<'EOF'
+<?xml version="1.0"?>
+<yandex>
+  <profiles><default></default></profiles>
+  <users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+EOF
+clickhouse-server --config-file="$chdir/config.xml" >"$chdir/log/stdout.log" 2>&1 &
+chpid=$!
+trap 'kill $chpid 2>/dev/null; wait $chpid 2>/dev/null; rm -rf "$chdir/data"' EXIT INT TERM
+i=0
+until clickhouse-client --port "$CH_PORT" -q "SELECT 1" >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { echo "bench-store: ClickHouse did not start: $chdir/log" >&2; exit 1; }
+	sleep 0.2
+done
+chver=$(clickhouse-client --port "$CH_PORT" -q "SELECT version()")
+
+field() { sed -n "s/.*\"$1\": \([0-9]*\).*/\1/p" | head -n 1; }
+
+rows="$CACHE/store-rows.txt"
+: >"$rows"
+echo "ClickHouse $chver on 127.0.0.1:$CH_PORT; every step a whole process; s/Mtx: seconds per million transactions"
+printf '%-8s %-10s %9s %9s %7s %9s %7s %9s %7s %7s %8s %7s %7s\n' size store txs index_s/M idx_MB clust_s/M cl_MB trace_s tr_MB screen_s ms/addr B/tx labels_s
+for spec in $SIZES; do
+	s=${spec%:*}
+	days=${spec#*:}
+	d="$CACHE/btc-$s-$days"
+	if [ ! -f "$d/sim/done" ]; then
+		rm -rf "$d"
+		mkdir -p "$d"
+		GOGC=40 "$BIN" simulate btc --out "$d/sim" --scale "$s" --days "$days" >"$d/sim.log" 2>&1
+		touch "$d/sim/done"
+	fi
+	awk -F, 'NR > 1 && NR % 100 == 2 { print $1 }' "$d/sim/truth/addresses.csv" >"$d/screen.csv"
+	naddr=$(wc -l <"$d/screen.csv")
+	for kind in embedded clickhouse; do
+		if [ $kind = embedded ]; then
+			st="$d/bench-store"
+			rm -rf "$st"
+		else
+			st="clickhouse://127.0.0.1:$CH_PORT/bench_${s}_$days"
+			clickhouse-client --port "$CH_PORT" -q "DROP DATABASE IF EXISTS bench_${s}_$days"
+		fi
+		l="$d/$kind"
+		set -- $(run "$l-index.log" "$BIN" --store "$st" index btc --blocks "$d/sim/blocks")
+		ix=$1 ixkb=$2
+		set -- $(run "$l-cluster.log" "$BIN" --store "$st" cluster)
+		cl=$1 clkb=$2
+		set -- $(run "$l-labels.log" "$BIN" --store "$st" labels import "$d/sim/labels.csv")
+		lb=$1
+		run "$l-sanctions.log" "$BIN" --store "$st" sanctions import testdata/shared/sanctions/ofac/advanced-xml/cons_advanced_2020-03-17.xml.gz >/dev/null
+		set -- $(run "$l-trace.log" "$BIN" --store "$st" trace --case "$d/sim/case.csv" --out "$l-trace.json")
+		tr=$1 trkb=$2
+		set -- $(OK="0 1 2" run "$l-screen.log" "$BIN" --store "$st" screen --file "$d/screen.csv" --json)
+		sc=$1
+		txs=$("$BIN" --store "$st" status --json | field transactions)
+		if [ $kind = embedded ]; then
+			bytes=$(du -sb "$st" | cut -f1)
+		else
+			bytes=$(clickhouse-client --port "$CH_PORT" -q "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = 'bench_${s}_$days'")
+		fi
+		awk -v sz="$spec" -v k=$kind -v t="$txs" -v ix="$ix" -v ixkb="$ixkb" -v cl="$cl" -v clkb="$clkb" -v tr="$tr" -v trkb="$trkb" \
+			-v sc="$sc" -v n="$naddr" -v b="$bytes" -v lb="$lb" 'BEGIN {
+			m = t / 1e6
+			printf "%-8s %-10s %9d %9.1f %7.0f %9.1f %7.0f %9.2f %7.0f %7.2f %8.3f %7.0f %7.2f\n", sz, k, t, ix / m, ixkb / 1024, cl / m, clkb / 1024, tr, trkb / 1024, sc, sc * 1000 / n, b / t, lb
+		}' | tee -a "$rows"
+	done
+done
+# Each store against the embedded one (same size), and each size's
+# per-transaction cost against the first size's.
+awk '$2 == "embedded" { e[$1] = $0 } { r[NR] = $0 } END {
+	print ""
+	print "ratios: clickhouse / embedded (index s, cluster s, trace s, screen s); then per-transaction cost against the first size"
+	for (i = 1; i <= NR; i++) {
+		split(r[i], x, " ")
+		if (x[2] != "clickhouse") continue
+		split(e[x[1]], y, " ")
+		printf "%-8s index %.2f  cluster %.2f  trace %.2f  screen %.2f\n", x[1], x[4] / y[4], x[6] / y[6], x[8] / y[8], x[10] / y[10]
+	}
+	for (i = 1; i <= NR; i++) {
+		split(r[i], x, " ")
+		if (!(x[2] in first)) { first[x[2]] = r[i]; continue }
+		split(first[x[2]], y, " ")
+		printf "%-8s %-10s index s/Mtx %.2f  cluster s/Mtx %.2f  B/tx %.2f (against %s)\n", x[1], x[2], x[4] / y[4], x[6] / y[6], x[12] / y[12], y[1]
+	}
+}' "$rows"
