@@ -21,6 +21,7 @@ const pathRows = 1_000_000
 const (
 	hashSQL = `toFixedString(concat(MD5(toString(%[1]s)), MD5(concat('s', toString(%[1]s)))), 32)`
 	addrSQL = `concat(unhex('01'), substring(MD5(toString(%[1]s)), 1, 16), substring(MD5(concat('a', toString(%[1]s))), 1, 4))`
+	ethSQL  = `concat(unhex('08'), substring(MD5(toString(%[1]s)), 1, 16), substring(MD5(concat('a', toString(%[1]s))), 1, 4))`
 )
 
 func pathHash(n int) chains.Hash {
@@ -31,17 +32,20 @@ func pathHash(n int) chains.Hash {
 	return h
 }
 
-func pathAddr(n int) chains.Address {
+func pathAddr(n int) chains.Address { return pathAddrKind(1, n) }
+
+func pathAddrKind(kind byte, n int) chains.Address {
 	a, b := md5.Sum([]byte(strconv.Itoa(n))), md5.Sum([]byte("a"+strconv.Itoa(n)))
-	return chains.Address(append(append([]byte{1}, a[:16]...), b[:4]...))
+	return chains.Address(append(append([]byte{kind}, a[:16]...), b[:4]...))
 }
 
 // fixtureSQL fills every table an access path reads with pathRows rows
-// (four transactions a block, four payments an address, ten addresses a
-// cluster) on the server, faster than any writer could.
+// (Bitcoin: four transactions a block, four payments an address, ten
+// addresses a cluster; Ethereum: four transfers an address) on the server, faster than any writer could.
 func fixtureSQL(db string) []string {
 	h := func(x string) string { return fmt.Sprintf(hashSQL, x) }
 	a := func(x string) string { return fmt.Sprintf(addrSQL, x) }
+	e := func(x string) string { return fmt.Sprintf(ethSQL, x) }
 	le := func(x string, n int) string { return fmt.Sprintf("toFixedString(reinterpretAsString(%s), %d)", x, n) }
 	return []string{
 		`INSERT INTO {db}.blocks (chain, height, hash, prev_hash, merkle_root, time, bits, size, txids)
@@ -64,6 +68,15 @@ func fixtureSQL(db string) []string {
 		`INSERT INTO {db}.cluster_sizes (chain, run, cluster, size) SELECT 'btc', 1, toUInt32(number), 10 FROM numbers({n})`,
 		`INSERT INTO {db}.cluster_links (chain, run, address, other, heuristic, txid) SELECT 'btc', 1, ` + a("number") + `, ` + a("number + 1") + `, 'multi-input', ` + h("number") + ` FROM numbers({n})`,
 		`INSERT INTO {db}.labels (chain, address, key, version, json) SELECT 'btc', ` + a("number") + `, 'k', 1, '{"label":"x","category":"exchange"}' FROM numbers({n})`,
+		// Ethereum: a transaction a block with one transfer each, four
+		// transfers an address.
+		`INSERT INTO {db}.eth_txs (chain, txid, height, position, time, type, nonce, from_address, to_address, value, gas, gas_used, gas_price, fee, success, created, selector)
+			SELECT 'eth', ` + h("number") + `, number, 0, 1600000000 + number, 2, 0, ` + e("number % 250000") + `, ` + e("(number + 1) % 250000") + `,
+			'1000', 21000, 21000, '1', '21000', 1, '', '' FROM numbers({n})`,
+		`INSERT INTO {db}.transfers (chain, height, tx_index, seq, time, txid, position, kind, asset, from_address, to_address, amount, token_id, success)
+			SELECT 'eth', number, 0, 0, 1600000000 + number, ` + h("number") + `, '', 1, '', ` + e("number % 250000") + `, ` + e("(number + 1) % 250000") + `, '1000', '', 1 FROM numbers({n})`,
+		`INSERT INTO {db}.transfer_history (address, chain, height, tx_index, seq, time, txid, position, kind, asset, from_address, to_address, amount, token_id, success)
+			SELECT ` + e("number % 250000") + `, 'eth', number, 0, 0, 1600000000 + number, ` + h("number") + `, '', 1, '', ` + e("number % 250000") + `, ` + e("(number + 1) % 250000") + `, '1000', '', 1 FROM numbers({n})`,
 	}
 }
 
@@ -81,22 +94,26 @@ func TestAccessPathsReadFewRows(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if err := st.SetTip(ctx, chains.Bitcoin, pathRows-1); err != nil {
-		t.Fatal(err)
+	for _, c := range []chains.Chain{chains.Bitcoin, chains.Ethereum} {
+		if err := st.SetTip(ctx, c, pathRows-1); err != nil {
+			t.Fatal(err)
+		}
 	}
 	const keys = 50
 	var txids []chains.Hash
 	var ops []chains.Outpoint
-	var addrs []chains.Address
+	var addrs, eths []chains.Address
 	for i := range keys {
 		n := (i*7919 + 13) * (pathRows / (keys * 7919 / 100)) % pathRows // spread over the table
 		txids = append(txids, pathHash(n))
 		ops = append(ops, chains.Outpoint{Hash: pathHash(n)})
 		addrs = append(addrs, pathAddr(n))
+		eths = append(eths, pathAddrKind(8, n%250000))
 	}
 	// Granularities, as the schema sets them.
 	const (
 		blocksG, hashesG, txsG, locG, outG, spendG, histG, clG, labelG = 1024, 256, 256, 256, 256, 64, 1024, 256, 256
+		ethTxG, transferG, transferHistG                               = 256, 1024, 1024
 	)
 	paths := []struct {
 		name  string
@@ -187,6 +204,31 @@ func TestAccessPathsReadFewRows(t *testing.T) {
 			ls, err := st.LabelsOf(ctx, chains.Bitcoin, addrs)
 			if err == nil && len(ls) != keys {
 				err = fmt.Errorf("labels of %d addresses", len(ls))
+			}
+			return err
+		}},
+		{"txid → account transaction", 2 * (ethTxG + transferG), func(ctx context.Context) error {
+			tx, ts, err := st.AccountTx(ctx, chains.Ethereum, pathHash(424242))
+			if err == nil && (tx.Height != 424242 || len(ts) != 1) {
+				err = fmt.Errorf("tx at %d with %d transfers", tx.Height, len(ts))
+			}
+			return err
+		}},
+		{"height → block transfers", 2 * transferG, func(ctx context.Context) error {
+			_, err := st.BlockTransfers(ctx, chains.Ethereum, 424242)
+			return err
+		}},
+		{"address → transfers", 2 * transferHistG, func(ctx context.Context) error {
+			ts, err := st.Transfers(ctx, chains.Ethereum, pathAddrKind(8, 4321), 0)
+			if err == nil && len(ts) != 4 {
+				err = fmt.Errorf("%d transfers, want 4", len(ts))
+			}
+			return err
+		}},
+		{"addresses → transfers", 2 * keys * transferHistG, func(ctx context.Context) error {
+			ts, err := st.TransfersOf(ctx, chains.Ethereum, eths, 0, -1)
+			if err == nil && len(ts[0]) != 4 {
+				err = fmt.Errorf("%d transfers, want 4", len(ts[0]))
 			}
 			return err
 		}},
