@@ -320,6 +320,9 @@ func (s *Store) insertRows(ctx context.Context, c chains.Chain, blocks []store.B
 	return g.Wait()
 }
 
+// flushRows is how many rows insertBatch sends to the server at a time.
+const flushRows = 32_768
+
 // insertBatch sends one table's rows as one batch.
 func (s *Store) insertBatch(ctx context.Context, tr tableRows) error {
 	batch, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (%s)", s.table(tr.table), tr.cols))
@@ -327,7 +330,21 @@ func (s *Store) insertBatch(ctx context.Context, tr tableRows) error {
 		return fmt.Errorf("insert into %s: %w", tr.table, err)
 	}
 	defer batch.Close()
-	if err := tr.fill(batch.Append); err != nil {
+	// The rows go to the server in blocks of flushRows, one insert still:
+	// the driver's column buffers, grown by copying, stay small (a whole
+	// 64 MiB batch of blocks as one block spent a third of the indexer's
+	// time copying them, and held them all).
+	n := 0
+	add := func(v ...any) error {
+		if err := batch.Append(v...); err != nil {
+			return err
+		}
+		if n++; n%flushRows == 0 {
+			return batch.Flush()
+		}
+		return nil
+	}
+	if err := tr.fill(add); err != nil {
 		return fmt.Errorf("insert into %s: %w", tr.table, err)
 	}
 	if err := batch.Send(); err != nil {
