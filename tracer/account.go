@@ -73,6 +73,9 @@ type AccountConfig struct {
 	// exposure needs, at the cost of one seed's bookkeeping.
 	Together bool
 	Labels   Labeler
+	// Prefetch, when set, is given the addresses the trace is about to
+	// label before it labels them (see Config.Prefetch).
+	Prefetch func(as []chains.Address) error
 	// OnService is told of money reaching a labeled service other than an
 	// exchange (see Config.OnService).
 	OnService func(category, name string, hop int, a AccountAmounts)
@@ -307,6 +310,15 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 		}
 		f[h][id] = &arrival{tr: tr, t: t, hop: hop}
 	}
+	if cfg.Prefetch != nil {
+		as := make([]chains.Address, len(seeds))
+		for i, s := range seeds {
+			as[i] = s.Transfer.To
+		}
+		if err := cfg.Prefetch(as); err != nil {
+			return nil, fmt.Errorf("seeds: labels: %w", err)
+		}
+	}
 	for i, s := range seeds {
 		tr := s.Transfer
 		if !tr.Success || tr.Amount == nil || tr.Amount.Sign() <= 0 || tr.To == "" {
@@ -364,6 +376,21 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 			return nil, fmt.Errorf("hop %d: %w", hop+1, err)
 		} else if asked {
 			res.Lookups++
+		}
+		if cfg.Prefetch != nil {
+			// The hop labels where its addresses paid (a sweep into an
+			// exchange's wallet, a payment to a service).
+			var as []chains.Address
+			for _, h := range hs {
+				for _, t := range histories[h.addr] {
+					if t.From == h.addr && t.To != "" {
+						as = append(as, t.To)
+					}
+				}
+			}
+			if err := cfg.Prefetch(as); err != nil {
+				return nil, fmt.Errorf("hop %d: labels: %w", hop+1, err)
+			}
 		}
 		next := map[holding]map[transferID]*arrival{}
 		for _, h := range hs {

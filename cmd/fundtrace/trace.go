@@ -848,7 +848,8 @@ func (tc *traceCtx) traceETH(ctx context.Context, j *traceJSON, g *graph, seeds 
 	if err != nil {
 		return err
 	}
-	cfg := tracer.AccountConfig{Models: models, MaxHops: tc.opts.MaxHops, MaxNodes: tc.opts.MaxNodes, Until: until, Labels: tc.labeler(chains.Ethereum), StopAtLabeledSeeds: true}
+	cfg := tracer.AccountConfig{Models: models, MaxHops: tc.opts.MaxHops, MaxNodes: tc.opts.MaxNodes, Until: until, Labels: tc.labeler(chains.Ethereum), StopAtLabeledSeeds: true,
+		Prefetch: func(as []chains.Address) error { return tc.attr.prefetch(ctx, chains.Ethereum, as) }}
 	if minAmount != nil {
 		cfg.MinAmount = map[chains.Address]*big.Int{}
 		for _, s := range seeds {
