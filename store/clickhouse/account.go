@@ -53,7 +53,7 @@ func accountRowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 	}
 	const tcols = "chain, height, tx_index, seq, time, txid, position, kind, asset, from_address, to_address, amount, token_id, success"
 	return append(headerRows(chain, blocks), []tableRows{
-		{"eth_txs", "chain, txid, height, position, time, type, nonce, from_address, to_address, value, gas, gas_used, gas_price, fee, success, created, selector", func(add func(...any) error) error {
+		{table: "eth_txs", cols: "chain, txid, height, position, time, type, nonce, from_address, to_address, value, gas, gas_used, gas_price, fee, success, created, selector", fill: func(add func(...any) error) error {
 			for i := range blocks {
 				for j := range blocks[i].AccountTxs {
 					tx := &blocks[i].AccountTxs[j]
@@ -65,7 +65,7 @@ func accountRowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 			}
 			return nil
 		}},
-		{"transfers", tcols, func(add func(...any) error) error {
+		{table: "transfers", cols: tcols, fill: func(add func(...any) error) error {
 			for i := range blocks {
 				for j := range blocks[i].Transfers {
 					if err := add(transferRow(&blocks[i].Transfers[j], j)...); err != nil {
@@ -75,7 +75,7 @@ func accountRowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 			}
 			return nil
 		}},
-		{"transfer_history", "address, " + tcols, func(add func(...any) error) error {
+		{table: "transfer_history", cols: "address, " + tcols, fill: func(add func(...any) error) error {
 			for i := range blocks {
 				for j := range blocks[i].Transfers {
 					t := &blocks[i].Transfers[j]
@@ -97,7 +97,7 @@ func accountRowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 			}
 			return nil
 		}},
-		{"tokens", "chain, address, symbol, name, decimals, flags", func(add func(...any) error) error {
+		{table: "tokens", cols: "chain, address, symbol, name, decimals, flags", fill: func(add func(...any) error) error {
 			for i := range blocks {
 				for _, t := range blocks[i].Tokens {
 					flags := flag(t.HasSymbol) | flag(t.HasName)<<1 | flag(t.HasDecimals)<<2

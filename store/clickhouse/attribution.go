@@ -63,7 +63,7 @@ func (s *Store) AddSnapshot(ctx context.Context, sn store.SanctionsSnapshot, add
 			return sn, err
 		}
 	}
-	err = s.insertBatch(ctx, tableRows{"sanctioned", "snapshot, chain, address, json", func(add func(...any) error) error {
+	err = s.insertBatch(ctx, tableRows{table: "sanctioned", cols: "snapshot, chain, address, json", fill: func(add func(...any) error) error {
 		for _, a := range addrs {
 			js, err := json.Marshal(a)
 			if err != nil {
@@ -160,7 +160,7 @@ func (s *Store) AddLabels(ctx context.Context, ls []store.Label) error {
 	for i := range ls {
 		last[string(ls[i].Chain)+string(ls[i].Address)+labelKey(&ls[i])] = i
 	}
-	return s.insertBatch(ctx, tableRows{"labels", "chain, address, key, version, json", func(add func(...any) error) error {
+	return s.insertBatch(ctx, tableRows{table: "labels", cols: "chain, address, key, version, json", fill: func(add func(...any) error) error {
 		for i := range ls {
 			if last[string(ls[i].Chain)+string(ls[i].Address)+labelKey(&ls[i])] != i {
 				continue

@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -22,9 +23,15 @@ func (s *Store) InsertRowsUncommitted(ctx context.Context, c chains.Chain, block
 // parallelism. The benchmark's baseline.
 func (s *Store) InsertBare(ctx context.Context, c chains.Chain, blocks []store.BlockData) (rows int, err error) {
 	for _, tr := range rowsOf(c, blocks) {
-		count := tr.fill
-		tr.fill = func(add func(v ...any) error) error {
-			return count(func(v ...any) error { rows++; return add(v...) })
+		if count := tr.columns; count != nil {
+			tr.columns = func(emit func(cols ...any) error) error {
+				return count(func(cols ...any) error { rows += reflect.ValueOf(cols[0]).Len(); return emit(cols...) })
+			}
+		} else {
+			count := tr.fill
+			tr.fill = func(add func(v ...any) error) error {
+				return count(func(v ...any) error { rows++; return add(v...) })
+			}
 		}
 		if err := s.insertBatch(ctx, tr); err != nil {
 			return rows, err
@@ -114,7 +121,7 @@ func WriteLayoutV5() (restore func()) {
 				out = append(out, tr)
 			}
 		}
-		return append(out, tableRows{"txs", "chain, txid, height, position, time, version, lock_time, size, vsize, coinbase, output_count, in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses", func(add func(...any) error) error {
+		return append(out, tableRows{table: "txs", cols: "chain, txid, height, position, time, version, lock_time, size, vsize, coinbase, output_count, in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses", fill: func(add func(...any) error) error {
 			return eachTx(blocks, func(tx *chains.Tx) error {
 				n := len(tx.Inputs)
 				seq, prev, vout, val, typ, addrs := make([]uint32, n), make([]string, n), make([]uint32, n), make([]int64, n), make([]uint8, n), make([][]string, n)

@@ -303,6 +303,12 @@ func (s *Store) countNewAddresses(ctx context.Context, c chains.Chain, tip int64
 type tableRows struct {
 	table, cols string
 	fill        func(add func(v ...any) error) error
+	// columns, when set instead of fill, hands the rows over a column at
+	// a time, in chunks of at most flushRows rows: each of emit's
+	// arguments is a typed slice, one per column. The driver boxes every
+	// value given to fill; the narrow tables of many rows (histories,
+	// outputs, spenders, locations) are written this way.
+	columns func(emit func(cols ...any) error) error
 }
 
 // insertRows writes the blocks' rows into every data table, a bounded
@@ -330,6 +336,23 @@ func (s *Store) insertBatch(ctx context.Context, tr tableRows) error {
 		return fmt.Errorf("insert into %s: %w", tr.table, err)
 	}
 	defer batch.Close()
+	if tr.columns != nil {
+		err := tr.columns(func(cols ...any) error {
+			for i, col := range cols {
+				if err := batch.Column(i).Append(col); err != nil {
+					return err
+				}
+			}
+			return batch.Flush()
+		})
+		if err == nil {
+			err = batch.Send()
+		}
+		if err != nil {
+			return fmt.Errorf("insert into %s: %w", tr.table, err)
+		}
+		return nil
+	}
 	// The rows go to the server in blocks of flushRows, one insert still:
 	// the driver's column buffers, grown by copying, stay small (a whole
 	// 64 MiB batch of blocks as one block spent a third of the indexer's
@@ -361,7 +384,7 @@ var utxoRows = rowsOf
 func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 	chain := string(c)
 	return append(headerRows(chain, blocks), []tableRows{
-		{"block_txs", blockTxCols, func(add func(...any) error) error {
+		{table: "block_txs", cols: blockTxCols, fill: func(add func(...any) error) error {
 			return eachTx(blocks, func(tx *chains.Tx) error {
 				r, err := blockTxRow(chain, tx)
 				if err != nil {
@@ -370,45 +393,76 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 				return add(r...)
 			})
 		}},
-		{"tx_locations", "chain, txid, height, position", func(add func(...any) error) error {
-			return eachTx(blocks, func(tx *chains.Tx) error {
-				return add(chain, hs(tx.Hash), uint64(tx.Height), tx.Position)
+		{table: "tx_locations", cols: "chain, txid, height, position", columns: func(emit func(...any) error) error {
+			var txid []string
+			var height []uint64
+			var pos []uint32
+			return eachChunk(blocks, func(tx *chains.Tx) int {
+				txid, height, pos = append(txid, hs(tx.Hash)), append(height, uint64(tx.Height)), append(pos, tx.Position)
+				return len(txid)
+			}, func() error {
+				err := emit(repeat(chain, len(txid)), txid, height, pos)
+				txid, height, pos = nil, nil, nil
+				return err
 			})
 		}},
-		{"outputs", "chain, txid, vout, height, value, type, addresses", func(add func(...any) error) error {
-			return eachTx(blocks, func(tx *chains.Tx) error {
+		{table: "outputs", cols: "chain, txid, vout, height, value, type, addresses", columns: func(emit func(...any) error) error {
+			var txid []string
+			var vout []uint32
+			var height []uint64
+			var value []int64
+			var typ []uint8
+			var addrs [][]string
+			return eachChunk(blocks, func(tx *chains.Tx) int {
 				for _, o := range tx.Outputs {
-					if err := add(chain, hs(tx.Hash), o.Index, uint64(tx.Height), o.Value, uint8(o.Type), addrStrings(o.Addresses)); err != nil {
-						return err
-					}
+					txid, vout, height = append(txid, hs(tx.Hash)), append(vout, o.Index), append(height, uint64(tx.Height))
+					value, typ, addrs = append(value, o.Value), append(typ, uint8(o.Type)), append(addrs, addrStrings(o.Addresses))
 				}
-				return nil
+				return len(txid)
+			}, func() error {
+				err := emit(repeat(chain, len(txid)), txid, vout, height, value, typ, addrs)
+				txid, vout, height, value, typ, addrs = nil, nil, nil, nil, nil, nil
+				return err
 			})
 		}},
-		{"spenders", "chain, height, entry", func(add func(...any) error) error {
-			return eachTx(blocks, func(tx *chains.Tx) error {
-				if tx.Coinbase {
-					return nil
-				}
-				for _, in := range tx.Inputs {
-					e := spenderEntry{chain: c, prev: in.Prev, spend: store.Spend{TxHash: tx.Hash, Vin: in.Index, Height: tx.Height}}
-					if err := add(chain, uint64(tx.Height), string(e.append(nil))); err != nil {
-						return err
+		{table: "spenders", cols: "chain, height, entry", columns: func(emit func(...any) error) error {
+			var height []uint64
+			var entry []string
+			var buf []byte
+			return eachChunk(blocks, func(tx *chains.Tx) int {
+				if !tx.Coinbase {
+					for _, in := range tx.Inputs {
+						e := spenderEntry{chain: c, prev: in.Prev, spend: store.Spend{TxHash: tx.Hash, Vin: in.Index, Height: tx.Height}}
+						buf = e.append(buf[:0])
+						height, entry = append(height, uint64(tx.Height)), append(entry, string(buf))
 					}
 				}
-				return nil
+				return len(entry)
+			}, func() error {
+				err := emit(repeat(chain, len(entry)), height, entry)
+				height, entry = nil, nil
+				return err
 			})
 		}},
-		{"address_history", "chain, address, height, position, vout, txid, value, type", func(add func(...any) error) error {
-			return eachTx(blocks, func(tx *chains.Tx) error {
+		{table: "address_history", cols: "chain, address, height, position, vout, txid, value, type", columns: func(emit func(...any) error) error {
+			var addr, txid []string
+			var height []uint64
+			var pos, vout []uint32
+			var value []int64
+			var typ []uint8
+			return eachChunk(blocks, func(tx *chains.Tx) int {
+				id := hs(tx.Hash)
 				for _, o := range tx.Outputs {
 					for _, a := range o.Addresses {
-						if err := add(chain, string(a), uint64(tx.Height), tx.Position, o.Index, hs(tx.Hash), o.Value, uint8(o.Type)); err != nil {
-							return err
-						}
+						addr, height, pos, vout = append(addr, string(a)), append(height, uint64(tx.Height)), append(pos, tx.Position), append(vout, o.Index)
+						txid, value, typ = append(txid, id), append(value, o.Value), append(typ, uint8(o.Type))
 					}
 				}
-				return nil
+				return len(addr)
+			}, func() error {
+				err := emit(repeat(chain, len(addr)), addr, height, pos, vout, txid, value, typ)
+				addr, height, pos, vout, txid, value, typ = nil, nil, nil, nil, nil, nil, nil
+				return err
 			})
 		}},
 	}...)
@@ -431,7 +485,7 @@ func headerRows(chain string, blocks []store.BlockData) []tableRows {
 		return ids
 	}
 	return []tableRows{
-		{"blocks", "chain, height, hash, prev_hash, merkle_root, time, bits, size, txids", func(add func(...any) error) error {
+		{table: "blocks", cols: "chain, height, hash, prev_hash, merkle_root, time, bits, size, txids", fill: func(add func(...any) error) error {
 			for i := range blocks {
 				b := &blocks[i].Block
 				if err := add(chain, uint64(b.Height), hs(b.Hash), hs(b.PrevHash), hs(b.MerkleRoot), uint64(b.Time), b.Bits, b.Size, txids(&blocks[i])); err != nil {
@@ -440,7 +494,7 @@ func headerRows(chain string, blocks []store.BlockData) []tableRows {
 			}
 			return nil
 		}},
-		{"block_hashes", "chain, hash, height", func(add func(...any) error) error {
+		{table: "block_hashes", cols: "chain, hash, height", fill: func(add func(...any) error) error {
 			for i := range blocks {
 				if err := add(chain, hs(blocks[i].Block.Hash), uint64(blocks[i].Block.Height)); err != nil {
 					return err
@@ -449,6 +503,33 @@ func headerRows(chain string, blocks []store.BlockData) []tableRows {
 			return nil
 		}},
 	}
+}
+
+// eachChunk gives add every transaction of the blocks, in order; add
+// returns how many rows are pending, and once that reaches flushRows (and
+// at the end, when any are) flush sends them.
+func eachChunk(blocks []store.BlockData, add func(tx *chains.Tx) int, flush func() error) error {
+	pending := 0
+	err := eachTx(blocks, func(tx *chains.Tx) error {
+		if pending = add(tx); pending >= flushRows {
+			pending = 0
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && pending > 0 {
+		err = flush()
+	}
+	return err
+}
+
+// repeat is a column of n copies of v.
+func repeat(v string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
 }
 
 // eachTx calls fn for every transaction of the blocks, in order.
