@@ -25,7 +25,51 @@ func (s *Store) EachAddress(ctx context.Context, c chains.Chain, fn func(a chain
 	if err != nil || tip < 0 {
 		return err
 	}
-	q := fmt.Sprintf("SELECT address, %s FROM %s WHERE chain = ? AND height <= ? GROUP BY address", firstPaidKey, s.table("address_history"))
+	m, err := s.Meta(ctx, c)
+	if err != nil {
+		return err
+	}
+	for _, r := range addressRanges(m.Addresses) {
+		q := fmt.Sprintf("SELECT address, %s FROM %s WHERE chain = ? AND %s AND height <= ? GROUP BY address", firstPaidKey, s.table("address_history"), r)
+		if err := s.eachFirstPaid(ctx, c, q, tip, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addressesPerQuery bounds the addresses one query of EachAddress
+// aggregates: ClickHouse 18 sends an aggregation's result as one block,
+// which the driver holds whole (about 50 bytes an address).
+const addressesPerQuery = 1 << 20
+
+// addressRanges splits the address key space into ranges of the
+// history's sorting key (SQL conditions on address), each holding at
+// most about addressesPerQuery of n addresses: per kind (an address's
+// first byte), split evenly on the next two bytes, which are a hash's.
+func addressRanges(n int64) []string {
+	splits := 1
+	for int64(splits)*addressesPerQuery < n && splits < 1<<16 {
+		splits *= 2
+	}
+	var out []string
+	for k := range int(chains.KindAccount) + 1 {
+		for i := range splits {
+			lo := fmt.Sprintf("%02x%04x", k, i*(1<<16)/splits)
+			hi := fmt.Sprintf("%02x%04x", k, (i+1)*(1<<16)/splits)
+			if i == 0 {
+				lo = fmt.Sprintf("%02x", k)
+			}
+			if i == splits-1 {
+				hi = fmt.Sprintf("%02x", k+1)
+			}
+			out = append(out, fmt.Sprintf("address >= unhex('%s') AND address < unhex('%s')", lo, hi))
+		}
+	}
+	return append(out, fmt.Sprintf("address >= unhex('%02x')", int(chains.KindAccount)+1))
+}
+
+func (s *Store) eachFirstPaid(ctx context.Context, c chains.Chain, q string, tip int64, fn func(a chains.Address, first store.FirstPaid) error) error {
 	rows, err := s.conn.Query(ctx, q, string(c), uint64(tip))
 	if err != nil {
 		return fmt.Errorf("read %s addresses: %w", c, err)
