@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/fundtrace/fundtrace/store"
 
 	"github.com/fundtrace/fundtrace/chains"
@@ -130,19 +128,13 @@ func (s *Store) newAddressesAbove(ctx context.Context, c chains.Chain, to int64)
 	if len(paid) == 0 {
 		return 0, nil
 	}
-	tbl, err := ext.NewTable("paid_above", ext.Column("a", "String"))
+	as := make([]chains.Address, 0, len(paid))
+	for a := range paid {
+		as = append(as, a)
+	}
+	known, err := s.knownAddresses(ctx, c, "address_history", as, to)
 	if err != nil {
 		return 0, err
 	}
-	for a := range paid {
-		if err := tbl.Append(string(a)); err != nil {
-			return 0, err
-		}
-	}
-	var known uint64
-	q = fmt.Sprintf("SELECT uniqExact(address) FROM %s WHERE chain = ? AND address IN paid_above AND height <= ?", s.table("address_history"))
-	if err := s.conn.QueryRow(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), to).Scan(&known); err != nil {
-		return 0, err
-	}
-	return int64(len(paid)) - int64(known), nil
+	return int64(len(paid)) - known, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	ch "github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"strings"
 	"time"
 
@@ -278,24 +277,32 @@ func (s *Store) countNewAddresses(ctx context.Context, c chains.Chain, tip int64
 	if tip < 0 {
 		return int64(len(seen)), nil
 	}
-	// The batch's addresses travel as an external table (sent beside the
-	// query as data), not as literals in the SQL text: a batch pays tens of
-	// thousands of addresses.
-	tbl, err := ext.NewTable("batch_addresses", ext.Column("address", "String"))
+	as := make([]chains.Address, 0, len(seen))
+	for a := range seen {
+		as = append(as, a)
+	}
+	known, err := s.knownAddresses(ctx, c, history, as, tip)
+	if err != nil {
+		return 0, fmt.Errorf("count known addresses: %w", err)
+	}
+	return int64(len(seen)) - known, nil
+}
+
+// knownAddresses counts how many of as the history table (address_history
+// or transfer_history) has a row of at or below height upTo. The addresses
+// travel as an external table (sent beside the query as data), not as
+// literals in the SQL text: a batch pays tens of thousands of addresses.
+func (s *Store) knownAddresses(ctx context.Context, c chains.Chain, history string, as []chains.Address, upTo int64) (int64, error) {
+	tbl, err := addressTable(as...)
 	if err != nil {
 		return 0, err
 	}
-	for a := range seen {
-		if err := tbl.Append(string(a)); err != nil {
-			return 0, err
-		}
-	}
 	var known uint64
-	q := fmt.Sprintf("SELECT uniqExact(address) FROM %s WHERE chain = ? AND height <= ? AND address IN batch_addresses", s.table(history))
-	if err := s.conn.QueryRow(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), uint64(tip)).Scan(&known); err != nil {
-		return 0, fmt.Errorf("count known addresses: %w", err)
+	q := fmt.Sprintf("SELECT uniqExact(address) FROM %s WHERE chain = ? AND height <= ? AND address IN lookup_address", s.table(history))
+	if err := s.conn.QueryRow(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), upTo).Scan(&known); err != nil {
+		return 0, err
 	}
-	return int64(len(seen)) - int64(known), nil
+	return int64(known), nil
 }
 
 // tableRows is one table's share of a write: its columns and a function
