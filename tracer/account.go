@@ -127,21 +127,43 @@ type AccountStop struct {
 	Amounts AccountAmounts
 }
 
+// AccountPoisoned is a deposit that poison reached: the transfer into an
+// exchange's deposit address and the set of seeds whose money touched it
+// on the way, whether or not any of it is still there under haircut or
+// FIFO (AccountDeposit lists those, per seed).
+type AccountPoisoned struct {
+	Transfer chains.Transfer
+	Address  chains.Address
+	Hop      int
+	Exchange string
+	Evidence string
+	Seeds    *SeedSet
+}
+
 // AccountResult is a trace over an account chain.
 type AccountResult struct {
-	Seeds    []AccountSeed
+	Seeds []AccountSeed
+	// Deposits: one per seed and deposit transfer where haircut or FIFO
+	// carry that seed's money (Seed is Other for the merged remainder).
 	Deposits []AccountDeposit
+	// Poisoned: one per deposit transfer poison reached (poison model only).
+	Poisoned []AccountPoisoned
 	Stops    []AccountStop
 	Flows    []AccountFlow
-	Hops     int
-	Lookups  int // history queries: one per hop
-	Visits   int // address-and-asset visits
+	// Merged is, per seed, the haircut share moved into the Other
+	// remainder (see AccountConfig.MinAmount); MergedShares counts the
+	// moves.
+	Merged       map[int]*big.Rat
+	MergedShares int
+	Hops         int
+	Lookups      int // history queries: one per hop
+	Visits       int // address-and-asset visits
 }
 
 // taint is what one transfer, or one address's balance, carries of the
 // seeds: per seed, under each model.
 type taint struct {
-	poison map[int]bool
+	poison *SeedSet // nil: none (or the poison model is off)
 	hair   map[int]*big.Rat
 	fifo   []fseg // in arrival order; clean runs hold their place
 }
@@ -151,10 +173,10 @@ type fseg struct {
 	n    *big.Int
 }
 
-func newTaint() *taint { return &taint{poison: map[int]bool{}, hair: map[int]*big.Rat{}} }
+func newTaint() *taint { return &taint{hair: map[int]*big.Rat{}} }
 
 func (t *taint) empty() bool {
-	if len(t.poison) > 0 || len(t.hair) > 0 {
+	if t.poison.Len() > 0 || len(t.hair) > 0 {
 		return false
 	}
 	for _, s := range t.fifo {
@@ -167,9 +189,7 @@ func (t *taint) empty() bool {
 
 // add merges o into t (the models are linear: parts add up).
 func (t *taint) add(o *taint) {
-	for s := range o.poison {
-		t.poison[s] = true
-	}
+	t.poison = union(t.poison, o.poison)
 	for s, r := range o.hair {
 		if t.hair[s] == nil {
 			t.hair[s] = new(big.Rat)
@@ -186,52 +206,61 @@ func (t *taint) add(o *taint) {
 	}
 }
 
-// amounts sums t over all seeds (seed < 0) or for one seed.
-func (t *taint) amounts(seed int, value *big.Int) AccountAmounts {
+// amounts sums t over all seeds (the Other remainder included).
+func (t *taint) amounts(value *big.Int) AccountAmounts {
 	a := AccountAmounts{Poison: new(big.Int), Haircut: new(big.Rat), FIFO: new(big.Int)}
-	for s := range t.poison {
-		if seed < 0 || s == seed {
-			a.Poison.Set(value)
-		}
+	if t.poison.Len() > 0 {
+		a.Poison.Set(value)
 	}
-	for s, r := range t.hair {
-		if seed < 0 || s == seed {
-			a.Haircut.Add(a.Haircut, r)
-		}
+	for _, r := range t.hair {
+		a.Haircut.Add(a.Haircut, r)
 	}
 	for _, f := range t.fifo {
-		if f.seed >= 0 && (seed < 0 || f.seed == seed) {
+		if f.seed >= 0 || f.seed == Other {
 			a.FIFO.Add(a.FIFO, f.n)
 		}
 	}
 	return a
 }
 
-func (t *taint) seeds() []int {
-	set := map[int]bool{}
-	for s := range t.poison {
-		set[s] = true
+// perSeed splits t by seed, in one pass: the seeds (Other among them)
+// whose money haircut or FIFO carry, in ascending order, each with its
+// amounts (poison: the whole value when the seed's money touched it).
+func (t *taint) perSeed(value *big.Int) ([]int, map[int]AccountAmounts) {
+	per := map[int]AccountAmounts{}
+	get := func(s int) AccountAmounts {
+		a, ok := per[s]
+		if !ok {
+			a = AccountAmounts{Poison: new(big.Int), Haircut: new(big.Rat), FIFO: new(big.Int)}
+			if t.poison.Has(s) {
+				a.Poison.Set(value)
+			}
+			per[s] = a
+		}
+		return a
 	}
-	for s := range t.hair {
-		set[s] = true
-	}
-	for _, f := range t.fifo {
-		if f.seed >= 0 {
-			set[f.seed] = true
+	for s, r := range t.hair {
+		if r.Sign() > 0 {
+			get(s).Haircut.Add(get(s).Haircut, r)
 		}
 	}
-	out := make([]int, 0, len(set))
-	for s := range set {
-		out = append(out, s)
+	for _, f := range t.fifo {
+		if (f.seed >= 0 || f.seed == Other) && f.n.Sign() > 0 {
+			get(f.seed).FIFO.Add(get(f.seed).FIFO, f.n)
+		}
 	}
-	sort.Ints(out)
-	return out
+	ids := make([]int, 0, len(per))
+	for s := range per {
+		ids = append(ids, s)
+	}
+	sort.Ints(ids)
+	return ids, per
 }
 
 // maxUnits is the most any enabled model says t carries of any one seed.
 func (t *taint) maxUnits(on map[string]bool, value *big.Int) *big.Int {
 	m := new(big.Int)
-	if on[Poison] && len(t.poison) > 0 {
+	if on[Poison] && t.poison.Len() > 0 {
 		m.Set(value)
 	}
 	if on[Haircut] {
@@ -296,7 +325,17 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 		return nil, err
 	}
 	minFor := cfg.minFor
-	res := &AccountResult{Seeds: seeds}
+	// Haircut shares under the least amount followed are merged into one
+	// remainder (Other) as they leave an address: a hub that mixed a
+	// thousand victims' money would otherwise pay each of its transfers
+	// out with a thousand shares, most too small to follow or to report.
+	mergeBelow := func(asset chains.Address) *big.Rat {
+		if cfg.Together || len(seeds) < 2 {
+			return nil
+		}
+		return new(big.Rat).SetInt(minFor(asset))
+	}
+	res := &AccountResult{Seeds: seeds, Merged: map[int]*big.Rat{}}
 	frontier := map[holding]map[transferID]*arrival{}
 	addArrival := func(f map[holding]map[transferID]*arrival, tr chains.Transfer, t *taint, hop int) {
 		h := holding{tr.To, tr.Asset}
@@ -329,16 +368,18 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 			col = 0
 		}
 		t := newTaint()
-		t.poison[col] = true
+		if on[Poison] {
+			t.poison = seedSetOf(col)
+		}
 		t.hair[col] = new(big.Rat).SetInt(tr.Amount)
 		t.fifo = []fseg{{col, new(big.Int).Set(tr.Amount)}}
 		if cat, name, ok := labelOf(cfg.Labels, tr.To); ok && cfg.StopAtLabeledSeeds {
 			// A victim paying a known service directly: an exchange's
 			// deposit is the seed itself; any other service is a stop.
 			if cat == "exchange" {
-				res.Deposits = append(res.Deposits, accountDeposits(tr, t, name, "labeled", 0)...)
+				res.deposit(tr, t, name, "labeled", 0)
 			} else {
-				res.Stops = append(res.Stops, AccountStop{tr.To, tr.Asset, tr.TxHash, "service", cat + ": " + name, t.amounts(-1, tr.Amount)})
+				res.Stops = append(res.Stops, AccountStop{tr.To, tr.Asset, tr.TxHash, "service", cat + ": " + name, t.amounts(tr.Amount)})
 			}
 			continue
 		}
@@ -363,7 +404,7 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 		if hop >= cfg.MaxHops {
 			for _, h := range hs {
 				for _, a := range frontier[h] {
-					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, "max-hops", fmt.Sprintf("after %d hops", cfg.MaxHops), a.t.amounts(-1, a.tr.Amount)})
+					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, "max-hops", fmt.Sprintf("after %d hops", cfg.MaxHops), a.t.amounts(a.tr.Amount)})
 				}
 			}
 			break
@@ -398,14 +439,14 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 			if tooLong[h.addr] {
 				for _, a := range sortedArrivals(arr) {
 					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, "max-history",
-						fmt.Sprintf("more than %d transfers: a service nobody has labeled?", cfg.MaxHistory), a.t.amounts(-1, a.tr.Amount)})
+						fmt.Sprintf("more than %d transfers: a service nobody has labeled?", cfg.MaxHistory), a.t.amounts(a.tr.Amount)})
 				}
 				continue
 			}
 			if res.Visits >= cfg.MaxNodes {
 				for _, a := range sortedArrivals(arr) {
 					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, "max-nodes",
-						fmt.Sprintf("more than %d addresses visited", cfg.MaxNodes), a.t.amounts(-1, a.tr.Amount)})
+						fmt.Sprintf("more than %d addresses visited", cfg.MaxNodes), a.t.amounts(a.tr.Amount)})
 				}
 				continue
 			}
@@ -415,17 +456,17 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 			// exchange's deposit address: what reached it is deposited.
 			if ex, via, ok := sweptInto(h.addr, hist, cfg.Labels); ok {
 				for _, a := range sortedArrivals(arr) {
-					res.Deposits = append(res.Deposits, accountDeposits(a.tr, a.t, ex, "swept into its labeled wallet in "+via.String(), a.hop)...)
+					res.deposit(a.tr, a.t, ex, "swept into its labeled wallet in "+via.String(), a.hop)
 				}
 				continue
 			}
-			outs, left := replay(h, hist, arr)
+			outs, left := replay(h, hist, arr, mergeBelow(h.asset), res)
 			if !left.empty() {
-				res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, chains.Hash{}, "unspent", "still held", left.amounts(-1, new(big.Int))})
+				res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, chains.Hash{}, "unspent", "still held", left.amounts(new(big.Int))})
 			}
 			for _, o := range outs {
 				tr := o.tr
-				amts := o.t.amounts(-1, tr.Amount)
+				amts := o.t.amounts(tr.Amount)
 				switch {
 				case tr.Kind == chains.TransferFee:
 					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, tr.TxHash, "fee", "paid for gas", amts})
@@ -441,7 +482,7 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 				if cat, name, ok := labelOf(cfg.Labels, tr.To); ok {
 					switch cat {
 					case "exchange":
-						res.Deposits = append(res.Deposits, accountDeposits(tr, o.t, name, "labeled", o.hop+1)...)
+						res.deposit(tr, o.t, name, "labeled", o.hop+1)
 					default:
 						reason := "service"
 						if cat == "mixer" {
@@ -464,6 +505,7 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 		frontier = next
 	}
 	res.Deposits = mergeAccountDeposits(res.Deposits)
+	res.Poisoned = mergeAccountPoisoned(res.Poisoned)
 	return res, nil
 }
 
@@ -569,7 +611,10 @@ type outflow struct {
 // replay runs an address's history of one asset with the tainted
 // arrivals marked and returns what each later transfer out carried, and
 // what the address still holds.
-func replay(h holding, hist []chains.Transfer, arr map[transferID]*arrival) ([]outflow, *taint) {
+//
+// Shares of a transfer out under mergeBelow (nil: none are) move to the
+// Other remainder; res counts them per seed.
+func replay(h holding, hist []chains.Transfer, arr map[transferID]*arrival, mergeBelow *big.Rat, res *AccountResult) ([]outflow, *taint) {
 	bal := new(big.Int)
 	held := newTaint()
 	var queue []fseg
@@ -591,19 +636,15 @@ func replay(h holding, hist []chains.Transfer, arr map[transferID]*arrival) ([]o
 				bal.Add(bal, d)
 			}
 			sent = newTaint()
-			if len(held.poison) > 0 {
-				for s := range held.poison {
-					sent.poison[s] = true
-				}
-			}
+			sent.poison = held.poison
 			ratio := new(big.Rat).SetFrac(amt, bal)
 			for s, r := range held.hair {
 				x := new(big.Rat).Mul(r, ratio)
-				sent.hair[s] = x
 				r.Sub(r, x)
 				if r.Sign() == 0 {
 					delete(held.hair, s)
 				}
+				addShare(sent.hair, s, x, mergeBelow, res)
 			}
 			need := new(big.Int).Set(amt)
 			for need.Sign() > 0 && len(queue) > 0 {
@@ -634,9 +675,7 @@ func replay(h holding, hist []chains.Transfer, arr map[transferID]*arrival) ([]o
 				queue = appendSeg(queue, fseg{-1, new(big.Int).Set(tr.Amount)})
 				continue
 			}
-			for s := range in.poison {
-				held.poison[s] = true
-			}
+			held.poison = union(held.poison, in.poison)
 			for s, r := range in.hair {
 				if held.hair[s] == nil {
 					held.hair[s] = new(big.Rat)
@@ -684,12 +723,40 @@ func appendSeg(q []fseg, s fseg) []fseg {
 	return append(q, s)
 }
 
-func accountDeposits(tr chains.Transfer, t *taint, exchange, evidence string, hop int) []AccountDeposit {
-	var out []AccountDeposit
-	for _, s := range t.seeds() {
-		out = append(out, AccountDeposit{Seed: s, Transfer: tr, Address: tr.To, Hop: hop, Exchange: exchange, Evidence: evidence,
-			Amounts: t.amounts(s, tr.Amount)})
+// deposit records t reaching an exchange by tr: a row per seed whose
+// money haircut or FIFO carry, and the poison set.
+func (res *AccountResult) deposit(tr chains.Transfer, t *taint, exchange, evidence string, hop int) {
+	ids, per := t.perSeed(tr.Amount)
+	for _, s := range ids {
+		res.Deposits = append(res.Deposits, AccountDeposit{Seed: s, Transfer: tr, Address: tr.To, Hop: hop, Exchange: exchange, Evidence: evidence,
+			Amounts: per[s]})
 	}
+	if t.poison.Len() > 0 {
+		res.Poisoned = append(res.Poisoned, AccountPoisoned{Transfer: tr, Address: tr.To, Hop: hop, Exchange: exchange, Evidence: evidence, Seeds: t.poison})
+	}
+}
+
+// mergeAccountPoisoned joins the poison sets of one deposit transfer
+// (reached by several paths) and orders them by exchange, time.
+func mergeAccountPoisoned(ps []AccountPoisoned) []AccountPoisoned {
+	at := map[transferID]int{}
+	var out []AccountPoisoned
+	for _, p := range ps {
+		k := idOf(&p.Transfer)
+		if i, ok := at[k]; ok {
+			out[i].Seeds = union(out[i].Seeds, p.Seeds)
+			out[i].Hop = min(out[i].Hop, p.Hop)
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, p)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Exchange != out[j].Exchange {
+			return out[i].Exchange < out[j].Exchange
+		}
+		return before(&out[i].Transfer, &out[j].Transfer)
+	})
 	return out
 }
 

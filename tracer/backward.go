@@ -383,12 +383,12 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 				col := len(receipts)
 				receipts = append(receipts, tr)
 				t := newTaint()
-				t.poison[col] = true
+				t.poison = seedSetOf(col)
 				t.hair[col] = new(big.Rat).SetInt(tr.Amount)
 				t.fifo = []fseg{{col, new(big.Int).Set(tr.Amount)}}
 				arr[idOf(&tr)] = &arrival{tr: tr, t: t}
 			}
-			outs, _ := replay(h, hist, arr)
+			outs, _ := replay(h, hist, arr, nil, nil)
 			// Each colour's runs leave in order: a run's place within its
 			// receipt is what the colour had given before it.
 			type run struct {
@@ -462,9 +462,7 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 						Detail: "held before the first indexed block", Amounts: AccountAmounts{Poison: new(big.Int), Haircut: new(big.Rat), FIFO: pre}})
 				}
 				if b.poison && on[Poison] {
-					for col := range t.poison {
-						part(col).poison = true
-					}
+					t.poison.Each(func(col int) { part(col).poison = true })
 				}
 				for _, col := range slices.Sorted(maps.Keys(parts)) {
 					p := parts[col]

@@ -109,6 +109,21 @@ type Deposit struct {
 	Amounts  Amounts
 }
 
+// Poisoned is a deposit that poison reached: the output paying an
+// exchange and the set of seeds whose money touched it on the way,
+// whether or not any of it is still there under haircut or FIFO (Deposit
+// lists those, per seed).
+type Poisoned struct {
+	Outpoint chains.Outpoint
+	Address  chains.Address
+	Value    int64
+	Height   int64
+	Hop      int
+	Exchange string
+	Evidence string
+	Seeds    *SeedSet
+}
+
 // Stop records where and why the trace stopped following money.
 type Stop struct {
 	Outpoint chains.Outpoint
@@ -138,13 +153,22 @@ type Flow struct {
 
 // Result is a trace.
 type Result struct {
-	Seeds    []Seed
+	Seeds []Seed
+	// Deposits: one per seed and deposit output where haircut or FIFO
+	// carry that seed's money (Seed is Other for the merged remainder).
 	Deposits []Deposit
+	// Poisoned: one per deposit output poison reached (poison model only).
+	Poisoned []Poisoned
 	Stops    []Stop
 	Flows    []Flow // every step money was followed through, in hop order
-	Hops     int    // rounds of store queries
-	Lookups  int    // store queries: one for spenders and one for transactions a round
-	Coins    int    // tainted coins followed
+	// Merged is, per seed, the haircut share (satoshis, exact) moved into
+	// the Other remainder (see Config.MinAmount); MergedShares counts the
+	// moves.
+	Merged       map[int]*big.Rat
+	MergedShares int
+	Hops         int // rounds of store queries
+	Lookups      int // store queries: one for spenders and one for transactions a round
+	Coins        int // tainted coins followed
 }
 
 // coin is a tainted output and what it carries of each seed.
@@ -157,7 +181,7 @@ type coin struct {
 	depth  int  // transactions from the seed, a peel chain counting as one
 	peel   bool // made by a one-input, two-output transaction
 	// per seed
-	poison  map[int]bool
+	poison  *SeedSet // nil: none (or the poison model is off)
 	haircut map[int]*big.Rat
 	fifo    []segment
 }
@@ -173,7 +197,15 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Seeds: seeds}
+	res := &Result{Seeds: seeds, Merged: map[int]*big.Rat{}}
+	// Haircut shares under the least amount followed are merged into one
+	// remainder (Other) as a transaction spends them (see the account
+	// tracer's note): a hub's outputs then carry the shares worth
+	// following, not one for every victim that ever paid into it.
+	var mergeBelow *big.Rat
+	if len(seeds) > 1 {
+		mergeBelow = big.NewRat(cfg.MinAmount, 1)
+	}
 	var frontier []*coin
 	seedTxs, err := src.Txs(ctx, c, seedHashes(seeds))
 	if err != nil {
@@ -198,10 +230,13 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 		}
 		o := tx.Outputs[s.Outpoint.Index]
 		co := &coin{op: s.Outpoint, value: o.Value, addr: o.Address(), height: tx.Height, time: tx.Time, peel: isPeel(tx),
-			poison: map[int]bool{i: true}, haircut: map[int]*big.Rat{i: new(big.Rat).SetInt64(o.Value)}, fifo: []segment{{i, o.Value}}}
+			haircut: map[int]*big.Rat{i: new(big.Rat).SetInt64(o.Value)}, fifo: []segment{{i, o.Value}}}
+		if on[Poison] {
+			co.poison = seedSetOf(i)
+		}
 		if cat, name, ok := labelOf(cfg.Labels, co.addr); ok && cfg.StopAtLabeledSeeds {
 			if cat == "exchange" {
-				res.Deposits = append(res.Deposits, deposits(co, name, "labeled", 0)...)
+				res.deposit(co, name, "labeled", 0)
 			} else {
 				res.Stops = append(res.Stops, Stop{co.op, "service", cat + ": " + name})
 			}
@@ -288,7 +323,7 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 			// addresses that exchange's deposit addresses.
 			if ex, ok := exchangeOf(tx, cfg.Labels); ok && len(tx.Inputs) > 1 {
 				for _, co := range byTx[h] {
-					res.Deposits = append(res.Deposits, deposits(co, ex, "swept into its labeled wallet in "+h.String(), hop)...)
+					res.deposit(co, ex, "swept into its labeled wallet in "+h.String(), hop)
 				}
 				continue
 			}
@@ -309,14 +344,14 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 					from = append(from, co.addr)
 				}
 			}
-			for _, out := range propagate(tx, tainted) {
+			for _, out := range propagate(tx, tainted, mergeBelow, res) {
 				out.depth, out.peel, out.time = depth, isPeel(tx), tx.Time
 				f := out.flow(tx, from)
 				f.Inputs, f.CoinJoin = inputs, coinJoin
 				res.Flows = append(res.Flows, f)
 				if cat, name, ok := labelOf(cfg.Labels, out.addr); ok {
 					if cat == "exchange" {
-						res.Deposits = append(res.Deposits, deposits(out, name, "labeled", hop+1)...)
+						res.deposit(out, name, "labeled", hop+1)
 					} else {
 						res.Stops = append(res.Stops, Stop{out.op, "service", cat + ": " + name})
 						if cfg.OnService != nil {
@@ -341,6 +376,7 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 		frontier = next
 	}
 	res.Deposits = mergeDeposits(res.Deposits)
+	res.Poisoned = mergePoisoned(res.Poisoned)
 	return res, nil
 }
 
@@ -402,39 +438,72 @@ func exchangeOf(tx *chains.Tx, l Labeler) (string, bool) {
 	return "", false
 }
 
-func deposits(co *coin, exchange, evidence string, hop int) []Deposit {
-	var out []Deposit
-	seeds := map[int]bool{}
-	for s := range co.poison {
-		seeds[s] = true
+// deposit records co reaching an exchange: a row per seed whose money
+// haircut or FIFO carry (in one pass over its shares), and the poison set.
+func (res *Result) deposit(co *coin, exchange, evidence string, hop int) {
+	per := map[int]*Amounts{}
+	get := func(s int) *Amounts {
+		a := per[s]
+		if a == nil {
+			a = &Amounts{}
+			if co.poison.Has(s) {
+				a.Poison = co.value
+			}
+			per[s] = a
+		}
+		return a
 	}
-	for s := range co.haircut {
-		seeds[s] = true
+	for s, r := range co.haircut {
+		if r.Sign() > 0 {
+			get(s).Haircut = r
+		}
 	}
-	var ids []int
-	for s := range seeds {
+	for _, sg := range co.fifo {
+		if sg.seed >= 0 && sg.sats > 0 {
+			get(sg.seed).FIFO += sg.sats
+		}
+	}
+	ids := make([]int, 0, len(per))
+	for s := range per {
 		ids = append(ids, s)
 	}
 	sort.Ints(ids)
 	for _, s := range ids {
-		a := Amounts{Haircut: co.haircut[s]}
-		if co.poison[s] {
-			a.Poison = co.value
-		}
-		for _, sg := range co.fifo {
-			if sg.seed == s {
-				a.FIFO += sg.sats
-			}
-		}
-		out = append(out, Deposit{Seed: s, Outpoint: co.op, Address: co.addr, Value: co.value, Height: co.height, Hop: hop,
-			Exchange: exchange, Evidence: evidence, Amounts: a})
+		res.Deposits = append(res.Deposits, Deposit{Seed: s, Outpoint: co.op, Address: co.addr, Value: co.value, Height: co.height, Hop: hop,
+			Exchange: exchange, Evidence: evidence, Amounts: *per[s]})
 	}
+	if co.poison.Len() > 0 {
+		res.Poisoned = append(res.Poisoned, Poisoned{Outpoint: co.op, Address: co.addr, Value: co.value, Height: co.height, Hop: hop,
+			Exchange: exchange, Evidence: evidence, Seeds: co.poison})
+	}
+}
+
+// mergePoisoned joins the poison sets of one deposit output (reached at
+// several hops) and orders them by exchange, height.
+func mergePoisoned(ps []Poisoned) []Poisoned {
+	at := map[chains.Outpoint]int{}
+	var out []Poisoned
+	for _, p := range ps {
+		if i, ok := at[p.Outpoint]; ok {
+			out[i].Seeds = union(out[i].Seeds, p.Seeds)
+			out[i].Hop = min(out[i].Hop, p.Hop)
+			continue
+		}
+		at[p.Outpoint] = len(out)
+		out = append(out, p)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Exchange != out[j].Exchange {
+			return out[i].Exchange < out[j].Exchange
+		}
+		return out[i].Height < out[j].Height
+	})
 	return out
 }
 
 // flow is the flow-graph step into this coin.
 func (co *coin) flow(tx *chains.Tx, from []chains.Address) Flow {
-	f := Flow{Tx: tx.Hash, Height: tx.Height, Time: tx.Time, Hop: co.depth, Peel: isPeel(tx), From: from, To: co.addr, Output: co.op, Value: co.value, Poison: len(co.poison) > 0}
+	f := Flow{Tx: tx.Hash, Height: tx.Height, Time: tx.Time, Hop: co.depth, Peel: isPeel(tx), From: from, To: co.addr, Output: co.op, Value: co.value, Poison: co.poison.Len() > 0}
 	for _, r := range co.haircut {
 		if f.Haircut == nil {
 			f.Haircut = new(big.Rat)
@@ -466,18 +535,20 @@ func (co *coin) maxSats(on map[string]bool) int64 {
 			}
 		}
 	}
-	if on[Poison] && len(co.poison) > 0 {
+	if on[Poison] && co.poison.Len() > 0 {
 		m = co.value
 	}
 	return m
 }
 
 // propagate computes the taint of tx's outputs from its tainted inputs
-// (the others are clean) under all three models.
-func propagate(tx *chains.Tx, tainted map[chains.Outpoint]*coin) []*coin {
+// (the others are clean) under all three models. An output's haircut
+// shares under mergeBelow (nil: none) move to the Other remainder; res
+// counts them per seed.
+func propagate(tx *chains.Tx, tainted map[chains.Outpoint]*coin, mergeBelow *big.Rat, res *Result) []*coin {
 	var total int64
 	hair := map[int]*big.Rat{}
-	poison := map[int]bool{}
+	var poison *SeedSet
 	var spans []segment
 	for _, in := range tx.Inputs {
 		total += in.Prevout.Value
@@ -492,9 +563,7 @@ func propagate(tx *chains.Tx, tainted map[chains.Outpoint]*coin) []*coin {
 			}
 			hair[s].Add(hair[s], r)
 		}
-		for s := range co.poison {
-			poison[s] = true
-		}
+		poison = union(poison, co.poison)
 		spans = append(spans, co.fifo...)
 	}
 	var out []*coin
@@ -504,13 +573,11 @@ func propagate(tx *chains.Tx, tainted map[chains.Outpoint]*coin) []*coin {
 			continue
 		}
 		co := &coin{op: chains.Outpoint{Hash: tx.Hash, Index: o.Index}, value: o.Value, addr: o.Address(), height: tx.Height,
-			poison: map[int]bool{}, haircut: map[int]*big.Rat{}}
-		for s := range poison {
-			co.poison[s] = true
-		}
+			poison: poison, haircut: map[int]*big.Rat{}}
 		if total > 0 {
 			for s, r := range hair {
-				co.haircut[s] = new(big.Rat).Mul(r, big.NewRat(o.Value, total))
+				x := new(big.Rat).Mul(r, big.NewRat(o.Value, total))
+				addShare(co.haircut, s, x, mergeBelow, res)
 			}
 		}
 		need := o.Value
@@ -530,7 +597,7 @@ func propagate(tx *chains.Tx, tainted map[chains.Outpoint]*coin) []*coin {
 				spans = spans[1:]
 			}
 		}
-		if !fifoTainted && len(co.haircut) == 0 && len(co.poison) == 0 {
+		if !fifoTainted && len(co.haircut) == 0 && co.poison.Len() == 0 {
 			continue
 		}
 		out = append(out, co)

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fundtrace/fundtrace/report"
+	"github.com/fundtrace/fundtrace/tracefile"
 )
 
 func freezeCommand() *cli.Command {
@@ -45,7 +46,11 @@ type freezeJSON struct {
 }
 
 func runFreeze(c *cli.Context) error {
-	j, err := readTrace(c.String("trace"))
+	// Only the deposits and the summaries are needed: the flows, stops,
+	// nodes and poison sets stream past.
+	j, err := scanTrace(c.String("trace"), tracefile.Handler{Node: func(nodeJSON) error { return nil },
+		Flow: func(flowJSON) error { return nil }, Stop: func(stopJSON) error { return nil },
+		Poisoned: func(tracefile.Poisoned) error { return nil }})
 	if err != nil {
 		return err
 	}
@@ -63,6 +68,18 @@ func runFreeze(c *cli.Context) error {
 	byEx, _ := byExchange(j.Deposits)
 	for _, ex := range j.Exchanges {
 		ds := byEx[ex.Exchange]
+		if len(ds) == 0 {
+			// Only poison reached it: no victim's money is there to freeze.
+			fmt.Fprintf(c.App.Writer, "%s: reached by poison only (no money under haircut or FIFO): no freezing request\n", ex.Exchange)
+			continue
+		}
+		var addrs []depositAddressJSON
+		for _, a := range ex.Addresses {
+			if a.Deposits > 0 {
+				addrs = append(addrs, a)
+			}
+		}
+		ex.Addresses = addrs
 		sort.SliceStable(ds, func(i, k int) bool {
 			if ds[i].Address != ds[k].Address {
 				return ds[i].Address < ds[k].Address

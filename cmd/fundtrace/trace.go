@@ -1,15 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"math/big"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -33,7 +35,7 @@ func traceCommand() *cli.Command {
 		Usage: "follow victims' payments to the exchange deposit addresses that received them (or, --backward, to where they came from)",
 		UsageText: `fundtrace trace [SEED...] [--case case.csv] [--address ADDR --from TIME --until TIME]
     [--backward] [--model haircut,fifo,poison] [--max-hops N] [--min-amount UNITS] [--max-nodes N]
-    [--through-mixers] [--out trace.json] [--json]`,
+    [--through-mixers] [--out trace.json] [--poison-pairs pairs.csv] [--json]`,
 		Description: `Seeds, each checked against the store (one that is not there is an error
 naming it):
   TXID:VOUT             a Bitcoin output
@@ -58,8 +60,14 @@ every stop is recorded with its reason. --backward follows the seeds'
 money back to where it came from: labeled wallets (an exchange's
 withdrawal), coinbases, block rewards, balances held before the store's
 first block. Labels come from fundtrace labels import, clusters from
-fundtrace cluster. --out writes the trace as JSON (the schema is
-docs/trace-json.md) for fundtrace freeze and fundtrace report.`,
+fundtrace cluster. --out writes the trace as JSON (schema fundtrace-trace/2,
+docs/tracing.md) for fundtrace freeze and fundtrace report. Deposit rows are
+per victim where haircut or FIFO carry the victim's money; haircut shares
+under --min-amount are merged into one "(other victims)" remainder (each
+seed's merged_into_other says how much of it was whose). The poison model
+is reported per deposit, with the set of victims whose money touched it
+(poisoned_deposits); --poison-pairs writes every victim and deposit pair
+as CSV.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "case", Usage: "case file (CSV: chain, tx, address, amount, time, victim[, asset, log_index])"},
 			&cli.StringSliceFlag{Name: "address", Usage: "seed: every payment to this address within --from..--until (repeatable)"},
@@ -67,6 +75,7 @@ docs/trace-json.md) for fundtrace freeze and fundtrace report.`,
 			&cli.StringFlag{Name: "until", Usage: "time window end (RFC 3339 or YYYY-MM-DD): money moved after it is not followed"},
 			&cli.BoolFlag{Name: "backward", Usage: "trace where the seeds' money came from instead of where it went"},
 			&cli.StringFlag{Name: "out", Usage: "write the trace as JSON to this file"},
+			&cli.StringFlag{Name: "poison-pairs", Usage: "write every victim and deposit the poison model links as CSV to this file (needs --model with poison)"},
 			jsonFlag,
 		}, traceModelFlags()...),
 		Action: runTrace,
@@ -126,6 +135,9 @@ func runTrace(c *cli.Context) error {
 	if c.Int("max-hops") <= 0 || c.Int("max-nodes") <= 0 {
 		return errors.New("--max-hops and --max-nodes must be positive")
 	}
+	if c.IsSet("poison-pairs") && (!slices.Contains(models, tracer.Poison) || c.Bool("backward")) {
+		return errors.New("--poison-pairs lists the deposits the poison model reaches: give --model with poison, forward")
+	}
 	if c.Bool("backward") && c.Bool("through-mixers") {
 		return errors.New("--through-mixers applies to forward traces: a backward trace goes through every transaction")
 	}
@@ -163,12 +175,13 @@ func runTrace(c *cli.Context) error {
 		return err
 	}
 	if p := c.String("out"); p != "" {
-		b, err := json.MarshalIndent(j, "", "  ")
-		if err != nil {
-			return err
+		if err := writeFileAtomic(p, func(w io.Writer) error { return tracefile.Write(w, j) }); err != nil {
+			return fmt.Errorf("--out: %w", err)
 		}
-		if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
-			return err
+	}
+	if p := c.String("poison-pairs"); p != "" {
+		if err := writeFileAtomic(p, func(w io.Writer) error { return writePoisonPairs(w, j) }); err != nil {
+			return fmt.Errorf("--poison-pairs: %w", err)
 		}
 	}
 	if c.Bool("json") {
@@ -600,7 +613,7 @@ func (tc *traceCtx) trace(seeds traceSeeds, models []string, from, until int64) 
 	ctx := tc.c.Context
 	o := tc.opts
 	j := &traceJSON{Schema: TraceSchema, Direction: "forward", Models: models, Assets: map[string]assetJSON{}, StopCounts: map[string]int{},
-		Seeds: []seedJSON{}, Nodes: []nodeJSON{}, Flows: []flowJSON{}, Deposits: []depositJSON{}, Exchanges: []exchangeJSON{},
+		Seeds: []seedJSON{}, Nodes: []nodeJSON{}, Flows: []flowJSON{}, Deposits: []depositJSON{}, Poisoned: []tracefile.Poisoned{}, Exchanges: []exchangeJSON{},
 		PeelChains: []peelJSON{}, Stops: []stopJSON{},
 		Params: traceParams{MaxHops: o.MaxHops, MaxNodes: o.MaxNodes, ThroughMixers: o.ThroughMixers, MinAmount: map[string]string{}}}
 	if o.Backward {
@@ -627,7 +640,7 @@ func (tc *traceCtx) trace(seeds traceSeeds, models []string, from, until int64) 
 	for _, s := range j.Stops {
 		j.StopCounts[s.Reason]++
 	}
-	j.Exchanges = summarizeExchanges(j.Deposits)
+	j.Exchanges = summarizeExchanges(j.Deposits, j.Poisoned, len(j.Seeds))
 	j.Nodes = tc.nodes(ctx, g)
 	return j, nil
 }
@@ -725,6 +738,7 @@ func (tc *traceCtx) traceBTC(ctx context.Context, j *traceJSON, g *graph, seeds 
 	if err != nil {
 		return err
 	}
+	base := len(j.Seeds) // the file numbers seeds across chains
 	for i, s := range seeds {
 		tx := seedTxs[i]
 		o := tx.Outputs[s.Outpoint.Index]
@@ -774,6 +788,12 @@ func (tc *traceCtx) traceBTC(ctx context.Context, j *traceJSON, g *graph, seeds 
 			missing = append(missing, d.Outpoint.Hash)
 		}
 	}
+	for _, p := range res.Poisoned {
+		if _, ok := times[p.Outpoint.Hash]; !ok {
+			times[p.Outpoint.Hash] = 0
+			missing = append(missing, p.Outpoint.Hash)
+		}
+	}
 	if txs, err := tc.st.Txs(ctx, chains.Bitcoin, missing); err == nil {
 		for _, tx := range txs {
 			times[tx.Hash] = tx.Time
@@ -783,10 +803,17 @@ func (tc *traceCtx) traceBTC(ctx context.Context, j *traceJSON, g *graph, seeds 
 		t := times[d.Outpoint.Hash]
 		j.Deposits = append(j.Deposits, depositJSON{Chain: "btc", Exchange: d.Exchange, Address: enc(d.Address), Tx: d.Outpoint.Hash.String(),
 			Outpoint: d.Outpoint.String(), Height: d.Height, Time: formatTime(t), Asset: "BTC", Value: strconv.FormatInt(d.Value, 10),
-			Victim: seeds[d.Seed].Ref, Haircut: ratString(d.Amounts.Haircut), FIFO: strconv.FormatInt(d.Amounts.FIFO, 10),
+			Victim: victimOf(d.Seed, func(i int) string { return seeds[i].Ref }), Haircut: ratString(d.Amounts.Haircut), FIFO: strconv.FormatInt(d.Amounts.FIFO, 10),
 			Poison: strconv.FormatInt(d.Amounts.Poison, 10), Hop: d.Hop, Evidence: d.Evidence})
 		g.node("btc", enc(d.Address), d.Address, "deposit")
 	}
+	for _, p := range res.Poisoned {
+		j.Poisoned = append(j.Poisoned, tracefile.Poisoned{Chain: "btc", Exchange: p.Exchange, Address: enc(p.Address), Tx: p.Outpoint.Hash.String(),
+			Outpoint: p.Outpoint.String(), Height: p.Height, Time: formatTime(times[p.Outpoint.Hash]), Asset: "BTC", Value: strconv.FormatInt(p.Value, 10),
+			Hop: p.Hop, Evidence: p.Evidence, Victims: p.Seeds.Len(), Seeds: seedRanges(p.Seeds, base)})
+		g.node("btc", enc(p.Address), p.Address, "deposit")
+	}
+	mergedInto(j.Seeds[base:], res.Merged, ratString)
 	for _, s := range res.Stops {
 		j.Stops = append(j.Stops, stopJSON{Chain: "btc", Reason: s.Reason, Where: s.Outpoint.String(), Asset: "BTC", Detail: s.Detail})
 	}
@@ -799,7 +826,7 @@ func (tc *traceCtx) traceBTC(ctx context.Context, j *traceJSON, g *graph, seeds 
 		}
 		j.PeelChains = append(j.PeelChains, p)
 	}
-	j.Stats = append(j.Stats, statsJSON{Chain: "btc", Hops: res.Hops, Queries: res.Lookups, Visited: res.Coins})
+	j.Stats = append(j.Stats, statsJSON{Chain: "btc", Hops: res.Hops, Queries: res.Lookups, Visited: res.Coins, OtherShares: res.MergedShares})
 	return nil
 }
 
@@ -857,6 +884,7 @@ func (tc *traceCtx) traceETH(ctx context.Context, j *traceJSON, g *graph, seeds 
 		}
 	}
 	enc := ethereum.FormatAddress
+	base := len(j.Seeds) // the file numbers seeds across chains
 	for _, s := range seeds {
 		t := s.Transfer
 		asset := tc.assetID(j, t.Asset)
@@ -913,10 +941,18 @@ func (tc *traceCtx) traceETH(ctx context.Context, j *traceJSON, g *graph, seeds 
 		t := d.Transfer
 		j.Deposits = append(j.Deposits, depositJSON{Chain: "eth", Exchange: d.Exchange, Address: enc(d.Address), Tx: "0x" + t.TxHash.String(),
 			Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Asset: tc.assetID(j, t.Asset), Value: t.Amount.String(),
-			Victim: seeds[d.Seed].Ref, Haircut: d.Amounts.HaircutUnits().String(), FIFO: d.Amounts.FIFO.String(), Poison: d.Amounts.Poison.String(),
-			Hop: d.Hop, Evidence: d.Evidence})
+			Victim: victimOf(d.Seed, func(i int) string { return seeds[i].Ref }), Haircut: d.Amounts.HaircutUnits().String(), FIFO: d.Amounts.FIFO.String(),
+			Poison: d.Amounts.Poison.String(), Hop: d.Hop, Evidence: d.Evidence})
 		g.node("eth", enc(d.Address), d.Address, "deposit")
 	}
+	for _, p := range res.Poisoned {
+		t := p.Transfer
+		j.Poisoned = append(j.Poisoned, tracefile.Poisoned{Chain: "eth", Exchange: p.Exchange, Address: enc(p.Address), Tx: "0x" + t.TxHash.String(),
+			Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Asset: tc.assetID(j, t.Asset), Value: t.Amount.String(),
+			Hop: p.Hop, Evidence: p.Evidence, Victims: p.Seeds.Len(), Seeds: seedRanges(p.Seeds, base)})
+		g.node("eth", enc(p.Address), p.Address, "deposit")
+	}
+	mergedInto(j.Seeds[base:], res.Merged, ratString)
 	for _, s := range res.Stops {
 		sj := stopJSON{Chain: "eth", Reason: s.Reason, Where: enc(s.Address), Asset: tc.assetID(j, s.Asset), Detail: s.Detail,
 			Haircut: s.Amounts.HaircutUnits().String(), FIFO: s.Amounts.FIFO.String()}
@@ -925,43 +961,147 @@ func (tc *traceCtx) traceETH(ctx context.Context, j *traceJSON, g *graph, seeds 
 		}
 		j.Stops = append(j.Stops, sj)
 	}
-	j.Stats = append(j.Stats, statsJSON{Chain: "eth", Hops: res.Hops, Queries: res.Lookups, Visited: res.Visits})
+	j.Stats = append(j.Stats, statsJSON{Chain: "eth", Hops: res.Hops, Queries: res.Lookups, Visited: res.Visits, OtherShares: res.MergedShares})
 	return nil
+}
+
+// victimOf names a deposit row's seed: its reference, or the
+// other-victims remainder.
+func victimOf(seed int, ref func(int) string) string {
+	if seed == tracer.Other {
+		return tracefile.OtherVictims
+	}
+	return ref(seed)
+}
+
+// seedRanges writes a poison set as the file's seed numbers (the chain's
+// seeds start at base in the file's list).
+func seedRanges(s *tracer.SeedSet, base int) string {
+	ids := make([]int, 0, s.Len())
+	s.Each(func(i int) { ids = append(ids, base+i) })
+	return tracefile.FormatRanges(ids)
+}
+
+// mergedInto records on each seed how much of it the haircut model merged
+// into the other-victims remainder.
+func mergedInto(seeds []seedJSON, merged map[int]*big.Rat, units func(*big.Rat) string) {
+	for i, r := range merged {
+		if i >= 0 && i < len(seeds) && r.Sign() > 0 {
+			seeds[i].MergedIntoOther = units(r)
+		}
+	}
+}
+
+// writePoisonPairs writes every victim and deposit a trace's poison sets
+// link, one CSV row each, streamed: a case of a thousand victims through
+// shared hubs has millions.
+func writePoisonPairs(w io.Writer, j *traceJSON) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"victim", "seed", "chain", "exchange", "deposit_address", "txid", "outpoint", "position", "height", "time", "asset", "value", "hop"})
+	for _, p := range j.Poisoned {
+		ids, err := tracefile.ParseRanges(p.Seeds, len(j.Seeds))
+		if err != nil {
+			return fmt.Errorf("poisoned deposit %s: %w", p.Tx, err)
+		}
+		for _, i := range ids {
+			cw.Write([]string{j.Seeds[i].Victim, strconv.Itoa(i + 1), p.Chain, p.Exchange, p.Address, p.Tx, p.Outpoint, p.Position,
+				strconv.FormatInt(p.Height, 10), p.Time, p.Asset, p.Value, strconv.Itoa(p.Hop)})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// writeFileAtomic writes a file through write into a temporary file
+// beside it, renamed over p only once whole: an interrupted run leaves
+// the previous file, never half of one.
+func writeFileAtomic(p string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), p)
 }
 
 // summarizeExchanges groups deposits by exchange and deposit address,
 // with first and last seen and totals per asset and model.
-func summarizeExchanges(ds []depositJSON) []exchangeJSON {
+// Deposits counts deposit rows (a victim's money by one transaction);
+// poison's totals count each poisoned deposit's value once, and
+// poison_victims how many victims' money touched the address.
+func summarizeExchanges(ds []depositJSON, ps []tracefile.Poisoned, nSeeds int) []exchangeJSON {
 	byEx, names := byExchange(ds)
+	poisonBy := map[string][]tracefile.Poisoned{}
+	for _, p := range ps {
+		if _, ok := byEx[p.Exchange]; !ok && len(poisonBy[p.Exchange]) == 0 {
+			names = append(names, p.Exchange)
+		}
+		poisonBy[p.Exchange] = append(poisonBy[p.Exchange], p)
+	}
+	sort.Strings(names)
 	out := []exchangeJSON{}
 	for _, e := range names {
 		ex := exchangeJSON{Exchange: e, Deposits: len(byEx[e])}
 		at := map[[2]string]int{}
-		for _, d := range byEx[e] {
-			k := [2]string{d.Chain, d.Address}
+		addr := func(chain, address, asset, time string) *depositAddressJSON {
+			k := [2]string{chain, address}
 			i, ok := at[k]
 			if !ok {
 				i = len(ex.Addresses)
 				at[k] = i
-				ex.Addresses = append(ex.Addresses, depositAddressJSON{Chain: d.Chain, Address: d.Address, FirstSeen: d.Time, LastSeen: d.Time,
+				ex.Addresses = append(ex.Addresses, depositAddressJSON{Chain: chain, Address: address, FirstSeen: time, LastSeen: time,
 					Totals: map[string]map[string]string{}})
 			}
 			a := &ex.Addresses[i]
-			a.Deposits++
-			a.FirstSeen, a.LastSeen = min(a.FirstSeen, d.Time), max(a.LastSeen, d.Time)
-			if a.Totals[d.Asset] == nil {
-				a.Totals[d.Asset] = map[string]string{"haircut": "0", "fifo": "0", "poison": "0"}
+			a.FirstSeen, a.LastSeen = min(a.FirstSeen, time), max(a.LastSeen, time)
+			if a.Totals[asset] == nil {
+				a.Totals[asset] = map[string]string{"haircut": "0", "fifo": "0", "poison": "0"}
 			}
+			if ex.FirstSeen == "" {
+				ex.FirstSeen, ex.LastSeen = time, time
+			}
+			ex.FirstSeen, ex.LastSeen = min(ex.FirstSeen, time), max(ex.LastSeen, time)
+			return a
+		}
+		for _, d := range byEx[e] {
+			a := addr(d.Chain, d.Address, d.Asset, d.Time)
+			a.Deposits++
 			a.Totals[d.Asset]["haircut"] = tracefile.AddUnits(a.Totals[d.Asset]["haircut"], d.Haircut)
 			a.Totals[d.Asset]["fifo"] = tracefile.AddUnits(a.Totals[d.Asset]["fifo"], d.FIFO)
-			a.Totals[d.Asset]["poison"] = tracefile.AddUnits(a.Totals[d.Asset]["poison"], d.Poison)
 			if !slices.Contains(a.Victims, d.Victim) {
 				a.Victims = append(a.Victims, d.Victim)
 			}
-			if ex.FirstSeen == "" {
-				ex.FirstSeen, ex.LastSeen = d.Time, d.Time
+		}
+		touched := map[[2]string][]bool{}
+		for _, p := range poisonBy[e] {
+			a := addr(p.Chain, p.Address, p.Asset, p.Time)
+			a.Totals[p.Asset]["poison"] = tracefile.AddUnits(a.Totals[p.Asset]["poison"], p.Value)
+			k := [2]string{p.Chain, p.Address}
+			if touched[k] == nil {
+				touched[k] = make([]bool, nSeeds)
 			}
-			ex.FirstSeen, ex.LastSeen = min(ex.FirstSeen, d.Time), max(ex.LastSeen, d.Time)
+			ids, _ := tracefile.ParseRanges(p.Seeds, nSeeds)
+			for _, i := range ids {
+				if !touched[k][i] {
+					touched[k][i] = true
+					a.PoisonVictims++
+				}
+			}
+		}
+		for i := range ex.Addresses {
+			if ex.Addresses[i].Victims == nil {
+				ex.Addresses[i].Victims = []string{}
+			}
 		}
 		sort.SliceStable(ex.Addresses, func(i, k int) bool { return ex.Addresses[i].FirstSeen < ex.Addresses[k].FirstSeen })
 		out = append(out, ex)
@@ -1041,3 +1181,14 @@ func byExchange(ds []depositJSON) (map[string][]depositJSON, []string) {
 // readTrace reads a trace file written by fundtrace trace --out, refusing
 // another schema with a message saying so.
 func readTrace(p string) (*traceJSON, error) { return tracefile.Read(p) }
+
+// scanTrace reads a trace file as a stream, handing its long sections to
+// h (see tracefile.Scan).
+func scanTrace(p string, h tracefile.Handler) (*traceJSON, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return tracefile.Scan(bufio.NewReaderSize(f, 1<<20), p, h)
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/sim"
+	"github.com/fundtrace/fundtrace/tracefile"
 )
 
 // TestTraceAndFreeze runs the main job on the shipped scenario as a
@@ -443,4 +444,135 @@ func importList2021(t *testing.T, st string) {
 	if _, _, err := run(t, "--store", st, "sanctions", "import", d+"/sdn.csv.gz", d+"/sdn_comments.csv", "--date", "2021-07-07"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestTracePoisonPerDeposit: with the poison model, each deposit poison
+// reaches is listed once with the set of victims whose money touched it,
+// --poison-pairs writes those pairs out, and the sets hold what the
+// simulator's truth says: every victim whose money (haircut or FIFO)
+// reached a deposit touched it. Without the model nothing is poisoned
+// and every deposit row carries money.
+func TestTracePoisonPerDeposit(t *testing.T) {
+	const scen = "../../testdata/sim/btc"
+	st := t.TempDir() + "/store"
+	runEach(t, st,
+		[]string{"index", "btc", "--blocks", scen + "/blocks"},
+		[]string{"labels", "import", scen + "/labels.csv"},
+	)
+	dir := t.TempDir()
+	out, pairs := filepath.Join(dir, "trace.json"), filepath.Join(dir, "pairs.csv")
+	if _, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--through-mixers", "--model", "haircut,fifo,poison",
+		"--out", out, "--poison-pairs", pairs); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := readTrace(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Poisoned) == 0 {
+		t.Fatal("no poisoned deposits")
+	}
+	seedOf := map[string]int{} // outpoint → seed index
+	for i, s := range tr.Seeds {
+		seedOf[s.Outpoint] = i
+	}
+	sets := map[string]map[int]bool{} // deposit outpoint → seeds
+	want := 0
+	for _, p := range tr.Poisoned {
+		ids, err := tracefile.ParseRanges(p.Seeds, len(tr.Seeds))
+		if err != nil || len(ids) != p.Victims || sets[p.Outpoint] != nil {
+			t.Fatalf("poisoned %s: seeds %q (%v), victims %d", p.Outpoint, p.Seeds, err, p.Victims)
+		}
+		sets[p.Outpoint] = map[int]bool{}
+		for _, i := range ids {
+			sets[p.Outpoint][i] = true
+		}
+		want += len(ids)
+	}
+	// Money implies contact: each deposit row's victim is in its set...
+	for _, d := range tr.Deposits {
+		if d.Victim == tracefile.OtherVictims {
+			continue
+		}
+		if !sets[d.Outpoint][indexOfVictim(t, tr, d.Victim)] {
+			t.Fatalf("deposit %s carries %s's money (haircut %s, FIFO %s) but poison says it never touched it", d.Outpoint, d.Victim, d.Haircut, d.FIFO)
+		}
+	}
+	// ...and so is every victim the truth says paid into a deposit the
+	// trace reached.
+	payment := map[string]string{} // victim_payment_id → outpoint
+	for _, r := range csvtest.Read(t, scen+"/truth/victim_payments.csv") {
+		payment[r["victim_payment_id"]] = r["txid"] + ":" + r["vout"]
+	}
+	checked := 0
+	for _, r := range csvtest.Read(t, scen+"/truth/exposures.csv") {
+		set, ok := sets[r["txid"]+":"+r["vout"]]
+		if !ok {
+			continue
+		}
+		checked++
+		if !set[seedOf[payment[r["victim_payment_id"]]]] {
+			t.Errorf("the truth has victim payment %s's money in %s:%s; its poison set leaves the victim out", r["victim_payment_id"], r["txid"], r["vout"])
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no deposit of the truth was reached")
+	}
+	t.Logf("%d poisoned deposits, %d victim-deposit pairs; %d truth exposures at them, each in its set", len(tr.Poisoned), want, checked)
+	rows := csvtest.Read(t, pairs)
+	if len(rows) != want {
+		t.Fatalf("--poison-pairs wrote %d pairs; the sets hold %d", len(rows), want)
+	}
+	for _, r := range rows[:min(len(rows), 500)] {
+		var n int
+		fmt.Sscan(r["seed"], &n)
+		if n < 1 || n > len(tr.Seeds) || tr.Seeds[n-1].Victim != r["victim"] || !sets[r["outpoint"]][n-1] {
+			t.Fatalf("pair %v: not in the trace's sets", r)
+		}
+	}
+	// The deposit addresses' summaries count each victim once.
+	for _, ex := range tr.Exchanges {
+		for _, a := range ex.Addresses {
+			u := map[int]bool{}
+			for _, p := range tr.Poisoned {
+				if p.Address == a.Address && p.Exchange == ex.Exchange {
+					for i := range sets[p.Outpoint] {
+						u[i] = true
+					}
+				}
+			}
+			if a.PoisonVictims != len(u) {
+				t.Fatalf("%s: poison_victims %d, the sets hold %d", a.Address, a.PoisonVictims, len(u))
+			}
+		}
+	}
+	// Without the poison model: no sets, and no row without money.
+	if _, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--through-mixers", "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	if tr, err = readTrace(out); err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Poisoned) != 0 {
+		t.Fatalf("%d poisoned deposits without the poison model", len(tr.Poisoned))
+	}
+	for _, d := range tr.Deposits {
+		if (d.Haircut == "0" && d.FIFO == "0") || d.Poison != "0" {
+			t.Fatalf("deposit row %+v: carries no money, or poison without the model", d)
+		}
+	}
+	if _, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--poison-pairs", pairs); err == nil || !strings.Contains(err.Error(), "poison") {
+		t.Fatalf("--poison-pairs without the poison model: %v", err)
+	}
+}
+
+func indexOfVictim(t *testing.T, tr *traceJSON, victim string) int {
+	t.Helper()
+	for i, s := range tr.Seeds {
+		if s.Victim == victim {
+			return i
+		}
+	}
+	t.Fatalf("deposit row of victim %q, not a seed", victim)
+	return -1
 }
