@@ -85,9 +85,13 @@ bench:
 # million transactions, peak memory, bytes per transaction, each store
 # against the embedded one and each size against the first;
 # STORE_SIZES="300:55 600:100", about 1 M and 3 M transactions).
+# bench-trace.sh: whole cases traced (the 1 M-transaction Bitcoin chain's
+# 1,280 victim payments, the 1.7 M-transaction Ethereum chain's 1,373),
+# with and without poison: time, peak memory, trace file size, freeze.
 bench-scale:
 	sh scripts/bench-scale.sh
 	SIZES="$${STORE_SIZES:-300:55 600:100}" sh scripts/bench-store.sh
+	sh scripts/bench-trace.sh
 
 # Clustering accuracy on simulated chains with ground truth: pairwise
 # precision and recall of each heuristic set (Bitcoin) and of the deposit

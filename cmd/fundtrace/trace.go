@@ -577,7 +577,7 @@ func traceModelFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "model", Value: "haircut,fifo", Usage: "taint models: haircut, fifo, poison (comma-separated)"},
 		&cli.IntFlag{Name: "max-hops", Value: 50, Usage: "most transactions (transfers on Ethereum) to follow money through"},
-		&cli.StringFlag{Name: "min-amount", Usage: "do not follow money carrying less than this many base units (satoshis, wei, token units) under every model (default 1000 sat, 10^12 wei, 1 token unit)"},
+		&cli.StringFlag{Name: "min-amount", Usage: "do not follow money carrying less than this many base units (satoshis, wei, token units) under every model, and merge haircut shares under it into one \"(other victims)\" remainder (default 1000 sat, 10^12 wei, 1 token unit)"},
 		&cli.IntFlag{Name: "max-nodes", Value: 100_000, Usage: "most coins (Bitcoin) or addresses (Ethereum) to follow in all"},
 		&cli.BoolFlag{Name: "through-mixers", Usage: "follow money through CoinJoins (haircut and FIFO carry on) instead of stopping there"},
 	}
@@ -1121,6 +1121,14 @@ func printTrace(c *cli.Context, j *traceJSON) {
 		fmt.Fprintf(w, "%s: traced %s over %d hops (%d store queries, %d followed)\n", s.Chain, j.Direction, s.Hops, s.Queries, s.Visited)
 	}
 	fmt.Fprintf(w, "%d seeds; stops: %v\n", len(j.Seeds), j.StopCounts)
+	if j.Direction == "forward" {
+		others := 0
+		for _, s := range j.Stats {
+			others += s.OtherShares
+		}
+		fmt.Fprintf(w, "%d deposit rows (victim and deposit, under haircut or FIFO), %d poisoned deposits, %d flows; %d haircut shares under the min amount merged into %q\n",
+			len(j.Deposits), len(j.Poisoned), len(j.Flows), others, tracefile.OtherVictims)
+	}
 	unit := func(asset, amt string) string {
 		a := j.Assets[asset]
 		return decimalUnits(amt, a.Decimals) + " " + a.Symbol
