@@ -2,7 +2,8 @@
 // ask for it: the row types, the sentinel errors, and the per-chain
 // metadata that makes ingest resumable. Implementations live in
 // sub-packages: store/embedded (Pebble on local disk, the zero-setup
-// default) and, later, store/clickhouse.
+// default) and store/clickhouse (a ClickHouse server, for scale); one
+// conformance suite (store/storetest) holds both to the same answers.
 //
 // Consumers declare the narrow interfaces they need where they use them
 // (the bitcoin indexer its Sink, the tracer its reader); this package only

@@ -43,7 +43,7 @@ const SchemaV1 = "fundtrace-trace/1"
 const OtherVictims = "(other victims)"
 
 // Trace is the trace as written for machines, freeze and report.
-// Keep field names stable: scripts read them (docs/trace-json.md).
+// Keep field names stable: scripts read them (docs/tracing.md).
 // Amounts are decimal strings in the asset's base units (satoshi, wei, a
 // token's smallest unit), never floats.
 type Trace struct {

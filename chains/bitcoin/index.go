@@ -1,3 +1,10 @@
+// Package bitcoin reads Bitcoin: Bitcoin Core's block files (blk*.dat,
+// xor-obfuscated or not; the best chain found by linking the headers,
+// stale blocks left out), decoded with btcd's wire package into the
+// chain-neutral model (chains.Tx, every output's script classified and
+// its address derived), and the indexer that writes them to a store with
+// every input resolved against the outputs it spends. Addresses are
+// encoded per network (Network: mainnet, testnet, signet, regtest).
 package bitcoin
 
 import (

@@ -20,7 +20,7 @@ func freezeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "freeze",
 		Usage:     "turn a trace into one freezing request per exchange (CSV and JSON)",
-		UsageText: "fundtrace freeze --trace trace.json --out DIR",
+		UsageText: "fundtrace freeze --trace trace.json --out DIR [--force] [--json]",
 		Description: `Reads a trace written by fundtrace trace --out and writes, for each
 exchange reached, DIR/<exchange>.csv and DIR/<exchange>.json: every deposit
 address (first and last seen) with the deposits traced to it (transaction,
@@ -31,6 +31,7 @@ is the exchange's).`,
 			&cli.StringFlag{Name: "trace", Required: true, Usage: "trace JSON (fundtrace trace --out)"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "folder to write the requests into (new or empty, unless --force)"},
 			&cli.BoolFlag{Name: "force", Usage: "write into an --out folder that is not empty"},
+			jsonFlag,
 		},
 		Action: runFreeze,
 	}
@@ -61,16 +62,40 @@ func runFreeze(c *cli.Context) error {
 	if err := emptyOut(dir, c.Bool("force")); err != nil {
 		return err
 	}
-	if len(j.Exchanges) == 0 {
-		fmt.Fprintln(c.App.Writer, "the trace reached no exchange: no freezing request written")
+	// What was written, for --json.
+	type requestJSON struct {
+		Exchange  string `json:"exchange"`
+		Deposits  int    `json:"deposits"`
+		Addresses int    `json:"deposit_addresses"`
+		CSV       string `json:"csv,omitempty"`
+		JSON      string `json:"json,omitempty"`
+		Written   bool   `json:"written"`
+		Why       string `json:"why_not,omitempty"`
+	}
+	written := []requestJSON{}
+	say := func(format string, a ...any) {
+		if !c.Bool("json") {
+			fmt.Fprintf(c.App.Writer, format, a...)
+		}
+	}
+	done := func() error {
+		if c.Bool("json") {
+			return writeJSON(c.App.Writer, map[string]any{"out": dir, "requests": written})
+		}
 		return nil
+	}
+	if len(j.Exchanges) == 0 {
+		say("the trace reached no exchange: no freezing request written\n")
+		return done()
 	}
 	byEx, _ := byExchange(j.Deposits)
 	for _, ex := range j.Exchanges {
 		ds := byEx[ex.Exchange]
 		if len(ds) == 0 {
 			// Only poison reached it: no victim's money is there to freeze.
-			fmt.Fprintf(c.App.Writer, "%s: reached by poison only (no money under haircut or FIFO): no freezing request\n", ex.Exchange)
+			const why = "reached by poison only (no money under haircut or FIFO)"
+			say("%s: %s: no freezing request\n", ex.Exchange, why)
+			written = append(written, requestJSON{Exchange: ex.Exchange, Why: why})
 			continue
 		}
 		var addrs []depositAddressJSON
@@ -98,9 +123,10 @@ func runFreeze(c *cli.Context) error {
 		if err := writeFreezeCSV(filepath.Join(dir, file+".csv"), j, ds); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.App.Writer, "%s: %d deposits to %d deposit addresses → %s.csv, %s.json\n", ex.Exchange, len(ds), len(ex.Addresses), file, file)
+		say("%s: %d deposits to %d deposit addresses → %s.csv, %s.json\n", ex.Exchange, len(ds), len(ex.Addresses), file, file)
+		written = append(written, requestJSON{Exchange: ex.Exchange, Deposits: len(ds), Addresses: len(ex.Addresses), CSV: file + ".csv", JSON: file + ".json", Written: true})
 	}
-	return nil
+	return done()
 }
 
 func writeFreezeCSV(p string, j *traceJSON, ds []depositJSON) error {

@@ -36,7 +36,7 @@ func labelsCommand() *cli.Command {
 			{
 				Name:      "import",
 				Usage:     "import label files; rejected rows are listed with their line, the others imported, and the exit status is 1",
-				UsageText: "fundtrace labels import FILE... [--format auto|csv|tagpack|etherscan|etherscan-json|forta] [--category C] [--source S]",
+				UsageText: "fundtrace labels import FILE... [--format auto|csv|tagpack|etherscan|etherscan-json|forta] [--category C] [--source S] [--json]",
 				Description: `csv: a header with chain, address, label, category (and optionally source,
 confidence 0-100, date). tagpack: GraphSense TagPack YAML (header fields apply
 to every tag; BTC and ETH tags are imported, other currencies counted).
@@ -52,6 +52,7 @@ confidence; importing a source again updates its labels.`,
 					&cli.StringFlag{Name: "format", Value: "auto", Usage: "auto, csv, tagpack, etherscan, etherscan-json or forta"},
 					&cli.StringFlag{Name: "category", Usage: "etherscan: the category of every row"},
 					&cli.StringFlag{Name: "source", Usage: "the source to record (default: the file name)"},
+					jsonFlag,
 				},
 				Action: runLabelsImport,
 			},
@@ -102,6 +103,14 @@ func runLabelsImport(c *cli.Context) error {
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
 	rejected, files := 0, 0
+	type fileJSON struct {
+		File     string         `json:"file"`
+		Format   string         `json:"format"`
+		Imported int            `json:"imported"`
+		Skipped  map[string]int `json:"skipped_currencies,omitempty"`
+		Rejected []string       `json:"rejected"`
+	}
+	var report []fileJSON
 	for _, p := range paths {
 		format := c.String("format")
 		base := strings.ToLower(strings.TrimSuffix(filepath.Base(p), ".gz"))
@@ -149,18 +158,33 @@ func runLabelsImport(c *cli.Context) error {
 		if err := lst.AddLabels(c.Context, ls); err != nil {
 			return err
 		}
+		if len(probs) > 0 {
+			rejected += len(probs)
+			files++
+		}
+		if c.Bool("json") {
+			fj := fileJSON{File: p, Format: format, Imported: len(ls), Skipped: skipped, Rejected: []string{}}
+			for _, pr := range probs {
+				fj.Rejected = append(fj.Rejected, pr.String())
+			}
+			report = append(report, fj)
+			continue
+		}
 		fmt.Fprintf(c.App.Writer, "%s: %d labels imported", p, len(ls))
 		if len(skipped) > 0 {
 			fmt.Fprintf(c.App.Writer, "; skipped, currencies not indexed: %s", countList(skipped))
 		}
 		if len(probs) > 0 {
 			fmt.Fprintf(c.App.Writer, "; %d rows rejected", len(probs))
-			rejected += len(probs)
-			files++
 		}
 		fmt.Fprintln(c.App.Writer)
 		for _, pr := range probs {
 			fmt.Fprintf(c.App.Writer, "  not imported: %s %s\n", p, pr)
+		}
+	}
+	if c.Bool("json") {
+		if err := writeJSON(c.App.Writer, map[string]any{"files": report}); err != nil {
+			return err
 		}
 	}
 	if rejected > 0 {

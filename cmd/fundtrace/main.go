@@ -57,7 +57,16 @@ transactions and addresses from it. Start with:
    fundtrace show address 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa
 
 The store is a folder (--store, or $FUNDTRACE_STORE; default ./fundtrace-data),
-or a ClickHouse database: --store clickhouse://host:9000/database [--cluster NAME].`,
+or a ClickHouse database: --store clickhouse://host:9000/database [--cluster NAME].
+The global flags (--store, --cluster, --verbose) go before or after the command.
+
+Commands that print results take --json; with it, an error is printed as a
+JSON object too ({"error": ..., "exit_code": ...}, on standard output).
+
+Exit status: 0 done; 1 an error (for screen: also an address that could not
+be screened, which is never reported clean); 2 a sanctions hit (screen);
+130 interrupted (the work done so far is kept; run the command again to
+resume).`,
 		Flags: []cli.Flag{
 			storeFlag,
 			clusterFlag,
@@ -87,6 +96,8 @@ or a ClickHouse database: --store clickhouse://host:9000/database [--cluster NAM
 			verifyCommand(),
 			serveCommand(),
 			apikeyCommand(),
+			completionCommand(),
+			manCommand(),
 		},
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {},
@@ -122,10 +133,28 @@ func main() {
 	err := runApp(ctx, app, os.Args)
 	stopProfile()
 	code := exitCode(err)
-	if err != nil && code != 2 { // a hit: the table or JSON already says which
+	switch {
+	case err == nil || code == 2: // a hit: the table or JSON already says which
+	case wantsJSON(os.Args):
+		// A script that asked for JSON reads the error as JSON too.
+		writeJSON(os.Stdout, map[string]any{"error": oneLine(err), "exit_code": code})
+	default:
 		fmt.Fprintln(os.Stderr, "fundtrace:", oneLine(err))
 	}
 	os.Exit(code)
+}
+
+// wantsJSON says whether the command line asks for JSON output.
+func wantsJSON(args []string) bool {
+	for _, a := range args[1:] {
+		if a == "--" {
+			return false
+		}
+		if a == "--json" || a == "-json" || a == "--json=true" {
+			return true
+		}
+	}
+	return false
 }
 
 // runApp runs the command; a panic (a bug) becomes an error, so that no
@@ -136,7 +165,62 @@ func runApp(ctx context.Context, app *cli.App, args []string) (err error) {
 			err = fmt.Errorf("internal error: %v (a bug in fundtrace: please report it with the command that led to it)", p)
 		}
 	}()
-	return app.RunContext(ctx, args)
+	return app.RunContext(ctx, hoistGlobalFlags(app, args))
+}
+
+// hoistGlobalFlags moves the global flags (--store, --cluster, --verbose)
+// given after the command to before it, where urfave/cli reads them: users
+// write them either side, as with kubectl or git -C ("fundtrace status
+// --store X"). Arguments after "--" are left alone.
+func hoistGlobalFlags(app *cli.App, args []string) []string {
+	takesValue := map[string]bool{}
+	for _, f := range app.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			takesValue[n] = !isBool
+		}
+	}
+	name := func(a string) (string, bool) {
+		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" {
+			return "", false
+		}
+		n, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		_, ok := takesValue[n]
+		return n, ok
+	}
+	if len(args) < 2 {
+		return args
+	}
+	var global, rest []string
+	command := false
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		n, ok := name(a)
+		switch {
+		case ok && command:
+			global = append(global, a)
+			if takesValue[n] && !strings.Contains(a, "=") && i+1 < len(args) {
+				i++
+				global = append(global, args[i])
+			}
+			continue
+		case ok:
+			rest = append(rest, a)
+			if takesValue[n] && !strings.Contains(a, "=") && i+1 < len(args) {
+				i++
+				rest = append(rest, args[i])
+			}
+			continue
+		case !strings.HasPrefix(a, "-"):
+			command = true
+		}
+		rest = append(rest, a)
+	}
+	return append(append([]string{args[0]}, global...), rest...)
 }
 
 // oneLine is an error as the user reads it: one line, and for a damaged

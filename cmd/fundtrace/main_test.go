@@ -47,8 +47,33 @@ func run(t *testing.T, args ...string) (string, string, error) {
 	var out, errb bytes.Buffer
 	app := newApp()
 	app.Writer, app.ErrWriter = &out, &errb
-	err := app.RunContext(context.Background(), append([]string{"fundtrace"}, args...))
+	err := runApp(context.Background(), app, append([]string{"fundtrace"}, args...))
 	return out.String(), errb.String(), err
+}
+
+// TestGlobalFlagsEitherSide: --store, --cluster and --verbose work before
+// or after the command, in either form, and nothing after "--" moves.
+func TestGlobalFlagsEitherSide(t *testing.T) {
+	app := newApp()
+	for in, want := range map[string]string{
+		"status --store X":                          "--store X status",
+		"status --store=X --json":                   "--store=X status --json",
+		"--store X status":                          "--store X status",
+		"trace --case c.csv --verbose --out t.json": "--verbose trace --case c.csv --out t.json",
+		"index btc --blocks b --cluster C":          "--cluster C index btc --blocks b",
+		"show address -- --store":                   "show address -- --store",
+	} {
+		got := strings.Join(hoistGlobalFlags(app, append([]string{"fundtrace"}, strings.Fields(in)...))[1:], " ")
+		if got != want {
+			t.Errorf("%q → %q, want %q", in, got, want)
+		}
+	}
+	st := filepath.Join(t.TempDir(), "store")
+	runEach(t, st, []string{"index", "btc", "--blocks", "../../testdata/btc/blocks", "--to", "10"})
+	out, _, err := run(t, "status", "--store", st, "--json")
+	if err != nil || !strings.Contains(out, `"tip_height": 10`) {
+		t.Fatalf("status --store after the command: %v\n%s", err, out)
+	}
 }
 
 // runEach runs each command on the store st, failing the test at the
@@ -393,4 +418,33 @@ func dumpStore(t *testing.T, path string) map[string]string {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestCompletionAndMan: the shell scripts and the manual page come from
+// the command definitions; --json turns errors into JSON too.
+func TestCompletionAndMan(t *testing.T) {
+	for shell, want := range map[string]string{"bash": "complete -o bashdefault", "zsh": "#compdef fundtrace"} {
+		out, _, err := run(t, "completion", shell)
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("completion %s: %v, lacks %q", shell, err, want)
+		}
+	}
+	// fish's is made by urfave/cli from the definitions; in a process that
+	// has run other apps (this test binary) its shared help command has
+	// grown subcommands of its own, so it is checked on an app never run.
+	if out, err := newApp().ToFishCompletion(); err != nil || !strings.Contains(out, "poison-pairs") {
+		t.Errorf("completion fish: %v, lacks --poison-pairs", err)
+	}
+	if _, _, err := run(t, "completion", "tcsh"); err == nil {
+		t.Error("completion tcsh: no error")
+	}
+	out, err := newApp().ToManWithSection(1) // what fundtrace man prints
+	if err != nil || !strings.HasPrefix(strings.TrimLeft(out, "\n"), ".nh\n.TH fundtrace 1") || !strings.Contains(out, "freeze") {
+		t.Errorf("man: %v\n%.200s", err, out)
+	}
+	for args, want := range map[string]bool{"fundtrace status --json": true, "fundtrace --json=true status": true, "fundtrace status": false, "fundtrace show tx -- --json": false} {
+		if wantsJSON(strings.Fields(args)) != want {
+			t.Errorf("wantsJSON(%q) != %v", args, want)
+		}
+	}
 }

@@ -56,6 +56,7 @@ The same inputs give the same bytes; fundtrace verify DIR checks them.`,
 			&cli.StringFlag{Name: "letter", Usage: "a text/template file for the freezing-request letters"},
 			&cli.StringFlag{Name: "date", Usage: "the report's date (YYYY-MM-DD), printed on the letters"},
 			&cli.StringFlag{Name: "case-ref", Usage: "the case's reference, printed on the report and letters"},
+			jsonFlag,
 		}, traceModelFlags()...), // with --case
 		Action: runReport,
 	}
@@ -69,6 +70,9 @@ type reportInputs struct {
 	date   string
 	ref    string
 	cas    string
+	// version is the fundtrace version to print (default this one's):
+	// verify rebuilds a bundle as the version that made it would.
+	version string
 }
 
 func runReport(c *cli.Context) error {
@@ -127,6 +131,9 @@ func runReport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, map[string]any{"out": c.String("out"), "manifest": "manifest.json", "files": m.Files})
+	}
 	fmt.Fprintf(c.App.Writer, "wrote %d files into %s (manifest.json lists them with their SHA-256)\n", len(m.Files)+1, c.String("out"))
 	for _, f := range m.Files {
 		fmt.Fprintf(c.App.Writer, "  %s  %s\n", f.SHA256[:16], f.Path)
@@ -150,6 +157,9 @@ func writeReport(ctx context.Context, st backend, traceBytes []byte, traceName, 
 	}
 	pt := prices.New()
 	info := report.Info{Version: version, Options: map[string]string{}}
+	if in.version != "" {
+		info.Version = in.version
+	}
 	for _, p := range in.prices {
 		if err := pt.ReadFile(p); err != nil {
 			return nil, err
@@ -268,14 +278,18 @@ func verifyCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "verify",
 		Usage:     "check an evidence bundle: every file's hash, the trace re-run against the store, the report rebuilt",
-		UsageText: "fundtrace [--store DIR] verify DIR",
+		UsageText: "fundtrace verify DIR [--store DIR] [--json]",
 		Description: `Reads DIR/manifest.json and checks that every file of the bundle has the
 SHA-256 the manifest gives, that the store's chain tips are those recorded,
 that tracing the same victim payments with the same parameters against
 the store gives the same trace, figure for figure, and that building the
 report again from the same inputs (the price files and letter template the
-manifest names) gives the same bytes. It lists every difference and exits
+manifest names) gives the same bytes. A bundle made by another fundtrace
+version is rebuilt as that version would print it (the version appears in
+the PDFs and the manifest), and verify says so: when nothing else differs,
+the version is the only difference. It lists every difference and exits
 with status 1 when there is one.`,
+		Flags:  []cli.Flag{jsonFlag},
 		Action: runVerify,
 	}
 }
@@ -331,7 +345,11 @@ func runVerify(c *cli.Context) error {
 		diffs = append(diffs, traceDiffs(t, again)...)
 	}
 	// Rebuild the report from the same inputs.
-	in := reportInputs{fiat: man.Options["fiat"], date: man.Options["date"], ref: man.Options["case_ref"]}
+	in := reportInputs{fiat: man.Options["fiat"], date: man.Options["date"], ref: man.Options["case_ref"], version: man.Version}
+	var notes []string
+	if man.Version != version {
+		notes = append(notes, fmt.Sprintf("the bundle was made by fundtrace %s, this is %s: the report is rebuilt as %s prints it, so the version alone makes no difference", man.Version, version, man.Version))
+	}
 	for _, p := range man.Prices {
 		in.prices = append(in.prices, p.Path)
 	}
@@ -363,6 +381,17 @@ func runVerify(c *cli.Context) error {
 		for p := range want {
 			diffs = append(diffs, p+": in the manifest, not made again")
 		}
+	}
+	if c.Bool("json") {
+		err := writeJSON(c.App.Writer, map[string]any{"bundle": dir, "verified": len(diffs) == 0, "differences": append([]string{}, diffs...),
+			"notes": append([]string{}, notes...), "files": len(man.Files), "deposits": len(t.Deposits)})
+		if err != nil || len(diffs) == 0 {
+			return err
+		}
+		return fmt.Errorf("%s: %d differences", dir, len(diffs))
+	}
+	for _, n := range notes {
+		fmt.Fprintln(c.App.Writer, "NOTE:", n)
 	}
 	if len(diffs) > 0 {
 		for _, d := range diffs {

@@ -126,9 +126,23 @@ func TestReportBundle(t *testing.T) {
 	if out, _, err := run(t, "--store", st, "verify", a); err != nil || !strings.Contains(out, "verified") {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}
+	// Verified by another fundtrace version: the version alone is no
+	// difference, and verify says whose bundle it is (in JSON too).
+	was := version
+	version = "v0.0.0-other"
+	out, _, err := run(t, "verify", a, "--store", st, "--json")
+	version = was
+	var vj struct {
+		Verified    bool     `json:"verified"`
+		Differences []string `json:"differences"`
+		Notes       []string `json:"notes"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &vj) != nil || !vj.Verified || len(vj.Differences) != 0 || len(vj.Notes) != 1 || !strings.Contains(vj.Notes[0], "v0.0.0-other") {
+		t.Fatalf("verify by another version: %v\n%s", err, out)
+	}
 	// Tampered: the changed file is named.
 	os.WriteFile(filepath.Join(b, "transactions.csv"), append(mustRead(t, filepath.Join(b, "transactions.csv")), '\n'), 0o644)
-	out, _, err := run(t, "--store", st, "verify", b)
+	out, _, err = run(t, "--store", st, "verify", b)
 	if err == nil || !strings.Contains(out, "transactions.csv") {
 		t.Fatalf("tampered bundle: %v\n%s", err, out)
 	}

@@ -1120,7 +1120,14 @@ func printTrace(c *cli.Context, j *traceJSON) {
 	for _, s := range j.Stats {
 		fmt.Fprintf(w, "%s: traced %s over %d hops (%d store queries, %d followed)\n", s.Chain, j.Direction, s.Hops, s.Queries, s.Visited)
 	}
-	fmt.Fprintf(w, "%d seeds; stops: %v\n", len(j.Seeds), j.StopCounts)
+	var stops []string
+	for _, r := range slices.Sorted(maps.Keys(j.StopCounts)) {
+		stops = append(stops, fmt.Sprintf("%s %d", r, j.StopCounts[r]))
+	}
+	if len(stops) == 0 {
+		stops = []string{"none"}
+	}
+	fmt.Fprintf(w, "%d seeds; stops: %s\n", len(j.Seeds), strings.Join(stops, ", "))
 	if j.Direction == "forward" {
 		others := 0
 		for _, s := range j.Stats {
@@ -1158,6 +1165,44 @@ func printTrace(c *cli.Context, j *traceJSON) {
 	}
 	if len(j.Exchanges) == 0 {
 		fmt.Fprintln(w, "\nNo exchange was reached.")
+	}
+	if c.String("out") != "" {
+		// The rows are in the file: a summary per exchange here.
+		fmt.Fprintln(w)
+		for _, e := range j.Exchanges {
+			victims := map[string]bool{}
+			totals := map[string]map[string]string{}
+			for _, a := range e.Addresses {
+				for _, v := range a.Victims {
+					victims[v] = v != tracefile.OtherVictims
+				}
+				for asset, by := range a.Totals {
+					if totals[asset] == nil {
+						totals[asset] = map[string]string{}
+					}
+					for m, v := range by {
+						totals[asset][m] = tracefile.AddUnits(totals[asset][m], v)
+					}
+				}
+			}
+			var sums []string
+			for _, asset := range slices.Sorted(maps.Keys(totals)) {
+				for _, m := range j.Models {
+					sums = append(sums, fmt.Sprintf("%s %s", m, unit(asset, totals[asset][m])))
+				}
+			}
+			n := 0
+			for _, real := range victims {
+				if real {
+					n++
+				}
+			}
+			fmt.Fprintf(w, "%s: %d deposits to %d deposit addresses from %d victims, first %s, last %s; %s\n", e.Exchange, e.Deposits,
+				len(e.Addresses), n, e.FirstSeen, e.LastSeen, strings.Join(sums, ", "))
+		}
+		fmt.Fprintf(w, "\nThe trace is in %s: fundtrace freeze --trace %s --out DIR writes the freezing requests, fundtrace report the bundle.\n",
+			c.String("out"), c.String("out"))
+		return
 	}
 	for _, e := range j.Exchanges {
 		fmt.Fprintf(w, "\n%s: %d deposits to %d deposit addresses, first %s, last %s\n", e.Exchange, e.Deposits, len(e.Addresses), e.FirstSeen, e.LastSeen)
