@@ -4,7 +4,7 @@ STORE   ?= fundtrace-data
 BIN     := bin/fundtrace
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build demo test lint vet fmt-check bench bench-scale eval fuzz clean
+.PHONY: all build demo test test-unit lint vet fmt-check bench bench-scale eval fuzz clean
 
 all: build
 
@@ -42,6 +42,12 @@ test: lint
 	sh scripts/ensure-render.sh
 	FUNDTRACE_GETH=$$(sh scripts/ensure-geth.sh) FUNDTRACE_TEST_GETH=1 FUNDTRACE_TEST_CLICKHOUSE=1 FUNDTRACE_TEST_RENDER=1 \
 		$(GO) test -count=1 -p 1 -timeout 25m ./...
+
+# Everything that needs no server (ClickHouse, geth and the PDF renderer
+# tests skip themselves), packages in parallel: the quick loop while
+# working. make test is the whole suite.
+test-unit:
+	$(GO) test -count=1 ./...
 
 lint: vet fmt-check
 
