@@ -48,17 +48,19 @@ type AccountSeed struct {
 // AccountConfig bounds a trace over an account chain.
 type AccountConfig struct {
 	Models []string // default haircut and FIFO
-	// MaxHops bounds the transfers followed from a seed (default 50).
+	// MaxHops bounds the transfers followed from a seed (default
+	// DefaultMaxHops).
 	MaxHops int
 	// MinAmount per asset in base units ("" the native coin): money
-	// carrying less under every model is not followed (default 10^12 wei
-	// for the native coin, 1 unit of a token).
+	// carrying less under every model is not followed (default
+	// DefaultMinAmount: 10^12 wei of the native coin, 1 unit of a token).
 	MinAmount map[chains.Address]*big.Int
-	// MaxNodes bounds the address-and-asset visits in all (default 10,000).
+	// MaxNodes bounds the address-and-asset visits in all (default
+	// DefaultMaxNodes).
 	MaxNodes int
 	// MaxHistory: an address with more transfers than this is taken to be
 	// a service nobody has labeled (an exchange's hot wallet) and the trace
-	// stops there, saying so (default 20,000).
+	// stops there, saying so (default DefaultMaxHistory).
 	MaxHistory int
 	// Until: money moved after this time (Unix seconds; 0 none) is not
 	// followed.
@@ -829,13 +831,13 @@ func FindAccountSeed(ctx context.Context, src AccountSource, c chains.Chain, h c
 // check fills in the defaults and checks the models.
 func (cfg *AccountConfig) check() (map[string]bool, error) {
 	if cfg.MaxHops <= 0 {
-		cfg.MaxHops = 50
+		cfg.MaxHops = DefaultMaxHops
 	}
 	if cfg.MaxNodes <= 0 {
-		cfg.MaxNodes = 10_000
+		cfg.MaxNodes = DefaultMaxNodes
 	}
 	if cfg.MaxHistory <= 0 {
-		cfg.MaxHistory = 20_000
+		cfg.MaxHistory = DefaultMaxHistory
 	}
 	return models(&cfg.Models)
 }
@@ -845,8 +847,5 @@ func (cfg *AccountConfig) minFor(asset chains.Address) *big.Int {
 	if m := cfg.MinAmount[asset]; m != nil {
 		return m
 	}
-	if asset == "" {
-		return big.NewInt(1e12)
-	}
-	return big.NewInt(1)
+	return DefaultMinAmount(chains.Ethereum, asset)
 }

@@ -49,12 +49,13 @@ type Config struct {
 	// Models to run (default haircut and FIFO). Poison taints every coin
 	// a tainted coin ever touched; it is bounded by MaxNodes and MaxHops.
 	Models []string
-	// MaxHops bounds the transactions followed from a seed (default 50).
+	// MaxHops bounds the transactions followed from a seed (default
+	// DefaultMaxHops).
 	// A peel chain counts as one: its steps (a one-input, two-output
 	// transaction spending the like) do not use up hops.
 	MaxHops       int
-	MinAmount     int64 // satoshis: a coin carrying less under every model is not followed (default 1,000)
-	MaxNodes      int   // most coins followed in all (default 100,000)
+	MinAmount     int64 // satoshis: a coin carrying less under every model is not followed (default DefaultMinAmount)
+	MaxNodes      int   // most coins followed in all (default DefaultMaxNodes)
 	ThroughMixers bool  // follow funds through CoinJoins (haircut and FIFO carry on); else stop there
 	Until         int64 // money moved after this time (Unix seconds; 0 none) is not followed
 	// StopAtLabeledSeeds: a seed paid to a labeled address is not followed
@@ -714,13 +715,13 @@ func models(ms *[]string) (map[string]bool, error) {
 // check fills in the defaults and checks the models.
 func (cfg *Config) check() (map[string]bool, error) {
 	if cfg.MaxHops <= 0 {
-		cfg.MaxHops = 50
+		cfg.MaxHops = DefaultMaxHops
 	}
 	if cfg.MinAmount <= 0 {
-		cfg.MinAmount = 1000
+		cfg.MinAmount = DefaultMinAmount(chains.Bitcoin, "").Int64()
 	}
 	if cfg.MaxNodes <= 0 {
-		cfg.MaxNodes = 100_000
+		cfg.MaxNodes = DefaultMaxNodes
 	}
 	return models(&cfg.Models)
 }

@@ -185,7 +185,9 @@ func AccountExposures(ctx context.Context, src AccountSource, c chains.Chain, a 
 	for _, s := range seeds {
 		one[s.Transfer.Asset] = big.NewInt(1)
 	}
-	fw, err := Account(ctx, src, c, seeds, AccountConfig{Models: []string{Haircut}, MaxHops: hops, MinAmount: one, Together: true, Labels: labels})
+	// Exposure answers a screening: its walks stop at 10,000 address
+	// visits (a trace's default is ten times that).
+	fw, err := Account(ctx, src, c, seeds, AccountConfig{Models: []string{Haircut}, MaxHops: hops, MinAmount: one, MaxNodes: exposureMaxNodes, Together: true, Labels: labels})
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +199,7 @@ func AccountExposures(ctx context.Context, src AccountSource, c chains.Chain, a 
 	for _, d := range fw.Deposits {
 		hit("exchange", d.Exchange, d.Transfer.Asset, max(d.Hop, 1), d.Amounts.HaircutUnits(), zero)
 	}
-	bw, err := AccountBackward(ctx, src, c, seeds, AccountConfig{Models: []string{Haircut}, MaxHops: hops - 1, MinAmount: one, Labels: labels})
+	bw, err := AccountBackward(ctx, src, c, seeds, AccountConfig{Models: []string{Haircut}, MaxHops: hops - 1, MinAmount: one, MaxNodes: exposureMaxNodes, Labels: labels})
 	if err != nil {
 		return nil, err
 	}
@@ -221,3 +223,6 @@ func AccountExposures(ctx context.Context, src AccountSource, c chains.Chain, a 
 	})
 	return out, nil
 }
+
+// exposureMaxNodes bounds an account chain's exposure walks.
+const exposureMaxNodes = 10_000

@@ -407,13 +407,20 @@ func runVerify(c *cli.Context) error {
 // retrace traces a trace file's seeds again with its parameters.
 func retrace(c *cli.Context, st backend, t *tracefile.Trace) (*tracefile.Trace, error) {
 	o := traceOpts{MaxHops: t.Params.MaxHops, MaxNodes: t.Params.MaxNodes, ThroughMixers: t.Params.ThroughMixers, Backward: t.Direction == "backward"}
-	defaults := map[string]string{"BTC": "1000", "ETH": "1000000000000"}
-	for asset, v := range t.Params.MinAmount {
-		d, ok := defaults[asset]
-		if !ok {
-			d = "1"
+	// A min_amount other than its asset's default was given as
+	// --min-amount (one figure for every asset).
+	for id, v := range t.Params.MinAmount {
+		c, asset := chains.Bitcoin, chains.Address("")
+		if a := t.Assets[id]; a.Chain == "eth" {
+			c = chains.Ethereum
+			if id != "ETH" {
+				var err error
+				if asset, err = ethereum.ParseAddress(id); err != nil {
+					return nil, fmt.Errorf("the trace's asset %q: %w", id, err)
+				}
+			}
 		}
-		if v != d {
+		if v != tracer.DefaultMinAmount(c, asset).String() {
 			o.MinAmount, _ = new(big.Int).SetString(v, 10)
 		}
 	}

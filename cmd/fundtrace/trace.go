@@ -576,9 +576,10 @@ func (tc *traceCtx) labeler(ch chains.Chain) tracer.Labeler {
 func traceModelFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "model", Value: "haircut,fifo", Usage: "taint models: haircut, fifo, poison (comma-separated)"},
-		&cli.IntFlag{Name: "max-hops", Value: 50, Usage: "most transactions (transfers on Ethereum) to follow money through"},
-		&cli.StringFlag{Name: "min-amount", Usage: "do not follow money carrying less than this many base units (satoshis, wei, token units) under every model, and merge haircut shares under it into one \"(other victims)\" remainder (default 1000 sat, 10^12 wei, 1 token unit)"},
-		&cli.IntFlag{Name: "max-nodes", Value: 100_000, Usage: "most coins (Bitcoin) or addresses (Ethereum) to follow in all"},
+		&cli.IntFlag{Name: "max-hops", Value: tracer.DefaultMaxHops, Usage: "most transactions (transfers on Ethereum) to follow money through"},
+		&cli.StringFlag{Name: "min-amount", Usage: fmt.Sprintf("do not follow money carrying less than this many base units (satoshis, wei, token units) under every model, and merge haircut shares under it into one %q remainder (default %s sat, %s wei, %s token unit)",
+			tracefile.OtherVictims, tracer.DefaultMinAmount(chains.Bitcoin, ""), tracer.DefaultMinAmount(chains.Ethereum, ""), tracer.DefaultMinAmount(chains.Ethereum, "0x"))},
+		&cli.IntFlag{Name: "max-nodes", Value: tracer.DefaultMaxNodes, Usage: "most coins (Bitcoin) or addresses (Ethereum) to follow in all"},
 		&cli.BoolFlag{Name: "through-mixers", Usage: "follow money through CoinJoins (haircut and FIFO carry on) instead of stopping there"},
 	}
 }
@@ -724,9 +725,9 @@ func (tc *traceCtx) traceBTC(ctx context.Context, j *traceJSON, g *graph, seeds 
 		}
 		cfg.MinAmount = max(minAmount.Int64(), 1)
 	}
-	j.Params.MinAmount["BTC"] = strconv.FormatInt(max(cfg.MinAmount, 0), 10)
-	if cfg.MinAmount == 0 {
-		j.Params.MinAmount["BTC"] = "1000"
+	j.Params.MinAmount["BTC"] = tracer.DefaultMinAmount(chains.Bitcoin, "").String()
+	if cfg.MinAmount > 0 {
+		j.Params.MinAmount["BTC"] = strconv.FormatInt(cfg.MinAmount, 10)
 	}
 	enc := func(a chains.Address) string {
 		if a == "" {
@@ -891,14 +892,11 @@ func (tc *traceCtx) traceETH(ctx context.Context, j *traceJSON, g *graph, seeds 
 		j.Seeds = append(j.Seeds, seedJSON{Chain: "eth", Victim: s.Ref, Tx: "0x" + t.TxHash.String(), Position: t.Position, Address: enc(t.To),
 			Asset: asset, Amount: t.Amount.String(), Height: t.Height, Time: formatTime(t.Time)})
 		g.node("eth", enc(t.To), t.To, "seed")
-		m := "1"
-		if t.Asset == "" {
-			m = "1000000000000"
-		}
+		m := tracer.DefaultMinAmount(chains.Ethereum, t.Asset)
 		if minAmount != nil {
-			m = minAmount.String()
+			m = minAmount
 		}
-		j.Params.MinAmount[asset] = m
+		j.Params.MinAmount[asset] = m.String()
 	}
 	flow := func(f tracer.AccountFlow) flowJSON {
 		t := f.Transfer
