@@ -12,7 +12,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
-	"github.com/fundtrace/fundtrace/sanctions"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -69,7 +69,7 @@ func ParseAddress(chain, s string) (chains.Chain, chains.Address, error) {
 		return "", "", fmt.Errorf("chain %q is not indexed by fundtrace (btc, eth)", chain)
 	}
 	if c == chains.Ethereum {
-		a, err := sanctions.ParseEthereum(s)
+		a, err := ethereum.ParseAddress(s)
 		return c, a, err
 	}
 	a, err := Network.ParseAddress(s)

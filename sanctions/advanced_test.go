@@ -60,20 +60,6 @@ func TestAdvancedFixture(t *testing.T) {
 	}
 }
 
-// TestEthereumChecksum: mixed-case addresses must pass EIP-55.
-func TestEthereumChecksum(t *testing.T) {
-	for s, ok := range map[string]bool{
-		"0x7F367cC41522cE07553e823bf3be79A889DEbe1B": true,  // valid checksum (OFAC-listed form)
-		"0x7f367cc41522ce07553e823bf3be79a889debe1b": true,  // all lower case: no checksum to check
-		"0x7F367cC41522cE07553e823bf3be79A889DEbe1b": false, // one letter's case changed
-		"0x7f367cc41522ce07553e823bf3be79a889debe1":  false, // 39 digits
-	} {
-		if _, err := ParseEthereum(s); (err == nil) != ok {
-			t.Errorf("%s: %v", s, err)
-		}
-	}
-}
-
 // TestAdvancedNotXML: a file that is not OFAC's advanced XML is an error
 // naming it, never an empty list (which would clear every hit).
 func TestAdvancedNotXML(t *testing.T) {

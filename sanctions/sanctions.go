@@ -10,10 +10,9 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/ethereum/go-ethereum/common"
-
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/store"
 )
@@ -95,7 +94,7 @@ func resolve(code, text string) Address {
 		a.Chain, a.Address = chains.Bitcoin, addr
 	case code == "ETH" || strings.HasPrefix(text, "0x"):
 		// ETH, and ERC-20 tokens (USDT, USDC, ...) listed with an Ethereum address.
-		addr, err := ParseEthereum(text)
+		addr, err := ethereum.ParseAddress(text)
 		if err != nil {
 			a.Problem = err.Error()
 			return a
@@ -144,22 +143,6 @@ func MatchText(s string) string {
 		return l
 	}
 	return s
-}
-
-// ParseEthereum reads an Ethereum address, checking its EIP-55 checksum
-// when it is written in mixed case.
-func ParseEthereum(s string) (chains.Address, error) {
-	if !strings.HasPrefix(s, "0x") || !common.IsHexAddress(s) {
-		return "", fmt.Errorf("%q is not an Ethereum address (0x and 40 hex digits)", s)
-	}
-	body := s[2:]
-	if body != strings.ToLower(body) && body != strings.ToUpper(body) {
-		if common.HexToAddress(s).Hex() != s {
-			return "", fmt.Errorf("%q fails its EIP-55 checksum", s)
-		}
-	}
-	a := common.HexToAddress(s)
-	return chains.MakeAddress(chains.KindAccount, a[:]), nil
 }
 
 // Codes counts a list's addresses by currency code.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/sanctions"
 	"github.com/fundtrace/fundtrace/store"
@@ -381,7 +382,7 @@ func (s *Screener) Parse(chain, text string) Parsed {
 		}
 	case "eth", "ethereum":
 		p.Chain = chains.Ethereum
-		if p.Address, err = sanctions.ParseEthereum(text); err != nil {
+		if p.Address, err = ethereum.ParseAddress(text); err != nil {
 			p.Chain, p.Status, p.Reason = "", StatusInvalid, err.Error()
 			if len(text) != 42 {
 				p.Status = StatusUnsupported

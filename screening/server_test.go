@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/internal/shareddata"
 	"github.com/fundtrace/fundtrace/sanctions"
 	"github.com/fundtrace/fundtrace/store"
@@ -58,7 +59,7 @@ func testStore(t testing.TB) *embedded.Store {
 	t.Cleanup(func() { st.Close() })
 	importFile(t, st, shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "2021-07-07_watchman-bench", "sdn.csv.gz"), "2021-07-07")
 	importFile(t, st, shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "git-scrape", "sdn_2024-05-03.csv.gz"), "2024-05-03")
-	a, _ := sanctions.ParseEthereum("0x28c6c06298d514db089934071355e5743bf21d60")
+	a, _ := ethereum.ParseAddress("0x28c6c06298d514db089934071355e5743bf21d60")
 	if err := st.AddLabels(context.Background(), []store.Label{{Chain: chains.Ethereum, Address: a, Text: "0x28c6c06298d514db089934071355e5743bf21d60",
 		Label: "Binance 14", Category: "exchange", Source: "etherscan", Confidence: 90}}); err != nil {
 		t.Fatal(err)

@@ -33,12 +33,20 @@ func FormatAddress(a chains.Address) string {
 	return "0x" + common.Bytes2Hex(a.Payload())
 }
 
-// ParseAddress reads a 0x-prefixed 40-digit hex address (any case).
+// ParseAddress reads a 0x-prefixed 40-digit hex address: the one parser
+// of Ethereum addresses, for every command, file and list. Digits all in
+// lower or all in upper case are taken as written; mixed case is an
+// EIP-55 checksum, and an address failing it is refused, so that a
+// mistyped address is never screened or traced as another.
 func ParseAddress(s string) (chains.Address, error) {
-	if !common.IsHexAddress(s) || !strings.HasPrefix(strings.ToLower(s), "0x") {
+	if len(s) != 42 || !strings.HasPrefix(strings.ToLower(s), "0x") || !common.IsHexAddress(s) {
 		return "", fmt.Errorf("%q is not an Ethereum address (0x and 40 hex digits)", s)
 	}
-	return Addr(common.HexToAddress(s)), nil
+	a := common.HexToAddress(s)
+	if body := s[2:]; body != strings.ToLower(body) && body != strings.ToUpper(body) && a.Hex()[2:] != body {
+		return "", fmt.Errorf("%q fails its EIP-55 checksum", s)
+	}
+	return Addr(a), nil
 }
 
 // Bundle is what the node said about one block: the block with its

@@ -71,3 +71,21 @@ func fmtBig(v *big.Int) string {
 	}
 	return v.String()
 }
+
+// TestParseAddressChecksum: mixed-case addresses must pass EIP-55 (the
+// one parser: commands, case files, labels and sanctions lists use it).
+func TestParseAddressChecksum(t *testing.T) {
+	for s, ok := range map[string]bool{
+		"0x7F367cC41522cE07553e823bf3be79A889DEbe1B":  true,  // valid checksum (OFAC-listed form)
+		"0x7f367cc41522ce07553e823bf3be79a889debe1b":  true,  // all lower case: no checksum to check
+		"0X7F367CC41522CE07553E823BF3BE79A889DEBE1B":  true,  // all upper case
+		"0x7F367cC41522cE07553e823bf3be79A889DEbe1b":  false, // one letter's case changed
+		"0x7f367cc41522ce07553e823bf3be79a889debe1":   false, // 39 digits
+		"0x7f367cc41522ce07553e823bf3be79a889debe1b0": false, // 41 digits
+		"7f367cc41522ce07553e823bf3be79a889debe1b":    false, // no 0x
+	} {
+		if _, err := ParseAddress(s); (err == nil) != ok {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+}
