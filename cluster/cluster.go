@@ -35,12 +35,13 @@ type link struct {
 
 // Clusters is the result of clustering one chain.
 type Clusters struct {
-	ids   map[chains.Address]uint32
-	addrs []chains.Address
-	uf    heuristics.UnionFind
-	names []string // heuristic names by index
-	Links map[string]int
-	Txs   int64
+	progress func(stage string, done, total int64) // nil: not asked
+	ids      map[chains.Address]uint32
+	addrs    []chains.Address
+	uf       heuristics.UnionFind
+	names    []string // heuristic names by index
+	Links    map[string]int
+	Txs      int64
 	// CoinJoins counts the transactions skipped as CoinJoins.
 	CoinJoins int64
 	mins      map[uint32]uint32

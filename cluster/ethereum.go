@@ -48,6 +48,9 @@ func (cl *Clusters) scanAccount(ctx context.Context, src AccountSource, c chains
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if cl.progress != nil && h%100 == 0 {
+			cl.progress("blocks", h, to)
+		}
 		_, txids, err := src.BlockByHeight(ctx, c, h)
 		if errors.Is(err, store.ErrNotFound) {
 			continue

@@ -64,6 +64,26 @@ type Options struct {
 	// as a suspect; a multi-input merge of two such clusters is made but
 	// flagged. 0 turns the guard off; a negative value means the default.
 	GuardSize int
+	// Progress, when set, is told how a run is getting on: called often
+	// (every few thousand addresses or transactions); the caller decides
+	// how often to show it.
+	Progress func(Progress)
+}
+
+// Progress is where a clustering run stands: the pass (Stage: addresses,
+// the first pass over every address; transactions, in chain order, Done
+// and Total heights; assignments, the last pass writing every address's
+// cluster; blocks, an account chain's pass) and how far it is in it.
+type Progress struct {
+	Stage       string
+	Done, Total int64
+}
+
+// progress reports p when the run was asked to.
+func (o *Options) progress(stage string, done, total int64) {
+	if o.Progress != nil {
+		o.Progress(Progress{Stage: stage, Done: done, Total: total})
+	}
 }
 
 // Run clusters the chain's addresses in st with the enabled heuristics
@@ -218,6 +238,7 @@ func runAccount(ctx context.Context, st Store, c chains.Chain, m store.Meta, ena
 	}
 	cl := newClusters()
 	cl.Guard = uint32(o.GuardSize)
+	cl.progress = o.progress
 	var loaded []uint32
 	before := map[[2]chains.Address]bool{}
 	if sum.Incremental {

@@ -107,6 +107,7 @@ func runStream(ctx context.Context, st StreamStore, c chains.Chain, m store.Meta
 	defer debug.SetGCPercent(debug.SetGCPercent(20))
 	r := &streamRun{st: st, c: c, cl: newClusters(), ctx: ctx}
 	r.cl.Guard = uint32(o.GuardSize)
+	r.cl.progress = o.progress
 	if !s.Incremental {
 		prev = nil
 	} else {
@@ -191,6 +192,9 @@ func (r *streamRun) index(ctx context.Context, tip, want int64) error {
 				return fmt.Errorf("address %s: %w", a, err)
 			}
 			pairs = append(pairs, hashID{h: x.hash(a), id: k})
+			if r.cl.progress != nil && len(pairs)%progressEvery == 0 {
+				r.cl.progress("addresses", int64(len(pairs)), want)
+			}
 			return nil
 		})
 		if err != nil {
@@ -414,6 +418,9 @@ func (r *streamRun) scan(ctx context.Context, hs *heuristics.Bitcoin, from, to i
 	var misses []chains.Address
 	each := func(tx *chains.Tx) error {
 		cl.Txs++
+		if cl.progress != nil && cl.Txs%progressEvery == 0 {
+			cl.progress("transactions", tx.Height, to)
+		}
 		if incremental {
 			for i := range tx.Outputs {
 				misses = misses[:0]
@@ -535,6 +542,9 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 			dirty[c/64] |= 1 << (c % 64)
 		}
 		changed++
+		if r.cl.progress != nil && changed%progressEvery == 0 {
+			r.cl.progress("assignments", int64(changed), int64(r.n))
+		}
 		return r.w.Row(store.ClusterRow{Index: id, Address: a, Cluster: c})
 	}
 	switch {
@@ -594,3 +604,7 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 	}
 	return changed, clusters, clusterOf, nil
 }
+
+// progressEvery is how many addresses or transactions a pass handles
+// between two progress reports.
+const progressEvery = 1 << 16

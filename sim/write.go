@@ -49,7 +49,8 @@ func WriteBTC(w *BTCWorld, dir string, o WriteOptions) error {
 
 // GenerateBTCFiles simulates a chain as GenerateBTC does and writes it
 // and its truth under dir as WriteBTC does, each block written as it is
-// made rather than held: the world returned keeps only the newest block.
+// made rather than held (then handed to cfg.OnBlock, when set): the world
+// returned keeps only the newest block.
 // Memory then grows with the economy's live state (its addresses and
 // unspent coins), not with the chain.
 func GenerateBTCFiles(cfg BTCConfig, dir string, o WriteOptions) (*BTCWorld, error) {
@@ -57,7 +58,11 @@ func GenerateBTCFiles(cfg BTCConfig, dir string, o WriteOptions) (*BTCWorld, err
 	if err != nil {
 		return nil, err
 	}
-	cfg.OnBlock = bw.write
+	if then := cfg.OnBlock; then != nil {
+		cfg.OnBlock = func(b *wire.MsgBlock) { bw.write(b); then(b) }
+	} else {
+		cfg.OnBlock = bw.write
+	}
 	w := GenerateBTC(cfg)
 	if err := bw.close(); err != nil {
 		return nil, err

@@ -81,6 +81,9 @@ type AccountConfig struct {
 	// OnService is told of money reaching a labeled service other than an
 	// exchange (see Config.OnService).
 	OnService func(category, name string, hop int, a AccountAmounts)
+	// OnHop, when set, is told as each hop starts: its number, the
+	// addresses (and assets) in its frontier and the visits so far.
+	OnHop func(hop, frontier, visited int)
 }
 
 // AccountAmounts is what a transfer carries of a seed (or of all seeds
@@ -412,6 +415,9 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 			break
 		}
 		res.Hops = hop + 1
+		if cfg.OnHop != nil {
+			cfg.OnHop(hop+1, len(hs), res.Visits)
+		}
 		for _, h := range hs {
 			hc.want(h.addr)
 		}

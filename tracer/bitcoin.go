@@ -73,6 +73,9 @@ type Config struct {
 	// other than an exchange (which Deposits list): its category, name,
 	// the hop, and what the coin carries of all seeds together.
 	OnService func(category, name string, hop int, a Amounts)
+	// OnHop, when set, is told as each hop starts: its number, the coins
+	// in its frontier and the coins followed so far (for progress).
+	OnHop func(hop, frontier, followed int)
 }
 
 // Seed is a victim payment to follow: an output.
@@ -250,6 +253,9 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 			return nil, err
 		}
 		res.Hops = round + 1
+		if cfg.OnHop != nil {
+			cfg.OnHop(round+1, len(frontier), res.Coins)
+		}
 		ops := make([]chains.Outpoint, len(frontier))
 		for i, co := range frontier {
 			ops[i] = co.op

@@ -120,7 +120,18 @@ func runCluster(c *cli.Context) error {
 	if err := intRange("guard-size", int64(c.Int("guard-size")), 0, 1<<31-1); err != nil {
 		return err
 	}
-	sum, err := cluster.RunWith(c.Context, cs, chain, set, cluster.Options{GuardSize: c.Int("guard-size")})
+	prog := newProgressLine(c)
+	show := func(p cluster.Progress) {
+		of := "of " + group(p.Total)
+		if p.Stage == "transactions" || p.Stage == "blocks" {
+			of = "at height " + group(p.Done) + " of " + group(p.Total)
+			prog.show(fmt.Sprintf("cluster %s: %s", p.Stage, of), "Clustering", "chain", chain, "pass", p.Stage, "height", p.Done, "tip", p.Total)
+			return
+		}
+		prog.show(fmt.Sprintf("cluster %s: %s %s", p.Stage, group(p.Done), of), "Clustering", "chain", chain, "pass", p.Stage, "done", p.Done, "of", p.Total)
+	}
+	sum, err := cluster.RunWith(c.Context, cs, chain, set, cluster.Options{GuardSize: c.Int("guard-size"), Progress: show})
+	prog.done()
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/btcsuite/btcd/wire"
 	"github.com/urfave/cli/v2"
 
 	"github.com/fundtrace/fundtrace/sim"
@@ -152,8 +153,17 @@ func runSimulateBTC(c *cli.Context) error {
 			o.XORKey[i] = byte(seed>>(8*i)) ^ 0x5a
 		}
 	}
-	cfg := sim.BTCConfig{Seed: c.Uint64("seed"), Scale: c.Int("scale"), Days: c.Int("days"), Victims: c.Int("victims"), MixPercent: c.Int("mix-percent")}
+	prog := newProgressLine(c)
+	blocks, txs := 0, 0
+	cfg := sim.BTCConfig{Seed: c.Uint64("seed"), Scale: c.Int("scale"), Days: c.Int("days"), Victims: c.Int("victims"), MixPercent: c.Int("mix-percent"),
+		OnBlock: func(b *wire.MsgBlock) {
+			blocks++
+			txs += len(b.Transactions)
+			prog.show(fmt.Sprintf("simulate btc: %s blocks, %s transactions written (%s)", group(int64(blocks)), group(int64(txs)), b.Header.Timestamp.UTC().Format(time.DateOnly)),
+				"Simulating", "blocks", blocks, "transactions", txs, "day", b.Header.Timestamp.UTC().Format(time.DateOnly))
+		}}
 	w, err := sim.GenerateBTCFiles(cfg, c.String("out"), o)
+	prog.done()
 	if err != nil {
 		return fmt.Errorf("simulate btc: %w", err)
 	}

@@ -219,12 +219,22 @@ type traceCtx struct {
 	net  *bitcoin.Network
 	ab   accountBackend
 	toks map[chains.Address]chains.Token
+	prog *progressLine
 }
 
 // newTraceCtx is a trace over st with options o, attributing through
 // st's labels and clusters.
 func newTraceCtx(c *cli.Context, st backend, o traceOpts) *traceCtx {
-	return &traceCtx{c: c, st: st, attr: newAttribution(st), opts: o}
+	return &traceCtx{c: c, st: st, attr: newAttribution(st), opts: o, prog: newProgressLine(c)}
+}
+
+// onHop shows a trace's progress hop by hop (what is followed: coins or
+// addresses).
+func (tc *traceCtx) onHop(c chains.Chain, what string) func(hop, frontier, followed int) {
+	return func(hop, frontier, followed int) {
+		tc.prog.show(fmt.Sprintf("trace %s: hop %d, %s in the frontier, %s followed", c, hop, group(int64(frontier)), group(int64(followed))),
+			"Tracing", "chain", c, "hop", hop, "frontier_"+what, frontier, "followed", followed)
+	}
 }
 
 func (tc *traceCtx) btcNet() (*bitcoin.Network, error) {
@@ -718,7 +728,9 @@ func (tc *traceCtx) traceBTC(ctx context.Context, j *traceJSON, g *graph, seeds 
 	j.Assets["BTC"] = assetJSON{Chain: "btc", Symbol: "BTC", Decimals: 8}
 	cfg := tracer.Config{Models: models, MaxHops: tc.opts.MaxHops, MaxNodes: tc.opts.MaxNodes, ThroughMixers: tc.opts.ThroughMixers,
 		Until: until, Labels: tc.labeler(chains.Bitcoin), StopAtLabeledSeeds: true,
-		Prefetch: func(as []chains.Address) error { return tc.attr.prefetch(ctx, chains.Bitcoin, as) }}
+		Prefetch: func(as []chains.Address) error { return tc.attr.prefetch(ctx, chains.Bitcoin, as) },
+		OnHop:    tc.onHop(chains.Bitcoin, "coins")}
+	defer tc.prog.done()
 	if minAmount != nil {
 		if !minAmount.IsInt64() {
 			return errors.New("--min-amount is more satoshis than exist")
@@ -877,7 +889,9 @@ func (tc *traceCtx) traceETH(ctx context.Context, j *traceJSON, g *graph, seeds 
 		return err
 	}
 	cfg := tracer.AccountConfig{Models: models, MaxHops: tc.opts.MaxHops, MaxNodes: tc.opts.MaxNodes, Until: until, Labels: tc.labeler(chains.Ethereum), StopAtLabeledSeeds: true,
-		Prefetch: func(as []chains.Address) error { return tc.attr.prefetch(ctx, chains.Ethereum, as) }}
+		Prefetch: func(as []chains.Address) error { return tc.attr.prefetch(ctx, chains.Ethereum, as) },
+		OnHop:    tc.onHop(chains.Ethereum, "addresses")}
+	defer tc.prog.done()
 	if minAmount != nil {
 		cfg.MinAmount = map[chains.Address]*big.Int{}
 		for _, s := range seeds {
