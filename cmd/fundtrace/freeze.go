@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fundtrace/fundtrace/investigate"
 	"github.com/fundtrace/fundtrace/report"
 	"github.com/fundtrace/fundtrace/tracefile"
 )
@@ -39,18 +40,18 @@ is the exchange's).`,
 
 // freezeJSON is one exchange's freezing request.
 type freezeJSON struct {
-	Exchange  string               `json:"exchange"`
-	Models    []string             `json:"models"`
-	Assets    map[string]assetJSON `json:"assets"`
-	Addresses []depositAddressJSON `json:"deposit_addresses"`
-	Deposits  []depositJSON        `json:"deposits"`
+	Exchange  string                     `json:"exchange"`
+	Models    []string                   `json:"models"`
+	Assets    map[string]tracefile.Asset `json:"assets"`
+	Addresses []tracefile.DepositAddress `json:"deposit_addresses"`
+	Deposits  []tracefile.Deposit        `json:"deposits"`
 }
 
 func runFreeze(c *cli.Context) error {
 	// Only the deposits and the summaries are needed: the flows, stops,
 	// nodes and poison sets stream past.
-	j, err := scanTrace(c.String("trace"), tracefile.Handler{Node: func(nodeJSON) error { return nil },
-		Flow: func(flowJSON) error { return nil }, Stop: func(stopJSON) error { return nil },
+	j, err := scanTrace(c.String("trace"), tracefile.Handler{Node: func(tracefile.Node) error { return nil },
+		Flow: func(tracefile.Flow) error { return nil }, Stop: func(tracefile.Stop) error { return nil },
 		Poisoned: func(tracefile.Poisoned) error { return nil }})
 	if err != nil {
 		return err
@@ -88,7 +89,7 @@ func runFreeze(c *cli.Context) error {
 		say("the trace reached no exchange: no freezing request written\n")
 		return done()
 	}
-	byEx, _ := byExchange(j.Deposits)
+	byEx, _ := investigate.ByExchange(j.Deposits)
 	for _, ex := range j.Exchanges {
 		ds := byEx[ex.Exchange]
 		if len(ds) == 0 {
@@ -98,7 +99,7 @@ func runFreeze(c *cli.Context) error {
 			written = append(written, requestJSON{Exchange: ex.Exchange, Why: why})
 			continue
 		}
-		var addrs []depositAddressJSON
+		var addrs []tracefile.DepositAddress
 		for _, a := range ex.Addresses {
 			if a.Deposits > 0 {
 				addrs = append(addrs, a)
@@ -129,7 +130,7 @@ func runFreeze(c *cli.Context) error {
 	return done()
 }
 
-func writeFreezeCSV(p string, j *traceJSON, ds []depositJSON) error {
+func writeFreezeCSV(p string, j *tracefile.Trace, ds []tracefile.Deposit) error {
 	f, err := os.Create(p)
 	if err != nil {
 		return err

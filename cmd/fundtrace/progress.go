@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/fundtrace/fundtrace/chains"
 )
 
 // progressLine shows a long command's progress on standard error as index
@@ -51,4 +53,10 @@ func (p *progressLine) done() {
 		fmt.Fprintln(p.w)
 		p.printed = false
 	}
+}
+
+// hop shows a trace's progress hop by hop (investigate.Options.OnHop).
+func (p *progressLine) hop(c chains.Chain, hop, frontier, followed int) {
+	p.show(fmt.Sprintf("trace %s: hop %d, %s in the frontier, %s followed", c, hop, group(int64(frontier)), group(int64(followed))),
+		"Tracing", "chain", c, "hop", hop, "frontier", frontier, "followed", followed)
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,13 +18,12 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/investigate"
 	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/prices"
 	"github.com/fundtrace/fundtrace/report"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/tracefile"
-	"github.com/fundtrace/fundtrace/tracer"
 )
 
 func reportCommand() *cli.Command {
@@ -113,13 +111,16 @@ func runReport(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		tc := newTraceCtx(c, st, o)
-		var seeds traceSeeds
-		if err := tc.readCase(&seeds, in.cas); err != nil {
+		prog := newProgressLine(c)
+		o.OnHop = prog.hop
+		iv := investigate.New(st, o)
+		var seeds investigate.Seeds
+		if err := iv.ReadCase(c.Context, &seeds, in.cas); err != nil {
 			return err
 		}
 		models := strings.Split(c.String("model"), ",")
-		j, err := tc.trace(seeds, models, 0, 0)
+		j, err := iv.Trace(c.Context, seeds, models, 0, 0)
+		prog.done()
 		if err != nil {
 			return err
 		}
@@ -330,7 +331,9 @@ func runVerify(c *cli.Context) error {
 			diffs = append(diffs, fmt.Sprintf("store: %s tip is %d %s, the bundle was made at %d %s", tip.Chain, m.TipHeight, m.TipHash, tip.Height, tip.Hash))
 		}
 	}
-	again, err := retrace(c, st, t)
+	prog := newProgressLine(c)
+	again, err := investigate.Retrace(c.Context, st, t, prog.hop)
+	prog.done()
 	if err != nil {
 		return fmt.Errorf("re-running the trace: %w", err)
 	}
@@ -342,7 +345,7 @@ func runVerify(c *cli.Context) error {
 		if strings.Contains(string(traceBytes[:min(len(traceBytes), 100)]), tracefile.SchemaV1) {
 			diffs = append(diffs, fmt.Sprintf("trace: written as %s; this version writes %s (docs/tracing.md: poison per deposit), so the files differ", tracefile.SchemaV1, tracefile.Schema))
 		}
-		diffs = append(diffs, traceDiffs(t, again)...)
+		diffs = append(diffs, investigate.Diffs(t, again)...)
 	}
 	// Rebuild the report from the same inputs.
 	in := reportInputs{fiat: man.Options["fiat"], date: man.Options["date"], ref: man.Options["case_ref"], version: man.Version}
@@ -402,112 +405,4 @@ func runVerify(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "verified %s: %d files match the manifest; the trace re-run against the store gives the same %d deposits and figures; the report rebuilt is byte-identical\n",
 		dir, len(man.Files), len(t.Deposits))
 	return nil
-}
-
-// retrace traces a trace file's seeds again with its parameters.
-func retrace(c *cli.Context, st backend, t *tracefile.Trace) (*tracefile.Trace, error) {
-	o := traceOpts{MaxHops: t.Params.MaxHops, MaxNodes: t.Params.MaxNodes, ThroughMixers: t.Params.ThroughMixers, Backward: t.Direction == "backward"}
-	// A min_amount other than its asset's default was given as
-	// --min-amount (one figure for every asset).
-	for id, v := range t.Params.MinAmount {
-		c, asset := chains.Bitcoin, chains.Address("")
-		if a := t.Assets[id]; a.Chain == "eth" {
-			c = chains.Ethereum
-			if id != "ETH" {
-				var err error
-				if asset, err = ethereum.ParseAddress(id); err != nil {
-					return nil, fmt.Errorf("the trace's asset %q: %w", id, err)
-				}
-			}
-		}
-		if v != tracer.DefaultMinAmount(c, asset).String() {
-			o.MinAmount, _ = new(big.Int).SetString(v, 10)
-		}
-	}
-	tc := newTraceCtx(c, st, o)
-	var seeds traceSeeds
-	for i, s := range t.Seeds {
-		switch s.Chain {
-		case "btc":
-			hs, vs, _ := strings.Cut(s.Outpoint, ":")
-			h, err := chains.ParseHash(hs)
-			if err != nil {
-				return nil, fmt.Errorf("seed %d: %w", i+1, err)
-			}
-			var vout uint32
-			if _, err := fmt.Sscan(vs, &vout); err != nil {
-				return nil, fmt.Errorf("seed %d: outpoint %q", i+1, s.Outpoint)
-			}
-			op := chains.Outpoint{Hash: h, Index: vout}
-			seeds.btc = append(seeds.btc, tracer.Seed{Outpoint: op, Ref: s.Victim})
-		case "eth":
-			ab, err := tc.account()
-			if err != nil {
-				return nil, err
-			}
-			h, err := chains.ParseHash(s.Tx)
-			if err != nil {
-				return nil, fmt.Errorf("seed %d: %w", i+1, err)
-			}
-			to, err := ethereum.ParseAddress(s.Address)
-			if err != nil {
-				return nil, fmt.Errorf("seed %d: %w", i+1, err)
-			}
-			pos := s.Position
-			tr, err := tracer.FindAccountSeed(c.Context, ab, chains.Ethereum, h, &pos, &to, nil, nil)
-			if err != nil {
-				return nil, fmt.Errorf("seed %d: %w", i+1, err)
-			}
-			seeds.eth = append(seeds.eth, tracer.AccountSeed{Transfer: tr, Ref: s.Victim})
-		default:
-			return nil, fmt.Errorf("seed %d: chain %q", i+1, s.Chain)
-		}
-	}
-	var from, until int64
-	if t.Params.From != "" {
-		ft, _ := time.Parse(time.RFC3339, t.Params.From)
-		from = ft.Unix()
-	}
-	if t.Params.Until != "" {
-		ut, _ := time.Parse(time.RFC3339, t.Params.Until)
-		until = ut.Unix()
-	}
-	return tc.trace(seeds, t.Models, from, until)
-}
-
-// traceDiffs says how two traces of the same seeds differ.
-func traceDiffs(was, now *tracefile.Trace) []string {
-	var out []string
-	key := func(d tracefile.Deposit) string {
-		return d.Chain + " " + d.Exchange + " " + d.Address + " " + d.Tx + d.Outpoint + d.Position + " " + d.Victim
-	}
-	old := map[string]tracefile.Deposit{}
-	for _, d := range was.Deposits {
-		old[key(d)] = d
-	}
-	seen := map[string]bool{}
-	for _, d := range now.Deposits {
-		k := key(d)
-		seen[k] = true
-		o, ok := old[k]
-		switch {
-		case !ok:
-			out = append(out, "trace: a new deposit now: "+k)
-		case o.Haircut != d.Haircut || o.FIFO != d.FIFO || o.Poison != d.Poison:
-			out = append(out, fmt.Sprintf("trace: deposit %s: haircut %s → %s, FIFO %s → %s", k, o.Haircut, d.Haircut, o.FIFO, d.FIFO))
-		}
-	}
-	for k := range old {
-		if !seen[k] {
-			out = append(out, "trace: a deposit no longer reached: "+k)
-		}
-	}
-	if len(was.Flows) != len(now.Flows) {
-		out = append(out, fmt.Sprintf("trace: %d flows, now %d", len(was.Flows), len(now.Flows)))
-	}
-	if len(out) == 0 {
-		out = append(out, "trace: the re-run differs from trace.json (the same deposits; flows, stops or labels differ)")
-	}
-	sort.Strings(out)
-	return out
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/investigate"
 	"github.com/fundtrace/fundtrace/sanctions"
 	"github.com/fundtrace/fundtrace/screening"
 	"github.com/fundtrace/fundtrace/store"
@@ -184,7 +185,7 @@ func (s screeningStore) ClusterOf(ctx context.Context, c chains.Chain, a chains.
 // ClustersOf answers many addresses in one query where the store can
 // (ClickHouse), else one by one: screening.Prefetch asks it.
 func (s screeningStore) ClustersOf(ctx context.Context, c chains.Chain, as []chains.Address) (map[chains.Address][2]uint32, error) {
-	if bc, ok := s.sanctionsStore.(batchAttribution); ok {
+	if bc, ok := s.sanctionsStore.(investigate.BatchStore); ok {
 		return bc.ClustersOf(ctx, c, as)
 	}
 	out := map[chains.Address][2]uint32{}

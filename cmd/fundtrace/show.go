@@ -13,6 +13,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/cluster"
+	"github.com/fundtrace/fundtrace/investigate"
 	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/store"
 )
@@ -53,18 +54,7 @@ func showCommand() *cli.Command {
 // btcNetwork returns the network of the store's Bitcoin data, which
 // decides how addresses are written and parsed.
 func btcNetwork(c *cli.Context, st backend) (*bitcoin.Network, error) {
-	m, err := st.Meta(c.Context, chains.Bitcoin)
-	if err != nil {
-		return nil, err
-	}
-	if m.TipHeight < 0 {
-		return nil, fmt.Errorf("the store %s holds no Bitcoin blocks yet: run fundtrace index btc first", st.Path())
-	}
-	n := bitcoin.NetworkByName(m.Network)
-	if n == nil {
-		return nil, fmt.Errorf("the store's bitcoin network %q is unknown to this build", m.Network)
-	}
-	return n, nil
+	return investigate.BitcoinNetwork(c.Context, st)
 }
 
 func oneArg(c *cli.Context, what string) (string, error) {
@@ -313,7 +303,7 @@ func runShowAddress(c *cli.Context) error {
 			}
 		}
 	}
-	if j.Labels, j.ClusterLabels, err = newAttribution(st).labels(c.Context, chains.Bitcoin, addr); err != nil {
+	if j.Labels, j.ClusterLabels, err = investigate.NewAttribution(st).Labels(c.Context, chains.Bitcoin, addr); err != nil {
 		return err
 	}
 	limit := c.Int("limit")

@@ -4,13 +4,14 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"github.com/fundtrace/fundtrace/internal/shareddata"
 	"math/big"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fundtrace/fundtrace/internal/shareddata"
 
 	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/sim"
@@ -37,7 +38,7 @@ func TestTraceAndFreeze(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tr traceJSON
+	var tr tracefile.Trace
 	if err := json.Unmarshal(b, &tr); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestTraceAndFreeze(t *testing.T) {
 	for _, sd := range tr.Seeds {
 		reached[sd.Outpoint] = "seed"
 	}
-	if tr.Schema != TraceSchema || tr.Direction != "forward" || len(tr.Exchanges) == 0 || len(tr.Nodes) == 0 || len(tr.PeelChains) == 0 {
+	if tr.Schema != tracefile.Schema || tr.Direction != "forward" || len(tr.Exchanges) == 0 || len(tr.Nodes) == 0 || len(tr.PeelChains) == 0 {
 		t.Fatalf("schema %q direction %q, %d exchanges, %d nodes, %d peel chains", tr.Schema, tr.Direction, len(tr.Exchanges), len(tr.Nodes), len(tr.PeelChains))
 	}
 	// Money followed through the scenario's CoinJoins is marked so, and
@@ -151,7 +152,7 @@ func TestTraceAndFreeze(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bounded traceJSON
+	var bounded tracefile.Trace
 	if err := json.Unmarshal([]byte(js), &bounded); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func TestTraceAndFreeze(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var byAddr traceJSON
+	var byAddr tracefile.Trace
 	if err := json.Unmarshal([]byte(js), &byAddr); err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +265,7 @@ func TestTraceETH(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back traceJSON
+	var back tracefile.Trace
 	if err := json.Unmarshal([]byte(js), &back); err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +279,7 @@ func TestTraceETH(t *testing.T) {
 		t.Fatalf("backward: %s, %d origins at exchanges of %d", back.Direction, exchanges, len(back.Origins))
 	}
 	// One seed by hash and log index: the token payment's Transfer log.
-	var tokenSeed seedJSON
+	var tokenSeed tracefile.Seed
 	for _, s := range tr.Seeds {
 		if s.Asset != "ETH" {
 			tokenSeed = s
@@ -289,7 +290,7 @@ func TestTraceETH(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var one traceJSON
+	var one tracefile.Trace
 	if err := json.Unmarshal([]byte(js), &one); err != nil || len(one.Seeds) != 1 || one.Seeds[0].Amount != tokenSeed.Amount {
 		t.Fatalf("seed by log index: %v %+v", err, one.Seeds)
 	}
@@ -388,7 +389,7 @@ func TestScreenExposure(t *testing.T) {
 	}
 }
 
-func tokenAsset(tr *traceJSON) string {
+func tokenAsset(tr *tracefile.Trace) string {
 	for id := range tr.Assets {
 		if id != "ETH" && id != "BTC" {
 			return id
@@ -415,7 +416,7 @@ func TestTraceOnClickHouse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var tr traceJSON
+		var tr tracefile.Trace
 		if err := json.Unmarshal([]byte(js), &tr); err != nil {
 			t.Fatal(err)
 		}
@@ -566,7 +567,7 @@ func TestTracePoisonPerDeposit(t *testing.T) {
 	}
 }
 
-func indexOfVictim(t *testing.T, tr *traceJSON, victim string) int {
+func indexOfVictim(t *testing.T, tr *tracefile.Trace, victim string) int {
 	t.Helper()
 	for i, s := range tr.Seeds {
 		if s.Victim == victim {

@@ -1,0 +1,517 @@
+package investigate
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math/big"
+	"slices"
+	"sort"
+	"strconv"
+
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/tracefile"
+	"github.com/fundtrace/fundtrace/tracer"
+)
+
+// Trace traces the seeds under the models (forward, or backward with
+// Options.Backward) with money moved after until (Unix seconds; 0 none)
+// not followed, and builds the trace file; from is recorded in it (it
+// chose the address seeds).
+func (iv *Investigation) Trace(ctx context.Context, seeds Seeds, models []string, from, until int64) (*tracefile.Trace, error) {
+	o := iv.opts
+	j := &tracefile.Trace{Schema: tracefile.Schema, Direction: "forward", Models: models, Assets: map[string]tracefile.Asset{}, StopCounts: map[string]int{},
+		Seeds: []tracefile.Seed{}, Nodes: []tracefile.Node{}, Flows: []tracefile.Flow{}, Deposits: []tracefile.Deposit{}, Poisoned: []tracefile.Poisoned{}, Exchanges: []tracefile.Exchange{},
+		PeelChains: []tracefile.PeelChain{}, Stops: []tracefile.Stop{},
+		Params: tracefile.Params{MaxHops: o.MaxHops, MaxNodes: o.MaxNodes, ThroughMixers: o.ThroughMixers, MinAmount: map[string]string{}}}
+	if o.Backward {
+		j.Direction = "backward"
+	}
+	if from > 0 {
+		j.Params.From = formatTime(from)
+	}
+	if until > 0 {
+		j.Params.Until = formatTime(until)
+	}
+	minAmount := o.MinAmount
+	g := newGraph()
+	if len(seeds.BTC) > 0 {
+		if err := iv.traceBTC(ctx, j, g, seeds.BTC, models, minAmount, until); err != nil {
+			return nil, err
+		}
+	}
+	if len(seeds.ETH) > 0 {
+		if err := iv.traceETH(ctx, j, g, seeds.ETH, models, minAmount, until); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range j.Stops {
+		j.StopCounts[s.Reason]++
+	}
+	j.Exchanges = SummarizeExchanges(j.Deposits, j.Poisoned, len(j.Seeds))
+	j.Nodes = iv.nodes(ctx, g)
+	return j, nil
+}
+
+// graph collects the flow graph's nodes with their role.
+type graph struct {
+	roles map[[2]string]string
+	order [][2]string
+	addr  map[[2]string]chains.Address
+}
+
+func newGraph() *graph {
+	return &graph{roles: map[[2]string]string{}, addr: map[[2]string]chains.Address{}}
+}
+
+var rolePriority = map[string]int{"intermediate": 0, "origin": 1, "seed": 2, "service": 3, "deposit": 4, "exchange": 5}
+
+func (g *graph) node(ch, text string, a chains.Address, role string) {
+	k := [2]string{ch, text}
+	old, ok := g.roles[k]
+	if !ok {
+		g.order = append(g.order, k)
+		g.addr[k] = a
+	}
+	if !ok || rolePriority[role] > rolePriority[old] {
+		g.roles[k] = role
+	}
+}
+
+func (iv *Investigation) nodes(ctx context.Context, g *graph) []tracefile.Node {
+	out := []tracefile.Node{}
+	// The trace file names chains as chains.Chain does: btc, eth.
+	byChain := map[chains.Chain][]chains.Address{}
+	for _, k := range g.order {
+		byChain[chains.Chain(k[0])] = append(byChain[chains.Chain(k[0])], g.addr[k])
+	}
+	labelers := map[chains.Chain]tracer.Labeler{}
+	for ch, as := range byChain {
+		if err := iv.attr.prefetch(ctx, ch, as); err != nil {
+			slog.Warn("Reading the labels and clusters of the trace's addresses in one query failed; reading them one by one", "chain", ch, "err", err)
+		}
+		labelers[ch] = iv.labeler(ctx, ch)
+	}
+	for _, k := range g.order {
+		ch := chains.Chain(k[0])
+		n := tracefile.Node{Chain: k[0], Address: k[1], Role: g.roles[k]}
+		a := g.addr[k]
+		if cat, name, ok := labelers[ch](a); ok {
+			n.Label, n.Category = name, cat
+		}
+		if iv.attr.cs != nil {
+			if id, size, err := iv.attr.cluster(ctx, ch, a); err == nil && size > 1 {
+				n.Cluster, n.ClusterSize = id, size
+				n.ClusterFlagged = iv.attr.flagged(ctx, ch, id)
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func ratString(r *big.Rat) string {
+	if r == nil {
+		return "0"
+	}
+	return new(big.Int).Quo(r.Num(), r.Denom()).String()
+}
+
+func (iv *Investigation) traceBTC(ctx context.Context, j *tracefile.Trace, g *graph, seeds []tracer.Seed, models []string, minAmount *big.Int, until int64) error {
+	net, err := iv.btcNet(ctx)
+	if err != nil {
+		return err
+	}
+	j.Assets["BTC"] = tracefile.Asset{Chain: "btc", Symbol: "BTC", Decimals: 8}
+	cfg := tracer.Config{Models: models, MaxHops: iv.opts.MaxHops, MaxNodes: iv.opts.MaxNodes, ThroughMixers: iv.opts.ThroughMixers,
+		Until: until, Labels: iv.labeler(ctx, chains.Bitcoin), StopAtLabeledSeeds: true,
+		Prefetch: func(as []chains.Address) error { return iv.attr.prefetch(ctx, chains.Bitcoin, as) },
+		OnHop:    iv.onHop(chains.Bitcoin)}
+	if minAmount != nil {
+		if !minAmount.IsInt64() {
+			return errors.New("--min-amount is more satoshis than exist")
+		}
+		cfg.MinAmount = max(minAmount.Int64(), 1)
+	}
+	j.Params.MinAmount["BTC"] = tracer.DefaultMinAmount(chains.Bitcoin, "").String()
+	if cfg.MinAmount > 0 {
+		j.Params.MinAmount["BTC"] = strconv.FormatInt(cfg.MinAmount, 10)
+	}
+	enc := func(a chains.Address) string {
+		if a == "" {
+			return ""
+		}
+		return net.MustEncode(a)
+	}
+	seedTxs, err := iv.st.Txs(ctx, chains.Bitcoin, outpointHashes(seeds))
+	if err != nil {
+		return err
+	}
+	base := len(j.Seeds) // the file numbers seeds across chains
+	for i, s := range seeds {
+		tx := seedTxs[i]
+		o := tx.Outputs[s.Outpoint.Index]
+		j.Seeds = append(j.Seeds, tracefile.Seed{Chain: "btc", Victim: s.Ref, Tx: s.Outpoint.Hash.String(), Outpoint: s.Outpoint.String(),
+			Address: enc(o.Address()), Asset: "BTC", Amount: strconv.FormatInt(o.Value, 10), Height: tx.Height, Time: formatTime(tx.Time)})
+		g.node("btc", enc(o.Address()), o.Address(), "seed")
+	}
+	if iv.opts.Backward {
+		res, err := tracer.BitcoinBackward(ctx, iv.st, chains.Bitcoin, seeds, cfg)
+		if err != nil {
+			return fmt.Errorf("trace: %w", err)
+		}
+		for _, f := range res.Flows {
+			j.Flows = append(j.Flows, btcFlowJSON(f, enc))
+			for _, a := range f.From {
+				g.node("btc", enc(a), a, "intermediate")
+			}
+		}
+		for _, o := range res.Origins {
+			j.Origins = append(j.Origins, tracefile.Origin{Chain: "btc", Victim: seeds[o.Seed].Ref, Reason: o.Reason, Category: o.Category, Name: o.Name,
+				Address: enc(o.Address), Tx: o.Outpoint.Hash.String(), Outpoint: o.Outpoint.String(), Height: o.Height, Time: formatTime(o.Time),
+				Hop: o.Hop, Asset: "BTC", Haircut: ratString(o.Amounts.Haircut), FIFO: strconv.FormatInt(o.Amounts.FIFO, 10), Poison: strconv.FormatInt(o.Amounts.Poison, 10)})
+			if o.Address != "" {
+				g.node("btc", enc(o.Address), o.Address, "origin")
+			}
+		}
+		j.Stats = append(j.Stats, tracefile.Stats{Chain: "btc", Hops: res.Hops, Queries: res.Lookups, Visited: res.Coins})
+		return nil
+	}
+	res, err := tracer.Bitcoin(ctx, iv.st, chains.Bitcoin, seeds, cfg)
+	if err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	times := map[chains.Hash]int64{}
+	for _, f := range res.Flows {
+		j.Flows = append(j.Flows, btcFlowJSON(f, enc))
+		times[f.Tx] = f.Time
+		g.node("btc", enc(f.To), f.To, "intermediate")
+	}
+	for i, s := range seeds {
+		times[s.Outpoint.Hash] = seedTxs[i].Time
+	}
+	var missing []chains.Hash
+	for _, d := range res.Deposits {
+		if _, ok := times[d.Outpoint.Hash]; !ok {
+			times[d.Outpoint.Hash] = 0
+			missing = append(missing, d.Outpoint.Hash)
+		}
+	}
+	for _, p := range res.Poisoned {
+		if _, ok := times[p.Outpoint.Hash]; !ok {
+			times[p.Outpoint.Hash] = 0
+			missing = append(missing, p.Outpoint.Hash)
+		}
+	}
+	if txs, err := iv.st.Txs(ctx, chains.Bitcoin, missing); err == nil {
+		for _, tx := range txs {
+			times[tx.Hash] = tx.Time
+		}
+	}
+	for _, d := range res.Deposits {
+		t := times[d.Outpoint.Hash]
+		j.Deposits = append(j.Deposits, tracefile.Deposit{Chain: "btc", Exchange: d.Exchange, Address: enc(d.Address), Tx: d.Outpoint.Hash.String(),
+			Outpoint: d.Outpoint.String(), Height: d.Height, Time: formatTime(t), Asset: "BTC", Value: strconv.FormatInt(d.Value, 10),
+			Victim: victimOf(d.Seed, func(i int) string { return seeds[i].Ref }), Haircut: ratString(d.Amounts.Haircut), FIFO: strconv.FormatInt(d.Amounts.FIFO, 10),
+			Poison: strconv.FormatInt(d.Amounts.Poison, 10), Hop: d.Hop, Evidence: d.Evidence})
+		g.node("btc", enc(d.Address), d.Address, "deposit")
+	}
+	for _, p := range res.Poisoned {
+		j.Poisoned = append(j.Poisoned, tracefile.Poisoned{Chain: "btc", Exchange: p.Exchange, Address: enc(p.Address), Tx: p.Outpoint.Hash.String(),
+			Outpoint: p.Outpoint.String(), Height: p.Height, Time: formatTime(times[p.Outpoint.Hash]), Asset: "BTC", Value: strconv.FormatInt(p.Value, 10),
+			Hop: p.Hop, Evidence: p.Evidence, Victims: p.Seeds.Len(), Seeds: seedRanges(p.Seeds, base)})
+		g.node("btc", enc(p.Address), p.Address, "deposit")
+	}
+	mergedInto(j.Seeds[base:], res.Merged, ratString)
+	for _, s := range res.Stops {
+		j.Stops = append(j.Stops, tracefile.Stop{Chain: "btc", Reason: s.Reason, Where: s.Outpoint.String(), Asset: "BTC", Detail: s.Detail})
+	}
+	for _, pc := range tracer.PeelChains(res.Flows) {
+		p := tracefile.PeelChain{Chain: "btc", Steps: len(pc.Txs), Start: formatTime(pc.Rest[0].Time), End: formatTime(pc.Rest[len(pc.Rest)-1].Time)}
+		for i, h := range pc.Txs {
+			p.Txs = append(p.Txs, h.String())
+			p.Rest = append(p.Rest, enc(pc.Rest[i].To))
+			p.Peeled = append(p.Peeled, enc(pc.Peeled[i].To))
+		}
+		j.PeelChains = append(j.PeelChains, p)
+	}
+	j.Stats = append(j.Stats, tracefile.Stats{Chain: "btc", Hops: res.Hops, Queries: res.Lookups, Visited: res.Coins, OtherShares: res.MergedShares})
+	return nil
+}
+
+func outpointHashes(seeds []tracer.Seed) []chains.Hash {
+	hs := make([]chains.Hash, len(seeds))
+	for i, s := range seeds {
+		hs[i] = s.Outpoint.Hash
+	}
+	return hs
+}
+
+func btcFlowJSON(f tracer.Flow, enc func(chains.Address) string) tracefile.Flow {
+	fj := tracefile.Flow{Chain: "btc", Tx: f.Tx.String(), Height: f.Height, Time: formatTime(f.Time), Hop: f.Hop, Asset: "BTC", To: enc(f.To),
+		Outpoint: f.Output.String(), Value: strconv.FormatInt(f.Value, 10), Haircut: ratString(f.Haircut), FIFO: strconv.FormatInt(f.FIFO, 10),
+		Poison: f.Poison, Peel: f.Peel, CoinJoin: f.CoinJoin}
+	for _, a := range f.From {
+		fj.From = append(fj.From, enc(a))
+	}
+	return fj
+}
+
+// assetID names an Ethereum asset in the trace: ETH or the token contract.
+func (iv *Investigation) assetID(ctx context.Context, j *tracefile.Trace, a chains.Address) string {
+	if a == "" {
+		j.Assets["ETH"] = tracefile.Asset{Chain: "eth", Symbol: "ETH", Decimals: 18}
+		return "ETH"
+	}
+	id := ethereum.FormatAddress(a)
+	if _, ok := j.Assets[id]; !ok {
+		aj := tracefile.Asset{Chain: "eth", Symbol: id}
+		if t, err := iv.ab.Token(ctx, chains.Ethereum, a); err == nil {
+			if t.HasSymbol {
+				aj.Symbol = t.Symbol
+			}
+			if t.HasDecimals {
+				aj.Decimals = int(t.Decimals)
+			}
+		}
+		j.Assets[id] = aj
+	}
+	return id
+}
+
+func (iv *Investigation) traceETH(ctx context.Context, j *tracefile.Trace, g *graph, seeds []tracer.AccountSeed, models []string, minAmount *big.Int, until int64) error {
+	ab, err := iv.account(ctx)
+	if err != nil {
+		return err
+	}
+	cfg := tracer.AccountConfig{Models: models, MaxHops: iv.opts.MaxHops, MaxNodes: iv.opts.MaxNodes, Until: until, Labels: iv.labeler(ctx, chains.Ethereum), StopAtLabeledSeeds: true,
+		Prefetch: func(as []chains.Address) error { return iv.attr.prefetch(ctx, chains.Ethereum, as) },
+		OnHop:    iv.onHop(chains.Ethereum)}
+	if minAmount != nil {
+		cfg.MinAmount = map[chains.Address]*big.Int{}
+		for _, s := range seeds {
+			cfg.MinAmount[s.Transfer.Asset] = minAmount
+		}
+	}
+	enc := ethereum.FormatAddress
+	base := len(j.Seeds) // the file numbers seeds across chains
+	for _, s := range seeds {
+		t := s.Transfer
+		asset := iv.assetID(ctx, j, t.Asset)
+		j.Seeds = append(j.Seeds, tracefile.Seed{Chain: "eth", Victim: s.Ref, Tx: "0x" + t.TxHash.String(), Position: t.Position, Address: enc(t.To),
+			Asset: asset, Amount: t.Amount.String(), Height: t.Height, Time: formatTime(t.Time)})
+		g.node("eth", enc(t.To), t.To, "seed")
+		m := tracer.DefaultMinAmount(chains.Ethereum, t.Asset)
+		if minAmount != nil {
+			m = minAmount
+		}
+		j.Params.MinAmount[asset] = m.String()
+	}
+	flow := func(f tracer.AccountFlow) tracefile.Flow {
+		t := f.Transfer
+		return tracefile.Flow{Chain: "eth", Tx: "0x" + t.TxHash.String(), Height: t.Height, Time: formatTime(t.Time), Hop: f.Hop, Asset: iv.assetID(ctx, j, t.Asset),
+			From: []string{enc(t.From)}, To: enc(t.To), Position: t.Position, Value: t.Amount.String(), Haircut: f.Amounts.HaircutUnits().String(),
+			FIFO: f.Amounts.FIFO.String(), Poison: f.Amounts.Poison.Sign() > 0}
+	}
+	if iv.opts.Backward {
+		res, err := tracer.AccountBackward(ctx, ab, chains.Ethereum, seeds, cfg)
+		if err != nil {
+			return fmt.Errorf("trace: %w", err)
+		}
+		for _, f := range res.Flows {
+			j.Flows = append(j.Flows, flow(f))
+			g.node("eth", enc(f.Transfer.From), f.Transfer.From, "intermediate")
+		}
+		for _, o := range res.Origins {
+			t := o.Transfer
+			oj := tracefile.Origin{Chain: "eth", Victim: seeds[o.Seed].Ref, Reason: o.Reason, Category: o.Category, Name: o.Name,
+				Tx: "0x" + t.TxHash.String(), Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Hop: o.Hop, Asset: iv.assetID(ctx, j, t.Asset),
+				Haircut: o.Amounts.HaircutUnits().String(), FIFO: o.Amounts.FIFO.String(), Poison: o.Amounts.Poison.String()}
+			if o.Address != "" {
+				oj.Address = enc(o.Address)
+				g.node("eth", oj.Address, o.Address, "origin")
+			}
+			j.Origins = append(j.Origins, oj)
+		}
+		j.Stats = append(j.Stats, tracefile.Stats{Chain: "eth", Hops: res.Hops, Queries: res.Lookups, Visited: res.Visits})
+		return nil
+	}
+	res, err := tracer.Account(ctx, ab, chains.Ethereum, seeds, cfg)
+	if err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	for _, f := range res.Flows {
+		j.Flows = append(j.Flows, flow(f))
+		g.node("eth", enc(f.Transfer.To), f.Transfer.To, "intermediate")
+	}
+	for _, d := range res.Deposits {
+		t := d.Transfer
+		j.Deposits = append(j.Deposits, tracefile.Deposit{Chain: "eth", Exchange: d.Exchange, Address: enc(d.Address), Tx: "0x" + t.TxHash.String(),
+			Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Asset: iv.assetID(ctx, j, t.Asset), Value: t.Amount.String(),
+			Victim: victimOf(d.Seed, func(i int) string { return seeds[i].Ref }), Haircut: d.Amounts.HaircutUnits().String(), FIFO: d.Amounts.FIFO.String(),
+			Poison: d.Amounts.Poison.String(), Hop: d.Hop, Evidence: d.Evidence})
+		g.node("eth", enc(d.Address), d.Address, "deposit")
+	}
+	for _, p := range res.Poisoned {
+		t := p.Transfer
+		j.Poisoned = append(j.Poisoned, tracefile.Poisoned{Chain: "eth", Exchange: p.Exchange, Address: enc(p.Address), Tx: "0x" + t.TxHash.String(),
+			Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Asset: iv.assetID(ctx, j, t.Asset), Value: t.Amount.String(),
+			Hop: p.Hop, Evidence: p.Evidence, Victims: p.Seeds.Len(), Seeds: seedRanges(p.Seeds, base)})
+		g.node("eth", enc(p.Address), p.Address, "deposit")
+	}
+	mergedInto(j.Seeds[base:], res.Merged, ratString)
+	for _, s := range res.Stops {
+		sj := tracefile.Stop{Chain: "eth", Reason: s.Reason, Where: enc(s.Address), Asset: iv.assetID(ctx, j, s.Asset), Detail: s.Detail,
+			Haircut: s.Amounts.HaircutUnits().String(), FIFO: s.Amounts.FIFO.String()}
+		if s.Tx != (chains.Hash{}) {
+			sj.Tx = "0x" + s.Tx.String()
+		}
+		j.Stops = append(j.Stops, sj)
+	}
+	j.Stats = append(j.Stats, tracefile.Stats{Chain: "eth", Hops: res.Hops, Queries: res.Lookups, Visited: res.Visits, OtherShares: res.MergedShares})
+	return nil
+}
+
+// victimOf names a deposit row's seed: its reference, or the
+// other-victims remainder.
+func victimOf(seed int, ref func(int) string) string {
+	if seed == tracer.Other {
+		return tracefile.OtherVictims
+	}
+	return ref(seed)
+}
+
+// seedRanges writes a poison set as the file's seed numbers (the chain's
+// seeds start at base in the file's list).
+func seedRanges(s *tracer.SeedSet, base int) string {
+	ids := make([]int, 0, s.Len())
+	s.Each(func(i int) { ids = append(ids, base+i) })
+	return tracefile.FormatRanges(ids)
+}
+
+// mergedInto records on each seed how much of it the haircut model merged
+// into the other-victims remainder.
+func mergedInto(seeds []tracefile.Seed, merged map[int]*big.Rat, units func(*big.Rat) string) {
+	for i, r := range merged {
+		if i >= 0 && i < len(seeds) && r.Sign() > 0 {
+			seeds[i].MergedIntoOther = units(r)
+		}
+	}
+}
+
+// WritePoisonPairs writes every victim and deposit a trace's poison sets
+// link, one CSV row each, streamed: a case of a thousand victims through
+// shared hubs has millions.
+func WritePoisonPairs(w io.Writer, j *tracefile.Trace) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"victim", "seed", "chain", "exchange", "deposit_address", "txid", "outpoint", "position", "height", "time", "asset", "value", "hop"})
+	for _, p := range j.Poisoned {
+		ids, err := tracefile.ParseRanges(p.Seeds, len(j.Seeds))
+		if err != nil {
+			return fmt.Errorf("poisoned deposit %s: %w", p.Tx, err)
+		}
+		for _, i := range ids {
+			cw.Write([]string{j.Seeds[i].Victim, strconv.Itoa(i + 1), p.Chain, p.Exchange, p.Address, p.Tx, p.Outpoint, p.Position,
+				strconv.FormatInt(p.Height, 10), p.Time, p.Asset, p.Value, strconv.Itoa(p.Hop)})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// onHop passes a chain's hops on to Options.OnHop.
+func (iv *Investigation) onHop(c chains.Chain) func(hop, frontier, followed int) {
+	if iv.opts.OnHop == nil {
+		return nil
+	}
+	return func(hop, frontier, followed int) { iv.opts.OnHop(c, hop, frontier, followed) }
+}
+
+// SummarizeExchanges groups deposits by exchange and deposit address,
+// with first and last seen and totals per asset and model.
+// Deposits counts deposit rows (a victim's money by one transaction);
+// poison's totals count each poisoned deposit's value once, and
+// poison_victims how many victims' money touched the address.
+func SummarizeExchanges(ds []tracefile.Deposit, ps []tracefile.Poisoned, nSeeds int) []tracefile.Exchange {
+	byEx, names := ByExchange(ds)
+	poisonBy := map[string][]tracefile.Poisoned{}
+	for _, p := range ps {
+		if _, ok := byEx[p.Exchange]; !ok && len(poisonBy[p.Exchange]) == 0 {
+			names = append(names, p.Exchange)
+		}
+		poisonBy[p.Exchange] = append(poisonBy[p.Exchange], p)
+	}
+	sort.Strings(names)
+	out := []tracefile.Exchange{}
+	for _, e := range names {
+		ex := tracefile.Exchange{Exchange: e, Deposits: len(byEx[e])}
+		at := map[[2]string]int{}
+		addr := func(chain, address, asset, time string) *tracefile.DepositAddress {
+			k := [2]string{chain, address}
+			i, ok := at[k]
+			if !ok {
+				i = len(ex.Addresses)
+				at[k] = i
+				ex.Addresses = append(ex.Addresses, tracefile.DepositAddress{Chain: chain, Address: address, FirstSeen: time, LastSeen: time,
+					Totals: map[string]map[string]string{}})
+			}
+			a := &ex.Addresses[i]
+			a.FirstSeen, a.LastSeen = min(a.FirstSeen, time), max(a.LastSeen, time)
+			if a.Totals[asset] == nil {
+				a.Totals[asset] = map[string]string{"haircut": "0", "fifo": "0", "poison": "0"}
+			}
+			if ex.FirstSeen == "" {
+				ex.FirstSeen, ex.LastSeen = time, time
+			}
+			ex.FirstSeen, ex.LastSeen = min(ex.FirstSeen, time), max(ex.LastSeen, time)
+			return a
+		}
+		for _, d := range byEx[e] {
+			a := addr(d.Chain, d.Address, d.Asset, d.Time)
+			a.Deposits++
+			a.Totals[d.Asset]["haircut"] = tracefile.AddUnits(a.Totals[d.Asset]["haircut"], d.Haircut)
+			a.Totals[d.Asset]["fifo"] = tracefile.AddUnits(a.Totals[d.Asset]["fifo"], d.FIFO)
+			if !slices.Contains(a.Victims, d.Victim) {
+				a.Victims = append(a.Victims, d.Victim)
+			}
+		}
+		touched := map[[2]string][]bool{}
+		for _, p := range poisonBy[e] {
+			a := addr(p.Chain, p.Address, p.Asset, p.Time)
+			a.Totals[p.Asset]["poison"] = tracefile.AddUnits(a.Totals[p.Asset]["poison"], p.Value)
+			k := [2]string{p.Chain, p.Address}
+			if touched[k] == nil {
+				touched[k] = make([]bool, nSeeds)
+			}
+			ids, _ := tracefile.ParseRanges(p.Seeds, nSeeds)
+			for _, i := range ids {
+				if !touched[k][i] {
+					touched[k][i] = true
+					a.PoisonVictims++
+				}
+			}
+		}
+		for i := range ex.Addresses {
+			if ex.Addresses[i].Victims == nil {
+				ex.Addresses[i].Victims = []string{}
+			}
+		}
+		sort.SliceStable(ex.Addresses, func(i, k int) bool { return ex.Addresses[i].FirstSeen < ex.Addresses[k].FirstSeen })
+		out = append(out, ex)
+	}
+	return out
+}
+
+// ByExchange groups deposits by exchange, the names sorted.
+func ByExchange(ds []tracefile.Deposit) (map[string][]tracefile.Deposit, []string) {
+	by := map[string][]tracefile.Deposit{}
+	for _, d := range ds {
+		by[d.Exchange] = append(by[d.Exchange], d)
+	}
+	return by, slices.Sorted(maps.Keys(by))
+}
