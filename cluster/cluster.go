@@ -17,8 +17,7 @@ import (
 
 // Source is what clustering reads from a store.
 type Source interface {
-	Meta(ctx context.Context, c chains.Chain) (store.Meta, error)
-	BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error)
+	store.ChainReader
 	Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error)
 	FirstSeen(ctx context.Context, c chains.Chain, a chains.Address) (int64, error)
 }

@@ -12,8 +12,7 @@ import (
 
 // AccountSource is what clustering an account chain reads.
 type AccountSource interface {
-	Meta(ctx context.Context, c chains.Chain) (store.Meta, error)
-	BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error)
+	store.ChainReader
 	AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error)
 	BlockTransfers(ctx context.Context, c chains.Chain, h int64) ([]chains.Transfer, error)
 }

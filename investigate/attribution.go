@@ -15,8 +15,8 @@ import (
 // per command, not once per address asked about.
 type Attribution struct {
 	st        Store
-	lst       LabelStore    // nil when the store keeps no labels
-	cs        cluster.Store // nil when it keeps no clusters
+	lst       store.LabelStore // nil when the store keeps no labels
+	cs        cluster.Store    // nil when it keeps no clusters
 	batch     BatchStore
 	byCluster map[clusterKey][]labels.Label
 	metas     map[chains.Chain]*store.ClusterMeta
@@ -116,7 +116,7 @@ type clusterKey struct {
 
 func NewAttribution(st Store) *Attribution {
 	x := &Attribution{st: st}
-	x.lst, _ = st.(LabelStore)
+	x.lst, _ = st.(store.LabelStore)
 	x.cs, _ = st.(cluster.Store)
 	x.batch, _ = st.(BatchStore)
 	return x

@@ -7,34 +7,24 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
-	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/store"
 )
 
-// Store is what an investigation reads of any store: where each chain
-// stands, a UTXO chain's transactions, spenders and address histories.
-// Account chains, labels and clusters are read when the store keeps them
-// (AccountStore, LabelStore, cluster.Store; ClickHouse's batch lookups).
+// Store is what an investigation reads of any store (the roles are
+// store's; store.Store has them all): where each chain stands, a UTXO
+// chain's transactions, spenders and address histories. Account chains,
+// labels and clusters are read when the store keeps them (AccountStore,
+// store.LabelStore, cluster.Store; ClickHouse's batch lookups, BatchStore).
 type Store interface {
-	Meta(ctx context.Context, c chains.Chain) (store.Meta, error)
-	Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.Tx, error)
-	Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error)
-	AddressHistory(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]store.HistoryEntry, error)
+	store.ChainReader
+	store.UTXOReader
 	Path() string
 }
 
-// AccountStore is a store that keeps account chains (Ethereum).
+// AccountStore is a Store that keeps account chains (Ethereum).
 type AccountStore interface {
 	Store
-	AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error)
-	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error)
-	Token(ctx context.Context, c chains.Chain, a chains.Address) (chains.Token, error)
-}
-
-// LabelStore is a store that keeps labels.
-type LabelStore interface {
-	Labels(ctx context.Context, c chains.Chain, a chains.Address) ([]labels.Label, error)
-	EachLabel(ctx context.Context, fn func(labels.Label) error) error
+	store.AccountReader
 }
 
 // BitcoinNetwork is the Bitcoin network the store holds, or an error

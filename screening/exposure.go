@@ -27,30 +27,24 @@ type Exposure struct {
 	MinHops      int   `json:"nearest_hop"`
 }
 
-// bitcoinSource is what Bitcoin exposure reads.
-type bitcoinSource interface {
+// ChainData is what exposure reads: a UTXO chain's transactions and
+// address histories, an account chain's transfers and tokens (both
+// stores keep them: store.Store).
+type ChainData interface {
 	tracer.Source
-	AddressHistory(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]store.HistoryEntry, error)
-}
-
-// accountSource is what account-chain exposure reads.
-type accountSource interface {
 	tracer.AccountSource
+	AddressHistory(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]store.HistoryEntry, error)
 	Token(ctx context.Context, c chains.Chain, a chains.Address) (chains.Token, error)
 }
 
 // Exposures computes a's exposure within hops from the store st (which
 // must keep the chain's transactions), attributing by l's labels.
-func (s *Screener) Exposures(ctx context.Context, st any, l *List, c chains.Chain, a chains.Address, hops int) ([]Exposure, error) {
+func (s *Screener) Exposures(ctx context.Context, st ChainData, l *List, c chains.Chain, a chains.Address, hops int) ([]Exposure, error) {
 	labeler := s.Labeler(ctx, l)(c)
 	out := []Exposure{}
 	switch c {
 	case chains.Bitcoin:
-		src, ok := st.(bitcoinSource)
-		if !ok {
-			return nil, fmt.Errorf("the store does not keep Bitcoin transactions")
-		}
-		hist, err := src.AddressHistory(ctx, c, a, 0)
+		hist, err := st.AddressHistory(ctx, c, a, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -58,7 +52,7 @@ func (s *Screener) Exposures(ctx context.Context, st any, l *List, c chains.Chai
 		for _, h := range hist {
 			seeds = append(seeds, chains.Outpoint{Hash: h.TxHash, Index: h.Vout})
 		}
-		es, err := tracer.Exposures(ctx, src, c, seeds, hops, labeler)
+		es, err := tracer.Exposures(ctx, st, c, seeds, hops, labeler)
 		if err != nil {
 			return nil, err
 		}
@@ -67,11 +61,7 @@ func (s *Screener) Exposures(ctx context.Context, st any, l *List, c chains.Chai
 				Received: strconv.FormatInt(e.Received, 10), SentSats: e.Sent, ReceivedSats: e.Received, MinHops: e.MinHops})
 		}
 	case chains.Ethereum:
-		src, ok := st.(accountSource)
-		if !ok {
-			return nil, fmt.Errorf("the store does not keep Ethereum transfers")
-		}
-		es, err := tracer.AccountExposures(ctx, src, c, a, hops, labeler)
+		es, err := tracer.AccountExposures(ctx, st, c, a, hops, labeler)
 		if err != nil {
 			return nil, err
 		}
@@ -79,7 +69,7 @@ func (s *Screener) Exposures(ctx context.Context, st any, l *List, c chains.Chai
 			x := Exposure{Category: e.Category, Name: e.Name, Asset: "ETH", Decimals: 18, Sent: e.Sent.String(), Received: e.Received.String(), MinHops: e.MinHops}
 			if e.Asset != "" {
 				x.Asset, x.Decimals = ethereum.FormatAddress(e.Asset), 0
-				if t, err := src.Token(ctx, c, e.Asset); err == nil {
+				if t, err := st.Token(ctx, c, e.Asset); err == nil {
 					if t.HasSymbol {
 						x.Asset = t.Symbol
 					}

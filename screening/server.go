@@ -33,9 +33,8 @@ type Config struct {
 	Rate            float64       // requests a second per key, unless the key says otherwise (default 2,000)
 	Burst           int           // default: Rate (at least 1)
 	MaxExposureHops int           // the most ?exposure= may ask (default 6)
-	// Data is the store, for exposure (it must keep the chains'
-	// transactions); nil disables ?exposure.
-	Data any
+	// Data is the store, for exposure; nil disables ?exposure.
+	Data ChainData
 	// Import, when set, imports an uploaded sanctions file (POST
 	// /v1/admin/sanctions, admin keys only) into the store.
 	// With force false it must refuse a list that drops most of the

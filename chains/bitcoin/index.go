@@ -25,14 +25,14 @@ import (
 // Sink is what the indexer needs of a store: where the chain stands,
 // the outputs that inputs spend, and an atomic append of blocks.
 type Sink interface {
+	store.Writer
 	Meta(ctx context.Context, c chains.Chain) (store.Meta, error)
 	LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]*chains.Output, error)
-	WriteBlocks(ctx context.Context, c chains.Chain, network string, blocks []store.BlockData, o store.WriteOptions) error
-	SetSourceStats(ctx context.Context, c chains.Chain, network string, stale, unconnected int64) error
-	// BlockByHeight and Rollback let a reorganisation be undone: find
-	// where the stored chain leaves the best one, remove what is above.
+	// BlockByHeight and Rollback (a Writer's) let a reorganisation be
+	// undone: find where the stored chain leaves the best one, remove
+	// what is above. (Narrower than store.ChainReader: a benchmark's
+	// in-memory sink has no blocks by hash.)
 	BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error)
-	Rollback(ctx context.Context, c chains.Chain, to int64) error
 }
 
 // IndexConfig configures Index.

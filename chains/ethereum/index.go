@@ -25,10 +25,8 @@ import (
 
 // Sink is what the indexer needs of a store.
 type Sink interface {
-	Meta(ctx context.Context, c chains.Chain) (store.Meta, error)
-	WriteBlocks(ctx context.Context, c chains.Chain, network string, blocks []store.BlockData, o store.WriteOptions) error
-	BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error)
-	Rollback(ctx context.Context, c chains.Chain, to int64) error
+	store.ChainReader
+	store.Writer
 }
 
 // IndexConfig says what to index and how.

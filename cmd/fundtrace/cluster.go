@@ -94,7 +94,7 @@ func runCluster(c *cli.Context) error {
 		return fmt.Errorf("unknown cluster subcommand %q (see fundtrace help cluster)", c.Args().First())
 	}
 	// Clustering reads the store in sequential passes: a small cache.
-	st, cs, err := openAsCache[cluster.Store](c, writeStore, 32<<20)
+	st, err := openStoreCache(c, writeStore, 32<<20)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func runCluster(c *cli.Context) error {
 		}
 		prog.show(fmt.Sprintf("cluster %s: %s %s", p.Stage, group(p.Done), of), "Clustering", "chain", chain, "pass", p.Stage, "done", p.Done, "of", p.Total)
 	}
-	sum, err := cluster.RunWith(c.Context, cs, chain, set, cluster.Options{GuardSize: c.Int("guard-size"), Progress: show})
+	sum, err := cluster.RunWith(c.Context, st, chain, set, cluster.Options{GuardSize: c.Int("guard-size"), Progress: show})
 	prog.done()
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
@@ -178,7 +178,7 @@ type suspectJSON struct {
 }
 
 func runClusterSuspects(c *cli.Context) error {
-	st, cs, err := openAs[cluster.Store](c, readStore)
+	st, err := openStore(c, readStore)
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func runClusterSuspects(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	m, ok, err := cs.ClusterMeta(c.Context, chain)
+	m, ok, err := st.ClusterMeta(c.Context, chain)
 	if err != nil {
 		return err
 	}
@@ -259,7 +259,7 @@ func runClusterExplain(c *cli.Context) error {
 	if len(pos) != 2 {
 		return fmt.Errorf("want two addresses, got %d arguments", len(pos))
 	}
-	st, cs, err := openAs[cluster.Store](c, readStore)
+	st, err := openStore(c, readStore)
 	if err != nil {
 		return err
 	}
@@ -274,7 +274,7 @@ func runClusterExplain(c *cli.Context) error {
 			return err
 		}
 	}
-	path, err := cluster.Explain(c.Context, cs, chains.Bitcoin, as[0], as[1])
+	path, err := cluster.Explain(c.Context, st, chains.Bitcoin, as[0], as[1])
 	if err != nil {
 		return err
 	}
@@ -304,7 +304,7 @@ func runClusterExplain(c *cli.Context) error {
 }
 
 func runClusterExport(c *cli.Context) error {
-	st, cs, err := openAs[cluster.Store](c, readStore)
+	st, err := openStore(c, readStore)
 	if err != nil {
 		return err
 	}
@@ -328,8 +328,8 @@ func runClusterExport(c *cli.Context) error {
 	cw.Write([]string{"address", "cluster_id", "cluster_size"})
 	// A store that streams its rows (the embedded store, in address
 	// order) is read so; LoadClusters (first-seen order) otherwise.
-	each := cs.LoadClusters
-	if st, ok := cs.(interface {
+	each := st.LoadClusters
+	if st, ok := st.(interface {
 		EachClusterRow(ctx context.Context, c chains.Chain, fn func(r store.ClusterRow) error) error
 	}); ok {
 		each = st.EachClusterRow

@@ -15,17 +15,8 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/store"
 )
-
-// accountBackend is what the Ethereum commands need beyond backend. The
-// embedded store has it; a store without it is refused with a message.
-type accountBackend interface {
-	backend
-	AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error)
-	Transfers(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]chains.Transfer, error)
-	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error)
-	Token(ctx context.Context, c chains.Chain, a chains.Address) (chains.Token, error)
-}
 
 func indexETHCommand() *cli.Command {
 	return &cli.Command{
@@ -94,9 +85,6 @@ func runIndexETH(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	if _, err := storeAs[accountBackend](st); err != nil {
-		return err
-	}
 	cl, err := ethereum.Dial(c.Context, c.String("rpc"), ethereum.ClientOptions{Traces: mode, RateLimit: c.Float64("rate-limit"), Logger: slog.Default()})
 	if err != nil {
 		return err
@@ -187,7 +175,7 @@ type ethTxJSON struct {
 	Transfer []transferJSON `json:"transfers"`
 }
 
-func transfersJSON(ctx context.Context, st accountBackend, ts []chains.Transfer) []transferJSON {
+func transfersJSON(ctx context.Context, st store.Store, ts []chains.Transfer) []transferJSON {
 	out := make([]transferJSON, 0, len(ts))
 	toks := map[chains.Address]chains.Token{}
 	for _, t := range ts {
@@ -244,23 +232,19 @@ func formatUnits(amount string, decimals *uint8) string {
 	return s
 }
 
-func showETHTx(c *cli.Context, st backend, arg string) error {
-	ab, err := storeAs[accountBackend](st)
-	if err != nil {
-		return err
-	}
+func showETHTx(c *cli.Context, st store.Store, arg string) error {
 	h, err := chains.ParseHash(strings.TrimPrefix(arg, "0x"))
 	if err != nil {
 		return err
 	}
-	tx, ts, err := ab.AccountTx(c.Context, chains.Ethereum, h)
+	tx, ts, err := st.AccountTx(c.Context, chains.Ethereum, h)
 	if err != nil {
 		return fmt.Errorf("eth tx %s: %w", arg, err)
 	}
 	j := ethTxJSON{Chain: "eth", Hash: arg, Height: tx.Height, Position: tx.Position, Time: formatTime(tx.Time),
 		From: ethereum.FormatAddress(tx.From), To: ethereum.FormatAddress(tx.To), Created: ethereum.FormatAddress(tx.Created),
 		Value: bigString(tx.Value), Nonce: tx.Nonce, GasUsed: tx.GasUsed, GasPrice: bigString(tx.GasPrice), Fee: bigString(tx.Fee),
-		Success: tx.Success, Transfer: transfersJSON(c.Context, ab, ts)}
+		Success: tx.Success, Transfer: transfersJSON(c.Context, st, ts)}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, j)
 	}
@@ -308,20 +292,16 @@ func printTransfers(w io.Writer, ts []transferJSON) {
 	tw.Flush()
 }
 
-func showETHAddress(c *cli.Context, st backend, arg string) error {
-	ab, err := storeAs[accountBackend](st)
-	if err != nil {
-		return err
-	}
+func showETHAddress(c *cli.Context, st store.Store, arg string) error {
 	a, err := ethereum.ParseAddress(arg)
 	if err != nil {
 		return err
 	}
-	ts, err := ab.Transfers(c.Context, chains.Ethereum, a, c.Int("limit"))
+	ts, err := st.Transfers(c.Context, chains.Ethereum, a, c.Int("limit"))
 	if err != nil {
 		return err
 	}
-	js := transfersJSON(c.Context, ab, ts)
+	js := transfersJSON(c.Context, st, ts)
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, struct {
 			Chain     string         `json:"chain"`

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,18 +12,9 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
-	"github.com/fundtrace/fundtrace/cluster"
 	"github.com/fundtrace/fundtrace/internal/gzfile"
 	"github.com/fundtrace/fundtrace/labels"
 )
-
-// labelStore is what the labels commands need; the embedded store has it.
-type labelStore interface {
-	backend
-	AddLabels(ctx context.Context, ls []labels.Label) error
-	Labels(ctx context.Context, c chains.Chain, a chains.Address) ([]labels.Label, error)
-	EachLabel(ctx context.Context, fn func(labels.Label) error) error
-}
 
 func labelsCommand() *cli.Command {
 	return &cli.Command{
@@ -84,7 +74,7 @@ func runLabelsImport(c *cli.Context) error {
 	if len(paths) == 0 {
 		return fmt.Errorf("give the label files to import")
 	}
-	st, lst, err := openAs[labelStore](c, createStore)
+	st, err := openStore(c, createStore)
 	if err != nil {
 		return err
 	}
@@ -153,7 +143,7 @@ func runLabelsImport(c *cli.Context) error {
 		for i := range ls {
 			ls[i].Imported = now
 		}
-		if err := lst.AddLabels(c.Context, ls); err != nil {
+		if err := st.AddLabels(c.Context, ls); err != nil {
 			return err
 		}
 		if len(probs) > 0 {
@@ -194,13 +184,13 @@ func runLabelsImport(c *cli.Context) error {
 }
 
 func runLabelsExport(c *cli.Context) error {
-	st, lst, err := openAs[labelStore](c, readStore)
+	st, err := openStore(c, readStore)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	var all []labels.Label
-	if err := lst.EachLabel(c.Context, func(l labels.Label) error { all = append(all, l); return nil }); err != nil {
+	if err := st.EachLabel(c.Context, func(l labels.Label) error { all = append(all, l); return nil }); err != nil {
 		return err
 	}
 	f, err := os.Create(c.String("out"))
@@ -219,21 +209,17 @@ func runLabelsExport(c *cli.Context) error {
 }
 
 func runLabelsConflicts(c *cli.Context) error {
-	st, lst, err := openAs[labelStore](c, readStore)
+	st, err := openStore(c, readStore)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cs, err := storeAs[cluster.Store](st)
-	if err != nil {
-		return err
-	}
 	var all []labels.Label
-	if err := lst.EachLabel(c.Context, func(l labels.Label) error { all = append(all, l); return nil }); err != nil {
+	if err := st.EachLabel(c.Context, func(l labels.Label) error { all = append(all, l); return nil }); err != nil {
 		return err
 	}
 	conflicts := labels.Conflicts(all, func(l labels.Label) (uint32, bool) {
-		id, size, err := cs.ClusterOf(c.Context, l.Chain, l.Address)
+		id, size, err := st.ClusterOf(c.Context, l.Chain, l.Address)
 		return id, err == nil && size > 0
 	})
 	if c.Bool("json") {

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"reflect"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -19,8 +18,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/clickhouse"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -251,33 +248,6 @@ func exitCode(err error) int {
 	return 1
 }
 
-// backend is what the commands need of a store; both the embedded and
-// the ClickHouse store provide it.
-type backend interface {
-	bitcoin.Sink
-	BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error)
-	BlockByHash(ctx context.Context, c chains.Chain, h chains.Hash) (chains.Block, []chains.Hash, error)
-	Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error)
-	Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.Tx, error)
-	Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error)
-	FirstSeen(ctx context.Context, c chains.Chain, a chains.Address) (int64, error)
-	AddressHistory(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]store.HistoryEntry, error)
-	SchemaVersion(ctx context.Context) (int, error)
-	Path() string
-	Close() error
-}
-
-// storeAs returns st as the interface a command needs beyond backend
-// (clusters, labels, sanctions, account chains), or an error saying the
-// store lacks it.
-func storeAs[T any](st backend) (T, error) {
-	t, ok := st.(T)
-	if !ok {
-		return t, fmt.Errorf("the store %s does not keep what this command needs (%s)", st.Path(), reflect.TypeFor[T]())
-	}
-	return t, nil
-}
-
 // access is how a command uses the store.
 type access int
 
@@ -292,36 +262,14 @@ const (
 	createStore
 )
 
-// openAs opens the store and returns it also as T (see storeAs).
-func openAs[T any](c *cli.Context, how access) (backend, T, error) {
-	return openAsCache[T](c, how, 0)
-}
-
-// openAsCache is openAs with the embedded store's block cache of
-// cacheBytes (0: the default): a command that reads the store in passes
-// gains little from a large cache, which would be most of its memory.
-func openAsCache[T any](c *cli.Context, how access, cacheBytes int64) (backend, T, error) {
-	var zero T
-	st, err := openStoreCache(c, how, cacheBytes)
-	if err != nil {
-		return nil, zero, err
-	}
-	t, err := storeAs[T](st)
-	if err != nil {
-		st.Close()
-		return nil, zero, err
-	}
-	return st, t, nil
-}
-
 // openStore opens the store named by --store, as the command uses it:
 // only commands that create stores may create one, so that a typo does
 // not silently make an empty store, and read commands open it read-only.
-func openStore(c *cli.Context, how access) (backend, error) {
+func openStore(c *cli.Context, how access) (store.Store, error) {
 	return openStoreCache(c, how, 0)
 }
 
-func openStoreCache(c *cli.Context, how access, cacheBytes int64) (backend, error) {
+func openStoreCache(c *cli.Context, how access, cacheBytes int64) (store.Store, error) {
 	loc := c.String(storeFlag.Name)
 	if strings.HasPrefix(loc, "clickhouse://") {
 		return clickhouse.Open(c.Context, loc, clickhouse.Options{Cluster: c.String(clusterFlag.Name), Logger: slog.Default()})

@@ -87,7 +87,7 @@ func runReport(c *cli.Context) error {
 		return err
 	}
 	var traceBytes []byte
-	var st backend
+	var st store.Store
 	if p := c.String("trace"); p != "" {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -144,7 +144,7 @@ func runReport(c *cli.Context) error {
 
 // writeReport builds the bundle of one trace; st may be nil (no store:
 // the manifest then has no tips, labels or sanctions).
-func writeReport(ctx context.Context, st backend, traceBytes []byte, traceName, dir string, in reportInputs) (*report.Manifest, error) {
+func writeReport(ctx context.Context, st store.Store, traceBytes []byte, traceName, dir string, in reportInputs) (*report.Manifest, error) {
 	name := traceName
 	if name == "" {
 		name = "the trace"
@@ -207,7 +207,7 @@ func writeReport(ctx context.Context, st backend, traceBytes []byte, traceName, 
 }
 
 // storeInfo records what the store holds that the trace relied on.
-func storeInfo(ctx context.Context, st backend, t *tracefile.Trace, info *report.Info) error {
+func storeInfo(ctx context.Context, st store.Store, t *tracefile.Trace, info *report.Info) error {
 	used := map[string]bool{}
 	for _, s := range t.Seeds {
 		used[s.Chain] = true
@@ -222,55 +222,47 @@ func storeInfo(ctx context.Context, st backend, t *tracefile.Trace, info *report
 			return err
 		}
 		info.Tips = append(info.Tips, report.Tip{Chain: tag, Height: m.TipHeight, Hash: m.TipHash.String()})
-		if cs, ok := st.(interface {
-			ClusterMeta(ctx context.Context, c chains.Chain) (store.ClusterMeta, bool, error)
-		}); ok {
-			if cm, ok, err := cs.ClusterMeta(ctx, ch); err == nil && ok && info.Clustering == nil {
-				info.Clustering = &report.Clustering{Chain: tag, Heuristics: cm.Heuristics, Height: cm.Height,
-					GuardSize: cm.GuardSize, HeldBack: len(cm.Suspects), Flagged: len(cm.Flagged)}
-			}
+		if cm, ok, err := st.ClusterMeta(ctx, ch); err == nil && ok && info.Clustering == nil {
+			info.Clustering = &report.Clustering{Chain: tag, Heuristics: cm.Heuristics, Height: cm.Height,
+				GuardSize: cm.GuardSize, HeldBack: len(cm.Suspects), Flagged: len(cm.Flagged)}
 		}
 	}
-	if ss, ok := st.(sanctionsStore); ok {
-		id, err := ss.CurrentSnapshot(ctx)
-		if err != nil {
-			return err
-		}
-		sns, err := ss.Snapshots(ctx)
-		if err != nil {
-			return err
-		}
-		for _, sn := range sns {
-			if sn.ID == id {
-				info.Sanctions = &report.Snapshot{ID: sn.ID, Date: sn.Date, Imported: sn.Imported, Sources: sn.Sources, Addresses: sn.Addresses}
-			}
+	id, err := st.CurrentSnapshot(ctx)
+	if err != nil {
+		return err
+	}
+	sns, err := st.Snapshots(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sn := range sns {
+		if sn.ID == id {
+			info.Sanctions = &report.Snapshot{ID: sn.ID, Date: sn.Date, Imported: sn.Imported, Sources: sn.Sources, Addresses: sn.Addresses}
 		}
 	}
-	if lst, ok := st.(labelStore); ok {
-		type set struct {
-			date  string
-			lines []string
+	type set struct {
+		date  string
+		lines []string
+	}
+	bySource := map[string]*set{}
+	err = st.EachLabel(ctx, func(l labels.Label) error {
+		s := bySource[l.Source]
+		if s == nil {
+			s = &set{}
+			bySource[l.Source] = s
 		}
-		bySource := map[string]*set{}
-		err := lst.EachLabel(ctx, func(l labels.Label) error {
-			s := bySource[l.Source]
-			if s == nil {
-				s = &set{}
-				bySource[l.Source] = s
-			}
-			s.date = max(s.date, l.SourceDate)
-			s.lines = append(s.lines, fmt.Sprintf("%s,%s,%s,%s,%s,%d", l.Chain, l.Text, l.Label, l.Category, l.Actor, l.Confidence))
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, n := range slices.Sorted(maps.Keys(bySource)) {
-			s := bySource[n]
-			sort.Strings(s.lines)
-			h := sha256.Sum256([]byte(strings.Join(s.lines, "\n")))
-			info.Labels = append(info.Labels, report.LabelSet{Source: n, Date: s.date, Labels: len(s.lines), SHA256: hex.EncodeToString(h[:])})
-		}
+		s.date = max(s.date, l.SourceDate)
+		s.lines = append(s.lines, fmt.Sprintf("%s,%s,%s,%s,%s,%d", l.Chain, l.Text, l.Label, l.Category, l.Actor, l.Confidence))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, n := range slices.Sorted(maps.Keys(bySource)) {
+		s := bySource[n]
+		sort.Strings(s.lines)
+		h := sha256.Sum256([]byte(strings.Join(s.lines, "\n")))
+		info.Labels = append(info.Labels, report.LabelSet{Source: n, Date: s.date, Labels: len(s.lines), SHA256: hex.EncodeToString(h[:])})
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -22,17 +21,6 @@ import (
 	"github.com/fundtrace/fundtrace/screening"
 	"github.com/fundtrace/fundtrace/store"
 )
-
-// sanctionsStore is what the sanctions and screen commands need; the
-// embedded store has it.
-type sanctionsStore interface {
-	backend
-	Snapshots(ctx context.Context) ([]store.SanctionsSnapshot, error)
-	AddSnapshot(ctx context.Context, sn store.SanctionsSnapshot, addrs []store.SanctionedAddress) (store.SanctionsSnapshot, error)
-	SnapshotAddresses(ctx context.Context, id int64) ([]store.SanctionedAddress, error)
-	Sanctioned(ctx context.Context, id int64, c chains.Chain, a chains.Address) (store.SanctionedAddress, bool, error)
-	CurrentSnapshot(ctx context.Context) (int64, error)
-}
 
 func sanctionsCommand() *cli.Command {
 	return &cli.Command{
@@ -89,12 +77,12 @@ func runSanctionsImport(c *cli.Context) error {
 	if len(paths) == 0 {
 		return errors.New("give the OFAC file(s) to import")
 	}
-	st, ss, err := openAs[sanctionsStore](c, createStore)
+	st, err := openStore(c, createStore)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	res, err := sanctions.Import(c.Context, ss, paths, sanctions.ImportOptions{Date: c.String("date"), Force: c.Bool("force"), AllowTruncated: c.Bool("allow-truncated")})
+	res, err := sanctions.Import(c.Context, st, paths, sanctions.ImportOptions{Date: c.String("date"), Force: c.Bool("force"), AllowTruncated: c.Bool("allow-truncated")})
 	if err != nil {
 		if errors.Is(err, sanctions.ErrRefused) {
 			err = errors.New(strings.Replace(strings.Replace(err.Error(), "(force to import anyway)", "(--force to import anyway)", 1),
@@ -181,12 +169,12 @@ func orDash(s string) string {
 }
 
 func runSanctionsList(c *cli.Context) error {
-	st, ss, err := openAs[sanctionsStore](c, readStore)
+	st, err := openStore(c, readStore)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	sns, err := ss.Snapshots(c.Context)
+	sns, err := st.Snapshots(c.Context)
 	if err != nil {
 		return err
 	}
@@ -317,7 +305,7 @@ func runScreen(c *cli.Context) error {
 		return fmt.Errorf("--hops %d: want 1 to 10", h)
 	}
 	// The same screening as the HTTP API's (package screening).
-	st, _, sc, err := openScreener(c, readStore)
+	st, sc, err := openScreener(c, readStore)
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/investigate"
 	"github.com/fundtrace/fundtrace/sanctions"
 	"github.com/fundtrace/fundtrace/screening"
 	"github.com/fundtrace/fundtrace/store"
@@ -68,7 +66,7 @@ func runServe(c *cli.Context) error {
 		slog.Warn("No API key in force: every screening request will be refused (create one with fundtrace apikey create)", "keys", c.String(keysFlag.Name))
 	}
 	// Written: POST /v1/admin/sanctions imports into the store.
-	st, ss, sc, err := openScreener(c, writeStore)
+	st, sc, err := openScreener(c, writeStore)
 	if err != nil {
 		return err
 	}
@@ -80,7 +78,7 @@ func runServe(c *cli.Context) error {
 	srv := screening.NewServer(sc, screening.Config{Keys: keys, MaxBatch: c.Int("max-batch"), MaxBody: c.Int64("max-body"), Timeout: c.Duration("timeout"),
 		Rate: c.Float64("rate"), MaxExposureHops: c.Int("max-exposure-hops"), Data: st, Logger: slog.Default(),
 		Import: func(ctx context.Context, path, date string, force bool) (store.SanctionsSnapshot, error) {
-			res, err := sanctions.Import(ctx, ss, []string{path}, sanctions.ImportOptions{Date: date, Force: force})
+			res, err := sanctions.Import(ctx, st, []string{path}, sanctions.ImportOptions{Date: date, Force: force})
 			if err != nil {
 				return store.SanctionsSnapshot{}, err
 			}
@@ -132,74 +130,17 @@ func runServe(c *cli.Context) error {
 
 // openScreener opens the store and loads the sanctions list in force and
 // the labels for screening.
-func openScreener(c *cli.Context, how access) (backend, sanctionsStore, *screening.Screener, error) {
-	st, ss, err := openAs[sanctionsStore](c, how)
+func openScreener(c *cli.Context, how access) (store.Store, *screening.Screener, error) {
+	st, err := openStore(c, how)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	lst, err := storeAs[labelStore](st)
-	if err == nil {
-		var sc *screening.Screener
-		if sc, err = screening.New(c.Context, screeningStore{ss, lst}); err == nil {
-			return st, ss, sc, nil
-		}
+	sc, err := screening.New(c.Context, st)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
 	}
-	st.Close()
-	return nil, nil, nil, err
-}
-
-// screeningStore joins the store's sanctions, labels and clusters for
-// screening.
-type screeningStore struct {
-	sanctionsStore
-	lst labelStore
-}
-
-func (s screeningStore) EachLabel(ctx context.Context, fn func(store.Label) error) error {
-	return s.lst.EachLabel(ctx, fn)
-}
-
-// ClusterMeta says whether (and how) the store's chain c was clustered.
-func (s screeningStore) ClusterMeta(ctx context.Context, c chains.Chain) (store.ClusterMeta, bool, error) {
-	cs, ok := s.sanctionsStore.(interface {
-		ClusterMeta(ctx context.Context, c chains.Chain) (store.ClusterMeta, bool, error)
-	})
-	if !ok {
-		return store.ClusterMeta{}, false, nil
-	}
-	return cs.ClusterMeta(ctx, c)
-}
-
-// ClusterOf answers from the store's clusters; a store without any
-// answers not found, as for an address never clustered.
-func (s screeningStore) ClusterOf(ctx context.Context, c chains.Chain, a chains.Address) (uint32, uint32, error) {
-	cs, ok := s.sanctionsStore.(interface {
-		ClusterOf(ctx context.Context, c chains.Chain, a chains.Address) (id, size uint32, err error)
-	})
-	if !ok {
-		return 0, 0, store.ErrNotFound
-	}
-	return cs.ClusterOf(ctx, c, a)
-}
-
-// ClustersOf answers many addresses in one query where the store can
-// (ClickHouse), else one by one: screening.Prefetch asks it.
-func (s screeningStore) ClustersOf(ctx context.Context, c chains.Chain, as []chains.Address) (map[chains.Address][2]uint32, error) {
-	if bc, ok := s.sanctionsStore.(investigate.BatchStore); ok {
-		return bc.ClustersOf(ctx, c, as)
-	}
-	out := map[chains.Address][2]uint32{}
-	for _, a := range as {
-		id, size, err := s.ClusterOf(ctx, c, a)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[a] = [2]uint32{id, size}
-	}
-	return out, nil
+	return st, sc, nil
 }
 
 func apikeyCommand() *cli.Command {

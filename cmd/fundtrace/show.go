@@ -12,7 +12,6 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
-	"github.com/fundtrace/fundtrace/cluster"
 	"github.com/fundtrace/fundtrace/investigate"
 	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/store"
@@ -53,7 +52,7 @@ func showCommand() *cli.Command {
 
 // btcNetwork returns the network of the store's Bitcoin data, which
 // decides how addresses are written and parsed.
-func btcNetwork(c *cli.Context, st backend) (*bitcoin.Network, error) {
+func btcNetwork(c *cli.Context, st store.Store) (*bitcoin.Network, error) {
 	return investigate.BitcoinNetwork(c.Context, st)
 }
 
@@ -295,12 +294,10 @@ func runShowAddress(c *cli.Context) error {
 		return err
 	}
 	j.FirstSeen = first
-	if cs, ok := st.(cluster.Store); ok {
-		if id, size, err := cs.ClusterOf(c.Context, chains.Bitcoin, addr); err == nil {
-			j.Cluster, j.ClusterSize = &id, size
-			if m, ok, err := cs.ClusterMeta(c.Context, chains.Bitcoin); err == nil && ok {
-				j.ClusterFlagged = m.IsFlagged(id)
-			}
+	if id, size, err := st.ClusterOf(c.Context, chains.Bitcoin, addr); err == nil {
+		j.Cluster, j.ClusterSize = &id, size
+		if m, ok, err := st.ClusterMeta(c.Context, chains.Bitcoin); err == nil && ok {
+			j.ClusterFlagged = m.IsFlagged(id)
 		}
 	}
 	if j.Labels, j.ClusterLabels, err = investigate.NewAttribution(st).Labels(c.Context, chains.Bitcoin, addr); err != nil {
@@ -371,7 +368,7 @@ func runShowAddress(c *cli.Context) error {
 
 // blockChain is the chain show block reads: --chain, else what a 0x hash
 // says, else the only chain the store holds (Bitcoin when both).
-func blockChain(c *cli.Context, st backend, arg string) (chains.Chain, error) {
+func blockChain(c *cli.Context, st store.Store, arg string) (chains.Chain, error) {
 	if s := c.String("chain"); s != "" {
 		return chains.ParseChain(s)
 	}

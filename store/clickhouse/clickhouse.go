@@ -48,6 +48,10 @@ type Options struct {
 	Writers int
 }
 
+// Store implements the whole store contract: a method missing or
+// spelled differently fails the build, not a command.
+var _ store.Store = (*Store)(nil)
+
 // Store is a ClickHouse store. It is safe for concurrent use; writes are
 // serialised.
 type Store struct {

@@ -62,6 +62,10 @@ type Options struct {
 	IngestBytes int
 }
 
+// Store implements the whole store contract: a method missing or
+// spelled differently fails the build, not a command.
+var _ store.Store = (*Store)(nil)
+
 // Store is an open embedded store. It is safe for concurrent use; writes
 // are serialised.
 type Store struct {

@@ -35,14 +35,9 @@ import (
 
 // Store is what the suite exercises: the indexer's sink and the lookups.
 type Store interface {
-	bitcoin.Sink
-	BlockByHeight(ctx context.Context, c chains.Chain, h int64) (chains.Block, []chains.Hash, error)
-	BlockByHash(ctx context.Context, c chains.Chain, h chains.Hash) (chains.Block, []chains.Hash, error)
-	Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.Tx, error)
-	Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.Tx, error)
-	Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error)
-	FirstSeen(ctx context.Context, c chains.Chain, a chains.Address) (int64, error)
-	AddressHistory(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]store.HistoryEntry, error)
+	store.ChainReader
+	store.UTXOReader
+	store.Writer
 }
 
 // BlocksDir is the shipped real block files: mainnet blocks 0..599.
