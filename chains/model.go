@@ -365,3 +365,16 @@ func ChainByTag(b byte) (Chain, bool) {
 // IsAccount reports whether the chain keeps balances per account
 // (Ethereum) rather than unspent outputs (Bitcoin).
 func (c Chain) IsAccount() bool { return c == Ethereum }
+
+// BlockData is one decoded block, as an indexer writes it to a store:
+// its header and its transactions in block order (on a UTXO chain, every
+// non-coinbase input resolved before it is written).
+type BlockData struct {
+	Block Block
+	Txs   []Tx // UTXO chains
+	// Account chains: the transactions with their outcome, every transfer
+	// of value in the block in order, and the tokens first met in it.
+	AccountTxs []AccountTx
+	Transfers  []Transfer
+	Tokens     []Token
+}

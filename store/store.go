@@ -26,17 +26,9 @@ var ErrNotFound = errors.New("store: not found")
 // fundtrace whose schema this binary does not know; writing would corrupt it.
 var ErrSchemaTooNew = errors.New("store: schema is newer than this binary")
 
-// BlockData is one block ready to be written: its header and its
-// transactions in block order, every non-coinbase input resolved.
-type BlockData struct {
-	Block chains.Block
-	Txs   []chains.Tx // UTXO chains
-	// Account chains: the transactions with their outcome, every transfer
-	// of value in the block in order, and the tokens first met in it.
-	AccountTxs []chains.AccountTx
-	Transfers  []chains.Transfer
-	Tokens     []chains.Token
-}
+// BlockData is one block ready to be written (chains.BlockData: the
+// decoders make it without knowing of stores).
+type BlockData = chains.BlockData
 
 // WriteOptions tunes one write of blocks.
 type WriteOptions struct {

@@ -195,7 +195,7 @@ func BenchmarkIndex(b *testing.B) {
 		tFloor += time.Since(t)
 		c0 := cpuTime()
 		b.StartTimer()
-		var batch []store.BlockData
+		var batch []chains.BlockData
 		var prev chains.Hash
 		for i, raw := range raws {
 			t0 := time.Now()

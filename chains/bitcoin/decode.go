@@ -14,7 +14,6 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/store"
 )
 
 // DecodeError reports a block that does not decode or whose content
@@ -79,7 +78,7 @@ func NewDecoder() *Decoder { return &Decoder{sha: sha256.New()} }
 // It recomputes the merkle root from the transactions and rejects a block
 // whose root does not match its header, so what is stored is what the
 // header commits to.
-func (d *Decoder) Decode(raw []byte, height int64) (*store.BlockData, error) {
+func (d *Decoder) Decode(raw []byte, height int64) (*chains.BlockData, error) {
 	blockHash := displayHash(chainhash.DoubleHashH(raw[:min(len(raw), headerSize)]))
 	fail := func(format string, a ...any) error {
 		return &DecodeError{Height: height, Hash: blockHash, Msg: fmt.Sprintf(format, a...)}
@@ -97,7 +96,7 @@ func (d *Decoder) Decode(raw []byte, height int64) (*store.BlockData, error) {
 		return nil, fail("%d trailing bytes after the last transaction", len(raw)-end)
 	}
 	le := binary.LittleEndian
-	bd := &store.BlockData{Block: chains.Block{
+	bd := &chains.BlockData{Block: chains.Block{
 		Chain:      chains.Bitcoin,
 		Height:     height,
 		Hash:       blockHash,

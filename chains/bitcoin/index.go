@@ -247,7 +247,7 @@ type indexer struct {
 type job struct {
 	ref  *BlockRef
 	raw  []byte
-	bd   *store.BlockData
+	bd   *chains.BlockData
 	err  error
 	done chan struct{}
 }
@@ -328,7 +328,7 @@ func (ix *indexer) run(ctx context.Context, from, to int64) error {
 
 func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) error {
 	var (
-		batch      []store.BlockData
+		batch      []chains.BlockData
 		batchBytes int
 		last       = time.Now()
 	)
@@ -381,7 +381,7 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 // resolve fills in the output every input of bd spends. The cache holds
 // outputs of recent blocks (including this batch's, not yet committed);
 // the rest come from the store in one batched lookup per block.
-func (ix *indexer) resolve(ctx context.Context, bd *store.BlockData) error {
+func (ix *indexer) resolve(ctx context.Context, bd *chains.BlockData) error {
 	missing, missingAt := ix.missing[:0], ix.missingAt[:0]
 	for t := range bd.Txs {
 		tx := &bd.Txs[t]
@@ -420,7 +420,7 @@ func (ix *indexer) resolve(ctx context.Context, bd *store.BlockData) error {
 	return nil
 }
 
-func (ix *indexer) prevoutError(bd *store.BlockData, in *chains.Input) error {
+func (ix *indexer) prevoutError(bd *chains.BlockData, in *chains.Input) error {
 	for t := range bd.Txs {
 		for i := range bd.Txs[t].Inputs {
 			if &bd.Txs[t].Inputs[i] == in {

@@ -11,7 +11,6 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/store"
 )
 
 // Event signatures of the token transfers fundtrace records.
@@ -67,8 +66,8 @@ type Bundle struct {
 // of value in it. It checks that the parts belong together (a receipt per
 // transaction, in order, with the same hash) and names the block and the
 // field that is wrong otherwise.
-func Extract(b *Bundle) (store.BlockData, error) {
-	var bd store.BlockData
+func Extract(b *Bundle) (chains.BlockData, error) {
+	var bd chains.BlockData
 	blk := &b.Block
 	for field, missing := range map[string]bool{"number": blk.Number == nil, "hash": blk.Hash == nil, "parentHash": blk.ParentHash == nil, "timestamp": blk.Timestamp == nil} {
 		if missing {

@@ -211,12 +211,12 @@ func Index(ctx context.Context, sink Sink, cl *Client, cfg IndexConfig) (*Result
 
 // fetchRange fetches and extracts blocks from..to, workers at a time, and
 // checks that each links to the one before it.
-func fetchRange(ctx context.Context, cl *Client, from, to int64, workers int) ([]store.BlockData, error) {
+func fetchRange(ctx context.Context, cl *Client, from, to int64, workers int) ([]chains.BlockData, error) {
 	// Detect the node's methods once, before the parallel fetch.
 	if err := cl.detect(ctx, uint64(from)); err != nil {
 		return nil, err
 	}
-	bds := make([]store.BlockData, to-from+1)
+	bds := make([]chains.BlockData, to-from+1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for h := from; h <= to; h++ {
