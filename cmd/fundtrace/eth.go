@@ -42,7 +42,7 @@ says what to enable when it has neither.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "rpc", Usage: "the node's JSON-RPC endpoint (http://, ws:// or an IPC path)", Required: true, EnvVars: []string{"FUNDTRACE_ETH_RPC"}},
 			&cli.Int64Flag{Name: "from", Usage: "first block, when the store holds no Ethereum blocks yet"},
-			&cli.Int64Flag{Name: "to", Usage: "last block (default: the newest final block)", Value: -1},
+			&cli.Int64Flag{Name: "to", Usage: "last block", DefaultText: "the newest final block", Value: -1},
 			&cli.BoolFlag{Name: "follow", Usage: "keep indexing new final blocks until interrupted"},
 			&cli.Int64Flag{Name: "confirmations", Usage: "blocks below the node's head before a block is final", Value: 12},
 			&cli.StringFlag{Name: "traces", Usage: "where internal transfers come from: auto, geth (debug_traceBlockByNumber), parity (trace_block) or none", Value: "auto"},

@@ -41,9 +41,9 @@ reorganised since the last run, the store's blocks above the fork are rolled
 back (up to --max-reorg deep) and the new branch indexed.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "blocks", Usage: "Bitcoin Core's blocks folder (e.g. ~/.bitcoin/blocks)", Required: true},
-			&cli.Int64Flag{Name: "to", Usage: "stop after this height (default: the best tip)"},
+			&cli.Int64Flag{Name: "to", Usage: "stop after this height", DefaultText: "the best tip"},
 			&cli.IntFlag{Name: "batch-blocks", Usage: "blocks per atomic write", Value: 1000},
-			&cli.IntFlag{Name: "workers", Usage: "parallel block decoders (default: one per CPU)"},
+			&cli.IntFlag{Name: "workers", Usage: "parallel block decoders", DefaultText: "one per CPU"},
 			&cli.BoolFlag{Name: "live", Usage: "Bitcoin Core is running: leave a record it is still writing (cut short at the end of the newest file) for the next run"},
 			&cli.Int64Flag{Name: "max-reorg", Usage: "deepest chain reorganisation to roll back on its own (blocks)", Value: 100},
 			&cli.DurationFlag{Name: "progress-every", Usage: "when not on a terminal, log progress at most this often (0: after every batch)", Value: 10 * time.Second},

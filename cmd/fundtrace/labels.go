@@ -39,7 +39,7 @@ confidence; importing a source again updates its labels.`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "format", Value: "auto", Usage: "auto, csv, tagpack, etherscan, etherscan-json or forta"},
 					&cli.StringFlag{Name: "category", Usage: "etherscan: the category of every row"},
-					&cli.StringFlag{Name: "source", Usage: "the source to record (default: the file name)"},
+					&cli.StringFlag{Name: "source", Usage: "the source to record", DefaultText: "the file name"},
 					jsonFlag,
 				},
 				Action: runLabelsImport,

@@ -42,7 +42,7 @@ var (
 )
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "fundtrace",
 		Usage:   "trace cryptocurrency flows and screen addresses",
 		Version: version,
@@ -99,6 +99,16 @@ resume).`,
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {},
 	}
+	// fundtrace help CMD lists CMD's subcommands, as CMD --help does:
+	// urfave/cli's template lists them by category, which "help CMD" has
+	// not worked out, so it would list none.
+	for _, cmd := range app.Commands {
+		if len(cmd.Subcommands) > 0 && cmd.CustomHelpTemplate == "" {
+			cmd.CustomHelpTemplate = strings.Replace(cli.SubcommandHelpTemplate, `{{template "visibleCommandCategoryTemplate" .}}`,
+				`{{template "visibleCommandTemplate" .}}`, 1)
+		}
+	}
+	return app
 }
 
 // stopGrace is how long a command may take to stop after SIGTERM or

@@ -448,3 +448,29 @@ func TestCompletionAndMan(t *testing.T) {
 		}
 	}
 }
+
+// TestHelp: fundtrace help CMD lists a command's subcommands, and no
+// flag's default is printed twice.
+func TestHelp(t *testing.T) {
+	out, _, err := run(t, "help", "cluster")
+	if err != nil || !strings.Contains(out, "COMMANDS:") || !strings.Contains(out, "explain") {
+		t.Fatalf("help cluster: %v\n%s", err, out)
+	}
+	for _, cmd := range newApp().Commands {
+		paths := [][]string{{cmd.Name}}
+		for _, sub := range cmd.Subcommands {
+			paths = append(paths, []string{cmd.Name, sub.Name})
+		}
+		for _, p := range paths {
+			out, _, err := run(t, append(p, "--help")...)
+			if err != nil {
+				t.Fatalf("%v --help: %v", p, err)
+			}
+			for _, line := range strings.Split(out, "\n") {
+				if strings.Count(line, "(default") > 1 {
+					t.Errorf("%v --help prints a default twice: %s", p, line)
+				}
+			}
+		}
+	}
+}

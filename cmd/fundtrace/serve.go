@@ -155,7 +155,7 @@ func apikeyCommand() *cli.Command {
 				Flags: []cli.Flag{keysFlag,
 					&cli.StringFlag{Name: "name", Required: true, Usage: "who the key is for"},
 					&cli.BoolFlag{Name: "admin", Usage: "the key may also import sanctions lists over HTTP"},
-					&cli.Float64Flag{Name: "rate", Usage: "requests a second for this key (default: the server's --rate)"},
+					&cli.Float64Flag{Name: "rate", Usage: "requests a second for this key", DefaultText: "the server's --rate"},
 				},
 				Action: func(c *cli.Context) error {
 					secret, k, err := screening.CreateKey(c.String(keysFlag.Name), c.String("name"), c.Bool("admin"), c.Float64("rate"))

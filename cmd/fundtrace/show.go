@@ -43,7 +43,7 @@ func showCommand() *cli.Command {
 				Name:      "block",
 				Usage:     "a block by height or hash, of Bitcoin or Ethereum (--chain; default: the chain the store holds, or what a 0x hash says)",
 				UsageText: "fundtrace show block HEIGHT|HASH [--chain btc|eth] [--json]",
-				Flags:     []cli.Flag{jsonFlag, &cli.StringFlag{Name: "chain", Usage: "btc or eth (default: the only chain the store holds; btc when it holds both, eth for a 0x hash)"}},
+				Flags:     []cli.Flag{jsonFlag, &cli.StringFlag{Name: "chain", Usage: "btc or eth", DefaultText: "the only chain the store holds; btc when it holds both, eth for a 0x hash"}},
 				Action:    runShowBlock,
 			},
 		},
