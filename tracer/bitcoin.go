@@ -452,7 +452,7 @@ func (res *Result) deposit(co *coin, exchange, evidence string, hop int) {
 	get := func(s int) *Amounts {
 		a := per[s]
 		if a == nil {
-			a = &Amounts{}
+			a = &Amounts{Haircut: new(big.Rat)}
 			if co.poison.Has(s) {
 				a.Poison = co.value
 			}
