@@ -151,8 +151,8 @@ func apikeyCommand() *cli.Command {
 			{
 				Name:      "create",
 				Usage:     "create a key and print it (the only time it is shown: only its hash is kept)",
-				UsageText: "fundtrace apikey create --name WHO [--admin] [--rate N] [--keys FILE]",
-				Flags: []cli.Flag{keysFlag,
+				UsageText: "fundtrace apikey create --name WHO [--admin] [--rate N] [--keys FILE] [--json]",
+				Flags: []cli.Flag{keysFlag, jsonFlag,
 					&cli.StringFlag{Name: "name", Required: true, Usage: "who the key is for"},
 					&cli.BoolFlag{Name: "admin", Usage: "the key may also import sanctions lists over HTTP"},
 					&cli.Float64Flag{Name: "rate", Usage: "requests a second for this key", DefaultText: "the server's --rate"},
@@ -161,6 +161,13 @@ func apikeyCommand() *cli.Command {
 					secret, k, err := screening.CreateKey(c.String(keysFlag.Name), c.String("name"), c.Bool("admin"), c.Float64("rate"))
 					if err != nil {
 						return err
+					}
+					if c.Bool("json") {
+						k.Hash = ""
+						return writeJSON(c.App.Writer, struct {
+							Secret string `json:"key"`
+							screening.APIKey
+						}{secret, k})
 					}
 					fmt.Fprintf(c.App.Writer, "%s\n", secret)
 					fmt.Fprintf(c.App.ErrWriter, "created key %s for %s in %s; it is shown only this once\n", k.ID, k.Name, c.String(keysFlag.Name))
@@ -198,8 +205,8 @@ func apikeyCommand() *cli.Command {
 			{
 				Name:      "revoke",
 				Usage:     "revoke a key by id (or unique name); a running server refuses it within --reload",
-				UsageText: "fundtrace apikey revoke ID|NAME [--keys FILE]",
-				Flags:     []cli.Flag{keysFlag},
+				UsageText: "fundtrace apikey revoke ID|NAME [--keys FILE] [--json]",
+				Flags:     []cli.Flag{keysFlag, jsonFlag},
 				Action: func(c *cli.Context) error {
 					which, err := oneArg(c, "key id or name")
 					if err != nil {
@@ -208,6 +215,10 @@ func apikeyCommand() *cli.Command {
 					k, err := screening.RevokeKey(c.String(keysFlag.Name), which)
 					if err != nil {
 						return err
+					}
+					if c.Bool("json") {
+						k.Hash = ""
+						return writeJSON(c.App.Writer, k)
 					}
 					fmt.Fprintf(c.App.Writer, "revoked key %s (%s) at %s\n", k.ID, k.Name, k.Revoked)
 					return nil
