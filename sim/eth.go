@@ -18,6 +18,9 @@ type ETHConfig struct {
 	Days  int // days of activity, 7,200 blocks a day in reality; here 240 (default 7)
 	// Victims is how many users the scam takes payments from (default 6 × Scale).
 	Victims int
+	// OnBlock, when set, is told of each block once it is made, with the
+	// number of blocks to make (for progress).
+	OnBlock func(b *ETHBlock, of int64)
 }
 
 // ETH amounts in the simulator are int64: ETH in gwei (a transfer's wei
@@ -214,6 +217,9 @@ func GenerateETH(cfg ETHConfig) *ETHWorld {
 		s.block.Hash = crypto.Keccak256Hash([]byte(fmt.Sprintf("sim %d block %d %d", cfg.Seed, n, len(s.block.Txs))), parent[:])
 		s.w.Blocks = append(s.w.Blocks, s.block)
 		parent = s.block.Hash
+		if cfg.OnBlock != nil {
+			cfg.OnBlock(s.block, blocks)
+		}
 	}
 	sort.Slice(s.w.Labels, func(i, j int) bool { return s.w.Labels[i].Address.Cmp(s.w.Labels[j].Address) < 0 })
 	return s.w

@@ -94,7 +94,15 @@ func runSimulateETH(c *cli.Context) error {
 	if err := simulateRanges(c); err != nil {
 		return err
 	}
-	w := sim.GenerateETH(sim.ETHConfig{Seed: c.Uint64("seed"), Scale: c.Int("scale"), Days: c.Int("days"), Victims: c.Int("victims")})
+	prog := newProgressLine(c)
+	made := 0
+	w := sim.GenerateETH(sim.ETHConfig{Seed: c.Uint64("seed"), Scale: c.Int("scale"), Days: c.Int("days"), Victims: c.Int("victims"),
+		OnBlock: func(b *sim.ETHBlock, of int64) {
+			made += len(b.Txs)
+			prog.show(fmt.Sprintf("simulate eth: block %s of %s, %s transactions", group(b.Number), group(of), group(int64(made))),
+				"Simulating", "block", b.Number, "of", of, "transactions", made)
+		}})
+	prog.done()
 	if err := sim.WriteETH(w, c.String("out")); err != nil {
 		return fmt.Errorf("simulate eth: %w", err)
 	}
