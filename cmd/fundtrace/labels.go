@@ -178,7 +178,11 @@ func runLabelsImport(c *cli.Context) error {
 	if rejected > 0 {
 		// The good rows are imported; the exit status says the file was
 		// not taken whole.
-		return fmt.Errorf("%d rows of %d files were rejected (listed above, with their lines) and not imported", rejected, files)
+		err := fmt.Errorf("%d rows of %d files were rejected (listed above, with their lines) and not imported", rejected, files)
+		if c.Bool("json") {
+			return shownError{err} // the JSON lists them
+		}
+		return err
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -140,16 +141,33 @@ func main() {
 	err := runApp(ctx, app, os.Args)
 	stopProfile()
 	code := exitCode(err)
-	switch {
-	case err == nil || code == 2: // a hit: the table or JSON already says which
-	case wantsJSON(os.Args):
-		// A script that asked for JSON reads the error as JSON too.
-		writeJSON(os.Stdout, map[string]any{"error": oneLine(err), "exit_code": code})
-	default:
-		fmt.Fprintln(os.Stderr, "fundtrace:", oneLine(err))
-	}
+	reportError(os.Stdout, os.Stderr, os.Args, err, code)
 	os.Exit(code)
 }
+
+// reportError prints a command's error as the user asked: a line on
+// stderr, or with --json a JSON object on stdout, so that a script reads
+// it as JSON too. Nothing is printed for a sanctions hit or an error the
+// JSON output already reports (an address not screened, a rejected label
+// row, a bundle that differs): stdout then stays one JSON document.
+func reportError(stdout, stderr io.Writer, args []string, err error, code int) {
+	var shown shownError
+	switch {
+	case err == nil || code == 2: // a hit: the table or JSON already says which
+	case wantsJSON(args):
+		if !errors.As(err, &shown) {
+			writeJSON(stdout, map[string]any{"error": oneLine(err), "exit_code": code})
+		}
+	default:
+		fmt.Fprintln(stderr, "fundtrace:", oneLine(err))
+	}
+}
+
+// shownError is an error the command's JSON output already reports: it
+// sets the exit status and is not printed again.
+type shownError struct{ error }
+
+func (e shownError) Unwrap() error { return e.error }
 
 // wantsJSON says whether the command line asks for JSON output.
 func wantsJSON(args []string) bool {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -472,5 +473,30 @@ func TestHelp(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestReportError: with --json an error is one JSON object on stdout,
+// unless the command's JSON already reports it; without, a line on stderr.
+func TestReportError(t *testing.T) {
+	for _, c := range []struct {
+		args           []string
+		err            error
+		stdout, stderr string
+	}{
+		{[]string{"fundtrace", "status", "--json"}, errors.New("no store"), `"error": "no store"`, ""},
+		{[]string{"fundtrace", "screen", "x", "--json"}, shownError{errNotScreened{1, 1}}, "", ""},
+		{[]string{"fundtrace", "status"}, errors.New("no store"), "", "fundtrace: no store\n"},
+		{[]string{"fundtrace", "status", "--json"}, nil, "", ""},
+	} {
+		var out, errw bytes.Buffer
+		reportError(&out, &errw, c.args, c.err, exitCode(c.err))
+		if (c.stdout == "") != (out.Len() == 0) || !strings.Contains(out.String(), c.stdout) || errw.String() != c.stderr {
+			t.Errorf("%v %v: stdout %q, stderr %q", c.args, c.err, out.String(), errw.String())
+		}
+	}
+	var ns errNotScreened
+	if !errors.As(shownError{errNotScreened{1, 2}}, &ns) || exitCode(shownError{errNotScreened{1, 2}}) != 1 {
+		t.Error("a shown error keeps what it wraps and its exit status")
 	}
 }

@@ -383,7 +383,7 @@ func runVerify(c *cli.Context) error {
 		if err != nil || len(diffs) == 0 {
 			return err
 		}
-		return fmt.Errorf("%s: %d differences", dir, len(diffs))
+		return shownError{fmt.Errorf("%s: %d differences", dir, len(diffs))} // the JSON lists them
 	}
 	for _, n := range notes {
 		fmt.Fprintln(c.App.Writer, "NOTE:", n)

@@ -442,6 +442,9 @@ func runScreen(c *cli.Context) error {
 		return errSanctionsHit
 	}
 	if unscreened > 0 {
+		if c.Bool("json") {
+			return shownError{errNotScreened{unscreened, len(results)}} // each result says why
+		}
 		return errNotScreened{unscreened, len(results)}
 	}
 	return nil
