@@ -268,6 +268,45 @@ func CheckProofOfWork(h *wire.BlockHeader, powLimit *big.Int) error {
 	return nil
 }
 
+// BlockReader reads a folder's blocks by reference, one after another,
+// keeping the file it read last open: an indexer reads in height order,
+// which is mostly file order.
+type BlockReader struct {
+	key [xorKeySize]byte
+	f   *blkFile
+}
+
+// NewBlockReader reads the blocks of d.
+func (d *Dir) NewBlockReader() *BlockReader { return &BlockReader{key: d.XORKey} }
+
+// Read returns the raw bytes of ref's block, in buf when it is large
+// enough.
+func (r *BlockReader) Read(ref *BlockRef, buf []byte) ([]byte, error) {
+	if r.f == nil || r.f.path != ref.File {
+		r.Close()
+		f, err := openBlkFile(ref.File, r.key)
+		if err != nil {
+			return nil, fmt.Errorf("open block file: %w", err)
+		}
+		r.f = f
+	}
+	return r.f.readBlock(ref, buf)
+}
+
+// Close closes the file the reader has open, if any.
+func (r *BlockReader) Close() error {
+	if r.f == nil {
+		return nil
+	}
+	err := r.f.Close()
+	r.f = nil
+	return err
+}
+
+// RecordOffset is where ref's record (its 8-byte frame, then the block)
+// starts in its file: the offset errors name.
+func (ref *BlockRef) RecordOffset() int64 { return ref.Offset - frameSize }
+
 // ReadBlock returns the raw bytes of ref's block, reusing buf.
 func (d *Dir) ReadBlock(ref *BlockRef, buf []byte) ([]byte, error) {
 	f, err := openBlkFile(ref.File, d.XORKey)

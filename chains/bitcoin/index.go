@@ -267,29 +267,16 @@ func (ix *indexer) run(ctx context.Context, from, to int64) error {
 	g.Go(func() error {
 		defer close(work)
 		defer close(ordered)
-		var f *blkFile
-		defer func() {
-			if f != nil {
-				f.Close()
-			}
-		}()
+		r := ix.dir.NewBlockReader()
+		defer r.Close()
 		for h := from; h <= to; h++ {
 			ref := ix.plan.Chain[h]
-			if f == nil || f.path != ref.File {
-				if f != nil {
-					f.Close()
-				}
-				var err error
-				if f, err = openBlkFile(ref.File, ix.dir.XORKey); err != nil {
-					return fmt.Errorf("open block file: %w", err)
-				}
-			}
 			var buf []byte
 			select {
 			case buf = <-free:
 			default:
 			}
-			raw, err := f.readBlock(ref, buf)
+			raw, err := r.Read(ref, buf)
 			if err != nil {
 				return err
 			}
@@ -315,7 +302,7 @@ func (ix *indexer) run(ctx context.Context, from, to int64) error {
 				}
 				j.raw = nil
 				if j.err != nil {
-					j.err = fmt.Errorf("%s: offset %d: %w", j.ref.File, j.ref.Offset-frameSize, j.err)
+					j.err = fmt.Errorf("%s: offset %d: %w", j.ref.File, j.ref.RecordOffset(), j.err)
 				}
 				close(j.done)
 			}
