@@ -248,6 +248,55 @@ func TestTraceETH(t *testing.T) {
 	if msg, _, err := run(t, "freeze", "--trace", out, "--out", dir); err != nil || !strings.Contains(msg, "deposits") {
 		t.Fatalf("freeze: %v %s", err, msg)
 	}
+	// Poison per deposit on an account chain: every victim the truth puts
+	// at a deposit the trace reached is in that deposit's set.
+	pout, pairs := filepath.Join(t.TempDir(), "poison.json"), filepath.Join(t.TempDir(), "pairs.csv")
+	if _, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--model", "haircut,fifo,poison", "--out", pout, "--poison-pairs", pairs); err != nil {
+		t.Fatal(err)
+	}
+	ptr, err := readTrace(pout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedOf := map[string]int{}
+	for i, sd := range ptr.Seeds {
+		seedOf[sd.Tx] = i
+	}
+	sets := map[[2]string]map[int]bool{}
+	npairs := 0
+	for _, p := range ptr.Poisoned {
+		ids, err := tracefile.ParseRanges(p.Seeds, len(ptr.Seeds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := [2]string{p.Tx, p.Address}
+		if sets[k] == nil {
+			sets[k] = map[int]bool{}
+		}
+		for _, i := range ids {
+			sets[k][i] = true
+		}
+		npairs += len(ids)
+	}
+	paymentTx := map[string]string{}
+	for _, r := range csvtest.Read(t, scen+"/truth/victim_payments.csv") {
+		paymentTx[r["victim_payment_id"]] = r["tx_hash"]
+	}
+	checked := 0
+	for _, r := range csvtest.Read(t, scen+"/truth/exposures.csv") {
+		set, ok := sets[[2]string{r["tx_hash"], r["deposit_address"]}]
+		if !ok {
+			continue
+		}
+		checked++
+		if !set[seedOf[paymentTx[r["victim_payment_id"]]]] {
+			t.Errorf("the truth has victim payment %s's money in %s; its poison set leaves the victim out", r["victim_payment_id"], r["tx_hash"])
+		}
+	}
+	t.Logf("eth: %d poisoned deposits, %d pairs; %d truth exposures at them, each in its set", len(ptr.Poisoned), npairs, checked)
+	if checked == 0 || len(csvtest.Read(t, pairs)) != npairs {
+		t.Fatalf("%d truth exposures at poisoned deposits; %d pairs written, the sets hold %d", checked, len(csvtest.Read(t, pairs)), npairs)
+	}
 	// The report: both assets, the token in its own decimals, prices
 	// missing (none given) shown as missing.
 	rep := t.TempDir()
