@@ -39,6 +39,8 @@ type Input struct {
 	Fiat       string // a currency besides USD to show values in ("" none)
 	Letter     *template.Template
 	Info       Info // what the manifest records besides the files
+	// OnStep, when set, is told what is rendered next (for progress).
+	OnStep func(file string)
 }
 
 // Info is what the manifest records about the inputs.
@@ -139,13 +141,20 @@ func Write(dir string, in Input) (*Manifest, error) {
 	if in.Trace.Direction != "forward" {
 		return nil, fmt.Errorf("a report is made from a forward trace (this one is %s)", in.Trace.Direction)
 	}
+	step := func(f string) {
+		if in.OnStep != nil {
+			in.OnStep(f)
+		}
+	}
 	m := buildModel(in)
 	files := map[string][]byte{}
+	step("report.html")
 	html, err := renderHTML(m)
 	if err != nil {
 		return nil, fmt.Errorf("report.html: %w", err)
 	}
 	files["report.html"] = html
+	step("report.pdf")
 	pdf, err := renderPDF(m)
 	if err != nil {
 		return nil, fmt.Errorf("report.pdf: %w", err)
@@ -155,6 +164,7 @@ func Write(dir string, in Input) (*Manifest, error) {
 	files["trace.json"] = in.TraceBytes
 	for _, ex := range m.Exchanges {
 		name := FileName(ex.Name)
+		step("freeze/" + name + ".pdf")
 		files["freeze/"+name+".csv"] = freezeCSV(m, ex)
 		letter, err := renderLetter(m, ex, in.Letter)
 		if err != nil {

@@ -60,3 +60,10 @@ func (p *progressLine) hop(c chains.Chain, hop, frontier, followed int) {
 	p.show(fmt.Sprintf("trace %s: hop %d, %s in the frontier, %s followed", c, hop, group(int64(frontier)), group(int64(followed))),
 		"Tracing", "chain", c, "hop", hop, "frontier", frontier, "followed", followed)
 }
+
+// step shows which file a report renders (report.Input.OnStep). Unlike a
+// hop it is always shown: there are only a few, each can take a while.
+func (p *progressLine) step(file string) {
+	p.last = time.Time{}
+	p.show("report: rendering "+file, "Rendering", "file", file)
+}

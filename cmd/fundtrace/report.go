@@ -71,6 +71,7 @@ type reportInputs struct {
 	// version is the fundtrace version to print (default this one's):
 	// verify rebuilds a bundle as the version that made it would.
 	version string
+	onStep  func(file string) // progress, when set
 }
 
 func runReport(c *cli.Context) error {
@@ -128,7 +129,10 @@ func runReport(c *cli.Context) error {
 			return err
 		}
 	}
+	rp := newProgressLine(c)
+	in.onStep = rp.step
 	m, err := writeReport(c.Context, st, traceBytes, c.String("trace"), c.String("out"), in)
+	rp.done()
 	if err != nil {
 		return err
 	}
@@ -203,7 +207,8 @@ func writeReport(ctx context.Context, st store.Store, traceBytes []byte, traceNa
 			return nil, err
 		}
 	}
-	return report.Write(dir, report.Input{Trace: t, TraceBytes: traceBytes, Prices: pt, Fiat: in.fiat, Letter: letter, Info: info})
+	return report.Write(dir, report.Input{Trace: t, TraceBytes: traceBytes, Prices: pt, Fiat: in.fiat, Letter: letter, Info: info,
+		OnStep: in.onStep})
 }
 
 // storeInfo records what the store holds that the trace relied on.
