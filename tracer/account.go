@@ -384,7 +384,7 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 			if cat == "exchange" {
 				res.deposit(tr, t, name, "labeled", 0)
 			} else {
-				res.Stops = append(res.Stops, AccountStop{tr.To, tr.Asset, tr.TxHash, "service", cat + ": " + name, t.amounts(tr.Amount)})
+				res.Stops = append(res.Stops, AccountStop{tr.To, tr.Asset, tr.TxHash, StopService, cat + ": " + name, t.amounts(tr.Amount)})
 			}
 			continue
 		}
@@ -409,7 +409,7 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 		if hop >= cfg.MaxHops {
 			for _, h := range hs {
 				for _, a := range frontier[h] {
-					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, "max-hops", fmt.Sprintf("after %d hops", cfg.MaxHops), a.t.amounts(a.tr.Amount)})
+					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, StopMaxHops, fmt.Sprintf("after %d hops", cfg.MaxHops), a.t.amounts(a.tr.Amount)})
 				}
 			}
 			break
@@ -446,14 +446,14 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 			arr := frontier[h]
 			if tooLong[h.addr] {
 				for _, a := range sortedArrivals(arr) {
-					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, "max-history",
+					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, StopMaxHistory,
 						fmt.Sprintf("more than %d transfers: a service nobody has labeled?", cfg.MaxHistory), a.t.amounts(a.tr.Amount)})
 				}
 				continue
 			}
 			if res.Visits >= cfg.MaxNodes {
 				for _, a := range sortedArrivals(arr) {
-					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, "max-nodes",
+					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, StopMaxNodes,
 						fmt.Sprintf("more than %d addresses visited", cfg.MaxNodes), a.t.amounts(a.tr.Amount)})
 				}
 				continue
@@ -470,20 +470,20 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 			}
 			outs, left := replay(h, hist, arr, mergeBelow(h.asset), res)
 			if !left.empty() {
-				res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, chains.Hash{}, "unspent", "still held", left.amounts(new(big.Int))})
+				res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, chains.Hash{}, StopUnspent, "still held", left.amounts(new(big.Int))})
 			}
 			for _, o := range outs {
 				tr := o.tr
 				amts := o.t.amounts(tr.Amount)
 				switch {
 				case tr.Kind == chains.TransferFee:
-					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, tr.TxHash, "fee", "paid for gas", amts})
+					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, tr.TxHash, StopFee, "paid for gas", amts})
 					continue
 				case tr.To == "":
-					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, tr.TxHash, "burnt", tr.Kind.String(), amts})
+					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, tr.TxHash, StopBurnt, tr.Kind.String(), amts})
 					continue
 				case cfg.Until > 0 && tr.Time > cfg.Until:
-					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, tr.TxHash, "after-until", "moved after the time window", amts})
+					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, tr.TxHash, StopAfterUntil, "moved after the time window", amts})
 					continue
 				}
 				res.Flows = append(res.Flows, AccountFlow{Transfer: tr, Hop: o.hop + 1, Amounts: amts})
@@ -492,9 +492,9 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 					case "exchange":
 						res.deposit(tr, o.t, name, "labeled", o.hop+1)
 					default:
-						reason := "service"
+						reason := StopService
 						if cat == "mixer" {
-							reason = "mixer"
+							reason = StopMixer
 						}
 						res.Stops = append(res.Stops, AccountStop{tr.To, h.asset, tr.TxHash, reason, cat + ": " + name, amts})
 						if cfg.OnService != nil {
@@ -504,7 +504,7 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 					continue
 				}
 				if o.t.maxUnits(on, tr.Amount).Cmp(minFor(h.asset)) < 0 {
-					res.Stops = append(res.Stops, AccountStop{tr.To, h.asset, tr.TxHash, "below-min-amount", "carries less than " + minFor(h.asset).String() + " under every model", amts})
+					res.Stops = append(res.Stops, AccountStop{tr.To, h.asset, tr.TxHash, StopBelowMinAmount, "carries less than " + minFor(h.asset).String() + " under every model", amts})
 					continue
 				}
 				addArrival(next, tr, o.t, o.hop+1)

@@ -112,19 +112,19 @@ func BitcoinBackward(ctx context.Context, src Source, c chains.Chain, seeds []Se
 			}
 			if round > 0 {
 				if cat, name, ok := labelOf(cfg.Labels, out.Address()); ok {
-					origin("labeled", cat, name)
+					origin(OriginLabeled, cat, name)
 					continue
 				}
 			}
 			switch {
 			case tx.Coinbase:
-				origin("coinbase", "miner", "coinbase")
+				origin(OriginCoinbase, "miner", "coinbase")
 				continue
 			case b.hop >= cfg.MaxHops:
-				origin("max-hops", "", "")
+				origin(StopMaxHops, "", "")
 				continue
 			case res.Coins >= cfg.MaxNodes:
-				origin("max-nodes", "", "")
+				origin(StopMaxNodes, "", "")
 				continue
 			}
 			res.Coins++
@@ -317,27 +317,27 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 		for _, b := range frontier {
 			switch {
 			case b.tr.From == "":
-				reason := "reward"
+				reason := OriginReward
 				if b.tr.Kind == chains.TransferWithdrawal {
-					reason = "withdrawal"
+					reason = OriginWithdrawal
 				}
 				origin(b, reason, "", "")
 				continue
 			}
 			if b.tr.Asset != "" && isZeroAccount(b.tr.From) {
-				origin(b, "mint", "", "")
+				origin(b, OriginMint, "", "")
 				continue
 			}
 			if cat, name, ok := labelOf(cfg.Labels, b.tr.From); ok {
-				origin(b, "labeled", cat, name)
+				origin(b, OriginLabeled, cat, name)
 				continue
 			}
 			if b.hop >= cfg.MaxHops {
-				origin(b, "max-hops", "", "")
+				origin(b, StopMaxHops, "", "")
 				continue
 			}
 			if res.Visits >= cfg.MaxNodes {
-				origin(b, "max-nodes", "", "")
+				origin(b, StopMaxNodes, "", "")
 				continue
 			}
 			work = append(work, b)
@@ -367,7 +367,7 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 			items := byHolding[h]
 			if tooLong[h.addr] {
 				for _, b := range items {
-					origin(b, "max-history", "", "")
+					origin(b, StopMaxHistory, "", "")
 					res.Origins[len(res.Origins)-1].Detail = fmt.Sprintf("more than %d transfers: a service nobody has labeled?", cfg.MaxHistory)
 				}
 				continue
@@ -417,7 +417,7 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 				id := idOf(&b.tr)
 				t := sent[id]
 				if t == nil {
-					origin(b, "pre-existing", "", "")
+					origin(b, OriginPreExisting, "", "")
 					continue
 				}
 				parts := map[int]*backItem{}
@@ -458,7 +458,7 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 					pos = end
 				}
 				if pre.Sign() > 0 {
-					res.Origins = append(res.Origins, AccountOrigin{Seed: b.seed, Transfer: b.tr, Address: b.tr.From, Hop: b.hop, Reason: "pre-existing",
+					res.Origins = append(res.Origins, AccountOrigin{Seed: b.seed, Transfer: b.tr, Address: b.tr.From, Hop: b.hop, Reason: OriginPreExisting,
 						Detail: "held before the first indexed block", Amounts: AccountAmounts{Poison: new(big.Int), Haircut: new(big.Rat), FIFO: pre}})
 				}
 				if b.poison && on[Poison] {

@@ -242,7 +242,7 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 			if cat == "exchange" {
 				res.deposit(co, name, "labeled", 0)
 			} else {
-				res.Stops = append(res.Stops, Stop{co.op, "service", cat + ": " + name})
+				res.Stops = append(res.Stops, Stop{co.op, StopService, cat + ": " + name})
 			}
 			continue
 		}
@@ -271,10 +271,10 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 		for i, co := range frontier {
 			switch {
 			case !found[i]:
-				res.Stops = append(res.Stops, Stop{co.op, "unspent", ""})
+				res.Stops = append(res.Stops, Stop{co.op, StopUnspent, ""})
 				continue
 			case cfg.Until > 0 && spends[i].Time > cfg.Until:
-				res.Stops = append(res.Stops, Stop{co.op, "after-until", "spent in " + spends[i].TxHash.String() + ", after the time window"})
+				res.Stops = append(res.Stops, Stop{co.op, StopAfterUntil, "spent in " + spends[i].TxHash.String() + ", after the time window"})
 				continue
 			}
 			h := spends[i].TxHash
@@ -318,7 +318,7 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 			hop := depth - 1
 			if depth > cfg.MaxHops {
 				for _, co := range byTx[h] {
-					res.Stops = append(res.Stops, Stop{co.op, "max-hops", fmt.Sprintf("after %d hops", cfg.MaxHops)})
+					res.Stops = append(res.Stops, Stop{co.op, StopMaxHops, fmt.Sprintf("after %d hops", cfg.MaxHops)})
 				}
 				continue
 			}
@@ -337,7 +337,7 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 			coinJoin := heuristics.IsCoinJoin(tx)
 			if coinJoin && !cfg.ThroughMixers {
 				for _, co := range byTx[h] {
-					res.Stops = append(res.Stops, Stop{co.op, "mixer", "spent in CoinJoin " + h.String()})
+					res.Stops = append(res.Stops, Stop{co.op, StopMixer, "spent in CoinJoin " + h.String()})
 				}
 				continue
 			}
@@ -360,7 +360,7 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 					if cat == "exchange" {
 						res.deposit(out, name, "labeled", hop+1)
 					} else {
-						res.Stops = append(res.Stops, Stop{out.op, "service", cat + ": " + name})
+						res.Stops = append(res.Stops, Stop{out.op, StopService, cat + ": " + name})
 						if cfg.OnService != nil {
 							f := out.flow(tx, nil)
 							cfg.OnService(cat, name, hop+1, Amounts{Haircut: f.Haircut, FIFO: f.FIFO})
@@ -369,11 +369,11 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 					continue
 				}
 				if out.maxSats(on) < cfg.MinAmount {
-					res.Stops = append(res.Stops, Stop{out.op, "below-min-amount", fmt.Sprintf("carries less than %d sat under every model", cfg.MinAmount)})
+					res.Stops = append(res.Stops, Stop{out.op, StopBelowMinAmount, fmt.Sprintf("carries less than %d sat under every model", cfg.MinAmount)})
 					continue
 				}
 				if res.Coins >= cfg.MaxNodes {
-					res.Stops = append(res.Stops, Stop{out.op, "max-nodes", fmt.Sprintf("more than %d coins followed", cfg.MaxNodes)})
+					res.Stops = append(res.Stops, Stop{out.op, StopMaxNodes, fmt.Sprintf("more than %d coins followed", cfg.MaxNodes)})
 					continue
 				}
 				res.Coins++

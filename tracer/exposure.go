@@ -204,7 +204,7 @@ func AccountExposures(ctx context.Context, src AccountSource, c chains.Chain, a 
 		return nil, err
 	}
 	for _, o := range bw.Origins {
-		if o.Reason == "labeled" {
+		if o.Reason == OriginLabeled {
 			hit(o.Category, o.Name, o.Transfer.Asset, o.Hop+1, zero, o.Amounts.HaircutUnits())
 		}
 	}

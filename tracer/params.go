@@ -30,3 +30,31 @@ func DefaultMinAmount(c chains.Chain, asset chains.Address) *big.Int {
 		return big.NewInt(1)
 	}
 }
+
+// Why a forward trace stopped following money (Stop.Reason,
+// AccountStop.Reason: the trace file's stops[].reason), one list for both
+// walks. Backward, an origin's reason may be one of the limits too
+// (StopMaxHops, StopMaxNodes, StopMaxHistory).
+const (
+	StopUnspent        = "unspent"          // still held
+	StopAfterUntil     = "after-until"      // moved after the time window
+	StopMaxHops        = "max-hops"         // more hops than MaxHops
+	StopMaxNodes       = "max-nodes"        // more coins or address visits than MaxNodes
+	StopMaxHistory     = "max-history"      // an account with more transfers than MaxHistory
+	StopBelowMinAmount = "below-min-amount" // less than MinAmount under every model
+	StopService        = "service"          // a labeled service other than an exchange
+	StopMixer          = "mixer"            // a CoinJoin (Bitcoin), or a labeled mixer
+	StopFee            = "fee"              // paid as gas (account chains)
+	StopBurnt          = "burnt"            // paid to no address (account chains)
+)
+
+// Where a backward trace found the money came from (Origin.Reason,
+// AccountOrigin.Reason), besides the limits above.
+const (
+	OriginLabeled     = "labeled"      // a labeled address (an exchange's withdrawal, ...)
+	OriginCoinbase    = "coinbase"     // newly mined (Bitcoin)
+	OriginReward      = "reward"       // a block reward (account chains)
+	OriginWithdrawal  = "withdrawal"   // a beacon-chain withdrawal
+	OriginMint        = "mint"         // a token minted from the zero address
+	OriginPreExisting = "pre-existing" // held before the store's first block
+)
