@@ -196,17 +196,17 @@ func (iv *Investigation) traceBTC(ctx context.Context, j *tracefile.Trace, g *gr
 		times[s.Outpoint.Hash] = seedTxs[i].Time
 	}
 	var missing []chains.Hash
-	for _, d := range res.Deposits {
-		if _, ok := times[d.Outpoint.Hash]; !ok {
-			times[d.Outpoint.Hash] = 0
-			missing = append(missing, d.Outpoint.Hash)
+	need := func(h chains.Hash) {
+		if _, ok := times[h]; !ok {
+			times[h] = 0
+			missing = append(missing, h)
 		}
 	}
+	for _, d := range res.Deposits {
+		need(d.Outpoint.Hash)
+	}
 	for _, p := range res.Poisoned {
-		if _, ok := times[p.Outpoint.Hash]; !ok {
-			times[p.Outpoint.Hash] = 0
-			missing = append(missing, p.Outpoint.Hash)
-		}
+		need(p.Outpoint.Hash)
 	}
 	if txs, err := iv.st.Txs(ctx, chains.Bitcoin, missing); err == nil {
 		for _, tx := range txs {
@@ -227,7 +227,7 @@ func (iv *Investigation) traceBTC(ctx context.Context, j *tracefile.Trace, g *gr
 			Hop: p.Hop, Evidence: p.Evidence, Victims: p.Seeds.Len(), Seeds: seedRanges(p.Seeds, base)})
 		g.node("btc", enc(p.Address), p.Address, "deposit")
 	}
-	mergedInto(j.Seeds[base:], res.Merged, ratString)
+	mergedInto(j.Seeds[base:], res.Merged)
 	for _, s := range res.Stops {
 		j.Stops = append(j.Stops, tracefile.Stop{Chain: "btc", Reason: s.Reason, Where: s.Outpoint.String(), Asset: "BTC", Detail: s.Detail})
 	}
@@ -364,7 +364,7 @@ func (iv *Investigation) traceETH(ctx context.Context, j *tracefile.Trace, g *gr
 			Hop: p.Hop, Evidence: p.Evidence, Victims: p.Seeds.Len(), Seeds: seedRanges(p.Seeds, base)})
 		g.node("eth", enc(p.Address), p.Address, "deposit")
 	}
-	mergedInto(j.Seeds[base:], res.Merged, ratString)
+	mergedInto(j.Seeds[base:], res.Merged)
 	for _, s := range res.Stops {
 		sj := tracefile.Stop{Chain: "eth", Reason: s.Reason, Where: enc(s.Address), Asset: iv.assetID(ctx, j, s.Asset), Detail: s.Detail,
 			Haircut: s.Amounts.HaircutUnits().String(), FIFO: s.Amounts.FIFO.String()}
@@ -395,11 +395,11 @@ func seedRanges(s *tracer.SeedSet, base int) string {
 }
 
 // mergedInto records on each seed how much of it the haircut model merged
-// into the other-victims remainder.
-func mergedInto(seeds []tracefile.Seed, merged map[int]*big.Rat, units func(*big.Rat) string) {
+// into the other-victims remainder (base units, rounded down).
+func mergedInto(seeds []tracefile.Seed, merged map[int]*big.Rat) {
 	for i, r := range merged {
 		if i >= 0 && i < len(seeds) && r.Sign() > 0 {
-			seeds[i].MergedIntoOther = units(r)
+			seeds[i].MergedIntoOther = ratString(r)
 		}
 	}
 }

@@ -16,33 +16,9 @@
 # transactions) fit a 24 GB machine.
 set -eu
 SIZES=${SIZES:-"300:55 600:100"}
-CACHE=${CACHE:-.cache/bench-scale}
-GO=${GO:-go}
 CH_PORT=${CH_PORT:-19731}
-mkdir -p "$CACHE"
-CACHE=$(cd "$CACHE" && pwd)
-BIN="$CACHE/fundtrace"
-$GO build -o "$BIN" ./cmd/fundtrace
-
-# run LOG CMD...: runs CMD, printing "seconds maxKB". An exit status in
-# $OK (default 0) is success: screen exits 1 when some address could not
-# be screened (these regtest addresses against mainnet lists) and 2 on a
-# hit, and the load ran either way.
-run() {
-	log=$1
-	shift
-	code=0
-	/usr/bin/time -f "%e %M" -o "$log.time" "$@" >"$log" 2>&1 || code=$?
-	case " ${OK:-0} " in
-	*" $code "*) ;;
-	*)
-		tail -n 20 "$log"
-		echo "bench-store: $* exited $code" >&2
-		exit 1
-		;;
-	esac
-	tail -n 1 "$log.time"
-}
+NAME=bench-store
+. scripts/bench-lib.sh
 
 # A ClickHouse server of its own: config in $CACHE/ch, data thrown away.
 sh scripts/ensure-clickhouse.sh >/dev/null

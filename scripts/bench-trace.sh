@@ -12,25 +12,9 @@
 # peak resident memory, the trace file's size and what it holds. Not part
 # of make test.
 set -eu
-CACHE=${CACHE:-.cache/bench-scale}
-GO=${GO:-go}
 ETH_PORT=${ETH_PORT:-18645}
-mkdir -p "$CACHE"
-CACHE=$(cd "$CACHE" && pwd)
-BIN="$CACHE/fundtrace"
-$GO build -o "$BIN" ./cmd/fundtrace
-
-# run LOG CMD...: runs CMD, printing "seconds maxKB".
-run() {
-	log=$1
-	shift
-	if ! /usr/bin/time -f "%e %M" -o "$log.time" "$@" >"$log" 2>&1; then
-		tail -n 20 "$log"
-		echo "bench-trace: $* failed" >&2
-		exit 1
-	fi
-	tail -n 1 "$log.time"
-}
+NAME=bench-trace
+. scripts/bench-lib.sh
 
 # The Bitcoin case.
 btc="$CACHE/btc-300-55"

@@ -571,7 +571,7 @@ func Write(w io.Writer, t *Trace) error {
 	for i := 0; i < ty.NumField(); i++ {
 		name, opts, _ := strings.Cut(ty.Field(i).Tag.Get("json"), ",")
 		f := v.Field(i)
-		if opts == "omitempty" && f.IsZero() || (opts == "omitempty" && f.Kind() == reflect.Slice && f.Len() == 0) {
+		if opts == "omitempty" && (f.IsZero() || f.Kind() == reflect.Slice && f.Len() == 0) {
 			continue
 		}
 		if !first {

@@ -155,14 +155,11 @@ type AccountResult struct {
 	Poisoned []AccountPoisoned
 	Stops    []AccountStop
 	Flows    []AccountFlow
-	// Merged is, per seed, the haircut share moved into the Other
-	// remainder (see AccountConfig.MinAmount); MergedShares counts the
-	// moves.
-	Merged       map[int]*big.Rat
-	MergedShares int
-	Hops         int
-	Lookups      int // history queries: one per hop
-	Visits       int // address-and-asset visits
+	// What haircut merged into the Other remainder.
+	Remainder
+	Hops    int
+	Lookups int // history queries: one per hop
+	Visits  int // address-and-asset visits
 }
 
 // taint is what one transfer, or one address's balance, carries of the
@@ -211,7 +208,8 @@ func (t *taint) add(o *taint) {
 	}
 }
 
-// amounts sums t over all seeds (the Other remainder included).
+// amounts sums t over all seeds (the Other remainder included: FIFO
+// never merges, so only haircut holds one).
 func (t *taint) amounts(value *big.Int) AccountAmounts {
 	a := AccountAmounts{Poison: new(big.Int), Haircut: new(big.Rat), FIFO: new(big.Int)}
 	if t.poison.Len() > 0 {
@@ -221,15 +219,15 @@ func (t *taint) amounts(value *big.Int) AccountAmounts {
 		a.Haircut.Add(a.Haircut, r)
 	}
 	for _, f := range t.fifo {
-		if f.seed >= 0 || f.seed == Other {
+		if f.seed >= 0 {
 			a.FIFO.Add(a.FIFO, f.n)
 		}
 	}
 	return a
 }
 
-// perSeed splits t by seed, in one pass: the seeds (Other among them)
-// whose money haircut or FIFO carry, in ascending order, each with its
+// perSeed splits t by seed, in one pass: the seeds (Other among them,
+// for haircut) whose money haircut or FIFO carry, in ascending order, each with its
 // amounts (poison: the whole value when the seed's money touched it).
 func (t *taint) perSeed(value *big.Int) ([]int, map[int]AccountAmounts) {
 	per := map[int]AccountAmounts{}
@@ -250,7 +248,7 @@ func (t *taint) perSeed(value *big.Int) ([]int, map[int]AccountAmounts) {
 		}
 	}
 	for _, f := range t.fifo {
-		if (f.seed >= 0 || f.seed == Other) && f.n.Sign() > 0 {
+		if f.seed >= 0 && f.n.Sign() > 0 {
 			get(f.seed).FIFO.Add(get(f.seed).FIFO, f.n)
 		}
 	}
@@ -340,7 +338,7 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 		}
 		return new(big.Rat).SetInt(minFor(asset))
 	}
-	res := &AccountResult{Seeds: seeds, Merged: map[int]*big.Rat{}}
+	res := &AccountResult{Seeds: seeds, Remainder: Remainder{Merged: map[int]*big.Rat{}}}
 	frontier := map[holding]map[transferID]*arrival{}
 	addArrival := func(f map[holding]map[transferID]*arrival, tr chains.Transfer, t *taint, hop int) {
 		h := holding{tr.To, tr.Asset}
@@ -468,7 +466,7 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 				}
 				continue
 			}
-			outs, left := replay(h, hist, arr, mergeBelow(h.asset), res)
+			outs, left := replay(h, hist, arr, mergeBelow(h.asset), &res.Remainder)
 			if !left.empty() {
 				res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, chains.Hash{}, StopUnspent, "still held", left.amounts(new(big.Int))})
 			}
@@ -621,8 +619,8 @@ type outflow struct {
 // what the address still holds.
 //
 // Shares of a transfer out under mergeBelow (nil: none are) move to the
-// Other remainder; res counts them per seed.
-func replay(h holding, hist []chains.Transfer, arr map[transferID]*arrival, mergeBelow *big.Rat, res *AccountResult) ([]outflow, *taint) {
+// Other remainder, recorded in rem.
+func replay(h holding, hist []chains.Transfer, arr map[transferID]*arrival, mergeBelow *big.Rat, rem *Remainder) ([]outflow, *taint) {
 	bal := new(big.Int)
 	held := newTaint()
 	var queue []fseg
@@ -652,7 +650,7 @@ func replay(h holding, hist []chains.Transfer, arr map[transferID]*arrival, merg
 				if r.Sign() == 0 {
 					delete(held.hair, s)
 				}
-				addShare(sent.hair, s, x, mergeBelow, res)
+				addShare(sent.hair, s, x, mergeBelow, rem)
 			}
 			need := new(big.Int).Set(amt)
 			for need.Sign() > 0 && len(queue) > 0 {

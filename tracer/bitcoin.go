@@ -165,14 +165,11 @@ type Result struct {
 	Poisoned []Poisoned
 	Stops    []Stop
 	Flows    []Flow // every step money was followed through, in hop order
-	// Merged is, per seed, the haircut share (satoshis, exact) moved into
-	// the Other remainder (see Config.MinAmount); MergedShares counts the
-	// moves.
-	Merged       map[int]*big.Rat
-	MergedShares int
-	Hops         int // rounds of store queries
-	Lookups      int // store queries: one for spenders and one for transactions a round
-	Coins        int // tainted coins followed
+	// What haircut merged into the Other remainder (satoshis).
+	Remainder
+	Hops    int // rounds of store queries
+	Lookups int // store queries: one for spenders and one for transactions a round
+	Coins   int // tainted coins followed
 }
 
 // coin is a tainted output and what it carries of each seed.
@@ -201,7 +198,7 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Seeds: seeds, Merged: map[int]*big.Rat{}}
+	res := &Result{Seeds: seeds, Remainder: Remainder{Merged: map[int]*big.Rat{}}}
 	// Haircut shares under the least amount followed are merged into one
 	// remainder (Other) as a transaction spends them (see the account
 	// tracer's note): a hub's outputs then carry the shares worth
@@ -351,7 +348,7 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 					from = append(from, co.addr)
 				}
 			}
-			for _, out := range propagate(tx, tainted, mergeBelow, res) {
+			for _, out := range propagate(tx, tainted, mergeBelow, &res.Remainder) {
 				out.depth, out.peel, out.time = depth, isPeel(tx), tx.Time
 				f := out.flow(tx, from)
 				f.Inputs, f.CoinJoin = inputs, coinJoin
@@ -550,9 +547,9 @@ func (co *coin) maxSats(on map[string]bool) int64 {
 
 // propagate computes the taint of tx's outputs from its tainted inputs
 // (the others are clean) under all three models. An output's haircut
-// shares under mergeBelow (nil: none) move to the Other remainder; res
-// counts them per seed.
-func propagate(tx *chains.Tx, tainted map[chains.Outpoint]*coin, mergeBelow *big.Rat, res *Result) []*coin {
+// shares under mergeBelow (nil: none) move to the Other remainder,
+// recorded in rem.
+func propagate(tx *chains.Tx, tainted map[chains.Outpoint]*coin, mergeBelow *big.Rat, rem *Remainder) []*coin {
 	var total int64
 	hair := map[int]*big.Rat{}
 	var poison *SeedSet
@@ -584,7 +581,7 @@ func propagate(tx *chains.Tx, tainted map[chains.Outpoint]*coin, mergeBelow *big
 		if total > 0 {
 			for s, r := range hair {
 				x := new(big.Rat).Mul(r, big.NewRat(o.Value, total))
-				addShare(co.haircut, s, x, mergeBelow, res)
+				addShare(co.haircut, s, x, mergeBelow, rem)
 			}
 		}
 		need := o.Value

@@ -100,30 +100,24 @@ func (s *SeedSet) Each(f func(seed int)) {
 // deposit's or a result's seed field it is "other victims" together.
 const Other = -2
 
-// merges is where a trace counts the haircut shares it merged into the
-// Other remainder: per seed, and how many.
-type merges interface {
-	merged(seed int, x *big.Rat)
-}
-
-func (res *Result) merged(seed int, x *big.Rat) { addMerged(res.Merged, &res.MergedShares, seed, x) }
-func (res *AccountResult) merged(seed int, x *big.Rat) {
-	addMerged(res.Merged, &res.MergedShares, seed, x)
-}
-
-func addMerged(m map[int]*big.Rat, n *int, seed int, x *big.Rat) {
-	if m[seed] == nil {
-		m[seed] = new(big.Rat)
-	}
-	m[seed].Add(m[seed], x)
-	*n++
+// Remainder is what a trace merged into the Other remainder: per seed,
+// the haircut share moved there (base units, exact), and how many shares
+// were moved (see Config.MinAmount and AccountConfig.MinAmount).
+type Remainder struct {
+	Merged       map[int]*big.Rat
+	MergedShares int
 }
 
 // addShare puts seed s's haircut share x into shares, or, when it is
-// under below (nil: never), into the Other remainder, telling log.
-func addShare(shares map[int]*big.Rat, s int, x, below *big.Rat, log merges) {
+// under below (nil: never), into the Other remainder, recording the move
+// in r.
+func addShare(shares map[int]*big.Rat, s int, x, below *big.Rat, r *Remainder) {
 	if below != nil && s != Other && x.Cmp(below) < 0 {
-		log.merged(s, x)
+		if r.Merged[s] == nil {
+			r.Merged[s] = new(big.Rat)
+		}
+		r.Merged[s].Add(r.Merged[s], x)
+		r.MergedShares++
 		s = Other
 	}
 	if o := shares[s]; s == Other && o != nil {

@@ -164,25 +164,22 @@ func printIndexResult(w io.Writer, res *bitcoin.Result, asJSON bool) error {
 	return nil
 }
 
-// progressPrinter shows progress as one rewritten line on a terminal and
-// as a log line at most every ten seconds when output is piped.
-type progressPrinter struct {
-	w       io.Writer
-	tty     bool
-	every   time.Duration
-	last    time.Time
-	printed bool
-}
+// progressPrinter shows an index's progress as a progressLine does, at
+// every batch on a terminal and at most every "every" when piped; the
+// last batch is always shown.
+type progressPrinter struct{ *progressLine }
 
 func newProgressPrinter(w io.Writer, tty bool, every time.Duration) *progressPrinter {
-	return &progressPrinter{w: w, tty: tty, every: every}
+	if tty {
+		every = 0
+	}
+	return &progressPrinter{&progressLine{w: w, tty: tty, every: every}}
 }
 
 func (p *progressPrinter) update(pr bitcoin.Progress) {
-	if !p.tty && time.Since(p.last) < p.every && pr.Height != pr.Target {
-		return
+	if pr.Height == pr.Target {
+		p.last = time.Time{}
 	}
-	p.last = time.Now()
 	secs := pr.Elapsed.Seconds()
 	if secs <= 0 {
 		secs = 1e-9
@@ -194,19 +191,9 @@ func (p *progressPrinter) update(pr bitcoin.Progress) {
 	} else if pr.TotalBytes <= pr.Bytes {
 		eta = "0s"
 	}
-	if p.tty {
-		fmt.Fprintf(p.w, "\rheight %s/%s  %.0f blk/s  %.0f tx/s  %.1f MB/s  ETA %s   ",
-			group(pr.Height), group(pr.Target), float64(pr.Blocks)/secs, float64(pr.Txs)/secs, float64(pr.Bytes)/1e6/secs, eta)
-		p.printed = true
-		return
-	}
-	slog.Info("Indexed", "height", pr.Height, "target", pr.Target,
+	p.show(fmt.Sprintf("height %s/%s  %.0f blk/s  %.0f tx/s  %.1f MB/s  ETA %s", group(pr.Height), group(pr.Target),
+		float64(pr.Blocks)/secs, float64(pr.Txs)/secs, float64(pr.Bytes)/1e6/secs, eta),
+		"Indexed", "height", pr.Height, "target", pr.Target,
 		"blocks_per_s", int64(float64(pr.Blocks)/secs), "tx_per_s", int64(float64(pr.Txs)/secs),
 		"mb_per_s", fmt.Sprintf("%.1f", float64(pr.Bytes)/1e6/secs), "eta", eta)
-}
-
-func (p *progressPrinter) done() {
-	if p.tty && p.printed {
-		fmt.Fprintln(p.w)
-	}
 }

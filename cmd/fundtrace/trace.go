@@ -8,7 +8,6 @@ import (
 	"maps"
 	"math/big"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -16,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/atomicfile"
 	"github.com/fundtrace/fundtrace/investigate"
 	"github.com/fundtrace/fundtrace/tracefile"
 	"github.com/fundtrace/fundtrace/tracer"
@@ -145,12 +145,12 @@ func runTrace(c *cli.Context) error {
 		return err
 	}
 	if p := c.String("out"); p != "" {
-		if err := writeFileAtomic(p, func(w io.Writer) error { return tracefile.Write(w, j) }); err != nil {
+		if err := atomicfile.Write(p, 0o644, func(w io.Writer) error { return tracefile.Write(w, j) }); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
 	}
 	if p := c.String("poison-pairs"); p != "" {
-		if err := writeFileAtomic(p, func(w io.Writer) error { return investigate.WritePoisonPairs(w, j) }); err != nil {
+		if err := atomicfile.Write(p, 0o644, func(w io.Writer) error { return investigate.WritePoisonPairs(w, j) }); err != nil {
 			return fmt.Errorf("--poison-pairs: %w", err)
 		}
 	}
@@ -190,28 +190,6 @@ func optsOf(c *cli.Context) (investigate.Options, error) {
 		o.MinAmount = v
 	}
 	return o, nil
-}
-
-// writeFileAtomic writes a file through write into a temporary file
-// beside it, renamed over p only once whole: an interrupted run leaves
-// the previous file, never half of one.
-func writeFileAtomic(p string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", p, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("%s: %w", p, err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), p)
 }
 
 // decimalUnits renders base units with the asset's decimals, exactly.
