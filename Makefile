@@ -70,9 +70,9 @@ bench:
 	sh scripts/ensure-clickhouse.sh
 	: > bench.txt
 	for i in 1 2 3 4 5; do \
-		$(GO) test -run '^$$' -bench 'Floor|Decode|Index$$' -benchtime 20x -count 1 -cpu 1 ./chains/bitcoin | tee -a bench.txt; \
+		$(GO) test -run '^$$' -bench 'Floor|Decode|Index$$' -benchtime 20x -count 1 -cpu 1 ./chains/bitcoin ./ingest/btc | tee -a bench.txt; \
 	done
-	$(GO) test -run '^$$' -bench 'IndexChain' -benchtime 2x -count 3 -cpu 1 ./chains/bitcoin | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'IndexChain' -benchtime 2x -count 3 -cpu 1 ./ingest/btc | tee -a bench.txt
 	$(GO) test -run '^$$' -bench '^BenchmarkTx$$|LookupOutputs' -count 3 -cpu 1 ./store/embedded | tee -a bench.txt
 	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./store/clickhouse | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Pipeline|FetchBare' -benchtime 10x -count 3 ./chains/ethereum | tee -a bench.txt

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/heuristics"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
@@ -73,7 +73,7 @@ func benchStore(b *testing.B) *embedded.Store {
 	}
 	benchStores[key] = st
 	benchBlocks[key] = filepath.Join(dir, sim.BlocksDir)
-	if _, err := bitcoin.Index(context.Background(), st, bitcoin.IndexConfig{Dir: filepath.Join(dir, sim.BlocksDir)}); err != nil {
+	if _, err := btc.Index(context.Background(), st, btc.IndexConfig{Dir: filepath.Join(dir, sim.BlocksDir)}); err != nil {
 		b.Fatal(err)
 	}
 	return st
@@ -223,13 +223,13 @@ func BenchmarkClusterIncremental(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: blocks, ToHeight: cut}); err != nil {
+		if _, err := btc.Index(ctx, st, btc.IndexConfig{Dir: blocks, ToHeight: cut}); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := Run(ctx, st, chains.Bitcoin, set); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: blocks}); err != nil {
+		if _, err := btc.Index(ctx, st, btc.IndexConfig{Dir: blocks}); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

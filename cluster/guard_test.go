@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/heuristics"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/sim"
 )
 
@@ -87,7 +87,7 @@ func TestGuardIncremental(t *testing.T) {
 	o := Options{GuardSize: 3}
 	steps := tempStore(t)
 	for _, to := range []int64{200, 300, 400} {
-		if _, err := bitcoin.Index(ctx, steps, bitcoin.IndexConfig{Dir: blocks, ToHeight: to}); err != nil {
+		if _, err := btc.Index(ctx, steps, btc.IndexConfig{Dir: blocks, ToHeight: to}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := RunWith(ctx, steps, chains.Bitcoin, set, o); err != nil {
@@ -95,7 +95,7 @@ func TestGuardIncremental(t *testing.T) {
 		}
 	}
 	once := tempStore(t)
-	if _, err := bitcoin.Index(ctx, once, bitcoin.IndexConfig{Dir: blocks, ToHeight: 400}); err != nil {
+	if _, err := btc.Index(ctx, once, btc.IndexConfig{Dir: blocks, ToHeight: 400}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := RunWith(ctx, once, chains.Bitcoin, set, o); err != nil {

@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/heuristics"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -63,7 +63,7 @@ func TestIncremental(t *testing.T) {
 	blocks := filepath.Join(dir, sim.BlocksDir)
 	steps := open()
 	for _, to := range []int64{120, 150, 170, 300} {
-		if _, err := bitcoin.Index(ctx, steps, bitcoin.IndexConfig{Dir: blocks, ToHeight: to}); err != nil {
+		if _, err := btc.Index(ctx, steps, btc.IndexConfig{Dir: blocks, ToHeight: to}); err != nil {
 			t.Fatal(err)
 		}
 		sum, err := Run(ctx, steps, chains.Bitcoin, set)
@@ -75,7 +75,7 @@ func TestIncremental(t *testing.T) {
 		}
 	}
 	once := open()
-	if _, err := bitcoin.Index(ctx, once, bitcoin.IndexConfig{Dir: blocks}); err != nil {
+	if _, err := btc.Index(ctx, once, btc.IndexConfig{Dir: blocks}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Run(ctx, once, chains.Bitcoin, set); err != nil {
@@ -236,13 +236,13 @@ func TestReorgRecomputes(t *testing.T) {
 	main, fork := storetest.ForkFolders(t, 300, 295, 12)
 	st := tempStore(t)
 	set := []string{heuristics.MultiInput}
-	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: main}); err != nil {
+	if _, err := btc.Index(ctx, st, btc.IndexConfig{Dir: main}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Run(ctx, st, chains.Bitcoin, set); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: fork}); err != nil {
+	if _, err := btc.Index(ctx, st, btc.IndexConfig{Dir: fork}); err != nil {
 		t.Fatal(err)
 	}
 	sum, err := Run(ctx, st, chains.Bitcoin, set)
@@ -250,7 +250,7 @@ func TestReorgRecomputes(t *testing.T) {
 		t.Fatalf("after a reorganisation: %+v %v", sum, err)
 	}
 	fresh := tempStore(t)
-	if _, err := bitcoin.Index(ctx, fresh, bitcoin.IndexConfig{Dir: fork}); err != nil {
+	if _, err := btc.Index(ctx, fresh, btc.IndexConfig{Dir: fork}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Run(ctx, fresh, chains.Bitcoin, set); err != nil {

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/heuristics"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -61,7 +61,7 @@ func TestCollisionsRetry(t *testing.T) {
 	dumps := map[bool]string{}
 	for _, collide := range []bool{false, true} {
 		st := tempStore(t)
-		if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: filepath.Join(dir, sim.BlocksDir)}); err != nil {
+		if _, err := btc.Index(ctx, st, btc.IndexConfig{Dir: filepath.Join(dir, sim.BlocksDir)}); err != nil {
 			t.Fatal(err)
 		}
 		seeds := map[uint64]bool{}
@@ -93,7 +93,7 @@ func TestCollisionsRetry(t *testing.T) {
 func TestInterruptedRun(t *testing.T) {
 	ctx := context.Background()
 	st := tempStore(t)
-	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: "../testdata/sim/btc/blocks"}); err != nil {
+	if _, err := btc.Index(ctx, st, btc.IndexConfig{Dir: "../testdata/sim/btc/blocks"}); err != nil {
 		t.Fatal(err)
 	}
 	set := []string{heuristics.MultiInput, heuristics.ChangeFresh}

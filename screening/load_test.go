@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/cluster"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/internal/chtest"
 	"github.com/fundtrace/fundtrace/internal/shareddata"
 	"github.com/fundtrace/fundtrace/labels"
@@ -35,7 +35,7 @@ func TestMain(m *testing.M) { os.Exit(chtest.Main(m, &chServer)) }
 type loadStore interface {
 	Store
 	ClusterStore
-	bitcoin.Sink
+	btc.Sink
 	cluster.Store
 	AddSnapshot(ctx context.Context, sn store.SanctionsSnapshot, addrs []store.SanctionedAddress) (store.SanctionsSnapshot, error)
 	AddLabels(ctx context.Context, ls []store.Label) error
@@ -52,7 +52,7 @@ func fillLoadStore(b *testing.B, st loadStore, scale int) []string {
 	if err := sim.WriteBTC(w, dir, sim.WriteOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: filepath.Join(dir, sim.BlocksDir)}); err != nil {
+	if _, err := btc.Index(ctx, st, btc.IndexConfig{Dir: filepath.Join(dir, sim.BlocksDir)}); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := cluster.Run(ctx, st, chains.Bitcoin, nil); err != nil {

@@ -20,7 +20,7 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
@@ -365,7 +365,7 @@ func TestIndexable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	res, err := bitcoin.Index(context.Background(), st, bitcoin.IndexConfig{Dir: filepath.Join(dir, BlocksDir)})
+	res, err := btc.Index(context.Background(), st, btc.IndexConfig{Dir: filepath.Join(dir, BlocksDir)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -22,7 +23,7 @@ func shippedBlocks(t *testing.T) *embedded.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if _, err := bitcoin.Index(context.Background(), st, bitcoin.IndexConfig{Dir: filepath.Join("..", "testdata", "btc", "blocks"), ToHeight: 200}); err != nil {
+	if _, err := btc.Index(context.Background(), st, btc.IndexConfig{Dir: filepath.Join("..", "testdata", "btc", "blocks"), ToHeight: 200}); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -70,7 +71,7 @@ func TestBackwardConservation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: filepath.Join(dir, sim.BlocksDir)}); err != nil {
+	if _, err := btc.Index(ctx, st, btc.IndexConfig{Dir: filepath.Join(dir, sim.BlocksDir)}); err != nil {
 		t.Fatal(err)
 	}
 	net := bitcoin.NetworkByName("regtest")

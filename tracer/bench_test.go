@@ -14,6 +14,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/internal/chtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store"
@@ -33,7 +34,7 @@ var dbSeq atomic.Int64
 type traceStore interface {
 	Source
 	AccountSource
-	bitcoin.Sink
+	btc.Sink
 	ethereum.Sink
 	Close() error
 }
@@ -71,7 +72,7 @@ func btcScenario(tb testing.TB, st traceStore, scale int) ([]Seed, Labeler, int)
 	if err := sim.WriteBTC(w, dir, sim.WriteOptions{}); err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := bitcoin.Index(context.Background(), st, bitcoin.IndexConfig{Dir: filepath.Join(dir, sim.BlocksDir)}); err != nil {
+	if _, err := btc.Index(context.Background(), st, btc.IndexConfig{Dir: filepath.Join(dir, sim.BlocksDir)}); err != nil {
 		tb.Fatal(err)
 	}
 	labels := map[chains.Address][2]string{}
@@ -229,7 +230,7 @@ func TestSameTraceOnBothStores(t *testing.T) {
 		t.Skip("no ClickHouse server")
 	}
 	all := stores(t)
-	var btc, eth [2]string
+	var btcDump, eth [2]string
 	for i, name := range []string{"embedded", "clickhouse"} {
 		st := all[name]()
 		seeds, labels, _ := btcScenario(t, st, 1)
@@ -237,9 +238,9 @@ func TestSameTraceOnBothStores(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		btc[i] = fmt.Sprintf("%d flows %d stops\n", len(res.Flows), len(res.Stops))
+		btcDump[i] = fmt.Sprintf("%d flows %d stops\n", len(res.Flows), len(res.Stops))
 		for _, d := range res.Deposits {
-			btc[i] += fmt.Sprintf("%d %s %s %d %s %d %d\n", d.Seed, d.Outpoint, d.Exchange, d.Hop, d.Amounts.Haircut.RatString(), d.Amounts.FIFO, d.Amounts.Poison)
+			btcDump[i] += fmt.Sprintf("%d %s %s %d %s %d %d\n", d.Seed, d.Outpoint, d.Exchange, d.Hop, d.Amounts.Haircut.RatString(), d.Amounts.FIFO, d.Amounts.Poison)
 		}
 		est := all[name]()
 		aseeds, alabels, _ := ethScenario(t, est, 1)
@@ -252,8 +253,8 @@ func TestSameTraceOnBothStores(t *testing.T) {
 			eth[i] += fmt.Sprintf("%d %s %s %s %d %s %s %s\n", d.Seed, d.Transfer.TxHash, d.Address, d.Exchange, d.Hop, d.Amounts.Haircut.RatString(), d.Amounts.FIFO, d.Amounts.Poison)
 		}
 	}
-	if btc[0] != btc[1] || len(btc[0]) < 100 {
-		t.Fatalf("bitcoin trace differs:\nembedded:\n%s\nclickhouse:\n%s", btc[0], btc[1])
+	if btcDump[0] != btcDump[1] || len(btcDump[0]) < 100 {
+		t.Fatalf("bitcoin trace differs:\nembedded:\n%s\nclickhouse:\n%s", btcDump[0], btcDump[1])
 	}
 	if eth[0] != eth[1] || len(eth[0]) < 100 {
 		t.Fatalf("ethereum trace differs:\nembedded:\n%s\nclickhouse:\n%s", eth[0], eth[1])

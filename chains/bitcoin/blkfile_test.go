@@ -13,27 +13,11 @@ import (
 
 	"github.com/btcsuite/btcd/wire"
 
+	"github.com/fundtrace/fundtrace/internal/realblocks"
 	"github.com/fundtrace/fundtrace/internal/shareddata"
 )
 
 const genesisHash = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"
-
-// realRecords returns the framed records of the real blk00000.dat
-// (mainnet blocks 0..299) shipped in testdata.
-func realRecords(t testing.TB) [][]byte {
-	t.Helper()
-	b, err := os.ReadFile("../../testdata/btc/blocks/blk00000.dat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs [][]byte
-	for off := 0; off < len(b); {
-		l := int(binary.LittleEndian.Uint32(b[off+4:]))
-		recs = append(recs, b[off:off+8+l])
-		off += 8 + l
-	}
-	return recs
-}
 
 // TestScanRealBlockFile scans Bitcoin Core's own blk00000.dat and checks
 // the chain it finds against the chain: the genesis hash, and the headers
@@ -109,7 +93,7 @@ func copyFile(t testing.TB, from, to string) {
 // defect each and checks the error names the file and the offset of the
 // defect, or that Core's benign layouts are accepted.
 func TestScanBadInput(t *testing.T) {
-	recs := realRecords(t)
+	recs := realblocks.Records(t)
 	join := func(rs ...[]byte) []byte { return bytes.Join(rs, nil) }
 	first3 := join(recs[0], recs[1], recs[2])
 	off3 := int64(len(first3))
@@ -188,7 +172,7 @@ func TestScanBadInput(t *testing.T) {
 // carry the magic, or an error naming an offset inside the file. The seed
 // corpus (testdata/fuzz/FuzzScan) holds real records and defects.
 func FuzzScan(f *testing.F) {
-	recs := realRecords(f)
+	recs := realblocks.Records(f)
 	f.Add(bytes.Join(recs[:3], nil))
 	f.Add(append(bytes.Join(recs[:2], nil), make([]byte, 100)...))
 	f.Add(recs[0][:50])

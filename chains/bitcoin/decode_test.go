@@ -2,9 +2,7 @@ package bitcoin
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
-	"encoding/hex"
 	"io"
 	"os"
 	"slices"
@@ -17,59 +15,9 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/realblocks"
 	"github.com/fundtrace/fundtrace/internal/shareddata"
 )
-
-// realBlock is one real mainnet block from the shared data, with what
-// SOURCES.md (and so the chain) says about it.
-type realBlock struct {
-	path       []string
-	height     int64
-	hashPrefix string
-	txs        int
-}
-
-var realBlocks = []realBlock{
-	{[]string{"bitcoinj", "block169482.dat"}, 169482, "0000000000000756", 14},
-	{[]string{"bitcoinj", "block227835.dat"}, 227835, "00000000000001aa", 122},
-	{[]string{"bitcoinj", "block227836.dat"}, 227836, "00000000000000d0", 100},
-	{[]string{"bcoin", "block300025.raw"}, 300025, "0000000000000000821c", 461},
-	{[]string{"bitcoinj", "block363703.dat"}, 363703, "", 587},
-	{[]string{"bitcoinj", "block370661.dat"}, 370661, "", 708},
-	{[]string{"conduit-db", "block413567.raw"}, 413567, "0000000000000000025a", 1557},
-	{[]string{"bitcoinj", "block481815.dat"}, 481815, "", 2097},
-	{[]string{"bitcoinj", "block481829.dat"}, 481829, "", 2020},
-	{[]string{"bcoin", "block482683.raw"}, 482683, "", 12},
-	{[]string{"bitcoin-s", "000000000000000000050f70113ab1932c195442cb49bcc4ee4d7f426c8a3295.txt.gz"}, 514485, "000000000000000000050f70113ab1932c195442cb49bcc4ee4d7f426c8a3295", 2165},
-	{[]string{"btcd", "block-00000000000000000021868c2cefc52a480d173c849412fe81c4e5ab806f94ab.blk"}, 540107, "00000000000000000021868c2cefc52a480d173c849412fe81c4e5ab806f94ab", 230},
-	{[]string{"rust-bitcoin", "mainnet_block_000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae.raw"}, 702861, "000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae", 2500},
-}
-
-// readRealBlock returns the raw bytes of a shared real block, undoing the
-// gzip+hex of the bitcoin-s file.
-func readRealBlock(t testing.TB, rb realBlock) []byte {
-	t.Helper()
-	p := shareddata.Path(t, append([]string{"bitcoin", "blocks"}, rb.path...)...)
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.HasSuffix(p, ".gz") {
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b, err = io.ReadAll(zr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if strings.HasSuffix(p, ".txt.gz") {
-		if b, err = hex.DecodeString(strings.TrimSpace(string(b))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b
-}
 
 // bip34Height reads the height a BIP34 coinbase commits to.
 func bip34Height(script []byte) int64 {
@@ -88,27 +36,27 @@ func bip34Height(script []byte) int64 {
 // (Decode rejects a mismatch), the BIP34 height in the coinbase, and every
 // txid, size and vsize against btcd's independent computation.
 func TestDecodeRealBlocks(t *testing.T) {
-	for _, rb := range realBlocks {
-		t.Run(rb.path[len(rb.path)-1], func(t *testing.T) {
+	for _, rb := range realblocks.All {
+		t.Run(rb.Path[len(rb.Path)-1], func(t *testing.T) {
 			t.Parallel()
-			raw := readRealBlock(t, rb)
-			bd, err := NewDecoder().Decode(raw, rb.height)
+			raw := realblocks.Read(t, rb)
+			bd, err := NewDecoder().Decode(raw, rb.Height)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasPrefix(bd.Block.Hash.String(), rb.hashPrefix) {
-				t.Errorf("hash %s, want prefix %s", bd.Block.Hash, rb.hashPrefix)
+			if !strings.HasPrefix(bd.Block.Hash.String(), rb.HashPrefix) {
+				t.Errorf("hash %s, want prefix %s", bd.Block.Hash, rb.HashPrefix)
 			}
-			if len(bd.Txs) != rb.txs || int(bd.Block.TxCount) != rb.txs {
-				t.Errorf("%d transactions, want %d", len(bd.Txs), rb.txs)
+			if len(bd.Txs) != rb.Txs || int(bd.Block.TxCount) != rb.Txs {
+				t.Errorf("%d transactions, want %d", len(bd.Txs), rb.Txs)
 			}
 			var msg wire.MsgBlock
 			if err := msg.Deserialize(bytes.NewReader(raw)); err != nil {
 				t.Fatal(err)
 			}
-			if rb.height >= 227931 { // BIP34 activation height
-				if h := bip34Height(msg.Transactions[0].TxIn[0].SignatureScript); h != rb.height {
-					t.Errorf("coinbase commits to height %d, want %d", h, rb.height)
+			if rb.Height >= 227931 { // BIP34 activation height
+				if h := bip34Height(msg.Transactions[0].TxIn[0].SignatureScript); h != rb.Height {
+					t.Errorf("coinbase commits to height %d, want %d", h, rb.Height)
 				}
 			}
 			for i, mtx := range msg.Transactions {
@@ -147,7 +95,7 @@ func TestDecodeRealBlocks(t *testing.T) {
 // the inputs exceed the outputs by 7,773,345 sat, which is the coinbase's
 // 2,507,773,345 sat minus the 25 BTC subsidy.
 func TestBlock300025Fees(t *testing.T) {
-	raw := readRealBlock(t, realBlock{path: []string{"bcoin", "block300025.raw"}})
+	raw := realblocks.Read(t, realblocks.Block{Path: []string{"bcoin", "block300025.raw"}})
 	undo, err := os.ReadFile(shareddata.Path(t, "bitcoin", "blocks", "bcoin", "block300025-undo.raw"))
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +153,7 @@ func TestBlock300025Fees(t *testing.T) {
 }
 
 func TestDecodeRejects(t *testing.T) {
-	raw := readRealBlock(t, realBlocks[0])
+	raw := realblocks.Read(t, realblocks.All[0])
 	bad := func(name string, mutate func([]byte) []byte) {
 		t.Run(name, func(t *testing.T) {
 			b := mutate(append([]byte(nil), raw...))
@@ -228,8 +176,8 @@ func TestDecodeRejects(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	// Seeds: the header and first transactions of a legacy and a segwit
 	// block (small inputs fuzz and minimize faster than whole blocks).
-	for _, rb := range []realBlock{realBlocks[0], realBlocks[9]} {
-		raw := readRealBlock(f, rb)
+	for _, rb := range []realblocks.Block{realblocks.All[0], realblocks.All[9]} {
+		raw := realblocks.Read(f, rb)
 		var msg wire.MsgBlock
 		locs, err := msg.DeserializeTxLoc(bytes.NewBuffer(raw))
 		if err != nil {
@@ -336,14 +284,14 @@ func TestDisplayHash(t *testing.T) {
 // transactions) with one byte of one witness changed keeps its txids and
 // its merkle root; only the coinbase's witness commitment catches it.
 func TestDecodeWitnessCommitment(t *testing.T) {
-	var rb realBlock
-	for _, b := range realBlocks {
-		if b.height == 702861 {
+	var rb realblocks.Block
+	for _, b := range realblocks.All {
+		if b.Height == 702861 {
 			rb = b
 		}
 	}
-	raw := readRealBlock(t, rb)
-	if _, err := NewDecoder().Decode(raw, rb.height); err != nil {
+	raw := realblocks.Read(t, rb)
+	if _, err := NewDecoder().Decode(raw, rb.Height); err != nil {
 		t.Fatal(err)
 	}
 	var msg wire.MsgBlock
@@ -360,7 +308,7 @@ func TestDecodeWitnessCommitment(t *testing.T) {
 	if err := msg.Serialize(&buf); err != nil {
 		t.Fatal(err)
 	}
-	_, err := NewDecoder().Decode(buf.Bytes(), rb.height)
+	_, err := NewDecoder().Decode(buf.Bytes(), rb.Height)
 	if err == nil || !strings.Contains(err.Error(), "witness commitment") || !strings.Contains(err.Error(), "000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae") {
 		t.Fatalf("a damaged witness: %v", err)
 	}

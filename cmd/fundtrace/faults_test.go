@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
 
@@ -171,7 +171,7 @@ func TestFaultChecksum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: "../../testdata/sim/btc/blocks"}); err != nil {
+	if _, err := btc.Index(ctx, st, btc.IndexConfig{Dir: "../../testdata/sim/btc/blocks"}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 )
 
 func indexCommand() *cli.Command {
@@ -66,7 +67,7 @@ func runIndexBTC(c *cli.Context) error {
 	}
 	defer st.Close()
 	prog := newProgressPrinter(c.App.ErrWriter, isTerminal(os.Stderr), c.Duration("progress-every"))
-	res, err := bitcoin.Index(c.Context, st, bitcoin.IndexConfig{
+	res, err := btc.Index(c.Context, st, btc.IndexConfig{
 		Dir:         c.String("blocks"),
 		ToHeight:    c.Int64("to"),
 		BatchBlocks: c.Int("batch-blocks"),
@@ -122,7 +123,7 @@ func refsJSON(refs []*bitcoin.BlockRef) []blockRef {
 	return out
 }
 
-func printIndexResult(w io.Writer, res *bitcoin.Result, asJSON bool) error {
+func printIndexResult(w io.Writer, res *btc.Result, asJSON bool) error {
 	if asJSON {
 		j := indexResultJSON{
 			indexRunJSON: indexRunJSON{Chain: "btc", Network: res.Network, FromHeight: res.From, ToHeight: res.To,
@@ -176,7 +177,7 @@ func newProgressPrinter(w io.Writer, tty bool, every time.Duration) *progressPri
 	return &progressPrinter{&progressLine{w: w, tty: tty, every: every}}
 }
 
-func (p *progressPrinter) update(pr bitcoin.Progress) {
+func (p *progressPrinter) update(pr btc.Progress) {
 	if pr.Height == pr.Target {
 		p.last = time.Time{}
 	}

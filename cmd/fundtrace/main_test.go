@@ -20,6 +20,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/internal/chtest"
 	"github.com/fundtrace/fundtrace/internal/testchain"
 	"github.com/fundtrace/fundtrace/store/clickhouse"
@@ -353,7 +354,7 @@ func TestKillDuringIndexClickHouse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer em.Close()
-	if _, err := bitcoin.Index(ctx, em, bitcoin.IndexConfig{Dir: blocks}); err != nil {
+	if _, err := btc.Index(ctx, em, btc.IndexConfig{Dir: blocks}); err != nil {
 		t.Fatal(err)
 	}
 	if me, _ := em.Meta(ctx, chains.Bitcoin); me.Txs != m.Txs || me.Outputs != m.Outputs || me.Inputs != m.Inputs || me.Addresses != m.Addresses {

@@ -17,7 +17,7 @@ import (
 	"testing"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/clickhouse"
 )
@@ -71,7 +71,7 @@ func BenchmarkWrite(b *testing.B) {
 	ctx := context.Background()
 	dir := synthChainB(b, 150, 200)
 	sink := &captureSink{meta: store.EmptyMeta(chains.Bitcoin), outputs: map[chains.Outpoint]chains.Output{}}
-	if _, err := bitcoin.Index(ctx, sink, bitcoin.IndexConfig{Dir: dir, BatchBlocks: 50}); err != nil {
+	if _, err := btc.Index(ctx, sink, btc.IndexConfig{Dir: dir, BatchBlocks: 50}); err != nil {
 		b.Fatal(err)
 	}
 	fresh := func() *clickhouse.Store {

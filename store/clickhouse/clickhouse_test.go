@@ -18,6 +18,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/cluster"
 	"github.com/fundtrace/fundtrace/heuristics"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/internal/chtest"
 	"github.com/fundtrace/fundtrace/internal/shareddata"
 	"github.com/fundtrace/fundtrace/internal/testchain"
@@ -140,7 +141,7 @@ func TestClustersSameAsEmbedded(t *testing.T) {
 	}
 	for _, st := range []cluster.Store{chs, em} {
 		for _, to := range []int64{200, 0} {
-			if _, err := bitcoin.Index(ctx, st.(bitcoin.Sink), bitcoin.IndexConfig{Dir: blocks, ToHeight: to}); err != nil {
+			if _, err := btc.Index(ctx, st.(btc.Sink), btc.IndexConfig{Dir: blocks, ToHeight: to}); err != nil {
 				t.Fatal(err)
 			}
 			sum, err := cluster.Run(ctx, st, chains.Bitcoin, set)
@@ -574,7 +575,7 @@ func TestServerRestartMidIngest(t *testing.T) {
 	defer st.Close()
 	restarted := make(chan error, 1)
 	var once sync.Once
-	_, err = bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: dir, BatchBlocks: 2, Progress: func(p bitcoin.Progress) {
+	_, err = btc.Index(ctx, st, btc.IndexConfig{Dir: dir, BatchBlocks: 2, Progress: func(p btc.Progress) {
 		if p.Height >= 10 {
 			once.Do(func() { go func() { restarted <- srv.Restart(ctx) }() })
 		}
@@ -596,7 +597,7 @@ func TestServerRestartMidIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer em.Close()
-	if _, err := bitcoin.Index(ctx, em, bitcoin.IndexConfig{Dir: dir}); err != nil {
+	if _, err := btc.Index(ctx, em, btc.IndexConfig{Dir: dir}); err != nil {
 		t.Fatal(err)
 	}
 	if storetest.Answers(t, em) != storetest.Answers(t, st) {

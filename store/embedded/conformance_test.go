@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/store/embedded"
 	"github.com/fundtrace/fundtrace/store/storetest"
 )
@@ -71,14 +71,14 @@ func reorgLeavesNoTrace(t *testing.T, ingestBytes int) {
 		return st
 	}
 	st := open(ingestBytes)
-	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: main}); err != nil {
+	if _, err := btc.Index(ctx, st, btc.IndexConfig{Dir: main}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bitcoin.Index(ctx, st, bitcoin.IndexConfig{Dir: fork}); err != nil {
+	if _, err := btc.Index(ctx, st, btc.IndexConfig{Dir: fork}); err != nil {
 		t.Fatal(err)
 	}
 	fresh := open(-1)
-	if _, err := bitcoin.Index(ctx, fresh, bitcoin.IndexConfig{Dir: fork}); err != nil {
+	if _, err := btc.Index(ctx, fresh, btc.IndexConfig{Dir: fork}); err != nil {
 		t.Fatal(err)
 	}
 	dump := func(s *embedded.Store) map[string]string {

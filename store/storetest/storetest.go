@@ -29,6 +29,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/internal/testchain"
 	"github.com/fundtrace/fundtrace/store"
 )
@@ -47,9 +48,9 @@ func BlocksDir() string {
 }
 
 // Index indexes the shipped blocks into st in batches of batch blocks.
-func Index(t testing.TB, st Store, to int64, batch int) *bitcoin.Result {
+func Index(t testing.TB, st Store, to int64, batch int) *btc.Result {
 	t.Helper()
-	res, err := bitcoin.Index(context.Background(), st, bitcoin.IndexConfig{Dir: BlocksDir(), ToHeight: to, BatchBlocks: batch})
+	res, err := btc.Index(context.Background(), st, btc.IndexConfig{Dir: BlocksDir(), ToHeight: to, BatchBlocks: batch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,10 +102,10 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		// end exactly as a fresh index of the folder.
 		main, fork := ForkFolders(t, 300, 295, 12)
 		st := open(t)
-		if _, err := bitcoin.Index(context.Background(), st, bitcoin.IndexConfig{Dir: main}); err != nil {
+		if _, err := btc.Index(context.Background(), st, btc.IndexConfig{Dir: main}); err != nil {
 			t.Fatal(err)
 		}
-		res, err := bitcoin.Index(context.Background(), st, bitcoin.IndexConfig{Dir: fork})
+		res, err := btc.Index(context.Background(), st, btc.IndexConfig{Dir: fork})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +113,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 			t.Fatalf("reorg from %d, indexed %d..%d; want from 295, 296..307", res.ReorgFrom, res.From, res.To)
 		}
 		fresh := open(t)
-		if _, err := bitcoin.Index(context.Background(), fresh, bitcoin.IndexConfig{Dir: fork}); err != nil {
+		if _, err := btc.Index(context.Background(), fresh, btc.IndexConfig{Dir: fork}); err != nil {
 			t.Fatal(err)
 		}
 		if a, b := Answers(t, fresh), Answers(t, st); a != b {
@@ -120,10 +121,10 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		}
 		// A deeper divergence than MaxReorg is refused.
 		deep := open(t)
-		if _, err := bitcoin.Index(context.Background(), deep, bitcoin.IndexConfig{Dir: main}); err != nil {
+		if _, err := btc.Index(context.Background(), deep, btc.IndexConfig{Dir: main}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := bitcoin.Index(context.Background(), deep, bitcoin.IndexConfig{Dir: fork, MaxReorg: 3}); err == nil {
+		if _, err := btc.Index(context.Background(), deep, btc.IndexConfig{Dir: fork, MaxReorg: 3}); err == nil {
 			t.Fatal("rolled back deeper than MaxReorg")
 		}
 	})

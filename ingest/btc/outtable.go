@@ -1,4 +1,4 @@
-package bitcoin
+package btc
 
 // keyTable maps the output cache's 64-bit keys to places in a
 // generation's slice: an open-addressing table with linear probing, in

@@ -1,4 +1,4 @@
-package bitcoin
+package btc
 
 import (
 	"math/rand/v2"

@@ -1,4 +1,4 @@
-package bitcoin
+package btc
 
 import (
 	"bytes"
@@ -20,6 +20,8 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/internal/realblocks"
 	"github.com/fundtrace/fundtrace/internal/shareddata"
 	"github.com/fundtrace/fundtrace/internal/testchain"
 	"github.com/fundtrace/fundtrace/store"
@@ -83,7 +85,7 @@ func TestFirstBitcoinPayment(t *testing.T) {
 	st := openTestStore(t)
 	mustIndex(t, st, IndexConfig{Dir: realBlocksDir})
 	ctx := context.Background()
-	main := NetworkByName("mainnet")
+	main := bitcoin.NetworkByName("mainnet")
 	h, _ := chains.ParseHash("f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16")
 	tx, err := st.Tx(ctx, chains.Bitcoin, h)
 	if err != nil {
@@ -125,7 +127,7 @@ func TestFirstBitcoinPayment(t *testing.T) {
 func TestIndexAgainstBitcoinETL(t *testing.T) {
 	st := openTestStore(t)
 	mustIndex(t, st, IndexConfig{Dir: realBlocksDir})
-	main := NetworkByName("mainnet")
+	main := bitcoin.NetworkByName("mainnet")
 	for _, c := range []string{"block_0", "block_1"} {
 		b, err := os.ReadFile(shareddata.Path(t, "bitcoin", "rpc", "bitcoin-etl", "test_export_blocks_job", "bitcoin", c, "expected_transactions.json"))
 		if err != nil {
@@ -179,7 +181,7 @@ func TestIndexAgainstBitcoinETL(t *testing.T) {
 	}
 }
 
-func encodeAll(n *Network, as []chains.Address) []string {
+func encodeAll(n *bitcoin.Network, as []chains.Address) []string {
 	var out []string
 	for _, a := range as {
 		out = append(out, n.MustEncode(a))
@@ -225,7 +227,7 @@ func coreLayout(t *testing.T, dir string) (orphan chains.Hash) {
 		w := all[i:min(i+64, len(all))]
 		r.Shuffle(len(w), func(a, b int) { w[a], w[b] = w[b], w[a] })
 	}
-	fw := &FileWriter{Dir: dir, Magic: wire.MainNet, XORKey: [8]byte{0x9a, 0x1f, 0, 0x77, 0x42, 0xee, 0x10, 0x01}, MaxFileSize: 40_000, PadTo: 16 << 10}
+	fw := &bitcoin.FileWriter{Dir: dir, Magic: wire.MainNet, XORKey: [8]byte{0x9a, 0x1f, 0, 0x77, 0x42, 0xee, 0x10, 0x01}, MaxFileSize: 40_000, PadTo: 16 << 10}
 	for _, b := range all {
 		if err := fw.Write(b); err != nil {
 			t.Fatal(err)
@@ -282,7 +284,7 @@ func TestIndexCoreLayout(t *testing.T) {
 func TestIndexSyntheticChain(t *testing.T) {
 	ch := testchain.Generate(testchain.Config{Seed: 7, Blocks: 120, TxsPerBlock: 40})
 	dir := t.TempDir()
-	fw := &FileWriter{Dir: dir, Magic: wire.TestNet, MaxFileSize: 1 << 20}
+	fw := &bitcoin.FileWriter{Dir: dir, Magic: wire.TestNet, MaxFileSize: 1 << 20}
 	for _, b := range ch.Blocks {
 		if err := fw.Write(testchain.Serialize(b)); err != nil {
 			t.Fatal(err)
@@ -294,7 +296,7 @@ func TestIndexSyntheticChain(t *testing.T) {
 	if res.Network != "regtest" || res.To != 120 {
 		t.Fatalf("network %s tip %d", res.Network, res.To)
 	}
-	reg := NetworkByName("regtest")
+	reg := bitcoin.NetworkByName("regtest")
 	ctx := context.Background()
 	var nin int
 	for h, b := range ch.Blocks {
@@ -334,7 +336,7 @@ func TestIndexErrors(t *testing.T) {
 		mustIndex(t, st, IndexConfig{Dir: realBlocksDir, ToHeight: 3})
 		ch := testchain.Generate(testchain.Config{Seed: 1, Blocks: 3})
 		dir := t.TempDir()
-		fw := &FileWriter{Dir: dir, Magic: wire.TestNet}
+		fw := &bitcoin.FileWriter{Dir: dir, Magic: wire.TestNet}
 		for _, b := range ch.Blocks {
 			fw.Write(testchain.Serialize(b))
 		}
@@ -346,14 +348,14 @@ func TestIndexErrors(t *testing.T) {
 	t.Run("block that does not decode", func(t *testing.T) {
 		// Blocks 0..199 whose block 150 claims two transactions and holds
 		// one; its header, and so the chain of headers, is untouched.
-		recs := realRecords(t)
+		recs := realblocks.Records(t)
 		dir := t.TempDir()
-		fw := &FileWriter{Dir: dir, Magic: wire.MainNet}
+		fw := &bitcoin.FileWriter{Dir: dir, Magic: wire.MainNet}
 		var at int64
 		for i, r := range recs[:200] {
 			b := append([]byte(nil), r[8:]...)
 			if i == 150 {
-				b[headerSize] = 2
+				b[80] = 2 // the transaction count, after the 80-byte header
 			}
 			if i < 150 {
 				at += int64(len(r))
@@ -397,7 +399,7 @@ func TestIndexErrors(t *testing.T) {
 			t.Fatal("no later transaction spends the altered one")
 		}
 		dir := t.TempDir()
-		fw := &FileWriter{Dir: dir, Magic: wire.TestNet}
+		fw := &bitcoin.FileWriter{Dir: dir, Magic: wire.TestNet}
 		for h, blk := range ch.Blocks {
 			if h >= 10 {
 				blk.Header.PrevBlock = ch.Blocks[h-1].BlockHash()
@@ -442,7 +444,7 @@ func pubKeyHashAddressOf(t *testing.T, a btcutil.Address) string {
 // for the next run, which indexes it once complete.
 func TestIndexLive(t *testing.T) {
 	ctx := context.Background()
-	recs := realRecords(t)
+	recs := realblocks.Records(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "blk00000.dat")
 	whole := bytes.Join(recs[:20], nil)
@@ -452,9 +454,9 @@ func TestIndexLive(t *testing.T) {
 	}
 	st := openTestStore(t)
 	_, err := Index(ctx, st, IndexConfig{Dir: dir})
-	var re *RecordError
+	var re *bitcoin.RecordError
 	if !errors.As(err, &re) || re.Offset != int64(len(whole)) {
-		t.Fatalf("got %v, want a RecordError at offset %d", err, len(whole))
+		t.Fatalf("got %v, want a bitcoin.RecordError at offset %d", err, len(whole))
 	}
 	res, err := Index(ctx, st, IndexConfig{Dir: dir, Live: true})
 	if err != nil {
@@ -594,7 +596,7 @@ func TestIndexStaleBranch(t *testing.T) {
 	sib.Header.MerkleRoot = blockchain.CalcMerkleRoot(toUtil(sib.Transactions), false)
 	testchain.Mine(&sib.Header)
 	dir := t.TempDir()
-	fw := &FileWriter{Dir: dir, Magic: wire.TestNet}
+	fw := &bitcoin.FileWriter{Dir: dir, Magic: wire.TestNet}
 	for _, b := range ch.Blocks {
 		fw.Write(testchain.Serialize(b))
 	}
@@ -615,14 +617,14 @@ func TestIndexStaleBranch(t *testing.T) {
 // merkle root: blocks before it are kept, none from it on.
 func TestIndexVerifiesBlocks(t *testing.T) {
 	ctx := context.Background()
-	recs := realRecords(t)
+	recs := realblocks.Records(t)
 	var at int64
 	for _, r := range recs[:150] {
 		at += int64(len(r))
 	}
 	write := func(t *testing.T, edit func(b []byte)) string {
 		dir := t.TempDir()
-		fw := &FileWriter{Dir: dir, Magic: wire.MainNet}
+		fw := &bitcoin.FileWriter{Dir: dir, Magic: wire.MainNet}
 		for i, r := range recs[:200] {
 			b := append([]byte(nil), r[8:]...)
 			if i == 150 {
@@ -644,7 +646,7 @@ func TestIndexVerifiesBlocks(t *testing.T) {
 		st := openTestStore(t)
 		_, err := Index(ctx, st, IndexConfig{Dir: dir, BatchBlocks: 100})
 		want := fmt.Sprintf("blk00000.dat: offset %d: block %s: header hash does not meet its own target", at, displayHash(forged))
-		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrBadRecord) {
+		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, bitcoin.ErrBadRecord) {
 			t.Fatalf("got %v, want %q", err, want)
 		}
 		if m, _ := st.Meta(ctx, chains.Bitcoin); m.TipHeight != -1 {
@@ -663,4 +665,14 @@ func TestIndexVerifiesBlocks(t *testing.T) {
 			t.Errorf("tip %d; want 99, the last whole batch before block 150", m.TipHeight)
 		}
 	})
+}
+
+// displayHash converts a hash from wire order (btcd's) to display order
+// (the store's).
+func displayHash(h chainhash.Hash) chains.Hash {
+	var d chains.Hash
+	for i := range h {
+		d[i] = h[len(h)-1-i]
+	}
+	return d
 }

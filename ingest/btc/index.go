@@ -1,11 +1,9 @@
-// Package bitcoin reads Bitcoin: Bitcoin Core's block files (blk*.dat,
-// xor-obfuscated or not; the best chain found by linking the headers,
-// stale blocks left out), decoded with btcd's wire package into the
-// chain-neutral model (chains.Tx, every output's script classified and
-// its address derived), and the indexer that writes them to a store with
-// every input resolved against the outputs it spends. Addresses are
-// encoded per network (Network: mainnet, testnet, signet, regtest).
-package bitcoin
+// Package btc indexes Bitcoin into a store: Bitcoin Core's block files,
+// read in the best chain's order by chains/bitcoin's scanner and decoded in
+// parallel, every input resolved against the outputs it spends (a cache of
+// recent outputs, the store for the rest), written in atomic batches that
+// resume where the last one ended, and a reorganisation rolled back.
+package btc
 
 import (
 	"context"
@@ -19,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -112,15 +111,15 @@ type Result struct {
 	Bytes       int64
 	TotalBytes  int64
 	Elapsed     time.Duration
-	Stale       []*BlockRef
-	Unconnected []*BlockRef
+	Stale       []*bitcoin.BlockRef
+	Unconnected []*bitcoin.BlockRef
 	Duplicates  int
 	// ReorgFrom is the height of the last common block when the store's
 	// tip had left the best chain and blocks above it were rolled back;
 	// -1 when there was no reorganisation.
 	ReorgFrom int64
 	// Incomplete is the record left out under IndexConfig.Live, if any.
-	Incomplete *RecordError
+	Incomplete *bitcoin.RecordError
 }
 
 // PrevoutError reports an input whose spent output is in neither the
@@ -146,7 +145,7 @@ func Index(ctx context.Context, sink Sink, cfg IndexConfig) (*Result, error) {
 		return nil, errors.New("index: no blocks folder given")
 	}
 	start := time.Now()
-	dir, err := ScanDir(cfg.Dir, ScanOptions{Live: cfg.Live})
+	dir, err := bitcoin.ScanDir(cfg.Dir, bitcoin.ScanOptions{Live: cfg.Live})
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +202,7 @@ func Index(ctx context.Context, sink Sink, cfg IndexConfig) (*Result, error) {
 // it is not but the best chain is at least as high, it finds the last
 // block the two share and rolls the store back to it (at most MaxReorg
 // blocks), returning that height; -1 when nothing was rolled back.
-func reorg(ctx context.Context, sink Sink, cfg *IndexConfig, plan *Plan, meta store.Meta) (int64, error) {
+func reorg(ctx context.Context, sink Sink, cfg *IndexConfig, plan *bitcoin.Plan, meta store.Meta) (int64, error) {
 	best := int64(len(plan.Chain) - 1)
 	if meta.TipHeight <= best && plan.Chain[meta.TipHeight].Hash == meta.TipHash {
 		return -1, nil
@@ -231,8 +230,8 @@ func reorg(ctx context.Context, sink Sink, cfg *IndexConfig, plan *Plan, meta st
 type indexer struct {
 	sink    Sink
 	cfg     *IndexConfig
-	dir     *Dir
-	plan    *Plan
+	dir     *bitcoin.Dir
+	plan    *bitcoin.Plan
 	res     *Result
 	network string
 	cache   *outputCache
@@ -245,7 +244,7 @@ type indexer struct {
 // job is one block travelling through the pipeline. done is closed when
 // the decoder has filled bd or err.
 type job struct {
-	ref  *BlockRef
+	ref  *bitcoin.BlockRef
 	raw  []byte
 	bd   *chains.BlockData
 	err  error
@@ -293,7 +292,7 @@ func (ix *indexer) run(ctx context.Context, from, to int64) error {
 	})
 	for range ix.cfg.Workers {
 		g.Go(func() error {
-			dec := NewDecoder()
+			dec := bitcoin.NewDecoder()
 			for j := range work {
 				j.bd, j.err = dec.Decode(j.raw, j.ref.Height)
 				select {
