@@ -75,7 +75,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'IndexChain' -benchtime 2x -count 3 -cpu 1 ./ingest/btc | tee -a bench.txt
 	$(GO) test -run '^$$' -bench '^BenchmarkTx$$|LookupOutputs' -count 3 -cpu 1 ./store/embedded | tee -a bench.txt
 	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./store/clickhouse | tee -a bench.txt
-	$(GO) test -run '^$$' -bench 'Pipeline|FetchBare' -benchtime 10x -count 3 ./chains/ethereum | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'Pipeline|FetchBare' -benchtime 10x -count 3 ./ingest/eth | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Cluster|BareUnionFind' -benchtime 3x -count 3 ./cluster | tee -a bench.txt
 	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench 'Trace' -benchtime 5x -timeout 20m ./tracer | tee -a bench.txt
 	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench 'Serve' -benchtime 100000x -count 3 -timeout 20m ./screening | tee -a bench.txt

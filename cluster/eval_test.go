@@ -14,6 +14,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/heuristics"
 	"github.com/fundtrace/fundtrace/ingest/btc"
+	"github.com/fundtrace/fundtrace/ingest/eth"
 	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -235,7 +236,7 @@ func TestDepositHeuristicOnSimulatedChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := ethereum.Index(ctx, st, cl, ethereum.IndexConfig{Confirmations: 0}); err != nil {
+	if _, err := eth.Index(ctx, st, cl, eth.IndexConfig{Confirmations: 0}); err != nil {
 		t.Fatal(err)
 	}
 	truth := map[chains.Address]int{}

@@ -13,6 +13,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/heuristics"
 	"github.com/fundtrace/fundtrace/ingest/btc"
+	"github.com/fundtrace/fundtrace/ingest/eth"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -180,7 +181,7 @@ func TestIncrementalEthereum(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cl.Close()
-		if _, err := ethereum.Index(ctx, st, cl, ethereum.IndexConfig{Confirmations: 0, To: to}); err != nil {
+		if _, err := eth.Index(ctx, st, cl, eth.IndexConfig{Confirmations: 0, To: to}); err != nil {
 			t.Fatal(err)
 		}
 	}

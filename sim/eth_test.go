@@ -13,13 +13,14 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	ethingest "github.com/fundtrace/fundtrace/ingest/eth"
 	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
 
 // indexETHScenario writes a scenario, serves it over JSON-RPC from the
 // written files and indexes it with fundtrace's Ethereum indexer.
-func indexETHScenario(t *testing.T, cfg ETHConfig) (string, *embedded.Store, *ethereum.Result) {
+func indexETHScenario(t *testing.T, cfg ETHConfig) (string, *embedded.Store, *ethingest.Result) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := WriteETH(GenerateETH(cfg), dir); err != nil {
@@ -29,7 +30,7 @@ func indexETHScenario(t *testing.T, cfg ETHConfig) (string, *embedded.Store, *et
 }
 
 // indexETHDir serves the scenario written in dir and indexes it.
-func indexETHDir(t *testing.T, dir string) (string, *embedded.Store, *ethereum.Result) {
+func indexETHDir(t *testing.T, dir string) (string, *embedded.Store, *ethingest.Result) {
 	t.Helper()
 	w, err := LoadETH(dir)
 	if err != nil {
@@ -52,7 +53,7 @@ func indexETHDir(t *testing.T, dir string) (string, *embedded.Store, *ethereum.R
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	res, err := ethereum.Index(ctx, st, cl, ethereum.IndexConfig{Confirmations: 0})
+	res, err := ethingest.Index(ctx, st, cl, ethingest.IndexConfig{Confirmations: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestETHScenario(t *testing.T) {
 // shippedETH is the Ethereum scenario committed in testdata (seed 1, 2 days).
 const shippedETH = "../testdata/sim/eth"
 
-func checkETH(t *testing.T, dir string, st *embedded.Store, res *ethereum.Result) {
+func checkETH(t *testing.T, dir string, st *embedded.Store, res *ethingest.Result) {
 	ctx := context.Background()
 	if res.Traces != ethereum.TraceGeth || res.Blocks < 400 {
 		t.Fatalf("index result %+v", res)

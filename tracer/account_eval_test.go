@@ -9,6 +9,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/ingest/eth"
 	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -39,7 +40,7 @@ func indexETH(t testing.TB, dir string) *embedded.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if _, err := ethereum.Index(ctx, st, cl, ethereum.IndexConfig{Confirmations: 0}); err != nil {
+	if _, err := eth.Index(ctx, st, cl, eth.IndexConfig{Confirmations: 0}); err != nil {
 		t.Fatal(err)
 	}
 	return st

@@ -15,6 +15,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/ingest/btc"
+	"github.com/fundtrace/fundtrace/ingest/eth"
 	"github.com/fundtrace/fundtrace/internal/chtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store"
@@ -35,7 +36,7 @@ type traceStore interface {
 	Source
 	AccountSource
 	btc.Sink
-	ethereum.Sink
+	eth.Sink
 	Close() error
 }
 
@@ -112,7 +113,7 @@ func ethScenario(tb testing.TB, st traceStore, scale int) ([]AccountSeed, Labele
 		tb.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := ethereum.Index(ctx, st, cl, ethereum.IndexConfig{Confirmations: 0}); err != nil {
+	if _, err := eth.Index(ctx, st, cl, eth.IndexConfig{Confirmations: 0}); err != nil {
 		tb.Fatal(err)
 	}
 	labels := map[chains.Address][2]string{}
@@ -230,7 +231,7 @@ func TestSameTraceOnBothStores(t *testing.T) {
 		t.Skip("no ClickHouse server")
 	}
 	all := stores(t)
-	var btcDump, eth [2]string
+	var btcDump, ethDump [2]string
 	for i, name := range []string{"embedded", "clickhouse"} {
 		st := all[name]()
 		seeds, labels, _ := btcScenario(t, st, 1)
@@ -248,15 +249,15 @@ func TestSameTraceOnBothStores(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eth[i] = fmt.Sprintf("%d flows %d stops\n", len(ares.Flows), len(ares.Stops))
+		ethDump[i] = fmt.Sprintf("%d flows %d stops\n", len(ares.Flows), len(ares.Stops))
 		for _, d := range ares.Deposits {
-			eth[i] += fmt.Sprintf("%d %s %s %s %d %s %s %s\n", d.Seed, d.Transfer.TxHash, d.Address, d.Exchange, d.Hop, d.Amounts.Haircut.RatString(), d.Amounts.FIFO, d.Amounts.Poison)
+			ethDump[i] += fmt.Sprintf("%d %s %s %s %d %s %s %s\n", d.Seed, d.Transfer.TxHash, d.Address, d.Exchange, d.Hop, d.Amounts.Haircut.RatString(), d.Amounts.FIFO, d.Amounts.Poison)
 		}
 	}
 	if btcDump[0] != btcDump[1] || len(btcDump[0]) < 100 {
 		t.Fatalf("bitcoin trace differs:\nembedded:\n%s\nclickhouse:\n%s", btcDump[0], btcDump[1])
 	}
-	if eth[0] != eth[1] || len(eth[0]) < 100 {
-		t.Fatalf("ethereum trace differs:\nembedded:\n%s\nclickhouse:\n%s", eth[0], eth[1])
+	if ethDump[0] != ethDump[1] || len(ethDump[0]) < 100 {
+		t.Fatalf("ethereum trace differs:\nembedded:\n%s\nclickhouse:\n%s", ethDump[0], ethDump[1])
 	}
 }

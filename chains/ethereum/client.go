@@ -9,12 +9,12 @@ import (
 	"math/big"
 	"net"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/fundtrace/fundtrace/chains"
 	"golang.org/x/time/rate"
 )
 
@@ -63,7 +63,6 @@ type Client struct {
 	detected        bool
 	tokenCache      map[common.Address]*tokenEntry
 	tokenCacheLimit int
-	incomplete      atomic.Int64 // traces Extract could not read
 }
 
 // Dial connects to a node (http(s)://, ws(s):// or an IPC path).
@@ -228,9 +227,11 @@ func traceArgs(mode TraceMode, n uint64) (string, []any) {
 	return "debug_traceBlockByNumber", []any{hexutil.EncodeUint64(n), map[string]any{"tracer": "callTracer"}}
 }
 
-// detect finds out, on block n, which receipts and trace methods the node
+// Detect finds out, on block n, which receipts and trace methods the node
 // offers, so that a node lacking one fails at once with what to enable.
-func (c *Client) detect(ctx context.Context, n uint64) error {
+// Fetch calls it; a caller fetching blocks in parallel calls it first,
+// once, as it is not safe for concurrent use until it has succeeded.
+func (c *Client) Detect(ctx context.Context, n uint64) error {
 	if c.detected {
 		return nil
 	}
@@ -285,10 +286,29 @@ func (c *Client) detect(ctx context.Context, n uint64) error {
 	return nil
 }
 
+// Traces is the trace method in use: the one asked for, or after Detect
+// the one auto found.
+func (c *Client) Traces() TraceMode { return c.traces }
+
+// BlockHash returns the hash of the node's block n, ok false when the
+// node has no such block.
+func (c *Client) BlockHash(ctx context.Context, n uint64) (h chains.Hash, ok bool, err error) {
+	var hdr struct {
+		Hash *common.Hash `json:"hash"`
+	}
+	if err := c.call(ctx, &hdr, "eth_getBlockByNumber", hexutil.EncodeUint64(n), false); err != nil {
+		return h, false, fmt.Errorf("eth_getBlockByNumber %d: %w", n, err)
+	}
+	if hdr.Hash == nil {
+		return h, false, nil
+	}
+	return chains.Hash(*hdr.Hash), true, nil
+}
+
 // Fetch returns block n with its receipts and traces: one batch, plus one
 // for the receipts on a node without eth_getBlockReceipts.
 func (c *Client) Fetch(ctx context.Context, n uint64) (*Bundle, error) {
-	if err := c.detect(ctx, n); err != nil {
+	if err := c.Detect(ctx, n); err != nil {
 		return nil, err
 	}
 	num := hexutil.EncodeUint64(n)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/ingest/eth"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -91,11 +92,11 @@ func runIndexETH(c *cli.Context) error {
 	}
 	defer cl.Close()
 	start := time.Now()
-	res, err := ethereum.Index(c.Context, st, cl, ethereum.IndexConfig{
+	res, err := eth.Index(c.Context, st, cl, eth.IndexConfig{
 		From: c.Int64("from"), To: c.Int64("to"), Confirmations: c.Int64("confirmations"), Follow: c.Bool("follow"),
 		Workers: c.Int("workers"), BatchBlocks: c.Int("batch-blocks"), MaxReorg: c.Int64("max-reorg"), Poll: c.Duration("poll"),
 		Logger: slog.Default(),
-		Progress: func(p ethereum.Progress) {
+		Progress: func(p eth.Progress) {
 			secs := max(p.Elapsed.Seconds(), 1e-9)
 			args := []any{"chain", "eth", "height", p.Height, "target", p.Target,
 				"blocks_per_s", fmt.Sprintf("%.1f", float64(p.Blocks)/secs), "tx_per_s", fmt.Sprintf("%.0f", float64(p.Txs)/secs),
@@ -260,8 +261,8 @@ func showETHTx(c *cli.Context, st store.Store, arg string) error {
 	if j.Created != "" {
 		fmt.Fprintf(w, "  created contract %s\n", j.Created)
 	}
-	eth := uint8(18)
-	fmt.Fprintf(w, "  value %s ETH, fee %s ETH (%d gas at %s wei)\n", formatUnits(j.Value, &eth), formatUnits(j.Fee, &eth), j.GasUsed, j.GasPrice)
+	ethDecimals := uint8(18)
+	fmt.Fprintf(w, "  value %s ETH, fee %s ETH (%d gas at %s wei)\n", formatUnits(j.Value, &ethDecimals), formatUnits(j.Fee, &ethDecimals), j.GasUsed, j.GasPrice)
 	fmt.Fprintf(w, "Transfers\n")
 	printTransfers(w, j.Transfer)
 	return nil
@@ -270,9 +271,9 @@ func showETHTx(c *cli.Context, st store.Store, arg string) error {
 func printTransfers(w io.Writer, ts []transferJSON) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  KIND\tHEIGHT\tPOSITION\tFROM\tTO\tAMOUNT\tASSET\tOK\t\n")
-	eth := uint8(18)
+	ethDecimals := uint8(18)
 	for _, t := range ts {
-		asset, amt := "ETH", formatUnits(t.Amount, &eth)
+		asset, amt := "ETH", formatUnits(t.Amount, &ethDecimals)
 		if t.Asset != "ETH" {
 			asset = t.Asset
 			if t.Symbol != "" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/ingest/eth"
 	"github.com/fundtrace/fundtrace/internal/ethreplay"
 	"github.com/fundtrace/fundtrace/internal/shareddata"
 	"github.com/fundtrace/fundtrace/store"
@@ -20,7 +21,7 @@ import (
 
 // AccountStore is what the account-chain suite exercises.
 type AccountStore interface {
-	ethereum.Sink
+	eth.Sink
 	AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error)
 	Transfers(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]chains.Transfer, error)
 	BlockTransfers(ctx context.Context, c chains.Chain, h int64) ([]chains.Transfer, error)
@@ -39,10 +40,10 @@ func IndexBlock18M(t *testing.T, st AccountStore) {
 	}
 	srv.AddResult("eth_chainId", nil, "0x1")
 	srv.AddResult("eth_blockNumber", nil, "0x112a880")
-	indexAccount(t, st, srv.URL, ethereum.IndexConfig{From: 18_000_000}, ethereum.TraceNone)
+	indexAccount(t, st, srv.URL, eth.IndexConfig{From: 18_000_000}, ethereum.TraceNone)
 }
 
-func indexAccount(t *testing.T, st AccountStore, url string, cfg ethereum.IndexConfig, traces ethereum.TraceMode) *ethereum.Result {
+func indexAccount(t *testing.T, st AccountStore, url string, cfg eth.IndexConfig, traces ethereum.TraceMode) *eth.Result {
 	t.Helper()
 	ctx := context.Background()
 	cl, err := ethereum.Dial(ctx, url, ethereum.ClientOptions{Traces: traces, Retries: 1})
@@ -50,7 +51,7 @@ func indexAccount(t *testing.T, st AccountStore, url string, cfg ethereum.IndexC
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	res, err := ethereum.Index(ctx, st, cl, cfg)
+	res, err := eth.Index(ctx, st, cl, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,14 +130,14 @@ func RunAccount(t *testing.T, open func(t *testing.T) AccountStore) {
 		f := &ethreplay.FakeChain{Head: 19, ForkAt: 1 << 40}
 		url := f.Serve(t)
 		st := open(t)
-		indexAccount(t, st, url, ethereum.IndexConfig{Confirmations: 0, BatchBlocks: 4}, ethereum.TraceAuto)
+		indexAccount(t, st, url, eth.IndexConfig{Confirmations: 0, BatchBlocks: 4}, ethereum.TraceAuto)
 		f.Switch(15, 1, 22)
-		res := indexAccount(t, st, url, ethereum.IndexConfig{Confirmations: 0, BatchBlocks: 4}, ethereum.TraceAuto)
+		res := indexAccount(t, st, url, eth.IndexConfig{Confirmations: 0, BatchBlocks: 4}, ethereum.TraceAuto)
 		if res.ReorgFrom != 15 {
 			t.Fatalf("reorg from %d, want 15", res.ReorgFrom)
 		}
 		fresh := open(t)
-		indexAccount(t, fresh, url, ethereum.IndexConfig{Confirmations: 0, BatchBlocks: 7}, ethereum.TraceAuto)
+		indexAccount(t, fresh, url, eth.IndexConfig{Confirmations: 0, BatchBlocks: 7}, ethereum.TraceAuto)
 		txs := make([]chains.Hash, 0, 23)
 		for n := int64(0); n <= 22; n++ {
 			txs = append(txs, chains.Hash(f.TxHash(n)))

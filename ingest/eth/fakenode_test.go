@@ -1,4 +1,4 @@
-package ethereum
+package eth
 
 import (
 	"bytes"
@@ -12,19 +12,20 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/internal/ethreplay"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
 
 func indexFake(t *testing.T, url string, st *embedded.Store, cfg IndexConfig) (*Result, error) {
 	t.Helper()
-	return Index(context.Background(), st, dialTest(t, url, ClientOptions{Retries: 1}), cfg)
+	return Index(context.Background(), st, dialTest(t, url, ethereum.ClientOptions{Retries: 1}), cfg)
 }
 
 // dialTest connects to a test node, closing the client when the test ends.
-func dialTest(t *testing.T, url string, o ClientOptions) *Client {
+func dialTest(t *testing.T, url string, o ethereum.ClientOptions) *ethereum.Client {
 	t.Helper()
-	cl, err := Dial(context.Background(), url, o)
+	cl, err := ethereum.Dial(context.Background(), url, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func TestFollow(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		_, err := Index(ctx, st, dialTest(t, url, ClientOptions{}), IndexConfig{Confirmations: 3, Follow: true, Poll: 20 * time.Millisecond})
+		_, err := Index(ctx, st, dialTest(t, url, ethereum.ClientOptions{}), IndexConfig{Confirmations: 3, Follow: true, Poll: 20 * time.Millisecond})
 		done <- err
 	}()
 	waitTip := func(want int64) {
@@ -228,7 +229,7 @@ func TestRetriesTransientFailures(t *testing.T) {
 	srv.Hook = f.Answer
 	srv.FailNext = 3
 	st := openStore(t)
-	res, err := Index(context.Background(), st, dialTest(t, srv.URL, ClientOptions{Retries: 5}), IndexConfig{Confirmations: 0})
+	res, err := Index(context.Background(), st, dialTest(t, srv.URL, ethereum.ClientOptions{Retries: 5}), IndexConfig{Confirmations: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +238,7 @@ func TestRetriesTransientFailures(t *testing.T) {
 	}
 	// With fewer attempts than failures, the error names the node.
 	srv.FailNext = 10
-	_, err = Index(context.Background(), openStore(t), dialTest(t, srv.URL, ClientOptions{Retries: 2}), IndexConfig{Confirmations: 0})
+	_, err = Index(context.Background(), openStore(t), dialTest(t, srv.URL, ethereum.ClientOptions{Retries: 2}), IndexConfig{Confirmations: 0})
 	if err == nil || !strings.Contains(err.Error(), srv.URL) || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("got %v, want an error naming the node and its 503", err)
 	}

@@ -1,4 +1,4 @@
-package ethereum
+package eth
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/internal/gethtest"
 )
 
@@ -122,11 +123,11 @@ func TestGethDev(t *testing.T) {
 	// Index everything, to the destroy transaction's block: a dev node
 	// may seal empty blocks after it while the test runs.
 	st := openStore(t)
-	res, err := Index(ctx, st, dialTest(t, node.URL, ClientOptions{}), IndexConfig{Confirmations: 0, BatchBlocks: 3, To: int64(destroy.BlockNumber)})
+	res, err := Index(ctx, st, dialTest(t, node.URL, ethereum.ClientOptions{}), IndexConfig{Confirmations: 0, BatchBlocks: 3, To: int64(destroy.BlockNumber)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Traces != TraceGeth || res.Network != "dev" || res.To != int64(destroy.BlockNumber) {
+	if res.Traces != ethereum.TraceGeth || res.Network != "dev" || res.To != int64(destroy.BlockNumber) {
 		t.Fatalf("result %+v: want geth traces, network dev, up to block %d", res, destroy.BlockNumber)
 	}
 
@@ -159,20 +160,20 @@ func TestGethDev(t *testing.T) {
 		for _, tr := range ts {
 			if tr.Kind == chains.TransferFee {
 				if tr.From != tx.From || !tr.Success || (tr.Position != "fee" && tr.Position != "fee:burnt") {
-					t.Errorf("%s: fee transfer %+v, want paid by %s", name, tr, FormatAddress(tx.From))
+					t.Errorf("%s: fee transfer %+v, want paid by %s", name, tr, ethereum.FormatAddress(tx.From))
 				}
 				fees.Add(fees, tr.Amount)
 				continue
 			}
-			got = append(got, fmt.Sprintf("%s %s→%s %s asset=%s ok=%v", tr.Kind, FormatAddress(tr.From), FormatAddress(tr.To), tr.Amount, FormatAddress(tr.Asset), tr.Success))
+			got = append(got, fmt.Sprintf("%s %s→%s %s asset=%s ok=%v", tr.Kind, ethereum.FormatAddress(tr.From), ethereum.FormatAddress(tr.To), tr.Amount, ethereum.FormatAddress(tr.Asset), tr.Success))
 		}
 		for _, w := range ws {
 			asset := ""
 			if w.asset != (common.Address{}) {
-				asset = FormatAddress(Addr(w.asset))
+				asset = ethereum.FormatAddress(ethereum.Addr(w.asset))
 			}
-			to := FormatAddress(Addr(w.to))
-			exp = append(exp, fmt.Sprintf("%s %s→%s %d asset=%s ok=%v", w.kind, FormatAddress(Addr(w.from)), to, w.amount, asset, w.success))
+			to := ethereum.FormatAddress(ethereum.Addr(w.to))
+			exp = append(exp, fmt.Sprintf("%s %s→%s %d asset=%s ok=%v", w.kind, ethereum.FormatAddress(ethereum.Addr(w.from)), to, w.amount, asset, w.success))
 		}
 		if strings.Join(got, "\n") != strings.Join(exp, "\n") {
 			t.Errorf("%s transfers:\n got %s\nwant %s", name, strings.Join(got, "\n     "), strings.Join(exp, "\n     "))
@@ -202,20 +203,20 @@ func TestGethDev(t *testing.T) {
 	check("destroy", destroy.TxHash, true, []want{{chains.TransferDestruct, child, a, 7000, common.Address{}, true}})
 
 	// The token's metadata, read from the contract.
-	tok, err := st.Token(ctx, chains.Ethereum, Addr(token))
+	tok, err := st.Token(ctx, chains.Ethereum, ethereum.Addr(token))
 	if err != nil || tok.Symbol != "FTD" || tok.Name != "Fundtrace Test Dollar" || tok.Decimals != 6 || !tok.HasDecimals {
 		t.Fatalf("token metadata %+v, %v", tok, err)
 	}
 	// Address history: a received the plain payment, two forwarded
 	// payments (one of them in a reverted transaction, kept as failed) and
 	// the destroyed child's balance.
-	hist, err := st.Transfers(ctx, chains.Ethereum, Addr(a), 0)
+	hist, err := st.Transfers(ctx, chains.Ethereum, ethereum.Addr(a), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var okSum, failed int64
 	for _, tr := range hist {
-		if tr.To != Addr(a) {
+		if tr.To != ethereum.Addr(a) {
 			t.Errorf("transfer %+v in a's history is not to a", tr)
 		}
 		if tr.Success {
@@ -237,7 +238,7 @@ func TestGethDev(t *testing.T) {
 	if err := node.RPC.CallContext(ctx, &now, "eth_getBalance", node.Dev, hexutil.Uint64(destroy.BlockNumber)); err != nil {
 		t.Fatal(err)
 	}
-	devHist, err := st.TransfersOf(ctx, chains.Ethereum, []chains.Address{Addr(node.Dev)}, 0, -1)
+	devHist, err := st.TransfersOf(ctx, chains.Ethereum, []chains.Address{ethereum.Addr(node.Dev)}, 0, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,10 +247,10 @@ func TestGethDev(t *testing.T) {
 		if !tr.Success || tr.Asset != "" {
 			continue
 		}
-		if tr.To == Addr(node.Dev) {
+		if tr.To == ethereum.Addr(node.Dev) {
 			bal.Add(bal, tr.Amount)
 		}
-		if tr.From == Addr(node.Dev) {
+		if tr.From == ethereum.Addr(node.Dev) {
 			bal.Sub(bal, tr.Amount)
 		}
 	}
@@ -259,7 +260,7 @@ func TestGethDev(t *testing.T) {
 	// Creations are recorded: both deploys from the developer account.
 	for _, rc := range []gethtest.Receipt{r} {
 		tx, ts, err := st.AccountTx(ctx, chains.Ethereum, chains.Hash(rc.TxHash))
-		if err != nil || tx.Created != Addr(fwd) || len(ts) < 2 || ts[len(ts)-1].Kind != chains.TransferCreate || ts[len(ts)-1].To != Addr(fwd) {
+		if err != nil || tx.Created != ethereum.Addr(fwd) || len(ts) < 2 || ts[len(ts)-1].Kind != chains.TransferCreate || ts[len(ts)-1].To != ethereum.Addr(fwd) {
 			t.Fatalf("forwarder creation: %+v %+v %v", tx, ts, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package ethereum
+package eth
 
 // Benchmarks of the whole Ethereum pipeline (fetch, decode, extract,
 // write to the embedded store) against a local replay server, next to a
@@ -23,6 +23,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/internal/ethreplay"
 	"github.com/fundtrace/fundtrace/internal/shareddata"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -102,7 +103,7 @@ func BenchmarkPipeline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cl, err := Dial(ctx, url, ClientOptions{Traces: TraceNone})
+		cl, err := ethereum.Dial(ctx, url, ethereum.ClientOptions{Traces: ethereum.TraceNone})
 		if err != nil {
 			b.Fatal(err)
 		}

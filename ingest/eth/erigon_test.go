@@ -1,4 +1,4 @@
-package ethereum
+package eth
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/internal/ethreplay"
 	"github.com/fundtrace/fundtrace/internal/shareddata"
 )
@@ -29,7 +30,7 @@ func TestErigonBlock18M(t *testing.T) {
 	srv.AddResult("eth_blockNumber", nil, "0x112a880")
 	ctx := context.Background()
 	st := openStore(t)
-	res, err := Index(ctx, st, dialTest(t, srv.URL, ClientOptions{Traces: TraceNone}), IndexConfig{From: 18_000_000, Confirmations: 0})
+	res, err := Index(ctx, st, dialTest(t, srv.URL, ethereum.ClientOptions{Traces: ethereum.TraceNone}), IndexConfig{From: 18_000_000, Confirmations: 0})
 	if err != nil {
 		t.Fatal(err)
 	}

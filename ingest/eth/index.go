@@ -1,11 +1,9 @@
-// Package ethereum reads Ethereum from a node's JSON-RPC (geth, Erigon,
-// Nethermind, Reth or any provider serving the standard methods): blocks,
-// receipts and call traces, turned into transfers (the transaction's
-// value, internal calls, token Transfer logs, fees, withdrawals) in the
-// chain-neutral model, and the indexer that writes them to a store,
-// following the tip with reorgs rolled back. Addresses are parsed and
-// written in one place (ParseAddress, FormatAddress).
-package ethereum
+// Package eth indexes an Ethereum node into a store: blocks fetched in
+// parallel through chains/ethereum's client (block, receipts and call
+// traces in one batch each), turned into transfers, written in atomic
+// batches of final blocks (the head less Confirmations), resumed where the
+// last batch ended, following the tip with reorganisations rolled back.
+package eth
 
 import (
 	"context"
@@ -13,13 +11,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -61,7 +60,7 @@ type Result struct {
 	Blocks, Txs, Transfers int64
 	Network                string
 	ReorgFrom              int64 // the lowest height rolled back by a reorg, -1 if none
-	Traces                 TraceMode
+	Traces                 ethereum.TraceMode
 	// IncompleteTraces counts the traces the node gave without the fields
 	// a transfer needs (logged, each with its transaction).
 	IncompleteTraces int64
@@ -86,7 +85,7 @@ func NetworkName(id *big.Int) string {
 // and committed in order. A block whose parent is not the stored tip
 // means the node's chain reorganised: the store is rolled back to the
 // common ancestor (at most MaxReorg blocks) and indexing goes on from it.
-func Index(ctx context.Context, sink Sink, cl *Client, cfg IndexConfig) (*Result, error) {
+func Index(ctx context.Context, sink Sink, cl *ethereum.Client, cfg IndexConfig) (*Result, error) {
 	if cfg.Confirmations < 0 {
 		cfg.Confirmations = 0
 	}
@@ -118,11 +117,12 @@ func Index(ctx context.Context, sink Sink, cl *Client, cfg IndexConfig) (*Result
 		return nil, fmt.Errorf("the store holds ethereum %s; the node at %s serves %s", m.Network, cl.URL(), res.Network)
 	}
 	start := time.Now()
+	var incomplete atomic.Int64 // traces Extract could not read
 	// Following ends when the context does, wherever the loop is then:
 	// every write is atomic, so what was committed stands.
 	stopped := func() bool {
 		if cfg.Follow && ctx.Err() != nil {
-			res.Traces = cl.traces
+			res.Traces = cl.Traces()
 			return true
 		}
 		return false
@@ -155,19 +155,19 @@ func Index(ctx context.Context, sink Sink, cl *Client, cfg IndexConfig) (*Result
 		}
 		if next > target {
 			if !cfg.Follow || (cfg.To > 0 && next > cfg.To) {
-				res.Traces = cl.traces
+				res.Traces = cl.Traces()
 				return res, nil
 			}
 			select {
 			case <-ctx.Done():
-				res.Traces = cl.traces
+				res.Traces = cl.Traces()
 				return res, nil
 			case <-time.After(cfg.Poll):
 			}
 			continue
 		}
 		end := min(target, next+int64(cfg.BatchBlocks)-1)
-		bds, err := fetchRange(ctx, cl, next, end, cfg.Workers)
+		bds, err := fetchRange(ctx, cl, next, end, &cfg, &incomplete)
 		if err != nil {
 			if stopped() {
 				return res, nil
@@ -202,7 +202,7 @@ func Index(ctx context.Context, sink Sink, cl *Client, cfg IndexConfig) (*Result
 			res.Txs += int64(len(bds[i].AccountTxs))
 			res.Transfers += int64(len(bds[i].Transfers))
 		}
-		res.IncompleteTraces = cl.incomplete.Load()
+		res.IncompleteTraces = incomplete.Load()
 		if cfg.Progress != nil {
 			cfg.Progress(Progress{Height: end, Target: target, Blocks: res.Blocks, Txs: res.Txs, Transfers: res.Transfers, Elapsed: time.Since(start)})
 		}
@@ -211,27 +211,27 @@ func Index(ctx context.Context, sink Sink, cl *Client, cfg IndexConfig) (*Result
 
 // fetchRange fetches and extracts blocks from..to, workers at a time, and
 // checks that each links to the one before it.
-func fetchRange(ctx context.Context, cl *Client, from, to int64, workers int) ([]chains.BlockData, error) {
+func fetchRange(ctx context.Context, cl *ethereum.Client, from, to int64, cfg *IndexConfig, incomplete *atomic.Int64) ([]chains.BlockData, error) {
 	// Detect the node's methods once, before the parallel fetch.
-	if err := cl.detect(ctx, uint64(from)); err != nil {
+	if err := cl.Detect(ctx, uint64(from)); err != nil {
 		return nil, err
 	}
 	bds := make([]chains.BlockData, to-from+1)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(workers)
+	g.SetLimit(cfg.Workers)
 	for h := from; h <= to; h++ {
 		g.Go(func() error {
 			b, err := cl.Fetch(gctx, uint64(h))
 			if err != nil {
 				return err
 			}
-			bd, err := Extract(b)
+			bd, err := ethereum.Extract(b)
 			if err != nil {
 				return fmt.Errorf("block %d: %w", h, err)
 			}
 			for _, s := range b.Incomplete {
-				cl.incomplete.Add(1)
-				cl.log.Warn("A trace could not be read as a transfer; it is left out, not guessed", "block", h, "trace", s)
+				incomplete.Add(1)
+				cfg.Logger.Warn("A trace could not be read as a transfer; it is left out, not guessed", "block", h, "trace", s)
 			}
 			bds[h-from] = bd
 			return nil
@@ -277,7 +277,7 @@ func fetchRange(ctx context.Context, cl *Client, from, to int64, workers int) ([
 
 // findFork walks back from the stored tip to the highest block the node
 // and the store agree on.
-func findFork(ctx context.Context, sink Sink, cl *Client, tip, maxReorg int64) (int64, error) {
+func findFork(ctx context.Context, sink Sink, cl *ethereum.Client, tip, maxReorg int64) (int64, error) {
 	for h := tip; h >= 0 && h > tip-maxReorg; h-- {
 		stored, _, err := sink.BlockByHeight(ctx, chains.Ethereum, h)
 		if err != nil {
@@ -286,13 +286,11 @@ func findFork(ctx context.Context, sink Sink, cl *Client, tip, maxReorg int64) (
 			}
 			return 0, err
 		}
-		var hdr struct {
-			Hash *common.Hash `json:"hash"`
+		hash, ok, err := cl.BlockHash(ctx, uint64(h))
+		if err != nil {
+			return 0, err
 		}
-		if err := cl.call(ctx, &hdr, "eth_getBlockByNumber", hexutil.EncodeUint64(uint64(h)), false); err != nil {
-			return 0, fmt.Errorf("eth_getBlockByNumber %d: %w", h, err)
-		}
-		if hdr.Hash != nil && chains.Hash(*hdr.Hash) == stored.Hash {
+		if ok && hash == stored.Hash {
 			return h, nil
 		}
 	}
