@@ -24,8 +24,8 @@ type Chain string
 const (
 	Bitcoin  Chain = "btc"
 	Ethereum Chain = "eth"
-	// Tron is screened for direct sanctions hits (OFAC lists TRX and
-	// USDT-on-TRON addresses); it is not indexed yet.
+	// Tron is an account chain like Ethereum: TRX, TRC-10 tokens and
+	// TRC-20 contracts (USDT-TRC20 above all).
 	Tron Chain = "tron"
 )
 
@@ -92,7 +92,11 @@ const (
 	KindTaproot      AddrKind = 5 // 32-byte witness v1 output key (P2TR)
 	KindWitnessOther AddrKind = 6 // witness version byte then 2..40-byte program (future segwit)
 	KindScriptID     AddrKind = 7 // 20-byte id of a non-standard script: first 20 bytes of its SHA-256
-	KindAccount      AddrKind = 8 // 20-byte account-chain address (Ethereum)
+	KindAccount      AddrKind = 8 // 20-byte account-chain address (Ethereum, TRON)
+	// KindTokenID is a token named by number rather than by a contract
+	// (TRON's TRC-10 tokens): the id as 8 big-endian bytes. It appears
+	// only as a Transfer's Asset.
+	KindTokenID AddrKind = 9
 )
 
 // MakeAddress builds an Address from a kind and its payload.
@@ -245,13 +249,17 @@ const (
 	// (Position "fee:burnt", no To). Recorded so that an address's history
 	// accounts for its whole balance, as tracing needs.
 	TransferFee TransferKind = 10
+	// TransferTRC10 moves a TRON TRC-10 token (Asset a KindTokenID
+	// address): a TransferAssetContract, or a call's or internal
+	// transaction's token value.
+	TransferTRC10 TransferKind = 11
 )
 
 var transferKindNames = map[TransferKind]string{
 	TransferNative: "native", TransferInternal: "internal", TransferCreate: "create",
 	TransferDestruct: "selfdestruct", TransferERC20: "erc20", TransferERC721: "erc721",
 	TransferERC1155: "erc1155", TransferReward: "reward", TransferWithdrawal: "withdrawal",
-	TransferFee: "fee",
+	TransferFee: "fee", TransferTRC10: "trc10",
 }
 
 func (k TransferKind) String() string {
@@ -331,8 +339,10 @@ func ParseChain(s string) (Chain, error) {
 		return Bitcoin, nil
 	case "eth", "ethereum", "ETH":
 		return Ethereum, nil
+	case "tron", "trx", "TRON", "TRX":
+		return Tron, nil
 	}
-	return "", fmt.Errorf("%w %q (want btc or eth)", ErrUnknownChain, s)
+	return "", fmt.Errorf("%w %q (want btc, eth or tron)", ErrUnknownChain, s)
 }
 
 // Tag is the chain's one-byte tag in stores' binary keys and rows: 'B'
@@ -363,8 +373,8 @@ func ChainByTag(b byte) (Chain, bool) {
 }
 
 // IsAccount reports whether the chain keeps balances per account
-// (Ethereum) rather than unspent outputs (Bitcoin).
-func (c Chain) IsAccount() bool { return c == Ethereum }
+// (Ethereum, TRON) rather than unspent outputs (Bitcoin).
+func (c Chain) IsAccount() bool { return c == Ethereum || c == Tron }
 
 // BlockData is one decoded block, as an indexer writes it to a store:
 // its header and its transactions in block order (on a UTXO chain, every

@@ -53,8 +53,12 @@ func ParseAddress(s string) (chains.Address, error) {
 	return chains.MakeAddress(chains.KindAccount, raw[1:21]), nil
 }
 
-// Encode writes a as TRON's Base58Check form (T…).
+// Encode writes a as TRON's Base58Check form (T…); the empty address
+// (a burn's recipient, a reward's sender) as "".
 func Encode(a chains.Address) string {
+	if a == "" {
+		return ""
+	}
 	p := a.Payload()
 	if a.Kind() != chains.KindAccount || len(p) != 20 {
 		return fmt.Sprintf("<not a TRON address %x>", []byte(a))
