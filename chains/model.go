@@ -329,6 +329,9 @@ type Token struct {
 	HasName     bool
 }
 
+// Indexed are the chains fundtrace indexes, in the order it lists them.
+var Indexed = []Chain{Bitcoin, Ethereum, Tron}
+
 // ErrUnknownChain is returned for a chain name fundtrace does not index.
 var ErrUnknownChain = errors.New("unknown chain")
 

@@ -139,7 +139,7 @@ func (s *Screener) build(ctx context.Context, id int64) (*List, error) {
 	l := &List{listed: map[key][]store.SanctionedAddress{}, byText: map[string][]store.SanctionedAddress{}, labels: map[key][]store.Label{},
 		listedIn: map[clusterKey][]store.SanctionedAddress{}, labeledIn: map[clusterKey][]store.Label{}, Built: time.Now().UTC(),
 		chainState: map[chains.Chain]string{}, flagged: map[clusterKey]bool{}}
-	for _, c := range []chains.Chain{chains.Bitcoin, chains.Ethereum} {
+	for _, c := range chains.Indexed {
 		st, err := s.chainStatus(ctx, c)
 		if err != nil {
 			return nil, err

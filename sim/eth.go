@@ -141,19 +141,11 @@ type ETHLabel struct {
 	Category string
 }
 
-// acct is an account's balance of one asset and its taint: FIFO as
-// segments in arrival order, haircut as each victim's share.
-type acct struct {
-	bal     int64
-	fifo    []Segment
-	haircut map[int]int64
-}
-
 type ethSim struct {
 	cfg       ETHConfig
 	r         *rand.Rand
 	w         *ETHWorld
-	accts     map[string]*acct // asset + address
+	ledger    ledger
 	nonce     map[common.Address]int64
 	block     *ETHBlock
 	wdIndex   int64
@@ -165,7 +157,6 @@ type ethSim struct {
 	wallets   map[int][]common.Address
 	hot       map[int]common.Address
 	deposits  map[[2]int]common.Address
-	isDeposit map[common.Address]bool
 	forwarder common.Address // the scam's forwarder contract
 	router    common.Address // a public payment router users call
 	plan      map[int64][]ethPlan
@@ -197,9 +188,10 @@ func GenerateETH(cfg ETHConfig) *ETHWorld {
 	if cfg.Victims <= 0 {
 		cfg.Victims = 6 * cfg.Scale
 	}
-	s := &ethSim{cfg: cfg, r: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0xe7e)), accts: map[string]*acct{}, nonce: map[common.Address]int64{},
-		wallets: map[int][]common.Address{}, hot: map[int]common.Address{}, deposits: map[[2]int]common.Address{}, isDeposit: map[common.Address]bool{},
+	s := &ethSim{cfg: cfg, r: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0xe7e)), nonce: map[common.Address]int64{},
+		wallets: map[int][]common.Address{}, hot: map[int]common.Address{}, deposits: map[[2]int]common.Address{},
 		plan: map[int64][]ethPlan{}, collect: map[int]common.Address{}}
+	s.ledger = newLedger()
 	s.w = &ETHWorld{ChainID: 1337, Addresses: map[common.Address]*ETHAddressInfo{}}
 	s.population()
 	parent := common.Hash{}
@@ -257,95 +249,22 @@ func (s *ethSim) population() {
 	}
 }
 
-func (s *ethSim) acct(asset string, a common.Address) *acct {
-	k := asset + string(a[:])
-	x := s.accts[k]
-	if x == nil {
-		x = &acct{haircut: map[int]int64{}}
-		s.accts[k] = x
+// deposit records victim money landing on an exchange deposit address.
+func (s *ethSim) deposit(asset string, to common.Address, tx common.Hash, fifo, haircut map[int]int64) {
+	info := s.w.Addresses[to]
+	for _, v := range victimsOf(fifo, haircut) {
+		s.w.Exposures = append(s.w.Exposures, ETHExposure{Victim: v, Exchange: info.Owner, Account: info.Account, Address: to,
+			TxHash: tx, Asset: asset, Block: s.block.Number, Haircut: haircut[v], FIFO: fifo[v]})
 	}
-	return x
 }
 
-// move takes amount of asset from one account to another (to zero: the
-// fee burnt), carrying taint under both models, and records an exposure
-// when it lands on an exchange deposit address.
 func (s *ethSim) move(asset string, from, to common.Address, amount int64, tx common.Hash, burn bool) {
-	src := s.acct(asset, from)
-	if amount > src.bal {
-		panic(fmt.Sprintf("sim: %s of %s would go negative", asset, from))
-	}
-	// FIFO: the oldest satoshis first.
-	var segs []Segment
-	need := amount
-	for need > 0 {
-		take := min(need, src.fifo[0].Sats)
-		segs = appendSegment(segs, Segment{Victim: src.fifo[0].Victim, Sats: take})
-		src.fifo[0].Sats -= take
-		need -= take
-		if src.fifo[0].Sats == 0 {
-			src.fifo = src.fifo[1:]
-		}
-	}
-	// Haircut: each victim's share of the balance, in proportion.
-	shares := map[int]int64{}
-	for v, t := range src.haircut {
-		sh := mulDiv(t, amount, src.bal)
-		if sh > 0 {
-			shares[v] = sh
-		}
-		if t-sh < 1 {
-			delete(src.haircut, v)
-		} else {
-			src.haircut[v] = t - sh
-		}
-	}
-	src.bal -= amount
-	if burn {
-		return
-	}
-	dst := s.acct(asset, to)
-	if s.isDeposit[to] {
-		info := s.w.Addresses[to]
-		fifo := map[int]int64{}
-		for _, sg := range segs {
-			if sg.Victim >= 0 {
-				fifo[sg.Victim] += sg.Sats
-			}
-		}
-		var vs []int
-		for v := range fifo {
-			vs = append(vs, v)
-		}
-		for v := range shares {
-			if _, ok := fifo[v]; !ok {
-				vs = append(vs, v)
-			}
-		}
-		sort.Ints(vs)
-		for _, v := range vs {
-			s.w.Exposures = append(s.w.Exposures, ETHExposure{Victim: v, Exchange: info.Owner, Account: info.Account, Address: to,
-				TxHash: tx, Asset: asset, Block: s.block.Number, Haircut: shares[v], FIFO: fifo[v]})
-		}
-		segs, shares = []Segment{{Victim: -1, Sats: amount}}, nil
-	}
-	dst.bal += amount
-	for _, sg := range segs {
-		dst.fifo = appendSegment(dst.fifo, sg)
-	}
-	for v, sh := range shares {
-		dst.haircut[v] += sh
-	}
+	s.ledger.move(asset, from, to, amount, burn, func(fifo, haircut map[int]int64) { s.deposit(asset, to, tx, fifo, haircut) })
 }
 
-// credit adds fresh, clean money (a withdrawal, a mint).
-func (s *ethSim) credit(asset string, to common.Address, amount int64) {
-	a := s.acct(asset, to)
-	a.bal += amount
-	a.fifo = appendSegment(a.fifo, Segment{Victim: -1, Sats: amount})
-}
+func (s *ethSim) credit(asset string, to common.Address, amount int64) { s.ledger.credit(asset, to, amount) }
 
-func (s *ethSim) balance(asset string, a common.Address) int64 { return s.acct(asset, a).bal }
+func (s *ethSim) balance(asset string, a common.Address) int64 { return s.ledger.balance(asset, a) }
 
 func (s *ethSim) txHash(from common.Address) common.Hash {
 	n := s.nonce[from]

@@ -152,7 +152,7 @@ func (s *ethSim) depositAddress(ex, customer int) common.Address {
 	}
 	a := s.newAddress(ex, "deposit", customer)
 	s.deposits[k] = a
-	s.isDeposit[a] = true
+	s.ledger.isDeposit[a] = true
 	return a
 }
 

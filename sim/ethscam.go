@@ -87,7 +87,7 @@ func (s *ethSim) victimPays(p ethPlan, n int64) {
 	}
 	id := len(s.w.Victims)
 	// The payment's money is the victim payment's from here on.
-	a := s.acct(p.asset, to)
+	a := s.ledger.acct(p.asset, to)
 	a.fifo = retag(a.fifo, p.amount, id)
 	a.haircut[id] = p.amount
 	s.w.Victims = append(s.w.Victims, ETHVictimPayment{ID: id, Victim: p.victim, TxHash: t.Hash, Asset: p.asset, From: w, To: to, Amount: p.amount, Block: n})

@@ -217,8 +217,8 @@ func storeInfo(ctx context.Context, st store.Store, t *tracefile.Trace, info *re
 	for _, s := range t.Seeds {
 		used[s.Chain] = true
 	}
-	for _, ch := range []chains.Chain{chains.Bitcoin, chains.Ethereum} {
-		tag := string(ch) // btc, eth: as the trace file names them
+	for _, ch := range chains.Indexed {
+		tag := string(ch) // btc, eth, tron: as the trace file names them
 		if !used[tag] {
 			continue
 		}

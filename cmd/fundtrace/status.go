@@ -32,7 +32,7 @@ func runStatus(c *cli.Context) error {
 	}
 	defer st.Close()
 	out := statusJSON{Store: st.Path(), Chains: []store.Meta{}}
-	for _, ch := range []chains.Chain{chains.Bitcoin, chains.Ethereum} {
+	for _, ch := range chains.Indexed {
 		m, err := st.Meta(c.Context, ch)
 		if err != nil {
 			return err

@@ -55,7 +55,7 @@ func (s *Store) Labels(ctx context.Context, c chains.Chain, a chains.Address) ([
 
 // EachLabel calls fn for every label of every chain.
 func (s *Store) EachLabel(ctx context.Context, fn func(store.Label) error) error {
-	for _, c := range []chains.Chain{chains.Bitcoin, chains.Ethereum} {
+	for _, c := range chains.Indexed {
 		if err := s.scanLabels(ctx, keyPrefix(nil, tLabel, c), fn); err != nil {
 			return err
 		}
