@@ -262,7 +262,9 @@ func (s *ethSim) move(asset string, from, to common.Address, amount int64, tx co
 	s.ledger.move(asset, from, to, amount, burn, func(fifo, haircut map[int]int64) { s.deposit(asset, to, tx, fifo, haircut) })
 }
 
-func (s *ethSim) credit(asset string, to common.Address, amount int64) { s.ledger.credit(asset, to, amount) }
+func (s *ethSim) credit(asset string, to common.Address, amount int64) {
+	s.ledger.credit(asset, to, amount)
+}
 
 func (s *ethSim) balance(asset string, a common.Address) int64 { return s.ledger.balance(asset, a) }
 
