@@ -46,15 +46,15 @@ type ETHWorld struct {
 	ChainID   int64
 	Blocks    []*ETHBlock
 	Entities  []Entity
-	Addresses map[common.Address]*ETHAddressInfo
+	Addresses map[common.Address]*AccountInfo
 	Token     common.Address
-	Victims   []ETHVictimPayment
-	Exposures []ETHExposure
-	Labels    []ETHLabel
+	Victims   []AccountVictimPayment
+	Exposures []AccountExposure
+	Labels    []AccountLabel
 }
 
-// ETHAddressInfo is the truth about one account.
-type ETHAddressInfo struct {
+// AccountInfo is the truth about one account of an account chain.
+type AccountInfo struct {
 	Address common.Address
 	Owner   int
 	Role    string // wallet, deposit, hot, contract, collection, intermediate, forwarder, treasury
@@ -93,7 +93,7 @@ type ETHTx struct {
 	Success  bool
 	Created  *common.Address
 	Calls    []ETHCall // internal value calls, in trace order
-	Logs     []ETHLog
+	Logs     []TokenLog
 }
 
 // ETHCall is an internal CALL that moved ETH.
@@ -102,15 +102,15 @@ type ETHCall struct {
 	Value    int64 // gwei
 }
 
-// ETHLog is a token Transfer log.
-type ETHLog struct {
+// TokenLog is a token Transfer log.
+type TokenLog struct {
 	Token    common.Address
 	From, To common.Address
 	Amount   int64
 }
 
-// ETHVictimPayment is a victim's payment to the scam.
-type ETHVictimPayment struct {
+// AccountVictimPayment is a victim's payment to the scam.
+type AccountVictimPayment struct {
 	ID     int
 	Victim int
 	TxHash common.Hash
@@ -121,8 +121,8 @@ type ETHVictimPayment struct {
 	Block  int64
 }
 
-// ETHExposure is victim money reaching an exchange deposit address.
-type ETHExposure struct {
+// AccountExposure is victim money reaching an exchange deposit address.
+type AccountExposure struct {
 	Victim   int
 	Exchange int
 	Account  int
@@ -134,8 +134,8 @@ type ETHExposure struct {
 	FIFO     int64
 }
 
-// ETHLabel is what an investigator would know.
-type ETHLabel struct {
+// AccountLabel is what an investigator would know.
+type AccountLabel struct {
 	Address  common.Address
 	Label    string
 	Category string
@@ -192,7 +192,7 @@ func GenerateETH(cfg ETHConfig) *ETHWorld {
 		wallets: map[int][]common.Address{}, hot: map[int]common.Address{}, deposits: map[[2]int]common.Address{},
 		plan: map[int64][]ethPlan{}, collect: map[int]common.Address{}}
 	s.ledger = newLedger()
-	s.w = &ETHWorld{ChainID: 1337, Addresses: map[common.Address]*ETHAddressInfo{}}
+	s.w = &ETHWorld{ChainID: 1337, Addresses: map[common.Address]*AccountInfo{}}
 	s.population()
 	parent := common.Hash{}
 	t := int64(1_704_067_200) // 2024-01-01
@@ -228,7 +228,7 @@ func (s *ethSim) newAddress(owner int, role string, account int) common.Address 
 	for i := range a {
 		a[i] = byte(s.r.Uint32())
 	}
-	s.w.Addresses[a] = &ETHAddressInfo{Address: a, Owner: owner, Role: role, Account: account}
+	s.w.Addresses[a] = &AccountInfo{Address: a, Owner: owner, Role: role, Account: account}
 	return a
 }
 
@@ -238,7 +238,7 @@ func (s *ethSim) population() {
 		e := s.entity(fmt.Sprintf("Exchange %c", 'A'+i), KindExchange)
 		s.exchanges = append(s.exchanges, e)
 		s.hot[e] = s.newAddress(e, "hot", -1)
-		s.w.Labels = append(s.w.Labels, ETHLabel{Address: s.hot[e], Label: s.w.Entities[e].Name + " hot wallet", Category: "exchange"})
+		s.w.Labels = append(s.w.Labels, AccountLabel{Address: s.hot[e], Label: s.w.Entities[e].Name + " hot wallet", Category: "exchange"})
 	}
 	s.mixer = s.entity("Payment router", KindMixer)
 	s.scam = s.entity("Pig-butchering operation", KindScam)
@@ -253,7 +253,7 @@ func (s *ethSim) population() {
 func (s *ethSim) deposit(asset string, to common.Address, tx common.Hash, fifo, haircut map[int]int64) {
 	info := s.w.Addresses[to]
 	for _, v := range victimsOf(fifo, haircut) {
-		s.w.Exposures = append(s.w.Exposures, ETHExposure{Victim: v, Exchange: info.Owner, Account: info.Account, Address: to,
+		s.w.Exposures = append(s.w.Exposures, AccountExposure{Victim: v, Exchange: info.Owner, Account: info.Account, Address: to,
 			TxHash: tx, Asset: asset, Block: s.block.Number, Haircut: haircut[v], FIFO: fifo[v]})
 	}
 }
@@ -278,7 +278,7 @@ func (s *ethSim) gasPrice() int64 { return 8 + s.r.Int64N(40) }
 
 // tx sends a transaction: the fee first, then (if it succeeds) the value,
 // the internal calls and the token transfers, in that order.
-func (s *ethSim) tx(from common.Address, to *common.Address, value int64, gasUsed int64, input []byte, ok bool, calls []ETHCall, logs []ETHLog) *ETHTx {
+func (s *ethSim) tx(from common.Address, to *common.Address, value int64, gasUsed int64, input []byte, ok bool, calls []ETHCall, logs []TokenLog) *ETHTx {
 	price := s.gasPrice()
 	t := &ETHTx{From: from, To: to, Value: value, Nonce: s.nonce[from], Gas: gasUsed + 20_000, GasUsed: gasUsed, GasPrice: price, Input: input, Success: ok}
 	t.Hash = s.txHash(from)
@@ -318,9 +318,9 @@ func (s *ethSim) sendETH(from, to common.Address, gweiAmt int64) *ETHTx {
 func (s *ethSim) sendToken(from, to common.Address, amount int64) *ETHTx {
 	tok := s.w.Token
 	ok := s.balance(AssetToken, from) >= amount
-	var logs []ETHLog
+	var logs []TokenLog
 	if ok {
-		logs = []ETHLog{{Token: tok, From: from, To: to, Amount: amount}}
+		logs = []TokenLog{{Token: tok, From: from, To: to, Amount: amount}}
 	}
 	return s.tx(from, &tok, 0, gasToken, s.transferInput(to, amount), ok, nil, logs)
 }

@@ -90,10 +90,50 @@ func TestETHScenario(t *testing.T) {
 const shippedETH = "../testdata/sim/eth"
 
 func checkETH(t *testing.T, dir string, st *embedded.Store, res *ethingest.Result) {
-	ctx := context.Background()
 	if res.Traces != ethereum.TraceGeth || res.Blocks < 400 {
 		t.Fatalf("index result %+v", res)
 	}
+	gw := big.NewInt(1e9)
+	victims, exposures := checkAccountChain(t, chains.Ethereum, dir, st, accountFormat{
+		native: AssetETH, addr: ethereum.FormatAddress, parse: ethereum.ParseAddress,
+		tx: func(h chains.Hash) string { return "0x" + h.String() },
+		units: func(asset string, wei *big.Int) *big.Int {
+			if asset == AssetETH {
+				return new(big.Int).Quo(wei, gw) // the simulator counts gwei
+			}
+			return wei
+		},
+		truthUnits: units,
+		truthHaircut: func(asset, haircut string) string {
+			if asset == AssetETH && haircut != "0" {
+				return strings.TrimSuffix(haircut, "000000000")
+			}
+			return haircut
+		},
+	})
+	t.Logf("%d blocks, %d transactions, %d transfers; %d victim payments, %d exposures", res.Blocks, res.Txs, res.Transfers, victims, exposures)
+}
+
+// accountFormat is how a simulated account chain's truth files write
+// what the store holds.
+type accountFormat struct {
+	native       string // the native asset's name in the truth
+	addr         func(chains.Address) string
+	parse        func(string) (chains.Address, error)
+	tx           func(chains.Hash) string
+	units        func(asset string, stored *big.Int) *big.Int // the simulator's units of a stored amount
+	truthUnits   func(asset string, n int64) string           // the truth's writing of the simulator's units
+	truthHaircut func(asset, haircut string) string           // the truth's haircut in the simulator's units
+}
+
+// checkAccountChain walks the indexed chain from the store alone and
+// checks: no balance ever goes negative (fees included, so every
+// account's history accounts for its balance); every account paid has an
+// owner in the truth; each victim payment is on the chain as recorded;
+// and the exposures, recomputed with this test's own FIFO and haircut walk
+// over the stored transfers and fees, equal the truth file.
+func checkAccountChain(t *testing.T, c chains.Chain, dir string, st *embedded.Store, f accountFormat) (nVictims, nExposures int) {
+	ctx := context.Background()
 	owners := map[string]string{}
 	for _, r := range csvtest.Read(t, filepath.Join(dir, TruthDir, "addresses.csv")) {
 		owners[r["address"]] = r["role"]
@@ -115,10 +155,10 @@ func checkETH(t *testing.T, dir string, st *embedded.Store, res *ethingest.Resul
 	}
 	var got []string
 	credit := func(asset string, to chains.Address, amt *big.Int, fifo []span, hair map[int]*big.Int, tx string) {
-		if owners[ethereum.FormatAddress(to)] == "" {
-			t.Fatalf("%s paid to %s, which has no owner in the truth", tx, ethereum.FormatAddress(to))
+		if owners[f.addr(to)] == "" {
+			t.Fatalf("%s paid to %s, which has no owner in the truth", tx, f.addr(to))
 		}
-		if owners[ethereum.FormatAddress(to)] == "deposit" {
+		if owners[f.addr(to)] == "deposit" {
 			fs := map[int]int64{}
 			for _, s := range fifo {
 				fs[s.victim] += s.hi - s.lo
@@ -138,7 +178,7 @@ func checkETH(t *testing.T, dir string, st *embedded.Store, res *ethingest.Resul
 				if hair[v] != nil {
 					h = hair[v]
 				}
-				got = append(got, fmt.Sprintf("%d %s %s %s %s", v, ethereum.FormatAddress(to), tx, h, units(asset, fs[v])))
+				got = append(got, fmt.Sprintf("%d %s %s %s %s", v, f.addr(to), tx, h, f.truthUnits(asset, fs[v])))
 			}
 			fifo, hair = []span{{0, amt.Int64(), -1}}, nil
 		}
@@ -160,7 +200,7 @@ func checkETH(t *testing.T, dir string, st *embedded.Store, res *ethingest.Resul
 	debit := func(asset string, from chains.Address, amt *big.Int, tx string) ([]span, map[int]*big.Int) {
 		a := get(asset, from)
 		if a.bal.Cmp(amt) < 0 {
-			t.Fatalf("%s: %s of %s goes negative (%s < %s)", tx, asset, ethereum.FormatAddress(from), a.bal, amt)
+			t.Fatalf("%s: %s of %s goes negative (%s < %s)", tx, asset, f.addr(from), a.bal, amt)
 		}
 		lo, hi := a.head.Int64(), a.head.Int64()+amt.Int64()
 		var out []span
@@ -185,36 +225,30 @@ func checkETH(t *testing.T, dir string, st *embedded.Store, res *ethingest.Resul
 		a.bal.Sub(a.bal, amt)
 		return out, hair
 	}
-	gw := big.NewInt(1e9)
-	toUnits := func(asset string, wei *big.Int) *big.Int {
-		if asset == AssetETH {
-			return new(big.Int).Quo(wei, gw) // the simulator counts gwei
-		}
-		return wei
-	}
-	m, _ := st.Meta(ctx, chains.Ethereum)
-	for h := int64(0); h <= m.TipHeight; h++ {
-		_, txids, err := st.BlockByHeight(ctx, chains.Ethereum, h)
+	toUnits := f.units
+	m, _ := st.Meta(ctx, c)
+	for h := m.TipHeight - m.Blocks + 1; h <= m.TipHeight; h++ {
+		_, txids, err := st.BlockByHeight(ctx, c, h)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, id := range txids {
-			tx, ts, err := st.AccountTx(ctx, chains.Ethereum, id)
+			tx, ts, err := st.AccountTx(ctx, c, id)
 			if err != nil {
 				t.Fatal(err)
 			}
-			hash := "0x" + id.String()
-			debit(AssetETH, tx.From, toUnits(AssetETH, tx.Fee), hash)
+			hash := f.tx(id)
+			debit(f.native, tx.From, toUnits(f.native, tx.Fee), hash)
 			for _, tr := range ts {
 				if !tr.Success || tr.Amount.Sign() == 0 || tr.Kind == chains.TransferFee { // the fee is debited above
 					continue
 				}
-				asset := AssetETH
+				asset := f.native
 				if tr.Asset != "" {
 					asset = AssetToken
 				}
 				amt := toUnits(asset, tr.Amount)
-				if tr.From == ethereum.Addr([20]byte{}) { // a mint
+				if tr.From == chains.MakeAddress(chains.KindAccount, make([]byte, 20)) || tr.From == "" { // a mint, a reward
 					credit(asset, tr.To, amt, []span{{0, amt.Int64(), -1}}, nil, hash)
 					continue
 				}
@@ -225,7 +259,7 @@ func checkETH(t *testing.T, dir string, st *embedded.Store, res *ethingest.Resul
 				// The victim's payment: its money is the victim payment's from here on.
 				var id int
 				fmt.Sscan(r["victim_payment_id"], &id)
-				to, _ := ethereum.ParseAddress(r["to"])
+				to, _ := f.parse(r["to"])
 				a := get(r["asset"], to)
 				amt, _ := new(big.Int).SetString(r["amount"], 10)
 				amt = toUnits(r["asset"], amt)
@@ -242,21 +276,18 @@ func checkETH(t *testing.T, dir string, st *embedded.Store, res *ethingest.Resul
 				a.haircut[id] = new(big.Int).Set(amt)
 			}
 		}
-		wds, err := st.BlockTransfers(ctx, chains.Ethereum, h)
+		wds, err := st.BlockTransfers(ctx, c, h)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, w := range wds {
-			amt := toUnits(AssetETH, w.Amount)
-			credit(AssetETH, w.To, amt, []span{{0, amt.Int64(), -1}}, nil, "withdrawal")
+			amt := toUnits(f.native, w.Amount)
+			credit(f.native, w.To, amt, []span{{0, amt.Int64(), -1}}, nil, "withdrawal")
 		}
 	}
 	var want []string
 	for _, r := range csvtest.Read(t, filepath.Join(dir, TruthDir, "exposures.csv")) {
-		haircut := r["haircut"]
-		if r["asset"] == AssetETH && haircut != "0" {
-			haircut = strings.TrimSuffix(haircut, "000000000")
-		}
+		haircut := f.truthHaircut(r["asset"], r["haircut"])
 		want = append(want, fmt.Sprintf("%s %s %s %s %s", r["victim_payment_id"], r["deposit_address"], r["tx_hash"], haircut, r["fifo"]))
 	}
 	sort.Strings(got)
@@ -267,8 +298,9 @@ func checkETH(t *testing.T, dir string, st *embedded.Store, res *ethingest.Resul
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("exposures recomputed from the indexed chain differ from the truth:\n got %d: %v\nwant %d: %v", len(got), head(got), len(want), head(want))
 	}
-	t.Logf("%d blocks, %d transactions, %d transfers; %d victim payments, %d exposures", res.Blocks, res.Txs, res.Transfers, len(victims), len(want))
+	return len(victims), len(want)
 }
+
 
 // TestETHDeterministic: the same seed writes the same files.
 func TestETHDeterministic(t *testing.T) {

@@ -132,7 +132,7 @@ func (s *ethSim) deployToken() {
 	s.w.Token = tok
 	t := s.tx(from, nil, 0, 900_000, []byte{0x60, 0x80, 0x60, 0x40}, true, nil, nil)
 	t.Created = &tok
-	t.Logs = []ETHLog{{Token: tok, From: common.Address{}, To: from, Amount: tokenSupply}}
+	t.Logs = []TokenLog{{Token: tok, From: common.Address{}, To: from, Amount: tokenSupply}}
 	s.credit(AssetToken, from, tokenSupply)
 }
 

@@ -90,7 +90,7 @@ func (s *ethSim) victimPays(p ethPlan, n int64) {
 	a := s.ledger.acct(p.asset, to)
 	a.fifo = retag(a.fifo, p.amount, id)
 	a.haircut[id] = p.amount
-	s.w.Victims = append(s.w.Victims, ETHVictimPayment{ID: id, Victim: p.victim, TxHash: t.Hash, Asset: p.asset, From: w, To: to, Amount: p.amount, Block: n})
+	s.w.Victims = append(s.w.Victims, AccountVictimPayment{ID: id, Victim: p.victim, TxHash: t.Hash, Asset: p.asset, From: w, To: to, Amount: p.amount, Block: n})
 	s.pending = append(s.pending, pendingMove{at: n + 3 + s.r.Int64N(20), asset: p.asset, from: to, hops: 2 + s.r.IntN(2)})
 }
 

@@ -70,7 +70,7 @@ func WriteETH(w *ETHWorld, dir string) error {
 		return err
 	}
 	rows = rows[:0]
-	xs := append([]ETHExposure(nil), w.Exposures...)
+	xs := append([]AccountExposure(nil), w.Exposures...)
 	sort.SliceStable(xs, func(i, j int) bool { return xs[i].Block < xs[j].Block })
 	for _, x := range xs {
 		rows = append(rows, []string{itoa(x.Victim), itoa(x.Exchange), itoa(x.Account), hex(x.Address), x.TxHash.Hex(), x.Asset, i64(x.Block),
