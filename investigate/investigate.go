@@ -20,7 +20,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
-	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/tracer"
 )
@@ -36,8 +36,8 @@ type Investigation struct {
 	st   Store
 	attr *Attribution
 	net  *bitcoin.Network
-	ab   AccountStore
-	toks map[chains.Address]chains.Token
+	ab      AccountStore
+	indexed map[chains.Chain]bool // account chains checked to hold blocks
 }
 
 // New is an investigation over st with options o.
@@ -56,65 +56,78 @@ func (iv *Investigation) btcNet(ctx context.Context) (*bitcoin.Network, error) {
 	return iv.net, nil
 }
 
-func (iv *Investigation) account(ctx context.Context) (AccountStore, error) {
-	if iv.ab == nil {
-		ab, ok := iv.st.(AccountStore)
-		if !ok {
-			return nil, fmt.Errorf("the store %s keeps no account chains", iv.st.Path())
-		}
-		m, err := ab.Meta(ctx, chains.Ethereum)
+func (iv *Investigation) account(ctx context.Context, ac *accountChain) (AccountStore, error) {
+	ab, ok := iv.st.(AccountStore)
+	if !ok {
+		return nil, fmt.Errorf("the store %s keeps no account chains", iv.st.Path())
+	}
+	if !iv.indexed[ac.chain] {
+		m, err := ab.Meta(ctx, ac.chain)
 		if err != nil {
 			return nil, err
 		}
 		if m.TipHeight < 0 {
-			return nil, fmt.Errorf("the store %s holds no Ethereum blocks yet: run fundtrace index eth first", iv.st.Path())
+			return nil, fmt.Errorf("the store %s holds no %s blocks yet: run %s first", iv.st.Path(), ac.chain, ac.index)
 		}
-		iv.ab = ab
+		if iv.indexed == nil {
+			iv.indexed = map[chains.Chain]bool{}
+		}
+		iv.indexed[ac.chain] = true
 	}
-	return iv.ab, nil
+	iv.ab = ab
+	return ab, nil
 }
 
 // AddSeed reads one seed as a user writes it: TXID:VOUT (Bitcoin), 0xHASH
-// or 0xHASH:LOGINDEX (Ethereum), checked against the store.
+// or 0xHASH:LOGINDEX (Ethereum), tron:TXID or tron:TXID:LOGINDEX (TRON),
+// checked against the store.
 func (iv *Investigation) AddSeed(ctx context.Context, seeds *Seeds, s string) error {
-	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
-		ab, err := iv.account(ctx)
+	var ac *accountChain
+	rest := s
+	switch {
+	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X"):
+		ac = ethChain
+	case strings.HasPrefix(strings.ToLower(s), "tron:"):
+		ac, rest = tronChain, s[len("tron:"):]
+	}
+	if ac != nil {
+		ab, err := iv.account(ctx, ac)
 		if err != nil {
 			return err
 		}
-		hs, rest, _ := strings.Cut(s, ":")
+		hs, li, _ := strings.Cut(rest, ":")
 		h, err := chains.ParseHash(hs)
 		if err != nil {
 			return fmt.Errorf("seed %q: %w", s, err)
 		}
 		var pos *string
-		if rest != "" {
-			p := rest
-			if _, err := strconv.ParseUint(rest, 10, 32); err == nil {
-				p = "log:" + rest
+		if li != "" {
+			p := li
+			if _, err := strconv.ParseUint(li, 10, 32); err == nil {
+				p = "log:" + li
 			}
 			pos = &p
 		}
-		tr, err := tracer.FindAccountSeed(ctx, ab, chains.Ethereum, h, pos, nil, nil, nil)
+		tr, err := tracer.FindAccountSeed(ctx, ab, ac.chain, h, pos, nil, nil, nil)
 		if err != nil {
-			return fmt.Errorf("seed %d (%s): %w", len(seeds.BTC)+len(seeds.ETH)+1, s, err)
+			return fmt.Errorf("seed %d (%s): %w", seeds.Len()+1, s, err)
 		}
-		seeds.ETH = append(seeds.ETH, tracer.AccountSeed{Transfer: tr, Ref: s})
+		seeds.add(ac.chain, tracer.AccountSeed{Transfer: tr, Ref: s})
 		return nil
 	}
 	hs, vs, ok := strings.Cut(s, ":")
 	h, err := chains.ParseHash(hs)
 	n, err2 := strconv.ParseUint(vs, 10, 32)
 	if !ok || err != nil || err2 != nil {
-		return fmt.Errorf("seed %q: want TXID:VOUT (Bitcoin), 0xHASH or 0xHASH:LOGINDEX (Ethereum)", s)
+		return fmt.Errorf("seed %q: want TXID:VOUT (Bitcoin), 0xHASH or 0xHASH:LOGINDEX (Ethereum), tron:TXID or tron:TXID:LOGINDEX (TRON)", s)
 	}
 	op := chains.Outpoint{Hash: h, Index: uint32(n)}
 	txs, err := iv.st.Txs(ctx, chains.Bitcoin, []chains.Hash{h})
 	if err != nil {
-		return fmt.Errorf("seed %d (%s): %w", len(seeds.BTC)+len(seeds.ETH)+1, s, err)
+		return fmt.Errorf("seed %d (%s): %w", seeds.Len()+1, s, err)
 	}
 	if int(op.Index) >= len(txs[0].Outputs) {
-		return fmt.Errorf("seed %d (%s): transaction %s has %d outputs", len(seeds.BTC)+len(seeds.ETH)+1, s, h, len(txs[0].Outputs))
+		return fmt.Errorf("seed %d (%s): transaction %s has %d outputs", seeds.Len()+1, s, h, len(txs[0].Outputs))
 	}
 	seeds.BTC = append(seeds.BTC, tracer.Seed{Outpoint: op, Ref: s})
 	return nil
@@ -124,16 +137,23 @@ func (iv *Investigation) AddSeed(ctx context.Context, seeds *Seeds, s string) er
 // until] (Unix seconds; 0 open) a seed.
 func (iv *Investigation) AddAddressSeeds(ctx context.Context, seeds *Seeds, s string, from, until int64) error {
 	n := 0
-	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
-		ab, err := iv.account(ctx)
+	var ac *accountChain
+	switch {
+	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X"):
+		ac = ethChain
+	case tron.LooksLike(s) || len(s) == 42 && strings.HasPrefix(s, "41"):
+		ac = tronChain
+	}
+	if ac != nil {
+		ab, err := iv.account(ctx, ac)
 		if err != nil {
 			return err
 		}
-		a, err := ethereum.ParseAddress(s)
+		a, err := ac.parse(s)
 		if err != nil {
 			return fmt.Errorf("--address %s: %w", s, err)
 		}
-		hist, err := ab.TransfersOf(ctx, chains.Ethereum, []chains.Address{a}, 0, -1)
+		hist, err := ab.TransfersOf(ctx, ac.chain, []chains.Address{a}, 0, -1)
 		if err != nil {
 			return err
 		}
@@ -142,7 +162,7 @@ func (iv *Investigation) AddAddressSeeds(ctx context.Context, seeds *Seeds, s st
 				(from > 0 && t.Time < from) || (until > 0 && t.Time > until) {
 				continue
 			}
-			seeds.ETH = append(seeds.ETH, tracer.AccountSeed{Transfer: t, Ref: fmt.Sprintf("%s@0x%s", s, t.TxHash)})
+			seeds.add(ac.chain, tracer.AccountSeed{Transfer: t, Ref: fmt.Sprintf("%s@%s", s, ac.tx(t.TxHash))})
 			n++
 		}
 	} else {
@@ -274,16 +294,17 @@ func (iv *Investigation) ReadCase(ctx context.Context, seeds *Seeds, p string) e
 			if !found {
 				return fail("transaction %s has no output of %s to %s", h, get("amount"), get("address"))
 			}
-		case "eth", "ethereum":
-			ab, err := iv.account(ctx)
+		case "eth", "ethereum", "tron", "trx":
+			ac := accountChainOf(ch)
+			ab, err := iv.account(ctx, ac)
 			if err != nil {
 				return fail("%w", err)
 			}
-			h, err := chains.ParseHash(get("tx"))
+			h, err := chains.ParseHash(strings.TrimPrefix(get("tx"), "0x"))
 			if err != nil {
 				return fail("tx: %w", err)
 			}
-			to, err := ethereum.ParseAddress(get("address"))
+			to, err := ac.parse(get("address"))
 			if err != nil {
 				return fail("address: %v", err)
 			}
@@ -297,7 +318,7 @@ func (iv *Investigation) ReadCase(ctx context.Context, seeds *Seeds, p string) e
 			}
 			var asset *chains.Address
 			if s := get("asset"); s != "" {
-				a, err := iv.assetByName(ctx, s)
+				a, err := iv.assetByName(ctx, ac, s)
 				if err != nil {
 					return fail("%w", err)
 				}
@@ -307,37 +328,35 @@ func (iv *Investigation) ReadCase(ctx context.Context, seeds *Seeds, p string) e
 			if s := get("amount"); s != "" {
 				v, ok := new(big.Int).SetString(s, 10)
 				if !ok {
-					return fail("amount %q: want base units (wei, token units) as a whole number", s)
+					return fail("amount %q: want base units (wei, sun, token units) as a whole number", s)
 				}
 				amount = v
 			}
-			tr, err := tracer.FindAccountSeed(ctx, ab, chains.Ethereum, h, pos, &to, asset, amount)
+			tr, err := tracer.FindAccountSeed(ctx, ab, ac.chain, h, pos, &to, asset, amount)
 			if err != nil {
 				return fail("%w", err)
 			}
-			seeds.ETH = append(seeds.ETH, tracer.AccountSeed{Transfer: tr, Ref: victim})
+			seeds.add(ac.chain, tracer.AccountSeed{Transfer: tr, Ref: victim})
 		default:
-			return fail("chain %q: want btc or eth", ch)
+			return fail("chain %q: want btc, eth or tron", ch)
 		}
 	}
 	return nil
 }
 
-// assetByName reads a case's asset column: ETH, a token contract, or the
-// symbol of a token the store knows (labels with category token name
-// them).
-func (iv *Investigation) assetByName(ctx context.Context, s string) (chains.Address, error) {
-	if strings.EqualFold(s, "ETH") {
-		return "", nil
-	}
-	if a, err := ethereum.ParseAddress(s); err == nil {
-		return a, nil
+// assetByName reads a case's asset column: the native coin (ETH, TRX), a
+// token contract, a TRC-10 id, or the symbol of a token the store knows
+// (labels with category token name them).
+func (iv *Investigation) assetByName(ctx context.Context, ac *accountChain, s string) (chains.Address, error) {
+	a, ok, err := ac.parseAsset(s)
+	if err != nil || ok {
+		return a, err
 	}
 	if iv.attr.lst != nil {
 		var found []chains.Address
 		err := iv.attr.lst.EachLabel(ctx, func(l labels.Label) error {
-			if l.Chain == chains.Ethereum && l.Category == "token" {
-				t, err := iv.ab.Token(ctx, chains.Ethereum, l.Address)
+			if l.Chain == ac.chain && l.Category == "token" {
+				t, err := iv.ab.Token(ctx, ac.chain, l.Address)
 				if err == nil && t.HasSymbol && strings.EqualFold(t.Symbol, s) {
 					found = append(found, l.Address)
 				}
@@ -351,7 +370,7 @@ func (iv *Investigation) assetByName(ctx context.Context, s string) (chains.Addr
 			return found[0], nil
 		}
 	}
-	return "", fmt.Errorf("asset %q: give ETH or the token's contract address (a symbol is read only for tokens labeled with category token)", s)
+	return "", fmt.Errorf("asset %q: give %s or the token's contract address (a symbol is read only for tokens labeled with category token)", s, ac.native)
 }
 
 // labeler answers the tracer from the store's labels and clusters: the
@@ -387,12 +406,22 @@ func (iv *Investigation) labeler(ctx context.Context, ch chains.Chain) tracer.La
 
 // Seeds are the seeds of one trace, by chain.
 type Seeds struct {
-	BTC []tracer.Seed
-	ETH []tracer.AccountSeed
+	BTC  []tracer.Seed
+	ETH  []tracer.AccountSeed
+	TRON []tracer.AccountSeed
 }
 
 // Len is the number of seeds.
-func (s *Seeds) Len() int { return len(s.BTC) + len(s.ETH) }
+func (s *Seeds) Len() int { return len(s.BTC) + len(s.ETH) + len(s.TRON) }
+
+// add adds an account chain's seed.
+func (s *Seeds) add(c chains.Chain, seed tracer.AccountSeed) {
+	if c == chains.Tron {
+		s.TRON = append(s.TRON, seed)
+	} else {
+		s.ETH = append(s.ETH, seed)
+	}
+}
 
 // Options are a trace's settings (the command's flags, or a trace
 // file's parameters when verify runs it again).

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/tracefile"
 	"github.com/fundtrace/fundtrace/tracer"
 )
@@ -22,14 +21,13 @@ func Retrace(ctx context.Context, st Store, t *tracefile.Trace, onHop func(c cha
 	// --min-amount (one figure for every asset).
 	for id, v := range t.Params.MinAmount {
 		c, asset := chains.Bitcoin, chains.Address("")
-		if a := t.Assets[id]; a.Chain == "eth" {
-			c = chains.Ethereum
-			if id != "ETH" {
-				var err error
-				if asset, err = ethereum.ParseAddress(id); err != nil {
-					return nil, fmt.Errorf("the trace's asset %q: %w", id, err)
-				}
+		if ac := accountChainOf(t.Assets[id].Chain); ac != nil {
+			c = ac.chain
+			a, ok, err := ac.parseAsset(id)
+			if err != nil || !ok {
+				return nil, fmt.Errorf("the trace's asset %q: not an asset of %s", id, c)
 			}
+			asset = a
 		}
 		if v != tracer.DefaultMinAmount(c, asset).String() {
 			o.MinAmount, _ = new(big.Int).SetString(v, 10)
@@ -51,25 +49,26 @@ func Retrace(ctx context.Context, st Store, t *tracefile.Trace, onHop func(c cha
 			}
 			op := chains.Outpoint{Hash: h, Index: vout}
 			seeds.BTC = append(seeds.BTC, tracer.Seed{Outpoint: op, Ref: s.Victim})
-		case "eth":
-			ab, err := iv.account(ctx)
+		case "eth", "tron":
+			ac := accountChainOf(s.Chain)
+			ab, err := iv.account(ctx, ac)
 			if err != nil {
 				return nil, err
 			}
-			h, err := chains.ParseHash(s.Tx)
+			h, err := chains.ParseHash(strings.TrimPrefix(s.Tx, "0x"))
 			if err != nil {
 				return nil, fmt.Errorf("seed %d: %w", i+1, err)
 			}
-			to, err := ethereum.ParseAddress(s.Address)
+			to, err := ac.parse(s.Address)
 			if err != nil {
 				return nil, fmt.Errorf("seed %d: %w", i+1, err)
 			}
 			pos := s.Position
-			tr, err := tracer.FindAccountSeed(ctx, ab, chains.Ethereum, h, &pos, &to, nil, nil)
+			tr, err := tracer.FindAccountSeed(ctx, ab, ac.chain, h, &pos, &to, nil, nil)
 			if err != nil {
 				return nil, fmt.Errorf("seed %d: %w", i+1, err)
 			}
-			seeds.ETH = append(seeds.ETH, tracer.AccountSeed{Transfer: tr, Ref: s.Victim})
+			seeds.add(ac.chain, tracer.AccountSeed{Transfer: tr, Ref: s.Victim})
 		default:
 			return nil, fmt.Errorf("seed %d: chain %q", i+1, s.Chain)
 		}

@@ -14,7 +14,6 @@ import (
 	"strconv"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/tracefile"
 	"github.com/fundtrace/fundtrace/tracer"
 )
@@ -45,9 +44,14 @@ func (iv *Investigation) Trace(ctx context.Context, seeds Seeds, models []string
 			return nil, err
 		}
 	}
-	if len(seeds.ETH) > 0 {
-		if err := iv.traceETH(ctx, j, g, seeds.ETH, models, minAmount, until); err != nil {
-			return nil, err
+	for _, a := range []struct {
+		ac    *accountChain
+		seeds []tracer.AccountSeed
+	}{{ethChain, seeds.ETH}, {tronChain, seeds.TRON}} {
+		if len(a.seeds) > 0 {
+			if err := iv.traceAccount(ctx, a.ac, j, g, a.seeds, models, minAmount, until); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, s := range j.Stops {
@@ -262,16 +266,21 @@ func btcFlowJSON(f tracer.Flow, enc func(chains.Address) string) tracefile.Flow 
 	return fj
 }
 
-// assetID names an Ethereum asset in the trace: ETH or the token contract.
-func (iv *Investigation) assetID(ctx context.Context, j *tracefile.Trace, a chains.Address) string {
-	if a == "" {
-		j.Assets["ETH"] = tracefile.Asset{Chain: "eth", Symbol: "ETH", Decimals: 18}
-		return "ETH"
+// assetID names an account chain's asset in the trace (the native coin,
+// a token contract, a TRC-10 id), recording its symbol and decimals.
+func (iv *Investigation) assetID(ctx context.Context, j *tracefile.Trace, ac *accountChain, a chains.Address) string {
+	id := ac.assetID(a)
+	if _, ok := j.Assets[id]; ok {
+		return id
 	}
-	id := ethereum.FormatAddress(a)
-	if _, ok := j.Assets[id]; !ok {
-		aj := tracefile.Asset{Chain: "eth", Symbol: id}
-		if t, err := iv.ab.Token(ctx, chains.Ethereum, a); err == nil {
+	aj := tracefile.Asset{Chain: string(ac.chain), Symbol: id}
+	switch {
+	case a == "":
+		aj.Decimals = ac.decimals
+	case a.Kind() == chains.KindTokenID:
+		// TRC-10: the id; its decimals are the issuer's and not read.
+	default:
+		if t, err := iv.ab.Token(ctx, ac.chain, a); err == nil {
 			if t.HasSymbol {
 				aj.Symbol = t.Symbol
 			}
@@ -279,34 +288,35 @@ func (iv *Investigation) assetID(ctx context.Context, j *tracefile.Trace, a chai
 				aj.Decimals = int(t.Decimals)
 			}
 		}
-		j.Assets[id] = aj
 	}
+	j.Assets[id] = aj
 	return id
 }
 
-func (iv *Investigation) traceETH(ctx context.Context, j *tracefile.Trace, g *graph, seeds []tracer.AccountSeed, models []string, minAmount *big.Int, until int64) error {
-	ab, err := iv.account(ctx)
+func (iv *Investigation) traceAccount(ctx context.Context, ac *accountChain, j *tracefile.Trace, g *graph, seeds []tracer.AccountSeed, models []string, minAmount *big.Int, until int64) error {
+	ab, err := iv.account(ctx, ac)
 	if err != nil {
 		return err
 	}
-	cfg := tracer.AccountConfig{Models: models, MaxHops: iv.opts.MaxHops, MaxNodes: iv.opts.MaxNodes, Until: until, Labels: iv.labeler(ctx, chains.Ethereum), StopAtLabeledSeeds: true,
-		Prefetch: func(as []chains.Address) error { return iv.attr.prefetch(ctx, chains.Ethereum, as) },
-		OnHop:    iv.onHop(chains.Ethereum)}
+	ch := string(ac.chain)
+	cfg := tracer.AccountConfig{Models: models, MaxHops: iv.opts.MaxHops, MaxNodes: iv.opts.MaxNodes, Until: until, Labels: iv.labeler(ctx, ac.chain), StopAtLabeledSeeds: true,
+		Prefetch: func(as []chains.Address) error { return iv.attr.prefetch(ctx, ac.chain, as) },
+		OnHop:    iv.onHop(ac.chain)}
 	if minAmount != nil {
 		cfg.MinAmount = map[chains.Address]*big.Int{}
 		for _, s := range seeds {
 			cfg.MinAmount[s.Transfer.Asset] = minAmount
 		}
 	}
-	enc := ethereum.FormatAddress
+	enc := ac.format
 	base := len(j.Seeds) // the file numbers seeds across chains
 	for _, s := range seeds {
 		t := s.Transfer
-		asset := iv.assetID(ctx, j, t.Asset)
-		j.Seeds = append(j.Seeds, tracefile.Seed{Chain: "eth", Victim: s.Ref, Tx: "0x" + t.TxHash.String(), Position: t.Position, Address: enc(t.To),
+		asset := iv.assetID(ctx, j, ac, t.Asset)
+		j.Seeds = append(j.Seeds, tracefile.Seed{Chain: ch, Victim: s.Ref, Tx: ac.tx(t.TxHash), Position: t.Position, Address: enc(t.To),
 			Asset: asset, Amount: t.Amount.String(), Height: t.Height, Time: formatTime(t.Time)})
-		g.node("eth", enc(t.To), t.To, "seed")
-		m := tracer.DefaultMinAmount(chains.Ethereum, t.Asset)
+		g.node(ch, enc(t.To), t.To, "seed")
+		m := tracer.DefaultMinAmount(ac.chain, t.Asset)
 		if minAmount != nil {
 			m = minAmount
 		}
@@ -314,66 +324,66 @@ func (iv *Investigation) traceETH(ctx context.Context, j *tracefile.Trace, g *gr
 	}
 	flow := func(f tracer.AccountFlow) tracefile.Flow {
 		t := f.Transfer
-		return tracefile.Flow{Chain: "eth", Tx: "0x" + t.TxHash.String(), Height: t.Height, Time: formatTime(t.Time), Hop: f.Hop, Asset: iv.assetID(ctx, j, t.Asset),
+		return tracefile.Flow{Chain: ch, Tx: ac.tx(t.TxHash), Height: t.Height, Time: formatTime(t.Time), Hop: f.Hop, Asset: iv.assetID(ctx, j, ac, t.Asset),
 			From: []string{enc(t.From)}, To: enc(t.To), Position: t.Position, Value: t.Amount.String(), Haircut: f.Amounts.HaircutUnits().String(),
 			FIFO: f.Amounts.FIFO.String(), Poison: f.Amounts.Poison.Sign() > 0}
 	}
 	if iv.opts.Backward {
-		res, err := tracer.AccountBackward(ctx, ab, chains.Ethereum, seeds, cfg)
+		res, err := tracer.AccountBackward(ctx, ab, ac.chain, seeds, cfg)
 		if err != nil {
 			return fmt.Errorf("trace: %w", err)
 		}
 		for _, f := range res.Flows {
 			j.Flows = append(j.Flows, flow(f))
-			g.node("eth", enc(f.Transfer.From), f.Transfer.From, "intermediate")
+			g.node(ch, enc(f.Transfer.From), f.Transfer.From, "intermediate")
 		}
 		for _, o := range res.Origins {
 			t := o.Transfer
-			oj := tracefile.Origin{Chain: "eth", Victim: seeds[o.Seed].Ref, Reason: o.Reason, Category: o.Category, Name: o.Name,
-				Tx: "0x" + t.TxHash.String(), Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Hop: o.Hop, Asset: iv.assetID(ctx, j, t.Asset),
+			oj := tracefile.Origin{Chain: ch, Victim: seeds[o.Seed].Ref, Reason: o.Reason, Category: o.Category, Name: o.Name,
+				Tx: ac.tx(t.TxHash), Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Hop: o.Hop, Asset: iv.assetID(ctx, j, ac, t.Asset),
 				Haircut: o.Amounts.HaircutUnits().String(), FIFO: o.Amounts.FIFO.String(), Poison: o.Amounts.Poison.String()}
 			if o.Address != "" {
 				oj.Address = enc(o.Address)
-				g.node("eth", oj.Address, o.Address, "origin")
+				g.node(ch, oj.Address, o.Address, "origin")
 			}
 			j.Origins = append(j.Origins, oj)
 		}
-		j.Stats = append(j.Stats, tracefile.Stats{Chain: "eth", Hops: res.Hops, Queries: res.Lookups, Visited: res.Visits})
+		j.Stats = append(j.Stats, tracefile.Stats{Chain: ch, Hops: res.Hops, Queries: res.Lookups, Visited: res.Visits})
 		return nil
 	}
-	res, err := tracer.Account(ctx, ab, chains.Ethereum, seeds, cfg)
+	res, err := tracer.Account(ctx, ab, ac.chain, seeds, cfg)
 	if err != nil {
 		return fmt.Errorf("trace: %w", err)
 	}
 	for _, f := range res.Flows {
 		j.Flows = append(j.Flows, flow(f))
-		g.node("eth", enc(f.Transfer.To), f.Transfer.To, "intermediate")
+		g.node(ch, enc(f.Transfer.To), f.Transfer.To, "intermediate")
 	}
 	for _, d := range res.Deposits {
 		t := d.Transfer
-		j.Deposits = append(j.Deposits, tracefile.Deposit{Chain: "eth", Exchange: d.Exchange, Address: enc(d.Address), Tx: "0x" + t.TxHash.String(),
-			Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Asset: iv.assetID(ctx, j, t.Asset), Value: t.Amount.String(),
+		j.Deposits = append(j.Deposits, tracefile.Deposit{Chain: ch, Exchange: d.Exchange, Address: enc(d.Address), Tx: ac.tx(t.TxHash),
+			Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Asset: iv.assetID(ctx, j, ac, t.Asset), Value: t.Amount.String(),
 			Victim: victimOf(d.Seed, func(i int) string { return seeds[i].Ref }), Haircut: d.Amounts.HaircutUnits().String(), FIFO: d.Amounts.FIFO.String(),
 			Poison: d.Amounts.Poison.String(), Hop: d.Hop, Evidence: d.Evidence})
-		g.node("eth", enc(d.Address), d.Address, "deposit")
+		g.node(ch, enc(d.Address), d.Address, "deposit")
 	}
 	for _, p := range res.Poisoned {
 		t := p.Transfer
-		j.Poisoned = append(j.Poisoned, tracefile.Poisoned{Chain: "eth", Exchange: p.Exchange, Address: enc(p.Address), Tx: "0x" + t.TxHash.String(),
-			Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Asset: iv.assetID(ctx, j, t.Asset), Value: t.Amount.String(),
+		j.Poisoned = append(j.Poisoned, tracefile.Poisoned{Chain: ch, Exchange: p.Exchange, Address: enc(p.Address), Tx: ac.tx(t.TxHash),
+			Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Asset: iv.assetID(ctx, j, ac, t.Asset), Value: t.Amount.String(),
 			Hop: p.Hop, Evidence: p.Evidence, Victims: p.Seeds.Len(), Seeds: seedRanges(p.Seeds, base)})
-		g.node("eth", enc(p.Address), p.Address, "deposit")
+		g.node(ch, enc(p.Address), p.Address, "deposit")
 	}
 	mergedInto(j.Seeds[base:], res.Merged)
 	for _, s := range res.Stops {
-		sj := tracefile.Stop{Chain: "eth", Reason: s.Reason, Where: enc(s.Address), Asset: iv.assetID(ctx, j, s.Asset), Detail: s.Detail,
+		sj := tracefile.Stop{Chain: ch, Reason: s.Reason, Where: enc(s.Address), Asset: iv.assetID(ctx, j, ac, s.Asset), Detail: s.Detail,
 			Haircut: s.Amounts.HaircutUnits().String(), FIFO: s.Amounts.FIFO.String()}
 		if s.Tx != (chains.Hash{}) {
-			sj.Tx = "0x" + s.Tx.String()
+			sj.Tx = ac.tx(s.Tx)
 		}
 		j.Stops = append(j.Stops, sj)
 	}
-	j.Stats = append(j.Stats, tracefile.Stats{Chain: "eth", Hops: res.Hops, Queries: res.Lookups, Visited: res.Visits, OtherShares: res.MergedShares})
+	j.Stats = append(j.Stats, tracefile.Stats{Chain: ch, Hops: res.Hops, Queries: res.Lookups, Visited: res.Visits, OtherShares: res.MergedShares})
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -49,9 +50,10 @@ func (p Problem) String() string { return fmt.Sprintf("line %d: %s: %s", p.Line,
 // a command working on another network's store says otherwise.
 var Network = bitcoin.NetworkByName("mainnet")
 
-// ParseAddress reads an address of chain ("btc", "eth", or "" to tell by
-// its form): Base58Check or bech32/bech32m for Bitcoin mainnet, 0x and
-// 40 hex digits for Ethereum (EIP-55 checked when mixed-case).
+// ParseAddress reads an address of chain ("btc", "eth", "tron", or "" to
+// tell by its form): Base58Check or bech32/bech32m for Bitcoin mainnet,
+// 0x and 40 hex digits for Ethereum (EIP-55 checked when mixed-case),
+// TRON's T… Base58Check (checksum checked) or 41… hex.
 func ParseAddress(chain, s string) (chains.Chain, chains.Address, error) {
 	s = strings.TrimSpace(s)
 	c := chains.Chain(strings.ToLower(chain))
@@ -60,19 +62,32 @@ func ParseAddress(chain, s string) (chains.Chain, chains.Address, error) {
 		c = chains.Bitcoin
 	case "ethereum", "eth":
 		c = chains.Ethereum
+	case "tron", "trx":
+		c = chains.Tron
 	case "":
-		c = chains.Bitcoin
-		if strings.HasPrefix(s, "0x") {
+		switch {
+		case strings.HasPrefix(s, "0x"):
 			c = chains.Ethereum
+		case tron.LooksLike(s) || len(s) == 42 && strings.HasPrefix(s, "41"):
+			c = chains.Tron
+		default:
+			c = chains.Bitcoin
 		}
 	default:
-		return "", "", fmt.Errorf("chain %q is not indexed by fundtrace (btc, eth)", chain)
+		return "", "", fmt.Errorf("chain %q is not indexed by fundtrace (btc, eth, tron)", chain)
 	}
-	if c == chains.Ethereum {
-		a, err := ethereum.ParseAddress(s)
-		return c, a, err
+	var (
+		a   chains.Address
+		err error
+	)
+	switch c {
+	case chains.Ethereum:
+		a, err = ethereum.ParseAddress(s)
+	case chains.Tron:
+		a, err = tron.ParseAddress(s)
+	default:
+		a, err = Network.ParseAddress(s)
 	}
-	a, err := Network.ParseAddress(s)
 	return c, a, err
 }
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fundtrace/fundtrace/chains"
+
 	"github.com/fundtrace/fundtrace/internal/shareddata"
 )
 
@@ -71,6 +73,16 @@ func TestTagPacks(t *testing.T) {
 	if first.Text != "34xp4vRoCGJym3xR7yCVPFHoCNxv4Twseo" || first.Category != "exchange" || first.Actor != "binance" || first.Confidence != 80 ||
 		first.Label != "binance reserve wallets BTC" || first.SourceDate != "2022-11-16" || first.Chain != "btc" {
 		t.Fatalf("first Binance tag: %+v", first)
+	}
+	// TRON tags (currency TRX) are read as TRON addresses.
+	var trx *Label
+	for i := range ls {
+		if ls[i].Text == "TMuA6YqfCeX8EhbfYEg5y7S4DqzSJireY9" {
+			trx = &ls[i]
+		}
+	}
+	if trx == nil || trx.Chain != chains.Tron || trx.Label != "binance reserve wallets USDT" || trx.Actor != "binance" {
+		t.Fatalf("Binance's TRX tag TMuA6YqfCeX8EhbfYEg5y7S4DqzSJireY9: %+v", trx)
 	}
 	t.Logf("%d labels from %d TagPacks", total, len(files))
 }

@@ -110,6 +110,7 @@ var tagPackConfidence = map[string]int{
 type tagPackFields struct {
 	Address    string `yaml:"address"`
 	Currency   string `yaml:"currency"`
+	Network    string `yaml:"network"` // newer TagPacks name the chain here
 	Label      string `yaml:"label"`
 	Category   string `yaml:"category"`
 	Confidence string `yaml:"confidence"`
@@ -119,9 +120,10 @@ type tagPackFields struct {
 }
 
 // ReadTagPack reads a GraphSense TagPack. Header fields apply to every
-// tag unless the tag overrides them; currencies other than BTC and ETH
-// are counted in skipped, not imported; bad addresses are problems with
-// their line.
+// tag unless the tag overrides them; a tag's chain is its network
+// (newer TagPacks) or its currency: BTC, ETH and TRX (or TRON) are read,
+// others counted in skipped, not imported; bad addresses are problems
+// with their line.
 func ReadTagPack(r io.Reader, source string) (ls []Label, probs []Problem, skipped map[string]int, err error) {
 	var doc yaml.Node
 	if err := yaml.NewDecoder(r).Decode(&doc); err != nil {
@@ -153,7 +155,14 @@ func ReadTagPack(r io.Reader, source string) (ls []Label, probs []Problem, skipp
 			continue
 		}
 		cur := strings.ToUpper(t.Currency)
-		if cur != "BTC" && cur != "ETH" {
+		if t.Network != "" {
+			cur = strings.ToUpper(t.Network)
+		}
+		switch cur {
+		case "BTC", "ETH", "TRX":
+		case "TRON":
+			cur = "TRX"
+		default:
 			skipped[cur]++
 			continue
 		}

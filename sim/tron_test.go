@@ -48,13 +48,23 @@ func indexTronDir(t *testing.T, dir string) (*embedded.Store, *troningest.Result
 // never negative with the TRX burnt counted, owners, victim payments, and
 // the exposures recomputed by this test's own walk equal to the truth.
 func TestTronScenario(t *testing.T) {
-	dir := t.TempDir()
-	if err := WriteTron(GenerateTron(TronConfig{Seed: 7, Days: 2}), dir); err != nil {
-		t.Fatal(err)
-	}
-	st, res := indexTronDir(t, dir)
-	checkTron(t, dir, st, res)
+	t.Run("fresh", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := WriteTron(GenerateTron(TronConfig{Seed: 7, Days: 2}), dir); err != nil {
+			t.Fatal(err)
+		}
+		st, res := indexTronDir(t, dir)
+		checkTron(t, dir, st, res)
+	})
+	t.Run("shipped", func(t *testing.T) {
+		st, res := indexTronDir(t, shippedTron)
+		checkTron(t, shippedTron, st, res)
+	})
 }
+
+// shippedTron is the TRON scenario committed in testdata (seed 1, 2 days,
+// 12 victims).
+const shippedTron = "../testdata/sim/tron"
 
 func checkTron(t *testing.T, dir string, st *embedded.Store, res *troningest.Result) {
 	if res.Blocks != 2*tronBlocks || res.From != 1 || res.Network == "mainnet" {

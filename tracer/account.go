@@ -327,7 +327,7 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 	if err != nil {
 		return nil, err
 	}
-	minFor := cfg.minFor
+	minFor := func(asset chains.Address) *big.Int { return cfg.minFor(c, asset) }
 	// Haircut shares under the least amount followed are merged into one
 	// remainder (Other) as they leave an address: a hub that mixed a
 	// thousand victims' money would otherwise pay each of its transfers
@@ -847,9 +847,9 @@ func (cfg *AccountConfig) check() (map[string]bool, error) {
 }
 
 // minFor is the least amount of an asset followed.
-func (cfg *AccountConfig) minFor(asset chains.Address) *big.Int {
+func (cfg *AccountConfig) minFor(c chains.Chain, asset chains.Address) *big.Int {
 	if m := cfg.MinAmount[asset]; m != nil {
 		return m
 	}
-	return DefaultMinAmount(chains.Ethereum, asset)
+	return DefaultMinAmount(c, asset)
 }

@@ -291,7 +291,7 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 	if err != nil {
 		return nil, err
 	}
-	minFor := cfg.minFor
+	minFor := func(asset chains.Address) *big.Int { return cfg.minFor(c, asset) }
 	res := &AccountBackResult{Seeds: seeds}
 	var frontier []*backItem
 	for i, s := range seeds {

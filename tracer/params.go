@@ -17,12 +17,14 @@ const (
 
 // DefaultMinAmount is the least amount of an asset a trace follows, in
 // its base units: 1,000 satoshis of Bitcoin; 10^12 wei (a millionth of an
-// ether) of an account chain's native coin; one unit of a token (asset,
-// its contract). Haircut shares under it are merged into the Other
-// remainder.
+// ether) of Ethereum's ether; 1,000 sun (a thousandth) of TRON's TRX; one
+// unit of a token (asset, its contract or TRC-10 id). Haircut shares under
+// it are merged into the Other remainder.
 func DefaultMinAmount(c chains.Chain, asset chains.Address) *big.Int {
 	switch {
 	case c == chains.Bitcoin:
+		return big.NewInt(1000)
+	case c == chains.Tron && asset == "":
 		return big.NewInt(1000)
 	case asset == "":
 		return big.NewInt(1e12)

@@ -21,7 +21,7 @@ func indexCommand() *cli.Command {
 		Description: `Reads blocks into the store, resuming from what the store already holds.
 Run it again at any time: it only adds what is new, and an interrupted run
 (Ctrl-C, kill, power loss) continues where its last committed batch ended.`,
-		Subcommands: []*cli.Command{indexBTCCommand(), indexETHCommand()},
+		Subcommands: []*cli.Command{indexBTCCommand(), indexETHCommand(), indexTronCommand()},
 	}
 }
 

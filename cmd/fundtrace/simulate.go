@@ -75,7 +75,7 @@ fundtrace simulate eth wrote, until interrupted.`,
 				&cli.StringFlag{Name: "listen", Usage: "address to listen on", Value: "127.0.0.1:8545"},
 			},
 			Action: runServeETH,
-		}},
+		}, simulateTronCommand(), serveTronCommand()},
 	}
 }
 
