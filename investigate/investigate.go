@@ -32,10 +32,10 @@ import (
 // network, labels, clusters, tokens) live as long as it does: one
 // command's worth.
 type Investigation struct {
-	opts Options
-	st   Store
-	attr *Attribution
-	net  *bitcoin.Network
+	opts    Options
+	st      Store
+	attr    *Attribution
+	net     *bitcoin.Network
 	ab      AccountStore
 	indexed map[chains.Chain]bool // account chains checked to hold blocks
 }

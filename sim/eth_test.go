@@ -301,7 +301,6 @@ func checkAccountChain(t *testing.T, c chains.Chain, dir string, st *embedded.St
 	return len(victims), len(want)
 }
 
-
 // TestETHDeterministic: the same seed writes the same files.
 func TestETHDeterministic(t *testing.T) {
 	write := func(seed uint64) map[string]string {
