@@ -15,6 +15,7 @@ import (
 // TRON's T… addresses and bare-hex transaction IDs.
 type accountChain struct {
 	chain    chains.Chain
+	name     string // for messages: Ethereum, TRON
 	native   string // the native coin's asset id: ETH, TRX
 	decimals int
 	index    string // the command that indexes it, for messages
@@ -23,9 +24,9 @@ type accountChain struct {
 }
 
 var (
-	ethChain = &accountChain{chain: chains.Ethereum, native: "ETH", decimals: 18, index: "fundtrace index eth",
+	ethChain = &accountChain{chain: chains.Ethereum, name: "Ethereum", native: "ETH", decimals: 18, index: "fundtrace index eth",
 		parse: ethereum.ParseAddress, format: ethereum.FormatAddress}
-	tronChain = &accountChain{chain: chains.Tron, native: "TRX", decimals: 6, index: "fundtrace index tron",
+	tronChain = &accountChain{chain: chains.Tron, name: "TRON", native: "TRX", decimals: 6, index: "fundtrace index tron",
 		parse: tron.ParseAddress, format: tron.Encode}
 )
 

@@ -67,7 +67,7 @@ func (iv *Investigation) account(ctx context.Context, ac *accountChain) (Account
 			return nil, err
 		}
 		if m.TipHeight < 0 {
-			return nil, fmt.Errorf("the store %s holds no %s blocks yet: run %s first", iv.st.Path(), ac.chain, ac.index)
+			return nil, fmt.Errorf("the store %s holds no %s blocks yet: run %s first", iv.st.Path(), ac.name, ac.index)
 		}
 		if iv.indexed == nil {
 			iv.indexed = map[chains.Chain]bool{}
@@ -376,6 +376,16 @@ func (iv *Investigation) assetByName(ctx context.Context, ac *accountChain, s st
 // labeler answers the tracer from the store's labels and clusters: the
 // most confident label of the address, else of its cluster.
 func (iv *Investigation) labeler(ctx context.Context, ch chains.Chain) tracer.Labeler {
+	return iv.labelerOf(ctx, ch, true)
+}
+
+// ownLabeler answers from the address's own labels only (the tracer's
+// sweep targets: see tracer.AccountConfig.SweepTargets).
+func (iv *Investigation) ownLabeler(ctx context.Context, ch chains.Chain) tracer.Labeler {
+	return iv.labelerOf(ctx, ch, false)
+}
+
+func (iv *Investigation) labelerOf(ctx context.Context, ch chains.Chain, byCluster bool) tracer.Labeler {
 	cache := map[chains.Address][3]string{}
 	return func(a chains.Address) (string, string, bool) {
 		if v, ok := cache[a]; ok {
@@ -387,7 +397,7 @@ func (iv *Investigation) labeler(ctx context.Context, ch chains.Chain) tracer.La
 			return "", "", false
 		}
 		ls := own
-		if len(ls) == 0 {
+		if len(ls) == 0 && byCluster {
 			ls = cl
 		}
 		if len(ls) == 0 {

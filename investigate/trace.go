@@ -299,7 +299,8 @@ func (iv *Investigation) traceAccount(ctx context.Context, ac *accountChain, j *
 		return err
 	}
 	ch := string(ac.chain)
-	cfg := tracer.AccountConfig{Models: models, MaxHops: iv.opts.MaxHops, MaxNodes: iv.opts.MaxNodes, Until: until, Labels: iv.labeler(ctx, ac.chain), StopAtLabeledSeeds: true,
+	cfg := tracer.AccountConfig{Models: models, MaxHops: iv.opts.MaxHops, MaxNodes: iv.opts.MaxNodes, Until: until, Labels: iv.labeler(ctx, ac.chain),
+		SweepTargets: iv.ownLabeler(ctx, ac.chain), StopAtLabeledSeeds: true,
 		Prefetch: func(as []chains.Address) error { return iv.attr.prefetch(ctx, ac.chain, as) },
 		OnHop:    iv.onHop(ac.chain)}
 	if minAmount != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/tracer"
 )
@@ -60,15 +61,19 @@ func (s *Screener) Exposures(ctx context.Context, st ChainData, l *List, c chain
 			out = append(out, Exposure{Category: e.Category, Name: e.Name, Asset: "BTC", Decimals: 8, Sent: strconv.FormatInt(e.Sent, 10),
 				Received: strconv.FormatInt(e.Received, 10), SentSats: e.Sent, ReceivedSats: e.Received, MinHops: e.MinHops})
 		}
-	case chains.Ethereum:
+	case chains.Ethereum, chains.Tron:
 		es, err := tracer.AccountExposures(ctx, st, c, a, hops, labeler)
 		if err != nil {
 			return nil, err
 		}
+		native, decimals, format := "ETH", 18, ethereum.FormatAddress
+		if c == chains.Tron {
+			native, decimals, format = "TRX", 6, tron.FormatAsset
+		}
 		for _, e := range es {
-			x := Exposure{Category: e.Category, Name: e.Name, Asset: "ETH", Decimals: 18, Sent: e.Sent.String(), Received: e.Received.String(), MinHops: e.MinHops}
+			x := Exposure{Category: e.Category, Name: e.Name, Asset: native, Decimals: decimals, Sent: e.Sent.String(), Received: e.Received.String(), MinHops: e.MinHops}
 			if e.Asset != "" {
-				x.Asset, x.Decimals = ethereum.FormatAddress(e.Asset), 0
+				x.Asset, x.Decimals = format(e.Asset), 0
 				if t, err := st.Token(ctx, c, e.Asset); err == nil {
 					if t.HasSymbol {
 						x.Asset = t.Symbol

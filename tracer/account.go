@@ -75,6 +75,12 @@ type AccountConfig struct {
 	// exposure needs, at the cost of one seed's bookkeeping.
 	Together bool
 	Labels   Labeler
+	// SweepTargets labels the addresses a deposit address may be found
+	// sweeping into: those labeled in their own right (a hot wallet). A
+	// labeler that also attributes by cluster (Labels, usually) makes every
+	// payer of a deposit address look like one, since the deposit address
+	// is in its exchange's cluster. Nil: Labels.
+	SweepTargets Labeler
 	// Prefetch, when set, is given the addresses the trace is about to
 	// label before it labels them (see Config.Prefetch).
 	Prefetch func(as []chains.Address) error
@@ -328,6 +334,10 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 		return nil, err
 	}
 	minFor := func(asset chains.Address) *big.Int { return cfg.minFor(c, asset) }
+	sweepTargets := cfg.SweepTargets
+	if sweepTargets == nil {
+		sweepTargets = cfg.Labels
+	}
 	// Haircut shares under the least amount followed are merged into one
 	// remainder (Other) as they leave an address: a hub that mixed a
 	// thousand victims' money would otherwise pay each of its transfers
@@ -460,7 +470,7 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 			hist := histories[h.addr]
 			// An address that pays a labeled exchange wallet is that
 			// exchange's deposit address: what reached it is deposited.
-			if ex, via, ok := sweptInto(h.addr, hist, cfg.Labels); ok {
+			if ex, via, ok := sweptInto(h.addr, hist, sweepTargets); ok {
 				for _, a := range sortedArrivals(arr) {
 					res.deposit(a.tr, a.t, ex, "swept into its labeled wallet in "+via.String(), a.hop)
 				}

@@ -33,19 +33,22 @@ naming it):
   TXID:VOUT             a Bitcoin output
   0xHASH                an Ethereum transaction's value (or its only token transfer)
   0xHASH:N              the token transfer of log index N in that transaction
-  --address ADDR        every payment to ADDR (Bitcoin or 0x Ethereum) between
-                        --from and --until (RFC 3339 or YYYY-MM-DD)
-  --case FILE           CSV with the columns chain (btc or eth), tx, address,
-                        amount, time, victim, and optionally asset (ETH, a token's
-                        symbol or contract) and log_index
+  tron:TXID[:N]         the same on TRON (TRX, a TRC-10 token, or USDT and other
+                        TRC-20 transfers by log index)
+  --address ADDR        every payment to ADDR (Bitcoin, 0x Ethereum or T… TRON)
+                        between --from and --until (RFC 3339 or YYYY-MM-DD)
+  --case FILE           CSV with the columns chain (btc, eth or tron), tx, address,
+                        amount, time, victim, and optionally asset (ETH, TRX, a
+                        token's symbol or contract, a TRC-10 id) and log_index
 Money is followed hop by hop (for the whole frontier one spender lookup and one
-transaction read a hop on Bitcoin, one history read on Ethereum) under each
-model: poison (any contact), haircut (proportional), FIFO (first in, first out:
-by input and output order on Bitcoin, by arrival order per address on
-Ethereum, fees and balances held before included). Each Ethereum asset (ETH,
+transaction read a hop on Bitcoin, one history read on Ethereum and TRON) under
+each model: poison (any contact), haircut (proportional), FIFO (first in, first
+out: by input and output order on Bitcoin, by arrival order per address on the
+account chains, fees and balances held before included). Each asset (ETH, TRX,
 each token) is followed separately. The trace stops at exchanges (an address
-labeled exchange, itself or by its cluster, or one that pays a labeled
-exchange wallet: a deposit address), at other labeled services, at CoinJoins
+labeled exchange, itself or by its cluster, or one that pays a wallet
+labeled exchange in its own right: a deposit address), at other labeled
+services, at CoinJoins
 (unless --through-mixers), at money still held, after --until, and at
 --max-hops (a peel chain counts as one hop), --min-amount and --max-nodes;
 every stop is recorded with its reason. --backward follows the seeds'

@@ -185,9 +185,11 @@ func TestTraceAndFreeze(t *testing.T) {
 }
 
 // TestTraceETH: the Ethereum scenario served over JSON-RPC, indexed,
-// labeled, and traced from its case file (ETH and the token followed
-// separately), forward to deposit addresses the truth lists and backward
-// to the exchanges the victims bought at.
+// labeled, clustered, and traced from its case file (ETH and the token
+// followed separately), forward to deposit addresses the truth lists and
+// backward to the exchanges the victims bought at. Clustered: a deposit
+// address is then in its exchange's cluster, and whoever pays it must not
+// be taken for a deposit address sweeping into the exchange.
 func TestTraceETH(t *testing.T) {
 	const scen = "../../testdata/sim/eth"
 	w, err := sim.LoadETH(scen)
@@ -204,6 +206,7 @@ func TestTraceETH(t *testing.T) {
 	runEach(t, st,
 		[]string{"index", "eth", "--rpc", srv.URL, "--confirmations", "0"},
 		[]string{"labels", "import", scen + "/labels.csv"},
+		[]string{"cluster", "--chain", "eth"},
 	)
 	// show block reads Ethereum blocks: the store holds no other chain.
 	want := w.Blocks[len(w.Blocks)/2]

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fundtrace/fundtrace/internal/csvtest"
+	"github.com/fundtrace/fundtrace/sim"
+)
+
+// TestTraceTron: the shipped TRON scenario served over the java-tron
+// HTTP API, indexed with index tron, labeled, clustered with the deposit
+// heuristic, and traced from its case file (USDT and TRX followed
+// separately): every deposit the trace reports is one the truth lists,
+// at least 95 % of them are found, USDT is written with its 6 decimals,
+// and freeze writes the requests.
+func TestTraceTron(t *testing.T) {
+	const scen = "../../testdata/sim/tron"
+	w, err := sim.LoadTron(scen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim.NewTronHandler(w))
+	defer srv.Close()
+	st := t.TempDir() + "/store"
+	runEach(t, st,
+		[]string{"index", "tron", "--api", srv.URL, "--confirmations", "0"},
+		[]string{"labels", "import", scen + "/labels.csv"},
+		[]string{"cluster", "--chain", "tron"},
+	)
+	out := filepath.Join(t.TempDir(), "trace.json")
+	if _, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := readTrace(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := map[[3]string]bool{}
+	for _, r := range csvtest.Read(t, scen+"/truth/exposures.csv") {
+		truth[[3]string{r["deposit_address"], r["tx_hash"], r["asset"]}] = true
+	}
+	found := map[[3]string]bool{}
+	for _, d := range tr.Deposits {
+		asset := "TRX"
+		if d.Asset != "TRX" {
+			asset = "USDT"
+		}
+		k := [3]string{d.Address, d.Tx, asset}
+		if !truth[k] {
+			t.Fatalf("deposit %+v is not one the truth lists", d)
+		}
+		found[k] = true
+	}
+	usdt := tr.Assets["TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"]
+	if len(tr.Seeds) != 26 || len(found) < len(truth)*95/100 || usdt.Symbol != "USDT" || usdt.Decimals != 6 || tr.Assets["TRX"].Decimals != 6 {
+		t.Fatalf("%d seeds, %d deposits of %d in the truth, assets %+v", len(tr.Seeds), len(found), len(truth), tr.Assets)
+	}
+	if msg, _, err := run(t, "freeze", "--trace", out, "--out", t.TempDir()); err != nil || !strings.Contains(msg, "deposits") {
+		t.Fatalf("freeze: %v %s", err, msg)
+	}
+	// A seed given as tron:TXID, and the address seeds of a T-address.
+	seed := tr.Seeds[0]
+	if _, _, err := run(t, "--store", st, "trace", "tron:"+seed.Tx, "--out", filepath.Join(t.TempDir(), "one.json")); err != nil {
+		t.Fatalf("tron: seed: %v", err)
+	}
+	if _, _, err := run(t, "--store", st, "trace", "--address", seed.Address, "--out", filepath.Join(t.TempDir(), "addr.json")); err != nil {
+		t.Fatalf("address seeds: %v", err)
+	}
+}
