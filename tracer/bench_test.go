@@ -225,7 +225,7 @@ func (c *countingAccounts) TransfersOf(ctx context.Context, ch chains.Chain, as 
 
 // TestSameTraceOnBothStores: a trace reads the same answers from
 // ClickHouse as from the embedded store, so it finds the same deposits
-// with the same amounts, on both chains.
+// with the same amounts, on all three chains.
 func TestSameTraceOnBothStores(t *testing.T) {
 	if server == nil {
 		t.Skip("no ClickHouse server")
@@ -259,5 +259,23 @@ func TestSameTraceOnBothStores(t *testing.T) {
 	}
 	if ethDump[0] != ethDump[1] || len(ethDump[0]) < 100 {
 		t.Fatalf("ethereum trace differs:\nembedded:\n%s\nclickhouse:\n%s", ethDump[0], ethDump[1])
+	}
+	// The shipped TRON scenario, USDT and TRX.
+	var tronDump [2]string
+	for i, name := range []string{"embedded", "clickhouse"} {
+		st := all[name]()
+		indexTron(t, st, shippedTron)
+		seeds, labels := tronCase(t, st, shippedTron)
+		res, err := Account(context.Background(), st, chains.Tron, seeds, AccountConfig{Labels: labels, Models: []string{Haircut, FIFO, Poison}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tronDump[i] = fmt.Sprintf("%d flows %d stops\n", len(res.Flows), len(res.Stops))
+		for _, d := range res.Deposits {
+			tronDump[i] += fmt.Sprintf("%d %s %s %s %d %s %s %s\n", d.Seed, d.Transfer.TxHash, d.Address, d.Exchange, d.Hop, d.Amounts.Haircut.RatString(), d.Amounts.FIFO, d.Amounts.Poison)
+		}
+	}
+	if tronDump[0] != tronDump[1] || len(tronDump[0]) < 1000 {
+		t.Fatalf("TRON trace differs:\nembedded:\n%s\nclickhouse:\n%s", tronDump[0], tronDump[1])
 	}
 }

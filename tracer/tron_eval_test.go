@@ -19,9 +19,9 @@ import (
 // 12 victims).
 const shippedTron = "../testdata/sim/tron"
 
-// indexTron indexes a simulated TRON scenario as a user would: served
-// over the java-tron HTTP API, read by the indexer.
-func indexTron(t testing.TB, dir string) *embedded.Store {
+// indexTron indexes a simulated TRON scenario into st as a user would:
+// served over the java-tron HTTP API, read by the indexer.
+func indexTron(t testing.TB, st trx.Sink, dir string) {
 	t.Helper()
 	w, err := sim.LoadTron(dir)
 	if err != nil {
@@ -33,27 +33,17 @@ func indexTron(t testing.TB, dir string) *embedded.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := embedded.Open(t.TempDir(), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	if _, err := trx.Index(context.Background(), st, cl, trx.IndexConfig{}); err != nil {
 		t.Fatal(err)
 	}
-	return st
 }
 
-// TestAccuracyTron traces every victim payment of the shipped TRON
-// scenario (USDT and TRX, each followed separately) knowing only the
-// chain and labels.csv, and scores the deposits reached against
-// truth/exposures.csv: deposit recall and precision at least 0.95, and the
-// haircut and FIFO amounts within 1 % of the truth's in all.
-func TestAccuracyTron(t *testing.T) {
-	ctx := context.Background()
-	st := indexTron(t, shippedTron)
+// tronCase reads the scenario's labels.csv and its victim payments as
+// seeds, found in st.
+func tronCase(t testing.TB, st AccountSource, dir string) ([]AccountSeed, Labeler) {
+	t.Helper()
 	known := map[chains.Address][2]string{}
-	for _, r := range csvtest.Read(t, filepath.Join(shippedTron, "labels.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, "labels.csv")) {
 		a, err := tron.ParseAddress(r["address"])
 		if err != nil {
 			t.Fatal(err)
@@ -62,7 +52,7 @@ func TestAccuracyTron(t *testing.T) {
 	}
 	labels := func(a chains.Address) (string, string, bool) { l, ok := known[a]; return l[0], l[1], ok }
 	var seeds []AccountSeed
-	for _, r := range csvtest.Read(t, filepath.Join(shippedTron, sim.TruthDir, "victim_payments.csv")) {
+	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "victim_payments.csv")) {
 		h, err := chains.ParseHash(r["tx_hash"])
 		if err != nil {
 			t.Fatal(err)
@@ -73,12 +63,29 @@ func TestAccuracyTron(t *testing.T) {
 			asset = tron.USDT
 		}
 		amt, _ := new(big.Int).SetString(r["amount"], 10)
-		tr, err := FindAccountSeed(ctx, st, chains.Tron, h, nil, &to, &asset, amt)
+		tr, err := FindAccountSeed(context.Background(), st, chains.Tron, h, nil, &to, &asset, amt)
 		if err != nil {
 			t.Fatal(err)
 		}
 		seeds = append(seeds, AccountSeed{Transfer: tr, Ref: r["victim_payment_id"]})
 	}
+	return seeds, labels
+}
+
+// TestAccuracyTron traces every victim payment of the shipped TRON
+// scenario (USDT and TRX, each followed separately) knowing only the
+// chain and labels.csv, and scores the deposits reached against
+// truth/exposures.csv: deposit recall and precision at least 0.95, and the
+// haircut and FIFO amounts within 1 % of the truth's in all.
+func TestAccuracyTron(t *testing.T) {
+	ctx := context.Background()
+	st, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	indexTron(t, st, shippedTron)
+	seeds, labels := tronCase(t, st, shippedTron)
 	// The truth drops a share under one base unit, as this trace does.
 	minAmount := map[chains.Address]*big.Int{"": big.NewInt(1), tron.USDT: big.NewInt(1)}
 	res, err := Account(ctx, st, chains.Tron, seeds, AccountConfig{Models: []string{Haircut, FIFO, Poison}, Labels: labels, MinAmount: minAmount})

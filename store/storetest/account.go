@@ -126,6 +126,7 @@ func RunAccount(t *testing.T, open func(t *testing.T) AccountStore) {
 			}
 		}
 	})
+	t.Run("Tron", func(t *testing.T) { runTron(t, open(t)) })
 	t.Run("Reorg", func(t *testing.T) {
 		f := &ethreplay.FakeChain{Head: 19, ForkAt: 1 << 40}
 		url := f.Serve(t)
