@@ -65,7 +65,10 @@ fmt-check:
 # reads (a transaction by txid, 1,000 outpoints at once); ClickHouse writes
 # against a bare clickhouse-go batch insert, and the 1,000-outpoint
 # spender lookup on 10 M rows (real servers); the Ethereum pipeline
-# against a bare fetch of the same replayed answers.
+# against a bare fetch of the same replayed answers. Last, index tron from
+# the simulator's node on a chain of 1.5 million transactions (generated
+# once into .cache/bench-scale): transactions per second and the
+# fetch/commit split.
 bench:
 	sh scripts/ensure-clickhouse.sh
 	: > bench.txt
@@ -80,6 +83,7 @@ bench:
 	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench 'Trace' -benchtime 5x -timeout 20m ./tracer | tee -a bench.txt
 	FUNDTRACE_TEST_CLICKHOUSE=1 $(GO) test -run '^$$' -bench 'Serve' -benchtime 100000x -count 3 -timeout 20m ./screening | tee -a bench.txt
 	@sh scripts/benchreport.sh bench.txt
+	sh scripts/bench-tron.sh
 
 # Cost as the chain grows (not part of make test), on simulated Bitcoin
 # chains generated once and cached in .cache/bench-scale, every step a
