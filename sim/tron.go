@@ -377,3 +377,31 @@ func transferCall(to common.Address, amount int64) []byte {
 	binary.BigEndian.PutUint64(v[24:], uint64(amount))
 	return append(in, v...)
 }
+
+// ForkTron returns w's chain reorganised at height at: the blocks below
+// are w's, those from at on lose their last transaction (their IDs, and
+// every later parent link, change), and extra empty blocks follow, so
+// that the fork is the longer chain. For testing indexers against a
+// node whose chain changes under them; the truth is w's and no longer
+// matches the fork.
+func ForkTron(w *TronWorld, at int64, extra int) *TronWorld {
+	f := *w
+	f.Blocks = append([]*TronBlock(nil), w.Blocks[:at]...)
+	var s tronSim
+	for _, b := range w.Blocks[at:] {
+		nb := *b
+		if len(nb.Txs) > 0 {
+			nb.Txs = nb.Txs[:len(nb.Txs)-1]
+		}
+		f.Blocks = append(f.Blocks, &nb)
+	}
+	last := f.Blocks[len(f.Blocks)-1]
+	for i := range extra {
+		f.Blocks = append(f.Blocks, &TronBlock{Number: last.Number + 1 + int64(i), Time: last.Time + 3000*int64(i+1), Witness: last.Witness})
+	}
+	for _, b := range f.Blocks[at:] {
+		b.Parent = f.Blocks[b.Number-1].ID
+		s.seal(b)
+	}
+	return &f
+}
