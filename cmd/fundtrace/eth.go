@@ -15,6 +15,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/ingest/eth"
 	"github.com/fundtrace/fundtrace/store"
 )
@@ -148,12 +149,12 @@ type transferJSON struct {
 	TxHash   string `json:"tx_hash,omitempty"`
 	TxIndex  uint32 `json:"tx_index"`
 	Position string `json:"position"`
-	Asset    string `json:"asset"` // "ETH" or the token contract
+	Asset    string `json:"asset"` // "ETH" or "TRX", the token contract, or a TRC-10 id
 	Symbol   string `json:"symbol,omitempty"`
 	Decimals *uint8 `json:"decimals,omitempty"`
 	From     string `json:"from"`
 	To       string `json:"to"`
-	Amount   string `json:"amount"` // base units (wei, token units), exact
+	Amount   string `json:"amount"` // base units (wei, sun, token units), exact
 	TokenID  string `json:"token_id,omitempty"`
 	Success  bool   `json:"success"`
 }
@@ -176,20 +177,39 @@ type ethTxJSON struct {
 	Transfer []transferJSON `json:"transfers"`
 }
 
-func transfersJSON(ctx context.Context, st store.Store, ts []chains.Transfer) []transferJSON {
+// accountView is how show writes an account chain's addresses, hashes
+// and amounts.
+type accountView struct {
+	chain    chains.Chain
+	native   string // ETH, TRX
+	decimals uint8
+	format   func(chains.Address) string
+	asset    func(chains.Address) string // a token's id: its contract, or a TRC-10 id
+	parse    func(string) (chains.Address, error)
+	hash     func(chains.Hash) string
+}
+
+var (
+	ethView = &accountView{chain: chains.Ethereum, native: "ETH", decimals: 18, format: ethereum.FormatAddress, asset: ethereum.FormatAddress,
+		parse: ethereum.ParseAddress, hash: func(h chains.Hash) string { return "0x" + h.String() }}
+	tronView = &accountView{chain: chains.Tron, native: "TRX", decimals: 6, format: tron.Encode, asset: tron.FormatAsset,
+		parse: tron.ParseAddress, hash: chains.Hash.String}
+)
+
+func transfersJSON(ctx context.Context, st store.Store, v *accountView, ts []chains.Transfer) []transferJSON {
 	out := make([]transferJSON, 0, len(ts))
 	toks := map[chains.Address]chains.Token{}
 	for _, t := range ts {
 		j := transferJSON{Kind: t.Kind.String(), Height: t.Height, Time: formatTime(t.Time), TxIndex: t.TxIndex, Position: t.Position,
-			Asset: "ETH", From: ethereum.FormatAddress(t.From), To: ethereum.FormatAddress(t.To), Amount: bigString(t.Amount), Success: t.Success}
+			Asset: v.native, From: v.format(t.From), To: v.format(t.To), Amount: bigString(t.Amount), Success: t.Success}
 		if t.TxHash != (chains.Hash{}) {
-			j.TxHash = "0x" + t.TxHash.String()
+			j.TxHash = v.hash(t.TxHash)
 		}
 		if t.Asset != "" {
-			j.Asset = ethereum.FormatAddress(t.Asset)
+			j.Asset = v.asset(t.Asset)
 			tok, ok := toks[t.Asset]
 			if !ok {
-				tok, _ = st.Token(ctx, chains.Ethereum, t.Asset)
+				tok, _ = st.Token(ctx, v.chain, t.Asset)
 				toks[t.Asset] = tok
 			}
 			j.Symbol = tok.Symbol
@@ -245,7 +265,7 @@ func showETHTx(c *cli.Context, st store.Store, arg string) error {
 	j := ethTxJSON{Chain: "eth", Hash: arg, Height: tx.Height, Position: tx.Position, Time: formatTime(tx.Time),
 		From: ethereum.FormatAddress(tx.From), To: ethereum.FormatAddress(tx.To), Created: ethereum.FormatAddress(tx.Created),
 		Value: bigString(tx.Value), Nonce: tx.Nonce, GasUsed: tx.GasUsed, GasPrice: bigString(tx.GasPrice), Fee: bigString(tx.Fee),
-		Success: tx.Success, Transfer: transfersJSON(c.Context, st, ts)}
+		Success: tx.Success, Transfer: transfersJSON(c.Context, st, ethView, ts)}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, j)
 	}
@@ -264,17 +284,16 @@ func showETHTx(c *cli.Context, st store.Store, arg string) error {
 	ethDecimals := uint8(18)
 	fmt.Fprintf(w, "  value %s ETH, fee %s ETH (%d gas at %s wei)\n", formatUnits(j.Value, &ethDecimals), formatUnits(j.Fee, &ethDecimals), j.GasUsed, j.GasPrice)
 	fmt.Fprintf(w, "Transfers\n")
-	printTransfers(w, j.Transfer)
+	printTransfers(w, ethView, j.Transfer)
 	return nil
 }
 
-func printTransfers(w io.Writer, ts []transferJSON) {
+func printTransfers(w io.Writer, v *accountView, ts []transferJSON) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  KIND\tHEIGHT\tPOSITION\tFROM\tTO\tAMOUNT\tASSET\tOK\t\n")
-	ethDecimals := uint8(18)
 	for _, t := range ts {
-		asset, amt := "ETH", formatUnits(t.Amount, &ethDecimals)
-		if t.Asset != "ETH" {
+		asset, amt := v.native, formatUnits(t.Amount, &v.decimals)
+		if t.Asset != v.native {
 			asset = t.Asset
 			if t.Symbol != "" {
 				asset = t.Symbol + " " + t.Asset
@@ -293,24 +312,24 @@ func printTransfers(w io.Writer, ts []transferJSON) {
 	tw.Flush()
 }
 
-func showETHAddress(c *cli.Context, st store.Store, arg string) error {
-	a, err := ethereum.ParseAddress(arg)
+func showAccountAddress(c *cli.Context, st store.Store, v *accountView, arg string) error {
+	a, err := v.parse(arg)
 	if err != nil {
 		return err
 	}
-	ts, err := st.Transfers(c.Context, chains.Ethereum, a, c.Int("limit"))
+	ts, err := st.Transfers(c.Context, v.chain, a, c.Int("limit"))
 	if err != nil {
 		return err
 	}
-	js := transfersJSON(c.Context, st, ts)
+	js := transfersJSON(c.Context, st, v, ts)
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, struct {
 			Chain     string         `json:"chain"`
 			Address   string         `json:"address"`
 			Transfers []transferJSON `json:"transfers"`
-		}{"eth", ethereum.FormatAddress(a), js})
+		}{string(v.chain), v.format(a), js})
 	}
-	fmt.Fprintf(c.App.Writer, "Address %s: %d transfers\n", ethereum.FormatAddress(a), len(js))
-	printTransfers(c.App.Writer, js)
+	fmt.Fprintf(c.App.Writer, "Address %s: %d transfers\n", v.format(a), len(js))
+	printTransfers(c.App.Writer, v, js)
 	return nil
 }

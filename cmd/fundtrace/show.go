@@ -12,6 +12,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/investigate"
 	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/store"
@@ -24,15 +25,15 @@ func showCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:      "tx",
-				Usage:     "a transaction: inputs with the addresses and values they spend, outputs and who spent them; for Ethereum (0x hash) its outcome, fee and transfers",
+				Usage:     "a transaction: inputs with the addresses and values they spend, outputs and who spent them; for Ethereum (0x hash) and TRON its outcome, fee and transfers",
 				UsageText: "fundtrace show tx TXID|0xHASH [--json]",
 				Flags:     []cli.Flag{jsonFlag},
 				Action:    runShowTx,
 			},
 			{
 				Name:      "address",
-				Usage:     "an address's history: every payment to it and the transaction that spent it; for Ethereum (0x address) every transfer from or to it",
-				UsageText: "fundtrace show address ADDRESS|0xADDRESS [--limit N] [--json]",
+				Usage:     "an address's history: every payment to it and the transaction that spent it; for Ethereum (0x address) and TRON (T… address) every transfer from or to it",
+				UsageText: "fundtrace show address ADDRESS|0xADDRESS|TADDRESS [--limit N] [--json]",
 				Flags: []cli.Flag{
 					jsonFlag,
 					&cli.IntFlag{Name: "limit", Usage: "show at most N entries (0: all)"},
@@ -41,9 +42,9 @@ func showCommand() *cli.Command {
 			},
 			{
 				Name:      "block",
-				Usage:     "a block by height or hash, of Bitcoin or Ethereum (--chain; default: the chain the store holds, or what a 0x hash says)",
-				UsageText: "fundtrace show block HEIGHT|HASH [--chain btc|eth] [--json]",
-				Flags:     []cli.Flag{jsonFlag, &cli.StringFlag{Name: "chain", Usage: "btc or eth", DefaultText: "the only chain the store holds; btc when it holds both, eth for a 0x hash"}},
+				Usage:     "a block by height or hash, of Bitcoin, Ethereum or TRON (--chain; default: the chain the store holds, or what a 0x hash says)",
+				UsageText: "fundtrace show block HEIGHT|HASH [--chain btc|eth|tron] [--json]",
+				Flags:     []cli.Flag{jsonFlag, &cli.StringFlag{Name: "chain", Usage: "btc, eth or tron", DefaultText: "the only chain the store holds; btc, then eth, when it holds several; eth for a 0x hash"}},
 				Action:    runShowBlock,
 			},
 		},
@@ -140,12 +141,22 @@ func runShowTx(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
+	// A bare 64-hex id is Bitcoin's or TRON's: the chain that has it.
+	if m, err := st.Meta(c.Context, chains.Bitcoin); err == nil && m.TipHeight < 0 {
+		if ok, err := showTronTx(c, st, h); ok || err != nil {
+			return err
+		}
+		return fmt.Errorf("transaction %s is not in the store", h)
+	}
 	net, err := btcNetwork(c, st)
 	if err != nil {
 		return err
 	}
 	tx, err := st.Tx(c.Context, chains.Bitcoin, h)
 	if errors.Is(err, store.ErrNotFound) {
+		if ok, err := showTronTx(c, st, h); ok || err != nil {
+			return err
+		}
 		return fmt.Errorf("transaction %s is not in the store", h)
 	}
 	if err != nil {
@@ -275,7 +286,10 @@ func runShowAddress(c *cli.Context) error {
 	}
 	defer st.Close()
 	if strings.HasPrefix(arg, "0x") {
-		return showETHAddress(c, st, arg)
+		return showAccountAddress(c, st, ethView, arg)
+	}
+	if tron.LooksLike(arg) || len(arg) == 42 && strings.HasPrefix(arg, "41") {
+		return showAccountAddress(c, st, tronView, arg)
 	}
 	net, err := btcNetwork(c, st)
 	if err != nil {
@@ -367,7 +381,8 @@ func runShowAddress(c *cli.Context) error {
 }
 
 // blockChain is the chain show block reads: --chain, else what a 0x hash
-// says, else the only chain the store holds (Bitcoin when both).
+// says, else the only chain the store holds (Bitcoin before Ethereum
+// before TRON when it holds several).
 func blockChain(c *cli.Context, st store.Store, arg string) (chains.Chain, error) {
 	if s := c.String("chain"); s != "" {
 		return chains.ParseChain(s)
@@ -375,21 +390,16 @@ func blockChain(c *cli.Context, st store.Store, arg string) (chains.Chain, error
 	if strings.HasPrefix(arg, "0x") {
 		return chains.Ethereum, nil
 	}
-	btc, err := st.Meta(c.Context, chains.Bitcoin)
-	if err != nil {
-		return "", err
+	for _, ch := range chains.Indexed {
+		m, err := st.Meta(c.Context, ch)
+		if err != nil {
+			return "", err
+		}
+		if m.TipHeight >= 0 {
+			return ch, nil
+		}
 	}
-	eth, err := st.Meta(c.Context, chains.Ethereum)
-	if err != nil {
-		return "", err
-	}
-	switch {
-	case btc.TipHeight < 0 && eth.TipHeight >= 0:
-		return chains.Ethereum, nil
-	case btc.TipHeight < 0:
-		return "", fmt.Errorf("the store %s holds no blocks yet: index a chain first (fundtrace index btc|eth)", st.Path())
-	}
-	return chains.Bitcoin, nil
+	return "", fmt.Errorf("the store %s holds no blocks yet: index a chain first (fundtrace index btc|eth|tron)", st.Path())
 }
 
 type blockJSON struct {

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -68,5 +71,29 @@ func TestTraceTron(t *testing.T) {
 	}
 	if _, _, err := run(t, "--store", st, "trace", "--address", seed.Address, "--out", filepath.Join(t.TempDir(), "addr.json")); err != nil {
 		t.Fatalf("address seeds: %v", err)
+	}
+	// show reads TRON transactions, addresses and blocks.
+	js, _, err := run(t, "--store", st, "show", "tx", seed.Tx, "--json")
+	var tx struct {
+		Chain, Hash string
+		Height      int64
+		Transfers   []struct{ To, Amount string }
+	}
+	if err != nil || json.Unmarshal([]byte(js), &tx) != nil || tx.Chain != "tron" || tx.Hash != seed.Tx || tx.Height != seed.Height {
+		t.Fatalf("show tx: %v\n%s", err, js)
+	}
+	paid := false
+	for _, tr := range tx.Transfers {
+		paid = paid || (tr.To == seed.Address && tr.Amount == seed.Amount)
+	}
+	if !paid {
+		t.Fatalf("show tx %s has no transfer of %s to %s:\n%s", seed.Tx, seed.Amount, seed.Address, js)
+	}
+	if js, _, err := run(t, "--store", st, "show", "address", seed.Address, "--json"); err != nil || !strings.Contains(js, seed.Tx) {
+		t.Fatalf("show address: %v\n%s", err, js)
+	}
+	b := w.Blocks[seed.Height]
+	if js, _, err := run(t, "--store", st, "show", "block", fmt.Sprint(seed.Height), "--json"); err != nil || !strings.Contains(js, hex.EncodeToString(b.ID[:])) {
+		t.Fatalf("show block: %v\n%s", err, js)
 	}
 }
