@@ -105,10 +105,10 @@ bench-scale:
 
 # Clustering accuracy on simulated chains with ground truth: pairwise
 # precision and recall of each heuristic set (Bitcoin) and of the deposit
-# heuristic (Ethereum); tracing accuracy on the shipped Bitcoin, Ethereum
+# heuristic (Ethereum, TRON); tracing accuracy on the shipped Bitcoin, Ethereum
 # and TRON scenarios.
 eval:
-	$(GO) test -count=1 -run 'TestAccuracyOnSimulatedChain|TestDepositHeuristicOnSimulatedChain' -v ./cluster | grep -v '^=== RUN'
+	$(GO) test -count=1 -run 'TestAccuracyOnSimulatedChain|TestDepositHeuristicOnSimulatedChain|TestDepositHeuristicOnTron' -v ./cluster | grep -v '^=== RUN'
 	$(GO) test -count=1 -run 'TestAccuracyOnShippedScenario|TestAccuracyETH|TestAccuracyTron|TestBackward|TestAccountBackward' -v ./tracer | grep -v '^=== RUN'
 
 # Run each fuzzer for FUZZTIME (default 30s).

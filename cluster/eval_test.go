@@ -12,9 +12,11 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
+	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/heuristics"
 	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/ingest/eth"
+	"github.com/fundtrace/fundtrace/ingest/trx"
 	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -263,6 +265,66 @@ func TestDepositHeuristicOnSimulatedChain(t *testing.T) {
 		}
 	}
 	t.Logf("deposit heuristic (window 1000 blocks, 3 forwarders): precision %.4f, recall %.4f, %d clusters for %d entities; %d of %d deposit addresses joined their exchange",
+		s.Precision, s.Recall, s.Clusters, s.Entities, joined, len(deposits))
+	if s.Precision < 0.99 {
+		t.Errorf("deposit heuristic precision %.4f < 0.99", s.Precision)
+	}
+	if joined*10 < len(deposits)*8 {
+		t.Errorf("only %d of %d deposit addresses joined their exchange", joined, len(deposits))
+	}
+}
+
+// TestDepositHeuristicOnTron measures the deposit heuristic on the shipped
+// TRON scenario, indexed through its java-tron API: exchanges there sweep
+// USDT from deposit addresses they first gave TRX (or energy) for the
+// fee, so a deposit address's TRX top-up must not stop it forwarding.
+// Pairwise precision and recall against the truth's owners, and how many
+// deposit addresses joined their exchange.
+func TestDepositHeuristicOnTron(t *testing.T) {
+	ctx := context.Background()
+	const dir = "../testdata/sim/tron"
+	w, err := sim.LoadTron(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim.NewTronHandler(w))
+	defer srv.Close()
+	cl, err := tron.Dial(srv.URL, tron.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := trx.Index(ctx, st, cl, trx.IndexConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	truth := map[chains.Address]int{}
+	deposits := map[chains.Address]bool{}
+	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "addresses.csv")) {
+		a, err := tron.ParseAddress(r["address"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		truth[a], _ = strconv.Atoi(r["entity_id"])
+		if r["role"] == "deposit" {
+			deposits[a] = true
+		}
+	}
+	clusters, err := Ethereum(ctx, st, chains.Tron, &heuristics.Deposit{Window: 1000, MinCount: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := clusters.Evaluate(truth)
+	joined := 0
+	for d := range deposits {
+		if _, size, ok := clusters.ID(d); ok && size > 1 {
+			joined++
+		}
+	}
+	t.Logf("TRON deposit heuristic (window 1000 blocks, 3 forwarders): precision %.4f, recall %.4f, %d clusters for %d entities; %d of %d deposit addresses joined their exchange",
 		s.Precision, s.Recall, s.Clusters, s.Entities, joined, len(deposits))
 	if s.Precision < 0.99 {
 		t.Errorf("deposit heuristic precision %.4f < 0.99", s.Precision)
