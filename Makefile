@@ -110,6 +110,7 @@ bench-scale:
 eval:
 	$(GO) test -count=1 -run 'TestAccuracyOnSimulatedChain|TestDepositHeuristicOnSimulatedChain|TestDepositHeuristicOnTron' -v ./cluster | grep -v '^=== RUN'
 	$(GO) test -count=1 -run 'TestAccuracyOnShippedScenario|TestAccuracyETH|TestAccuracyTron|TestBackward|TestAccountBackward' -v ./tracer | grep -v '^=== RUN'
+	$(GO) test -count=1 -run 'TestDepositClustersExported' -v ./cmd/fundtrace | grep 'cluster export'
 
 # Run each fuzzer for FUZZTIME (default 30s).
 FUZZTIME ?= 30s

@@ -1,6 +1,7 @@
 package investigate
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -8,6 +9,10 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/chains/tron"
+	"github.com/fundtrace/fundtrace/cluster"
+	"github.com/fundtrace/fundtrace/heuristics"
+	"github.com/fundtrace/fundtrace/labels"
+	"github.com/fundtrace/fundtrace/tracefile"
 )
 
 // accountChain is how an account chain's addresses, transactions and
@@ -83,4 +88,66 @@ func (ac *accountChain) parseAsset(s string) (a chains.Address, ok bool, err err
 		return "", false, fmt.Errorf("asset %q: not a TRC-10 id", s)
 	}
 	return "", false, nil
+}
+
+// clusterEvidence rewrites the evidence of account-chain deposits that
+// reached an exchange through its cluster (the address has no label of
+// its own): which labeled wallet's cluster, and the deposit heuristic's
+// link that put it there, so that a freezing request can cite it.
+func (iv *Investigation) clusterEvidence(ctx context.Context, ac *accountChain, ds []tracefile.Deposit, ps []tracefile.Poisoned) {
+	if iv.attr.cs == nil {
+		return
+	}
+	cache := map[string]string{}
+	evidence := func(addr string) string {
+		if ev, ok := cache[addr]; ok {
+			return ev
+		}
+		ev := iv.evidenceOf(ctx, ac, addr)
+		cache[addr] = ev
+		return ev
+	}
+	for i := range ds {
+		if ds[i].Evidence == "labeled" {
+			if ev := evidence(ds[i].Address); ev != "" {
+				ds[i].Evidence = ev
+			}
+		}
+	}
+	for i := range ps {
+		if ps[i].Evidence == "labeled" {
+			if ev := evidence(ps[i].Address); ev != "" {
+				ps[i].Evidence = ev
+			}
+		}
+	}
+}
+
+func (iv *Investigation) evidenceOf(ctx context.Context, ac *accountChain, text string) string {
+	a, err := ac.parse(text)
+	if err != nil {
+		return ""
+	}
+	own, cl, err := iv.attr.Labels(ctx, ac.chain, a)
+	if err != nil || len(own) > 0 {
+		return ""
+	}
+	var wallet *labels.Label
+	for i := range cl {
+		if cl[i].Category == "exchange" && (wallet == nil || cl[i].Confidence > wallet.Confidence) {
+			wallet = &cl[i]
+		}
+	}
+	if wallet == nil {
+		return ""
+	}
+	path, err := cluster.Explain(ctx, iv.attr.cs, ac.chain, a, wallet.Address)
+	if err != nil || len(path) == 0 {
+		return "in the cluster of the exchange's labeled wallet " + ac.format(wallet.Address)
+	}
+	if len(path) == 1 && path[0].Heuristic == heuristics.DepositName {
+		return fmt.Sprintf("in the cluster of the exchange's labeled wallet %s: the deposit heuristic links them (forwarded in %s)", ac.format(wallet.Address), ac.tx(path[0].Tx))
+	}
+	return fmt.Sprintf("in the cluster of the exchange's labeled wallet %s, %d links away (fundtrace cluster explain --chain %s %s %s)",
+		ac.format(wallet.Address), len(path), ac.chain, text, ac.format(wallet.Address))
 }

@@ -356,6 +356,7 @@ func (iv *Investigation) traceAccount(ctx context.Context, ac *accountChain, j *
 	if err != nil {
 		return fmt.Errorf("trace: %w", err)
 	}
+	depBase, poisonBase := len(j.Deposits), len(j.Poisoned)
 	for _, f := range res.Flows {
 		j.Flows = append(j.Flows, flow(f))
 		g.node(ch, enc(f.Transfer.To), f.Transfer.To, "intermediate")
@@ -375,6 +376,7 @@ func (iv *Investigation) traceAccount(ctx context.Context, ac *accountChain, j *
 			Hop: p.Hop, Evidence: p.Evidence, Victims: p.Seeds.Len(), Seeds: seedRanges(p.Seeds, base)})
 		g.node(ch, enc(p.Address), p.Address, "deposit")
 	}
+	iv.clusterEvidence(ctx, ac, j.Deposits[depBase:], j.Poisoned[poisonBase:])
 	mergedInto(j.Seeds[base:], res.Merged)
 	for _, s := range res.Stops {
 		sj := tracefile.Stop{Chain: ch, Reason: s.Reason, Where: enc(s.Address), Asset: iv.assetID(ctx, j, ac, s.Asset), Detail: s.Detail,

@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
-	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -49,10 +49,10 @@ held back, and a multi-input merge of two is made but flagged; fundtrace
 cluster suspects lists both with their evidence, and show address, screen
 and reports mark the clusters a flagged merge built.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "chain", Usage: "btc or eth", Value: "btc"},
-			&cli.StringFlag{Name: "heuristics", Usage: "comma-separated heuristics to apply", DefaultText: "multi-input,change-fresh for btc, deposit for eth"},
-			&cli.Int64Flag{Name: "window", Usage: "eth deposit heuristic: most blocks between money arriving and being forwarded", Value: 1000},
-			&cli.IntFlag{Name: "min-forwarders", Usage: "eth deposit heuristic: distinct forwarders a collector (hot wallet) needs", Value: 3},
+			&cli.StringFlag{Name: "chain", Usage: "btc, eth or tron", DefaultText: "the chain the store holds; btc when it holds several"},
+			&cli.StringFlag{Name: "heuristics", Usage: "comma-separated heuristics to apply", DefaultText: "multi-input,change-fresh for btc, deposit for eth and tron"},
+			&cli.Int64Flag{Name: "window", Usage: "deposit heuristic (eth, tron): most blocks between money arriving and being forwarded", Value: 1000},
+			&cli.IntFlag{Name: "min-forwarders", Usage: "deposit heuristic (eth, tron): distinct forwarders a collector (hot wallet) needs", Value: 3},
 			&cli.IntFlag{Name: "guard-size", Usage: "super-cluster guard: hold back a change link between two clusters of more than this many addresses each, flag a multi-input merge of two (0: off)", Value: cluster.DefaultGuardSize},
 			jsonFlag,
 		},
@@ -61,28 +61,33 @@ and reports mark the clusters a flagged merge built.`,
 			{
 				Name:      "explain",
 				Usage:     "the shortest chain of evidence linking two addresses (each step a transaction and the heuristic that linked them), or that they are not linked",
-				UsageText: "fundtrace cluster explain ADDRESS ADDRESS [--json]",
-				Flags:     []cli.Flag{jsonFlag},
-				Action:    runClusterExplain,
+				UsageText: "fundtrace cluster explain ADDRESS ADDRESS [--chain btc|eth|tron] [--json]",
+				Description: `Each step is a link one heuristic made, with its transaction. On Ethereum
+and TRON the deposit heuristic's link says which address forwarded what
+it received to which collector (a hot wallet), in which transaction, and
+how many forwarders that collector has (at least --min-forwarders of the
+cluster run, within its --window).`,
+				Flags:  []cli.Flag{jsonFlag, &cli.StringFlag{Name: "chain", Usage: "btc, eth or tron", DefaultText: "the chain of the addresses given, or the only chain the store has clusters of (btc when several)"}},
+				Action: runClusterExplain,
 			},
 			{
 				Name:      "suspects",
 				Usage:     "the links the super-cluster guard held back, and the multi-input merges of two large clusters it flagged, with their evidence",
-				UsageText: "fundtrace cluster suspects [--chain btc|eth] [--json]",
+				UsageText: "fundtrace cluster suspects [--chain btc|eth|tron] [--json]",
 				Description: `fundtrace cluster holds back a change-heuristic link that would merge two
 clusters each larger than --guard-size (default 10,000 addresses): one
 wrong change guess there would make one entity of two exchanges. It keeps
 a multi-input merge of two such clusters, but flags it, and show address,
 screen and reports mark the clusters such a merge built. This lists both,
 each with its transaction, heuristic and the sizes of the two clusters.`,
-				Flags:  []cli.Flag{jsonFlag, &cli.StringFlag{Name: "chain", Usage: "btc or eth", DefaultText: "the chain the store holds; btc when both"}},
+				Flags:  []cli.Flag{jsonFlag, &cli.StringFlag{Name: "chain", Usage: "btc, eth or tron", DefaultText: "the chain of the addresses given, or the only chain the store has clusters of (btc when several)"}},
 				Action: runClusterSuspects,
 			},
 			{
 				Name:      "export",
 				Usage:     "every address with its cluster id and the cluster's size, as CSV",
-				UsageText: "fundtrace cluster export [--out FILE]",
-				Flags:     []cli.Flag{&cli.StringFlag{Name: "out", Usage: "file to write", DefaultText: "standard output"}},
+				UsageText: "fundtrace cluster export [--chain btc|eth|tron] [--out FILE]",
+				Flags:     []cli.Flag{&cli.StringFlag{Name: "out", Usage: "file to write", DefaultText: "standard output"}, &cli.StringFlag{Name: "chain", Usage: "btc, eth or tron", DefaultText: "the chain of the addresses given, or the only chain the store has clusters of (btc when several)"}},
 				Action:    runClusterExport,
 			},
 		},
@@ -99,7 +104,7 @@ func runCluster(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	chain, err := chains.ParseChain(c.String("chain"))
+	chain, err := indexedChain(c, st)
 	if err != nil {
 		return err
 	}
@@ -183,7 +188,7 @@ func runClusterSuspects(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	chain, err := blockChain(c, st, "")
+	chain, err := clusteredChain(c, st, "")
 	if err != nil {
 		return err
 	}
@@ -194,14 +199,11 @@ func runClusterSuspects(c *cli.Context) error {
 	if !ok {
 		return fmt.Errorf("the store holds no %s clusters: run fundtrace cluster --chain %s first", chain, chain)
 	}
-	encode := func(a []byte) string { return "0x" + hex.EncodeToString(chains.Address(a).Payload()) }
-	if chain == chains.Bitcoin {
-		net, err := btcNetwork(c, st)
-		if err != nil {
-			return err
-		}
-		encode = func(a []byte) string { return net.MustEncode(chains.Address(a)) }
+	cd, err := codecOf(c, st, chain)
+	if err != nil {
+		return err
 	}
+	encode := func(a []byte) string { return cd.format(chains.Address(a)) }
 	out := []suspectJSON{}
 	for kind, list := range map[string][]store.ClusterSuspect{"held_back": m.Suspects, "flagged": m.Flagged} {
 		for _, x := range list {
@@ -264,40 +266,117 @@ func runClusterExplain(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	net, err := btcNetwork(c, st)
+	chain, err := clusteredChain(c, st, pos[0])
+	if err != nil {
+		return err
+	}
+	cd, err := codecOf(c, st, chain)
 	if err != nil {
 		return err
 	}
 	var as [2]chains.Address
 	for i, s := range pos {
-		if as[i], err = net.ParseAddress(s); err != nil {
-			return err
+		if as[i], err = cd.parse(s); err != nil {
+			return fmt.Errorf("%s address %q: %w", chain, s, err)
 		}
 	}
-	path, err := cluster.Explain(c.Context, st, chains.Bitcoin, as[0], as[1])
+	path, err := cluster.Explain(c.Context, st, chain, as[0], as[1])
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", chain, err)
 	}
 	type stepJSON struct {
-		From, To, Heuristic, Txid, Confidence string
+		From       string `json:"from"`
+		To         string `json:"to"`
+		Heuristic  string `json:"heuristic"`
+		Txid       string `json:"txid"`
+		Confidence string `json:"confidence"`
+		// The deposit heuristic's evidence: the other end forwarded what it
+		// received to Collector (a hot wallet), as Forwarders addresses in
+		// all did.
+		Collector  string `json:"collector,omitempty"`
+		Forwarders int    `json:"collector_forwarders,omitempty"`
+	}
+	var window int64
+	var minFw int
+	if m, ok, err := st.ClusterMeta(c.Context, chain); err == nil && ok && len(m.State) > 0 {
+		var ds heuristics.DepositState
+		if json.Unmarshal(m.State, &ds) == nil {
+			window, minFw = ds.Window, ds.MinCount
+		}
+	}
+	txText := func(h chains.Hash) string {
+		if chain == chains.Ethereum {
+			return "0x" + h.String()
+		}
+		return h.String()
+	}
+	// A stored link does not keep which end was the collector: it is the
+	// end with more deposit links (a collector has at least the minimum
+	// forwarders; a deposit address forwards to one collector).
+	depositLinks := map[chains.Address]int{}
+	countLinks := func(a chains.Address) (int, error) {
+		if n, ok := depositLinks[a]; ok {
+			return n, nil
+		}
+		links, err := st.ClusterLinks(c.Context, chain, a)
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, x := range links {
+			if x.Heuristic == heuristics.DepositName {
+				n++
+			}
+		}
+		depositLinks[a] = n
+		return n, nil
 	}
 	steps := []stepJSON{}
 	for _, l := range path {
-		steps = append(steps, stepJSON{net.MustEncode(l.A), net.MustEncode(l.B), l.Heuristic, l.Tx.String(), heuristics.Confidence[l.Heuristic]})
+		sj := stepJSON{From: cd.format(l.A), To: cd.format(l.B), Heuristic: l.Heuristic, Txid: txText(l.Tx), Confidence: heuristics.Confidence[l.Heuristic]}
+		if l.Heuristic == heuristics.DepositName {
+			na, err := countLinks(l.A)
+			if err != nil {
+				return err
+			}
+			nb, err := countLinks(l.B)
+			if err != nil {
+				return err
+			}
+			sj.Collector, sj.Forwarders = sj.From, na
+			if nb > na {
+				sj.Collector, sj.Forwarders = sj.To, nb
+			}
+		}
+		steps = append(steps, sj)
 	}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, struct {
+			Chain  string     `json:"chain"`
 			Linked bool       `json:"linked"`
 			Steps  []stepJSON `json:"steps"`
-		}{path != nil, steps})
+		}{string(chain), path != nil, steps})
 	}
 	w := c.App.Writer
 	if path == nil {
-		fmt.Fprintf(w, "%s and %s are not linked by the stored clusters\n", pos[0], pos[1])
+		fmt.Fprintf(w, "%s and %s are not linked by the stored %s clusters\n", pos[0], pos[1], chain)
 		return nil
 	}
 	fmt.Fprintf(w, "%s and %s are one entity: %d step(s)\n", pos[0], pos[1], len(steps))
 	for i, s := range steps {
+		if s.Heuristic == heuristics.DepositName {
+			fwd := s.To
+			if s.Collector == s.To {
+				fwd = s.From
+			}
+			fmt.Fprintf(w, "%d. %s forwarded what it received to the collector %s (deposit heuristic)\n   first in transaction %s; the collector has %d such forwarders",
+				i+1, fwd, s.Collector, s.Txid, s.Forwarders)
+			if minFw > 0 {
+				fmt.Fprintf(w, " (at least %d needed, each forwarding within %d blocks of the money arriving)", minFw, window)
+			}
+			fmt.Fprintf(w, "\n   (%s)\n", s.Confidence)
+			continue
+		}
 		fmt.Fprintf(w, "%d. %s — %s — %s\n   in transaction %s (%s)\n", i+1, s.From, s.Heuristic, s.To, s.Txid, s.Confidence)
 	}
 	return nil
@@ -309,7 +388,11 @@ func runClusterExport(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	net, err := btcNetwork(c, st)
+	chain, err := clusteredChain(c, st, "")
+	if err != nil {
+		return err
+	}
+	cd, err := codecOf(c, st, chain)
 	if err != nil {
 		return err
 	}
@@ -334,12 +417,8 @@ func runClusterExport(c *cli.Context) error {
 	}); ok {
 		each = st.EachClusterRow
 	}
-	err = each(c.Context, chains.Bitcoin, func(r store.ClusterRow) error {
-		a, err := net.EncodeAddress(r.Address)
-		if err != nil {
-			return err
-		}
-		return cw.Write([]string{a, strconv.FormatUint(uint64(r.Cluster), 10), strconv.FormatUint(uint64(r.Size), 10)})
+	err = each(c.Context, chain, func(r store.ClusterRow) error {
+		return cw.Write([]string{cd.format(r.Address), strconv.FormatUint(uint64(r.Cluster), 10), strconv.FormatUint(uint64(r.Size), 10)})
 	})
 	cw.Flush()
 	if err != nil {

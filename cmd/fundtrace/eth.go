@@ -17,6 +17,8 @@ import (
 	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/ingest/eth"
+	"github.com/fundtrace/fundtrace/investigate"
+	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -321,15 +323,46 @@ func showAccountAddress(c *cli.Context, st store.Store, v *accountView, arg stri
 	if err != nil {
 		return err
 	}
-	js := transfersJSON(c.Context, st, v, ts)
-	if c.Bool("json") {
-		return writeJSON(c.App.Writer, struct {
-			Chain     string         `json:"chain"`
-			Address   string         `json:"address"`
-			Transfers []transferJSON `json:"transfers"`
-		}{string(v.chain), v.format(a), js})
+	j := accountAddressJSON{Chain: string(v.chain), Address: v.format(a), Transfers: transfersJSON(c.Context, st, v, ts)}
+	if id, size, err := st.ClusterOf(c.Context, v.chain, a); err == nil {
+		j.Cluster, j.ClusterSize = &id, size
+		if m, ok, err := st.ClusterMeta(c.Context, v.chain); err == nil && ok {
+			j.ClusterFlagged = m.IsFlagged(id)
+		}
 	}
-	fmt.Fprintf(c.App.Writer, "Address %s: %d transfers\n", v.format(a), len(js))
-	printTransfers(c.App.Writer, v, js)
+	if j.Labels, j.ClusterLabels, err = investigate.NewAttribution(st).Labels(c.Context, v.chain, a); err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, j)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "Address %s: %d transfers\n", j.Address, len(j.Transfers))
+	if j.Cluster != nil {
+		fmt.Fprintf(w, "Cluster %d, %d addresses (fundtrace cluster export --chain %s lists them; cluster explain says why)\n", *j.Cluster, j.ClusterSize, v.chain)
+		if j.ClusterFlagged {
+			fmt.Fprintf(w, "        built through a flagged merge of two large clusters: see fundtrace cluster suspects before relying on it\n")
+		}
+	}
+	if len(j.Labels) > 0 {
+		fmt.Fprintf(w, "Labels       %s\n", labelList(j.Labels))
+	}
+	if len(j.ClusterLabels) > 0 {
+		fmt.Fprintf(w, "In cluster   %s\n", labelList(j.ClusterLabels))
+	}
+	printTransfers(w, v, j.Transfers)
 	return nil
+}
+
+// accountAddressJSON is show address's answer on an account chain.
+type accountAddressJSON struct {
+	Chain   string `json:"chain"`
+	Address string `json:"address"`
+	// Cluster is the address's cluster (fundtrace cluster), when computed.
+	Cluster        *uint32        `json:"cluster_id,omitempty"`
+	ClusterSize    uint32         `json:"cluster_size,omitempty"`
+	ClusterFlagged bool           `json:"cluster_flagged_merge,omitempty"`
+	Labels         []labels.Label `json:"labels,omitempty"`
+	ClusterLabels  []labels.Label `json:"cluster_labels,omitempty"`
+	Transfers      []transferJSON `json:"transfers"`
 }

@@ -72,6 +72,45 @@ func TestTraceTron(t *testing.T) {
 	if _, _, err := run(t, "--store", st, "trace", "--address", seed.Address, "--out", filepath.Join(t.TempDir(), "addr.json")); err != nil {
 		t.Fatalf("address seeds: %v", err)
 	}
+	// The deposit clustering behind the deposits is visible and citable:
+	// the deposit's evidence names its exchange's labeled wallet and the
+	// link, cluster explain gives the sweep and the collector's forwarders,
+	// show address the cluster and its labels.
+	d := tr.Deposits[0]
+	hot := ""
+	for _, r := range csvtest.Read(t, scen+"/labels.csv") {
+		if r["label"] == d.Exchange {
+			hot = r["address"]
+		}
+	}
+	if hot == "" || !strings.Contains(d.Evidence, "in the cluster of the exchange's labeled wallet "+hot) || !strings.Contains(d.Evidence, "deposit heuristic") {
+		t.Fatalf("deposit evidence %q (hot wallet %s)", d.Evidence, hot)
+	}
+	js0, _, err := run(t, "--store", st, "cluster", "explain", d.Address, hot, "--json")
+	var ex struct {
+		Chain  string
+		Linked bool
+		Steps  []struct {
+			Heuristic, Collector string
+			Forwarders           int `json:"collector_forwarders"`
+		}
+	}
+	if err != nil || json.Unmarshal([]byte(js0), &ex) != nil || ex.Chain != "tron" || !ex.Linked || len(ex.Steps) != 1 ||
+		ex.Steps[0].Heuristic != "deposit" || ex.Steps[0].Collector != hot || ex.Steps[0].Forwarders < 3 {
+		t.Fatalf("cluster explain: %v\n%s", err, js0)
+	}
+	js0, _, err = run(t, "--store", st, "show", "address", d.Address, "--json")
+	var sa struct {
+		Cluster       *uint32                  `json:"cluster_id"`
+		ClusterSize   int                      `json:"cluster_size"`
+		ClusterLabels []struct{ Label string } `json:"cluster_labels"`
+	}
+	if err != nil || json.Unmarshal([]byte(js0), &sa) != nil || sa.Cluster == nil || sa.ClusterSize < 3 || len(sa.ClusterLabels) == 0 || sa.ClusterLabels[0].Label != d.Exchange {
+		t.Fatalf("show address %s: %v\n%s", d.Address, err, js0)
+	}
+	if out, _, err := run(t, "--store", st, "cluster", "export"); err != nil || !strings.Contains(out, d.Address+",") || !strings.Contains(out, hot+",") {
+		t.Fatalf("cluster export: %v", err)
+	}
 	// show reads TRON transactions, addresses and blocks.
 	js, _, err := run(t, "--store", st, "show", "tx", seed.Tx, "--json")
 	var tx struct {
