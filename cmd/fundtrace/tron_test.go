@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/sim"
+	"github.com/fundtrace/fundtrace/tracefile"
 )
 
 // TestTraceTron: the shipped TRON scenario served over the java-tron
@@ -134,5 +136,68 @@ func TestTraceTron(t *testing.T) {
 	b := w.Blocks[seed.Height]
 	if js, _, err := run(t, "--store", st, "show", "block", fmt.Sprint(seed.Height), "--json"); err != nil || !strings.Contains(js, hex.EncodeToString(b.ID[:])) {
 		t.Fatalf("show block: %v\n%s", err, js)
+	}
+}
+
+// TestTronOnClickHouse: the TRON case through the command line on a
+// ClickHouse store — index tron, labels, cluster, trace, cluster export
+// and explain — answers exactly as on the embedded store.
+func TestTronOnClickHouse(t *testing.T) {
+	if chServer == nil {
+		t.Skip("no ClickHouse server (make test starts one)")
+	}
+	const scen = "../../testdata/sim/tron"
+	w, err := sim.LoadTron(scen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim.NewTronHandler(w))
+	defer srv.Close()
+	answers := func(st string) string {
+		runEach(t, st,
+			[]string{"index", "tron", "--api", srv.URL, "--confirmations", "0"},
+			[]string{"labels", "import", scen + "/labels.csv"},
+			[]string{"cluster"},
+		)
+		js, _, err := run(t, "--store", st, "trace", "--case", scen+"/case.csv", "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tr tracefile.Trace
+		if err := json.Unmarshal([]byte(js), &tr); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, d := range tr.Deposits {
+			fmt.Fprintf(&b, "%s %s %s %s %s %s %s\n", d.Exchange, d.Address, d.Tx, d.Victim, d.Haircut, d.FIFO, d.Evidence)
+		}
+		export, _, err := run(t, "--store", st, "cluster", "export")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Stores list clusters in their own orders (the embedded store by
+		// address, ClickHouse by first sight): compared sorted.
+		lines := strings.Split(strings.TrimSpace(export), "\n")
+		sort.Strings(lines)
+		b.WriteString(strings.Join(lines, "\n") + "\n")
+		explain, _, err := run(t, "--store", st, "cluster", "explain", tr.Deposits[0].Address, tr.Deposits[len(tr.Deposits)-1].Address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String() + explain
+	}
+	emb := answers(t.TempDir() + "/store")
+	ch := answers("clickhouse://" + chServer.Addr() + "/tron_cli")
+	if len(emb) < 10_000 {
+		t.Fatalf("only %d bytes of answers", len(emb))
+	}
+	if emb != ch {
+		a, b := strings.Split(emb, "\n"), strings.Split(ch, "\n")
+		for i := range min(len(a), len(b)) {
+			if a[i] != b[i] {
+				t.Fatalf("answers differ at line %d of %d and %d:\nembedded:   %s\nclickhouse: %s", i+1, len(a), len(b), a[i], b[i])
+			}
+		}
+		t.Fatalf("answers differ in length: %d and %d lines", len(a), len(b))
 	}
 }
