@@ -32,6 +32,13 @@ func Ethereum(ctx context.Context, src AccountSource, c chains.Chain, d *heurist
 	return cl, nil
 }
 
+// transferStreamer is a store that reads an account chain's transfers of
+// a range of blocks in chain order, returning how many transactions the
+// blocks hold.
+type transferStreamer interface {
+	EachTransfer(ctx context.Context, c chains.Chain, from, to int64, fn func(*chains.Transfer) error) (int64, error)
+}
+
 // scanAccount feeds the transfers of blocks from..to to d, in order, and
 // registers every address they touch.
 func (cl *Clusters) scanAccount(ctx context.Context, src AccountSource, c chains.Chain, d *heuristics.Deposit, from, to int64) error {
@@ -42,6 +49,30 @@ func (cl *Clusters) scanAccount(ctx context.Context, src AccountSource, c chains
 			}
 		}
 		d.Observe(t)
+	}
+	// A store that reads a range of blocks' transfers in one key-ordered
+	// query (ClickHouse) is read so: a query per transaction would be a
+	// round trip per transaction.
+	if es, ok := src.(transferStreamer); ok {
+		last := from - 1
+		txs, err := es.EachTransfer(ctx, c, from, to, func(t *chains.Transfer) error {
+			if t.Height != last {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if cl.progress != nil && t.Height/100 != last/100 {
+					cl.progress("blocks", t.Height, to)
+				}
+				last = t.Height
+			}
+			see(t)
+			return nil
+		})
+		cl.Txs += txs
+		if err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
+		return nil
 	}
 	for h := from; h <= to; h++ {
 		if err := ctx.Err(); err != nil {

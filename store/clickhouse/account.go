@@ -173,15 +173,25 @@ func (s *Store) AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*
 const transferSelect = "height, tx_index, time, txid, position, kind, asset, from_address, to_address, amount, token_id, success"
 
 func (s *Store) queryTransfers(ctx context.Context, c chains.Chain, qctx context.Context, q string, args ...any) ([]chains.Transfer, error) {
+	var out []chains.Transfer
+	err := s.eachTransferRow(ctx, c, qctx, q, args, func(t *chains.Transfer) error {
+		out = append(out, *t)
+		return nil
+	})
+	return out, err
+}
+
+// eachTransferRow runs a query of transferSelect's columns and hands each
+// row to fn as it arrives.
+func (s *Store) eachTransferRow(ctx context.Context, c chains.Chain, qctx context.Context, q string, args []any, fn func(*chains.Transfer) error) error {
 	if qctx == nil {
 		qctx = ctx
 	}
 	rows, err := s.conn.Query(qctx, q, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []chains.Transfer
 	for rows.Next() {
 		var (
 			height, t                                   uint64
@@ -190,19 +200,56 @@ func (s *Store) queryTransfers(ctx context.Context, c chains.Chain, qctx context
 			txid, pos, asset, from, to, amount, tokenID string
 		)
 		if err := rows.Scan(&height, &txIndex, &t, &txid, &pos, &kind, &asset, &from, &to, &amount, &tokenID, &ok); err != nil {
-			return nil, err
+			return err
 		}
 		tr := chains.Transfer{Chain: c, Height: int64(height), Time: int64(t), TxHash: toHash(txid), TxIndex: txIndex, Position: pos,
 			Kind: chains.TransferKind(kind), Asset: chains.Address(asset), From: chains.Address(from), To: chains.Address(to), Success: ok == 1}
 		if tr.Amount, err = parseBig(amount); err != nil {
-			return nil, &store.CorruptError{Key: "transfer", Err: err}
+			return &store.CorruptError{Key: "transfer", Err: err}
 		}
 		if tr.TokenID, err = parseBig(tokenID); err != nil {
-			return nil, &store.CorruptError{Key: "transfer", Err: err}
+			return &store.CorruptError{Key: "transfer", Err: err}
 		}
-		out = append(out, tr)
+		if err := fn(&tr); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
+}
+
+// eachTransferBlocks is how many blocks one query of EachTransfer reads:
+// the server sorts each range by the block's own transfer order, so the
+// range bounds its memory.
+const eachTransferBlocks = 20_000
+
+// EachTransfer calls fn with every transfer of blocks from..to in chain
+// order (each block's transactions' transfers in order, then its
+// transfers outside transactions), reading the transfers table by its
+// sorting key a range of blocks at a time instead of a query per
+// transaction; it returns how many transactions the blocks hold.
+func (s *Store) EachTransfer(ctx context.Context, c chains.Chain, from, to int64, fn func(*chains.Transfer) error) (int64, error) {
+	tip, err := s.tip(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	to = min(to, tip)
+	from = max(from, 0)
+	if from > to {
+		return 0, nil
+	}
+	var txs uint64
+	if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND height >= ? AND height <= ?", s.table("eth_txs")),
+		string(c), uint64(from), uint64(to)).Scan(&txs); err != nil {
+		return 0, fmt.Errorf("%s transactions %d..%d: %w", c, from, to, err)
+	}
+	for lo := from; lo <= to; lo += eachTransferBlocks {
+		hi := min(lo+eachTransferBlocks-1, to)
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND height >= ? AND height <= ? ORDER BY height, seq", transferSelect, s.table("transfers"))
+		if err := s.eachTransferRow(ctx, c, nil, q, []any{string(c), uint64(lo), uint64(hi)}, fn); err != nil {
+			return 0, fmt.Errorf("%s transfers of blocks %d..%d: %w", c, lo, hi, err)
+		}
+	}
+	return int64(txs), nil
 }
 
 // BlockTransfers returns the transfers of block h outside any transaction
