@@ -133,7 +133,7 @@ func (iv *Investigation) traceBTC(ctx context.Context, j *tracefile.Trace, g *gr
 	}
 	j.Assets["BTC"] = tracefile.Asset{Chain: "btc", Symbol: "BTC", Decimals: 8}
 	cfg := tracer.Config{Models: models, MaxHops: iv.opts.MaxHops, MaxNodes: iv.opts.MaxNodes, ThroughMixers: iv.opts.ThroughMixers,
-		Until: until, Labels: iv.labeler(ctx, chains.Bitcoin), StopAtLabeledSeeds: true,
+		Until: until, Labels: iv.labeler(ctx, chains.Bitcoin), SweepTargets: iv.ownLabeler(ctx, chains.Bitcoin), StopAtLabeledSeeds: true,
 		Prefetch: func(as []chains.Address) error { return iv.attr.prefetch(ctx, chains.Bitcoin, as) },
 		OnHop:    iv.onHop(chains.Bitcoin)}
 	if minAmount != nil {

@@ -63,6 +63,11 @@ type Config struct {
 	// trace of victims' payments wants; exposure leaves it off.
 	StopAtLabeledSeeds bool
 	Labels             Labeler
+	// SweepTargets labels the wallets a sweep pays (see
+	// AccountConfig.SweepTargets): those labeled in their own right, so
+	// that paying an exchange's deposit address, in its cluster, is not
+	// taken for a sweep into the exchange. Nil: Labels.
+	SweepTargets Labeler
 	// Prefetch, when set, is given the addresses the trace is about to
 	// label (the seeds', then each hop's outputs') before it labels them:
 	// a labeler backed by a remote store reads them in one query instead
@@ -199,6 +204,10 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 		return nil, err
 	}
 	res := &Result{Seeds: seeds, Remainder: Remainder{Merged: map[int]*big.Rat{}}}
+	sweepTargets := cfg.SweepTargets
+	if sweepTargets == nil {
+		sweepTargets = cfg.Labels
+	}
 	// Haircut shares under the least amount followed are merged into one
 	// remainder (Other) as a transaction spends them (see the account
 	// tracer's note): a hub's outputs then carry the shares worth
@@ -325,7 +334,7 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 			}
 			// A sweep into a labeled exchange wallet makes the swept
 			// addresses that exchange's deposit addresses.
-			if ex, ok := exchangeOf(tx, cfg.Labels); ok && len(tx.Inputs) > 1 {
+			if ex, ok := exchangeOf(tx, sweepTargets); ok && len(tx.Inputs) > 1 {
 				for _, co := range byTx[h] {
 					res.deposit(co, ex, "swept into its labeled wallet in "+h.String(), hop)
 				}
