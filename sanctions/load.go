@@ -151,4 +151,6 @@ func Snapshot(l *List) (store.SanctionsSnapshot, []store.SanctionedAddress) {
 // Indexed reports whether fundtrace indexes chain c's transactions, so
 // that a listed address of it can have a cluster and exposure; the
 // others answer direct hits only.
-func Indexed(c chains.Chain) bool { return c == chains.Bitcoin || c == chains.Ethereum || c == chains.Tron }
+func Indexed(c chains.Chain) bool {
+	return c == chains.Bitcoin || c == chains.Ethereum || c == chains.Tron
+}
