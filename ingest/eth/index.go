@@ -7,7 +7,6 @@ package eth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -19,14 +18,11 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
-	"github.com/fundtrace/fundtrace/store"
+	"github.com/fundtrace/fundtrace/ingest"
 )
 
 // Sink is what the indexer needs of a store.
-type Sink interface {
-	store.ChainReader
-	store.Writer
-}
+type Sink interface{ ingest.Sink }
 
 // IndexConfig says what to index and how.
 type IndexConfig struct {
@@ -84,7 +80,8 @@ func NetworkName(id *big.Int) string {
 // it resumes after the last write. Blocks are fetched Workers at a time
 // and committed in order. A block whose parent is not the stored tip
 // means the node's chain reorganised: the store is rolled back to the
-// common ancestor (at most MaxReorg blocks) and indexing goes on from it.
+// common ancestor (at most MaxReorg blocks) and indexing goes on from it
+// (the loop is ingest.Account's, shared with TRON).
 func Index(ctx context.Context, sink Sink, cl *ethereum.Client, cfg IndexConfig) (*Result, error) {
 	if cfg.Confirmations < 0 {
 		cfg.Confirmations = 0
@@ -108,105 +105,45 @@ func Index(ctx context.Context, sink Sink, cl *ethereum.Client, cfg IndexConfig)
 	if err != nil {
 		return nil, err
 	}
+	n := &node{cl: cl, cfg: &cfg}
 	res := &Result{Network: NetworkName(id), ReorgFrom: -1, From: -1, To: -2}
-	m, err := sink.Meta(ctx, chains.Ethereum)
+	r, err := ingest.Account(ctx, sink, chains.Ethereum, res.Network, n, ingest.Config{
+		From: cfg.From, To: cfg.To, Confirmations: cfg.Confirmations, Follow: cfg.Follow, Poll: cfg.Poll,
+		BatchBlocks: cfg.BatchBlocks, MaxReorg: cfg.MaxReorg, Logger: cfg.Logger,
+		Progress: func(p ingest.Progress) {
+			if cfg.Progress != nil {
+				cfg.Progress(Progress{Height: p.Height, Target: p.Target, Blocks: p.Blocks, Txs: p.Txs, Transfers: p.Transfers, Elapsed: p.Elapsed})
+			}
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
-	if m.Network != "" && m.Network != res.Network {
-		return nil, fmt.Errorf("the store holds ethereum %s; the node at %s serves %s", m.Network, cl.URL(), res.Network)
-	}
-	start := time.Now()
-	var incomplete atomic.Int64 // traces Extract could not read
-	// Following ends when the context does, wherever the loop is then:
-	// every write is atomic, so what was committed stands.
-	stopped := func() bool {
-		if cfg.Follow && ctx.Err() != nil {
-			res.Traces = cl.Traces()
-			return true
-		}
-		return false
-	}
-	for {
-		m, err := sink.Meta(ctx, chains.Ethereum)
-		if err != nil {
-			if stopped() {
-				return res, nil
-			}
-			return nil, err
-		}
-		next := cfg.From
-		if m.Blocks > 0 {
-			next = m.TipHeight + 1
-			if cfg.From > next {
-				return nil, fmt.Errorf("the store's ethereum tip is %d; --from %d would leave a gap", m.TipHeight, cfg.From)
-			}
-		}
-		head, err := cl.Head(ctx)
-		if err != nil {
-			if stopped() {
-				return res, nil
-			}
-			return nil, err
-		}
-		target := int64(head) - cfg.Confirmations
-		if cfg.To > 0 && cfg.To < target {
-			target = cfg.To
-		}
-		if next > target {
-			if !cfg.Follow || (cfg.To > 0 && next > cfg.To) {
-				res.Traces = cl.Traces()
-				return res, nil
-			}
-			select {
-			case <-ctx.Done():
-				res.Traces = cl.Traces()
-				return res, nil
-			case <-time.After(cfg.Poll):
-			}
-			continue
-		}
-		end := min(target, next+int64(cfg.BatchBlocks)-1)
-		bds, err := fetchRange(ctx, cl, next, end, &cfg, &incomplete)
-		if err != nil {
-			if stopped() {
-				return res, nil
-			}
-			return nil, err
-		}
-		// The first block must follow the stored tip; if it does not, the
-		// node's chain reorganised under the store.
-		if m.Blocks > 0 && next == m.TipHeight+1 && bds[0].Block.PrevHash != m.TipHash {
-			fork, err := findFork(ctx, sink, cl, m.TipHeight, cfg.MaxReorg)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Logger.Warn("Chain reorganised; rolling back", "from", fork+1, "tip", m.TipHeight)
-			if err := sink.Rollback(ctx, chains.Ethereum, fork); err != nil {
-				return nil, fmt.Errorf("roll back to %d after a reorg: %w", fork, err)
-			}
-			if res.ReorgFrom < 0 || fork+1 < res.ReorgFrom {
-				res.ReorgFrom = fork + 1
-			}
-			continue
-		}
-		if err := sink.WriteBlocks(ctx, chains.Ethereum, res.Network, bds, store.WriteOptions{Sync: true}); err != nil {
-			return nil, fmt.Errorf("write blocks %d..%d: %w", next, end, err)
-		}
-		if res.From < 0 {
-			res.From = next
-		}
-		res.To = end
-		for i := range bds {
-			res.Blocks++
-			res.Txs += int64(len(bds[i].AccountTxs))
-			res.Transfers += int64(len(bds[i].Transfers))
-		}
-		res.IncompleteTraces = incomplete.Load()
-		if cfg.Progress != nil {
-			cfg.Progress(Progress{Height: end, Target: target, Blocks: res.Blocks, Txs: res.Txs, Transfers: res.Transfers, Elapsed: time.Since(start)})
-		}
-	}
+	res.From, res.To, res.Blocks, res.Txs, res.Transfers, res.ReorgFrom = r.From, r.To, r.Blocks, r.Txs, r.Transfers, r.ReorgFrom
+	res.Traces, res.IncompleteTraces = cl.Traces(), n.incomplete.Load()
+	return res, nil
+}
+
+// node is the Ethereum client as ingest.Account sees it.
+type node struct {
+	cl         *ethereum.Client
+	cfg        *IndexConfig
+	incomplete atomic.Int64 // traces Extract could not read
+}
+
+func (n *node) URL() string { return n.cl.URL() }
+
+func (n *node) Head(ctx context.Context) (int64, error) {
+	h, err := n.cl.Head(ctx)
+	return int64(h), err
+}
+
+func (n *node) BlockHash(ctx context.Context, h int64) (chains.Hash, bool, error) {
+	return n.cl.BlockHash(ctx, uint64(h))
+}
+
+func (n *node) FetchRange(ctx context.Context, from, to int64) ([]chains.BlockData, error) {
+	return fetchRange(ctx, n.cl, from, to, n.cfg, &n.incomplete)
 }
 
 // fetchRange fetches and extracts blocks from..to, workers at a time, and
@@ -273,26 +210,4 @@ func fetchRange(ctx context.Context, cl *ethereum.Client, from, to int64, cfg *I
 		bds[i].Tokens = append(bds[i].Tokens, t)
 	}
 	return bds, nil
-}
-
-// findFork walks back from the stored tip to the highest block the node
-// and the store agree on.
-func findFork(ctx context.Context, sink Sink, cl *ethereum.Client, tip, maxReorg int64) (int64, error) {
-	for h := tip; h >= 0 && h > tip-maxReorg; h-- {
-		stored, _, err := sink.BlockByHeight(ctx, chains.Ethereum, h)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return h, nil // below the store's first block
-			}
-			return 0, err
-		}
-		hash, ok, err := cl.BlockHash(ctx, uint64(h))
-		if err != nil {
-			return 0, err
-		}
-		if ok && hash == stored.Hash {
-			return h, nil
-		}
-	}
-	return 0, fmt.Errorf("chain reorganised deeper than %d blocks below the store's tip %d; re-index from scratch or raise --max-reorg", maxReorg, tip)
 }

@@ -8,7 +8,6 @@ package trx
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -17,14 +16,11 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/tron"
-	"github.com/fundtrace/fundtrace/store"
+	"github.com/fundtrace/fundtrace/ingest"
 )
 
 // Sink is what the indexer needs of a store.
-type Sink interface {
-	store.ChainReader
-	store.Writer
-}
+type Sink interface{ ingest.Sink }
 
 // Node is what the indexer needs of a node: tron.Client.
 type Node interface {
@@ -99,7 +95,8 @@ func Network(ctx context.Context, node Node) (string, error) {
 // (or cfg.From) to cfg.To or the newest final block, then, with Follow,
 // keeps up with the chain. A block whose parent is not the stored tip
 // means the node's chain reorganised: the store is rolled back to the
-// common ancestor (at most MaxReorg blocks) and indexing goes on from it.
+// common ancestor (at most MaxReorg blocks) and indexing goes on from it
+// (the loop is ingest.Account's, shared with Ethereum).
 func Index(ctx context.Context, sink Sink, node Node, cfg IndexConfig) (*Result, error) {
 	if cfg.From <= 0 {
 		cfg.From = 1
@@ -126,97 +123,42 @@ func Index(ctx context.Context, sink Sink, node Node, cfg IndexConfig) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Network: network, ReorgFrom: -1, From: -1, To: -2}
-	m, err := sink.Meta(ctx, chains.Tron)
+	r, err := ingest.Account(ctx, sink, chains.Tron, network, &loopNode{node, cfg.Workers}, ingest.Config{
+		From: cfg.From, To: cfg.To, Confirmations: cfg.Confirmations, Follow: cfg.Follow, Poll: cfg.Poll,
+		BatchBlocks: cfg.BatchBlocks, MaxReorg: cfg.MaxReorg, Logger: cfg.Logger,
+		Progress: func(p ingest.Progress) {
+			if cfg.Progress != nil {
+				cfg.Progress(Progress(p))
+			}
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
-	if m.Network != "" && m.Network != network {
-		return nil, fmt.Errorf("the store holds tron %s; the node at %s serves %s", m.Network, node.URL(), network)
-	}
-	start := time.Now()
-	for {
-		m, err := sink.Meta(ctx, chains.Tron)
-		if err != nil {
-			return stopped(ctx, cfg, res, err)
-		}
-		next := cfg.From
-		if m.Blocks > 0 {
-			next = m.TipHeight + 1
-			if cfg.From > next {
-				return nil, fmt.Errorf("the store's tron tip is %d; --from %d would leave a gap", m.TipHeight, cfg.From)
-			}
-		}
-		head, err := node.Head(ctx)
-		if err != nil {
-			return stopped(ctx, cfg, res, err)
-		}
-		target := head - cfg.Confirmations
-		if cfg.To > 0 && cfg.To < target {
-			target = cfg.To
-		}
-		if next > target {
-			if !cfg.Follow || (cfg.To > 0 && next > cfg.To) {
-				return res, nil
-			}
-			select {
-			case <-ctx.Done():
-				return res, nil
-			case <-time.After(cfg.Poll):
-			}
-			continue
-		}
-		end := min(target, next+int64(cfg.BatchBlocks)-1)
-		t0 := time.Now()
-		bds, err := fetchRange(ctx, node, next, end, cfg.Workers)
-		if err != nil {
-			return stopped(ctx, cfg, res, err)
-		}
-		res.Fetch += time.Since(t0)
-		// The first block must follow the stored tip; if it does not, the
-		// node's chain reorganised under the store.
-		if m.Blocks > 0 && next == m.TipHeight+1 && bds[0].Block.PrevHash != m.TipHash {
-			fork, err := findFork(ctx, sink, node, m.TipHeight, cfg.MaxReorg)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Logger.Warn("Chain reorganised; rolling back", "from", fork+1, "tip", m.TipHeight)
-			if err := sink.Rollback(ctx, chains.Tron, fork); err != nil {
-				return nil, fmt.Errorf("roll back to %d after a reorg: %w", fork, err)
-			}
-			if res.ReorgFrom < 0 || fork+1 < res.ReorgFrom {
-				res.ReorgFrom = fork + 1
-			}
-			continue
-		}
-		t1 := time.Now()
-		if err := sink.WriteBlocks(ctx, chains.Tron, network, bds, store.WriteOptions{Sync: true}); err != nil {
-			return nil, fmt.Errorf("write tron blocks %d..%d: %w", next, end, err)
-		}
-		res.Commit += time.Since(t1)
-		if res.From < 0 {
-			res.From = next
-		}
-		res.To = end
-		for i := range bds {
-			res.Blocks++
-			res.Txs += int64(len(bds[i].AccountTxs))
-			res.Transfers += int64(len(bds[i].Transfers))
-		}
-		if cfg.Progress != nil {
-			cfg.Progress(Progress{Height: end, Target: target, Blocks: res.Blocks, Txs: res.Txs, Transfers: res.Transfers,
-				Elapsed: time.Since(start), Fetch: res.Fetch, Commit: res.Commit})
-		}
-	}
+	return &Result{From: r.From, To: r.To, Blocks: r.Blocks, Txs: r.Txs, Transfers: r.Transfers, Network: network, ReorgFrom: r.ReorgFrom,
+		Fetch: r.Fetch, Commit: r.Commit}, nil
 }
 
-// stopped ends a run on err, except that following ends quietly when its
-// context does: every write is atomic, so what was committed stands.
-func stopped(ctx context.Context, cfg IndexConfig, res *Result, err error) (*Result, error) {
-	if cfg.Follow && ctx.Err() != nil {
-		return res, nil
+// loopNode is the node as ingest.Account sees it.
+type loopNode struct {
+	Node
+	workers int
+}
+
+func (n *loopNode) BlockHash(ctx context.Context, h int64) (chains.Hash, bool, error) {
+	b, ok, err := n.Block(ctx, h)
+	if err != nil || !ok {
+		return chains.Hash{}, ok, err
 	}
-	return nil, err
+	hash, err := chains.ParseHash(b.BlockID)
+	if err != nil {
+		return chains.Hash{}, false, fmt.Errorf("tron block %d: blockID %q: %w", h, b.BlockID, err)
+	}
+	return hash, true, nil
+}
+
+func (n *loopNode) FetchRange(ctx context.Context, from, to int64) ([]chains.BlockData, error) {
+	return fetchRange(ctx, n.Node, from, to, n.workers)
 }
 
 // fetchRange fetches, checks and extracts blocks from..to, workers at a
@@ -242,11 +184,8 @@ func fetchRange(ctx context.Context, node Node, from, to int64, workers int) ([]
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for i := 1; i < len(bds); i++ {
-		if bds[i].Block.PrevHash != bds[i-1].Block.Hash {
-			return nil, fmt.Errorf("tron block %d: parent %s, but block %d was %s: the node changed its chain mid-run; run again",
-				bds[i].Block.Height, bds[i].Block.PrevHash, bds[i-1].Block.Height, bds[i-1].Block.Hash)
-		}
+	if err := ingest.LinkCheck(chains.Tron, bds); err != nil {
+		return nil, err
 	}
 	var contracts []chains.Address
 	first := map[chains.Address]int{}
@@ -270,26 +209,4 @@ func fetchRange(ctx context.Context, node Node, from, to int64, workers int) ([]
 		bds[i].Tokens = append(bds[i].Tokens, t)
 	}
 	return bds, nil
-}
-
-// findFork walks back from the stored tip to the highest block the node
-// and the store agree on.
-func findFork(ctx context.Context, sink Sink, node Node, tip, maxReorg int64) (int64, error) {
-	for h := tip; h >= 0 && h > tip-maxReorg; h-- {
-		stored, _, err := sink.BlockByHeight(ctx, chains.Tron, h)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return h, nil // below the store's first block
-			}
-			return 0, err
-		}
-		b, ok, err := node.Block(ctx, h)
-		if err != nil {
-			return 0, err
-		}
-		if ok && b.BlockID == stored.Hash.String() {
-			return h, nil
-		}
-	}
-	return 0, fmt.Errorf("chain reorganised deeper than %d blocks below the store's tron tip %d; re-index from scratch or raise --max-reorg", maxReorg, tip)
 }
