@@ -1,12 +1,6 @@
 package sim
 
 import (
-	"compress/gzip"
-	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"time"
 
@@ -23,103 +17,24 @@ func TronAddress(a common.Address) string {
 
 // WriteTron writes the world's chain and truth under dir (see FORMAT.md).
 func WriteTron(w *TronWorld, dir string) error {
-	truth := filepath.Join(dir, TruthDir)
-	if err := os.MkdirAll(truth, 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(filepath.Join(dir, ChainFile))
-	if err != nil {
-		return err
-	}
-	zw := gzip.NewWriter(f)
-	if err := json.NewEncoder(zw).Encode(w); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", ChainFile, err)
-	}
-	if err := zw.Close(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	itoa := strconv.Itoa
-	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
-	txid := func(h common.Hash) string { return common.Bytes2Hex(h[:]) }
-	if err := writeEntities(truth, w.Entities); err != nil {
-		return err
-	}
-	var rows [][]string
-	addrs := make([]common.Address, 0, len(w.Addresses))
-	for a := range w.Addresses {
-		addrs = append(addrs, a)
-	}
-	sortAddresses(addrs)
-	for _, a := range addrs {
-		info := w.Addresses[a]
-		acct := ""
-		if info.Account >= 0 {
-			acct = itoa(info.Account)
-		}
-		rows = append(rows, []string{TronAddress(a), itoa(info.Owner), info.Role, acct})
-	}
-	if err := writeCSV(filepath.Join(truth, "addresses.csv"), []string{"address", "entity_id", "role", "account_entity_id"}, rows); err != nil {
-		return err
-	}
-	rows = rows[:0]
-	for _, v := range w.Victims {
-		rows = append(rows, []string{itoa(v.ID), itoa(v.Victim), txid(v.TxHash), v.Asset, TronAddress(v.From), TronAddress(v.To), i64(v.Amount), i64(v.Block)})
-	}
-	if err := writeCSV(filepath.Join(truth, "victim_payments.csv"), []string{"victim_payment_id", "victim_entity_id", "tx_hash", "asset", "from", "to", "amount", "block"}, rows); err != nil {
-		return err
-	}
-	rows = rows[:0]
-	xs := append([]AccountExposure(nil), w.Exposures...)
-	sort.SliceStable(xs, func(i, j int) bool { return xs[i].Block < xs[j].Block })
-	for _, x := range xs {
-		rows = append(rows, []string{itoa(x.Victim), itoa(x.Exchange), itoa(x.Account), TronAddress(x.Address), txid(x.TxHash), x.Asset, i64(x.Block),
-			i64(x.Haircut), i64(x.FIFO)})
-	}
-	if err := writeCSV(filepath.Join(truth, "exposures.csv"), []string{"victim_payment_id", "exchange_entity_id", "account_entity_id", "deposit_address",
-		"tx_hash", "asset", "block", "haircut", "fifo"}, rows); err != nil {
-		return err
-	}
-	rows = rows[:0]
-	for _, l := range w.Labels {
-		rows = append(rows, []string{"tron", TronAddress(l.Address), l.Label, l.Category, "simulation"})
-	}
-	rows = append(rows, []string{"tron", TronAddress(w.USDT), "Tether USD (USDT)", "token", "simulation"})
-	if err := writeCSV(filepath.Join(dir, "labels.csv"), []string{"chain", "address", "label", "category", "source"}, rows); err != nil {
-		return err
-	}
-	// The case: the victims' payments as they report them, USDT by its
-	// contract, amounts in base units.
-	rows = rows[:0]
-	for _, v := range w.Victims {
-		asset := AssetTRX
-		if v.Asset != AssetTRX {
-			asset = TronAddress(w.USDT)
-		}
-		t := time.UnixMilli(w.Blocks[v.Block].Time).UTC().Format("2006-01-02T15:04:05Z")
-		rows = append(rows, []string{"tron", txid(v.TxHash), TronAddress(v.To), i64(v.Amount), t, fmt.Sprintf("victim %d payment %d", v.Victim, v.ID), asset})
-	}
-	return writeCSV(filepath.Join(dir, "case.csv"), []string{"chain", "tx", "address", "amount", "time", "victim", "asset"}, rows)
+	return writeAccountScenario(&accountScenario{chain: "tron", world: w, entities: w.Entities, addresses: w.Addresses, victims: w.Victims,
+		exposures: w.Exposures, labels: w.Labels, token: AccountLabel{Address: w.USDT, Label: "Tether USD (USDT)", Category: "token"},
+		addr: TronAddress, tx: func(h common.Hash) string { return common.Bytes2Hex(h[:]) },
+		units: func(_ string, n int64) string { return strconv.FormatInt(n, 10) },
+		caseAsset: func(asset string) string {
+			if asset != AssetTRX {
+				return TronAddress(w.USDT)
+			}
+			return asset
+		},
+		blockTime: func(b int64) time.Time { return time.UnixMilli(w.Blocks[b].Time) }}, dir)
 }
 
 // LoadTron reads a chain written by WriteTron.
 func LoadTron(dir string) (*TronWorld, error) {
-	f, err := os.Open(filepath.Join(dir, ChainFile))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ChainFile, err)
-	}
 	var w TronWorld
-	if err := json.NewDecoder(zr).Decode(&w); err != nil {
-		return nil, fmt.Errorf("%s: %w", ChainFile, err)
+	if err := loadWorld(dir, &w); err != nil {
+		return nil, err
 	}
 	return &w, nil
 }
