@@ -118,6 +118,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME) ./chains/bitcoin
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./chains/bitcoin
 	$(GO) test -run '^$$' -fuzz '^FuzzClassifyScript$$' -fuzztime $(FUZZTIME) ./chains/bitcoin
+	$(GO) test -run '^$$' -fuzz '^FuzzBlock$$' -fuzztime $(FUZZTIME) ./chains/tron
+	$(GO) test -run '^$$' -fuzz '^FuzzRawTx$$' -fuzztime $(FUZZTIME) ./chains/tron
 	$(GO) test -run '^$$' -fuzz '^FuzzScreenRequest$$' -fuzztime $(FUZZTIME) ./screening
 
 clean:

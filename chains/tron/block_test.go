@@ -555,3 +555,47 @@ func TestExtractInfo(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// FuzzBlock feeds altered getblockbynum and transaction-info answers
+// through the whole read (parse, check, extract): whatever the bytes,
+// an error or a block, never a panic.
+func FuzzBlock(f *testing.F) {
+	if raw, err := os.ReadFile(shareddata.Path(f, "tron", "blocks", "tronetl", "getblockbynum.example")); err == nil {
+		f.Add(raw, []byte(`[]`))
+	}
+	f.Add([]byte(`{"blockID":"00","block_header":{"raw_data":{"number":1}},"transactions":[{"txID":"00","raw_data_hex":"0a00"}]}`),
+		[]byte(`[{"id":"00","log":[{"address":"41","topics":["ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef","00","00"],"data":"zz"}],"internal_transactions":[{"callValueInfo":[{"callValue":5,"tokenId":"x"}]}]}]`))
+	f.Fuzz(func(t *testing.T, block, infos []byte) {
+		b, ok, err := ParseBlock(block)
+		if err != nil || !ok {
+			return
+		}
+		txs, err := DecodeBlock(b)
+		if err != nil {
+			return
+		}
+		is, err := ParseTxInfos(infos)
+		if err != nil {
+			return
+		}
+		for i := range is {
+			if i < len(txs) {
+				is[i].ID = hex.EncodeToString(txs[i].ID[:])
+			}
+		}
+		_, _ = Extract(b, txs, is)
+	})
+}
+
+// FuzzRawTx: any bytes as a transaction's raw data or a whole
+// transaction, an error or a decoding, never a panic.
+func FuzzRawTx(f *testing.F) {
+	f.Add([]byte{0x0a, 0x02, 0x84, 0x3e})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if r, err := DecodeRawTx(b); err == nil && len(r.Contracts) > 0 {
+			DecodeTRC20Call(r.Contracts[0].Data)
+		}
+		DecodeTx(b)
+		DecodeBlockHeader(b)
+	})
+}
