@@ -277,9 +277,7 @@ func (iv *Investigation) assetID(ctx context.Context, j *tracefile.Trace, ac *ac
 	switch {
 	case a == "":
 		aj.Decimals = ac.decimals
-	case a.Kind() == chains.KindTokenID:
-		// TRC-10: the id; its decimals are the issuer's and not read.
-	default:
+	default: // a token contract, or a TRC-10 id: what the store read of it
 		if t, err := iv.ab.Token(ctx, ac.chain, a); err == nil {
 			if t.HasSymbol {
 				aj.Symbol = t.Symbol

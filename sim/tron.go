@@ -30,8 +30,12 @@ const (
 	tronBlocks = 480 // blocks a simulated day
 	// AssetTRX is TRON's native coin in the simulator's files.
 	AssetTRX = "TRX"
-	// TRC10ID is the simulated TRC-10 token's id.
-	TRC10ID = 1002000
+	// TRC10ID is the simulated TRC-10 token's id; its issue names it
+	// TRC10Name (TRC10Symbol) with TRC10Decimals decimals.
+	TRC10ID       = 1002000
+	TRC10Name     = "Simulated Token"
+	TRC10Symbol   = "SIMT"
+	TRC10Decimals = 6
 	// usdtPerTRX: the swap pool's price, 4 TRX for 1 USDT.
 	trxPerUSDT = 4
 )

@@ -16,7 +16,8 @@ import (
 // API paths the indexer reads, rendered as java-tron renders them
 // (addresses as 41… hex): /wallet/getnowblock, /wallet/getblockbynum,
 // /wallet/gettransactioninfobyblocknum and /wallet/triggerconstantcontract
-// (the USDT contract's decimals, symbol and name). Requests are POSTs with
+// (the USDT contract's decimals, symbol and name) and
+// /wallet/getassetissuebyid (the TRC-10 token's issue). Requests are POSTs with
 // a JSON body ({"num": N}), or GETs with the same as query parameters.
 func NewTronHandler(w *TronWorld) http.Handler {
 	mux := http.NewServeMux()
@@ -73,6 +74,19 @@ func NewTronHandler(w *TronWorld) http.Handler {
 			out[i] = renderTronInfo(b, t)
 		}
 		reply(rw, out)
+	})
+	mux.HandleFunc("/wallet/getassetissuebyid", func(rw http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Value string `json:"value"`
+		}
+		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+		_ = json.Unmarshal(b, &body)
+		if body.Value != strconv.Itoa(TRC10ID) {
+			reply(rw, struct{}{})
+			return
+		}
+		reply(rw, map[string]any{"id": body.Value, "owner_address": hex41(w.Blocks[0].Witness), "name": hex.EncodeToString([]byte(TRC10Name)),
+			"abbr": hex.EncodeToString([]byte(TRC10Symbol)), "total_supply": int64(1_000_000_000_000), "precision": TRC10Decimals})
 	})
 	mux.HandleFunc("/wallet/triggerconstantcontract", func(rw http.ResponseWriter, r *http.Request) {
 		var body struct {

@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -235,21 +236,30 @@ const zeroOwner = "410000000000000000000000000000000000000000"
 
 // Tokens returns what each TRC-20 contract says of itself (symbol, name,
 // decimals), asked once per contract per client through
-// /wallet/triggerconstantcontract. A contract that reverts or answers
+// /wallet/triggerconstantcontract, and each TRC-10 token's issue
+// (/wallet/getassetissuebyid). A contract that reverts or answers
 // nonsense keeps the zero value of that field, with its Has flag false;
 // a failed request is an error.
 func (c *Client) Tokens(ctx context.Context, contracts []chains.Address) ([]chains.Token, error) {
 	var out []chains.Token
 	seen := map[chains.Address]bool{}
 	for _, a := range contracts {
-		if a.Kind() != chains.KindAccount || seen[a] {
+		if (a.Kind() != chains.KindAccount && a.Kind() != chains.KindTokenID) || seen[a] {
 			continue
 		}
 		seen[a] = true
 		c.mu.Lock()
 		tok, ok := c.tokens[a]
 		c.mu.Unlock()
-		if !ok {
+		if !ok && a.Kind() == chains.KindTokenID {
+			var err error
+			if tok, err = c.trc10(ctx, a); err != nil {
+				return nil, err
+			}
+			c.mu.Lock()
+			c.tokens[a] = tok
+			c.mu.Unlock()
+		} else if !ok {
 			tok = chains.Token{Chain: chains.Tron, Address: a}
 			for _, f := range []string{"decimals()", "symbol()", "name()"} {
 				res, ok, err := c.constant(ctx, a, f)
@@ -279,6 +289,38 @@ func (c *Client) Tokens(ctx context.Context, contracts []chains.Address) ([]chai
 		out = append(out, tok)
 	}
 	return out, nil
+}
+
+// trc10 reads a TRC-10 token's issue (/wallet/getassetissuebyid): its
+// abbreviation as the symbol, its name, its precision as the decimals. A
+// token the node does not know keeps the Has flags false.
+func (c *Client) trc10(ctx context.Context, a chains.Address) (chains.Token, error) {
+	tok := chains.Token{Chain: chains.Tron, Address: a}
+	id, _ := TokenIDOf(a)
+	body, err := c.post(ctx, "/wallet/getassetissuebyid", map[string]string{"value": strconv.FormatInt(id, 10)})
+	if err != nil {
+		return tok, err
+	}
+	var ans struct {
+		ID        string `json:"id"`
+		Name      string `json:"name"`
+		Abbr      string `json:"abbr"`
+		Precision uint8  `json:"precision"`
+	}
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return tok, fmt.Errorf("tron node %s: TRC-10 token %d: %w", c.url, id, err)
+	}
+	if ans.ID == "" {
+		return tok, nil // {}: not an issued token
+	}
+	tok.Decimals, tok.HasDecimals = ans.Precision, true
+	if b, err := hex.DecodeString(ans.Abbr); err == nil && len(b) > 0 {
+		tok.Symbol, tok.HasSymbol = string(b), true
+	}
+	if b, err := hex.DecodeString(ans.Name); err == nil && len(b) > 0 {
+		tok.Name, tok.HasName = string(b), true
+	}
+	return tok, nil
 }
 
 // constant runs a read-only call; ok false when the contract reverted.

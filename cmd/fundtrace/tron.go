@@ -28,8 +28,9 @@ func indexTronCommand() *cli.Command {
 transactions) from a java-tron full node's HTTP API (port 8090), or from
 TronGrid, which serves the same paths, and stores every transfer of
 value: TRX (TransferContract), TRC-10 tokens (TransferAssetContract, and
-token values of calls), TRC-20 and TRC-721 Transfer events of every token
-(USDT among them; symbol, name and decimals read once per token), the
+token values of calls; abbreviation, name and precision read once per
+token), TRC-20 and TRC-721 Transfer events of every token (USDT among
+them; symbol, name and decimals read once per token), the
 TRX value of contract calls and internal transactions, contract
 creations, block producers' reward withdrawals, and the TRX each
 transaction burnt for energy and bandwidth, so that an address's history
@@ -167,9 +168,10 @@ func serveTronCommand() *cli.Command {
 		Usage:     "serve a simulated TRON chain over the java-tron HTTP API, as a node would",
 		UsageText: "fundtrace simulate serve-tron --dir DIR [--listen 127.0.0.1:8090]",
 		Description: `Answers /wallet/getnowblock, /wallet/getblockbynum,
-/wallet/gettransactioninfobyblocknum and /wallet/triggerconstantcontract
-(the USDT contract's metadata) for the chain that fundtrace simulate tron
-wrote, until interrupted.`,
+/wallet/gettransactioninfobyblocknum, /wallet/triggerconstantcontract
+(the USDT contract's metadata) and /wallet/getassetissuebyid (the TRC-10
+token's) for the chain that fundtrace simulate tron wrote, until
+interrupted.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Usage: "the folder simulate tron wrote", Required: true},
 			&cli.StringFlag{Name: "listen", Usage: "address to listen on", Value: "127.0.0.1:8090"},

@@ -163,7 +163,8 @@ func (n *loopNode) FetchRange(ctx context.Context, from, to int64) ([]chains.Blo
 
 // fetchRange fetches, checks and extracts blocks from..to, workers at a
 // time, checks that each links to the one before it, and gives each
-// TRC-20 contract met its metadata with the first block that met it.
+// token met (a TRC-20 contract, a TRC-10 id) its metadata with the first
+// block that met it.
 func fetchRange(ctx context.Context, node Node, from, to int64, workers int) ([]chains.BlockData, error) {
 	bds := make([]chains.BlockData, to-from+1)
 	g, gctx := errgroup.WithContext(ctx)
@@ -191,8 +192,8 @@ func fetchRange(ctx context.Context, node Node, from, to int64, workers int) ([]
 	first := map[chains.Address]int{}
 	for i := range bds {
 		for _, t := range bds[i].Transfers {
-			if t.Asset.Kind() != chains.KindAccount {
-				continue // TRX, or a TRC-10 id
+			if t.Asset == "" {
+				continue // TRX
 			}
 			if _, ok := first[t.Asset]; !ok {
 				first[t.Asset] = i

@@ -281,3 +281,24 @@ func TestFollow(t *testing.T) {
 		t.Fatalf("follow ended with %v", err)
 	}
 }
+
+// TestTokens: the tokens a run meets get their metadata from the node
+// once: USDT's from its contract (triggerconstantcontract), the TRC-10
+// token's from its issue (getassetissuebyid).
+func TestTokens(t *testing.T) {
+	w := sim.GenerateTron(sim.TronConfig{Seed: 9, Days: 1})
+	n := newNode(t, w)
+	st := openStore(t)
+	if _, err := index(t, st, n, trx.IndexConfig{BatchBlocks: 100}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	usdt, err := st.Token(ctx, chains.Tron, tron.USDT)
+	if err != nil || usdt.Symbol != "USDT" || usdt.Name != "Tether USD" || usdt.Decimals != 6 || !usdt.HasDecimals {
+		t.Fatalf("USDT: %+v, %v", usdt, err)
+	}
+	trc10, err := st.Token(ctx, chains.Tron, tron.TokenAddress(sim.TRC10ID))
+	if err != nil || trc10.Symbol != sim.TRC10Symbol || trc10.Name != sim.TRC10Name || trc10.Decimals != sim.TRC10Decimals || !trc10.HasDecimals {
+		t.Fatalf("TRC-10 %d: %+v, %v", sim.TRC10ID, trc10, err)
+	}
+}
