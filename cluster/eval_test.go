@@ -241,10 +241,18 @@ func TestDepositHeuristicOnSimulatedChain(t *testing.T) {
 	if _, err := eth.Index(ctx, st, cl, eth.IndexConfig{Confirmations: 0}); err != nil {
 		t.Fatal(err)
 	}
+	scoreDeposits(t, st, chains.Ethereum, dir, ethereum.ParseAddress)
+}
+
+// scoreDeposits runs the deposit heuristic (window 1,000 blocks, 3
+// forwarders) on chain c of st and scores it against the scenario's
+// truth in dir: pairwise precision at least 0.99, and at least 80 % of
+// the deposit addresses joined to their exchange.
+func scoreDeposits(t *testing.T, st *embedded.Store, c chains.Chain, dir string, parse func(string) (chains.Address, error)) {
 	truth := map[chains.Address]int{}
 	deposits := map[chains.Address]bool{}
 	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "addresses.csv")) {
-		a, err := ethereum.ParseAddress(r["address"])
+		a, err := parse(r["address"])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,7 +261,7 @@ func TestDepositHeuristicOnSimulatedChain(t *testing.T) {
 			deposits[a] = true
 		}
 	}
-	clusters, err := Ethereum(ctx, st, chains.Ethereum, &heuristics.Deposit{Window: 1000, MinCount: 3})
+	clusters, err := Ethereum(context.Background(), st, c, &heuristics.Deposit{Window: 1000, MinCount: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,8 +272,8 @@ func TestDepositHeuristicOnSimulatedChain(t *testing.T) {
 			joined++
 		}
 	}
-	t.Logf("deposit heuristic (window 1000 blocks, 3 forwarders): precision %.4f, recall %.4f, %d clusters for %d entities; %d of %d deposit addresses joined their exchange",
-		s.Precision, s.Recall, s.Clusters, s.Entities, joined, len(deposits))
+	t.Logf("%s deposit heuristic (window 1000 blocks, 3 forwarders): precision %.4f, recall %.4f, %d clusters for %d entities; %d of %d deposit addresses joined their exchange",
+		c, s.Precision, s.Recall, s.Clusters, s.Entities, joined, len(deposits))
 	if s.Precision < 0.99 {
 		t.Errorf("deposit heuristic precision %.4f < 0.99", s.Precision)
 	}
@@ -301,35 +309,5 @@ func TestDepositHeuristicOnTron(t *testing.T) {
 	if _, err := trx.Index(ctx, st, cl, trx.IndexConfig{}); err != nil {
 		t.Fatal(err)
 	}
-	truth := map[chains.Address]int{}
-	deposits := map[chains.Address]bool{}
-	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "addresses.csv")) {
-		a, err := tron.ParseAddress(r["address"])
-		if err != nil {
-			t.Fatal(err)
-		}
-		truth[a], _ = strconv.Atoi(r["entity_id"])
-		if r["role"] == "deposit" {
-			deposits[a] = true
-		}
-	}
-	clusters, err := Ethereum(ctx, st, chains.Tron, &heuristics.Deposit{Window: 1000, MinCount: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := clusters.Evaluate(truth)
-	joined := 0
-	for d := range deposits {
-		if _, size, ok := clusters.ID(d); ok && size > 1 {
-			joined++
-		}
-	}
-	t.Logf("TRON deposit heuristic (window 1000 blocks, 3 forwarders): precision %.4f, recall %.4f, %d clusters for %d entities; %d of %d deposit addresses joined their exchange",
-		s.Precision, s.Recall, s.Clusters, s.Entities, joined, len(deposits))
-	if s.Precision < 0.99 {
-		t.Errorf("deposit heuristic precision %.4f < 0.99", s.Precision)
-	}
-	if joined*10 < len(deposits)*8 {
-		t.Errorf("only %d of %d deposit addresses joined their exchange", joined, len(deposits))
-	}
+	scoreDeposits(t, st, chains.Tron, dir, tron.ParseAddress)
 }

@@ -158,7 +158,7 @@ func GenerateTron(cfg TronConfig) *TronWorld {
 	s.population()
 	t := int64(1_735_689_600_000) // 2025-01-01, ms
 	genesis := &TronBlock{Number: 0, Time: t}
-	s.seal(genesis)
+	sealTron(genesis)
 	s.w.Blocks = append(s.w.Blocks, genesis)
 	s.parent = genesis
 	blocks := int64(cfg.Days * tronBlocks)
@@ -167,7 +167,7 @@ func GenerateTron(cfg TronConfig) *TronWorld {
 		t += 3000
 		s.block = &TronBlock{Number: n, Parent: s.parent.ID, Time: t, Witness: s.hot[s.found]}
 		s.act(n)
-		s.seal(s.block)
+		sealTron(s.block)
 		s.w.Blocks = append(s.w.Blocks, s.block)
 		s.parent = s.block
 		if cfg.OnBlock != nil {
@@ -178,8 +178,8 @@ func GenerateTron(cfg TronConfig) *TronWorld {
 	return s.w
 }
 
-// seal computes the block's ID from its header, as java-tron does.
-func (s *tronSim) seal(b *TronBlock) {
+// sealTron computes the block's ID from its header, as java-tron does.
+func sealTron(b *TronBlock) {
 	var leaves [][32]byte
 	for _, tx := range b.Txs {
 		leaves = append(leaves, sha256.Sum256(tronFullTx(tx)))
@@ -391,7 +391,6 @@ func transferCall(to common.Address, amount int64) []byte {
 func ForkTron(w *TronWorld, at int64, extra int) *TronWorld {
 	f := *w
 	f.Blocks = append([]*TronBlock(nil), w.Blocks[:at]...)
-	var s tronSim
 	for _, b := range w.Blocks[at:] {
 		nb := *b
 		if len(nb.Txs) > 0 {
@@ -405,7 +404,7 @@ func ForkTron(w *TronWorld, at int64, extra int) *TronWorld {
 	}
 	for _, b := range f.Blocks[at:] {
 		b.Parent = f.Blocks[b.Number-1].ID
-		s.seal(b)
+		sealTron(b)
 	}
 	return &f
 }

@@ -157,6 +157,30 @@ func DecodeRawTx(b []byte) (*RawTx, error) {
 	return &r, nil
 }
 
+// slot is where a contract message's field goes in Contract.
+type slot int
+
+const (
+	none slot = iota
+	owner
+	to
+	amount
+	assetName
+	data
+	tokenValue
+	tokenID
+	newContract // CreateSmartContract's SmartContract, whose call_value is the amount
+)
+
+// contractLayouts are the field numbers of the contract messages that
+// move value (java-tron's core/contract/*.proto).
+var contractLayouts = map[ContractType]map[protowire.Number]slot{
+	Transfer:             {1: owner, 2: to, 3: amount},
+	TransferAsset:        {1: assetName, 2: owner, 3: to, 4: amount},
+	TriggerSmartContract: {1: owner, 2: to, 3: amount, 4: data, 5: tokenValue, 6: tokenID},
+	CreateSmartContract:  {1: owner, 2: newContract, 3: tokenValue, 4: tokenID},
+}
+
 // decodeContract reads Transaction.Contract: its type and the parameter
 // (a google.protobuf.Any holding the contract message).
 func decodeContract(b []byte) (Contract, error) {
@@ -184,81 +208,39 @@ func decodeContract(b []byte) (Contract, error) {
 	if err != nil {
 		return c, err
 	}
-	switch c.Type {
-	case Transfer:
-		err = fields(value, func(num protowire.Number, typ protowire.Type, v uint64, val []byte) error {
-			switch num {
-			case 1:
-				c.Owner = val
-			case 2:
-				c.To = val
-			case 3:
-				c.Amount = int64(v)
-			}
-			return nil
-		})
-	case TransferAsset:
-		err = fields(value, func(num protowire.Number, typ protowire.Type, v uint64, val []byte) error {
-			switch num {
-			case 1:
-				c.AssetName = string(val)
-			case 2:
-				c.Owner = val
-			case 3:
-				c.To = val
-			case 4:
-				c.Amount = int64(v)
-			}
-			return nil
-		})
-	case TriggerSmartContract:
-		err = fields(value, func(num protowire.Number, typ protowire.Type, v uint64, val []byte) error {
-			switch num {
-			case 1:
-				c.Owner = val
-			case 2:
-				c.To = val
-			case 3:
-				c.Amount = int64(v)
-			case 4:
-				c.Data = val
-			case 5:
-				c.TokenValue = int64(v)
-			case 6:
-				c.TokenID = int64(v)
-			}
-			return nil
-		})
-	case CreateSmartContract:
-		// 1 owner_address, 2 new_contract (SmartContract: 5 call_value),
-		// 3 call_token_value, 4 token_id.
-		err = fields(value, func(num protowire.Number, typ protowire.Type, v uint64, val []byte) error {
-			switch num {
-			case 1:
-				c.Owner = val
-			case 2:
-				return fields(val, func(num protowire.Number, typ protowire.Type, v uint64, _ []byte) error {
-					if num == 5 {
-						c.Amount = int64(v)
-					}
-					return nil
-				})
-			case 3:
-				c.TokenValue = int64(v)
-			case 4:
-				c.TokenID = int64(v)
-			}
-			return nil
-		})
-	default:
-		// Every other contract names its owner in field 1.
-		err = fields(value, func(num protowire.Number, typ protowire.Type, v uint64, val []byte) error {
-			if num == 1 && typ == protowire.BytesType {
-				c.Owner = val
-			}
-			return nil
-		})
+	layout, ok := contractLayouts[c.Type]
+	if !ok {
+		layout = map[protowire.Number]slot{1: owner} // every other contract names its owner in field 1
 	}
+	err = fields(value, func(num protowire.Number, typ protowire.Type, v uint64, val []byte) error {
+		switch layout[num] {
+		case owner:
+			if typ == protowire.BytesType {
+				c.Owner = val
+			}
+		case to:
+			c.To = val
+		case amount:
+			c.Amount = int64(v)
+		case assetName:
+			c.AssetName = string(val)
+		case data:
+			c.Data = val
+		case tokenValue:
+			c.TokenValue = int64(v)
+		case tokenID:
+			c.TokenID = int64(v)
+		case newContract:
+			// SmartContract: 5 call_value.
+			return fields(val, func(num protowire.Number, _ protowire.Type, v uint64, _ []byte) error {
+				if num == 5 {
+					c.Amount = int64(v)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
 	if err != nil {
 		return c, fmt.Errorf("%s parameter: %w", c.Type, err)
 	}

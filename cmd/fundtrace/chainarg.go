@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
-	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/store"
 )
@@ -22,11 +21,10 @@ type codec struct {
 // codecOf is chain ch's codec; Bitcoin's needs the network of the
 // store's Bitcoin blocks.
 func codecOf(c *cli.Context, st store.Store, ch chains.Chain) (*codec, error) {
-	switch ch {
-	case chains.Ethereum:
-		return &codec{ch, ethereum.ParseAddress, ethereum.FormatAddress}, nil
-	case chains.Tron:
-		return &codec{ch, tron.ParseAddress, tron.Encode}, nil
+	for _, v := range []*accountView{ethView, tronView} {
+		if v.chain == ch {
+			return &codec{ch, v.parse, v.format}, nil
+		}
 	}
 	net, err := btcNetwork(c, st)
 	if err != nil {
@@ -80,8 +78,9 @@ func clusteredChain(c *cli.Context, st store.Store, addr string) (chains.Chain, 
 	return "", fmt.Errorf("the store %s holds no clusters yet: run fundtrace cluster --chain btc|eth|tron first", st.Path())
 }
 
-// indexedChain is the chain the cluster command computes: --chain, else
-// the one chain the store has blocks of (Bitcoin when it has several).
+// indexedChain is the chain a command reads when the user names none:
+// --chain, else the one chain the store has blocks of (Bitcoin, then
+// Ethereum, when it has several).
 func indexedChain(c *cli.Context, st store.Store) (chains.Chain, error) {
 	if s := c.String("chain"); s != "" {
 		return chains.ParseChain(s)

@@ -100,14 +100,8 @@ func runIndexETH(c *cli.Context) error {
 		Workers: c.Int("workers"), BatchBlocks: c.Int("batch-blocks"), MaxReorg: c.Int64("max-reorg"), Poll: c.Duration("poll"),
 		Logger: slog.Default(),
 		Progress: func(p eth.Progress) {
-			secs := max(p.Elapsed.Seconds(), 1e-9)
-			args := []any{"chain", "eth", "height", p.Height, "target", p.Target,
-				"blocks_per_s", fmt.Sprintf("%.1f", float64(p.Blocks)/secs), "tx_per_s", fmt.Sprintf("%.0f", float64(p.Txs)/secs),
-				"transfers_per_s", fmt.Sprintf("%.0f", float64(p.Transfers)/secs)}
-			if left := p.Target - p.Height; left > 0 && p.Blocks > 0 {
-				args = append(args, "eta", time.Duration(float64(left)/(float64(p.Blocks)/secs)*float64(time.Second)).Round(time.Second))
-			}
-			slog.Info("Indexed", args...)
+			logIndexed("eth", p.Height, p.Target, p.Blocks, p.Txs, p.Elapsed,
+				"transfers_per_s", fmt.Sprintf("%.0f", float64(p.Transfers)/max(p.Elapsed.Seconds(), 1e-9)))
 		},
 	})
 	if err != nil {
@@ -139,6 +133,18 @@ func runIndexETH(c *cli.Context) error {
 	fmt.Fprintf(out, "eth %s: indexed blocks %d..%d: %s blocks, %s transactions, %s transfers (traces: %s) in %s\n",
 		res.Network, res.From, res.To, group(res.Blocks), group(res.Txs), group(res.Transfers), res.Traces, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// logIndexed logs an account-chain index run's progress: rates and the
+// time left, and extra key-value pairs.
+func logIndexed(chain string, height, target, blocks, txs int64, elapsed time.Duration, extra ...any) {
+	secs := max(elapsed.Seconds(), 1e-9)
+	args := append([]any{"chain", chain, "height", height, "target", target,
+		"blocks_per_s", fmt.Sprintf("%.1f", float64(blocks)/secs), "tx_per_s", fmt.Sprintf("%.0f", float64(txs)/secs)}, extra...)
+	if left := target - height; left > 0 && blocks > 0 {
+		args = append(args, "eta", time.Duration(float64(left)/(float64(blocks)/secs)*float64(time.Second)).Round(time.Second))
+	}
+	slog.Info("Indexed", args...)
 }
 
 // isETHHash tells an Ethereum transaction hash (0x + 64 hex) from a txid.

@@ -384,22 +384,10 @@ func runShowAddress(c *cli.Context) error {
 // says, else the only chain the store holds (Bitcoin before Ethereum
 // before TRON when it holds several).
 func blockChain(c *cli.Context, st store.Store, arg string) (chains.Chain, error) {
-	if s := c.String("chain"); s != "" {
-		return chains.ParseChain(s)
-	}
-	if strings.HasPrefix(arg, "0x") {
+	if c.String("chain") == "" && strings.HasPrefix(arg, "0x") {
 		return chains.Ethereum, nil
 	}
-	for _, ch := range chains.Indexed {
-		m, err := st.Meta(c.Context, ch)
-		if err != nil {
-			return "", err
-		}
-		if m.TipHeight >= 0 {
-			return ch, nil
-		}
-	}
-	return "", fmt.Errorf("the store %s holds no blocks yet: index a chain first (fundtrace index btc|eth|tron)", st.Path())
+	return indexedChain(c, st)
 }
 
 type blockJSON struct {

@@ -99,14 +99,8 @@ func runIndexTron(c *cli.Context) error {
 		Workers: c.Int("workers"), BatchBlocks: c.Int("batch-blocks"), MaxReorg: c.Int64("max-reorg"), Poll: c.Duration("poll"),
 		Logger: slog.Default(),
 		Progress: func(p trx.Progress) {
-			secs := max(p.Elapsed.Seconds(), 1e-9)
-			args := []any{"chain", "tron", "height", p.Height, "target", p.Target,
-				"blocks_per_s", fmt.Sprintf("%.1f", float64(p.Blocks)/secs), "tx_per_s", fmt.Sprintf("%.0f", float64(p.Txs)/secs),
-				"fetch_s", fmt.Sprintf("%.1f", p.Fetch.Seconds()), "commit_s", fmt.Sprintf("%.1f", p.Commit.Seconds())}
-			if left := p.Target - p.Height; left > 0 && p.Blocks > 0 {
-				args = append(args, "eta", time.Duration(float64(left)/(float64(p.Blocks)/secs)*float64(time.Second)).Round(time.Second))
-			}
-			slog.Info("Indexed", args...)
+			logIndexed("tron", p.Height, p.Target, p.Blocks, p.Txs, p.Elapsed,
+				"fetch_s", fmt.Sprintf("%.1f", p.Fetch.Seconds()), "commit_s", fmt.Sprintf("%.1f", p.Commit.Seconds()))
 		},
 	})
 	if err != nil {

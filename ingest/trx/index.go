@@ -88,7 +88,10 @@ func Network(ctx context.Context, node Node) (string, error) {
 	if n, ok := networks[b.BlockID]; ok {
 		return n, nil
 	}
-	return "genesis-" + b.BlockID[16:min(len(b.BlockID), 32)], nil
+	if len(b.BlockID) != 64 {
+		return "", fmt.Errorf("tron node %s: genesis blockID %q is not 32 bytes of hex", node.URL(), b.BlockID)
+	}
+	return "genesis-" + b.BlockID[16:32], nil
 }
 
 // Index reads final blocks from the node into sink, from the store's tip
