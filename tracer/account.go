@@ -334,10 +334,6 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 		return nil, err
 	}
 	minFor := func(asset chains.Address) *big.Int { return cfg.minFor(c, asset) }
-	sweepTargets := cfg.SweepTargets
-	if sweepTargets == nil {
-		sweepTargets = cfg.Labels
-	}
 	// Haircut shares under the least amount followed are merged into one
 	// remainder (Other) as they leave an address: a hub that mixed a
 	// thousand victims' money would otherwise pay each of its transfers
@@ -470,7 +466,7 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 			hist := histories[h.addr]
 			// An address that pays a labeled exchange wallet is that
 			// exchange's deposit address: what reached it is deposited.
-			if ex, via, ok := sweptInto(h.addr, hist, sweepTargets); ok {
+			if ex, via, ok := sweptInto(h.addr, hist, cfg.SweepTargets); ok {
 				for _, a := range sortedArrivals(arr) {
 					res.deposit(a.tr, a.t, ex, "swept into its labeled wallet in "+via.String(), a.hop)
 				}
@@ -844,6 +840,9 @@ func FindAccountSeed(ctx context.Context, src AccountSource, c chains.Chain, h c
 
 // check fills in the defaults and checks the models.
 func (cfg *AccountConfig) check() (map[string]bool, error) {
+	if cfg.SweepTargets == nil {
+		cfg.SweepTargets = cfg.Labels
+	}
 	if cfg.MaxHops <= 0 {
 		cfg.MaxHops = DefaultMaxHops
 	}

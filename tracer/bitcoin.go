@@ -204,10 +204,6 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 		return nil, err
 	}
 	res := &Result{Seeds: seeds, Remainder: Remainder{Merged: map[int]*big.Rat{}}}
-	sweepTargets := cfg.SweepTargets
-	if sweepTargets == nil {
-		sweepTargets = cfg.Labels
-	}
 	// Haircut shares under the least amount followed are merged into one
 	// remainder (Other) as a transaction spends them (see the account
 	// tracer's note): a hub's outputs then carry the shares worth
@@ -334,7 +330,7 @@ func Bitcoin(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg 
 			}
 			// A sweep into a labeled exchange wallet makes the swept
 			// addresses that exchange's deposit addresses.
-			if ex, ok := exchangeOf(tx, sweepTargets); ok && len(tx.Inputs) > 1 {
+			if ex, ok := exchangeOf(tx, cfg.SweepTargets); ok && len(tx.Inputs) > 1 {
 				for _, co := range byTx[h] {
 					res.deposit(co, ex, "swept into its labeled wallet in "+h.String(), hop)
 				}
@@ -726,6 +722,9 @@ func models(ms *[]string) (map[string]bool, error) {
 
 // check fills in the defaults and checks the models.
 func (cfg *Config) check() (map[string]bool, error) {
+	if cfg.SweepTargets == nil {
+		cfg.SweepTargets = cfg.Labels
+	}
 	if cfg.MaxHops <= 0 {
 		cfg.MaxHops = DefaultMaxHops
 	}
