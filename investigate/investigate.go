@@ -112,7 +112,7 @@ func (iv *Investigation) AddSeed(ctx context.Context, seeds *Seeds, s string) er
 		if err != nil {
 			return fmt.Errorf("seed %d (%s): %w", seeds.Len()+1, s, err)
 		}
-		seeds.add(ac.chain, tracer.AccountSeed{Transfer: tr, Ref: s})
+		seeds.add(ac.chain, tracer.Seed{Transfer: tr, Ref: s})
 		return nil
 	}
 	hs, vs, ok := strings.Cut(s, ":")
@@ -162,7 +162,7 @@ func (iv *Investigation) AddAddressSeeds(ctx context.Context, seeds *Seeds, s st
 				(from > 0 && t.Time < from) || (until > 0 && t.Time > until) {
 				continue
 			}
-			seeds.add(ac.chain, tracer.AccountSeed{Transfer: t, Ref: fmt.Sprintf("%s@%s", s, ac.tx(t.TxHash))})
+			seeds.add(ac.chain, tracer.Seed{Transfer: t, Ref: fmt.Sprintf("%s@%s", s, ac.tx(t.TxHash))})
 			n++
 		}
 	} else {
@@ -336,7 +336,7 @@ func (iv *Investigation) ReadCase(ctx context.Context, seeds *Seeds, p string) e
 			if err != nil {
 				return fail("%w", err)
 			}
-			seeds.add(ac.chain, tracer.AccountSeed{Transfer: tr, Ref: victim})
+			seeds.add(ac.chain, tracer.Seed{Transfer: tr, Ref: victim})
 		default:
 			return fail("chain %q: want btc, eth or tron", ch)
 		}
@@ -380,7 +380,7 @@ func (iv *Investigation) labeler(ctx context.Context, ch chains.Chain) tracer.La
 }
 
 // ownLabeler answers from the address's own labels only (the tracer's
-// sweep targets: see tracer.AccountConfig.SweepTargets).
+// sweep targets: see tracer.Config.SweepTargets).
 func (iv *Investigation) ownLabeler(ctx context.Context, ch chains.Chain) tracer.Labeler {
 	return iv.labelerOf(ctx, ch, false)
 }
@@ -417,15 +417,15 @@ func (iv *Investigation) labelerOf(ctx context.Context, ch chains.Chain, byClust
 // Seeds are the seeds of one trace, by chain.
 type Seeds struct {
 	BTC  []tracer.Seed
-	ETH  []tracer.AccountSeed
-	TRON []tracer.AccountSeed
+	ETH  []tracer.Seed
+	TRON []tracer.Seed
 }
 
 // Len is the number of seeds.
 func (s *Seeds) Len() int { return len(s.BTC) + len(s.ETH) + len(s.TRON) }
 
 // add adds an account chain's seed.
-func (s *Seeds) add(c chains.Chain, seed tracer.AccountSeed) {
+func (s *Seeds) add(c chains.Chain, seed tracer.Seed) {
 	if c == chains.Tron {
 		s.TRON = append(s.TRON, seed)
 	} else {

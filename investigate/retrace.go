@@ -68,7 +68,7 @@ func Retrace(ctx context.Context, st Store, t *tracefile.Trace, onHop func(c cha
 			if err != nil {
 				return nil, fmt.Errorf("seed %d: %w", i+1, err)
 			}
-			seeds.add(ac.chain, tracer.AccountSeed{Transfer: tr, Ref: s.Victim})
+			seeds.add(ac.chain, tracer.Seed{Transfer: tr, Ref: s.Victim})
 		default:
 			return nil, fmt.Errorf("seed %d: chain %q", i+1, s.Chain)
 		}

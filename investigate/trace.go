@@ -3,7 +3,6 @@ package investigate
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,7 +45,7 @@ func (iv *Investigation) Trace(ctx context.Context, seeds Seeds, models []string
 	}
 	for _, a := range []struct {
 		ac    *accountChain
-		seeds []tracer.AccountSeed
+		seeds []tracer.Seed
 	}{{ethChain, seeds.ETH}, {tronChain, seeds.TRON}} {
 		if len(a.seeds) > 0 {
 			if err := iv.traceAccount(ctx, a.ac, j, g, a.seeds, models, minAmount, until); err != nil {
@@ -126,126 +125,57 @@ func ratString(r *big.Rat) string {
 	return new(big.Int).Quo(r.Num(), r.Denom()).String()
 }
 
+// view is how one chain's trace is written into the trace file: its
+// addresses, transactions and assets as its users write them, and its
+// forward and backward walks over the store.
+type view struct {
+	chain    chains.Chain
+	utxo     bool // outputs (Bitcoin), not transfers between accounts
+	enc      func(chains.Address) string
+	tx       func(chains.Hash) string
+	asset    func(chains.Address) string // the asset's id in the file (recorded in its assets)
+	forward  func(context.Context, []tracer.Seed, tracer.Config) (*tracer.Result, error)
+	backward func(context.Context, []tracer.Seed, tracer.Config) (*tracer.Result, error)
+	// evidence, when set, rewrites the evidence of the deposits found.
+	evidence func([]tracefile.Deposit, []tracefile.Poisoned)
+}
+
 func (iv *Investigation) traceBTC(ctx context.Context, j *tracefile.Trace, g *graph, seeds []tracer.Seed, models []string, minAmount *big.Int, until int64) error {
 	net, err := iv.btcNet(ctx)
 	if err != nil {
 		return err
 	}
 	j.Assets["BTC"] = tracefile.Asset{Chain: "btc", Symbol: "BTC", Decimals: 8}
-	cfg := tracer.Config{Models: models, MaxHops: iv.opts.MaxHops, MaxNodes: iv.opts.MaxNodes, ThroughMixers: iv.opts.ThroughMixers,
-		Until: until, Labels: iv.labeler(ctx, chains.Bitcoin), SweepTargets: iv.ownLabeler(ctx, chains.Bitcoin), StopAtLabeledSeeds: true,
-		Prefetch: func(as []chains.Address) error { return iv.attr.prefetch(ctx, chains.Bitcoin, as) },
-		OnHop:    iv.onHop(chains.Bitcoin)}
-	if minAmount != nil {
-		if !minAmount.IsInt64() {
-			return errors.New("--min-amount is more satoshis than exist")
-		}
-		cfg.MinAmount = max(minAmount.Int64(), 1)
-	}
-	j.Params.MinAmount["BTC"] = tracer.DefaultMinAmount(chains.Bitcoin, "").String()
-	if cfg.MinAmount > 0 {
-		j.Params.MinAmount["BTC"] = strconv.FormatInt(cfg.MinAmount, 10)
-	}
-	enc := func(a chains.Address) string {
-		if a == "" {
-			return ""
-		}
-		return net.MustEncode(a)
-	}
+	v := &view{chain: chains.Bitcoin, utxo: true,
+		enc: func(a chains.Address) string {
+			if a == "" {
+				return ""
+			}
+			return net.MustEncode(a)
+		},
+		tx:    chains.Hash.String,
+		asset: func(chains.Address) string { return "BTC" },
+		forward: func(ctx context.Context, seeds []tracer.Seed, cfg tracer.Config) (*tracer.Result, error) {
+			return tracer.UTXO(ctx, iv.st, chains.Bitcoin, seeds, cfg)
+		},
+		backward: func(ctx context.Context, seeds []tracer.Seed, cfg tracer.Config) (*tracer.Result, error) {
+			return tracer.UTXOBackward(ctx, iv.st, chains.Bitcoin, seeds, cfg)
+		}}
+	// The seeds as the payments they are, for the file.
 	seedTxs, err := iv.st.Txs(ctx, chains.Bitcoin, outpointHashes(seeds))
 	if err != nil {
 		return err
 	}
-	base := len(j.Seeds) // the file numbers seeds across chains
+	seeds = slices.Clone(seeds)
 	for i, s := range seeds {
 		tx := seedTxs[i]
+		if int(s.Outpoint.Index) >= len(tx.Outputs) {
+			return fmt.Errorf("seed %d (%s): %s has no output %d", i+1, s.Ref, s.Outpoint.Hash, s.Outpoint.Index)
+		}
 		o := tx.Outputs[s.Outpoint.Index]
-		j.Seeds = append(j.Seeds, tracefile.Seed{Chain: "btc", Victim: s.Ref, Tx: s.Outpoint.Hash.String(), Outpoint: s.Outpoint.String(),
-			Address: enc(o.Address()), Asset: "BTC", Amount: strconv.FormatInt(o.Value, 10), Height: tx.Height, Time: formatTime(tx.Time)})
-		g.node("btc", enc(o.Address()), o.Address(), "seed")
+		seeds[i].Transfer = chains.Transfer{Chain: chains.Bitcoin, Height: tx.Height, Time: tx.Time, TxHash: tx.Hash, To: o.Address(), Amount: big.NewInt(o.Value), Success: true}
 	}
-	if iv.opts.Backward {
-		res, err := tracer.BitcoinBackward(ctx, iv.st, chains.Bitcoin, seeds, cfg)
-		if err != nil {
-			return fmt.Errorf("trace: %w", err)
-		}
-		for _, f := range res.Flows {
-			j.Flows = append(j.Flows, btcFlowJSON(f, enc))
-			for _, a := range f.From {
-				g.node("btc", enc(a), a, "intermediate")
-			}
-		}
-		for _, o := range res.Origins {
-			j.Origins = append(j.Origins, tracefile.Origin{Chain: "btc", Victim: seeds[o.Seed].Ref, Reason: o.Reason, Category: o.Category, Name: o.Name,
-				Address: enc(o.Address), Tx: o.Outpoint.Hash.String(), Outpoint: o.Outpoint.String(), Height: o.Height, Time: formatTime(o.Time),
-				Hop: o.Hop, Asset: "BTC", Haircut: ratString(o.Amounts.Haircut), FIFO: strconv.FormatInt(o.Amounts.FIFO, 10), Poison: strconv.FormatInt(o.Amounts.Poison, 10)})
-			if o.Address != "" {
-				g.node("btc", enc(o.Address), o.Address, "origin")
-			}
-		}
-		j.Stats = append(j.Stats, tracefile.Stats{Chain: "btc", Hops: res.Hops, Queries: res.Lookups, Visited: res.Coins})
-		return nil
-	}
-	res, err := tracer.Bitcoin(ctx, iv.st, chains.Bitcoin, seeds, cfg)
-	if err != nil {
-		return fmt.Errorf("trace: %w", err)
-	}
-	times := map[chains.Hash]int64{}
-	for _, f := range res.Flows {
-		j.Flows = append(j.Flows, btcFlowJSON(f, enc))
-		times[f.Tx] = f.Time
-		g.node("btc", enc(f.To), f.To, "intermediate")
-	}
-	for i, s := range seeds {
-		times[s.Outpoint.Hash] = seedTxs[i].Time
-	}
-	var missing []chains.Hash
-	need := func(h chains.Hash) {
-		if _, ok := times[h]; !ok {
-			times[h] = 0
-			missing = append(missing, h)
-		}
-	}
-	for _, d := range res.Deposits {
-		need(d.Outpoint.Hash)
-	}
-	for _, p := range res.Poisoned {
-		need(p.Outpoint.Hash)
-	}
-	if txs, err := iv.st.Txs(ctx, chains.Bitcoin, missing); err == nil {
-		for _, tx := range txs {
-			times[tx.Hash] = tx.Time
-		}
-	}
-	for _, d := range res.Deposits {
-		t := times[d.Outpoint.Hash]
-		j.Deposits = append(j.Deposits, tracefile.Deposit{Chain: "btc", Exchange: d.Exchange, Address: enc(d.Address), Tx: d.Outpoint.Hash.String(),
-			Outpoint: d.Outpoint.String(), Height: d.Height, Time: formatTime(t), Asset: "BTC", Value: strconv.FormatInt(d.Value, 10),
-			Victim: victimOf(d.Seed, func(i int) string { return seeds[i].Ref }), Haircut: ratString(d.Amounts.Haircut), FIFO: strconv.FormatInt(d.Amounts.FIFO, 10),
-			Poison: strconv.FormatInt(d.Amounts.Poison, 10), Hop: d.Hop, Evidence: d.Evidence})
-		g.node("btc", enc(d.Address), d.Address, "deposit")
-	}
-	for _, p := range res.Poisoned {
-		j.Poisoned = append(j.Poisoned, tracefile.Poisoned{Chain: "btc", Exchange: p.Exchange, Address: enc(p.Address), Tx: p.Outpoint.Hash.String(),
-			Outpoint: p.Outpoint.String(), Height: p.Height, Time: formatTime(times[p.Outpoint.Hash]), Asset: "BTC", Value: strconv.FormatInt(p.Value, 10),
-			Hop: p.Hop, Evidence: p.Evidence, Victims: p.Seeds.Len(), Seeds: seedRanges(p.Seeds, base)})
-		g.node("btc", enc(p.Address), p.Address, "deposit")
-	}
-	mergedInto(j.Seeds[base:], res.Merged)
-	for _, s := range res.Stops {
-		j.Stops = append(j.Stops, tracefile.Stop{Chain: "btc", Reason: s.Reason, Where: s.Outpoint.String(), Asset: "BTC", Detail: s.Detail})
-	}
-	for _, pc := range tracer.PeelChains(res.Flows) {
-		p := tracefile.PeelChain{Chain: "btc", Steps: len(pc.Txs), Start: formatTime(pc.Rest[0].Time), End: formatTime(pc.Rest[len(pc.Rest)-1].Time)}
-		for i, h := range pc.Txs {
-			p.Txs = append(p.Txs, h.String())
-			p.Rest = append(p.Rest, enc(pc.Rest[i].To))
-			p.Peeled = append(p.Peeled, enc(pc.Peeled[i].To))
-		}
-		j.PeelChains = append(j.PeelChains, p)
-	}
-	j.Stats = append(j.Stats, tracefile.Stats{Chain: "btc", Hops: res.Hops, Queries: res.Lookups, Visited: res.Coins, OtherShares: res.MergedShares})
-	return nil
+	return iv.traceChain(ctx, j, g, v, seeds, models, minAmount, until)
 }
 
 func outpointHashes(seeds []tracer.Seed) []chains.Hash {
@@ -254,16 +184,6 @@ func outpointHashes(seeds []tracer.Seed) []chains.Hash {
 		hs[i] = s.Outpoint.Hash
 	}
 	return hs
-}
-
-func btcFlowJSON(f tracer.Flow, enc func(chains.Address) string) tracefile.Flow {
-	fj := tracefile.Flow{Chain: "btc", Tx: f.Tx.String(), Height: f.Height, Time: formatTime(f.Time), Hop: f.Hop, Asset: "BTC", To: enc(f.To),
-		Outpoint: f.Output.String(), Value: strconv.FormatInt(f.Value, 10), Haircut: ratString(f.Haircut), FIFO: strconv.FormatInt(f.FIFO, 10),
-		Poison: f.Poison, Peel: f.Peel, CoinJoin: f.CoinJoin}
-	for _, a := range f.From {
-		fj.From = append(fj.From, enc(a))
-	}
-	return fj
 }
 
 // assetID names an account chain's asset in the trace (the native coin,
@@ -291,66 +211,105 @@ func (iv *Investigation) assetID(ctx context.Context, j *tracefile.Trace, ac *ac
 	return id
 }
 
-func (iv *Investigation) traceAccount(ctx context.Context, ac *accountChain, j *tracefile.Trace, g *graph, seeds []tracer.AccountSeed, models []string, minAmount *big.Int, until int64) error {
+func (iv *Investigation) traceAccount(ctx context.Context, ac *accountChain, j *tracefile.Trace, g *graph, seeds []tracer.Seed, models []string, minAmount *big.Int, until int64) error {
 	ab, err := iv.account(ctx, ac)
 	if err != nil {
 		return err
 	}
-	ch := string(ac.chain)
-	cfg := tracer.AccountConfig{Models: models, MaxHops: iv.opts.MaxHops, MaxNodes: iv.opts.MaxNodes, Until: until, Labels: iv.labeler(ctx, ac.chain),
-		SweepTargets: iv.ownLabeler(ctx, ac.chain), StopAtLabeledSeeds: true,
-		Prefetch: func(as []chains.Address) error { return iv.attr.prefetch(ctx, ac.chain, as) },
-		OnHop:    iv.onHop(ac.chain)}
+	v := &view{chain: ac.chain, enc: ac.format, tx: ac.tx,
+		asset: func(a chains.Address) string { return iv.assetID(ctx, j, ac, a) },
+		forward: func(ctx context.Context, seeds []tracer.Seed, cfg tracer.Config) (*tracer.Result, error) {
+			return tracer.Account(ctx, ab, ac.chain, seeds, cfg)
+		},
+		backward: func(ctx context.Context, seeds []tracer.Seed, cfg tracer.Config) (*tracer.Result, error) {
+			return tracer.AccountBackward(ctx, ab, ac.chain, seeds, cfg)
+		},
+		evidence: func(ds []tracefile.Deposit, ps []tracefile.Poisoned) { iv.clusterEvidence(ctx, ac, ds, ps) }}
+	return iv.traceChain(ctx, j, g, v, seeds, models, minAmount, until)
+}
+
+// traceChain traces one chain's seeds (each with its Transfer: the
+// payment) and writes the trace into j: seeds, flows, deposits or
+// origins, stops, the graph's nodes and the walk's figures.
+func (iv *Investigation) traceChain(ctx context.Context, j *tracefile.Trace, g *graph, v *view, seeds []tracer.Seed, models []string, minAmount *big.Int, until int64) error {
+	ch := string(v.chain)
+	enc := v.enc
+	cfg := tracer.Config{Models: models, MaxHops: iv.opts.MaxHops, MaxNodes: iv.opts.MaxNodes, ThroughMixers: iv.opts.ThroughMixers,
+		Until: until, Labels: iv.labeler(ctx, v.chain), SweepTargets: iv.ownLabeler(ctx, v.chain), StopAtLabeledSeeds: true,
+		Prefetch: func(as []chains.Address) error { return iv.attr.prefetch(ctx, v.chain, as) },
+		OnHop:    iv.onHop(v.chain)}
 	if minAmount != nil {
 		cfg.MinAmount = map[chains.Address]*big.Int{}
-		for _, s := range seeds {
-			cfg.MinAmount[s.Transfer.Asset] = minAmount
-		}
 	}
-	enc := ac.format
 	base := len(j.Seeds) // the file numbers seeds across chains
 	for _, s := range seeds {
 		t := s.Transfer
-		asset := iv.assetID(ctx, j, ac, t.Asset)
-		j.Seeds = append(j.Seeds, tracefile.Seed{Chain: ch, Victim: s.Ref, Tx: ac.tx(t.TxHash), Position: t.Position, Address: enc(t.To),
-			Asset: asset, Amount: t.Amount.String(), Height: t.Height, Time: formatTime(t.Time)})
+		asset := v.asset(t.Asset)
+		sj := tracefile.Seed{Chain: ch, Victim: s.Ref, Tx: v.tx(t.TxHash), Position: t.Position, Address: enc(t.To),
+			Asset: asset, Amount: t.Amount.String(), Height: t.Height, Time: formatTime(t.Time)}
+		if v.utxo {
+			sj.Outpoint = s.Outpoint.String()
+		}
+		j.Seeds = append(j.Seeds, sj)
 		g.node(ch, enc(t.To), t.To, "seed")
-		m := tracer.DefaultMinAmount(ac.chain, t.Asset)
+		m := tracer.DefaultMinAmount(v.chain, t.Asset)
 		if minAmount != nil {
 			m = minAmount
+			if m.Sign() <= 0 {
+				m = big.NewInt(1) // the least a trace follows
+			}
+			cfg.MinAmount[t.Asset] = m
 		}
 		j.Params.MinAmount[asset] = m.String()
 	}
-	flow := func(f tracer.AccountFlow) tracefile.Flow {
+	flow := func(f tracer.Flow) tracefile.Flow {
 		t := f.Transfer
-		return tracefile.Flow{Chain: ch, Tx: ac.tx(t.TxHash), Height: t.Height, Time: formatTime(t.Time), Hop: f.Hop, Asset: iv.assetID(ctx, j, ac, t.Asset),
-			From: []string{enc(t.From)}, To: enc(t.To), Position: t.Position, Value: t.Amount.String(), Haircut: f.Amounts.HaircutUnits().String(),
-			FIFO: f.Amounts.FIFO.String(), Poison: f.Amounts.Poison.Sign() > 0}
+		fj := tracefile.Flow{Chain: ch, Tx: v.tx(t.TxHash), Height: t.Height, Time: formatTime(t.Time), Hop: f.Hop, Asset: v.asset(t.Asset),
+			To: enc(t.To), Position: t.Position, Value: t.Amount.String(), Haircut: f.Amounts.HaircutUnits().String(),
+			FIFO: f.Amounts.FIFO.String(), Poison: f.Amounts.Poison.Sign() > 0, Peel: f.Peel, CoinJoin: f.CoinJoin}
+		if v.utxo {
+			fj.Outpoint = f.Output.String()
+			for _, a := range f.From {
+				fj.From = append(fj.From, enc(a))
+			}
+		} else {
+			fj.From = []string{enc(t.From)}
+		}
+		return fj
 	}
 	if iv.opts.Backward {
-		res, err := tracer.AccountBackward(ctx, ab, ac.chain, seeds, cfg)
+		res, err := v.backward(ctx, seeds, cfg)
 		if err != nil {
 			return fmt.Errorf("trace: %w", err)
 		}
 		for _, f := range res.Flows {
 			j.Flows = append(j.Flows, flow(f))
-			g.node(ch, enc(f.Transfer.From), f.Transfer.From, "intermediate")
+			from := f.From
+			if !v.utxo {
+				from = []chains.Address{f.Transfer.From}
+			}
+			for _, a := range from {
+				g.node(ch, enc(a), a, "intermediate")
+			}
 		}
 		for _, o := range res.Origins {
 			t := o.Transfer
 			oj := tracefile.Origin{Chain: ch, Victim: seeds[o.Seed].Ref, Reason: o.Reason, Category: o.Category, Name: o.Name,
-				Tx: ac.tx(t.TxHash), Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Hop: o.Hop, Asset: iv.assetID(ctx, j, ac, t.Asset),
+				Tx: v.tx(t.TxHash), Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Hop: o.Hop, Asset: v.asset(t.Asset),
 				Haircut: o.Amounts.HaircutUnits().String(), FIFO: o.Amounts.FIFO.String(), Poison: o.Amounts.Poison.String()}
+			if v.utxo {
+				oj.Outpoint = o.Outpoint.String()
+			}
 			if o.Address != "" {
 				oj.Address = enc(o.Address)
 				g.node(ch, oj.Address, o.Address, "origin")
 			}
 			j.Origins = append(j.Origins, oj)
 		}
-		j.Stats = append(j.Stats, tracefile.Stats{Chain: ch, Hops: res.Hops, Queries: res.Lookups, Visited: res.Visits})
+		j.Stats = append(j.Stats, tracefile.Stats{Chain: ch, Hops: res.Hops, Queries: res.Lookups, Visited: res.Visited})
 		return nil
 	}
-	res, err := tracer.Account(ctx, ab, ac.chain, seeds, cfg)
+	res, err := v.forward(ctx, seeds, cfg)
 	if err != nil {
 		return fmt.Errorf("trace: %w", err)
 	}
@@ -361,30 +320,55 @@ func (iv *Investigation) traceAccount(ctx context.Context, ac *accountChain, j *
 	}
 	for _, d := range res.Deposits {
 		t := d.Transfer
-		j.Deposits = append(j.Deposits, tracefile.Deposit{Chain: ch, Exchange: d.Exchange, Address: enc(d.Address), Tx: ac.tx(t.TxHash),
-			Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Asset: iv.assetID(ctx, j, ac, t.Asset), Value: t.Amount.String(),
+		dj := tracefile.Deposit{Chain: ch, Exchange: d.Exchange, Address: enc(d.Address), Tx: v.tx(t.TxHash),
+			Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Asset: v.asset(t.Asset), Value: t.Amount.String(),
 			Victim: victimOf(d.Seed, func(i int) string { return seeds[i].Ref }), Haircut: d.Amounts.HaircutUnits().String(), FIFO: d.Amounts.FIFO.String(),
-			Poison: d.Amounts.Poison.String(), Hop: d.Hop, Evidence: d.Evidence})
+			Poison: d.Amounts.Poison.String(), Hop: d.Hop, Evidence: d.Evidence}
+		if v.utxo {
+			dj.Outpoint = d.Outpoint.String()
+		}
+		j.Deposits = append(j.Deposits, dj)
 		g.node(ch, enc(d.Address), d.Address, "deposit")
 	}
 	for _, p := range res.Poisoned {
 		t := p.Transfer
-		j.Poisoned = append(j.Poisoned, tracefile.Poisoned{Chain: ch, Exchange: p.Exchange, Address: enc(p.Address), Tx: ac.tx(t.TxHash),
-			Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Asset: iv.assetID(ctx, j, ac, t.Asset), Value: t.Amount.String(),
-			Hop: p.Hop, Evidence: p.Evidence, Victims: p.Seeds.Len(), Seeds: seedRanges(p.Seeds, base)})
+		pj := tracefile.Poisoned{Chain: ch, Exchange: p.Exchange, Address: enc(p.Address), Tx: v.tx(t.TxHash),
+			Position: t.Position, Height: t.Height, Time: formatTime(t.Time), Asset: v.asset(t.Asset), Value: t.Amount.String(),
+			Hop: p.Hop, Evidence: p.Evidence, Victims: p.Seeds.Len(), Seeds: seedRanges(p.Seeds, base)}
+		if v.utxo {
+			pj.Outpoint = p.Outpoint.String()
+		}
+		j.Poisoned = append(j.Poisoned, pj)
 		g.node(ch, enc(p.Address), p.Address, "deposit")
 	}
-	iv.clusterEvidence(ctx, ac, j.Deposits[depBase:], j.Poisoned[poisonBase:])
+	if v.evidence != nil {
+		v.evidence(j.Deposits[depBase:], j.Poisoned[poisonBase:])
+	}
 	mergedInto(j.Seeds[base:], res.Merged)
 	for _, s := range res.Stops {
-		sj := tracefile.Stop{Chain: ch, Reason: s.Reason, Where: enc(s.Address), Asset: iv.assetID(ctx, j, ac, s.Asset), Detail: s.Detail,
-			Haircut: s.Amounts.HaircutUnits().String(), FIFO: s.Amounts.FIFO.String()}
-		if s.Tx != (chains.Hash{}) {
-			sj.Tx = ac.tx(s.Tx)
+		sj := tracefile.Stop{Chain: ch, Reason: s.Reason, Asset: v.asset(s.Asset), Detail: s.Detail}
+		if v.utxo {
+			// A coin: its outpoint says where.
+			sj.Where = s.Outpoint.String()
+		} else {
+			sj.Where = enc(s.Address)
+			sj.Haircut, sj.FIFO = s.Amounts.HaircutUnits().String(), s.Amounts.FIFO.String()
+			if s.Tx != (chains.Hash{}) {
+				sj.Tx = v.tx(s.Tx)
+			}
 		}
 		j.Stops = append(j.Stops, sj)
 	}
-	j.Stats = append(j.Stats, tracefile.Stats{Chain: ch, Hops: res.Hops, Queries: res.Lookups, Visited: res.Visits, OtherShares: res.MergedShares})
+	for _, pc := range tracer.PeelChains(res.Flows) {
+		p := tracefile.PeelChain{Chain: ch, Steps: len(pc.Txs), Start: formatTime(pc.Rest[0].Transfer.Time), End: formatTime(pc.Rest[len(pc.Rest)-1].Transfer.Time)}
+		for i, h := range pc.Txs {
+			p.Txs = append(p.Txs, v.tx(h))
+			p.Rest = append(p.Rest, enc(pc.Rest[i].Transfer.To))
+			p.Peeled = append(p.Peeled, enc(pc.Peeled[i].Transfer.To))
+		}
+		j.PeelChains = append(j.PeelChains, p)
+	}
+	j.Stats = append(j.Stats, tracefile.Stats{Chain: ch, Hops: res.Hops, Queries: res.Lookups, Visited: res.Visited, OtherShares: res.MergedShares})
 	return nil
 }
 

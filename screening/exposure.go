@@ -3,7 +3,6 @@ package screening
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
@@ -32,7 +31,7 @@ type Exposure struct {
 // address histories, an account chain's transfers and tokens (both
 // stores keep them: store.Store).
 type ChainData interface {
-	tracer.Source
+	tracer.UTXOSource
 	tracer.AccountSource
 	AddressHistory(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]store.HistoryEntry, error)
 	Token(ctx context.Context, c chains.Chain, a chains.Address) (chains.Token, error)
@@ -42,7 +41,9 @@ type ChainData interface {
 // must keep the chain's transactions), attributing by l's labels.
 func (s *Screener) Exposures(ctx context.Context, st ChainData, l *List, c chains.Chain, a chains.Address, hops int) ([]Exposure, error) {
 	labeler := s.Labeler(ctx, l)(c)
-	out := []Exposure{}
+	var es []tracer.Exposure
+	var err error
+	native, decimals, format := "BTC", 8, func(a chains.Address) string { return string(a) }
 	switch c {
 	case chains.Bitcoin:
 		hist, err := st.AddressHistory(ctx, c, a, 0)
@@ -53,38 +54,38 @@ func (s *Screener) Exposures(ctx context.Context, st ChainData, l *List, c chain
 		for _, h := range hist {
 			seeds = append(seeds, chains.Outpoint{Hash: h.TxHash, Index: h.Vout})
 		}
-		es, err := tracer.Exposures(ctx, st, c, seeds, hops, labeler)
+		es, err = tracer.UTXOExposures(ctx, st, c, seeds, hops, labeler)
 		if err != nil {
 			return nil, err
-		}
-		for _, e := range es {
-			out = append(out, Exposure{Category: e.Category, Name: e.Name, Asset: "BTC", Decimals: 8, Sent: strconv.FormatInt(e.Sent, 10),
-				Received: strconv.FormatInt(e.Received, 10), SentSats: e.Sent, ReceivedSats: e.Received, MinHops: e.MinHops})
 		}
 	case chains.Ethereum, chains.Tron:
-		es, err := tracer.AccountExposures(ctx, st, c, a, hops, labeler)
+		es, err = tracer.AccountExposures(ctx, st, c, a, hops, labeler)
 		if err != nil {
 			return nil, err
 		}
-		native, decimals, format := "ETH", 18, ethereum.FormatAddress
+		native, decimals, format = "ETH", 18, ethereum.FormatAddress
 		if c == chains.Tron {
 			native, decimals, format = "TRX", 6, tron.FormatAsset
 		}
-		for _, e := range es {
-			x := Exposure{Category: e.Category, Name: e.Name, Asset: native, Decimals: decimals, Sent: e.Sent.String(), Received: e.Received.String(), MinHops: e.MinHops}
-			if e.Asset != "" {
-				x.Asset, x.Decimals = format(e.Asset), 0
-				if t, err := st.Token(ctx, c, e.Asset); err == nil {
-					if t.HasSymbol {
-						x.Asset = t.Symbol
-					}
-					x.Decimals = int(t.Decimals)
-				}
-			}
-			out = append(out, x)
-		}
 	default:
 		return nil, fmt.Errorf("exposure on %s is not supported", c)
+	}
+	out := []Exposure{}
+	for _, e := range es {
+		x := Exposure{Category: e.Category, Name: e.Name, Asset: native, Decimals: decimals, Sent: e.Sent.String(), Received: e.Received.String(), MinHops: e.MinHops}
+		if c == chains.Bitcoin {
+			x.SentSats, x.ReceivedSats = e.Sent.Int64(), e.Received.Int64()
+		}
+		if e.Asset != "" {
+			x.Asset, x.Decimals = format(e.Asset), 0
+			if t, err := st.Token(ctx, c, e.Asset); err == nil {
+				if t.HasSymbol {
+					x.Asset = t.Symbol
+				}
+				x.Decimals = int(t.Decimals)
+			}
+		}
+		out = append(out, x)
 	}
 	return out, nil
 }

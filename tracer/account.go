@@ -38,136 +38,6 @@ type AccountSource interface {
 	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error)
 }
 
-// AccountSeed is a victim payment on an account chain: one successful
-// transfer into the address the money is followed from.
-type AccountSeed struct {
-	Transfer chains.Transfer
-	Ref      string
-}
-
-// AccountConfig bounds a trace over an account chain.
-type AccountConfig struct {
-	Models []string // default haircut and FIFO
-	// MaxHops bounds the transfers followed from a seed (default
-	// DefaultMaxHops).
-	MaxHops int
-	// MinAmount per asset in base units ("" the native coin): money
-	// carrying less under every model is not followed (default
-	// DefaultMinAmount: 10^12 wei of the native coin, 1 unit of a token).
-	MinAmount map[chains.Address]*big.Int
-	// MaxNodes bounds the address-and-asset visits in all (default
-	// DefaultMaxNodes).
-	MaxNodes int
-	// MaxHistory: an address with more transfers than this is taken to be
-	// a service nobody has labeled (an exchange's hot wallet) and the trace
-	// stops there, saying so (default DefaultMaxHistory).
-	MaxHistory int
-	// Until: money moved after this time (Unix seconds; 0 none) is not
-	// followed.
-	Until int64
-	// StopAtLabeledSeeds: a seed paid to a labeled address is not followed
-	// (an exchange's: a deposit at hop 0; another service's: a stop), as a
-	// trace of victims' payments wants; exposure, which starts from the
-	// screened address's own receipts, leaves it off.
-	StopAtLabeledSeeds bool
-	// Together follows all seeds as one (the amounts of each deposit,
-	// flow and stop are then all seeds' together, under Seed 0): what
-	// exposure needs, at the cost of one seed's bookkeeping.
-	Together bool
-	Labels   Labeler
-	// SweepTargets labels the addresses a deposit address may be found
-	// sweeping into: those labeled in their own right (a hot wallet). A
-	// labeler that also attributes by cluster (Labels, usually) makes every
-	// payer of a deposit address look like one, since the deposit address
-	// is in its exchange's cluster. Nil: Labels.
-	SweepTargets Labeler
-	// Prefetch, when set, is given the addresses the trace is about to
-	// label before it labels them (see Config.Prefetch).
-	Prefetch func(as []chains.Address) error
-	// OnService is told of money reaching a labeled service other than an
-	// exchange (see Config.OnService).
-	OnService func(category, name string, hop int, a AccountAmounts)
-	// OnHop, when set, is told as each hop starts: its number, the
-	// addresses (and assets) in its frontier and the visits so far.
-	OnHop func(hop, frontier, visited int)
-}
-
-// AccountAmounts is what a transfer carries of a seed (or of all seeds
-// together), in the asset's base units, per model.
-type AccountAmounts struct {
-	Poison  *big.Int
-	Haircut *big.Rat
-	FIFO    *big.Int
-}
-
-// Units is the haircut amount rounded down to a base unit.
-func (a AccountAmounts) HaircutUnits() *big.Int {
-	if a.Haircut == nil {
-		return new(big.Int)
-	}
-	return new(big.Int).Quo(a.Haircut.Num(), a.Haircut.Denom())
-}
-
-// AccountDeposit is tainted money reaching an exchange: the transfer into
-// its deposit address.
-type AccountDeposit struct {
-	Seed     int
-	Transfer chains.Transfer // the transfer paying the deposit address
-	Address  chains.Address  // the deposit address
-	Hop      int
-	Exchange string
-	Evidence string
-	Amounts  AccountAmounts
-}
-
-// AccountFlow is one edge of the flow graph: a transfer of tainted money,
-// with what it carries of all seeds together per model.
-type AccountFlow struct {
-	Transfer chains.Transfer
-	Hop      int
-	Amounts  AccountAmounts
-}
-
-// AccountStop records where the trace stopped following money, and why.
-type AccountStop struct {
-	Address chains.Address
-	Asset   chains.Address
-	Tx      chains.Hash
-	Reason  string // unspent, max-hops, below-min-amount, service, mixer, max-nodes, max-history, after-until, fee, burnt
-	Detail  string
-	Amounts AccountAmounts
-}
-
-// AccountPoisoned is a deposit that poison reached: the transfer into an
-// exchange's deposit address and the set of seeds whose money touched it
-// on the way, whether or not any of it is still there under haircut or
-// FIFO (AccountDeposit lists those, per seed).
-type AccountPoisoned struct {
-	Transfer chains.Transfer
-	Address  chains.Address
-	Hop      int
-	Exchange string
-	Evidence string
-	Seeds    *SeedSet
-}
-
-// AccountResult is a trace over an account chain.
-type AccountResult struct {
-	Seeds []AccountSeed
-	// Deposits: one per seed and deposit transfer where haircut or FIFO
-	// carry that seed's money (Seed is Other for the merged remainder).
-	Deposits []AccountDeposit
-	// Poisoned: one per deposit transfer poison reached (poison model only).
-	Poisoned []AccountPoisoned
-	Stops    []AccountStop
-	Flows    []AccountFlow
-	// What haircut merged into the Other remainder.
-	Remainder
-	Hops    int
-	Lookups int // history queries: one per hop
-	Visits  int // address-and-asset visits
-}
-
 // taint is what one transfer, or one address's balance, carries of the
 // seeds: per seed, under each model.
 type taint struct {
@@ -216,8 +86,8 @@ func (t *taint) add(o *taint) {
 
 // amounts sums t over all seeds (the Other remainder included: FIFO
 // never merges, so only haircut holds one).
-func (t *taint) amounts(value *big.Int) AccountAmounts {
-	a := AccountAmounts{Poison: new(big.Int), Haircut: new(big.Rat), FIFO: new(big.Int)}
+func (t *taint) amounts(value *big.Int) Amounts {
+	a := Amounts{Poison: new(big.Int), Haircut: new(big.Rat), FIFO: new(big.Int)}
 	if t.poison.Len() > 0 {
 		a.Poison.Set(value)
 	}
@@ -235,12 +105,12 @@ func (t *taint) amounts(value *big.Int) AccountAmounts {
 // perSeed splits t by seed, in one pass: the seeds (Other among them,
 // for haircut) whose money haircut or FIFO carry, in ascending order, each with its
 // amounts (poison: the whole value when the seed's money touched it).
-func (t *taint) perSeed(value *big.Int) ([]int, map[int]AccountAmounts) {
-	per := map[int]AccountAmounts{}
-	get := func(s int) AccountAmounts {
+func (t *taint) perSeed(value *big.Int) ([]int, map[int]Amounts) {
+	per := map[int]Amounts{}
+	get := func(s int) Amounts {
 		a, ok := per[s]
 		if !ok {
-			a = AccountAmounts{Poison: new(big.Int), Haircut: new(big.Rat), FIFO: new(big.Int)}
+			a = Amounts{Poison: new(big.Int), Haircut: new(big.Rat), FIFO: new(big.Int)}
 			if t.poison.Has(s) {
 				a.Poison.Set(value)
 			}
@@ -328,8 +198,8 @@ type arrival struct {
 // Account traces seeds forward over an account chain's store, each asset
 // separately, hop by hop: one history query per hop for the whole
 // frontier.
-func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []AccountSeed, cfg AccountConfig) (*AccountResult, error) {
-	on, err := cfg.check()
+func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Seed, cfg Config) (*Result, error) {
+	on, err := cfg.check(c)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +214,7 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 		}
 		return new(big.Rat).SetInt(minFor(asset))
 	}
-	res := &AccountResult{Seeds: seeds, Remainder: Remainder{Merged: map[int]*big.Rat{}}}
+	res := &Result{Seeds: seeds, Remainder: Remainder{Merged: map[int]*big.Rat{}}}
 	frontier := map[holding]map[transferID]*arrival{}
 	addArrival := func(f map[holding]map[transferID]*arrival, tr chains.Transfer, t *taint, hop int) {
 		h := holding{tr.To, tr.Asset}
@@ -386,9 +256,9 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 			// A victim paying a known service directly: an exchange's
 			// deposit is the seed itself; any other service is a stop.
 			if cat == "exchange" {
-				res.deposit(tr, t, name, "labeled", 0)
+				res.depositTransfer(tr, t, name, "labeled", 0)
 			} else {
-				res.Stops = append(res.Stops, AccountStop{tr.To, tr.Asset, tr.TxHash, StopService, cat + ": " + name, t.amounts(tr.Amount)})
+				res.Stops = append(res.Stops, accountStop(tr.To, tr.Asset, tr.TxHash, StopService, cat+": "+name, t.amounts(tr.Amount)))
 			}
 			continue
 		}
@@ -413,14 +283,14 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 		if hop >= cfg.MaxHops {
 			for _, h := range hs {
 				for _, a := range frontier[h] {
-					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, StopMaxHops, fmt.Sprintf("after %d hops", cfg.MaxHops), a.t.amounts(a.tr.Amount)})
+					res.Stops = append(res.Stops, accountStop(h.addr, h.asset, a.tr.TxHash, StopMaxHops, fmt.Sprintf("after %d hops", cfg.MaxHops), a.t.amounts(a.tr.Amount)))
 				}
 			}
 			break
 		}
 		res.Hops = hop + 1
 		if cfg.OnHop != nil {
-			cfg.OnHop(hop+1, len(hs), res.Visits)
+			cfg.OnHop(hop+1, len(hs), res.Visited)
 		}
 		for _, h := range hs {
 			hc.want(h.addr)
@@ -450,57 +320,57 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 			arr := frontier[h]
 			if tooLong[h.addr] {
 				for _, a := range sortedArrivals(arr) {
-					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, StopMaxHistory,
-						fmt.Sprintf("more than %d transfers: a service nobody has labeled?", cfg.MaxHistory), a.t.amounts(a.tr.Amount)})
+					res.Stops = append(res.Stops, accountStop(h.addr, h.asset, a.tr.TxHash, StopMaxHistory,
+						fmt.Sprintf("more than %d transfers: a service nobody has labeled?", cfg.MaxHistory), a.t.amounts(a.tr.Amount)))
 				}
 				continue
 			}
-			if res.Visits >= cfg.MaxNodes {
+			if res.Visited >= cfg.MaxNodes {
 				for _, a := range sortedArrivals(arr) {
-					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, a.tr.TxHash, StopMaxNodes,
-						fmt.Sprintf("more than %d addresses visited", cfg.MaxNodes), a.t.amounts(a.tr.Amount)})
+					res.Stops = append(res.Stops, accountStop(h.addr, h.asset, a.tr.TxHash, StopMaxNodes,
+						fmt.Sprintf("more than %d addresses visited", cfg.MaxNodes), a.t.amounts(a.tr.Amount)))
 				}
 				continue
 			}
-			res.Visits++
+			res.Visited++
 			hist := histories[h.addr]
 			// An address that pays a labeled exchange wallet is that
 			// exchange's deposit address: what reached it is deposited.
 			if ex, via, ok := sweptInto(h.addr, hist, cfg.SweepTargets); ok {
 				for _, a := range sortedArrivals(arr) {
-					res.deposit(a.tr, a.t, ex, "swept into its labeled wallet in "+via.String(), a.hop)
+					res.depositTransfer(a.tr, a.t, ex, "swept into its labeled wallet in "+via.String(), a.hop)
 				}
 				continue
 			}
 			outs, left := replay(h, hist, arr, mergeBelow(h.asset), &res.Remainder)
 			if !left.empty() {
-				res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, chains.Hash{}, StopUnspent, "still held", left.amounts(new(big.Int))})
+				res.Stops = append(res.Stops, accountStop(h.addr, h.asset, chains.Hash{}, StopUnspent, "still held", left.amounts(new(big.Int))))
 			}
 			for _, o := range outs {
 				tr := o.tr
 				amts := o.t.amounts(tr.Amount)
 				switch {
 				case tr.Kind == chains.TransferFee:
-					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, tr.TxHash, StopFee, "paid for gas", amts})
+					res.Stops = append(res.Stops, accountStop(h.addr, h.asset, tr.TxHash, StopFee, "paid for gas", amts))
 					continue
 				case tr.To == "":
-					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, tr.TxHash, StopBurnt, tr.Kind.String(), amts})
+					res.Stops = append(res.Stops, accountStop(h.addr, h.asset, tr.TxHash, StopBurnt, tr.Kind.String(), amts))
 					continue
 				case cfg.Until > 0 && tr.Time > cfg.Until:
-					res.Stops = append(res.Stops, AccountStop{h.addr, h.asset, tr.TxHash, StopAfterUntil, "moved after the time window", amts})
+					res.Stops = append(res.Stops, accountStop(h.addr, h.asset, tr.TxHash, StopAfterUntil, "moved after the time window", amts))
 					continue
 				}
-				res.Flows = append(res.Flows, AccountFlow{Transfer: tr, Hop: o.hop + 1, Amounts: amts})
+				res.Flows = append(res.Flows, Flow{Transfer: tr, Hop: o.hop + 1, Amounts: amts})
 				if cat, name, ok := labelOf(cfg.Labels, tr.To); ok {
 					switch cat {
 					case "exchange":
-						res.deposit(tr, o.t, name, "labeled", o.hop+1)
+						res.depositTransfer(tr, o.t, name, "labeled", o.hop+1)
 					default:
 						reason := StopService
 						if cat == "mixer" {
 							reason = StopMixer
 						}
-						res.Stops = append(res.Stops, AccountStop{tr.To, h.asset, tr.TxHash, reason, cat + ": " + name, amts})
+						res.Stops = append(res.Stops, accountStop(tr.To, h.asset, tr.TxHash, reason, cat+": "+name, amts))
 						if cfg.OnService != nil {
 							cfg.OnService(cat, name, o.hop+1, amts)
 						}
@@ -508,7 +378,7 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 					continue
 				}
 				if o.t.maxUnits(on, tr.Amount).Cmp(minFor(h.asset)) < 0 {
-					res.Stops = append(res.Stops, AccountStop{tr.To, h.asset, tr.TxHash, StopBelowMinAmount, "carries less than " + minFor(h.asset).String() + " under every model", amts})
+					res.Stops = append(res.Stops, accountStop(tr.To, h.asset, tr.TxHash, StopBelowMinAmount, "carries less than "+minFor(h.asset).String()+" under every model", amts))
 					continue
 				}
 				addArrival(next, tr, o.t, o.hop+1)
@@ -516,8 +386,8 @@ func Account(ctx context.Context, src AccountSource, c chains.Chain, seeds []Acc
 		}
 		frontier = next
 	}
-	res.Deposits = mergeAccountDeposits(res.Deposits)
-	res.Poisoned = mergeAccountPoisoned(res.Poisoned)
+	res.Deposits = mergeDeposits(res.Deposits)
+	res.Poisoned = mergePoisoned(res.Poisoned)
 	return res, nil
 }
 
@@ -735,77 +605,22 @@ func appendSeg(q []fseg, s fseg) []fseg {
 	return append(q, s)
 }
 
-// deposit records t reaching an exchange by tr: a row per seed whose
+// depositTransfer records t reaching an exchange by tr: a row per seed whose
 // money haircut or FIFO carry, and the poison set.
-func (res *AccountResult) deposit(tr chains.Transfer, t *taint, exchange, evidence string, hop int) {
+func (res *Result) depositTransfer(tr chains.Transfer, t *taint, exchange, evidence string, hop int) {
 	ids, per := t.perSeed(tr.Amount)
 	for _, s := range ids {
-		res.Deposits = append(res.Deposits, AccountDeposit{Seed: s, Transfer: tr, Address: tr.To, Hop: hop, Exchange: exchange, Evidence: evidence,
+		res.Deposits = append(res.Deposits, Deposit{Seed: s, Transfer: tr, Address: tr.To, Hop: hop, Exchange: exchange, Evidence: evidence,
 			Amounts: per[s]})
 	}
 	if t.poison.Len() > 0 {
-		res.Poisoned = append(res.Poisoned, AccountPoisoned{Transfer: tr, Address: tr.To, Hop: hop, Exchange: exchange, Evidence: evidence, Seeds: t.poison})
+		res.Poisoned = append(res.Poisoned, Poisoned{Transfer: tr, Address: tr.To, Hop: hop, Exchange: exchange, Evidence: evidence, Seeds: t.poison})
 	}
 }
 
-// mergeAccountPoisoned joins the poison sets of one deposit transfer
-// (reached by several paths) and orders them by exchange, time.
-func mergeAccountPoisoned(ps []AccountPoisoned) []AccountPoisoned {
-	at := map[transferID]int{}
-	var out []AccountPoisoned
-	for _, p := range ps {
-		k := idOf(&p.Transfer)
-		if i, ok := at[k]; ok {
-			out[i].Seeds = union(out[i].Seeds, p.Seeds)
-			out[i].Hop = min(out[i].Hop, p.Hop)
-			continue
-		}
-		at[k] = len(out)
-		out = append(out, p)
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Exchange != out[j].Exchange {
-			return out[i].Exchange < out[j].Exchange
-		}
-		return before(&out[i].Transfer, &out[j].Transfer)
-	})
-	return out
-}
-
-// mergeAccountDeposits adds up the deposits of one seed by one transfer
-// (reached by several paths) and orders them by exchange, time, seed.
-func mergeAccountDeposits(ds []AccountDeposit) []AccountDeposit {
-	type key struct {
-		seed int
-		id   transferID
-	}
-	at := map[key]int{}
-	var out []AccountDeposit
-	for _, d := range ds {
-		k := key{d.Seed, idOf(&d.Transfer)}
-		i, ok := at[k]
-		if !ok {
-			at[k] = len(out)
-			out = append(out, d)
-			continue
-		}
-		m := &out[i].Amounts
-		m.FIFO = new(big.Int).Add(m.FIFO, d.Amounts.FIFO)
-		m.Haircut = new(big.Rat).Add(m.Haircut, d.Amounts.Haircut)
-		if d.Amounts.Poison.Cmp(m.Poison) > 0 {
-			m.Poison = d.Amounts.Poison
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Exchange != out[j].Exchange {
-			return out[i].Exchange < out[j].Exchange
-		}
-		if out[i].Transfer.Height != out[j].Transfer.Height {
-			return out[i].Transfer.Height < out[j].Transfer.Height
-		}
-		return out[i].Seed < out[j].Seed
-	})
-	return out
+// accountStop is the trace stopping at address a's holding of asset.
+func accountStop(a, asset chains.Address, tx chains.Hash, reason, detail string, amts Amounts) Stop {
+	return Stop{Address: a, Asset: asset, Tx: tx, Reason: reason, Detail: detail, Amounts: amts}
 }
 
 // FindAccountSeed finds the victim payment a case names: the successful
@@ -836,29 +651,4 @@ func FindAccountSeed(ctx context.Context, src AccountSource, c chains.Chain, h c
 	default:
 		return chains.Transfer{}, fmt.Errorf("transaction %s has %d transfers matching the seed: give the position (log index) or the address and amount", h, len(match))
 	}
-}
-
-// check fills in the defaults and checks the models.
-func (cfg *AccountConfig) check() (map[string]bool, error) {
-	if cfg.SweepTargets == nil {
-		cfg.SweepTargets = cfg.Labels
-	}
-	if cfg.MaxHops <= 0 {
-		cfg.MaxHops = DefaultMaxHops
-	}
-	if cfg.MaxNodes <= 0 {
-		cfg.MaxNodes = DefaultMaxNodes
-	}
-	if cfg.MaxHistory <= 0 {
-		cfg.MaxHistory = DefaultMaxHistory
-	}
-	return models(&cfg.Models)
-}
-
-// minFor is the least amount of an asset followed.
-func (cfg *AccountConfig) minFor(c chains.Chain, asset chains.Address) *big.Int {
-	if m := cfg.MinAmount[asset]; m != nil {
-		return m
-	}
-	return DefaultMinAmount(c, asset)
 }

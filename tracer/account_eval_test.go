@@ -66,11 +66,11 @@ func ethLabels(t testing.TB, dir string) (Labeler, chains.Address) {
 // evaluateETH traces the scenario's victim payments (ETH and the token,
 // each asset followed separately) knowing only the chain and labels.csv,
 // and scores the deposits reached against truth/exposures.csv.
-func evaluateETH(t *testing.T, dir string) (accuracy, *AccountResult) {
+func evaluateETH(t *testing.T, dir string) (accuracy, *Result) {
 	ctx := context.Background()
 	st := indexETH(t, dir)
 	labels, token := ethLabels(t, dir)
-	var seeds []AccountSeed
+	var seeds []Seed
 	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "victim_payments.csv")) {
 		h, err := chains.ParseHash(r["tx_hash"])
 		if err != nil {
@@ -86,12 +86,12 @@ func evaluateETH(t *testing.T, dir string) (accuracy, *AccountResult) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seeds = append(seeds, AccountSeed{Transfer: tr, Ref: r["victim_payment_id"]})
+		seeds = append(seeds, Seed{Transfer: tr, Ref: r["victim_payment_id"]})
 	}
 	// The truth drops a share under a gwei (a token unit): shares under
 	// that are merged into the other-victims remainder, no more.
 	minAmount := map[chains.Address]*big.Int{"": big.NewInt(1e9), token: big.NewInt(1)}
-	res, err := Account(ctx, st, chains.Ethereum, seeds, AccountConfig{Models: []string{Haircut, FIFO, Poison}, Labels: labels, MinAmount: minAmount})
+	res, err := Account(ctx, st, chains.Ethereum, seeds, Config{Models: []string{Haircut, FIFO, Poison}, Labels: labels, MinAmount: minAmount})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestAccuracyETH(t *testing.T) {
 	recall := float64(acc.found) / float64(max(acc.truth, 1))
 	precision := float64(acc.right) / float64(max(acc.ours, 1))
 	t.Logf("deposits: recall %.4f (%d of %d), precision %.4f (%d of %d); mean amount error: haircut %.2f, FIFO %.2f (gwei or token units); %d hops, %d history lookups, %d visits",
-		recall, acc.found, acc.truth, precision, acc.right, acc.ours, acc.haircutErr, acc.fifoErr, res.Hops, res.Lookups, res.Visits)
+		recall, acc.found, acc.truth, precision, acc.right, acc.ours, acc.haircutErr, acc.fifoErr, res.Hops, res.Lookups, res.Visited)
 	if acc.truth == 0 || recall < 0.95 || precision < 0.95 {
 		t.Fatalf("recall %.4f, precision %.4f: want >= 0.95", recall, precision)
 	}

@@ -26,31 +26,6 @@ import (
 // labeled address (an exchange's withdrawal, a mixer...), a coinbase, or
 // the hop limit.
 
-// Origin is where a backward trace stopped: money of a seed that came
-// from there.
-type Origin struct {
-	Seed     int
-	Outpoint chains.Outpoint // the coin the money was in
-	Address  chains.Address
-	Height   int64
-	Time     int64
-	Hop      int    // transactions back from the seed
-	Reason   string // labeled, coinbase, max-hops, max-nodes
-	Category string // of a labeled origin
-	Name     string
-	Amounts  Amounts
-}
-
-// BackResult is a backward trace.
-type BackResult struct {
-	Seeds   []Seed
-	Origins []Origin
-	Flows   []Flow // each input a seed's money came through, into the output it paid
-	Hops    int
-	Lookups int
-	Coins   int
-}
-
 // span is a run [lo, hi) of a coin's satoshis.
 type span struct{ lo, hi int64 }
 
@@ -64,14 +39,15 @@ type backCoin struct {
 	poison bool
 }
 
-// BitcoinBackward traces seeds backward through a UTXO chain's store: one
+// UTXOBackward traces seeds backward through a UTXO chain's store: one
 // read of the funding transactions a hop.
-func BitcoinBackward(ctx context.Context, src Source, c chains.Chain, seeds []Seed, cfg Config) (*BackResult, error) {
-	on, err := cfg.check()
+func UTXOBackward(ctx context.Context, src UTXOSource, c chains.Chain, seeds []Seed, cfg Config) (*Result, error) {
+	on, err := cfg.check(c)
 	if err != nil {
 		return nil, err
 	}
-	res := &BackResult{Seeds: seeds}
+	minAmount := cfg.minFor(c, "").Int64()
+	res := &Result{Seeds: seeds}
 	var frontier []*backCoin
 	for i, s := range seeds {
 		frontier = append(frontier, &backCoin{seed: i, op: s.Outpoint, poison: true})
@@ -105,10 +81,10 @@ func BitcoinBackward(ctx context.Context, src Source, c chains.Chain, seeds []Se
 				b.hair = new(big.Rat).SetInt64(out.Value)
 				b.fifo = []span{{0, out.Value}}
 			}
-			amts := b.amounts(out.Value)
 			origin := func(reason, cat, name string) {
-				res.Origins = append(res.Origins, Origin{Seed: b.seed, Outpoint: b.op, Address: out.Address(), Height: tx.Height, Time: tx.Time,
-					Hop: b.hop, Reason: reason, Category: cat, Name: name, Amounts: amts})
+				pay := chains.Transfer{Chain: c, Height: tx.Height, Time: tx.Time, TxHash: b.op.Hash, To: out.Address(), Amount: big.NewInt(out.Value), Success: true}
+				res.Origins = append(res.Origins, Origin{Seed: b.seed, Transfer: pay, Outpoint: b.op, Address: out.Address(),
+					Hop: b.hop, Reason: reason, Category: cat, Name: name, Amounts: b.amounts(out.Value)})
 			}
 			if round > 0 {
 				if cat, name, ok := labelOf(cfg.Labels, out.Address()); ok {
@@ -123,18 +99,19 @@ func BitcoinBackward(ctx context.Context, src Source, c chains.Chain, seeds []Se
 			case b.hop >= cfg.MaxHops:
 				origin(StopMaxHops, "", "")
 				continue
-			case res.Coins >= cfg.MaxNodes:
+			case res.Visited >= cfg.MaxNodes:
 				origin(StopMaxNodes, "", "")
 				continue
 			}
-			res.Coins++
+			res.Visited++
 			for _, pb := range b.back(tx) {
 				in := tx.Inputs[pb.op.Index]
 				pb.op = in.Prev
-				a := pb.amounts(in.Prevout.Value)
-				res.Flows = append(res.Flows, Flow{Tx: tx.Hash, Height: tx.Height, Time: tx.Time, Hop: pb.hop, From: []chains.Address{in.Prevout.Address()},
-					Inputs: []chains.Outpoint{in.Prev}, To: out.Address(), Output: b.op, Value: in.Prevout.Value, Haircut: a.Haircut, FIFO: a.FIFO, Poison: pb.poison})
-				if maxOf(on, a, in.Prevout.Value) < cfg.MinAmount {
+				// The flow is the input paying the output b's money is in.
+				pay := chains.Transfer{Chain: c, Height: tx.Height, Time: tx.Time, TxHash: tx.Hash, To: out.Address(), Amount: big.NewInt(in.Prevout.Value), Success: true}
+				res.Flows = append(res.Flows, Flow{Transfer: pay, Hop: pb.hop, Amounts: pb.amounts(in.Prevout.Value), From: []chains.Address{in.Prevout.Address()},
+					Inputs: []chains.Outpoint{in.Prev}, Output: b.op})
+				if pb.maxSats(on, in.Prevout.Value) < minAmount {
 					continue
 				}
 				next = append(next, pb)
@@ -151,27 +128,35 @@ func BitcoinBackward(ctx context.Context, src Source, c chains.Chain, seeds []Se
 	return res, nil
 }
 
-func maxOf(on map[string]bool, a Amounts, value int64) int64 {
+// maxSats is the most any enabled model says b carries of its seed, in
+// a coin of value.
+func (b *backCoin) maxSats(on map[string]bool, value int64) int64 {
 	var m int64
-	if on[Haircut] {
-		m = max(m, a.HaircutSats())
+	if on[Haircut] && b.hair != nil {
+		m = max(m, new(big.Int).Quo(b.hair.Num(), b.hair.Denom()).Int64())
 	}
 	if on[FIFO] {
-		m = max(m, a.FIFO)
+		m = max(m, b.fifoSats())
 	}
-	if on[Poison] && a.Poison > 0 {
+	if on[Poison] && b.poison {
 		m = max(m, value)
 	}
 	return m
 }
 
-func (b *backCoin) amounts(value int64) Amounts {
-	a := Amounts{Haircut: b.hair}
+func (b *backCoin) fifoSats() int64 {
+	var n int64
 	for _, s := range b.fifo {
-		a.FIFO += s.hi - s.lo
+		n += s.hi - s.lo
 	}
+	return n
+}
+
+// amounts is what b carries of its seed, in a coin of value.
+func (b *backCoin) amounts(value int64) Amounts {
+	a := Amounts{Poison: new(big.Int), Haircut: b.hair, FIFO: big.NewInt(b.fifoSats())}
 	if b.poison {
-		a.Poison = value
+		a.Poison.SetInt64(value)
 	}
 	return a
 }
@@ -246,29 +231,6 @@ func mergeBack(bs []*backCoin) []*backCoin {
 	return out
 }
 
-// AccountOrigin is where a backward trace over an account chain stopped.
-type AccountOrigin struct {
-	Seed     int
-	Transfer chains.Transfer // the transfer the money came in by
-	Address  chains.Address  // where it came from (Transfer.From; empty for rewards, withdrawals, mints)
-	Hop      int
-	Reason   string // labeled, reward, withdrawal, mint, pre-existing, max-hops, max-nodes, max-history
-	Category string
-	Name     string
-	Detail   string
-	Amounts  AccountAmounts
-}
-
-// AccountBackResult is a backward trace over an account chain.
-type AccountBackResult struct {
-	Seeds   []AccountSeed
-	Origins []AccountOrigin
-	Flows   []AccountFlow
-	Hops    int
-	Lookups int
-	Visits  int
-}
-
 // backItem is money of a seed moved by one transfer, going backward.
 type backItem struct {
 	seed   int
@@ -286,13 +248,13 @@ type bigSpan struct{ lo, hi *big.Int }
 // earlier receipts told apart, and the money is split over them as the
 // models say (haircut: by share of the balance; FIFO: by place in the
 // queue; poison: all). One history query a hop.
-func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, seeds []AccountSeed, cfg AccountConfig) (*AccountBackResult, error) {
-	on, err := cfg.check()
+func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, seeds []Seed, cfg Config) (*Result, error) {
+	on, err := cfg.check(c)
 	if err != nil {
 		return nil, err
 	}
 	minFor := func(asset chains.Address) *big.Int { return cfg.minFor(c, asset) }
-	res := &AccountBackResult{Seeds: seeds}
+	res := &Result{Seeds: seeds}
 	var frontier []*backItem
 	for i, s := range seeds {
 		tr := s.Transfer
@@ -305,7 +267,7 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 	hc := newHistories(src, c, cfg.MaxHistory)
 	histories, tooLong := hc.hist, hc.tooLong
 	origin := func(b *backItem, reason, cat, name string) {
-		res.Origins = append(res.Origins, AccountOrigin{Seed: b.seed, Transfer: b.tr, Address: b.tr.From, Hop: b.hop, Reason: reason,
+		res.Origins = append(res.Origins, Origin{Seed: b.seed, Transfer: b.tr, Address: b.tr.From, Hop: b.hop, Reason: reason,
 			Category: cat, Name: name, Amounts: b.amounts()})
 	}
 	for round := 0; len(frontier) > 0; round++ {
@@ -336,7 +298,7 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 				origin(b, StopMaxHops, "", "")
 				continue
 			}
-			if res.Visits >= cfg.MaxNodes {
+			if res.Visited >= cfg.MaxNodes {
 				origin(b, StopMaxNodes, "", "")
 				continue
 			}
@@ -372,7 +334,7 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 				}
 				continue
 			}
-			res.Visits++
+			res.Visited++
 			hist := histories[h.addr]
 			arr := map[transferID]*arrival{}
 			var receipts []chains.Transfer
@@ -458,8 +420,8 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 					pos = end
 				}
 				if pre.Sign() > 0 {
-					res.Origins = append(res.Origins, AccountOrigin{Seed: b.seed, Transfer: b.tr, Address: b.tr.From, Hop: b.hop, Reason: OriginPreExisting,
-						Detail: "held before the first indexed block", Amounts: AccountAmounts{Poison: new(big.Int), Haircut: new(big.Rat), FIFO: pre}})
+					res.Origins = append(res.Origins, Origin{Seed: b.seed, Transfer: b.tr, Address: b.tr.From, Hop: b.hop, Reason: OriginPreExisting,
+						Detail: "held before the first indexed block", Amounts: Amounts{Poison: new(big.Int), Haircut: new(big.Rat), FIFO: pre}})
 				}
 				if b.poison && on[Poison] {
 					t.poison.Each(func(col int) { part(col).poison = true })
@@ -467,7 +429,7 @@ func AccountBackward(ctx context.Context, src AccountSource, c chains.Chain, see
 				for _, col := range slices.Sorted(maps.Keys(parts)) {
 					p := parts[col]
 					a := p.amounts()
-					res.Flows = append(res.Flows, AccountFlow{Transfer: p.tr, Hop: p.hop, Amounts: a})
+					res.Flows = append(res.Flows, Flow{Transfer: p.tr, Hop: p.hop, Amounts: a})
 					if p.maxUnits(on).Cmp(minFor(h.asset)) < 0 {
 						continue
 					}
@@ -512,8 +474,8 @@ func bigMin(a, b *big.Int) *big.Int {
 	return b
 }
 
-func (b *backItem) amounts() AccountAmounts {
-	a := AccountAmounts{Poison: new(big.Int), Haircut: new(big.Rat), FIFO: new(big.Int)}
+func (b *backItem) amounts() Amounts {
+	a := Amounts{Poison: new(big.Int), Haircut: new(big.Rat), FIFO: new(big.Int)}
 	if b.hair != nil {
 		a.Haircut.Set(b.hair)
 	}

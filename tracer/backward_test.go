@@ -39,7 +39,7 @@ func TestBackwardBlock170(t *testing.T) {
 	tx170, _ := chains.ParseHash("f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16")
 	cb9, _ := chains.ParseHash("0437cd7f8525ceed2324359c2d0ba26006d92d856a9c20fa0241106ee5a597c9")
 	seeds := []Seed{{Outpoint: chains.Outpoint{Hash: tx170, Index: 0}, Ref: "hal"}, {Outpoint: chains.Outpoint{Hash: tx170, Index: 1}, Ref: "change"}}
-	res, err := BitcoinBackward(ctx, st, chains.Bitcoin, seeds, Config{Models: []string{Haircut, FIFO, Poison}})
+	res, err := UTXOBackward(ctx, st, chains.Bitcoin, seeds, Config{Models: []string{Haircut, FIFO, Poison}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,8 +48,8 @@ func TestBackwardBlock170(t *testing.T) {
 	}
 	for i, want := range []int64{10e8, 40e8} {
 		o := res.Origins[i]
-		if o.Seed != i || o.Outpoint != (chains.Outpoint{Hash: cb9}) || o.Reason != "coinbase" || o.Height != 9 || o.Hop != 1 ||
-			o.Amounts.FIFO != want || o.Amounts.HaircutSats() != want || o.Amounts.Poison != 50e8 {
+		if o.Seed != i || o.Outpoint != (chains.Outpoint{Hash: cb9}) || o.Reason != "coinbase" || o.Transfer.Height != 9 || o.Hop != 1 ||
+			o.Amounts.FIFO.Int64() != want || o.Amounts.HaircutUnits().Int64() != want || o.Amounts.Poison.Int64() != 50e8 {
 			t.Fatalf("origin %d: %+v (haircut %v), want block 9's coinbase with %d", i, o, o.Amounts.Haircut, want)
 		}
 	}
@@ -88,7 +88,7 @@ func TestBackwardConservation(t *testing.T) {
 		seeds = append(seeds, Seed{Outpoint: chains.Outpoint{Hash: h, Index: uint32(vout)}, Ref: r["victim_payment_id"]})
 		values[i], _ = strconv.ParseInt(r["value_sats"], 10, 64)
 	}
-	res, err := BitcoinBackward(ctx, st, chains.Bitcoin, seeds, Config{MinAmount: 1, MaxHops: 1000,
+	res, err := UTXOBackward(ctx, st, chains.Bitcoin, seeds, Config{MinAmount: map[chains.Address]*big.Int{"": big.NewInt(1)}, MaxHops: 1000,
 		Labels: func(a chains.Address) (string, string, bool) { l, ok := labels[a]; return l[0], l[1], ok }})
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestBackwardConservation(t *testing.T) {
 		if o.Reason == "max-hops" || o.Reason == "max-nodes" {
 			t.Fatalf("origin %+v: the trace was cut short", o)
 		}
-		fifo[o.Seed] += o.Amounts.FIFO
+		fifo[o.Seed] += o.Amounts.FIFO.Int64()
 		if hair[o.Seed] == nil {
 			hair[o.Seed] = new(big.Rat)
 		}
@@ -133,7 +133,7 @@ func TestAccountBackwardConservation(t *testing.T) {
 	dir := "../testdata/sim/eth"
 	st := indexETH(t, dir)
 	labels, token := ethLabels(t, dir)
-	var seeds []AccountSeed
+	var seeds []Seed
 	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "victim_payments.csv")) {
 		h, _ := chains.ParseHash(r["tx_hash"])
 		to, _ := ethereum.ParseAddress(r["to"])
@@ -146,9 +146,9 @@ func TestAccountBackwardConservation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seeds = append(seeds, AccountSeed{Transfer: tr, Ref: r["victim_payment_id"]})
+		seeds = append(seeds, Seed{Transfer: tr, Ref: r["victim_payment_id"]})
 	}
-	res, err := AccountBackward(ctx, st, chains.Ethereum, seeds, AccountConfig{MinAmount: map[chains.Address]*big.Int{"": big.NewInt(1), token: big.NewInt(1)},
+	res, err := AccountBackward(ctx, st, chains.Ethereum, seeds, Config{MinAmount: map[chains.Address]*big.Int{"": big.NewInt(1), token: big.NewInt(1)},
 		MaxHops: 1000, Labels: labels})
 	if err != nil {
 		t.Fatal(err)
@@ -196,15 +196,15 @@ func TestLabeledSeed(t *testing.T) {
 	as := func(cat string) Labeler {
 		return func(a chains.Address) (string, string, bool) { return cat, "Test", a == hal }
 	}
-	res, err := Bitcoin(ctx, st, chains.Bitcoin, seeds, Config{Labels: as("exchange"), StopAtLabeledSeeds: true})
-	if err != nil || len(res.Deposits) != 1 || res.Deposits[0].Hop != 0 || res.Deposits[0].Amounts.FIFO != 10e8 || len(res.Flows) != 0 {
+	res, err := UTXO(ctx, st, chains.Bitcoin, seeds, Config{Labels: as("exchange"), StopAtLabeledSeeds: true})
+	if err != nil || len(res.Deposits) != 1 || res.Deposits[0].Hop != 0 || res.Deposits[0].Amounts.FIFO.Int64() != 10e8 || len(res.Flows) != 0 {
 		t.Fatalf("seed at an exchange: %+v %v", res, err)
 	}
-	res, err = Bitcoin(ctx, st, chains.Bitcoin, seeds, Config{Labels: as("mixer"), StopAtLabeledSeeds: true})
+	res, err = UTXO(ctx, st, chains.Bitcoin, seeds, Config{Labels: as("mixer"), StopAtLabeledSeeds: true})
 	if err != nil || len(res.Deposits) != 0 || len(res.Stops) != 1 || res.Stops[0].Reason != "service" {
 		t.Fatalf("seed at a mixer: %+v %v", res, err)
 	}
-	res, err = Bitcoin(ctx, st, chains.Bitcoin, seeds, Config{Labels: as("exchange")})
+	res, err = UTXO(ctx, st, chains.Bitcoin, seeds, Config{Labels: as("exchange")})
 	if err != nil || len(res.Deposits) != 0 || len(res.Stops) != 1 || res.Stops[0].Reason != "unspent" {
 		t.Fatalf("seed followed: %+v %v", res, err)
 	}

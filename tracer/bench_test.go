@@ -33,7 +33,7 @@ var dbSeq atomic.Int64
 
 // traceStore is what the traces here read, from either store.
 type traceStore interface {
-	Source
+	UTXOSource
 	AccountSource
 	btc.Sink
 	eth.Sink
@@ -99,7 +99,7 @@ func btcScenario(tb testing.TB, st traceStore, scale int) ([]Seed, Labeler, int)
 
 // ethScenario is a generated Ethereum scenario indexed into st over
 // JSON-RPC, as a node would be read.
-func ethScenario(tb testing.TB, st traceStore, scale int) ([]AccountSeed, Labeler, int) {
+func ethScenario(tb testing.TB, st traceStore, scale int) ([]Seed, Labeler, int) {
 	w := sim.GenerateETH(sim.ETHConfig{Seed: 41, Scale: scale, Days: 2})
 	h, err := sim.NewETHHandler(w)
 	if err != nil {
@@ -120,7 +120,7 @@ func ethScenario(tb testing.TB, st traceStore, scale int) ([]AccountSeed, Labele
 	for _, l := range w.Labels {
 		labels[ethereum.Addr(l.Address)] = [2]string{l.Category, l.Label}
 	}
-	var seeds []AccountSeed
+	var seeds []Seed
 	for _, v := range w.Victims {
 		to, asset := ethereum.Addr(v.To), chains.Address("")
 		amt := big.NewInt(v.Amount)
@@ -133,7 +133,7 @@ func ethScenario(tb testing.TB, st traceStore, scale int) ([]AccountSeed, Labele
 		if err != nil {
 			tb.Fatal(err)
 		}
-		seeds = append(seeds, AccountSeed{Transfer: tr, Ref: strconv.Itoa(v.ID)})
+		seeds = append(seeds, Seed{Transfer: tr, Ref: strconv.Itoa(v.ID)})
 	}
 	txs := 0
 	for _, b := range w.Blocks {
@@ -153,19 +153,19 @@ func BenchmarkTrace(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/scale-%d", name, scale), func(b *testing.B) {
 				st := open()
 				seeds, labels, txs := btcScenario(b, st, scale)
-				counter := &countingSource{Source: st}
+				counter := &countingSource{UTXOSource: st}
 				var res *Result
 				var err error
 				for b.Loop() {
 					counter.spenders, counter.txs = 0, 0
-					res, err = Bitcoin(context.Background(), counter, chains.Bitcoin, seeds, Config{MaxHops: 10, ThroughMixers: true, Labels: labels})
+					res, err = UTXO(context.Background(), counter, chains.Bitcoin, seeds, Config{MaxHops: 10, ThroughMixers: true, Labels: labels})
 					if err != nil {
 						b.Fatal(err)
 					}
 				}
 				b.ReportMetric(float64(txs), "chain-txs")
 				b.ReportMetric(float64(counter.spenders+counter.txs)/float64(max(res.Hops, 1)), "queries/hop")
-				b.ReportMetric(float64(res.Coins), "coins")
+				b.ReportMetric(float64(res.Visited), "coins")
 			})
 		}
 	}
@@ -180,18 +180,18 @@ func BenchmarkTraceETH(b *testing.B) {
 				st := open()
 				seeds, labels, txs := ethScenario(b, st, scale)
 				counter := &countingAccounts{AccountSource: st}
-				var res *AccountResult
+				var res *Result
 				var err error
 				for b.Loop() {
 					counter.histories = 0
-					res, err = Account(context.Background(), counter, chains.Ethereum, seeds, AccountConfig{MaxHops: 10, Labels: labels})
+					res, err = Account(context.Background(), counter, chains.Ethereum, seeds, Config{MaxHops: 10, Labels: labels})
 					if err != nil {
 						b.Fatal(err)
 					}
 				}
 				b.ReportMetric(float64(txs), "chain-txs")
 				b.ReportMetric(float64(counter.histories)/float64(max(res.Hops, 1)), "queries/hop")
-				b.ReportMetric(float64(res.Visits), "visits")
+				b.ReportMetric(float64(res.Visited), "visits")
 			})
 		}
 	}
@@ -199,18 +199,18 @@ func BenchmarkTraceETH(b *testing.B) {
 
 // countingSource counts the store queries a trace makes.
 type countingSource struct {
-	Source
+	UTXOSource
 	spenders, txs int
 }
 
 func (c *countingSource) Txs(ctx context.Context, ch chains.Chain, hs []chains.Hash) ([]*chains.Tx, error) {
 	c.txs++
-	return c.Source.Txs(ctx, ch, hs)
+	return c.UTXOSource.Txs(ctx, ch, hs)
 }
 
 func (c *countingSource) Spenders(ctx context.Context, ch chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error) {
 	c.spenders++
-	return c.Source.Spenders(ctx, ch, ops)
+	return c.UTXOSource.Spenders(ctx, ch, ops)
 }
 
 type countingAccounts struct {
@@ -235,7 +235,7 @@ func TestSameTraceOnBothStores(t *testing.T) {
 	for i, name := range []string{"embedded", "clickhouse"} {
 		st := all[name]()
 		seeds, labels, _ := btcScenario(t, st, 1)
-		res, err := Bitcoin(context.Background(), st, chains.Bitcoin, seeds, Config{MaxHops: 10, ThroughMixers: true, Labels: labels, Models: []string{Haircut, FIFO, Poison}})
+		res, err := UTXO(context.Background(), st, chains.Bitcoin, seeds, Config{MaxHops: 10, ThroughMixers: true, Labels: labels, Models: []string{Haircut, FIFO, Poison}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +245,7 @@ func TestSameTraceOnBothStores(t *testing.T) {
 		}
 		est := all[name]()
 		aseeds, alabels, _ := ethScenario(t, est, 1)
-		ares, err := Account(context.Background(), est, chains.Ethereum, aseeds, AccountConfig{Labels: alabels, Models: []string{Haircut, FIFO, Poison}})
+		ares, err := Account(context.Background(), est, chains.Ethereum, aseeds, Config{Labels: alabels, Models: []string{Haircut, FIFO, Poison}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +266,7 @@ func TestSameTraceOnBothStores(t *testing.T) {
 		st := all[name]()
 		indexTron(t, st, shippedTron)
 		seeds, labels := tronCase(t, st, shippedTron)
-		res, err := Account(context.Background(), st, chains.Tron, seeds, AccountConfig{Labels: labels, Models: []string{Haircut, FIFO, Poison}})
+		res, err := Account(context.Background(), st, chains.Tron, seeds, Config{Labels: labels, Models: []string{Haircut, FIFO, Poison}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package tracer
 import (
 	"context"
 	"math"
+	"math/big"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -58,7 +59,7 @@ func evaluate(t *testing.T, dir string, minAmount int64) accuracy {
 		vout, _ := strconv.Atoi(r["vout"])
 		seeds = append(seeds, Seed{Outpoint: chains.Outpoint{Hash: h, Index: uint32(vout)}, Ref: r["victim_payment_id"]})
 	}
-	res, err := Bitcoin(ctx, st, chains.Bitcoin, seeds, Config{MinAmount: minAmount, ThroughMixers: true,
+	res, err := UTXO(ctx, st, chains.Bitcoin, seeds, Config{MinAmount: map[chains.Address]*big.Int{"": big.NewInt(minAmount)}, ThroughMixers: true,
 		Labels: func(a chains.Address) (string, string, bool) { l, ok := labels[a]; return l[0], l[1], ok }})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +82,7 @@ func evaluate(t *testing.T, dir string, minAmount int64) accuracy {
 		if d.Seed == Other {
 			continue // no victim's alone
 		}
-		ours[key{seeds[d.Seed].Ref, d.Outpoint}] = [2]int64{d.Amounts.HaircutSats(), d.Amounts.FIFO}
+		ours[key{seeds[d.Seed].Ref, d.Outpoint}] = [2]int64{d.Amounts.HaircutUnits().Int64(), d.Amounts.FIFO.Int64()}
 	}
 	for k, v := range truth {
 		if max(v[0], v[1]) < minAmount {
@@ -125,7 +126,7 @@ func evaluate(t *testing.T, dir string, minAmount int64) accuracy {
 	for _, pc := range pcs {
 		for _, f := range pc.Rest {
 			steps++
-			a := net.MustEncode(f.To)
+			a := net.MustEncode(f.Transfer.To)
 			// The rest goes on to the sender's own address: the scam's
 			// peel address, or a user's change (a wallet paying from its
 			// change again and again is a peel chain by its shape too).
@@ -139,7 +140,7 @@ func evaluate(t *testing.T, dir string, minAmount int64) accuracy {
 		}
 	}
 	acc.peelSteps, acc.peelRight, acc.peelFound, acc.peelTruth = steps, right, len(found), truthPeel
-	t.Logf("%s: %d hops, %d coins followed, %d store queries; %d peel chains", dir, res.Hops, res.Coins, res.Lookups, len(pcs))
+	t.Logf("%s: %d hops, %d coins followed, %d store queries; %d peel chains", dir, res.Hops, res.Visited, res.Lookups, len(pcs))
 	return acc
 }
 

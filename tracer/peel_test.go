@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"math/big"
 	"testing"
 
 	"github.com/fundtrace/fundtrace/chains"
@@ -13,8 +14,8 @@ func TestPeelChainsManySeeds(t *testing.T) {
 	op := func(tx byte, i uint32) chains.Outpoint { return chains.Outpoint{Hash: chains.Hash{tx}, Index: i} }
 	step := func(tx byte, in chains.Outpoint, rest, paid int64) []Flow {
 		return []Flow{
-			{Tx: chains.Hash{tx}, Peel: true, Inputs: []chains.Outpoint{in}, Output: op(tx, 0), Value: rest},
-			{Tx: chains.Hash{tx}, Peel: true, Inputs: []chains.Outpoint{in}, Output: op(tx, 1), Value: paid},
+			{Transfer: chains.Transfer{TxHash: chains.Hash{tx}, Amount: big.NewInt(rest)}, Peel: true, Inputs: []chains.Outpoint{in}, Output: op(tx, 0)},
+			{Transfer: chains.Transfer{TxHash: chains.Hash{tx}, Amount: big.NewInt(paid)}, Peel: true, Inputs: []chains.Outpoint{in}, Output: op(tx, 1)},
 		}
 	}
 	var one []Flow
@@ -24,7 +25,7 @@ func TestPeelChainsManySeeds(t *testing.T) {
 	two := append(append([]Flow{}, one...), one...) // the second victim's flows of the same outputs
 	for name, flows := range map[string][]Flow{"one victim": one, "two victims": two} {
 		pcs := PeelChains(flows)
-		if len(pcs) != 1 || len(pcs[0].Txs) != 3 || pcs[0].Rest[2].Value != 700 || pcs[0].Peeled[0].Value != 100 {
+		if len(pcs) != 1 || len(pcs[0].Txs) != 3 || pcs[0].Rest[2].Transfer.Amount.Int64() != 700 || pcs[0].Peeled[0].Transfer.Amount.Int64() != 100 {
 			t.Errorf("%s: %+v", name, pcs)
 		}
 	}

@@ -72,14 +72,14 @@ func (c accountChain) TransfersOf(_ context.Context, _ chains.Chain, as []chains
 
 func coins(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(1e18)) }
 
-func handAccountChain() (accountChain, []AccountSeed) {
+func handAccountChain() (accountChain, []Seed) {
 	tr := func(h byte, height int64, from, to string, n int64) chains.Transfer {
 		return chains.Transfer{Chain: chains.Ethereum, Height: height, Time: height * 12, TxHash: chains.Hash{h}, Kind: chains.TransferNative,
 			From: chains.Address(from), To: chains.Address(to), Amount: coins(n), Success: true}
 	}
 	c := accountChain{tr(1, 1, "V1", "H1", 10), tr(2, 2, "V2", "H1", 30), tr(3, 3, "V3", "H2", 20),
 		tr(4, 4, "H1", "D1", 8), tr(5, 5, "H1", "H2", 32), tr(6, 6, "H2", "D2", 52), tr(7, 7, "D1", "W", 8), tr(8, 8, "D2", "W", 52)}
-	return c, []AccountSeed{{Transfer: c[0], Ref: "v1"}, {Transfer: c[1], Ref: "v2"}, {Transfer: c[2], Ref: "v3"}}
+	return c, []Seed{{Transfer: c[0], Ref: "v1"}, {Transfer: c[1], Ref: "v2"}, {Transfer: c[2], Ref: "v3"}}
 }
 
 // handRuns are the traces run on the hand-checked case: without poison,
@@ -116,7 +116,7 @@ func checkHand(t *testing.T, run int, got []handCase, nPoisoned int, poisoned fu
 func TestPoisonPerDepositAccount(t *testing.T) {
 	c, seeds := handAccountChain()
 	for i, r := range handRuns {
-		cfg := AccountConfig{Models: r.models, Labels: handLabels}
+		cfg := Config{Models: r.models, Labels: handLabels}
 		if r.min > 0 {
 			cfg.MinAmount = map[chains.Address]*big.Int{"": coins(r.min)}
 		}
@@ -213,13 +213,17 @@ func TestPoisonPerDepositUTXO(t *testing.T) {
 	// 1's 2 and victim 2's 30 and only then victim 3's 20 — the same
 	// amounts as the account chain's, whose queue order differs.
 	for i, r := range handRuns {
-		res, err := Bitcoin(context.Background(), u, chains.Bitcoin, seeds, Config{Models: r.models, Labels: handLabels, MinAmount: r.min * 1e8})
+		cfg := Config{Models: r.models, Labels: handLabels}
+		if r.min > 0 {
+			cfg.MinAmount = map[chains.Address]*big.Int{"": big.NewInt(r.min * 1e8)}
+		}
+		res, err := UTXO(context.Background(), u, chains.Bitcoin, seeds, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got []handCase
 		for _, d := range res.Deposits {
-			got = append(got, handCase{string(d.Address), d.Seed, d.Amounts.HaircutSats() / 1e8, d.Amounts.FIFO / 1e8})
+			got = append(got, handCase{string(d.Address), d.Seed, d.Amounts.HaircutUnits().Int64() / 1e8, d.Amounts.FIFO.Int64() / 1e8})
 		}
 		checkHand(t, i, got, len(res.Poisoned), func(i int) (string, *SeedSet) { return string(res.Poisoned[i].Address), res.Poisoned[i].Seeds },
 			res.MergedShares, res.Merged, big.NewRat(1e8, 1))

@@ -96,13 +96,13 @@ func (s *SeedSet) Each(f func(seed int)) {
 }
 
 // Other stands for the seeds whose haircut shares were merged into one
-// remainder (see AccountConfig.MinAmount and Config.MinAmount): in a
+// remainder (see Config.MinAmount): in a
 // deposit's or a result's seed field it is "other victims" together.
 const Other = -2
 
 // Remainder is what a trace merged into the Other remainder: per seed,
 // the haircut share moved there (base units, exact), and how many shares
-// were moved (see Config.MinAmount and AccountConfig.MinAmount).
+// were moved (see Config.MinAmount).
 type Remainder struct {
 	Merged       map[int]*big.Rat
 	MergedShares int

@@ -40,7 +40,7 @@ func indexTron(t testing.TB, st trx.Sink, dir string) {
 
 // tronCase reads the scenario's labels.csv and its victim payments as
 // seeds, found in st.
-func tronCase(t testing.TB, st AccountSource, dir string) ([]AccountSeed, Labeler) {
+func tronCase(t testing.TB, st AccountSource, dir string) ([]Seed, Labeler) {
 	t.Helper()
 	known := map[chains.Address][2]string{}
 	for _, r := range csvtest.Read(t, filepath.Join(dir, "labels.csv")) {
@@ -51,7 +51,7 @@ func tronCase(t testing.TB, st AccountSource, dir string) ([]AccountSeed, Labele
 		known[a] = [2]string{r["category"], r["label"]}
 	}
 	labels := func(a chains.Address) (string, string, bool) { l, ok := known[a]; return l[0], l[1], ok }
-	var seeds []AccountSeed
+	var seeds []Seed
 	for _, r := range csvtest.Read(t, filepath.Join(dir, sim.TruthDir, "victim_payments.csv")) {
 		h, err := chains.ParseHash(r["tx_hash"])
 		if err != nil {
@@ -67,7 +67,7 @@ func tronCase(t testing.TB, st AccountSource, dir string) ([]AccountSeed, Labele
 		if err != nil {
 			t.Fatal(err)
 		}
-		seeds = append(seeds, AccountSeed{Transfer: tr, Ref: r["victim_payment_id"]})
+		seeds = append(seeds, Seed{Transfer: tr, Ref: r["victim_payment_id"]})
 	}
 	return seeds, labels
 }
@@ -88,7 +88,7 @@ func TestAccuracyTron(t *testing.T) {
 	seeds, labels := tronCase(t, st, shippedTron)
 	// The truth drops a share under one base unit, as this trace does.
 	minAmount := map[chains.Address]*big.Int{"": big.NewInt(1), tron.USDT: big.NewInt(1)}
-	res, err := Account(ctx, st, chains.Tron, seeds, AccountConfig{Models: []string{Haircut, FIFO, Poison}, Labels: labels, MinAmount: minAmount})
+	res, err := Account(ctx, st, chains.Tron, seeds, Config{Models: []string{Haircut, FIFO, Poison}, Labels: labels, MinAmount: minAmount})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestAccuracyTron(t *testing.T) {
 	precision := float64(right) / float64(max(nOurs, 1))
 	hcRel, ffRel := hcErr/max(hcSum, 1), ffErr/max(ffSum, 1)
 	t.Logf("TRON deposits: recall %.4f (%d of %d), precision %.4f (%d of %d); amount error: haircut %.4f %%, FIFO %.4f %%; %d hops, %d history lookups, %d visits",
-		recall, found, len(truth), precision, right, nOurs, 100*hcRel, 100*ffRel, res.Hops, res.Lookups, res.Visits)
+		recall, found, len(truth), precision, right, nOurs, 100*hcRel, 100*ffRel, res.Hops, res.Lookups, res.Visited)
 	if len(truth) < 50 || recall < 0.95 || precision < 0.95 {
 		t.Fatalf("recall %.4f, precision %.4f over %d true deposits: want >= 0.95", recall, precision, len(truth))
 	}

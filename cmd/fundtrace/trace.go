@@ -169,10 +169,11 @@ func runTrace(c *cli.Context) error {
 func traceModelFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "model", Value: "haircut,fifo", Usage: "taint models: haircut, fifo, poison (comma-separated)"},
-		&cli.IntFlag{Name: "max-hops", Value: tracer.DefaultMaxHops, Usage: "most transactions (transfers on Ethereum) to follow money through"},
-		&cli.StringFlag{Name: "min-amount", Usage: fmt.Sprintf("do not follow money carrying less than this many base units (satoshis, wei, token units) under every model, and merge haircut shares under it into one %q remainder", tracefile.OtherVictims),
-			DefaultText: fmt.Sprintf("%s sat, %s wei, %s token unit", tracer.DefaultMinAmount(chains.Bitcoin, ""), tracer.DefaultMinAmount(chains.Ethereum, ""), tracer.DefaultMinAmount(chains.Ethereum, "0x"))},
-		&cli.IntFlag{Name: "max-nodes", Value: tracer.DefaultMaxNodes, Usage: "most coins (Bitcoin) or addresses (Ethereum) to follow in all"},
+		&cli.IntFlag{Name: "max-hops", Value: tracer.DefaultMaxHops, Usage: "most transactions (transfers on Ethereum and TRON) to follow money through"},
+		&cli.StringFlag{Name: "min-amount", Usage: fmt.Sprintf("do not follow money carrying less than this many base units (satoshis, wei, sun, token units; at least 1) under every model, and merge haircut shares under it into one %q remainder", tracefile.OtherVictims),
+			DefaultText: fmt.Sprintf("%s sat, %s wei, %s sun, %s token unit", tracer.DefaultMinAmount(chains.Bitcoin, ""), tracer.DefaultMinAmount(chains.Ethereum, ""),
+				tracer.DefaultMinAmount(chains.Tron, ""), tracer.DefaultMinAmount(chains.Ethereum, "0x"))},
+		&cli.IntFlag{Name: "max-nodes", Value: tracer.DefaultMaxNodes, Usage: "most coins (Bitcoin) or addresses (Ethereum, TRON) to follow in all"},
 		&cli.BoolFlag{Name: "through-mixers", Usage: "follow money through CoinJoins (haircut and FIFO carry on) instead of stopping there"},
 	}
 }
