@@ -24,8 +24,8 @@ demo: build
 	$(BIN) --store $(STORE)-sim cluster
 	$(BIN) --store $(STORE)-sim labels import $(SCENARIO)/labels.csv
 	$(BIN) --store $(STORE)-sim trace --case $(SCENARIO)/case.csv --through-mixers --out $(STORE)-trace.json
-	$(BIN) freeze --trace $(STORE)-trace.json --out $(STORE)-freeze --force
-	$(BIN) --store $(STORE)-sim report --trace $(STORE)-trace.json --out $(STORE)-report --force --case-ref "shipped scenario"
+	$(BIN) freeze --trace $(STORE)-trace.json --out $(STORE)-freeze --force --case-info $(SCENARIO)/case-info.yaml --prices $(SCENARIO)/prices.csv
+	$(BIN) --store $(STORE)-sim report --trace $(STORE)-trace.json --out $(STORE)-report --force --case-info $(SCENARIO)/case-info.yaml --prices $(SCENARIO)/prices.csv
 	$(BIN) --store $(STORE) index btc --blocks testdata/btc/blocks
 	$(BIN) --store $(STORE) status
 	$(BIN) --store $(STORE) show tx f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16

@@ -18,10 +18,14 @@ var update = flag.Bool("update", false, "rewrite the golden files from this buil
 // against the trace below, figure by figure:
 //   - transactions.csv: the 1.5 BTC flow at hop 1 carries 0.5 BTC haircut
 //     and 0.4 BTC FIFO; BTC at 40,000 USD on 2024-01-04 (the price file)
-//     makes them 20000.00 and 16000.00 USD; the hop-2 flow on 2024-01-05,
-//     a day without a price, says missing.
-//   - freeze/Exchange_X.csv: victim v1's deposit of 0.2 BTC haircut and
-//     0.1 BTC FIFO on 2024-01-04: 8000.00 and 4000.00 USD.
+//     makes them 20000.00 and 16000.00 USD, price_status priced; the
+//     hop-2 flow on 2024-01-05, a day without a price, has empty USD
+//     cells and "no BTC price for 2024-01-05". The first flow came from
+//     two addresses: its from cell is empty, sources 2, and
+//     flow_sources.csv has one row for each (flow 1); the second from one.
+//   - deposits.csv and freeze/Exchange_X.csv (the same columns): victim
+//     v1's deposit of 0.25 BTC carrying 0.2 BTC haircut and 0.1 BTC FIFO on
+//     2024-01-04: 8000.00 and 4000.00 USD; 8 decimals; hop 3.
 //
 // A change in a column's name, order or format fails here: scripts and
 // compliance desks read these files.
@@ -56,10 +60,10 @@ func TestGoldenCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "bundle")
-	if _, err := Write(out, Input{Trace: tr, TraceBytes: b, Prices: pt, Info: Info{Version: "test"}}); err != nil {
+	if _, err := Write(out, Input{TraceBytes: b, Prices: pt, Date: "2024-02-01", Info: Info{Version: "test"}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"transactions.csv", "freeze/Exchange_X.csv"} {
+	for _, f := range []string{"transactions.csv", "flow_sources.csv", "deposits.csv", "freeze/Exchange_X.csv"} {
 		got, err := os.ReadFile(filepath.Join(out, f))
 		if err != nil {
 			t.Fatal(err)

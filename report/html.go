@@ -11,40 +11,76 @@ import (
 //go:embed report.html.tmpl
 var htmlTemplate string
 
-var funcs = template.FuncMap{
-	"f1":  func(f float64) string { return fmt.Sprintf("%.1f", f) },
-	"add": func(a, b int) int { return a + b },
-	"fill": func(kind string) string {
-		switch kind {
-		case "victim":
-			return "#fde2e1"
-		case "seed":
-			return "#fff1c6"
-		case "deposit":
-			return "#d8ecff"
-		case "exchange":
-			return "#bfe3c6"
-		}
-		return "#f2f2f2"
-	},
-	"missing": func(s string) string {
-		if s == "" {
-			return "missing"
-		}
-		return s
-	},
-	"join": strings.Join,
+func htmlFuncs(m *model) template.FuncMap {
+	l := m.L
+	const left, width, height = 45.0, 840.0, 160.0
+	return template.FuncMap{
+		"T":  func(s string, a ...any) string { return l.T(s, a...) },
+		"f1": func(f float64) string { return fmt.Sprintf("%.1f", f) },
+		"f2": fmtNum,
+		"fill": func(kind string) string {
+			switch kind {
+			case "victims":
+				return "#fde2e1"
+			case "seed":
+				return "#fff1c6"
+			case "peel":
+				return "#ebe1fa"
+			case "service":
+				return "#ffe4c8"
+			case "exchange":
+				return "#bfe3c6"
+			}
+			return "#f2f2f2"
+		},
+		"missing": func(s string) string {
+			if s == "" {
+				return l.T("no price")
+			}
+			return s
+		},
+		"usd": func(mo Money) string { return usd(l, mo) },
+		"moneys": func(ms []Money) string {
+			var out []string
+			for _, p := range ms {
+				out = append(out, p.Text+" ("+usd(l, p)+")")
+			}
+			return strings.Join(out, "; ")
+		},
+		"join":   strings.Join,
+		"models": func(ms []string) string { return modelNames(l, ms) },
+		"day":    day,
+		"bw":     func(n int) string { return fmt.Sprintf("%.2f", width/float64(n)*0.4) },
+		"bx": func(i, n, j int) string {
+			bw := width / float64(n)
+			return fmt.Sprintf("%.2f", left+float64(i)*bw+bw*0.1+float64(j)*bw*0.4)
+		},
+		"by": func(v, mx float64) string { return fmt.Sprintf("%.2f", 170-height*v/mx) },
+		"bh": func(v, mx float64) string { return fmt.Sprintf("%.2f", height*v/mx) },
+		"tick": func(i, n int) bool {
+			step := max(1, (n+7)/8)
+			return i%step == 0
+		},
+	}
 }
 
-// renderHTML writes report.html: one file, its style inline, the graph
+// htmlData is the model with what only the HTML shows.
+type htmlData struct {
+	*model
+	Contact     []string
+	Limitations []string
+	Files       [][]string
+}
+
+// renderHTML writes report.html: one file, its style inline, the graphs
 // as inline SVG; it loads nothing from anywhere.
 func renderHTML(m *model) ([]byte, error) {
-	t, err := template.New("report").Funcs(funcs).Parse(htmlTemplate)
+	t, err := template.New("report").Funcs(htmlFuncs(m)).Parse(htmlTemplate)
 	if err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, m); err != nil {
+	if err := t.Execute(&b, htmlData{model: m, Contact: m.Case.contact(), Limitations: limitations(m), Files: dataFiles(m)}); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil

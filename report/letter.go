@@ -3,35 +3,67 @@ package report
 import (
 	"bytes"
 	_ "embed"
+	"strings"
 	"text/template"
 )
 
 // DefaultLetter is the freezing-request letter's text; users pass their
-// own with fundtrace report --letter FILE. The fields: .Exchange, .Date,
-// .CaseRef, .Victims (how many), .First, .Last, .Addresses (each .Chain,
-// .Address, .Deposits, .First, .Last, .Haircut and .FIFO: lists of
-// amounts with .Text and .USD), .Deposits (each .Time, .Height, .Tx,
-// .Where, .Address, .Victim, .Evidence, .Haircut, .FIFO).
+// own with fundtrace report --letter FILE (docs/reports.md lists the
+// fields). T translates a sentence into the report's language; lines
+// starting "! " are set in bold, "# " as headings, "- " in a fixed-width
+// font.
 //
 //go:embed letter.tmpl
 var DefaultLetter string
 
 type letterData struct {
-	Exchange, Date, CaseRef, First, Last string
-	Victims                              int
-	Addresses                            []addressRow
-	Deposits                             []depositRow
+	Exchange, Date, First, Last string
+	Case                        CaseInfo
+	Contact                     []string
+	Victims                     int
+	Asks                        []string
+	Addresses                   []addressRow
+	Payments                    []paymentRow
+}
+
+// letterFuncs are the functions a letter template may call.
+func letterFuncs(l *lang) template.FuncMap {
+	return template.FuncMap{
+		"T":   func(s string, a ...any) string { return l.T(s, a...) },
+		"inc": func(i int) int { return i + 1 },
+		"money": func(ms []Money) string {
+			var out []string
+			for _, m := range ms {
+				out = append(out, m.Text+" ("+usd(l, m)+")")
+			}
+			return strings.Join(out, ", ")
+		},
+		"amount": func(m Money) string { return m.Text + " (" + usd(l, m) + ")" },
+		"day":    day,
+	}
+}
+
+// LetterTemplate parses a letter template (text/template, with the
+// functions the default letter uses).
+func LetterTemplate(name, text string) (*template.Template, error) {
+	return template.New(name).Funcs(letterFuncs(&lang{})).Parse(text)
 }
 
 func letterText(m *model, ex exchangeRow, t *template.Template) (string, error) {
+	var err error
 	if t == nil {
-		var err error
-		if t, err = template.New("letter").Parse(DefaultLetter); err != nil {
-			return "", err
+		t, err = template.New("letter").Funcs(letterFuncs(m.L)).Parse(DefaultLetter)
+	} else {
+		t, err = t.Clone()
+		if err == nil {
+			t = t.Funcs(letterFuncs(m.L))
 		}
 	}
+	if err != nil {
+		return "", err
+	}
 	var b bytes.Buffer
-	err := t.Execute(&b, letterData{Exchange: ex.Name, Date: m.Date, CaseRef: m.CaseRef, First: ex.First, Last: ex.Last,
-		Victims: len(ex.Victims), Addresses: ex.Addresses, Deposits: ex.Deposits})
+	err = t.Execute(&b, letterData{Exchange: ex.Name, Date: m.Date, Case: m.Case, Contact: m.Case.contact(), First: day(ex.First), Last: day(ex.Last),
+		Victims: ex.Victims, Asks: Asks, Addresses: ex.Addresses, Payments: ex.Payments})
 	return b.String(), err
 }

@@ -267,6 +267,11 @@ func Parse(b []byte, name string) (*Trace, error) {
 // order of the file. A nil function leaves its section to be collected
 // into the Trace that Scan returns; an error from one ends the scan.
 type Handler struct {
+	// Start, when set, is given the trace's short head (schema,
+	// direction, models, params, assets, seeds: what comes before the
+	// long sections) as the first long section begins, so that a reader
+	// can set up what it handles them with.
+	Start    func(*Trace) error
 	Node     func(Node) error
 	Flow     func(Flow) error
 	Deposit  func(Deposit) error
@@ -303,6 +308,7 @@ func Scan(r io.Reader, name string, h Handler) (*Trace, error) {
 	var t Trace
 	v1 := false
 	var conv *v1Poison
+	started := false
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -311,6 +317,15 @@ func Scan(r io.Reader, name string, h Handler) (*Trace, error) {
 		key, _ := tok.(string)
 		if t.Schema == "" && key != "schema" {
 			return nil, fmt.Errorf("%s: not a trace file: its first field is %q, not the schema (want %s)", name, key, Schema)
+		}
+		switch key {
+		case "nodes", "flows", "deposits", "poisoned_deposits", "stops":
+			if !started && h.Start != nil {
+				if err := h.Start(&t); err != nil {
+					return nil, fmt.Errorf("%s: %w", name, err)
+				}
+			}
+			started = true
 		}
 		switch key {
 		case "schema":

@@ -70,7 +70,26 @@ func TestScanStreamsSections(t *testing.T) {
 	if flows != 1 || deps != 2 || pois != 1 || tr.Flows != nil || tr.Deposits != nil || tr.Poisoned != nil || len(tr.Seeds) != 2 {
 		t.Errorf("streamed %d flows, %d deposits, %d poisoned; collected %d, %d, %d", flows, deps, pois, len(tr.Flows), len(tr.Deposits), len(tr.Poisoned))
 	}
+	// Start: once, before the first long section, with the head read.
+	starts := 0
+	flows = 0
+	_, err = Scan(bytes.NewReader(b), "x.json", Handler{
+		Start: func(h *Trace) error {
+			starts++
+			if len(h.Seeds) != 2 || h.Assets["BTC"].Decimals != 8 || h.Params.MaxHops != 50 || flows != 0 {
+				t.Errorf("Start saw %+v after %d flows", h, flows)
+			}
+			return nil
+		},
+		Flow: func(Flow) error { flows++; return nil },
+	})
+	if err != nil || starts != 1 {
+		t.Errorf("Start called %d times: %v", starts, err)
+	}
 	stop := errors.New("enough")
+	if _, err := Scan(bytes.NewReader(b), "x.json", Handler{Start: func(*Trace) error { return stop }}); !errors.Is(err, stop) {
+		t.Errorf("Start's error: %v", err)
+	}
 	if _, err := Scan(bytes.NewReader(b), "x.json", Handler{Flow: func(Flow) error { return stop }}); !errors.Is(err, stop) {
 		t.Errorf("handler's error: %v", err)
 	}

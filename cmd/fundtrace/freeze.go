@@ -1,18 +1,14 @@
 package main
 
 import (
-	"encoding/csv"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/fundtrace/fundtrace/investigate"
+	"github.com/fundtrace/fundtrace/prices"
 	"github.com/fundtrace/fundtrace/report"
 	"github.com/fundtrace/fundtrace/tracefile"
 )
@@ -21,30 +17,29 @@ func freezeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "freeze",
 		Usage:     "turn a trace into one freezing request per exchange (CSV and JSON)",
-		UsageText: "fundtrace freeze --trace trace.json --out DIR [--force] [--json]",
+		UsageText: "fundtrace freeze --trace trace.json --out DIR [--case-info case.yaml] [--date DAY] [--prices F...] [--fiat EUR] [--force] [--json]",
 		Description: `Reads a trace written by fundtrace trace --out and writes, for each
-exchange reached, DIR/<exchange>.csv and DIR/<exchange>.json: every deposit
-address (first and last seen) with the deposits traced to it (transaction,
-height, time, asset, amount per model in base units and in the asset's
-unit, the victim payments they trace back to, the evidence that the address
-is the exchange's).`,
+exchange reached, DIR/<exchange>.csv and DIR/<exchange>.json: one row per
+deposit (a victim's money in one payment to a deposit address: exchange,
+chain, address, transaction, block, time, asset, amounts per model in base
+units and in the asset's unit, USD at the day's price from --prices, the
+price's status, the evidence that the address is the exchange's), the same
+columns fundtrace report writes; the JSON adds the deposit addresses, the
+payments (all victims' money in each), what is asked and, from
+--case-info, who asks and where to reply. fundtrace report writes the
+letters.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "trace", Required: true, Usage: "trace JSON (fundtrace trace --out)"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "folder to write the requests into (new or empty, unless --force)"},
+			&cli.StringFlag{Name: "case-info", Usage: "YAML: who asks, where to reply (as fundtrace report --case-info)"},
+			&cli.StringFlag{Name: "date", Usage: "the requests' date (YYYY-MM-DD; default: the case information's)"},
+			&cli.StringSliceFlag{Name: "prices", Usage: "price files (repeatable), for the USD columns"},
+			&cli.StringFlag{Name: "fiat", Usage: "a currency to show besides USD (its prices must be in the files)"},
 			&cli.BoolFlag{Name: "force", Usage: "write into an --out folder that is not empty"},
 			jsonFlag,
 		},
 		Action: runFreeze,
 	}
-}
-
-// freezeJSON is one exchange's freezing request.
-type freezeJSON struct {
-	Exchange  string                     `json:"exchange"`
-	Models    []string                   `json:"models"`
-	Assets    map[string]tracefile.Asset `json:"assets"`
-	Addresses []tracefile.DepositAddress `json:"deposit_addresses"`
-	Deposits  []tracefile.Deposit        `json:"deposits"`
 }
 
 func runFreeze(c *cli.Context) error {
@@ -58,6 +53,27 @@ func runFreeze(c *cli.Context) error {
 	}
 	if j.Direction != "forward" {
 		return fmt.Errorf("%s is a %s trace: freezing requests come from forward traces", c.String("trace"), j.Direction)
+	}
+	var ci *report.CaseInfo
+	if p := c.String("case-info"); p != "" {
+		if ci, err = report.ReadCaseInfo(p); err != nil {
+			return fmt.Errorf("--case-info: %w", err)
+		}
+	}
+	date := c.String("date")
+	if date == "" && ci != nil {
+		date = ci.Date
+	}
+	if date != "" {
+		if _, err := time.Parse("2006-01-02", date); err != nil {
+			return fmt.Errorf("--date %q: want YYYY-MM-DD", date)
+		}
+	}
+	pt := prices.New()
+	for _, p := range c.StringSlice("prices") {
+		if err := pt.ReadFile(p); err != nil {
+			return err
+		}
 	}
 	dir := c.String("out")
 	if err := emptyOut(dir, c.Bool("force")); err != nil {
@@ -89,60 +105,31 @@ func runFreeze(c *cli.Context) error {
 		say("the trace reached no exchange: no freezing request written\n")
 		return done()
 	}
-	byEx, _ := investigate.ByExchange(j.Deposits)
+	reqs, err := report.Requests(j, ci, date, report.Pricer{Table: pt, Fiat: c.String("fiat")})
+	if err != nil {
+		return err
+	}
+	got := map[string]report.FreezeFiles{}
+	for _, r := range reqs {
+		got[r.Exchange] = r
+	}
 	for _, ex := range j.Exchanges {
-		ds := byEx[ex.Exchange]
-		if len(ds) == 0 {
+		r, ok := got[ex.Exchange]
+		if !ok {
 			// Only poison reached it: no victim's money is there to freeze.
 			const why = "reached by poison only (no money under haircut or FIFO)"
 			say("%s: %s: no freezing request\n", ex.Exchange, why)
 			written = append(written, requestJSON{Exchange: ex.Exchange, Why: why})
 			continue
 		}
-		var addrs []tracefile.DepositAddress
-		for _, a := range ex.Addresses {
-			if a.Deposits > 0 {
-				addrs = append(addrs, a)
-			}
-		}
-		ex.Addresses = addrs
-		sort.SliceStable(ds, func(i, k int) bool {
-			if ds[i].Address != ds[k].Address {
-				return ds[i].Address < ds[k].Address
-			}
-			return ds[i].Time < ds[k].Time
-		})
-		file := report.FileName(ex.Exchange)
-		req := freezeJSON{Exchange: ex.Exchange, Models: j.Models, Assets: j.Assets, Addresses: ex.Addresses, Deposits: ds}
-		jb, err := json.MarshalIndent(req, "", "  ")
-		if err != nil {
+		if err := os.WriteFile(filepath.Join(dir, r.Name+".json"), r.JSON, 0o644); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, file+".json"), append(jb, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, r.Name+".csv"), r.CSV, 0o644); err != nil {
 			return err
 		}
-		if err := writeFreezeCSV(filepath.Join(dir, file+".csv"), j, ds); err != nil {
-			return err
-		}
-		say("%s: %d deposits to %d deposit addresses → %s.csv, %s.json\n", ex.Exchange, len(ds), len(ex.Addresses), file, file)
-		written = append(written, requestJSON{Exchange: ex.Exchange, Deposits: len(ds), Addresses: len(ex.Addresses), CSV: file + ".csv", JSON: file + ".json", Written: true})
+		say("%s: %d deposits to %d deposit addresses → %s.csv, %s.json\n", ex.Exchange, r.Deposits, r.Addresses, r.Name, r.Name)
+		written = append(written, requestJSON{Exchange: ex.Exchange, Deposits: r.Deposits, Addresses: r.Addresses, CSV: r.Name + ".csv", JSON: r.Name + ".json", Written: true})
 	}
 	return done()
-}
-
-func writeFreezeCSV(p string, j *tracefile.Trace, ds []tracefile.Deposit) error {
-	f, err := os.Create(p)
-	if err != nil {
-		return err
-	}
-	w := csv.NewWriter(f)
-	w.Write([]string{"exchange", "chain", "deposit_address", "txid", "outpoint", "position", "height", "time", "asset", "value",
-		"victim", "haircut", "fifo", "haircut_units", "fifo_units", "evidence"})
-	for _, d := range ds {
-		a := j.Assets[d.Asset]
-		w.Write([]string{d.Exchange, d.Chain, d.Address, d.Tx, d.Outpoint, d.Position, strconv.FormatInt(d.Height, 10), d.Time, a.Symbol, d.Value,
-			d.Victim, decimalUnits(d.Haircut, a.Decimals), decimalUnits(d.FIFO, a.Decimals), d.Haircut, d.FIFO, d.Evidence})
-	}
-	w.Flush()
-	return errors.Join(w.Error(), f.Close())
 }

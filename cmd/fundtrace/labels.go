@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,7 +14,9 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/internal/gzfile"
+	"github.com/fundtrace/fundtrace/investigate"
 	"github.com/fundtrace/fundtrace/labels"
+	"github.com/fundtrace/fundtrace/tracefile"
 )
 
 func labelsCommand() *cli.Command {
@@ -24,7 +27,7 @@ func labelsCommand() *cli.Command {
 			{
 				Name:      "import",
 				Usage:     "import label files; rejected rows are listed with their line, the others imported, and the exit status is 1",
-				UsageText: "fundtrace labels import FILE... [--format auto|csv|tagpack|etherscan|etherscan-json|forta] [--category C] [--source S] [--json]",
+				UsageText: "fundtrace labels import FILE... [--format auto|csv|tagpack|etherscan|etherscan-json|forta] [--category C] [--source S] [--json]\n   fundtrace labels import --from-trace trace.json [--case-ref REF] [--json]",
 				Description: `csv: a header with chain, address, label, category (and optionally source,
 confidence 0-100, date). tagpack: GraphSense TagPack YAML (header fields apply
 to every tag; BTC and ETH tags are imported, other currencies counted).
@@ -35,11 +38,19 @@ labels, malicious contracts and their creators). auto tells them apart by
 the file name (.yaml/.yml[.gz] is a TagPack, .json[.gz] Etherscan's
 combined export, anything else label CSV). Categories: ` + strings.Join(labels.Categories, ", ") + `.
 Every label keeps its source, the import time, the source's date and a
-confidence; importing a source again updates its labels.`,
+confidence; importing a source again updates its labels.
+--from-trace records the deposit addresses a trace established as labels
+of category exchange with the exchange's name; the source is the trace
+file's SHA-256 and --case-ref, the date its last deposit's, the confidence
+from the trace's evidence (swept into the exchange's labeled wallet 90,
+labeled itself or by cluster 80, one deposit-heuristic link 70, further in
+the cluster 60), so that show, screen and later traces know them.`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "format", Value: "auto", Usage: "auto, csv, tagpack, etherscan, etherscan-json or forta"},
 					&cli.StringFlag{Name: "category", Usage: "etherscan: the category of every row"},
 					&cli.StringFlag{Name: "source", Usage: "the source to record", DefaultText: "the file name"},
+					&cli.StringFlag{Name: "from-trace", Usage: "label the deposit addresses this trace file established"},
+					&cli.StringFlag{Name: "case-ref", Usage: "with --from-trace: the case's reference, recorded in the labels' source"},
 					jsonFlag,
 				},
 				Action: runLabelsImport,
@@ -71,8 +82,8 @@ func runLabelsImport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(paths) == 0 {
-		return fmt.Errorf("give the label files to import")
+	if len(paths) == 0 && c.String("from-trace") == "" {
+		return fmt.Errorf("give the label files to import (or --from-trace)")
 	}
 	st, err := openStore(c, createStore)
 	if err != nil {
@@ -99,6 +110,47 @@ func runLabelsImport(c *cli.Context) error {
 		Rejected []string       `json:"rejected"`
 	}
 	var report []fileJSON
+	if tp := c.String("from-trace"); tp != "" {
+		b, err := os.ReadFile(tp)
+		if err != nil {
+			return err
+		}
+		t, err := tracefile.Scan(bytes.NewReader(b), tp, tracefile.Handler{Node: func(tracefile.Node) error { return nil },
+			Flow: func(tracefile.Flow) error { return nil }, Stop: func(tracefile.Stop) error { return nil }})
+		if err != nil {
+			return err
+		}
+		if t.Direction != "forward" {
+			return fmt.Errorf("%s is a %s trace: deposit addresses come from forward traces", tp, t.Direction)
+		}
+		src := c.String("source")
+		if src == "" {
+			src = investigate.TraceSource(b, c.String("case-ref"))
+		}
+		ls, probs := investigate.DepositLabels(t.Deposits, t.Poisoned, src)
+		for i := range ls {
+			ls[i].Imported = now
+		}
+		if err := st.AddLabels(c.Context, ls); err != nil {
+			return err
+		}
+		rejected += len(probs)
+		if len(probs) > 0 {
+			files++
+		}
+		if c.Bool("json") {
+			fj := fileJSON{File: tp, Format: "trace", Imported: len(ls), Rejected: []string{}}
+			for _, pr := range probs {
+				fj.Rejected = append(fj.Rejected, pr.String())
+			}
+			report = append(report, fj)
+		} else {
+			fmt.Fprintf(c.App.Writer, "%s: %d deposit addresses labeled (source %q)\n", tp, len(ls), src)
+			for _, pr := range probs {
+				fmt.Fprintf(c.App.Writer, "  not imported: %s %s\n", tp, pr)
+			}
+		}
+	}
 	for _, p := range paths {
 		format := c.String("format")
 		base := strings.ToLower(strings.TrimSuffix(filepath.Base(p), ".gz"))

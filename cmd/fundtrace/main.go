@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -187,7 +188,10 @@ func wantsJSON(args []string) bool {
 func runApp(ctx context.Context, app *cli.App, args []string) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("internal error: %v (a bug in fundtrace: please report it with the command that led to it)", p)
+			if os.Getenv("FUNDTRACE_TRACEBACK") == "1" {
+				os.Stderr.Write(debug.Stack())
+			}
+			err = fmt.Errorf("internal error: %v (a bug in fundtrace: please report it with the command that led to it; FUNDTRACE_TRACEBACK=1 prints where)", p)
 		}
 	}()
 	return app.RunContext(ctx, hoistGlobalFlags(app, args))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -30,20 +31,33 @@ func reportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "report",
 		Usage:     "write the flow report and evidence bundle of a trace: HTML, PDF, freezing-request letters, transactions CSV, manifest",
-		UsageText: "fundtrace report (--trace trace.json | --case case.csv [trace flags]) --out DIR [--prices F...] [--fiat EUR] [--letter F] [--date DAY] [--case-ref REF]",
-		Description: `Writes into DIR: report.html (one self-contained file: summary, flow graph,
-the victims' payments, the deposits per exchange, a table per hop, the
-heuristics and parameters with their measured accuracy), report.pdf (the
-same for filing), freeze/EXCHANGE.pdf and .csv (one freezing-request letter
-per exchange; --letter replaces the letter's text template, see
-docs/reports.md), transactions.csv, trace.json (the trace) and
-manifest.json: the fundtrace version, the store's chain tips, the case
-file's SHA-256, the sanctions snapshot, the label sets and clustering in
-the store, the heuristics and parameters, and the SHA-256 of every file.
+		UsageText: "fundtrace report (--trace trace.json | --case case.csv [trace flags]) --out DIR [--case-info case.yaml] [--date DAY] [--case-ref REF]\n       [--lang en|ko] [--font F.ttf] [--prices F...] [--fiat EUR] [--letter F]",
+		Description: `Writes into DIR: report.pdf and report.html (a summary of at most five
+pages whatever the case's size: the case, what was traced, the money
+reaching each exchange, a timeline, the aggregated flow graph, the
+limitations, the method with its measured accuracy; then the annexes: each
+victim's payments and where their money went, the deposits per exchange,
+the graph's nodes in full, the data files), freeze/EXCHANGE.pdf, .csv and
+.json (one freezing request per exchange: a letter from the sender the
+case information names, the deposit rows for spreadsheets, and the same
+with the requester and what is asked for machines), transactions.csv and
+flow_sources.csv (every flow, normalised), deposits.csv, trace.json and
+manifest.json (the fundtrace version, the store's chain tips, the case
+file's and case information's SHA-256, the sanctions snapshot, the label
+sets and clustering in the store, the heuristics and parameters, and the
+SHA-256 of every file).
+--case-info names who sends the report and the letters and on what basis
+(YAML: reference, agency, unit, investigator, title, email, phone,
+address, legal_basis, date, deadline; docs/reports.md); without a sender
+the letters are not written (the requests for machines are). The report's
+date comes from --date or the case information: nothing is read from the
+clock. --lang writes the summary and letters in another language (ko:
+Korean, with a font found on the system, Debian's fonts-nanum, or --font).
 Values are shown in the chain's unit and, from --prices files (CSV: date,
 asset, price[, currency]; or ASSET-CURRENCY.csv daily exports), in USD and
---fiat at each transfer's day; a missing price is shown as missing.
-The same inputs give the same bytes; fundtrace verify DIR checks them.`,
+--fiat at each transfer's day; a missing price is an empty cell with its
+reason, never a guess. The same inputs give the same bytes; fundtrace
+verify DIR checks them.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "trace", Usage: "a trace file (fundtrace trace --out)"},
 			&cli.StringFlag{Name: "case", Usage: "trace this case file first (CSV, as fundtrace trace --case)"},
@@ -52,8 +66,11 @@ The same inputs give the same bytes; fundtrace verify DIR checks them.`,
 			&cli.StringSliceFlag{Name: "prices", Usage: "price files (repeatable)"},
 			&cli.StringFlag{Name: "fiat", Usage: "a currency to show besides USD (its prices must be in the files)"},
 			&cli.StringFlag{Name: "letter", Usage: "a text/template file for the freezing-request letters"},
-			&cli.StringFlag{Name: "date", Usage: "the report's date (YYYY-MM-DD), printed on the letters"},
-			&cli.StringFlag{Name: "case-ref", Usage: "the case's reference, printed on the report and letters"},
+			&cli.StringFlag{Name: "case-info", Usage: "YAML: who sends the report and letters, on what basis (docs/reports.md)"},
+			&cli.StringFlag{Name: "date", Usage: "the report's date (YYYY-MM-DD; default: the case information's)"},
+			&cli.StringFlag{Name: "case-ref", Usage: "the case's reference (default: the case information's)"},
+			&cli.StringFlag{Name: "lang", Value: "en", Usage: "the language of the summary and letters: " + strings.Join(report.Languages(), ", ")},
+			&cli.StringFlag{Name: "font", Usage: "a TrueType font for the language's script (default: one found on the system)"},
 			jsonFlag,
 		}, traceModelFlags()...), // with --case
 		Action: runReport,
@@ -62,12 +79,15 @@ The same inputs give the same bytes; fundtrace verify DIR checks them.`,
 
 // reportInputs gathers what report.Write needs besides the trace.
 type reportInputs struct {
-	prices []string
-	fiat   string
-	letter string
-	date   string
-	ref    string
-	cas    string
+	prices   []string
+	fiat     string
+	letter   string
+	date     string
+	ref      string
+	cas      string
+	caseInfo string
+	lang     string
+	font     string
 	// version is the fundtrace version to print (default this one's):
 	// verify rebuilds a bundle as the version that made it would.
 	version string
@@ -78,7 +98,8 @@ func runReport(c *cli.Context) error {
 	if (c.String("trace") == "") == (c.String("case") == "") {
 		return errors.New("give either --trace or --case")
 	}
-	in := reportInputs{prices: c.StringSlice("prices"), fiat: c.String("fiat"), letter: c.String("letter"), date: c.String("date"), ref: c.String("case-ref"), cas: c.String("case")}
+	in := reportInputs{prices: c.StringSlice("prices"), fiat: c.String("fiat"), letter: c.String("letter"), date: c.String("date"), ref: c.String("case-ref"), cas: c.String("case"),
+		caseInfo: c.String("case-info"), lang: c.String("lang"), font: c.String("font")}
 	if in.date != "" {
 		if _, err := time.Parse("2006-01-02", in.date); err != nil {
 			return fmt.Errorf("--date %q: want YYYY-MM-DD", in.date)
@@ -153,13 +174,6 @@ func writeReport(ctx context.Context, st store.Store, traceBytes []byte, traceNa
 	if name == "" {
 		name = "the trace"
 	}
-	t, err := tracefile.Parse(traceBytes, name)
-	if err != nil {
-		return nil, err
-	}
-	if t.Direction != "forward" {
-		return nil, fmt.Errorf("%s is a %s trace: reports are made from forward traces", name, t.Direction)
-	}
 	pt := prices.New()
 	info := report.Info{Version: version, Options: map[string]string{}}
 	if in.version != "" {
@@ -181,7 +195,7 @@ func writeReport(ctx context.Context, st store.Store, traceBytes []byte, traceNa
 		if err != nil {
 			return nil, err
 		}
-		if letter, err = template.New(filepath.Base(in.letter)).Parse(string(b)); err != nil {
+		if letter, err = report.LetterTemplate(filepath.Base(in.letter), string(b)); err != nil {
 			return nil, fmt.Errorf("--letter %s: %w", in.letter, err)
 		}
 		f, err := report.HashFile(in.letter)
@@ -197,18 +211,52 @@ func writeReport(ctx context.Context, st store.Store, traceBytes []byte, traceNa
 		}
 		info.Case = &f
 	}
-	for k, v := range map[string]string{"fiat": strings.ToUpper(in.fiat), "date": in.date, "case_ref": in.ref} {
-		if v != "" {
+	var ci *report.CaseInfo
+	if in.caseInfo != "" {
+		var err error
+		if ci, err = report.ReadCaseInfo(in.caseInfo); err != nil {
+			return nil, fmt.Errorf("--case-info: %w", err)
+		}
+		f, err := report.HashFile(in.caseInfo)
+		if err != nil {
+			return nil, err
+		}
+		info.CaseInfo = &f
+	}
+	date := in.date
+	if date == "" && ci != nil {
+		date = ci.Date
+	}
+	if date == "" {
+		return nil, errors.New("the report needs its date: --date YYYY-MM-DD, or date: in --case-info (nothing is read from the clock)")
+	}
+	if in.font != "" {
+		f, err := report.HashFile(in.font)
+		if err != nil {
+			return nil, fmt.Errorf("--font: %w", err)
+		}
+		info.Font = &f
+	}
+	for k, v := range map[string]string{"fiat": strings.ToUpper(in.fiat), "date": in.date, "case_ref": in.ref, "lang": in.lang} {
+		if v != "" && !(k == "lang" && v == "en") {
 			info.Options[k] = v
 		}
 	}
 	if st != nil {
-		if err := storeInfo(ctx, st, t, &info); err != nil {
+		// The manifest records the store's state for the chains the trace
+		// used: its head (the seeds) is enough, the rest streams past.
+		head, err := tracefile.Scan(bytes.NewReader(traceBytes), name, tracefile.Handler{Node: func(tracefile.Node) error { return nil },
+			Flow: func(tracefile.Flow) error { return nil }, Deposit: func(tracefile.Deposit) error { return nil },
+			Poisoned: func(tracefile.Poisoned) error { return nil }, Stop: func(tracefile.Stop) error { return nil }})
+		if err != nil {
+			return nil, err
+		}
+		if err := storeInfo(ctx, st, head, &info); err != nil {
 			return nil, err
 		}
 	}
-	return report.Write(dir, report.Input{Trace: t, TraceBytes: traceBytes, Prices: pt, Fiat: in.fiat, Letter: letter, Info: info,
-		OnStep: in.onStep})
+	return report.Write(dir, report.Input{TraceBytes: traceBytes, TraceName: name, Prices: pt, Fiat: in.fiat, Letter: letter, Case: ci, Date: date,
+		Lang: in.lang, Font: in.font, Info: info, OnStep: in.onStep})
 }
 
 // storeInfo records what the store holds that the trace relied on.
@@ -306,7 +354,14 @@ func runVerify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err := tracefile.Parse(traceBytes, filepath.Join(dir, "trace.json"))
+	// The trace's head (seeds, parameters) is what the re-run needs; its
+	// long sections stream past (deposits counted), and are read whole
+	// only to say how a different re-run differs.
+	deposits := 0
+	traceName := filepath.Join(dir, "trace.json")
+	t, err := tracefile.Scan(bytes.NewReader(traceBytes), traceName, tracefile.Handler{Node: func(tracefile.Node) error { return nil },
+		Flow: func(tracefile.Flow) error { return nil }, Deposit: func(tracefile.Deposit) error { deposits++; return nil },
+		Poisoned: func(tracefile.Poisoned) error { return nil }, Stop: func(tracefile.Stop) error { return nil }})
 	if err != nil {
 		return err
 	}
@@ -342,10 +397,20 @@ func runVerify(c *cli.Context) error {
 		if strings.Contains(string(traceBytes[:min(len(traceBytes), 100)]), tracefile.SchemaV1) {
 			diffs = append(diffs, fmt.Sprintf("trace: written as %s; this version writes %s (docs/tracing.md: poison per deposit), so the files differ", tracefile.SchemaV1, tracefile.Schema))
 		}
-		diffs = append(diffs, investigate.Diffs(t, again)...)
+		whole, err := tracefile.Parse(traceBytes, traceName)
+		if err != nil {
+			return err
+		}
+		diffs = append(diffs, investigate.Diffs(whole, again)...)
 	}
 	// Rebuild the report from the same inputs.
-	in := reportInputs{fiat: man.Options["fiat"], date: man.Options["date"], ref: man.Options["case_ref"], version: man.Version}
+	in := reportInputs{fiat: man.Options["fiat"], date: man.Options["date"], ref: man.Options["case_ref"], lang: man.Options["lang"], version: man.Version}
+	if man.CaseInfo != nil {
+		in.caseInfo = man.CaseInfo.Path
+	}
+	if man.Font != nil {
+		in.font = man.Font.Path
+	}
 	var notes []string
 	if man.Version != version {
 		notes = append(notes, fmt.Sprintf("the bundle was made by fundtrace %s, this is %s: the report is rebuilt as %s prints it, so the version alone makes no difference", man.Version, version, man.Version))
@@ -384,7 +449,7 @@ func runVerify(c *cli.Context) error {
 	}
 	if c.Bool("json") {
 		err := writeJSON(c.App.Writer, map[string]any{"bundle": dir, "verified": len(diffs) == 0, "differences": append([]string{}, diffs...),
-			"notes": append([]string{}, notes...), "files": len(man.Files), "deposits": len(t.Deposits)})
+			"notes": append([]string{}, notes...), "files": len(man.Files), "deposits": deposits})
 		if err != nil || len(diffs) == 0 {
 			return err
 		}
@@ -400,6 +465,6 @@ func runVerify(c *cli.Context) error {
 		return fmt.Errorf("%s: %d differences", dir, len(diffs))
 	}
 	fmt.Fprintf(c.App.Writer, "verified %s: %d files match the manifest; the trace re-run against the store gives the same %d deposits and figures; the report rebuilt is byte-identical\n",
-		dir, len(man.Files), len(t.Deposits))
+		dir, len(man.Files), deposits)
 	return nil
 }
