@@ -110,7 +110,8 @@ type gedge struct {
 
 type graph struct {
 	Nodes         []*gnode
-	Edges         []*gedge
+	Edges         []*gedge // the largest, drawn
+	all           []*gedge // every edge, for the per-exchange figures
 	Width, Height float64
 	// Hidden: edges not drawn, and what they carry per asset.
 	Hidden     int
@@ -350,12 +351,15 @@ func (g *graphIn) build(assets map[string]tracefile.Asset, peels []tracefile.Pee
 				hidden[e.Asset] = new(big.Int)
 			}
 			hidden[e.Asset].Add(hidden[e.Asset], e.Amount)
-			continue
+		} else {
+			out.Edges = append(out.Edges, e)
 		}
 		e.Text = decimalShort(e.Amount.String(), a.Decimals) + " " + a.Symbol
 		e.Width = 0.8 + 7*math.Sqrt(e.weight)
-		e.Asset = a.Symbol
-		out.Edges = append(out.Edges, e)
+	}
+	out.all = edges
+	for _, e := range edges {
+		e.Asset = assets[e.Asset].Symbol
 	}
 	var ht []string
 	for _, as := range slices.Sorted(maps.Keys(hidden)) {
@@ -413,4 +417,61 @@ func (e *gedge) SVGPath() string {
 	x1, y1, x2, y2 := e.path()
 	mx := (x1 + x2) / 2
 	return fmt.Sprintf("M%.1f %.1f C%.1f %.1f %.1f %.1f %.1f %.1f", x1, y1, mx, y1, mx, y2, x2, y2)
+}
+
+// pathsTo is the part of g that carries money into node x: the nodes
+// with a path to it and the edges between them, laid out again in g's
+// columns (a per-exchange figure).
+func (g *graph) pathsTo(x *gnode) *graph {
+	in := map[*gnode][]*gedge{}
+	for _, e := range g.all {
+		in[e.To] = append(in[e.To], e)
+	}
+	keep := map[*gnode]bool{x: true}
+	queue := []*gnode{x}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		for _, e := range in[n] {
+			if !keep[e.From] {
+				keep[e.From] = true
+				queue = append(queue, e.From)
+			}
+		}
+	}
+	out := &graph{}
+	copies := map[*gnode]*gnode{}
+	rows := map[int]int{}
+	maxCol, maxRows := 0, 0
+	for _, n := range g.Nodes { // in reading order: numbers and columns kept
+		if !keep[n] {
+			continue
+		}
+		c := *n
+		c.Y = gMargin + float64(rows[n.Col])*(gNodeH+gRowGap)
+		rows[n.Col]++
+		maxCol, maxRows = max(maxCol, n.Col), max(maxRows, rows[n.Col])
+		copies[n] = &c
+		out.Nodes = append(out.Nodes, &c)
+	}
+	for _, e := range g.all {
+		if keep[e.From] && keep[e.To] {
+			c := *e
+			c.From, c.To = copies[e.From], copies[e.To]
+			out.Edges = append(out.Edges, &c)
+		}
+	}
+	out.Width = 2*gMargin + float64(maxCol)*gColW + gNodeW
+	out.Height = 2*gMargin + float64(max(maxRows, 1))*(gNodeH+gRowGap)
+	return out
+}
+
+// exchangeNode is the node an exchange's money ends at in g.
+func (g *graph) exchangeNode(name string) *gnode {
+	for _, n := range g.Nodes {
+		if n.Kind == "exchange" && n.Key == "exchange/"+name {
+			return n
+		}
+	}
+	return nil
 }

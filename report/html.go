@@ -57,6 +57,10 @@ func htmlFuncs(m *model) template.FuncMap {
 		},
 		"by": func(v, mx float64) string { return fmt.Sprintf("%.2f", 170-height*v/mx) },
 		"bh": func(v, mx float64) string { return fmt.Sprintf("%.2f", height*v/mx) },
+		"largest": func(ex exchangeRow) map[string]any {
+			ps, more, text := m.largest(ex.Payments, annexPayments)
+			return map[string]any{"Payments": ps, "More": more, "MoreText": strings.ReplaceAll(text, "\n", ", "), "File": FileName(ex.Name)}
+		},
 		"tick": func(i, n int) bool {
 			step := max(1, (n+7)/8)
 			return i%step == 0

@@ -24,6 +24,11 @@ type letterData struct {
 	Asks                        []string
 	Addresses                   []addressRow
 	Payments                    []paymentRow
+	// More: the payments not listed (the smaller ones), what they carry,
+	// and the file that lists every one.
+	More     int
+	MoreText string
+	CSV      string
 }
 
 // letterFuncs are the functions a letter template may call.
@@ -63,7 +68,9 @@ func letterText(m *model, ex exchangeRow, t *template.Template) (string, error) 
 		return "", err
 	}
 	var b bytes.Buffer
+	payments, more, moreText := m.largest(ex.Payments, letterPayments)
 	err = t.Execute(&b, letterData{Exchange: ex.Name, Date: m.Date, Case: m.Case, Contact: m.Case.contact(), First: day(ex.First), Last: day(ex.Last),
-		Victims: ex.Victims, Asks: Asks, Addresses: ex.Addresses, Payments: ex.Payments})
+		Victims: ex.Victims, Asks: Asks, Addresses: ex.Addresses, Payments: payments, More: more, MoreText: strings.ReplaceAll(moreText, "\n", ", "),
+		CSV: FileName(ex.Name) + ".csv"})
 	return b.String(), err
 }

@@ -382,6 +382,47 @@ func buildModel(in Input, l *lang) (*model, []byte, []byte, error) {
 	return m, flows, sources, nil
 }
 
+// Payments listed in the report's annex and in a letter, per exchange:
+// the largest by haircut; the others are summed in a line that says where
+// each is (deposits.csv, the exchange's CSV and JSON).
+const (
+	annexPayments  = 250
+	letterPayments = 300
+)
+
+// largest keeps the n largest payments by haircut (in their order) and
+// sums the others per asset.
+func (m *model) largest(ps []paymentRow, n int) (kept []paymentRow, rest int, restText string) {
+	if len(ps) <= n {
+		return ps, 0, ""
+	}
+	idx := make([]int, len(ps))
+	for i := range idx {
+		idx[i] = i
+	}
+	units := func(mo Money) *big.Int {
+		v, _ := new(big.Int).SetString(mo.Units, 10)
+		if v == nil {
+			v = new(big.Int)
+		}
+		return v
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return units(ps[idx[a]].Haircut).Cmp(units(ps[idx[b]].Haircut)) > 0 })
+	keep := map[int]bool{}
+	for _, i := range idx[:n] {
+		keep[i] = true
+	}
+	other := m.newSums()
+	for i, p := range ps {
+		if keep[i] {
+			kept = append(kept, p)
+			continue
+		}
+		other.add(assetOfText(m.Assets, p.Haircut.Text), p.Haircut.Units, p.Time)
+	}
+	return kept, len(ps) - n, texts(other.list())
+}
+
 // refOf names a payment: its output on a UTXO chain (the transaction's
 // hash and the output's index), else its transaction and position.
 func refOf(tx, outpoint, position string) string {

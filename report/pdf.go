@@ -402,21 +402,35 @@ func renderPDF(m *model) ([]byte, error) {
 	if m.NoExchange {
 		d.para(l.T("No exchange was reached by the traced money."))
 	}
-	for _, e := range m.Exchanges {
+	for i, e := range m.Exchanges {
+		if i > 0 {
+			d.samePage()
+		}
 		d.h3(e.Name)
+		if x := m.Graph.exchangeNode(e.Name); x != nil {
+			d.small(l.T("The money's paths into %s (nodes as in the flow graph; Annex C gives them in full).", e.Name))
+			drawFigure(d, m.Graph.pathsTo(x))
+		}
 		var ar [][]string
 		for _, a := range e.Addresses {
 			ar = append(ar, []string{a.Address, fmt.Sprint(a.Deposits), day(a.First) + "\n" + day(a.Last), moneys(l, a.Haircut), moneys(l, a.FIFO), a.Evidence})
 		}
 		d.table([]col{{Head: l.T("Deposit address"), W: 70, Mono: true}, {Head: l.T("Deposits"), W: 16, Right: true}, {Head: l.T("First and last (UTC)"), W: 26},
 			{Head: l.T("Haircut"), W: 34, Right: true}, {Head: l.T("FIFO"), W: 34, Right: true}, {Head: l.T("Why it is the exchange's"), W: 87}}, ar)
+		payments, rest, restText := m.largest(e.Payments, annexPayments)
+		if rest > 0 {
+			d.small(l.T("The %d largest payments (haircut) are listed; %d smaller ones, carrying %s, are in deposits.csv and freeze/%s.csv.", annexPayments, rest, strings.ReplaceAll(restText, "\n", ", "), FileName(e.Name)))
+		}
 		for _, a := range e.Addresses {
 			var pr [][]string
-			for _, p := range e.Payments {
+			for _, p := range payments {
 				if p.Address != a.Address || p.Chain != a.Chain {
 					continue
 				}
 				pr = append(pr, []string{day(p.Time), fmt.Sprint(p.Height), p.Ref, p.Value.Text, p.Haircut.Text, usdCell(l, p.Haircut), p.FIFO.Text, usdCell(l, p.FIFO)})
+			}
+			if len(pr) == 0 {
+				continue
 			}
 			d.small(l.T("Payments into %s:", a.Address))
 			d.table([]col{{Head: l.T("Time (UTC)"), W: 25}, {Head: l.T("Block"), W: 12, Right: true}, {Head: l.T("Output or transaction"), W: 103, Mono: true},
@@ -573,16 +587,32 @@ func fmtNum(f float64) string {
 }
 
 // drawGraph draws the aggregated graph scaled to the page's width, then
-// its legend.
+// its edges' amounts.
 func drawGraph(d *pdoc, g *graph) {
 	l := d.l
+	d.small(l.T("Left to right: the victims, the addresses by the transaction at which the money first reached them (addresses of one cluster, label or peel chain are one node), the exchanges. Edge width grows with the haircut amount; each node's full addresses are in Annex C."))
+	drawFigure(d, g)
+	// Edge amounts, largest first.
+	var er [][]string
+	for _, e := range g.Edges {
+		er = append(er, []string{fmt.Sprintf("N%d %s", e.From.Num, e.From.Label), fmt.Sprintf("N%d %s", e.To.Num, e.To.Label), e.Text})
+	}
+	if g.Hidden > 0 {
+		er = append(er, []string{l.T("%d smaller flows", g.Hidden), "", g.HiddenText})
+	}
+	d.AddPage()
+	d.h3(l.T("The graph's flows (haircut), largest first"))
+	d.table([]col{{Head: l.T("From"), W: 70}, {Head: l.T("To"), W: 70}, {Head: l.T("Amount"), W: 40, Right: true}}, er)
+}
+
+// drawFigure draws a graph at the current position, scaled to the page's
+// width (at most 0.3 mm a point, so that 7 pt labels fit their boxes).
+func drawFigure(d *pdoc, g *graph) {
 	pw, _ := d.GetPageSize()
 	left, _, right, _ := d.GetMargins()
 	avail := pw - left - right
 	scale := math.Min(avail/g.Width, 0.3)
-	top := d.GetY() + 1
-	d.small(l.T("Left to right: the victims, the addresses by the transaction at which the money first reached them (addresses of one cluster, label or peel chain are one node), the exchanges. Edge width grows with the haircut amount; each node's full addresses are in Annex C."))
-	top = d.GetY() + 2
+	top := d.GetY() + 2
 	x := func(v float64) float64 { return left + v*scale }
 	y := func(v float64) float64 { return top + v*scale }
 	d.SetDrawColor(74, 120, 181)
@@ -618,17 +648,6 @@ func drawGraph(d *pdoc, g *graph) {
 		}
 	}
 	d.SetY(y(g.Height) + 2)
-	// Edge amounts, largest first.
-	var er [][]string
-	for _, e := range g.Edges {
-		er = append(er, []string{fmt.Sprintf("N%d %s", e.From.Num, e.From.Label), fmt.Sprintf("N%d %s", e.To.Num, e.To.Label), e.Text})
-	}
-	if g.Hidden > 0 {
-		er = append(er, []string{l.T("%d smaller flows", g.Hidden), "", g.HiddenText})
-	}
-	d.AddPage()
-	d.h3(l.T("The graph's flows (haircut), largest first"))
-	d.table([]col{{Head: l.T("From"), W: 70}, {Head: l.T("To"), W: 70}, {Head: l.T("Amount"), W: 40, Right: true}}, er)
 }
 
 // clip shortens s to w mm in the current font, marking the cut; the full

@@ -10,7 +10,7 @@
 # the default models (haircut, FIFO), then with poison too and
 # --poison-pairs, then freeze reading the trace file; it prints seconds,
 # peak resident memory, the trace file's size and what it holds. Not part
-# of make test.
+# of make test. Then the report of each case (time, peak memory, pages, HTML size).
 set -eu
 ETH_PORT=${ETH_PORT:-18645}
 NAME=bench-trace
@@ -89,4 +89,21 @@ for c in btc eth; do
 		printf '%-4s %-22s %8s %8d %8s %9s %9s %9s %7s %9s %9d\n' "$c" "$models" "$ts" $((kb / 1024)) "$(mb "$l.json")" \
 			$(echo $counts | cut -d' ' -f1,2) "$pairs_mb" "$(echo $counts | cut -d' ' -f3)" "$1" $(($2 / 1024))
 	done
+done
+
+# The report of each case's default trace (issue 30's sizes): seconds,
+# peak memory, the PDF's pages (the summary at most five), the HTML's size.
+echo
+printf '%-4s %9s %9s %9s %9s %9s\n' case report_s peak_MB pdf_pages html_KB letter_pg
+for c in btc eth; do
+	case $c in
+	btc) st="$btc/trace-store" ;;
+	eth) st="$eth.store" ;;
+	esac
+	l="$out/$c-haircut,fifo"
+	rm -rf "$l.report"
+	set -- $(run "$l.report.log" "$BIN" --store "$st" report --trace "$l.json" --out "$l.report" --case-info testdata/sim/btc/case-info.yaml)
+	pages=$(pdfinfo "$l.report/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
+	letter=$(for f in "$l.report"/freeze/*.pdf; do pdfinfo "$f" 2>/dev/null | sed -n 's/^Pages: *//p'; done | sort -n | tail -1)
+	printf '%-4s %9s %9d %9s %9d %9s\n' "$c" "$1" $(($2 / 1024)) "${pages:--}" $(($(wc -c <"$l.report/report.html") / 1000)) "${letter:--}"
 done
