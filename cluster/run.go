@@ -32,6 +32,9 @@ type Summary struct {
 	// Recomputed says why a run that could have extended stored clusters
 	// recomputed them all ("" when it extended them or none were stored).
 	Recomputed string
+	// FromState: an incremental run that read the previous run's state
+	// file (state.go) rather than the stored assignments.
+	FromState bool
 }
 
 // recompute says why stored clusters (prev, of chain meta m) cannot be

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -85,6 +86,45 @@ func TestIncremental(t *testing.T) {
 	a, b := clusterDump(t, steps), clusterDump(t, once)
 	if a != b {
 		t.Fatal("clusters extended step by step differ from clusters computed once")
+	}
+	// The same steps again, reading the state file each time, or with a
+	// damaged one (a byte changed, a file cut short) or none at all at
+	// the second step: the same clusters, the damaged or missing file not
+	// read but the store (and, an incremental run that read the store
+	// having no hashes of the old addresses, no state file after it).
+	for _, damage := range []string{"", "flip", "cut", "remove"} {
+		st := open()
+		for _, to := range []int64{120, 150, 170, 300} {
+			if _, err := btc.Index(ctx, st, btc.IndexConfig{Dir: blocks, ToHeight: to}); err != nil {
+				t.Fatal(err)
+			}
+			path := st.ClusterStatePath(chains.Bitcoin)
+			if to == 150 {
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch damage {
+				case "flip":
+					b[len(b)/2] ^= 1
+					os.WriteFile(path, b, 0o644)
+				case "cut":
+					os.WriteFile(path, b[:len(b)-5], 0o644)
+				case "remove":
+					os.Remove(path)
+				}
+			}
+			sum, err := Run(ctx, st, chains.Bitcoin, set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if to != 120 && sum.FromState != (damage == "") {
+				t.Fatalf("%q: run to %d read the state file: %v", damage, to, sum.FromState)
+			}
+		}
+		if got := clusterDump(t, st); got != b {
+			t.Fatalf("%q: clusters extended step by step differ from clusters computed once", damage)
+		}
 	}
 	// The stream export reads (address order) holds the same rows.
 	var streamed []string

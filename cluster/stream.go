@@ -91,10 +91,13 @@ type streamRun struct {
 	// holds no entries; addresses not in extra are looked up in the
 	// store (known caches them).
 	byIndex IndexedStore
-	known   map[chains.Address]uint32
-	absent  map[chains.Address]bool // looked up, not in the store
-	ctx     context.Context
-	err     error // a failed store lookup, reported after the pass
+	// complete: the index holds every address the store has (read from
+	// the state file): one it lacks is new, never looked up in the store.
+	complete bool
+	known    map[chains.Address]uint32
+	absent   map[chains.Address]bool // looked up, not in the store
+	ctx      context.Context
+	err      error // a failed store lookup, reported after the pass
 }
 
 // runStream clusters UTXO chain c of st: the stream form of RunWith.
@@ -113,7 +116,14 @@ func runStream(ctx context.Context, st StreamStore, c chains.Chain, m store.Meta
 	} else {
 		var ok bool
 		var err error
-		if is, isIndexed := st.(IndexedStore); isIndexed {
+		if ss, isState := st.(StateStore); isState && r.loadState(ss, prev) {
+			ok, s.FromState = true, true
+			// The addresses the new blocks pay for the first time get
+			// ids as the run meets them: room for them at once.
+			if more := m.Addresses - prev.Addresses; more > 0 && more < math.MaxUint32 {
+				r.cl.uf.Grow(int(more))
+			}
+		} else if is, isIndexed := st.(IndexedStore); isIndexed {
 			ok, err = r.loadByIndex(ctx, is, prev)
 		} else {
 			ok, err = r.load(ctx, prev)
@@ -159,6 +169,25 @@ func runStream(ctx context.Context, st StreamStore, c chains.Chain, m store.Meta
 		Clusters: clusters, Links: map[string]int64{}}
 	for k, v := range r.cl.Links {
 		meta.Links[k] = int64(v)
+	}
+	if ss, ok := st.(StateStore); ok {
+		of := clusterOf
+		if s.Incremental && r.complete {
+			// write brought the loaded clusters up to date.
+			of = func(id uint32) uint32 {
+				if int(id) < len(r.old) {
+					return r.old[id]
+				}
+				return clusterOf(id)
+			}
+		}
+		name, ok, err := r.writeState(ss.ClusterStatePath(c), of)
+		if err != nil {
+			return err
+		}
+		if ok {
+			meta.Snapshot = name
+		}
 	}
 	if prev != nil {
 		r.cl.carry(prev)
@@ -317,10 +346,30 @@ func (r *streamRun) loadByIndex(ctx context.Context, st IndexedStore, prev *stor
 	return true, nil
 }
 
+// loadState loads an incremental run from the state file the stored
+// run's record names (see state.go); false when there is none to use.
+func (r *streamRun) loadState(st StateStore, prev *store.ClusterMeta) bool {
+	if prev.Snapshot == "" || prev.Addresses <= 0 || prev.Addresses >= math.MaxUint32 {
+		return false
+	}
+	x, clusters, ok := readState(st.ClusterStatePath(r.c), prev.Snapshot, prev.Addresses)
+	if !ok {
+		return false
+	}
+	uf, ok := heuristics.FromRoots(slices.Clone(clusters))
+	if !ok {
+		return false
+	}
+	r.idx, r.n, r.old, r.cl.uf = x, uint32(prev.Addresses), clusters, uf
+	r.byIndex, r.complete = st, true
+	r.known, r.absent = map[chains.Address]uint32{}, map[chains.Address]bool{}
+	return true
+}
+
 // lookup returns a's id: from the index, or from the store in an
 // incremental run over an IndexedStore.
 func (r *streamRun) lookup(a chains.Address) (uint32, bool) {
-	if id, ok := r.idx.lookup(a); ok || r.byIndex == nil {
+	if id, ok := r.idx.lookup(a); ok || r.byIndex == nil || r.complete {
 		return id, ok
 	}
 	if id, ok := r.known[a]; ok {
@@ -454,7 +503,7 @@ func (r *streamRun) scan(ctx context.Context, hs *heuristics.Bitcoin, from, to i
 		}
 		return nil
 	}
-	if r.byIndex != nil {
+	if r.byIndex != nil && !r.complete {
 		// Gather transactions, look up the addresses they name at once,
 		// then link them.
 		var group []*chains.Tx
@@ -550,7 +599,8 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 	switch {
 	case incremental && r.byIndex != nil:
 		for i, old := range r.old {
-			if clusterOf(uint32(i)) != old {
+			if c := clusterOf(uint32(i)); c != old {
+				r.old[i] = c // the state file writes it as it now is
 				if err = row("", uint32(i)); err != nil {
 					break
 				}

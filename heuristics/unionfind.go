@@ -1,6 +1,9 @@
 package heuristics
 
-import "errors"
+import (
+	"errors"
+	"slices"
+)
 
 // UnionFind keeps disjoint sets of compact integer ids (0..n-1) with path
 // compression (halving) and union by size: near-constant time per
@@ -40,6 +43,13 @@ func FromRoots(roots []uint32) (UnionFind, bool) {
 		}
 	}
 	return u, true
+}
+
+// Grow makes room for n more Adds without copying the arrays as they
+// grow.
+func (u *UnionFind) Grow(n int) {
+	u.parent = slices.Grow(u.parent, n)
+	u.size = slices.Grow(u.size, n)
 }
 
 // Add makes a new singleton set and returns its id.

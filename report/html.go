@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"html/template"
+	"slices"
 	"strings"
 )
 
@@ -47,10 +48,11 @@ func htmlFuncs(m *model) template.FuncMap {
 			}
 			return strings.Join(out, "; ")
 		},
-		"join":   strings.Join,
-		"models": func(ms []string) string { return modelNames(l, ms) },
-		"day":    day,
-		"bw":     func(n int) string { return fmt.Sprintf("%.2f", width/float64(n)*0.4) },
+		"join":      strings.Join,
+		"hasPoison": func(ms []string) bool { return slices.Contains(ms, "poison") },
+		"models":    func(ms []string) string { return modelNames(l, ms) },
+		"day":       day,
+		"bw":        func(n int) string { return fmt.Sprintf("%.2f", width/float64(n)*0.4) },
 		"bx": func(i, n, j int) string {
 			bw := width / float64(n)
 			return fmt.Sprintf("%.2f", left+float64(i)*bw+bw*0.1+float64(j)*bw*0.4)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -329,6 +330,12 @@ func renderPDF(m *model) ([]byte, error) {
 		paid = append(paid, p.Text+" ("+usd(l, p)+")")
 	}
 	d.para(l.T("Paid by the victims: %s.", strings.Join(paid, "; ")))
+	if m.PeelChains > 0 {
+		d.para(l.T("%d peel chains were followed, each step of one counting as no hop.", m.PeelChains))
+	}
+	if slices.Contains(m.Models, "poison") {
+		d.para(l.T("Poison reached %d deposit payments at exchanges (trace.json lists each with its victims).", m.Poisoned))
+	}
 	d.h2(l.T("Money reaching exchanges"))
 	if m.NoExchange {
 		d.para(l.T("No exchange was reached by the traced money."))

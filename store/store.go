@@ -131,6 +131,9 @@ type ClusterMeta struct {
 	Flagged         []ClusterSuspect `json:"flagged_merges,omitempty"`
 	FlaggedClusters []uint32         `json:"flagged_clusters,omitempty"`
 	Dropped         int64            `json:"suspects_not_kept,omitempty"`
+	// Snapshot names the run's state file, a cache an incremental run
+	// reads instead of the assignments (package cluster); "" none.
+	Snapshot string `json:"snapshot,omitempty"`
 }
 
 // MaxSuspects bounds the held-back links and the flagged merges a

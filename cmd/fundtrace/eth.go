@@ -107,6 +107,9 @@ func runIndexETH(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("index eth: %w", err)
 	}
+	if err := settle(c.Context, st); err != nil {
+		return err
+	}
 	if err := st.Close(); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/ingest/btc"
+	"github.com/fundtrace/fundtrace/store"
 )
 
 func indexCommand() *cli.Command {
@@ -81,10 +83,23 @@ func runIndexBTC(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("index btc: %w", err)
 	}
+	if err := settle(c.Context, st); err != nil {
+		return err
+	}
 	if err := st.Close(); err != nil {
 		return err
 	}
 	return printIndexResult(c.App.Writer, res, c.Bool("json"))
+}
+
+// settle lets a store that compacts in the background (the embedded
+// store) finish compacting what the run wrote before the command exits,
+// so that the next command does not pay for it (see embedded.Store.Settle).
+func settle(ctx context.Context, st store.Store) error {
+	if s, ok := st.(interface{ Settle(context.Context) error }); ok {
+		return s.Settle(ctx)
+	}
+	return nil
 }
 
 // indexRunJSON is what every index command reports about its run.

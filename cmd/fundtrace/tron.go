@@ -106,6 +106,9 @@ func runIndexTron(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("index tron: %w", err)
 	}
+	if err := settle(c.Context, st); err != nil {
+		return err
+	}
 	if err := st.Close(); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -366,6 +367,12 @@ func (s *Store) EachCluster(ctx context.Context, c chains.Chain, fn func(index, 
 	})
 }
 
+// ClusterStatePath is where a clustering run of chain c keeps its state
+// file (package cluster), beside the store's tables.
+func (s *Store) ClusterStatePath(c chains.Chain) string {
+	return filepath.Join(s.path, "cluster-state-"+string(c))
+}
+
 // AddressIndexes looks up the indexes clustering runs gave addresses
 // as, in key order through one iterator (a lookup each, in the order
 // the chain names them, cost more than the rest of an incremental run):
@@ -386,7 +393,10 @@ func (s *Store) AddressIndexes(ctx context.Context, c chains.Chain, as []chains.
 	k := lo
 	for _, i := range order {
 		k = append(k[:len(lo)], as[i]...)
-		if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
+		// A prefix seek of the whole key consults the tables' bloom
+		// filters: most addresses an incremental run looks up are new,
+		// and absent from every table.
+		if !it.SeekPrefixGE(k) || !bytes.Equal(it.Key(), k) {
 			continue
 		}
 		x, _, _, err := clusterOfValue(it.Value())

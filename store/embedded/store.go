@@ -26,6 +26,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -410,4 +411,27 @@ func Damaged(err error) (file string, ok bool) {
 		return info.Path, true
 	}
 	return "", false
+}
+
+// Settle waits until the store's background compactions have finished
+// and none is being started: the tables an indexing run wrote are then
+// merged into their levels, so that the commands that read next (a
+// cluster run after indexing new blocks, a trace) find them laid out
+// and do not pay for the writes of the run before them. Pebble would
+// otherwise go on compacting in whichever process opens the store next.
+func (s *Store) Settle(ctx context.Context) error {
+	quiet := 0
+	for quiet < 3 {
+		if s.db.Metrics().Compact.NumInProgress > 0 {
+			quiet = 0
+		} else {
+			quiet++
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
 }
