@@ -419,6 +419,7 @@ func Damaged(err error) (file string, ok bool) {
 // cluster run after indexing new blocks, a trace) find them laid out
 // and do not pay for the writes of the run before them. Pebble would
 // otherwise go on compacting in whichever process opens the store next.
+// An interrupted wait (ctx done) is no error.
 func (s *Store) Settle(ctx context.Context) error {
 	quiet := 0
 	for quiet < 3 {
@@ -429,7 +430,9 @@ func (s *Store) Settle(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			// Interrupted: what was written is committed; the
+			// compacting goes on in the next process that opens it.
+			return nil
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
