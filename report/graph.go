@@ -28,7 +28,7 @@ import (
 
 const (
 	maxGraphNodes = 24 // intermediate nodes kept
-	maxGraphEdges = 48
+	maxGraphEdges = 34 // with the rest's line, one landscape page of the table that names them in full
 	maxGraphCols  = 6 // intermediate columns
 	maxGraphRows  = 12
 )
@@ -391,6 +391,19 @@ func (g *graphIn) build(assets map[string]tracefile.Asset, peels []tracefile.Pee
 	out.Width = 2*gMargin + float64(ncols+1)*gColW + gNodeW
 	out.Height = 2*gMargin + float64(max(rows, 1))*(gNodeH+gRowGap)
 	return out
+}
+
+// FullName is how the table beside the graph names a node: an address
+// node by its whole address, the others by their label and what they
+// hold.
+func (n *gnode) FullName() string {
+	if (n.Kind == "intermediate" || n.Kind == "seed") && len(n.Full) == 1 && !strings.HasPrefix(n.Key, "cluster/") {
+		return n.Full[0]
+	}
+	if n.Sub != "" {
+		return n.Label + " (" + n.Sub + ")"
+	}
+	return n.Label
 }
 
 // decimalShort writes base units in the asset's unit with at most eight

@@ -600,16 +600,17 @@ func drawGraph(d *pdoc, g *graph) {
 	d.small(l.T("Left to right: the victims, the addresses by the transaction at which the money first reached them (addresses of one cluster, label or peel chain are one node), the exchanges. Edge width grows with the haircut amount; each node's full addresses are in Annex C."))
 	drawFigure(d, g)
 	// Edge amounts, largest first.
+	// The edges with their nodes named in full (the boxes shorten them).
 	var er [][]string
 	for _, e := range g.Edges {
-		er = append(er, []string{fmt.Sprintf("N%d %s", e.From.Num, e.From.Label), fmt.Sprintf("N%d %s", e.To.Num, e.To.Label), e.Text})
+		er = append(er, []string{fmt.Sprintf("N%d %s", e.From.Num, e.From.FullName()), fmt.Sprintf("N%d %s", e.To.Num, e.To.FullName()), e.Text})
 	}
 	if g.Hidden > 0 {
 		er = append(er, []string{l.T("%d smaller flows", g.Hidden), "", g.HiddenText})
 	}
-	d.AddPage()
+	d.AddPageFormat("L", fpdf.SizeType{Wd: 210, Ht: 297})
 	d.h3(l.T("The graph's flows (haircut), largest first"))
-	d.table([]col{{Head: l.T("From"), W: 70}, {Head: l.T("To"), W: 70}, {Head: l.T("Amount"), W: 40, Right: true}}, er)
+	d.table([]col{{Head: l.T("From"), W: 115, Mono: true}, {Head: l.T("To"), W: 115, Mono: true}, {Head: l.T("Amount"), W: 37, Right: true}}, er)
 }
 
 // drawFigure draws a graph at the current position, scaled to the page's
