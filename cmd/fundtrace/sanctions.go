@@ -301,6 +301,13 @@ func runScreen(c *cli.Context) error {
 	if len(addrs) == 0 {
 		return errors.New("give addresses to screen, or --file")
 	}
+	if c.Bool("exposure") && len(c.Args().Slice()) > 0 {
+		// "screen --exposure 3 ADDR": --exposure takes no value; the
+		// number is not an address but meant as the hops.
+		if a := c.Args().First(); len(a) <= 2 && strings.Trim(a, "0123456789") == "" {
+			return fmt.Errorf("%q is not an address: --exposure takes no number; the hops are --hops %s", a, a)
+		}
+	}
 	if h := c.Int("hops"); h < 1 || h > 10 {
 		return fmt.Errorf("--hops %d: want 1 to 10", h)
 	}
@@ -473,9 +480,21 @@ func labelList(ls []labels.Label) string {
 	if len(ls) == 0 {
 		return "-"
 	}
+	// A cluster's members often carry one label each from one source:
+	// said once, with how many carry it (--json lists each).
 	var parts []string
+	count := map[string]int{}
 	for _, l := range ls {
-		parts = append(parts, fmt.Sprintf("%s [%s] (%s)", l.Label, l.Category, l.Source))
+		p := fmt.Sprintf("%s [%s] (%s)", l.Label, l.Category, l.Source)
+		if count[p] == 0 {
+			parts = append(parts, p)
+		}
+		count[p]++
+	}
+	for i, p := range parts {
+		if n := count[p]; n > 1 {
+			parts[i] = fmt.Sprintf("%s ×%d addresses", p, n)
+		}
 	}
 	return strings.Join(parts, "; ")
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/internal/shareddata"
+	"github.com/fundtrace/fundtrace/labels"
 )
 
 // TestSanctionsAndScreen imports two real OFAC CSV sets as dated
@@ -195,5 +196,24 @@ func TestScreenExitCodes(t *testing.T) {
 	out, _, err := run(t, "--store", reg, "screen", clean)
 	if exitCode(err) != 1 || !strings.Contains(out, "mainnet network; this store holds Bitcoin regtest") {
 		t.Errorf("mainnet address on a regtest store: exit %d\n%s", exitCode(err), out)
+	}
+}
+
+// TestLabelListOnce: a label that several members of a cluster carry
+// from one source is said once, with how many carry it.
+func TestLabelListOnce(t *testing.T) {
+	l := labels.Label{Label: "Exchange A", Category: "exchange", Source: "s"}
+	o := labels.Label{Label: "Mixer", Category: "mixer", Source: "s"}
+	if got := labelList([]labels.Label{l, o, l, l}); got != "Exchange A [exchange] (s) ×3 addresses; Mixer [mixer] (s)" {
+		t.Fatalf("labelList: %q", got)
+	}
+}
+
+// TestScreenExposureNumber: "screen --exposure 3 ADDR" is a mistake for
+// --hops 3, said as such rather than screening "3" as an address.
+func TestScreenExposureNumber(t *testing.T) {
+	_, _, err := run(t, "--store", t.TempDir()+"/s", "screen", "--exposure", "3", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT")
+	if err == nil || !strings.Contains(err.Error(), "--hops 3") {
+		t.Fatalf("screen --exposure 3: %v", err)
 	}
 }
