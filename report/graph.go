@@ -29,7 +29,7 @@ import (
 const (
 	maxGraphNodes = 24 // intermediate nodes kept
 	maxGraphEdges = 34 // with the rest's line, one landscape page of the table that names them in full
-	maxGraphCols  = 6 // intermediate columns
+	maxGraphCols  = 6  // intermediate columns
 	maxGraphRows  = 12
 )
 
