@@ -451,6 +451,17 @@ func checkRendered(t *testing.T, dir, ko string, tr *tracefile.Trace) {
 		}
 	}
 	summary(dir, "What was traced", "Flow graph (aggregated)", "Annex B: deposits per exchange", "Example Police Agency", tr.Exchanges[0].Exchange, tr.Deposits[0].Tx[:20])
+	// One letter per language rendered, every page of it.
+	renderAll := func(p string) {
+		png := filepath.Join(t.TempDir(), "letter")
+		if out, err := exec.Command(pdftoppm, "-png", "-r", "40", p, png).CombinedOutput(); err != nil {
+			t.Fatalf("pdftoppm %s: %v %s", p, err, out)
+		}
+		if ps, _ := filepath.Glob(png + "*.png"); len(ps) == 0 {
+			t.Fatalf("pdftoppm rendered no page of %s", p)
+		}
+	}
+	renderAll(filepath.Join(dir, "freeze", report.FileName(tr.Exchanges[0].Exchange)+".pdf"))
 	for _, ex := range tr.Exchanges {
 		p := filepath.Join(dir, "freeze", report.FileName(ex.Exchange)+".pdf")
 		checkFonts(p)
@@ -470,6 +481,7 @@ func checkRendered(t *testing.T, dir, ko string, tr *tracefile.Trace) {
 	summary(ko, "자금 흐름 보고서", "거래소에 도달한 자금", "Example Police Agency")
 	p := filepath.Join(ko, "freeze", report.FileName(tr.Exchanges[0].Exchange)+".pdf")
 	checkFonts(p)
+	renderAll(p)
 	if letter := pageText(p, 0); !strings.Contains(letter, "동결 요청") || !strings.Contains(letter, tr.Exchanges[0].Addresses[0].Address) {
 		t.Error("the Korean letter lacks its request or its first deposit address")
 	}
