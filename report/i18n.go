@@ -122,12 +122,26 @@ func newLang(code, font string) (*lang, error) {
 	}
 	if l.font != "" {
 		var err error
-		if l.fontBytes, err = os.ReadFile(l.font); err != nil {
+		if l.fontBytes, err = readTrueType(l.font); err != nil {
 			return nil, err
 		}
-		if l.boldBytes, err = os.ReadFile(l.bold); err != nil {
+		if l.boldBytes, err = readTrueType(l.bold); err != nil {
 			return nil, err
 		}
 	}
 	return l, nil
+}
+
+// readTrueType reads a TrueType font file, refusing anything else (the
+// PDF writer reads TrueType outlines only: not OpenType CFF, not a
+// collection).
+func readTrueType(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 12 || (string(b[:4]) != "\x00\x01\x00\x00" && string(b[:4]) != "true") {
+		return nil, fmt.Errorf("font %s: not a TrueType font (.ttf); OpenType CFF (.otf) and collections (.ttc) are not read", path)
+	}
+	return b, nil
 }

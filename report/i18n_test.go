@@ -65,3 +65,19 @@ func TestCataloguesComplete(t *testing.T) {
 		}
 	}
 }
+
+// TestLangErrors: a language not shipped, a font file that is missing or
+// not TrueType: each an error naming it, before anything is written.
+func TestLangErrors(t *testing.T) {
+	notFont := filepath.Join(t.TempDir(), "font.ttf")
+	os.WriteFile(notFont, []byte("this is no font at all"), 0o644)
+	for _, c := range []struct{ lang, font, want string }{
+		{"xx", "", `no report language "xx"`},
+		{"ko", filepath.Join(t.TempDir(), "missing.ttf"), "missing.ttf"},
+		{"ko", notFont, "not a TrueType font"},
+	} {
+		if _, err := newLang(c.lang, c.font); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %s: %v, want %q", c.lang, c.font, err, c.want)
+		}
+	}
+}
