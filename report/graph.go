@@ -433,8 +433,8 @@ func (e *gedge) SVGPath() string {
 }
 
 // pathsTo is the part of g that carries money into node x: the nodes
-// with a path to it and the edges between them, laid out again in g's
-// columns (a per-exchange figure).
+// with a path to it, every edge into x and the largest edges between the
+// others, laid out again in g's columns (a per-exchange figure).
 func (g *graph) pathsTo(x *gnode) *graph {
 	in := map[*gnode][]*gedge{}
 	for _, e := range g.all {
@@ -467,12 +467,21 @@ func (g *graph) pathsTo(x *gnode) *graph {
 		copies[n] = &c
 		out.Nodes = append(out.Nodes, &c)
 	}
+	// Every edge into x, and the largest others (all is by weight).
+	others := 0
 	for _, e := range g.all {
-		if keep[e.From] && keep[e.To] {
-			c := *e
-			c.From, c.To = copies[e.From], copies[e.To]
-			out.Edges = append(out.Edges, &c)
+		if !keep[e.From] || !keep[e.To] {
+			continue
 		}
+		if e.To != x {
+			if others == maxGraphEdges {
+				continue
+			}
+			others++
+		}
+		c := *e
+		c.From, c.To = copies[e.From], copies[e.To]
+		out.Edges = append(out.Edges, &c)
 	}
 	out.Width = 2*gMargin + float64(maxCol)*gColW + gNodeW
 	out.Height = 2*gMargin + float64(max(maxRows, 1))*(gNodeH+gRowGap)

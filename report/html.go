@@ -63,6 +63,24 @@ func htmlFuncs(m *model) template.FuncMap {
 			ps, more, text := m.largest(ex.Payments, annexPayments)
 			return map[string]any{"Payments": ps, "More": more, "MoreText": strings.ReplaceAll(text, "\n", ", "), "File": FileName(ex.Name)}
 		},
+		// pathsTo is the figure of the money's paths into an exchange, or
+		// nil when the graph has no node of it.
+		"pathsTo": func(name string) *graph {
+			if x := m.Graph.exchangeNode(name); x != nil {
+				return m.Graph.pathsTo(x)
+			}
+			return nil
+		},
+		// A node's addresses: the first twelve, as Annex C of the PDF.
+		"first": func(as []string) []string { return as[:min(len(as), 12)] },
+		"more":  func(as []string) int { return max(len(as)-12, 0) },
+		"full": func(as []string, sep string) string {
+			s := strings.Join(as[:min(len(as), 12)], sep)
+			if len(as) > 12 {
+				s += sep + l.T("and %d more (transactions.csv)", len(as)-12)
+			}
+			return s
+		},
 		"tick": func(i, n int) bool {
 			step := max(1, (n+7)/8)
 			return i%step == 0
