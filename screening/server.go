@@ -54,6 +54,7 @@ type Server struct {
 	latency  *prometheus.HistogramVec
 	screened *prometheus.CounterVec
 	importMu sync.Mutex
+	routes   []string // "METHOD /path" of every endpoint, as registered
 }
 
 // NewServer builds the handler.
@@ -148,6 +149,7 @@ func keyOf(r *http.Request) APIKey {
 // rate limit per key, a body size limit, a deadline, metrics, and a JSON
 // 500 if it panics (which would be a bug).
 func (s *Server) handle(pattern, route string, auth bool, h http.HandlerFunc) {
+	s.routes = append(s.routes, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
