@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/fundtrace/fundtrace/ingest/eth"
 	"github.com/fundtrace/fundtrace/ingest/trx"
 	"github.com/fundtrace/fundtrace/internal/csvtest"
+	"github.com/fundtrace/fundtrace/internal/simtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
@@ -218,17 +218,8 @@ func TestDepositHeuristicOnSimulatedChain(t *testing.T) {
 	if err := sim.WriteETH(sim.GenerateETH(sim.ETHConfig{Seed: 21, Days: 3}), dir); err != nil {
 		t.Fatal(err)
 	}
-	w, err := sim.LoadETH(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := sim.NewETHHandler(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	cl, err := ethereum.Dial(ctx, srv.URL, ethereum.ClientOptions{})
+	url, _ := simtest.ServeETH(t, dir)
+	cl, err := ethereum.Dial(ctx, url, ethereum.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,13 +282,8 @@ func scoreDeposits(t *testing.T, st *embedded.Store, c chains.Chain, dir string,
 func TestDepositHeuristicOnTron(t *testing.T) {
 	ctx := context.Background()
 	const dir = "../testdata/sim/tron"
-	w, err := sim.LoadTron(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim.NewTronHandler(w))
-	defer srv.Close()
-	cl, err := tron.Dial(srv.URL, tron.ClientOptions{})
+	url, _ := simtest.ServeTron(t, dir)
+	cl, err := tron.Dial(url, tron.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

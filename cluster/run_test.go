@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"github.com/fundtrace/fundtrace/heuristics"
 	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/ingest/eth"
+	"github.com/fundtrace/fundtrace/internal/simtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -205,18 +205,9 @@ func TestIncrementalEthereum(t *testing.T) {
 	if err := sim.WriteETH(sim.GenerateETH(sim.ETHConfig{Seed: 22, Days: 2}), dir); err != nil {
 		t.Fatal(err)
 	}
-	w, err := sim.LoadETH(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := sim.NewETHHandler(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	url, _ := simtest.ServeETH(t, dir)
 	index := func(st *embedded.Store, to int64) {
-		cl, err := ethereum.Dial(ctx, srv.URL, ethereum.ClientOptions{})
+		cl, err := ethereum.Dial(ctx, url, ethereum.ClientOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -56,15 +57,7 @@ func (r *streamRun) writeState(path string, clusterOf func(uint32) uint32) (name
 	for a, id := range x.extra {
 		extras = append(extras, hashID{h: x.hash(a), id: uint64(id)})
 	}
-	slices.SortFunc(extras, func(a, b hashID) int {
-		switch {
-		case a.h < b.h:
-			return -1
-		case a.h > b.h:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(extras, func(a, b hashID) int { return cmp.Compare(a.h, b.h) })
 	total := uint64(len(x.ent) + len(extras))
 	if total != uint64(x.next) {
 		return "", false, nil

@@ -362,7 +362,6 @@ func (r *streamRun) loadState(st StateStore, prev *store.ClusterMeta) bool {
 	}
 	r.idx, r.n, r.old, r.cl.uf = x, uint32(prev.Addresses), clusters, uf
 	r.byIndex, r.complete = st, true
-	r.known, r.absent = map[chains.Address]uint32{}, map[chains.Address]bool{}
 	return true
 }
 

@@ -252,12 +252,8 @@ func (iv *Investigation) traceChain(ctx context.Context, j *tracefile.Trace, g *
 		}
 		j.Seeds = append(j.Seeds, sj)
 		g.node(ch, enc(t.To), t.To, "seed")
-		m := tracer.DefaultMinAmount(v.chain, t.Asset)
+		m := tracer.MinAmount(v.chain, t.Asset, minAmount)
 		if minAmount != nil {
-			m = minAmount
-			if m.Sign() <= 0 {
-				m = big.NewInt(1) // the least a trace follows
-			}
 			cfg.MinAmount[t.Asset] = m
 		}
 		j.Params.MinAmount[asset] = m.String()

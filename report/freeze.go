@@ -78,23 +78,22 @@ func (m *model) Request(ex exchangeRow) Request {
 	var addrs []tracefile.DepositAddress
 	for _, a := range ex.Addresses {
 		addrs = append(addrs, tracefile.DepositAddress{Chain: a.Chain, Address: a.Address, Deposits: a.Deposits, FirstSeen: a.First, LastSeen: a.Last,
-			Totals: totalsOf(m.Assets, a.Haircut, a.FIFO)})
+			Totals: totalsOf(a.Haircut, a.FIFO)})
 	}
 	var pays []Payment
 	for _, p := range ex.Payments {
 		pays = append(pays, Payment{Chain: p.Chain, Address: p.Address, Tx: p.Tx, Where: p.Where, Height: p.Height, Time: p.Time,
-			Asset: assetOfText(m.Assets, p.Value.Text), Value: p.Value.Units, Haircut: p.Haircut.Units, FIFO: p.FIFO.Units,
+			Asset: p.Value.asset, Value: p.Value.Units, Haircut: p.Haircut.Units, FIFO: p.FIFO.Units,
 			HaircutUSD: p.Haircut.USD, FIFOUSD: p.FIFO.USD, Victims: p.Victims})
 	}
 	ci := m.Case
 	return NewRequest(ex.Name, m.Date, &ci, m.Models, m.Assets, addrs, ex.rows, pays)
 }
 
-func totalsOf(assets map[string]tracefile.Asset, hc, ff []Money) map[string]map[string]string {
+func totalsOf(hc, ff []Money) map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for i := range hc {
-		a := assetOfText(assets, hc[i].Text)
-		out[a] = map[string]string{"haircut": hc[i].Units, "fifo": ff[i].Units}
+		out[hc[i].asset] = map[string]string{"haircut": hc[i].Units, "fifo": ff[i].Units}
 	}
 	return out
 }

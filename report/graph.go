@@ -39,14 +39,14 @@ type graphIn struct {
 	hop   map[string]int            // chain/address → least hop reached at
 	edges map[[3]string]*big.Int    // from, to (chain/address or "victims"), asset → haircut units
 	seeds map[string]bool           // chain/address of the victims' payees
-	order map[[3]string]int         // first-seen order, for stable output
+	keys  [][3]string               // the edges' keys, in the order first met (a stable output)
 	peel  map[string]int            // chain/address → peel chain number (set after the scan)
 	dep   map[string]string         // chain/address → exchange (set after the scan)
 }
 
 func newGraphIn() *graphIn {
 	return &graphIn{nodes: map[string]tracefile.Node{}, hop: map[string]int{}, edges: map[[3]string]*big.Int{}, seeds: map[string]bool{},
-		order: map[[3]string]int{}, peel: map[string]int{}, dep: map[string]string{}}
+		peel: map[string]int{}, dep: map[string]string{}}
 }
 
 func (g *graphIn) edge(from, to, asset, units string) {
@@ -60,7 +60,7 @@ func (g *graphIn) edge(from, to, asset, units string) {
 		return
 	}
 	g.edges[k] = v
-	g.order[k] = len(g.order)
+	g.keys = append(g.keys, k)
 }
 
 func (g *graphIn) reach(k string, hop int) {
@@ -203,7 +203,7 @@ func (g *graphIn) build(assets map[string]tracefile.Asset, peels []tracefile.Pee
 	// Each asset's edges are weighed against the asset's largest, so that
 	// cases of several assets rank fairly.
 	maxBy := map[string]*big.Int{}
-	keys := slices.SortedFunc(maps.Keys(g.edges), func(a, b [3]string) int { return cmp.Compare(g.order[a], g.order[b]) })
+	keys := g.keys
 	for _, k := range keys {
 		if m := maxBy[k[2]]; m == nil || g.edges[k].Cmp(m) > 0 {
 			maxBy[k[2]] = g.edges[k]

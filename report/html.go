@@ -40,14 +40,8 @@ func htmlFuncs(m *model) template.FuncMap {
 			}
 			return s
 		},
-		"usd": func(mo Money) string { return usd(l, mo) },
-		"moneys": func(ms []Money) string {
-			var out []string
-			for _, p := range ms {
-				out = append(out, p.Text+" ("+usd(l, p)+")")
-			}
-			return strings.Join(out, "; ")
-		},
+		"usd":       func(mo Money) string { return usd(l, mo) },
+		"moneys":    func(ms []Money) string { return inline(l, ms, "; ") },
 		"join":      strings.Join,
 		"hasPoison": func(ms []string) bool { return slices.Contains(ms, "poison") },
 		"models":    func(ms []string) string { return modelNames(l, ms) },
@@ -61,7 +55,7 @@ func htmlFuncs(m *model) template.FuncMap {
 		"bh": func(v, mx float64) string { return fmt.Sprintf("%.2f", height*v/mx) },
 		"largest": func(ex exchangeRow) map[string]any {
 			ps, more, text := m.largest(ex.Payments, annexPayments)
-			return map[string]any{"Payments": ps, "More": more, "MoreText": strings.ReplaceAll(text, "\n", ", "), "File": FileName(ex.Name)}
+			return map[string]any{"Payments": ps, "More": more, "MoreText": text, "File": FileName(ex.Name)}
 		},
 		// pathsTo is the figure of the money's paths into an exchange, or
 		// nil when the graph has no node of it.

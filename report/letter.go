@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	_ "embed"
-	"strings"
 	"text/template"
 )
 
@@ -34,16 +33,10 @@ type letterData struct {
 // letterFuncs are the functions a letter template may call.
 func letterFuncs(l *lang) template.FuncMap {
 	return template.FuncMap{
-		"T":   func(s string, a ...any) string { return l.T(s, a...) },
-		"inc": func(i int) int { return i + 1 },
-		"money": func(ms []Money) string {
-			var out []string
-			for _, m := range ms {
-				out = append(out, m.Text+" ("+usd(l, m)+")")
-			}
-			return strings.Join(out, ", ")
-		},
-		"amount": func(m Money) string { return m.Text + " (" + usd(l, m) + ")" },
+		"T":      func(s string, a ...any) string { return l.T(s, a...) },
+		"inc":    func(i int) int { return i + 1 },
+		"money":  func(ms []Money) string { return inline(l, ms, ", ") },
+		"amount": func(m Money) string { return inline(l, []Money{m}, "") },
 		"day":    day,
 	}
 }
@@ -70,7 +63,7 @@ func letterText(m *model, ex exchangeRow, t *template.Template) (string, error) 
 	var b bytes.Buffer
 	payments, more, moreText := m.largest(ex.Payments, letterPayments)
 	err = t.Execute(&b, letterData{Exchange: ex.Name, Date: m.Date, Case: m.Case, Contact: m.Case.contact(), First: day(ex.First), Last: day(ex.Last),
-		Victims: ex.Victims, Asks: Asks, Addresses: ex.Addresses, Payments: payments, More: more, MoreText: strings.ReplaceAll(moreText, "\n", ", "),
+		Victims: ex.Victims, Asks: Asks, Addresses: ex.Addresses, Payments: payments, More: more, MoreText: moreText,
 		CSV: FileName(ex.Name) + ".csv"})
 	return b.String(), err
 }

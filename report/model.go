@@ -20,6 +20,7 @@ type Money struct {
 	Text  string // in the asset's unit, e.g. "0.01439517 BTC"
 	USD   string // "" when the price is missing
 	Fiat  string
+	asset string // the asset's id in the trace
 }
 
 // Heuristic is a rule the trace relied on, with its measured accuracy.
@@ -38,7 +39,6 @@ type model struct {
 	Info     Info
 	Case     CaseInfo
 	Date     string
-	CaseRef  string
 	FiatName string
 	pricer   Pricer
 
@@ -47,7 +47,7 @@ type model struct {
 	Params tracefile.Params
 	Assets map[string]tracefile.Asset
 
-	Seeds      []seedRow
+	Payments   int // the victims' payments traced
 	Victims    []victimRow
 	Paid       []Money // per asset, all victims' payments
 	First      string  // the first and last victim payment
@@ -59,21 +59,13 @@ type model struct {
 	Graph      *graph
 	Timeline   *timeline
 	Stops      []stopRow
-	NoExchange bool
 	Flows      int
-	MaxHop     int
 	Poisoned   int // deposits poison reached
 	PeelChains int
 	Merged     []Money // per asset: haircut shares merged into "(other victims)"
 	// LetterNote says why no letter was written ("" when they were).
 	LetterNote string
 	deposits   []tracefile.Deposit
-}
-
-type seedRow struct {
-	Victim, Chain, Tx, Where, Address, Time string
-	Height                                  int64
-	Amount                                  Money
 }
 
 // victimRow is one victim's line in the paths annex: what they paid and
@@ -137,7 +129,7 @@ type stopRow struct {
 // money renders base units of asset at time t (RFC 3339).
 func (m *model) money(asset, units, t string) Money {
 	a := m.Assets[asset]
-	mo := Money{Units: units, Text: decimal(units, a.Decimals) + " " + a.Symbol}
+	mo := Money{Units: units, Text: decimal(units, a.Decimals) + " " + a.Symbol, asset: asset}
 	mo.USD = m.pricer.value(a, units, t, "USD")
 	if m.FiatName != "" {
 		mo.Fiat = m.pricer.value(a, units, t, m.FiatName)
@@ -212,7 +204,7 @@ func (s *sums) list() []Money {
 	var out []Money
 	for _, asset := range slices.Sorted(maps.Keys(s.units)) {
 		a := s.m.Assets[asset]
-		mo := Money{Units: s.units[asset], Text: decimal(s.units[asset], a.Decimals) + " " + a.Symbol}
+		mo := Money{Units: s.units[asset], Text: decimal(s.units[asset], a.Decimals) + " " + a.Symbol, asset: asset}
 		if !s.noUSD[asset] && s.usd[asset] != nil {
 			mo.USD = s.usd[asset].FloatString(2)
 		}
@@ -239,57 +231,53 @@ func buildModel(in Input, l *lang) (*model, []byte, []byte, error) {
 	if in.Case != nil {
 		m.Case = *in.Case
 	}
-	m.CaseRef = cmp.Or(in.Info.Options["case_ref"], m.Case.Reference)
-	m.Case.Reference = m.CaseRef
+	m.Case.Reference = cmp.Or(in.Info.Options["case_ref"], m.Case.Reference)
 	m.pricer = Pricer{Table: in.Prices, Fiat: m.FiatName}
 	g := newGraphIn()
 	var fc *flowsCSV
+	// start checks the trace's head and sets up the flows' CSV: Scan calls
+	// it before the first long section, so before any flow.
+	start := func(t *tracefile.Trace) error {
+		if t.Direction != "forward" {
+			return fmt.Errorf("a %s trace: a report is made from a forward trace", t.Direction)
+		}
+		m.Assets = t.Assets
+		fc = newFlowsCSV(t.Assets, m.pricer)
+		return nil
+	}
 	poisoned := 0
 	t, err := tracefile.Scan(bytes.NewReader(in.TraceBytes), name, tracefile.Handler{
-		Node: func(n tracefile.Node) error { g.nodes[n.Chain+"/"+n.Address] = n; return nil },
+		Start: start,
+		Node:  func(n tracefile.Node) error { g.nodes[n.Chain+"/"+n.Address] = n; return nil },
 		Flow: func(f tracefile.Flow) error {
-			if fc == nil {
-				return fmt.Errorf("%s: flows before the assets", name)
-			}
 			m.Flows++
-			m.MaxHop = max(m.MaxHop, f.Hop)
 			fc.add(f)
 			g.flow(f)
 			return nil
 		},
 		Poisoned: func(tracefile.Poisoned) error { poisoned++; return nil },
 		Stop:     func(tracefile.Stop) error { return nil },
-		// The assets and seeds come before the flows: set up the CSV
-		// writer on the first node or flow.
-		Start: func(t *tracefile.Trace) error {
-			if t.Direction != "forward" {
-				return fmt.Errorf("a %s trace: a report is made from a forward trace", t.Direction)
-			}
-			m.Assets = t.Assets
-			fc = newFlowsCSV(t.Assets, m.pricer)
-			return nil
-		},
 	})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if fc == nil { // a trace with no nodes and no flows
-		if t.Direction != "forward" {
-			return nil, nil, nil, fmt.Errorf("%s is a %s trace: a report is made from a forward trace", name, t.Direction)
+	if fc == nil { // a trace without any long section: Scan never started one
+		if err := start(t); err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: %w", name, err)
 		}
-		m.Assets = t.Assets
-		fc = newFlowsCSV(t.Assets, m.pricer)
 	}
 	m.Schema, m.Models, m.Params, m.Poisoned, m.PeelChains = t.Schema, t.Models, t.Params, poisoned, len(t.PeelChains)
 	m.deposits = t.Deposits
 	// Victims and their payments.
-	paid := m.newSums()
+	paid, merged := m.newSums(), m.newSums() // what the victims paid; what haircut merged into "(other victims)"
 	byVictim := map[string]*victimRow{}
 	var victims []string
 	vPaid := map[string]*sums{}
 	for _, s := range t.Seeds {
-		m.Seeds = append(m.Seeds, seedRow{Victim: s.Victim, Chain: s.Chain, Tx: s.Tx, Where: whereOf(s.Outpoint, s.Position), Address: s.Address, Time: s.Time,
-			Height: s.Height, Amount: m.money(s.Asset, s.Amount, s.Time)})
+		m.Payments++
+		if s.MergedIntoOther != "" {
+			merged.add(s.Asset, s.MergedIntoOther, s.Time)
+		}
 		paid.add(s.Asset, s.Amount, s.Time)
 		if m.First == "" || s.Time < m.First {
 			m.First = s.Time
@@ -332,7 +320,7 @@ func buildModel(in Input, l *lang) (*model, []byte, []byte, error) {
 	}
 	for _, model := range []string{"haircut", "fifo"} {
 		for _, mo := range totals[model].list() {
-			asset := assetOfText(m.Assets, mo.Text)
+			asset := mo.asset
 			m.Totals = append(m.Totals, totalRow{Asset: m.Assets[asset].Symbol, Model: model, Amount: mo})
 			m.TotalsFlat[asset+"/"+model] = mo.Units
 		}
@@ -357,18 +345,7 @@ func buildModel(in Input, l *lang) (*model, []byte, []byte, error) {
 		m.Victims = append(m.Victims, *v)
 	}
 	m.Exchanges = m.exchanges(t)
-	m.NoExchange = len(m.Exchanges) == 0
-	var merged []tracefile.Seed
-	for _, s := range t.Seeds {
-		if s.MergedIntoOther != "" {
-			merged = append(merged, tracefile.Seed{Asset: s.Asset, Amount: s.MergedIntoOther, Time: s.Time})
-		}
-	}
-	ms := m.newSums()
-	for _, s := range merged {
-		ms.add(s.Asset, s.Amount, s.Time)
-	}
-	m.Merged = ms.list()
+	m.Merged = merged.list()
 	for _, r := range slices.Sorted(maps.Keys(t.StopCounts)) {
 		m.Stops = append(m.Stops, stopRow{r, t.StopCounts[r]})
 	}
@@ -418,9 +395,9 @@ func (m *model) largest(ps []paymentRow, n int) (kept []paymentRow, rest int, re
 			kept = append(kept, p)
 			continue
 		}
-		other.add(assetOfText(m.Assets, p.Haircut.Text), p.Haircut.Units, p.Time)
+		other.add(p.Haircut.asset, p.Haircut.Units, p.Time)
 	}
-	return kept, len(ps) - n, texts(other.list())
+	return kept, len(ps) - n, texts(other.list(), ", ")
 }
 
 // refOf names a payment: its output on a UTXO chain (the transaction's
@@ -433,16 +410,6 @@ func refOf(tx, outpoint, position string) string {
 		return tx + " " + position
 	}
 	return tx
-}
-
-// assetOfText finds the asset id whose symbol ends an amount's text.
-func assetOfText(assets map[string]tracefile.Asset, text string) string {
-	for _, id := range slices.Sorted(maps.Keys(assets)) {
-		if strings.HasSuffix(text, " "+assets[id].Symbol) {
-			return id
-		}
-	}
-	return ""
 }
 
 // exchanges sums the deposits of each exchange reached with money under

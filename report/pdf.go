@@ -268,6 +268,16 @@ func usd(l *lang, m Money) string {
 	return "USD " + m.USD
 }
 
+// inline writes amounts per asset on one line, each with its USD in
+// parentheses, joined by sep.
+func inline(l *lang, ms []Money, sep string) string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Text + " (" + usd(l, m) + ")"
+	}
+	return strings.Join(out, sep)
+}
+
 // moneys writes amounts per asset, each with its USD on the next line.
 func moneys(l *lang, ms []Money) string {
 	var out []string
@@ -300,8 +310,8 @@ func day(t string) string {
 func renderPDF(m *model) ([]byte, error) {
 	l := m.L
 	title := l.T("Flow report")
-	if m.CaseRef != "" {
-		title += ": " + m.CaseRef
+	if m.Case.Reference != "" {
+		title += ": " + m.Case.Reference
 	}
 	d := newDoc(m, title)
 	d.AddPage()
@@ -314,7 +324,7 @@ func renderPDF(m *model) ([]byte, error) {
 		}
 	}
 	ci := m.Case
-	add(l.T("Reference"), m.CaseRef)
+	add(l.T("Reference"), m.Case.Reference)
 	add(l.T("Agency"), strings.Join(nonEmpty(ci.Agency, ci.Unit), ", "))
 	add(l.T("Investigator"), strings.Join(nonEmpty(ci.Investigator, ci.Title), ", "))
 	add(l.T("Contact"), strings.Join(ci.contact(), "\n"))
@@ -324,12 +334,8 @@ func renderPDF(m *model) ([]byte, error) {
 	d.small(l.T("Made by fundtrace %s from trace.json (schema %s). Every figure comes from a transaction named by its hash and block; manifest.json lists the inputs and the SHA-256 of every file, and fundtrace verify checks them and rebuilds this report byte for byte.", m.Info.Version, m.Schema))
 	d.h2(l.T("What was traced"))
 	d.para(l.T("%d payments by %d victims, from %s to %s, followed forward transaction by transaction under the %s models, to %d exchanges.",
-		len(m.Seeds), len(m.Victims), day(m.First), day(m.Last), modelNames(l, m.Models), len(m.Exchanges)))
-	var paid []string
-	for _, p := range m.Paid {
-		paid = append(paid, p.Text+" ("+usd(l, p)+")")
-	}
-	d.para(l.T("Paid by the victims: %s.", strings.Join(paid, "; ")))
+		m.Payments, len(m.Victims), day(m.First), day(m.Last), modelNames(l, m.Models), len(m.Exchanges)))
+	d.para(l.T("Paid by the victims: %s.", inline(l, m.Paid, "; ")))
 	if m.PeelChains > 0 {
 		d.para(l.T("%d peel chains were followed, each step of one counting as no hop.", m.PeelChains))
 	}
@@ -337,7 +343,7 @@ func renderPDF(m *model) ([]byte, error) {
 		d.para(l.T("Poison reached %d deposit payments at exchanges (trace.json lists each with its victims).", m.Poisoned))
 	}
 	d.h2(l.T("Money reaching exchanges"))
-	if m.NoExchange {
+	if len(m.Exchanges) == 0 {
 		d.para(l.T("No exchange was reached by the traced money."))
 	} else {
 		var rows [][]string
@@ -394,19 +400,19 @@ func renderPDF(m *model) ([]byte, error) {
 	for _, v := range m.Victims {
 		var reach []string
 		for _, r := range v.Reached {
-			reach = append(reach, code[r.Exchange]+" "+strings.ReplaceAll(texts(r.Haircut), "\n", " + "))
+			reach = append(reach, code[r.Exchange]+" "+texts(r.Haircut, " + "))
 		}
 		if len(reach) == 0 {
 			reach = []string{l.T("no exchange reached")}
 		}
-		vr = append(vr, []string{v.Victim, fmt.Sprintf("%d, %s", v.Payments, dayOnly(v.First)), strings.ReplaceAll(texts(v.Paid), "\n", " + "), v.Hops, strings.Join(reach, ", ")})
+		vr = append(vr, []string{v.Victim, fmt.Sprintf("%d, %s", v.Payments, dayOnly(v.First)), texts(v.Paid, " + "), v.Hops, strings.Join(reach, ", ")})
 	}
 	d.table([]col{{Head: l.T("Victim"), W: 36}, {Head: l.T("Payments, first"), W: 22}, {Head: l.T("Paid"), W: 28, Right: true},
 		{Head: l.T("Hops"), W: 11, Right: true}, {Head: l.T("Reached exchanges (haircut)"), W: 83}}, vr)
 	// Deposits, landscape: a payment's output or transaction on one line.
 	d.AddPageFormat("L", fpdf.SizeType{Wd: 210, Ht: 297})
 	d.h2(l.T("Annex B: deposits per exchange"))
-	if m.NoExchange {
+	if len(m.Exchanges) == 0 {
 		d.para(l.T("No exchange was reached by the traced money."))
 	}
 	for i, e := range m.Exchanges {
@@ -426,7 +432,7 @@ func renderPDF(m *model) ([]byte, error) {
 			{Head: l.T("Haircut"), W: 34, Right: true}, {Head: l.T("FIFO"), W: 34, Right: true}, {Head: l.T("Why it is the exchange's"), W: 87}}, ar)
 		payments, rest, restText := m.largest(e.Payments, annexPayments)
 		if rest > 0 {
-			d.small(l.T("The %d largest payments (haircut) are listed; %d smaller ones, carrying %s, are in deposits.csv and freeze/%s.csv.", annexPayments, rest, strings.ReplaceAll(restText, "\n", ", "), FileName(e.Name)))
+			d.small(l.T("The %d largest payments (haircut) are listed; %d smaller ones, carrying %s, are in deposits.csv and freeze/%s.csv.", annexPayments, rest, restText, FileName(e.Name)))
 		}
 		for _, a := range e.Addresses {
 			var pr [][]string
@@ -481,12 +487,13 @@ func nonEmpty(ss ...string) []string {
 	return out
 }
 
-func texts(ms []Money) string {
-	var out []string
-	for _, m := range ms {
-		out = append(out, m.Text)
+// texts writes amounts per asset in their units, joined by sep.
+func texts(ms []Money, sep string) string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Text
 	}
-	return strings.Join(out, "\n")
+	return strings.Join(out, sep)
 }
 
 func usdCell(l *lang, m Money) string {
@@ -531,7 +538,7 @@ func limitations(m *model) []string {
 		}
 	}
 	if len(m.Merged) > 0 {
-		out = append(out, l.T("Haircut shares too small to follow were merged into one remainder reported as %q: %s.", "(other victims)", strings.ReplaceAll(texts(m.Merged), "\n", ", ")))
+		out = append(out, l.T("Haircut shares too small to follow were merged into one remainder reported as %q: %s.", "(other victims)", texts(m.Merged, ", ")))
 	}
 	if m.Graph.Merged > 0 || m.Graph.Hidden > 0 {
 		out = append(out, l.T("The flow graph is aggregated: %d smaller addresses are drawn as \"other addresses\" and %d smaller flows are not drawn; every flow is in transactions.csv.", m.Graph.Merged, m.Graph.Hidden))

@@ -3,7 +3,6 @@ package tracer
 import (
 	"context"
 	"math/big"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/ingest/eth"
 	"github.com/fundtrace/fundtrace/internal/csvtest"
+	"github.com/fundtrace/fundtrace/internal/simtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
@@ -19,18 +19,9 @@ import (
 // served over JSON-RPC, read by the indexer.
 func indexETH(t testing.TB, dir string) *embedded.Store {
 	t.Helper()
-	w, err := sim.LoadETH(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := sim.NewETHHandler(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
 	ctx := context.Background()
-	cl, err := ethereum.Dial(ctx, srv.URL, ethereum.ClientOptions{})
+	url, _ := simtest.ServeETH(t, dir)
+	cl, err := ethereum.Dial(ctx, url, ethereum.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

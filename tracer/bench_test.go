@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/big"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/ingest/eth"
 	"github.com/fundtrace/fundtrace/internal/chtest"
+	"github.com/fundtrace/fundtrace/internal/simtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/clickhouse"
@@ -101,14 +101,8 @@ func btcScenario(tb testing.TB, st traceStore, scale int) ([]Seed, Labeler, int)
 // JSON-RPC, as a node would be read.
 func ethScenario(tb testing.TB, st traceStore, scale int) ([]Seed, Labeler, int) {
 	w := sim.GenerateETH(sim.ETHConfig{Seed: 41, Scale: scale, Days: 2})
-	h, err := sim.NewETHHandler(w)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
 	ctx := context.Background()
-	cl, err := ethereum.Dial(ctx, srv.URL, ethereum.ClientOptions{})
+	cl, err := ethereum.Dial(ctx, simtest.ServeETHWorld(tb, w), ethereum.ClientOptions{})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -133,17 +133,21 @@ func (cfg *Config) check(c chains.Chain) (map[string]bool, error) {
 	return on, nil
 }
 
-// minFor is the least amount of an asset followed: at least one base
-// unit.
+// minFor is the least amount of an asset followed.
 func (cfg *Config) minFor(c chains.Chain, asset chains.Address) *big.Int {
-	m := cfg.MinAmount[asset]
+	return MinAmount(c, asset, cfg.MinAmount[asset])
+}
+
+// MinAmount is the least amount of an asset a trace follows when given
+// is asked for: given, at least one base unit; nil, the asset's default.
+func MinAmount(c chains.Chain, asset chains.Address, given *big.Int) *big.Int {
 	switch {
-	case m == nil:
+	case given == nil:
 		return DefaultMinAmount(c, asset)
-	case m.Sign() <= 0:
+	case given.Sign() <= 0:
 		return big.NewInt(1)
 	}
-	return m
+	return given
 }
 
 func assetName(a chains.Address) string {

@@ -3,7 +3,6 @@ package tracer
 import (
 	"context"
 	"math/big"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/ingest/trx"
 	"github.com/fundtrace/fundtrace/internal/csvtest"
+	"github.com/fundtrace/fundtrace/internal/simtest"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
@@ -23,13 +23,8 @@ const shippedTron = "../testdata/sim/tron"
 // served over the java-tron HTTP API, read by the indexer.
 func indexTron(t testing.TB, st trx.Sink, dir string) {
 	t.Helper()
-	w, err := sim.LoadTron(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim.NewTronHandler(w))
-	defer srv.Close()
-	cl, err := tron.Dial(srv.URL, tron.ClientOptions{})
+	url, _ := simtest.ServeTron(t, dir)
+	cl, err := tron.Dial(url, tron.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

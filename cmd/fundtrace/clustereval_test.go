@@ -1,12 +1,11 @@
 package main
 
 import (
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 
 	"github.com/fundtrace/fundtrace/internal/csvtest"
-	"github.com/fundtrace/fundtrace/sim"
+	"github.com/fundtrace/fundtrace/internal/simtest"
 )
 
 // TestDepositClustersExported measures the deposit heuristic on the
@@ -18,33 +17,15 @@ import (
 func TestDepositClustersExported(t *testing.T) {
 	for _, c := range []struct{ chain, scen string }{{"eth", "../../testdata/sim/eth"}, {"tron", "../../testdata/sim/tron"}} {
 		t.Run(c.chain, func(t *testing.T) {
-			var url string
+			var index []string
 			if c.chain == "eth" {
-				w, err := sim.LoadETH(c.scen)
-				if err != nil {
-					t.Fatal(err)
-				}
-				h, err := sim.NewETHHandler(w)
-				if err != nil {
-					t.Fatal(err)
-				}
-				srv := httptest.NewServer(h)
-				defer srv.Close()
-				url = srv.URL
+				url, _ := simtest.ServeETH(t, c.scen)
+				index = []string{"index", "eth", "--rpc", url, "--confirmations", "0"}
 			} else {
-				w, err := sim.LoadTron(c.scen)
-				if err != nil {
-					t.Fatal(err)
-				}
-				srv := httptest.NewServer(sim.NewTronHandler(w))
-				defer srv.Close()
-				url = srv.URL
-			}
-			st := t.TempDir() + "/store"
-			index := []string{"index", "eth", "--rpc", url, "--confirmations", "0"}
-			if c.chain == "tron" {
+				url, _ := simtest.ServeTron(t, c.scen)
 				index = []string{"index", "tron", "--api", url, "--confirmations", "0"}
 			}
+			st := t.TempDir() + "/store"
 			out := filepath.Join(t.TempDir(), "clusters.csv")
 			runEach(t, st, index, []string{"cluster"}, []string{"cluster", "export", "--out", out})
 			owner := map[string]string{}

@@ -16,9 +16,8 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/chains/tron"
+	"github.com/fundtrace/fundtrace/ingest"
 	"github.com/fundtrace/fundtrace/ingest/eth"
-	"github.com/fundtrace/fundtrace/investigate"
-	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -99,7 +98,7 @@ func runIndexETH(c *cli.Context) error {
 		From: c.Int64("from"), To: c.Int64("to"), Confirmations: c.Int64("confirmations"), Follow: c.Bool("follow"),
 		Workers: c.Int("workers"), BatchBlocks: c.Int("batch-blocks"), MaxReorg: c.Int64("max-reorg"), Poll: c.Duration("poll"),
 		Logger: slog.Default(),
-		Progress: func(p eth.Progress) {
+		Progress: func(p ingest.Progress) {
 			logIndexed("eth", p.Height, p.Target, p.Blocks, p.Txs, p.Elapsed,
 				"transfers_per_s", fmt.Sprintf("%.0f", float64(p.Transfers)/max(p.Elapsed.Seconds(), 1e-9)))
 		},
@@ -333,13 +332,7 @@ func showAccountAddress(c *cli.Context, st store.Store, v *accountView, arg stri
 		return err
 	}
 	j := accountAddressJSON{Chain: string(v.chain), Address: v.format(a), Transfers: transfersJSON(c.Context, st, v, ts)}
-	if id, size, err := st.ClusterOf(c.Context, v.chain, a); err == nil {
-		j.Cluster, j.ClusterSize = &id, size
-		if m, ok, err := st.ClusterMeta(c.Context, v.chain); err == nil && ok {
-			j.ClusterFlagged = m.IsFlagged(id)
-		}
-	}
-	if j.Labels, j.ClusterLabels, err = investigate.NewAttribution(st).Labels(c.Context, v.chain, a); err != nil {
+	if j.attributionJSON, err = attributionOf(c.Context, st, v.chain, a); err != nil {
 		return err
 	}
 	if c.Bool("json") {
@@ -347,18 +340,8 @@ func showAccountAddress(c *cli.Context, st store.Store, v *accountView, arg stri
 	}
 	w := c.App.Writer
 	fmt.Fprintf(w, "Address %s: %d transfers\n", j.Address, len(j.Transfers))
-	if j.Cluster != nil {
-		fmt.Fprintf(w, "Cluster %d, %d addresses (fundtrace cluster export --chain %s lists them; cluster explain says why)\n", *j.Cluster, j.ClusterSize, v.chain)
-		if j.ClusterFlagged {
-			fmt.Fprintf(w, "        built through a flagged merge of two large clusters: see fundtrace cluster suspects before relying on it\n")
-		}
-	}
-	if len(j.Labels) > 0 {
-		fmt.Fprintf(w, "Labels       %s\n", labelList(j.Labels))
-	}
-	if len(j.ClusterLabels) > 0 {
-		fmt.Fprintf(w, "In cluster   %s\n", labelList(j.ClusterLabels))
-	}
+	j.print(w, "Cluster %d, %d addresses (fundtrace cluster export --chain "+string(v.chain)+" lists them; cluster explain says why)\n",
+		"        built through a flagged merge of two large clusters: see fundtrace cluster suspects before relying on it")
 	printTransfers(w, v, j.Transfers)
 	return nil
 }
@@ -367,11 +350,6 @@ func showAccountAddress(c *cli.Context, st store.Store, v *accountView, arg stri
 type accountAddressJSON struct {
 	Chain   string `json:"chain"`
 	Address string `json:"address"`
-	// Cluster is the address's cluster (fundtrace cluster), when computed.
-	Cluster        *uint32        `json:"cluster_id,omitempty"`
-	ClusterSize    uint32         `json:"cluster_size,omitempty"`
-	ClusterFlagged bool           `json:"cluster_flagged_merge,omitempty"`
-	Labels         []labels.Label `json:"labels,omitempty"`
-	ClusterLabels  []labels.Label `json:"cluster_labels,omitempty"`
-	Transfers      []transferJSON `json:"transfers"`
+	attributionJSON
+	Transfers []transferJSON `json:"transfers"`
 }

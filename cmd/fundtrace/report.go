@@ -244,12 +244,17 @@ func writeReport(ctx context.Context, st store.Store, traceBytes []byte, traceNa
 	}
 	if st != nil {
 		// The manifest records the store's state for the chains the trace
-		// used: its head (the seeds) is enough, the rest streams past.
-		head, err := tracefile.Scan(bytes.NewReader(traceBytes), name, tracefile.Handler{Node: func(tracefile.Node) error { return nil },
-			Flow: func(tracefile.Flow) error { return nil }, Deposit: func(tracefile.Deposit) error { return nil },
-			Poisoned: func(tracefile.Poisoned) error { return nil }, Stop: func(tracefile.Stop) error { return nil }})
-		if err != nil {
+		// used: its head (the seeds) is enough, read up to the first long
+		// section (report.Write reads the whole).
+		var head *tracefile.Trace
+		errHead := errors.New("head read")
+		t, err := tracefile.Scan(bytes.NewReader(traceBytes), name, tracefile.Handler{Start: func(h *tracefile.Trace) error { head = h; return errHead }})
+		switch {
+		case errors.Is(err, errHead):
+		case err != nil:
 			return nil, err
+		default:
+			head = t // no long section at all
 		}
 		if err := storeInfo(ctx, st, head, &info); err != nil {
 			return nil, err

@@ -468,13 +468,6 @@ func labelOf(c chains.Chain, text string, l screening.Label) labels.Label {
 		Imported: l.Imported, Confidence: l.Confidence}
 }
 
-func nonNil(ls []labels.Label) []labels.Label {
-	if ls == nil {
-		return []labels.Label{}
-	}
-	return ls
-}
-
 // labelList renders labels for a table cell: label [category] (source).
 func labelList(ls []labels.Label) string {
 	if len(ls) == 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
-	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/investigate"
 	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/store"
@@ -253,6 +253,13 @@ type addressJSON struct {
 	Outputs       int    `json:"outputs"`
 	UnspentOutput int    `json:"unspent_outputs"`
 	Truncated     bool   `json:"truncated"`
+	attributionJSON
+	History []historyEntry `json:"history"`
+}
+
+// attributionJSON is what show address says of an address's owner, on
+// every chain: its cluster and the labels of it and its cluster.
+type attributionJSON struct {
 	// Cluster is the address's cluster (fundtrace cluster), when computed.
 	Cluster     *uint32 `json:"cluster_id,omitempty"`
 	ClusterSize uint32  `json:"cluster_size,omitempty"`
@@ -261,7 +268,38 @@ type addressJSON struct {
 	ClusterFlagged bool           `json:"cluster_flagged_merge,omitempty"`
 	Labels         []labels.Label `json:"labels,omitempty"`
 	ClusterLabels  []labels.Label `json:"cluster_labels,omitempty"`
-	History        []historyEntry `json:"history"`
+}
+
+// attributionOf reads a's cluster (when the chain is clustered) and
+// labels.
+func attributionOf(ctx context.Context, st store.Store, c chains.Chain, a chains.Address) (attributionJSON, error) {
+	var j attributionJSON
+	if id, size, err := st.ClusterOf(ctx, c, a); err == nil {
+		j.Cluster, j.ClusterSize = &id, size
+		if m, ok, err := st.ClusterMeta(ctx, c); err == nil && ok {
+			j.ClusterFlagged = m.IsFlagged(id)
+		}
+	}
+	var err error
+	j.Labels, j.ClusterLabels, err = investigate.NewAttribution(st).Labels(ctx, c, a)
+	return j, err
+}
+
+// print writes the attribution: the cluster line (clusterFmt, given the
+// id and size), the flagged merge's warning, the labels.
+func (j attributionJSON) print(w io.Writer, clusterFmt, flagged string) {
+	if j.Cluster != nil {
+		fmt.Fprintf(w, clusterFmt, *j.Cluster, j.ClusterSize)
+		if j.ClusterFlagged {
+			fmt.Fprintln(w, flagged)
+		}
+	}
+	if len(j.Labels) > 0 {
+		fmt.Fprintf(w, "Labels       %s\n", labelList(j.Labels))
+	}
+	if len(j.ClusterLabels) > 0 {
+		fmt.Fprintf(w, "In cluster   %s\n", labelList(j.ClusterLabels))
+	}
 }
 
 type historyEntry struct {
@@ -285,10 +323,10 @@ func runShowAddress(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	if strings.HasPrefix(arg, "0x") {
+	switch chainOfAddress(arg) {
+	case chains.Ethereum:
 		return showAccountAddress(c, st, ethView, arg)
-	}
-	if tron.LooksLike(arg) || len(arg) == 42 && strings.HasPrefix(arg, "41") {
+	case chains.Tron:
 		return showAccountAddress(c, st, tronView, arg)
 	}
 	net, err := btcNetwork(c, st)
@@ -308,13 +346,7 @@ func runShowAddress(c *cli.Context) error {
 		return err
 	}
 	j.FirstSeen = first
-	if id, size, err := st.ClusterOf(c.Context, chains.Bitcoin, addr); err == nil {
-		j.Cluster, j.ClusterSize = &id, size
-		if m, ok, err := st.ClusterMeta(c.Context, chains.Bitcoin); err == nil && ok {
-			j.ClusterFlagged = m.IsFlagged(id)
-		}
-	}
-	if j.Labels, j.ClusterLabels, err = investigate.NewAttribution(st).Labels(c.Context, chains.Bitcoin, addr); err != nil {
+	if j.attributionJSON, err = attributionOf(c.Context, st, chains.Bitcoin, addr); err != nil {
 		return err
 	}
 	limit := c.Int("limit")
@@ -351,18 +383,8 @@ func runShowAddress(c *cli.Context) error {
 	fmt.Fprintf(w, "Received     %s BTC in %d outputs\n", formatBTC(j.Received), j.Outputs)
 	fmt.Fprintf(w, "Sent         %s BTC\n", formatBTC(j.Sent))
 	fmt.Fprintf(w, "Balance      %s BTC in %d unspent outputs\n", formatBTC(j.Balance), j.UnspentOutput)
-	if j.Cluster != nil {
-		fmt.Fprintf(w, "Cluster      %d, %d addresses (fundtrace cluster export lists them; cluster explain says why)\n", *j.Cluster, j.ClusterSize)
-		if j.ClusterFlagged {
-			fmt.Fprintf(w, "             built through a multi-input merge of two large clusters: see fundtrace cluster suspects before relying on it\n")
-		}
-	}
-	if len(j.Labels) > 0 {
-		fmt.Fprintf(w, "Labels       %s\n", labelList(j.Labels))
-	}
-	if len(j.ClusterLabels) > 0 {
-		fmt.Fprintf(w, "In cluster   %s\n", labelList(j.ClusterLabels))
-	}
+	j.print(w, "Cluster      %d, %d addresses (fundtrace cluster export lists them; cluster explain says why)\n",
+		"             built through a multi-input merge of two large clusters: see fundtrace cluster suspects before relying on it")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "HEIGHT\tTIME (UTC)\tRECEIVED IN\tVALUE (BTC)\tSPENT IN\tSPENT AT HEIGHT\n")

@@ -5,16 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/fundtrace/fundtrace/internal/shareddata"
+	"github.com/fundtrace/fundtrace/internal/simtest"
 
 	"github.com/fundtrace/fundtrace/internal/csvtest"
-	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/tracefile"
 )
 
@@ -192,19 +191,10 @@ func TestTraceAndFreeze(t *testing.T) {
 // be taken for a deposit address sweeping into the exchange.
 func TestTraceETH(t *testing.T) {
 	const scen = "../../testdata/sim/eth"
-	w, err := sim.LoadETH(scen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := sim.NewETHHandler(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	url, w := simtest.ServeETH(t, scen)
 	st := t.TempDir() + "/store"
 	runEach(t, st,
-		[]string{"index", "eth", "--rpc", srv.URL, "--confirmations", "0"},
+		[]string{"index", "eth", "--rpc", url, "--confirmations", "0"},
 		[]string{"labels", "import", scen + "/labels.csv"},
 		[]string{"cluster", "--chain", "eth"},
 	)

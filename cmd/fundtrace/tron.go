@@ -13,6 +13,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/tron"
+	"github.com/fundtrace/fundtrace/ingest"
 	"github.com/fundtrace/fundtrace/ingest/trx"
 	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store"
@@ -98,7 +99,7 @@ func runIndexTron(c *cli.Context) error {
 		From: c.Int64("from"), To: c.Int64("to"), Confirmations: c.Int64("confirmations"), Follow: c.Bool("follow"),
 		Workers: c.Int("workers"), BatchBlocks: c.Int("batch-blocks"), MaxReorg: c.Int64("max-reorg"), Poll: c.Duration("poll"),
 		Logger: slog.Default(),
-		Progress: func(p trx.Progress) {
+		Progress: func(p ingest.Progress) {
 			logIndexed("tron", p.Height, p.Target, p.Blocks, p.Txs, p.Elapsed,
 				"fetch_s", fmt.Sprintf("%.1f", p.Fetch.Seconds()), "commit_s", fmt.Sprintf("%.1f", p.Commit.Seconds()))
 		},

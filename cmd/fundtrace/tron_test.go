@@ -4,14 +4,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/fundtrace/fundtrace/internal/csvtest"
-	"github.com/fundtrace/fundtrace/sim"
+	"github.com/fundtrace/fundtrace/internal/simtest"
 	"github.com/fundtrace/fundtrace/tracefile"
 )
 
@@ -23,15 +22,10 @@ import (
 // and freeze writes the requests.
 func TestTraceTron(t *testing.T) {
 	const scen = "../../testdata/sim/tron"
-	w, err := sim.LoadTron(scen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim.NewTronHandler(w))
-	defer srv.Close()
+	url, w := simtest.ServeTron(t, scen)
 	st := t.TempDir() + "/store"
 	runEach(t, st,
-		[]string{"index", "tron", "--api", srv.URL, "--confirmations", "0"},
+		[]string{"index", "tron", "--api", url, "--confirmations", "0"},
 		[]string{"labels", "import", scen + "/labels.csv"},
 		[]string{"cluster", "--chain", "tron"},
 	)
@@ -147,15 +141,10 @@ func TestTronOnClickHouse(t *testing.T) {
 		t.Skip("no ClickHouse server (make test starts one)")
 	}
 	const scen = "../../testdata/sim/tron"
-	w, err := sim.LoadTron(scen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim.NewTronHandler(w))
-	defer srv.Close()
+	url, _ := simtest.ServeTron(t, scen)
 	answers := func(st string) string {
 		runEach(t, st,
-			[]string{"index", "tron", "--api", srv.URL, "--confirmations", "0"},
+			[]string{"index", "tron", "--api", url, "--confirmations", "0"},
 			[]string{"labels", "import", scen + "/labels.csv"},
 			[]string{"cluster"},
 		)

@@ -239,14 +239,6 @@ func coreLayout(t *testing.T, dir string) (orphan chains.Hash) {
 	return orphan
 }
 
-func serialize(t *testing.T, b *wire.MsgBlock) []byte {
-	var buf bytes.Buffer
-	if err := b.Serialize(&buf); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // TestIndexCoreLayout: the same real blocks laid out as a node leaves
 // them give exactly the same store as the plain files, and what was left
 // out is reported.

@@ -40,23 +40,15 @@ type IndexConfig struct {
 	MaxReorg      int64
 	Logger        *slog.Logger
 	// Progress, when set, is called after every write.
-	Progress func(Progress)
+	Progress func(ingest.Progress)
 }
 
-// Progress is reported after each write.
-type Progress struct {
-	Height, Target         int64
-	Blocks, Txs, Transfers int64
-	Elapsed                time.Duration
-}
-
-// Result sums up an index run.
+// Result sums up an index run: the shared loop's, the network and how
+// the node gave internal calls.
 type Result struct {
-	From, To               int64 // blocks written in this run, To < From if none
-	Blocks, Txs, Transfers int64
-	Network                string
-	ReorgFrom              int64 // the lowest height rolled back by a reorg, -1 if none
-	Traces                 ethereum.TraceMode
+	ingest.Result
+	Network string
+	Traces  ethereum.TraceMode
 	// IncompleteTraces counts the traces the node gave without the fields
 	// a transfer needs (logged, each with its transaction).
 	IncompleteTraces int64
@@ -106,22 +98,15 @@ func Index(ctx context.Context, sink Sink, cl *ethereum.Client, cfg IndexConfig)
 		return nil, err
 	}
 	n := &node{cl: cl, cfg: &cfg}
-	res := &Result{Network: NetworkName(id), ReorgFrom: -1, From: -1, To: -2}
-	r, err := ingest.Account(ctx, sink, chains.Ethereum, res.Network, n, ingest.Config{
+	network := NetworkName(id)
+	r, err := ingest.Account(ctx, sink, chains.Ethereum, network, n, ingest.Config{
 		From: cfg.From, To: cfg.To, Confirmations: cfg.Confirmations, Follow: cfg.Follow, Poll: cfg.Poll,
-		BatchBlocks: cfg.BatchBlocks, MaxReorg: cfg.MaxReorg, Logger: cfg.Logger,
-		Progress: func(p ingest.Progress) {
-			if cfg.Progress != nil {
-				cfg.Progress(Progress{Height: p.Height, Target: p.Target, Blocks: p.Blocks, Txs: p.Txs, Transfers: p.Transfers, Elapsed: p.Elapsed})
-			}
-		},
+		BatchBlocks: cfg.BatchBlocks, MaxReorg: cfg.MaxReorg, Logger: cfg.Logger, Progress: cfg.Progress,
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.From, res.To, res.Blocks, res.Txs, res.Transfers, res.ReorgFrom = r.From, r.To, r.Blocks, r.Txs, r.Transfers, r.ReorgFrom
-	res.Traces, res.IncompleteTraces = cl.Traces(), n.incomplete.Load()
-	return res, nil
+	return &Result{Result: *r, Network: network, Traces: cl.Traces(), IncompleteTraces: n.incomplete.Load()}, nil
 }
 
 // node is the Ethereum client as ingest.Account sees it.

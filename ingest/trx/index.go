@@ -48,24 +48,13 @@ type IndexConfig struct {
 	MaxReorg      int64
 	Logger        *slog.Logger
 	// Progress, when set, is called after every write.
-	Progress func(Progress)
+	Progress func(ingest.Progress)
 }
 
-// Progress is reported after each write.
-type Progress struct {
-	Height, Target         int64
-	Blocks, Txs, Transfers int64
-	Elapsed                time.Duration
-	Fetch, Commit          time.Duration // time spent fetching from the node and writing to the store
-}
-
-// Result sums up an index run.
+// Result sums up an index run: the shared loop's, and the network.
 type Result struct {
-	From, To               int64 // blocks written in this run, To < From if none
-	Blocks, Txs, Transfers int64
-	Network                string
-	ReorgFrom              int64 // the lowest height rolled back by a reorg, -1 if none
-	Fetch, Commit          time.Duration
+	ingest.Result
+	Network string
 }
 
 // Networks by their genesis block's ID.
@@ -128,18 +117,12 @@ func Index(ctx context.Context, sink Sink, node Node, cfg IndexConfig) (*Result,
 	}
 	r, err := ingest.Account(ctx, sink, chains.Tron, network, &loopNode{node, cfg.Workers}, ingest.Config{
 		From: cfg.From, To: cfg.To, Confirmations: cfg.Confirmations, Follow: cfg.Follow, Poll: cfg.Poll,
-		BatchBlocks: cfg.BatchBlocks, MaxReorg: cfg.MaxReorg, Logger: cfg.Logger,
-		Progress: func(p ingest.Progress) {
-			if cfg.Progress != nil {
-				cfg.Progress(Progress(p))
-			}
-		},
+		BatchBlocks: cfg.BatchBlocks, MaxReorg: cfg.MaxReorg, Logger: cfg.Logger, Progress: cfg.Progress,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Result{From: r.From, To: r.To, Blocks: r.Blocks, Txs: r.Txs, Transfers: r.Transfers, Network: network, ReorgFrom: r.ReorgFrom,
-		Fetch: r.Fetch, Commit: r.Commit}, nil
+	return &Result{Result: *r, Network: network}, nil
 }
 
 // loopNode is the node as ingest.Account sees it.

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"slices"
 	"sort"
 	"strings"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fundtrace/fundtrace/chains"
@@ -29,15 +29,6 @@ func inHashes(hs []chains.Hash) string {
 	b.Grow(len(hs) * 76)
 	for i, h := range hs {
 		writeUnhex(&b, i, h[:])
-	}
-	return b.String()
-}
-
-// inStrings renders byte strings (addresses) as an IN list.
-func inStrings(ss []string) string {
-	var b strings.Builder
-	for i, s := range ss {
-		writeUnhex(&b, i, []byte(s))
 	}
 	return b.String()
 }

@@ -195,14 +195,6 @@ func ForkFolders(t testing.TB, main, at, n int) (mainDir, forkDir string) {
 	return write(ch.Blocks), write(fork)
 }
 
-func serialize(t testing.TB, b *wire.MsgBlock) []byte {
-	var buf bytes.Buffer
-	if err := b.Serialize(&buf); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // facts is the chain as btcd alone reads it from the block files.
 type facts struct {
 	blocks  []wire.MsgBlock

@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"encoding/hex"
-	"net/http/httptest"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/ingest/trx"
+	"github.com/fundtrace/fundtrace/internal/simtest"
 	"github.com/fundtrace/fundtrace/sim"
 )
 
@@ -25,13 +25,8 @@ func TronScenario() string {
 // scenario's world, what the indexed data is checked against.
 func IndexTron(t testing.TB, st AccountStore, batch int) *sim.TronWorld {
 	t.Helper()
-	w, err := sim.LoadTron(TronScenario())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim.NewTronHandler(w))
-	defer srv.Close()
-	cl, err := tron.Dial(srv.URL, tron.ClientOptions{Retries: 1})
+	url, w := simtest.ServeTron(t, TronScenario())
+	cl, err := tron.Dial(url, tron.ClientOptions{Retries: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
