@@ -50,9 +50,14 @@ func recompute(prev *store.ClusterMeta, m store.Meta, set []string, guard int, t
 		return fmt.Sprintf("the store's tip %d is below the clustered height %d: blocks were rolled back, and a union of clusters cannot be undone", m.TipHeight, prev.Height)
 	case tip != prev.Hash:
 		return fmt.Sprintf("block %d, where the clusters were computed to, is no longer on the chain (a reorganisation): a union of clusters cannot be undone, so they are rebuilt", prev.Height)
+	case !prev.Members:
+		return noMembers
 	}
 	return ""
 }
+
+// noMembers is why a run recomputes clusters an older version stored.
+const noMembers = "the stored clusters do not list their members (an older version computed them)"
 
 // DefaultGuardSize is the super-cluster guard's default: a change link
 // between two clusters of more than this many addresses each is held
@@ -238,6 +243,9 @@ func runAccount(ctx context.Context, st Store, c chains.Chain, m store.Meta, ena
 		if blk, _, err := st.BlockByHeight(ctx, c, prev.Height); err == nil && blk.Hash == prev.Hash {
 			sum.Incremental = true
 		}
+	}
+	if sum.Incremental && !prev.Members {
+		sum.Incremental, sum.Recomputed = false, noMembers
 	}
 	cl := newClusters()
 	cl.Guard = uint32(o.GuardSize)

@@ -75,6 +75,7 @@ func TestIncremental(t *testing.T) {
 		if (to != 120) != sum.Incremental {
 			t.Fatalf("run to %d: incremental %v", to, sum.Incremental)
 		}
+		storetest.CheckMembers(t, steps, chains.Bitcoin, 0)
 	}
 	once := open()
 	if _, err := btc.Index(ctx, once, btc.IndexConfig{Dir: blocks}); err != nil {
@@ -125,6 +126,7 @@ func TestIncremental(t *testing.T) {
 		if got := clusterDump(t, st); got != b {
 			t.Fatalf("%q: clusters extended step by step differ from clusters computed once", damage)
 		}
+		storetest.CheckMembers(t, st, chains.Bitcoin, 0)
 	}
 	// The stream export reads (address order) holds the same rows.
 	var streamed []string
@@ -250,6 +252,7 @@ func TestIncrementalEthereum(t *testing.T) {
 		if sum.Incremental != (i > 0) {
 			t.Fatalf("run to %d: incremental %v", to, sum.Incremental)
 		}
+		storetest.CheckMembers(t, steps, chains.Ethereum, 0)
 	}
 	once := open()
 	index(once, 480)
@@ -290,5 +293,20 @@ func TestReorgRecomputes(t *testing.T) {
 	}
 	if clusterDump(t, st) != clusterDump(t, fresh) {
 		t.Fatal("clusters recomputed after a reorganisation differ from a fresh run")
+	}
+}
+
+// TestOlderClustersRecompute: clusters an older version stored, which do
+// not list their members by cluster, are recomputed by the next run, and
+// it says why.
+func TestOlderClustersRecompute(t *testing.T) {
+	prev := store.ClusterMeta{Heuristics: []string{heuristics.MultiInput}, Height: 5, Members: false}
+	m := store.Meta{TipHeight: 9}
+	if got := recompute(&prev, m, prev.Heuristics, 0, prev.Hash); got != noMembers {
+		t.Fatalf("clusters without members: %q", got)
+	}
+	prev.Members = true
+	if got := recompute(&prev, m, prev.Heuristics, 0, prev.Hash); got != "" {
+		t.Fatalf("clusters with members, nothing changed: %q", got)
 	}
 }

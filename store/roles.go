@@ -66,6 +66,12 @@ type ClusterStore interface {
 	LoadClusters(ctx context.Context, c chains.Chain, fn func(r ClusterRow) error) error
 	SaveClusters(ctx context.Context, c chains.Chain, reset bool, m ClusterMeta, rows []ClusterRow, sizes map[uint32]uint32, links []ClusterLink) error
 	NewClusterWriter(ctx context.Context, c chains.Chain, reset bool) (ClusterWriter, error)
+	// ClusterMembers returns up to limit addresses of cluster id, in the
+	// store's order, from after the cursor after ("" the first page), and
+	// the cursor of the next page ("" when there is none). Clusters
+	// written before the store kept members by cluster give
+	// ErrNoMembers.
+	ClusterMembers(ctx context.Context, c chains.Chain, id uint32, after string, limit int) ([]chains.Address, string, error)
 }
 
 // LabelStore keeps labels with their provenance.

@@ -22,6 +22,14 @@ import (
 // the store.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrBadCursor says a page's cursor is not one the store gave.
+var ErrBadCursor = errors.New("store: bad cursor")
+
+// ErrNoMembers says a chain's clusters were computed before the store
+// kept each cluster's members: the next run of fundtrace cluster
+// recomputes them, members and all.
+var ErrNoMembers = errors.New("store: the clusters' members are not stored (computed by an older version): run fundtrace cluster again")
+
 // ErrSchemaTooNew is returned when the store was written by a newer
 // fundtrace whose schema this binary does not know; writing would corrupt it.
 var ErrSchemaTooNew = errors.New("store: schema is newer than this binary")
@@ -134,6 +142,10 @@ type ClusterMeta struct {
 	// Snapshot names the run's state file, a cache an incremental run
 	// reads instead of the assignments (package cluster); "" none.
 	Snapshot string `json:"snapshot,omitempty"`
+	// Members says the store keeps each cluster's members by cluster
+	// (ClusterMembers): set by the store on every run since a full run
+	// of a version that writes them.
+	Members bool `json:"members,omitempty"`
 }
 
 // MaxSuspects bounds the held-back links and the flagged merges a

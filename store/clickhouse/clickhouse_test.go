@@ -158,6 +158,8 @@ func TestClustersSameAsEmbedded(t *testing.T) {
 	if a != b {
 		t.Fatal("ClickHouse clusters differ from the embedded store's")
 	}
+	storetest.CheckMembers(t, chs, chains.Bitcoin, 60)
+	storetest.CheckMembers(t, em, chains.Bitcoin, 0)
 	// Every address's cluster asked at once (what a trace's hop and a
 	// bulk screening ask) is what the embedded store answers one by one;
 	// an address of no cluster is left out.

@@ -254,3 +254,78 @@ func sum(of map[uint32][]chains.Address) int {
 	}
 	return n
 }
+
+// ClusterMembers returns up to limit addresses of cluster id in address
+// order, after the cursor after (the hex of the last page's last
+// address), and the next page's cursor. cluster_members holds every
+// assignment any run of the base made, so a page read from it is checked
+// against each address's newest assignment (one more query by address);
+// an address a later run moved is skipped and the next ones read.
+func (s *Store) ClusterMembers(ctx context.Context, c chains.Chain, id uint32, after string, limit int) ([]chains.Address, string, error) {
+	r, ok, err := s.lastClusterRun(ctx, c)
+	if err != nil {
+		return nil, "", err
+	}
+	if !ok {
+		return nil, "", store.ErrNotFound
+	}
+	if !r.meta.Members {
+		return nil, "", store.ErrNoMembers
+	}
+	from, err := hex.DecodeString(after)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: cursor %q is not one of this store's", store.ErrBadCursor, after)
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []chains.Address
+	q := fmt.Sprintf(`SELECT address FROM %s WHERE chain = ? AND cluster = ? AND run >= ? AND run <= ? AND address > ?
+		GROUP BY address ORDER BY address LIMIT ?`, s.table("cluster_members"))
+	for first := true; ; first = false {
+		want := limit + 1 - len(out)
+		rows, err := s.conn.Query(ctx, q, string(c), id, r.base, r.run, string(from), want)
+		if err != nil {
+			return nil, "", fmt.Errorf("read %s cluster %d: %w", c, id, err)
+		}
+		var page []chains.Address
+		for rows.Next() {
+			var a string
+			if err := rows.Scan(&a); err != nil {
+				rows.Close()
+				return nil, "", err
+			}
+			page = append(page, chains.Address(a))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, "", fmt.Errorf("read %s cluster %d: %w", c, id, err)
+		}
+		if len(page) == 0 {
+			if first && after == "" {
+				return nil, "", store.ErrNotFound // no such cluster
+			}
+			return out, "", nil
+		}
+		now, err := s.ClustersOf(ctx, c, page)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, a := range page {
+			if v, ok := now[a]; !ok || v[0] != id {
+				continue // moved to another cluster by a later run
+			}
+			if len(out) == limit {
+				return out, hex.EncodeToString([]byte(out[len(out)-1])), nil
+			}
+			out = append(out, a)
+		}
+		if len(page) < want {
+			if len(out) == 0 && first && after == "" {
+				return nil, "", store.ErrNotFound
+			}
+			return out, "", nil
+		}
+		from = []byte(page[len(page)-1])
+	}
+}

@@ -179,6 +179,7 @@ type clusterWriter struct {
 	ctx        context.Context
 	run, base  uint64
 	maxPending int
+	members    bool // the run leaves every cluster's members (cluster_members)
 
 	linkAddr, linkOther, linkHeur, linkTx []string
 	rowAddr                               []string
@@ -209,7 +210,7 @@ func (s *Store) NewClusterWriter(ctx context.Context, c chains.Chain, reset bool
 	if err := s.removeInterruptedRun(ctx, c, run); err != nil {
 		return nil, err
 	}
-	w := &clusterWriter{s: s, c: c, ctx: ctx, run: run, base: base, maxPending: 100_000,
+	w := &clusterWriter{s: s, c: c, ctx: ctx, run: run, base: base, maxPending: 100_000, members: reset || ok && last.meta.Members,
 		sends: make(chan func() error, 1), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
@@ -225,7 +226,7 @@ func (s *Store) NewClusterWriter(ctx context.Context, c chains.Chain, reset bool
 // removeInterruptedRun deletes the rows of runs from run on: a save that
 // stopped before its cluster_runs row.
 func (s *Store) removeInterruptedRun(ctx context.Context, c chains.Chain, run uint64) error {
-	for _, t := range []string{"cluster_rows", "cluster_sizes", "cluster_links"} {
+	for _, t := range []string{"cluster_rows", "cluster_sizes", "cluster_links", "cluster_members"} {
 		var n uint64
 		if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND run >= ?", s.table(t)), string(c), run).Scan(&n); err != nil {
 			return err
@@ -297,6 +298,9 @@ func (w *clusterWriter) flushLinks(force bool) error {
 func (w *clusterWriter) flushRows(force bool) error {
 	if n := len(w.rowAddr); n >= w.maxPending || force && n > 0 {
 		err := w.send("cluster_rows", "address, idx, cluster", n, w.rowAddr, w.rowIdx, w.rowCluster)
+		if err == nil {
+			err = w.send("cluster_members", "cluster, address", n, w.rowCluster, w.rowAddr)
+		}
 		w.rowAddr, w.rowIdx, w.rowCluster = nil, nil, nil
 		return err
 	}
@@ -323,6 +327,9 @@ func (w *clusterWriter) Link(l store.ClusterLink) error {
 }
 
 func (w *clusterWriter) Row(r store.ClusterRow) error {
+	if r.Address == "" {
+		return fmt.Errorf("save %s clusters: an assignment without its address (index %d)", w.c, r.Index)
+	}
 	w.rowAddr = append(w.rowAddr, string(r.Address))
 	w.rowIdx = append(w.rowIdx, r.Index)
 	w.rowCluster = append(w.rowCluster, r.Cluster)
@@ -347,6 +354,7 @@ func (w *clusterWriter) Commit(m store.ClusterMeta) error {
 	if w.err != nil {
 		return w.err
 	}
+	m.Members = w.members
 	m.HashHex = m.Hash.String()
 	js, err := json.Marshal(m)
 	if err != nil {

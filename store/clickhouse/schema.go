@@ -132,6 +132,17 @@ var migrations = []migration{
 		{name: "tx_locations", columns: `chain String, txid FixedString(32), height UInt64, position UInt32`,
 			orderBy: "chain, txid", shardKey: "cityHash64(txid)", granularity: 256},
 	}, then: moveTxs},
+	// Migration 7: each cluster's members, for a cluster's page
+	// (ClusterMembers): cluster_rows finds an address's cluster, this its
+	// cluster's addresses. Rows are appended run by run like
+	// cluster_rows'; a read keeps an address only while its newest
+	// assignment is still to the cluster. Clusters computed before have no
+	// rows here and say so (ClusterMeta.Members): the next cluster run
+	// recomputes them.
+	{version: 7, tables: []tableDef{
+		{name: "cluster_members", columns: `chain String, run UInt64, cluster UInt32, address String`,
+			orderBy: "chain, cluster, address, run", shardKey: "cityHash64(address)", granularity: 256},
+	}},
 }
 
 // blockTxColumns are block_txs's columns: a transaction's fields, its

@@ -38,7 +38,7 @@ func clusterOfKey(c chains.Chain, a chains.Address) []byte {
 
 // clusterTables are the tables of a chain's clusters (beside its
 // record), which a recomputation empties.
-var clusterTables = []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink, tClusterLinkByIndex, tClusterByIndex}
+var clusterTables = []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink, tClusterLinkByIndex, tClusterByIndex, tClusterMember}
 
 func clusterSizeKey(c chains.Chain, id uint32) []byte {
 	return binary.BigEndian.AppendUint32(keyPrefix(nil, tClusterSize, c), id)
@@ -225,6 +225,11 @@ func (s *Store) scan(ctx context.Context, lo []byte, fn func(k, v []byte) error)
 // clusters they belong to, new links and the metadata in one atomic
 // batch. With reset, every earlier cluster record of the chain goes first.
 func (s *Store) SaveClusters(ctx context.Context, c chains.Chain, reset bool, m store.ClusterMeta, rows []store.ClusterRow, sizes map[uint32]uint32, links []store.ClusterLink) error {
+	members, err := s.keepsMembers(ctx, c, reset)
+	if err != nil {
+		return err
+	}
+	m.Members = members
 	b := s.db.NewBatch()
 	defer b.Close()
 	if reset {
@@ -235,9 +240,19 @@ func (s *Store) SaveClusters(ctx context.Context, c chains.Chain, reset bool, m 
 			}
 		}
 	}
+	var mk []byte
 	for _, r := range rows {
+		if !reset {
+			if err := s.unlistMember(b, c, r.Address, r.Cluster); err != nil {
+				return err
+			}
+		}
 		v := binary.AppendUvarint(binary.AppendUvarint(nil, uint64(r.Index)), uint64(r.Cluster))
 		if err := b.Set(clusterOfKey(c, r.Address), v, nil); err != nil {
+			return err
+		}
+		mk = clusterMemberKey(mk[:0], c, r.Cluster, r.Index)
+		if err := b.Set(mk, []byte(r.Address), nil); err != nil {
 			return err
 		}
 	}

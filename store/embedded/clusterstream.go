@@ -269,6 +269,10 @@ func (s *Store) NewClusterWriter(ctx context.Context, c chains.Chain, reset bool
 	if s.opts.ReadOnly {
 		return nil, fmt.Errorf("write %s clusters to %s: %w", c, s.path, pebble.ErrReadOnly)
 	}
+	members, err := s.keepsMembers(ctx, c, reset) // before the record goes
+	if err != nil {
+		return nil, err
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	if err := b.Delete(clusterMetaKey(c), nil); err != nil {
@@ -285,7 +289,7 @@ func (s *Store) NewClusterWriter(ctx context.Context, c chains.Chain, reset bool
 	if err := b.Commit(pebble.Sync); err != nil {
 		return nil, fmt.Errorf("start clustering %s: %w", c, err)
 	}
-	return &clusterWriter{s: s, c: c, b: s.db.NewBatch()}, nil
+	return &clusterWriter{s: s, c: c, b: s.db.NewBatch(), reset: reset, members: members}, nil
 }
 
 // clusterWriter writes a run in batches of about clusterBatchBytes.
@@ -295,6 +299,10 @@ type clusterWriter struct {
 	b   *pebble.Batch
 	key []byte
 	val []byte
+	// reset: the run starts from nothing, so no assignment it writes
+	// replaces one; members: the run leaves every cluster's members
+	// (members.go).
+	reset, members bool
 }
 
 const clusterBatchBytes = 4 << 20
@@ -334,10 +342,26 @@ func (w *clusterWriter) Row(r store.ClusterRow) error {
 			return err
 		}
 	}
+	a := r.Address
+	if !w.reset {
+		moved, err := w.moveMember(r.Index, r.Cluster)
+		if err != nil {
+			return fmt.Errorf("write %s clusters: %w", w.c, err)
+		}
+		if a == "" {
+			a = moved
+		}
+	}
 	w.key = clusterByIndexKey(w.key[:0], w.c, r.Index)
 	w.val = binary.AppendUvarint(w.val[:0], uint64(r.Cluster))
 	if err := w.b.Set(w.key, w.val, nil); err != nil {
 		return err
+	}
+	if a != "" {
+		w.key = clusterMemberKey(w.key[:0], w.c, r.Cluster, r.Index)
+		if err := w.b.Set(w.key, []byte(a), nil); err != nil {
+			return err
+		}
 	}
 	return w.flush(false)
 }
@@ -424,6 +448,7 @@ func (s *Store) AddressIndex(ctx context.Context, c chains.Chain, a chains.Addre
 // Commit writes the metadata with the last records and syncs them: the
 // run counts from here.
 func (w *clusterWriter) Commit(m store.ClusterMeta) error {
+	m.Members = w.members
 	m.HashHex = m.Hash.String()
 	js, err := json.Marshal(m)
 	if err != nil {

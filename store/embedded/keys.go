@@ -50,6 +50,7 @@ const (
 	tClusterLink        = 'e'
 	tClusterLinkByIndex = 'E' // clusterstream.go
 	tClusterByIndex     = 'I'
+	tClusterMember      = 'M' // members.go
 
 	tLabel = 'l'
 
