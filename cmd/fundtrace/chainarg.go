@@ -22,8 +22,8 @@ type codec struct {
 // store's Bitcoin blocks.
 func codecOf(c *cli.Context, st store.Store, ch chains.Chain) (*codec, error) {
 	for _, v := range []*accountView{ethView, tronView} {
-		if v.chain == ch {
-			return &codec{ch, v.parse, v.format}, nil
+		if v.Chain == ch {
+			return &codec{ch, v.Parse, v.Format}, nil
 		}
 	}
 	net, err := btcNetwork(c, st)

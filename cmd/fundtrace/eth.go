@@ -1,12 +1,11 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
-	"math/big"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
-	"github.com/fundtrace/fundtrace/chains/tron"
+	"github.com/fundtrace/fundtrace/explore"
 	"github.com/fundtrace/fundtrace/ingest"
 	"github.com/fundtrace/fundtrace/ingest/eth"
 	"github.com/fundtrace/fundtrace/store"
@@ -152,96 +151,14 @@ func logIndexed(chain string, height, target, blocks, txs int64, elapsed time.Du
 // isETHHash tells an Ethereum transaction hash (0x + 64 hex) from a txid.
 func isETHHash(s string) bool { return strings.HasPrefix(s, "0x") && len(s) == 66 }
 
-type transferJSON struct {
-	Kind     string `json:"kind"`
-	Height   int64  `json:"height"`
-	Time     string `json:"time"`
-	TxHash   string `json:"tx_hash,omitempty"`
-	TxIndex  uint32 `json:"tx_index"`
-	Position string `json:"position"`
-	Asset    string `json:"asset"` // "ETH" or "TRX", the token contract, or a TRC-10 id
-	Symbol   string `json:"symbol,omitempty"`
-	Decimals *uint8 `json:"decimals,omitempty"`
-	From     string `json:"from"`
-	To       string `json:"to"`
-	Amount   string `json:"amount"` // base units (wei, sun, token units), exact
-	TokenID  string `json:"token_id,omitempty"`
-	Success  bool   `json:"success"`
-}
-
-type ethTxJSON struct {
-	Chain    string         `json:"chain"`
-	Hash     string         `json:"hash"`
-	Height   int64          `json:"height"`
-	Position uint32         `json:"position"`
-	Time     string         `json:"time"`
-	From     string         `json:"from"`
-	To       string         `json:"to,omitempty"`
-	Created  string         `json:"created,omitempty"`
-	Value    string         `json:"value_wei"`
-	Nonce    uint64         `json:"nonce"`
-	GasUsed  uint64         `json:"gas_used"`
-	GasPrice string         `json:"gas_price_wei"`
-	Fee      string         `json:"fee_wei"`
-	Success  bool           `json:"success"`
-	Transfer []transferJSON `json:"transfers"`
-}
-
 // accountView is how show writes an account chain's addresses, hashes
-// and amounts.
-type accountView struct {
-	chain    chains.Chain
-	native   string // ETH, TRX
-	decimals uint8
-	format   func(chains.Address) string
-	asset    func(chains.Address) string // a token's id: its contract, or a TRC-10 id
-	parse    func(string) (chains.Address, error)
-	hash     func(chains.Hash) string
-}
+// and amounts (package explore's forms).
+type accountView = explore.Account
 
 var (
-	ethView = &accountView{chain: chains.Ethereum, native: "ETH", decimals: 18, format: ethereum.FormatAddress, asset: ethereum.FormatAddress,
-		parse: ethereum.ParseAddress, hash: func(h chains.Hash) string { return "0x" + h.String() }}
-	tronView = &accountView{chain: chains.Tron, native: "TRX", decimals: 6, format: tron.Encode, asset: tron.FormatAsset,
-		parse: tron.ParseAddress, hash: chains.Hash.String}
+	ethView  = explore.Ethereum
+	tronView = explore.Tron
 )
-
-func transfersJSON(ctx context.Context, st store.Store, v *accountView, ts []chains.Transfer) []transferJSON {
-	out := make([]transferJSON, 0, len(ts))
-	toks := map[chains.Address]chains.Token{}
-	for _, t := range ts {
-		j := transferJSON{Kind: t.Kind.String(), Height: t.Height, Time: formatTime(t.Time), TxIndex: t.TxIndex, Position: t.Position,
-			Asset: v.native, From: v.format(t.From), To: v.format(t.To), Amount: bigString(t.Amount), Success: t.Success}
-		if t.TxHash != (chains.Hash{}) {
-			j.TxHash = v.hash(t.TxHash)
-		}
-		if t.Asset != "" {
-			j.Asset = v.asset(t.Asset)
-			tok, ok := toks[t.Asset]
-			if !ok {
-				tok, _ = st.Token(ctx, v.chain, t.Asset)
-				toks[t.Asset] = tok
-			}
-			j.Symbol = tok.Symbol
-			if tok.HasDecimals {
-				d := tok.Decimals
-				j.Decimals = &d
-			}
-		}
-		if t.TokenID != nil {
-			j.TokenID = t.TokenID.String()
-		}
-		out = append(out, j)
-	}
-	return out
-}
-
-func bigString(v *big.Int) string {
-	if v == nil {
-		return "0"
-	}
-	return v.String()
-}
 
 // formatUnits writes an amount in base units with its decimals: 1500000
 // with 6 decimals is 1.5. Exact: no floating point.
@@ -263,47 +180,56 @@ func formatUnits(amount string, decimals *uint8) string {
 	return s
 }
 
-func showETHTx(c *cli.Context, st store.Store, arg string) error {
+// showAccountTx prints an Ethereum or TRON transaction; an error wrapping
+// store.ErrNotFound when the store has no such transaction of chain ch.
+func showAccountTx(c *cli.Context, st store.Store, ch chains.Chain, arg string) error {
+	v := explore.AccountOf(ch)
 	h, err := chains.ParseHash(strings.TrimPrefix(arg, "0x"))
 	if err != nil {
 		return err
 	}
-	tx, ts, err := st.AccountTx(c.Context, chains.Ethereum, h)
+	j, err := explore.New(st).AccountTx(c.Context, ch, h)
 	if err != nil {
-		return fmt.Errorf("eth tx %s: %w", arg, err)
+		return err
 	}
-	j := ethTxJSON{Chain: "eth", Hash: arg, Height: tx.Height, Position: tx.Position, Time: formatTime(tx.Time),
-		From: ethereum.FormatAddress(tx.From), To: ethereum.FormatAddress(tx.To), Created: ethereum.FormatAddress(tx.Created),
-		Value: bigString(tx.Value), Nonce: tx.Nonce, GasUsed: tx.GasUsed, GasPrice: bigString(tx.GasPrice), Fee: bigString(tx.Fee),
-		Success: tx.Success, Transfer: transfersJSON(c.Context, st, ethView, ts)}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, j)
 	}
 	w := c.App.Writer
 	status := "success"
-	if !tx.Success {
+	if !j.Success {
 		status = "FAILED (reverted: no value moved)"
+		if ch == chains.Tron {
+			status = "FAILED (no value moved; the TRX burnt is spent)"
+		}
 	}
-	fmt.Fprintf(w, "Transaction %s\n  block %d, position %d, %s, %s\n  from %s\n", j.Hash, j.Height, j.Position, j.Time, status, j.From)
+	if ch == chains.Tron {
+		fmt.Fprintf(w, "Transaction %s\n  block %d, position %d, %s, %s, %s\n  from %s\n", j.Hash, j.Height, j.Position, j.Time, j.Contract, status, j.From)
+	} else {
+		fmt.Fprintf(w, "Transaction %s\n  block %d, position %d, %s, %s\n  from %s\n", j.Hash, j.Height, j.Position, j.Time, status, j.From)
+	}
 	if j.To != "" {
 		fmt.Fprintf(w, "  to   %s\n", j.To)
 	}
 	if j.Created != "" {
 		fmt.Fprintf(w, "  created contract %s\n", j.Created)
 	}
-	ethDecimals := uint8(18)
-	fmt.Fprintf(w, "  value %s ETH, fee %s ETH (%d gas at %s wei)\n", formatUnits(j.Value, &ethDecimals), formatUnits(j.Fee, &ethDecimals), j.GasUsed, j.GasPrice)
+	if ch == chains.Tron {
+		fmt.Fprintf(w, "  value %s TRX, burnt %s TRX (%d energy)\n", formatUnits(j.ValueSun, &v.Decimals), formatUnits(j.FeeSun, &v.Decimals), *j.Energy)
+	} else {
+		fmt.Fprintf(w, "  value %s ETH, fee %s ETH (%d gas at %s wei)\n", formatUnits(j.ValueWei, &v.Decimals), formatUnits(j.FeeWei, &v.Decimals), *j.GasUsed, j.GasPriceWei)
+	}
 	fmt.Fprintf(w, "Transfers\n")
-	printTransfers(w, ethView, j.Transfer)
+	printTransfers(w, v, j.Transfer)
 	return nil
 }
 
-func printTransfers(w io.Writer, v *accountView, ts []transferJSON) {
+func printTransfers(w io.Writer, v *accountView, ts []explore.Transfer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  KIND\tHEIGHT\tPOSITION\tFROM\tTO\tAMOUNT\tASSET\tOK\t\n")
 	for _, t := range ts {
-		asset, amt := v.native, formatUnits(t.Amount, &v.decimals)
-		if t.Asset != v.native {
+		asset, amt := v.Native, formatUnits(t.Amount, &v.Decimals)
+		if t.Asset != v.Native {
 			asset = t.Asset
 			if t.Symbol != "" {
 				asset = t.Symbol + " " + t.Asset
@@ -323,24 +249,27 @@ func printTransfers(w io.Writer, v *accountView, ts []transferJSON) {
 }
 
 func showAccountAddress(c *cli.Context, st store.Store, v *accountView, arg string) error {
-	a, err := v.parse(arg)
+	a, err := v.Parse(arg)
 	if err != nil {
 		return err
 	}
-	ts, err := st.Transfers(c.Context, v.chain, a, c.Int("limit"))
-	if err != nil {
+	j := accountAddressJSON{AccountAddress: &explore.AccountAddress{Chain: string(v.Chain), Address: v.Format(a), Transfers: []explore.Transfer{}}}
+	got, err := explore.New(st).AccountAddress(c.Context, v.Chain, a, explore.Page{Limit: c.Int("limit"), All: c.Int("limit") == 0})
+	switch {
+	case err == nil:
+		j.AccountAddress = got
+	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
-	j := accountAddressJSON{Chain: string(v.chain), Address: v.format(a), Transfers: transfersJSON(c.Context, st, v, ts)}
-	if j.attributionJSON, err = attributionOf(c.Context, st, v.chain, a); err != nil {
+	if j.attributionJSON, err = attributionOf(c.Context, st, v.Chain, a); err != nil {
 		return err
 	}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, j)
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "Address %s: %d transfers\n", j.Address, len(j.Transfers))
-	j.print(w, "Cluster %d, %d addresses (fundtrace cluster export --chain "+string(v.chain)+" lists them; cluster explain says why)\n",
+	fmt.Fprintf(w, "Address %s: %d transfers\n", j.AccountAddress.Address, len(j.Transfers))
+	j.print(w, "Cluster %d, %d addresses (fundtrace cluster export --chain "+string(v.Chain)+" lists them; cluster explain says why)\n",
 		"        built through a flagged merge of two large clusters: see fundtrace cluster suspects before relying on it")
 	printTransfers(w, v, j.Transfers)
 	return nil
@@ -348,8 +277,6 @@ func showAccountAddress(c *cli.Context, st store.Store, v *accountView, arg stri
 
 // accountAddressJSON is show address's answer on an account chain.
 type accountAddressJSON struct {
-	Chain   string `json:"chain"`
-	Address string `json:"address"`
+	*explore.AccountAddress
 	attributionJSON
-	Transfers []transferJSON `json:"transfers"`
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/explore"
 	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/internal/chtest"
 	"github.com/fundtrace/fundtrace/internal/testchain"
@@ -123,7 +124,7 @@ func TestCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tx txJSON
+	var tx explore.Tx
 	if err := json.Unmarshal([]byte(out), &tx); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/explore"
 	"github.com/fundtrace/fundtrace/investigate"
 	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/store"
@@ -68,57 +69,6 @@ func oneArg(c *cli.Context, what string) (string, error) {
 	return pos[0], nil
 }
 
-type outputJSON struct {
-	Index     uint32    `json:"index"`
-	Value     int64     `json:"value"` // satoshis
-	Type      string    `json:"type"`
-	Addresses []string  `json:"addresses"`
-	SpentBy   *spendRef `json:"spent_by,omitempty"`
-}
-
-type spendRef struct {
-	TxHash string `json:"tx_hash"`
-	Vin    uint32 `json:"input_index"`
-	Height int64  `json:"height"`
-}
-
-type inputJSON struct {
-	Index     uint32   `json:"index"`
-	Coinbase  bool     `json:"coinbase,omitempty"`
-	PrevHash  string   `json:"spent_tx_hash,omitempty"`
-	PrevIndex uint32   `json:"spent_output_index"`
-	Value     int64    `json:"value"`
-	Type      string   `json:"type,omitempty"`
-	Addresses []string `json:"addresses"`
-}
-
-type txJSON struct {
-	Chain       string       `json:"chain"`
-	Hash        string       `json:"hash"`
-	BlockHeight int64        `json:"block_height"`
-	BlockHash   string       `json:"block_hash"`
-	BlockTime   int64        `json:"block_time"`
-	Position    uint32       `json:"position"`
-	Version     int32        `json:"version"`
-	LockTime    uint32       `json:"lock_time"`
-	Size        uint32       `json:"size"`
-	VSize       uint32       `json:"vsize"`
-	Coinbase    bool         `json:"coinbase"`
-	InputValue  int64        `json:"input_value"`
-	OutputValue int64        `json:"output_value"`
-	Fee         int64        `json:"fee"`
-	Inputs      []inputJSON  `json:"inputs"`
-	Outputs     []outputJSON `json:"outputs"`
-}
-
-func encodeAll(n *bitcoin.Network, as []chains.Address) []string {
-	out := make([]string, len(as))
-	for i, a := range as {
-		out[i] = n.MustEncode(a)
-	}
-	return out
-}
-
 func runShowTx(c *cli.Context) error {
 	arg, err := oneArg(c, "transaction id")
 	if err != nil {
@@ -130,7 +80,7 @@ func runShowTx(c *cli.Context) error {
 			return err
 		}
 		defer st.Close()
-		return showETHTx(c, st, arg)
+		return showAccountTx(c, st, chains.Ethereum, arg)
 	}
 	h, err := chains.ParseHash(arg)
 	if err != nil {
@@ -143,64 +93,26 @@ func runShowTx(c *cli.Context) error {
 	defer st.Close()
 	// A bare 64-hex id is Bitcoin's or TRON's: the chain that has it.
 	if m, err := st.Meta(c.Context, chains.Bitcoin); err == nil && m.TipHeight < 0 {
-		if ok, err := showTronTx(c, st, h); ok || err != nil {
-			return err
-		}
-		return fmt.Errorf("transaction %s is not in the store", h)
+		return showAccountTx(c, st, chains.Tron, arg)
 	}
-	net, err := btcNetwork(c, st)
-	if err != nil {
-		return err
-	}
-	tx, err := st.Tx(c.Context, chains.Bitcoin, h)
+	j, err := explore.New(st).BitcoinTx(c.Context, h)
 	if errors.Is(err, store.ErrNotFound) {
-		if ok, err := showTronTx(c, st, h); ok || err != nil {
+		if err := showAccountTx(c, st, chains.Tron, arg); !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		return fmt.Errorf("transaction %s is not in the store", h)
 	}
 	if err != nil {
 		return err
-	}
-	blk, _, err := st.BlockByHeight(c.Context, chains.Bitcoin, tx.Height)
-	if err != nil {
-		return err
-	}
-	ops := make([]chains.Outpoint, len(tx.Outputs))
-	for i := range tx.Outputs {
-		ops[i] = chains.Outpoint{Hash: tx.Hash, Index: tx.Outputs[i].Index}
-	}
-	spends, spent, err := st.Spenders(c.Context, chains.Bitcoin, ops)
-	if err != nil {
-		return err
-	}
-	j := txJSON{Chain: "btc", Hash: tx.Hash.String(), BlockHeight: tx.Height, BlockHash: blk.Hash.String(), BlockTime: tx.Time,
-		Position: tx.Position, Version: tx.Version, LockTime: tx.LockTime, Size: tx.Size, VSize: tx.VSize, Coinbase: tx.Coinbase, Fee: tx.Fee()}
-	for _, in := range tx.Inputs {
-		ij := inputJSON{Index: in.Index, Coinbase: in.Coinbase, Addresses: []string{}}
-		if !in.Coinbase {
-			ij.PrevHash, ij.PrevIndex, ij.Value = in.Prev.Hash.String(), in.Prev.Index, in.Prevout.Value
-			ij.Type, ij.Addresses = in.Prevout.Type.String(), encodeAll(net, in.Prevout.Addresses)
-			j.InputValue += in.Prevout.Value
-		}
-		j.Inputs = append(j.Inputs, ij)
-	}
-	for i, o := range tx.Outputs {
-		oj := outputJSON{Index: o.Index, Value: o.Value, Type: o.Type.String(), Addresses: encodeAll(net, o.Addresses)}
-		if spent[i] {
-			oj.SpentBy = &spendRef{TxHash: spends[i].TxHash.String(), Vin: spends[i].Vin, Height: spends[i].Height}
-		}
-		j.OutputValue += o.Value
-		j.Outputs = append(j.Outputs, oj)
 	}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, j)
 	}
-	printTx(c.App.Writer, &j)
+	printTx(c.App.Writer, j)
 	return nil
 }
 
-func printTx(w io.Writer, j *txJSON) {
+func printTx(w io.Writer, j *explore.Tx) {
 	fmt.Fprintf(w, "Transaction  %s\n", j.Hash)
 	fmt.Fprintf(w, "Block        %d  %s  %s\n", j.BlockHeight, j.BlockHash, formatTime(j.BlockTime))
 	fmt.Fprintf(w, "Position     %d in block; %d bytes, %d vbytes; version %d, locktime %d\n", j.Position, j.Size, j.VSize, j.Version, j.LockTime)
@@ -243,18 +155,11 @@ func addrCell(as []string, typ string) string {
 	return strings.Join(as, ",")
 }
 
+// addressJSON is show address's answer on Bitcoin: the address's
+// totals and history, and who it belongs to.
 type addressJSON struct {
-	Chain         string `json:"chain"`
-	Address       string `json:"address"`
-	FirstSeen     int64  `json:"first_seen_height"`
-	Received      int64  `json:"total_received"`
-	Sent          int64  `json:"total_sent"`
-	Balance       int64  `json:"balance"`
-	Outputs       int    `json:"outputs"`
-	UnspentOutput int    `json:"unspent_outputs"`
-	Truncated     bool   `json:"truncated"`
+	*explore.Address
 	attributionJSON
-	History []historyEntry `json:"history"`
 }
 
 // attributionJSON is what show address says of an address's owner, on
@@ -302,17 +207,6 @@ func (j attributionJSON) print(w io.Writer, clusterFmt, flagged string) {
 	}
 }
 
-type historyEntry struct {
-	Height  int64     `json:"height"`
-	Time    int64     `json:"time"`
-	TxHash  string    `json:"tx_hash"`
-	Vout    uint32    `json:"output_index"`
-	Value   int64     `json:"value"`
-	Type    string    `json:"type"`
-	SpentBy *spendRef `json:"spent_by,omitempty"`
-	SpentAt int64     `json:"spent_time,omitempty"`
-}
-
 func runShowAddress(c *cli.Context) error {
 	arg, err := oneArg(c, "address")
 	if err != nil {
@@ -337,48 +231,23 @@ func runShowAddress(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	j := addressJSON{Chain: "btc", Address: net.MustEncode(addr), History: []historyEntry{}}
-	first, err := st.FirstSeen(c.Context, chains.Bitcoin, addr)
+	page := explore.Page{Limit: c.Int("limit"), All: c.Int("limit") == 0}
+	a, err := explore.New(st).BitcoinAddress(c.Context, addr, page)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("address %s has never been paid in the indexed blocks", arg)
 	}
 	if err != nil {
 		return err
 	}
-	j.FirstSeen = first
+	j := addressJSON{Address: a}
 	if j.attributionJSON, err = attributionOf(c.Context, st, chains.Bitcoin, addr); err != nil {
 		return err
 	}
-	limit := c.Int("limit")
-	hist, err := st.AddressHistory(c.Context, chains.Bitcoin, addr, 0)
-	if err != nil {
-		return err
-	}
-	j.Outputs = len(hist)
-	for i, e := range hist {
-		j.Received += e.Value
-		if e.Spent {
-			j.Sent += e.Value
-		} else {
-			j.UnspentOutput++
-		}
-		if limit > 0 && i >= limit {
-			j.Truncated = true
-			continue
-		}
-		he := historyEntry{Height: e.Height, Time: e.Time, TxHash: e.TxHash.String(), Vout: e.Vout, Value: e.Value, Type: e.Type.String()}
-		if e.Spent {
-			he.SpentBy = &spendRef{TxHash: e.SpentBy.TxHash.String(), Vin: e.SpentBy.Vin, Height: e.SpentBy.Height}
-			he.SpentAt = e.SpentBy.Time
-		}
-		j.History = append(j.History, he)
-	}
-	j.Balance = j.Received - j.Sent
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, j)
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "Address      %s (btc %s)\n", j.Address, net.Name)
+	fmt.Fprintf(w, "Address      %s (btc %s)\n", j.Address.Address, net.Name)
 	fmt.Fprintf(w, "First seen   block %d\n", j.FirstSeen)
 	fmt.Fprintf(w, "Received     %s BTC in %d outputs\n", formatBTC(j.Received), j.Outputs)
 	fmt.Fprintf(w, "Sent         %s BTC\n", formatBTC(j.Sent))

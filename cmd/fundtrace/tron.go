@@ -11,12 +11,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/tron"
 	"github.com/fundtrace/fundtrace/ingest"
 	"github.com/fundtrace/fundtrace/ingest/trx"
 	"github.com/fundtrace/fundtrace/sim"
-	"github.com/fundtrace/fundtrace/store"
 )
 
 func indexTronCommand() *cli.Command {
@@ -218,58 +216,4 @@ func runServeTron(c *cli.Context) error {
 		return err
 	}
 	return nil
-}
-
-type tronTxJSON struct {
-	Chain    string         `json:"chain"`
-	Hash     string         `json:"hash"`
-	Height   int64          `json:"height"`
-	Position uint32         `json:"position"`
-	Time     string         `json:"time"`
-	Contract string         `json:"contract"` // TransferContract, TriggerSmartContract, ...
-	From     string         `json:"from"`
-	To       string         `json:"to,omitempty"`
-	Created  string         `json:"created,omitempty"`
-	Value    string         `json:"value_sun"`
-	Energy   uint64         `json:"energy_used"`
-	FeeLimit uint64         `json:"fee_limit_sun"`
-	Fee      string         `json:"fee_sun"` // TRX burnt
-	Success  bool           `json:"success"`
-	Transfer []transferJSON `json:"transfers"`
-}
-
-// showTronTx prints a TRON transaction; ok false when the store has no
-// such TRON transaction.
-func showTronTx(c *cli.Context, st store.Store, h chains.Hash) (bool, error) {
-	tx, ts, err := st.AccountTx(c.Context, chains.Tron, h)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("tron tx %s: %w", h, err)
-	}
-	v := tronView
-	j := tronTxJSON{Chain: "tron", Hash: h.String(), Height: tx.Height, Position: tx.Position, Time: formatTime(tx.Time),
-		Contract: tron.ContractType(tx.Type).String(), From: v.format(tx.From), To: v.format(tx.To), Created: v.format(tx.Created),
-		Value: bigString(tx.Value), Energy: tx.GasUsed, FeeLimit: tx.Gas, Fee: bigString(tx.Fee), Success: tx.Success,
-		Transfer: transfersJSON(c.Context, st, v, ts)}
-	if c.Bool("json") {
-		return true, writeJSON(c.App.Writer, j)
-	}
-	w := c.App.Writer
-	status := "success"
-	if !tx.Success {
-		status = "FAILED (no value moved; the TRX burnt is spent)"
-	}
-	fmt.Fprintf(w, "Transaction %s\n  block %d, position %d, %s, %s, %s\n  from %s\n", j.Hash, j.Height, j.Position, j.Time, j.Contract, status, j.From)
-	if j.To != "" {
-		fmt.Fprintf(w, "  to   %s\n", j.To)
-	}
-	if j.Created != "" {
-		fmt.Fprintf(w, "  created contract %s\n", j.Created)
-	}
-	fmt.Fprintf(w, "  value %s TRX, burnt %s TRX (%d energy)\n", formatUnits(j.Value, &v.decimals), formatUnits(j.Fee, &v.decimals), j.Energy)
-	fmt.Fprintf(w, "Transfers\n")
-	printTransfers(w, v, j.Transfer)
-	return true, nil
 }
