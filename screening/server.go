@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/explore"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -40,7 +42,10 @@ type Config struct {
 	// With force false it must refuse a list that drops most of the
 	// addresses listed now (the wrong file, or a truncated one).
 	Import func(ctx context.Context, path, date string, force bool) (store.SanctionsSnapshot, error)
-	Logger *slog.Logger
+	// Explore answers the explore API (/v1/{chain}/…, /v1/search); nil:
+	// those answer 503.
+	Explore *explore.Explorer
+	Logger  *slog.Logger
 }
 
 // Server is the screening service's HTTP handler.
@@ -95,6 +100,7 @@ func NewServer(sc *Screener, cfg Config) *Server {
 	s.handle("POST /v1/screen", "screen_batch", true, s.screenBatch)
 	s.handle("GET /api/v1/address/{address}", "compat_address", true, s.compat)
 	s.handle("POST /v1/admin/sanctions", "admin_sanctions", true, s.importSanctions)
+	s.exploreRoutes()
 	s.handle("GET /healthz", "healthz", false, s.healthz)
 	s.handle("GET /openapi.json", "openapi", false, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -103,8 +109,14 @@ func NewServer(sc *Screener, cfg Config) *Server {
 	metrics := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
 	s.handle("GET /metrics", "metrics", false, metrics.ServeHTTP)
 	// The other methods on known paths: a JSON 405 (the router's own is text).
-	for path, allow := range map[string]string{"/v1/screen/{chain}/{address}": "GET", "/v1/screen": "POST", "/api/v1/address/{address}": "GET",
-		"/v1/admin/sanctions": "POST", "/healthz": "GET", "/openapi.json": "GET", "/metrics": "GET"} {
+	allowed := map[string]string{"/v1/screen/{chain}/{address}": "GET", "/v1/screen": "POST", "/api/v1/address/{address}": "GET",
+		"/v1/admin/sanctions": "POST", "/healthz": "GET", "/openapi.json": "GET", "/metrics": "GET", "/v1/search": "GET"}
+	for _, c := range exploreChains {
+		for _, p := range []string{"/addresses/{address}", "/txs/{hash}", "/clusters/{id}"} {
+			allowed["/v1/"+string(c)+p] = "GET"
+		}
+	}
+	for path, allow := range allowed {
 		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "", fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, allow))
@@ -149,7 +161,15 @@ func keyOf(r *http.Request) APIKey {
 // rate limit per key, a body size limit, a deadline, metrics, and a JSON
 // 500 if it panics (which would be a bug).
 func (s *Server) handle(pattern, route string, auth bool, h http.HandlerFunc) {
-	s.routes = append(s.routes, pattern)
+	s.handleAs(pattern, pattern, route, auth, h)
+}
+
+// handleAs is handle for a pattern documented as another (a path
+// registered chain by chain, documented with a {chain} parameter).
+func (s *Server) handleAs(pattern, documented, route string, auth bool, h http.HandlerFunc) {
+	if !slices.Contains(s.routes, documented) {
+		s.routes = append(s.routes, documented)
+	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}

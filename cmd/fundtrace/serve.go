@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fundtrace/fundtrace/explore"
 	"github.com/fundtrace/fundtrace/sanctions"
 	"github.com/fundtrace/fundtrace/screening"
 	"github.com/fundtrace/fundtrace/store"
@@ -24,13 +25,19 @@ var keysFlag = &cli.StringFlag{Name: "keys", Value: "fundtrace-keys.json", EnvVa
 func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "serve",
-		Usage:     "serve the screening API over HTTP (JSON; API keys; Prometheus metrics)",
+		Usage:     "serve the screening and explore APIs over HTTP (JSON; API keys; Prometheus metrics)",
 		UsageText: "fundtrace serve [--listen 127.0.0.1:8080] [--keys FILE] [--tls-cert F --tls-key F] [--max-batch N] [--rate N] [--timeout D]",
 		Description: `Endpoints (docs/screening-api.md; the OpenAPI document is at /openapi.json):
   GET  /v1/screen/{chain}/{address}[?as_of=DAY&exposure=N]
   POST /v1/screen[?as_of=DAY&exposure=N]   {"addresses": ["…", {"chain": "eth", "address": "0x…"}]}
   GET  /api/v1/address/{address}           the free sanctions-screening API's shape: {"identifications": [...]}
   POST /v1/admin/sanctions[?date=DAY]      body: an OFAC sdn_advanced.xml (admin keys)
+  GET  /v1/{chain}/addresses/{address}[?offset=N&limit=N&exposure=N]
+                                           an address's totals, a page of its history, its screening
+  GET  /v1/{chain}/txs/{hash}              a transaction (inputs, outputs and spenders; transfers)
+  GET  /v1/{chain}/clusters/{id}[?after=CURSOR&limit=N]
+                                           a cluster: a page of members, their evidence, its labels and hits
+  GET  /v1/search?q=TEXT                   a hash, an address, a block height or a label
   GET  /healthz, /metrics, /openapi.json   (no key needed)
 Every other request needs an API key (fundtrace apikey create) in the
 X-API-Key header; each key is rate limited. The sanctions snapshot in force
@@ -76,7 +83,7 @@ func runServe(c *cli.Context) error {
 		slog.Warn("No sanctions list imported: screening requests are answered 503 no_list, and /healthz 503, until one is (fundtrace sanctions import, or POST /v1/admin/sanctions)")
 	}
 	srv := screening.NewServer(sc, screening.Config{Keys: keys, MaxBatch: c.Int("max-batch"), MaxBody: c.Int64("max-body"), Timeout: c.Duration("timeout"),
-		Rate: c.Float64("rate"), MaxExposureHops: c.Int("max-exposure-hops"), Data: st, Logger: slog.Default(),
+		Rate: c.Float64("rate"), MaxExposureHops: c.Int("max-exposure-hops"), Data: st, Explore: explore.New(st), Logger: slog.Default(),
 		Import: func(ctx context.Context, path, date string, force bool) (store.SanctionsSnapshot, error) {
 			res, err := sanctions.Import(ctx, st, []string{path}, sanctions.ImportOptions{Date: date, Force: force})
 			if err != nil {
