@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/cluster"
+	"github.com/fundtrace/fundtrace/explore"
 	"github.com/fundtrace/fundtrace/heuristics"
 	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/internal/chtest"
@@ -184,6 +186,36 @@ func TestClustersSameAsEmbedded(t *testing.T) {
 		pb, err2 := cluster.Explain(ctx, chs, chains.Bitcoin, addrs[i], addrs[i+1])
 		if fmt.Sprint(pa, err1) != fmt.Sprint(pb, err2) {
 			t.Fatalf("explanations differ:\n%v %v\n%v %v", pa, err1, pb, err2)
+		}
+	}
+	// The explore views (show, the explore API) answer alike: an
+	// address's totals and history, its transactions, its cluster's
+	// members (in each store's order: compared as sets) and evidence.
+	xe, xc := explore.New(em), explore.New(chs)
+	for i := 0; i < len(addrs) && i < 400; i += 41 {
+		ae, err1 := xe.BitcoinAddress(ctx, addrs[i], explore.Page{All: true})
+		ac, err2 := xc.BitcoinAddress(ctx, addrs[i], explore.Page{All: true})
+		if err1 != nil || err2 != nil || !reflect.DeepEqual(ae, ac) {
+			t.Fatalf("address %d: %+v %v\nvs %+v %v", i, ae, err1, ac, err2)
+		}
+		h, _ := chains.ParseHash(ae.History[0].TxHash)
+		te, err1 := xe.BitcoinTx(ctx, h)
+		tc, err2 := xc.BitcoinTx(ctx, h)
+		if err1 != nil || err2 != nil || !reflect.DeepEqual(te, tc) {
+			t.Fatalf("tx %s: %+v %v\nvs %+v %v", h, te, err1, tc, err2)
+		}
+		id, _, _ := em.ClusterOf(ctx, chains.Bitcoin, addrs[i])
+		ce, err1 := xe.Cluster(ctx, chains.Bitcoin, id, "", 1000)
+		cc, err2 := xc.Cluster(ctx, chains.Bitcoin, id, "", 1000)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("cluster %d: %v, %v", id, err1, err2)
+		}
+		for _, c := range []*explore.Cluster{ce, cc} {
+			slices.Sort(c.Members)
+			slices.SortFunc(c.Evidence, func(a, b explore.Evidence) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+		}
+		if !reflect.DeepEqual(ce, cc) {
+			t.Fatalf("cluster %d: %+v\nvs %+v", id, ce, cc)
 		}
 	}
 }
