@@ -90,6 +90,17 @@ type SanctionsStore interface {
 	Sanctioned(ctx context.Context, id int64, c chains.Chain, a chains.Address) (SanctionedAddress, bool, error)
 }
 
+// RecordStore keeps the workbench's records (cases, notes): small JSON
+// documents by kind and id. A write replaces the record of that kind and
+// id whole.
+type RecordStore interface {
+	PutRecord(ctx context.Context, kind, id string, body []byte) error
+	// Record returns the record, or ErrNotFound.
+	Record(ctx context.Context, kind, id string) ([]byte, error)
+	// EachRecord calls fn for every record of kind, in id order.
+	EachRecord(ctx context.Context, kind string, fn func(id string, body []byte) error) error
+}
+
 // Store is a whole store: every role, and the store itself.
 type Store interface {
 	ChainReader
@@ -99,6 +110,7 @@ type Store interface {
 	ClusterStore
 	LabelStore
 	SanctionsStore
+	RecordStore
 	// SchemaVersion is the version of the store's layout.
 	SchemaVersion(ctx context.Context) (int, error)
 	// Path names the store (a folder, or clickhouse://host/database).

@@ -85,6 +85,10 @@ func TestSanctionsConformance(t *testing.T) {
 	storetest.RunSanctions(t, openTest(t))
 }
 
+func TestRecordsConformance(t *testing.T) {
+	storetest.RunRecords(t, openTest(t))
+}
+
 func TestAccountConformance(t *testing.T) {
 	storetest.RunAccount(t, func(t *testing.T) storetest.AccountStore { return openTest(t) })
 }

@@ -143,6 +143,12 @@ var migrations = []migration{
 		{name: "cluster_members", columns: `chain String, run UInt64, cluster UInt32, address String`,
 			orderBy: "chain, cluster, address, run", shardKey: "cityHash64(address)", granularity: 256},
 	}},
+	// Migration 8: the workbench's records (cases, notes): a document by
+	// kind and id; a write appends a version, and the newest counts.
+	{version: 8, tables: []tableDef{
+		{name: "records", columns: `kind String, id String, version UInt64, body String`,
+			orderBy: "kind, id, version", shardKey: "cityHash64(id)", granularity: 256},
+	}},
 }
 
 // blockTxColumns are block_txs's columns: a transaction's fields, its

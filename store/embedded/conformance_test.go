@@ -127,3 +127,12 @@ func TestSanctionsConformance(t *testing.T) {
 	defer st.Close()
 	storetest.RunSanctions(t, st)
 }
+
+func TestRecordsConformance(t *testing.T) {
+	st, err := embedded.Open(filepath.Join(t.TempDir(), "store"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	storetest.RunRecords(t, st)
+}

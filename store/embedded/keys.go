@@ -54,6 +54,8 @@ const (
 
 	tLabel = 'l'
 
+	tRecord = 'W' // records.go
+
 	tSanctionsSnapshot = 'Z'
 	tSanctioned        = 'z'
 )
