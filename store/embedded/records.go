@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
-
 )
 
 // Records (the workbench's cases and notes), of no chain:
