@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"sort"
@@ -202,7 +203,13 @@ func (iv *Investigation) ReadCase(ctx context.Context, seeds *Seeds, p string) e
 		return err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	return iv.ReadCaseFrom(ctx, seeds, p, f)
+}
+
+// ReadCaseFrom reads a case file's rows from in as ReadCase does; p
+// names it in errors.
+func (iv *Investigation) ReadCaseFrom(ctx context.Context, seeds *Seeds, p string, in io.Reader) error {
+	r := csv.NewReader(in)
 	r.FieldsPerRecord = -1
 	recs, err := r.ReadAll()
 	if err != nil {

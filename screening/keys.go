@@ -28,6 +28,16 @@ type APIKey struct {
 	Revoked string  `json:"revoked,omitempty"`
 	Rate    float64 `json:"rate_per_second,omitempty"` // 0: the server's default
 	Admin   bool    `json:"admin,omitempty"`           // may import sanctions lists
+	// ReadOnly keys read (screen, explore, cases) but write nothing: no
+	// case, note or trace.
+	ReadOnly bool `json:"read_only,omitempty"`
+}
+
+// KeyOptions are what a new key may do.
+type KeyOptions struct {
+	Admin    bool    // may import sanctions lists
+	ReadOnly bool    // may not write cases, notes or traces
+	Rate     float64 // requests a second; 0: the server's default
 }
 
 type keyFile struct {
@@ -69,7 +79,10 @@ func hashKey(secret string) string {
 
 // CreateKey adds a key to the file and returns it: the only time it is
 // ever shown.
-func CreateKey(path, name string, admin bool, rate float64) (string, APIKey, error) {
+func CreateKey(path, name string, o KeyOptions) (string, APIKey, error) {
+	if o.Admin && o.ReadOnly {
+		return "", APIKey{}, errors.New("an admin key writes: it cannot be read-only")
+	}
 	if strings.TrimSpace(name) == "" {
 		return "", APIKey{}, errors.New("an API key needs a name (who it is for)")
 	}
@@ -85,7 +98,7 @@ func CreateKey(path, name string, admin bool, rate float64) (string, APIKey, err
 	if _, err := rand.Read(secret[:]); err != nil {
 		return "", APIKey{}, err
 	}
-	k := APIKey{ID: hex.EncodeToString(id[:]), Name: name, Created: time.Now().UTC().Format(time.RFC3339), Rate: rate, Admin: admin}
+	k := APIKey{ID: hex.EncodeToString(id[:]), Name: name, Created: time.Now().UTC().Format(time.RFC3339), Rate: o.Rate, Admin: o.Admin, ReadOnly: o.ReadOnly}
 	text := "ftk_" + k.ID + "_" + base64.RawURLEncoding.EncodeToString(secret[:])
 	k.Hash = hashKey(text)
 	kf.Keys = append(kf.Keys, k)

@@ -135,7 +135,7 @@ func BenchmarkServe(b *testing.B) {
 				b.Fatal(err)
 			}
 			keys := filepath.Join(b.TempDir(), "keys.json")
-			key, _, err := CreateKey(keys, "load", false, 0)
+			key, _, err := CreateKey(keys, "load", KeyOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/fundtrace/fundtrace/cases"
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/explore"
 	"github.com/fundtrace/fundtrace/store"
@@ -45,7 +46,10 @@ type Config struct {
 	// Explore answers the explore API (/v1/{chain}/…, /v1/search); nil:
 	// those answer 503.
 	Explore *explore.Explorer
-	Logger  *slog.Logger
+	// Cases keeps the workbench's cases (/v1/cases…); nil: those answer
+	// 503.
+	Cases  *cases.Service
+	Logger *slog.Logger
 }
 
 // Server is the screening service's HTTP handler.
@@ -101,6 +105,7 @@ func NewServer(sc *Screener, cfg Config) *Server {
 	s.handle("GET /api/v1/address/{address}", "compat_address", true, s.compat)
 	s.handle("POST /v1/admin/sanctions", "admin_sanctions", true, s.importSanctions)
 	s.exploreRoutes()
+	s.caseRoutes()
 	s.handle("GET /healthz", "healthz", false, s.healthz)
 	s.handle("GET /openapi.json", "openapi", false, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -110,7 +115,9 @@ func NewServer(sc *Screener, cfg Config) *Server {
 	s.handle("GET /metrics", "metrics", false, metrics.ServeHTTP)
 	// The other methods on known paths: a JSON 405 (the router's own is text).
 	allowed := map[string]string{"/v1/screen/{chain}/{address}": "GET", "/v1/screen": "POST", "/api/v1/address/{address}": "GET",
-		"/v1/admin/sanctions": "POST", "/healthz": "GET", "/openapi.json": "GET", "/metrics": "GET", "/v1/search": "GET"}
+		"/v1/admin/sanctions": "POST", "/healthz": "GET", "/openapi.json": "GET", "/metrics": "GET", "/v1/search": "GET",
+		"/v1/cases": "GET, POST", "/v1/cases/{id}": "GET", "/v1/cases/{id}/seeds": "POST", "/v1/cases/{id}/notes": "POST", "/v1/cases/{id}/trace": "POST",
+		"/v1/cases/{id}/traces/{trace}": "GET", "/v1/cases/{id}/traces/{trace}/file": "GET"}
 	for _, c := range exploreChains {
 		for _, p := range []string{"/addresses/{address}", "/txs/{hash}", "/clusters/{id}"} {
 			allowed["/v1/"+string(c)+p] = "GET"

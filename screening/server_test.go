@@ -96,11 +96,11 @@ func newFixtureView(t testing.TB, cfg Config, st *embedded.Store, view Store) *f
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "keys.json")
-	key, _, err := CreateKey(path, "acme payments", false, 0)
+	key, _, err := CreateKey(path, "acme payments", KeyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, _, err := CreateKey(path, "ops", true, 0)
+	admin, _, err := CreateKey(path, "ops", KeyOptions{Admin: true})
 	if err != nil {
 		t.Fatal(err)
 	}

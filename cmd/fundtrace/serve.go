@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fundtrace/fundtrace/cases"
 	"github.com/fundtrace/fundtrace/explore"
 	"github.com/fundtrace/fundtrace/sanctions"
 	"github.com/fundtrace/fundtrace/screening"
@@ -38,9 +40,15 @@ func serveCommand() *cli.Command {
   GET  /v1/{chain}/clusters/{id}[?after=CURSOR&limit=N]
                                            a cluster: a page of members, their evidence, its labels and hits
   GET  /v1/search?q=TEXT                   a hash, an address, a block height or a label
+  GET  /v1/cases, POST /v1/cases           the workbench's cases: list; open one {"title", "seeds": "case.csv text"}
+  GET  /v1/cases/{id}                      a case: its seeds, traces and notes
+  POST /v1/cases/{id}/seeds, /notes        set its seeds; add a note on an address, transaction or flow
+  POST /v1/cases/{id}/trace                trace its payments in the background {"models", "max_hops", "through_mixers"}
+  GET  /v1/cases/{id}/traces/{trace}[/file] the trace's status and progress; its fundtrace-trace file
   GET  /healthz, /metrics, /openapi.json   (no key needed)
 Every other request needs an API key (fundtrace apikey create) in the
-X-API-Key header; each key is rate limited. The sanctions snapshot in force
+X-API-Key header; each key is rate limited; a read-only key (apikey create
+--read-only) writes no case, note or trace. The sanctions snapshot in force
 and the labels are held in memory and swapped whole when a new snapshot is
 imported (over HTTP, or into a ClickHouse store by another process: the
 store is checked every --reload). SIGTERM or SIGINT stops the server after
@@ -56,6 +64,7 @@ the requests in flight have finished.`,
 			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "longest a request may take"},
 			&cli.IntFlag{Name: "max-exposure-hops", Value: 6, Usage: "the most hops ?exposure= may ask for"},
 			&cli.DurationFlag{Name: "reload", Value: 5 * time.Second, Usage: "how often to look for a new sanctions snapshot and API key changes"},
+			&cli.StringFlag{Name: "cases-dir", Usage: "where the cases' trace files are written (the cases and notes themselves are kept in the store)", DefaultText: "the store's folder name + \"-cases\"; fundtrace-cases for ClickHouse"},
 		},
 		Action: runServe,
 	}
@@ -82,8 +91,20 @@ func runServe(c *cli.Context) error {
 	if l.Snapshot.ID == 0 {
 		slog.Warn("No sanctions list imported: screening requests are answered 503 no_list, and /healthz 503, until one is (fundtrace sanctions import, or POST /v1/admin/sanctions)")
 	}
+	dir := c.String("cases-dir")
+	if dir == "" {
+		dir = "fundtrace-cases"
+		if !strings.Contains(st.Path(), "://") {
+			dir = strings.TrimRight(st.Path(), "/\\") + "-cases"
+		}
+	}
+	cs, err := cases.New(c.Context, st, dir, slog.Default())
+	if err != nil {
+		return err
+	}
+	defer cs.Close()
 	srv := screening.NewServer(sc, screening.Config{Keys: keys, MaxBatch: c.Int("max-batch"), MaxBody: c.Int64("max-body"), Timeout: c.Duration("timeout"),
-		Rate: c.Float64("rate"), MaxExposureHops: c.Int("max-exposure-hops"), Data: st, Explore: explore.New(st), Logger: slog.Default(),
+		Rate: c.Float64("rate"), MaxExposureHops: c.Int("max-exposure-hops"), Data: st, Explore: explore.New(st), Cases: cs, Logger: slog.Default(),
 		Import: func(ctx context.Context, path, date string, force bool) (store.SanctionsSnapshot, error) {
 			res, err := sanctions.Import(ctx, st, []string{path}, sanctions.ImportOptions{Date: date, Force: force})
 			if err != nil {
@@ -158,14 +179,15 @@ func apikeyCommand() *cli.Command {
 			{
 				Name:      "create",
 				Usage:     "create a key and print it (the only time it is shown: only its hash is kept)",
-				UsageText: "fundtrace apikey create --name WHO [--admin] [--rate N] [--keys FILE] [--json]",
+				UsageText: "fundtrace apikey create --name WHO [--admin | --read-only] [--rate N] [--keys FILE] [--json]",
 				Flags: []cli.Flag{keysFlag, jsonFlag,
 					&cli.StringFlag{Name: "name", Required: true, Usage: "who the key is for"},
 					&cli.BoolFlag{Name: "admin", Usage: "the key may also import sanctions lists over HTTP"},
+					&cli.BoolFlag{Name: "read-only", Usage: "the key reads (screens, explores, opens cases) but writes no case, note or trace"},
 					&cli.Float64Flag{Name: "rate", Usage: "requests a second for this key", DefaultText: "the server's --rate"},
 				},
 				Action: func(c *cli.Context) error {
-					secret, k, err := screening.CreateKey(c.String(keysFlag.Name), c.String("name"), c.Bool("admin"), c.Float64("rate"))
+					secret, k, err := screening.CreateKey(c.String(keysFlag.Name), c.String("name"), screening.KeyOptions{Admin: c.Bool("admin"), ReadOnly: c.Bool("read-only"), Rate: c.Float64("rate")})
 					if err != nil {
 						return err
 					}
@@ -198,13 +220,13 @@ func apikeyCommand() *cli.Command {
 						return writeJSON(c.App.Writer, ks)
 					}
 					tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-					fmt.Fprintf(tw, "ID\tNAME\tCREATED\tREVOKED\tRATE\tADMIN\n")
+					fmt.Fprintf(tw, "ID\tNAME\tCREATED\tREVOKED\tRATE\tADMIN\tREAD-ONLY\n")
 					for _, k := range ks {
 						rate := "default"
 						if k.Rate > 0 {
 							rate = fmt.Sprint(k.Rate)
 						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", k.ID, k.Name, k.Created, dash(k.Revoked), rate, k.Admin)
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%v\n", k.ID, k.Name, k.Created, dash(k.Revoked), rate, k.Admin, k.ReadOnly)
 					}
 					return tw.Flush()
 				},

@@ -1,0 +1,267 @@
+package screening
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/fundtrace/fundtrace/cases"
+	"github.com/fundtrace/fundtrace/store"
+)
+
+// The workbench's cases: create and list them, read one with its notes,
+// set its seeds, write notes, run traces in the background and fetch
+// their files. Reads need a key; writes a key that is not read-only.
+
+// maxCaseBody is the largest body a case request may carry: a case file
+// of cases.MaxSeeds and its JSON escaping.
+const maxCaseBody = 2*cases.MaxSeeds + 4096
+
+func (s *Server) caseRoutes() {
+	s.handle("GET /v1/cases", "cases_list", true, s.casesList)
+	s.handle("POST /v1/cases", "cases_create", true, s.writer(s.caseCreate))
+	s.handle("GET /v1/cases/{id}", "case_get", true, s.caseGet)
+	s.handle("POST /v1/cases/{id}/seeds", "case_seeds", true, s.writer(s.caseSeeds))
+	s.handle("POST /v1/cases/{id}/notes", "case_note", true, s.writer(s.caseNote))
+	s.handle("POST /v1/cases/{id}/trace", "case_trace", true, s.writer(s.caseTrace))
+	s.handle("GET /v1/cases/{id}/traces/{trace}", "case_trace_status", true, s.caseTraceStatus)
+	s.handle("GET /v1/cases/{id}/traces/{trace}/file", "case_trace_file", true, s.caseTraceFile)
+}
+
+// writer refuses a read-only key, and a server without cases.
+func (s *Server) writer(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if keyOf(r).ReadOnly {
+			writeError(w, http.StatusForbidden, "read_only", "", "this API key is read-only: it cannot write cases, notes or traces")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// casesOf returns the server's cases, or answers 503.
+func (s *Server) casesOf(w http.ResponseWriter) *cases.Service {
+	if s.cfg.Cases == nil {
+		writeError(w, http.StatusServiceUnavailable, "no_data", "", "this server keeps no cases")
+	}
+	return s.cfg.Cases
+}
+
+// caseFail answers a cases error.
+func (s *Server) caseFail(w http.ResponseWriter, r *http.Request, err error) {
+	var ie *cases.InputError
+	var ce *cases.ConflictError
+	switch {
+	case errors.As(err, &ie):
+		writeError(w, http.StatusBadRequest, "bad_request", ie.Field, ie.Msg)
+	case errors.As(err, &ce):
+		writeError(w, http.StatusConflict, "conflict", "", ce.Msg)
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "", err.Error())
+	default:
+		s.fail(w, r, err)
+	}
+}
+
+// readJSON reads a JSON body of at most limit bytes into v, unknown
+// fields refused; false when it answered an error.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	var buf bytes.Buffer
+	late, err := readWithin(&buf, http.MaxBytesReader(w, r.Body, limit), s.cfg.Timeout)
+	if late {
+		s.slowBody(w, s.cfg.Timeout)
+		return false
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "", fmt.Sprintf("the body is larger than %d bytes", limit))
+		return false
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "", "reading the body: "+err.Error())
+		return false
+	}
+	dec := json.NewDecoder(&buf)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil || dec.More() {
+		msg := "more than one JSON value"
+		if err != nil {
+			msg = err.Error()
+		}
+		writeError(w, http.StatusBadRequest, "bad_json", "", "the body is not the JSON expected: "+msg)
+		return false
+	}
+	return true
+}
+
+// CasesAnswer is GET /v1/cases.
+type CasesAnswer struct {
+	Cases []cases.Case `json:"cases"`
+}
+
+func (s *Server) casesList(w http.ResponseWriter, r *http.Request) {
+	cs := s.casesOf(w)
+	if cs == nil {
+		return
+	}
+	list, err := cs.List(r.Context())
+	if err != nil {
+		s.caseFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, CasesAnswer{Cases: list})
+}
+
+type caseRequest struct {
+	Title string `json:"title"`
+	Seeds string `json:"seeds"`
+}
+
+func (s *Server) caseCreate(w http.ResponseWriter, r *http.Request) {
+	cs := s.casesOf(w)
+	if cs == nil {
+		return
+	}
+	var req caseRequest
+	if !s.readJSON(w, r, maxCaseBody, &req) {
+		return
+	}
+	c, err := cs.Create(r.Context(), req.Title, keyOf(r).Name, req.Seeds)
+	if err != nil {
+		s.caseFail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/cases/"+c.ID)
+	writeJSON(w, http.StatusCreated, c)
+}
+
+// CaseAnswer is GET /v1/cases/{id}: the case and its notes.
+type CaseAnswer struct {
+	Case  *cases.Case  `json:"case"`
+	Notes []cases.Note `json:"notes"`
+}
+
+func (s *Server) caseGet(w http.ResponseWriter, r *http.Request) {
+	cs := s.casesOf(w)
+	if cs == nil {
+		return
+	}
+	c, err := cs.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.caseFail(w, r, err)
+		return
+	}
+	notes, err := cs.Notes(r.Context(), c.ID)
+	if err != nil {
+		s.caseFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, CaseAnswer{Case: c, Notes: notes})
+}
+
+func (s *Server) caseSeeds(w http.ResponseWriter, r *http.Request) {
+	cs := s.casesOf(w)
+	if cs == nil {
+		return
+	}
+	var req struct {
+		Seeds string `json:"seeds"`
+	}
+	if !s.readJSON(w, r, maxCaseBody, &req) {
+		return
+	}
+	c, err := cs.SetSeeds(r.Context(), r.PathValue("id"), req.Seeds)
+	if err != nil {
+		s.caseFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (s *Server) caseNote(w http.ResponseWriter, r *http.Request) {
+	cs := s.casesOf(w)
+	if cs == nil {
+		return
+	}
+	var req struct {
+		Target cases.Target `json:"target"`
+		Text   string       `json:"text"`
+		Tags   []string     `json:"tags"`
+	}
+	if !s.readJSON(w, r, 64<<10, &req) {
+		return
+	}
+	n, err := cs.AddNote(r.Context(), r.PathValue("id"), cases.Note{Target: req.Target, Text: req.Text, Tags: req.Tags, Author: keyOf(r).Name})
+	if err != nil {
+		s.caseFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, n)
+}
+
+func (s *Server) caseTrace(w http.ResponseWriter, r *http.Request) {
+	cs := s.casesOf(w)
+	if cs == nil {
+		return
+	}
+	var o cases.TraceOptions
+	if r.ContentLength != 0 && !s.readJSON(w, r, 4096, &o) {
+		return
+	}
+	t, err := cs.StartTrace(r.Context(), r.PathValue("id"), keyOf(r).Name, o)
+	if err != nil {
+		s.caseFail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", fmt.Sprintf("/v1/cases/%s/traces/%s", r.PathValue("id"), t.ID))
+	writeJSON(w, http.StatusAccepted, t)
+}
+
+func (s *Server) caseTraceStatus(w http.ResponseWriter, r *http.Request) {
+	cs := s.casesOf(w)
+	if cs == nil {
+		return
+	}
+	_, t, err := cs.TraceFile(r.Context(), r.PathValue("id"), r.PathValue("trace"))
+	if err != nil {
+		s.caseFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (s *Server) caseTraceFile(w http.ResponseWriter, r *http.Request) {
+	cs := s.casesOf(w)
+	if cs == nil {
+		return
+	}
+	path, t, err := cs.TraceFile(r.Context(), r.PathValue("id"), r.PathValue("trace"))
+	if err != nil {
+		s.caseFail(w, r, err)
+		return
+	}
+	if path == "" {
+		writeError(w, http.StatusConflict, "not_done", "", fmt.Sprintf("trace %s is %s: no file", t.ID, t.Status))
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("trace file of %s: %w", t.ID, err))
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", r.PathValue("id")+"-"+t.ID+".json"))
+	w.Header().Set("X-Content-SHA256", t.SHA256)
+	http.ServeContent(w, r, "", timeOf(t.Finished), f)
+}
+
+// timeOf reads an RFC 3339 time; the zero time when it cannot.
+func timeOf(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339, s)
+	return t
+}
