@@ -199,6 +199,14 @@ func (k *Keys) Count() int {
 	return len(k.byHash)
 }
 
+// byHashOf returns the key in force of hash h (a session's key).
+func (k *Keys) byHashOf(h string) (APIKey, bool) {
+	k.mu.RLock()
+	key, ok := k.byHash[h]
+	k.mu.RUnlock()
+	return key, ok
+}
+
 // Check returns the key a request presented, if it is one in force.
 func (k *Keys) Check(secret string) (APIKey, bool) {
 	if secret == "" {

@@ -64,6 +64,7 @@ type Server struct {
 	screened *prometheus.CounterVec
 	importMu sync.Mutex
 	routes   []string // "METHOD /path" of every endpoint, as registered
+	sessions *sessions
 }
 
 // NewServer builds the handler.
@@ -89,7 +90,7 @@ func NewServer(sc *Screener, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, sc: sc, mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, sc: sc, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), sessions: newSessions()}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fundtrace_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "fundtrace_http_request_seconds", Help: "HTTP request latency by route.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 5}}, []string{"route"})
@@ -106,6 +107,7 @@ func NewServer(sc *Screener, cfg Config) *Server {
 	s.handle("POST /v1/admin/sanctions", "admin_sanctions", true, s.importSanctions)
 	s.exploreRoutes()
 	s.caseRoutes()
+	s.sessionRoutes()
 	s.handle("GET /healthz", "healthz", false, s.healthz)
 	s.handle("GET /openapi.json", "openapi", false, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -115,7 +117,7 @@ func NewServer(sc *Screener, cfg Config) *Server {
 	s.handle("GET /metrics", "metrics", false, metrics.ServeHTTP)
 	// The other methods on known paths: a JSON 405 (the router's own is text).
 	allowed := map[string]string{"/v1/screen/{chain}/{address}": "GET", "/v1/screen": "POST", "/api/v1/address/{address}": "GET",
-		"/v1/admin/sanctions": "POST", "/healthz": "GET", "/openapi.json": "GET", "/metrics": "GET", "/v1/search": "GET",
+		"/v1/admin/sanctions": "POST", "/healthz": "GET", "/openapi.json": "GET", "/metrics": "GET", "/v1/search": "GET", "/v1/session": "GET, POST, DELETE",
 		"/v1/cases": "GET, POST", "/v1/cases/{id}": "GET", "/v1/cases/{id}/seeds": "POST", "/v1/cases/{id}/notes": "POST", "/v1/cases/{id}/trace": "POST",
 		"/v1/cases/{id}/traces/{trace}": "GET", "/v1/cases/{id}/traces/{trace}/file": "GET"}
 	for _, c := range exploreChains {
@@ -195,14 +197,20 @@ func (s *Server) handleAs(pattern, documented, route string, auth bool, h http.H
 					secret = strings.TrimSpace(b)
 				}
 			}
-			key, ok := s.cfg.Keys.Check(secret)
-			if !ok {
-				msg := "no API key: send it in the X-API-Key header"
-				if secret != "" {
-					msg = "the API key is not valid (unknown or revoked)"
+			var key APIKey
+			if secret != "" {
+				var ok bool
+				if key, ok = s.cfg.Keys.Check(secret); !ok {
+					writeError(sw, http.StatusUnauthorized, "unauthorized", "", "the API key is not valid (unknown or revoked)")
+					return
 				}
-				writeError(sw, http.StatusUnauthorized, "unauthorized", "", msg)
-				return
+			} else {
+				var status int
+				var code, msg string
+				if key, status, code, msg = s.sessionKey(r); status != 0 {
+					writeError(sw, status, code, "", msg)
+					return
+				}
 			}
 			lim := s.limiter(key)
 			if !lim.Allow() {
