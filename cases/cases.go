@@ -135,6 +135,7 @@ type Service struct {
 	// progressKey: shown by Get, never written until the trace ends.
 	liveMu sync.Mutex
 	live   map[string][2]int
+	graphs graphCache
 	ctx    context.Context // cancelled by Close: running traces stop
 	stop   context.CancelFunc
 }

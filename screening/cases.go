@@ -30,6 +30,7 @@ func (s *Server) caseRoutes() {
 	s.handle("POST /v1/cases/{id}/trace", "case_trace", true, s.writer(s.caseTrace))
 	s.handle("GET /v1/cases/{id}/traces/{trace}", "case_trace_status", true, s.caseTraceStatus)
 	s.handle("GET /v1/cases/{id}/traces/{trace}/file", "case_trace_file", true, s.caseTraceFile)
+	s.handle("GET /v1/cases/{id}/traces/{trace}/graph", "case_trace_graph", true, s.caseTraceGraph)
 }
 
 // writer refuses a read-only key, and a server without cases.
@@ -264,4 +265,18 @@ func (s *Server) caseTraceFile(w http.ResponseWriter, r *http.Request) {
 func timeOf(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339, s)
 	return t
+}
+
+func (s *Server) caseTraceGraph(w http.ResponseWriter, r *http.Request) {
+	cs := s.casesOf(w)
+	if cs == nil {
+		return
+	}
+	q := r.URL.Query()
+	g, err := cs.Graph(r.Context(), r.PathValue("id"), r.PathValue("trace"), q["expand"], q.Get("victim"))
+	if err != nil {
+		s.caseFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g)
 }

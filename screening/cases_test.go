@@ -5,9 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"math/big"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +126,80 @@ func TestCases(t *testing.T) {
 			t.Errorf("seed %d: %+v, the case file's row %v", i, sd, row)
 		}
 	}
+
+	// The graph: every victim a node; what the edges carry into each
+	// exchange, per asset, is what the trace file's flows into its deposit
+	// addresses carried.
+	var g cases.Graph
+	c.get(t, s, "/v1/cases/case-1/traces/trace-1/graph", ro, &g)
+	victims := map[string]bool{}
+	for _, sd := range j.Seeds {
+		victims[sd.Victim] = true
+	}
+	if len(g.Victims) != len(victims) {
+		t.Errorf("graph: %d victims, the trace %d", len(g.Victims), len(victims))
+	}
+	// (The flows into a deposit address, not the deposit rows: those are
+	// each victim's share, rounded down, of what arrived.)
+	exchangeOf := map[string]string{}
+	for _, d := range j.Deposits {
+		exchangeOf[d.Address] = d.Exchange
+	}
+	want := map[string]*big.Int{}
+	for _, fl := range j.Flows {
+		ex, in := exchangeOf[fl.To]
+		if _, from := exchangeOf[fl.From[0]]; !in || from {
+			continue
+		}
+		k := "exchange:" + ex + " " + fl.Asset
+		if want[k] == nil {
+			want[k] = new(big.Int)
+		}
+		v, _ := new(big.Int).SetString(fl.Haircut, 10)
+		want[k].Add(want[k], v)
+	}
+	gotIn := map[string]*big.Int{}
+	for _, e := range g.Edges {
+		if strings.HasPrefix(e.Target, "exchange:") && !strings.HasPrefix(e.Source, "exchange:") {
+			k := e.Target + " " + e.Asset
+			if gotIn[k] == nil {
+				gotIn[k] = new(big.Int)
+			}
+			v, _ := new(big.Int).SetString(e.Haircut, 10)
+			gotIn[k].Add(gotIn[k], v)
+		}
+	}
+	if fmt.Sprint(gotIn) != fmt.Sprint(want) {
+		t.Errorf("into the exchanges: the graph's edges carry %v, the deposits %v", gotIn, want)
+	}
+	// Expanding the largest group shows its addresses; highlighting a
+	// victim marks its paths, from its node to an exchange it reached.
+	var big1 cases.GraphNode
+	for _, n := range g.Nodes {
+		if n.Kind != "victim" && n.Members > big1.Members {
+			big1 = n
+		}
+	}
+	var ex cases.Graph
+	c.get(t, s, "/v1/cases/case-1/traces/trace-1/graph?expand="+url.QueryEscape(big1.ID)+"&victim="+url.QueryEscape(j.Deposits[0].Victim), ro, &ex)
+	members := 0
+	for _, n := range ex.Nodes {
+		if n.Group == big1.ID {
+			members++
+		}
+		if n.ID == big1.ID {
+			t.Errorf("expanded group %s still drawn whole", big1.ID)
+		}
+	}
+	if big1.Members < 2 || members != big1.Members {
+		t.Errorf("expanding %s (%d members): %d addresses drawn", big1.ID, big1.Members, members)
+	}
+	h := ex.Highlight
+	if h == nil || len(h.Edges) == 0 || !slices.Contains(h.Nodes, "victim:"+j.Deposits[0].Victim) || !slices.Contains(h.Nodes, "exchange:"+j.Deposits[0].Exchange) {
+		t.Errorf("highlight of %s (a deposit at %s): %+v", j.Deposits[0].Victim, j.Deposits[0].Exchange, h)
+	}
+	c.call(t, s, "GET", "/v1/cases/case-1/traces/trace-1/graph?expand=nothing", ro, "", 400)
+	c.call(t, s, "GET", "/v1/cases/case-1/traces/trace-1/graph?victim=nobody", ro, "", 400)
 
 	var got CaseAnswer
 	c.get(t, s, "/v1/cases/case-1", ro, &got)
