@@ -4,7 +4,7 @@ STORE   ?= fundtrace-data
 BIN     := bin/fundtrace
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build demo test test-unit lint vet fmt-check bench bench-scale eval fuzz clean
+.PHONY: all build demo test test-unit lint vet fmt-check bench bench-scale eval fuzz clean vendor-js
 
 all: build
 
@@ -50,6 +50,12 @@ test-unit:
 	$(GO) test -count=1 ./...
 
 lint: vet fmt-check
+
+# Refresh the workbench's JavaScript libraries from npm at the pinned
+# versions (scripts/vendor-js.sh); they are committed, so go build needs
+# no npm.
+vendor-js:
+	sh scripts/vendor-js.sh
 
 vet:
 	$(GO) vet ./...

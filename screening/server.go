@@ -48,7 +48,10 @@ type Config struct {
 	Explore *explore.Explorer
 	// Cases keeps the workbench's cases (/v1/cases…); nil: those answer
 	// 503.
-	Cases  *cases.Service
+	Cases *cases.Service
+	// UI serves the workbench's page at / and its files under /ui/ (package
+	// workbench); nil: / answers the JSON 404.
+	UI     http.Handler
 	Logger *slog.Logger
 }
 
@@ -132,6 +135,10 @@ func NewServer(sc *Screener, cfg Config) *Server {
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "", fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, allow))
 		})
 	}
+	if cfg.UI != nil {
+		s.mux.Handle("GET /{$}", cfg.UI)
+		s.mux.Handle("GET /ui/", cfg.UI)
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "", fmt.Sprintf("no such endpoint: %s %s (see /openapi.json)", r.Method, r.URL.Path))
 	})
@@ -145,6 +152,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
+	// The API's answers are data, never a page: nothing in them runs or
+	// loads (the workbench's page sets its own policy).
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 	s.mux.ServeHTTP(w, r)
 }
 

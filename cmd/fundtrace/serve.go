@@ -19,6 +19,7 @@ import (
 	"github.com/fundtrace/fundtrace/sanctions"
 	"github.com/fundtrace/fundtrace/screening"
 	"github.com/fundtrace/fundtrace/store"
+	"github.com/fundtrace/fundtrace/workbench"
 )
 
 var keysFlag = &cli.StringFlag{Name: "keys", Value: "fundtrace-keys.json", EnvVars: []string{"FUNDTRACE_KEYS"},
@@ -27,9 +28,10 @@ var keysFlag = &cli.StringFlag{Name: "keys", Value: "fundtrace-keys.json", EnvVa
 func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "serve",
-		Usage:     "serve the screening and explore APIs over HTTP (JSON; API keys; Prometheus metrics)",
+		Usage:     "serve the workbench (a page at /), the screening and explore APIs over HTTP (JSON; API keys; Prometheus metrics)",
 		UsageText: "fundtrace serve [--listen 127.0.0.1:8080] [--keys FILE] [--tls-cert F --tls-key F] [--max-batch N] [--rate N] [--timeout D]",
-		Description: `Endpoints (docs/screening-api.md; the OpenAPI document is at /openapi.json):
+		Description: `The workbench (docs/workbench.md) is the page at /: sign in with an API key.
+Endpoints (docs/screening-api.md; the OpenAPI document is at /openapi.json):
   GET  /v1/screen/{chain}/{address}[?as_of=DAY&exposure=N]
   POST /v1/screen[?as_of=DAY&exposure=N]   {"addresses": ["…", {"chain": "eth", "address": "0x…"}]}
   GET  /api/v1/address/{address}           the free sanctions-screening API's shape: {"identifications": [...]}
@@ -104,7 +106,7 @@ func runServe(c *cli.Context) error {
 	}
 	defer cs.Close()
 	srv := screening.NewServer(sc, screening.Config{Keys: keys, MaxBatch: c.Int("max-batch"), MaxBody: c.Int64("max-body"), Timeout: c.Duration("timeout"),
-		Rate: c.Float64("rate"), MaxExposureHops: c.Int("max-exposure-hops"), Data: st, Explore: explore.New(st), Cases: cs, Logger: slog.Default(),
+		Rate: c.Float64("rate"), MaxExposureHops: c.Int("max-exposure-hops"), Data: st, Explore: explore.New(st), Cases: cs, UI: workbench.Handler(), Logger: slog.Default(),
 		Import: func(ctx context.Context, path, date string, force bool) (store.SanctionsSnapshot, error) {
 			res, err := sanctions.Import(ctx, st, []string{path}, sanctions.ImportOptions{Date: date, Force: force})
 			if err != nil {
