@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/fundtrace/fundtrace/investigate"
+	"github.com/fundtrace/fundtrace/report"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -47,6 +48,9 @@ type Case struct {
 	Seeds    string  `json:"seeds"`
 	Payments int     `json:"payments"` // rows of Seeds
 	Traces   []Trace `json:"traces"`
+	// Info is who sends the case's report and freezing requests (the
+	// letters are written only when it names a sender).
+	Info *report.CaseInfo `json:"info,omitempty"`
 }
 
 // Trace is one run of the tracer over a case's seeds, in the background.
@@ -124,6 +128,9 @@ const (
 // Service keeps a store's cases. Traces run in goroutines of the
 // service; Close waits for them.
 type Service struct {
+	// Version is the fundtrace version reports record.
+	Version string
+
 	st  Store
 	dir string // trace files
 	log *slog.Logger

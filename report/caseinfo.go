@@ -16,19 +16,19 @@ import (
 // to. It comes from --case-info case.yaml (docs/reports.md); the report
 // prints what it holds and never a placeholder.
 type CaseInfo struct {
-	Reference    string `yaml:"reference"`    // the case's reference, e.g. OP-PIG-7
-	Agency       string `yaml:"agency"`       // the sending agency or firm
-	Unit         string `yaml:"unit"`         // its unit or department
-	Investigator string `yaml:"investigator"` // who signs
-	Title        string `yaml:"title"`        // the investigator's rank or title
-	Email        string `yaml:"email"`        // where to reply
-	Phone        string `yaml:"phone"`
-	Address      string `yaml:"address"` // postal address (several lines allowed)
-	LegalBasis   string `yaml:"legal_basis"`
-	Date         string `yaml:"date"` // the report's date, YYYY-MM-DD (--date overrides)
+	Reference    string `yaml:"reference" json:"reference,omitempty"`       // the case's reference, e.g. OP-PIG-7
+	Agency       string `yaml:"agency" json:"agency,omitempty"`             // the sending agency or firm
+	Unit         string `yaml:"unit" json:"unit,omitempty"`                 // its unit or department
+	Investigator string `yaml:"investigator" json:"investigator,omitempty"` // who signs
+	Title        string `yaml:"title" json:"title,omitempty"`               // the investigator's rank or title
+	Email        string `yaml:"email" json:"email,omitempty"`               // where to reply
+	Phone        string `yaml:"phone" json:"phone,omitempty"`
+	Address      string `yaml:"address" json:"address,omitempty"` // postal address (several lines allowed)
+	LegalBasis   string `yaml:"legal_basis" json:"legal_basis,omitempty"`
+	Date         string `yaml:"date" json:"date,omitempty"` // the report's date, YYYY-MM-DD (--date overrides)
 	// Deadline: by when the exchange is asked to act (free text, e.g.
 	// "within 48 hours of receipt").
-	Deadline string `yaml:"deadline"`
+	Deadline string `yaml:"deadline" json:"deadline,omitempty"`
 }
 
 // ReadCaseInfo reads a case-info YAML file. Unknown fields are an error

@@ -51,6 +51,9 @@ type Input struct {
 	Info Info   // what the manifest records besides the files
 	// OnStep, when set, is told what is rendered next (for progress).
 	OnStep func(file string)
+	// Extra are files the bundle carries besides its own, by name (the
+	// workbench's notes.csv), listed in the manifest like them.
+	Extra map[string][]byte
 }
 
 // Info is what the manifest records about the inputs.
@@ -183,6 +186,12 @@ func Write(dir string, in Input) (*Manifest, error) {
 	files["flow_sources.csv"] = sourcesCSV
 	files["deposits.csv"] = DepositsCSV(m.Assets, m.deposits, m.pricer)
 	files["trace.json"] = in.TraceBytes
+	for n, b := range in.Extra {
+		if _, ok := files[n]; ok || n == "manifest.json" || strings.Contains(n, "..") || filepath.IsAbs(n) {
+			return nil, fmt.Errorf("an extra file may not be named %q", n)
+		}
+		files[n] = b
+	}
 	for _, ex := range m.Exchanges {
 		name := FileName(ex.Name)
 		step("freeze/" + name)

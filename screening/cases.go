@@ -2,14 +2,17 @@ package screening
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"time"
 
 	"github.com/fundtrace/fundtrace/cases"
+	"github.com/fundtrace/fundtrace/report"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -31,6 +34,49 @@ func (s *Server) caseRoutes() {
 	s.handle("GET /v1/cases/{id}/traces/{trace}", "case_trace_status", true, s.caseTraceStatus)
 	s.handle("GET /v1/cases/{id}/traces/{trace}/file", "case_trace_file", true, s.caseTraceFile)
 	s.handle("GET /v1/cases/{id}/traces/{trace}/graph", "case_trace_graph", true, s.caseTraceGraph)
+	s.handle("POST /v1/cases/{id}/info", "case_info", true, s.writer(s.caseInfo))
+	s.handle("GET /v1/cases/{id}/traces/{trace}/report", "case_report", true, s.caseBundle("report", (*cases.Service).Report))
+	s.handle("GET /v1/cases/{id}/traces/{trace}/freeze", "case_freeze", true, s.caseBundle("freeze", (*cases.Service).Freeze))
+}
+
+func (s *Server) caseInfo(w http.ResponseWriter, r *http.Request) {
+	cs := s.casesOf(w)
+	if cs == nil {
+		return
+	}
+	var info report.CaseInfo
+	if !s.readJSON(w, r, 64<<10, &info) {
+		return
+	}
+	c, err := cs.SetInfo(r.Context(), r.PathValue("id"), info)
+	if err != nil {
+		s.caseFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+// caseBundle answers a zip that build writes: the report bundle or the
+// freezing requests of a done trace, ?date= (else the case
+// information's) and ?lang=.
+func (s *Server) caseBundle(kind string, build func(*cases.Service, context.Context, string, string, cases.BundleOptions, io.Writer) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		cs := s.casesOf(w)
+		if cs == nil {
+			return
+		}
+		id, tid := r.PathValue("id"), r.PathValue("trace")
+		var buf bytes.Buffer
+		o := cases.BundleOptions{Date: r.URL.Query().Get("date"), Lang: r.URL.Query().Get("lang")}
+		if err := build(cs, r.Context(), id, tid, o, &buf); err != nil {
+			s.caseFail(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/zip")
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", id+"-"+tid+"-"+kind+".zip"))
+		w.Header().Set("Content-Length", fmt.Sprint(buf.Len()))
+		w.Write(buf.Bytes())
+	}
 }
 
 // writer refuses a read-only key, and a server without cases.

@@ -1,11 +1,14 @@
 package screening
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/big"
 	"net/http/httptest"
 	"net/url"
@@ -200,6 +203,69 @@ func TestCases(t *testing.T) {
 	}
 	c.call(t, s, "GET", "/v1/cases/case-1/traces/trace-1/graph?expand=nothing", ro, "", 400)
 	c.call(t, s, "GET", "/v1/cases/case-1/traces/trace-1/graph?victim=nobody", ro, "", 400)
+
+	// The report bundle and the freezing requests: dated by the request or
+	// the case's information, the notes inside, every file in the
+	// manifest with its hash.
+	c.call(t, s, "GET", "/v1/cases/case-1/traces/trace-1/report", ro, "", 400) // no date
+	c.call(t, s, "POST", "/v1/cases/case-1/info", ro, `{"agency": "x"}`, 403)
+	c.call(t, s, "POST", "/v1/cases/case-1/info", key, `{"agency": "x", "colour": "red"}`, 400)
+	c.call(t, s, "POST", "/v1/cases/case-1/info", key, body(map[string]string{"reference": "OP-PIG-7", "agency": "Cyber Bureau", "investigator": "Kim",
+		"email": "kim@example.org", "date": "2026-12-05"}), 200)
+	zr := func(b []byte) map[string][]byte {
+		z, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]byte{}
+		for _, f := range z.File {
+			r, _ := f.Open()
+			out[f.Name], _ = io.ReadAll(r)
+			r.Close()
+		}
+		return out
+	}
+	rep := zr(c.call(t, s, "GET", "/v1/cases/case-1/traces/trace-1/report", ro, "", 200))
+	var man struct {
+		Files []struct {
+			Path   string `json:"path"`
+			SHA256 string `json:"sha256"`
+		} `json:"files"`
+	}
+	if err := json.Unmarshal(rep["report/manifest.json"], &man); err != nil {
+		t.Fatal(err)
+	}
+	listed := 0
+	for _, mf := range man.Files {
+		sum := sha256.Sum256(rep["report/"+mf.Path])
+		if hex.EncodeToString(sum[:]) != mf.SHA256 {
+			t.Errorf("report bundle: %s's hash differs from the manifest's", mf.Path)
+		}
+		listed++
+	}
+	if listed != len(rep)-1 || !bytes.Contains(rep["report/notes.csv"], []byte("mule")) || !bytes.HasPrefix(rep["report/report.pdf"], []byte("%PDF")) ||
+		!bytes.Equal(rep["report/trace.json"], w.Body.Bytes()) {
+		t.Errorf("report bundle: %d files, %d in the manifest; notes %q", len(rep), listed, rep["report/notes.csv"])
+	}
+	letters := 0
+	for n := range rep {
+		if strings.HasPrefix(n, "report/freeze/") && strings.HasSuffix(n, ".pdf") {
+			letters++
+		}
+	}
+	fr := zr(c.call(t, s, "GET", "/v1/cases/case-1/traces/trace-1/freeze", ro, "", 200))
+	exchanges := map[string]bool{}
+	for _, d := range j.Deposits {
+		exchanges[d.Exchange] = true
+	}
+	if len(fr) != 2*len(exchanges) || letters != len(exchanges) {
+		t.Errorf("freezing requests: %d files, %d letters in the report, for %d exchanges", len(fr), letters, len(exchanges))
+	}
+	for n, b := range fr {
+		if strings.HasSuffix(n, ".json") && !bytes.Contains(b, []byte("Cyber Bureau")) {
+			t.Errorf("%s does not name the sender", n)
+		}
+	}
 
 	var got CaseAnswer
 	c.get(t, s, "/v1/cases/case-1", ro, &got)

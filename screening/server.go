@@ -123,7 +123,8 @@ func NewServer(sc *Screener, cfg Config) *Server {
 		"/v1/admin/sanctions": "POST", "/healthz": "GET", "/openapi.json": "GET", "/metrics": "GET", "/v1/search": "GET", "/v1/session": "GET, POST, DELETE",
 		"/v1/cases": "GET, POST", "/v1/cases/{id}": "GET", "/v1/cases/{id}/seeds": "POST", "/v1/cases/{id}/notes": "POST", "/v1/cases/{id}/trace": "POST",
 		"/v1/cases/{id}/traces/{trace}": "GET", "/v1/cases/{id}/traces/{trace}/file": "GET",
-		"/v1/cases/{id}/traces/{trace}/graph": "GET"}
+		"/v1/cases/{id}/traces/{trace}/graph": "GET", "/v1/cases/{id}/info": "POST",
+		"/v1/cases/{id}/traces/{trace}/report": "GET", "/v1/cases/{id}/traces/{trace}/freeze": "GET"}
 	for _, c := range exploreChains {
 		for _, p := range []string{"/addresses/{address}", "/txs/{hash}", "/clusters/{id}"} {
 			allowed["/v1/"+string(c)+p] = "GET"

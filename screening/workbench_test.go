@@ -228,6 +228,24 @@ func TestWorkbenchInBrowser(t *testing.T) {
 	if focused != "q" || !strings.Contains(listed, "Exchange B hot wallet") {
 		t.Errorf("keyboard: / focused %q; search listed %q", focused, listed)
 	}
+	// The case's information, then the report as the page's link fetches
+	// it (a zip).
+	var zipHead string
+	run("download the report",
+		chromedp.Navigate(url+"/#/case/case-1"),
+		idle(`document.getElementById('info-form') !== null`),
+		chromedp.SetValue("#info-agency", "Cyber Bureau", chromedp.ByID),
+		chromedp.SetValue("#info-investigator", "Kim", chromedp.ByID),
+		chromedp.SetValue("#info-email", "kim@example.org", chromedp.ByID),
+		chromedp.SetValue("#info-date", "2026-12-05", chromedp.ByID),
+		chromedp.Click(`#info-form button[type=submit]`, chromedp.ByQuery),
+		idle(`document.querySelector('a.bundle-report') !== null`),
+		chromedp.Evaluate(`fetch(document.querySelector('a.bundle-report').href).then(r => r.ok ? r.arrayBuffer() : new ArrayBuffer(0)).then(b => String.fromCharCode(...new Uint8Array(b.slice(0, 2))))`, &zipHead,
+			func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
+		shot("07-report"))
+	if zipHead != "PK" {
+		t.Errorf("the report link fetched %q, not a zip", zipHead)
+	}
 	// The trace file, as the page's link fetches it (the session cookie).
 	var size int
 	run("fetch the trace file, sign out",
@@ -238,7 +256,7 @@ func TestWorkbenchInBrowser(t *testing.T) {
 		}),
 		chromedp.Click("#signout", chromedp.ByID),
 		chromedp.WaitVisible("#key", chromedp.ByID),
-		shot("07-signed-out"))
+		shot("08-signed-out"))
 	c, err := cs.Get(context.Background(), "case-1")
 	if err != nil || len(c.Traces) != 1 || int64(size) != c.Traces[0].Bytes {
 		t.Errorf("the trace file fetched from the page: %d bytes; the record %+v (%v)", size, c, err)

@@ -289,15 +289,47 @@ async function casePage(id) {
         ' hop ' + t.hop + ', ' + t.followed + ' followed'),
       h('td', {}, t.models.join(', ') + (t.through_mixers ? ', through mixers' : '')), h('td', {}, t.started + ' by ' + t.started_by),
       h('td', {}, t.status === 'done' ? [h('a', { href: '/v1/cases/' + encodeURIComponent(id) + '/traces/' + encodeURIComponent(t.id) + '/file', download: id + '-' + t.id + '.json' }, 'trace file'),
-        ' ', h('button', { onclick: () => openTrace(id, t.id) }, 'Open')] : ''))));
+        ' ', bundleLink(id, t.id, 'report', c), ' ', bundleLink(id, t.id, 'freeze', c), ' ', h('button', { onclick: () => openTrace(id, t.id) }, 'Open')] : ''))));
   const notes = h('div', { id: 'notes' }, h('h2', {}, 'Notes'), r.notes.length ? h('table', {}, h('tr', {}, h('th', {}, 'On'), h('th', {}, 'Note'), h('th', {}, 'Tags'), h('th', {}, 'By')),
     r.notes.map((n) => h('tr', { class: 'note' }, h('td', { class: 'mono' }, n.target.kind + ' ' + n.target.ref), h('td', { class: 'note-text' }, n.text), h('td', {}, n.tags.join(', ')),
       h('td', {}, n.author + ', ' + n.time)))) : h('p', { class: 'muted' }, 'No notes yet.'), noteForm(id));
   show(h('h1', {}, c.title), h('p', { class: 'muted' }, c.id + ' — ' + c.payments + ' payments — opened ' + c.created + ' by ' + c.created_by),
     h('div', { class: 'panel row' }, models, h('label', {}, mixers, ' through mixers'), run), msg, traces,
-    h('div', { id: 'trace-view' }), notes);
+    h('div', { id: 'trace-view' }), notes, infoForm(id, c));
   if (running) state.poll = setTimeout(() => { if (state.caseID === id && location.hash.startsWith('#/case/')) casePage(id); }, 400);
   else if (done.length) openTrace(id, done[done.length - 1].id);
+}
+
+// bundleLink downloads a done trace's report bundle or freezing requests,
+// dated by the case's information (the form below sets it).
+function bundleLink(id, tid, kind, c) {
+  const date = (c.info && c.info.date) || '';
+  const label = kind === 'report' ? 'report' : 'freezing requests';
+  if (!date) return h('span', { class: 'muted', title: 'set the report date in the case information below' }, label + ' (needs a date)');
+  return h('a', { href: '/v1/cases/' + encodeURIComponent(id) + '/traces/' + encodeURIComponent(tid) + '/' + kind + '?date=' + encodeURIComponent(date), download: id + '-' + tid + '-' + kind + '.zip', class: 'bundle-' + kind }, label);
+}
+
+// infoForm sets who sends the case's report and letters.
+function infoForm(id, c) {
+  const info = c.info || {};
+  const fields = [['reference', 'Reference'], ['agency', 'Agency'], ['unit', 'Unit'], ['investigator', 'Investigator'], ['title', 'Title'], ['email', 'Reply email'],
+    ['phone', 'Phone'], ['legal_basis', 'Legal basis'], ['deadline', 'Deadline'], ['date', 'Report date (YYYY-MM-DD)']];
+  const inputs = {};
+  const msg = h('p', { role: 'status' });
+  const row = fields.map(([k, label]) => {
+    inputs[k] = h('input', { id: 'info-' + k, value: info[k] || '', size: 24 });
+    return h('label', { for: 'info-' + k }, label, inputs[k]);
+  });
+  inputs.address = h('textarea', { id: 'info-address' });
+  inputs.address.value = info.address || '';
+  if (state.who.read_only) return h('div', { class: 'panel' }, h('h2', {}, 'Case information'), h('p', {}, fields.map(([k, l]) => info[k] ? l + ': ' + info[k] + '. ' : '')));
+  return h('form', { id: 'info-form', class: 'panel', onsubmit: async (ev) => {
+    ev.preventDefault();
+    const body = {};
+    for (const [k, el] of Object.entries(inputs)) if (el.value.trim()) body[k] = el.value.trim();
+    try { await api('POST', '/v1/cases/' + encodeURIComponent(id) + '/info', body); casePage(id); } catch (e) { msg.replaceChildren(errorBox(e)); }
+  } }, h('h2', {}, 'Case information'), h('p', { class: 'muted' }, 'Who sends the report and the freezing requests; letters are written only when it names the agency, the investigator and a reply address.'),
+  h('div', { class: 'row' }, row), h('label', { for: 'info-address' }, 'Postal address'), inputs.address, h('p', {}, h('button', { type: 'submit' }, 'Save')), msg);
 }
 
 function bar(frac, status) {
