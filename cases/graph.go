@@ -22,6 +22,13 @@ import (
 // time), so that expanding and highlighting cost a regrouping of the
 // edges, not a read of the file.
 
+// MaxVictimNodes is how many victims a graph draws one by one; more are
+// one node (AllVictims) until it is expanded.
+const MaxVictimNodes = 40
+
+// AllVictims is the id of the node that stands for every victim.
+const AllVictims = "victims"
+
 // Graph is what the page draws.
 type Graph struct {
 	Models    []string                   `json:"models"`
@@ -92,9 +99,25 @@ type traceGraph struct {
 	nodes    map[string]tracefile.Node
 	group    map[string]string // address → group id
 	groups   map[string]*GraphNode
-	flows    []tracefile.Flow
+	flows    []flow
 	deposits []tracefile.Deposit
 	timeline []Day
+}
+
+// flow is a trace file's flow as the graph sums it: its amounts read
+// once, when the file is.
+type flow struct {
+	from, to, asset, time string
+	haircut, fifo         *big.Int
+	poison                bool
+}
+
+func amount(s string) *big.Int {
+	v, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		return new(big.Int)
+	}
+	return v
 }
 
 // graphCache keeps the last few traces' graphs.
@@ -155,7 +178,12 @@ func readGraph(path string) (*traceGraph, error) {
 	daySums := map[string]map[string]*big.Int{}
 	g.t, err = tracefile.Scan(f, path, tracefile.Handler{
 		Node: func(n tracefile.Node) error { g.nodes[n.Address] = n; return nil },
-		Flow: func(fl tracefile.Flow) error { g.flows = append(g.flows, fl); return nil },
+		Flow: func(fl tracefile.Flow) error {
+			if len(fl.From) > 0 {
+				g.flows = append(g.flows, flow{from: fl.From[0], to: fl.To, asset: fl.Asset, time: fl.Time, haircut: amount(fl.Haircut), fifo: amount(fl.FIFO), poison: fl.Poison})
+			}
+			return nil
+		},
 		Deposit: func(d tracefile.Deposit) error {
 			g.deposits = append(g.deposits, d)
 			day := d.Time[:min(len(d.Time), 10)]
@@ -245,7 +273,7 @@ func (g *traceGraph) groupAddresses() {
 func (g *traceGraph) draw(expand []string, victim string) (*Graph, error) {
 	open := map[string]bool{}
 	for _, e := range expand {
-		if g.groups[e] == nil {
+		if g.groups[e] == nil && e != AllVictims {
 			return nil, bad("expand", "no group %q in this trace", e)
 		}
 		open[e] = true
@@ -290,7 +318,7 @@ func (g *traceGraph) draw(expand []string, victim string) (*Graph, error) {
 	}
 	sums := map[key]*sum{}
 	var order []key
-	addEdge := func(from, to, asset, haircut, fifo, when string, poison bool) {
+	addEdge := func(from, to, asset string, haircut, fifo *big.Int, when string, poison bool) {
 		if from == to {
 			return // inside a group
 		}
@@ -301,12 +329,8 @@ func (g *traceGraph) draw(expand []string, victim string) (*Graph, error) {
 			sums[k] = s
 			order = append(order, k)
 		}
-		if v, ok := new(big.Int).SetString(haircut, 10); ok {
-			s.haircut.Add(s.haircut, v)
-		}
-		if v, ok := new(big.Int).SetString(fifo, 10); ok {
-			s.fifo.Add(s.fifo, v)
-		}
+		s.haircut.Add(s.haircut, haircut)
+		s.fifo.Add(s.fifo, fifo)
 		s.poison = s.poison || poison
 		s.flows++
 		if when < s.first {
@@ -318,20 +342,30 @@ func (g *traceGraph) draw(expand []string, victim string) (*Graph, error) {
 	}
 	victims := map[string]bool{}
 	for _, sd := range g.t.Seeds {
-		v := "victim:" + sd.Victim
 		if !victims[sd.Victim] {
 			victims[sd.Victim] = true
 			out.Victims = append(out.Victims, sd.Victim)
-			out.Nodes = append(out.Nodes, GraphNode{ID: v, Kind: "victim", Label: sd.Victim, Chain: sd.Chain, Members: 1})
-			shown[v] = true
 		}
-		addEdge(v, nodeOf(sd.Address), sd.Asset, sd.Amount, sd.Amount, sd.Time, true)
+	}
+	// Many victims are one node until expanded; the one highlighted is
+	// drawn on its own.
+	together := len(out.Victims) > MaxVictimNodes && !open[AllVictims]
+	for _, sd := range g.t.Seeds {
+		v := "victim:" + sd.Victim
+		if together && sd.Victim != victim {
+			v = AllVictims
+			if !shown[v] {
+				out.Nodes = append(out.Nodes, GraphNode{ID: v, Kind: "victim", Label: fmt.Sprintf("%d victims", len(out.Victims)), Members: len(out.Victims)})
+			}
+		} else if !shown[v] {
+			out.Nodes = append(out.Nodes, GraphNode{ID: v, Kind: "victim", Label: sd.Victim, Chain: sd.Chain, Members: 1})
+		}
+		shown[v] = true
+		a := amount(sd.Amount)
+		addEdge(v, nodeOf(sd.Address), sd.Asset, a, a, sd.Time, true)
 	}
 	for _, fl := range g.flows {
-		if len(fl.From) == 0 {
-			continue
-		}
-		addEdge(nodeOf(fl.From[0]), nodeOf(fl.To), fl.Asset, fl.Haircut, fl.FIFO, fl.Time, fl.Poison)
+		addEdge(nodeOf(fl.from), nodeOf(fl.to), fl.asset, fl.haircut, fl.fifo, fl.time, fl.poison)
 	}
 	largest := map[string]*big.Int{}
 	for _, k := range order {
@@ -339,13 +373,13 @@ func (g *traceGraph) draw(expand []string, victim string) (*Graph, error) {
 			largest[k.asset] = sums[k].haircut
 		}
 	}
-	for i, k := range order {
+	for _, k := range order {
 		s := sums[k]
 		w := 0.0
 		if l := largest[k.asset]; l.Sign() > 0 {
 			w, _ = new(big.Rat).SetFrac(s.haircut, l).Float64()
 		}
-		out.Edges = append(out.Edges, GraphEdge{ID: fmt.Sprintf("e%d", i), Source: k.from, Target: k.to, Asset: k.asset, Haircut: s.haircut.String(),
+		out.Edges = append(out.Edges, GraphEdge{ID: k.from + "→" + k.to + " " + k.asset, Source: k.from, Target: k.to, Asset: k.asset, Haircut: s.haircut.String(),
 			FIFO: s.fifo.String(), Poison: s.poison, Flows: s.flows, First: s.first, Last: s.last, Weight: w})
 	}
 	slices.SortStableFunc(out.Nodes, func(a, b GraphNode) int { return cmp.Compare(kindRank(a.Kind), kindRank(b.Kind)) })

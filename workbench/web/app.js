@@ -374,6 +374,17 @@ async function drawTrace(id, tid) {
   const t0 = performance.now();
   try { g = await api('GET', '/v1/cases/' + encodeURIComponent(id) + '/traces/' + encodeURIComponent(tid) + '/graph?' + q.join('&')); } catch (e) { view.replaceChildren(errorBox(e)); return; }
   state.graph = g;
+  const status = () => {
+    document.getElementById('graph-status').textContent = g.nodes.length + ' nodes, ' + g.edges.length + ' flows; drawn in ' + Math.round(performance.now() - t0) + ' ms' +
+      (g.highlight ? '; ' + g.highlight.edges.length + ' flows on ' + g.highlight.victim + "'s paths" : '');
+  };
+  if (state.cy && state.cyTrace === id + '/' + tid && !state.relayout && document.getElementById('graph') && patchGraph(g)) {
+    document.getElementById('graph').setAttribute('aria-label', 'flow graph: ' + g.nodes.length + ' nodes, ' + g.edges.length + ' flows');
+    document.getElementById('groups-list').replaceChildren(groupsList(g, id, tid));
+    state.refilter();
+    status();
+    return;
+  }
   const model = h('select', { id: 'model' }, ['haircut', 'fifo'].map((m) => h('option', { value: m }, m)));
   const assets = Object.keys(g.assets);
   const asset = h('select', { id: 'asset' }, h('option', { value: '' }, 'all assets'), assets.map((a) => h('option', { value: a }, assetInfo(g, a).symbol)));
@@ -383,9 +394,9 @@ async function drawTrace(id, tid) {
   const victim = h('select', { id: 'victim' }, h('option', { value: '' }, 'no victim highlighted'), g.victims.map((v) => h('option', { value: v, selected: v === state.victim }, v)));
   victim.addEventListener('change', () => { state.victim = victim.value; drawTrace(id, tid); });
   const refilter = () => filterGraph(model.value, asset.value, minAmt.value, from.value, until.value);
+  state.refilter = refilter;
   for (const el of [model, asset, minAmt, from, until]) el.addEventListener('change', refilter);
-  const groups = g.nodes.filter((n) => n.members > 1);
-  const collapse = h('button', { id: 'collapse', onclick: () => { state.expand = []; drawTrace(id, tid); } }, 'Collapse all');
+  const collapse = h('button', { id: 'collapse', onclick: () => { state.expand = []; state.relayout = true; drawTrace(id, tid); } }, 'Collapse all');
   view.replaceChildren(
     h('h2', {}, 'Flow graph (' + tid + ')'),
     h('div', { class: 'panel row' }, h('label', { for: 'model' }, 'Model', model), h('label', { for: 'asset' }, 'Asset', asset), h('label', { for: 'min-amount' }, 'Least amount', minAmt),
@@ -394,21 +405,60 @@ async function drawTrace(id, tid) {
       h('span', { class: 'muted' }, 'Click a group to expand it; an address or flow to note it.')),
     h('div', { id: 'graph', role: 'img', 'aria-label': 'flow graph: ' + g.nodes.length + ' nodes, ' + g.edges.length + ' flows' }),
     h('p', { id: 'graph-status', class: 'muted', role: 'status' }),
-    groups.length ? h('details', {}, h('summary', {}, 'Groups (' + groups.length + ')'), h('ul', { id: 'groups' }, groups.map((n) => h('li', {}, n.label + ' — ' + n.members + ' addresses ',
-      h('button', { class: 'expand', 'data-id': n.id, onclick: () => { state.expand.push(n.id); drawTrace(id, tid); } }, 'Expand'))))) : '',
+    h('div', { id: 'groups-list' }, groupsList(g, id, tid)),
     h('h2', {}, 'Deposits per exchange'), depositsTable(g),
     h('h2', {}, 'Timeline of deposits'), timeline(g));
   renderGraph(g, id, tid);
   refilter();
-  document.getElementById('graph-status').textContent = g.nodes.length + ' nodes, ' + g.edges.length + ' flows; drawn in ' + Math.round(performance.now() - t0) + ' ms' +
-    (g.highlight ? '; ' + g.highlight.edges.length + ' flows on ' + g.highlight.victim + "'s paths" : '');
+  status();
+}
+
+// groupsList lists the graph's groups with a button each to expand it
+// (the keyboard's way to what a click on the node does).
+function groupsList(g, id, tid) {
+  const groups = g.nodes.filter((n) => n.members > 1);
+  if (!groups.length) return h('span', {});
+  return h('details', { open: state.groupsOpen, ontoggle: (ev) => { state.groupsOpen = ev.target.open; } }, h('summary', {}, 'Groups (' + groups.length + ')'),
+    h('ul', { id: 'groups' }, groups.map((n) => h('li', {}, n.label + ' — ' + n.members + ' addresses ',
+      h('button', { class: 'expand', 'data-id': n.id, onclick: () => { state.expand.push(n.id); drawTrace(id, tid); } }, 'Expand')))));
 }
 
 const colours = { victim: '#b3261e', exchange: '#1b6e20', cluster: '#6a3d9a', service: '#b15928', peel: '#1f78b4', address: '#555555' };
 
-function renderGraph(g, id, tid) {
-  if (state.cy) state.cy.destroy();
-  if (window.cytoscapeDagre && !renderGraph.used) { cytoscape.use(window.cytoscapeDagre); renderGraph.used = true; }
+// placeNodes positions the nodes of a redrawn graph where the last
+// drawing had them, so that expanding a group or highlighting a victim
+// moves nothing else (and needs no new layout, which a large graph takes
+// seconds for): an expanded group's addresses around where the group was,
+// a victim drawn on its own beside the victims' node, anything else new
+// beside a placed neighbour. It returns null when nothing was placed
+// before.
+function placeNodes(g, prev) {
+  if (!prev) return null;
+  const pos = {};
+  const ring = {};
+  for (const n of g.nodes) {
+    if (prev[n.id]) { pos[n.id] = prev[n.id]; continue; }
+    const centre = prev[n.group] || (n.kind === 'victim' && prev.victims);
+    if (centre) {
+      const k = ring[n.group || 'victims'] = (ring[n.group || 'victims'] || 0) + 1;
+      const r = 30 + 6 * Math.sqrt(k);
+      const a = k * 2.4;
+      pos[n.id] = { x: centre.x + r * Math.cos(a), y: centre.y + r * Math.sin(a) };
+    }
+  }
+  for (let pass = 0; pass < 3; pass++) {
+    for (const e of g.edges) {
+      if (pos[e.source] && !pos[e.target]) pos[e.target] = { x: pos[e.source].x + 80, y: pos[e.source].y + 20 * ((pass % 2) ? 1 : -1) };
+      if (pos[e.target] && !pos[e.source]) pos[e.source] = { x: pos[e.target].x - 80, y: pos[e.target].y };
+    }
+  }
+  for (const n of g.nodes) if (!pos[n.id]) return null; // something stands apart: lay out again
+  return pos;
+}
+
+// elements are the graph's nodes (first) and edges as Cytoscape takes
+// them.
+function elements(g) {
   const hiN = new Set(g.highlight ? g.highlight.nodes : []);
   const hiE = new Set(g.highlight ? g.highlight.edges : []);
   const els = [];
@@ -420,6 +470,49 @@ function renderGraph(g, id, tid) {
     els.push({ data: { id: e.id, source: e.source, target: e.target, asset: e.asset, haircut: e.haircut, fifo: e.fifo, first: e.first, last: e.last,
       width: 1 + 9 * Math.sqrt(e.weight), hi: hiE.has(e.id) ? 1 : 0 } });
   }
+  return els;
+}
+
+// patchGraph changes the drawn graph into g in place: elements gone are
+// removed, new ones added where placeNodes puts them, the others given
+// their new data (a highlight, a width). False when it cannot (a node it
+// cannot place): the graph is then drawn anew.
+function patchGraph(g) {
+  const cy = state.cy;
+  const prev = {};
+  cy.nodes().forEach((n) => { prev[n.id()] = Object.assign({}, n.position()); });
+  const placed = placeNodes(g, prev);
+  if (!placed) return false;
+  const els = elements(g);
+  const want = new Set(els.map((e) => e.data.id));
+  cy.batch(() => {
+    cy.elements().filter((e) => !want.has(e.id())).remove();
+    const add = [];
+    for (const el of els) {
+      const ex = cy.getElementById(el.data.id);
+      if (ex.nonempty()) ex.data(el.data);
+      else {
+        if (!el.data.source) el.position = placed[el.data.id];
+        add.push(el);
+      }
+    }
+    cy.add(add);
+  });
+  return true;
+}
+
+function renderGraph(g, id, tid) {
+  let prev = null;
+  if (state.cy && state.cyTrace === id + '/' + tid && !state.relayout) {
+    prev = {};
+    state.cy.nodes().forEach((n) => { prev[n.id()] = Object.assign({}, n.position()); });
+  }
+  state.relayout = false;
+  state.cyTrace = id + '/' + tid;
+  const placed = placeNodes(g, prev);
+  if (state.cy) state.cy.destroy();
+  if (window.cytoscapeDagre && !renderGraph.used) { cytoscape.use(window.cytoscapeDagre); renderGraph.used = true; }
+  const els = elements(g);
   const cy = cytoscape({
     container: document.getElementById('graph'), elements: els, wheelSensitivity: 0.3,
     style: [
@@ -431,8 +524,13 @@ function renderGraph(g, id, tid) {
       { selector: 'edge[hi = 1]', style: { 'line-color': '#d97706', 'target-arrow-color': '#d97706', opacity: 1, 'z-index': 10 } },
       { selector: '.hidden', style: { display: 'none' } },
     ],
-    layout: { name: window.cytoscapeDagre ? 'dagre' : 'breadthfirst', rankDir: 'LR', nodeSep: 14, rankSep: 70, animate: false },
+    layout: placed ? { name: 'preset', positions: (n) => placed[n.id()], fit: false } :
+      { name: window.cytoscapeDagre ? 'dagre' : 'breadthfirst', rankDir: 'LR', nodeSep: 14, rankSep: 70, animate: false },
   });
+  if (placed && prev) { cy.zoom(state.zoom); cy.pan(state.pan); }
+  cy.on('viewport', () => { state.zoom = cy.zoom(); state.pan = Object.assign({}, cy.pan()); });
+  state.zoom = cy.zoom();
+  state.pan = Object.assign({}, cy.pan());
   cy.on('tap', 'node', (ev) => {
     const d = ev.target.data();
     if (d.members > 1) { state.expand.push(d.id); drawTrace(id, tid); return; }
