@@ -36,6 +36,7 @@ import (
 	"github.com/fundtrace/fundtrace/ingest/eth"
 	"github.com/fundtrace/fundtrace/internal/simtest"
 	"github.com/fundtrace/fundtrace/labels"
+	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/embedded"
 	"github.com/fundtrace/fundtrace/store/storetest"
 )
@@ -47,8 +48,16 @@ const simDir = "../testdata/sim"
 // change-fresh), Ethereum (deposit), TRON, and their labels.
 func exploreStore(t testing.TB) *embedded.Store {
 	t.Helper()
-	ctx := context.Background()
 	st := testStore(t)
+	fillExplore(t, st)
+	return st
+}
+
+// fillExplore indexes, clusters and labels the shipped simulated chains
+// into st.
+func fillExplore(t testing.TB, st store.Store) {
+	t.Helper()
+	ctx := context.Background()
 	if _, err := btc.Index(ctx, st, btc.IndexConfig{Dir: filepath.Join(simDir, "btc", "blocks")}); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +96,6 @@ func exploreStore(t testing.TB) *embedded.Store {
 			t.Fatal(err)
 		}
 	}
-	return st
 }
 
 // contract validates answers against /openapi.json.

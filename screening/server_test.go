@@ -32,7 +32,7 @@ import (
 const lifshits = "0xa7e5d5a720f06526557c513402f2e6b5fa20b008"
 
 // importFile imports an OFAC file as a snapshot of st.
-func importFile(t testing.TB, st *embedded.Store, path, date string) store.SanctionsSnapshot {
+func importFile(t testing.TB, st store.SanctionsStore, path, date string) store.SanctionsSnapshot {
 	t.Helper()
 	l, err := sanctions.Load([]string{path})
 	if err != nil {
@@ -57,6 +57,14 @@ func testStore(t testing.TB) *embedded.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	fillTestStore(t, st)
+	return st
+}
+
+// fillTestStore imports the real OFAC lists of 2021-07-07 and 2024-05-03
+// (the later in force) and a label into st.
+func fillTestStore(t testing.TB, st store.Store) {
+	t.Helper()
 	importFile(t, st, shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "2021-07-07_watchman-bench", "sdn.csv.gz"), "2021-07-07")
 	importFile(t, st, shareddata.Path(t, "sanctions", "ofac", "legacy-csv", "git-scrape", "sdn_2024-05-03.csv.gz"), "2024-05-03")
 	a, _ := ethereum.ParseAddress("0x28c6c06298d514db089934071355e5743bf21d60")
@@ -64,7 +72,6 @@ func testStore(t testing.TB) *embedded.Store {
 		Label: "Binance 14", Category: "exchange", Source: "etherscan", Confidence: 90}}); err != nil {
 		t.Fatal(err)
 	}
-	return st
 }
 
 type fixture struct {
@@ -73,7 +80,7 @@ type fixture struct {
 	admin  string
 	keys   string
 	sc     *Screener
-	st     *embedded.Store
+	st     store.Store
 	server *Server
 }
 
@@ -82,14 +89,14 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	return newFixtureOn(t, cfg, testStore(t))
 }
 
-func newFixtureOn(t testing.TB, cfg Config, st *embedded.Store) *fixture {
+func newFixtureOn(t testing.TB, cfg Config, st store.Store) *fixture {
 	t.Helper()
 	return newFixtureView(t, cfg, st, st)
 }
 
 // newFixtureView serves st as view shows it (a wrapper that slows or
 // changes some of its answers).
-func newFixtureView(t testing.TB, cfg Config, st *embedded.Store, view Store) *fixture {
+func newFixtureView(t testing.TB, cfg Config, st store.Store, view Store) *fixture {
 	t.Helper()
 	sc, err := New(context.Background(), view)
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/fundtrace/fundtrace/cases"
 	"github.com/fundtrace/fundtrace/explore"
+	"github.com/fundtrace/fundtrace/store"
+	"github.com/fundtrace/fundtrace/store/clickhouse"
 	"github.com/fundtrace/fundtrace/workbench"
 )
 
@@ -103,8 +105,27 @@ func artifacts(t *testing.T) string {
 // markup or script, and that the page raised no error (a
 // Content-Security-Policy violation among them).
 func TestWorkbenchInBrowser(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) { workbenchInBrowser(t, exploreStore(t)) })
+	t.Run("clickhouse", func(t *testing.T) {
+		if chServer == nil {
+			if os.Getenv("FUNDTRACE_TEST_CLICKHOUSE") == "1" {
+				t.Fatal("FUNDTRACE_TEST_CLICKHOUSE=1 but no server was started")
+			}
+			t.Skip("no ClickHouse server (make test starts one)")
+		}
+		st, err := clickhouse.Open(context.Background(), "clickhouse://"+chServer.Addr()+fmt.Sprintf("/ft_workbench_%d", os.Getpid()), clickhouse.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		fillTestStore(t, st)
+		fillExplore(t, st)
+		workbenchInBrowser(t, st)
+	})
+}
+
+func workbenchInBrowser(t *testing.T, st store.Store) {
 	ctx, problems := browser(t)
-	st := exploreStore(t)
 	cs, err := cases.New(context.Background(), st, t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
