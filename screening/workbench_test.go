@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/fundtrace/fundtrace/cases"
 	"github.com/fundtrace/fundtrace/explore"
@@ -94,6 +95,25 @@ func artifacts(t *testing.T) string {
 	t.Logf("screenshots and DOM in %s", dir)
 	return dir
 }
+
+// contrastJS lists the texts of the page whose colour has less than 4.5:1
+// contrast with the background behind them (the first opaque one up the
+// tree), by WCAG's relative luminance.
+const contrastJS = `(() => {
+  const rgb = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => { const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const bg = (el) => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.length < 4 || c[3] > 0) return c; } return [255, 255, 255]; };
+  const bad = [];
+  for (const el of document.querySelectorAll('main *, header *')) {
+    if (!Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const st = getComputedStyle(el);
+    if (st.display === 'none' || st.visibility === 'hidden') continue;
+    const a = lum(rgb(st.color)), b = lum(bg(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) bad.push(el.tagName + ' "' + el.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+  }
+  return bad;
+})()`
 
 // TestWorkbenchInBrowser drives the workbench in headless Chromium as an
 // investigator would: signs in with a key, opens a case from the shipped
@@ -219,6 +239,20 @@ func workbenchInBrowser(t *testing.T, st store.Store) {
 		chromedp.Evaluate(`document.querySelector('.note-text').textContent`, &noteText),
 		chromedp.Evaluate(`(window.pwned || 0) + document.querySelectorAll('#notes script, #notes b').length`, &pwned),
 		shot("05-note"))
+	// Readable contrast: every text on the case page at least 4.5:1
+	// against its background (WCAG AA), its colours as the browser
+	// computes them; and Tab walks through the controls.
+	var lowContrast []string
+	run("contrast and Tab",
+		chromedp.Evaluate(contrastJS, &lowContrast),
+		chromedp.Evaluate(`document.activeElement.blur(); true`, nil),
+		chromedp.KeyEvent(kb.Tab), chromedp.Evaluate(`document.activeElement.tagName + '#' + document.activeElement.id`, &focused))
+	if len(lowContrast) > 0 {
+		t.Errorf("text below 4.5:1 contrast: %v", lowContrast)
+	}
+	if !strings.HasPrefix(focused, "A") && !strings.HasPrefix(focused, "INPUT") && !strings.HasPrefix(focused, "BUTTON") {
+		t.Errorf("Tab from the page's start focused %q, not a control", focused)
+	}
 	run("search from the keyboard", // / goes to the search box
 		idle(`true`),
 		chromedp.Evaluate(`document.activeElement.blur(); true`, nil),
