@@ -53,21 +53,24 @@ type BundleOptions struct {
 	Date, Lang string
 }
 
-// traceBytes reads a done trace's file and its case.
-func (s *Service) traceBytes(ctx context.Context, id, tid string) (*Case, []byte, error) {
+// traceBytes reads a done trace's file and its case, and the date the
+// bundle is to carry.
+func (s *Service) traceBytes(ctx context.Context, id, tid string, o BundleOptions) (c *Case, b []byte, date string, err error) {
 	path, t, err := s.TraceFile(ctx, id, tid)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	if path == "" {
-		return nil, nil, &ConflictError{Msg: fmt.Sprintf("trace %s is %s: no file", t.ID, t.Status)}
+		return nil, nil, "", &ConflictError{Msg: fmt.Sprintf("trace %s is %s: no file", t.ID, t.Status)}
 	}
-	c, err := s.Get(ctx, id)
-	if err != nil {
-		return nil, nil, err
+	if c, err = s.Get(ctx, id); err != nil {
+		return nil, nil, "", err
 	}
-	b, err := os.ReadFile(path)
-	return c, b, err
+	if date, err = o.date(c); err != nil {
+		return nil, nil, "", err
+	}
+	b, err = os.ReadFile(path)
+	return c, b, date, err
 }
 
 func (o BundleOptions) date(c *Case) (string, error) {
@@ -86,11 +89,7 @@ func (o BundleOptions) date(c *Case) (string, error) {
 
 // Report writes trace tid's report bundle as a zip to w.
 func (s *Service) Report(ctx context.Context, id, tid string, o BundleOptions, w io.Writer) error {
-	c, b, err := s.traceBytes(ctx, id, tid)
-	if err != nil {
-		return err
-	}
-	date, err := o.date(c)
+	c, b, date, err := s.traceBytes(ctx, id, tid, o)
 	if err != nil {
 		return err
 	}
@@ -128,11 +127,7 @@ func (s *Service) Report(ctx context.Context, id, tid string, o BundleOptions, w
 // Freeze writes trace tid's freezing requests (a CSV and a JSON per
 // exchange, as fundtrace freeze writes them) as a zip to w.
 func (s *Service) Freeze(ctx context.Context, id, tid string, o BundleOptions, w io.Writer) error {
-	c, b, err := s.traceBytes(ctx, id, tid)
-	if err != nil {
-		return err
-	}
-	date, err := o.date(c)
+	c, b, date, err := s.traceBytes(ctx, id, tid, o)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,6 +33,7 @@ import (
 	"github.com/fundtrace/fundtrace/heuristics"
 	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/ingest/eth"
+	"github.com/fundtrace/fundtrace/internal/csvtest"
 	"github.com/fundtrace/fundtrace/internal/simtest"
 	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/store"
@@ -208,25 +208,7 @@ func simBlocks(t testing.TB) (outs map[wire.OutPoint]simOutput, spent map[wire.O
 // caseRows reads a shipped scenario's case file: the simulator's own
 // record of the victims' payments.
 func caseRows(t testing.TB, chain string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(filepath.Join(simDir, chain, "case.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []map[string]string
-	for _, r := range recs[1:] {
-		m := map[string]string{}
-		for i, h := range recs[0] {
-			m[h] = r[i]
-		}
-		out = append(out, m)
-	}
-	return out
+	return csvtest.Read(t, filepath.Join(simDir, chain, "case.csv"))
 }
 
 // TestExplore: the explore API's answers on the shipped simulated chains,
