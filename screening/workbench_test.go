@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/wire"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -231,6 +232,43 @@ func workbenchInBrowser(t *testing.T, st store.Store) {
 		idle(`document.getElementById('graph-status').textContent.includes("payment 0's paths")`),
 		chromedp.Evaluate(`document.getElementById('graph-status').textContent`, &graphStatus),
 		shot("04-highlight"))
+	var hop string
+	var explored int
+	run("follow a next hop", // beyond the trace, from the chain
+		chromedp.SetValue("#hop-address", "bcrt1qe9jgm3msecvs4duwcs22c58dgsfu8h8z29vw53", chromedp.ByID),
+		chromedp.Click(`#hop-form button[type=submit]`, chromedp.ByQuery),
+		idle(`document.getElementById('hop-status').textContent !== ''`),
+		chromedp.Evaluate(`document.getElementById('hop-status').textContent`, &hop),
+		chromedp.Evaluate(`document.getElementById('hop-status').textContent.split(' ')[0] | 0`, &explored),
+		shot("04b-next-hop"))
+	// What the chain says: the addresses paid by the transactions that
+	// spent the payee's outputs, as btcd reads the block files.
+	outs, _, txs := simBlocks(t)
+	payee := "bcrt1qe9jgm3msecvs4duwcs22c58dgsfu8h8z29vw53"
+	next, spenders := map[string]bool{}, 0
+	for _, tx := range txs {
+		spends := false
+		for _, in := range tx.TxIn {
+			if o := outs[in.PreviousOutPoint]; len(o.addrs) == 1 && o.addrs[0] == payee {
+				spends = true
+			}
+		}
+		if !spends {
+			continue
+		}
+		spenders++
+		h := tx.TxHash()
+		for i := range tx.TxOut {
+			for _, a := range outs[wire.OutPoint{Hash: h, Index: uint32(i)}].addrs {
+				if a != payee {
+					next[a] = true
+				}
+			}
+		}
+	}
+	if want := fmt.Sprintf("%d addresses next, from %d spending transactions", len(next), spenders); spenders > 12 || !strings.HasPrefix(hop, want) || explored != len(next) {
+		t.Errorf("next hop: %q, the chain says %q", hop, want)
+	}
 	run("write a note", // holding a script: shown as text, never run
 		chromedp.SetValue("#note-ref", "bcrt1qe9jgm3msecvs4duwcs22c58dgsfu8h8z29vw53", chromedp.ByID),
 		chromedp.SetValue("#note-text", note, chromedp.ByID),

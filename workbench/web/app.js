@@ -4,7 +4,7 @@
 // innerHTML.
 'use strict';
 
-const state = { who: null, csrf: '', poll: null, graph: null, cy: null, expand: [], victim: '', trace: null, caseID: '' };
+const state = { who: null, csrf: '', poll: null, graph: null, cy: null, expand: [], victim: '', trace: null, caseID: '', explored: [] };
 
 // h builds an element: h('a', {href: '#/x', onclick: f}, 'text', child).
 function h(tag, props, ...kids) {
@@ -360,7 +360,7 @@ function noteForm(id, target) {
 // ---- a trace: graph, deposits, timeline ----
 
 async function openTrace(id, tid) {
-  if (state.trace !== id + '/' + tid) { state.expand = []; state.victim = ''; }
+  if (state.trace !== id + '/' + tid) { state.expand = []; state.victim = ''; state.explored = []; }
   state.trace = id + '/' + tid;
   await drawTrace(id, tid);
 }
@@ -396,13 +396,14 @@ async function drawTrace(id, tid) {
   const refilter = () => filterGraph(model.value, asset.value, minAmt.value, from.value, until.value);
   state.refilter = refilter;
   for (const el of [model, asset, minAmt, from, until]) el.addEventListener('change', refilter);
-  const collapse = h('button', { id: 'collapse', onclick: () => { state.expand = []; state.relayout = true; drawTrace(id, tid); } }, 'Collapse all');
+  const collapse = h('button', { id: 'collapse', onclick: () => { state.expand = []; state.explored = []; state.relayout = true; drawTrace(id, tid); } }, 'Collapse all');
   view.replaceChildren(
     h('h2', {}, 'Flow graph (' + tid + ')'),
     h('div', { class: 'panel row' }, h('label', { for: 'model' }, 'Model', model), h('label', { for: 'asset' }, 'Asset', asset), h('label', { for: 'min-amount' }, 'Least amount', minAmt),
       h('label', { for: 'from' }, 'From', from), h('label', { for: 'until' }, 'Until', until), h('label', { for: 'victim' }, 'Highlight a victim', victim), collapse),
     h('p', { class: 'legend' }, ['victim', 'cluster', 'peel', 'service', 'exchange', 'address'].map((k) => h('span', {}, h('i', { class: 'k-' + k }), k)),
-      h('span', { class: 'muted' }, 'Click a group to expand it; an address or flow to note it.')),
+      h('span', { class: 'muted' }, 'Click a group to expand it; an address or flow to note it; an address to follow its next hop.')),
+    hopForm(id, tid),
     h('div', { id: 'graph', role: 'img', 'aria-label': 'flow graph: ' + g.nodes.length + ' nodes, ' + g.edges.length + ' flows' }),
     h('p', { id: 'graph-status', class: 'muted', role: 'status' }),
     h('div', { id: 'groups-list' }, groupsList(g, id, tid)),
@@ -411,6 +412,71 @@ async function drawTrace(id, tid) {
   renderGraph(g, id, tid);
   refilter();
   status();
+}
+
+// hopForm follows an address's next hop beyond the trace, from the chain
+// itself (the explore API): what spent its outputs (Bitcoin) or where it
+// sent money (Ethereum, TRON), drawn dashed beside the trace's flows.
+function hopForm(id, tid) {
+  const addr = h('input', { id: 'hop-address', size: 46, placeholder: 'an address of the graph' });
+  const msg = h('span', { role: 'status', id: 'hop-status', class: 'muted' });
+  return h('form', { id: 'hop-form', class: 'row', onsubmit: async (ev) => {
+    ev.preventDefault();
+    const a = addr.value.trim();
+    const n = state.graph.nodes.find((x) => x.address === a);
+    const chain = (n && n.chain) || (a.startsWith('0x') ? 'eth' : a.startsWith('T') ? 'tron' : 'btc');
+    try { msg.textContent = await nextHop(chain, a); } catch (e) { msg.textContent = e.message; }
+  } }, h('label', { for: 'hop-address' }, 'Next hop from ', addr), h('button', { type: 'submit' }, 'Next hop'), msg);
+}
+
+// nextHop adds the next hop from address a to the graph (at most 12
+// transactions or 24 transfers) and says what it found.
+async function nextHop(chain, a) {
+  const cy = state.cy;
+  const from = cy.getElementById('address:' + a).nonempty() ? 'address:' + a : 'hop:' + a;
+  const r = await api('GET', '/v1/' + chain + '/addresses/' + encodeURIComponent(a) + '?limit=1000');
+  const targets = new Map(); // address → base units
+  let txs = 0;
+  if (r.utxo) {
+    const spenders = [...new Set(r.utxo.history.filter((e) => e.spent_by).map((e) => e.spent_by.tx_hash))].slice(0, 12);
+    for (const hash of spenders) {
+      const tx = await api('GET', '/v1/btc/txs/' + encodeURIComponent(hash));
+      txs++;
+      for (const o of tx.outputs) for (const x of o.addresses) if (x !== a) targets.set(x, (targets.get(x) || 0n) + BigInt(o.value));
+    }
+  } else if (r.account) {
+    for (const t of r.account.transfers.filter((t) => t.from === a && t.success).slice(0, 24)) {
+      txs++;
+      targets.set(t.to, (targets.get(t.to) || 0n) + BigInt(t.amount));
+    }
+  }
+  if (!cy.getElementById(from).nonempty()) {
+    cy.add({ group: 'nodes', data: { id: from, label: short(a), kind: 'address', members: 1, colour: '#ffffff', hi: 0 }, classes: 'explored', position: { x: 0, y: 0 } });
+  }
+  const base = cy.getElementById(from).position();
+  let k = 0;
+  const add = [];
+  for (const [x, v] of targets) {
+    const nid = cy.getElementById('address:' + x).nonempty() ? 'address:' + x : 'hop:' + x;
+    if (!cy.getElementById(nid).nonempty()) {
+      add.push({ group: 'nodes', data: { id: nid, label: short(x), kind: 'address', members: 1, colour: '#ffffff', hi: 0, address: x, chain }, classes: 'explored',
+        position: { x: base.x + 120, y: base.y + 24 * (k++ - targets.size / 2) } });
+    }
+    const eid = 'hop:' + from + '→' + nid;
+    if (!cy.getElementById(eid).nonempty()) add.push({ group: 'edges', data: { id: eid, source: from, target: nid, width: 1.5, hi: 0, amount: v.toString() }, classes: 'explored' });
+  }
+  cy.add(add);
+  state.explored = state.explored.concat(add.map((e) => Object.assign({}, e, { position: e.position && Object.assign({}, e.position) })));
+  return targets.size + ' addresses next, from ' + txs + (r.utxo ? ' spending transactions' : ' transfers') + ' (dashed: from the chain, not the trace)';
+}
+
+// readdExplored puts the next hops followed back into a graph drawn
+// anew: their nodes, then the edges whose two ends are there.
+function readdExplored(cy) {
+  for (const e of state.explored) if (e.group === 'nodes' && !cy.getElementById(e.data.id).nonempty()) cy.add(e);
+  for (const e of state.explored) {
+    if (e.group === 'edges' && !cy.getElementById(e.data.id).nonempty() && cy.getElementById(e.data.source).nonempty() && cy.getElementById(e.data.target).nonempty()) cy.add(e);
+  }
 }
 
 // groupsList lists the graph's groups with a button each to expand it
@@ -486,7 +552,7 @@ function patchGraph(g) {
   const els = elements(g);
   const want = new Set(els.map((e) => e.data.id));
   cy.batch(() => {
-    cy.elements().filter((e) => !want.has(e.id())).remove();
+    cy.elements().filter((e) => !want.has(e.id()) && !e.hasClass('explored')).remove();
     const add = [];
     for (const el of els) {
       const ex = cy.getElementById(el.data.id);
@@ -523,19 +589,26 @@ function renderGraph(g, id, tid) {
       { selector: 'node[hi = 1]', style: { 'border-width': 3, 'border-color': '#ffbf00' } },
       { selector: 'edge[hi = 1]', style: { 'line-color': '#d97706', 'target-arrow-color': '#d97706', opacity: 1, 'z-index': 10 } },
       { selector: '.hidden', style: { display: 'none' } },
+      { selector: 'node.explored', style: { 'background-color': '#ffffff', 'border-width': 2, 'border-color': '#555555', 'border-style': 'dashed' } },
+      { selector: 'edge.explored', style: { 'line-style': 'dashed', 'line-color': '#6b7280', 'target-arrow-color': '#6b7280' } },
     ],
     layout: placed ? { name: 'preset', positions: (n) => placed[n.id()], fit: false } :
       { name: window.cytoscapeDagre ? 'dagre' : 'breadthfirst', rankDir: 'LR', nodeSep: 14, rankSep: 70, animate: false },
   });
   if (placed && prev) { cy.zoom(state.zoom); cy.pan(state.pan); }
+  readdExplored(cy);
   cy.on('viewport', () => { state.zoom = cy.zoom(); state.pan = Object.assign({}, cy.pan()); });
   state.zoom = cy.zoom();
   state.pan = Object.assign({}, cy.pan());
   cy.on('tap', 'node', (ev) => {
     const d = ev.target.data();
     if (d.members > 1) { state.expand.push(d.id); drawTrace(id, tid); return; }
-    const n = g.nodes.find((x) => x.id === d.id);
-    if (n && n.address) notePrefill({ kind: 'address', chain: n.chain || 'btc', ref: n.address });
+    const n = g.nodes.find((x) => x.id === d.id) || (d.address && { address: d.address, chain: d.chain });
+    if (n && n.address) {
+      notePrefill({ kind: 'address', chain: n.chain || 'btc', ref: n.address });
+      const hop = document.getElementById('hop-address');
+      if (hop) hop.value = n.address;
+    }
   });
   cy.on('tap', 'edge', (ev) => {
     const d = ev.target.data();
@@ -566,6 +639,7 @@ function filterGraph(model, asset, minAmount, from, until) {
   if (!cy || !g) return;
   cy.batch(() => {
     cy.edges().forEach((e) => {
+      if (e.hasClass('explored')) return;
       const d = e.data();
       const amt = d[model] || '0';
       let keep = amt !== '0';
@@ -578,7 +652,7 @@ function filterGraph(model, asset, minAmount, from, until) {
       if (until && d.first.slice(0, 10) > until) keep = false;
       e.toggleClass('hidden', !keep);
     });
-    cy.nodes().forEach((n) => n.toggleClass('hidden', n.connectedEdges(':visible').length === 0 && n.data('kind') !== 'victim'));
+    cy.nodes().forEach((n) => n.toggleClass('hidden', n.connectedEdges(':visible').length === 0 && n.data('kind') !== 'victim' && !n.hasClass('explored')));
   });
 }
 
