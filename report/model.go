@@ -37,6 +37,7 @@ type Heuristic struct {
 type model struct {
 	L        *lang
 	Info     Info
+	Extra    []string // the names of the files the bundle carries besides its own
 	Case     CaseInfo
 	Date     string
 	FiatName string
@@ -224,7 +225,7 @@ func buildModel(in Input, l *lang) (*model, []byte, []byte, error) {
 	if name == "" {
 		name = "the trace"
 	}
-	m := &model{L: l, Info: in.Info, Date: in.Date, FiatName: strings.ToUpper(in.Fiat), TotalsFlat: map[string]string{}}
+	m := &model{L: l, Info: in.Info, Date: in.Date, FiatName: strings.ToUpper(in.Fiat), TotalsFlat: map[string]string{}, Extra: slices.Sorted(maps.Keys(in.Extra))}
 	if m.FiatName == "USD" {
 		m.FiatName = ""
 	}

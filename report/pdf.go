@@ -506,14 +506,22 @@ func usdCell(l *lang, m Money) string {
 // dataFiles says what each data file of the bundle holds.
 func dataFiles(m *model) [][]string {
 	l := m.L
-	return [][]string{
+	var extra [][]string
+	for _, n := range m.Extra {
+		what := l.T("a file added to the bundle")
+		if n == "notes.csv" {
+			what = l.T("the investigators' notes on the case's addresses, transactions and flows, written in the workbench: time, author, what each is about, text, tags")
+		}
+		extra = append(extra, []string{n, what})
+	}
+	return append([][]string{
 		{"transactions.csv", l.T("every flow of the trace (%d), one row each: transaction, block, time, to, asset, amounts in base units and in the asset's unit, haircut, FIFO, poison, USD", m.Flows)},
 		{"flow_sources.csv", l.T("the addresses each flow came from, one row each (flow number, transaction, address)")},
 		{"deposits.csv", l.T("every deposit row (a victim's money in one payment to a deposit address), with its evidence")},
 		{"freeze/EXCHANGE.csv, .json", l.T("each exchange's freezing request: its deposit rows (the same columns as deposits.csv) and, in JSON, the requester, what is asked and the payments")},
 		{"trace.json", l.T("the trace this report was made from")},
 		{"manifest.json", l.T("the inputs (store tips, case file, sanctions list, label sets, prices) and the SHA-256 of every file")},
-	}
+	}, extra...)
 }
 
 // limitations says what the figures do not show.

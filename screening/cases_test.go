@@ -243,7 +243,7 @@ func TestCases(t *testing.T) {
 		}
 		listed++
 	}
-	if listed != len(rep)-1 || !bytes.Contains(rep["report/notes.csv"], []byte("mule")) || !bytes.HasPrefix(rep["report/report.pdf"], []byte("%PDF")) ||
+	if listed != len(rep)-1 || !bytes.Contains(rep["report/notes.csv"], []byte("mule")) || !bytes.Contains(rep["report/report.html"], []byte("notes.csv")) || !bytes.HasPrefix(rep["report/report.pdf"], []byte("%PDF")) ||
 		!bytes.Equal(rep["report/trace.json"], w.Body.Bytes()) {
 		t.Errorf("report bundle: %d files, %d in the manifest; notes %q", len(rep), listed, rep["report/notes.csv"])
 	}
