@@ -637,22 +637,23 @@ function filterGraph(model, asset, minAmount, from, until) {
   const cy = state.cy;
   const g = state.graph;
   if (!cy || !g) return;
+  const touched = new Set();
   cy.batch(() => {
     cy.edges().forEach((e) => {
-      if (e.hasClass('explored')) return;
-      const d = e.data();
-      const amt = d[model] || '0';
-      let keep = amt !== '0';
-      if (asset && d.asset !== asset) keep = false;
-      if (minAmount) {
-        const dec = assetInfo(g, d.asset).decimals;
-        keep = keep && Number(units(amt, dec)) >= Number(minAmount);
+      let keep = true;
+      if (!e.hasClass('explored')) {
+        const d = e.data();
+        const amt = d[model] || '0';
+        keep = amt !== '0';
+        if (asset && d.asset !== asset) keep = false;
+        if (keep && minAmount) keep = Number(units(amt, assetInfo(g, d.asset).decimals)) >= Number(minAmount);
+        if (from && d.last.slice(0, 10) < from) keep = false;
+        if (until && d.first.slice(0, 10) > until) keep = false;
+        e.toggleClass('hidden', !keep);
       }
-      if (from && d.last.slice(0, 10) < from) keep = false;
-      if (until && d.first.slice(0, 10) > until) keep = false;
-      e.toggleClass('hidden', !keep);
+      if (keep) { touched.add(e.data('source')); touched.add(e.data('target')); }
     });
-    cy.nodes().forEach((n) => n.toggleClass('hidden', n.connectedEdges(':visible').length === 0 && n.data('kind') !== 'victim' && !n.hasClass('explored')));
+    cy.nodes().forEach((n) => n.toggleClass('hidden', !touched.has(n.id()) && n.data('kind') !== 'victim' && !n.hasClass('explored')));
   });
 }
 
