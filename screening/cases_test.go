@@ -73,6 +73,11 @@ func TestCases(t *testing.T) {
 	if cse.ID != "case-1" || cse.Payments != n || cse.CreatedBy != "acme payments" || cse.Title != "Op <Pig> 7" {
 		t.Fatalf("created %+v", cse)
 	}
+	var found SearchAnswer
+	c.get(t, s, "/v1/search?q=pig", ro, &found)
+	if len(found.Hits) != 1 || found.Hits[0].Kind != "case" || found.Hits[0].ID != "case-1" {
+		t.Errorf("search for the case's title: %+v", found)
+	}
 	var list CasesAnswer
 	c.get(t, s, "/v1/cases", ro, &list)
 	if len(list.Cases) != 1 || list.Cases[0].Seeds != "" || list.Cases[0].Payments != n {

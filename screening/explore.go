@@ -232,5 +232,22 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		s.exploreFail(w, r, err)
 		return
 	}
+	// Cases whose id or title holds q.
+	if s.cfg.Cases != nil && len(q) >= 3 {
+		cs, err := s.cfg.Cases.List(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		lq := strings.ToLower(strings.TrimSpace(q))
+		for _, c := range cs {
+			if len(hits) >= max(pg.Limit, explore.DefaultLimit) {
+				break
+			}
+			if strings.Contains(strings.ToLower(c.ID), lq) || strings.Contains(strings.ToLower(c.Title), lq) {
+				hits = append(hits, explore.Hit{Kind: "case", ID: c.ID, Text: c.Title, Path: "/v1/cases/" + c.ID})
+			}
+		}
+	}
 	writeJSON(w, http.StatusOK, SearchAnswer{Query: q, Hits: hits})
 }

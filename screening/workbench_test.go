@@ -19,7 +19,10 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/fundtrace/fundtrace/cases"
+	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/explore"
+	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/clickhouse"
 	"github.com/fundtrace/fundtrace/workbench"
@@ -97,6 +100,15 @@ func artifacts(t *testing.T) string {
 	return dir
 }
 
+// mustRegtest reads a regtest address.
+func mustRegtest(t *testing.T, s string) chains.Address {
+	a, err := bitcoin.NetworkByName("regtest").ParseAddress(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // contrastJS lists the texts of the page whose colour has less than 4.5:1
 // contrast with the background behind them (the first opaque one up the
 // tree), by WCAG's relative luminance.
@@ -152,6 +164,22 @@ func workbenchInBrowser(t *testing.T, st store.Store) {
 		t.Fatal(err)
 	}
 	defer cs.Close()
+	// A label written as markup, on a miner's address (Miner 1's coinbase
+	// in the simulator's truth: outside the case, whose trace it leaves as
+	// it is).
+	const payee = "bcrt1qe9jgm3msecvs4duwcs22c58dgsfu8h8z29vw53"
+	const miner = "bcrt1q02adm5hcee05pva57r0x6xjt5cvsk3azup787w"
+	labelText := `<img id=lbl src=x onerror="window.pwned=2">Mule`
+	prev := labels.Network
+	labels.Network = bitcoin.NetworkByName("regtest")
+	ls, probs, err := labels.ReadCSV(strings.NewReader("chain,address,label,category,source\nbtc,"+miner+`,"<img id=lbl src=x onerror=""window.pwned=2"">Mule",miner,test`+"\n"), "test")
+	labels.Network = prev
+	if err != nil || len(probs) > 0 || len(ls) != 1 || ls[0].Label != labelText {
+		t.Fatalf("the markup label: %+v %v %v", ls, probs, err)
+	}
+	if err := st.AddLabels(context.Background(), ls); err != nil {
+		t.Fatal(err)
+	}
 	f := newFixtureOn(t, Config{Explore: explore.New(st), Cases: cs, UI: workbench.Handler()}, st)
 	url := f.srv.URL
 	out := artifacts(t)
@@ -191,7 +219,9 @@ func workbenchInBrowser(t *testing.T, st store.Store) {
 		sctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		if err := chromedp.Run(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v (page problems: %v)", name, err, problems())
+			var main string
+			chromedp.Run(ctx, chromedp.Evaluate(`document.getElementById('main').textContent.slice(0, 300)`, &main))
+			t.Fatalf("%s: %v (page problems: %v; the page says %q)", name, err, problems(), main)
 		}
 	}
 	// idle waits until the page has no call pending and cond holds.
@@ -235,7 +265,7 @@ func workbenchInBrowser(t *testing.T, st store.Store) {
 	var hop string
 	var explored int
 	run("follow a next hop", // beyond the trace, from the chain
-		chromedp.SetValue("#hop-address", "bcrt1qe9jgm3msecvs4duwcs22c58dgsfu8h8z29vw53", chromedp.ByID),
+		chromedp.SetValue("#hop-address", payee, chromedp.ByID),
 		chromedp.Click(`#hop-form button[type=submit]`, chromedp.ByQuery),
 		idle(`document.getElementById('hop-status').textContent !== ''`),
 		chromedp.Evaluate(`document.getElementById('hop-status').textContent`, &hop),
@@ -243,10 +273,9 @@ func workbenchInBrowser(t *testing.T, st store.Store) {
 		shot("04b-next-hop"))
 	// What the chain says: the addresses paid by the transactions that
 	// spent the payee's outputs, as btcd reads the block files.
-	outs, _, txs := simBlocks(t)
-	payee := "bcrt1qe9jgm3msecvs4duwcs22c58dgsfu8h8z29vw53"
+	outs, _, blockTxs := simBlocks(t)
 	next, spenders := map[string]bool{}, 0
-	for _, tx := range txs {
+	for _, tx := range blockTxs {
 		spends := false
 		for _, in := range tx.TxIn {
 			if o := outs[in.PreviousOutPoint]; len(o.addrs) == 1 && o.addrs[0] == payee {
@@ -277,6 +306,43 @@ func workbenchInBrowser(t *testing.T, st store.Store) {
 		chromedp.Evaluate(`document.querySelector('.note-text').textContent`, &noteText),
 		chromedp.Evaluate(`(window.pwned || 0) + document.querySelectorAll('#notes script, #notes b').length`, &pwned),
 		shot("05-note"))
+	// The miner's page: its label, written as markup, shows as text.
+	var labelShown string
+	var lbl int
+	run("a label written as markup",
+		chromedp.Evaluate(`location.hash = '#/btc/address/`+miner+`'; true`, nil),
+		idle(`document.querySelector('main .panel') !== null`),
+		chromedp.Evaluate(`document.querySelector('main .panel').textContent`, &labelShown),
+		chromedp.Evaluate(`document.querySelectorAll('#lbl').length + (window.pwned || 0)`, &lbl),
+		shot("05b-label"),
+		chromedp.Evaluate(`location.hash = '#/case/case-1'; true`, nil),
+		idle(`document.getElementById('note-form') !== null && document.querySelector('#graph canvas') !== null`))
+	// A transaction's page and a cluster's, as the chain and the store
+	// say them: the case's first payment's outputs, the payee's cluster's
+	// members.
+	tx := strings.Split(strings.Split(string(seeds), "\n")[1], ",")[1]
+	id, clusterSize, err := st.ClusterOf(context.Background(), chains.Bitcoin, mustRegtest(t, payee))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outputs, members int
+	run("a transaction and a cluster",
+		chromedp.Evaluate(`location.hash = '#/btc/tx/`+tx+`'; true`, nil),
+		idle(`document.querySelectorAll('main table').length === 2`),
+		chromedp.Evaluate(`document.querySelectorAll('main table')[1].querySelectorAll('tr').length - 1`, &outputs),
+		chromedp.Evaluate(`location.hash = '#/btc/cluster/`+fmt.Sprint(id)+`'; true`, nil),
+		idle(`document.querySelector('main ul') !== null`),
+		chromedp.Evaluate(`document.querySelectorAll('main ul li').length`, &members),
+		shot("05c-cluster"),
+		chromedp.Evaluate(`location.hash = '#/case/case-1'; true`, nil),
+		idle(`document.getElementById('note-form') !== null && document.querySelector('#graph canvas') !== null`))
+	_, _, txs := simBlocks(t)
+	if outputs != len(txs[tx].TxOut) || members != int(min(clusterSize, 100)) {
+		t.Errorf("transaction page: %d outputs (the chain: %d); cluster page: %d members (the store: %d)", outputs, len(txs[tx].TxOut), members, clusterSize)
+	}
+	if lbl != 0 || !strings.Contains(labelShown, labelText) {
+		t.Errorf("the label shows as %q (%d elements made or scripts run), want its text %q", labelShown, lbl, labelText)
+	}
 	// Readable contrast: every text on the case page at least 4.5:1
 	// against its background (WCAG AA), its colours as the browser
 	// computes them; and Tab walks through the controls.

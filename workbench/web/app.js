@@ -26,7 +26,7 @@ function h(tag, props, ...kids) {
 const main = () => document.getElementById('main');
 function show(...kids) {
   const m = main();
-  m.replaceChildren(...kids);
+  m.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
   m.focus();
 }
 
@@ -144,6 +144,7 @@ async function searchPage(q) {
       let target = '';
       if (x.kind === 'address' || x.kind === 'label') target = '#/' + x.chain + '/address/' + encodeURIComponent(x.id);
       if (x.kind === 'tx') target = '#/' + x.chain + '/tx/' + encodeURIComponent(x.id);
+      if (x.kind === 'case') target = '#/case/' + encodeURIComponent(x.id);
       return h('tr', {}, h('td', {}, x.kind), h('td', {}, x.chain || ''), h('td', { class: 'mono' }, target ? link(x.id, target) : x.id), h('td', {}, x.text));
     });
     show(h('h1', {}, 'Search: ', q), rows.length ? h('table', { id: 'search-results' }, h('tr', {}, h('th', {}, 'Kind'), h('th', {}, 'Chain'), h('th', {}, 'What'), h('th', {}, 'Description')), rows)
