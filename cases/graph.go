@@ -77,10 +77,12 @@ type GraphEdge struct {
 	Weight float64 `json:"weight"`
 }
 
-// Day is one day of deposits: how many, and what they carried per asset
-// under haircut.
+// Day is one day of the trace: how many flows moved the money and how
+// many deposits reached exchanges, and what the deposits carried per
+// asset under haircut.
 type Day struct {
 	Day      string            `json:"day"`
+	Flows    int               `json:"flows"`
 	Deposits int               `json:"deposits"`
 	Haircut  map[string]string `json:"haircut"`
 }
@@ -176,9 +178,17 @@ func readGraph(path string) (*traceGraph, error) {
 	g := &traceGraph{nodes: map[string]tracefile.Node{}, group: map[string]string{}, groups: map[string]*GraphNode{}}
 	days := map[string]*Day{}
 	daySums := map[string]map[string]*big.Int{}
+	dayOf := func(t string) *Day {
+		day := t[:min(len(t), 10)]
+		if days[day] == nil {
+			days[day], daySums[day] = &Day{Day: day, Haircut: map[string]string{}}, map[string]*big.Int{}
+		}
+		return days[day]
+	}
 	g.t, err = tracefile.Scan(f, path, tracefile.Handler{
 		Node: func(n tracefile.Node) error { g.nodes[n.Address] = n; return nil },
 		Flow: func(fl tracefile.Flow) error {
+			dayOf(fl.Time).Flows++
 			if len(fl.From) > 0 {
 				g.flows = append(g.flows, flow{from: fl.From[0], to: fl.To, asset: fl.Asset, time: fl.Time, haircut: amount(fl.Haircut), fifo: amount(fl.FIFO), poison: fl.Poison})
 			}
@@ -186,11 +196,9 @@ func readGraph(path string) (*traceGraph, error) {
 		},
 		Deposit: func(d tracefile.Deposit) error {
 			g.deposits = append(g.deposits, d)
-			day := d.Time[:min(len(d.Time), 10)]
-			if days[day] == nil {
-				days[day], daySums[day] = &Day{Day: day, Haircut: map[string]string{}}, map[string]*big.Int{}
-			}
-			days[day].Deposits++
+			dd := dayOf(d.Time)
+			dd.Deposits++
+			day := dd.Day
 			if v, ok := new(big.Int).SetString(d.Haircut, 10); ok {
 				if daySums[day][d.Asset] == nil {
 					daySums[day][d.Asset] = new(big.Int)

@@ -206,6 +206,15 @@ func TestCases(t *testing.T) {
 	if h == nil || len(h.Edges) == 0 || !slices.Contains(h.Nodes, "victim:"+j.Deposits[0].Victim) || !slices.Contains(h.Nodes, "exchange:"+j.Deposits[0].Exchange) {
 		t.Errorf("highlight of %s (a deposit at %s): %+v", j.Deposits[0].Victim, j.Deposits[0].Exchange, h)
 	}
+	// The timeline counts every flow and deposit of the file, by day.
+	flows, deps := 0, 0
+	for _, d := range g.Timeline {
+		flows += d.Flows
+		deps += d.Deposits
+	}
+	if flows != len(j.Flows) || deps != len(j.Deposits) {
+		t.Errorf("timeline: %d flows, %d deposits; the trace file %d, %d", flows, deps, len(j.Flows), len(j.Deposits))
+	}
 	c.call(t, s, "GET", "/v1/cases/case-1/traces/trace-1/graph?expand=nothing", ro, "", 400)
 	c.call(t, s, "GET", "/v1/cases/case-1/traces/trace-1/graph?victim=nobody", ro, "", 400)
 

@@ -409,7 +409,7 @@ async function drawTrace(id, tid) {
     h('p', { id: 'graph-status', class: 'muted', role: 'status' }),
     h('div', { id: 'groups-list' }, groupsList(g, id, tid)),
     h('h2', {}, 'Deposits per exchange'), depositsTable(g),
-    h('h2', {}, 'Timeline of deposits'), timeline(g));
+    h('h2', {}, 'Timeline'), timeline(g));
   renderGraph(g, id, tid);
   refilter();
   status();
@@ -679,13 +679,16 @@ function depositsTable(g) {
 }
 
 function timeline(g) {
-  if (!g.timeline.length) return h('p', { class: 'muted' }, 'No deposits.');
-  const most = Math.max(...g.timeline.map((d) => d.deposits));
-  return h('div', {}, h('div', { class: 'bars', id: 'timeline', role: 'img', 'aria-label': 'deposits per day' }, g.timeline.map((d) => {
-    const b = h('div', { title: d.day + ': ' + d.deposits + ' deposits' });
-    b.style.height = Math.max(2, Math.round(100 * d.deposits / most)) + '%';
+  if (!g.timeline.length) return h('p', { class: 'muted' }, 'Nothing moved.');
+  const most = Math.max(...g.timeline.map((d) => Math.max(d.flows, d.deposits)));
+  const bars = (key, cls) => h('div', { class: 'bars ' + cls, role: 'img', 'aria-label': key + ' per day' }, g.timeline.map((d) => {
+    const b = h('div', { title: d.day + ': ' + d[key] + ' ' + key });
+    b.style.height = (d[key] ? Math.max(2, Math.round(100 * d[key] / most)) : 0) + '%';
     return b;
-  })), h('p', { class: 'muted' }, g.timeline[0].day + ' – ' + g.timeline[g.timeline.length - 1].day + ', ' + g.timeline.reduce((s, d) => s + d.deposits, 0) + ' deposits'));
+  }));
+  const sum = (key) => g.timeline.reduce((s, d) => s + d[key], 0);
+  return h('div', { id: 'timeline' }, h('p', {}, 'Flows per day'), bars('flows', 'flows'), h('p', {}, 'Deposits per day'), bars('deposits', 'deposits'),
+    h('p', { class: 'muted' }, g.timeline[0].day + ' – ' + g.timeline[g.timeline.length - 1].day + ': ' + sum('flows') + ' flows, ' + sum('deposits') + ' deposits'));
 }
 
 // ---- start ----
