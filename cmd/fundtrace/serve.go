@@ -105,6 +105,7 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	defer cs.Close()
+	cs.Version = version // what a case's report records
 	srv := screening.NewServer(sc, screening.Config{Keys: keys, MaxBatch: c.Int("max-batch"), MaxBody: c.Int64("max-body"), Timeout: c.Duration("timeout"),
 		Rate: c.Float64("rate"), MaxExposureHops: c.Int("max-exposure-hops"), Data: st, Explore: explore.New(st), Cases: cs, UI: workbench.Handler(), Logger: slog.Default(),
 		Import: func(ctx context.Context, path, date string, force bool) (store.SanctionsSnapshot, error) {
