@@ -56,15 +56,12 @@ type BundleOptions struct {
 // traceBytes reads a done trace's file and its case, and the date the
 // bundle is to carry.
 func (s *Service) traceBytes(ctx context.Context, id, tid string, o BundleOptions) (c *Case, b []byte, date string, err error) {
-	path, t, err := s.TraceFile(ctx, id, tid)
+	c, t, path, err := s.trace(ctx, id, tid)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	if path == "" {
 		return nil, nil, "", &ConflictError{Msg: fmt.Sprintf("trace %s is %s: no file", t.ID, t.Status)}
-	}
-	if c, err = s.Get(ctx, id); err != nil {
-		return nil, nil, "", err
 	}
 	if date, err = o.date(c); err != nil {
 		return nil, nil, "", err

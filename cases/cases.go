@@ -9,8 +9,6 @@ package cases
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -159,33 +157,31 @@ func New(ctx context.Context, st Store, dir string, log *slog.Logger) (*Service,
 	}
 	s := &Service{st: st, dir: dir, log: log, now: time.Now, live: map[string][2]int{}}
 	s.ctx, s.stop = context.WithCancel(context.Background())
-	var stale []string
+	// One pass: the cases with a running trace are marked as they are
+	// read (nothing else runs yet).
+	var stale []*Case
 	err := st.EachRecord(ctx, "case", func(id string, b []byte) error {
 		var c Case
 		if err := json.Unmarshal(b, &c); err != nil {
 			return fmt.Errorf("case %s: %w", id, err)
 		}
-		for _, t := range c.Traces {
-			if t.Status == Running {
-				stale = append(stale, id)
-				break
+		marked := false
+		for i := range c.Traces {
+			if c.Traces[i].Status == Running {
+				c.Traces[i].Status, c.Traces[i].Error = Interrupted, "the server stopped while the trace ran: start it again"
+				marked = true
 			}
+		}
+		if marked {
+			stale = append(stale, &c)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range stale {
-		err := s.update(ctx, id, func(c *Case) error {
-			for i := range c.Traces {
-				if c.Traces[i].Status == Running {
-					c.Traces[i].Status, c.Traces[i].Error = Interrupted, "the server stopped while the trace ran: start it again"
-				}
-			}
-			return nil
-		})
-		if err != nil {
+	for _, c := range stale {
+		if err := s.put(ctx, c); err != nil {
 			return nil, err
 		}
 	}
@@ -214,9 +210,7 @@ func (s *Service) Create(ctx context.Context, title, author, seeds string) (*Cas
 	defer s.mu.Unlock()
 	last := 0
 	err = s.st.EachRecord(ctx, "case", func(id string, _ []byte) error {
-		if k, err := strconv.Atoi(strings.TrimPrefix(id, "case-")); err == nil && k > last {
-			last = k
-		}
+		last = max(last, caseNumber(id))
 		return nil
 	})
 	if err != nil {
@@ -342,8 +336,8 @@ func (s *Service) AddNote(ctx context.Context, id string, n Note) (*Note, error)
 	if len(n.Tags) > MaxTags {
 		return nil, bad("tags", "at most %d tags", MaxTags)
 	}
-	for _, t := range n.Tags {
-		if t = strings.TrimSpace(t); t == "" || len(t) > 50 {
+	for i, t := range n.Tags {
+		if n.Tags[i] = strings.TrimSpace(t); n.Tags[i] == "" || len(n.Tags[i]) > 50 {
 			return nil, bad("tags", "a tag is 1 to 50 characters")
 		}
 	}
@@ -378,25 +372,27 @@ func (s *Service) Notes(ctx context.Context, id string) ([]Note, error) {
 	return out, err
 }
 
-// TraceFile returns the path of a done trace's file and its record.
+// TraceFile returns the path of a done trace's file ("" while it is not
+// done) and its record.
 func (s *Service) TraceFile(ctx context.Context, id, tid string) (string, *Trace, error) {
+	_, t, path, err := s.trace(ctx, id, tid)
+	return path, t, err
+}
+
+// trace returns case id, its trace tid and the trace's file ("" while it
+// is not done).
+func (s *Service) trace(ctx context.Context, id, tid string) (*Case, *Trace, string, error) {
 	c, err := s.Get(ctx, id)
 	if err != nil {
-		return "", nil, err
+		return nil, nil, "", err
 	}
 	for i := range c.Traces {
 		if t := &c.Traces[i]; t.ID == tid {
 			if t.Status != Done {
-				return "", t, nil
+				return c, t, "", nil
 			}
-			return filepath.Join(s.dir, t.File), t, nil
+			return c, t, filepath.Join(s.dir, t.File), nil
 		}
 	}
-	return "", nil, fmt.Errorf("trace %s of case %s: %w", tid, id, ErrNotFound)
-}
-
-// fileSum is a file's SHA-256 and size.
-func fileSum(b []byte) (string, int64) {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:]), int64(len(b))
+	return nil, nil, "", fmt.Errorf("trace %s of case %s: %w", tid, id, ErrNotFound)
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math/big"
 	"os"
 	"slices"
@@ -248,12 +249,7 @@ func (g *traceGraph) groupAddresses() {
 		gn.Members++
 		gn.Flagged = gn.Flagged || n.ClusterFlagged
 	}
-	addrs := make([]string, 0, len(g.nodes))
-	for a := range g.nodes {
-		addrs = append(addrs, a)
-	}
-	slices.Sort(addrs)
-	for _, a := range addrs {
+	for _, a := range slices.Sorted(maps.Keys(g.nodes)) {
 		n := g.nodes[a]
 		switch ex, isDep := exchangeOf[a]; {
 		case isDep || n.Role == "exchange" || n.Category == "exchange" && n.Label != "":

@@ -1,8 +1,9 @@
 package cases
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -122,24 +123,32 @@ func (s *Service) run(id string, t Trace, seedsText string, o TraceOptions) {
 		finish(status, err.Error(), "", "", 0)
 		return
 	}
-	var buf bytes.Buffer
-	if err := tracefile.Write(&buf, j); err != nil {
-		finish(Failed, err.Error(), "", "", 0)
-		return
-	}
 	name := filepath.Join(id, t.ID+".json")
 	path := filepath.Join(s.dir, name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		finish(Failed, err.Error(), "", "", 0)
 		return
 	}
-	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
+	// The file is written and hashed in one stream.
+	h := sha256.New()
+	var n int64
+	err = atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		return tracefile.Write(io.MultiWriter(w, h, countWriter{&n}), j)
+	})
+	if err != nil {
 		finish(Failed, err.Error(), "", "", 0)
 		return
 	}
-	sum, n := fileSum(buf.Bytes())
-	finish(Done, "", name, sum, n)
+	finish(Done, "", name, hex.EncodeToString(h.Sum(nil)), n)
 	s.log.Info("Case traced", "case", id, "trace", t.ID, "payments", seeds.Len(), "deposits", len(j.Deposits), "file", name)
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct{ n *int64 }
+
+func (c countWriter) Write(p []byte) (int, error) {
+	*c.n += int64(len(p))
+	return len(p), nil
 }
 
 // progress returns a running trace's hop and coins followed.

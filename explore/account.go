@@ -72,11 +72,36 @@ func bigString(v *big.Int) string {
 	return v.String()
 }
 
-// Transfers writes ts in v's forms, each token with its symbol and
-// decimals as the store knows them.
-func (e *Explorer) Transfers(ctx context.Context, v *Account, ts []chains.Transfer) []Transfer {
+// tokens describes a chain's tokens as the store knows them, each read
+// once per answer.
+type tokens struct {
+	e  *Explorer
+	c  chains.Chain
+	by map[chains.Address]chains.Token
+}
+
+// describe returns token asset's symbol and decimals ("" and nil when the
+// store does not know them).
+func (tk *tokens) describe(ctx context.Context, asset chains.Address) (string, *uint8) {
+	tok, ok := tk.by[asset]
+	if !ok {
+		tok, _ = tk.e.st.Token(ctx, tk.c, asset)
+		if tk.by == nil {
+			tk.by = map[chains.Address]chains.Token{}
+		}
+		tk.by[asset] = tok
+	}
+	if !tok.HasDecimals {
+		return tok.Symbol, nil
+	}
+	d := tok.Decimals
+	return tok.Symbol, &d
+}
+
+// transfers writes ts in v's forms, each token with its symbol and
+// decimals.
+func (e *Explorer) transfers(ctx context.Context, v *Account, ts []chains.Transfer, tk *tokens) []Transfer {
 	out := make([]Transfer, 0, len(ts))
-	toks := map[chains.Address]chains.Token{}
 	for _, t := range ts {
 		j := Transfer{Kind: t.Kind.String(), Height: t.Height, Time: FormatTime(t.Time), TxIndex: t.TxIndex, Position: t.Position,
 			Asset: v.Native, From: v.Format(t.From), To: v.Format(t.To), Amount: bigString(t.Amount), Success: t.Success}
@@ -85,16 +110,7 @@ func (e *Explorer) Transfers(ctx context.Context, v *Account, ts []chains.Transf
 		}
 		if t.Asset != "" {
 			j.Asset = v.Asset(t.Asset)
-			tok, ok := toks[t.Asset]
-			if !ok {
-				tok, _ = e.st.Token(ctx, v.Chain, t.Asset)
-				toks[t.Asset] = tok
-			}
-			j.Symbol = tok.Symbol
-			if tok.HasDecimals {
-				d := tok.Decimals
-				j.Decimals = &d
-			}
+			j.Symbol, j.Decimals = tk.describe(ctx, t.Asset)
 		}
 		if t.TokenID != nil {
 			j.TokenID = t.TokenID.String()
@@ -142,7 +158,7 @@ func (e *Explorer) AccountTx(ctx context.Context, c chains.Chain, h chains.Hash)
 		return nil, fmt.Errorf("%s transaction %s: %w", c, v.Hash(h), err)
 	}
 	j := &AccountTx{Chain: string(c), Hash: v.Hash(h), Height: tx.Height, Position: tx.Position, Time: FormatTime(tx.Time),
-		From: v.Format(tx.From), To: v.Format(tx.To), Created: v.Format(tx.Created), Success: tx.Success, Transfer: e.Transfers(ctx, v, ts)}
+		From: v.Format(tx.From), To: v.Format(tx.To), Created: v.Format(tx.Created), Success: tx.Success, Transfer: e.transfers(ctx, v, ts, &tokens{e: e, c: c})}
 	if c == chains.Tron {
 		energy, limit := tx.GasUsed, tx.Gas
 		j.Contract, j.ValueSun, j.Energy, j.FeeLimitSun, j.FeeSun = tron.ContractType(tx.Type).String(), bigString(tx.Value), &energy, &limit, bigString(tx.Fee)
@@ -216,18 +232,13 @@ func (e *Explorer) AccountAddress(ctx context.Context, c chains.Chain, a chains.
 		}
 	}
 	slices.SortFunc(assets, func(x, y chains.Address) int { return strings.Compare(string(x), string(y)) })
+	tk := &tokens{e: e, c: c}
 	for _, asset := range assets {
 		s := by[asset]
 		b := Balance{Asset: v.Native, Received: s.in.String(), Sent: s.out.String(), Balance: new(big.Int).Sub(&s.in, &s.out).String()}
 		if asset != "" {
 			b.Asset = v.Asset(asset)
-			if tok, err := e.st.Token(ctx, c, asset); err == nil {
-				b.Symbol = tok.Symbol
-				if tok.HasDecimals {
-					d := tok.Decimals
-					b.Decimals = &d
-				}
-			}
+			b.Symbol, b.Decimals = tk.describe(ctx, asset)
 		}
 		j.Balances = append(j.Balances, b)
 	}
@@ -236,6 +247,6 @@ func (e *Explorer) AccountAddress(ctx context.Context, c chains.Chain, a chains.
 	if hi < len(ts) {
 		j.NextOffset = &hi
 	}
-	j.Transfers = e.Transfers(ctx, v, ts[lo:hi])
+	j.Transfers = e.transfers(ctx, v, ts[lo:hi], tk)
 	return j, nil
 }

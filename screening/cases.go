@@ -25,25 +25,48 @@ import (
 const maxCaseBody = 2*cases.MaxSeeds + 4096
 
 func (s *Server) caseRoutes() {
-	s.handle("GET /v1/cases", "cases_list", true, s.casesList)
-	s.handle("POST /v1/cases", "cases_create", true, s.writer(s.caseCreate))
-	s.handle("GET /v1/cases/{id}", "case_get", true, s.caseGet)
-	s.handle("POST /v1/cases/{id}/seeds", "case_seeds", true, s.writer(s.caseSeeds))
-	s.handle("POST /v1/cases/{id}/notes", "case_note", true, s.writer(s.caseNote))
-	s.handle("POST /v1/cases/{id}/trace", "case_trace", true, s.writer(s.caseTrace))
-	s.handle("GET /v1/cases/{id}/traces/{trace}", "case_trace_status", true, s.caseTraceStatus)
-	s.handle("GET /v1/cases/{id}/traces/{trace}/file", "case_trace_file", true, s.caseTraceFile)
-	s.handle("GET /v1/cases/{id}/traces/{trace}/graph", "case_trace_graph", true, s.caseTraceGraph)
-	s.handle("POST /v1/cases/{id}/info", "case_info", true, s.writer(s.caseInfo))
-	s.handle("GET /v1/cases/{id}/traces/{trace}/report", "case_report", true, s.caseBundle("report", (*cases.Service).Report))
-	s.handle("GET /v1/cases/{id}/traces/{trace}/freeze", "case_freeze", true, s.caseBundle("freeze", (*cases.Service).Freeze))
+	for _, r := range []struct {
+		pattern, route string
+		write          bool
+		h              caseHandler
+	}{
+		{"GET /v1/cases", "cases_list", false, s.casesList},
+		{"POST /v1/cases", "cases_create", true, s.caseCreate},
+		{"GET /v1/cases/{id}", "case_get", false, s.caseGet},
+		{"POST /v1/cases/{id}/seeds", "case_seeds", true, s.caseSeeds},
+		{"POST /v1/cases/{id}/notes", "case_note", true, s.caseNote},
+		{"POST /v1/cases/{id}/info", "case_info", true, s.caseInfo},
+		{"POST /v1/cases/{id}/trace", "case_trace", true, s.caseTrace},
+		{"GET /v1/cases/{id}/traces/{trace}", "case_trace_status", false, s.caseTraceStatus},
+		{"GET /v1/cases/{id}/traces/{trace}/file", "case_trace_file", false, s.caseTraceFile},
+		{"GET /v1/cases/{id}/traces/{trace}/graph", "case_trace_graph", false, s.caseTraceGraph},
+		{"GET /v1/cases/{id}/traces/{trace}/report", "case_report", false, s.caseBundle("report", (*cases.Service).Report)},
+		{"GET /v1/cases/{id}/traces/{trace}/freeze", "case_freeze", false, s.caseBundle("freeze", (*cases.Service).Freeze)},
+	} {
+		s.handle(r.pattern, r.route, true, s.withCases(r.write, r.h))
+	}
 }
 
-func (s *Server) caseInfo(w http.ResponseWriter, r *http.Request) {
-	cs := s.casesOf(w)
-	if cs == nil {
-		return
+// caseHandler answers a request with the server's cases.
+type caseHandler func(w http.ResponseWriter, r *http.Request, cs *cases.Service)
+
+// withCases answers 503 when the server keeps no cases, and refuses a
+// write from a read-only key; else h answers.
+func (s *Server) withCases(write bool, h caseHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Cases == nil {
+			writeError(w, http.StatusServiceUnavailable, "no_data", "", "this server keeps no cases")
+			return
+		}
+		if write && keyOf(r).ReadOnly {
+			writeError(w, http.StatusForbidden, "read_only", "", "this API key is read-only: it cannot write cases, notes or traces")
+			return
+		}
+		h(w, r, s.cfg.Cases)
 	}
+}
+
+func (s *Server) caseInfo(w http.ResponseWriter, r *http.Request, cs *cases.Service) {
 	var info report.CaseInfo
 	if !s.readJSON(w, r, 64<<10, &info) {
 		return
@@ -59,12 +82,8 @@ func (s *Server) caseInfo(w http.ResponseWriter, r *http.Request) {
 // caseBundle answers a zip that build writes: the report bundle or the
 // freezing requests of a done trace, ?date= (else the case
 // information's) and ?lang=.
-func (s *Server) caseBundle(kind string, build func(*cases.Service, context.Context, string, string, cases.BundleOptions, io.Writer) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		cs := s.casesOf(w)
-		if cs == nil {
-			return
-		}
+func (s *Server) caseBundle(kind string, build func(*cases.Service, context.Context, string, string, cases.BundleOptions, io.Writer) error) caseHandler {
+	return func(w http.ResponseWriter, r *http.Request, cs *cases.Service) {
 		id, tid := r.PathValue("id"), r.PathValue("trace")
 		var buf bytes.Buffer
 		o := cases.BundleOptions{Date: r.URL.Query().Get("date"), Lang: r.URL.Query().Get("lang")}
@@ -77,25 +96,6 @@ func (s *Server) caseBundle(kind string, build func(*cases.Service, context.Cont
 		w.Header().Set("Content-Length", fmt.Sprint(buf.Len()))
 		w.Write(buf.Bytes())
 	}
-}
-
-// writer refuses a read-only key, and a server without cases.
-func (s *Server) writer(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if keyOf(r).ReadOnly {
-			writeError(w, http.StatusForbidden, "read_only", "", "this API key is read-only: it cannot write cases, notes or traces")
-			return
-		}
-		h(w, r)
-	}
-}
-
-// casesOf returns the server's cases, or answers 503.
-func (s *Server) casesOf(w http.ResponseWriter) *cases.Service {
-	if s.cfg.Cases == nil {
-		writeError(w, http.StatusServiceUnavailable, "no_data", "", "this server keeps no cases")
-	}
-	return s.cfg.Cases
 }
 
 // caseFail answers a cases error.
@@ -150,11 +150,7 @@ type CasesAnswer struct {
 	Cases []cases.Case `json:"cases"`
 }
 
-func (s *Server) casesList(w http.ResponseWriter, r *http.Request) {
-	cs := s.casesOf(w)
-	if cs == nil {
-		return
-	}
+func (s *Server) casesList(w http.ResponseWriter, r *http.Request, cs *cases.Service) {
 	list, err := cs.List(r.Context())
 	if err != nil {
 		s.caseFail(w, r, err)
@@ -168,11 +164,7 @@ type caseRequest struct {
 	Seeds string `json:"seeds"`
 }
 
-func (s *Server) caseCreate(w http.ResponseWriter, r *http.Request) {
-	cs := s.casesOf(w)
-	if cs == nil {
-		return
-	}
+func (s *Server) caseCreate(w http.ResponseWriter, r *http.Request, cs *cases.Service) {
 	var req caseRequest
 	if !s.readJSON(w, r, maxCaseBody, &req) {
 		return
@@ -192,11 +184,7 @@ type CaseAnswer struct {
 	Notes []cases.Note `json:"notes"`
 }
 
-func (s *Server) caseGet(w http.ResponseWriter, r *http.Request) {
-	cs := s.casesOf(w)
-	if cs == nil {
-		return
-	}
+func (s *Server) caseGet(w http.ResponseWriter, r *http.Request, cs *cases.Service) {
 	c, err := cs.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.caseFail(w, r, err)
@@ -210,11 +198,7 @@ func (s *Server) caseGet(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, CaseAnswer{Case: c, Notes: notes})
 }
 
-func (s *Server) caseSeeds(w http.ResponseWriter, r *http.Request) {
-	cs := s.casesOf(w)
-	if cs == nil {
-		return
-	}
+func (s *Server) caseSeeds(w http.ResponseWriter, r *http.Request, cs *cases.Service) {
 	var req struct {
 		Seeds string `json:"seeds"`
 	}
@@ -229,11 +213,7 @@ func (s *Server) caseSeeds(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, c)
 }
 
-func (s *Server) caseNote(w http.ResponseWriter, r *http.Request) {
-	cs := s.casesOf(w)
-	if cs == nil {
-		return
-	}
+func (s *Server) caseNote(w http.ResponseWriter, r *http.Request, cs *cases.Service) {
 	var req struct {
 		Target cases.Target `json:"target"`
 		Text   string       `json:"text"`
@@ -250,11 +230,7 @@ func (s *Server) caseNote(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, n)
 }
 
-func (s *Server) caseTrace(w http.ResponseWriter, r *http.Request) {
-	cs := s.casesOf(w)
-	if cs == nil {
-		return
-	}
+func (s *Server) caseTrace(w http.ResponseWriter, r *http.Request, cs *cases.Service) {
 	var o cases.TraceOptions
 	if r.ContentLength != 0 && !s.readJSON(w, r, 4096, &o) {
 		return
@@ -268,11 +244,7 @@ func (s *Server) caseTrace(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, t)
 }
 
-func (s *Server) caseTraceStatus(w http.ResponseWriter, r *http.Request) {
-	cs := s.casesOf(w)
-	if cs == nil {
-		return
-	}
+func (s *Server) caseTraceStatus(w http.ResponseWriter, r *http.Request, cs *cases.Service) {
 	_, t, err := cs.TraceFile(r.Context(), r.PathValue("id"), r.PathValue("trace"))
 	if err != nil {
 		s.caseFail(w, r, err)
@@ -281,11 +253,7 @@ func (s *Server) caseTraceStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, t)
 }
 
-func (s *Server) caseTraceFile(w http.ResponseWriter, r *http.Request) {
-	cs := s.casesOf(w)
-	if cs == nil {
-		return
-	}
+func (s *Server) caseTraceFile(w http.ResponseWriter, r *http.Request, cs *cases.Service) {
 	path, t, err := cs.TraceFile(r.Context(), r.PathValue("id"), r.PathValue("trace"))
 	if err != nil {
 		s.caseFail(w, r, err)
@@ -313,11 +281,7 @@ func timeOf(s string) time.Time {
 	return t
 }
 
-func (s *Server) caseTraceGraph(w http.ResponseWriter, r *http.Request) {
-	cs := s.casesOf(w)
-	if cs == nil {
-		return
-	}
+func (s *Server) caseTraceGraph(w http.ResponseWriter, r *http.Request, cs *cases.Service) {
 	q := r.URL.Query()
 	g, err := cs.Graph(r.Context(), r.PathValue("id"), r.PathValue("trace"), q["expand"], q.Get("victim"))
 	if err != nil {

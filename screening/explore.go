@@ -25,25 +25,23 @@ var exploreChains = []chains.Chain{chains.Bitcoin, chains.Ethereum, chains.Tron}
 
 func (s *Server) exploreRoutes() {
 	for _, c := range exploreChains {
-		s.handleAs("GET /v1/"+string(c)+"/addresses/{address}", "GET /v1/{chain}/addresses/{address}", "explore_address", true, s.chainHandler(c, s.exploreAddress))
-		s.handleAs("GET /v1/"+string(c)+"/txs/{hash}", "GET /v1/{chain}/txs/{hash}", "explore_tx", true, s.chainHandler(c, s.exploreTx))
-		s.handleAs("GET /v1/"+string(c)+"/clusters/{id}", "GET /v1/{chain}/clusters/{id}", "explore_cluster", true, s.chainHandler(c, s.exploreCluster))
+		s.handleAs("GET /v1/"+string(c)+"/addresses/{address}", "GET /v1/{chain}/addresses/{address}", "explore_address", true, s.exploring(c, s.exploreAddress))
+		s.handleAs("GET /v1/"+string(c)+"/txs/{hash}", "GET /v1/{chain}/txs/{hash}", "explore_tx", true, s.exploring(c, s.exploreTx))
+		s.handleAs("GET /v1/"+string(c)+"/clusters/{id}", "GET /v1/{chain}/clusters/{id}", "explore_cluster", true, s.exploring(c, s.exploreCluster))
 	}
-	s.handle("GET /v1/search", "search", true, s.search)
+	s.handle("GET /v1/search", "search", true, s.exploring("", s.search))
 }
 
-// chainHandler passes chain c to h.
-func (s *Server) chainHandler(c chains.Chain, h func(w http.ResponseWriter, r *http.Request, c chains.Chain)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) { h(w, r, c) }
-}
-
-// explorer returns the server's explorer, or answers 503 when it has no
-// chain data.
-func (s *Server) explorer(w http.ResponseWriter) *explore.Explorer {
-	if s.cfg.Explore == nil {
-		writeError(w, http.StatusServiceUnavailable, "no_data", "", "this server has no chain data to explore")
+// exploring answers 503 when the server has no chain data; else h
+// answers, for chain c.
+func (s *Server) exploring(c chains.Chain, h func(w http.ResponseWriter, r *http.Request, ex *explore.Explorer, c chains.Chain)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Explore == nil {
+			writeError(w, http.StatusServiceUnavailable, "no_data", "", "this server has no chain data to explore")
+			return
+		}
+		h(w, r, s.cfg.Explore, c)
 	}
-	return s.cfg.Explore
 }
 
 // exploreFail answers an explore error: 400 for a request it cannot
@@ -95,11 +93,7 @@ type AddressAnswer struct {
 	Screening Result                  `json:"screening"`
 }
 
-func (s *Server) exploreAddress(w http.ResponseWriter, r *http.Request, c chains.Chain) {
-	ex := s.explorer(w)
-	if ex == nil {
-		return
-	}
+func (s *Server) exploreAddress(w http.ResponseWriter, r *http.Request, ex *explore.Explorer, c chains.Chain) {
 	p := s.sc.Parse(string(c), r.PathValue("address"))
 	if p.Status != StatusScreened {
 		writeError(w, http.StatusBadRequest, "bad_request", p.Field, p.Reason)
@@ -143,11 +137,7 @@ func (s *Server) exploreAddress(w http.ResponseWriter, r *http.Request, c chains
 	writeJSON(w, http.StatusOK, ans)
 }
 
-func (s *Server) exploreTx(w http.ResponseWriter, r *http.Request, c chains.Chain) {
-	ex := s.explorer(w)
-	if ex == nil {
-		return
-	}
+func (s *Server) exploreTx(w http.ResponseWriter, r *http.Request, ex *explore.Explorer, c chains.Chain) {
 	text := r.PathValue("hash")
 	hex := strings.TrimPrefix(strings.TrimPrefix(text, "0x"), "0X")
 	h, err := chains.ParseHash(hex)
@@ -178,11 +168,7 @@ type ClusterAnswer struct {
 	List       ListRef `json:"screened_against"`
 }
 
-func (s *Server) exploreCluster(w http.ResponseWriter, r *http.Request, c chains.Chain) {
-	ex := s.explorer(w)
-	if ex == nil {
-		return
-	}
+func (s *Server) exploreCluster(w http.ResponseWriter, r *http.Request, ex *explore.Explorer, c chains.Chain) {
 	id, err := strconv.ParseUint(r.PathValue("id"), 10, 32)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", "id", fmt.Sprintf("cluster id %q: want a number", r.PathValue("id")))
@@ -216,11 +202,7 @@ type SearchAnswer struct {
 	Hits  []explore.Hit `json:"hits"`
 }
 
-func (s *Server) search(w http.ResponseWriter, r *http.Request) {
-	ex := s.explorer(w)
-	if ex == nil {
-		return
-	}
+func (s *Server) search(w http.ResponseWriter, r *http.Request, ex *explore.Explorer, _ chains.Chain) {
 	pg, err := page(r)
 	if err != nil {
 		s.exploreFail(w, r, err)

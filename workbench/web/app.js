@@ -361,7 +361,8 @@ function noteForm(id, target) {
 // ---- a trace: graph, deposits, timeline ----
 
 async function openTrace(id, tid) {
-  if (state.trace !== id + '/' + tid) { state.expand = []; state.victim = ''; state.explored = []; }
+  // Another trace: nothing expanded, highlighted or followed, laid out anew.
+  if (state.trace !== id + '/' + tid) { state.expand = []; state.victim = ''; state.explored = []; state.relayout = true; }
   state.trace = id + '/' + tid;
   await drawTrace(id, tid);
 }
@@ -379,7 +380,7 @@ async function drawTrace(id, tid) {
     document.getElementById('graph-status').textContent = g.nodes.length + ' nodes, ' + g.edges.length + ' flows; drawn in ' + Math.round(performance.now() - t0) + ' ms' +
       (g.highlight ? '; ' + g.highlight.edges.length + ' flows on ' + g.highlight.victim + "'s paths" : '');
   };
-  if (state.cy && state.cyTrace === id + '/' + tid && !state.relayout && document.getElementById('graph') && patchGraph(g)) {
+  if (state.cy && !state.relayout && document.getElementById('graph') && patchGraph(g)) {
     document.getElementById('graph').setAttribute('aria-label', 'flow graph: ' + g.nodes.length + ' nodes, ' + g.edges.length + ' flows');
     document.getElementById('groups-list').replaceChildren(groupsList(g, id, tid));
     state.refilter();
@@ -570,12 +571,11 @@ function patchGraph(g) {
 
 function renderGraph(g, id, tid) {
   let prev = null;
-  if (state.cy && state.cyTrace === id + '/' + tid && !state.relayout) {
+  if (state.cy && !state.relayout) {
     prev = {};
     state.cy.nodes().forEach((n) => { prev[n.id()] = Object.assign({}, n.position()); });
   }
   state.relayout = false;
-  state.cyTrace = id + '/' + tid;
   const placed = placeNodes(g, prev);
   if (state.cy) state.cy.destroy();
   if (window.cytoscapeDagre && !renderGraph.used) { cytoscape.use(window.cytoscapeDagre); renderGraph.used = true; }
