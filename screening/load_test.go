@@ -87,7 +87,7 @@ func fillLoadStore(b *testing.B, st loadStore, scale int) []string {
 			paths = append(paths, "/v1/screen/eth/"+a.Text)
 		}
 	}
-	for _, a := range w.Addresses {
+	for a := range w.Addresses.All() {
 		paths = append(paths, "/v1/screen/btc/"+a.Address)
 		if len(paths) >= 20_000 {
 			break

@@ -59,23 +59,25 @@ func writeAccountScenario(s *accountScenario, dir string) error {
 	if err := writeEntities(truth, s.entities); err != nil {
 		return err
 	}
-	var rows [][]string
 	addrs := make([]common.Address, 0, len(s.addresses))
 	for a := range s.addresses {
 		addrs = append(addrs, a)
 	}
 	sortAddresses(addrs)
-	for _, a := range addrs {
-		info := s.addresses[a]
-		acct := ""
-		if info.Account >= 0 {
-			acct = itoa(info.Account)
+	err = streamCSV(filepath.Join(truth, "addresses.csv"), []string{"address", "entity_id", "role", "account_entity_id"}, func(put func(...string)) {
+		for _, a := range addrs {
+			info := s.addresses[a]
+			acct := ""
+			if info.Account >= 0 {
+				acct = itoa(info.Account)
+			}
+			put(s.addr(a), itoa(info.Owner), info.Role, acct)
 		}
-		rows = append(rows, []string{s.addr(a), itoa(info.Owner), info.Role, acct})
-	}
-	if err := writeCSV(filepath.Join(truth, "addresses.csv"), []string{"address", "entity_id", "role", "account_entity_id"}, rows); err != nil {
+	})
+	if err != nil {
 		return err
 	}
+	var rows [][]string
 	rows = rows[:0]
 	for _, v := range s.victims {
 		rows = append(rows, []string{itoa(v.ID), itoa(v.Victim), s.tx(v.TxHash), v.Asset, s.addr(v.From), s.addr(v.To), s.units(v.Asset, v.Amount), i64(v.Block)})

@@ -95,7 +95,7 @@ type BTCWorld struct {
 	Times     []time.Time      // every block's timestamp, by height
 	TxCount   int              // transactions in all blocks
 	Entities  []Entity
-	Addresses map[string]*AddressInfo
+	Addresses *AddressBook
 	Victims   []VictimPayment
 	Exposures []Exposure
 	Labels    []Label
@@ -118,7 +118,6 @@ type Label struct {
 type coin struct {
 	op       wire.OutPoint
 	value    int64
-	script   []byte
 	addr     string
 	typ      addrType
 	owner    int
@@ -151,8 +150,6 @@ type sim struct {
 	r       *rand.Rand
 	w       *BTCWorld
 	wallets []*wallet
-	scripts map[string][]byte
-	types   map[string]addrType
 	height  int
 	t       time.Time
 	block   []*wire.MsgTx
@@ -185,9 +182,9 @@ func GenerateBTC(cfg BTCConfig) *BTCWorld {
 	if cfg.MixPercent == 0 {
 		cfg.MixPercent = 40
 	}
-	s := &sim{cfg: cfg, r: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0xb7c)), scripts: map[string][]byte{}, types: map[string]addrType{},
+	s := &sim{cfg: cfg, r: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0xb7c)),
 		deposit: map[string]bool{}, plan: map[int][]victimPlan{}, collection: map[int]string{}}
-	s.w = &BTCWorld{Addresses: map[string]*AddressInfo{}}
+	s.w = &BTCWorld{Addresses: newAddressBook()}
 	genesis := *chaincfg.RegressionNetParams.GenesisBlock
 	s.w.Blocks = []*wire.MsgBlock{&genesis}
 	s.w.Times = []time.Time{genesis.Header.Timestamp}
@@ -245,35 +242,29 @@ func (s *sim) population() {
 
 // newAddress makes a fresh address of type typ for owner.
 func (s *sim) newAddress(owner int, typ addrType, role string, account int) string {
-	var script []byte
+	var key []byte
 	var a btcutil.Address
 	var err error
 	params := &chaincfg.RegressionNetParams
 	switch typ {
 	case p2wpkh:
-		h := s.bytes(20)
-		a, err = btcutil.NewAddressWitnessPubKeyHash(h, params)
-		script = append([]byte{0x00, 20}, h...)
+		key = s.bytes(20)
+		a, err = btcutil.NewAddressWitnessPubKeyHash(key, params)
 	case p2pkh:
-		h := s.bytes(20)
-		a, err = btcutil.NewAddressPubKeyHash(h, params)
-		script = append(append([]byte{0x76, 0xa9, 20}, h...), 0x88, 0xac)
+		key = s.bytes(20)
+		a, err = btcutil.NewAddressPubKeyHash(key, params)
 	case p2shp2wpkh:
-		h := s.bytes(20)
-		a, err = btcutil.NewAddressScriptHashFromHash(h, params)
-		script = append(append([]byte{0xa9, 20}, h...), 0x87)
+		key = s.bytes(20)
+		a, err = btcutil.NewAddressScriptHashFromHash(key, params)
 	default:
-		k := s.bytes(32)
-		a, err = btcutil.NewAddressTaproot(k, params)
-		script = append([]byte{0x51, 32}, k...)
+		key = s.bytes(32)
+		a, err = btcutil.NewAddressTaproot(key, params)
 	}
 	if err != nil {
 		panic(err) // fixed-size inputs: cannot fail
 	}
 	addr := a.EncodeAddress()
-	s.scripts[addr] = script
-	s.types[addr] = typ
-	s.w.Addresses[addr] = &AddressInfo{Address: addr, Owner: owner, Role: role, Account: account}
+	s.w.Addresses.add(addr, typ, key, owner, role, account)
 	return addr
 }
 
@@ -306,7 +297,7 @@ func (s *sim) changeAddress(owner int, ins []*coin) string {
 	if s.w.Entities[owner].Kind == KindExchange {
 		return s.wallets[owner].hot
 	}
-	if s.r.IntN(7) == 0 && len(ins) > 0 && s.w.Addresses[ins[0].addr].Role != "deposit" {
+	if s.r.IntN(7) == 0 && len(ins) > 0 && !s.deposit[ins[0].addr] {
 		return ins[0].addr
 	}
 	return s.newAddress(owner, s.wallets[owner].pref, "change", -1)
@@ -445,9 +436,11 @@ func (s *sim) build(ins []*coin, outs []payTo) *wire.MsgTx {
 	}
 	outVals := make([]int64, len(outs))
 	for i, o := range outs {
-		script := s.scripts[o.addr]
+		var script []byte
 		if o.script != nil {
 			script = o.script
+		} else {
+			script = s.w.Addresses.script(o.addr)
 		}
 		tx.AddTxOut(wire.NewTxOut(o.value, script))
 		outVals[i] = o.value
@@ -458,9 +451,10 @@ func (s *sim) build(ins []*coin, outs []payTo) *wire.MsgTx {
 		if o.script != nil {
 			continue
 		}
-		info := s.w.Addresses[o.addr]
-		c := &coin{op: wire.OutPoint{Hash: id, Index: uint32(i)}, value: o.value, script: s.scripts[o.addr], addr: o.addr,
-			typ: s.types[o.addr], owner: info.Owner, taint: taints[i], height: s.height}
+		info := s.w.Addresses.rec(o.addr)
+		owner := int(info.owner)
+		c := &coin{op: wire.OutPoint{Hash: id, Index: uint32(i)}, value: o.value, addr: o.addr,
+			typ: info.typ, owner: owner, taint: taints[i], height: s.height}
 		if s.deposit[o.addr] {
 			// The end of a trace: record what reached the exchange, and
 			// stop following it (the exchange's own coins are not the
@@ -469,12 +463,12 @@ func (s *sim) build(ins []*coin, outs []payTo) *wire.MsgTx {
 				if c.taint.HaircutSats(v) == 0 && c.taint.FIFOSats(v) == 0 {
 					continue // less than a satoshi of it under either model
 				}
-				s.w.Exposures = append(s.w.Exposures, Exposure{Victim: v, Exchange: info.Owner, Account: info.Account, Address: o.addr,
+				s.w.Exposures = append(s.w.Exposures, Exposure{Victim: v, Exchange: owner, Account: int(info.account), Address: o.addr,
 					TxID: id, Vout: uint32(i), Height: s.height, Value: o.value, Haircut: c.taint.HaircutSats(v), FIFO: c.taint.FIFOSats(v)})
 			}
 			c.taint = clean(o.value)
 		}
-		s.wallets[info.Owner].pending = append(s.wallets[info.Owner].pending, c)
+		s.wallets[owner].pending = append(s.wallets[owner].pending, c)
 	}
 	var in, out int64
 	for _, v := range inVals {
@@ -498,7 +492,7 @@ func (s *sim) seal() {
 	height := []byte{3, byte(h), byte(h >> 8), byte(h >> 16)}
 	cb.AddTxIn(wire.NewTxIn(wire.NewOutPoint(&chainhash.Hash{}, wire.MaxPrevOutIndex), append(height, s.bytes(8)...), nil))
 	value := blockchain.CalcBlockSubsidy(int32(h), &chaincfg.RegressionNetParams) + s.fees
-	cb.AddTxOut(wire.NewTxOut(value, s.scripts[addr]))
+	cb.AddTxOut(wire.NewTxOut(value, s.w.Addresses.script(addr)))
 	prev := s.w.Blocks[len(s.w.Blocks)-1]
 	blk := &wire.MsgBlock{Header: wire.BlockHeader{Version: 0x20000000, PrevBlock: prev.BlockHash(), Timestamp: s.t, Bits: 0x207fffff, Nonce: s.r.Uint32()}}
 	blk.Transactions = append([]*wire.MsgTx{cb}, s.block...)
@@ -522,7 +516,7 @@ func (s *sim) seal() {
 		wl.coins = append(wl.coins, wl.pending...)
 		wl.pending = wl.pending[:0]
 	}
-	mature := &coin{op: wire.OutPoint{Hash: cb.TxHash()}, value: value, script: s.scripts[addr], addr: addr, typ: p2wpkh, owner: miner,
+	mature := &coin{op: wire.OutPoint{Hash: cb.TxHash()}, value: value, addr: addr, typ: p2wpkh, owner: miner,
 		taint: clean(value), height: h, coinbase: true}
 	s.wallets[miner].coins = append(s.wallets[miner].coins, mature)
 }

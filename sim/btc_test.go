@@ -384,7 +384,7 @@ func TestIndexable(t *testing.T) {
 func TestEconomyShape(t *testing.T) {
 	w := GenerateBTC(BTCConfig{Seed: 2, Days: 8})
 	roles := map[string]int{}
-	for _, a := range w.Addresses {
+	for a := range w.Addresses.All() {
 		roles[a.Role]++
 	}
 	for _, r := range []string{"receive", "change", "deposit", "hot", "coinbase", "collection", "consolidation", "peel", "premix", "postmix", "coordinator-fee"} {
@@ -414,7 +414,7 @@ func TestEconomyShape(t *testing.T) {
 func TestCrimeConfigurable(t *testing.T) {
 	scamMixes := func(w *BTCWorld) int {
 		n := 0
-		for _, a := range w.Addresses {
+		for a := range w.Addresses.All() {
 			if a.Role == "premix" && w.Entities[a.Owner].Kind == KindScam {
 				n++
 			}

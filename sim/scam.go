@@ -118,7 +118,7 @@ func (s *sim) victimPays(p victimPlan) {
 		return
 	}
 	for i, o := range tx.TxOut {
-		if string(o.PkScript) != string(s.scripts[addr]) {
+		if string(o.PkScript) != string(s.w.Addresses.script(addr)) {
 			continue
 		}
 		c := s.findPending(s.scam, wire.OutPoint{Hash: tx.TxHash(), Index: uint32(i)})
@@ -134,7 +134,7 @@ func (s *sim) consolidate() {
 	wl := s.wallets[s.scam]
 	var idx []int
 	for i, c := range wl.coins {
-		if s.w.Addresses[c.addr].Role == "collection" {
+		if s.w.Addresses.roles[s.w.Addresses.rec(c.addr).role] == "collection" {
 			idx = append(idx, i)
 		}
 	}

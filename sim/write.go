@@ -1,12 +1,12 @@
 package sim
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 
 	"github.com/btcsuite/btcd/wire"
@@ -116,23 +116,21 @@ func writeTruth(w *BTCWorld, dir string) error {
 	if err := writeEntities(truth, w.Entities); err != nil {
 		return err
 	}
-	var rows [][]string
-	addrs := make([]string, 0, len(w.Addresses))
-	for a := range w.Addresses {
-		addrs = append(addrs, a)
-	}
-	sort.Strings(addrs)
-	for _, a := range addrs {
-		info := w.Addresses[a]
-		acct := ""
-		if info.Account >= 0 {
-			acct = itoa(info.Account)
+	// Row by row: the truth of a long simulation's every address, held
+	// as rows, was most of its peak memory.
+	err := streamCSV(filepath.Join(truth, "addresses.csv"), []string{"address", "entity_id", "role", "account_entity_id"}, func(put func(...string)) {
+		for info := range w.Addresses.sorted() {
+			acct := ""
+			if info.Account >= 0 {
+				acct = itoa(info.Account)
+			}
+			put(info.Address, itoa(info.Owner), info.Role, acct)
 		}
-		rows = append(rows, []string{a, itoa(info.Owner), info.Role, acct})
-	}
-	if err := writeCSV(filepath.Join(truth, "addresses.csv"), []string{"address", "entity_id", "role", "account_entity_id"}, rows); err != nil {
+	})
+	if err != nil {
 		return err
 	}
+	var rows [][]string
 	rows = rows[:0]
 	for _, v := range w.Victims {
 		rows = append(rows, []string{itoa(v.ID), itoa(v.Victim), v.TxID.String(), itoa(int(v.Vout)), v.Address, i64(v.Value), itoa(v.Height)})
@@ -182,14 +180,36 @@ func writeEntities(truth string, es []Entity) error {
 }
 
 func writeCSV(path string, header []string, rows [][]string) error {
+	return streamCSV(path, header, func(put func(...string)) {
+		for _, r := range rows {
+			put(r...)
+		}
+	})
+}
+
+// streamCSV writes the rows each hands to put, one at a time, under
+// header; the first error stops the writing and is returned.
+func streamCSV(path string, header []string, each func(put func(...string))) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	cw := csv.NewWriter(f)
+	bw := bufio.NewWriterSize(f, 1<<20)
+	cw := csv.NewWriter(bw)
 	cw.Write(header)
-	cw.WriteAll(rows)
-	if err := cw.Error(); err != nil {
+	each(func(r ...string) {
+		if err == nil {
+			err = cw.Write(r)
+		}
+	})
+	cw.Flush()
+	if err == nil {
+		err = cw.Error()
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
