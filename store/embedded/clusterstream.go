@@ -289,7 +289,11 @@ func (s *Store) NewClusterWriter(ctx context.Context, c chains.Chain, reset bool
 	if err := b.Commit(pebble.Sync); err != nil {
 		return nil, fmt.Errorf("start clustering %s: %w", c, err)
 	}
-	return &clusterWriter{s: s, c: c, b: s.db.NewBatch(), reset: reset, members: members}, nil
+	w := &clusterWriter{s: s, c: c, b: s.db.NewBatch(), reset: reset, members: members}
+	if reset {
+		w.sp = newSpool(s, "cluster-"+string(c))
+	}
+	return w, nil
 }
 
 // clusterWriter writes a run in batches of about clusterBatchBytes.
@@ -303,6 +307,20 @@ type clusterWriter struct {
 	// replaces one; members: the run leaves every cluster's members
 	// (members.go).
 	reset, members bool
+	// sp, in a run that starts from nothing, takes every key instead of
+	// the batch; Commit ingests its tables (spool.go).
+	sp *spool
+}
+
+// set writes a key of the run.
+func (w *clusterWriter) set(k, v []byte) error {
+	if w.sp != nil {
+		return w.sp.set(k, v)
+	}
+	if err := w.b.Set(k, v, nil); err != nil {
+		return err
+	}
+	return w.flush(false)
 }
 
 const clusterBatchBytes = 4 << 20
@@ -325,11 +343,11 @@ func (w *clusterWriter) Link(l store.ClusterLink) error {
 	}
 	for _, e := range [][2]uint32{{l.IA, l.IB}, {l.IB, l.IA}} {
 		w.key = clusterLinkIndexKey(w.key[:0], w.c, e[0], e[1], code, l.Height, l.Position)
-		if err := w.b.Set(w.key, nil, nil); err != nil {
+		if err := w.set(w.key, nil); err != nil {
 			return err
 		}
 	}
-	return w.flush(false)
+	return nil
 }
 
 // Row writes an assignment: the address's index (table q) when the
@@ -338,7 +356,7 @@ func (w *clusterWriter) Link(l store.ClusterLink) error {
 func (w *clusterWriter) Row(r store.ClusterRow) error {
 	if r.Address != "" {
 		w.val = binary.AppendUvarint(w.val[:0], uint64(r.Index))
-		if err := w.b.Set(clusterOfKey(w.c, r.Address), w.val, nil); err != nil {
+		if err := w.set(clusterOfKey(w.c, r.Address), w.val); err != nil {
 			return err
 		}
 	}
@@ -354,23 +372,21 @@ func (w *clusterWriter) Row(r store.ClusterRow) error {
 	}
 	w.key = clusterByIndexKey(w.key[:0], w.c, r.Index)
 	w.val = binary.AppendUvarint(w.val[:0], uint64(r.Cluster))
-	if err := w.b.Set(w.key, w.val, nil); err != nil {
+	if err := w.set(w.key, w.val); err != nil {
 		return err
 	}
 	if a != "" {
 		w.key = clusterMemberKey(w.key[:0], w.c, r.Cluster, r.Index)
-		if err := w.b.Set(w.key, []byte(a), nil); err != nil {
+		if err := w.set(w.key, []byte(a)); err != nil {
 			return err
 		}
 	}
-	return w.flush(false)
+	return nil
 }
 
 func (w *clusterWriter) Size(cluster, size uint32) error {
-	if err := w.b.Set(clusterSizeKey(w.c, cluster), binary.AppendUvarint(nil, uint64(size)), nil); err != nil {
-		return err
-	}
-	return w.flush(false)
+	w.val = binary.AppendUvarint(w.val[:0], uint64(size))
+	return w.set(clusterSizeKey(w.c, cluster), w.val)
 }
 
 // EachCluster calls fn for every address index of chain c with its
@@ -448,6 +464,13 @@ func (s *Store) AddressIndex(ctx context.Context, c chains.Chain, a chains.Addre
 // Commit writes the metadata with the last records and syncs them: the
 // run counts from here.
 func (w *clusterWriter) Commit(m store.ClusterMeta) error {
+	if w.sp != nil {
+		// Each table's keys are under its table byte and the chain's tag.
+		if err := w.sp.ingestTables(context.Background(), len(keyPrefix(nil, 0, w.c))); err != nil {
+			return fmt.Errorf("write %s clusters: %w", w.c, err)
+		}
+		w.sp = nil
+	}
 	m.Members = w.members
 	m.HashHex = m.Hash.String()
 	js, err := json.Marshal(m)
@@ -463,7 +486,13 @@ func (w *clusterWriter) Commit(m store.ClusterMeta) error {
 	return nil
 }
 
-func (w *clusterWriter) Close() error { return w.b.Close() }
+func (w *clusterWriter) Close() error {
+	var err error
+	if w.sp != nil {
+		err = w.sp.removeRuns()
+	}
+	return errors.Join(err, w.b.Close())
+}
 
 // linksByIndex returns the links table E holds from address a (of index
 // i), with the other addresses and the txids looked up.

@@ -69,9 +69,10 @@ func (o *reprOut) endTable() error              { return nil }
 // batch would have let stand: each entry is held back until the next
 // shows whether it is the last of its key.
 type tableOut struct {
-	w    *sstable.Writer
-	k, v []byte // the entry held back; they point into its kvBuf
-	held bool
+	w      *sstable.Writer
+	k, v   []byte // the entry held back; they point into its kvBuf
+	kb, vb []byte // addCopy's copies
+	held   bool
 }
 
 func (o *tableOut) reserve(int) {}
@@ -84,6 +85,18 @@ func (o *tableOut) add(kv *kvBuf, e kvEnt) error {
 		}
 	}
 	o.k, o.v, o.held = k, v, true
+	return nil
+}
+
+// addCopy is add for an entry whose bytes are reused after it returns.
+func (o *tableOut) addCopy(k, v []byte) error {
+	if o.held && !bytes.Equal(k, o.k) {
+		if err := o.w.Set(o.k, o.v); err != nil {
+			return err
+		}
+	}
+	o.kb, o.vb = append(o.kb[:0], k...), append(o.vb[:0], v...)
+	o.k, o.v, o.held = o.kb, o.vb, true
 	return nil
 }
 
@@ -116,22 +129,12 @@ func (s *Store) ingest(ctx context.Context, build func(batchOut) error, sync fun
 // writeTable writes a table file through build into the ingest folder,
 // synced, and returns its path. sync is as ingest's.
 func (s *Store) writeTable(build func(batchOut) error, sync func() error) (string, error) {
-	dir := filepath.Join(s.path, ingestDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	s.ingested++
-	path := filepath.Join(dir, strconv.Itoa(s.ingested)+".sst")
-	f, err := os.Create(path)
-	if err != nil {
-		return "", err
-	}
-	if cap(s.bufs.table) < tableBuf {
-		s.bufs.table = make([]byte, 0, tableBuf)
-	}
 	// The table takes level 0's options, where it lands once the store
 	// holds anything; a compaction rewrites it with its new level's.
-	w := sstable.NewWriter(&tableFile{f: f, buf: s.bufs.table[:0]}, s.opts.MakeWriterOptions(0, s.db.TableFormat()))
+	w, path, finish, err := s.newTableWriter(s.opts.MakeWriterOptions(0, s.db.TableFormat()))
+	if err != nil {
+		return path, err
+	}
 	err = build(&tableOut{w: w})
 	// The files the table points into are synced while the table is
 	// finished and synced: two waits for the disk become one.
@@ -140,9 +143,7 @@ func (s *Store) writeTable(build func(batchOut) error, sync func() error) (strin
 		synced = make(chan error, 1)
 		go func() { synced <- sync() }()
 	}
-	// Closing finishes the file and syncs it, or gives up on it after an
-	// error; either way it closes it.
-	if cerr := w.Close(); err == nil {
+	if cerr := finish(); err == nil {
 		err = cerr
 	}
 	if synced != nil {
@@ -151,6 +152,30 @@ func (s *Store) writeTable(build func(batchOut) error, sync func() error) (strin
 		}
 	}
 	return path, err
+}
+
+// newTableWriter creates a table file in the ingest folder. finish
+// finishes the file and syncs it, or gives up on it after an error;
+// either way it closes it. path is empty when no file was created.
+func (s *Store) newTableWriter(o sstable.WriterOptions) (w *sstable.Writer, path string, finish func() error, err error) {
+	dir := filepath.Join(s.path, ingestDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", nil, err
+	}
+	s.ingested++
+	path = filepath.Join(dir, strconv.Itoa(s.ingested)+".sst")
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if s.bufs == nil {
+		s.bufs = writePool.Get().(*writeBufs)
+	}
+	if cap(s.bufs.table) < tableBuf {
+		s.bufs.table = make([]byte, 0, tableBuf)
+	}
+	w = sstable.NewWriter(&tableFile{f: f, buf: s.bufs.table[:0]}, o)
+	return w, path, w.Close, nil
 }
 
 // tableBuf is the size of a tableFile's buffer.

@@ -134,6 +134,12 @@ func open(path string, o Options, exists bool) (*Store, error) {
 	}
 	if o.ReadOnly {
 		opts.FS = sharedFS{vfs.Default}
+	} else {
+		// A full clustering run ingests its tables in place of the
+		// old ones (an excise, spool.go), which needs virtual tables.
+		// Opening a store made before moves it to this format, once;
+		// the Pebble this version builds with reads both.
+		opts.FormatMajorVersion = pebble.FormatVirtualSSTables
 	}
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)

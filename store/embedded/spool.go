@@ -1,0 +1,336 @@
+package embedded
+
+import (
+	"bufio"
+	"bytes"
+	"container/heap"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// A full clustering run writes every key of its tables anew (an
+// address's index and cluster, the cluster's members, the links): about
+// five keys an address, in the order the run finds them, which for all
+// but one table is no key order. Through batches, each key was copied
+// into the write-ahead log and the memtable, flushed, and rewritten by
+// the compactions that sorted it among the keys of the run before,
+// which the run's range deletion had only marked dead: on a chain of
+// 2.1 M addresses the compactions alone took 11 of a run's 25 s of
+// processor time. A spool sorts the keys itself, in runs of spoolBytes
+// spilled to files and merged at the end, writes each table as one table
+// file, and ingests it in place of the table's old keys (an excise: the
+// old tables are cut out of the store's files, not read), so the store
+// writes each key once and compacts nothing.
+
+// spoolBytes is how many bytes of entries a spool sorts in memory before
+// it spills them to a run file.
+const spoolBytes = 16 << 20
+
+// maxRuns is how many run files a spool keeps before it merges them into
+// one: the merge reads them all at once, a buffer each.
+const maxRuns = 64
+
+// runBuf is the buffer of each run file read or written.
+const runBuf = 256 << 10
+
+// spool sorts entries of any number of tables, keeping of equal keys the
+// last set, as a batch does.
+type spool struct {
+	s    *Store
+	name string // the run files' name
+	kv   kvBuf
+	runs []string
+	n    int // run files made
+	// limit and maxRuns are spoolBytes and maxRuns but in tests.
+	limit, maxRuns int
+}
+
+func newSpool(s *Store, name string) *spool {
+	return &spool{s: s, name: name, limit: spoolBytes, maxRuns: maxRuns}
+}
+
+func (p *spool) set(k, v []byte) error {
+	p.kv.set(k, v)
+	if len(p.kv.buf) < p.limit {
+		return nil
+	}
+	return p.spill()
+}
+
+// spill writes the entries held, sorted, to a new run file.
+func (p *spool) spill() error {
+	p.kv.sort()
+	path, err := p.newRun()
+	if err != nil {
+		return err
+	}
+	err = writeRun(path, func(put func([]byte) error) error {
+		for _, e := range p.kv.ents {
+			if err := put(p.kv.buf[e.off+1 : e.end]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	p.kv.reset()
+	if err != nil {
+		return err
+	}
+	p.runs = append(p.runs, path)
+	if len(p.runs) < p.maxRuns {
+		return nil
+	}
+	// Too many to read at once: merge them into one.
+	path, err = p.newRun()
+	if err != nil {
+		return err
+	}
+	err = writeRun(path, func(put func([]byte) error) error {
+		return mergeRuns(p.runs, func(ent []byte) error { return put(ent) })
+	})
+	if err != nil {
+		return err
+	}
+	if err := p.removeRuns(); err != nil {
+		return err
+	}
+	p.runs = []string{path}
+	return nil
+}
+
+func (p *spool) newRun() (string, error) {
+	dir := filepath.Join(p.s.path, ingestDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	p.n++
+	return filepath.Join(dir, p.name+"-"+strconv.Itoa(p.n)+".run"), nil
+}
+
+// each calls fn with every entry, in key order (of equal keys, in the
+// order set), as the bytes after a batch entry's kind: the key and value,
+// each length-prefixed.
+func (p *spool) each(fn func(ent []byte) error) error {
+	if len(p.runs) == 0 {
+		p.kv.sort()
+		for _, e := range p.kv.ents {
+			if err := fn(p.kv.buf[e.off+1 : e.end]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(p.kv.ents) > 0 {
+		if err := p.spill(); err != nil {
+			return err
+		}
+	}
+	return mergeRuns(p.runs, fn)
+}
+
+// removeRuns removes the run files.
+func (p *spool) removeRuns() error {
+	var errs []error
+	for _, r := range p.runs {
+		errs = append(errs, removeIfThere(r))
+	}
+	p.runs = nil
+	return errors.Join(errs...)
+}
+
+// ingestTables writes the spool's entries as one table file for each key
+// prefix of prefixLen bytes and ingests each in place of every key the
+// store holds under its prefix. Prefixes with no entry are left as they
+// are.
+func (p *spool) ingestTables(ctx context.Context, prefixLen int) error {
+	defer p.removeRuns()
+	var (
+		prefix []byte
+		out    *tableOut
+		done   = func() error { return nil }
+		err    error
+	)
+	finish := func() error {
+		if out == nil {
+			return nil
+		}
+		err := errors.Join(out.endTable(), done())
+		out = nil
+		return err
+	}
+	err = p.each(func(ent []byte) error {
+		k, v := splitEntry(ent)
+		if len(k) < prefixLen {
+			return fmt.Errorf("spool %s: key %x shorter than its table's prefix", p.name, k)
+		}
+		if out == nil || !bytes.Equal(k[:prefixLen], prefix) {
+			if err := finish(); err != nil {
+				return err
+			}
+			prefix = append(prefix[:0], k[:prefixLen]...)
+			out, done, err = p.s.startExcise(ctx, append([]byte(nil), prefix...))
+			if err != nil {
+				return err
+			}
+		}
+		return out.addCopy(k, v)
+	})
+	return errors.Join(err, finish())
+}
+
+// startExcise starts a table file at the bottom level's options (it will
+// overlap nothing once the keys under prefix are cut out); done finishes
+// it and ingests it in their place, or removes it.
+func (s *Store) startExcise(ctx context.Context, prefix []byte) (out *tableOut, done func() error, err error) {
+	w, path, finish, err := s.newTableWriter(s.opts.MakeWriterOptions(numLevels-1, s.db.TableFormat()))
+	if err != nil {
+		return nil, nil, err
+	}
+	out = &tableOut{w: w}
+	done = func() error {
+		err := finish()
+		if err == nil {
+			_, err = s.db.IngestAndExcise(ctx, []string{path}, nil, nil, pebble.KeyRange{Start: prefix, End: prefixEnd(prefix)})
+		}
+		if err != nil {
+			return errors.Join(fmt.Errorf("ingest %s: %w", path, err), removeIfThere(path))
+		}
+		return nil
+	}
+	return out, done, nil
+}
+
+// numLevels is Pebble's count of levels: ingested tables that overlap
+// nothing go to the last.
+const numLevels = 7
+
+// writeRun writes a run file of the entries fill hands to put.
+func writeRun(path string, fill func(put func([]byte) error) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, runBuf)
+	var l [binary.MaxVarintLen64]byte
+	err = fill(func(ent []byte) error {
+		if _, err := bw.Write(l[:binary.PutUvarint(l[:], uint64(len(ent)))]); err != nil {
+			return err
+		}
+		_, err := bw.Write(ent)
+		return err
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return errors.Join(fmt.Errorf("write %s: %w", path, err), removeIfThere(path))
+	}
+	return nil
+}
+
+// runReader reads a run file's entries in order.
+type runReader struct {
+	r    *bufio.Reader
+	f    *os.File
+	path string
+	ent  []byte
+	key  []byte
+	seq  int // the run's place: of equal keys, the earlier run's first
+}
+
+func (r *runReader) next() (bool, error) {
+	n, err := binary.ReadUvarint(r.r)
+	if err == io.EOF {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", r.path, err)
+	}
+	if n > 1<<30 {
+		return false, fmt.Errorf("read %s: entry of %d bytes", r.path, n)
+	}
+	if uint64(cap(r.ent)) < n {
+		r.ent = make([]byte, n)
+	}
+	r.ent = r.ent[:n]
+	if _, err := io.ReadFull(r.r, r.ent); err != nil {
+		return false, fmt.Errorf("read %s: %w", r.path, err)
+	}
+	r.key, _ = lenPrefixed(r.ent)
+	return true, nil
+}
+
+type runHeap []*runReader
+
+func (h runHeap) Len() int { return len(h) }
+func (h runHeap) Less(i, j int) bool {
+	if c := bytes.Compare(h[i].key, h[j].key); c != 0 {
+		return c < 0
+	}
+	return h[i].seq < h[j].seq
+}
+func (h runHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *runHeap) Push(x any)   { *h = append(*h, x.(*runReader)) }
+func (h *runHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// mergeRuns calls fn with the entries of the run files in key order; of
+// equal keys, those of earlier runs first. The slice fn gets is valid
+// until it returns.
+func mergeRuns(paths []string, fn func(ent []byte) error) error {
+	h := make(runHeap, 0, len(paths))
+	defer func() {
+		for _, r := range h {
+			r.f.Close()
+		}
+	}()
+	for i, path := range paths {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		r := &runReader{r: bufio.NewReaderSize(f, runBuf), f: f, path: path, seq: i}
+		ok, err := r.next()
+		if err != nil || !ok {
+			f.Close()
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		h = append(h, r)
+	}
+	heap.Init(&h)
+	for len(h) > 0 {
+		r := h[0]
+		if err := fn(r.ent); err != nil {
+			return err
+		}
+		ok, err := r.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			heap.Fix(&h, 0)
+		} else {
+			r.f.Close()
+			heap.Pop(&h)
+		}
+	}
+	return nil
+}
