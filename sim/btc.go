@@ -37,6 +37,10 @@ type BTCConfig struct {
 	// block first), and BTCWorld.Blocks keeps only the newest: a chain
 	// larger than memory goes to disk as it grows (GenerateBTCFiles).
 	OnBlock func(*wire.MsgBlock)
+	// OnExposure, when set, is handed each exposure as it is found,
+	// and BTCWorld.Exposures stays empty (ExposureCount counts them):
+	// on a long chain they outgrow memory (GenerateBTCFiles).
+	OnExposure func(Exposure)
 }
 
 // Entity kinds.
@@ -97,9 +101,11 @@ type BTCWorld struct {
 	Entities  []Entity
 	Addresses *AddressBook
 	Victims   []VictimPayment
-	Exposures []Exposure
-	Labels    []Label
-	CoinJoins []CoinJoin
+	Exposures []Exposure // empty with BTCConfig.OnExposure
+	// ExposureCount is how many exposures were found.
+	ExposureCount int
+	Labels        []Label
+	CoinJoins     []CoinJoin
 }
 
 // CoinJoin is a planted CoinJoin transaction.
@@ -463,8 +469,14 @@ func (s *sim) build(ins []*coin, outs []payTo) *wire.MsgTx {
 				if c.taint.HaircutSats(v) == 0 && c.taint.FIFOSats(v) == 0 {
 					continue // less than a satoshi of it under either model
 				}
-				s.w.Exposures = append(s.w.Exposures, Exposure{Victim: v, Exchange: owner, Account: int(info.account), Address: o.addr,
-					TxID: id, Vout: uint32(i), Height: s.height, Value: o.value, Haircut: c.taint.HaircutSats(v), FIFO: c.taint.FIFOSats(v)})
+				x := Exposure{Victim: v, Exchange: owner, Account: int(info.account), Address: o.addr,
+					TxID: id, Vout: uint32(i), Height: s.height, Value: o.value, Haircut: c.taint.HaircutSats(v), FIFO: c.taint.FIFOSats(v)}
+				s.w.ExposureCount++
+				if s.cfg.OnExposure != nil {
+					s.cfg.OnExposure(x)
+				} else {
+					s.w.Exposures = append(s.w.Exposures, x)
+				}
 			}
 			c.taint = clean(o.value)
 		}

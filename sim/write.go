@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,7 +45,7 @@ func WriteBTC(w *BTCWorld, dir string, o WriteOptions) error {
 	if err := bw.close(); err != nil {
 		return err
 	}
-	return writeTruth(w, dir)
+	return writeTruth(w, dir, false)
 }
 
 // GenerateBTCFiles simulates a chain as GenerateBTC does and writes it
@@ -63,11 +64,26 @@ func GenerateBTCFiles(cfg BTCConfig, dir string, o WriteOptions) (*BTCWorld, err
 	} else {
 		cfg.OnBlock = bw.write
 	}
-	w := GenerateBTC(cfg)
-	if err := bw.close(); err != nil {
+	// The exposures go to their file as they are found: on a long chain
+	// victims' money reaches deposits millions of times, most of the
+	// memory a simulation held.
+	if err := os.MkdirAll(filepath.Join(dir, TruthDir), 0o755); err != nil {
 		return nil, err
 	}
-	return w, writeTruth(w, dir)
+	xw, err := newCSVStream(filepath.Join(dir, TruthDir, "exposures.csv"), exposureHeader)
+	if err != nil {
+		return nil, errors.Join(err, bw.close())
+	}
+	if then := cfg.OnExposure; then != nil {
+		cfg.OnExposure = func(x Exposure) { xw.put(exposureRow(x)...); then(x) }
+	} else {
+		cfg.OnExposure = func(x Exposure) { xw.put(exposureRow(x)...) }
+	}
+	w := GenerateBTC(cfg)
+	if err := errors.Join(bw.close(), xw.close()); err != nil {
+		return nil, err
+	}
+	return w, writeTruth(w, dir, true)
 }
 
 // blockWriter writes blocks as Bitcoin Core block files; its first error
@@ -105,8 +121,18 @@ func (bw *blockWriter) close() error {
 	return bw.err
 }
 
-// writeTruth writes the truth files, the labels and the case under dir.
-func writeTruth(w *BTCWorld, dir string) error {
+var exposureHeader = []string{"victim_payment_id", "exchange_entity_id", "account_entity_id", "deposit_address",
+	"txid", "vout", "height", "deposit_value_sats", "haircut_sats", "fifo_sats"}
+
+func exposureRow(x Exposure) []string {
+	itoa, i64 := strconv.Itoa, func(n int64) string { return strconv.FormatInt(n, 10) }
+	return []string{itoa(x.Victim), itoa(x.Exchange), itoa(x.Account), x.Address, x.TxID.String(), itoa(int(x.Vout)), itoa(x.Height),
+		i64(x.Value), i64(x.Haircut), i64(x.FIFO)}
+}
+
+// writeTruth writes the truth files, the labels and the case under dir;
+// the exposures too unless exposuresWritten.
+func writeTruth(w *BTCWorld, dir string, exposuresWritten bool) error {
 	truth := filepath.Join(dir, TruthDir)
 	if err := os.MkdirAll(truth, 0o755); err != nil {
 		return err
@@ -138,14 +164,14 @@ func writeTruth(w *BTCWorld, dir string) error {
 	if err := writeCSV(filepath.Join(truth, "victim_payments.csv"), []string{"victim_payment_id", "victim_entity_id", "txid", "vout", "address", "value_sats", "height"}, rows); err != nil {
 		return err
 	}
-	rows = rows[:0]
-	for _, x := range w.Exposures {
-		rows = append(rows, []string{itoa(x.Victim), itoa(x.Exchange), itoa(x.Account), x.Address, x.TxID.String(), itoa(int(x.Vout)), itoa(x.Height),
-			i64(x.Value), i64(x.Haircut), i64(x.FIFO)})
-	}
-	if err := writeCSV(filepath.Join(truth, "exposures.csv"), []string{"victim_payment_id", "exchange_entity_id", "account_entity_id", "deposit_address",
-		"txid", "vout", "height", "deposit_value_sats", "haircut_sats", "fifo_sats"}, rows); err != nil {
-		return err
+	if !exposuresWritten {
+		rows = rows[:0]
+		for _, x := range w.Exposures {
+			rows = append(rows, exposureRow(x))
+		}
+		if err := writeCSV(filepath.Join(truth, "exposures.csv"), exposureHeader, rows); err != nil {
+			return err
+		}
 	}
 	rows = rows[:0]
 	for _, cj := range w.CoinJoins {
@@ -190,28 +216,53 @@ func writeCSV(path string, header []string, rows [][]string) error {
 // streamCSV writes the rows each hands to put, one at a time, under
 // header; the first error stops the writing and is returned.
 func streamCSV(path string, header []string, each func(put func(...string))) error {
-	f, err := os.Create(path)
+	cs, err := newCSVStream(path, header)
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	cw := csv.NewWriter(bw)
-	cw.Write(header)
-	each(func(r ...string) {
-		if err == nil {
-			err = cw.Write(r)
-		}
-	})
-	cw.Flush()
+	each(cs.put)
+	return cs.close()
+}
+
+// csvStream writes a CSV file row by row; its first error stops it and is
+// what close returns.
+type csvStream struct {
+	path string
+	f    *os.File
+	bw   *bufio.Writer
+	cw   *csv.Writer
+	err  error
+}
+
+func newCSVStream(path string, header []string) (*csvStream, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	cs := &csvStream{path: path, f: f, bw: bufio.NewWriterSize(f, 1<<20)}
+	cs.cw = csv.NewWriter(cs.bw)
+	cs.put(header...)
+	return cs, nil
+}
+
+func (cs *csvStream) put(r ...string) {
+	if cs.err == nil {
+		cs.err = cs.cw.Write(r)
+	}
+}
+
+func (cs *csvStream) close() error {
+	cs.cw.Flush()
+	err := cs.err
 	if err == nil {
-		err = cw.Error()
+		err = cs.cw.Error()
 	}
 	if err == nil {
-		err = bw.Flush()
+		err = cs.bw.Flush()
 	}
 	if err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		cs.f.Close()
+		return fmt.Errorf("write %s: %w", cs.path, err)
 	}
-	return f.Close()
+	return cs.f.Close()
 }

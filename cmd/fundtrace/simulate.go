@@ -176,6 +176,6 @@ func runSimulateBTC(c *cli.Context) error {
 		return fmt.Errorf("simulate btc: %w", err)
 	}
 	fmt.Fprintf(c.App.Writer, "simulated %d blocks, %d transactions, %d addresses, %d entities; %d victim payments reaching %d exchange deposits; written to %s\n",
-		len(w.Times), w.TxCount, w.Addresses.Len(), len(w.Entities), len(w.Victims), len(w.Exposures), c.String("out"))
+		len(w.Times), w.TxCount, w.Addresses.Len(), len(w.Entities), len(w.Victims), w.ExposureCount, c.String("out"))
 	return nil
 }
