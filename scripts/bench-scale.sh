@@ -46,7 +46,7 @@ for spec in $SIZES; do
 	if [ ! -f "$d/sim/done" ]; then
 		rm -rf "$d"
 		mkdir -p "$d"
-		GOGC=40 "$BIN" simulate btc --out "$d/sim" --scale "$s" --days "$DAYS" >"$d/sim.log" 2>&1
+		GOGC=40 "$BIN" simulate btc --out "$d/sim" --scale "$s" --days "$DAYS" --no-exposures >"$d/sim.log" 2>&1
 		touch "$d/sim/done"
 	fi
 	if [ ! -f "$d/store.done" ]; then

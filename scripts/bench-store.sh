@@ -11,9 +11,9 @@
 # time, each store against the embedded one and each size against the
 # first. Not part of make test.
 #
-# The simulator holds the economy's live state, about 3.5 GB per million
-# transactions (GOGC=40): the default sizes (about 1 M and 3 M
-# transactions) fit a 24 GB machine.
+# The simulator's memory: see bench-scale.sh. The embedded store is
+# removed once measured (KEEP_STORES=1 keeps it): a 10 M-transaction
+# chain's two stores and blocks take about 20 GB.
 set -eu
 SIZES=${SIZES:-"300:55 600:100"}
 CH_PORT=${CH_PORT:-19731}
@@ -73,7 +73,7 @@ for spec in $SIZES; do
 	if [ ! -f "$d/sim/done" ]; then
 		rm -rf "$d"
 		mkdir -p "$d"
-		GOGC=40 "$BIN" simulate btc --out "$d/sim" --scale "$s" --days "$days" >"$d/sim.log" 2>&1
+		GOGC=40 "$BIN" simulate btc --out "$d/sim" --scale "$s" --days "$days" --no-exposures >"$d/sim.log" 2>&1
 		touch "$d/sim/done"
 	fi
 	awk -F, 'NR > 1 && NR % 100 == 2 { print $1 }' "$d/sim/truth/addresses.csv" >"$d/screen.csv"
@@ -101,8 +101,10 @@ for spec in $SIZES; do
 		txs=$("$BIN" --store "$st" status --json | field transactions)
 		if [ $kind = embedded ]; then
 			bytes=$(du -sb "$st" | cut -f1)
+			[ "${KEEP_STORES:-}" = 1 ] || rm -rf "$st"
 		else
 			bytes=$(clickhouse-client --port "$CH_PORT" -q "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = 'bench_${s}_$days'")
+			[ "${KEEP_STORES:-}" = 1 ] || clickhouse-client --port "$CH_PORT" -q "DROP DATABASE bench_${s}_$days"
 		fi
 		awk -v sz="$spec" -v k=$kind -v t="$txs" -v ix="$ix" -v ixkb="$ixkb" -v cl="$cl" -v clkb="$clkb" -v tr="$tr" -v trkb="$trkb" \
 			-v sc="$sc" -v n="$naddr" -v b="$bytes" -v lb="$lb" 'BEGIN {

@@ -31,6 +31,11 @@ const (
 // WriteOptions tunes WriteBTC.
 type WriteOptions struct {
 	XORKey [8]byte // non-zero: obfuscate the block files as Bitcoin Core 28+ does
+	// NoExposures leaves truth/exposures.csv out (GenerateBTCFiles): on
+	// a long chain of a small economy the victims' money reaches deposits
+	// tens of millions of times, gigabytes that a benchmark of the
+	// pipeline does not read.
+	NoExposures bool
 }
 
 // WriteBTC writes the world's chain and truth under dir.
@@ -68,16 +73,20 @@ func GenerateBTCFiles(cfg BTCConfig, dir string, o WriteOptions) (*BTCWorld, err
 	// victims' money reaches deposits millions of times, most of the
 	// memory a simulation held.
 	if err := os.MkdirAll(filepath.Join(dir, TruthDir), 0o755); err != nil {
-		return nil, err
-	}
-	xw, err := newCSVStream(filepath.Join(dir, TruthDir, "exposures.csv"), exposureHeader)
-	if err != nil {
 		return nil, errors.Join(err, bw.close())
 	}
+	put := func(Exposure) {}
+	xw := &csvStream{}
+	if !o.NoExposures {
+		if xw, err = newCSVStream(filepath.Join(dir, TruthDir, "exposures.csv"), exposureHeader); err != nil {
+			return nil, errors.Join(err, bw.close())
+		}
+		put = func(x Exposure) { xw.put(exposureRow(x)...) }
+	}
 	if then := cfg.OnExposure; then != nil {
-		cfg.OnExposure = func(x Exposure) { xw.put(exposureRow(x)...); then(x) }
+		cfg.OnExposure = func(x Exposure) { put(x); then(x) }
 	} else {
-		cfg.OnExposure = func(x Exposure) { xw.put(exposureRow(x)...) }
+		cfg.OnExposure = put
 	}
 	w := GenerateBTC(cfg)
 	if err := errors.Join(bw.close(), xw.close()); err != nil {
@@ -252,6 +261,9 @@ func (cs *csvStream) put(r ...string) {
 }
 
 func (cs *csvStream) close() error {
+	if cs.f == nil {
+		return nil // never opened
+	}
 	cs.cw.Flush()
 	err := cs.err
 	if err == nil {

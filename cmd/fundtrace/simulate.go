@@ -39,6 +39,7 @@ files, byte for byte.`,
 				&cli.IntFlag{Name: "scale", Usage: "economy size: users and transactions per block grow with it", Value: 1},
 				&cli.IntFlag{Name: "days", Usage: "days of economy (24 blocks a day) after the mining bootstrap", Value: 14},
 				&cli.BoolFlag{Name: "xor", Usage: "obfuscate the block files with a xor.dat key, as Bitcoin Core 28+ does"},
+				&cli.BoolFlag{Name: "no-exposures", Usage: "leave truth/exposures.csv out (a long chain's can run to gigabytes; benchmarks of the pipeline do not read it)"},
 				&cli.IntFlag{Name: "victims", Usage: "victims of the scam", DefaultText: "8 per scale, at least 6"},
 				&cli.IntFlag{Name: "mix-percent", Usage: "share of the scam's daily takings split and partly passed through the CoinJoin instead of a peel chain (-1: none)", Value: 40},
 			},
@@ -154,7 +155,7 @@ func runSimulateBTC(c *cli.Context) error {
 	if err := intRange("mix-percent", int64(c.Int("mix-percent")), -1, 100); err != nil {
 		return err
 	}
-	var o sim.WriteOptions
+	o := sim.WriteOptions{NoExposures: c.Bool("no-exposures")}
 	if c.Bool("xor") {
 		seed := c.Uint64("seed")
 		for i := range o.XORKey {
