@@ -478,3 +478,31 @@ func TestGenerateBTCFilesSameAsWhole(t *testing.T) {
 		t.Fatalf("compared %d files: %v", n, err)
 	}
 }
+
+// TestNoExposures: the same chain without the exposures file, which the
+// world still counts.
+func TestNoExposures(t *testing.T) {
+	cfg := BTCConfig{Seed: 9, Scale: 1, Days: 3}
+	with, without := t.TempDir(), t.TempDir()
+	if _, err := GenerateBTCFiles(cfg, with, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := GenerateBTCFiles(cfg, without, WriteOptions{NoExposures: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := csvtest.Read(t, filepath.Join(with, TruthDir, "exposures.csv"))
+	if len(rows) == 0 || w.ExposureCount != len(rows) || len(w.Exposures) != 0 {
+		t.Errorf("%d exposures counted, %d held; the file has %d", w.ExposureCount, len(w.Exposures), len(rows))
+	}
+	if _, err := os.Stat(filepath.Join(without, TruthDir, "exposures.csv")); !os.IsNotExist(err) {
+		t.Errorf("exposures.csv written: %v", err)
+	}
+	for _, f := range []string{"addresses.csv", "victim_payments.csv"} {
+		a, _ := os.ReadFile(filepath.Join(with, TruthDir, f))
+		b, _ := os.ReadFile(filepath.Join(without, TruthDir, f))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Errorf("%s differs", f)
+		}
+	}
+}
