@@ -14,7 +14,7 @@ import (
 )
 
 // TestSpoolIngest: entries set in no order, some keys several times,
-// spilled to many runs that are merged along the way, come out as the
+// spilled to many runs that are merged in tiers along the way, come out as the
 // store's keys under each table prefix — the last value set of each key
 // (as a batch keeps it), every older key under those prefixes gone, and
 // the keys under other prefixes untouched. The expected keys are kept
@@ -50,8 +50,8 @@ func TestSpoolIngest(t *testing.T) {
 		}
 		want[string(k)] = v
 	}
-	if sp.n < 10 {
-		t.Fatalf("%d run files made: the test means many", sp.n)
+	if sp.n < 10 || slices.Max(sp.tier) < 2 {
+		t.Fatalf("%d run files made, tiers %v: the test means many, merged twice over", sp.n, sp.tier)
 	}
 	if err := sp.ingestTables(ctx, 2); err != nil {
 		t.Fatal(err)
