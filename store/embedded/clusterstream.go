@@ -296,7 +296,8 @@ func (s *Store) NewClusterWriter(ctx context.Context, c chains.Chain, reset bool
 	return w, nil
 }
 
-// clusterWriter writes a run in batches of about clusterBatchBytes.
+// clusterWriter writes a run: an incremental one in batches of about
+// clusterBatchBytes, a full one through a spool.
 type clusterWriter struct {
 	s   *Store
 	c   chains.Chain

@@ -166,47 +166,56 @@ func (p *spool) ingestTables(ctx context.Context, prefixLen int) error {
 	var (
 		prefix []byte
 		out    *tableOut
-		done   = func() error { return nil }
-		err    error
+		done   func(ingest bool) error
 	)
-	finish := func() error {
+	// finish ingests the table begun, or after an error only removes it.
+	finish := func(ingest bool) error {
 		if out == nil {
 			return nil
 		}
-		err := errors.Join(out.endTable(), done())
+		var err error
+		if ingest {
+			err = out.endTable()
+		}
+		err = errors.Join(err, done(ingest && err == nil))
 		out = nil
 		return err
 	}
-	err = p.each(func(ent []byte) error {
+	err := p.each(func(ent []byte) error {
 		k, v := splitEntry(ent)
 		if len(k) < prefixLen {
 			return fmt.Errorf("spool %s: key %x shorter than its table's prefix", p.name, k)
 		}
 		if out == nil || !bytes.Equal(k[:prefixLen], prefix) {
-			if err := finish(); err != nil {
+			if err := finish(true); err != nil {
 				return err
 			}
 			prefix = append(prefix[:0], k[:prefixLen]...)
-			out, done, err = p.s.startExcise(ctx, append([]byte(nil), prefix...))
-			if err != nil {
+			var err error
+			if out, done, err = p.s.startExcise(ctx, append([]byte(nil), prefix...)); err != nil {
 				return err
 			}
 		}
 		return out.addCopy(k, v)
 	})
-	return errors.Join(err, finish())
+	return errors.Join(err, finish(err == nil))
 }
 
 // startExcise starts a table file at the bottom level's options (it will
 // overlap nothing once the keys under prefix are cut out); done finishes
-// it and ingests it in their place, or removes it.
-func (s *Store) startExcise(ctx context.Context, prefix []byte) (out *tableOut, done func() error, err error) {
+// it and, if ingest, ingests it in their place; either way the file is
+// gone after.
+func (s *Store) startExcise(ctx context.Context, prefix []byte) (out *tableOut, done func(ingest bool) error, err error) {
 	w, path, finish, err := s.newTableWriter(s.opts.MakeWriterOptions(numLevels-1, s.db.TableFormat()))
 	if err != nil {
 		return nil, nil, err
 	}
 	out = &tableOut{w: w}
-	done = func() error {
+	done = func(ingest bool) error {
+		if !ingest {
+			w.Close() // an error already reported: the file goes
+			return removeIfThere(path)
+		}
 		err := finish()
 		if err == nil {
 			_, err = s.db.IngestAndExcise(ctx, []string{path}, nil, nil, pebble.KeyRange{Start: prefix, End: prefixEnd(prefix)})

@@ -87,7 +87,17 @@ func TestSpoolIngest(t *testing.T) {
 		t.Errorf("files left: %v", left)
 	}
 	// The run files are checked entry by entry: a cut one is an error
-	// that names it, not a short table.
+	// that names it, and the table is left as it was, not replaced by a
+	// short one.
+	count := func() (n int) {
+		it, _ := st.db.NewIter(&pebble.IterOptions{LowerBound: []byte("x\x01"), UpperBound: []byte("x\x02")})
+		for ok := it.First(); ok; ok = it.Next() {
+			n++
+		}
+		it.Close()
+		return n
+	}
+	before := count()
 	sp = newSpool(st, "cut")
 	sp.limit = 1 << 10
 	for i := range 200 {
@@ -101,5 +111,8 @@ func TestSpoolIngest(t *testing.T) {
 	os.Truncate(cut, fi.Size()-3)
 	if err := sp.ingestTables(ctx, 2); err == nil || !bytes.Contains([]byte(err.Error()), []byte(filepath.Base(cut))) {
 		t.Errorf("cut run: %v", err)
+	}
+	if n := count(); n != before || n == 0 {
+		t.Errorf("after a failed ingest the table holds %d keys, before %d", n, before)
 	}
 }
