@@ -53,7 +53,8 @@ for spec in $SIZES; do
 	fi
 	if [ ! -f "$d/store.done" ]; then
 		rm -rf "$d/store"
-		set -- $(run "$d/index.log" "$BIN" --store "$d/store" index btc --blocks "$d/sim/blocks")
+		r=$(run "$d/index.log" "$BIN" --store "$d/store" index btc --blocks "$d/sim/blocks") || exit 1
+		set -- $r
 		echo "$1" >"$d/store.done"
 	fi
 	index_s=$(cat "$d/store.done")
@@ -65,7 +66,8 @@ for spec in $SIZES; do
 	# A full run: the guard size differs from the last run's, so that
 	# the run recomputes rather than finding the clusters current.
 	g=$((10000 + $(date +%s) % 1000))
-	set -- $(run "$d/cluster.log" "$BIN" --store "$d/store" cluster --guard-size "$g")
+	r=$(run "$d/cluster.log" "$BIN" --store "$d/store" cluster --guard-size "$g") || exit 1
+	set -- $r
 	full=$1
 	kb=$2
 	# Incremental: a copy indexed to 99% of the chain and clustered, then
@@ -75,7 +77,8 @@ for spec in $SIZES; do
 	run "$d/incr-index.log" "$BIN" --store "$d/incr" index btc --blocks "$d/sim/blocks" --to "$cut" >/dev/null
 	run "$d/incr-cluster0.log" "$BIN" --store "$d/incr" cluster >/dev/null
 	run "$d/incr-index2.log" "$BIN" --store "$d/incr" index btc --blocks "$d/sim/blocks" >/dev/null
-	set -- $(run "$d/incr-cluster.log" "$BIN" --store "$d/incr" cluster)
+	r=$(run "$d/incr-cluster.log" "$BIN" --store "$d/incr" cluster) || exit 1
+	set -- $r
 	incr=$1
 	rm -rf "$d/incr"
 	awk -v s="$spec" -v txs="$txs" -v inp="$inputs" -v a="$addrs" -v ix="$index_s" -v f="$full" -v kb="$kb" -v i="$incr" 'BEGIN {

@@ -11,7 +11,8 @@
 # time, each store against the embedded one and each size against the
 # first. Not part of make test.
 #
-# The simulator's memory: see bench-scale.sh. The embedded store is
+# STORES="embedded" or "clickhouse" runs one store only. The simulator's
+# memory: see bench-scale.sh. The embedded store is
 # removed once measured (KEEP_STORES=1 keeps it): a 10 M-transaction
 # chain's two stores and blocks take about 20 GB.
 set -eu
@@ -78,7 +79,7 @@ for spec in $SIZES; do
 	fi
 	awk -F, 'NR > 1 && NR % 100 == 2 { print $1 }' "$d/sim/truth/addresses.csv" >"$d/screen.csv"
 	naddr=$(wc -l <"$d/screen.csv")
-	for kind in embedded clickhouse; do
+	for kind in ${STORES:-embedded clickhouse}; do
 		if [ $kind = embedded ]; then
 			st="$d/bench-store"
 			rm -rf "$st"
@@ -87,16 +88,21 @@ for spec in $SIZES; do
 			clickhouse-client --port "$CH_PORT" -q "DROP DATABASE IF EXISTS bench_${s}_$days"
 		fi
 		l="$d/$kind"
-		set -- $(run "$l-index.log" "$BIN" --store "$st" index btc --blocks "$d/sim/blocks")
+		r=$(run "$l-index.log" "$BIN" --store "$st" index btc --blocks "$d/sim/blocks") || exit 1
+		set -- $r
 		ix=$1 ixkb=$2
-		set -- $(run "$l-cluster.log" "$BIN" --store "$st" cluster)
+		r=$(run "$l-cluster.log" "$BIN" --store "$st" cluster) || exit 1
+		set -- $r
 		cl=$1 clkb=$2
-		set -- $(run "$l-labels.log" "$BIN" --store "$st" labels import "$d/sim/labels.csv")
+		r=$(run "$l-labels.log" "$BIN" --store "$st" labels import "$d/sim/labels.csv") || exit 1
+		set -- $r
 		lb=$1
 		run "$l-sanctions.log" "$BIN" --store "$st" sanctions import testdata/shared/sanctions/ofac/advanced-xml/cons_advanced_2020-03-17.xml.gz >/dev/null
-		set -- $(run "$l-trace.log" "$BIN" --store "$st" trace --case "$d/sim/case.csv" --out "$l-trace.json")
+		r=$(run "$l-trace.log" "$BIN" --store "$st" trace --case "$d/sim/case.csv" --out "$l-trace.json") || exit 1
+		set -- $r
 		tr=$1 trkb=$2
-		set -- $(OK="0 1 2" run "$l-screen.log" "$BIN" --store "$st" screen --file "$d/screen.csv" --json)
+		r=$(OK="0 1 2" run "$l-screen.log" "$BIN" --store "$st" screen --file "$d/screen.csv" --json) || exit 1
+		set -- $r
 		sc=$1
 		txs=$("$BIN" --store "$st" status --json | field transactions)
 		if [ $kind = embedded ]; then

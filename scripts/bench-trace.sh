@@ -75,16 +75,19 @@ for c in btc eth; do
 		l="$out/$c-$models"
 		pairs_mb=-
 		if [ "$models" = haircut,fifo ]; then
-			set -- $(run "$l.log" "$BIN" --store "$st" trace --case "$case_csv" --model "$models" --out "$l.json")
+			r=$(run "$l.log" "$BIN" --store "$st" trace --case "$case_csv" --model "$models" --out "$l.json") || exit 1
+			set -- $r
 		else
-			set -- $(run "$l.log" "$BIN" --store "$st" trace --case "$case_csv" --model "$models" --out "$l.json" --poison-pairs "$l.pairs.csv")
+			r=$(run "$l.log" "$BIN" --store "$st" trace --case "$case_csv" --model "$models" --out "$l.json" --poison-pairs "$l.pairs.csv") || exit 1
+			set -- $r
 			pairs_mb=$(mb "$l.pairs.csv")
 		fi
 		ts=$1 kb=$2
 		# "N deposit rows (...), P poisoned deposits, F flows; ..."
 		counts=$(sed -n 's/^\([0-9]*\) deposit rows.*, \([0-9]*\) poisoned deposits, \([0-9]*\) flows.*/\1 \2 \3/p' "$l.log")
 		rm -rf "$l.freeze"
-		set -- $(run "$l.freeze.log" "$BIN" freeze --trace "$l.json" --out "$l.freeze")
+		r=$(run "$l.freeze.log" "$BIN" freeze --trace "$l.json" --out "$l.freeze") || exit 1
+		set -- $r
 		# shellcheck disable=SC2086
 		printf '%-4s %-22s %8s %8d %8s %9s %9s %9s %7s %9s %9d\n' "$c" "$models" "$ts" $((kb / 1024)) "$(mb "$l.json")" \
 			$(echo $counts | cut -d' ' -f1,2) "$pairs_mb" "$(echo $counts | cut -d' ' -f3)" "$1" $(($2 / 1024))
@@ -102,7 +105,8 @@ for c in btc eth; do
 	esac
 	l="$out/$c-haircut,fifo"
 	rm -rf "$l.report"
-	set -- $(run "$l.report.log" "$BIN" --store "$st" report --trace "$l.json" --out "$l.report" --case-info testdata/sim/btc/case-info.yaml)
+	r=$(run "$l.report.log" "$BIN" --store "$st" report --trace "$l.json" --out "$l.report" --case-info testdata/sim/btc/case-info.yaml) || exit 1
+	set -- $r
 	pages=$(pdfinfo "$l.report/report.pdf" 2>/dev/null | sed -n 's/^Pages: *//p')
 	letter=$(for f in "$l.report"/freeze/*.pdf; do pdfinfo "$f" 2>/dev/null | sed -n 's/^Pages: *//p'; done | sort -n | tail -1)
 	printf '%-4s %9s %9d %9s %9d %9s\n' "$c" "$1" $(($2 / 1024)) "${pages:--}" $(($(wc -c <"$l.report/report.html") / 1000)) "${letter:--}"
