@@ -22,9 +22,12 @@ import (
 // make test: it needs a store and a case file, e.g. the million-
 // transaction chain make bench-scale caches):
 //
-//	FUNDTRACE_WORKBENCH_STORE=.cache/bench-scale/btc-300-45/store \
-//	FUNDTRACE_WORKBENCH_CASE=.cache/bench-scale/btc-300-45/sim/case.csv \
+//	FUNDTRACE_WORKBENCH_STORE=$PWD/.cache/bench-scale/btc-300-45/store \
+//	FUNDTRACE_WORKBENCH_CASE=$PWD/.cache/bench-scale/btc-300-45/sim/case.csv \
 //	go test ./screening -run TestWorkbenchScale -v -timeout 30m
+//
+// (absolute paths: go test runs in the package's folder, where a
+// relative store path would name a new, empty store).
 //
 // It traces the case in the server, then in headless Chromium opens the
 // case page (the first render: the aggregated graph fetched and drawn),
@@ -36,6 +39,9 @@ func TestWorkbenchScale(t *testing.T) {
 	dir, file := os.Getenv("FUNDTRACE_WORKBENCH_STORE"), os.Getenv("FUNDTRACE_WORKBENCH_CASE")
 	if dir == "" || file == "" {
 		t.Skip("set FUNDTRACE_WORKBENCH_STORE and FUNDTRACE_WORKBENCH_CASE to measure the workbench on a large case")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("FUNDTRACE_WORKBENCH_STORE: %v", err)
 	}
 	ctx, problems := browser(t)
 	st, err := embedded.Open(dir, embedded.Options{})
