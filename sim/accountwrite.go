@@ -78,7 +78,6 @@ func writeAccountScenario(s *accountScenario, dir string) error {
 		return err
 	}
 	var rows [][]string
-	rows = rows[:0]
 	for _, v := range s.victims {
 		rows = append(rows, []string{itoa(v.ID), itoa(v.Victim), s.tx(v.TxHash), v.Asset, s.addr(v.From), s.addr(v.To), s.units(v.Asset, v.Amount), i64(v.Block)})
 	}

@@ -84,24 +84,26 @@ func (b *AddressBook) id(a string) uint32 {
 	return id
 }
 
-// rec is a's record.
-func (b *AddressBook) rec(a string) addrRec { return b.recs[b.id(a)] }
-
 // text is the address of id, encoded again from its key.
 func (b *AddressBook) text(id uint32) string {
-	k := b.keys[int(id)*keyLen:]
+	return encode(b.recs[id].typ, b.keys[int(id)*keyLen:])
+}
+
+// encode is the regtest address of type typ paying to key (a 20-byte
+// hash, or taproot's 32-byte key: longer keys are cut to the type's).
+func encode(typ addrType, key []byte) string {
 	params := &chaincfg.RegressionNetParams
 	var a btcutil.Address
 	var err error
-	switch b.recs[id].typ {
+	switch typ {
 	case p2wpkh:
-		a, err = btcutil.NewAddressWitnessPubKeyHash(k[:20], params)
+		a, err = btcutil.NewAddressWitnessPubKeyHash(key[:20], params)
 	case p2pkh:
-		a, err = btcutil.NewAddressPubKeyHash(k[:20], params)
+		a, err = btcutil.NewAddressPubKeyHash(key[:20], params)
 	case p2shp2wpkh:
-		a, err = btcutil.NewAddressScriptHashFromHash(k[:20], params)
+		a, err = btcutil.NewAddressScriptHashFromHash(key[:20], params)
 	default:
-		a, err = btcutil.NewAddressTaproot(k[:32], params)
+		a, err = btcutil.NewAddressTaproot(key[:32], params)
 	}
 	if err != nil {
 		panic(err) // fixed-size keys: cannot fail
@@ -109,9 +111,19 @@ func (b *AddressBook) text(id uint32) string {
 	return a.EncodeAddress()
 }
 
+// keySize is how many bytes of key an address of type typ pays to.
+func keySize(typ addrType) int {
+	if typ == p2tr {
+		return 32
+	}
+	return 20
+}
+
 // script is the output script paying a, made afresh.
-func (b *AddressBook) script(a string) []byte {
-	id := b.id(a)
+func (b *AddressBook) script(a string) []byte { return b.scriptOf(b.id(a)) }
+
+// scriptOf is the output script paying address id, made afresh.
+func (b *AddressBook) scriptOf(id uint32) []byte {
 	k := b.keys[int(id)*keyLen:]
 	switch b.recs[id].typ {
 	case p2wpkh:
@@ -124,6 +136,9 @@ func (b *AddressBook) script(a string) []byte {
 		return append([]byte{0x51, 32}, k[:32]...)
 	}
 }
+
+// roleOf is a's role.
+func (b *AddressBook) roleOf(a string) string { return b.roles[b.recs[b.id(a)].role] }
 
 func (b *AddressBook) info(a string, r addrRec) AddressInfo {
 	return AddressInfo{Address: a, Owner: int(r.owner), Role: b.roles[r.role], Account: int(r.account)}

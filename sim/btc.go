@@ -248,28 +248,8 @@ func (s *sim) population() {
 
 // newAddress makes a fresh address of type typ for owner.
 func (s *sim) newAddress(owner int, typ addrType, role string, account int) string {
-	var key []byte
-	var a btcutil.Address
-	var err error
-	params := &chaincfg.RegressionNetParams
-	switch typ {
-	case p2wpkh:
-		key = s.bytes(20)
-		a, err = btcutil.NewAddressWitnessPubKeyHash(key, params)
-	case p2pkh:
-		key = s.bytes(20)
-		a, err = btcutil.NewAddressPubKeyHash(key, params)
-	case p2shp2wpkh:
-		key = s.bytes(20)
-		a, err = btcutil.NewAddressScriptHashFromHash(key, params)
-	default:
-		key = s.bytes(32)
-		a, err = btcutil.NewAddressTaproot(key, params)
-	}
-	if err != nil {
-		panic(err) // fixed-size inputs: cannot fail
-	}
-	addr := a.EncodeAddress()
+	key := s.bytes(keySize(typ))
+	addr := encode(typ, key)
 	s.w.Addresses.add(addr, typ, key, owner, role, account)
 	return addr
 }
@@ -441,12 +421,12 @@ func (s *sim) build(ins []*coin, outs []payTo) *wire.MsgTx {
 		inVals[i], inTaint[i] = c.value, c.taint
 	}
 	outVals := make([]int64, len(outs))
+	ids := make([]uint32, len(outs)) // each paid address's, looked up once
 	for i, o := range outs {
-		var script []byte
-		if o.script != nil {
-			script = o.script
-		} else {
-			script = s.w.Addresses.script(o.addr)
+		script := o.script
+		if script == nil {
+			ids[i] = s.w.Addresses.id(o.addr)
+			script = s.w.Addresses.scriptOf(ids[i])
 		}
 		tx.AddTxOut(wire.NewTxOut(o.value, script))
 		outVals[i] = o.value
@@ -457,7 +437,7 @@ func (s *sim) build(ins []*coin, outs []payTo) *wire.MsgTx {
 		if o.script != nil {
 			continue
 		}
-		info := s.w.Addresses.rec(o.addr)
+		info := s.w.Addresses.recs[ids[i]]
 		owner := int(info.owner)
 		c := &coin{op: wire.OutPoint{Hash: id, Index: uint32(i)}, value: o.value, addr: o.addr,
 			typ: info.typ, owner: owner, taint: taints[i], height: s.height}

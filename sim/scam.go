@@ -117,8 +117,9 @@ func (s *sim) victimPays(p victimPlan) {
 	if !sent {
 		return
 	}
+	script := s.w.Addresses.script(addr)
 	for i, o := range tx.TxOut {
-		if string(o.PkScript) != string(s.w.Addresses.script(addr)) {
+		if string(o.PkScript) != string(script) {
 			continue
 		}
 		c := s.findPending(s.scam, wire.OutPoint{Hash: tx.TxHash(), Index: uint32(i)})
@@ -134,7 +135,7 @@ func (s *sim) consolidate() {
 	wl := s.wallets[s.scam]
 	var idx []int
 	for i, c := range wl.coins {
-		if s.w.Addresses.roles[s.w.Addresses.rec(c.addr).role] == "collection" {
+		if s.w.Addresses.roleOf(c.addr) == "collection" {
 			idx = append(idx, i)
 		}
 	}

@@ -76,7 +76,7 @@ func GenerateBTCFiles(cfg BTCConfig, dir string, o WriteOptions) (*BTCWorld, err
 		return nil, errors.Join(err, bw.close())
 	}
 	put := func(Exposure) {}
-	xw := &csvStream{}
+	var xw *csvStream
 	if !o.NoExposures {
 		if xw, err = newCSVStream(filepath.Join(dir, TruthDir, "exposures.csv"), exposureHeader); err != nil {
 			return nil, errors.Join(err, bw.close())
@@ -89,7 +89,11 @@ func GenerateBTCFiles(cfg BTCConfig, dir string, o WriteOptions) (*BTCWorld, err
 		cfg.OnExposure = put
 	}
 	w := GenerateBTC(cfg)
-	if err := errors.Join(bw.close(), xw.close()); err != nil {
+	err = bw.close()
+	if xw != nil {
+		err = errors.Join(err, xw.close())
+	}
+	if err != nil {
 		return nil, err
 	}
 	return w, writeTruth(w, dir, true)
@@ -166,7 +170,6 @@ func writeTruth(w *BTCWorld, dir string, exposuresWritten bool) error {
 		return err
 	}
 	var rows [][]string
-	rows = rows[:0]
 	for _, v := range w.Victims {
 		rows = append(rows, []string{itoa(v.ID), itoa(v.Victim), v.TxID.String(), itoa(int(v.Vout)), v.Address, i64(v.Value), itoa(v.Height)})
 	}
@@ -261,9 +264,6 @@ func (cs *csvStream) put(r ...string) {
 }
 
 func (cs *csvStream) close() error {
-	if cs.f == nil {
-		return nil // never opened
-	}
 	cs.cw.Flush()
 	err := cs.err
 	if err == nil {
