@@ -131,7 +131,7 @@ func (s *Store) ingest(ctx context.Context, build func(batchOut) error, sync fun
 func (s *Store) writeTable(build func(batchOut) error, sync func() error) (string, error) {
 	// The table takes level 0's options, where it lands once the store
 	// holds anything; a compaction rewrites it with its new level's.
-	w, path, finish, err := s.newTableWriter(s.opts.MakeWriterOptions(0, s.db.TableFormat()))
+	w, path, err := s.newTableWriter(s.opts.MakeWriterOptions(0, s.db.TableFormat()))
 	if err != nil {
 		return path, err
 	}
@@ -143,7 +143,9 @@ func (s *Store) writeTable(build func(batchOut) error, sync func() error) (strin
 		synced = make(chan error, 1)
 		go func() { synced <- sync() }()
 	}
-	if cerr := finish(); err == nil {
+	// Closing finishes the file and syncs it, or gives up on it after an
+	// error; either way it closes it.
+	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
 	if synced != nil {
@@ -154,19 +156,18 @@ func (s *Store) writeTable(build func(batchOut) error, sync func() error) (strin
 	return path, err
 }
 
-// newTableWriter creates a table file in the ingest folder. finish
-// finishes the file and syncs it, or gives up on it after an error;
-// either way it closes it. path is empty when no file was created.
-func (s *Store) newTableWriter(o sstable.WriterOptions) (w *sstable.Writer, path string, finish func() error, err error) {
+// newTableWriter creates a table file in the ingest folder; path is
+// empty when no file was created.
+func (s *Store) newTableWriter(o sstable.WriterOptions) (w *sstable.Writer, path string, err error) {
 	dir := filepath.Join(s.path, ingestDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, "", nil, err
+		return nil, "", err
 	}
 	s.ingested++
 	path = filepath.Join(dir, strconv.Itoa(s.ingested)+".sst")
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", err
 	}
 	if s.bufs == nil {
 		s.bufs = writePool.Get().(*writeBufs)
@@ -175,7 +176,7 @@ func (s *Store) newTableWriter(o sstable.WriterOptions) (w *sstable.Writer, path
 		s.bufs.table = make([]byte, 0, tableBuf)
 	}
 	w = sstable.NewWriter(&tableFile{f: f, buf: s.bufs.table[:0]}, o)
-	return w, path, w.Close, nil
+	return w, path, nil
 }
 
 // tableBuf is the size of a tableFile's buffer.

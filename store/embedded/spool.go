@@ -73,19 +73,11 @@ func (p *spool) set(k, v []byte) error {
 
 // spill writes the entries held, sorted, to a new run file.
 func (p *spool) spill() error {
-	p.kv.sort()
 	path, err := p.newRun()
 	if err != nil {
 		return err
 	}
-	err = writeRun(path, func(put func([]byte) error) error {
-		for _, e := range p.kv.ents {
-			if err := put(p.kv.buf[e.off+1 : e.end]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err = writeRun(path, p.eachHeld)
 	p.kv.reset()
 	if err != nil {
 		return err
@@ -99,17 +91,11 @@ func (p *spool) spill() error {
 		if err != nil {
 			return err
 		}
-		err = writeRun(path, func(put func([]byte) error) error {
-			return mergeRuns(p.runs[from:], func(ent []byte) error { return put(ent) })
-		})
+		err = writeRun(path, func(put func([]byte) error) error { return mergeRuns(p.runs[from:], put) })
 		if err != nil {
 			return err
 		}
-		var errs []error
-		for _, r := range p.runs[from:] {
-			errs = append(errs, removeIfThere(r))
-		}
-		if err := errors.Join(errs...); err != nil {
+		if err := removeFiles(p.runs[from:]); err != nil {
 			return err
 		}
 		p.runs, p.tier = append(p.runs[:from], path), append(p.tier[:from], p.tier[from]+1)
@@ -131,13 +117,7 @@ func (p *spool) newRun() (string, error) {
 // each length-prefixed.
 func (p *spool) each(fn func(ent []byte) error) error {
 	if len(p.runs) == 0 {
-		p.kv.sort()
-		for _, e := range p.kv.ents {
-			if err := fn(p.kv.buf[e.off+1 : e.end]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return p.eachHeld(fn)
 	}
 	if len(p.kv.ents) > 0 {
 		if err := p.spill(); err != nil {
@@ -147,13 +127,30 @@ func (p *spool) each(fn func(ent []byte) error) error {
 	return mergeRuns(p.runs, fn)
 }
 
+// eachHeld sorts the entries held in memory and calls fn with each, as
+// each does.
+func (p *spool) eachHeld(fn func(ent []byte) error) error {
+	p.kv.sort()
+	for _, e := range p.kv.ents {
+		if err := fn(p.kv.buf[e.off+1 : e.end]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // removeRuns removes the run files.
 func (p *spool) removeRuns() error {
-	var errs []error
-	for _, r := range p.runs {
-		errs = append(errs, removeIfThere(r))
-	}
+	err := removeFiles(p.runs)
 	p.runs, p.tier = nil, nil
+	return err
+}
+
+func removeFiles(paths []string) error {
+	var errs []error
+	for _, path := range paths {
+		errs = append(errs, removeIfThere(path))
+	}
 	return errors.Join(errs...)
 }
 
@@ -206,7 +203,7 @@ func (p *spool) ingestTables(ctx context.Context, prefixLen int) error {
 // it and, if ingest, ingests it in their place; either way the file is
 // gone after.
 func (s *Store) startExcise(ctx context.Context, prefix []byte) (out *tableOut, done func(ingest bool) error, err error) {
-	w, path, finish, err := s.newTableWriter(s.opts.MakeWriterOptions(numLevels-1, s.db.TableFormat()))
+	w, path, err := s.newTableWriter(s.opts.MakeWriterOptions(numLevels-1, s.db.TableFormat()))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -216,7 +213,7 @@ func (s *Store) startExcise(ctx context.Context, prefix []byte) (out *tableOut, 
 			w.Close() // an error already reported: the file goes
 			return removeIfThere(path)
 		}
-		err := finish()
+		err := w.Close()
 		if err == nil {
 			_, err = s.db.IngestAndExcise(ctx, []string{path}, nil, nil, pebble.KeyRange{Start: prefix, End: prefixEnd(prefix)})
 		}
