@@ -143,11 +143,7 @@ func (s *Service) Freeze(ctx context.Context, id, tid string, o BundleOptions, w
 			name string
 			b    []byte
 		}{{r.Name + ".csv", r.CSV}, {r.Name + ".json", r.JSON}} {
-			fw, err := zw.CreateHeader(&zip.FileHeader{Name: "freeze/" + f.name, Method: zip.Deflate, Modified: when})
-			if err != nil {
-				return err
-			}
-			if _, err := fw.Write(f.b); err != nil {
+			if err := zipFile(zw, "freeze/"+f.name, f.b, when); err != nil {
 				return err
 			}
 		}
@@ -189,13 +185,18 @@ func zipDir(w io.Writer, dir, date string) error {
 		if err != nil {
 			return err
 		}
-		fw, err := zw.CreateHeader(&zip.FileHeader{Name: "report/" + filepath.ToSlash(rel), Method: zip.Deflate, Modified: when})
-		if err != nil {
-			return err
-		}
-		if _, err := fw.Write(b); err != nil {
+		if err := zipFile(zw, "report/"+filepath.ToSlash(rel), b, when); err != nil {
 			return err
 		}
 	}
 	return zw.Close()
+}
+
+// zipFile adds file name holding b, dated when, to zw.
+func zipFile(zw *zip.Writer, name string, b []byte, when time.Time) error {
+	fw, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: when})
+	if err == nil {
+		_, err = fw.Write(b)
+	}
+	return err
 }

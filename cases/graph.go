@@ -200,12 +200,10 @@ func readGraph(path string) (*traceGraph, error) {
 			dd := dayOf(d.Time)
 			dd.Deposits++
 			day := dd.Day
-			if v, ok := new(big.Int).SetString(d.Haircut, 10); ok {
-				if daySums[day][d.Asset] == nil {
-					daySums[day][d.Asset] = new(big.Int)
-				}
-				daySums[day][d.Asset].Add(daySums[day][d.Asset], v)
+			if daySums[day][d.Asset] == nil {
+				daySums[day][d.Asset] = new(big.Int)
 			}
+			daySums[day][d.Asset].Add(daySums[day][d.Asset], amount(d.Haircut))
 			return nil
 		},
 		Poisoned: func(tracefile.Poisoned) error { return nil },

@@ -187,7 +187,9 @@ func Write(dir string, in Input) (*Manifest, error) {
 	files["deposits.csv"] = DepositsCSV(m.Assets, m.deposits, m.pricer)
 	files["trace.json"] = in.TraceBytes
 	for n, b := range in.Extra {
-		if _, ok := files[n]; ok || n == "manifest.json" || strings.Contains(n, "..") || filepath.IsAbs(n) {
+		// A plain name, beside the bundle's own files: none of theirs, and
+		// not under freeze/, whose files follow.
+		if _, ok := files[n]; ok || n == "manifest.json" || n == "" || strings.ContainsAny(n, `/\`) || n == ".." {
 			return nil, fmt.Errorf("an extra file may not be named %q", n)
 		}
 		files[n] = b

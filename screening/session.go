@@ -147,8 +147,7 @@ func (s *Server) sessionStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, csrf := s.sessions.start(key.Hash)
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil, MaxAge: int(sessionIdle / time.Second)})
+	setSessionCookie(w, r, token, int(sessionIdle/time.Second))
 	writeJSON(w, http.StatusOK, SessionAnswer{Name: key.Name, KeyID: key.ID, ReadOnly: key.ReadOnly, Admin: key.Admin, CSRF: csrf})
 }
 
@@ -167,6 +166,12 @@ func (s *Server) sessionEnd(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		s.sessions.end(c.Value)
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: -1})
+	setSessionCookie(w, r, "", -1)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// setSessionCookie sets (or, with maxAge -1, removes) the session cookie.
+func setSessionCookie(w http.ResponseWriter, r *http.Request, token string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil, MaxAge: maxAge})
 }
