@@ -10,8 +10,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"unsafe"
+	"weak"
 
 	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/btcutil"
@@ -486,7 +490,8 @@ func TestOutputCacheCollision(t *testing.T) {
 	if cacheKey(a) != cacheKey(b) || a == b {
 		t.Fatal("test outpoints do not collide")
 	}
-	oa, ob := &chains.Output{Value: 1}, &chains.Output{Value: 2}
+	oa := &chains.Output{Value: 1, Type: chains.ScriptPubKeyHash, Addresses: []chains.Address{"1A"}}
+	ob := &chains.Output{Value: 2, Type: chains.ScriptMultisig, Addresses: []chains.Address{"1B", "1C"}}
 	for _, order := range [][2]chains.Outpoint{{a, b}, {b, a}} {
 		c := newOutputCache(10)
 		c.put(a, oa)
@@ -497,20 +502,40 @@ func TestOutputCacheCollision(t *testing.T) {
 			if op == b {
 				want = ob
 			}
-			if got := c.take(op); got != want {
-				t.Fatalf("take %v = %v, want %v", op, got, want)
-			}
-			if got := c.take(op); got != nil {
-				t.Fatalf("second take %v = %v, want nil", op, got)
-			}
+			wantTake(t, c, op, want)
+			wantTake(t, c, op, nil)
 		}
 	}
 	c := newOutputCache(1)
 	c.put(a, oa)
 	c.rotate() // a moves to the old generation
 	c.put(b, ob)
-	if c.take(b) != ob || c.take(a) != oa {
-		t.Fatal("outputs lost across generations")
+	wantTake(t, c, b, ob)
+	wantTake(t, c, a, oa)
+}
+
+// wantTake takes op from c and fails unless it gives want's value, type
+// and addresses, or nothing when want is nil.
+func wantTake(t *testing.T, c *outputCache, op chains.Outpoint, want *chains.Output) {
+	t.Helper()
+	s, ok := c.take(op)
+	if !ok {
+		if want != nil {
+			t.Fatalf("take %v: not found, want %+v", op, *want)
+		}
+		return
+	}
+	got := chains.Output{Index: op.Index, Value: s.value, Type: s.typ, Addresses: s.addrs}
+	if s.addrs == nil {
+		for p := s.text; len(p) > 0; p = p[1+int(p[0]):] {
+			got.Addresses = append(got.Addresses, chains.Address(p[1:1+int(p[0])]))
+		}
+	}
+	switch {
+	case want == nil:
+		t.Fatalf("take %v = %+v, want nothing", op, got)
+	case got.Value != want.Value || got.Type != want.Type || !slices.Equal(got.Addresses, want.Addresses) || len(got.Addresses) != s.naddr:
+		t.Fatalf("take %v = %+v (%d addresses), want %+v", op, got, s.naddr, *want)
 	}
 }
 
@@ -524,27 +549,24 @@ func TestOutputCacheRecycles(t *testing.T) {
 	for i := range ops {
 		ops[i].Hash[0] = byte(i + 1)
 		outs[i].Value = int64(i)
+		outs[i].Addresses = []chains.Address{chains.Address(fmt.Sprintf("addr%d", i))}
 	}
 	c := newOutputCache(1)
 	c.put(ops[0], &outs[0])
 	c.rotate()
 	c.put(ops[1], &outs[1])
 	c.rotate() // ops[0]'s generation is dropped and becomes the current one
-	if got := c.take(ops[0]); got != nil {
-		t.Fatalf("output of a dropped generation found: %v", got)
-	}
+	wantTake(t, c, ops[0], nil)
 	c.put(ops[2], &outs[2])
-	if c.take(ops[1]) != &outs[1] || c.take(ops[2]) != &outs[2] {
-		t.Fatal("outputs lost")
-	}
-	if c.take(ops[1]) != nil || c.take(ops[2]) != nil {
-		t.Fatal("outputs found twice")
-	}
+	wantTake(t, c, ops[1], &outs[1])
+	wantTake(t, c, ops[2], &outs[2])
+	wantTake(t, c, ops[1], nil)
+	wantTake(t, c, ops[2], nil)
 }
 
 // TestOutputCacheCompacts: once most of a generation has been spent, a
-// rotation compacts it; what was not spent is still found, once, and what
-// was spent is not found again.
+// rotation compacts it; what was not spent is still found, once, with
+// its addresses, and what was spent is not found again.
 func TestOutputCacheCompacts(t *testing.T) {
 	c := newOutputCache(1 << 20)
 	outs := make([]chains.Output, 5000)
@@ -555,23 +577,29 @@ func TestOutputCacheCompacts(t *testing.T) {
 	}
 	for i := range outs {
 		outs[i].Value = int64(i)
+		for k := range i % 4 { // none, one, or a multisig's several
+			outs[i].Addresses = append(outs[i].Addresses, chains.Address(fmt.Sprintf("%d-%d", i, k)))
+		}
 		c.put(op(i), &outs[i])
 	}
 	for i := range outs {
-		if i%10 != 0 && c.take(op(i)) != &outs[i] {
-			t.Fatalf("output %d not found before compaction", i)
+		if i%10 != 0 {
+			wantTake(t, c, op(i), &outs[i])
 		}
 	}
+	text := len(c.cur.text)
 	c.rotate()
 	if n := len(c.cur.ents); n >= len(outs)/2 {
 		t.Fatalf("not compacted: %d entries kept for %d unspent outputs", n, c.cur.at.len())
 	}
+	if n := len(c.cur.text); n >= text/2 {
+		t.Fatalf("text not compacted: %d of %d bytes kept", n, text)
+	}
 	for i := range outs {
-		got := c.take(op(i))
-		if want := &outs[i]; i%10 == 0 && got != want {
-			t.Fatalf("unspent output %d: got %v after compaction", i, got)
-		} else if i%10 != 0 && got != nil {
-			t.Fatalf("spent output %d found again", i)
+		if i%10 == 0 {
+			wantTake(t, c, op(i), &outs[i])
+		} else {
+			wantTake(t, c, op(i), nil)
 		}
 	}
 }
@@ -667,4 +695,33 @@ func displayHash(h chainhash.Hash) chains.Hash {
 		d[i] = h[len(h)-1-i]
 	}
 	return d
+}
+
+// TestOutputCacheKeepsNoBlock: the cache keeps copies, so the decoded
+// output and the text of its addresses can be collected while the
+// output waits in the cache to be spent. When the cache held a pointer
+// into the decoded block, one unspent output kept its whole block, and
+// the indexer's memory grew with the chain (1.1 GB at 0.96 M
+// transactions, 2.2 GB at 2.6 M, 3.5 GB at 5.45 M).
+func TestOutputCacheKeepsNoBlock(t *testing.T) {
+	c := newOutputCache(10)
+	op := chains.Outpoint{Hash: chains.Hash{7}, Index: 1}
+	want := chains.Output{Index: 1, Value: 5, Type: chains.ScriptPubKeyHash, Addresses: []chains.Address{"1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"}}
+	out, text := func() (weak.Pointer[chains.Output], weak.Pointer[byte]) {
+		// On the heap, like a block's, and longer than the allocator's tiny
+		// objects, which share their memory.
+		addr := string(append([]byte(nil), want.Addresses[0]...))
+		o := &chains.Output{Index: want.Index, Value: want.Value, Type: want.Type, Addresses: []chains.Address{chains.Address(addr)}}
+		c.put(op, o)
+		return weak.Make(o), weak.Make(unsafe.StringData(addr))
+	}()
+	runtime.GC()
+	runtime.GC()
+	if out.Value() != nil {
+		t.Error("the cache keeps the decoded output alive")
+	}
+	if text.Value() != nil {
+		t.Error("the cache keeps the text of the output's address alive")
+	}
+	wantTake(t, c, op, &want)
 }
