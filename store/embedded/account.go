@@ -56,16 +56,16 @@ func appendBig(dst []byte, v *big.Int) []byte {
 }
 
 func (d *decoder) lenBytes() []byte {
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)) {
-		d.err = errShort
+	n := d.Uvarint()
+	if d.Err == nil && n > uint64(len(d.B)) {
+		d.Err = errShort
 	}
-	return d.bytes(int(n))
+	return d.Bytes(int(n))
 }
 
 func (d *decoder) big() *big.Int {
-	tag := d.byte1()
-	if tag == 0 || d.err != nil {
+	tag := d.Byte()
+	if tag == 0 || d.Err != nil {
 		return nil
 	}
 	v := new(big.Int).SetBytes(d.lenBytes())
@@ -95,18 +95,18 @@ func appendTransfer(dst []byte, t *chains.Transfer) []byte {
 
 func (d *decoder) transfer(c chains.Chain) chains.Transfer {
 	t := chains.Transfer{Chain: c}
-	t.Kind = chains.TransferKind(d.byte1())
-	t.TxHash = d.hash()
-	t.TxIndex = uint32(d.uvarint())
-	t.Height = d.varint()
-	t.Time = d.varint()
+	t.Kind = chains.TransferKind(d.Byte())
+	t.TxHash = d.Hash()
+	t.TxIndex = uint32(d.Uvarint())
+	t.Height = d.Varint()
+	t.Time = d.Varint()
 	t.Position = string(d.lenBytes())
 	t.Asset = chains.Address(d.lenBytes())
 	t.From = chains.Address(d.lenBytes())
 	t.To = chains.Address(d.lenBytes())
 	t.Amount = d.big()
 	t.TokenID = d.big()
-	t.Success = d.byte1() == 1
+	t.Success = d.Byte() == 1
 	return t
 }
 
@@ -119,9 +119,9 @@ func appendTransfers(dst []byte, ts []chains.Transfer) []byte {
 }
 
 func (d *decoder) transfers(c chains.Chain) []chains.Transfer {
-	n := d.uvarint()
-	if d.err != nil || n > uint64(len(d.b)) {
-		d.err = errShort
+	n := d.Uvarint()
+	if d.Err != nil || n > uint64(len(d.B)) {
+		d.Err = errShort
 		return nil
 	}
 	out := make([]chains.Transfer, n)
@@ -156,30 +156,30 @@ func appendAccountTx(dst []byte, tx *chains.AccountTx, ts []chains.Transfer) []b
 }
 
 func decodeAccountTx(c chains.Chain, h chains.Hash, v []byte) (*chains.AccountTx, []chains.Transfer, error) {
-	d := decoder{b: v}
+	d := newDecoder(v)
 	tx := &chains.AccountTx{Chain: c, Hash: h}
-	tx.Height = d.varint()
-	tx.Position = uint32(d.uvarint())
-	tx.Time = d.varint()
-	tx.Type = d.byte1()
-	tx.Nonce = d.uvarint()
+	tx.Height = d.Varint()
+	tx.Position = uint32(d.Uvarint())
+	tx.Time = d.Varint()
+	tx.Type = d.Byte()
+	tx.Nonce = d.Uvarint()
 	tx.From = chains.Address(d.lenBytes())
 	tx.To = chains.Address(d.lenBytes())
 	tx.Value = d.big()
-	tx.Gas = d.uvarint()
-	tx.GasUsed = d.uvarint()
+	tx.Gas = d.Uvarint()
+	tx.GasUsed = d.Uvarint()
 	tx.GasPrice = d.big()
 	tx.Fee = d.big()
-	tx.Success = d.byte1() == 1
+	tx.Success = d.Byte() == 1
 	tx.Created = chains.Address(d.lenBytes())
 	if in := d.lenBytes(); len(in) > 0 {
 		tx.Input4 = append([]byte(nil), in...)
 	}
 	ts := d.transfers(c)
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%d bytes left over", len(d.b))
+	if d.Err == nil && len(d.B) != 0 {
+		d.Err = fmt.Errorf("%d bytes left over", len(d.B))
 	}
-	return tx, ts, d.err
+	return tx, ts, d.Err
 }
 
 func appendToken(dst []byte, t *chains.Token) []byte {
@@ -290,9 +290,9 @@ func (s *Store) accountTx(c chains.Chain, h chains.Hash) (*chains.AccountTx, []c
 func (s *Store) BlockTransfers(ctx context.Context, c chains.Chain, h int64) ([]chains.Transfer, error) {
 	var ts []chains.Transfer
 	err := s.get(blockTransfersKey(nil, c, h), func(v []byte) error {
-		d := decoder{b: v}
+		d := newDecoder(v)
 		ts = d.transfers(c)
-		return d.err
+		return d.Err
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -322,10 +322,10 @@ func (s *Store) Transfers(ctx context.Context, c chains.Chain, a chains.Address,
 		if int64(binary.BigEndian.Uint64(key[len(lo):])) > m.TipHeight {
 			break
 		}
-		d := decoder{b: it.Value()}
+		d := newDecoder(it.Value())
 		t := d.transfer(c)
-		if d.err != nil {
-			return nil, &store.CorruptError{Key: fmt.Sprintf("%s transfer of %x", c, []byte(a)), Err: d.err}
+		if d.Err != nil {
+			return nil, &store.CorruptError{Key: fmt.Sprintf("%s transfer of %x", c, []byte(a)), Err: d.Err}
 		}
 		out = append(out, t)
 		if limit > 0 && len(out) >= limit {
@@ -363,11 +363,11 @@ func (s *Store) TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.
 			if int64(binary.BigEndian.Uint64(key[len(lo):])) > to {
 				break
 			}
-			d := decoder{b: it.Value()}
+			d := newDecoder(it.Value())
 			t := d.transfer(c)
-			if d.err != nil {
+			if d.Err != nil {
 				it.Close()
-				return nil, &store.CorruptError{Key: fmt.Sprintf("%s transfer of %x", c, []byte(a)), Err: d.err}
+				return nil, &store.CorruptError{Key: fmt.Sprintf("%s transfer of %x", c, []byte(a)), Err: d.Err}
 			}
 			out[i] = append(out[i], t)
 		}
@@ -382,13 +382,13 @@ func (s *Store) TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.
 func (s *Store) Token(ctx context.Context, c chains.Chain, a chains.Address) (chains.Token, error) {
 	t := chains.Token{Chain: c, Address: a}
 	err := s.get(tokenKey(c, a), func(v []byte) error {
-		d := decoder{b: v}
-		flags := d.byte1()
-		t.Decimals = d.byte1()
+		d := newDecoder(v)
+		flags := d.Byte()
+		t.Decimals = d.Byte()
 		t.Symbol = string(d.lenBytes())
 		t.Name = string(d.lenBytes())
 		t.HasSymbol, t.HasName, t.HasDecimals = flags&1 != 0, flags&2 != 0, flags&4 != 0
-		return d.err
+		return d.Err
 	})
 	return t, err
 }

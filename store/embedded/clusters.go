@@ -90,10 +90,10 @@ func (s *Store) LoadClusters(ctx context.Context, c chains.Chain, fn func(r stor
 		if len(k) != len(lo)+4 {
 			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: errShort}
 		}
-		d := decoder{b: v}
-		n := uint32(d.uvarint())
+		d := newDecoder(v)
+		n := uint32(d.Uvarint())
 		sizes[binary.BigEndian.Uint32(k[len(lo):])] = n
-		return d.err
+		return d.Err
 	})
 	if err != nil {
 		return err
@@ -130,9 +130,9 @@ func (s *Store) EachClusterRow(ctx context.Context, c chains.Chain, fn func(r st
 		size, ok := sizes[id]
 		if !ok {
 			err := s.get(clusterSizeKey(c, id), func(v []byte) error {
-				d := decoder{b: v}
-				size = uint32(d.uvarint())
-				return d.err
+				d := newDecoder(v)
+				size = uint32(d.Uvarint())
+				return d.Err
 			})
 			if err != nil {
 				return fmt.Errorf("size of cluster %d: %w", id, err)
@@ -152,12 +152,12 @@ func (s *Store) EachClusterRow(ctx context.Context, c chains.Chain, fn func(r st
 // table I under the index, which a run rewrites without knowing the
 // address.
 func clusterOfValue(v []byte) (index, id uint32, inline bool, err error) {
-	d := decoder{b: v}
-	index = uint32(d.uvarint())
-	if d.err == nil && len(d.b) > 0 {
-		id, inline = uint32(d.uvarint()), true
+	d := newDecoder(v)
+	index = uint32(d.Uvarint())
+	if d.Err == nil && len(d.B) > 0 {
+		id, inline = uint32(d.Uvarint()), true
 	}
-	return index, id, inline, d.end()
+	return index, id, inline, d.End()
 }
 
 func clusterByIndexKey(dst []byte, c chains.Chain, i uint32) []byte {
@@ -196,9 +196,9 @@ func (r *clusterIDs) of(v []byte) (index, id uint32, err error) {
 		return index, 0, fmt.Errorf("address %d has no cluster in table I", index)
 	}
 	err = r.s.get(clusterByIndexKey(nil, r.c, index), func(v []byte) error {
-		d := decoder{b: v}
-		id = uint32(d.uvarint())
-		return d.end()
+		d := newDecoder(v)
+		id = uint32(d.Uvarint())
+		return d.End()
 	})
 	if err != nil {
 		return index, 0, fmt.Errorf("cluster of address %d: %w", index, err)
@@ -304,9 +304,9 @@ func (s *Store) ClusterOf(ctx context.Context, c chains.Chain, a chains.Address)
 		return 0, 0, &store.CorruptError{Key: fmt.Sprintf("%x", clusterOfKey(c, a)), Err: err}
 	}
 	err = s.get(clusterSizeKey(c, id), func(v []byte) error {
-		d := decoder{b: v}
-		size = uint32(d.uvarint())
-		return d.err
+		d := newDecoder(v)
+		size = uint32(d.Uvarint())
+		return d.Err
 	})
 	return id, size, err
 }

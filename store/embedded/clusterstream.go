@@ -15,6 +15,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/txcodec"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -221,7 +222,7 @@ func (r *txReader) flush(fn func(tx *chains.Tx) error) error {
 		if crc32.Checksum(rec, crcTable) != p.crc {
 			return &store.CorruptError{Key: fmt.Sprintf("%x", txPtrKey(nil, r.c, id)), Err: fmt.Errorf("record at %d of %s fails its checksum", p.off, r.tf.path)}
 		}
-		tx, err := decodeTx(r.c, id, rec)
+		tx, err := txcodec.DecodeTx(r.c, id, rec)
 		if err != nil {
 			return fmt.Errorf("%s tx %s: %w", r.c, id, &store.CorruptError{Key: fmt.Sprintf("%x", txPtrKey(nil, r.c, id)), Err: err})
 		}
@@ -399,9 +400,9 @@ func (s *Store) EachCluster(ctx context.Context, c chains.Chain, fn func(index, 
 		if len(k) != len(lo)+4 {
 			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: errShort}
 		}
-		d := decoder{b: v}
-		id := uint32(d.uvarint())
-		if err := d.end(); err != nil {
+		d := newDecoder(v)
+		id := uint32(d.Uvarint())
+		if err := d.End(); err != nil {
 			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
 		}
 		return fn(binary.BigEndian.Uint32(k[len(lo):]), id)

@@ -69,9 +69,9 @@ func (s *Store) unlistMember(b *pebble.Batch, c chains.Chain, a chains.Address, 
 func (w *clusterWriter) moveMember(i, cluster uint32) (chains.Address, error) {
 	var old uint32
 	err := w.s.get(clusterByIndexKey(nil, w.c, i), func(v []byte) error {
-		d := decoder{b: v}
-		old = uint32(d.uvarint())
-		return d.end()
+		d := newDecoder(v)
+		old = uint32(d.Uvarint())
+		return d.End()
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return "", nil

@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/txcodec"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -68,7 +69,7 @@ func (s *Store) Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.
 	if err != nil {
 		return nil, fmt.Errorf("%s tx %s: %w", c, h, err)
 	}
-	tx, err := decodeTx(c, h, v)
+	tx, err := txcodec.DecodeTx(c, h, v)
 	if err != nil {
 		return nil, fmt.Errorf("%s tx %s: %w", c, h, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err})
 	}
@@ -95,7 +96,7 @@ func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.
 	if err != nil {
 		return nil, fmt.Errorf("%s outputs: %w", c, err)
 	}
-	l.addrs.fill()
+	l.addrs.Fill()
 	return res, nil
 }
 
@@ -148,7 +149,7 @@ func (s *Store) lookupOutputs(ctx context.Context, c chains.Chain, table byte, l
 		}
 		for _, e := range order[n:end] {
 			i := uint32(e)
-			ok, err := decodeTxOutputInto(v, l.ops[i].Index, &l.outs[i], &l.addrs)
+			ok, err := txcodec.DecodeOutput(v, l.ops[i].Index, &l.outs[i], &l.addrs)
 			if err != nil {
 				return nil, fmt.Errorf("output %s: %w", l.ops[i], &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err})
 			}
@@ -334,9 +335,9 @@ func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Add
 		}
 		var b chains.Block
 		err := s.get(blockKey(nil, c, h), func(v []byte) error {
-			d := decoder{b: v}
+			d := newDecoder(v)
 			d.blockHeader(&b) // not the txids, which BlockByHeight would copy out
-			return d.err
+			return d.Err
 		})
 		if err != nil {
 			return 0, fmt.Errorf("%s block %d: %w", c, h, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/txcodec"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -53,7 +54,7 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 			rec, key, off, err := s.txRecord(c, id)
 			var tx *chains.Tx
 			if err == nil {
-				tx, err = decodeTx(c, id, rec)
+				tx, err = txcodec.DecodeTx(c, id, rec)
 			}
 			if err != nil {
 				return fmt.Errorf("roll back block %d: tx %s: %w", h, id, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/txcodec"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -51,8 +52,8 @@ func randTx(r *rand.Rand, height int64) chains.Tx {
 // decodeTxOutput decodes output vout of a transaction value alone.
 func decodeTxOutput(v []byte, vout uint32) (o chains.Output, ok bool, err error) {
 	var a addrArena
-	ok, err = decodeTxOutputInto(v, vout, &o, &a)
-	a.fill()
+	ok, err = txcodec.DecodeOutput(v, vout, &o, &a)
+	a.Fill()
 	return o, ok, err
 }
 
@@ -62,8 +63,8 @@ func TestTxCodecRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	for range 500 {
 		tx := randTx(r, r.Int64N(1e6))
-		v := appendTx(nil, &tx)
-		got, err := decodeTx(chains.Bitcoin, tx.Hash, v)
+		v := txcodec.AppendTx(nil, &tx)
+		got, err := txcodec.DecodeTx(chains.Bitcoin, tx.Hash, v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +81,7 @@ func TestTxCodecRoundTrip(t *testing.T) {
 			t.Fatal("found an output past the last")
 		}
 		for cut := 0; cut < len(v); cut += 1 + len(v)/7 {
-			if _, err := decodeTx(chains.Bitcoin, tx.Hash, v[:cut]); err == nil {
+			if _, err := txcodec.DecodeTx(chains.Bitcoin, tx.Hash, v[:cut]); err == nil {
 				t.Fatalf("decoded a record cut at %d of %d bytes", cut, len(v))
 			}
 		}

@@ -176,10 +176,10 @@ func appendTxPtr(dst []byte, p txPtr) []byte {
 }
 
 func decodeTxPtr(v []byte) (txPtr, error) {
-	d := decoder{b: v}
-	p := txPtr{off: d.uvarint(), n: uint32(d.uvarint())}
-	crc := d.bytes(4)
-	if err := d.end(); err != nil {
+	d := newDecoder(v)
+	p := txPtr{off: d.Uvarint(), n: uint32(d.Uvarint())}
+	crc := d.Bytes(4)
+	if err := d.End(); err != nil {
 		return p, err
 	}
 	p.crc = binary.LittleEndian.Uint32(crc)

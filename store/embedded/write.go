@@ -18,6 +18,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/batchrepr"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/txcodec"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -355,7 +356,7 @@ func txEntries(b *kvBuf, txs []byte, end int64, c chains.Chain, bd *store.BlockD
 	for i := range bd.Txs {
 		tx := &bd.Txs[i]
 		from := len(txs)
-		txs = appendTx(txs, tx)
+		txs = txcodec.AppendTx(txs, tx)
 		rec := txs[from:]
 		b.begin()
 		b.buf = txPtrKey(b.buf, c, tx.Hash)

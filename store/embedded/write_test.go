@@ -15,6 +15,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/batchrepr"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/txcodec"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -200,7 +201,7 @@ func TestUTXOBatchInKeyOrder(t *testing.T) {
 			if crc32.Checksum(rec, crcTable) != p.crc {
 				t.Fatalf("tx %s: checksum does not match its record", h)
 			}
-			tx, err := decodeTx(chains.Bitcoin, h, rec)
+			tx, err := txcodec.DecodeTx(chains.Bitcoin, h, rec)
 			if err != nil {
 				t.Fatalf("tx %s: %v", h, err)
 			}
