@@ -385,7 +385,8 @@ func TestMigrationMovesSpends(t *testing.T) {
 // TestMigrationMovesTxs: a database written by schema 5's layout (txs
 // ordered by txid) answers every lookup and pass as the block files say
 // after migration 6 moves its transactions into block_txs and
-// tx_locations, and txs is gone.
+// tx_locations (and migration 9 those into tx_records and txid_places),
+// and txs is gone.
 func TestMigrationMovesTxs(t *testing.T) {
 	if server == nil {
 		t.Skip("no ClickHouse server")
@@ -414,6 +415,46 @@ func TestMigrationMovesTxs(t *testing.T) {
 	}
 	if err := st.Exec(ctx, "SELECT count() FROM "+st.Database()+".txs"); err == nil {
 		t.Fatal("migration 6 left the txs table behind")
+	}
+	checkNoDuplicates(t, st)
+	storetest.Check(t, st)
+}
+
+// TestMigrationMovesBlockTxs: a database written by schema 8's layout
+// (block_txs, a column per field, and tx_locations) answers every lookup
+// and pass as the block files say after migration 9 moves its
+// transactions into tx_records and txid_places, and the old tables are
+// gone.
+func TestMigrationMovesBlockTxs(t *testing.T) {
+	if server == nil {
+		t.Skip("no ClickHouse server")
+	}
+	ctx := context.Background()
+	uri := "clickhouse://" + server.Addr() + fmt.Sprintf("/ft_test_%d_%d", os.Getpid(), dbSeq.Add(1))
+	old, err := clickhouse.OpenAtSchema(ctx, uri, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := clickhouse.WriteLayoutV8()
+	storetest.Index(t, old, 0, 70)
+	restore()
+	if err := old.Exec(ctx, "SELECT count() FROM "+old.Database()+".tx_records"); err == nil {
+		t.Fatal("schema 8 has tx_records")
+	}
+	old.Close()
+
+	st, err := clickhouse.Open(ctx, uri, clickhouse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if v, err := st.SchemaVersion(ctx); err != nil || v < 9 {
+		t.Fatalf("schema %d, %v; want at least 9", v, err)
+	}
+	for _, table := range []string{"block_txs", "tx_locations"} {
+		if err := st.Exec(ctx, "SELECT count() FROM "+st.Database()+"."+table); err == nil {
+			t.Fatalf("migration 9 left %s behind", table)
+		}
 	}
 	checkNoDuplicates(t, st)
 	storetest.Check(t, st)
@@ -525,11 +566,11 @@ func checkNoDuplicates(t *testing.T, st *clickhouse.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counts, err := st.CountRows(ctx, "blocks", "block_hashes", "block_txs", "tx_locations", "outputs", "spenders")
+	counts, err := st.CountRows(ctx, "blocks", "block_hashes", "tx_records", "txid_places", "outputs", "spenders")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int64{"blocks": m.Blocks, "block_hashes": m.Blocks, "block_txs": m.Txs, "tx_locations": m.Txs, "outputs": m.Outputs, "spenders": m.Inputs}
+	want := map[string]int64{"blocks": m.Blocks, "block_hashes": m.Blocks, "tx_records": m.Txs, "txid_places": m.Txs, "outputs": m.Outputs, "spenders": m.Inputs}
 	for table, n := range counts {
 		if int64(n) != want[table] {
 			t.Errorf("%s holds %d rows, the chain has %d", table, n, want[table])

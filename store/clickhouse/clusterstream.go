@@ -117,7 +117,7 @@ func (s *Store) EachAssignment(ctx context.Context, c chains.Chain, fn func(a ch
 }
 
 // EachTx calls fn for every transaction of UTXO chain c in blocks
-// from..to, in chain order: block_txs read in ranges of blocks, each one
+// from..to, in chain order: tx_records read in ranges of blocks, each one
 // query on the table's key that reads about eachTxRows transactions. A
 // row stored twice (a batch written again after an interruption, before
 // its commit marker) is read once.
@@ -127,12 +127,12 @@ func (s *Store) EachTx(ctx context.Context, c chains.Chain, from, to int64, fn f
 		return err
 	}
 	to, from = min(to, tip), max(from, 0)
-	q := fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND height >= ? AND height <= ? ORDER BY height, position", blockTxSelect, s.table("block_txs"))
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND height >= ? AND height <= ? ORDER BY height, position", txRecordSelect, s.table("tx_records"))
 	lastHeight, next := int64(-1), uint32(0)
 	for span := int64(16); from <= to; {
 		end := min(to, from+span-1)
 		n := 0
-		err := s.eachBlockTx(ctx, c, q, func(tx *chains.Tx) error {
+		err := s.eachTxRecord(ctx, c, q, func(tx *chains.Tx) error {
 			if tx.Height == lastHeight && tx.Position+1 == next {
 				return nil // a row stored twice
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -106,8 +107,44 @@ func (s *Store) OptimizeToOnePart(ctx context.Context, table string) error {
 	}
 }
 
+// WriteLayoutV8 makes the store's writer write UTXO blocks as schema 8
+// did (transactions in block_txs, a column per field, and tx_locations)
+// until the returned
+// function is called: a database an older fundtrace left, for migration
+// 9's test.
+func WriteLayoutV8() (restore func()) {
+	oldRows, oldTables := utxoRows, dataTables
+	utxoRows = func(c chains.Chain, blocks []store.BlockData) []tableRows {
+		chain := string(c)
+		var out []tableRows
+		for _, tr := range rowsOf(c, blocks) {
+			switch tr.table {
+			case "tx_records":
+			case "txid_places":
+				tr.table = "tx_locations" // the same columns
+				out = append(out, tr)
+			default:
+				out = append(out, tr)
+			}
+		}
+		return append(out, tableRows{table: "block_txs", cols: blockTxCols, fill: func(add func(...any) error) error {
+			return eachTx(blocks, func(tx *chains.Tx) error {
+				r, err := blockTxRow(chain, tx)
+				if err != nil {
+					return err
+				}
+				return add(r...)
+			})
+		}})
+	}
+	dataTables = slices.Clone(dataTables)
+	dataTables[slices.Index(dataTables, "tx_records")] = "block_txs"
+	dataTables[slices.Index(dataTables, "txid_places")] = "tx_locations"
+	return func() { utxoRows, dataTables = oldRows, oldTables }
+}
+
 // WriteLayoutV5 makes the store's writer write UTXO blocks as schema 5
-// did (transactions in txs by txid, without block_txs and tx_locations)
+// did (transactions in txs by txid, without tx_records and txid_places)
 // until the returned function is called: a database an older fundtrace
 // left, for the migration's test. The txs rows are built as that
 // version's writer built them.
@@ -117,7 +154,7 @@ func WriteLayoutV5() (restore func()) {
 		chain := string(c)
 		var out []tableRows
 		for _, tr := range rowsOf(c, blocks) {
-			if tr.table != "block_txs" && tr.table != "tx_locations" {
+			if tr.table != "tx_records" && tr.table != "txid_places" {
 				out = append(out, tr)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/txcodec"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -279,4 +280,136 @@ func (s *Store) eachTxV5(ctx context.Context, c chains.Chain, fn func(tx *chains
 		return err
 	}
 	return flush()
+}
+
+// moveTxRecords is migration 9's move: every row of block_txs into
+// tx_records, the transaction as txcodec's form, and every row of
+// tx_locations into txid_places; then the old tables go. Each move is
+// its own step, run only while its old table is there, and starts over
+// when run again after an interruption: an old table is dropped only
+// once every row is in its replacement.
+func moveTxRecords(ctx context.Context, s *Store) error {
+	if err := moveBlockTxs(ctx, s); err != nil {
+		return err
+	}
+	if ok, err := s.hasTable(ctx, "tx_locations"); err != nil || !ok {
+		return err
+	}
+	db := quoteIdent(s.topo.db)
+	stmts := []string{
+		fmt.Sprintf("TRUNCATE TABLE %s.%s%s", db, quoteIdent(s.topo.local("txid_places")), s.topo.on()),
+		fmt.Sprintf("INSERT INTO %s (chain, txid, height, position) SELECT chain, txid, height, position FROM %s", s.table("txid_places"), s.table("tx_locations")),
+	}
+	stmts = append(stmts, s.dropStmts("tx_locations")...)
+	for _, q := range stmts {
+		if err := s.ddl(ctx, q); err != nil {
+			return fmt.Errorf("move tx_locations to txid_places: %w", err)
+		}
+	}
+	return nil
+}
+
+// hasTable says whether the database holds table (its local table, on a
+// cluster).
+func (s *Store) hasTable(ctx context.Context, table string) (bool, error) {
+	var n uint64
+	err := s.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", s.topo.db, s.topo.local(table)).Scan(&n)
+	return n > 0, err
+}
+
+// dropStmts are the statements that drop table (and its local tables, on
+// a cluster).
+func (s *Store) dropStmts(table string) []string {
+	db := quoteIdent(s.topo.db)
+	stmts := []string{fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", db, quoteIdent(table), s.topo.on())}
+	if s.topo.cluster != "" {
+		stmts = append(stmts, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", db, quoteIdent(s.topo.local(table)), s.topo.on()))
+	}
+	return stmts
+}
+
+// moveBlockTxs moves block_txs's rows into tx_records, reading block_txs
+// chain by chain in ranges of heights (its key) and writing in batches.
+// Rows are copied as they are: a row stored twice, or above the tip, too
+// (the next write removes those, as before).
+func moveBlockTxs(ctx context.Context, s *Store) error {
+	if ok, err := s.hasTable(ctx, "block_txs"); err != nil || !ok {
+		return err
+	}
+	db := quoteIdent(s.topo.db)
+	if err := s.ddl(ctx, fmt.Sprintf("TRUNCATE TABLE %s.%s%s", db, quoteIdent(s.topo.local("tx_records")), s.topo.on())); err != nil {
+		return fmt.Errorf("move block_txs: %w", err)
+	}
+	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT chain, max(height) FROM %s GROUP BY chain ORDER BY chain", s.table("block_txs")))
+	if err != nil {
+		return fmt.Errorf("move block_txs: %w", err)
+	}
+	type top struct {
+		chain string
+		max   uint64
+	}
+	var tops []top
+	for rows.Next() {
+		var t top
+		if err := rows.Scan(&t.chain, &t.max); err != nil {
+			rows.Close()
+			return err
+		}
+		tops = append(tops, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	const (
+		spanBlocks = 1000
+		batchTxs   = 20_000
+	)
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND height >= ? AND height <= ?", blockTxSelect, s.table("block_txs"))
+	for _, t := range tops {
+		var pending []*chains.Tx
+		var buf []byte
+		send := func() error {
+			if len(pending) == 0 {
+				return nil
+			}
+			b, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (chain, height, position, txid, record)", s.table("tx_records")))
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			for _, tx := range pending {
+				buf = txcodec.AppendTx(buf[:0], tx)
+				if err := b.Append(t.chain, uint64(tx.Height), tx.Position, hs(tx.Hash), string(buf)); err != nil {
+					return err
+				}
+			}
+			pending = pending[:0]
+			return b.Send()
+		}
+		moved := 0
+		for from := uint64(0); from <= t.max; from += spanBlocks {
+			err := s.eachTxRow(ctx, chains.Chain(t.chain), q, scanBlockTx, func(tx *chains.Tx) error {
+				if pending = append(pending, tx); len(pending) == batchTxs {
+					if moved += batchTxs; moved%1_000_000 == 0 {
+						s.log.Info("Migration 9: moving transactions", "chain", t.chain, "moved", moved)
+					}
+					return send()
+				}
+				return nil
+			}, t.chain, from, from+spanBlocks-1)
+			if err == nil {
+				err = send()
+			}
+			if err != nil {
+				return fmt.Errorf("move %s block_txs into tx_records: %w", t.chain, err)
+			}
+		}
+	}
+	for _, q := range s.dropStmts("block_txs") {
+		if err := s.ddl(ctx, q); err != nil {
+			return fmt.Errorf("move block_txs: %w", err)
+		}
+	}
+	return nil
 }

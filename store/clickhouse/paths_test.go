@@ -3,6 +3,7 @@ package clickhouse_test
 import (
 	"context"
 	"crypto/md5"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/txcodec"
 )
 
 // pathRows is the size of each table of TestAccessPathsReadFewRows.
@@ -51,12 +53,11 @@ func fixtureSQL(db string) []string {
 		`INSERT INTO {db}.blocks (chain, height, hash, prev_hash, merkle_root, time, bits, size, txids)
 			SELECT 'btc', number, ` + h("number + 5000000") + `, ` + h("number + 4999999") + `, ` + h("number") + `, 1600000000 + number, 0, 1000, [] FROM numbers({n})`,
 		`INSERT INTO {db}.block_hashes (chain, hash, height) SELECT 'btc', ` + h("number + 5000000") + `, number FROM numbers({n})`,
-		`INSERT INTO {db}.block_txs (chain, height, position, txid, time, version, lock_time, size, vsize, coinbase,
-			in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses, out_value, out_type, out_addresses)
-			SELECT 'btc', intDiv(number, 4), toUInt32(number % 4), ` + h("number") + `, 1600000000 + intDiv(number, 4), 2, 0, 200, 150, 0,
-			[toUInt32(4294967295)], [` + h("number + 2000000") + `], [toUInt32(0)], [toInt64(1000)], [toUInt8(1)], [` + a("number") + `],
-			[toInt64(900)], [toUInt8(1)], [` + a("number + 1") + `] FROM numbers({n})`,
-		`INSERT INTO {db}.tx_locations (chain, txid, height, position) SELECT 'btc', ` + h("number") + `, intDiv(number, 4), toUInt32(number % 4) FROM numbers({n})`,
+		// Every row's record is one transaction's (its hash, height and
+		// position are the row's own columns).
+		`INSERT INTO {db}.tx_records (chain, height, position, txid, record)
+			SELECT 'btc', intDiv(number, 4), toUInt32(number % 4), ` + h("number") + `, unhex('` + fixtureRecord() + `') FROM numbers({n})`,
+		`INSERT INTO {db}.txid_places (chain, txid, height, position) SELECT 'btc', ` + h("number") + `, intDiv(number, 4), toUInt32(number % 4) FROM numbers({n})`,
 		`INSERT INTO {db}.outputs (chain, txid, vout, height, value, type, addresses)
 			SELECT 'btc', ` + h("number") + `, 0, intDiv(number, 4), 900, 1, [` + a("number + 1") + `] FROM numbers({n})`,
 		`INSERT INTO {db}.spenders (chain, height, entry) SELECT 'btc', intDiv(number, 4), toFixedString(concat('B', ` + h("number") + `, ` + le("toUInt32(0)", 4) + `, ` +
@@ -78,6 +79,15 @@ func fixtureSQL(db string) []string {
 		`INSERT INTO {db}.transfer_history (address, chain, height, tx_index, seq, time, txid, position, kind, asset, from_address, to_address, amount, token_id, success)
 			SELECT ` + e("number % 250000") + `, 'eth', number, 0, 0, 1600000000 + number, ` + h("number") + `, '', 1, '', ` + e("number % 250000") + `, ` + e("(number + 1) % 250000") + `, '1000', '', 1 FROM numbers({n})`,
 	}
+}
+
+// fixtureRecord is the hex of the record of fixtureSQL's transactions:
+// one input spending 1,000 and one output of 900, each to one address.
+func fixtureRecord() string {
+	tx := chains.Tx{Chain: chains.Bitcoin, Time: 1600000000, Version: 2, Size: 200, VSize: 150,
+		Inputs:  []chains.Input{{Sequence: 4294967295, Prev: chains.Outpoint{Hash: pathHash(2000000)}, Prevout: chains.Output{Value: 1000, Type: 1, Addresses: []chains.Address{pathAddr(0)}}}},
+		Outputs: []chains.Output{{Value: 900, Type: 1, Addresses: []chains.Address{pathAddr(1)}}}}
+	return hex.EncodeToString(txcodec.AppendTx(nil, &tx))
 }
 
 // TestAccessPathsReadFewRows: on tables of a million rows, every access
@@ -112,7 +122,7 @@ func TestAccessPathsReadFewRows(t *testing.T) {
 	}
 	// Granularities, as the schema sets them.
 	const (
-		blocksG, hashesG, txsG, locG, outG, spendG, histG, clG, labelG = 1024, 256, 256, 256, 256, 64, 1024, 256, 256
+		blocksG, hashesG, txsG, locG, outG, spendG, histG, clG, labelG = 1024, 256, 256, 64, 256, 64, 1024, 256, 256
 		ethTxG, transferG, transferHistG                               = 256, 1024, 1024
 	)
 	paths := []struct {

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/txcodec"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -141,10 +143,10 @@ func (s *Store) Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.
 	return txs[0], nil
 }
 
-// Txs returns the transactions named, in order: their locations from
-// tx_locations, then the transactions whole from block_txs by (height,
-// position), each table read once per chunk of hashes; what a trace asks
-// for at every hop. A hash that is not stored is an error wrapping
+// Txs returns the transactions named, in order: their places from
+// txid_places, then the transactions whole from tx_records by (height,
+// position), each table read once per chunk of hashes (readTxs); what a
+// trace asks for at every hop. A hash that is not stored is an error wrapping
 // store.ErrNotFound that names it.
 func (s *Store) Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.Tx, error) {
 	tip, err := s.tip(ctx, c)
@@ -159,35 +161,7 @@ func (s *Store) Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*c
 	}
 	got := make(map[chains.Hash]*chains.Tx, len(hs))
 	for i := 0; i < len(hs); i += lookupChunk {
-		part := hs[i:min(i+lookupChunk, len(hs))]
-		// A txid stored twice (BIP 30's duplicate coinbases) answers with
-		// its newest copy, as the single lookup always did.
-		q := fmt.Sprintf(`SELECT height, position FROM %s WHERE chain = ? AND txid IN (%s) AND height <= ?
-			ORDER BY txid, height DESC LIMIT 1 BY txid`, s.table("tx_locations"), inHashes(part))
-		rows, err := s.conn.Query(ctx, q, string(c), uint64(tip))
-		if err != nil {
-			return nil, fmt.Errorf("%s tx locations: %w", c, err)
-		}
-		var at []string
-		for rows.Next() {
-			var h uint64
-			var p uint32
-			if err := rows.Scan(&h, &p); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			at = append(at, fmt.Sprintf("(%d,%d)", h, p))
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		if len(at) == 0 {
-			continue
-		}
-		q = fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND (height, position) IN (%s) AND height <= ? LIMIT 1 BY height, position",
-			blockTxSelect, s.table("block_txs"), strings.Join(at, ","))
-		if err := s.eachBlockTx(ctx, c, q, func(tx *chains.Tx) error { got[tx.Hash] = tx; return nil }, string(c), uint64(tip)); err != nil {
+		if err := s.readTxs(ctx, c, hs[i:min(i+lookupChunk, len(hs))], tip, got); err != nil {
 			return nil, err
 		}
 	}
@@ -200,16 +174,86 @@ func (s *Store) Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*c
 	return out, nil
 }
 
-// eachBlockTx runs query q, which selects blockTxSelect from block_txs,
-// and calls fn with each transaction read.
-func (s *Store) eachBlockTx(ctx context.Context, c chains.Chain, q string, fn func(tx *chains.Tx) error, args ...any) error {
+// readTxs reads the transactions hs names, up to the tip, into got:
+// their places from txid_places, asked for by the keys of their txids
+// (an external table: ClickHouse parses a literal list of thousands of
+// keys slower than it reads their rows), then the transactions from
+// tx_records. A row whose key matches but whose txid was not asked for
+// (eight bytes in common) is dropped here.
+func (s *Store) readTxs(ctx context.Context, c chains.Chain, hs []chains.Hash, tip int64, got map[chains.Hash]*chains.Tx) error {
+	keys, err := ext.NewTable("lookup_keys", ext.Column("k", "UInt64"))
+	if err != nil {
+		return err
+	}
+	want := make(map[chains.Hash]bool, len(hs))
+	for _, h := range hs {
+		if !want[h] {
+			want[h] = true
+			if err := keys.Append(binary.LittleEndian.Uint64(h[:8])); err != nil {
+				return err
+			}
+		}
+	}
+	// A txid stored twice (BIP 30's duplicate coinbases) answers with
+	// its newest copy, as the single lookup always did.
+	q := fmt.Sprintf(`SELECT txid, height, position FROM %s WHERE chain = ? AND %s IN lookup_keys AND height <= ?
+		ORDER BY txid, height DESC LIMIT 1 BY txid`, s.table("txid_places"), txidKeyExpr)
+	rows, err := s.conn.Query(pointReads(ctx, keys), q, string(c), uint64(tip))
+	if err != nil {
+		return fmt.Errorf("%s tx places: %w", c, err)
+	}
+	var at []string
+	for rows.Next() {
+		var txid string
+		var h uint64
+		var p uint32
+		if err := rows.Scan(&txid, &h, &p); err != nil {
+			rows.Close()
+			return err
+		}
+		if want[toHash(txid)] {
+			at = append(at, fmt.Sprintf("(%d,%d)", h, p))
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(at) == 0 {
+		return nil
+	}
+	q = fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND (height, position) IN (%s) AND height <= ? LIMIT 1 BY height, position",
+		txRecordSelect, s.table("tx_records"), strings.Join(at, ","))
+	return s.eachTxRecord(pointReads(ctx, nil), c, q, func(tx *chains.Tx) error { got[tx.Hash] = tx; return nil }, string(c), uint64(tip))
+}
+
+// pointReads is ctx for a query that reads a granule here and there
+// (with the external table keys, when not nil): a small read buffer,
+// since the default 1 MiB one would read, and copy, a megabyte for each.
+func pointReads(ctx context.Context, keys *ext.Table) context.Context {
+	opts := []ch.QueryOption{ch.WithSettings(ch.Settings{"max_read_buffer_size": 65536})}
+	if keys != nil {
+		opts = append(opts, ch.WithExternalTable(keys))
+	}
+	return ch.Context(ctx, opts...)
+}
+
+// eachTxRecord runs query q, which selects txRecordSelect from
+// tx_records, and calls fn with each transaction read.
+func (s *Store) eachTxRecord(ctx context.Context, c chains.Chain, q string, fn func(tx *chains.Tx) error, args ...any) error {
+	return s.eachTxRow(ctx, c, q, scanTxRecord, fn, args...)
+}
+
+// eachTxRow runs query q and calls fn with each transaction scan reads
+// from its rows.
+func (s *Store) eachTxRow(ctx context.Context, c chains.Chain, q string, scan func(chains.Chain, driver.Rows) (*chains.Tx, error), fn func(tx *chains.Tx) error, args ...any) error {
 	rows, err := s.conn.Query(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("%s txs: %w", c, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		tx, err := scanBlockTx(c, rows)
+		tx, err := scan(c, rows)
 		if err != nil {
 			return err
 		}
@@ -220,7 +264,32 @@ func (s *Store) eachBlockTx(ctx context.Context, c chains.Chain, q string, fn fu
 	return rows.Err()
 }
 
-// blockTxSelect are the columns of block_txs scanBlockTx reads, in its order.
+// txRecordSelect are the columns of tx_records scanTxRecord reads.
+const txRecordSelect = "txid, height, position, record"
+
+// scanTxRecord reads a row of txRecordSelect: a transaction whole. Its
+// place is the row's key, which orders the table and which every read
+// asks by, not the copy in the record.
+func scanTxRecord(c chains.Chain, rows driver.Rows) (*chains.Tx, error) {
+	var (
+		txid, record string
+		height       uint64
+		pos          uint32
+	)
+	if err := rows.Scan(&txid, &height, &pos, &record); err != nil {
+		return nil, fmt.Errorf("%s txs: %w", c, err)
+	}
+	h := toHash(txid)
+	tx, err := txcodec.DecodeTx(c, h, []byte(record))
+	if err != nil {
+		return nil, &store.CorruptError{Key: fmt.Sprintf("%s tx %s", c, h), Err: err}
+	}
+	tx.Height, tx.Position = int64(height), pos
+	return tx, nil
+}
+
+// blockTxSelect are the columns of migration 6's block_txs scanBlockTx
+// reads, in its order. Only migration 9 reads them.
 const blockTxSelect = `txid, height, position, time, version, lock_time, size, vsize, coinbase,
 	in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses, out_value, out_type, out_addresses`
 
@@ -476,12 +545,8 @@ func (s *Store) readSpenders(ctx context.Context, c chains.Chain, keys []uint64)
 			return nil, err
 		}
 	}
-	// A small read buffer: each key's granule is a short read somewhere
-	// else in the file, and the default 1 MiB buffer would read (and copy)
-	// a megabyte for each.
-	qctx := ch.Context(ctx, ch.WithExternalTable(tbl), ch.WithSettings(ch.Settings{"max_read_buffer_size": 65536}))
 	q := fmt.Sprintf("SELECT entry FROM %s WHERE %s IN lookup_keys", s.table("spenders"), spenderKeyExpr)
-	rows, err := s.conn.Query(qctx, q)
+	rows, err := s.conn.Query(pointReads(ctx, tbl), q)
 	if err != nil {
 		return nil, fmt.Errorf("%s spenders: %w", c, err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/fundtrace/fundtrace/store"
-
 	"github.com/fundtrace/fundtrace/chains"
 )
 
@@ -50,14 +48,7 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	} else {
 		// The counts come from the blocks removed, read by height; the
 		// addresses they pay are then looked up in the history by address.
-		var t, i, o uint64
-		q := fmt.Sprintf(`SELECT count(), sum(if(coinbase = 1, 0, length(in_value))), sum(length(out_value))
-			FROM %s WHERE chain = ? AND height > ?`, s.table("block_txs"))
-		if err := s.conn.QueryRow(ctx, q, chain, to).Scan(&t, &i, &o); err != nil {
-			return fmt.Errorf("roll back: %w", err)
-		}
-		txs, ins, outs = int64(t), int64(i), int64(o)
-		if newAddrs, err = s.newAddressesAbove(ctx, c, to); err != nil {
+		if txs, ins, outs, newAddrs, err = s.countAbove(ctx, c, to); err != nil {
 			return fmt.Errorf("roll back: %w", err)
 		}
 	}
@@ -93,38 +84,36 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	return nil
 }
 
-// newAddressesAbove counts the addresses first paid above height to:
-// those the blocks above pay (read by height) that the history has no
-// payment of at or below it (looked up by address).
-func (s *Store) newAddressesAbove(ctx context.Context, c chains.Chain, to int64) (int64, error) {
-	q := fmt.Sprintf("SELECT txid, out_addresses FROM %s WHERE chain = ? AND height > ?", s.table("block_txs"))
-	rows, err := s.conn.Query(ctx, q, string(c), to)
-	if err != nil {
-		return 0, err
-	}
+// countAbove counts what the blocks above height to hold: transactions,
+// inputs, outputs, and the addresses first paid there, those they pay
+// (read by height) that the history has no payment of at or below it
+// (looked up by address).
+func (s *Store) countAbove(ctx context.Context, c chains.Chain, to int64) (txs, ins, outs, newAddrs int64, err error) {
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND height > ?", txRecordSelect, s.table("tx_records"))
 	paid := map[chains.Address]bool{}
-	for rows.Next() {
-		var txid string
-		var packed []string
-		if err := rows.Scan(&txid, &packed); err != nil {
-			rows.Close()
-			return 0, err
+	err = s.eachTxRecord(ctx, c, q, func(tx *chains.Tx) error {
+		txs++
+		if !tx.Coinbase {
+			ins += int64(len(tx.Inputs))
 		}
-		for i, p := range packed {
-			as, err := unpackAddrs(p)
-			if err != nil {
-				rows.Close()
-				return 0, &store.CorruptError{Key: fmt.Sprintf("tx %s output %d", toHash(txid), i), Err: err}
-			}
-			for _, a := range as {
+		outs += int64(len(tx.Outputs))
+		for _, o := range tx.Outputs {
+			for _, a := range o.Addresses {
 				paid[a] = true
 			}
 		}
+		return nil
+	}, string(c), to)
+	if err != nil {
+		return 0, 0, 0, 0, err
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
+	newAddrs, err = s.newAmong(ctx, c, to, paid)
+	return txs, ins, outs, newAddrs, err
+}
+
+// newAmong counts the addresses of paid that the history has no payment
+// of at or below height to.
+func (s *Store) newAmong(ctx context.Context, c chains.Chain, to int64, paid map[chains.Address]bool) (int64, error) {
 	if len(paid) == 0 {
 		return 0, nil
 	}

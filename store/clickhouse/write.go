@@ -4,13 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"strings"
 	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/txcodec"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -391,16 +393,36 @@ var utxoRows = rowsOf
 func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 	chain := string(c)
 	return append(headerRows(chain, blocks), []tableRows{
-		{table: "block_txs", cols: blockTxCols, fill: func(add func(...any) error) error {
-			return eachTx(blocks, func(tx *chains.Tx) error {
-				r, err := blockTxRow(chain, tx)
-				if err != nil {
-					return err
+		{table: "tx_records", cols: "chain, height, position, txid, record", columns: func(emit func(...any) error) error {
+			var height []uint64
+			var pos []uint32
+			var txid, record []string
+			var buf []byte
+			var bad error
+			err := eachChunk(blocks, func(tx *chains.Tx) int {
+				for j, o := range tx.Outputs {
+					if o.Index != uint32(j) && bad == nil {
+						bad = fmt.Errorf("tx %s: output %d has index %d", tx.Hash, j, o.Index)
+					}
 				}
-				return add(r...)
+				buf = txcodec.AppendTx(buf[:0], tx)
+				height, pos = append(height, uint64(tx.Height)), append(pos, tx.Position)
+				txid, record = append(txid, hs(tx.Hash)), append(record, string(buf))
+				return len(txid)
+			}, func() error {
+				if bad != nil {
+					return bad
+				}
+				err := emit(repeat(chain, len(txid)), height, pos, txid, record)
+				height, pos, txid, record = nil, nil, nil, nil
+				return err
 			})
+			if err == nil {
+				err = bad
+			}
+			return err
 		}},
-		{table: "tx_locations", cols: "chain, txid, height, position", columns: func(emit func(...any) error) error {
+		{table: "txid_places", cols: "chain, txid, height, position", columns: func(emit func(...any) error) error {
 			var txid []string
 			var height []uint64
 			var pos []uint32
