@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/big"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
 
 	"github.com/fundtrace/fundtrace/chains"
@@ -283,7 +282,7 @@ func (s *Store) Transfers(ctx context.Context, c chains.Chain, a chains.Address,
 	}
 	q := fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND address IN lookup_address AND height <= ? ORDER BY height, tx_index, seq%s",
 		transferSelect, s.table("transfer_history"), lim)
-	return s.queryTransfers(ctx, c, ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), uint64(tip))
+	return s.queryTransfers(ctx, c, pointReads(ctx, tbl), q, string(c), uint64(tip))
 }
 
 // TransfersOf returns, for each address, its transfers (from or to it)
@@ -317,7 +316,7 @@ func (s *Store) TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.
 	}
 	q := fmt.Sprintf("SELECT address, %s FROM %s WHERE chain = ? AND address IN lookup_address AND height >= ? AND height <= ? ORDER BY address, height, tx_index, seq",
 		transferSelect, s.table("transfer_history"))
-	rows, err := s.conn.Query(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), uint64(max(from, 0)), uint64(to))
+	rows, err := s.conn.Query(pointReads(ctx, tbl), q, string(c), uint64(max(from, 0)), uint64(to))
 	if err != nil {
 		return nil, fmt.Errorf("%s transfers: %w", c, err)
 	}
@@ -360,7 +359,7 @@ func (s *Store) Token(ctx context.Context, c chains.Chain, a chains.Address) (ch
 	}
 	var flags uint8
 	q := fmt.Sprintf("SELECT symbol, name, decimals, flags FROM %s WHERE chain = ? AND address IN lookup_address LIMIT 1 BY address", s.table("tokens"))
-	if err := s.conn.QueryRow(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c)).Scan(&t.Symbol, &t.Name, &t.Decimals, &flags); err != nil {
+	if err := s.conn.QueryRow(pointReads(ctx, tbl), q, string(c)).Scan(&t.Symbol, &t.Name, &t.Decimals, &flags); err != nil {
 		if isNoRows(err) {
 			return t, store.ErrNotFound
 		}

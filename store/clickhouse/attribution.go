@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/store"
 )
@@ -124,7 +122,7 @@ func (s *Store) Sanctioned(ctx context.Context, id int64, c chains.Chain, a chai
 	}
 	var addr, js string
 	q := fmt.Sprintf("SELECT address, json FROM %s WHERE chain = ? AND address IN lookup_address AND snapshot = ? LIMIT 1 BY address", s.table("sanctioned"))
-	err = s.conn.QueryRow(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), uint64(id)).Scan(&addr, &js)
+	err = s.conn.QueryRow(pointReads(ctx, tbl), q, string(c), uint64(id)).Scan(&addr, &js)
 	if isNoRows(err) {
 		return store.SanctionedAddress{}, false, nil
 	}
@@ -206,7 +204,7 @@ func (s *Store) Labels(ctx context.Context, c chains.Chain, a chains.Address) ([
 	if err != nil {
 		return nil, err
 	}
-	return s.queryLabels(ctx, "WHERE chain = ? AND address IN lookup_address", ch.Context(ctx, ch.WithExternalTable(tbl)), string(c))
+	return s.queryLabels(ctx, "WHERE chain = ? AND address IN lookup_address", pointReads(ctx, tbl), string(c))
 }
 
 // EachLabel calls fn for every label of every chain.
@@ -233,7 +231,7 @@ func (s *Store) LabelsOf(ctx context.Context, c chains.Chain, as []chains.Addres
 	if err != nil {
 		return nil, err
 	}
-	ls, err := s.queryLabels(ctx, "WHERE chain = ? AND address IN lookup_address", ch.Context(ctx, ch.WithExternalTable(tbl)), string(c))
+	ls, err := s.queryLabels(ctx, "WHERE chain = ? AND address IN lookup_address", pointReads(ctx, tbl), string(c))
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
 
 	"github.com/fundtrace/fundtrace/chains"
@@ -136,7 +135,7 @@ func (s *Store) ClusterOf(ctx context.Context, c chains.Chain, a chains.Address)
 		return 0, 0, err
 	}
 	q := fmt.Sprintf("SELECT argMax(cluster, run) FROM %s WHERE chain = ? AND address IN lookup_address AND run >= ? AND run <= ? GROUP BY address", s.table("cluster_rows"))
-	if err := s.conn.QueryRow(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), r.base, r.run).Scan(&id); err != nil {
+	if err := s.conn.QueryRow(pointReads(ctx, tbl), q, string(c), r.base, r.run).Scan(&id); err != nil {
 		if isNoRows(err) {
 			return 0, 0, store.ErrNotFound
 		}
@@ -161,7 +160,7 @@ func (s *Store) ClusterLinks(ctx context.Context, c chains.Chain, a chains.Addre
 	}
 	q := fmt.Sprintf("SELECT other, heuristic, txid FROM %s WHERE chain = ? AND address IN lookup_address AND run >= ? AND run <= ? ORDER BY other, heuristic, txid",
 		s.table("cluster_links"))
-	rows, err := s.conn.Query(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), r.base, r.run)
+	rows, err := s.conn.Query(pointReads(ctx, tbl), q, string(c), r.base, r.run)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +190,7 @@ func (s *Store) ClustersOf(ctx context.Context, c chains.Chain, as []chains.Addr
 		return nil, err
 	}
 	q := fmt.Sprintf("SELECT address, argMax(cluster, run) FROM %s WHERE chain = ? AND address IN lookup_address AND run >= ? AND run <= ? GROUP BY address", s.table("cluster_rows"))
-	rows, err := s.conn.Query(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), r.base, r.run)
+	rows, err := s.conn.Query(pointReads(ctx, tbl), q, string(c), r.base, r.run)
 	if err != nil {
 		return nil, fmt.Errorf("read %s clusters: %w", c, err)
 	}
@@ -224,7 +223,7 @@ func (s *Store) ClustersOf(ctx context.Context, c chains.Chain, as []chains.Addr
 		return out, nil
 	}
 	q = fmt.Sprintf("SELECT cluster, argMax(size, run) FROM %s WHERE chain = ? AND cluster IN lookup_cluster AND run >= ? AND run <= ? GROUP BY cluster", s.table("cluster_sizes"))
-	rows, err = s.conn.Query(ch.Context(ctx, ch.WithExternalTable(ids)), q, string(c), r.base, r.run)
+	rows, err = s.conn.Query(pointReads(ctx, ids), q, string(c), r.base, r.run)
 	if err != nil {
 		return nil, fmt.Errorf("read %s cluster sizes: %w", c, err)
 	}

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
-
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fundtrace/fundtrace/chains"
@@ -301,7 +299,7 @@ func (s *Store) knownAddresses(ctx context.Context, c chains.Chain, history stri
 	}
 	var known uint64
 	q := fmt.Sprintf("SELECT uniqExact(address) FROM %s WHERE chain = ? AND height <= ? AND address IN lookup_address", s.table(history))
-	if err := s.conn.QueryRow(ch.Context(ctx, ch.WithExternalTable(tbl)), q, string(c), upTo).Scan(&known); err != nil {
+	if err := s.conn.QueryRow(pointReads(ctx, tbl), q, string(c), upTo).Scan(&known); err != nil {
 		return 0, err
 	}
 	return int64(known), nil
