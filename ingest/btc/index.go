@@ -13,13 +13,14 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
-	"strings"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/internal/txcodec"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -241,8 +242,7 @@ type indexer struct {
 
 	missing   []chains.Outpoint // scratch for resolve
 	missingAt []*chains.Input
-	hits      []cacheHit
-	text      []byte
+	arena     txcodec.AddrArena // the addresses of the outputs the cache gives
 }
 
 // job is one block travelling through the pipeline. done is closed when
@@ -373,7 +373,6 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 // the rest come from the store in one batched lookup per block.
 func (ix *indexer) resolve(ctx context.Context, bd *chains.BlockData) error {
 	missing, missingAt := ix.missing[:0], ix.missingAt[:0]
-	hits, text := ix.hits[:0], ix.text[:0]
 	for t := range bd.Txs {
 		tx := &bd.Txs[t]
 		for i := range tx.Inputs {
@@ -381,11 +380,11 @@ func (ix *indexer) resolve(ctx context.Context, bd *chains.BlockData) error {
 			if in.Coinbase {
 				continue
 			}
-			if o, ok := ix.cache.take(in.Prev); ok {
-				in.Prevout = chains.Output{Index: in.Prev.Index, Value: o.value, Type: o.typ, Addresses: o.addrs}
-				if o.addrs == nil && o.naddr > 0 {
-					hits = append(hits, cacheHit{in: in, off: len(text), naddr: o.naddr})
-					text = append(text, o.text...)
+			if rec, ok := ix.cache.take(in.Prev); ok {
+				d := txcodec.Decoder{B: rec}
+				d.OutputInto(in.Prev.Index, &in.Prevout, &ix.arena)
+				if err := d.End(); err != nil {
+					return fmt.Errorf("block %d: the output cache's copy of %s:%d: %w", bd.Block.Height, in.Prev.Hash, in.Prev.Index, err)
 				}
 				continue
 			}
@@ -399,27 +398,10 @@ func (ix *indexer) resolve(ctx context.Context, bd *chains.BlockData) error {
 		}
 	}
 	ix.missing, ix.missingAt = missing, missingAt
-	ix.hits, ix.text = hits, text
-	if len(hits) > 0 {
-		// The addresses of the outputs the cache gave are substrings of
-		// one string per block, as the decoder makes them.
-		arena := string(text)
-		n := 0
-		for _, h := range hits {
-			n += h.naddr
-		}
-		addrs := make([]chains.Address, 0, n)
-		for _, h := range hits {
-			a0, p := len(addrs), h.off
-			for range h.naddr {
-				l := int(arena[p])
-				addrs = append(addrs, chains.Address(arena[p+1:p+1+l]))
-				p += 1 + l
-			}
-			h.in.Prevout.Addresses = addrs[a0:len(addrs):len(addrs)]
-		}
-		clear(hits) // let the block go
-	}
+	// The addresses of the outputs the cache gave are substrings of one
+	// string per block, as the decoder makes them.
+	ix.arena.Fill()
+	ix.arena.Reset()
 	if len(missing) == 0 {
 		return nil
 	}
@@ -447,14 +429,6 @@ func (ix *indexer) prevoutError(bd *chains.BlockData, in *chains.Input) error {
 	return &PrevoutError{Height: bd.Block.Height, Vin: in.Index, Prev: in.Prev}
 }
 
-// cacheHit is an input resolve found in the cache: the text of its
-// output's addresses was copied to resolve's scratch at off.
-type cacheHit struct {
-	in    *chains.Input
-	off   int
-	naddr int
-}
-
 // outputCache holds recently created outputs so that most inputs, which
 // spend young coins, resolve without a store read. It has two
 // generations and rotates only between batches, after a commit: an
@@ -470,7 +444,7 @@ type cacheHit struct {
 // another one already holds goes to a small exact map, so a collision
 // costs speed, never an output.
 //
-// The cache keeps a copy of each output, its addresses' text in one
+// The cache keeps a copy of each output, in txcodec's form, in one
 // byte slice per generation, and no pointer. It used to keep a pointer
 // into the decoded block, and one unspent output kept its whole block
 // alive: the cache's memory then grew with the blocks its outputs came
@@ -479,39 +453,24 @@ type cacheHit struct {
 // walked those blocks' pointers.
 type outputCache struct {
 	cur, old cacheGen
-	over     map[chains.Outpoint]spent
+	over     map[chains.Outpoint][]byte
 	limit    int
 }
 
 type cacheGen struct {
 	at   keyTable // key → index in ents
 	ents []cached // in order put; taken ones stay until compacted
-	text []byte   // the addresses of ents, each a length byte and the text
+	text []byte   // the outputs of ents, each as txcodec.AppendOutput writes it
 }
 
-// cached is one output in a generation: 56 bytes and its addresses' text.
+// cached is one output in a generation: 44 bytes and its copy in text.
 type cached struct {
-	op    chains.Outpoint
-	value int64
-	off   uint32 // where its addresses start in the generation's text
-	size  uint16 // bytes of text
-	typ   chains.ScriptType
-	naddr uint8
-}
-
-// spent is an output as take returns it. Its addresses are in text, each
-// a length byte and the address, valid until the next rotate; or, for
-// an output the exact map held, in addrs.
-type spent struct {
-	value int64
-	typ   chains.ScriptType
-	naddr int
-	text  []byte
-	addrs []chains.Address
+	op        chains.Outpoint
+	off, size uint32 // its copy in the generation's text
 }
 
 func newOutputCache(limit int) *outputCache {
-	return &outputCache{over: map[chains.Outpoint]spent{}, limit: limit}
+	return &outputCache{over: map[chains.Outpoint][]byte{}, limit: limit}
 }
 
 func cacheKey(op chains.Outpoint) uint64 {
@@ -522,15 +481,15 @@ func cacheKey(op chains.Outpoint) uint64 {
 func (c *outputCache) put(op chains.Outpoint, o *chains.Output) {
 	g := &c.cur
 	off := len(g.text)
-	text, ok := appendAddrs(g.text, o.Addresses)
-	if !ok || len(text) > math.MaxUint32 {
-		c.putOver(op, o)
+	text := txcodec.AppendOutput(g.text, o)
+	e := cached{op: op, off: uint32(off), size: uint32(len(text) - off)}
+	if len(text) > math.MaxUint32 {
+		c.over[op] = slices.Clone(text[off:])
 		return
 	}
-	e := cached{op: op, value: o.Value, off: uint32(off), size: uint16(len(text) - off), typ: o.Type, naddr: uint8(len(o.Addresses))}
 	if i, had := g.at.insert(cacheKey(op), uint32(len(g.ents))); had {
 		if g.ents[i].op != op {
-			c.putOver(op, o)
+			c.over[op] = slices.Clone(text[off:])
 			return
 		}
 		g.ents[i] = e // a duplicate txid (BIP30): the later one stands
@@ -540,58 +499,32 @@ func (c *outputCache) put(op chains.Outpoint, o *chains.Output) {
 	g.text = text
 }
 
-// putOver files o in the exact map, with copies of its addresses: the
-// block they came from is not kept.
-func (c *outputCache) putOver(op chains.Outpoint, o *chains.Output) {
-	addrs := make([]chains.Address, len(o.Addresses))
-	for i, a := range o.Addresses {
-		addrs[i] = chains.Address(strings.Clone(string(a)))
-	}
-	c.over[op] = spent{value: o.Value, typ: o.Type, naddr: len(addrs), addrs: addrs}
-}
-
-// appendAddrs appends addrs to text, each a length byte and the address;
-// false, with text as it was, when there are more than 255 or one is
-// longer (never, for what the decoder makes).
-func appendAddrs(text []byte, addrs []chains.Address) ([]byte, bool) {
-	n := len(text)
-	if len(addrs) > math.MaxUint8 {
-		return text, false
-	}
-	for _, a := range addrs {
-		if len(a) > math.MaxUint8 || len(text)-n+1+len(a) > math.MaxUint16 {
-			return text[:n], false
-		}
-		text = append(text, byte(len(a)))
-		text = append(text, a...)
-	}
-	return text, true
-}
-
-// take returns and forgets the output: an output is spent once.
-func (c *outputCache) take(op chains.Outpoint) (spent, bool) {
+// take returns and forgets the output, as txcodec.AppendOutput wrote
+// it: an output is spent once. The bytes stay valid until the next
+// rotate.
+func (c *outputCache) take(op chains.Outpoint) ([]byte, bool) {
 	k := cacheKey(op)
-	if s, ok := c.cur.take(k, op); ok {
-		return s, true
+	if rec, ok := c.cur.take(k, op); ok {
+		return rec, true
 	}
-	if s, ok := c.old.take(k, op); ok {
-		return s, true
+	if rec, ok := c.old.take(k, op); ok {
+		return rec, true
 	}
-	if s, ok := c.over[op]; ok {
+	if rec, ok := c.over[op]; ok {
 		delete(c.over, op)
-		return s, true
+		return rec, true
 	}
-	return spent{}, false
+	return nil, false
 }
 
-func (g *cacheGen) take(k uint64, op chains.Outpoint) (spent, bool) {
+func (g *cacheGen) take(k uint64, op chains.Outpoint) ([]byte, bool) {
 	slot, i, ok := g.at.lookup(k)
 	if !ok || g.ents[i].op != op {
-		return spent{}, false
+		return nil, false
 	}
 	g.at.remove(slot)
 	e := &g.ents[i]
-	return spent{value: e.value, typ: e.typ, naddr: int(e.naddr), text: g.text[e.off : e.off+uint32(e.size)]}, true
+	return g.text[e.off : e.off+e.size], true
 }
 
 // rotate starts a new generation when the current one holds limit
@@ -613,7 +546,7 @@ func (c *outputCache) rotate() {
 		g.at.renumber(func(i uint32) uint32 {
 			e := g.ents[i]
 			off := len(text)
-			text = append(text, g.text[e.off:e.off+uint32(e.size)]...)
+			text = append(text, g.text[e.off:e.off+e.size]...)
 			e.off = uint32(off)
 			ents = append(ents, e)
 			return uint32(len(ents) - 1)

@@ -28,6 +28,7 @@ import (
 	"github.com/fundtrace/fundtrace/internal/realblocks"
 	"github.com/fundtrace/fundtrace/internal/shareddata"
 	"github.com/fundtrace/fundtrace/internal/testchain"
+	"github.com/fundtrace/fundtrace/internal/txcodec"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/embedded"
 )
@@ -518,24 +519,26 @@ func TestOutputCacheCollision(t *testing.T) {
 // and addresses, or nothing when want is nil.
 func wantTake(t *testing.T, c *outputCache, op chains.Outpoint, want *chains.Output) {
 	t.Helper()
-	s, ok := c.take(op)
+	rec, ok := c.take(op)
 	if !ok {
 		if want != nil {
 			t.Fatalf("take %v: not found, want %+v", op, *want)
 		}
 		return
 	}
-	got := chains.Output{Index: op.Index, Value: s.value, Type: s.typ, Addresses: s.addrs}
-	if s.addrs == nil {
-		for p := s.text; len(p) > 0; p = p[1+int(p[0]):] {
-			got.Addresses = append(got.Addresses, chains.Address(p[1:1+int(p[0])]))
-		}
+	var got chains.Output
+	var a txcodec.AddrArena
+	d := txcodec.Decoder{B: rec}
+	d.OutputInto(op.Index, &got, &a)
+	if err := d.End(); err != nil {
+		t.Fatalf("take %v: %v", op, err)
 	}
+	a.Fill()
 	switch {
 	case want == nil:
 		t.Fatalf("take %v = %+v, want nothing", op, got)
-	case got.Value != want.Value || got.Type != want.Type || !slices.Equal(got.Addresses, want.Addresses) || len(got.Addresses) != s.naddr:
-		t.Fatalf("take %v = %+v (%d addresses), want %+v", op, got, s.naddr, *want)
+	case got.Value != want.Value || got.Type != want.Type || !slices.Equal(got.Addresses, want.Addresses):
+		t.Fatalf("take %v = %+v, want %+v", op, got, *want)
 	}
 }
 

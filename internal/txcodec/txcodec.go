@@ -150,6 +150,14 @@ type arenaOut struct {
 	n int // its addresses, next in order
 }
 
+// Reset empties a for the next outputs once Fill has given out the
+// addresses it held (Fill copies them).
+func (a *AddrArena) Reset() {
+	a.raw, a.ends = a.raw[:0], a.ends[:0]
+	clear(a.outs)
+	a.outs = a.outs[:0]
+}
+
 // Fill gives each output its addresses.
 func (a *AddrArena) Fill() {
 	if len(a.ends) == 0 {
