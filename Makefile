@@ -99,10 +99,11 @@ bench:
 # 30:1500, about 1 M, 2.6 M and 5.5 M transactions of one economy, whose
 # activity stalls near 5.5 M). bench-store.sh:
 # index, cluster, labels, trace of the case and a bulk screening on the
-# embedded store and on a ClickHouse server it starts (seconds per
-# million transactions, peak memory, bytes per transaction, each store
-# against the embedded one and each size against the first;
-# STORE_SIZES, by default the same three).
+# embedded store, on a ClickHouse server it starts and on a two-shard
+# ClickHouse cluster it starts (seconds per million transactions, peak
+# memory, bytes per transaction, each store against the embedded one and
+# each size against the first; STORE_SIZES, by default the same three;
+# STORES, a subset of "embedded clickhouse ch-2shard").
 # bench-trace.sh: whole cases traced (the 1 M-transaction Bitcoin chain's
 # 1,280 victim payments, the 1.7 M-transaction Ethereum chain's 1,373),
 # with and without poison: time, peak memory, trace file size, freeze.

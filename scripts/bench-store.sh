@@ -3,7 +3,11 @@
 # grows. For each simulated Bitcoin chain (simulate btc --scale S --days D
 # for each S:D in $SIZES, generated and cached under .cache/bench-scale),
 # on the embedded store and on a ClickHouse server it starts on loopback
-# with a throwaway data folder, it runs as whole processes: index btc,
+# with a throwaway data folder, and on a two-shard ClickHouse cluster
+# (two more servers on loopback and a ZooKeeper, started by
+# internal/chtest/chcluster as TestCluster starts them; the store's
+# tables are then per-shard MergeTree tables under Distributed ones,
+# fundtrace --cluster), it runs as whole processes: index btc,
 # cluster, labels import, trace --case (every victim payment of the
 # chain's case file) and screen --file (every 100th address of the
 # chain); and prints seconds per million transactions, peak resident
@@ -11,7 +15,10 @@
 # time, each store against the embedded one and each size against the
 # first. Not part of make test.
 #
-# STORES="embedded" or "clickhouse" runs one store only. The simulator's
+# STORES= picks the stores, of "embedded clickhouse ch-2shard" (the
+# default, all three). On this 2-core machine the two shards share the
+# cores with the client and each other: the cluster's figures show its
+# overhead and that its answers scale, not a speed-up. The simulator's
 # memory: see bench-scale.sh. The embedded store is
 # removed once measured (KEEP_STORES=1 keeps it): a 10 M-transaction
 # chain's two stores and blocks take about 20 GB.
@@ -61,6 +68,37 @@ until clickhouse-client --port "$CH_PORT" -q "SELECT 1" >/dev/null 2>&1; do
 done
 chver=$(clickhouse-client --port "$CH_PORT" -q "SELECT version()")
 
+STORES=${STORES:-embedded clickhouse ch-2shard}
+# The two-shard cluster, when asked for: its servers' addresses are the
+# one line chcluster prints once they answer.
+shards=""
+case " $STORES " in
+*" ch-2shard "*)
+	ch2dir="$CACHE/ch2"
+	rm -rf "$ch2dir"
+	mkdir -p "$ch2dir"
+	$GO build -o "$CACHE/chcluster" ./internal/chtest/chcluster
+	"$CACHE/chcluster" -dir "$ch2dir" -name ft_bench >"$ch2dir/addrs" 2>"$ch2dir/chcluster.log" &
+	ch2pid=$!
+	trap 'kill $chpid $ch2pid 2>/dev/null; wait $chpid $ch2pid 2>/dev/null; rm -rf "$chdir/data" "$ch2dir"' EXIT INT TERM
+	i=0
+	until [ -f "$ch2dir/addrs" ] && [ "$(wc -l <"$ch2dir/addrs")" -ge 1 ]; do
+		i=$((i + 1))
+		kill -0 $ch2pid 2>/dev/null && [ $i -lt 300 ] || { cat "$ch2dir/chcluster.log" >&2; echo "bench-store: the two-shard cluster did not start" >&2; exit 1; }
+		sleep 0.2
+	done
+	shards=$(cat "$ch2dir/addrs")
+	[ $(echo $shards | wc -w) = 2 ] || { echo "bench-store: chcluster gave \"$shards\", not two servers" >&2; exit 1; }
+	echo "two-shard cluster ft_bench on $shards"
+	;;
+esac
+# shardsql SQL: runs SQL on each shard's server, printing each answer.
+shardsql() {
+	for a in $shards; do
+		clickhouse-client --host 127.0.0.1 --port "${a#*:}" -q "$1"
+	done
+}
+
 field() { sed -n "s/.*\"$1\": \([0-9]*\).*/\1/p" | head -n 1; }
 
 rows="$CACHE/store-rows.txt"
@@ -79,38 +117,68 @@ for spec in $SIZES; do
 	fi
 	awk -F, 'NR > 1 && NR % 100 == 2 { print $1 }' "$d/sim/truth/addresses.csv" >"$d/screen.csv"
 	naddr=$(wc -l <"$d/screen.csv")
-	for kind in ${STORES:-embedded clickhouse}; do
-		if [ $kind = embedded ]; then
+	db="bench_${s}_$days"
+	ref="" # the embedded store's trace of this chain, once made
+	for kind in $STORES; do
+		cluster="" # fundtrace's flags for a cluster, after --store
+		case $kind in
+		embedded)
 			st="$d/bench-store"
 			rm -rf "$st"
-		else
-			st="clickhouse://127.0.0.1:$CH_PORT/bench_${s}_$days"
-			clickhouse-client --port "$CH_PORT" -q "DROP DATABASE IF EXISTS bench_${s}_$days"
-		fi
+			;;
+		clickhouse)
+			st="clickhouse://127.0.0.1:$CH_PORT/$db"
+			clickhouse-client --port "$CH_PORT" -q "DROP DATABASE IF EXISTS $db"
+			;;
+		ch-2shard)
+			st="clickhouse://${shards%% *}/$db"
+			shardsql "DROP DATABASE IF EXISTS $db"
+			cluster="--cluster ft_bench"
+			;;
+		*)
+			echo "bench-store: unknown store $kind (embedded, clickhouse, ch-2shard)" >&2
+			exit 1
+			;;
+		esac
 		l="$d/$kind"
-		r=$(run "$l-index.log" "$BIN" --store "$st" index btc --blocks "$d/sim/blocks") || exit 1
+		r=$(run "$l-index.log" "$BIN" --store "$st" $cluster index btc --blocks "$d/sim/blocks") || exit 1
 		set -- $r
 		ix=$1 ixkb=$2
-		r=$(run "$l-cluster.log" "$BIN" --store "$st" cluster) || exit 1
+		r=$(run "$l-cluster.log" "$BIN" --store "$st" $cluster cluster) || exit 1
 		set -- $r
 		cl=$1 clkb=$2
-		r=$(run "$l-labels.log" "$BIN" --store "$st" labels import "$d/sim/labels.csv") || exit 1
+		r=$(run "$l-labels.log" "$BIN" --store "$st" $cluster labels import "$d/sim/labels.csv") || exit 1
 		set -- $r
 		lb=$1
-		run "$l-sanctions.log" "$BIN" --store "$st" sanctions import testdata/shared/sanctions/ofac/advanced-xml/cons_advanced_2020-03-17.xml.gz >/dev/null
-		r=$(run "$l-trace.log" "$BIN" --store "$st" trace --case "$d/sim/case.csv" --out "$l-trace.json") || exit 1
+		run "$l-sanctions.log" "$BIN" --store "$st" $cluster sanctions import testdata/shared/sanctions/ofac/advanced-xml/cons_advanced_2020-03-17.xml.gz >/dev/null
+		r=$(run "$l-trace.log" "$BIN" --store "$st" $cluster trace --case "$d/sim/case.csv" --out "$l-trace.json") || exit 1
 		set -- $r
 		tr=$1 trkb=$2
-		r=$(OK="0 1 2" run "$l-screen.log" "$BIN" --store "$st" screen --file "$d/screen.csv" --json) || exit 1
+		r=$(OK="0 1 2" run "$l-screen.log" "$BIN" --store "$st" $cluster screen --file "$d/screen.csv" --json) || exit 1
 		set -- $r
 		sc=$1
-		txs=$("$BIN" --store "$st" status --json | field transactions)
-		if [ $kind = embedded ]; then
+		txs=$("$BIN" --store "$st" $cluster status --json | field transactions)
+		case $kind in
+		embedded)
 			bytes=$(du -sb "$st" | cut -f1)
 			[ "${KEEP_STORES:-}" = 1 ] || rm -rf "$st"
-		else
-			bytes=$(clickhouse-client --port "$CH_PORT" -q "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = 'bench_${s}_$days'")
-			[ "${KEEP_STORES:-}" = 1 ] || clickhouse-client --port "$CH_PORT" -q "DROP DATABASE bench_${s}_$days"
+			;;
+		clickhouse)
+			bytes=$(clickhouse-client --port "$CH_PORT" -q "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = '$db'")
+			[ "${KEEP_STORES:-}" = 1 ] || clickhouse-client --port "$CH_PORT" -q "DROP DATABASE $db"
+			;;
+		ch-2shard)
+			bytes=$(shardsql "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = '$db'" | awk '{ n += $1 } END { print n }')
+			[ "${KEEP_STORES:-}" = 1 ] || shardsql "DROP DATABASE $db"
+			;;
+		esac
+		# Every store's trace report must be the embedded store's, byte
+		# for byte.
+		if [ $kind = embedded ]; then
+			ref="$l-trace.json"
+		elif [ -n "$ref" ] && ! cmp -s "$ref" "$l-trace.json"; then
+			echo "bench-store: $kind's trace of $spec differs from the embedded store's ($l-trace.json, $ref)" >&2
+			exit 1
 		fi
 		awk -v sz="$spec" -v k=$kind -v t="$txs" -v ix="$ix" -v ixkb="$ixkb" -v cl="$cl" -v clkb="$clkb" -v tr="$tr" -v trkb="$trkb" \
 			-v sc="$sc" -v n="$naddr" -v b="$bytes" -v lb="$lb" 'BEGIN {
@@ -123,12 +191,12 @@ done
 # per-transaction cost against the first size's.
 awk '$2 == "embedded" { e[$1] = $0 } { r[NR] = $0 } END {
 	print ""
-	print "ratios: clickhouse / embedded (index s, cluster s, trace s, screen s); then per-transaction cost against the first size"
+	print "ratios: each store / embedded (index s, cluster s, trace s, screen s); then per-transaction cost against the first size"
 	for (i = 1; i <= NR; i++) {
 		split(r[i], x, " ")
-		if (x[2] != "clickhouse") continue
+		if (x[2] == "embedded" || !(x[1] in e)) continue
 		split(e[x[1]], y, " ")
-		printf "%-8s index %.2f  cluster %.2f  trace %.2f  screen %.2f\n", x[1], x[4] / y[4], x[6] / y[6], x[8] / y[8], x[10] / y[10]
+		printf "%-8s %-10s index %.2f  cluster %.2f  trace %.2f  screen %.2f\n", x[1], x[2], x[4] / y[4], x[6] / y[6], x[8] / y[8], x[10] / y[10]
 	}
 	for (i = 1; i <= NR; i++) {
 		split(r[i], x, " ")
