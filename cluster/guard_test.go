@@ -19,7 +19,7 @@ import (
 // are no less precise against the simulator's owners.
 func TestSuperClusterGuard(t *testing.T) {
 	ctx := context.Background()
-	st, dir := simulated(t, sim.BTCConfig{Seed: 11, Days: 10})
+	st, dir := simulated(t, sim.BTCConfig{Seed: 14, Days: 10})
 	truth := owners(t, dir)
 	// Every heuristic, the weak ones too: change-script and change-round
 	// link the most wrongly (make eval), the failures the guard is for.
@@ -79,7 +79,7 @@ func TestSuperClusterGuard(t *testing.T) {
 func TestGuardIncremental(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	if err := sim.WriteBTC(sim.GenerateBTC(sim.BTCConfig{Seed: 11, Days: 10}), dir, sim.WriteOptions{}); err != nil {
+	if err := sim.WriteBTC(sim.GenerateBTC(sim.BTCConfig{Seed: 14, Days: 10}), dir, sim.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	blocks := filepath.Join(dir, sim.BlocksDir)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -516,19 +517,26 @@ func (s *sim) seal() {
 // spendable filters out coinbases that have not matured.
 func (s *sim) spendable(c *coin) bool { return !c.coinbase || s.height-c.height >= coinbaseMaturity }
 
-// minersSell: miners sell most of what matured to the exchanges.
+// minersSell: each miner sells one matured coin to an exchange, most of
+// it, as miners sell their income. Called every block, so that the fees
+// the economy pays come back to it: before, miners sold only while the
+// chain was bootstrapped, the fees piled up in their coinbases, and a
+// large economy ran out of money (at scale 30, 285 transactions a block
+// at first, 36 after 30,000 blocks). The coin is the first spendable one
+// of the wallet: a linear scan, where pick would shuffle and sort the
+// miner's every coinbase each block.
 func (s *sim) minersSell() {
 	for _, m := range s.miners {
-		ins := s.pick(m, 1, s.spendable)
-		if ins == nil {
+		wl := s.wallets[m]
+		i := slices.IndexFunc(wl.coins, s.spendable)
+		if i < 0 {
 			continue
 		}
-		var sum int64
-		for _, c := range ins {
-			sum += c.value
-		}
+		ins := s.take(m, []int{i})
+		sum := ins[0].value
 		ex := s.exchanges[s.r.IntN(len(s.exchanges))]
 		fee := s.feeFor(len(ins), 2)
+		// A coin too small to pay its fee goes back to the wallet.
 		s.send(ins, []payTo{{addr: s.wallets[ex].hot, value: sum * 9 / 10}}, fee, true)
 	}
 }
@@ -563,6 +571,7 @@ func (s *sim) economy(start int) {
 	for range max(1, s.cfg.Scale/2) {
 		s.whirlpool()
 	}
+	s.minersSell()
 	switch (s.height - start) % 24 {
 	case 12:
 		s.wasabi()
@@ -686,6 +695,13 @@ const (
 )
 
 func (s *sim) userTx0() {
+	// Users wait while the pool has premix coins enough for four blocks
+	// of mixes: an unbounded queue made each mix scan it (whirlpool),
+	// and once miners sold their income users made premix coins faster
+	// than the mixes took them.
+	if len(s.premix) >= 4*mixInputs*max(1, s.cfg.Scale/2) {
+		return
+	}
 	u := s.funded()
 	if s.balance(u) < 4*poolDenom {
 		return
