@@ -95,9 +95,9 @@ bench:
 # chains generated once and cached in .cache/bench-scale, every step a
 # whole process. bench-scale.sh: clustering (inputs/s, peak memory per
 # address and fixed, an incremental run after 1% more blocks against a
-# full one; SIZES, scale:days: the workbench's 300:45 and 30:140, 30:400,
-# 30:1500, about 1 M, 2.6 M and 5.5 M transactions of one economy, whose
-# activity stalls near 5.5 M). bench-store.sh:
+# full one; SIZES, scale:days: the workbench's 300:45 and 30:115, 30:350,
+# 30:1180, about 1 M, 3 M and 10 M transactions of one economy).
+# bench-store.sh:
 # index, cluster, labels, trace of the case and a bulk screening on the
 # embedded store, on a ClickHouse server it starts and on a two-shard
 # ClickHouse cluster it starts (seconds per million transactions, peak
@@ -108,8 +108,8 @@ bench:
 # 1,280 victim payments, the 1.7 M-transaction Ethereum chain's 1,373),
 # with and without poison: time, peak memory, trace file size, freeze.
 bench-scale:
-	SIZES="$${SIZES:-300:45 30:140 30:400 30:1500}" sh scripts/bench-scale.sh
-	SIZES="$${STORE_SIZES:-30:140 30:400 30:1500}" sh scripts/bench-store.sh
+	SIZES="$${SIZES:-300:45 30:115 30:350 30:1180}" sh scripts/bench-scale.sh
+	SIZES="$${STORE_SIZES:-30:115 30:350 30:1180}" sh scripts/bench-store.sh
 	sh scripts/bench-trace.sh
 	# The workbench on the million-transaction chain's 1,033-payment case
 	# (cached by bench-scale.sh): first render, highlight and expand.

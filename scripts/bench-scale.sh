@@ -11,12 +11,11 @@
 #
 # The simulator holds the economy's live state and about 70 bytes per
 # address it made (1-2 GB per million transactions with GOGC=40, by the
-# economy's shape). Scale 30 makes about 7,000 transactions a day at
-# first, fewer as the economy runs down: 30:140, 30:400 and 30:1500 give
-# 0.96 M, 2.6 M and 5.5 M transactions (5.2 GB to simulate the last);
-# scale 100 stalls near 4.4 M. No setting here reaches 10 M.
+# economy's shape). Scale 30 makes about 8,400 transactions a day,
+# steadily: 30:115, 30:350 and 30:1180 give about 1 M, 3 M and 10 M
+# transactions.
 set -eu
-SIZES=${SIZES:-"300:45 30:140 30:400 30:1500"}
+SIZES=${SIZES:-"300:45 30:115 30:350 30:1180"}
 CACHE=${CACHE:-.cache/bench-scale}
 GO=${GO:-go}
 mkdir -p "$CACHE"

@@ -23,7 +23,7 @@
 # removed once measured (KEEP_STORES=1 keeps it): a 10 M-transaction
 # chain's two stores and blocks take about 20 GB.
 set -eu
-SIZES=${SIZES:-"30:140 30:400 30:1500"}
+SIZES=${SIZES:-"30:115 30:350 30:1180"}
 CH_PORT=${CH_PORT:-19731}
 NAME=bench-store
 . scripts/bench-lib.sh
