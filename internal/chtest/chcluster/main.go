@@ -1,7 +1,7 @@
-// Command chcluster runs a two-shard ClickHouse cluster on loopback for
-// the store bench (scripts/bench-store.sh): a ZooKeeper for ON CLUSTER
-// DDL and two clickhouse-servers whose config declares the cluster, each
-// with its data in a folder under -dir. It prints the servers'
+// Command chcluster runs a ClickHouse cluster on loopback for the store
+// bench (scripts/bench-store.sh): a ZooKeeper for ON CLUSTER DDL and one
+// clickhouse-server per shard (-shards, two by default) whose config
+// declares the cluster, each with its data in a folder under -dir. It prints the servers'
 // addresses, one line, once both answer, and runs until interrupted
 // (SIGINT or SIGTERM), then stops them. The same servers as
 // the tests' (chtest), so that the bench measures what TestCluster checks.
