@@ -128,13 +128,18 @@ func BenchmarkIndex(b *testing.B) {
 			}
 			t1 := time.Now()
 			bd.Block.PrevHash, prev = prev, bd.Block.Hash
-			if err := ix.resolve(ctx, bd); err != nil {
+			if err := ix.resolve(bd, len(batch)); err != nil {
 				b.Fatal(err)
 			}
 			tDecode += t1.Sub(t0)
 			tResolve += time.Since(t1)
 			batch = append(batch, *bd)
 		}
+		t1 := time.Now()
+		if err := ix.lookUpMissing(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		tResolve += time.Since(t1)
 		t2 := time.Now()
 		if err := st.WriteBlocks(ctx, chains.Bitcoin, "mainnet", batch, store.WriteOptions{Sync: true}); err != nil {
 			b.Fatal(err)

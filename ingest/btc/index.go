@@ -240,9 +240,14 @@ type indexer struct {
 	cache   *outputCache
 	started time.Time
 
-	missing   []chains.Outpoint // scratch for resolve
-	missingAt []*chains.Input
-	arena     txcodec.AddrArena // the addresses of the outputs the cache gives
+	// The outputs the batch being built spends from before it and the
+	// cache does not hold, with the inputs that spend them and the
+	// blocks (indexes in the batch) they are in: looked up at once
+	// before the batch is written (lookUpMissing).
+	missing      []chains.Outpoint
+	missingAt    []*chains.Input
+	missingBlock []int
+	arena        txcodec.AddrArena // the addresses of the outputs the cache gives
 }
 
 // job is one block travelling through the pipeline. done is closed when
@@ -326,6 +331,9 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 		if len(batch) == 0 {
 			return nil
 		}
+		if err := ix.lookUpMissing(ctx, batch); err != nil {
+			return err
+		}
 		// Every batch is made durable before it is reported: a batch is
 		// large (up to BatchBlocks), so the sync is cheap beside it, and
 		// progress once logged survives a crash or a kill.
@@ -354,7 +362,7 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 		if j.err != nil {
 			return j.err
 		}
-		if err := ix.resolve(ctx, j.bd); err != nil {
+		if err := ix.resolve(j.bd, len(batch)); err != nil {
 			return err
 		}
 		batch = append(batch, *j.bd)
@@ -368,11 +376,11 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 	return flush()
 }
 
-// resolve fills in the output every input of bd spends. The cache holds
-// outputs of recent blocks (including this batch's, not yet committed);
-// the rest come from the store in one batched lookup per block.
-func (ix *indexer) resolve(ctx context.Context, bd *chains.BlockData) error {
-	missing, missingAt := ix.missing[:0], ix.missingAt[:0]
+// resolve fills in the output every input of bd spends from the cache,
+// which holds outputs of recent blocks (including this batch's, not yet
+// committed), and notes the others for lookUpMissing; block is bd's
+// index in the batch.
+func (ix *indexer) resolve(bd *chains.BlockData, block int) error {
 	for t := range bd.Txs {
 		tx := &bd.Txs[t]
 		for i := range tx.Inputs {
@@ -388,8 +396,9 @@ func (ix *indexer) resolve(ctx context.Context, bd *chains.BlockData) error {
 				}
 				continue
 			}
-			missing = append(missing, in.Prev)
-			missingAt = append(missingAt, in)
+			ix.missing = append(ix.missing, in.Prev)
+			ix.missingAt = append(ix.missingAt, in)
+			ix.missingBlock = append(ix.missingBlock, block)
 		}
 		for o := range tx.Outputs {
 			if tx.Outputs[o].Type != chains.ScriptNullData {
@@ -397,23 +406,34 @@ func (ix *indexer) resolve(ctx context.Context, bd *chains.BlockData) error {
 			}
 		}
 	}
-	ix.missing, ix.missingAt = missing, missingAt
 	// The addresses of the outputs the cache gave are substrings of one
 	// string per block, as the decoder makes them.
 	ix.arena.Fill()
 	ix.arena.Reset()
-	if len(missing) == 0 {
+	return nil
+}
+
+// lookUpMissing fills in, from the store, the outputs the batch's inputs
+// spend that the cache did not hold: one lookup for the whole batch. It
+// was one per block, which on ClickHouse cost a round trip and a granule
+// per key and part for every block, most of the index's time once a
+// chain's old coins were being spent.
+func (ix *indexer) lookUpMissing(ctx context.Context, batch []chains.BlockData) error {
+	defer func() {
+		ix.missing, ix.missingAt, ix.missingBlock = ix.missing[:0], ix.missingAt[:0], ix.missingBlock[:0]
+	}()
+	if len(ix.missing) == 0 {
 		return nil
 	}
-	found, err := ix.sink.LookupOutputs(ctx, chains.Bitcoin, missing)
+	found, err := ix.sink.LookupOutputs(ctx, chains.Bitcoin, ix.missing)
 	if err != nil {
-		return fmt.Errorf("block %d: look up spent outputs: %w", bd.Block.Height, err)
+		return fmt.Errorf("blocks %d..%d: look up spent outputs: %w", batch[0].Block.Height, batch[len(batch)-1].Block.Height, err)
 	}
 	for i, o := range found {
 		if o == nil {
-			return ix.prevoutError(bd, missingAt[i])
+			return ix.prevoutError(&batch[ix.missingBlock[i]], ix.missingAt[i])
 		}
-		missingAt[i].Prevout = *o
+		ix.missingAt[i].Prevout = *o
 	}
 	return nil
 }
