@@ -1,19 +1,22 @@
 #!/bin/sh
 # make bench-scale, second part: the pipeline on each store as the chain
-# grows. For each simulated Bitcoin chain (simulate btc --scale S --days D
-# for each S:D in $SIZES, generated and cached under .cache/bench-scale),
+# grows. For each simulated chain in $SIZES (S:D, simulate btc --scale S
+# --days D; eth:S:D, simulate eth, served by simulate serve-eth and
+# indexed from it; generated and cached under .cache/bench-scale),
 # on the embedded store and on a ClickHouse server it starts on loopback
 # with a throwaway data folder, and on a two-shard ClickHouse cluster
 # (two more servers on loopback and a ZooKeeper, started by
 # internal/chtest/chcluster as TestCluster starts them; the store's
 # tables are then per-shard MergeTree tables under Distributed ones,
-# fundtrace --cluster), it runs as whole processes: index btc,
+# fundtrace --cluster), it runs as whole processes: index btc (or eth),
 # cluster, labels import, trace --case (every victim payment of the
 # chain's case file) and screen --file (every 100th address of the
 # chain); and prints seconds per million transactions, peak resident
 # memory, bytes on disk per transaction, the trace's and the screening's
 # time, each store against the embedded one and each size against the
-# first. Not part of make test.
+# first, and for Ethereum the index's time split between fetching from
+# the node (here the simulator, rendering each block's JSON on demand)
+# and writing to the store. Not part of make test.
 #
 # STORES= picks the stores, of "embedded clickhouse ch-2shard" (the
 # default, all three). On this 2-core machine the two shards share the
@@ -25,6 +28,7 @@
 set -eu
 SIZES=${SIZES:-"30:115 30:350 30:1180"}
 CH_PORT=${CH_PORT:-19731}
+ETH_PORT=${ETH_PORT:-18646}
 NAME=bench-store
 . scripts/bench-lib.sh
 
@@ -59,7 +63,13 @@ cat >"$chdir/users.xml" <<'EOF'
 EOF
 clickhouse-server --config-file="$chdir/config.xml" >"$chdir/log/stdout.log" 2>&1 &
 chpid=$!
-trap 'kill $chpid 2>/dev/null; wait $chpid 2>/dev/null; rm -rf "$chdir/data"' EXIT INT TERM
+ch2pid="" ch2dir="" ethpid=""
+cleanup() {
+	kill $chpid $ch2pid $ethpid 2>/dev/null
+	wait $chpid $ch2pid $ethpid 2>/dev/null
+	rm -rf "$chdir/data" $ch2dir
+}
+trap cleanup EXIT INT TERM
 i=0
 until clickhouse-client --port "$CH_PORT" -q "SELECT 1" >/dev/null 2>&1; do
 	i=$((i + 1))
@@ -80,7 +90,6 @@ case " $STORES " in
 	$GO build -o "$CACHE/chcluster" ./internal/chtest/chcluster
 	"$CACHE/chcluster" -dir "$ch2dir" -name ft_bench >"$ch2dir/addrs" 2>"$ch2dir/chcluster.log" &
 	ch2pid=$!
-	trap 'kill $chpid $ch2pid 2>/dev/null; wait $chpid $ch2pid 2>/dev/null; rm -rf "$chdir/data" "$ch2dir"' EXIT INT TERM
 	i=0
 	until [ -f "$ch2dir/addrs" ] && [ "$(wc -l <"$ch2dir/addrs")" -ge 1 ]; do
 		i=$((i + 1))
@@ -99,21 +108,45 @@ shardsql() {
 	done
 }
 
-field() { sed -n "s/.*\"$1\": \([0-9]*\).*/\1/p" | head -n 1; }
+field() { sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p" | head -n 1; }
 
 rows="$CACHE/store-rows.txt"
+splits="$CACHE/store-eth-split.txt"
 : >"$rows"
+: >"$splits"
 echo "ClickHouse $chver on 127.0.0.1:$CH_PORT; every step a whole process; s/Mtx: seconds per million transactions"
-printf '%-8s %-10s %9s %9s %7s %9s %7s %9s %7s %7s %8s %7s %7s\n' size store txs index_s/M idx_MB clust_s/M cl_MB trace_s tr_MB screen_s ms/addr B/tx labels_s
+printf '%-12s %-10s %9s %9s %7s %9s %7s %9s %7s %7s %8s %7s %7s %8s\n' size store txs index_s/M idx_MB clust_s/M cl_MB trace_s tr_MB screen_s ms/addr B/tx labels_s cl_B/addr
 for spec in $SIZES; do
+	chain=btc
+	case $spec in eth:*)
+		chain=eth
+		spec=${spec#eth:}
+		;;
+	esac
 	s=${spec%:*}
 	days=${spec#*:}
-	d="$CACHE/btc-$s-$days"
+	d="$CACHE/$chain-$s-$days"
+	[ $chain = btc ] || spec="$chain:$spec"
 	if [ ! -f "$d/sim/done" ]; then
 		rm -rf "$d"
 		mkdir -p "$d"
-		GOGC=40 "$BIN" simulate btc --out "$d/sim" --scale "$s" --days "$days" --no-exposures >"$d/sim.log" 2>&1
+		if [ $chain = btc ]; then
+			GOGC=40 "$BIN" simulate btc --out "$d/sim" --scale "$s" --days "$days" --no-exposures >"$d/sim.log" 2>&1
+		else
+			"$BIN" simulate eth --out "$d/sim" --scale "$s" --days "$days" >"$d/sim.log" 2>&1
+		fi
 		touch "$d/sim/done"
+	fi
+	if [ $chain = eth ]; then
+		# The chain's node for every store's index run.
+		"$BIN" simulate serve-eth --dir "$d/sim" --listen "127.0.0.1:$ETH_PORT" >"$d/serve.log" 2>&1 &
+		ethpid=$!
+		i=0
+		until grep -q "Serving the simulated chain" "$d/serve.log"; do
+			i=$((i + 1))
+			kill -0 $ethpid 2>/dev/null && [ $i -lt 3000 ] || { cat "$d/serve.log" >&2; echo "bench-store: serve-eth did not start" >&2; exit 1; }
+			sleep 0.2
+		done
 	fi
 	awk -F, 'NR > 1 && NR % 100 == 2 { print $1 }' "$d/sim/truth/addresses.csv" >"$d/screen.csv"
 	naddr=$(wc -l <"$d/screen.csv")
@@ -141,10 +174,17 @@ for spec in $SIZES; do
 			;;
 		esac
 		l="$d/$kind"
-		r=$(run "$l-index.log" "$BIN" --store "$st" $cluster index btc --blocks "$d/sim/blocks") || exit 1
+		if [ $chain = btc ]; then
+			r=$(run "$l-index.log" "$BIN" --store "$st" $cluster index btc --blocks "$d/sim/blocks") || exit 1
+		else
+			r=$(run "$l-index.log" "$BIN" --store "$st" $cluster index eth --rpc "http://127.0.0.1:$ETH_PORT" --confirmations 0 --json) || exit 1
+			fe=$(field fetch_seconds <"$l-index.log")
+			co=$(field commit_seconds <"$l-index.log")
+			printf "%-12s %-10s fetch %.1f s, commit %.1f s\n" "$spec" $kind "$fe" "$co" >>"$splits"
+		fi
 		set -- $r
 		ix=$1 ixkb=$2
-		r=$(run "$l-cluster.log" "$BIN" --store "$st" $cluster cluster) || exit 1
+		r=$(run "$l-cluster.log" "$BIN" --store "$st" $cluster cluster --chain $chain) || exit 1
 		set -- $r
 		cl=$1 clkb=$2
 		r=$(run "$l-labels.log" "$BIN" --store "$st" $cluster labels import "$d/sim/labels.csv") || exit 1
@@ -157,7 +197,9 @@ for spec in $SIZES; do
 		r=$(OK="0 1 2" run "$l-screen.log" "$BIN" --store "$st" $cluster screen --file "$d/screen.csv" --json) || exit 1
 		set -- $r
 		sc=$1
-		txs=$("$BIN" --store "$st" $cluster status --json | field transactions)
+		"$BIN" --store "$st" $cluster status --json >"$l-status.json"
+		txs=$(field transactions <"$l-status.json")
+		addrs=$(field addresses <"$l-status.json")
 		case $kind in
 		embedded)
 			bytes=$(du -sb "$st" | cut -f1)
@@ -181,12 +223,18 @@ for spec in $SIZES; do
 			exit 1
 		fi
 		awk -v sz="$spec" -v k=$kind -v t="$txs" -v ix="$ix" -v ixkb="$ixkb" -v cl="$cl" -v clkb="$clkb" -v tr="$tr" -v trkb="$trkb" \
-			-v sc="$sc" -v n="$naddr" -v b="$bytes" -v lb="$lb" 'BEGIN {
+			-v sc="$sc" -v n="$naddr" -v b="$bytes" -v lb="$lb" -v a="$addrs" 'BEGIN {
 			m = t / 1e6
-			printf "%-8s %-10s %9d %9.1f %7.0f %9.1f %7.0f %9.2f %7.0f %7.2f %8.3f %7.0f %7.2f\n", sz, k, t, ix / m, ixkb / 1024, cl / m, clkb / 1024, tr, trkb / 1024, sc, sc * 1000 / n, b / t, lb
+			printf "%-12s %-10s %9d %9.1f %7.0f %9.1f %7.0f %9.2f %7.0f %7.2f %8.3f %7.0f %7.2f %8.0f\n", sz, k, t, ix / m, ixkb / 1024, cl / m, clkb / 1024, tr, trkb / 1024, sc, sc * 1000 / n, b / t, lb, clkb * 1024 / a
 		}' | tee -a "$rows"
 	done
+	if [ -n "$ethpid" ]; then
+		kill $ethpid
+		wait $ethpid 2>/dev/null || true
+		ethpid=""
+	fi
 done
+[ ! -s "$splits" ] || { echo; echo "index eth: time fetching from the node and writing to the store"; cat "$splits"; }
 # Each store against the embedded one (same size), and each size's
 # per-transaction cost against the first size's.
 awk '$2 == "embedded" { e[$1] = $0 } { r[NR] = $0 } END {
@@ -196,12 +244,13 @@ awk '$2 == "embedded" { e[$1] = $0 } { r[NR] = $0 } END {
 		split(r[i], x, " ")
 		if (x[2] == "embedded" || !(x[1] in e)) continue
 		split(e[x[1]], y, " ")
-		printf "%-8s %-10s index %.2f  cluster %.2f  trace %.2f  screen %.2f\n", x[1], x[2], x[4] / y[4], x[6] / y[6], x[8] / y[8], x[10] / y[10]
+		printf "%-12s %-10s index %.2f  cluster %.2f  trace %.2f  screen %.2f\n", x[1], x[2], x[4] / y[4], x[6] / y[6], x[8] / y[8], x[10] / y[10]
 	}
 	for (i = 1; i <= NR; i++) {
 		split(r[i], x, " ")
-		if (!(x[2] in first)) { first[x[2]] = r[i]; continue }
-		split(first[x[2]], y, " ")
-		printf "%-8s %-10s index s/Mtx %.2f  cluster s/Mtx %.2f  B/tx %.2f (against %s)\n", x[1], x[2], x[4] / y[4], x[6] / y[6], x[12] / y[12], y[1]
+		c = x[1] ~ /^eth:/ ? "eth " x[2] : x[2]
+		if (!(c in first)) { first[c] = r[i]; continue }
+		split(first[c], y, " ")
+		printf "%-12s %-10s index s/Mtx %.2f  cluster s/Mtx %.2f  B/tx %.2f  index MB %.2f  cluster MB %.2f (against %s)\n", x[1], x[2], x[4] / y[4], x[6] / y[6], x[12] / y[12], x[5] / y[5], x[7] / y[7], y[1]
 	}
 }' "$rows"

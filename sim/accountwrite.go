@@ -17,7 +17,7 @@ import (
 // chain, and how its chain writes addresses, hashes and amounts.
 type accountScenario struct {
 	chain     string // as the CSV files name it: eth, tron
-	world     any    // written whole to ChainFile
+	world     any    // written whole to ChainFile; nil: the caller wrote the chain
 	entities  []Entity
 	addresses map[common.Address]*AccountInfo
 	victims   []AccountVictimPayment
@@ -38,21 +38,10 @@ func writeAccountScenario(s *accountScenario, dir string) error {
 	if err := os.MkdirAll(truth, 0o755); err != nil {
 		return err
 	}
-	f, err := os.Create(filepath.Join(dir, ChainFile))
-	if err != nil {
-		return err
-	}
-	zw := gzip.NewWriter(f)
-	if err := json.NewEncoder(zw).Encode(s.world); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", ChainFile, err)
-	}
-	if err := zw.Close(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
+	if s.world != nil {
+		if err := writeWorld(filepath.Join(dir, ChainFile), s.world); err != nil {
+			return err
+		}
 	}
 	itoa := strconv.Itoa
 	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
@@ -64,7 +53,7 @@ func writeAccountScenario(s *accountScenario, dir string) error {
 		addrs = append(addrs, a)
 	}
 	sortAddresses(addrs)
-	err = streamCSV(filepath.Join(truth, "addresses.csv"), []string{"address", "entity_id", "role", "account_entity_id"}, func(put func(...string)) {
+	err := streamCSV(filepath.Join(truth, "addresses.csv"), []string{"address", "entity_id", "role", "account_entity_id"}, func(put func(...string)) {
 		for _, a := range addrs {
 			info := s.addresses[a]
 			acct := ""
@@ -110,6 +99,24 @@ func writeAccountScenario(s *accountScenario, dir string) error {
 		rows = append(rows, []string{s.chain, s.tx(v.TxHash), s.addr(v.To), s.units(v.Asset, v.Amount), t, fmt.Sprintf("victim %d payment %d", v.Victim, v.ID), s.caseAsset(v.Asset)})
 	}
 	return writeCSV(filepath.Join(dir, "case.csv"), []string{"chain", "tx", "address", "amount", "time", "victim", "asset"}, rows)
+}
+
+// writeWorld writes w to path as one gzipped JSON document.
+func writeWorld(path string, w any) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	zw := gzip.NewWriter(f)
+	if err := json.NewEncoder(zw).Encode(w); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := zw.Close(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // loadWorld reads a chain written by writeAccountScenario into w.

@@ -18,9 +18,14 @@ type ETHConfig struct {
 	Days  int // days of activity, 7,200 blocks a day in reality; here 240 (default 7)
 	// Victims is how many users the scam takes payments from (default 6 × Scale).
 	Victims int
-	// OnBlock, when set, is told of each block once it is made, with the
-	// number of blocks to make (for progress).
+	// OnBlock, when set, is told of each block once it is made (genesis
+	// first), with the number of blocks to make after genesis.
 	OnBlock func(b *ETHBlock, of int64)
+	// DropBlocks leaves the world's Blocks empty: OnBlock has each block
+	// and it is not kept, so a long chain is written as it is made and
+	// never held whole (a transaction and its outcome take about 400
+	// bytes in memory).
+	DropBlocks bool
 }
 
 // ETH amounts in the simulator are int64: ETH in gwei (a transfer's wei
@@ -198,23 +203,30 @@ func GenerateETH(cfg ETHConfig) *ETHWorld {
 	t := int64(1_704_067_200) // 2024-01-01
 	genesis := &ETHBlock{Number: 0, Time: t}
 	genesis.Hash = crypto.Keccak256Hash([]byte(fmt.Sprintf("sim %d block 0", cfg.Seed)))
-	s.w.Blocks = append(s.w.Blocks, genesis)
-	parent = genesis.Hash
 	blocks := int64(cfg.Days * 240)
+	s.made(genesis, blocks)
+	parent = genesis.Hash
 	s.planVictims(blocks)
 	for n := int64(1); n <= blocks; n++ {
 		t += 12
 		s.block = &ETHBlock{Number: n, Parent: parent, Time: t}
 		s.act(n, blocks)
 		s.block.Hash = crypto.Keccak256Hash([]byte(fmt.Sprintf("sim %d block %d %d", cfg.Seed, n, len(s.block.Txs))), parent[:])
-		s.w.Blocks = append(s.w.Blocks, s.block)
+		s.made(s.block, blocks)
 		parent = s.block.Hash
-		if cfg.OnBlock != nil {
-			cfg.OnBlock(s.block, blocks)
-		}
 	}
 	sort.Slice(s.w.Labels, func(i, j int) bool { return s.w.Labels[i].Address.Cmp(s.w.Labels[j].Address) < 0 })
 	return s.w
+}
+
+// made hands a finished block on: to the world, to OnBlock, or both.
+func (s *ethSim) made(b *ETHBlock, of int64) {
+	if !s.cfg.DropBlocks {
+		s.w.Blocks = append(s.w.Blocks, b)
+	}
+	if s.cfg.OnBlock != nil {
+		s.cfg.OnBlock(b, of)
+	}
 }
 
 func (s *ethSim) entity(name, kind string) int {

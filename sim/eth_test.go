@@ -1,15 +1,22 @@
 package sim
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/big"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/ethereum"
@@ -32,11 +39,13 @@ func indexETHScenario(t *testing.T, cfg ETHConfig) (string, *embedded.Store, *et
 // indexETHDir serves the scenario written in dir and indexes it.
 func indexETHDir(t *testing.T, dir string) (string, *embedded.Store, *ethingest.Result) {
 	t.Helper()
-	w, err := LoadETH(dir)
+	// As simulate serve-eth serves it: from the file, block by block.
+	c, err := OpenETHChain(dir, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewETHHandler(w)
+	t.Cleanup(func() { c.Close() })
+	h, err := NewETHChainHandler(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,6 +313,108 @@ func checkAccountChain(t *testing.T, c chains.Chain, dir string, st *embedded.St
 // TestETHDeterministic: the same seed writes the same files.
 func TestETHDeterministic(t *testing.T) {
 	checkDeterministic(t, func(seed uint64, dir string) error { return WriteETH(GenerateETH(ETHConfig{Seed: seed, Days: 1}), dir) })
+}
+
+// TestETHChainFile: a chain written block by block reads back whole
+// (LoadETH) and block by block (OpenETHChain) as it was made, and so
+// does a chain in the first format, one document; a file cut short or
+// with a broken line is an error naming the line.
+func TestETHChainFile(t *testing.T) {
+	w := GenerateETH(ETHConfig{Seed: 5, Days: 1})
+	dir, first := t.TempDir(), t.TempDir()
+	if err := WriteETH(w, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeWorld(filepath.Join(first, ChainFile), w); err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{dir, first} {
+		got, err := LoadETH(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := json.Marshal(got); string(b) != string(want) {
+			t.Fatalf("%s: the world read back differs from the one written", d)
+		}
+		c, err := OpenETHChain(d, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Len() != len(w.Blocks) || c.World.Token != w.Token || len(c.World.Victims) != len(w.Victims) {
+			t.Fatalf("%s: %d blocks, token %s, %d victims", d, c.Len(), c.World.Token, len(c.World.Victims))
+		}
+		txs := 0
+		for n, b := range w.Blocks {
+			got, err := c.Block(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wb, _ := json.Marshal(b)
+			if gb, _ := json.Marshal(got); string(gb) != string(wb) {
+				t.Fatalf("%s: block %d read back differs", d, n)
+			}
+			for _, tx := range b.Txs {
+				txs++
+				if !slices.Contains(c.txBlocks(tx.Hash), n) {
+					t.Fatalf("%s: transaction %s not found in block %d", d, tx.Hash, n)
+				}
+			}
+		}
+		if txs == 0 || len(c.txBlocks(common.Hash{1})) != 0 {
+			t.Fatalf("%s: %d transactions; a made-up hash found in %v", d, txs, c.txBlocks(common.Hash{1}))
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Cut short: the blocks without the world that ends the file.
+	raw := gunzip(t, filepath.Join(dir, ChainFile))
+	lines := strings.SplitAfter(raw, "\n")
+	for _, c := range []struct{ body, want string }{
+		{strings.Join(lines[:len(lines)-2], ""), "without the world"},
+		{lines[0] + "{\"Block\": [1,2]}\n", "line 2"},
+		{lines[0] + lines[2], "block 2 where block 1 belongs"},
+	} {
+		bad := t.TempDir()
+		gzipTo(t, filepath.Join(bad, ChainFile), c.body)
+		if _, err := LoadETH(bad); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("got %v, want an error saying %q", err, c.want)
+		}
+		if _, err := OpenETHChain(bad, t.TempDir()); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("OpenETHChain: got %v, want an error saying %q", err, c.want)
+		}
+	}
+}
+
+func gunzip(t *testing.T, path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func gzipTo(t *testing.T, path, body string) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(body))
+	zw.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // checkDeterministic writes a scenario twice with one seed and once with

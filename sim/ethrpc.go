@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rpc"
+	"golang.org/x/sync/singleflight"
 )
 
 // The simulated chain over standard Ethereum JSON-RPC, as a node answers
@@ -39,16 +42,56 @@ type rendered struct {
 	receipt                              map[common.Hash]json.RawMessage
 }
 
-// NewETHHandler serves w over JSON-RPC (HTTP POST).
-func NewETHHandler(w *ETHWorld) (http.Handler, error) {
-	api := &ethAPI{w: w, blocks: make([]rendered, len(w.Blocks))}
-	for i, b := range w.Blocks {
-		r, err := renderBlock(w, b)
-		if err != nil {
-			return nil, err
-		}
-		api.blocks[i] = r
+// ethSource is a chain to serve: a world in memory, or an ETHChain read
+// from its file block by block.
+type ethSource interface {
+	chainID() int64
+	token() common.Address
+	count() int // blocks, genesis included
+	block(n int) (*ETHBlock, error)
+	txBlocks(h common.Hash) []int // the blocks that may hold transaction h
+}
+
+type worldSource struct {
+	w    *ETHWorld
+	byTx map[common.Hash]int
+}
+
+func (s *worldSource) chainID() int64                 { return s.w.ChainID }
+func (s *worldSource) token() common.Address          { return s.w.Token }
+func (s *worldSource) count() int                     { return len(s.w.Blocks) }
+func (s *worldSource) block(n int) (*ETHBlock, error) { return s.w.Blocks[n], nil }
+func (s *worldSource) txBlocks(h common.Hash) []int {
+	if n, ok := s.byTx[h]; ok {
+		return []int{n}
 	}
+	return nil
+}
+
+func (c *ETHChain) chainID() int64                 { return c.World.ChainID }
+func (c *ETHChain) token() common.Address          { return c.World.Token }
+func (c *ETHChain) count() int                     { return c.Len() }
+func (c *ETHChain) block(n int) (*ETHBlock, error) { return c.Block(n) }
+
+// NewETHHandler serves w, held in memory, over JSON-RPC (HTTP POST).
+func NewETHHandler(w *ETHWorld) (http.Handler, error) {
+	s := &worldSource{w: w, byTx: map[common.Hash]int{}}
+	for n, b := range w.Blocks {
+		for _, t := range b.Txs {
+			s.byTx[t.Hash] = n
+		}
+	}
+	return newETHServer(s)
+}
+
+// NewETHChainHandler serves a chain read from its file over JSON-RPC,
+// rendering each block's answers when they are first asked for and
+// keeping the last renderedCap blocks' (an indexer asks for a block's
+// body, receipts and traces in turn, a few blocks at once).
+func NewETHChainHandler(c *ETHChain) (http.Handler, error) { return newETHServer(c) }
+
+func newETHServer(src ethSource) (http.Handler, error) {
+	api := &ethAPI{src: src, cache: map[int]*rendered{}}
 	srv := rpc.NewServer()
 	if err := srv.RegisterName("eth", api); err != nil {
 		return nil, err
@@ -59,7 +102,46 @@ func NewETHHandler(w *ETHWorld) (http.Handler, error) {
 	return srv, nil
 }
 
-func renderBlock(w *ETHWorld, b *ETHBlock) (rendered, error) {
+// renderedCap is how many blocks' answers are kept rendered.
+const renderedCap = 16
+
+// rendered renders block n's answers, or finds them rendered; concurrent
+// asks for one block render it once.
+func (a *ethAPI) rendered(n int) (*rendered, error) {
+	a.mu.Lock()
+	r := a.cache[n]
+	a.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
+	v, err, _ := a.flight.Do(strconv.Itoa(n), func() (any, error) {
+		b, err := a.src.block(n)
+		if err != nil {
+			return nil, err
+		}
+		r, err := renderBlock(b)
+		if err != nil {
+			return nil, fmt.Errorf("block %d: %w", n, err)
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if _, ok := a.cache[n]; !ok {
+			a.cache[n] = &r
+			a.order = append(a.order, n)
+			if len(a.order) > renderedCap {
+				delete(a.cache, a.order[0])
+				a.order = a.order[1:]
+			}
+		}
+		return &r, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*rendered), nil
+}
+
+func renderBlock(b *ETHBlock) (rendered, error) {
 	r := rendered{receipt: map[common.Hash]json.RawMessage{}}
 	var txs, hashes, rcpts, traces []any
 	logIndex := 0
@@ -147,21 +229,24 @@ func renderBlock(w *ETHWorld, b *ETHBlock) (rendered, error) {
 }
 
 type ethAPI struct {
-	w      *ETHWorld
-	blocks []rendered
+	src    ethSource
+	mu     sync.Mutex
+	cache  map[int]*rendered
+	order  []int // cached blocks, oldest first
+	flight singleflight.Group
 }
 
-func (a *ethAPI) ChainId() *hexutil.Big { return (*hexutil.Big)(big.NewInt(a.w.ChainID)) }
+func (a *ethAPI) ChainId() *hexutil.Big { return (*hexutil.Big)(big.NewInt(a.src.chainID())) }
 
-func (a *ethAPI) BlockNumber() hexutil.Uint64 { return hexutil.Uint64(len(a.blocks) - 1) }
+func (a *ethAPI) BlockNumber() hexutil.Uint64 { return hexutil.Uint64(a.src.count() - 1) }
 
 func (a *ethAPI) number(n rpc.BlockNumber) (int, bool) {
 	switch {
 	case n == rpc.EarliestBlockNumber:
 		return 0, true
 	case n < 0: // latest, pending, safe, finalized: the head
-		return len(a.blocks) - 1, true
-	case int64(n) < int64(len(a.blocks)):
+		return a.src.count() - 1, true
+	case int64(n) < int64(a.src.count()):
 		return int(n), true
 	}
 	return 0, false
@@ -172,10 +257,14 @@ func (a *ethAPI) GetBlockByNumber(ctx context.Context, n rpc.BlockNumber, full b
 	if !ok {
 		return json.RawMessage("null"), nil
 	}
-	if full {
-		return a.blocks[i].block, nil
+	r, err := a.rendered(i)
+	if err != nil {
+		return nil, err
 	}
-	return a.blocks[i].blockHashes, nil
+	if full {
+		return r.block, nil
+	}
+	return r.blockHashes, nil
 }
 
 func (a *ethAPI) GetBlockReceipts(ctx context.Context, n rpc.BlockNumberOrHash) (json.RawMessage, error) {
@@ -187,13 +276,21 @@ func (a *ethAPI) GetBlockReceipts(ctx context.Context, n rpc.BlockNumberOrHash) 
 	if !ok {
 		return json.RawMessage("null"), nil
 	}
-	return a.blocks[i].receipts, nil
+	r, err := a.rendered(i)
+	if err != nil {
+		return nil, err
+	}
+	return r.receipts, nil
 }
 
 func (a *ethAPI) GetTransactionReceipt(ctx context.Context, h common.Hash) (json.RawMessage, error) {
-	for i := range a.blocks {
-		if r, ok := a.blocks[i].receipt[h]; ok {
-			return r, nil
+	for _, i := range a.src.txBlocks(h) {
+		r, err := a.rendered(i)
+		if err != nil {
+			return nil, err
+		}
+		if rc, ok := r.receipt[h]; ok {
+			return rc, nil
 		}
 	}
 	return json.RawMessage("null"), nil
@@ -206,7 +303,7 @@ func (a *ethAPI) Call(ctx context.Context, args map[string]any, block *rpc.Block
 	if data == "" {
 		data, _ = args["input"].(string)
 	}
-	if common.HexToAddress(to) != a.w.Token {
+	if common.HexToAddress(to) != a.src.token() {
 		return nil, errors.New("execution reverted")
 	}
 	str := func(s string) hexutil.Bytes {
@@ -238,5 +335,9 @@ func (d *debugAPI) TraceBlockByNumber(ctx context.Context, n rpc.BlockNumber, cf
 	if i == 0 {
 		return nil, errors.New("genesis is not traceable")
 	}
-	return d.a.blocks[i].traces, nil
+	r, err := d.a.rendered(i)
+	if err != nil {
+		return nil, err
+	}
+	return r.traces, nil
 }

@@ -65,6 +65,10 @@ type ethIndexJSON struct {
 	Traces    string  `json:"traces"`
 	ReorgFrom *int64  `json:"reorg_from,omitempty"`
 	Seconds   float64 `json:"seconds"`
+	// FetchSeconds and CommitSeconds split the run: waiting on the node,
+	// writing to the store.
+	FetchSeconds  float64 `json:"fetch_seconds"`
+	CommitSeconds float64 `json:"commit_seconds"`
 	// IncompleteTraces: traces left out for lack of the fields a transfer
 	// needs (logged with their transactions).
 	IncompleteTraces int64 `json:"incomplete_traces"`
@@ -99,7 +103,8 @@ func runIndexETH(c *cli.Context) error {
 		Logger: slog.Default(),
 		Progress: func(p ingest.Progress) {
 			logIndexed("eth", p.Height, p.Target, p.Blocks, p.Txs, p.Elapsed,
-				"transfers_per_s", fmt.Sprintf("%.0f", float64(p.Transfers)/max(p.Elapsed.Seconds(), 1e-9)))
+				"transfers_per_s", fmt.Sprintf("%.0f", float64(p.Transfers)/max(p.Elapsed.Seconds(), 1e-9)),
+				"fetch_s", fmt.Sprintf("%.1f", p.Fetch.Seconds()), "commit_s", fmt.Sprintf("%.1f", p.Commit.Seconds()))
 		},
 	})
 	if err != nil {
@@ -112,7 +117,8 @@ func runIndexETH(c *cli.Context) error {
 		return err
 	}
 	j := ethIndexJSON{indexRunJSON: indexRunJSON{Chain: "eth", Network: res.Network, FromHeight: res.From, ToHeight: res.To, Blocks: res.Blocks,
-		Transactions: res.Txs}, Transfers: res.Transfers, Traces: string(res.Traces), Seconds: time.Since(start).Seconds()}
+		Transactions: res.Txs}, Transfers: res.Transfers, Traces: string(res.Traces), Seconds: time.Since(start).Seconds(),
+		FetchSeconds: res.Fetch.Seconds(), CommitSeconds: res.Commit.Seconds()}
 	if res.ReorgFrom >= 0 {
 		j.ReorgFrom = &res.ReorgFrom
 	}
@@ -131,8 +137,9 @@ func runIndexETH(c *cli.Context) error {
 		fmt.Fprintf(out, "eth %s: already up to date\n", res.Network)
 		return nil
 	}
-	fmt.Fprintf(out, "eth %s: indexed blocks %d..%d: %s blocks, %s transactions, %s transfers (traces: %s) in %s\n",
-		res.Network, res.From, res.To, group(res.Blocks), group(res.Txs), group(res.Transfers), res.Traces, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(out, "eth %s: indexed blocks %d..%d: %s blocks, %s transactions, %s transfers (traces: %s) in %s (fetching %s, writing %s)\n",
+		res.Network, res.From, res.To, group(res.Blocks), group(res.Txs), group(res.Transfers), res.Traces, time.Since(start).Round(time.Millisecond),
+		res.Fetch.Round(time.Millisecond), res.Commit.Round(time.Millisecond))
 	return nil
 }
 

@@ -70,7 +70,10 @@ DIR/truth and DIR/labels.csv (see sim/FORMAT.md).`,
 			Description: `Answers eth_chainId, eth_blockNumber, eth_getBlockByNumber,
 eth_getBlockReceipts, eth_getTransactionReceipt, eth_call (the token's
 metadata) and debug_traceBlockByNumber (callTracer) for the chain that
-fundtrace simulate eth wrote, until interrupted.`,
+fundtrace simulate eth wrote, until interrupted. The blocks are copied
+once into a temporary file (under $TMPDIR, removed on exit) and each
+block's answers rendered when first asked for, so a chain of millions of
+transactions is served in a few hundred megabytes.`,
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "dir", Usage: "the folder simulate eth wrote", Required: true},
 				&cli.StringFlag{Name: "listen", Usage: "address to listen on", Value: "127.0.0.1:8545"},
@@ -95,40 +98,43 @@ func runSimulateETH(c *cli.Context) error {
 	if err := simulateRanges(c); err != nil {
 		return err
 	}
-	prog := newProgressLine(c)
-	made := 0
-	w := sim.GenerateETH(sim.ETHConfig{Seed: c.Uint64("seed"), Scale: c.Int("scale"), Days: c.Int("days"), Victims: c.Int("victims"),
-		OnBlock: func(b *sim.ETHBlock, of int64) {
-			made += len(b.Txs)
-			prog.show(fmt.Sprintf("simulate eth: block %s of %s, %s transactions", group(b.Number), group(of), group(int64(made))),
-				"Simulating", "block", b.Number, "of", of, "transactions", made)
-		}})
-	prog.done()
-	if err := sim.WriteETH(w, c.String("out")); err != nil {
+	ew, err := sim.CreateETH(c.String("out"))
+	if err != nil {
 		return fmt.Errorf("simulate eth: %w", err)
 	}
-	var txs, transfers int
-	for _, b := range w.Blocks {
-		txs += len(b.Txs)
-		transfers += len(b.Withdrawals)
-		for _, t := range b.Txs {
-			transfers += len(t.Calls) + len(t.Logs)
-			if t.Value > 0 || t.To == nil {
-				transfers++
+	prog := newProgressLine(c)
+	var blocks, txs, transfers int64
+	w := sim.GenerateETH(sim.ETHConfig{Seed: c.Uint64("seed"), Scale: c.Int("scale"), Days: c.Int("days"), Victims: c.Int("victims"), DropBlocks: true,
+		OnBlock: func(b *sim.ETHBlock, of int64) {
+			ew.Block(b) // the first error comes back from Close
+			blocks++
+			txs += int64(len(b.Txs))
+			transfers += int64(len(b.Withdrawals))
+			for _, t := range b.Txs {
+				transfers += int64(len(t.Calls) + len(t.Logs))
+				if t.Value > 0 || t.To == nil {
+					transfers++
+				}
 			}
-		}
+			prog.show(fmt.Sprintf("simulate eth: block %s of %s, %s transactions", group(b.Number), group(of), group(txs)),
+				"Simulating", "block", b.Number, "of", of, "transactions", txs)
+		}})
+	prog.done()
+	if err := ew.Close(w); err != nil {
+		return fmt.Errorf("simulate eth: %w", err)
 	}
 	fmt.Fprintf(c.App.Writer, "simulated %d blocks, %d transactions, %d transfers, %d accounts; %d victim payments reaching exchange deposits %d times; written to %s\n",
-		len(w.Blocks), txs, transfers, len(w.Addresses), len(w.Victims), len(w.Exposures), c.String("out"))
+		blocks, txs, transfers, len(w.Addresses), len(w.Victims), len(w.Exposures), c.String("out"))
 	return nil
 }
 
 func runServeETH(c *cli.Context) error {
-	w, err := sim.LoadETH(c.String("dir"))
+	ch, err := sim.OpenETHChain(c.String("dir"), "")
 	if err != nil {
 		return fmt.Errorf("serve-eth: %w", err)
 	}
-	h, err := sim.NewETHHandler(w)
+	defer ch.Close()
+	h, err := sim.NewETHChainHandler(ch)
 	if err != nil {
 		return err
 	}
@@ -141,7 +147,7 @@ func runServeETH(c *cli.Context) error {
 		<-c.Context.Done()
 		srv.Close()
 	}()
-	slog.Info("Serving the simulated chain", "url", "http://"+ln.Addr().String(), "blocks", len(w.Blocks), "chain_id", w.ChainID)
+	slog.Info("Serving the simulated chain", "url", "http://"+ln.Addr().String(), "blocks", ch.Len(), "chain_id", ch.World.ChainID)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -18,7 +18,19 @@ func ServeETH(t testing.TB, dir string) (string, *sim.ETHWorld) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ServeETHWorld(t, w), w
+	// Served as simulate serve-eth serves it: from the file, block by block.
+	c, err := sim.OpenETHChain(dir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	h, err := sim.NewETHChainHandler(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL, w
 }
 
 // ServeETHWorld serves an Ethereum world (a generated one) and returns
