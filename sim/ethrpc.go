@@ -141,87 +141,164 @@ func (a *ethAPI) rendered(n int) (*rendered, error) {
 	return v.(*rendered), nil
 }
 
+// The answers' objects, their fields in the order of their JSON names
+// (as encoding/json writes a map's). Structs, not maps: rendering on
+// demand competes with the indexer for the cores.
+type (
+	rpcTx struct {
+		BlockHash        common.Hash     `json:"blockHash"`
+		BlockNumber      hexutil.Uint64  `json:"blockNumber"`
+		From             common.Address  `json:"from"`
+		Gas              hexutil.Uint64  `json:"gas"`
+		GasPrice         *hexutil.Big    `json:"gasPrice"`
+		Hash             common.Hash     `json:"hash"`
+		Input            hexutil.Bytes   `json:"input"`
+		Nonce            hexutil.Uint64  `json:"nonce"`
+		To               *common.Address `json:"to"`
+		TransactionIndex hexutil.Uint64  `json:"transactionIndex"`
+		Type             string          `json:"type"`
+		Value            *hexutil.Big    `json:"value"`
+	}
+	rpcLog struct {
+		Address          common.Address `json:"address"`
+		BlockHash        common.Hash    `json:"blockHash"`
+		BlockNumber      hexutil.Uint64 `json:"blockNumber"`
+		Data             hexutil.Bytes  `json:"data"`
+		LogIndex         hexutil.Uint64 `json:"logIndex"`
+		Removed          bool           `json:"removed"`
+		Topics           []common.Hash  `json:"topics"`
+		TransactionHash  common.Hash    `json:"transactionHash"`
+		TransactionIndex hexutil.Uint64 `json:"transactionIndex"`
+	}
+	rpcReceipt struct {
+		BlockHash         common.Hash     `json:"blockHash"`
+		BlockNumber       hexutil.Uint64  `json:"blockNumber"`
+		ContractAddress   *common.Address `json:"contractAddress"`
+		CumulativeGasUsed hexutil.Uint64  `json:"cumulativeGasUsed"`
+		EffectiveGasPrice *hexutil.Big    `json:"effectiveGasPrice"`
+		From              common.Address  `json:"from"`
+		GasUsed           hexutil.Uint64  `json:"gasUsed"`
+		Logs              []rpcLog        `json:"logs"`
+		Status            hexutil.Uint64  `json:"status"`
+		To                *common.Address `json:"to"`
+		TransactionHash   common.Hash     `json:"transactionHash"`
+		TransactionIndex  hexutil.Uint64  `json:"transactionIndex"`
+		Type              string          `json:"type"`
+	}
+	rpcCall struct {
+		From    common.Address `json:"from"`
+		Gas     string         `json:"gas"`
+		GasUsed string         `json:"gasUsed"`
+		Input   string         `json:"input"`
+		To      common.Address `json:"to"`
+		Type    string         `json:"type"`
+		Value   *hexutil.Big   `json:"value"`
+	}
+	rpcFrame struct {
+		Calls   []rpcCall       `json:"calls,omitempty"`
+		Error   string          `json:"error,omitempty"`
+		From    common.Address  `json:"from"`
+		Gas     hexutil.Uint64  `json:"gas"`
+		GasUsed hexutil.Uint64  `json:"gasUsed"`
+		Input   hexutil.Bytes   `json:"input"`
+		Output  string          `json:"output"`
+		To      *common.Address `json:"to"`
+		Type    string          `json:"type"`
+		Value   *hexutil.Big    `json:"value"`
+	}
+	rpcTrace struct {
+		Result rpcFrame    `json:"result"`
+		TxHash common.Hash `json:"txHash"`
+	}
+	rpcWithdrawal struct {
+		Address        common.Address `json:"address"`
+		Amount         hexutil.Uint64 `json:"amount"`
+		Index          hexutil.Uint64 `json:"index"`
+		ValidatorIndex string         `json:"validatorIndex"`
+	}
+	rpcHead struct {
+		GasLimit         string          `json:"gasLimit"`
+		GasUsed          hexutil.Uint64  `json:"gasUsed"`
+		Hash             common.Hash     `json:"hash"`
+		Miner            common.Address  `json:"miner"`
+		Number           hexutil.Uint64  `json:"number"`
+		ParentHash       common.Hash     `json:"parentHash"`
+		Size             hexutil.Uint64  `json:"size"`
+		Timestamp        hexutil.Uint64  `json:"timestamp"`
+		Transactions     any             `json:"transactions"`
+		TransactionsRoot common.Hash     `json:"transactionsRoot"`
+		Withdrawals      []rpcWithdrawal `json:"withdrawals"`
+	}
+)
+
 func renderBlock(b *ETHBlock) (rendered, error) {
-	r := rendered{receipt: map[common.Hash]json.RawMessage{}}
-	var txs, hashes, rcpts, traces []any
+	r := rendered{receipt: make(map[common.Hash]json.RawMessage, len(b.Txs))}
+	txs, hashes, traces := make([]rpcTx, 0, len(b.Txs)), make([]common.Hash, 0, len(b.Txs)), make([]rpcTrace, 0, len(b.Txs))
+	receipts := []byte{'['}
 	logIndex := 0
 	var cum int64
 	var root []byte
+	num := hexutil.Uint64(b.Number)
 	for i, t := range b.Txs {
 		root = append(root, t.Hash[:]...)
-		tx := map[string]any{"hash": t.Hash, "from": t.From, "to": t.To, "value": weiHex(t.Value), "nonce": hexutil.Uint64(t.Nonce),
-			"gas": hexutil.Uint64(t.Gas), "gasPrice": weiHex(t.GasPrice), "input": hexutil.Bytes(t.Input), "type": "0x0",
-			"transactionIndex": hexutil.Uint64(i), "blockNumber": hexutil.Uint64(b.Number), "blockHash": b.Hash}
-		txs = append(txs, tx)
+		ix := hexutil.Uint64(i)
+		txs = append(txs, rpcTx{Hash: t.Hash, From: t.From, To: t.To, Value: weiHex(t.Value), Nonce: hexutil.Uint64(t.Nonce),
+			Gas: hexutil.Uint64(t.Gas), GasPrice: weiHex(t.GasPrice), Input: hexutil.Bytes(t.Input), Type: "0x0",
+			TransactionIndex: ix, BlockNumber: num, BlockHash: b.Hash})
 		hashes = append(hashes, t.Hash)
 		cum += t.GasUsed
 		status := hexutil.Uint64(0)
 		if t.Success {
 			status = 1
 		}
-		var logs []any
+		logs := make([]rpcLog, 0, len(t.Logs))
 		for _, l := range t.Logs {
-			logs = append(logs, map[string]any{"address": l.Token, "topics": []common.Hash{transferTopic, common.BytesToHash(l.From[:]), common.BytesToHash(l.To[:])},
-				"data": hexutil.Bytes(common.LeftPadBytes(big.NewInt(l.Amount).Bytes(), 32)), "logIndex": hexutil.Uint64(logIndex), "removed": false,
-				"transactionHash": t.Hash, "transactionIndex": hexutil.Uint64(i), "blockNumber": hexutil.Uint64(b.Number), "blockHash": b.Hash})
+			logs = append(logs, rpcLog{Address: l.Token, Topics: []common.Hash{transferTopic, common.BytesToHash(l.From[:]), common.BytesToHash(l.To[:])},
+				Data: hexutil.Bytes(common.LeftPadBytes(big.NewInt(l.Amount).Bytes(), 32)), LogIndex: hexutil.Uint64(logIndex),
+				TransactionHash: t.Hash, TransactionIndex: ix, BlockNumber: num, BlockHash: b.Hash})
 			logIndex++
 		}
-		if logs == nil {
-			logs = []any{}
-		}
-		rc := map[string]any{"transactionHash": t.Hash, "transactionIndex": hexutil.Uint64(i), "blockHash": b.Hash, "blockNumber": hexutil.Uint64(b.Number),
-			"from": t.From, "to": t.To, "status": status, "gasUsed": hexutil.Uint64(t.GasUsed), "cumulativeGasUsed": hexutil.Uint64(cum),
-			"effectiveGasPrice": weiHex(t.GasPrice), "contractAddress": t.Created, "logs": logs, "type": "0x0"}
-		rcpts = append(rcpts, rc)
-		raw, err := json.Marshal(rc)
+		raw, err := json.Marshal(rpcReceipt{TransactionHash: t.Hash, TransactionIndex: ix, BlockHash: b.Hash, BlockNumber: num,
+			From: t.From, To: t.To, Status: status, GasUsed: hexutil.Uint64(t.GasUsed), CumulativeGasUsed: hexutil.Uint64(cum),
+			EffectiveGasPrice: weiHex(t.GasPrice), ContractAddress: t.Created, Logs: logs, Type: "0x0"})
 		if err != nil {
 			return r, err
 		}
 		r.receipt[t.Hash] = raw
+		if i > 0 {
+			receipts = append(receipts, ',')
+		}
+		receipts = append(receipts, raw...)
 		// callTracer's tree: the transaction's call, and under it the
 		// forwarded calls.
-		typ, to := "CALL", t.To
+		frame := rpcFrame{Type: "CALL", From: t.From, To: t.To, Value: weiHex(t.Value), Gas: hexutil.Uint64(t.Gas),
+			GasUsed: hexutil.Uint64(t.GasUsed), Input: hexutil.Bytes(t.Input), Output: "0x"}
 		if t.To == nil {
-			typ, to = "CREATE", t.Created
+			frame.Type, frame.To = "CREATE", t.Created
 		}
-		frame := map[string]any{"type": typ, "from": t.From, "to": to, "value": weiHex(t.Value), "gas": hexutil.Uint64(t.Gas),
-			"gasUsed": hexutil.Uint64(t.GasUsed), "input": hexutil.Bytes(t.Input), "output": "0x"}
 		if !t.Success {
-			frame["error"] = "execution reverted"
+			frame.Error = "execution reverted"
 		}
-		var calls []any
 		for _, c := range t.Calls {
-			calls = append(calls, map[string]any{"type": "CALL", "from": c.From, "to": c.To, "value": weiHex(c.Value), "gas": "0x2328",
-				"gasUsed": "0x2328", "input": "0x"})
+			frame.Calls = append(frame.Calls, rpcCall{Type: "CALL", From: c.From, To: c.To, Value: weiHex(c.Value), Gas: "0x2328",
+				GasUsed: "0x2328", Input: "0x"})
 		}
-		if calls != nil {
-			frame["calls"] = calls
-		}
-		traces = append(traces, map[string]any{"txHash": t.Hash, "result": frame})
+		traces = append(traces, rpcTrace{TxHash: t.Hash, Result: frame})
 	}
-	var wds []any
+	r.receipts = append(receipts, ']')
+	wds := make([]rpcWithdrawal, 0, len(b.Withdrawals))
 	for _, wd := range b.Withdrawals {
-		wds = append(wds, map[string]any{"index": hexutil.Uint64(wd.Index), "validatorIndex": "0x1", "address": wd.Address, "amount": hexutil.Uint64(wd.Gwei)})
+		wds = append(wds, rpcWithdrawal{Index: hexutil.Uint64(wd.Index), ValidatorIndex: "0x1", Address: wd.Address, Amount: hexutil.Uint64(wd.Gwei)})
 	}
-	if txs == nil {
-		txs, hashes, rcpts, traces = []any{}, []any{}, []any{}, []any{}
-	}
-	if wds == nil {
-		wds = []any{}
-	}
-	head := map[string]any{"number": hexutil.Uint64(b.Number), "hash": b.Hash, "parentHash": b.Parent, "timestamp": hexutil.Uint64(b.Time),
-		"transactionsRoot": crypto.Keccak256Hash(root), "size": hexutil.Uint64(500 + 120*len(b.Txs)), "miner": common.Address{},
-		"gasLimit": "0x1c9c380", "gasUsed": hexutil.Uint64(cum), "withdrawals": wds}
+	head := rpcHead{Number: num, Hash: b.Hash, ParentHash: b.Parent, Timestamp: hexutil.Uint64(b.Time),
+		TransactionsRoot: crypto.Keccak256Hash(root), Size: hexutil.Uint64(500 + 120*len(b.Txs)),
+		GasLimit: "0x1c9c380", GasUsed: hexutil.Uint64(cum), Withdrawals: wds, Transactions: txs}
 	var err error
-	head["transactions"] = txs
 	if r.block, err = json.Marshal(head); err != nil {
 		return r, err
 	}
-	head["transactions"] = hashes
+	head.Transactions = hashes
 	if r.blockHashes, err = json.Marshal(head); err != nil {
-		return r, err
-	}
-	if r.receipts, err = json.Marshal(rcpts); err != nil {
 		return r, err
 	}
 	r.traces, err = json.Marshal(traces)
