@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -139,7 +140,9 @@ func main() {
 	app := newApp()
 	app.Writer, app.ErrWriter = os.Stdout, os.Stderr
 	stopProfile := startProfile(os.Getenv("FUNDTRACE_CPUPROFILE"))
+	stopHeap := startHeapProfile(os.Getenv("FUNDTRACE_MEMPROFILE"))
 	err := runApp(ctx, app, os.Args)
+	stopHeap()
 	stopProfile()
 	code := exitCode(err)
 	reportError(os.Stdout, os.Stderr, os.Args, err, code)
@@ -389,5 +392,56 @@ func startProfile(path string) func() {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
+	}
+}
+
+// startHeapProfile writes a heap profile of the command to path, when
+// set ($FUNDTRACE_MEMPROFILE), each time the live heap has grown a tenth
+// past the last one written (checked each second), and at the end if
+// none was: the profile then shows what the heap held near its peak,
+// which one taken at exit would not. It returns the function that ends
+// it.
+func startHeapProfile(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	write := func() {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.Lookup("heap").WriteTo(f, 0)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fundtrace: FUNDTRACE_MEMPROFILE:", err)
+		}
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var last uint64
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				if last == 0 {
+					write()
+				}
+				return
+			case <-t.C:
+			}
+			metrics.Read(sample)
+			if live := sample[0].Value.Uint64(); live > last+last/10 {
+				last = live
+				write()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
 	}
 }

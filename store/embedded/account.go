@@ -14,13 +14,36 @@ import (
 	"github.com/fundtrace/fundtrace/store"
 )
 
-// Account chains (Ethereum) keep, beside the block records:
+// Account chains (Ethereum, TRON) keep, beside the block records:
 //
-//	t c txid                                   → transaction, receipt outcome, its transfers
+//	y c height(8) pos(4)                       → transaction, receipt outcome, its transfers
+//	t c txid                                   → its height(8) and pos(4) (schema 5; before,
+//	                                             the record itself, still read)
 //	w c height(8)                              → the block's transfers outside transactions (rewards, withdrawals)
 //	x c len(1) addr height(8) txpos(4) seq(4)  → a transfer from or to addr (seq: its index in the block)
 //	k c token                                  → token metadata
 //	f c addr                                   → first-seen height (shared with UTXO chains)
+
+// The transactions' records are kept in chain order, so that a pass over
+// a chain's transfers (clustering) reads one key range from start to
+// end: keyed by txid, the records of a chain of billions of transactions
+// were read in random order, one point read each. A lookup by txid reads
+// the 12-byte pointer, then the record.
+
+func accountTxKey(dst []byte, c chains.Chain, h int64, pos uint32) []byte {
+	dst = binary.BigEndian.AppendUint64(keyPrefix(dst, tAccountTx, c), uint64(h))
+	return binary.BigEndian.AppendUint32(dst, pos)
+}
+
+// txPointerLen is the length of a t record that points at a y record. A
+// whole transaction record, which schema 4 kept in table t, is longer:
+// its sender's address alone takes 21 bytes.
+const txPointerLen = 12
+
+func appendTxPointer(dst []byte, h int64, pos uint32) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(h))
+	return binary.BigEndian.AppendUint32(dst, pos)
+}
 
 func blockTransfersKey(dst []byte, c chains.Chain, h int64) []byte {
 	return binary.BigEndian.AppendUint64(keyPrefix(dst, tBlockTransfers, c), uint64(h))
@@ -228,7 +251,8 @@ func (s *Store) writeAccountBlock(b *kvBuf, c chains.Chain, m *store.Meta, bd *s
 	b.set(blockHashKey(nil, c, blk.Hash), binary.AppendUvarint(nil, uint64(blk.Height)))
 	for i := range bd.AccountTxs {
 		v = appendAccountTx(v[:0], &bd.AccountTxs[i], byTx[i])
-		b.set(txKey(nil, c, txids[i]), v)
+		b.set(accountTxKey(nil, c, blk.Height, uint32(i)), v)
+		b.set(txKey(nil, c, txids[i]), appendTxPointer(nil, blk.Height, uint32(i)))
 		m.Txs++
 	}
 	if len(outside) > 0 {
@@ -271,18 +295,119 @@ func (s *Store) AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*
 func (s *Store) accountTx(c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error) {
 	var tx *chains.AccountTx
 	var ts []chains.Transfer
-	err := s.get(txKey(nil, c, h), func(v []byte) error {
+	var at []byte // the record's key in table y, when t points there
+	decode := func(v []byte) error {
 		var err error
 		tx, ts, err = decodeAccountTx(c, h, v)
 		if err != nil {
 			return &store.CorruptError{Key: fmt.Sprintf("%s tx %s", c, h), Err: err}
 		}
 		return nil
+	}
+	err := s.get(txKey(nil, c, h), func(v []byte) error {
+		if len(v) == txPointerLen {
+			at = accountTxKey(nil, c, int64(binary.BigEndian.Uint64(v)), binary.BigEndian.Uint32(v[8:]))
+			return nil
+		}
+		return decode(v) // schema 4 and below
 	})
+	if err == nil && at != nil {
+		err = s.get(at, decode)
+		if errors.Is(err, store.ErrNotFound) {
+			err = &store.CorruptError{Key: fmt.Sprintf("%s tx %s", c, h), Err: fmt.Errorf("its record %x is missing", at)}
+		}
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s tx %s: %w", c, h, err)
 	}
 	return tx, ts, nil
+}
+
+// EachTransfer hands fn every transfer of blocks from..to (up to the
+// tip) in chain order, each block's transactions' transfers and then
+// its transfers outside transactions, reading the two tables each in
+// one key-ordered pass; it returns how many transactions those blocks
+// hold. The Transfer passed to fn is valid only during the call.
+func (s *Store) EachTransfer(ctx context.Context, c chains.Chain, from, to int64, fn func(*chains.Transfer) error) (int64, error) {
+	if s.schema < 5 {
+		return 0, fmt.Errorf("store %s has schema %d, whose %s transactions are not kept in chain order: open it for writing once (any command that writes) to upgrade it", s.path, s.schema, c)
+	}
+	m, err := s.Meta(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	to = min(to, m.TipHeight)
+	from = max(from, 0)
+	if from > to {
+		return 0, nil
+	}
+	span := func(table byte) (*pebble.Iterator, error) {
+		lo := binary.BigEndian.AppendUint64(keyPrefix(nil, table, c), uint64(from))
+		hi := binary.BigEndian.AppendUint64(keyPrefix(nil, table, c), uint64(to)+1)
+		return s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	}
+	txs, err := span(tAccountTx)
+	if err != nil {
+		return 0, err
+	}
+	defer txs.Close()
+	outs, err := span(tBlockTransfers)
+	if err != nil {
+		return 0, err
+	}
+	defer outs.Close()
+	heightOf := func(key []byte) int64 { return int64(binary.BigEndian.Uint64(key[2:10])) }
+	okOut := outs.First()
+	// outside hands on the transfers outside transactions of the blocks
+	// below h.
+	outside := func(h int64) error {
+		for ; okOut && heightOf(outs.Key()) < h; okOut = outs.Next() {
+			d := newDecoder(outs.Value())
+			ts := d.transfers(c)
+			if d.Err != nil {
+				return &store.CorruptError{Key: fmt.Sprintf("%s block %d transfers", c, heightOf(outs.Key())), Err: d.Err}
+			}
+			for i := range ts {
+				if err := fn(&ts[i]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	var n int64
+	for ok := txs.First(); ok; ok = txs.Next() {
+		key := txs.Key()
+		if len(key) != 14 {
+			return n, &store.CorruptError{Key: fmt.Sprintf("%x", key), Err: errors.New("not a transaction's key")}
+		}
+		h := heightOf(key)
+		if err := outside(h); err != nil {
+			return n, err
+		}
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return n, err
+			}
+		}
+		_, ts, err := decodeAccountTx(c, chains.Hash{}, txs.Value())
+		if err != nil {
+			return n, &store.CorruptError{Key: fmt.Sprintf("%s transaction %d of block %d", c, binary.BigEndian.Uint32(key[10:]), h), Err: err}
+		}
+		n++
+		for i := range ts {
+			if err := fn(&ts[i]); err != nil {
+				return n, err
+			}
+		}
+	}
+	if err := txs.Error(); err != nil {
+		return n, err
+	}
+	if err := outside(to + 1); err != nil {
+		return n, err
+	}
+	return n, outs.Error()
 }
 
 // BlockTransfers returns the transfers of block h outside any transaction
@@ -407,6 +532,9 @@ func (s *Store) rollbackAccountBlock(ctx context.Context, del func([]byte) error
 			continue
 		}
 		if err := del(txKey(nil, c, id)); err != nil {
+			return nil, err
+		}
+		if err := del(accountTxKey(nil, c, h, tx.Position)); err != nil {
 			return nil, err
 		}
 		m.Txs--

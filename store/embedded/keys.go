@@ -12,7 +12,8 @@ import (
 //	m c name                      → meta (JSON)
 //	b c height(8)                 → block header and its txids
 //	h c hash(32)                  → height
-//	t c txid(32)                  → an account chain's transaction and its transfers; a
+//	t c txid(32)                  → where an account chain's transaction is in table y
+//	                                (account.go; its record in schema 4 and below); a
 //	                                UTXO chain's transaction in schema 3 and below
 //	m c "txs-end"                 → committed length of a UTXO chain's transaction file
 //	p c txid(32)                  → where the transaction's record is in that file:
@@ -40,6 +41,7 @@ const (
 	tAddr      = 'a'
 	tFirstSeen = 'f'
 
+	tAccountTx      = 'y' // account.go
 	tBlockTransfers = 'w'
 	tTransfer       = 'x'
 	tToken          = 'k'
@@ -74,8 +76,10 @@ var schemaKey = []byte("~schema")
 // Version 4 keeps a UTXO chain's transaction records in a file of their
 // own, pointed at from table p; the records that version 3 and below
 // kept in table t are still read from there, so a version 3 store too
-// needs only its version raised.
-const schemaVersion = 4
+// needs only its version raised. Version 5 keeps an account chain's
+// transaction records in chain order (table y), table t pointing at
+// them; the upgrade moves a version 4 store's records (upgradeAccountTxs).
+const schemaVersion = 5
 
 func keyPrefix(dst []byte, table byte, c chains.Chain) []byte {
 	return append(dst, table, c.Tag())

@@ -89,7 +89,9 @@ type Store struct {
 
 	filesMu sync.Mutex
 	files   map[chains.Chain]*txFile // UTXO chains' transaction files, once opened
-	legacy  map[chains.Chain]bool    // whether table t holds a UTXO chain's transactions
+
+	schema uint64                // the schema version the store is at, once checked
+	legacy map[chains.Chain]bool // whether table t holds a UTXO chain's transactions
 }
 
 // Open opens (creating if needed, unless ReadOnly) the store in folder
@@ -229,6 +231,7 @@ func (s *Store) checkSchema() error {
 		if err := s.db.Set(schemaKey, binary.AppendUvarint(nil, schemaVersion), pebble.Sync); err != nil {
 			return fmt.Errorf("write schema version: %w", err)
 		}
+		s.schema = schemaVersion
 		return nil
 	}
 	if err != nil {
@@ -242,19 +245,32 @@ func (s *Store) checkSchema() error {
 	if got > schemaVersion {
 		return fmt.Errorf("%w: store %s has schema %d, this fundtrace knows %d; upgrade fundtrace", store.ErrSchemaTooNew, s.path, got, schemaVersion)
 	}
+	s.schema = got
 	if got < schemaVersion && !s.opts.ReadOnly {
-		return s.upgrade(got)
+		if err := s.upgrade(got); err != nil {
+			return err
+		}
+		s.schema = schemaVersion
 	}
 	return nil
 }
 
-// upgrade brings a store of schema from up to schemaVersion in one
-// batch. From version 1 it removes the first-seen records of UTXO chains,
-// which version 2 reads from the address history instead; from version 2
-// nothing needs rewriting (versions 3 and 4 read the older records as
-// they are), only the version is raised. Read-only, an older store reads
-// the same.
+// upgrade brings a store of schema from up to schemaVersion. From
+// version 1 it removes the first-seen records of UTXO chains, which
+// version 2 reads from the address history instead; from versions 2 and
+// 3 nothing needs rewriting (versions 3 and 4 read the older records as
+// they are); below version 5 the account chains' transaction records
+// move into chain order. Then the version is raised. Read-only, an older
+// store reads the same, but cannot stream an account chain's transfers
+// in chain order (EachTransfer says so).
 func (s *Store) upgrade(from uint64) error {
+	if from < 5 {
+		for _, c := range []chains.Chain{chains.Ethereum, chains.Tron} {
+			if err := s.upgradeAccountTxs(c); err != nil {
+				return fmt.Errorf("upgrade store %s to schema %d: %w", s.path, schemaVersion, err)
+			}
+		}
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	if from < 2 {
@@ -270,6 +286,61 @@ func (s *Store) upgrade(from uint64) error {
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("upgrade store %s to schema %d: %w", s.path, schemaVersion, err)
+	}
+	return nil
+}
+
+// upgradeAccountTxs moves chain c's transaction records from table t,
+// keyed by txid, to table y, in chain order, leaving in t a pointer to
+// each. It commits every 32 MiB of records, and a record already moved
+// (a pointer) is passed over, so an upgrade cut short resumes; the
+// schema version is raised only after every chain is done.
+func (s *Store) upgradeAccountTxs(c chains.Chain) error {
+	lo := keyPrefix(nil, tTx, c)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	b := s.db.NewBatch()
+	defer func() { b.Close() }()
+	moved := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		k, v := it.Key(), it.Value()
+		if len(v) == txPointerLen {
+			continue
+		}
+		if len(k) != len(lo)+32 {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: errors.New("not a transaction's key")}
+		}
+		h := chains.Hash(k[len(lo):])
+		tx, _, err := decodeAccountTx(c, h, v)
+		if err != nil {
+			return &store.CorruptError{Key: fmt.Sprintf("%s tx %s", c, h), Err: err}
+		}
+		if err := b.Set(accountTxKey(nil, c, tx.Height, tx.Position), v, nil); err != nil {
+			return err
+		}
+		if err := b.Set(k, appendTxPointer(nil, tx.Height, tx.Position), nil); err != nil {
+			return err
+		}
+		moved++
+		if b.Len() >= 32<<20 {
+			if err := b.Commit(pebble.Sync); err != nil {
+				return err
+			}
+			b.Close()
+			b = s.db.NewBatch()
+		}
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	if moved > 0 {
+		slog.Info("Upgraded the store: transactions moved into chain order", "store", s.path, "chain", c, "transactions", moved)
 	}
 	return nil
 }

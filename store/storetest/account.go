@@ -26,6 +26,7 @@ type AccountStore interface {
 	Transfers(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]chains.Transfer, error)
 	BlockTransfers(ctx context.Context, c chains.Chain, h int64) ([]chains.Transfer, error)
 	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error)
+	EachTransfer(ctx context.Context, c chains.Chain, from, to int64, fn func(*chains.Transfer) error) (int64, error)
 }
 
 // IndexBlock18M indexes mainnet block 18,000,000 from Erigon's recorded
@@ -80,6 +81,12 @@ func RunAccount(t *testing.T, open func(t *testing.T) AccountStore) {
 		ws, err := st.BlockTransfers(ctx, chains.Ethereum, 18_000_000)
 		if err != nil || len(ws) != 16 {
 			t.Fatalf("%d withdrawals, %v", len(ws), err)
+		}
+		// Streamed, the block's transfers come as read block by block:
+		// its transactions', then the withdrawals.
+		if a, b := EachTransferText(t, st, chains.Ethereum, 0, 18_000_000), BlockTransfersText(t, st, chains.Ethereum, 18_000_000, 18_000_000); a != b ||
+			!strings.HasPrefix(a, "94 transactions\n") || int64(strings.Count(a, "\n")-1) != m.Transfers {
+			t.Fatalf("EachTransfer:\n%.2000s\nblock by block:\n%.2000s", a, b)
 		}
 		// The batched history answers as the one-address one does, for
 		// every address the block touches (and one it does not), and its
@@ -151,6 +158,9 @@ func RunAccount(t *testing.T, open func(t *testing.T) AccountStore) {
 		m, _ := st.Meta(ctx, chains.Ethereum)
 		if m.TipHeight != 22 || m.Blocks != 23 || m.Txs != 23 || m.Transfers != 23+23 || m.Addresses != 3 { // payer, payee, the miner (the zero address) paid the fees
 			t.Fatalf("meta after reorg %+v", m)
+		}
+		if a, b := EachTransferText(t, st, chains.Ethereum, 0, 22), EachTransferText(t, fresh, chains.Ethereum, 0, 22); a != b {
+			t.Fatalf("after the reorg the chain's transfers stream differently from a fresh index's:\n%s\nvs\n%s", a, b)
 		}
 		orphan := crypto.Keccak256Hash([]byte("tx 17 fork 0"))
 		if _, _, err := st.AccountTx(ctx, chains.Ethereum, chains.Hash(orphan)); err == nil {
@@ -244,6 +254,51 @@ func Block18MAnswers(t testing.TB, st AccountStore) string {
 func transferLine(tr chains.Transfer) string {
 	return fmt.Sprintf("  %s h=%d t=%d tx=%s/%d pos=%s asset=%s %s->%s amount=%v id=%v ok=%v\n", tr.Kind, tr.Height, tr.Time, tr.TxHash, tr.TxIndex,
 		tr.Position, ethereum.FormatAddress(tr.Asset), ethereum.FormatAddress(tr.From), ethereum.FormatAddress(tr.To), tr.Amount, tr.TokenID, tr.Success)
+}
+
+// EachTransferText renders what EachTransfer streams for blocks
+// from..to, one transfer a line, after the transactions' count.
+func EachTransferText(t testing.TB, st AccountStore, c chains.Chain, from, to int64) string {
+	t.Helper()
+	var ts []chains.Transfer
+	n, err := st.EachTransfer(context.Background(), c, from, to, func(tr *chains.Transfer) error {
+		ts = append(ts, *tr)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d transactions\n", n) + TransfersText(ts)
+}
+
+// BlockTransfersText renders the transfers of blocks from..to as
+// EachTransferText does, read block by block: each transaction's, in
+// order, then the block's outside transactions.
+func BlockTransfersText(t testing.TB, st AccountStore, c chains.Chain, from, to int64) string {
+	t.Helper()
+	ctx := context.Background()
+	var ts []chains.Transfer
+	n := 0
+	for h := from; h <= to; h++ {
+		_, txids, err := st.BlockByHeight(ctx, c, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range txids {
+			_, tts, err := st.AccountTx(ctx, c, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts = append(ts, tts...)
+			n++
+		}
+		ws, err := st.BlockTransfers(ctx, c, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, ws...)
+	}
+	return fmt.Sprintf("%d transactions\n", n) + TransfersText(ts)
 }
 
 // TransfersText renders transfers one a line, for comparing answers.

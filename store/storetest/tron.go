@@ -3,8 +3,10 @@ package storetest
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/fundtrace/fundtrace/chains"
@@ -23,7 +25,7 @@ func TronScenario() string {
 // IndexTron serves the shipped TRON scenario over the java-tron HTTP API
 // and indexes it into st in batches of batch blocks; it returns the
 // scenario's world, what the indexed data is checked against.
-func IndexTron(t testing.TB, st AccountStore, batch int) *sim.TronWorld {
+func IndexTron(t testing.TB, st trx.Sink, batch int) *sim.TronWorld {
 	t.Helper()
 	url, w := simtest.ServeTron(t, TronScenario())
 	cl, err := tron.Dial(url, tron.ClientOptions{Retries: 1})
@@ -86,7 +88,24 @@ func runTron(t *testing.T, st AccountStore) {
 	if len(addrs) < 50 {
 		t.Fatalf("only %d addresses", len(addrs))
 	}
-	all, err := st.TransfersOf(ctx, chains.Tron, addrs, 0, -1)
+	// The chain's transfers streamed in one pass are what reading block
+	// by block gives: all of them (as many as the blocks' transactions
+	// and the store's count say), and a window's.
+	first := m.TipHeight - m.Blocks + 1
+	all := EachTransferText(t, st, chains.Tron, first, m.TipHeight)
+	if want := BlockTransfersText(t, st, chains.Tron, first, m.TipHeight); all != want {
+		t.Fatalf("EachTransfer streams %d lines, block by block %d", strings.Count(all, "\n"), strings.Count(want, "\n"))
+	}
+	if head := fmt.Sprintf("%d transactions\n", txs); !strings.HasPrefix(all, head) || int64(strings.Count(all, "\n")-1) != m.Transfers {
+		t.Fatalf("EachTransfer: %.40q, %d transfers; want %q and the store's %d", all, strings.Count(all, "\n")-1, head, m.Transfers)
+	}
+	if a, b := EachTransferText(t, st, chains.Tron, 100, 140), BlockTransfersText(t, st, chains.Tron, 100, 140); a != b || strings.Count(a, "\n") < 10 {
+		t.Fatalf("blocks 100..140: EachTransfer\n%s\nblock by block\n%s", a, b)
+	}
+	if beyond := EachTransferText(t, st, chains.Tron, m.TipHeight+1, m.TipHeight+10); beyond != "0 transactions\n" {
+		t.Fatalf("past the tip: %q", beyond)
+	}
+	hist, err := st.TransfersOf(ctx, chains.Tron, addrs, 0, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +114,7 @@ func runTron(t *testing.T, st AccountStore) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := TransfersText(all[i]), TransfersText(one); got != want || len(one) == 0 {
+		if got, want := TransfersText(hist[i]), TransfersText(one); got != want || len(one) == 0 {
 			t.Fatalf("%s: TransfersOf:\n%s\nTransfers:\n%s", tron.Encode(a), got, want)
 		}
 	}
