@@ -130,8 +130,11 @@ func (s *Store) ingest(ctx context.Context, build func(batchOut) error, sync fun
 // synced, and returns its path. sync is as ingest's.
 func (s *Store) writeTable(build func(batchOut) error, sync func() error) (string, error) {
 	// The table takes level 0's options, where it lands once the store
-	// holds anything; a compaction rewrites it with its new level's.
-	w, path, err := s.newTableWriter(s.opts.MakeWriterOptions(0, s.db.TableFormat()))
+	// holds anything, but no compression (see open); a compaction
+	// rewrites it with its new level's.
+	o := s.opts.MakeWriterOptions(0, s.db.TableFormat())
+	o.Compression = sstable.NoCompression
+	w, path, err := s.newTableWriter(o)
 	if err != nil {
 		return path, err
 	}
