@@ -248,6 +248,11 @@ func (iv *Investigation) ReadCaseFrom(ctx context.Context, seeds *Seeds, p strin
 			}
 		}
 	}
+	// So are the Ethereum and TRON rows'.
+	preAcct, err := iv.prefetchAccountTxs(ctx, recs[1:], col)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
 	for i, rec := range recs[1:] {
 		line := i + 2
 		get := func(k string) string {
@@ -339,7 +344,7 @@ func (iv *Investigation) ReadCaseFrom(ctx context.Context, seeds *Seeds, p strin
 				}
 				amount = v
 			}
-			tr, err := tracer.FindAccountSeed(ctx, ab, ac.chain, h, pos, &to, asset, amount)
+			tr, err := tracer.FindAccountSeed(ctx, preAcct.of(ab), ac.chain, h, pos, &to, asset, amount)
 			if err != nil {
 				return fail("%w", err)
 			}
@@ -349,6 +354,74 @@ func (iv *Investigation) ReadCaseFrom(ctx context.Context, seeds *Seeds, p strin
 		}
 	}
 	return nil
+}
+
+// prefetched holds account-chain transactions read at once.
+type prefetched map[chains.Chain]map[chains.Hash]prefetchedTx
+
+type prefetchedTx struct {
+	tx *chains.AccountTx
+	ts []chains.Transfer
+}
+
+// prefetchAccountTxs reads, per account chain, the transactions the case
+// rows name, in one AccountTxs call each.
+func (iv *Investigation) prefetchAccountTxs(ctx context.Context, rows [][]string, col map[string]int) (prefetched, error) {
+	ci, ok1 := col["chain"]
+	ti, ok2 := col["tx"]
+	if !ok1 || !ok2 {
+		return nil, nil
+	}
+	want := map[*accountChain][]chains.Hash{}
+	for _, rec := range rows {
+		if ci >= len(rec) || ti >= len(rec) {
+			continue
+		}
+		ac := accountChainOf(strings.TrimSpace(rec[ci]))
+		if ac == nil {
+			continue
+		}
+		if h, err := chains.ParseHash(strings.TrimPrefix(strings.TrimSpace(rec[ti]), "0x")); err == nil {
+			want[ac] = append(want[ac], h)
+		}
+	}
+	pre := prefetched{}
+	for ac, hs := range want {
+		ab, err := iv.account(ctx, ac)
+		if err != nil {
+			continue // each of its rows says so
+		}
+		txs, tss, err := ab.AccountTxs(ctx, ac.chain, hs)
+		if err != nil {
+			return nil, err
+		}
+		m := map[chains.Hash]prefetchedTx{}
+		for i, tx := range txs {
+			if tx != nil {
+				m[hs[i]] = prefetchedTx{tx, tss[i]}
+			}
+		}
+		pre[ac.chain] = m
+	}
+	return pre, nil
+}
+
+// of answers AccountTx from what was read at once, and from ab for a
+// transaction that was not (for its error).
+func (p prefetched) of(ab AccountStore) tracer.AccountSource {
+	return prefetchedSource{ab, p}
+}
+
+type prefetchedSource struct {
+	AccountStore
+	pre prefetched
+}
+
+func (s prefetchedSource) AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error) {
+	if t, ok := s.pre[c][h]; ok {
+		return t.tx, t.ts, nil
+	}
+	return s.AccountStore.AccountTx(ctx, c, h)
 }
 
 // assetByName reads a case's asset column: the native coin (ETH, TRX), a

@@ -42,6 +42,8 @@ type UTXOReader interface {
 // transactions, tokens.
 type AccountReader interface {
 	AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error)
+	// AccountTxs reads many transactions at once, nil for one not held.
+	AccountTxs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.AccountTx, [][]chains.Transfer, error)
 	Transfers(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]chains.Transfer, error)
 	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error)
 	BlockTransfers(ctx context.Context, c chains.Chain, h int64) ([]chains.Transfer, error)

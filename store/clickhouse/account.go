@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
 
 	"github.com/fundtrace/fundtrace/chains"
@@ -127,46 +128,119 @@ func accountAddresses(blocks []store.BlockData) map[chains.Address]struct{} {
 
 // AccountTx returns an account chain's transaction and its transfers.
 func (s *Store) AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error) {
-	tip, err := s.tip(ctx, c)
+	txs, ts, err := s.AccountTxs(ctx, c, []chains.Hash{h})
 	if err != nil {
 		return nil, nil, err
 	}
-	if tip < 0 {
+	if txs[0] == nil {
 		return nil, nil, fmt.Errorf("%s tx %s: %w", c, h, store.ErrNotFound)
 	}
-	q := fmt.Sprintf(`SELECT height, position, time, type, nonce, from_address, to_address, value, gas, gas_used, gas_price, fee, success, created, selector
-		FROM %s WHERE chain = ? AND txid IN (%s) AND height <= ? LIMIT 1 BY txid`, s.table("eth_txs"), inHashes([]chains.Hash{h}))
-	var (
-		height, t, nonce, gas, used               uint64
-		pos                                       uint32
-		typ, ok                                   uint8
-		from, to, value, price, fee, created, sel string
-	)
-	if err := s.conn.QueryRow(ctx, q, string(c), uint64(tip)).Scan(&height, &pos, &t, &typ, &nonce, &from, &to, &value, &gas, &used, &price, &fee, &ok, &created, &sel); err != nil {
-		if isNoRows(err) {
-			return nil, nil, fmt.Errorf("%s tx %s: %w", c, h, store.ErrNotFound)
-		}
-		return nil, nil, fmt.Errorf("%s tx %s: %w", c, h, err)
+	return txs[0], ts[0], nil
+}
+
+// accountTxsBatch is how many transactions one AccountTxs query asks for.
+const accountTxsBatch = 10_000
+
+// AccountTxs returns the transactions hs name and their transfers, nil
+// for one the store does not hold: two queries a batch of up to
+// accountTxsBatch (the transactions by txid; their transfers by the
+// heights those give, the transfers table's key), where AccountTx one at
+// a time costs three round trips each. A case of a thousand victim
+// payments is read so.
+func (s *Store) AccountTxs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.AccountTx, [][]chains.Transfer, error) {
+	txs, tss := make([]*chains.AccountTx, len(hs)), make([][]chains.Transfer, len(hs))
+	tip, err := s.tip(ctx, c)
+	if err != nil || tip < 0 {
+		return txs, tss, err
 	}
-	tx := &chains.AccountTx{Chain: c, Hash: h, Height: int64(height), Position: pos, Time: int64(t), Type: typ, Nonce: nonce,
-		From: chains.Address(from), To: chains.Address(to), Gas: gas, GasUsed: used, Success: ok == 1, Created: chains.Address(created)}
-	if sel != "" {
-		tx.Input4 = []byte(sel)
-	}
-	for _, f := range []struct {
-		dst **big.Int
-		s   string
-	}{{&tx.Value, value}, {&tx.GasPrice, price}, {&tx.Fee, fee}} {
-		if *f.dst, err = parseBig(f.s); err != nil {
-			return nil, nil, &store.CorruptError{Key: "eth tx " + h.String(), Err: err}
+	for lo := 0; lo < len(hs); lo += accountTxsBatch {
+		part := hs[lo:min(lo+accountTxsBatch, len(hs))]
+		if err := s.accountTxs(ctx, c, tip, part, txs[lo:], tss[lo:]); err != nil {
+			return nil, nil, err
 		}
 	}
-	ts, err := s.queryTransfers(ctx, c, nil, fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND height = ? AND tx_index = ? AND txid IN (%s) ORDER BY seq",
-		transferSelect, s.table("transfers"), inHashes([]chains.Hash{h})), string(c), height, pos)
+	return txs, tss, nil
+}
+
+func (s *Store) accountTxs(ctx context.Context, c chains.Chain, tip int64, hs []chains.Hash, txs []*chains.AccountTx, tss [][]chains.Transfer) error {
+	at := make(map[chains.Hash][]int, len(hs))
+	for i, h := range hs {
+		at[h] = append(at[h], i)
+	}
+	ids, err := hashTable("lookup_txids", hs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s tx %s: %w", c, h, err)
+		return err
 	}
-	return tx, ts, nil
+	q := fmt.Sprintf(`SELECT txid, height, position, time, type, nonce, from_address, to_address, value, gas, gas_used, gas_price, fee, success, created, selector
+		FROM %s WHERE chain = ? AND txid IN lookup_txids AND height <= ? LIMIT 1 BY txid`, s.table("eth_txs"))
+	rows, err := s.conn.Query(pointReads(ctx, ids), q, string(c), uint64(tip))
+	if err != nil {
+		return fmt.Errorf("%s transactions: %w", c, err)
+	}
+	heights, err := ext.NewTable("lookup_heights", ext.Column("h", "UInt64"))
+	if err != nil {
+		rows.Close()
+		return err
+	}
+	seen := map[uint64]bool{}
+	for rows.Next() {
+		var (
+			height, t, nonce, gas, used                     uint64
+			pos                                             uint32
+			typ, ok                                         uint8
+			txid, from, to, value, price, fee, created, sel string
+		)
+		if err := rows.Scan(&txid, &height, &pos, &t, &typ, &nonce, &from, &to, &value, &gas, &used, &price, &fee, &ok, &created, &sel); err != nil {
+			rows.Close()
+			return fmt.Errorf("%s transactions: %w", c, err)
+		}
+		h := toHash(txid)
+		tx := &chains.AccountTx{Chain: c, Hash: h, Height: int64(height), Position: pos, Time: int64(t), Type: typ, Nonce: nonce,
+			From: chains.Address(from), To: chains.Address(to), Gas: gas, GasUsed: used, Success: ok == 1, Created: chains.Address(created)}
+		if sel != "" {
+			tx.Input4 = []byte(sel)
+		}
+		for _, f := range []struct {
+			dst **big.Int
+			s   string
+		}{{&tx.Value, value}, {&tx.GasPrice, price}, {&tx.Fee, fee}} {
+			if *f.dst, err = parseBig(f.s); err != nil {
+				rows.Close()
+				return &store.CorruptError{Key: fmt.Sprintf("%s tx %s", c, h), Err: err}
+			}
+		}
+		for _, i := range at[h] {
+			txs[i] = tx
+		}
+		if !seen[height] {
+			seen[height] = true
+			if err := heights.Append(height); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("%s transactions: %w", c, err)
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	ids, err = hashTable("lookup_txids", hs) // a table is sent once
+	if err != nil {
+		return err
+	}
+	qctx := ch.Context(ctx, ch.WithSettings(ch.Settings{"max_read_buffer_size": 65536}), ch.WithExternalTable(ids, heights))
+	q = fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND height IN lookup_heights AND txid IN lookup_txids ORDER BY height, tx_index, seq",
+		transferSelect, s.table("transfers"))
+	return s.eachTransferRow(ctx, c, qctx, q, []any{string(c)}, func(t *chains.Transfer) error {
+		for _, i := range at[t.TxHash] {
+			if txs[i] != nil && txs[i].Height == t.Height {
+				tss[i] = append(tss[i], *t)
+			}
+		}
+		return nil
+	})
 }
 
 const transferSelect = "height, tx_index, time, txid, position, kind, asset, from_address, to_address, amount, token_id, success"

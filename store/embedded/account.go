@@ -291,6 +291,24 @@ func (s *Store) AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*
 	return tx, ts, nil
 }
 
+// AccountTxs returns the transactions hs name and their transfers, nil
+// for one the store does not hold (AccountTx for each: local reads cost
+// no round trip).
+func (s *Store) AccountTxs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.AccountTx, [][]chains.Transfer, error) {
+	txs, tss := make([]*chains.AccountTx, len(hs)), make([][]chains.Transfer, len(hs))
+	for i, h := range hs {
+		tx, ts, err := s.AccountTx(ctx, c, h)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		txs[i], tss[i] = tx, ts
+	}
+	return txs, tss, nil
+}
+
 // accountTx reads a transaction record, committed or not: no lock.
 func (s *Store) accountTx(c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error) {
 	var tx *chains.AccountTx

@@ -23,6 +23,7 @@ import (
 type AccountStore interface {
 	eth.Sink
 	AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error)
+	AccountTxs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.AccountTx, [][]chains.Transfer, error)
 	Transfers(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]chains.Transfer, error)
 	BlockTransfers(ctx context.Context, c chains.Chain, h int64) ([]chains.Transfer, error)
 	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error)
@@ -107,6 +108,19 @@ func RunAccount(t *testing.T, open func(t *testing.T) AccountStore) {
 		}
 		if len(addrs) < 100 {
 			t.Fatalf("only %d addresses", len(addrs))
+		}
+		// Read at once, the block's transactions (and one the store does
+		// not hold, and one asked twice) are what reading each gives.
+		ask := append(append([]chains.Hash{{7, 7}}, txids...), txids[3])
+		txs, tss, err := st.AccountTxs(ctx, chains.Ethereum, ask)
+		if err != nil || len(txs) != len(ask) || len(tss) != len(ask) || txs[0] != nil || tss[0] != nil {
+			t.Fatalf("AccountTxs: %d, %d, %v; the first %v", len(txs), len(tss), err, txs[0])
+		}
+		for i, h := range ask[1:] {
+			tx, ts, err := st.AccountTx(ctx, chains.Ethereum, h)
+			if err != nil || txs[i+1] == nil || fmt.Sprint(*tx) != fmt.Sprint(*txs[i+1]) || TransfersText(ts) != TransfersText(tss[i+1]) {
+				t.Fatalf("AccountTxs[%d] (%s): %+v\n%s\nAccountTx: %+v\n%s", i+1, h, txs[i+1], TransfersText(tss[i+1]), tx, TransfersText(ts))
+			}
 		}
 		all, err := st.TransfersOf(ctx, chains.Ethereum, addrs, 0, -1)
 		if err != nil || len(all) != len(addrs) {
