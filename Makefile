@@ -102,14 +102,16 @@ bench:
 # embedded store, on a ClickHouse server it starts and on a two-shard
 # ClickHouse cluster it starts (seconds per million transactions, peak
 # memory, bytes per transaction, each store against the embedded one and
-# each size against the first; STORE_SIZES, by default the same three;
-# STORES, a subset of "embedded clickhouse ch-2shard").
+# each size against the first; STORE_SIZES, by default the same three
+# and the Ethereum chains eth:120:5, eth:120:13 and eth:120:44, 1.2 M,
+# 3.2 M and 11.2 M transactions served by simulate serve-eth; STORES, a
+# subset of "embedded clickhouse ch-2shard").
 # bench-trace.sh: whole cases traced (the 1 M-transaction Bitcoin chain's
 # 1,280 victim payments, the 1.7 M-transaction Ethereum chain's 1,373),
 # with and without poison: time, peak memory, trace file size, freeze.
 bench-scale:
 	SIZES="$${SIZES:-300:45 30:115 30:350 30:1180}" sh scripts/bench-scale.sh
-	SIZES="$${STORE_SIZES:-30:115 30:350 30:1180}" sh scripts/bench-store.sh
+	SIZES="$${STORE_SIZES:-30:115 30:350 30:1180 eth:120:5 eth:120:13 eth:120:44}" sh scripts/bench-store.sh
 	sh scripts/bench-trace.sh
 	# The workbench on the million-transaction chain's 1,033-payment case
 	# (cached by bench-scale.sh): first render, highlight and expand.
