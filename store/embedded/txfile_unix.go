@@ -62,6 +62,20 @@ func (tf *txFile) mapAtLeast(size uint64) (*[]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The older mappings stay (a reader may hold one) but give up their
+	// pages: the file's pages are the system's file cache, shared by
+	// every mapping, but each mapping that touched a page counts it in
+	// the process's resident memory again. Without this the index of a
+	// 10.6 M-transaction chain peaked at 9.0 GB resident, 5.9 GB of it
+	// file pages for a 3.4 GB file; with it, 5.6 GB (2.6 GB file). A page
+	// touched again through an old mapping is mapped in again from the
+	// cache: no copy, no read from disk while it is cached.
+	for _, old := range tf.all {
+		if err := syscall.Madvise(old, syscall.MADV_DONTNEED); err != nil {
+			syscall.Munmap(b)
+			return nil, err
+		}
+	}
 	tf.all = append(tf.all, b)
 	tf.cur.Store(&b)
 	return &b, nil
