@@ -89,7 +89,7 @@ func readETH(dir string, fn func(b *ETHBlock, raw []byte) error) (*ETHWorld, err
 // ETHChain is a chain file opened for serving without holding it: its
 // blocks' JSON copied to a temporary file, read back and decoded when
 // asked for, and each transaction's block found from a sorted table of
-// hash prefixes (12 bytes a transaction).
+// hash prefixes (16 bytes a transaction).
 type ETHChain struct {
 	World *ETHWorld // without blocks
 	tmp   *os.File
