@@ -227,29 +227,20 @@ func (iv *Investigation) ReadCaseFrom(ctx context.Context, seeds *Seeds, p strin
 			return fmt.Errorf("%s: header lacks %q (chain, tx, address, amount, time, victim)", p, need)
 		}
 	}
-	// The Bitcoin rows' transactions are read at once (a store query per
-	// row costs a ClickHouse round trip each); a row whose transaction is
-	// not among them is looked up alone, for its error.
+	// The rows' transactions are read at once, a chain at a time (a
+	// store query per row costs a ClickHouse round trip each); a row
+	// whose transaction is not among them is looked up alone, for its
+	// error.
+	btcTxids, acctTxids := caseTxids(recs[1:], col)
 	pre := map[chains.Hash]*chains.Tx{}
-	if j, ok := col["tx"]; ok {
-		var hs []chains.Hash
-		for _, rec := range recs[1:] {
-			if k := col["chain"]; k < len(rec) && j < len(rec) && (strings.TrimSpace(rec[k]) == "btc" || strings.TrimSpace(rec[k]) == "bitcoin") {
-				if h, err := chains.ParseHash(strings.TrimSpace(rec[j])); err == nil {
-					hs = append(hs, h)
-				}
-			}
-		}
-		if len(hs) > 0 {
-			if txs, err := iv.st.Txs(ctx, chains.Bitcoin, hs); err == nil {
-				for _, tx := range txs {
-					pre[tx.Hash] = tx
-				}
+	if len(btcTxids) > 0 {
+		if txs, err := iv.st.Txs(ctx, chains.Bitcoin, btcTxids); err == nil {
+			for _, tx := range txs {
+				pre[tx.Hash] = tx
 			}
 		}
 	}
-	// So are the Ethereum and TRON rows'.
-	preAcct, err := iv.prefetchAccountTxs(ctx, recs[1:], col)
+	preAcct, err := iv.prefetchAccountTxs(ctx, acctTxids)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}
@@ -364,27 +355,32 @@ type prefetchedTx struct {
 	ts []chains.Transfer
 }
 
-// prefetchAccountTxs reads, per account chain, the transactions the case
-// rows name, in one AccountTxs call each.
-func (iv *Investigation) prefetchAccountTxs(ctx context.Context, rows [][]string, col map[string]int) (prefetched, error) {
-	ci, ok1 := col["chain"]
-	ti, ok2 := col["tx"]
-	if !ok1 || !ok2 {
-		return nil, nil
-	}
-	want := map[*accountChain][]chains.Hash{}
+// caseTxids collects the transactions the case rows name, in one pass:
+// Bitcoin's, and each account chain's.
+func caseTxids(rows [][]string, col map[string]int) (btc []chains.Hash, acct map[*accountChain][]chains.Hash) {
+	ci, ti := col["chain"], col["tx"] // ReadCaseFrom has checked the header has both
+	acct = map[*accountChain][]chains.Hash{}
 	for _, rec := range rows {
 		if ci >= len(rec) || ti >= len(rec) {
 			continue
 		}
-		ac := accountChainOf(strings.TrimSpace(rec[ci]))
-		if ac == nil {
-			continue
-		}
-		if h, err := chains.ParseHash(strings.TrimPrefix(strings.TrimSpace(rec[ti]), "0x")); err == nil {
-			want[ac] = append(want[ac], h)
+		name, tx := strings.TrimSpace(rec[ci]), strings.TrimSpace(rec[ti])
+		if name == "btc" || name == "bitcoin" {
+			if h, err := chains.ParseHash(tx); err == nil {
+				btc = append(btc, h)
+			}
+		} else if ac := accountChainOf(name); ac != nil {
+			if h, err := chains.ParseHash(strings.TrimPrefix(tx, "0x")); err == nil {
+				acct[ac] = append(acct[ac], h)
+			}
 		}
 	}
+	return btc, acct
+}
+
+// prefetchAccountTxs reads the transactions want names, in one
+// AccountTxs call per account chain.
+func (iv *Investigation) prefetchAccountTxs(ctx context.Context, want map[*accountChain][]chains.Hash) (prefetched, error) {
 	pre := prefetched{}
 	for ac, hs := range want {
 		ab, err := iv.account(ctx, ac)
