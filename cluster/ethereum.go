@@ -28,7 +28,9 @@ func Ethereum(ctx context.Context, src AccountSource, c chains.Chain, d *heurist
 	if err := cl.scanAccount(ctx, src, c, d, m.TipHeight-m.Blocks+1, m.TipHeight); err != nil {
 		return nil, err
 	}
-	cl.linkDeposits(d.Links())
+	if err := cl.linkDeposits(d); err != nil {
+		return nil, err
+	}
 	return cl, nil
 }
 
@@ -43,12 +45,14 @@ type transferStreamer interface {
 // registers every address they touch.
 func (cl *Clusters) scanAccount(ctx context.Context, src AccountSource, c chains.Chain, d *heuristics.Deposit, from, to int64) error {
 	see := func(t *chains.Transfer) {
-		for _, a := range []chains.Address{t.From, t.To} {
-			if a != "" {
-				cl.id(a)
-			}
+		var from, to uint32
+		if t.From != "" {
+			from = cl.id(t.From)
 		}
-		d.Observe(t)
+		if t.To != "" {
+			to = cl.id(t.To)
+		}
+		d.Observe(t, from, to)
 	}
 	// A store that reads a range of blocks' transfers in one key-ordered
 	// query (ClickHouse) is read so: a query per transaction would be a
@@ -109,15 +113,17 @@ func (cl *Clusters) scanAccount(ctx context.Context, src AccountSource, c chains
 	return nil
 }
 
-// linkDeposits applies the deposit heuristic's links.
-func (cl *Clusters) linkDeposits(links []heuristics.Link) {
+// linkDeposits applies the deposit heuristic's links, keeping them in
+// memory (Ethereum's in-memory clusters; a stored run writes them).
+func (cl *Clusters) linkDeposits(d *heuristics.Deposit) error {
 	cl.index[heuristics.DepositName] = 0
 	cl.names = []string{heuristics.DepositName}
-	for _, l := range links {
-		a, b := cl.id(l.A), cl.id(l.B)
-		cl.guarded(a, b, l, -1) // deposit links are kept, and flagged between two large clusters
+	return d.Links(func(a, b uint32, f heuristics.Forward) error {
+		l := heuristics.Link{A: cl.addrs[a], B: cl.addrs[b], Heuristic: heuristics.DepositName, Tx: f.Tx}
+		cl.guarded(a, b, l, f.Height) // deposit links are kept, and flagged between two large clusters
 		cl.uf.Union(a, b)
 		cl.Links[l.Heuristic]++
 		cl.fresh = append(cl.fresh, link{a: a, b: b, tx: l.Tx})
-	}
+		return nil
+	})
 }

@@ -3,7 +3,10 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -18,7 +21,6 @@ type Store interface {
 	Source
 	ClusterMeta(ctx context.Context, c chains.Chain) (store.ClusterMeta, bool, error)
 	LoadClusters(ctx context.Context, c chains.Chain, fn func(store.ClusterRow) error) error
-	SaveClusters(ctx context.Context, c chains.Chain, reset bool, m store.ClusterMeta, rows []store.ClusterRow, sizes map[uint32]uint32, links []store.ClusterLink) error
 	ClusterOf(ctx context.Context, c chains.Chain, a chains.Address) (id, size uint32, err error)
 	ClusterLinks(ctx context.Context, c chains.Chain, a chains.Address) ([]store.ClusterLink, error)
 }
@@ -211,27 +213,38 @@ func Explain(ctx context.Context, st Store, c chains.Chain, a, b chains.Address)
 var DepositParams = heuristics.Deposit{Window: 1000, MinCount: 3}
 
 // runAccount clusters an account chain. The deposit heuristic's state
-// (balances as transfers tell them, who forwarded to whom) is stored with
-// the clusters, so a later run with the same parameters reads only the
-// new blocks; other parameters, or a reorganisation below the clustered
-// height, recompute.
+// (balances as transfers tell them, who forwarded to whom, by address
+// index) is stored with the clusters, beside the run's record, so that a
+// later run with the same parameters reads only the new blocks; other
+// parameters, or a reorganisation below the clustered height, recompute.
+// Links, assignments and the state go to the store as a stream: the run
+// holds the addresses, their union-find and the heuristic's state.
 func runAccount(ctx context.Context, st Store, c chains.Chain, m store.Meta, enabled []string, o Options) (*Summary, error) {
 	src, ok := st.(AccountSource)
 	if !ok {
 		return nil, fmt.Errorf("the store cannot read %s transfers", c)
+	}
+	ws, ok := st.(accountStore)
+	if !ok {
+		return nil, fmt.Errorf("the store cannot write %s clusters as a stream", c)
 	}
 	for _, h := range enabled {
 		if h != heuristics.DepositName {
 			return nil, fmt.Errorf("heuristic %q is not for %s (use deposit)", h, c)
 		}
 	}
-	d := DepositParams
-	if d.Window <= 0 {
-		d.Window = 1000
+	// The heuristic's state holds no garbage, and a transfer at a time
+	// makes little: collect early rather than let the heap grow to twice
+	// the state (as the stream run does).
+	defer debug.SetGCPercent(debug.SetGCPercent(20))
+	params := DepositParams
+	if params.Window <= 0 {
+		params.Window = 1000
 	}
-	if d.MinCount <= 0 {
-		d.MinCount = 3
+	if params.MinCount <= 0 {
+		params.MinCount = 3
 	}
+	d := heuristics.Deposit{Window: params.Window, MinCount: params.MinCount}
 	prev, ok, err := st.ClusterMeta(ctx, c)
 	if err != nil {
 		return nil, err
@@ -244,18 +257,27 @@ func runAccount(ctx context.Context, st Store, c chains.Chain, m store.Meta, ena
 			sum.Incremental = true
 		}
 	}
-	if sum.Incremental && !prev.Members {
+	switch {
+	case sum.Incremental && !prev.Members:
 		sum.Incremental, sum.Recomputed = false, noMembers
+	case sum.Incremental && state.Format != heuristics.DepositStateFormat:
+		sum.Incremental, sum.Recomputed = false, "the stored deposit heuristic's state is an older version's (in the run's record)"
 	}
 	cl := newClusters()
 	cl.Guard = uint32(o.GuardSize)
 	cl.progress = o.progress
 	var loaded []uint32
-	before := map[[2]chains.Address]bool{}
+	var before []uint64 // the stored run's links, collector<<32 | forwarder, in order
 	if sum.Incremental {
-		if err := d.Restore(state); err != nil {
-			return nil, err
+		if err := readDepositState(ctx, ws, c, &d); err != nil {
+			if !errors.Is(err, heuristics.ErrDepositState) {
+				return nil, err
+			}
+			sum.Incremental, sum.Recomputed = false, fmt.Sprintf("the stored deposit heuristic's state cannot be read (%v)", err)
+			d = heuristics.Deposit{Window: params.Window, MinCount: params.MinCount}
 		}
+	}
+	if sum.Incremental {
 		err := st.LoadClusters(ctx, c, func(r store.ClusterRow) error {
 			if i := cl.id(r.Address); i != r.Index {
 				return &store.CorruptError{Key: "cluster index", Err: fmt.Errorf("address %d stored as %d", i, r.Index)}
@@ -266,46 +288,177 @@ func runAccount(ctx context.Context, st Store, c chains.Chain, m store.Meta, ena
 		if err != nil {
 			return nil, err
 		}
-		for _, l := range d.Links() {
-			before[[2]chains.Address{l.A, l.B}] = true
+		err = d.Links(func(a, b uint32, _ heuristics.Forward) error {
+			before = append(before, uint64(a)<<32|uint64(b))
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		sum.From = prev.Height + 1
 	}
 	if err := cl.scanAccount(ctx, src, c, &d, sum.From, m.TipHeight); err != nil {
 		return nil, err
 	}
-	cl.linkDeposits(d.Links())
-	var rows []store.ClusterRow
-	sizes := map[uint32]uint32{}
+	w, err := ws.NewClusterWriter(ctx, c, !sum.Incremental)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	// Every link the state makes is applied (the union-find is rebuilt
+	// from them); those the stored run made are in the store already.
+	links := 0
+	err = d.Links(func(a, b uint32, f heuristics.Forward) error {
+		links++
+		if _, old := slices.BinarySearch(before, uint64(a)<<32|uint64(b)); old {
+			cl.uf.Union(a, b)
+			return nil
+		}
+		l := heuristics.Link{A: cl.addrs[a], B: cl.addrs[b], Heuristic: heuristics.DepositName, Tx: f.Tx}
+		cl.guarded(a, b, l, f.Height) // deposit links are kept, and flagged between two large clusters
+		cl.uf.Union(a, b)
+		return w.Link(store.ClusterLink{A: l.A, B: l.B, Heuristic: l.Heuristic, Tx: l.Tx, IA: a, IB: b, Height: f.Height, Position: f.TxIndex})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: write %s links: %w", c, err)
+	}
+	before = nil
+	// Assignments: every address's in a full run, the changed ones in an
+	// incremental run; the sizes of the clusters they are in.
+	uf := &cl.uf
+	mins := minIDs(uf)
+	dirty := make([]uint64, (uf.Len()+63)/64)
+	changed, clusters := 0, int64(0)
 	for i, a := range cl.addrs {
-		id := cl.minID(cl.uf.Find(uint32(i)))
-		if i >= len(loaded) || loaded[i] != id {
-			rows = append(rows, store.ClusterRow{Index: uint32(i), Address: a, Cluster: id})
-			sizes[id] = cl.uf.Size(uint32(i))
+		r := uf.Find(uint32(i))
+		if r == uint32(i) {
+			clusters++
+		}
+		id := mins[r]
+		if i < len(loaded) && loaded[i] == id {
+			continue
+		}
+		dirty[r/64] |= 1 << (r % 64)
+		changed++
+		if err := w.Row(store.ClusterRow{Index: uint32(i), Address: a, Cluster: id}); err != nil {
+			return nil, fmt.Errorf("cluster: write %s assignments: %w", c, err)
 		}
 	}
-	var links []store.ClusterLink
-	for i := range cl.fresh {
-		if l := cl.Link(i); !before[[2]chains.Address{l.A, l.B}] {
-			links = append(links, store.ClusterLink{A: l.A, B: l.B, Heuristic: l.Heuristic, Tx: l.Tx})
+	for r := range uf.Len() {
+		if dirty[r/64]&(1<<(r%64)) != 0 {
+			if err := w.Size(mins[r], uf.Size(uint32(r))); err != nil {
+				return nil, fmt.Errorf("cluster: write %s cluster sizes: %w", c, err)
+			}
 		}
 	}
-	js, err := json.Marshal(d.State())
+	n, err := writeDepositState(w, &d)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: write %s deposit state: %w", c, err)
+	}
+	js, err := json.Marshal(heuristics.DepositState{Window: d.Window, MinCount: d.MinCount, Format: heuristics.DepositStateFormat,
+		Balances: int64(d.Balances()), Pairs: int64(d.Pairs()), Bytes: n})
 	if err != nil {
 		return nil, err
 	}
 	meta := store.ClusterMeta{Heuristics: []string{heuristics.DepositName}, Height: m.TipHeight, Hash: m.TipHash,
-		Addresses: int64(len(cl.addrs)), Clusters: int64(cl.Count()), Links: map[string]int64{heuristics.DepositName: int64(len(cl.fresh))}, State: js}
+		Addresses: int64(len(cl.addrs)), Clusters: clusters, Links: map[string]int64{heuristics.DepositName: int64(links)}, State: js}
 	if sum.Incremental {
 		cl.carry(&prev)
 	}
-	cl.guardMeta(&meta)
-	if err := st.SaveClusters(ctx, c, !sum.Incremental, meta, rows, sizes, links); err != nil {
+	cl.guardMetaOf(&meta, func(a chains.Address) (uint32, bool) {
+		i, ok := cl.ids[a]
+		if !ok {
+			return 0, false
+		}
+		return mins[uf.Find(i)], true
+	})
+	if err := w.Commit(meta); err != nil {
 		return nil, err
 	}
-	sum.Meta, sum.Changed = meta, len(rows)
+	sum.Meta, sum.Changed = meta, changed
 	return sum, nil
 }
+
+// accountStore is what a run over an account chain writes to, and
+// reads its last state from.
+type accountStore interface {
+	NewClusterWriter(ctx context.Context, c chains.Chain, reset bool) (store.ClusterWriter, error)
+	ClusterState(ctx context.Context, c chains.Chain, fn func(part []byte) error) error
+}
+
+// statePart is the size of the parts a run's state goes to the store in.
+const statePart = 256 << 10
+
+// writeDepositState hands the store d's state in parts, returning its
+// length.
+func writeDepositState(w store.ClusterWriter, d *heuristics.Deposit) (int64, error) {
+	pw := &partWriter{w: w, buf: make([]byte, 0, statePart)}
+	if err := d.WriteState(pw); err != nil {
+		return 0, err
+	}
+	return pw.n, pw.flush()
+}
+
+// partWriter cuts what is written to it into parts of statePart bytes.
+type partWriter struct {
+	w   store.ClusterWriter
+	buf []byte
+	n   int64
+}
+
+func (p *partWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		k := min(len(b), statePart-len(p.buf))
+		p.buf = append(p.buf, b[:k]...)
+		b = b[k:]
+		if len(p.buf) == statePart {
+			if err := p.flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	p.n += int64(n)
+	return n, nil
+}
+
+func (p *partWriter) flush() error {
+	if len(p.buf) == 0 {
+		return nil
+	}
+	err := p.w.State(p.buf)
+	p.buf = p.buf[:0]
+	return err
+}
+
+// readDepositState reads the state of chain c's stored run into d.
+func readDepositState(ctx context.Context, st accountStore, c chains.Chain, d *heuristics.Deposit) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := st.ClusterState(ctx, c, func(part []byte) error {
+			_, err := pw.Write(part)
+			return err
+		})
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	err := d.ReadState(pr)
+	pr.CloseWithError(errStateRead)
+	// The store's own failure (not its being stopped) is the error: a
+	// damaged state, but also a cancelled run or a lost server.
+	if serr := <-done; serr != nil && !errors.Is(serr, errStateRead) {
+		var corrupt *store.CorruptError
+		if errors.As(serr, &corrupt) {
+			return fmt.Errorf("%w: %w", heuristics.ErrDepositState, serr)
+		}
+		return fmt.Errorf("cluster: read %s deposit state: %w", c, serr)
+	}
+	return err
+}
+
+// errStateRead stops a store's read of a state once it has been read.
+var errStateRead = errors.New("state read")
 
 // carry adds the suspects and flagged merges of the run this one extends
 // before its own.

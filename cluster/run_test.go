@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -308,5 +309,100 @@ func TestOlderClustersRecompute(t *testing.T) {
 	prev.Members = true
 	if got := recompute(&prev, m, prev.Heuristics, 0, prev.Hash); got != "" {
 		t.Fatalf("clusters with members, nothing changed: %q", got)
+	}
+}
+
+// TestDepositStateRecomputes: a run whose stored deposit state is an
+// older version's (JSON in the record) or damaged recomputes, says why,
+// and ends with the clusters of a first run.
+func TestDepositStateRecomputes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := sim.WriteETH(sim.GenerateETH(sim.ETHConfig{Seed: 22, Days: 2}), dir); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := simtest.ServeETH(t, dir)
+	st, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cl, err := ethereum.Dial(ctx, url, ethereum.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := eth.Index(ctx, st, cl, eth.IndexConfig{Confirmations: 0, To: 300}); err != nil {
+		t.Fatal(err)
+	}
+	set := []string{heuristics.DepositName}
+	first, err := Run(ctx, st, chains.Ethereum, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump := func() string {
+		var b strings.Builder
+		err := st.LoadClusters(ctx, chains.Ethereum, func(r store.ClusterRow) error {
+			fmt.Fprintf(&b, "%d %x %d %d\n", r.Index, []byte(r.Address), r.Cluster, r.Size)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	want := dump()
+	if first.Meta.Links[heuristics.DepositName] == 0 {
+		t.Fatal("no deposit link: nothing to compare")
+	}
+	for _, tc := range []struct {
+		name, why string
+		damage    func(m store.ClusterMeta)
+	}{
+		{"older version", "older version", func(m store.ClusterMeta) {
+			// What versions before kept: the whole state in the record.
+			m.State = json.RawMessage(`{"window":1000,"min_count":3,"inbox":{},"forwarders":{}}`)
+			w, err := st.NewClusterWriter(ctx, chains.Ethereum, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if err := w.Commit(m); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"damaged", "cannot be read", func(m store.ClusterMeta) {
+			w, err := st.NewClusterWriter(ctx, chains.Ethereum, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if err := w.State([]byte("fundtrace-deposit-state/2\nnot a state")); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Commit(m); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		m, ok, err := st.ClusterMeta(ctx, chains.Ethereum)
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		tc.damage(m)
+		sum, err := Run(ctx, st, chains.Ethereum, set)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if sum.Incremental || !strings.Contains(sum.Recomputed, tc.why) {
+			t.Fatalf("%s: incremental %v, recomputed %q", tc.name, sum.Incremental, sum.Recomputed)
+		}
+		if got := dump(); got != want {
+			t.Fatalf("%s: the recomputed clusters differ from the first run's", tc.name)
+		}
+		// and the next run goes on from the state this one stored.
+		if sum, err := Run(ctx, st, chains.Ethereum, set); err != nil || !sum.Incremental {
+			t.Fatalf("%s: the run after: %+v %v", tc.name, sum, err)
+		}
 	}
 }

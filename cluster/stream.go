@@ -541,8 +541,10 @@ func (r *streamRun) scan(ctx context.Context, hs *heuristics.Bitcoin, from, to i
 // its set, the cluster's id: the id of its first-paid address, which
 // does not depend on the order of the unions and stays as the cluster
 // grows. Other ids' entries are unused.
-func (r *streamRun) minIDs() []uint32 {
-	uf := &r.cl.uf
+func (r *streamRun) minIDs() []uint32 { return minIDs(&r.cl.uf) }
+
+// minIDs is streamRun.minIDs of any union-find.
+func minIDs(uf *heuristics.UnionFind) []uint32 {
 	mins := make([]uint32, uf.Len())
 	for i := range mins {
 		mins[i] = math.MaxUint32

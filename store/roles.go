@@ -66,8 +66,11 @@ type ClusterStore interface {
 	ClusterLinks(ctx context.Context, c chains.Chain, a chains.Address) ([]ClusterLink, error)
 	EachAssignment(ctx context.Context, c chains.Chain, fn func(a chains.Address, index, cluster uint32) error) error
 	LoadClusters(ctx context.Context, c chains.Chain, fn func(r ClusterRow) error) error
-	SaveClusters(ctx context.Context, c chains.Chain, reset bool, m ClusterMeta, rows []ClusterRow, sizes map[uint32]uint32, links []ClusterLink) error
 	NewClusterWriter(ctx context.Context, c chains.Chain, reset bool) (ClusterWriter, error)
+	// ClusterState calls fn with each part of the state the last
+	// committed run kept (ClusterWriter.State), in order; none when it
+	// kept none. fn must not keep part.
+	ClusterState(ctx context.Context, c chains.Chain, fn func(part []byte) error) error
 	// ClusterMembers returns up to limit addresses of cluster id, in the
 	// store's order, from after the cursor after ("" the first page), and
 	// the cursor of the next page ("" when there is none). Clusters

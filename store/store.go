@@ -218,6 +218,11 @@ type ClusterWriter interface {
 	Link(l ClusterLink) error
 	Row(r ClusterRow) error
 	Size(cluster, size uint32) error
+	// State adds the next part of what the run needs to go on from where
+	// it stops (the deposit heuristic's balances and pairs): opaque
+	// bytes, kept with the run in place of the state of the run before,
+	// and read back in order by ClusterState. The caller may reuse part.
+	State(part []byte) error
 	Commit(m ClusterMeta) error
 	// Close releases the writer; after Commit it does nothing else.
 	Close() error

@@ -2,6 +2,7 @@ package clickhouse_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,15 +18,19 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/chains/ethereum"
 	"github.com/fundtrace/fundtrace/cluster"
 	"github.com/fundtrace/fundtrace/explore"
 	"github.com/fundtrace/fundtrace/heuristics"
 	"github.com/fundtrace/fundtrace/ingest/btc"
+	"github.com/fundtrace/fundtrace/ingest/eth"
 	"github.com/fundtrace/fundtrace/internal/chtest"
 	"github.com/fundtrace/fundtrace/internal/shareddata"
+	"github.com/fundtrace/fundtrace/internal/simtest"
 	"github.com/fundtrace/fundtrace/internal/testchain"
 	"github.com/fundtrace/fundtrace/labels"
 	"github.com/fundtrace/fundtrace/sanctions"
+	"github.com/fundtrace/fundtrace/sim"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/clickhouse"
 	"github.com/fundtrace/fundtrace/store/embedded"
@@ -70,15 +75,7 @@ func TestSameAnswersAsEmbedded(t *testing.T) {
 	defer em.Close()
 	storetest.Index(t, em, 0, 100)
 	a, b := storetest.Answers(t, em), storetest.Answers(t, ch)
-	if a != b {
-		al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-		for i := range min(len(al), len(bl)) {
-			if al[i] != bl[i] {
-				t.Fatalf("answer %d differs:\nembedded:   %s\nclickhouse: %s", i, al[i], bl[i])
-			}
-		}
-		t.Fatalf("answers differ in length: %d vs %d", len(al), len(bl))
-	}
+	sameLines(t, a, b)
 }
 
 func TestSanctionsConformance(t *testing.T) {
@@ -87,6 +84,10 @@ func TestSanctionsConformance(t *testing.T) {
 
 func TestRecordsConformance(t *testing.T) {
 	storetest.RunRecords(t, openTest(t))
+}
+
+func TestClusterStateConformance(t *testing.T) {
+	storetest.RunClusterState(t, openTest(t))
 }
 
 func TestAccountConformance(t *testing.T) {
@@ -106,15 +107,7 @@ func TestSameAccountAnswersAsEmbedded(t *testing.T) {
 	storetest.IndexBlock18M(t, em)
 	a, b := storetest.Block18MAnswers(t, em), storetest.Block18MAnswers(t, ch)
 	t.Logf("%d answer lines", strings.Count(a, "\n"))
-	if a != b {
-		al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-		for i := range min(len(al), len(bl)) {
-			if al[i] != bl[i] {
-				t.Fatalf("answer %d differs:\nembedded:   %s\nclickhouse: %s", i, al[i], bl[i])
-			}
-		}
-		t.Fatalf("answers differ in length: %d vs %d", len(al), len(bl))
-	}
+	sameLines(t, a, b)
 }
 
 // TestClustersSameAsEmbedded clusters the shipped simulated chain in
@@ -222,6 +215,109 @@ func TestClustersSameAsEmbedded(t *testing.T) {
 			t.Fatalf("cluster %d: %+v\nvs %+v", id, ce, cc)
 		}
 	}
+}
+
+// TestAccountClustersSameAsEmbedded clusters a simulated Ethereum chain
+// with the deposit heuristic in both stores, in two runs (the second
+// incremental, reading the first's state back), and compares every
+// assignment, size, the runs' records, their states and a sample of
+// explanations.
+func TestAccountClustersSameAsEmbedded(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := sim.WriteETH(sim.GenerateETH(sim.ETHConfig{Seed: 22, Days: 2}), dir); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := simtest.ServeETH(t, dir)
+	chs := openTest(t)
+	em, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	c := chains.Ethereum
+	type accountStore interface {
+		cluster.Store
+		eth.Sink
+		ClusterState(ctx context.Context, c chains.Chain, fn func(part []byte) error) error
+	}
+	dump := func(st accountStore) (string, []chains.Address) {
+		var b strings.Builder
+		var addrs []chains.Address
+		err := st.LoadClusters(ctx, c, func(r store.ClusterRow) error {
+			fmt.Fprintf(&b, "%d %x %d %d\n", r.Index, []byte(r.Address), r.Cluster, r.Size)
+			addrs = append(addrs, r.Address)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _, _ := st.ClusterMeta(ctx, c)
+		fmt.Fprintf(&b, "%v %d %s %d %d %v %s\n", m.Heuristics, m.Height, m.Hash, m.Addresses, m.Clusters, m.Links, m.State)
+		err = st.ClusterState(ctx, c, func(p []byte) error {
+			fmt.Fprintf(&b, "state part %x\n", sha256.Sum256(p))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String(), addrs
+	}
+	for _, st := range []accountStore{chs, em} {
+		for i, to := range []int64{250, 480} {
+			cl, err := ethereum.Dial(ctx, url, ethereum.ClientOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = eth.Index(ctx, st, cl, eth.IndexConfig{Confirmations: 0, To: to})
+			cl.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum, err := cluster.Run(ctx, st, c, []string{heuristics.DepositName})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Incremental != (i > 0) {
+				t.Fatalf("run to %d: incremental %v (%s)", to, sum.Incremental, sum.Recomputed)
+			}
+		}
+	}
+	a, addrs := dump(em)
+	b, _ := dump(chs)
+	sameLines(t, a, b)
+	if !strings.Contains(a, "state part") || strings.Count(a, "\n") < 300 {
+		t.Fatalf("the chain gave too little to compare (%d lines):\n%.500s", strings.Count(a, "\n"), a)
+	}
+	storetest.CheckMembers(t, chs, c, 60)
+	storetest.CheckMembers(t, em, c, 0)
+	// Pairs of one cluster, and some of two: the same explanations.
+	byCluster := map[uint32][]chains.Address{}
+	for _, x := range addrs {
+		id, _, err := em.ClusterOf(ctx, c, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byCluster[id] = append(byCluster[id], x)
+	}
+	explained := 0
+	for _, x := range addrs {
+		id, _, _ := em.ClusterOf(ctx, c, x)
+		m := byCluster[id]
+		if len(m) < 2 || m[0] == x || explained > 40 {
+			continue
+		}
+		pa, err1 := cluster.Explain(ctx, em, c, m[0], x)
+		pb, err2 := cluster.Explain(ctx, chs, c, m[0], x)
+		if err1 != nil || len(pa) == 0 || fmt.Sprint(pa, err1) != fmt.Sprint(pb, err2) {
+			t.Fatalf("explanations differ or are missing:\n%v %v\n%v %v", pa, err1, pb, err2)
+		}
+		explained++
+	}
+	if explained == 0 {
+		t.Fatal("no cluster of two addresses to explain")
+	}
+	t.Logf("%d addresses, %d clusters, %d explanations alike", len(addrs), len(byCluster), explained)
 }
 
 // TestAttributionSameAsEmbedded: sanctions snapshots and labels stored in
@@ -672,4 +768,20 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// sameLines fails t at the first line where the embedded store's answers
+// (a) and ClickHouse's (b) differ.
+func sameLines(t *testing.T, a, b string) {
+	t.Helper()
+	if a == b {
+		return
+	}
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range min(len(al), len(bl)) {
+		if al[i] != bl[i] {
+			t.Fatalf("line %d differs:\nembedded:   %.300s\nclickhouse: %.300s", i, al[i], bl[i])
+		}
+	}
+	t.Fatalf("answers differ in length: %d vs %d lines", len(al), len(bl))
 }

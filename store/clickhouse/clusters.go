@@ -64,35 +64,6 @@ func (s *Store) ClusterMeta(ctx context.Context, c chains.Chain) (store.ClusterM
 	return r.meta, ok, err
 }
 
-// SaveClusters appends a run through a cluster writer: rows, sizes and
-// links first, then the run row that commits them. With reset the run is a new base: older runs'
-// rows stop counting. A save interrupted before its run row leaves rows
-// that no read sees, under a run number the next save reuses and
-// deletes first.
-func (s *Store) SaveClusters(ctx context.Context, c chains.Chain, reset bool, m store.ClusterMeta, rows []store.ClusterRow, sizes map[uint32]uint32, links []store.ClusterLink) error {
-	w, err := s.NewClusterWriter(ctx, c, reset)
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	for _, l := range links {
-		if err := w.Link(l); err != nil {
-			return err
-		}
-	}
-	for _, r := range rows {
-		if err := w.Row(r); err != nil {
-			return err
-		}
-	}
-	for id, n := range sizes {
-		if err := w.Size(id, n); err != nil {
-			return err
-		}
-	}
-	return w.Commit(m)
-}
-
 // LoadClusters calls fn for every address with a cluster, in the order
 // the addresses were seen.
 func (s *Store) LoadClusters(ctx context.Context, c chains.Chain, fn func(store.ClusterRow) error) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/store"
@@ -190,6 +191,7 @@ type clusterWriter struct {
 	done   chan struct{}     // closed when the sender has stopped
 	err    error             // the sender's first error, read after done
 	closed bool
+	parts  uint32 // parts of state sent
 }
 
 // NewClusterWriter starts a run: rows an interrupted save left under its
@@ -226,7 +228,7 @@ func (s *Store) NewClusterWriter(ctx context.Context, c chains.Chain, reset bool
 // removeInterruptedRun deletes the rows of runs from run on: a save that
 // stopped before its cluster_runs row.
 func (s *Store) removeInterruptedRun(ctx context.Context, c chains.Chain, run uint64) error {
-	for _, t := range []string{"cluster_rows", "cluster_sizes", "cluster_links", "cluster_members"} {
+	for _, t := range []string{"cluster_rows", "cluster_sizes", "cluster_links", "cluster_members", "cluster_state"} {
 		var n uint64
 		if err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND run >= ?", s.table(t)), string(c), run).Scan(&n); err != nil {
 			return err
@@ -342,6 +344,13 @@ func (w *clusterWriter) Size(cluster, size uint32) error {
 	return w.flushSizes(false)
 }
 
+// State sends the next part of the run's state.
+func (w *clusterWriter) State(part []byte) error {
+	err := w.send("cluster_state", "part, data", 1, []uint32{w.parts}, []string{string(part)})
+	w.parts++
+	return err
+}
+
 // Commit sends what is pending, waits until every batch is in, then
 // writes the run's row.
 func (w *clusterWriter) Commit(m store.ClusterMeta) error {
@@ -360,7 +369,52 @@ func (w *clusterWriter) Commit(m store.ClusterMeta) error {
 	if err != nil {
 		return err
 	}
-	return w.s.insertRow(w.ctx, "cluster_runs", "chain, run, base, json", string(w.c), w.run, w.base, string(js))
+	if err := w.s.insertRow(w.ctx, "cluster_runs", "chain, run, base, json", string(w.c), w.run, w.base, string(js)); err != nil {
+		return err
+	}
+	// The runs before keep no state anyone reads: drop it, without
+	// waiting for the mutation (a failure leaves rows no read selects).
+	var older uint64
+	q := fmt.Sprintf("SELECT count() FROM %s WHERE chain = ? AND run < ?", w.s.table("cluster_state"))
+	if err := w.s.conn.QueryRow(w.ctx, q, string(w.c), w.run).Scan(&older); err != nil || older == 0 {
+		return nil
+	}
+	stmt := fmt.Sprintf("ALTER TABLE %s.%s%s DELETE WHERE chain = '%s' AND run < %d", quoteIdent(w.s.topo.db), quoteIdent(w.s.topo.local("cluster_state")), w.s.topo.on(), w.c, w.run)
+	if err := w.s.conn.Exec(w.ctx, stmt); err != nil {
+		slog.Warn("clickhouse: could not drop older clustering runs' state", "chain", w.c, "err", err)
+	}
+	return nil
+}
+
+// ClusterState calls fn with each part of the state of chain c's last
+// committed run, in order: one query, by the table's key.
+func (s *Store) ClusterState(ctx context.Context, c chains.Chain, fn func(part []byte) error) error {
+	r, ok, err := s.lastRunNumbers(ctx, c)
+	if err != nil || !ok {
+		return err
+	}
+	q := fmt.Sprintf("SELECT part, data FROM %s WHERE chain = ? AND run = ? ORDER BY part", s.table("cluster_state"))
+	rows, err := s.conn.Query(ctx, q, string(c), r.run)
+	if err != nil {
+		return fmt.Errorf("read %s cluster state: %w", c, err)
+	}
+	defer rows.Close()
+	next := uint32(0)
+	var data string
+	for rows.Next() {
+		var part uint32
+		if err := rows.Scan(&part, &data); err != nil {
+			return err
+		}
+		if part != next {
+			return &store.CorruptError{Key: fmt.Sprintf("cluster_state %s run %d", c, r.run), Err: fmt.Errorf("part %d missing", next)}
+		}
+		next++
+		if err := fn([]byte(data)); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // Close stops the sender once it has sent what it was given; a run not

@@ -171,6 +171,16 @@ var migrations = []migration{
 		{name: "txid_places", columns: `chain String, txid FixedString(32), height UInt64, position UInt32`,
 			orderBy: "chain, " + txidKeyExpr, shardKey: "cityHash64(txid)", granularity: 64},
 	}, then: moveTxRecords},
+	// Migration 10: what a clustering run needs to go on from where it
+	// stopped (the deposit heuristic's balances and pairs), in parts of
+	// at most a few hundred kilobytes, under the run's number. The
+	// deposit heuristic kept it in the run's cluster_runs row, one JSON
+	// document that grew with the chain (24 MB for 86 k accounts); a run
+	// that finds its state there recomputes, and writes it here.
+	{version: 10, tables: []tableDef{
+		{name: "cluster_state", columns: `chain String, run UInt64, part UInt32, data String`,
+			orderBy: "chain, run, part", shardKey: "part", granularity: 256},
+	}},
 }
 
 // blockTxColumns are block_txs's columns: a transaction's fields, its

@@ -20,15 +20,15 @@ import (
 //
 //	m c "clusters"                          → ClusterMeta (JSON)
 //	q c addr                                → index[, cluster id]: the cluster is here in runs
-//	                                          of the deposit heuristic, and in table I in
-//	                                          stream runs (UTXO chains), which rewrite it
-//	                                          without the address
+//	                                          of older versions, and in table I in runs now,
+//	                                          which rewrite it without the address
 //	I c index(4)                            → cluster id
 //	Q c index(4)                            → addr: written by older versions, read by none,
 //	                                          emptied with the rest
 //	S c cluster(4)                          → cluster size
 //	e c len(1) addr len(1) other heur(1) tx → (empty): a link, stored from both ends
 //	                                          (runs now write table E: clusterstream.go)
+//	J c part(4)                             → the last run's state, in parts (ClusterState)
 
 func clusterMetaKey(c chains.Chain) []byte { return append(keyPrefix(nil, tMeta, c), "clusters"...) }
 
@@ -38,7 +38,7 @@ func clusterOfKey(c chains.Chain, a chains.Address) []byte {
 
 // clusterTables are the tables of a chain's clusters (beside its
 // record), which a recomputation empties.
-var clusterTables = []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink, tClusterLinkByIndex, tClusterByIndex, tClusterMember}
+var clusterTables = []byte{tClusterOf, tClusterIndex, tClusterSize, tClusterLink, tClusterLinkByIndex, tClusterByIndex, tClusterMember, tClusterState}
 
 func clusterSizeKey(c chains.Chain, id uint32) []byte {
 	return binary.BigEndian.AppendUint32(keyPrefix(nil, tClusterSize, c), id)
@@ -219,74 +219,6 @@ func (s *Store) scan(ctx context.Context, lo []byte, fn func(k, v []byte) error)
 		}
 	}
 	return it.Error()
-}
-
-// SaveClusters writes rows (new or changed assignments), the sizes of the
-// clusters they belong to, new links and the metadata in one atomic
-// batch. With reset, every earlier cluster record of the chain goes first.
-func (s *Store) SaveClusters(ctx context.Context, c chains.Chain, reset bool, m store.ClusterMeta, rows []store.ClusterRow, sizes map[uint32]uint32, links []store.ClusterLink) error {
-	members, err := s.keepsMembers(ctx, c, reset)
-	if err != nil {
-		return err
-	}
-	m.Members = members
-	b := s.db.NewBatch()
-	defer b.Close()
-	if reset {
-		for _, t := range clusterTables {
-			lo := keyPrefix(nil, t, c)
-			if err := b.DeleteRange(lo, prefixEnd(lo), nil); err != nil {
-				return err
-			}
-		}
-	}
-	var mk []byte
-	for _, r := range rows {
-		if !reset {
-			if err := s.unlistMember(b, c, r.Address, r.Cluster); err != nil {
-				return err
-			}
-		}
-		v := binary.AppendUvarint(binary.AppendUvarint(nil, uint64(r.Index)), uint64(r.Cluster))
-		if err := b.Set(clusterOfKey(c, r.Address), v, nil); err != nil {
-			return err
-		}
-		mk = clusterMemberKey(mk[:0], c, r.Cluster, r.Index)
-		if err := b.Set(mk, []byte(r.Address), nil); err != nil {
-			return err
-		}
-	}
-	for id, n := range sizes {
-		if err := b.Set(clusterSizeKey(c, id), binary.AppendUvarint(nil, uint64(n)), nil); err != nil {
-			return err
-		}
-	}
-	for _, l := range links {
-		code, err := heuristicCode(l.Heuristic)
-		if err != nil {
-			return err
-		}
-		for _, ends := range [][2]chains.Address{{l.A, l.B}, {l.B, l.A}} {
-			k := clusterLinkPrefix(c, ends[0])
-			k = append(append(k, byte(len(ends[1]))), ends[1]...)
-			k = append(append(k, code), l.Tx[:]...)
-			if err := b.Set(k, nil, nil); err != nil {
-				return err
-			}
-		}
-	}
-	m.HashHex = m.Hash.String()
-	js, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	if err := b.Set(clusterMetaKey(c), js, nil); err != nil {
-		return err
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("save clusters: %w", err)
-	}
-	return nil
 }
 
 // ClusterOf returns a's cluster id and the cluster's size, or

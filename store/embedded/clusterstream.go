@@ -279,6 +279,13 @@ func (s *Store) NewClusterWriter(ctx context.Context, c chains.Chain, reset bool
 	if err := b.Delete(clusterMetaKey(c), nil); err != nil {
 		return nil, err
 	}
+	// The run's state replaces the last run's (an incremental run has
+	// read it by now).
+	if lo := keyPrefix(nil, tClusterState, c); !reset {
+		if err := b.DeleteRange(lo, prefixEnd(lo), nil); err != nil {
+			return nil, err
+		}
+	}
 	if reset {
 		for _, t := range clusterTables {
 			lo := keyPrefix(nil, t, c)
@@ -312,6 +319,8 @@ type clusterWriter struct {
 	// sp, in a run that starts from nothing, takes every key instead of
 	// the batch; Commit ingests its tables (spool.go).
 	sp *spool
+	// parts counts the parts of state written.
+	parts uint32
 }
 
 // set writes a key of the run.
@@ -389,6 +398,30 @@ func (w *clusterWriter) Row(r store.ClusterRow) error {
 func (w *clusterWriter) Size(cluster, size uint32) error {
 	w.val = binary.AppendUvarint(w.val[:0], uint64(size))
 	return w.set(clusterSizeKey(w.c, cluster), w.val)
+}
+
+// State writes the next part of the run's state (table J).
+func (w *clusterWriter) State(part []byte) error {
+	w.key = binary.BigEndian.AppendUint32(keyPrefix(w.key[:0], tClusterState, w.c), w.parts)
+	w.parts++
+	return w.set(w.key, part)
+}
+
+// ClusterState calls fn with each part of the state of chain c's last
+// committed run, in order.
+func (s *Store) ClusterState(ctx context.Context, c chains.Chain, fn func(part []byte) error) error {
+	if _, ok, err := s.ClusterMeta(ctx, c); err != nil || !ok {
+		return err // an uncommitted run's parts are not its state
+	}
+	lo := keyPrefix(nil, tClusterState, c)
+	next := uint32(0)
+	return s.scan(ctx, lo, func(k, v []byte) error {
+		if len(k) != len(lo)+4 || binary.BigEndian.Uint32(k[len(lo):]) != next {
+			return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: fmt.Errorf("cluster state part %d missing", next)}
+		}
+		next++
+		return fn(v)
+	})
 }
 
 // EachCluster calls fn for every address index of chain c with its
@@ -528,18 +561,32 @@ func (s *Store) linksByIndex(ctx context.Context, c chains.Chain, a chains.Addre
 		if err != nil {
 			return nil, fmt.Errorf("transaction of a cluster link (block %d, tx %d): %w", l.Height, l.Position, err)
 		}
-		tx, err := s.Tx(ctx, c, l.Tx)
-		if err != nil {
-			return nil, fmt.Errorf("transaction of a cluster link: %w", err)
-		}
 		var cands []chains.Address
-		for _, in := range tx.Inputs {
-			cands = append(cands, in.Prevout.Addresses...)
-		}
-		for _, o := range tx.Outputs {
-			cands = append(cands, o.Addresses...)
+		if c.IsAccount() {
+			// A deposit link: the other end is a transfer's.
+			_, ts, err := s.AccountTx(ctx, c, l.Tx)
+			if err != nil {
+				return nil, fmt.Errorf("transaction of a cluster link: %w", err)
+			}
+			for _, t := range ts {
+				cands = append(cands, t.From, t.To)
+			}
+		} else {
+			tx, err := s.Tx(ctx, c, l.Tx)
+			if err != nil {
+				return nil, fmt.Errorf("transaction of a cluster link: %w", err)
+			}
+			for _, in := range tx.Inputs {
+				cands = append(cands, in.Prevout.Addresses...)
+			}
+			for _, o := range tx.Outputs {
+				cands = append(cands, o.Addresses...)
+			}
 		}
 		for _, x := range cands {
+			if x == "" || x == a {
+				continue
+			}
 			i, ok, err := s.AddressIndex(ctx, c, x)
 			if err != nil {
 				return nil, err

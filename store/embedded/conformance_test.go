@@ -136,3 +136,12 @@ func TestRecordsConformance(t *testing.T) {
 	defer st.Close()
 	storetest.RunRecords(t, st)
 }
+
+func TestClusterStateConformance(t *testing.T) {
+	st, err := embedded.Open(filepath.Join(t.TempDir(), "store"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	storetest.RunClusterState(t, st)
+}

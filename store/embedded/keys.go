@@ -53,6 +53,7 @@ const (
 	tClusterLinkByIndex = 'E' // clusterstream.go
 	tClusterByIndex     = 'I'
 	tClusterMember      = 'M' // members.go
+	tClusterState       = 'J' // clusterstream.go
 
 	tLabel = 'l'
 

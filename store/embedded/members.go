@@ -44,24 +44,6 @@ func (s *Store) keepsMembers(ctx context.Context, c chains.Chain, reset bool) (b
 	return ok && prev.Members, err
 }
 
-// unlistMember deletes, in b, address a's member entry under the cluster
-// its stored assignment (q's value, with the cluster inline) names, when
-// that is not cluster: the deposit heuristic's runs (SaveClusters).
-func (s *Store) unlistMember(b *pebble.Batch, c chains.Chain, a chains.Address, cluster uint32) error {
-	var index, old uint32
-	err := s.get(clusterOfKey(c, a), func(v []byte) (err error) {
-		index, old, err = (&clusterIDs{s: s, c: c}).of(v)
-		return err
-	})
-	if errors.Is(err, store.ErrNotFound) || err == nil && old == cluster {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return b.Delete(clusterMemberKey(nil, c, old, index), nil)
-}
-
 // moveMember is a stream run's rewrite of index i's assignment to
 // cluster, in an incremental run: it deletes the entry under the old
 // cluster (table I) and returns the address it held, which the run does

@@ -222,6 +222,15 @@ func (s *Store) Close() error {
 	}
 	s.files = nil
 	s.filesMu.Unlock()
+	if !s.opts.ReadOnly {
+		// What the memtables hold goes to a table now: otherwise every
+		// later open, read-only ones too, replays the write-ahead log
+		// into memory (14 MB of a clustering run's 45 MB live heap after
+		// an index of 11 M Ethereum transactions).
+		if err := s.db.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("flush: %w", err))
+		}
+	}
 	errs = append(errs, s.db.Close(), s.lock.release())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close store %s: %w", s.path, err)
