@@ -59,6 +59,8 @@ type Forward struct {
 	TxIndex uint32 // the transaction's position in its block
 }
 
+var ten = big.NewInt(10)
+
 // DepositName is the heuristic's name in links and flags.
 const DepositName = "deposit"
 
@@ -138,7 +140,7 @@ func (d *Deposit) Observe(t *chains.Transfer, from, to uint32) {
 			// here) is under a tenth of what it sends.
 			d.load(&d.x, k, s)
 			d.x.Sub(&d.x, t.Amount)
-			d.y.Mul(&d.x, big.NewInt(10))
+			d.y.Mul(&d.x, ten)
 			if t.Height-s.height() <= d.Window && d.y.Cmp(t.Amount) <= 0 && t.From != t.To {
 				p := uint64(to)<<32 | uint64(from)
 				if _, ok := d.pairs[p]; !ok {
