@@ -509,8 +509,13 @@ func Damaged(err error) (file string, ok bool) {
 // cluster run after indexing new blocks, a trace) find them laid out
 // and do not pay for the writes of the run before them. Pebble would
 // otherwise go on compacting in whichever process opens the store next.
-// An interrupted wait (ctx done) is no error.
+// What the memtables hold is flushed first, so that its table is
+// compacted here too (Close would flush it, leaving the compaction to
+// the next process). An interrupted wait (ctx done) is no error.
 func (s *Store) Settle(ctx context.Context) error {
+	if err := s.db.Flush(); err != nil {
+		return fmt.Errorf("settle %s: %w", s.path, err)
+	}
 	quiet := 0
 	for quiet < 3 {
 		if s.db.Metrics().Compact.NumInProgress > 0 {
