@@ -214,11 +214,7 @@ func TestExplain(t *testing.T) {
 // nothing else may be merged wrongly.
 func TestDepositHeuristicOnSimulatedChain(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := sim.WriteETH(sim.GenerateETH(sim.ETHConfig{Seed: 21, Days: 3}), dir); err != nil {
-		t.Fatal(err)
-	}
-	url, _ := simtest.ServeETH(t, dir)
+	dir, url := simtest.NewETH(t, sim.ETHConfig{Seed: 21, Days: 3})
 	cl, err := ethereum.Dial(ctx, url, ethereum.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -335,12 +335,16 @@ func runAccount(ctx context.Context, st Store, c chains.Chain, m store.Meta, ena
 			clusters++
 		}
 		id := mins[r]
-		if i < len(loaded) && loaded[i] == id {
-			continue
+		row := store.ClusterRow{Index: uint32(i), Address: a, Cluster: id}
+		if i < len(loaded) {
+			if loaded[i] == id {
+				continue
+			}
+			row.Was, row.Moved = loaded[i], true
 		}
 		dirty[r/64] |= 1 << (r % 64)
 		changed++
-		if err := w.Row(store.ClusterRow{Index: uint32(i), Address: a, Cluster: id}); err != nil {
+		if err := w.Row(row); err != nil {
 			return nil, fmt.Errorf("cluster: write %s assignments: %w", c, err)
 		}
 	}

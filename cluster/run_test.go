@@ -204,11 +204,7 @@ func agree(t *testing.T, st *embedded.Store, set []string) {
 // with the clusters of one run over the whole chain.
 func TestIncrementalEthereum(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := sim.WriteETH(sim.GenerateETH(sim.ETHConfig{Seed: 22, Days: 2}), dir); err != nil {
-		t.Fatal(err)
-	}
-	url, _ := simtest.ServeETH(t, dir)
+	_, url := simtest.NewETH(t, sim.ETHConfig{Seed: 22, Days: 2})
 	index := func(st *embedded.Store, to int64) {
 		cl, err := ethereum.Dial(ctx, url, ethereum.ClientOptions{})
 		if err != nil {
@@ -317,11 +313,7 @@ func TestOlderClustersRecompute(t *testing.T) {
 // and ends with the clusters of a first run.
 func TestDepositStateRecomputes(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := sim.WriteETH(sim.GenerateETH(sim.ETHConfig{Seed: 22, Days: 2}), dir); err != nil {
-		t.Fatal(err)
-	}
-	url, _ := simtest.ServeETH(t, dir)
+	_, url := simtest.NewETH(t, sim.ETHConfig{Seed: 22, Days: 2})
 	st, err := embedded.Open(t.TempDir(), embedded.Options{})
 	if err != nil {
 		t.Fatal(err)

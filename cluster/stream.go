@@ -116,13 +116,15 @@ func runStream(ctx context.Context, st StreamStore, c chains.Chain, m store.Meta
 	} else {
 		var ok bool
 		var err error
-		if ss, isState := st.(StateStore); isState && r.loadState(ss, prev) {
+		// The addresses the new blocks pay for the first time get ids as
+		// the run meets them: room for them at once.
+		more := 0
+		if d := m.Addresses - prev.Addresses; d > 0 && d < math.MaxUint32 {
+			more = int(d)
+		}
+		if ss, isState := st.(StateStore); isState && r.loadState(ss, prev, more) {
 			ok, s.FromState = true, true
-			// The addresses the new blocks pay for the first time get
-			// ids as the run meets them: room for them at once.
-			if more := m.Addresses - prev.Addresses; more > 0 && more < math.MaxUint32 {
-				r.cl.uf.Grow(int(more))
-			}
+			r.cl.uf.Grow(more)
 		} else if is, isIndexed := st.(IndexedStore); isIndexed {
 			ok, err = r.loadByIndex(ctx, is, prev)
 		} else {
@@ -348,7 +350,9 @@ func (r *streamRun) loadByIndex(ctx context.Context, st IndexedStore, prev *stor
 
 // loadState loads an incremental run from the state file the stored
 // run's record names (see state.go); false when there is none to use.
-func (r *streamRun) loadState(st StateStore, prev *store.ClusterMeta) bool {
+//
+// The union-find's arrays have room for more ids.
+func (r *streamRun) loadState(st StateStore, prev *store.ClusterMeta, more int) bool {
 	if prev.Snapshot == "" || prev.Addresses <= 0 || prev.Addresses >= math.MaxUint32 {
 		return false
 	}
@@ -356,7 +360,9 @@ func (r *streamRun) loadState(st StateStore, prev *store.ClusterMeta) bool {
 	if !ok {
 		return false
 	}
-	uf, ok := heuristics.FromRoots(slices.Clone(clusters))
+	parent := make([]uint32, len(clusters), len(clusters)+more)
+	copy(parent, clusters)
+	uf, ok := heuristics.FromRoots(parent)
 	if !ok {
 		return false
 	}
@@ -586,7 +592,8 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 		}
 		clusterOf = uf.LabelOf
 	}
-	row := func(a chains.Address, id uint32) error {
+	// row writes id's assignment; moved, from cluster was.
+	row := func(a chains.Address, id uint32, was uint32, moved bool) error {
 		c := clusterOf(id)
 		if dirty != nil {
 			dirty[c/64] |= 1 << (c % 64)
@@ -595,14 +602,14 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 		if r.cl.progress != nil && changed%progressEvery == 0 {
 			r.cl.progress("assignments", int64(changed), int64(r.n))
 		}
-		return r.w.Row(store.ClusterRow{Index: id, Address: a, Cluster: c})
+		return r.w.Row(store.ClusterRow{Index: id, Address: a, Cluster: c, Was: was, Moved: moved})
 	}
 	switch {
 	case incremental && r.byIndex != nil:
 		for i, old := range r.old {
 			if c := clusterOf(uint32(i)); c != old {
 				r.old[i] = c // the state file writes it as it now is
-				if err = row("", uint32(i)); err != nil {
+				if err = row("", uint32(i), old, true); err != nil {
 					break
 				}
 			}
@@ -612,7 +619,7 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 			if int(index) >= len(r.old) || clusterOf(index) == cluster {
 				return nil
 			}
-			return row(a, index)
+			return row(a, index, cluster, true)
 		})
 	default:
 		err = r.st.EachAddress(ctx, r.c, func(a chains.Address, _ store.FirstPaid) error {
@@ -620,7 +627,7 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 			if !ok || id >= r.n {
 				return fmt.Errorf("address %s was not there in the first pass (was the store written to while clustering?)", a)
 			}
-			return row(a, id)
+			return row(a, id, 0, false)
 		})
 	}
 	if err != nil {
@@ -632,7 +639,7 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 	}
 	slices.SortFunc(extra, func(a, b chains.Address) int { return cmp.Compare(r.idx.extra[a], r.idx.extra[b]) })
 	for _, a := range extra {
-		if err := row(a, r.idx.extra[a]); err != nil {
+		if err := row(a, r.idx.extra[a], 0, false); err != nil {
 			return 0, 0, nil, err
 		}
 	}

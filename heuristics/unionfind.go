@@ -28,9 +28,10 @@ func NewUnionFind(n int) UnionFind {
 // root's own entry being itself), taking roots as the parent array: a
 // forest one level deep, built without a Find, from stored clusters.
 // It reports false when an entry names an id out of range or one that
-// is not its own root.
+// is not its own root. The sizes have the room roots has (its capacity)
+// for ids Add makes later.
 func FromRoots(roots []uint32) (UnionFind, bool) {
-	u := UnionFind{parent: roots, size: make([]uint32, len(roots))}
+	u := UnionFind{parent: roots, size: make([]uint32, len(roots), cap(roots))}
 	for _, r := range roots {
 		if int(r) >= len(roots) {
 			return UnionFind{}, false

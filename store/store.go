@@ -182,6 +182,13 @@ type ClusterRow struct {
 	Address chains.Address
 	Cluster uint32
 	Size    uint32 // the cluster's size (filled by reads)
+	// Was, when Moved, is the cluster an earlier run assigned the
+	// address to. A row an incremental run writes says where it moves
+	// the address from; one without Moved assigns an address no earlier
+	// run did. A store keeping each cluster's members moves the entry
+	// with it, without reading the old assignment back.
+	Was   uint32
+	Moved bool
 }
 
 // ClusterLink is one piece of clustering evidence: the heuristic that

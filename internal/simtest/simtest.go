@@ -33,6 +33,19 @@ func ServeETH(t testing.TB, dir string) (string, *sim.ETHWorld) {
 	return srv.URL, w
 }
 
+// NewETH generates the Ethereum scenario cfg describes, writes it to a
+// temporary folder as simulate eth would, and serves it from there:
+// the folder (its truth files) and the URL.
+func NewETH(t testing.TB, cfg sim.ETHConfig) (dir, url string) {
+	t.Helper()
+	dir = t.TempDir()
+	if err := sim.WriteETH(sim.GenerateETH(cfg), dir); err != nil {
+		t.Fatal(err)
+	}
+	url, _ = ServeETH(t, dir)
+	return dir, url
+}
+
 // ServeETHWorld serves an Ethereum world (a generated one) and returns
 // its URL.
 func ServeETHWorld(t testing.TB, w *sim.ETHWorld) string {

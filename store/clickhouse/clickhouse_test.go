@@ -224,11 +224,7 @@ func TestClustersSameAsEmbedded(t *testing.T) {
 // explanations.
 func TestAccountClustersSameAsEmbedded(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := sim.WriteETH(sim.GenerateETH(sim.ETHConfig{Seed: 22, Days: 2}), dir); err != nil {
-		t.Fatal(err)
-	}
-	url, _ := simtest.ServeETH(t, dir)
+	_, url := simtest.NewETH(t, sim.ETHConfig{Seed: 22, Days: 2})
 	chs := openTest(t)
 	em, err := embedded.Open(t.TempDir(), embedded.Options{})
 	if err != nil {

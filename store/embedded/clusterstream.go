@@ -321,6 +321,9 @@ type clusterWriter struct {
 	sp *spool
 	// parts counts the parts of state written.
 	parts uint32
+	// moves: members an incremental run moves, not yet applied
+	// (members.go).
+	moves []move
 }
 
 // set writes a key of the run.
@@ -371,14 +374,9 @@ func (w *clusterWriter) Row(r store.ClusterRow) error {
 			return err
 		}
 	}
-	a := r.Address
-	if !w.reset {
-		moved, err := w.moveMember(r.Index, r.Cluster)
-		if err != nil {
+	if !w.reset && r.Moved {
+		if err := w.moveMember(r.Index, r.Was, r.Cluster, r.Address); err != nil {
 			return fmt.Errorf("write %s clusters: %w", w.c, err)
-		}
-		if a == "" {
-			a = moved
 		}
 	}
 	w.key = clusterByIndexKey(w.key[:0], w.c, r.Index)
@@ -386,9 +384,9 @@ func (w *clusterWriter) Row(r store.ClusterRow) error {
 	if err := w.set(w.key, w.val); err != nil {
 		return err
 	}
-	if a != "" {
+	if r.Address != "" {
 		w.key = clusterMemberKey(w.key[:0], w.c, r.Cluster, r.Index)
-		if err := w.set(w.key, []byte(a)); err != nil {
+		if err := w.set(w.key, []byte(r.Address)); err != nil {
 			return err
 		}
 	}
@@ -499,6 +497,9 @@ func (s *Store) AddressIndex(ctx context.Context, c chains.Chain, a chains.Addre
 // Commit writes the metadata with the last records and syncs them: the
 // run counts from here.
 func (w *clusterWriter) Commit(m store.ClusterMeta) error {
+	if err := w.applyMoves(); err != nil {
+		return err
+	}
 	if w.sp != nil {
 		// Each table's keys are under its table byte and the chain's tag.
 		if err := w.sp.ingestTables(context.Background(), len(keyPrefix(nil, 0, w.c))); err != nil {

@@ -2,11 +2,12 @@ package embedded
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -22,9 +23,9 @@ import (
 //
 // A run writes one entry per assignment it writes. A later run that
 // moves an address to another cluster (an incremental run merging two)
-// deletes its entry under the old cluster, which it finds through the
-// old assignment (table I, or q's value for the deposit heuristic): the
-// incremental path of a stream run knows the index alone. Stores whose
+// deletes its entry under the old cluster, which the run names
+// (ClusterRow.Was); the incremental path of a stream run knows the
+// index alone, and the address is read from that entry. Stores whose
 // clusters were computed before this table existed have none, and say so
 // (ClusterMeta.Members false: the next run recomputes).
 
@@ -44,34 +45,71 @@ func (s *Store) keepsMembers(ctx context.Context, c chains.Chain, reset bool) (b
 	return ok && prev.Members, err
 }
 
-// moveMember is a stream run's rewrite of index i's assignment to
-// cluster, in an incremental run: it deletes the entry under the old
-// cluster (table I) and returns the address it held, which the run does
-// not know.
-func (w *clusterWriter) moveMember(i, cluster uint32) (chains.Address, error) {
-	var old uint32
-	err := w.s.get(clusterByIndexKey(nil, w.c, i), func(v []byte) error {
-		d := newDecoder(v)
-		old = uint32(d.Uvarint())
-		return d.End()
+// move is a member an incremental run moves without naming its
+// address: from cluster was to cluster to.
+type move struct{ was, index, to uint32 }
+
+// maxMoves bounds the moves a writer holds before it applies them.
+var maxMoves = 1 << 20 // a variable for the tests
+
+// moveMember is an incremental run's rewrite of index i's assignment
+// from cluster was to cluster to: the entry under was goes, one under
+// to takes its address. Without the address (the stream run knows only
+// the index) the move waits, with others, to be applied in key order.
+func (w *clusterWriter) moveMember(i, was, to uint32, a chains.Address) error {
+	if was == to {
+		return nil
+	}
+	if a == "" {
+		w.moves = append(w.moves, move{was: was, index: i, to: to})
+		if len(w.moves) >= maxMoves {
+			return w.applyMoves()
+		}
+		return nil
+	}
+	w.key = clusterMemberKey(w.key[:0], w.c, was, i)
+	return w.b.Delete(w.key, nil)
+}
+
+// applyMoves moves the members held back, reading their addresses in
+// key order through one iterator: a cluster merged into another moves
+// whole, its entries one range. A lookup per member (one read of the
+// old assignment, one of the entry) took a third of an incremental run.
+func (w *clusterWriter) applyMoves() error {
+	if len(w.moves) == 0 {
+		return nil
+	}
+	slices.SortFunc(w.moves, func(a, b move) int {
+		return cmp.Or(cmp.Compare(a.was, b.was), cmp.Compare(a.index, b.index))
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
-	}
+	lo := keyPrefix(nil, tClusterMember, w.c)
+	it, err := w.s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
 	if err != nil {
-		return "", err
+		return err
 	}
-	k := clusterMemberKey(nil, w.c, old, i)
-	var a chains.Address
-	if err := w.s.get(k, func(v []byte) error { a = chains.Address(bytes.Clone(v)); return nil }); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return "", err
-	}
-	if old != cluster {
+	defer it.Close()
+	var k []byte
+	for _, m := range w.moves {
+		k = clusterMemberKey(k[:0], w.c, m.was, m.index)
+		if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
+			if err := it.Error(); err != nil {
+				return fmt.Errorf("write %s clusters: %w", w.c, err)
+			}
+			continue // a store whose clusters predate table M
+		}
 		if err := w.b.Delete(k, nil); err != nil {
-			return "", err
+			return err
+		}
+		w.key = clusterMemberKey(w.key[:0], w.c, m.to, m.index)
+		if err := w.b.Set(w.key, it.Value(), nil); err != nil {
+			return err
+		}
+		if err := w.flush(false); err != nil {
+			return err
 		}
 	}
-	return a, nil
+	w.moves = w.moves[:0]
+	return it.Error()
 }
 
 // ClusterMembers returns up to limit addresses of cluster id in the order
