@@ -86,6 +86,7 @@ func runIndexETH(c *cli.Context) error {
 			return err
 		}
 	}
+	defer limitHeap()()
 	st, err := openStore(c, createStore)
 	if err != nil {
 		return err

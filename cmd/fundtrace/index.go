@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -63,6 +64,7 @@ func runIndexBTC(c *cli.Context) error {
 			return err
 		}
 	}
+	defer limitHeap()()
 	st, err := openStore(c, createStore)
 	if err != nil {
 		return err
@@ -90,6 +92,29 @@ func runIndexBTC(c *cli.Context) error {
 		return err
 	}
 	return printIndexResult(c.App.Writer, res, c.Bool("json"))
+}
+
+// indexHeapLimit is the soft limit an index command sets on the Go
+// runtime's memory, unless GOMEMLIMIT sets another. The live heap of a
+// Bitcoin index is 0.5 to 0.9 GB whatever the chain's length (the cache
+// of young outputs, a batch of decoded blocks, the writer's buffers);
+// left to GOGC the collector let the heap reach twice that, and the
+// larger batches of a longer chain took it further: the 3.1 M-transaction
+// chain's index peaked at 2.1 GB of anonymous memory, the 10.6 M one's
+// at 3.0 GB. With the limit the collector runs more often as the heap
+// nears it (35 collections instead of 25 on the 3.1 M chain, 1-2 % of
+// the processor time) and the peak stays where it is set.
+const indexHeapLimit = 1280 << 20
+
+// limitHeap sets indexHeapLimit, unless the user set a limit, and
+// returns what puts the previous limit back (commands share a process in
+// the tests).
+func limitHeap() (restore func()) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	prev := debug.SetMemoryLimit(indexHeapLimit)
+	return func() { debug.SetMemoryLimit(prev) }
 }
 
 // settle lets a store that compacts in the background (the embedded

@@ -87,6 +87,7 @@ func runIndexTron(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	defer limitHeap()()
 	st, err := openStore(c, createStore)
 	if err != nil {
 		return err

@@ -142,7 +142,11 @@ func (s *Store) lookupOutputs(ctx context.Context, c chains.Chain, table byte, l
 					return nil, err
 				}
 			}
-			if l.rec, err = tf.recordOf(v, l.rec); err != nil {
+			p, err := decodeTxPtr(v)
+			if err == nil {
+				l.rec, err = tf.readCopy(p, l.rec)
+			}
+			if err != nil {
 				return nil, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
 			}
 			v = l.rec

@@ -12,10 +12,5 @@ func (tf *txFile) bytesAt(off uint64, n uint32, buf []byte) ([]byte, error) {
 
 func (tf *txFile) unmap() error { return nil }
 
-func (tf *txFile) grown(end int64) {}
-
-// minMapping and releaseEvery are unused where files are not mapped.
-var (
-	minMapping   = 0
-	releaseEvery int64
-)
+// minMapping is unused where files are not mapped.
+var minMapping = 0

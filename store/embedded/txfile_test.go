@@ -253,11 +253,11 @@ func TestUpgradeFrom3(t *testing.T) {
 // TestTxFileReadsDuringWrites reads committed transactions from several
 // goroutines while blocks are written one by one, with mappings of the
 // transaction file small enough (where files are mapped) that the file
-// outgrows them again and again, and that give up their pages every few
-// kilobytes the file grows: every read returns the transaction written.
+// outgrows them again and again: every read returns the transaction
+// written.
 func TestTxFileReadsDuringWrites(t *testing.T) {
-	defer func(n int, r int64) { minMapping, releaseEvery = n, r }(minMapping, releaseEvery)
-	minMapping, releaseEvery = 4096, 2048
+	defer func(n int) { minMapping = n }(minMapping)
+	minMapping = 4096
 	ctx := context.Background()
 	st := newTestStore(t)
 	blocks := chainOf(rand.New(rand.NewPCG(8, 8)), 0, chains.Hash{}, 60)

@@ -24,14 +24,7 @@ type mapping struct {
 	mu  sync.Mutex
 	cur atomic.Pointer[[]byte]
 	all [][]byte
-	// released is the file's length when the mappings last gave up
-	// their pages (release).
-	released atomic.Int64
 }
-
-// releaseEvery is how far the file grows between two releases of the
-// pages the mappings hold.
-var releaseEvery int64 = 256 << 20
 
 // minMapping is the smallest mapping: address space, not memory. Tests
 // make it small, to map again and again.
@@ -86,27 +79,6 @@ func (tf *txFile) mapAtLeast(size uint64) (*[]byte, error) {
 	tf.all = append(tf.all, b)
 	tf.cur.Store(&b)
 	return &b, nil
-}
-
-// grown tells the mappings the file has grown to end. Every
-// releaseEvery bytes they give up the pages they hold, the current
-// mapping's too: reading spent outputs, an index touches pages all over
-// the file, and each page a mapping touched counted in the process's
-// resident memory until the store closed (2.6 GB at the end of a 10.6
-// M-transaction chain's index, the whole file). The pages stay in the
-// system's file cache; one read again is mapped in again from there.
-// The blocks are written by then: a release that fails (it cannot, for
-// a mapping of a file) changes nothing but the memory counted.
-func (tf *txFile) grown(end int64) {
-	if end-tf.released.Load() < releaseEvery {
-		return
-	}
-	tf.mu.Lock()
-	defer tf.mu.Unlock()
-	for _, m := range tf.all {
-		syscall.Madvise(m, syscall.MADV_DONTNEED)
-	}
-	tf.released.Store(end)
 }
 
 func (tf *txFile) unmap() error {

@@ -93,7 +93,7 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 		return fmt.Errorf("write %s blocks %d..%d: %w", c, blocks[0].Block.Height, m.TipHeight, err)
 	}
 	if tf != nil {
-		tf.grown(tf.end.Add(int64(len(bufs.txs))))
+		tf.end.Add(int64(len(bufs.txs)))
 	}
 	s.known.addAll(added)
 	bufs.added = added
