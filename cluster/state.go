@@ -14,6 +14,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/internal/atomicfile"
+	"github.com/fundtrace/fundtrace/internal/hugepage"
 )
 
 // A run's state as one file: every address's hash and id (the address
@@ -166,7 +167,7 @@ func readState(path, name string, want int64) (x *addrIndex, clusters []uint32, 
 		return nil, nil, false
 	}
 	x = newAddrIndex(seed)
-	x.ent = make([]hashID, n)
+	x.ent = hugepage.Make[hashID](int(n), int(n))
 	buf := make([]byte, 1<<20)
 	// read fills the records of size bytes each, a chunk at a time.
 	read := func(count int, size int, rec func(i int, b []byte)) bool {
@@ -189,7 +190,7 @@ func readState(path, name string, want int64) (x *addrIndex, clusters []uint32, 
 	if !ok {
 		return nil, nil, false
 	}
-	clusters = make([]uint32, n)
+	clusters = hugepage.Make[uint32](int(n), int(n))
 	if !read(int(n), 4, func(i int, b []byte) { clusters[i] = binary.LittleEndian.Uint32(b) }) {
 		return nil, nil, false
 	}

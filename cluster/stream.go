@@ -11,6 +11,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/heuristics"
+	"github.com/fundtrace/fundtrace/internal/hugepage"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -216,7 +217,7 @@ func (r *streamRun) index(ctx context.Context, tip, want int64) error {
 		// The store counts its addresses: an array of that size, where
 		// append would hold the old array and one a quarter larger at
 		// once. Should the count be short, append still works.
-		pairs := make([]hashID, 0, max(want, 0))
+		pairs := hugepage.Make[hashID](0, int(max(want, 0)))
 		err := r.st.EachAddress(ctx, r.c, func(a chains.Address, f store.FirstPaid) error {
 			k, err := firstKey(f)
 			if err != nil {
@@ -360,7 +361,7 @@ func (r *streamRun) loadState(st StateStore, prev *store.ClusterMeta, more int) 
 	if !ok {
 		return false
 	}
-	parent := make([]uint32, len(clusters), len(clusters)+more)
+	parent := hugepage.Make[uint32](len(clusters), len(clusters)+more)
 	copy(parent, clusters)
 	uf, ok := heuristics.FromRoots(parent)
 	if !ok {
@@ -563,6 +564,52 @@ func minIDs(uf *heuristics.UnionFind) []uint32 {
 	return mins
 }
 
+// setLabels labels an incremental run's sets with their smallest ids
+// without an array over every id (4 bytes an address, and a Find for
+// each): most sets are stored clusters as they were, a forest one level
+// deep under their smallest id, and only a set whose root is not its
+// smallest id has an entry.
+type setLabels struct {
+	uf  *heuristics.UnionFind
+	m   map[uint32]uint32 // root → label, where they differ
+	has []uint64          // the roots m has, one bit per id
+}
+
+// newSetLabels labels the sets of uf, whose ids below len(old) are the
+// stored ones in clusters old. A set's smallest id is a stored cluster's
+// (its own entry in old) or a new id: visited in increasing order, the
+// first of a set met is its label, and the root needs an entry when it
+// comes later.
+func newSetLabels(uf *heuristics.UnionFind, old []uint32) *setLabels {
+	l := &setLabels{uf: uf, m: map[uint32]uint32{}, has: make([]uint64, (uf.Len()+63)/64)}
+	visit := func(x uint32) {
+		if root := uf.Find(x); root > x && l.has[root/64]&(1<<(root%64)) == 0 {
+			l.m[root] = x
+			l.has[root/64] |= 1 << (root % 64)
+		}
+	}
+	for i, c := range old {
+		if c == uint32(i) {
+			visit(c)
+		}
+	}
+	for x := len(old); x < uf.Len(); x++ {
+		visit(uint32(x))
+	}
+	return l
+}
+
+// ofRoot is the label of the set whose root is root.
+func (l *setLabels) ofRoot(root uint32) uint32 {
+	if l.has[root/64]&(1<<(root%64)) != 0 {
+		return l.m[root]
+	}
+	return root
+}
+
+// of is the label of id's set.
+func (l *setLabels) of(id uint32) uint32 { return l.ofRoot(l.uf.Find(id)) }
+
 // write hands the store the assignments (pass 3): every address's in a
 // full run, in an incremental one those that changed; and the sizes of
 // their clusters. It returns the assignments written, the number of
@@ -576,13 +623,19 @@ func minIDs(uf *heuristics.UnionFind) []uint32 {
 func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, clusters int64, clusterOf func(uint32) uint32, err error) {
 	uf := &r.cl.uf
 	var dirty []uint64 // incremental: clusters whose size is to be written, one bit per id
-	if incremental || uf.Len() >= heuristics.MaxLabelled {
+	labelOfRoot := func(root uint32) uint32 { return clusterOf(root) }
+	switch {
+	case incremental && r.byIndex != nil:
+		l := newSetLabels(uf, r.old)
+		clusterOf, labelOfRoot = l.of, l.ofRoot
+		dirty = make([]uint64, (uf.Len()+63)/64)
+	case incremental || uf.Len() >= heuristics.MaxLabelled:
 		mins := r.minIDs()
 		clusterOf = func(id uint32) uint32 { return mins[uf.Find(id)] }
 		if incremental {
 			dirty = make([]uint64, (uf.Len()+63)/64)
 		}
-	} else {
+	default:
 		err := uf.Label(func(label, size uint32) error {
 			clusters++
 			return r.w.Size(label, size)
@@ -592,9 +645,8 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 		}
 		clusterOf = uf.LabelOf
 	}
-	// row writes id's assignment; moved, from cluster was.
-	row := func(a chains.Address, id uint32, was uint32, moved bool) error {
-		c := clusterOf(id)
+	// row writes id's assignment to cluster c; moved, from cluster was.
+	row := func(a chains.Address, id, c, was uint32, moved bool) error {
 		if dirty != nil {
 			dirty[c/64] |= 1 << (c % 64)
 		}
@@ -607,19 +659,29 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 	switch {
 	case incremental && r.byIndex != nil:
 		for i, old := range r.old {
-			if c := clusterOf(uint32(i)); c != old {
+			// A stored cluster's id is its smallest member, met before
+			// the others: its entry holds the cluster's label by now.
+			c := r.old[old]
+			if old == uint32(i) {
+				c = clusterOf(old)
+			}
+			if c != old {
 				r.old[i] = c // the state file writes it as it now is
-				if err = row("", uint32(i), old, true); err != nil {
+				if err = row("", uint32(i), c, old, true); err != nil {
 					break
 				}
 			}
 		}
 	case incremental:
 		err = r.st.EachAssignment(ctx, r.c, func(a chains.Address, index, cluster uint32) error {
-			if int(index) >= len(r.old) || clusterOf(index) == cluster {
+			if int(index) >= len(r.old) {
 				return nil
 			}
-			return row(a, index, cluster, true)
+			c := clusterOf(index)
+			if c == cluster {
+				return nil
+			}
+			return row(a, index, c, cluster, true)
 		})
 	default:
 		err = r.st.EachAddress(ctx, r.c, func(a chains.Address, _ store.FirstPaid) error {
@@ -627,7 +689,7 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 			if !ok || id >= r.n {
 				return fmt.Errorf("address %s was not there in the first pass (was the store written to while clustering?)", a)
 			}
-			return row(a, id, 0, false)
+			return row(a, id, clusterOf(id), 0, false)
 		})
 	}
 	if err != nil {
@@ -639,7 +701,8 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 	}
 	slices.SortFunc(extra, func(a, b chains.Address) int { return cmp.Compare(r.idx.extra[a], r.idx.extra[b]) })
 	for _, a := range extra {
-		if err := row(a, r.idx.extra[a], 0, false); err != nil {
+		id := r.idx.extra[a]
+		if err := row(a, id, clusterOf(id), 0, false); err != nil {
 			return 0, 0, nil, err
 		}
 	}
@@ -648,11 +711,11 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 	}
 	for i := range uf.Len() {
 		id := uint32(i)
-		if uf.Find(id) != id {
+		if !uf.IsRoot(id) {
 			continue
 		}
 		clusters++
-		c := clusterOf(id)
+		c := labelOfRoot(id)
 		if dirty != nil && dirty[c/64]&(1<<(c%64)) == 0 {
 			continue
 		}

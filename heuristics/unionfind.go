@@ -3,6 +3,8 @@ package heuristics
 import (
 	"errors"
 	"slices"
+
+	"github.com/fundtrace/fundtrace/internal/hugepage"
 )
 
 // UnionFind keeps disjoint sets of compact integer ids (0..n-1) with path
@@ -16,7 +18,7 @@ type UnionFind struct {
 // NewUnionFind makes n singleton sets, ids 0..n-1, in arrays of exactly
 // that length (Add grows them as append does).
 func NewUnionFind(n int) UnionFind {
-	u := UnionFind{parent: make([]uint32, n), size: make([]uint32, n)}
+	u := UnionFind{parent: hugepage.Make[uint32](n, n), size: hugepage.Make[uint32](n, n)}
 	for i := range u.parent {
 		u.parent[i] = uint32(i)
 		u.size[i] = 1
@@ -31,7 +33,7 @@ func NewUnionFind(n int) UnionFind {
 // is not its own root. The sizes have the room roots has (its capacity)
 // for ids Add makes later.
 func FromRoots(roots []uint32) (UnionFind, bool) {
-	u := UnionFind{parent: roots, size: make([]uint32, len(roots), cap(roots))}
+	u := UnionFind{parent: roots, size: hugepage.Make[uint32](len(roots), cap(roots))}
 	for _, r := range roots {
 		if int(r) >= len(roots) {
 			return UnionFind{}, false
@@ -60,6 +62,9 @@ func (u *UnionFind) Add() uint32 {
 	u.size = append(u.size, 1)
 	return id
 }
+
+// IsRoot reports whether x is its set's representative, without a Find.
+func (u *UnionFind) IsRoot(x uint32) bool { return u.parent[x] == x }
 
 // Len is the number of ids.
 func (u *UnionFind) Len() int { return len(u.parent) }
