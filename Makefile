@@ -30,7 +30,7 @@ demo: build
 	$(BIN) --store $(STORE) status
 	$(BIN) --store $(STORE) show tx f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16
 
-# Every test, including the real-data tests (../shared/data), the kill -9
+# Every test, including the real-data tests (testdata/shared), the kill -9
 # resume tests, the ClickHouse tests against real servers (installed
 # here when missing, started by the tests on loopback) and the Ethereum
 # tests against a real geth --dev (built here from the module proxy the

@@ -35,7 +35,7 @@ func openFile(t *testing.T, p string) io.Reader {
 
 var addressLine = regexp.MustCompile(`(?m)^\s*-?\s*address:`)
 
-// TestTagPacks imports every public TagPack in ../shared/data: each tag is
+// TestTagPacks imports every public TagPack in testdata/shared: each tag is
 // imported, skipped for its currency, or reported with its line — none
 // is lost — and header fields reach the tags that do not override them.
 func TestTagPacks(t *testing.T) {

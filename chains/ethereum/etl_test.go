@@ -1,7 +1,7 @@
 package ethereum
 
 // Tests against ethereum-etl's recorded mainnet responses and its expected
-// outputs (../shared/data/ethereum/ethereum-etl, see SOURCES.md there):
+// outputs (testdata/shared/ethereum/ethereum-etl, see SOURCES.md there):
 // what the other tool extracted from the same node answers is what we
 // must extract, field by field.
 

@@ -14,7 +14,7 @@ import (
 
 // TestErigonBlock18M indexes mainnet block 18,000,000 from Erigon's
 // recorded eth_getBlockByNumber and eth_getBlockReceipts answers (see
-// ../shared/data/SOURCES.md). The expected figures were counted by hand
+// testdata/shared/SOURCES.md). The expected figures were counted by hand
 // from those answers: 94 transactions, 2 of them failed; 141 ERC-20 and 2
 // ERC-721 Transfer logs; 40 transactions carrying ETH to an address and
 // one contract creation; 16 withdrawals of 285,023,241 Gwei in all; the

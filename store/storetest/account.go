@@ -31,7 +31,7 @@ type AccountStore interface {
 }
 
 // IndexBlock18M indexes mainnet block 18,000,000 from Erigon's recorded
-// answers (../shared/data) into st.
+// answers (testdata/shared) into st.
 func IndexBlock18M(t *testing.T, st AccountStore) {
 	t.Helper()
 	dir := shareddata.Path(t, "ethereum", "erigon-rpc-tests", "mainnet")
