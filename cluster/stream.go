@@ -125,9 +125,8 @@ func runStream(ctx context.Context, st StreamStore, c chains.Chain, m store.Meta
 		}
 		if ss, isState := st.(StateStore); isState && r.loadState(ss, prev, more) {
 			ok, s.FromState = true, true
-			r.cl.uf.Grow(more)
 		} else if is, isIndexed := st.(IndexedStore); isIndexed {
-			ok, err = r.loadByIndex(ctx, is, prev)
+			ok, err = r.loadByIndex(ctx, is, prev, more)
 		} else {
 			ok, err = r.load(ctx, prev)
 		}
@@ -312,7 +311,7 @@ func (r *streamRun) load(ctx context.Context, prev *store.ClusterMeta) (ok bool,
 
 // loadByIndex is load from an IndexedStore: the clusters by index, no
 // address.
-func (r *streamRun) loadByIndex(ctx context.Context, st IndexedStore, prev *store.ClusterMeta) (ok bool, err error) {
+func (r *streamRun) loadByIndex(ctx context.Context, st IndexedStore, prev *store.ClusterMeta, more int) (ok bool, err error) {
 	n := prev.Addresses
 	if n < 0 || n >= math.MaxUint32 {
 		return false, nil
@@ -334,13 +333,9 @@ func (r *streamRun) loadByIndex(ctx context.Context, st IndexedStore, prev *stor
 	if err != nil {
 		return false, fmt.Errorf("cluster: read %s clusters: %w", r.c, err)
 	}
-	// A cluster's id is one of its members, its own cluster: the stored
-	// clusters are a forest one level deep as they stand.
-	uf, ok := heuristics.FromRoots(slices.Clone(r.old))
-	if !ok {
+	if r.cl.uf, ok = storedForest(r.old, more); !ok {
 		return false, nil
 	}
-	r.cl.uf = uf
 	r.idx = newAddrIndex(0)
 	r.idx.seal()
 	r.idx.next = uint32(n)
@@ -361,15 +356,23 @@ func (r *streamRun) loadState(st StateStore, prev *store.ClusterMeta, more int) 
 	if !ok {
 		return false
 	}
-	parent := hugepage.Make[uint32](len(clusters), len(clusters)+more)
-	copy(parent, clusters)
-	uf, ok := heuristics.FromRoots(parent)
+	uf, ok := storedForest(clusters, more)
 	if !ok {
 		return false
 	}
 	r.idx, r.n, r.old, r.cl.uf = x, uint32(prev.Addresses), clusters, uf
 	r.byIndex, r.complete = st, true
 	return true
+}
+
+// storedForest makes the union-find of the stored clusters, with room
+// for more ids: a cluster's id is one of its members, its own cluster,
+// so the stored clusters are a forest one level deep as they stand. The
+// arrays are new; clusters stays as it is.
+func storedForest(clusters []uint32, more int) (heuristics.UnionFind, bool) {
+	parent := hugepage.Make[uint32](len(clusters), len(clusters)+more)
+	copy(parent, clusters)
+	return heuristics.FromRoots(parent)
 }
 
 // lookup returns a's id: from the index, or from the store in an

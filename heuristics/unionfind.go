@@ -2,7 +2,6 @@ package heuristics
 
 import (
 	"errors"
-	"slices"
 
 	"github.com/fundtrace/fundtrace/internal/hugepage"
 )
@@ -46,13 +45,6 @@ func FromRoots(roots []uint32) (UnionFind, bool) {
 		}
 	}
 	return u, true
-}
-
-// Grow makes room for n more Adds without copying the arrays as they
-// grow.
-func (u *UnionFind) Grow(n int) {
-	u.parent = slices.Grow(u.parent, n)
-	u.size = slices.Grow(u.size, n)
 }
 
 // Add makes a new singleton set and returns its id.

@@ -142,11 +142,7 @@ func (s *Store) lookupOutputs(ctx context.Context, c chains.Chain, table byte, l
 					return nil, err
 				}
 			}
-			p, err := decodeTxPtr(v)
-			if err == nil {
-				l.rec, err = tf.readCopy(p, l.rec)
-			}
-			if err != nil {
+			if l.rec, err = tf.copyOf(v, l.rec); err != nil {
 				return nil, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
 			}
 			v = l.rec

@@ -194,16 +194,6 @@ func (tf *txFile) read(p txPtr, buf []byte) ([]byte, error) {
 	return tf.readWith(tf.bytesAt, p, buf)
 }
 
-// readCopy is read into buf, never through the mapping: for the index,
-// whose lookups of spent outputs touch pages all over the file. Through
-// the mapping each page touched counted in the process's resident
-// memory until the store closed (400 MB of a 3.1 M-transaction chain's
-// 1 GB file half way through its index, however often the mapping gave
-// its pages up); read, they are the system's file cache alone.
-func (tf *txFile) readCopy(p txPtr, buf []byte) ([]byte, error) {
-	return tf.readWith(tf.readAt, p, buf)
-}
-
 func (tf *txFile) readWith(at func(off uint64, n uint32, buf []byte) ([]byte, error), p txPtr, buf []byte) ([]byte, error) {
 	if end := tf.end.Load(); p.off+uint64(p.n) > uint64(end) || tf.f == nil {
 		return nil, fmt.Errorf("record at %d (%d bytes) is past the %d bytes committed to %s", p.off, p.n, end, tf.path)
@@ -272,11 +262,26 @@ func (s *Store) txRecord(c chains.Chain, h chains.Hash) (rec, key []byte, off in
 // recordOf returns the record that v, an entry of table p, points at,
 // read into buf where the file is not mapped.
 func (tf *txFile) recordOf(v, buf []byte) ([]byte, error) {
+	return tf.recordWith(tf.bytesAt, v, buf)
+}
+
+// copyOf is recordOf read into buf, never through the mapping: for the
+// index, whose lookups of spent outputs touch pages all over the file.
+// Through the mapping each page touched counted in the process's
+// resident memory until the store closed (400 MB of a 3.1 M-transaction
+// chain's 1 GB file half way through its index, however often the
+// mapping gave its pages up); read, they are the system's file cache
+// alone.
+func (tf *txFile) copyOf(v, buf []byte) ([]byte, error) {
+	return tf.recordWith(tf.readAt, v, buf)
+}
+
+func (tf *txFile) recordWith(at func(off uint64, n uint32, buf []byte) ([]byte, error), v, buf []byte) ([]byte, error) {
 	p, err := decodeTxPtr(v)
 	if err != nil {
 		return nil, err
 	}
-	return tf.read(p, buf)
+	return tf.readWith(at, p, buf)
 }
 
 // hasLegacyTxs reports whether table t holds transactions of UTXO chain
