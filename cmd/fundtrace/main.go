@@ -301,10 +301,12 @@ const (
 // only commands that create stores may create one, so that a typo does
 // not silently make an empty store, and read commands open it read-only.
 func openStore(c *cli.Context, how access) (store.Store, error) {
-	return openStoreCache(c, how, 0)
+	return openStoreCache(c, how, 0, 0)
 }
 
-func openStoreCache(c *cli.Context, how access, cacheBytes int64) (store.Store, error) {
+// openStoreCache is openStore with an embedded store's block cache and
+// memtables of the sizes given (0: the store's defaults).
+func openStoreCache(c *cli.Context, how access, cacheBytes, memTableBytes int64) (store.Store, error) {
 	loc := c.String(storeFlag.Name)
 	if strings.HasPrefix(loc, "clickhouse://") {
 		return clickhouse.Open(c.Context, loc, clickhouse.Options{Cluster: c.String(clusterFlag.Name), Logger: slog.Default()})
@@ -320,10 +322,7 @@ func openStoreCache(c *cli.Context, how access, cacheBytes int64) (store.Store, 
 			return nil, fmt.Errorf("no store at %s: index a chain first (fundtrace index), or pass --store", loc)
 		}
 	}
-	o := embedded.Options{Logger: slog.Default(), ReadOnly: how == readStore, CacheBytes: cacheBytes}
-	if cacheBytes > 0 {
-		o.MemTableBytes = cacheBytes // a lean open: small memtables too
-	}
+	o := embedded.Options{Logger: slog.Default(), ReadOnly: how == readStore, CacheBytes: cacheBytes, MemTableBytes: memTableBytes}
 	return embedded.Open(loc, o)
 }
 

@@ -21,8 +21,9 @@ type CheckReport struct {
 }
 
 // Check reads every entry of the store, which makes Pebble verify the
-// checksum of every block of every table, and every transaction record
-// an entry points at, against its CRC. The first damage found is an
+// checksum of every block of every table, every transaction record an
+// entry points at against its CRC, and each block's records together
+// against its layout's. The first damage found is an
 // error naming the file (and, for a transaction record, the offset).
 func (s *Store) Check(ctx context.Context) (CheckReport, error) {
 	var r CheckReport
@@ -41,6 +42,7 @@ func (s *Store) Check(ctx context.Context) (CheckReport, error) {
 		return r, s.damage(err)
 	}
 	defer it.Close()
+	var buf []byte
 	for ok := it.First(); ok; ok = it.Next() {
 		r.Keys++
 		if r.Keys%(1<<16) == 0 {
@@ -49,7 +51,7 @@ func (s *Store) Check(ctx context.Context) (CheckReport, error) {
 			}
 		}
 		k := it.Key()
-		if len(k) < 2 || k[0] != tTxPtr {
+		if len(k) < 2 || (k[0] != tTxPtr && k[0] != tLayout) {
 			continue
 		}
 		c, ok := chains.ChainByTag(k[1])
@@ -59,6 +61,13 @@ func (s *Store) Check(ctx context.Context) (CheckReport, error) {
 		tf, err := s.txFileOf(c)
 		if err != nil {
 			return r, err
+		}
+		if k[0] == tLayout {
+			// The block's records together, against the layout's checksum.
+			if buf, err = tf.layoutRecords(it.Value(), buf); err != nil {
+				return r, fmt.Errorf("store file %s is damaged (block %d): %w", filepath.Base(tf.path), layoutHeight(k), err)
+			}
+			continue
 		}
 		if _, err := tf.recordOf(it.Value(), nil); err != nil {
 			return r, fmt.Errorf("store file %s is damaged: %w", filepath.Base(tf.path), err)

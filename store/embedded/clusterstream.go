@@ -103,12 +103,14 @@ const txWindow = 8 << 20
 
 // EachTx calls fn for every transaction of UTXO chain c in blocks
 // from..to, in chain order. The records are read from the transaction
-// file front to back in large windows, not one read per record; each
-// is checked against its pointer's length and checksum (a damaged file
-// yields an error naming it, never another transaction's fields). The
-// pointers (table p, by txid) are looked up a group of blocks at a time,
-// in key order through one iterator: a lookup per transaction, in chain
-// order, took two thirds of a clustering run. Each tx is fn's to keep.
+// file front to back in large windows, not one read per record. A block
+// written by schema 6 has a layout record (table d, read alongside the
+// block records): where its records start, their lengths, and one
+// checksum over them all. An older block's records are found through
+// their pointers (table p, by txid), looked up a group of blocks at a
+// time in key order through one iterator, each checked against its
+// pointer's checksum. Either way a damaged file yields an error naming
+// it, never another transaction's fields. Each tx is fn's to keep.
 func (s *Store) EachTx(ctx context.Context, c chains.Chain, from, to int64, fn func(tx *chains.Tx) error) error {
 	if c.IsAccount() {
 		return fmt.Errorf("%s has no UTXO transactions", c)
@@ -126,6 +128,11 @@ func (s *Store) EachTx(ctx context.Context, c chains.Chain, from, to int64, fn f
 		return err
 	}
 	defer blocks.Close()
+	layouts, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: layoutKey(nil, c, max(from, 0)), UpperBound: layoutKey(nil, c, to+1)})
+	if err != nil {
+		return err
+	}
+	defer layouts.Close()
 	plo := keyPrefix(nil, tTxPtr, c)
 	ptrs, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: plo, UpperBound: prefixEnd(plo)})
 	if err != nil {
@@ -133,6 +140,7 @@ func (s *Store) EachTx(ctx context.Context, c chains.Chain, from, to int64, fn f
 	}
 	defer ptrs.Close()
 	r := txReader{tf: tf, ptrs: ptrs, c: c}
+	lok := layouts.First()
 	for ok := blocks.First(); ok; ok = blocks.Next() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -145,6 +153,19 @@ func (s *Store) EachTx(ctx context.Context, c chains.Chain, from, to int64, fn f
 		if err != nil {
 			return &store.CorruptError{Key: fmt.Sprintf("%x", blocks.Key()), Err: err}
 		}
+		for lok && layoutHeight(layouts.Key()) < height {
+			lok = layouts.Next()
+		}
+		if lok && layoutHeight(layouts.Key()) == height {
+			// What the group holds comes before this block.
+			if err := r.flush(fn); err != nil {
+				return err
+			}
+			if err := r.block(height, txids, layouts.Key(), layouts.Value(), fn); err != nil {
+				return err
+			}
+			continue
+		}
 		r.ids = append(r.ids, txids...)
 		if len(r.ids) >= txGroup {
 			if err := r.flush(fn); err != nil {
@@ -155,7 +176,19 @@ func (s *Store) EachTx(ctx context.Context, c chains.Chain, from, to int64, fn f
 	if err := blocks.Error(); err != nil {
 		return err
 	}
+	if err := layouts.Error(); err != nil {
+		return err
+	}
 	return r.flush(fn)
+}
+
+// layoutHeight is the height a layout key names (a short key, which no
+// write makes, sorts as height 0 and fails to decode as a record).
+func layoutHeight(k []byte) int64 {
+	if len(k) < 10 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(k[2:]))
 }
 
 // txGroup is how many transactions EachTx looks the pointers of up at
@@ -170,9 +203,62 @@ type txReader struct {
 	ids      []chains.Hash // the group, in chain order
 	p        []txPtr
 	order    []uint64
+	lens     []uint32
 	buf      []byte
 	winStart uint64 // file offset of buf[0]
 	key      []byte
+}
+
+// window returns the n bytes of the file at off, which the caller has
+// checked end inside the committed end: from the window read last if
+// they are in it, else from a new window read from off on.
+func (r *txReader) window(off, n, end uint64) ([]byte, error) {
+	if off < r.winStart || off+n > r.winStart+uint64(len(r.buf)) {
+		size := min(max(uint64(txWindow), n), end-off)
+		var err error
+		if r.buf, err = r.tf.readAt(off, uint32(size), r.buf); err != nil {
+			r.buf, r.winStart = r.buf[:0], 0
+			return nil, fmt.Errorf("read %s at %d: %w", r.tf.path, off, err)
+		}
+		r.winStart = off
+	}
+	return r.buf[off-r.winStart : off-r.winStart+n], nil
+}
+
+// block reads and hands out the transactions of the block at height,
+// whose txids are txids, by its layout record v (key k).
+func (r *txReader) block(height int64, txids []chains.Hash, k, v []byte, fn func(tx *chains.Tx) error) error {
+	l, err := decodeLayout(v, r.lens)
+	r.lens = l.lens
+	if err == nil && len(l.lens) != len(txids) {
+		err = fmt.Errorf("%d records for the block's %d transactions", len(l.lens), len(txids))
+	}
+	if err != nil {
+		return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
+	}
+	n, end := l.size(), uint64(r.tf.end.Load())
+	if l.off > end || n > end-l.off {
+		return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: fmt.Errorf("records of block %d at %d (%d bytes) are past the end committed to %s", height, l.off, n, r.tf.path)}
+	}
+	recs, err := r.window(l.off, n, end)
+	if err != nil {
+		return err
+	}
+	if crc32.Checksum(recs, crcTable) != l.crc {
+		return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: fmt.Errorf("records of block %d at %d (%d bytes) of %s fail their checksum", height, l.off, n, r.tf.path)}
+	}
+	for i, id := range txids {
+		rec := recs[:l.lens[i]]
+		recs = recs[l.lens[i]:]
+		tx, err := txcodec.DecodeTx(r.c, id, rec)
+		if err != nil {
+			return fmt.Errorf("%s tx %s: %w", r.c, id, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err})
+		}
+		if err := fn(tx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // flush looks up the pointers of the group's transactions in key order,
@@ -210,15 +296,10 @@ func (r *txReader) flush(fn func(tx *chains.Tx) error) error {
 		if p.off+uint64(p.n) > end {
 			return &store.CorruptError{Key: fmt.Sprintf("%x", txPtrKey(nil, r.c, id)), Err: fmt.Errorf("record at %d (%d bytes) is past the end committed to %s", p.off, p.n, r.tf.path)}
 		}
-		if p.off < r.winStart || p.off+uint64(p.n) > r.winStart+uint64(len(r.buf)) {
-			size := min(max(uint64(txWindow), uint64(p.n)), end-p.off)
-			var err error
-			if r.buf, err = r.tf.readAt(p.off, uint32(size), r.buf); err != nil {
-				return fmt.Errorf("read %s at %d: %w", r.tf.path, p.off, err)
-			}
-			r.winStart = p.off
+		rec, err := r.window(p.off, uint64(p.n), end)
+		if err != nil {
+			return err
 		}
-		rec := r.buf[p.off-r.winStart : p.off-r.winStart+uint64(p.n)]
 		if crc32.Checksum(rec, crcTable) != p.crc {
 			return &store.CorruptError{Key: fmt.Sprintf("%x", txPtrKey(nil, r.c, id)), Err: fmt.Errorf("record at %d of %s fails its checksum", p.off, r.tf.path)}
 		}

@@ -11,6 +11,9 @@ import (
 //
 //	m c name                      → meta (JSON)
 //	b c height(8)                 → block header and its txids
+//	d c height(8)                 → where the block's transaction records are in
+//	                                the transaction file: offset, CRC-32C of them
+//	                                all, each one's length (UTXO chains, schema 6)
 //	h c hash(32)                  → height
 //	t c txid(32)                  → where an account chain's transaction is in table y
 //	                                (account.go; its record in schema 4 and below); a
@@ -34,6 +37,7 @@ import (
 const (
 	tMeta      = 'm'
 	tBlock     = 'b'
+	tLayout    = 'd'
 	tBlockHash = 'h'
 	tTx        = 't'
 	tTxPtr     = 'p'
@@ -80,7 +84,12 @@ var schemaKey = []byte("~schema")
 // needs only its version raised. Version 5 keeps an account chain's
 // transaction records in chain order (table y), table t pointing at
 // them; the upgrade moves a version 4 store's records (upgradeAccountTxs).
-const schemaVersion = 5
+// Version 6 records, per block of a UTXO chain, where its transactions'
+// records lie in the file (table d), so that a pass over the chain reads
+// the file in order without a pointer lookup per transaction; a block
+// written before has no such record and is read through its pointers, so
+// a version 5 store needs only its version raised.
+const schemaVersion = 6
 
 func keyPrefix(dst []byte, table byte, c chains.Chain) []byte {
 	return append(dst, table, c.Tag())
@@ -92,6 +101,10 @@ func metaKey(c chains.Chain) []byte {
 
 func blockKey(dst []byte, c chains.Chain, height int64) []byte {
 	return binary.BigEndian.AppendUint64(keyPrefix(dst, tBlock, c), uint64(height))
+}
+
+func layoutKey(dst []byte, c chains.Chain, height int64) []byte {
+	return binary.BigEndian.AppendUint64(keyPrefix(dst, tLayout, c), uint64(height))
 }
 
 func blockHashKey(dst []byte, c chains.Chain, h chains.Hash) []byte {

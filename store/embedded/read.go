@@ -364,7 +364,8 @@ func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Add
 // an uninterrupted ingest). An entry of table p comes with the record it
 // points at in the transaction file, not with the pointer: two stores
 // are equal when they hold the same transactions, wherever the records
-// sit in the file.
+// sit in the file; so does an entry of table d, with its block's records
+// (checked against the layout's checksum) in place of the layout.
 func (s *Store) Dump(ctx context.Context, fn func(k, v []byte) error) error {
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{})
 	if err != nil {
@@ -379,6 +380,12 @@ func (s *Store) Dump(ctx context.Context, fn func(k, v []byte) error) error {
 		}
 		if len(k) > 2 && k[0] == tTxPtr {
 			if rec, err = s.dumpRecord(k[1], v, rec); err != nil {
+				return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
+			}
+			v = rec
+		}
+		if len(k) > 2 && k[0] == tLayout {
+			if rec, err = s.dumpLayout(k[1], v, rec); err != nil {
 				return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
 			}
 			v = rec
@@ -402,6 +409,20 @@ func (s *Store) dumpRecord(tag byte, v, buf []byte) ([]byte, error) {
 		return nil, err
 	}
 	return tf.recordOf(v, buf)
+}
+
+// dumpLayout returns the records that v, an entry of table d of the
+// chain tagged tag, says where they are.
+func (s *Store) dumpLayout(tag byte, v, buf []byte) ([]byte, error) {
+	c, ok := chains.ChainByTag(tag)
+	if !ok {
+		return nil, fmt.Errorf("unknown chain tag %q", tag)
+	}
+	tf, err := s.txFileOf(c)
+	if err != nil {
+		return nil, err
+	}
+	return tf.layoutRecords(v, buf)
 }
 
 // Txs returns the transactions named, in order; a hash that is not

@@ -99,6 +99,9 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 		if err := del(blockKey(nil, c, h)); err != nil {
 			return err
 		}
+		if err := del(layoutKey(nil, c, h)); err != nil {
+			return err
+		}
 		if err := del(blockHashKey(nil, c, blk.Hash)); err != nil {
 			return err
 		}

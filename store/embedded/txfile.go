@@ -186,6 +186,78 @@ func decodeTxPtr(v []byte) (txPtr, error) {
 	return p, nil
 }
 
+// blockLayout says where a block's transactions' records lie in the
+// file: one after another from off, each of its length, in the block's
+// order, their bytes together of CRC-32C crc. A pass over the chain reads
+// them in order with it, where through the pointers it would look up each
+// transaction's in table p, a random read (2.4 s of an 18 s clustering
+// run at a million transactions); one checksum a block, not one a record,
+// keeps the record 4 bytes and a length's varint a transaction.
+type blockLayout struct {
+	off  uint64
+	crc  uint32
+	lens []uint32
+}
+
+// size is the bytes of the block's records together.
+func (l *blockLayout) size() uint64 {
+	var n uint64
+	for _, x := range l.lens {
+		n += uint64(x)
+	}
+	return n
+}
+
+func appendLayout(dst []byte, off uint64, crc uint32, lens []uint32) []byte {
+	dst = binary.AppendUvarint(dst, off)
+	dst = binary.LittleEndian.AppendUint32(dst, crc)
+	dst = binary.AppendUvarint(dst, uint64(len(lens)))
+	for _, n := range lens {
+		dst = binary.AppendUvarint(dst, uint64(n))
+	}
+	return dst
+}
+
+// decodeLayout decodes a layout record, its lengths into lens[:0].
+func decodeLayout(v []byte, lens []uint32) (blockLayout, error) {
+	d := newDecoder(v)
+	l := blockLayout{off: d.Uvarint()}
+	crc := d.Bytes(4)
+	n := d.Uvarint()
+	if d.Err == nil && n > uint64(len(d.B)) {
+		return l, errShort // each length takes a byte at least
+	}
+	l.lens = lens[:0]
+	for range n {
+		l.lens = append(l.lens, uint32(d.Uvarint()))
+	}
+	if err := d.End(); err != nil {
+		return l, err
+	}
+	l.crc = binary.LittleEndian.Uint32(crc)
+	return l, nil
+}
+
+// layoutRecords reads into buf the records that v, a layout record,
+// says where they are, and checks them against its checksum.
+func (tf *txFile) layoutRecords(v, buf []byte) ([]byte, error) {
+	l, err := decodeLayout(v, nil)
+	if err != nil {
+		return nil, err
+	}
+	n := l.size()
+	if end := uint64(tf.end.Load()); l.off > end || n > end-l.off || tf.f == nil {
+		return nil, fmt.Errorf("records at %d (%d bytes) are past the %d bytes committed to %s", l.off, n, end, tf.path)
+	}
+	if buf, err = tf.readAt(l.off, uint32(n), buf); err != nil {
+		return nil, fmt.Errorf("read %s at %d: %w", tf.path, l.off, err)
+	}
+	if crc32.Checksum(buf, crcTable) != l.crc {
+		return nil, fmt.Errorf("records at %d (%d bytes) of %s fail their checksum", l.off, n, tf.path)
+	}
+	return buf, nil
+}
+
 // read returns the record p points at: in place in the file's mapping
 // where there is one (valid until the store is closed, and to be copied
 // from, not kept: a rollback lets later writes overwrite it), or read

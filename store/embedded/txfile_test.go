@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -170,7 +171,7 @@ func TestUpgradeFrom3(t *testing.T) {
 		}
 	}
 	// What schema 3 wrote instead: each record in table t, no pointers,
-	// no file end, no file.
+	// no layouts, no file end, no file.
 	legacy := map[string][]byte{}
 	lo := keyPrefix(nil, tTxPtr, chains.Bitcoin)
 	it, err := st.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
@@ -188,6 +189,9 @@ func TestUpgradeFrom3(t *testing.T) {
 		ptrs = append(ptrs, bytes.Clone(it.Key()))
 	}
 	it.Close()
+	for h := range int64(5) {
+		ptrs = append(ptrs, layoutKey(nil, chains.Bitcoin, h))
+	}
 	for _, k := range append(ptrs, txEndKey(chains.Bitcoin)) {
 		if err := st.db.Delete(k, pebble.Sync); err != nil {
 			t.Fatal(err)
@@ -247,6 +251,9 @@ func TestUpgradeFrom3(t *testing.T) {
 	delete(got, end)
 	wantDump := dumpOf(t, fresh)
 	delete(wantDump, end)
+	for h := range int64(4) { // in table t, read through their txids
+		delete(wantDump, string(layoutKey(nil, chains.Bitcoin, h)))
+	}
 	sameStores(t, got, wantDump)
 }
 
@@ -351,4 +358,161 @@ func TestTxFileReadOnly(t *testing.T) {
 	if n := len(txFileBytes(t, st)); n != committed {
 		t.Fatalf("opened for writing, the file keeps %d bytes, want the %d committed", n, committed)
 	}
+}
+
+// eachTxOf returns what EachTx hands out for blocks from..to.
+func eachTxOf(t *testing.T, st *Store, from, to int64) ([]chains.Tx, error) {
+	t.Helper()
+	var got []chains.Tx
+	err := st.EachTx(context.Background(), chains.Bitcoin, from, to, func(tx *chains.Tx) error {
+		got = append(got, *tx)
+		return nil
+	})
+	return got, err
+}
+
+// sameTxs fails unless got is, in order, every transaction of the blocks
+// from..to among blocks (which start at height 0), field for field.
+func sameTxs(t *testing.T, what string, got []chains.Tx, blocks []store.BlockData, from, to int64) {
+	t.Helper()
+	var want []chains.Tx
+	for _, b := range blocks[from : to+1] {
+		want = append(want, b.Txs...)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d transactions, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		want[i].Chain = chains.Bitcoin // the test's blocks leave it out
+		// Printed, a nil list of addresses is an empty one.
+		if fmt.Sprintf("%+v", got[i]) != fmt.Sprintf("%+v", want[i]) {
+			t.Fatalf("%s: transaction %d is %s at %d:%d, want %s at %d:%d (or its fields differ)", what, i, got[i].Hash, got[i].Height, got[i].Position, want[i].Hash, want[i].Height, want[i].Position)
+		}
+	}
+}
+
+// TestEachTxLayouts: EachTx reads a block's transactions by its layout
+// record where it has one and through their pointers where it has none
+// (a block written by schema 5), the same transactions in chain order
+// either way and across the boundary; a rollback removes the layouts of
+// the blocks it removes, and the blocks written in their place are read
+// by theirs; a damaged file, or a layout that does not match its block,
+// is an error naming what is damaged, never other transactions.
+func TestEachTxLayouts(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(7, 7))
+	blocks := chainOf(r, 0, chains.Hash{}, 12)
+	path := filepath.Join(t.TempDir(), "s")
+	st := openAt(t, path)
+	mustWrite(t, st, blocks[:4]...)
+	mustWrite(t, st, blocks[4:8]...)
+	got, err := eachTxOf(t, st, 0, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTxs(t, "by layouts", got, blocks, 0, 7)
+
+	// Schema 5 wrote no layouts: blocks 0..5 lose theirs, and the store
+	// is opened as a schema 5 one, which the upgrade only marks.
+	for h := range int64(6) {
+		if err := st.db.Delete(layoutKey(nil, chains.Bitcoin, h), pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st = reopenAs(t, st, path, 5, nil)
+	mustWrite(t, st, blocks[8:10]...)
+	for _, rg := range [][2]int64{{0, 9}, {3, 8}, {6, 9}, {0, 2}} {
+		got, err := eachTxOf(t, st, rg[0], rg[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameTxs(t, fmt.Sprintf("blocks %d..%d, 0..5 without layouts", rg[0], rg[1]), got, blocks, rg[0], rg[1])
+	}
+
+	// A reorganisation: blocks 7..9 go, others take their place.
+	if err := st.Rollback(ctx, chains.Bitcoin, 6); err != nil {
+		t.Fatal(err)
+	}
+	for h := int64(7); h <= 9; h++ {
+		if _, closer, err := st.db.Get(layoutKey(nil, chains.Bitcoin, h)); err == nil {
+			closer.Close()
+			t.Fatalf("block %d's layout outlived its rollback", h)
+		}
+	}
+	fork := append(slices.Clone(blocks[:7]), chainOf(r, 7, blocks[6].Block.Hash, 5)...)
+	mustWrite(t, st, fork[7:]...)
+	got, err = eachTxOf(t, st, 0, 11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTxs(t, "after a reorganisation", got, fork, 0, 11)
+	st.Close()
+
+	damaged := func(t *testing.T, want string, damage func(st *Store)) {
+		t.Helper()
+		c := filepath.Join(t.TempDir(), "copy")
+		copyStore(t, path, c)
+		st := openAt(t, c)
+		damage(st)
+		var n int
+		err := st.EachTx(ctx, chains.Bitcoin, 0, 11, func(tx *chains.Tx) error {
+			n++
+			return nil
+		})
+		var ce *store.CorruptError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("EachTx of a damaged store: %v after %d transactions, want a CorruptError saying %q", err, n, want)
+		}
+	}
+	// Block 10's records: by layout.
+	lay := func(st *Store, h int64) blockLayout {
+		v, closer, err := st.db.Get(layoutKey(nil, chains.Bitcoin, h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closer.Close()
+		l, err := decodeLayout(v, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	t.Run("flipped", func(t *testing.T) {
+		damaged(t, "fail their checksum", func(st *Store) {
+			l := lay(st, 10)
+			f, err := os.OpenFile(txFilePath(st.Path(), chains.Bitcoin), os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			b := []byte{0}
+			f.ReadAt(b, int64(l.off+l.size()/2))
+			b[0] ^= 0x10
+			if _, err := f.WriteAt(b, int64(l.off+l.size()/2)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+	t.Run("count", func(t *testing.T) {
+		damaged(t, "records for the block's", func(st *Store) {
+			l := lay(st, 10)
+			v := appendLayout(nil, l.off, l.crc, l.lens[1:])
+			st.db.Set(layoutKey(nil, chains.Bitcoin, 10), v, pebble.Sync)
+		})
+	})
+	t.Run("past the end", func(t *testing.T) {
+		damaged(t, "past the end committed", func(st *Store) {
+			l := lay(st, 11)
+			v := appendLayout(nil, l.off+1<<20, l.crc, l.lens)
+			st.db.Set(layoutKey(nil, chains.Bitcoin, 11), v, pebble.Sync)
+		})
+	})
+}
+
+func copyStore(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.CopyFS(to, os.DirFS(from)); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(to, "LOCK"))
 }

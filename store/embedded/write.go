@@ -124,7 +124,8 @@ const maxWrite = math.MaxUint32 - 1<<20
 var errTooLarge = errors.New("more bytes than one write can hold; write fewer blocks at a time")
 
 // writeUTXO builds the batch of a UTXO chain's blocks into out, table by
-// table, in key order: the history (a), the block records (b, h), the
+// table, in key order: the history (a), the block records (b, h) and
+// where each block's transactions' records are (d), the
 // meta record and the end of the transaction file (m), the pointers to
 // the transactions' records (p), then the spenders (s); it returns the
 // number of entries. The transactions' records go to bufs.txs, to be
@@ -198,17 +199,35 @@ func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, 
 	ptrs := &bufs.cand
 	ptrs.reset()
 	ptrs.grow(size/64, size/512)
+	bufs.layout, bufs.layoutEnds = bufs.layout[:0], bufs.layoutEnds[:0]
 	for i := range blocks {
-		bufs.txs = txEntries(ptrs, bufs.txs, end, c, &blocks[i])
+		from := len(bufs.txs)
+		bufs.lens = bufs.lens[:0]
+		bufs.txs, bufs.lens = txEntries(ptrs, bufs.txs, bufs.lens, end, c, &blocks[i])
+		bufs.layout = appendLayout(bufs.layout, uint64(end)+uint64(from), crc32.Checksum(bufs.txs[from:], crcTable), bufs.lens)
+		bufs.layoutEnds = append(bufs.layoutEnds, len(bufs.layout))
 	}
 	ptrs.sort()
+	blockTable := func(kv *kvBuf) error {
+		from := 0
+		for i := range blocks {
+			blockEntries(kv, c, &blocks[i])
+			kv.begin()
+			kv.buf = layoutKey(kv.buf, c, blocks[i].Block.Height)
+			kv.startValue()
+			kv.buf = append(kv.buf, bufs.layout[from:bufs.layoutEnds[i]]...)
+			kv.end()
+			from = bufs.layoutEnds[i]
+		}
+		return nil
+	}
 	meta := func(kv *kvBuf) error {
 		if err := setTxEnd(kv, c, end+int64(len(bufs.txs))); err != nil {
 			return err
 		}
 		return s.setMeta(kv, *m) // now that m counts the new addresses
 	}
-	for _, encode := range []func(*kvBuf) error{perBlock(blockEntries), meta} {
+	for _, encode := range []func(*kvBuf) error{blockTable, meta} {
 		if err := table(encode); err != nil {
 			return 0, nil, err
 		}
@@ -350,21 +369,22 @@ func spenderEntries(b *kvBuf, c chains.Chain, bd *store.BlockData) {
 }
 
 // txEntries appends bd's transactions' records to txs, the bytes to be
-// written to the transaction file from offset end on, and encodes their
-// entries of table p, which point at them.
-func txEntries(b *kvBuf, txs []byte, end int64, c chains.Chain, bd *store.BlockData) []byte {
+// written to the transaction file from offset end on, and their lengths
+// to lens, and encodes their entries of table p, which point at them.
+func txEntries(b *kvBuf, txs []byte, lens []uint32, end int64, c chains.Chain, bd *store.BlockData) ([]byte, []uint32) {
 	for i := range bd.Txs {
 		tx := &bd.Txs[i]
 		from := len(txs)
 		txs = txcodec.AppendTx(txs, tx)
 		rec := txs[from:]
+		lens = append(lens, uint32(len(rec)))
 		b.begin()
 		b.buf = txPtrKey(b.buf, c, tx.Hash)
 		b.startValue()
 		b.buf = appendTxPtr(b.buf, txPtr{off: uint64(end) + uint64(from), n: uint32(len(rec)), crc: crc32.Checksum(rec, crcTable)})
 		b.end()
 	}
-	return txs
+	return txs, lens
 }
 
 // candidate notes that a, paid at height h on an account chain, may be
@@ -447,7 +467,10 @@ type seenCheck struct {
 }
 
 func (s *Store) newSeenCheck(ctx context.Context, lo []byte, m *store.Meta, added []knownKey) (*seenCheck, error) {
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	// By prefix, through every level's filters (filter.go): most
+	// addresses asked about are new, and a filter tells so without
+	// reading the table.
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo), UseL6Filters: true})
 	if err != nil {
 		return nil, fmt.Errorf("read address records: %w", err)
 	}
@@ -466,7 +489,7 @@ func (f *seenCheck) check(k []byte, skip int) bool {
 	if f.s.known.hasKey(key) {
 		return false
 	}
-	if f.it.SeekGE(k) && bytes.HasPrefix(f.it.Key(), k) {
+	if f.it.SeekPrefixGE(k) {
 		f.s.known.add(key)
 		return false
 	}
@@ -647,6 +670,9 @@ type writeBufs struct {
 	kv, cand    kvBuf
 	repr        []byte     // the Pebble batch
 	txs         []byte     // a UTXO chain's transactions' records, for its transaction file
+	lens        []uint32   // the lengths of one block's records
+	layout      []byte     // the blocks' layout records (table d), one after another
+	layoutEnds  []int      // where each block's layout record ends in layout
 	table       []byte     // the buffer of a table file being written (ingest.go)
 	added       []knownKey // the addresses new to the store
 	reprPerByte float64    // the last batch's bytes per byte of block

@@ -166,7 +166,7 @@ func TestUTXOBatchInKeyOrder(t *testing.T) {
 			}
 		}
 	}
-	want := map[byte]int{tAddr: outAddrs, tBlock: len(blocks), tBlockHash: len(blocks), tMeta: 2, tTxPtr: txs, tSpender: ins}
+	want := map[byte]int{tAddr: outAddrs, tBlock: len(blocks), tLayout: len(blocks), tBlockHash: len(blocks), tMeta: 2, tTxPtr: txs, tSpender: ins}
 	if fmt.Sprint(tables) != fmt.Sprint(want) {
 		t.Fatalf("entries by table %v, want %v", tables, want)
 	}
@@ -178,9 +178,32 @@ func TestUTXOBatchInKeyOrder(t *testing.T) {
 			byHash[b.Txs[i].Hash] = &b.Txs[i]
 		}
 	}
-	covered := 0
+	covered, laid := 0, 0
 	for _, e := range got {
 		switch e.k[0] {
+		case tLayout:
+			// The block's records, in its order, one after another.
+			h := int64(binary.BigEndian.Uint64(e.k[2:]))
+			b := blocks[h-blocks[0].Block.Height]
+			l, err := decodeLayout(e.v, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.off != fileEnd+uint64(laid) || len(l.lens) != len(b.Txs) || l.off-fileEnd+l.size() > uint64(len(bufs.txs)) {
+				t.Fatalf("block %d: layout at %d, %d records, want %d at %d", h, l.off, len(l.lens), len(b.Txs), fileEnd+laid)
+			}
+			recs := bufs.txs[l.off-fileEnd:][:l.size()]
+			if crc32.Checksum(recs, crcTable) != l.crc {
+				t.Fatalf("block %d: checksum does not match its records", h)
+			}
+			for i, n := range l.lens {
+				tx, err := txcodec.DecodeTx(chains.Bitcoin, b.Txs[i].Hash, recs[:n])
+				if err != nil || tx.Height != h || tx.Position != uint32(i) || len(tx.Inputs) != len(b.Txs[i].Inputs) {
+					t.Fatalf("block %d record %d: %+v, %v", h, i, tx, err)
+				}
+				recs = recs[n:]
+			}
+			laid += int(l.size())
 		case tMeta:
 			if !bytes.Equal(e.k, txEndKey(chains.Bitcoin)) {
 				continue
@@ -210,6 +233,9 @@ func TestUTXOBatchInKeyOrder(t *testing.T) {
 			}
 			covered += int(p.n)
 		}
+	}
+	if laid != len(bufs.txs) {
+		t.Fatalf("layouts cover %d of the %d bytes written", laid, len(bufs.txs))
 	}
 	if covered != len(bufs.txs) {
 		t.Fatalf("pointers cover %d of the %d bytes written", covered, len(bufs.txs))
