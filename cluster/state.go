@@ -75,37 +75,54 @@ func (r *streamRun) writeState(path string, clusterOf func(uint32) uint32) (name
 		bw.Write(b[:8])
 		binary.LittleEndian.PutUint64(b[:8], total)
 		bw.Write(b[:8])
-		// Records go out a chunk at a time.
-		chunk := make([]byte, 0, 1<<20)
+		// Records go out a chunk at a time, encoded in loops over the
+		// arrays (a call per record took 0.3 s of a 2.7 s incremental
+		// run at 8.3 M addresses).
+		chunk := make([]byte, 1<<20)
+		n := 0 // bytes of chunk filled
 		flush := func() {
-			bw.Write(chunk)
-			chunk = chunk[:0]
-		}
-		put := func(e hashID) {
-			chunk = binary.LittleEndian.AppendUint64(chunk, e.h)
-			chunk = binary.LittleEndian.AppendUint32(chunk, uint32(e.id))
-			if len(chunk) >= 1<<20-12 {
-				flush()
-			}
+			bw.Write(chunk[:n])
+			n = 0
 		}
 		// The index's entries and the new addresses', merged by hash.
 		i, j := 0, 0
 		for i < len(x.ent) || j < len(extras) {
-			switch {
-			case j == len(extras) || (i < len(x.ent) && x.ent[i].h < extras[j].h):
-				put(x.ent[i])
-				i++
-			case i == len(x.ent) || extras[j].h < x.ent[i].h:
-				put(extras[j])
-				j++
-			default:
+			if n > len(chunk)-12 {
+				flush()
+			}
+			// Entries of the index up to the next new address's hash go
+			// out in a run, as many as the chunk holds.
+			end := len(x.ent)
+			if j < len(extras) {
+				end, _ = slices.BinarySearchFunc(x.ent[i:], extras[j].h, func(e hashID, h uint64) int { return cmp.Compare(e.h, h) })
+				end += i
+			}
+			end = min(end, i+(len(chunk)-n)/12)
+			for _, e := range x.ent[i:end] {
+				binary.LittleEndian.PutUint64(chunk[n:], e.h)
+				binary.LittleEndian.PutUint32(chunk[n+8:], uint32(e.id))
+				n += 12
+			}
+			i = end
+			if j == len(extras) || (i < len(x.ent) && x.ent[i].h < extras[j].h) || n > len(chunk)-12 {
+				continue
+			}
+			if i < len(x.ent) && x.ent[i].h == extras[j].h {
 				return collide
 			}
+			binary.LittleEndian.PutUint64(chunk[n:], extras[j].h)
+			binary.LittleEndian.PutUint32(chunk[n+8:], uint32(extras[j].id))
+			n += 12
+			j++
 		}
-		for id := range uint32(total) {
-			chunk = binary.LittleEndian.AppendUint32(chunk, clusterOf(id))
-			if len(chunk) >= 1<<20-4 {
+		for id := uint32(0); id < uint32(total); {
+			if n > len(chunk)-4 {
 				flush()
+			}
+			end := min(uint32(total), id+uint32(len(chunk)-n)/4)
+			for ; id < end; id++ {
+				binary.LittleEndian.PutUint32(chunk[n:], clusterOf(id))
+				n += 4
 			}
 		}
 		flush()
@@ -169,8 +186,10 @@ func readState(path, name string, want int64) (x *addrIndex, clusters []uint32, 
 	x = newAddrIndex(seed)
 	x.ent = hugepage.Make[hashID](int(n), int(n))
 	buf := make([]byte, 1<<20)
-	// read fills the records of size bytes each, a chunk at a time.
-	read := func(count int, size int, rec func(i int, b []byte)) bool {
+	// read fills the records of size bytes each, a chunk at a time,
+	// handing each chunk whole to recs (a call per record took 80 ms of
+	// a 0.9 s incremental run at 2.9 M addresses).
+	read := func(count int, size int, recs func(i int, b []byte)) bool {
 		per := len(buf) / size
 		for i := 0; i < count; i += per {
 			k := min(per, count-i)
@@ -178,20 +197,27 @@ func readState(path, name string, want int64) (x *addrIndex, clusters []uint32, 
 			if _, err := io.ReadFull(cr, b); err != nil {
 				return false
 			}
-			for j := range k {
-				rec(i+j, b[j*size:])
-			}
+			recs(i, b)
 		}
 		return true
 	}
 	ok = read(int(n), 12, func(i int, b []byte) {
-		x.ent[i] = hashID{h: binary.LittleEndian.Uint64(b), id: uint64(binary.LittleEndian.Uint32(b[8:]))}
+		ent := x.ent[i : i+len(b)/12]
+		for j := range ent {
+			r := b[j*12 : j*12+12]
+			ent[j] = hashID{h: binary.LittleEndian.Uint64(r), id: uint64(binary.LittleEndian.Uint32(r[8:]))}
+		}
 	})
 	if !ok {
 		return nil, nil, false
 	}
 	clusters = hugepage.Make[uint32](int(n), int(n))
-	if !read(int(n), 4, func(i int, b []byte) { clusters[i] = binary.LittleEndian.Uint32(b) }) {
+	if !read(int(n), 4, func(i int, b []byte) {
+		cl := clusters[i : i+len(b)/4]
+		for j := range cl {
+			cl[j] = binary.LittleEndian.Uint32(b[j*4:])
+		}
+	}) {
 		return nil, nil, false
 	}
 	crc := cr.crc

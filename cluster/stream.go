@@ -183,8 +183,27 @@ func runStream(ctx context.Context, st StreamStore, c chains.Chain, m store.Meta
 				return clusterOf(id)
 			}
 		}
-		name, ok, err := r.writeState(ss.ClusterStatePath(c), of)
-		if err != nil {
+		// An incremental run writes the state file while the store's
+		// writer applies its moves, on the other core: at 8.3 M
+		// addresses the file took 0.4 s of a run of 2.7 s, the moves
+		// 0.4. (A full run's writer ingests its tables then, for
+		// seconds, and would hold their buffers beside the file's.)
+		var (
+			name     string
+			ok       bool
+			stateErr error
+			done     = make(chan struct{})
+		)
+		go func() {
+			defer close(done)
+			name, ok, stateErr = r.writeState(ss.ClusterStatePath(c), of)
+		}()
+		var flushErr error
+		if f, isFlusher := w.(flusher); isFlusher && s.Incremental {
+			flushErr = f.Flush()
+		}
+		<-done
+		if err := errors.Join(flushErr, stateErr); err != nil {
 			return err
 		}
 		if ok {
@@ -206,6 +225,12 @@ func runStream(ctx context.Context, st StreamStore, c chains.Chain, m store.Meta
 	}
 	s.Meta, s.Changed = meta, changed
 	return nil
+}
+
+// flusher is a cluster writer that can do its work but the record's
+// before Commit (the embedded store's).
+type flusher interface {
+	Flush() error
 }
 
 // index builds the address index from every address's first payment

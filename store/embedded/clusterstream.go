@@ -578,15 +578,8 @@ func (s *Store) AddressIndex(ctx context.Context, c chains.Chain, a chains.Addre
 // Commit writes the metadata with the last records and syncs them: the
 // run counts from here.
 func (w *clusterWriter) Commit(m store.ClusterMeta) error {
-	if err := w.applyMoves(); err != nil {
+	if err := w.Flush(); err != nil {
 		return err
-	}
-	if w.sp != nil {
-		// Each table's keys are under its table byte and the chain's tag.
-		if err := w.sp.ingestTables(context.Background(), len(keyPrefix(nil, 0, w.c))); err != nil {
-			return fmt.Errorf("write %s clusters: %w", w.c, err)
-		}
-		w.sp = nil
 	}
 	m.Members = w.members
 	m.HashHex = m.Hash.String()
@@ -599,6 +592,25 @@ func (w *clusterWriter) Commit(m store.ClusterMeta) error {
 	}
 	if err := w.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("save %s clusters: %w", w.c, err)
+	}
+	return nil
+}
+
+// Flush does what Commit does before it writes the run's record: it
+// applies the moves the writer holds and ingests the spooled tables
+// (still unseen: the chain has no cluster record until Commit). An
+// incremental run calls it while it writes its state file, on another
+// core.
+func (w *clusterWriter) Flush() error {
+	if err := w.applyMoves(); err != nil {
+		return err
+	}
+	if w.sp != nil {
+		// Each table's keys are under its table byte and the chain's tag.
+		if err := w.sp.ingestTables(context.Background(), len(keyPrefix(nil, 0, w.c))); err != nil {
+			return fmt.Errorf("write %s clusters: %w", w.c, err)
+		}
+		w.sp = nil
 	}
 	return nil
 }
