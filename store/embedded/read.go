@@ -378,14 +378,8 @@ func (s *Store) Dump(ctx context.Context, fn func(k, v []byte) error) error {
 		if bytes.Equal(k, schemaKey) {
 			continue
 		}
-		if len(k) > 2 && k[0] == tTxPtr {
-			if rec, err = s.dumpRecord(k[1], v, rec); err != nil {
-				return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
-			}
-			v = rec
-		}
-		if len(k) > 2 && k[0] == tLayout {
-			if rec, err = s.dumpLayout(k[1], v, rec); err != nil {
+		if len(k) > 2 && (k[0] == tTxPtr || k[0] == tLayout) {
+			if rec, err = s.dumpRecords(k, v, rec); err != nil {
 				return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
 			}
 			v = rec
@@ -397,32 +391,22 @@ func (s *Store) Dump(ctx context.Context, fn func(k, v []byte) error) error {
 	return it.Error()
 }
 
-// dumpRecord returns the record that v, an entry of table p of the chain
-// tagged tag, points at.
-func (s *Store) dumpRecord(tag byte, v, buf []byte) ([]byte, error) {
-	c, ok := chains.ChainByTag(tag)
+// dumpRecords returns what v, an entry of table p or d (k's table) of
+// the chain k names, says where it is in the transaction file: a
+// transaction's record, or a block's records together.
+func (s *Store) dumpRecords(k, v, buf []byte) ([]byte, error) {
+	c, ok := chains.ChainByTag(k[1])
 	if !ok {
-		return nil, fmt.Errorf("unknown chain tag %q", tag)
+		return nil, fmt.Errorf("unknown chain tag %q", k[1])
 	}
 	tf, err := s.txFileOf(c)
 	if err != nil {
 		return nil, err
+	}
+	if k[0] == tLayout {
+		return tf.layoutRecords(v, buf)
 	}
 	return tf.recordOf(v, buf)
-}
-
-// dumpLayout returns the records that v, an entry of table d of the
-// chain tagged tag, says where they are.
-func (s *Store) dumpLayout(tag byte, v, buf []byte) ([]byte, error) {
-	c, ok := chains.ChainByTag(tag)
-	if !ok {
-		return nil, fmt.Errorf("unknown chain tag %q", tag)
-	}
-	tf, err := s.txFileOf(c)
-	if err != nil {
-		return nil, err
-	}
-	return tf.layoutRecords(v, buf)
 }
 
 // Txs returns the transactions named, in order; a hash that is not
