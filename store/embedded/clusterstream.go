@@ -237,6 +237,9 @@ func (r *txReader) block(height int64, txids []chains.Hash, k, v []byte, fn func
 		return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
 	}
 	n, end := l.size(), uint64(r.tf.end.Load())
+	if n > maxBlockRecords {
+		return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: fmt.Errorf("block %d's layout says %d bytes of records", height, n)}
+	}
 	if l.off > end || n > end-l.off {
 		return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: fmt.Errorf("records of block %d at %d (%d bytes) are past the end committed to %s", height, l.off, n, r.tf.path)}
 	}

@@ -199,6 +199,11 @@ type blockLayout struct {
 	lens []uint32
 }
 
+// maxBlockRecords bounds the bytes of one block's records: a layout
+// that says more is damaged (a mainnet block's are under 4 MB), and one
+// read holds them.
+const maxBlockRecords = 1 << 30
+
 // size is the bytes of the block's records together.
 func (l *blockLayout) size() uint64 {
 	var n uint64
@@ -246,6 +251,9 @@ func (tf *txFile) layoutRecords(v, buf []byte) ([]byte, error) {
 		return nil, err
 	}
 	n := l.size()
+	if n > maxBlockRecords {
+		return nil, fmt.Errorf("a layout of %d bytes of records", n)
+	}
 	if end := uint64(tf.end.Load()); l.off > end || n > end-l.off || tf.f == nil {
 		return nil, fmt.Errorf("records at %d (%d bytes) are past the %d bytes committed to %s", l.off, n, end, tf.path)
 	}
