@@ -75,9 +75,9 @@ func (r *streamRun) writeState(path string, clusterOf func(uint32) uint32) (name
 		bw.Write(b[:8])
 		binary.LittleEndian.PutUint64(b[:8], total)
 		bw.Write(b[:8])
-		// Records go out a chunk at a time, encoded in loops over the
-		// arrays (a call per record took 0.3 s of a 2.7 s incremental
-		// run at 8.3 M addresses).
+		// Records go out a chunk at a time, encoded in place (a call
+		// per record, appending, took 0.3 s of a 2.7 s incremental run
+		// at 8.3 M addresses).
 		chunk := make([]byte, 1<<20)
 		n := 0 // bytes of chunk filled
 		flush := func() {
@@ -90,40 +90,27 @@ func (r *streamRun) writeState(path string, clusterOf func(uint32) uint32) (name
 			if n > len(chunk)-12 {
 				flush()
 			}
-			// Entries of the index up to the next new address's hash go
-			// out in a run, as many as the chunk holds.
-			end := len(x.ent)
-			if j < len(extras) {
-				end, _ = slices.BinarySearchFunc(x.ent[i:], extras[j].h, func(e hashID, h uint64) int { return cmp.Compare(e.h, h) })
-				end += i
-			}
-			end = min(end, i+(len(chunk)-n)/12)
-			for _, e := range x.ent[i:end] {
-				binary.LittleEndian.PutUint64(chunk[n:], e.h)
-				binary.LittleEndian.PutUint32(chunk[n+8:], uint32(e.id))
-				n += 12
-			}
-			i = end
-			if j == len(extras) || (i < len(x.ent) && x.ent[i].h < extras[j].h) || n > len(chunk)-12 {
-				continue
-			}
-			if i < len(x.ent) && x.ent[i].h == extras[j].h {
+			var e hashID
+			switch {
+			case j == len(extras) || (i < len(x.ent) && x.ent[i].h < extras[j].h):
+				e = x.ent[i]
+				i++
+			case i == len(x.ent) || extras[j].h < x.ent[i].h:
+				e = extras[j]
+				j++
+			default:
 				return collide
 			}
-			binary.LittleEndian.PutUint64(chunk[n:], extras[j].h)
-			binary.LittleEndian.PutUint32(chunk[n+8:], uint32(extras[j].id))
+			binary.LittleEndian.PutUint64(chunk[n:], e.h)
+			binary.LittleEndian.PutUint32(chunk[n+8:], uint32(e.id))
 			n += 12
-			j++
 		}
-		for id := uint32(0); id < uint32(total); {
+		for id := range uint32(total) {
 			if n > len(chunk)-4 {
 				flush()
 			}
-			end := min(uint32(total), id+uint32(len(chunk)-n)/4)
-			for ; id < end; id++ {
-				binary.LittleEndian.PutUint32(chunk[n:], clusterOf(id))
-				n += 4
-			}
+			binary.LittleEndian.PutUint32(chunk[n:], clusterOf(id))
+			n += 4
 		}
 		flush()
 		if err := bw.Flush(); err != nil {

@@ -228,34 +228,34 @@ func (r *txReader) window(off, n, end uint64) ([]byte, error) {
 // block reads and hands out the transactions of the block at height,
 // whose txids are txids, by its layout record v (key k).
 func (r *txReader) block(height int64, txids []chains.Hash, k, v []byte, fn func(tx *chains.Tx) error) error {
+	corrupt := func(err error) error {
+		return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: fmt.Errorf("block %d: %w", height, err)}
+	}
 	l, err := decodeLayout(v, r.lens)
 	r.lens = l.lens
 	if err == nil && len(l.lens) != len(txids) {
 		err = fmt.Errorf("%d records for the block's %d transactions", len(l.lens), len(txids))
 	}
 	if err != nil {
-		return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err}
+		return corrupt(err)
 	}
-	n, end := l.size(), uint64(r.tf.end.Load())
-	if n > maxBlockRecords {
-		return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: fmt.Errorf("block %d's layout says %d bytes of records", height, n)}
+	n, err := r.tf.within(&l)
+	if err != nil {
+		return corrupt(err)
 	}
-	if l.off > end || n > end-l.off {
-		return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: fmt.Errorf("records of block %d at %d (%d bytes) are past the end committed to %s", height, l.off, n, r.tf.path)}
-	}
-	recs, err := r.window(l.off, n, end)
+	recs, err := r.window(l.off, n, uint64(r.tf.end.Load()))
 	if err != nil {
 		return err
 	}
-	if crc32.Checksum(recs, crcTable) != l.crc {
-		return &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: fmt.Errorf("records of block %d at %d (%d bytes) of %s fail their checksum", height, l.off, n, r.tf.path)}
+	if err := r.tf.verify(&l, recs); err != nil {
+		return corrupt(err)
 	}
 	for i, id := range txids {
 		rec := recs[:l.lens[i]]
 		recs = recs[l.lens[i]:]
 		tx, err := txcodec.DecodeTx(r.c, id, rec)
 		if err != nil {
-			return fmt.Errorf("%s tx %s: %w", r.c, id, &store.CorruptError{Key: fmt.Sprintf("%x", k), Err: err})
+			return fmt.Errorf("%s tx %s: %w", r.c, id, corrupt(err))
 		}
 		if err := fn(tx); err != nil {
 			return err

@@ -243,6 +243,28 @@ func decodeLayout(v []byte, lens []uint32) (blockLayout, error) {
 	return l, nil
 }
 
+// within returns the bytes of l's records together, or an error if
+// they are not all in the committed file.
+func (tf *txFile) within(l *blockLayout) (uint64, error) {
+	n := l.size()
+	if n > maxBlockRecords {
+		return 0, fmt.Errorf("a layout of %d bytes of records", n)
+	}
+	if end := uint64(tf.end.Load()); l.off > end || n > end-l.off || tf.f == nil {
+		return 0, fmt.Errorf("records at %d (%d bytes) are past the end committed to %s (%d bytes)", l.off, n, tf.path, end)
+	}
+	return n, nil
+}
+
+// verify checks recs, l's records read from the file, against l's
+// checksum.
+func (tf *txFile) verify(l *blockLayout, recs []byte) error {
+	if crc32.Checksum(recs, crcTable) != l.crc {
+		return fmt.Errorf("records at %d (%d bytes) of %s fail their checksum", l.off, len(recs), tf.path)
+	}
+	return nil
+}
+
 // layoutRecords reads into buf the records that v, a layout record,
 // says where they are, and checks them against its checksum.
 func (tf *txFile) layoutRecords(v, buf []byte) ([]byte, error) {
@@ -250,20 +272,14 @@ func (tf *txFile) layoutRecords(v, buf []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := l.size()
-	if n > maxBlockRecords {
-		return nil, fmt.Errorf("a layout of %d bytes of records", n)
-	}
-	if end := uint64(tf.end.Load()); l.off > end || n > end-l.off || tf.f == nil {
-		return nil, fmt.Errorf("records at %d (%d bytes) are past the %d bytes committed to %s", l.off, n, end, tf.path)
+	n, err := tf.within(&l)
+	if err != nil {
+		return nil, err
 	}
 	if buf, err = tf.readAt(l.off, uint32(n), buf); err != nil {
 		return nil, fmt.Errorf("read %s at %d: %w", tf.path, l.off, err)
 	}
-	if crc32.Checksum(buf, crcTable) != l.crc {
-		return nil, fmt.Errorf("records at %d (%d bytes) of %s fail their checksum", l.off, n, tf.path)
-	}
-	return buf, nil
+	return buf, tf.verify(&l, buf)
 }
 
 // read returns the record p points at: in place in the file's mapping

@@ -199,25 +199,27 @@ func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, 
 	ptrs := &bufs.cand
 	ptrs.reset()
 	ptrs.grow(size/64, size/512)
-	bufs.layout, bufs.layoutEnds = bufs.layout[:0], bufs.layoutEnds[:0]
+	bufs.lens = bufs.lens[:0]
 	for i := range blocks {
-		from := len(bufs.txs)
-		bufs.lens = bufs.lens[:0]
 		bufs.txs, bufs.lens = txEntries(ptrs, bufs.txs, bufs.lens, end, c, &blocks[i])
-		bufs.layout = appendLayout(bufs.layout, uint64(end)+uint64(from), crc32.Checksum(bufs.txs[from:], crcTable), bufs.lens)
-		bufs.layoutEnds = append(bufs.layoutEnds, len(bufs.layout))
 	}
 	ptrs.sort()
+	// The block records, each with its layout (its records are the next
+	// ones in bufs.txs, the next lengths in bufs.lens).
 	blockTable := func(kv *kvBuf) error {
-		from := 0
+		var off uint64 // where the block's records start in bufs.txs
+		lens := bufs.lens
 		for i := range blocks {
-			blockEntries(kv, c, &blocks[i])
+			bd := &blocks[i]
+			blockEntries(kv, c, bd)
+			l := blockLayout{off: uint64(end) + off, lens: lens[:len(bd.Txs)]}
+			n := l.size()
 			kv.begin()
-			kv.buf = layoutKey(kv.buf, c, blocks[i].Block.Height)
+			kv.buf = layoutKey(kv.buf, c, bd.Block.Height)
 			kv.startValue()
-			kv.buf = append(kv.buf, bufs.layout[from:bufs.layoutEnds[i]]...)
+			kv.buf = appendLayout(kv.buf, l.off, crc32.Checksum(bufs.txs[off:off+n], crcTable), l.lens)
 			kv.end()
-			from = bufs.layoutEnds[i]
+			off, lens = off+n, lens[len(bd.Txs):]
 		}
 		return nil
 	}
@@ -670,9 +672,7 @@ type writeBufs struct {
 	kv, cand    kvBuf
 	repr        []byte     // the Pebble batch
 	txs         []byte     // a UTXO chain's transactions' records, for its transaction file
-	lens        []uint32   // the lengths of one block's records
-	layout      []byte     // the blocks' layout records (table d), one after another
-	layoutEnds  []int      // where each block's layout record ends in layout
+	lens        []uint32   // the lengths of the records in txs
 	table       []byte     // the buffer of a table file being written (ingest.go)
 	added       []knownKey // the addresses new to the store
 	reprPerByte float64    // the last batch's bytes per byte of block
