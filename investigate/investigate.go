@@ -154,7 +154,7 @@ func (iv *Investigation) AddAddressSeeds(ctx context.Context, seeds *Seeds, s st
 		if err != nil {
 			return fmt.Errorf("--address %s: %w", s, err)
 		}
-		hist, err := ab.TransfersOf(ctx, ac.chain, []chains.Address{a}, 0, -1)
+		hist, _, err := ab.TransfersOf(ctx, ac.chain, []chains.Address{a}, 0, -1, 0)
 		if err != nil {
 			return err
 		}

@@ -45,7 +45,12 @@ type AccountReader interface {
 	// AccountTxs reads many transactions at once, nil for one not held.
 	AccountTxs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.AccountTx, [][]chains.Transfer, error)
 	Transfers(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]chains.Transfer, error)
-	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error)
+	// TransfersOf reads the transfers of many addresses at once, each
+	// address's between heights from and to (to < 0: the tip), oldest
+	// first; with limit > 0, an address with more than limit transfers
+	// there gets none and true in over, so that a caller that stops at
+	// such an address never holds its millions of transfers.
+	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64, limit int) (hist [][]chains.Transfer, over []bool, err error)
 	BlockTransfers(ctx context.Context, c chains.Chain, h int64) ([]chains.Transfer, error)
 	Token(ctx context.Context, c chains.Chain, a chains.Address) (chains.Token, error)
 }

@@ -35,7 +35,12 @@ import (
 // frontier of addresses at once.
 type AccountSource interface {
 	AccountTx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.AccountTx, []chains.Transfer, error)
-	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error)
+	// TransfersOf reads the addresses' transfers between heights from
+	// and to (to < 0: the tip), oldest first; with limit > 0, an address
+	// with more than limit transfers there is not read, only reported
+	// in over (a trace takes it for a service: an exchange's hot wallet
+	// has millions, and reading them grew a trace with the chain).
+	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64, limit int) (hist [][]chains.Transfer, over []bool, err error)
 }
 
 // taint is what one transfer, or one address's balance, carries of the
@@ -423,12 +428,12 @@ func (h *histories) fetch(ctx context.Context) (bool, error) {
 	if len(h.need) == 0 {
 		return false, nil
 	}
-	got, err := h.src.TransfersOf(ctx, h.c, h.need, 0, -1)
+	got, over, err := h.src.TransfersOf(ctx, h.c, h.need, 0, -1, h.max)
 	if err != nil {
 		return true, fmt.Errorf("histories of %d addresses: %w", len(h.need), err)
 	}
 	for i, a := range h.need {
-		if len(got[i]) > h.max {
+		if over[i] || len(got[i]) > h.max {
 			h.tooLong[a] = true
 			continue
 		}

@@ -212,9 +212,9 @@ type countingAccounts struct {
 	histories int
 }
 
-func (c *countingAccounts) TransfersOf(ctx context.Context, ch chains.Chain, as []chains.Address, from, to int64) ([][]chains.Transfer, error) {
+func (c *countingAccounts) TransfersOf(ctx context.Context, ch chains.Chain, as []chains.Address, from, to int64, limit int) ([][]chains.Transfer, []bool, error) {
 	c.histories++
-	return c.AccountSource.TransfersOf(ctx, ch, as, from, to)
+	return c.AccountSource.TransfersOf(ctx, ch, as, from, to, limit)
 }
 
 // TestSameTraceOnBothStores: a trace reads the same answers from

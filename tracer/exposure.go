@@ -141,7 +141,7 @@ func AccountExposures(ctx context.Context, src AccountSource, c chains.Chain, a 
 	if hops <= 0 {
 		hops = 3
 	}
-	hist, err := src.TransfersOf(ctx, c, []chains.Address{a}, 0, -1)
+	hist, _, err := src.TransfersOf(ctx, c, []chains.Address{a}, 0, -1, 0)
 	if err != nil {
 		return nil, err
 	}

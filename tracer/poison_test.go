@@ -58,16 +58,20 @@ func (c accountChain) AccountTx(context.Context, chains.Chain, chains.Hash) (*ch
 	return nil, nil, fmt.Errorf("not used")
 }
 
-func (c accountChain) TransfersOf(_ context.Context, _ chains.Chain, as []chains.Address, _, _ int64) ([][]chains.Transfer, error) {
+func (c accountChain) TransfersOf(_ context.Context, _ chains.Chain, as []chains.Address, _, _ int64, limit int) ([][]chains.Transfer, []bool, error) {
 	out := make([][]chains.Transfer, len(as))
+	over := make([]bool, len(as))
 	for i, a := range as {
 		for _, t := range c {
 			if t.From == a || t.To == a {
 				out[i] = append(out[i], t)
 			}
 		}
+		if limit > 0 && len(out[i]) > limit {
+			out[i], over[i] = nil, true
+		}
 	}
-	return out, nil
+	return out, over, nil
 }
 
 func coins(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(1e18)) }
@@ -243,5 +247,41 @@ func TestSeedSet(t *testing.T) {
 	union(u, seedSetOf(64)).Each(func(i int) { got = append(got, i) })
 	if fmt.Sprint(got) != "[3 64 130]" {
 		t.Errorf("Each: %v", got)
+	}
+}
+
+// TestMaxHistoryStops: an address with more transfers than MaxHistory
+// is a stop, its history not followed (H1 has four transfers, H2 three):
+// with a limit of 3 only victim 3's 20 coins reach D2 through H2, and
+// victims 1 and 2 stop at H1; with a limit of 4 the whole hand-checked
+// case is traced.
+func TestMaxHistoryStops(t *testing.T) {
+	c, seeds := handAccountChain()
+	for _, tc := range []struct {
+		max   int
+		want  []handCase
+		stops string
+	}{
+		{3, []handCase{{"D2", 2, 20, 20}}, "[H1 01 max-history H1 02 max-history]"},
+		{4, handDeposits, "[]"},
+	} {
+		res, err := Account(context.Background(), c, chains.Ethereum, seeds, Config{Models: []string{Haircut, FIFO}, Labels: handLabels, MaxHistory: tc.max})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []handCase
+		for _, d := range res.Deposits {
+			got = append(got, handCase{string(d.Address), d.Seed, new(big.Int).Quo(d.Amounts.HaircutUnits(), coins(1)).Int64(),
+				new(big.Int).Quo(d.Amounts.FIFO, coins(1)).Int64()})
+		}
+		var stops []string
+		for _, s := range res.Stops {
+			if s.Reason != StopUnspent {
+				stops = append(stops, fmt.Sprintf("%s %x %s", s.Address, s.Tx[:1], s.Reason))
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) || fmt.Sprint(stops) != tc.stops {
+			t.Errorf("MaxHistory %d: deposits %v, stops %v; want %v, %s", tc.max, got, stops, tc.want, tc.stops)
+		}
 	}
 }

@@ -238,7 +238,7 @@ func TestGethDev(t *testing.T) {
 	if err := node.RPC.CallContext(ctx, &now, "eth_getBalance", node.Dev, hexutil.Uint64(destroy.BlockNumber)); err != nil {
 		t.Fatal(err)
 	}
-	devHist, err := st.TransfersOf(ctx, chains.Ethereum, []chains.Address{ethereum.Addr(node.Dev)}, 0, -1)
+	devHist, _, err := st.TransfersOf(ctx, chains.Ethereum, []chains.Address{ethereum.Addr(node.Dev)}, 0, -1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -362,37 +362,47 @@ func (s *Store) Transfers(ctx context.Context, c chains.Chain, a chains.Address,
 // TransfersOf returns, for each address, its transfers (from or to it)
 // between heights from and to inclusive (to < 0: the tip), oldest first,
 // in one query for all of them: what a trace over an account chain reads
-// for a whole frontier at once.
-func (s *Store) TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error) {
+// for a whole frontier at once. With limit > 0, at most limit+1 rows of
+// an address come back (LIMIT BY), and one with more than limit gets none
+// and true in over: the server still reads an exchange hot wallet's
+// millions of transfers, but neither sends them nor has them decoded and
+// held here. (A count first, reading the key's columns only, took as long
+// as the read itself on the simulated chains, whose frontiers hold many
+// short histories: 0.2–0.6 s a hop at 11.2 M transactions.)
+func (s *Store) TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64, limit int) ([][]chains.Transfer, []bool, error) {
 	tip, err := s.tip(ctx, c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make([][]chains.Transfer, len(addrs))
+	over := make([]bool, len(addrs))
 	if tip < 0 || len(addrs) == 0 {
-		return out, nil
+		return out, over, nil
 	}
 	if to < 0 || to > tip {
 		to = tip
 	}
-	tbl, err := ext.NewTable("lookup_address", ext.Column("a", "String"))
-	if err != nil {
-		return nil, err
-	}
 	at := make(map[chains.Address][]int, len(addrs))
+	var ask []chains.Address
 	for i, a := range addrs {
 		if _, ok := at[a]; !ok {
-			if err := tbl.Append(string(a)); err != nil {
-				return nil, err
-			}
+			ask = append(ask, a)
 		}
 		at[a] = append(at[a], i)
 	}
-	q := fmt.Sprintf("SELECT address, %s FROM %s WHERE chain = ? AND address IN lookup_address AND height >= ? AND height <= ? ORDER BY address, height, tx_index, seq",
-		transferSelect, s.table("transfer_history"))
+	tbl, err := addressTable(ask...)
+	if err != nil {
+		return nil, nil, err
+	}
+	lim := ""
+	if limit > 0 {
+		lim = fmt.Sprintf(" LIMIT %d BY address", limit+1)
+	}
+	q := fmt.Sprintf("SELECT address, %s FROM %s WHERE chain = ? AND address IN lookup_address AND height >= ? AND height <= ? ORDER BY address, height, tx_index, seq%s",
+		transferSelect, s.table("transfer_history"), lim)
 	rows, err := s.conn.Query(pointReads(ctx, tbl), q, string(c), uint64(max(from, 0)), uint64(to))
 	if err != nil {
-		return nil, fmt.Errorf("%s transfers: %w", c, err)
+		return nil, nil, fmt.Errorf("%s transfers: %w", c, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -404,21 +414,28 @@ func (s *Store) TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.
 			txid, pos, asset, fromA, toA, amount, tokID string
 		)
 		if err := rows.Scan(&addr, &height, &txIndex, &t, &txid, &pos, &kind, &asset, &fromA, &toA, &amount, &tokID, &ok); err != nil {
-			return nil, fmt.Errorf("%s transfers: %w", c, err)
+			return nil, nil, fmt.Errorf("%s transfers: %w", c, err)
 		}
 		tr := chains.Transfer{Chain: c, Height: int64(height), Time: int64(t), TxHash: toHash(txid), TxIndex: txIndex, Position: pos,
 			Kind: chains.TransferKind(kind), Asset: chains.Address(asset), From: chains.Address(fromA), To: chains.Address(toA), Success: ok == 1}
 		if tr.Amount, err = parseBig(amount); err != nil {
-			return nil, &store.CorruptError{Key: "transfer", Err: err}
+			return nil, nil, &store.CorruptError{Key: "transfer", Err: err}
 		}
 		if tr.TokenID, err = parseBig(tokID); err != nil {
-			return nil, &store.CorruptError{Key: "transfer", Err: err}
+			return nil, nil, &store.CorruptError{Key: "transfer", Err: err}
 		}
 		for _, i := range at[chains.Address(addr)] {
 			out[i] = append(out[i], tr)
 		}
 	}
-	return out, rows.Err()
+	if limit > 0 {
+		for i := range out {
+			if len(out[i]) > limit {
+				out[i], over[i] = nil, true
+			}
+		}
+	}
+	return out, over, rows.Err()
 }
 
 // Token returns what is recorded of a token contract.

@@ -236,9 +236,16 @@ func TestAccessPathsReadFewRows(t *testing.T) {
 			return err
 		}},
 		{"addresses → transfers", 2 * keys * transferHistG, func(ctx context.Context) error {
-			ts, err := st.TransfersOf(ctx, chains.Ethereum, eths, 0, -1)
+			ts, _, err := st.TransfersOf(ctx, chains.Ethereum, eths, 0, -1, 0)
 			if err == nil && len(ts[0]) != 4 {
 				err = fmt.Errorf("%d transfers, want 4", len(ts[0]))
+			}
+			return err
+		}},
+		{"addresses → transfers, limited", 2 * keys * transferHistG, func(ctx context.Context) error {
+			ts, over, err := st.TransfersOf(ctx, chains.Ethereum, eths, 0, -1, 3)
+			if err == nil && (!over[0] || ts[0] != nil) {
+				err = fmt.Errorf("%d transfers, over %v; want none and over the limit of 3", len(ts[0]), over[0])
 			}
 			return err
 		}},

@@ -481,22 +481,26 @@ func (s *Store) Transfers(ctx context.Context, c chains.Chain, a chains.Address,
 // TransfersOf returns, for each address, its transfers (from or to it)
 // between heights from and to inclusive (to < 0: the tip), oldest first:
 // what a trace over an account chain reads for a whole frontier at once.
-func (s *Store) TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error) {
+// With limit > 0, an address with more than limit transfers there gets
+// none and true in over: its history is read no further than the
+// transfer past the limit.
+func (s *Store) TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64, limit int) ([][]chains.Transfer, []bool, error) {
 	m, err := s.Meta(ctx, c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if to < 0 || to > m.TipHeight {
 		to = m.TipHeight
 	}
 	out := make([][]chains.Transfer, len(addrs))
+	over := make([]bool, len(addrs))
 	for i, a := range addrs {
 		lo := transferPrefix(nil, c, a)
 		end := prefixEnd(lo)
 		start := binary.BigEndian.AppendUint64(append([]byte(nil), lo...), uint64(max(from, 0)))
 		it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: start, UpperBound: end})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for ok := it.First(); ok; ok = it.Next() {
 			key := it.Key()
@@ -506,19 +510,23 @@ func (s *Store) TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.
 			if int64(binary.BigEndian.Uint64(key[len(lo):])) > to {
 				break
 			}
+			if limit > 0 && len(out[i]) == limit {
+				out[i], over[i] = nil, true
+				break
+			}
 			d := newDecoder(it.Value())
 			t := d.transfer(c)
 			if d.Err != nil {
 				it.Close()
-				return nil, &store.CorruptError{Key: fmt.Sprintf("%s transfer of %x", c, []byte(a)), Err: d.Err}
+				return nil, nil, &store.CorruptError{Key: fmt.Sprintf("%s transfer of %x", c, []byte(a)), Err: d.Err}
 			}
 			out[i] = append(out[i], t)
 		}
 		if err := errors.Join(it.Error(), it.Close()); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return out, over, nil
 }
 
 // Token returns what is recorded of a token contract.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ type AccountStore interface {
 	AccountTxs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.AccountTx, [][]chains.Transfer, error)
 	Transfers(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]chains.Transfer, error)
 	BlockTransfers(ctx context.Context, c chains.Chain, h int64) ([]chains.Transfer, error)
-	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64) ([][]chains.Transfer, error)
+	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64, limit int) ([][]chains.Transfer, []bool, error)
 	EachTransfer(ctx context.Context, c chains.Chain, from, to int64, fn func(*chains.Transfer) error) (int64, error)
 }
 
@@ -122,11 +123,12 @@ func RunAccount(t *testing.T, open func(t *testing.T) AccountStore) {
 				t.Fatalf("AccountTxs[%d] (%s): %+v\n%s\nAccountTx: %+v\n%s", i+1, h, txs[i+1], TransfersText(tss[i+1]), tx, TransfersText(ts))
 			}
 		}
-		all, err := st.TransfersOf(ctx, chains.Ethereum, addrs, 0, -1)
-		if err != nil || len(all) != len(addrs) {
-			t.Fatalf("TransfersOf: %d, %v", len(all), err)
+		all, over, err := st.TransfersOf(ctx, chains.Ethereum, addrs, 0, -1, 0)
+		if err != nil || len(all) != len(addrs) || len(over) != len(addrs) || slices.Contains(over, true) {
+			t.Fatalf("TransfersOf: %d, %v, %v", len(all), over, err)
 		}
 		var n int
+		counts := make([]int, len(addrs))
 		for i, a := range addrs {
 			one, err := st.Transfers(ctx, chains.Ethereum, a, 0)
 			if err != nil {
@@ -136,14 +138,48 @@ func RunAccount(t *testing.T, open func(t *testing.T) AccountStore) {
 				t.Fatalf("TransfersOf[%d]:\n%s\nTransfers:\n%s", i, got, want)
 			}
 			n += len(one)
+			counts[i] = len(one)
+		}
+		// With a limit, an address with more transfers than it is
+		// reported and not read; one with as many as the limit, or
+		// fewer, is read whole.
+		distinct := slices.Compact(slices.Sorted(slices.Values(counts)))
+		if len(distinct) < 3 {
+			t.Fatalf("transfer counts %v: too few different ones to test a limit", distinct)
+		}
+		limit := distinct[len(distinct)/2]
+		part, over, err := st.TransfersOf(ctx, chains.Ethereum, addrs, 0, -1, limit)
+		if err != nil || len(part) != len(addrs) || len(over) != len(addrs) {
+			t.Fatalf("TransfersOf, limit %d: %d, %d, %v", limit, len(part), len(over), err)
+		}
+		var nOver, nAtLimit int
+		for i := range addrs {
+			switch {
+			case counts[i] > limit:
+				nOver++
+				if !over[i] || part[i] != nil {
+					t.Fatalf("TransfersOf[%d], limit %d: %d transfers (over %v) of %d, want none and over", i, limit, len(part[i]), over[i], counts[i])
+				}
+			default:
+				if counts[i] == limit {
+					nAtLimit++
+				}
+				if over[i] || TransfersText(part[i]) != TransfersText(all[i]) {
+					t.Fatalf("TransfersOf[%d], limit %d: %d transfers (over %v) of %d, want all", i, limit, len(part[i]), over[i], counts[i])
+				}
+			}
+		}
+		if nOver == 0 || nAtLimit == 0 {
+			t.Fatalf("limit %d: %d addresses over it, %d at it", limit, nOver, nAtLimit)
 		}
 		if n == 0 || len(all[0]) != 0 {
 			t.Fatalf("%d transfers in all; %d for an address the block does not touch", n, len(all[0]))
 		}
 		for _, w := range [][2]int64{{18_000_001, -1}, {0, 17_999_999}} {
-			none, err := st.TransfersOf(ctx, chains.Ethereum, addrs[1:3], w[0], w[1])
-			if err != nil || len(none[0])+len(none[1]) != 0 {
-				t.Fatalf("heights %v: %v %v", w, none, err)
+			// The limit counts the transfers within the heights.
+			none, over, err := st.TransfersOf(ctx, chains.Ethereum, addrs[1:3], w[0], w[1], 1)
+			if err != nil || len(none[0])+len(none[1]) != 0 || over[0] || over[1] {
+				t.Fatalf("heights %v: %v %v %v", w, none, over, err)
 			}
 		}
 	})

@@ -105,7 +105,7 @@ func runTron(t *testing.T, st AccountStore) {
 	if beyond := EachTransferText(t, st, chains.Tron, m.TipHeight+1, m.TipHeight+10); beyond != "0 transactions\n" {
 		t.Fatalf("past the tip: %q", beyond)
 	}
-	hist, err := st.TransfersOf(ctx, chains.Tron, addrs, 0, -1)
+	hist, _, err := st.TransfersOf(ctx, chains.Tron, addrs, 0, -1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
