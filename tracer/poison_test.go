@@ -128,11 +128,7 @@ func TestPoisonPerDepositAccount(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []handCase
-		for _, d := range res.Deposits {
-			got = append(got, handCase{string(d.Address), d.Seed, new(big.Int).Quo(d.Amounts.HaircutUnits(), coins(1)).Int64(),
-				new(big.Int).Quo(d.Amounts.FIFO, coins(1)).Int64()})
-		}
+		got := handCasesOf(res)
 		checkHand(t, i, got, len(res.Poisoned), func(i int) (string, *SeedSet) { return string(res.Poisoned[i].Address), res.Poisoned[i].Seeds },
 			res.MergedShares, res.Merged, new(big.Rat).SetInt(coins(1)))
 	}
@@ -250,6 +246,16 @@ func TestSeedSet(t *testing.T) {
 	}
 }
 
+// handCasesOf is an account trace's deposits in whole coins.
+func handCasesOf(res *Result) []handCase {
+	var got []handCase
+	for _, d := range res.Deposits {
+		got = append(got, handCase{string(d.Address), d.Seed, new(big.Int).Quo(d.Amounts.HaircutUnits(), coins(1)).Int64(),
+			new(big.Int).Quo(d.Amounts.FIFO, coins(1)).Int64()})
+	}
+	return got
+}
+
 // TestMaxHistoryStops: an address with more transfers than MaxHistory
 // is a stop, its history not followed (H1 has four transfers, H2 three):
 // with a limit of 3 only victim 3's 20 coins reach D2 through H2, and
@@ -269,11 +275,7 @@ func TestMaxHistoryStops(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []handCase
-		for _, d := range res.Deposits {
-			got = append(got, handCase{string(d.Address), d.Seed, new(big.Int).Quo(d.Amounts.HaircutUnits(), coins(1)).Int64(),
-				new(big.Int).Quo(d.Amounts.FIFO, coins(1)).Int64()})
-		}
+		got := handCasesOf(res)
 		var stops []string
 		for _, s := range res.Stops {
 			if s.Reason != StopUnspent {
