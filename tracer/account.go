@@ -38,8 +38,8 @@ type AccountSource interface {
 	// TransfersOf reads the addresses' transfers between heights from
 	// and to (to < 0: the tip), oldest first; with limit > 0, an address
 	// with more than limit transfers there is not read, only reported
-	// in over (a trace takes it for a service: an exchange's hot wallet
-	// has millions, and reading them grew a trace with the chain).
+	// in over (a trace takes it for a service: an unlabeled exchange
+	// wallet has millions of transfers, which the trace need not hold).
 	TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.Address, from, to int64, limit int) (hist [][]chains.Transfer, over []bool, err error)
 }
 
