@@ -90,11 +90,12 @@ func TestIncremental(t *testing.T) {
 		t.Fatal("clusters extended step by step differ from clusters computed once")
 	}
 	// The same steps again, reading the state file each time, or with a
-	// damaged one (a byte changed, a file cut short) or none at all at
-	// the second step: the same clusters, the damaged or missing file not
-	// read but the store (and, an incremental run that read the store
-	// having no hashes of the old addresses, no state file after it).
-	for _, damage := range []string{"", "flip", "cut", "remove"} {
+	// damaged one (a byte changed among the addresses or among the
+	// clusters, a file cut short) or none at all at the second step: the
+	// same clusters, the damaged or missing file not read but the store
+	// (and, an incremental run that read the store having no hashes of
+	// the old addresses, no state file after it).
+	for _, damage := range []string{"", "flip", "flip-clusters", "cut", "remove"} {
 		st := open()
 		for _, to := range []int64{120, 150, 170, 300} {
 			if _, err := btc.Index(ctx, st, btc.IndexConfig{Dir: blocks, ToHeight: to}); err != nil {
@@ -109,6 +110,9 @@ func TestIncremental(t *testing.T) {
 				switch damage {
 				case "flip":
 					b[len(b)/2] ^= 1
+					os.WriteFile(path, b, 0o644)
+				case "flip-clusters": // the last id's cluster
+					b[len(b)-6] ^= 1
 					os.WriteFile(path, b, 0o644)
 				case "cut":
 					os.WriteFile(path, b[:len(b)-5], 0o644)
