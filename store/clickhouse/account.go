@@ -343,11 +343,8 @@ func (s *Store) Transfers(ctx context.Context, c chains.Chain, a chains.Address,
 	if err != nil || tip < 0 {
 		return nil, err
 	}
-	tbl, err := ext.NewTable("lookup_address", ext.Column("a", "String"))
+	tbl, err := addressTable(a)
 	if err != nil {
-		return nil, err
-	}
-	if err := tbl.Append(string(a)); err != nil {
 		return nil, err
 	}
 	lim := ""
@@ -441,11 +438,8 @@ func (s *Store) TransfersOf(ctx context.Context, c chains.Chain, addrs []chains.
 // Token returns what is recorded of a token contract.
 func (s *Store) Token(ctx context.Context, c chains.Chain, a chains.Address) (chains.Token, error) {
 	t := chains.Token{Chain: c, Address: a}
-	tbl, err := ext.NewTable("lookup_address", ext.Column("a", "String"))
+	tbl, err := addressTable(a)
 	if err != nil {
-		return t, err
-	}
-	if err := tbl.Append(string(a)); err != nil {
 		return t, err
 	}
 	var flags uint8
