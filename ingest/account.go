@@ -115,6 +115,10 @@ func Account(ctx context.Context, sink Sink, c chains.Chain, network string, nod
 			target = cfg.To
 		}
 		if next > target {
+			// Caught up: what the batches left to count is counted now.
+			if err := SettleCounts(ctx, sink, c); err != nil {
+				return stopped(err)
+			}
 			if !cfg.Follow || (cfg.To > 0 && next > cfg.To) {
 				return res, nil
 			}
@@ -167,6 +171,21 @@ func Account(ctx context.Context, sink Sink, c chains.Chain, network string, nod
 				Elapsed: time.Since(start), Fetch: res.Fetch, Commit: res.Commit})
 		}
 	}
+}
+
+// countSettler is a store whose index batches may leave counts to the
+// run's end (ClickHouse's address count: store.Meta.AddressesPending).
+type countSettler interface {
+	SettleCounts(ctx context.Context, c chains.Chain) error
+}
+
+// SettleCounts has sink count what its index batches left pending, if it
+// is a store that does so. The indexers call it when a run has caught up.
+func SettleCounts(ctx context.Context, sink any, c chains.Chain) error {
+	if s, ok := sink.(countSettler); ok {
+		return s.SettleCounts(ctx, c)
+	}
+	return nil
 }
 
 // findFork walks back from the stored tip to the highest block the node

@@ -60,8 +60,13 @@ type Meta struct {
 	Txs       int64       `json:"transactions"`
 	Inputs    int64       `json:"inputs"`
 	Outputs   int64       `json:"outputs"`
-	Addresses int64       `json:"addresses"`           // distinct addresses ever paid
-	Transfers int64       `json:"transfers,omitempty"` // account chains: transfers of value, tokens included
+	Addresses int64       `json:"addresses"` // distinct addresses ever paid
+	// AddressesPending says Addresses counts only the addresses paid up
+	// to an earlier height: the rest are counted at the end of the index
+	// run (ClickHouse counts a bulk run's new addresses once, not once a
+	// batch). An interrupted run leaves it set until the next run ends.
+	AddressesPending bool  `json:"addresses_pending,omitempty"`
+	Transfers        int64 `json:"transfers,omitempty"` // account chains: transfers of value, tokens included
 	// StaleSkipped counts the blocks of the last index run's source that
 	// were not on the best chain (stale forks) and so were not indexed.
 	StaleSkipped int64 `json:"stale_blocks_skipped"`

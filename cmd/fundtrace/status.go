@@ -58,8 +58,13 @@ func runStatus(c *cli.Context) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "CHAIN\tNETWORK\tTIP HEIGHT\tTIP HASH\tBLOCKS\tTRANSACTIONS\tTRANSFERS\tADDRESSES\tSTALE SKIPPED\t\n")
 	for _, m := range out.Chains {
+		addrs := group(m.Addresses)
+		if m.AddressesPending {
+			// An index run stopped before counting its new addresses.
+			addrs += " (count pending: run index)"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t\n", m.Chain, m.Network, m.TipHeight, m.TipHex,
-			group(m.Blocks), group(m.Txs), group(m.Transfers), group(m.Addresses), m.StaleSkipped)
+			group(m.Blocks), group(m.Txs), group(m.Transfers), addrs, m.StaleSkipped)
 	}
 	return tw.Flush()
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
+	"github.com/fundtrace/fundtrace/ingest"
 	"github.com/fundtrace/fundtrace/internal/txcodec"
 	"github.com/fundtrace/fundtrace/store"
 )
@@ -186,6 +187,10 @@ func Index(ctx context.Context, sink Sink, cfg IndexConfig) (*Result, error) {
 	}
 	res.From, res.To = from, to
 	if from > to {
+		// An earlier run may have stopped with counts pending.
+		if err := ingest.SettleCounts(ctx, sink, chains.Bitcoin); err != nil {
+			return nil, err
+		}
 		res.Elapsed = time.Since(start)
 		return res, nil
 	}
@@ -195,6 +200,9 @@ func Index(ctx context.Context, sink Sink, cfg IndexConfig) (*Result, error) {
 	ix := &indexer{sink: sink, cfg: &cfg, dir: dir, plan: plan, res: res, network: plan.Network.Name,
 		cache: newOutputCache(cfg.CacheOutputs), started: start}
 	if err := ix.run(ctx, from, to); err != nil {
+		return res, err
+	}
+	if err := ingest.SettleCounts(ctx, sink, chains.Bitcoin); err != nil {
 		return res, err
 	}
 	res.Elapsed = time.Since(start)

@@ -65,6 +65,11 @@ type Store struct {
 	meta  map[chains.Chain]store.Meta
 	seq   map[chains.Chain]uint64
 	dirty map[chains.Chain]bool // rows above the tip may exist
+
+	// countShare is the share of the history a batch's count of its new
+	// addresses may read before the count is left to the run's end
+	// (countLater); tests move it to take either way.
+	countShare float64
 }
 
 // Open connects to the server named by uri, clickhouse://[user[:pass]@]host:port/db
@@ -123,7 +128,8 @@ func Open(ctx context.Context, uri string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("clickhouse at %s is not reachable: %w", u.Host, err)
 	}
 	s := &Store{conn: retryConn{conn}, topo: topology{db: db, cluster: o.Cluster}, addr: u.Host, log: o.Logger, opts: o,
-		meta: map[chains.Chain]store.Meta{}, seq: map[chains.Chain]uint64{}, dirty: map[chains.Chain]bool{}}
+		meta: map[chains.Chain]store.Meta{}, seq: map[chains.Chain]uint64{}, dirty: map[chains.Chain]bool{},
+		countShare: 0.25}
 	upTo := schemaVersion
 	if openSchema > 0 {
 		upTo = openSchema

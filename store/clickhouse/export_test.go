@@ -178,3 +178,8 @@ func WriteLayoutV5() (restore func()) {
 	dataTables = []string{"blocks", "block_hashes", "txs", "outputs", "spenders", "address_history", "eth_txs", "transfers", "transfer_history"}
 	return func() { utxoRows, dataTables = oldRows, oldTables }
 }
+
+// SetCountShare sets the share of the history a batch's count of its new
+// addresses may read before it is left to the run's end: 0 leaves every
+// count after the first write pending, a huge share counts every batch.
+func (s *Store) SetCountShare(f float64) { s.countShare = f }

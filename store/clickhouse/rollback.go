@@ -38,17 +38,20 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 			return fmt.Errorf("roll back: %w", err)
 		}
 		ah := s.table("transfer_history")
-		// Addresses first paid above the new tip: paid there, and not at or below it.
-		newAddrs, err = count(fmt.Sprintf(`SELECT uniqExact(address) FROM %[1]s WHERE chain = ? AND height > ? AND address NOT IN
+		// Addresses first paid above the new tip: paid there, and not at
+		// or below it. A pending count is settled whole later.
+		if !m.AddressesPending {
+			newAddrs, err = count(fmt.Sprintf(`SELECT uniqExact(address) FROM %[1]s WHERE chain = ? AND height > ? AND address NOT IN
 			(SELECT address FROM %[1]s WHERE chain = ? AND height <= ? AND address IN (SELECT address FROM %[1]s WHERE chain = ? AND height > ?))`, ah),
-			chain, to, chain, to, chain, to)
+				chain, to, chain, to, chain, to)
+		}
 		if err != nil {
 			return fmt.Errorf("roll back: %w", err)
 		}
 	} else {
 		// The counts come from the blocks removed, read by height; the
 		// addresses they pay are then looked up in the history by address.
-		if txs, ins, outs, newAddrs, err = s.countAbove(ctx, c, to); err != nil {
+		if txs, ins, outs, newAddrs, err = s.countAbove(ctx, c, to, !m.AddressesPending); err != nil {
 			return fmt.Errorf("roll back: %w", err)
 		}
 	}
@@ -87,8 +90,8 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 // countAbove counts what the blocks above height to hold: transactions,
 // inputs, outputs, and the addresses first paid there, those they pay
 // (read by height) that the history has no payment of at or below it
-// (looked up by address).
-func (s *Store) countAbove(ctx context.Context, c chains.Chain, to int64) (txs, ins, outs, newAddrs int64, err error) {
+// (looked up by address) unless addrs is false.
+func (s *Store) countAbove(ctx context.Context, c chains.Chain, to int64, addrs bool) (txs, ins, outs, newAddrs int64, err error) {
 	q := fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND height > ?", txRecordSelect, s.table("tx_records"))
 	paid := map[chains.Address]bool{}
 	err = s.eachTxRecord(ctx, c, q, func(tx *chains.Tx) error {
@@ -107,7 +110,9 @@ func (s *Store) countAbove(ctx context.Context, c chains.Chain, to int64) (txs, 
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
-	newAddrs, err = s.newAmong(ctx, c, to, paid)
+	if addrs {
+		newAddrs, err = s.newAmong(ctx, c, to, paid)
+	}
 	return txs, ins, outs, newAddrs, err
 }
 
