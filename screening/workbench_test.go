@@ -47,7 +47,15 @@ func browser(t *testing.T) (context.Context, func() []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(profile) })
+	t.Cleanup(func() {
+		// Chromium's helper processes outlive the browser by a moment and
+		// may write its cache index again after the folder is removed:
+		// remove it for a while.
+		for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+			os.RemoveAll(profile)
+		}
+		os.RemoveAll(profile)
+	})
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1400, 1000), chromedp.Flag("disable-gpu", true))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
