@@ -82,6 +82,12 @@ func TestAddressCountLater(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	rollback := func(t *testing.T, st *clickhouse.Store, to int64) {
+		t.Helper()
+		if err := st.Rollback(ctx, chains.Bitcoin, to); err != nil {
+			t.Fatal(err)
+		}
+	}
 	settle := func(t *testing.T, st *clickhouse.Store) {
 		t.Helper()
 		if err := st.SettleCounts(ctx, chains.Bitcoin); err != nil {
@@ -98,9 +104,7 @@ func TestAddressCountLater(t *testing.T) {
 		}
 		settle(t, st) // nothing pending: nothing to do
 		check(t, st, 5, 9, false)
-		if err := st.Rollback(ctx, chains.Bitcoin, 2); err != nil {
-			t.Fatal(err)
-		}
+		rollback(t, st, 2)
 		check(t, st, 2, 5, false)
 	})
 
@@ -123,18 +127,14 @@ func TestAddressCountLater(t *testing.T) {
 		st.SetCountShare(0)
 		check(t, st, 2, 3, true)
 		// A rollback while pending leaves the count to the settling.
-		if err := st.Rollback(ctx, chains.Bitcoin, 1); err != nil {
-			t.Fatal(err)
-		}
+		rollback(t, st, 1)
 		check(t, st, 1, 3, true)
 		write(t, st, 2, 3)
 		check(t, st, 3, 3, true)
 		settle(t, st)
 		check(t, st, 3, 7, false)
 		// Settled, a rollback counts what it removes.
-		if err := st.Rollback(ctx, chains.Bitcoin, 2); err != nil {
-			t.Fatal(err)
-		}
+		rollback(t, st, 2)
 		check(t, st, 2, 5, false)
 		write(t, st, 3, 5)
 		check(t, st, 5, 5, true)

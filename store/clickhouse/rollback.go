@@ -93,7 +93,10 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 // (looked up by address) unless addrs is false.
 func (s *Store) countAbove(ctx context.Context, c chains.Chain, to int64, addrs bool) (txs, ins, outs, newAddrs int64, err error) {
 	q := fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND height > ?", txRecordSelect, s.table("tx_records"))
-	paid := map[chains.Address]bool{}
+	var paid map[chains.Address]struct{}
+	if addrs {
+		paid = map[chains.Address]struct{}{}
+	}
 	err = s.eachTxRecord(ctx, c, q, func(tx *chains.Tx) error {
 		txs++
 		if !tx.Coinbase {
@@ -102,7 +105,9 @@ func (s *Store) countAbove(ctx context.Context, c chains.Chain, to int64, addrs 
 		outs += int64(len(tx.Outputs))
 		for _, o := range tx.Outputs {
 			for _, a := range o.Addresses {
-				paid[a] = true
+				if paid != nil {
+					paid[a] = struct{}{}
+				}
 			}
 		}
 		return nil
@@ -111,24 +116,7 @@ func (s *Store) countAbove(ctx context.Context, c chains.Chain, to int64, addrs 
 		return 0, 0, 0, 0, err
 	}
 	if addrs {
-		newAddrs, err = s.newAmong(ctx, c, to, paid)
+		newAddrs, err = s.countNewAddresses(ctx, c, to, paid)
 	}
 	return txs, ins, outs, newAddrs, err
-}
-
-// newAmong counts the addresses of paid that the history has no payment
-// of at or below height to.
-func (s *Store) newAmong(ctx context.Context, c chains.Chain, to int64, paid map[chains.Address]bool) (int64, error) {
-	if len(paid) == 0 {
-		return 0, nil
-	}
-	as := make([]chains.Address, 0, len(paid))
-	for a := range paid {
-		as = append(as, a)
-	}
-	known, err := s.knownAddresses(ctx, c, "address_history", as, to)
-	if err != nil {
-		return 0, err
-	}
-	return int64(len(paid)) - known, nil
 }

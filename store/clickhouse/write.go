@@ -222,9 +222,14 @@ func (s *Store) WriteBlocks(ctx context.Context, c chains.Chain, network string,
 			}
 		}
 	}
-	paid := paidAddresses(c, blocks)
-	// Once a count is pending, the run's end counts every address anyway.
-	pending := m.AddressesPending || m.TipHeight >= 0 && s.countLater(m, len(paid))
+	// Once a count is pending, the run's end counts every address anyway:
+	// the batch's addresses are not even gathered.
+	var paid map[chains.Address]struct{}
+	pending := m.AddressesPending
+	if !pending {
+		paid = paidAddresses(c, blocks)
+		pending = m.TipHeight >= 0 && s.countLater(m, len(paid))
+	}
 	err = s.retry(ctx, fmt.Sprintf("blocks %d..%d", blocks[0].Block.Height, next.TipHeight), func() error {
 		if err := s.rollback(ctx, c, m.TipHeight); err != nil {
 			return err
