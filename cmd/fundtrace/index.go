@@ -15,6 +15,7 @@ import (
 	"github.com/fundtrace/fundtrace/chains/bitcoin"
 	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/store"
+	"github.com/fundtrace/fundtrace/store/clickhouse"
 )
 
 func indexCommand() *cli.Command {
@@ -51,6 +52,7 @@ back (up to --max-reorg deep) and the new branch indexed.`,
 			&cli.BoolFlag{Name: "live", Usage: "Bitcoin Core is running: leave a record it is still writing (cut short at the end of the newest file) for the next run"},
 			&cli.Int64Flag{Name: "max-reorg", Usage: "deepest chain reorganisation to roll back on its own (blocks)", Value: 100},
 			&cli.DurationFlag{Name: "progress-every", Usage: "when not on a terminal, log progress at most this often (0: after every batch)", Value: 10 * time.Second},
+			&cli.StringFlag{Name: "spill-dir", Usage: "ClickHouse stores: folder for the run's temporary table of unspent outputs, which resolves inputs spending old coins without a query (removed at the end; at most the size of the unspent outputs)", DefaultText: "the system's temporary folder"},
 			jsonFlag,
 		},
 		Action: runIndexBTC,
@@ -71,6 +73,15 @@ func runIndexBTC(c *cli.Context) error {
 	}
 	defer st.Close()
 	prog := newProgressPrinter(c.App.ErrWriter, isTerminal(os.Stderr), c.Duration("progress-every"))
+	// The embedded store looks up spent outputs in its own sorted
+	// tables; a ClickHouse lookup reads a growing share of the outputs
+	// table as the chain grows, and the spill spares it.
+	var spillDir string
+	if _, remote := st.(*clickhouse.Store); remote {
+		if spillDir = c.String("spill-dir"); spillDir == "" {
+			spillDir = os.TempDir()
+		}
+	}
 	res, err := btc.Index(c.Context, st, btc.IndexConfig{
 		Dir:         c.String("blocks"),
 		ToHeight:    c.Int64("to"),
@@ -80,6 +91,7 @@ func runIndexBTC(c *cli.Context) error {
 		MaxReorg:    c.Int64("max-reorg"),
 		Live:        c.Bool("live"),
 		Logger:      slog.Default(),
+		SpillDir:    spillDir,
 	})
 	prog.done()
 	if err != nil {

@@ -69,6 +69,13 @@ type IndexConfig struct {
 	// Live tolerates a record cut short at the end of the newest block
 	// file, one Bitcoin Core is still writing: it is left for the next run.
 	Live bool
+	// SpillDir, if set, is where the run keeps, in a temporary table on
+	// disk, the unspent outputs the cache drops, so that inputs spending
+	// them are resolved there and not by the store (spill.go): for a
+	// store whose lookups read far more than they find (ClickHouse).
+	// The table is removed at the run's end; it holds at most the
+	// outputs unspent at the run's tip.
+	SpillDir string
 }
 
 func (c *IndexConfig) ensureDefaults() {
@@ -199,7 +206,13 @@ func Index(ctx context.Context, sink Sink, cfg IndexConfig) (*Result, error) {
 	}
 	ix := &indexer{sink: sink, cfg: &cfg, dir: dir, plan: plan, res: res, network: plan.Network.Name,
 		cache: newOutputCache(cfg.CacheOutputs), started: start}
-	if err := ix.run(ctx, from, to); err != nil {
+	if cfg.SpillDir != "" {
+		if ix.spill, err = openSpill(cfg.SpillDir, cfg.Logger); err != nil {
+			return res, err
+		}
+	}
+	err = ix.run(ctx, from, to)
+	if err := errors.Join(err, ix.spill.close()); err != nil {
 		return res, err
 	}
 	if err := ingest.SettleCounts(ctx, sink, chains.Bitcoin); err != nil {
@@ -246,6 +259,7 @@ type indexer struct {
 	res     *Result
 	network string
 	cache   *outputCache
+	spill   *spill // nil unless IndexConfig.SpillDir
 	started time.Time
 
 	// The outputs the batch being built spends from before it and the
@@ -348,7 +362,9 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 		if err := ix.sink.WriteBlocks(ctx, chains.Bitcoin, ix.network, batch, store.WriteOptions{Sync: true}); err != nil {
 			return err
 		}
-		ix.cache.rotate()
+		if err := ix.cache.rotate(ix.spillGen); err != nil {
+			return err
+		}
 		for i := range batch {
 			ix.res.Blocks++
 			ix.res.Txs += int64(len(batch[i].Txs))
@@ -433,6 +449,14 @@ func (ix *indexer) lookUpMissing(ctx context.Context, batch []chains.BlockData) 
 	if len(ix.missing) == 0 {
 		return nil
 	}
+	if ix.spill != nil {
+		if err := ix.takeSpilled(); err != nil {
+			return fmt.Errorf("blocks %d..%d: %w", batch[0].Block.Height, batch[len(batch)-1].Block.Height, err)
+		}
+		if len(ix.missing) == 0 {
+			return nil
+		}
+	}
 	found, err := ix.sink.LookupOutputs(ctx, chains.Bitcoin, ix.missing)
 	if err != nil {
 		return fmt.Errorf("blocks %d..%d: look up spent outputs: %w", batch[0].Block.Height, batch[len(batch)-1].Block.Height, err)
@@ -444,6 +468,39 @@ func (ix *indexer) lookUpMissing(ctx context.Context, batch []chains.BlockData) 
 		ix.missingAt[i].Prevout = *o
 	}
 	return nil
+}
+
+// takeSpilled resolves the missing inputs whose outputs the spill holds
+// and leaves the others in ix.missing.
+func (ix *indexer) takeSpilled() error {
+	outs := make([]*chains.Output, len(ix.missing))
+	for i, in := range ix.missingAt {
+		outs[i] = &in.Prevout
+	}
+	found := make([]bool, len(ix.missing))
+	if err := ix.spill.take(ix.missing, outs, found, &ix.arena); err != nil {
+		return err
+	}
+	ix.arena.Fill()
+	ix.arena.Reset()
+	n := 0
+	for i := range ix.missing {
+		if !found[i] {
+			ix.missing[n], ix.missingAt[n], ix.missingBlock[n] = ix.missing[i], ix.missingAt[i], ix.missingBlock[i]
+			n++
+		}
+	}
+	ix.missing, ix.missingAt, ix.missingBlock = ix.missing[:n], ix.missingAt[:n], ix.missingBlock[:n]
+	return nil
+}
+
+// spillGen is the cache's drop: the dropped generation's unspent outputs
+// go to the spill, when there is one.
+func (ix *indexer) spillGen(g *cacheGen) error {
+	if ix.spill == nil {
+		return nil
+	}
+	return ix.spill.write(g)
 }
 
 func (ix *indexer) prevoutError(bd *chains.BlockData, in *chains.Input) error {
@@ -556,13 +613,18 @@ func (g *cacheGen) take(k uint64, op chains.Outpoint) ([]byte, bool) {
 }
 
 // rotate starts a new generation when the current one holds limit
-// outputs, dropping the older; otherwise it compacts the current one
-// once most of what it holds has been taken, so that its slices stay
-// within about twice what it keeps.
-func (c *outputCache) rotate() {
+// outputs, dropping the older (after handing it to drop, if set);
+// otherwise it compacts the current one once most of what it holds has
+// been taken, so that its slices stay within about twice what it keeps.
+func (c *outputCache) rotate(drop func(*cacheGen) error) error {
 	g := &c.cur
 	switch {
 	case g.at.len() >= c.limit:
+		if drop != nil {
+			if err := drop(&c.old); err != nil {
+				return err
+			}
+		}
 		// The dropped generation's table and slices, grown to hold limit
 		// outputs, become the new one's.
 		next := c.old
@@ -581,6 +643,7 @@ func (c *outputCache) rotate() {
 		})
 		g.ents, g.text = ents, text
 	}
+	return nil
 }
 
 // reset empties the cache, keeping its room.

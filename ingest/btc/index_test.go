@@ -280,6 +280,18 @@ func TestIndexCoreLayout(t *testing.T) {
 // input against what the generator spent.
 func TestIndexSyntheticChain(t *testing.T) {
 	ch := testchain.Generate(testchain.Config{Seed: 7, Blocks: 120, TxsPerBlock: 40})
+	dir := writeChain(t, ch)
+	st := openTestStore(t)
+	res := mustIndex(t, st, IndexConfig{Dir: dir, BatchBlocks: 9, CacheOutputs: 50})
+	if res.Network != "regtest" || res.To != 120 {
+		t.Fatalf("network %s tip %d", res.Network, res.To)
+	}
+	checkPrevouts(t, st, ch)
+}
+
+// writeChain writes ch's blocks as a blocks folder.
+func writeChain(t *testing.T, ch *testchain.Chain) string {
+	t.Helper()
 	dir := t.TempDir()
 	fw := &bitcoin.FileWriter{Dir: dir, Magic: wire.TestNet, MaxFileSize: 1 << 20}
 	for _, b := range ch.Blocks {
@@ -288,11 +300,13 @@ func TestIndexSyntheticChain(t *testing.T) {
 		}
 	}
 	fw.Close()
-	st := openTestStore(t)
-	res := mustIndex(t, st, IndexConfig{Dir: dir, BatchBlocks: 9, CacheOutputs: 50})
-	if res.Network != "regtest" || res.To != 120 {
-		t.Fatalf("network %s tip %d", res.Network, res.To)
-	}
+	return dir
+}
+
+// checkPrevouts checks every input's spent output in st against what the
+// generator of ch spent.
+func checkPrevouts(t *testing.T, st *embedded.Store, ch *testchain.Chain) {
+	t.Helper()
 	reg := bitcoin.NetworkByName("regtest")
 	ctx := context.Background()
 	var nin int
@@ -322,6 +336,86 @@ func TestIndexSyntheticChain(t *testing.T) {
 	if nin != len(ch.Spent) {
 		t.Fatalf("checked %d inputs, generator spent %d", nin, len(ch.Spent))
 	}
+}
+
+// lookupCounter counts the outputs the indexer asks its store for.
+type lookupCounter struct {
+	*embedded.Store
+	asked int
+}
+
+func (l *lookupCounter) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]*chains.Output, error) {
+	l.asked += len(ops)
+	return l.Store.LookupOutputs(ctx, c, ops)
+}
+
+// TestIndexSpill: with a cache of 10 outputs, the synthetic chain's
+// inputs mostly spend outputs the cache has dropped. With a spill, a run
+// from the start asks the store for none of them, and a run resuming
+// another asks only for the outputs of the blocks before it; the spent
+// outputs are the generator's either way, and the spill's folder is gone
+// after each run.
+func TestIndexSpill(t *testing.T) {
+	ch := testchain.Generate(testchain.Config{Seed: 11, Blocks: 120, TxsPerBlock: 40})
+	dir := writeChain(t, ch)
+	run := func(t *testing.T, st *lookupCounter, to int64, spill string) {
+		t.Helper()
+		if _, err := Index(context.Background(), st, IndexConfig{Dir: dir, ToHeight: to, BatchBlocks: 9, CacheOutputs: 10, SpillDir: spill}); err != nil {
+			t.Fatal(err)
+		}
+		if spill != "" {
+			if left, _ := os.ReadDir(spill); len(left) != 0 {
+				t.Fatalf("the spill left %s behind", left[0].Name())
+			}
+		}
+	}
+	// Without the spill the store is asked: the test can tell.
+	without := &lookupCounter{Store: openTestStore(t)}
+	run(t, without, 0, "")
+	if without.asked == 0 {
+		t.Fatal("without a spill the store was asked for no output: the cache holds the whole chain, and the test proves nothing")
+	}
+	checkPrevouts(t, without.Store, ch)
+
+	whole := &lookupCounter{Store: openTestStore(t)}
+	run(t, whole, 0, t.TempDir())
+	if whole.asked != 0 {
+		t.Errorf("one run with a spill asked the store for %d outputs, want 0 (of %d without)", whole.asked, without.asked)
+	}
+	checkPrevouts(t, whole.Store, ch)
+
+	// Two runs: the second spills afresh and finds the first run's
+	// outputs in the store.
+	split := &lookupCounter{Store: openTestStore(t)}
+	spill := t.TempDir()
+	run(t, split, 60, spill)
+	if split.asked != 0 {
+		t.Errorf("the first run asked the store for %d outputs, want 0", split.asked)
+	}
+	split.asked = 0
+	run(t, split, 0, spill)
+	// The inputs above block 60 that spend outputs of blocks 0..60.
+	at := map[chainhash.Hash]int{}
+	var older int
+	for h, b := range ch.Blocks {
+		for _, mtx := range b.Transactions {
+			at[mtx.TxHash()] = h
+			if h <= 60 || blockchain.IsCoinBaseTx(mtx) {
+				continue
+			}
+			for _, in := range mtx.TxIn {
+				if at[in.PreviousOutPoint.Hash] <= 60 {
+					older++
+				}
+			}
+		}
+	}
+	if split.asked != older || older == 0 {
+		t.Errorf("the resumed run asked the store for %d outputs, want the %d its blocks spend from the first run's", split.asked, older)
+	}
+	checkPrevouts(t, split.Store, ch)
+	sameDump(t, dump(t, without.Store), dump(t, split.Store))
+	sameDump(t, dump(t, without.Store), dump(t, whole.Store))
 }
 
 // TestIndexErrors: a reorganised folder, another network, a missing
@@ -497,7 +591,7 @@ func TestOutputCacheCollision(t *testing.T) {
 		c := newOutputCache(10)
 		c.put(a, oa)
 		c.put(b, ob)
-		c.rotate()
+		c.rotate(nil)
 		for _, op := range order {
 			want := oa
 			if op == b {
@@ -509,7 +603,7 @@ func TestOutputCacheCollision(t *testing.T) {
 	}
 	c := newOutputCache(1)
 	c.put(a, oa)
-	c.rotate() // a moves to the old generation
+	c.rotate(nil) // a moves to the old generation
 	c.put(b, ob)
 	wantTake(t, c, b, ob)
 	wantTake(t, c, a, oa)
@@ -556,9 +650,9 @@ func TestOutputCacheRecycles(t *testing.T) {
 	}
 	c := newOutputCache(1)
 	c.put(ops[0], &outs[0])
-	c.rotate()
+	c.rotate(nil)
 	c.put(ops[1], &outs[1])
-	c.rotate() // ops[0]'s generation is dropped and becomes the current one
+	c.rotate(nil) // ops[0]'s generation is dropped and becomes the current one
 	wantTake(t, c, ops[0], nil)
 	c.put(ops[2], &outs[2])
 	wantTake(t, c, ops[1], &outs[1])
@@ -591,7 +685,7 @@ func TestOutputCacheCompacts(t *testing.T) {
 		}
 	}
 	text := len(c.cur.text)
-	c.rotate()
+	c.rotate(nil)
 	if n := len(c.cur.ents); n >= len(outs)/2 {
 		t.Fatalf("not compacted: %d entries kept for %d unspent outputs", n, c.cur.at.len())
 	}
