@@ -32,8 +32,10 @@ type spill struct {
 	db  *pebble.DB
 	dir string
 	log *slog.Logger
-	// Outputs put and taken, and the most held at once.
+	// Outputs put and taken, and the most held at once; the most disk
+	// used, as read after each write.
 	put, taken, peak int64
+	peakBytes        uint64
 }
 
 // openSpill makes the spill in a new folder under parent.
@@ -64,7 +66,7 @@ func (s *spill) close() error {
 	if s == nil {
 		return nil
 	}
-	s.log.Info("Table of unspent outputs removed", "spilled", s.put, "taken", s.taken, "most_held", s.peak)
+	s.log.Info("Table of unspent outputs removed", "spilled", s.put, "taken", s.taken, "most_held", s.peak, "most_bytes", s.peakBytes)
 	err := s.db.Close()
 	return errors.Join(err, os.RemoveAll(s.dir))
 }
@@ -112,6 +114,7 @@ func (s *spill) write(g *cacheGen) error {
 	}
 	s.put += int64(len(ents))
 	s.peak = max(s.peak, s.put-s.taken)
+	s.peakBytes = max(s.peakBytes, s.db.Metrics().DiskSpaceUsage())
 	return nil
 }
 
