@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -821,4 +823,39 @@ func TestOutputCacheKeepsNoBlock(t *testing.T) {
 		t.Error("the cache keeps the text of the output's address alive")
 	}
 	wantTake(t, c, op, &want)
+}
+
+// TestRemoveDeadSpills: a spill folder whose run has ended (killed
+// before it could remove it) is removed by the next run; one of a
+// running process, and anything else, stays.
+func TestRemoveDeadSpills(t *testing.T) {
+	dir := t.TempDir()
+	ended := exec.Command(os.Args[0], "-test.run=^$")
+	if err := ended.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := fmt.Sprintf("%s%d-1", spillPrefix, ended.Process.Pid)
+	live := fmt.Sprintf("%s%d-2", spillPrefix, os.Getppid())
+	other := "fundtrace-outputs-notapid"
+	for _, n := range []string{dead, live, other} {
+		if err := os.MkdirAll(filepath.Join(dir, n, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sp, err := openSpill(dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := filepath.Base(sp.dir)
+	if err := sp.close(); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	if want := []string{other, live}; !slices.Equal(left, want) && !slices.Equal(left, []string{live, other}) {
+		t.Errorf("left %v, want %v (the ended run's %s removed, this run's %s removed at its close)", left, want, dead, mine)
+	}
 }

@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -38,9 +42,11 @@ type spill struct {
 	peakBytes        uint64
 }
 
-// openSpill makes the spill in a new folder under parent.
+// openSpill makes the spill in a new folder under parent, first
+// removing those that runs killed before their end left there.
 func openSpill(parent string, log *slog.Logger) (*spill, error) {
-	dir, err := os.MkdirTemp(parent, "fundtrace-outputs-")
+	removeDeadSpills(parent, log)
+	dir, err := os.MkdirTemp(parent, fmt.Sprintf("%s%d-", spillPrefix, os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("make the table of unspent outputs: %w", err)
 	}
@@ -59,6 +65,49 @@ func openSpill(parent string, log *slog.Logger) (*spill, error) {
 		return nil, errors.Join(fmt.Errorf("open the table of unspent outputs in %s: %w", dir, err), os.RemoveAll(dir))
 	}
 	return &spill{db: db, dir: dir, log: log}, nil
+}
+
+// spillPrefix starts a spill folder's name, followed by the process id
+// of the run that made it.
+const spillPrefix = "fundtrace-outputs-"
+
+// removeDeadSpills removes the spill folders in parent whose runs are no
+// longer running: a run killed (or a machine stopped) before its end
+// leaves its folder, up to the size of the unspent outputs. A folder of a
+// live process, or of one this cannot tell, is left alone.
+func removeDeadSpills(parent string, log *slog.Logger) {
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), spillPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidText, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		dir := filepath.Join(parent, e.Name())
+		if err := os.RemoveAll(dir); err != nil {
+			log.Warn("Could not remove a table of unspent outputs an earlier run left", "dir", dir, "err", err)
+			continue
+		}
+		log.Info("Removed a table of unspent outputs an earlier run left", "dir", dir)
+	}
+}
+
+// processAlive reports whether process pid may be running: only a
+// process known to have ended is not.
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return !errors.Is(err, os.ErrProcessDone) && !errors.Is(err, syscall.ESRCH)
 }
 
 // close closes and removes the spill.
@@ -106,11 +155,11 @@ func (s *spill) write(g *cacheGen) error {
 	defer b.Close()
 	for i := range ents {
 		if err := b.Set(ents[i].k[:], ents[i].val, nil); err != nil {
-			return fmt.Errorf("spill unspent outputs: %w", err)
+			return fmt.Errorf("write unspent outputs to %s (--spill-dir): %w", s.dir, err)
 		}
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("spill unspent outputs: %w", err)
+		return fmt.Errorf("write unspent outputs to %s (--spill-dir): %w", s.dir, err)
 	}
 	s.put += int64(len(ents))
 	s.peak = max(s.peak, s.put-s.taken)
@@ -131,7 +180,7 @@ func (s *spill) take(ops []chains.Outpoint, outs []*chains.Output, found []bool,
 	slices.SortFunc(order, func(a, b int32) int { return bytes.Compare(keys[a][:], keys[b][:]) })
 	it, err := s.db.NewIter(nil)
 	if err != nil {
-		return fmt.Errorf("read the table of unspent outputs: %w", err)
+		return fmt.Errorf("read the table of unspent outputs in %s: %w", s.dir, err)
 	}
 	del := s.db.NewBatch()
 	defer del.Close()
@@ -142,7 +191,7 @@ func (s *spill) take(ops []chains.Outpoint, outs []*chains.Output, found []bool,
 		}
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return errors.Join(fmt.Errorf("read the table of unspent outputs: %w", err), it.Close())
+			return errors.Join(fmt.Errorf("read the table of unspent outputs in %s: %w", s.dir, err), it.Close())
 		}
 		d := txcodec.Decoder{B: v}
 		d.OutputInto(ops[i].Index, outs[i], arena)
@@ -155,14 +204,14 @@ func (s *spill) take(ops []chains.Outpoint, outs []*chains.Output, found []bool,
 		}
 	}
 	if err := it.Close(); err != nil {
-		return fmt.Errorf("read the table of unspent outputs: %w", err)
+		return fmt.Errorf("read the table of unspent outputs in %s: %w", s.dir, err)
 	}
 	if del.Empty() {
 		return nil
 	}
 	s.taken += int64(del.Count())
 	if err := del.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("forget spent outputs: %w", err)
+		return fmt.Errorf("forget spent outputs in %s: %w", s.dir, err)
 	}
 	return nil
 }
