@@ -362,7 +362,7 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 		if err := ix.sink.WriteBlocks(ctx, chains.Bitcoin, ix.network, batch, store.WriteOptions{Sync: true}); err != nil {
 			return err
 		}
-		if err := ix.cache.rotate(ix.spillGen); err != nil {
+		if err := ix.cache.rotate(ix.spill.write); err != nil {
 			return err
 		}
 		for i := range batch {
@@ -473,12 +473,8 @@ func (ix *indexer) lookUpMissing(ctx context.Context, batch []chains.BlockData) 
 // takeSpilled resolves the missing inputs whose outputs the spill holds
 // and leaves the others in ix.missing.
 func (ix *indexer) takeSpilled() error {
-	outs := make([]*chains.Output, len(ix.missing))
-	for i, in := range ix.missingAt {
-		outs[i] = &in.Prevout
-	}
-	found := make([]bool, len(ix.missing))
-	if err := ix.spill.take(ix.missing, outs, found, &ix.arena); err != nil {
+	found, err := ix.spill.take(ix.missingAt, &ix.arena)
+	if err != nil {
 		return err
 	}
 	ix.arena.Fill()
@@ -492,15 +488,6 @@ func (ix *indexer) takeSpilled() error {
 	}
 	ix.missing, ix.missingAt, ix.missingBlock = ix.missing[:n], ix.missingAt[:n], ix.missingBlock[:n]
 	return nil
-}
-
-// spillGen is the cache's drop: the dropped generation's unspent outputs
-// go to the spill, when there is one.
-func (ix *indexer) spillGen(g *cacheGen) error {
-	if ix.spill == nil {
-		return nil
-	}
-	return ix.spill.write(g)
 }
 
 func (ix *indexer) prevoutError(bd *chains.BlockData, in *chains.Input) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/pebblelog"
 	"github.com/fundtrace/fundtrace/internal/txcodec"
 )
 
@@ -40,6 +41,14 @@ type spill struct {
 	// used, as read after each write.
 	put, taken, peak int64
 	peakBytes        uint64
+	ents             []spilled // write's, kept for the next
+}
+
+// spilled is an output on its way into the spill: its key, and its
+// bytes in the cache's generation.
+type spilled struct {
+	k   spillKey
+	val []byte
 }
 
 // openSpill makes the spill in a new folder under parent, first
@@ -58,7 +67,7 @@ func openSpill(parent string, log *slog.Logger) (*spill, error) {
 		// Nothing here must survive a crash: the next run starts a new
 		// spill, so no write-ahead log.
 		DisableWAL: true,
-		Logger:     spillLogger{log},
+		Logger:     pebblelog.Logger{L: log, What: "the table of unspent outputs"},
 	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
@@ -129,28 +138,27 @@ func keyOf(op chains.Outpoint) (k spillKey) {
 	return k
 }
 
-// put writes the outputs of g that were not taken: the generation the
-// cache is dropping.
+// write writes the outputs of g that were not taken: the generation the
+// cache is dropping. A nil spill writes nothing.
 func (s *spill) write(g *cacheGen) error {
-	type ent struct {
-		k   spillKey
-		val []byte
+	if s == nil {
+		return nil
 	}
-	var ents []ent
+	ents := s.ents[:0]
 	for i := range g.at.slots {
 		sl := &g.at.slots[i]
 		if sl.at == 0 {
 			continue
 		}
 		e := &g.ents[sl.at-1]
-		ents = append(ents, ent{keyOf(e.op), g.text[e.off : e.off+e.size]})
+		ents = append(ents, spilled{keyOf(e.op), g.text[e.off : e.off+e.size]})
 	}
 	if len(ents) == 0 {
 		return nil
 	}
 	// In key order a batch goes into the memtable's skiplist with each
 	// insert beside the last.
-	slices.SortFunc(ents, func(a, b ent) int { return bytes.Compare(a.k[:], b.k[:]) })
+	slices.SortFunc(ents, func(a, b spilled) int { return bytes.Compare(a.k[:], b.k[:]) })
 	b := s.db.NewBatch()
 	defer b.Close()
 	for i := range ents {
@@ -158,6 +166,9 @@ func (s *spill) write(g *cacheGen) error {
 			return fmt.Errorf("write unspent outputs to %s (--spill-dir): %w", s.dir, err)
 		}
 	}
+	// The batch has its copy; the generation's bytes are the cache's again.
+	clear(ents)
+	s.ents = ents[:0]
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("write unspent outputs to %s (--spill-dir): %w", s.dir, err)
 	}
@@ -167,67 +178,52 @@ func (s *spill) write(g *cacheGen) error {
 	return nil
 }
 
-// take fills in, for each of ops the spill holds, *outs[i] and sets
-// found[i], and forgets it (an output is spent once). Addresses go to
-// arena, which the caller fills.
-func (s *spill) take(ops []chains.Outpoint, outs []*chains.Output, found []bool, arena *txcodec.AddrArena) error {
-	order := make([]int32, len(ops))
-	keys := make([]spillKey, len(ops))
-	for i := range ops {
+// take fills in the spent output of each of ins the spill holds, marks
+// it in the answer, and forgets it (an output is spent once).
+// Addresses go to arena, which the caller fills.
+func (s *spill) take(ins []*chains.Input, arena *txcodec.AddrArena) (found []bool, err error) {
+	found = make([]bool, len(ins))
+	order := make([]int32, len(ins))
+	keys := make([]spillKey, len(ins))
+	for i, in := range ins {
 		order[i] = int32(i)
-		keys[i] = keyOf(ops[i])
+		keys[i] = keyOf(in.Prev)
 	}
 	slices.SortFunc(order, func(a, b int32) int { return bytes.Compare(keys[a][:], keys[b][:]) })
 	it, err := s.db.NewIter(nil)
 	if err != nil {
-		return fmt.Errorf("read the table of unspent outputs in %s: %w", s.dir, err)
+		return nil, fmt.Errorf("read the table of unspent outputs in %s: %w", s.dir, err)
 	}
 	del := s.db.NewBatch()
 	defer del.Close()
 	for _, i := range order {
-		k := keys[i][:]
+		k, in := keys[i][:], ins[i]
 		if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
 			continue
 		}
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return errors.Join(fmt.Errorf("read the table of unspent outputs in %s: %w", s.dir, err), it.Close())
+			return nil, errors.Join(fmt.Errorf("read the table of unspent outputs in %s: %w", s.dir, err), it.Close())
 		}
 		d := txcodec.Decoder{B: v}
-		d.OutputInto(ops[i].Index, outs[i], arena)
+		d.OutputInto(in.Prev.Index, &in.Prevout, arena)
 		if err := d.End(); err != nil {
-			return errors.Join(fmt.Errorf("the table of unspent outputs' copy of %s:%d: %w", ops[i].Hash, ops[i].Index, err), it.Close())
+			return nil, errors.Join(fmt.Errorf("the table of unspent outputs' copy of %s:%d: %w", in.Prev.Hash, in.Prev.Index, err), it.Close())
 		}
 		found[i] = true
 		if err := del.Delete(k, nil); err != nil {
-			return errors.Join(err, it.Close())
+			return nil, errors.Join(err, it.Close())
 		}
 	}
 	if err := it.Close(); err != nil {
-		return fmt.Errorf("read the table of unspent outputs in %s: %w", s.dir, err)
+		return nil, fmt.Errorf("read the table of unspent outputs in %s: %w", s.dir, err)
 	}
 	if del.Empty() {
-		return nil
+		return found, nil
 	}
 	s.taken += int64(del.Count())
 	if err := del.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("forget spent outputs in %s: %w", s.dir, err)
+		return nil, fmt.Errorf("forget spent outputs in %s: %w", s.dir, err)
 	}
-	return nil
-}
-
-// spillLogger routes Pebble's messages to slog at debug level.
-type spillLogger struct{ l *slog.Logger }
-
-func (p spillLogger) Infof(format string, args ...any) {
-	p.l.Debug(fmt.Sprintf(format, args...), "component", "outputs spill")
-}
-
-func (p spillLogger) Errorf(format string, args ...any) {
-	p.l.Error(fmt.Sprintf(format, args...), "component", "outputs spill")
-}
-
-func (p spillLogger) Fatalf(format string, args ...any) {
-	p.l.Error(fmt.Sprintf(format, args...), "component", "outputs spill")
-	os.Exit(1)
+	return found, nil
 }

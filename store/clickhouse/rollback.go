@@ -103,11 +103,12 @@ func (s *Store) countAbove(ctx context.Context, c chains.Chain, to int64, addrs 
 			ins += int64(len(tx.Inputs))
 		}
 		outs += int64(len(tx.Outputs))
+		if paid == nil {
+			return nil
+		}
 		for _, o := range tx.Outputs {
 			for _, a := range o.Addresses {
-				if paid != nil {
-					paid[a] = struct{}{}
-				}
+				paid[a] = struct{}{}
 			}
 		}
 		return nil

@@ -23,8 +23,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +30,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/pebblelog"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -126,7 +125,7 @@ func open(path string, o Options, exists bool) (*Store, error) {
 	opts := &pebble.Options{
 		Cache:         cache,
 		MemTableSize:  uint64(o.MemTableBytes),
-		Logger:        pebbleLogger{o.Logger},
+		Logger:        pebblelog.Logger{L: o.Logger, What: "the store"},
 		EventListener: &pebble.EventListener{DataCorruption: corruptionSeen(o.Logger)},
 		ReadOnly:      o.ReadOnly,
 		// An existing store is opened, never replaced by a new one.
@@ -446,37 +445,6 @@ func (s *Store) SetSourceStats(ctx context.Context, c chains.Chain, network stri
 	}
 	s.meta[c] = m
 	return nil
-}
-
-// pebbleLogger routes Pebble's messages to slog at debug level (Pebble is
-// chatty about compactions; the user cares about fundtrace's progress).
-type pebbleLogger struct{ l *slog.Logger }
-
-func (p pebbleLogger) Infof(format string, args ...any) {
-	if p.l != nil {
-		p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
-	}
-}
-
-func (p pebbleLogger) Errorf(format string, args ...any) {
-	if p.l != nil {
-		p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
-	}
-}
-
-// Fatalf is Pebble's word that the store cannot go on (a commit that
-// could not be written: a full disk, a failing device). Pebble must not
-// be used after it, and a panic would show the user a Go stack trace:
-// the process ends with one line instead. What was committed before is
-// on disk; the store opens afterwards and resumes from its tip.
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	fatal(fmt.Sprintf(format, args...))
-}
-
-// fatal ends the process after a fatal storage error (tests replace it).
-var fatal = func(msg string) {
-	fmt.Fprintf(os.Stderr, "fundtrace: the store failed and cannot go on: %s\n", strings.TrimPrefix(msg, "pebble: "))
-	os.Exit(1)
 }
 
 // sharedFS is the file system of a read-only store. Pebble takes its
