@@ -86,12 +86,12 @@ func runIndexETH(c *cli.Context) error {
 			return err
 		}
 	}
-	defer limitHeap()()
 	st, err := openStore(c, createStore)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	defer limitHeap(offHeap(st))()
 	cl, err := ethereum.Dial(c.Context, c.String("rpc"), ethereum.ClientOptions{Traces: mode, RateLimit: c.Float64("rate-limit"), Logger: slog.Default()})
 	if err != nil {
 		return err

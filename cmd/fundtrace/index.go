@@ -16,6 +16,7 @@ import (
 	"github.com/fundtrace/fundtrace/ingest/btc"
 	"github.com/fundtrace/fundtrace/store"
 	"github.com/fundtrace/fundtrace/store/clickhouse"
+	"github.com/fundtrace/fundtrace/store/embedded"
 )
 
 func indexCommand() *cli.Command {
@@ -66,7 +67,6 @@ func runIndexBTC(c *cli.Context) error {
 			return err
 		}
 	}
-	defer limitHeap()()
 	st, err := openStore(c, createStore)
 	if err != nil {
 		return err
@@ -82,6 +82,11 @@ func runIndexBTC(c *cli.Context) error {
 			spillDir = os.TempDir()
 		}
 	}
+	outside := offHeap(st)
+	if spillDir != "" {
+		outside += btc.SpillOutsideHeap()
+	}
+	defer limitHeap(outside)()
 	res, err := btc.Index(c.Context, st, btc.IndexConfig{
 		Dir:         c.String("blocks"),
 		ToHeight:    c.Int64("to"),
@@ -106,8 +111,10 @@ func runIndexBTC(c *cli.Context) error {
 	return printIndexResult(c.App.Writer, res, c.Bool("json"))
 }
 
-// indexHeapLimit is the soft limit an index command sets on the Go
-// runtime's memory, unless GOMEMLIMIT sets another. The live heap of a
+// indexMemory is the memory an index command means to stay within: the
+// Go runtime's soft limit (runtime/debug.SetMemoryLimit) is set to it,
+// less what the stores' Pebble databases hold outside the Go heap
+// (offHeap), unless GOMEMLIMIT sets a limit itself. The live heap of a
 // Bitcoin index is 0.5 to 0.9 GB whatever the chain's length (the cache
 // of young outputs, a batch of decoded blocks, the writer's buffers);
 // left to GOGC the collector let the heap reach twice that, and the
@@ -115,18 +122,38 @@ func runIndexBTC(c *cli.Context) error {
 // chain's index peaked at 2.1 GB of anonymous memory, the 10.6 M one's
 // at 3.0 GB. With the limit the collector runs more often as the heap
 // nears it (35 collections instead of 25 on the 3.1 M chain, 1-2 % of
-// the processor time) and the peak stays where it is set.
-const indexHeapLimit = 1280 << 20
+// the processor time). The limit alone did not bound the process in a
+// cgo build: the embedded store's block cache and memtables, C
+// allocations there, filled up beside it as the chain grew (1.34, 1.79
+// and 1.97 GB at 1, 3.1 and 10.56 M transactions).
+const indexMemory = 1280 << 20
 
-// limitHeap sets indexHeapLimit, unless the user set a limit, and
-// returns what puts the previous limit back (commands share a process in
-// the tests).
-func limitHeap() (restore func()) {
+// limitHeap sets the Go runtime's memory limit to indexMemory less
+// offHeap (what the command's Pebble databases hold outside the Go heap;
+// the limit is never set below half of indexMemory), unless the user set
+// a limit, and returns what puts the previous limit back (commands share
+// a process in the tests).
+func limitHeap(offHeap int64) (restore func()) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
-	prev := debug.SetMemoryLimit(indexHeapLimit)
+	prev := debug.SetMemoryLimit(heapLimit(offHeap))
 	return func() { debug.SetMemoryLimit(prev) }
+}
+
+// heapLimit is the Go heap's share of indexMemory beside offHeap bytes
+// held outside it, at least half of indexMemory.
+func heapLimit(offHeap int64) int64 {
+	return max(indexMemory-offHeap, indexMemory/2)
+}
+
+// offHeap is what st holds outside the Go heap (an embedded store's
+// Pebble database in a cgo build; nothing for ClickHouse).
+func offHeap(st store.Store) int64 {
+	if e, ok := st.(*embedded.Store); ok {
+		return e.OutsideHeap()
+	}
+	return 0
 }
 
 // settle lets a store that compacts in the background (the embedded

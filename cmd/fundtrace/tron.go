@@ -87,12 +87,12 @@ func runIndexTron(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	defer limitHeap()()
 	st, err := openStore(c, createStore)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	defer limitHeap(offHeap(st))()
 	start := time.Now()
 	res, err := trx.Index(c.Context, st, cl, trx.IndexConfig{
 		From: c.Int64("from"), To: c.Int64("to"), Confirmations: c.Int64("confirmations"), Follow: c.Bool("follow"),

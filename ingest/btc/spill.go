@@ -17,6 +17,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/internal/pebblelog"
+	"github.com/fundtrace/fundtrace/internal/pebblemem"
 	"github.com/fundtrace/fundtrace/internal/txcodec"
 )
 
@@ -59,11 +60,12 @@ func openSpill(parent string, log *slog.Logger) (*spill, error) {
 	if err != nil {
 		return nil, fmt.Errorf("make the table of unspent outputs: %w", err)
 	}
-	cache := pebble.NewCache(32 << 20)
+	cache := pebble.NewCache(spillCacheBytes)
 	defer cache.Unref()
 	opts := &pebble.Options{
-		Cache:        cache,
-		MemTableSize: 32 << 20,
+		Cache:                       cache,
+		MemTableSize:                spillMemTableBytes,
+		MemTableStopWritesThreshold: spillMemTables,
 		// Nothing here must survive a crash: the next run starts a new
 		// spill, so no write-ahead log.
 		DisableWAL: true,
@@ -74,6 +76,20 @@ func openSpill(parent string, log *slog.Logger) (*spill, error) {
 		return nil, errors.Join(fmt.Errorf("open the table of unspent outputs in %s: %w", dir, err), os.RemoveAll(dir))
 	}
 	return &spill{db: db, dir: dir, log: log}, nil
+}
+
+// The spill's block cache and memtables: small, as its reads are sorted
+// and its writes a generation of the cache at a time.
+const (
+	spillCacheBytes    = 32 << 20
+	spillMemTableBytes = 32 << 20
+	spillMemTables     = 2
+)
+
+// SpillOutsideHeap is the most memory a run's spill (IndexConfig.SpillDir)
+// holds outside the Go heap (pebblemem.Outside).
+func SpillOutsideHeap() int64 {
+	return pebblemem.Outside(spillCacheBytes, spillMemTableBytes, spillMemTables)
 }
 
 // spillPrefix starts a spill folder's name, followed by the process id

@@ -31,6 +31,7 @@ import (
 
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/internal/pebblelog"
+	"github.com/fundtrace/fundtrace/internal/pebblemem"
 	"github.com/fundtrace/fundtrace/store"
 )
 
@@ -473,6 +474,14 @@ func Damaged(err error) (file string, ok bool) {
 		return info.Path, true
 	}
 	return "", false
+}
+
+// OutsideHeap is the most memory the store's database holds outside
+// the Go heap (pebblemem.Outside): its block cache and its memtables in
+// a binary built with cgo, nothing in one built without. The index
+// commands leave it out of the Go runtime's memory limit.
+func (s *Store) OutsideHeap() int64 {
+	return pebblemem.Outside(s.opts.Cache.MaxSize(), int64(s.opts.MemTableSize), s.opts.MemTableStopWritesThreshold)
 }
 
 // Settle waits until the store's background compactions have finished
