@@ -703,6 +703,48 @@ func TestOutputCacheCompacts(t *testing.T) {
 	}
 }
 
+// TestOutputCacheDuplicateCompacts: an outpoint put again (a duplicate
+// txid, BIP30) stands for the later output; compacting after it, with
+// the later output's copy larger than the first's and after every other
+// copy, keeps every output not taken intact, the later one included.
+func TestOutputCacheDuplicateCompacts(t *testing.T) {
+	c := newOutputCache(1 << 20)
+	op := func(i int) chains.Outpoint {
+		var h chains.Hash
+		binary.BigEndian.PutUint32(h[:], uint32(i*104729+1))
+		return chains.Outpoint{Hash: h}
+	}
+	outs := make([]chains.Output, 3000)
+	for i := range outs {
+		outs[i] = chains.Output{Value: int64(i), Type: chains.ScriptPubKeyHash, Addresses: []chains.Address{chains.Address(fmt.Sprintf("a%d", i))}}
+		c.put(op(i), &outs[i])
+	}
+	// Outpoint 5 again, with three long addresses: its copy outgrows the
+	// first's, and sits after every other output's.
+	dup := chains.Output{Value: 77, Type: chains.ScriptMultisig}
+	for k := range 3 {
+		dup.Addresses = append(dup.Addresses, chains.Address(fmt.Sprintf("%s-%d", strings.Repeat("x", 40), k)))
+	}
+	c.put(op(5), &dup)
+	want := map[int]*chains.Output{5: &dup}
+	for i := range outs {
+		switch {
+		case i == 5:
+		case i%7 == 0:
+			want[i] = &outs[i]
+		default:
+			wantTake(t, c, op(i), &outs[i])
+		}
+	}
+	c.rotate(nil)
+	if n := len(c.cur.ents); n != len(want) {
+		t.Fatalf("compacted to %d entries, want the %d not taken", n, len(want))
+	}
+	for i := range outs {
+		wantTake(t, c, op(i), want[i])
+	}
+}
+
 // TestIndexStaleBranch: a regtest chain with a sibling of block 50 (same
 // parent, another coinbase, mined) stored after it: the sibling is
 // reported stale and left out.
