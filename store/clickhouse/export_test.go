@@ -107,6 +107,45 @@ func (s *Store) OptimizeToOnePart(ctx context.Context, table string) error {
 	}
 }
 
+// outputsRows are the rows of the outputs table that schemas 1 to 10
+// kept (an outpoint's output, by txid) and migration 11 dropped: what a
+// database an older fundtrace left holds, for the migrations' tests.
+func outputsRows(c chains.Chain, blocks []store.BlockData) tableRows {
+	chain := string(c)
+	return tableRows{table: "outputs", cols: "chain, txid, vout, height, value, type, addresses", columns: func(emit func(...any) error) error {
+		var txid []string
+		var vout []uint32
+		var height []uint64
+		var value []int64
+		var typ []uint8
+		var addrs [][]string
+		return eachChunk(blocks, func(tx *chains.Tx) int {
+			for _, o := range tx.Outputs {
+				txid, vout, height = append(txid, hs(tx.Hash)), append(vout, o.Index), append(height, uint64(tx.Height))
+				value, typ, addrs = append(value, o.Value), append(typ, uint8(o.Type)), append(addrs, addrStrings(o.Addresses))
+			}
+			return len(txid)
+		}, func() error {
+			err := emit(repeat(chain, len(txid)), txid, vout, height, value, typ, addrs)
+			txid, vout, height, value, typ, addrs = nil, nil, nil, nil, nil, nil
+			return err
+		})
+	}}
+}
+
+// WriteLayoutV10 makes the store's writer write UTXO blocks as schemas 9
+// and 10 did (every output a second time, in outputs) until the returned
+// function is called: a database an older fundtrace left, for migration
+// 11's test.
+func WriteLayoutV10() (restore func()) {
+	oldRows, oldTables := utxoRows, dataTables
+	utxoRows = func(c chains.Chain, blocks []store.BlockData) []tableRows {
+		return append(rowsOf(c, blocks), outputsRows(c, blocks))
+	}
+	dataTables = append(slices.Clone(dataTables), "outputs")
+	return func() { utxoRows, dataTables = oldRows, oldTables }
+}
+
 // WriteLayoutV8 makes the store's writer write UTXO blocks as schema 8
 // did (transactions in block_txs, a column per field, and tx_locations)
 // until the returned
@@ -127,6 +166,7 @@ func WriteLayoutV8() (restore func()) {
 				out = append(out, tr)
 			}
 		}
+		out = append(out, outputsRows(c, blocks))
 		return append(out, tableRows{table: "block_txs", cols: blockTxCols, fill: func(add func(...any) error) error {
 			return eachTx(blocks, func(tx *chains.Tx) error {
 				r, err := blockTxRow(chain, tx)
@@ -140,6 +180,7 @@ func WriteLayoutV8() (restore func()) {
 	dataTables = slices.Clone(dataTables)
 	dataTables[slices.Index(dataTables, "tx_records")] = "block_txs"
 	dataTables[slices.Index(dataTables, "txid_places")] = "tx_locations"
+	dataTables = append(dataTables, "outputs")
 	return func() { utxoRows, dataTables = oldRows, oldTables }
 }
 
@@ -158,6 +199,7 @@ func WriteLayoutV5() (restore func()) {
 				out = append(out, tr)
 			}
 		}
+		out = append(out, outputsRows(c, blocks))
 		return append(out, tableRows{table: "txs", cols: "chain, txid, height, position, time, version, lock_time, size, vsize, coinbase, output_count, in_sequence, in_prev_txid, in_prev_vout, in_value, in_type, in_addresses", fill: func(add func(...any) error) error {
 			return eachTx(blocks, func(tx *chains.Tx) error {
 				n := len(tx.Inputs)

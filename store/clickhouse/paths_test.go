@@ -58,8 +58,6 @@ func fixtureSQL(db string) []string {
 		`INSERT INTO {db}.tx_records (chain, height, position, txid, record)
 			SELECT 'btc', intDiv(number, 4), toUInt32(number % 4), ` + h("number") + `, unhex('` + fixtureRecord() + `') FROM numbers({n})`,
 		`INSERT INTO {db}.txid_places (chain, txid, height, position) SELECT 'btc', ` + h("number") + `, intDiv(number, 4), toUInt32(number % 4) FROM numbers({n})`,
-		`INSERT INTO {db}.outputs (chain, txid, vout, height, value, type, addresses)
-			SELECT 'btc', ` + h("number") + `, 0, intDiv(number, 4), 900, 1, [` + a("number + 1") + `] FROM numbers({n})`,
 		`INSERT INTO {db}.spenders (chain, height, entry) SELECT 'btc', intDiv(number, 4), toFixedString(concat('B', ` + h("number") + `, ` + le("toUInt32(0)", 4) + `, ` +
 			h("number + 1") + `, ` + le("toUInt32(0)", 4) + `, ` + le("toUInt64(intDiv(number, 4))", 8) + `), 81) FROM numbers({n})`,
 		`INSERT INTO {db}.address_history (chain, address, height, position, vout, txid, value, type)
@@ -122,8 +120,8 @@ func TestAccessPathsReadFewRows(t *testing.T) {
 	}
 	// Granularities, as the schema sets them.
 	const (
-		blocksG, hashesG, txsG, locG, outG, spendG, histG, clG, labelG = 1024, 256, 256, 64, 256, 64, 1024, 256, 256
-		ethTxG, transferG, transferHistG                               = 256, 1024, 1024
+		blocksG, hashesG, txsG, locG, spendG, histG, clG, labelG = 1024, 256, 256, 64, 64, 1024, 256, 256
+		ethTxG, transferG, transferHistG                         = 256, 1024, 1024
 	)
 	paths := []struct {
 		name  string
@@ -156,7 +154,7 @@ func TestAccessPathsReadFewRows(t *testing.T) {
 			}
 			return err
 		}},
-		{"outpoint → output", 2 * keys * outG, func(ctx context.Context) error {
+		{"outpoint → output (its transaction's record)", 2 * keys * (locG + txsG), func(ctx context.Context) error {
 			outs, err := st.LookupOutputs(ctx, chains.Bitcoin, ops)
 			if err == nil && (outs[0] == nil || outs[0].Value != 900) {
 				err = fmt.Errorf("output %v", outs[0])

@@ -405,7 +405,7 @@ type tableRows struct {
 	// a time, in chunks of at most flushRows rows: each of emit's
 	// arguments is a typed slice, one per column. The driver boxes every
 	// value given to fill; the narrow tables of many rows (histories,
-	// outputs, spenders, locations) are written this way.
+	// spenders, places) are written this way.
 	columns func(emit func(cols ...any) error) error
 }
 
@@ -521,25 +521,6 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 			}, func() error {
 				err := emit(repeat(chain, len(txid)), txid, height, pos)
 				txid, height, pos = nil, nil, nil
-				return err
-			})
-		}},
-		{table: "outputs", cols: "chain, txid, vout, height, value, type, addresses", columns: func(emit func(...any) error) error {
-			var txid []string
-			var vout []uint32
-			var height []uint64
-			var value []int64
-			var typ []uint8
-			var addrs [][]string
-			return eachChunk(blocks, func(tx *chains.Tx) int {
-				for _, o := range tx.Outputs {
-					txid, vout, height = append(txid, hs(tx.Hash)), append(vout, o.Index), append(height, uint64(tx.Height))
-					value, typ, addrs = append(value, o.Value), append(typ, uint8(o.Type)), append(addrs, addrStrings(o.Addresses))
-				}
-				return len(txid)
-			}, func() error {
-				err := emit(repeat(chain, len(txid)), txid, vout, height, value, typ, addrs)
-				txid, vout, height, value, typ, addrs = nil, nil, nil, nil, nil, nil
 				return err
 			})
 		}},

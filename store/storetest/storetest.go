@@ -404,6 +404,27 @@ func checkAll(t *testing.T, st Store, f *facts) {
 	if len(ops) > 200 && nspent == 0 {
 		t.Fatalf("%d outputs, none spent", len(ops))
 	}
+	// Every output by its outpoint in one lookup (what the indexer asks
+	// for an input whose output an earlier run indexed), as the chain
+	// says, and an index past a transaction's last output not found.
+	past := chains.Outpoint{Hash: display(f.order[0]), Index: uint32(len(f.txs[f.order[0]].TxOut))}
+	outs, err := st.LookupOutputs(ctx, c, append(ops, past))
+	if err != nil || len(outs) != len(ops)+1 {
+		t.Fatalf("LookupOutputs of %d: %d, %v", len(ops)+1, len(outs), err)
+	}
+	i := 0
+	for _, id := range f.order {
+		for j, want := range f.txs[id].TxOut {
+			got := outs[i]
+			if got == nil || got.Index != uint32(j) || got.Value != want.Value || fmt.Sprint(encode(got.Addresses)) != fmt.Sprint(addressOf(t, want.PkScript)) {
+				t.Fatalf("output %s: %+v, the chain says %d %v", ops[i], got, want.Value, addressOf(t, want.PkScript))
+			}
+			i++
+		}
+	}
+	if outs[len(ops)] != nil {
+		t.Errorf("output %s past the transaction's last: %+v", past, outs[len(ops)])
+	}
 }
 
 // Answers renders every lookup the suite makes, in a fixed order, so two
