@@ -467,6 +467,11 @@ func Answers(t testing.TB, st Store) string {
 			}
 			enc.Encode(sp)
 			enc.Encode(found)
+			outs, err := st.LookupOutputs(ctx, c, append(ops, chains.Outpoint{Hash: id, Index: uint32(len(ops))}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc.Encode(outs)
 		}
 	}
 	list := make([]string, 0, len(addrs))
