@@ -282,9 +282,11 @@ type job struct {
 	done chan struct{}
 }
 
-// run is a reader → parallel decoders → in-order resolver/writer pipeline.
-// The small channel buffers are the back-pressure: the reader never runs
-// more than a few blocks ahead of the writer.
+// run is a reader → parallel decoders → in-order resolver → writer
+// pipeline; the writer stores one batch while the resolver builds the
+// next (write). The small channel buffers are the back-pressure: the
+// reader never runs more than a few blocks ahead of the resolver, nor
+// the resolver more than a batch ahead of the store.
 func (ix *indexer) run(ctx context.Context, from, to int64) error {
 	g, ctx := errgroup.WithContext(ctx)
 	work := make(chan *job, 2*ix.cfg.Workers)
@@ -346,58 +348,86 @@ func (ix *indexer) run(ctx context.Context, from, to int64) error {
 func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) error {
 	var (
 		batch      []chains.BlockData
+		spare      []chains.BlockData // the batch being written, or room for the next
 		batchBytes int
 		last       = time.Now()
+		// The store writes one batch while the next is resolved: a batch's
+		// write no longer waits for its resolution, nor the next batch's
+		// resolution for the write (on the embedded store they were 8.5 s
+		// and 5.5 s of a 1 M-transaction chain's 19 s, one after the
+		// other). written delivers the running write's outcome.
+		written chan error
 	)
+	// wait waits for the running write, then reports it: every batch is
+	// made durable before it is reported (a batch is large, up to
+	// BatchBlocks, so the sync is cheap beside it, and progress once
+	// logged survives a crash or a kill). Only then may the cache drop a
+	// generation, whose outputs the store must hold (see rotate), and the
+	// next batch look up in the store what the cache did not hold.
+	wait := func() error {
+		if written == nil {
+			return nil
+		}
+		err := <-written
+		written = nil
+		if err != nil {
+			return err
+		}
+		for i := range spare {
+			ix.res.Blocks++
+			ix.res.Txs += int64(len(spare[i].Txs))
+			ix.res.Bytes += int64(spare[i].Block.Size)
+		}
+		if ix.cfg.Progress != nil && len(spare) > 0 {
+			ix.cfg.Progress(Progress{Height: spare[len(spare)-1].Block.Height, Target: to, StartedAt: ix.res.From,
+				Blocks: ix.res.Blocks, Txs: ix.res.Txs, Bytes: ix.res.Bytes, TotalBytes: ix.res.TotalBytes, Elapsed: time.Since(ix.started)})
+		}
+		clear(spare) // the written blocks go to the collector
+		spare = spare[:0]
+		return ix.cache.rotate(ix.spill.write)
+	}
 	flush := func() error {
+		if err := wait(); err != nil {
+			return err
+		}
 		if len(batch) == 0 {
 			return nil
 		}
 		if err := ix.lookUpMissing(ctx, batch); err != nil {
 			return err
 		}
-		// Every batch is made durable before it is reported: a batch is
-		// large (up to BatchBlocks), so the sync is cheap beside it, and
-		// progress once logged survives a crash or a kill.
-		if err := ix.sink.WriteBlocks(ctx, chains.Bitcoin, ix.network, batch, store.WriteOptions{Sync: true}); err != nil {
-			return err
-		}
-		if err := ix.cache.rotate(ix.spill.write); err != nil {
-			return err
-		}
-		for i := range batch {
-			ix.res.Blocks++
-			ix.res.Txs += int64(len(batch[i].Txs))
-			ix.res.Bytes += int64(batch[i].Block.Size)
-		}
-		if ix.cfg.Progress != nil {
-			ix.cfg.Progress(Progress{Height: batch[len(batch)-1].Block.Height, Target: to, StartedAt: ix.res.From,
-				Blocks: ix.res.Blocks, Txs: ix.res.Txs, Bytes: ix.res.Bytes, TotalBytes: ix.res.TotalBytes, Elapsed: time.Since(ix.started)})
-		}
-		batch, batchBytes, last = batch[:0], 0, time.Now()
+		written = make(chan error, 1)
+		go func(batch []chains.BlockData) {
+			written <- ix.sink.WriteBlocks(ctx, chains.Bitcoin, ix.network, batch, store.WriteOptions{Sync: true})
+		}(batch)
+		batch, spare = spare, batch
+		batchBytes, last = 0, time.Now()
 		return nil
 	}
 	for j := range ordered {
 		select {
 		case <-j.done:
 		case <-ctx.Done():
-			return ctx.Err()
+			return errors.Join(ctx.Err(), wait())
 		}
 		if j.err != nil {
-			return j.err
+			return errors.Join(j.err, wait())
 		}
 		if err := ix.resolve(j.bd, len(batch)); err != nil {
-			return err
+			return errors.Join(err, wait())
 		}
 		batch = append(batch, *j.bd)
 		batchBytes += int(j.bd.Block.Size)
 		if len(batch) >= ix.cfg.BatchBlocks || batchBytes >= ix.cfg.BatchBytes || time.Since(last) > 5*time.Second {
 			if err := flush(); err != nil {
-				return err
+				return errors.Join(err, wait())
 			}
 		}
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return errors.Join(err, wait())
+	}
+	return wait()
 }
 
 // resolve fills in the output every input of bd spends from the cache,

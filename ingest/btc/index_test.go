@@ -15,7 +15,9 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 	"weak"
 
@@ -349,6 +351,68 @@ type lookupCounter struct {
 func (l *lookupCounter) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]*chains.Output, error) {
 	l.asked += len(ops)
 	return l.Store.LookupOutputs(ctx, c, ops)
+}
+
+// failingWrite is a store whose write number fail fails, after its
+// first fail-1 writes went through; it notes whether a write ever began
+// while another was running, or a lookup while a write was.
+type failingWrite struct {
+	*embedded.Store
+	fail, writes int
+	busy         atomic.Bool
+	overlapped   atomic.Bool
+}
+
+var errWriteFailed = errors.New("the disk is full")
+
+func (f *failingWrite) WriteBlocks(ctx context.Context, c chains.Chain, network string, blocks []chains.BlockData, opts store.WriteOptions) error {
+	if !f.busy.CompareAndSwap(false, true) {
+		f.overlapped.Store(true)
+	}
+	defer f.busy.Store(false)
+	if f.writes++; f.writes == f.fail {
+		time.Sleep(20 * time.Millisecond) // let the next batch's resolution run on
+		return errWriteFailed
+	}
+	return f.Store.WriteBlocks(ctx, c, network, blocks, opts)
+}
+
+func (f *failingWrite) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]*chains.Output, error) {
+	if f.busy.Load() {
+		f.overlapped.Store(true)
+	}
+	return f.Store.LookupOutputs(ctx, c, ops)
+}
+
+// TestIndexWriteFails: the store writes one batch while the indexer
+// resolves the next, so a write's failure is met a batch later. The run
+// still stops with that error, the store holds exactly the batches
+// written before it (nine blocks each), a second run finishes the chain
+// with every input as the generator spent it, and no write or lookup of
+// the store ever ran beside a write.
+func TestIndexWriteFails(t *testing.T) {
+	ch := testchain.Generate(testchain.Config{Seed: 7, Blocks: 120, TxsPerBlock: 40})
+	dir := writeChain(t, ch)
+	f := &failingWrite{Store: openTestStore(t), fail: 4}
+	_, err := Index(context.Background(), f, IndexConfig{Dir: dir, BatchBlocks: 9, CacheOutputs: 50})
+	if !errors.Is(err, errWriteFailed) {
+		t.Fatalf("index: %v, want the write's failure", err)
+	}
+	m, err := f.Meta(context.Background(), chains.Bitcoin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.TipHeight != 3*9-1 {
+		t.Fatalf("tip %d after the fourth write failed, want %d", m.TipHeight, 3*9-1)
+	}
+	f.fail = 0
+	if res, err := Index(context.Background(), f, IndexConfig{Dir: dir, BatchBlocks: 9, CacheOutputs: 50}); err != nil || res.To != 120 {
+		t.Fatalf("second run: %+v, %v", res, err)
+	}
+	if f.overlapped.Load() {
+		t.Error("the store was written or read while a write was running")
+	}
+	checkPrevouts(t, f.Store, ch)
 }
 
 // TestIndexSpill: with a cache of 10 outputs, the synthetic chain's
