@@ -404,30 +404,32 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 		batchBytes, last = 0, time.Now()
 		return nil
 	}
-	for j := range ordered {
-		select {
-		case <-j.done:
-		case <-ctx.Done():
-			return errors.Join(ctx.Err(), wait())
-		}
-		if j.err != nil {
-			return errors.Join(j.err, wait())
-		}
-		if err := ix.resolve(j.bd, len(batch)); err != nil {
-			return errors.Join(err, wait())
-		}
-		batch = append(batch, *j.bd)
-		batchBytes += int(j.bd.Block.Size)
-		if len(batch) >= ix.cfg.BatchBlocks || batchBytes >= ix.cfg.BatchBytes || time.Since(last) > 5*time.Second {
-			if err := flush(); err != nil {
-				return errors.Join(err, wait())
+	// Whatever stops the run, a write still running is waited for, and
+	// its failure reported with the error that stopped it.
+	err := func() error {
+		for j := range ordered {
+			select {
+			case <-j.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if j.err != nil {
+				return j.err
+			}
+			if err := ix.resolve(j.bd, len(batch)); err != nil {
+				return err
+			}
+			batch = append(batch, *j.bd)
+			batchBytes += int(j.bd.Block.Size)
+			if len(batch) >= ix.cfg.BatchBlocks || batchBytes >= ix.cfg.BatchBytes || time.Since(last) > 5*time.Second {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	if err := flush(); err != nil {
-		return errors.Join(err, wait())
-	}
-	return wait()
+		return flush()
+	}()
+	return errors.Join(err, wait())
 }
 
 // resolve fills in the output every input of bd spends from the cache,

@@ -225,3 +225,16 @@ func WriteLayoutV5() (restore func()) {
 // addresses may read before it is left to the run's end: 0 leaves every
 // count after the first write pending, a huge share counts every batch.
 func (s *Store) SetCountShare(f float64) { s.countShare = f }
+
+// uniqueHashes is each txid of ops once, in their order.
+func uniqueHashes(ops []chains.Outpoint) []chains.Hash {
+	seen := make(map[chains.Hash]struct{}, len(ops))
+	var hs []chains.Hash
+	for _, op := range ops {
+		if _, ok := seen[op.Hash]; !ok {
+			seen[op.Hash] = struct{}{}
+			hs = append(hs, op.Hash)
+		}
+	}
+	return hs
+}

@@ -422,7 +422,15 @@ func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.
 	if tip < 0 || len(ops) == 0 {
 		return res, nil
 	}
-	places, err := s.txPlaces(ctx, c, uniqueHashes(ops), tip)
+	asked := make(map[chains.Hash][]int, len(ops)) // a txid's outpoints, by their index in ops
+	var hs []chains.Hash
+	for i, op := range ops {
+		if asked[op.Hash] == nil {
+			hs = append(hs, op.Hash)
+		}
+		asked[op.Hash] = append(asked[op.Hash], i)
+	}
+	places, err := s.txPlaces(ctx, c, hs, tip)
 	if err != nil || len(places) == 0 {
 		return res, err
 	}
@@ -435,12 +443,8 @@ func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.
 			return nil, err
 		}
 	}
-	asked := make(map[chains.Hash][]int, len(places))
-	for i, op := range ops {
-		asked[op.Hash] = append(asked[op.Hash], i)
-	}
-	q := fmt.Sprintf("SELECT txid, height, position, record FROM %s WHERE chain = ? AND (height, position) IN lookup_places AND height <= ? LIMIT 1 BY height, position",
-		s.table("tx_records"))
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND (height, position) IN lookup_places AND height <= ? LIMIT 1 BY height, position",
+		txRecordSelect, s.table("tx_records"))
 	rows, err := s.conn.Query(pointReads(ctx, at), q, string(c), uint64(tip))
 	if err != nil {
 		return nil, fmt.Errorf("%s outputs: %w", c, err)
@@ -476,18 +480,6 @@ func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.
 	}
 	arena.Fill()
 	return res, nil
-}
-
-func uniqueHashes(ops []chains.Outpoint) []chains.Hash {
-	seen := make(map[chains.Hash]struct{}, len(ops))
-	var hs []chains.Hash
-	for _, op := range ops {
-		if _, ok := seen[op.Hash]; !ok {
-			seen[op.Hash] = struct{}{}
-			hs = append(hs, op.Hash)
-		}
-	}
-	return hs
 }
 
 // Spenders returns, for each outpoint, the input that spent it; found is
