@@ -45,6 +45,14 @@ func clusterLinkIndexKey(dst []byte, c chains.Chain, a, b uint32, code byte, hei
 // order, with where it was first paid: one pass over the history table,
 // whose first entry for an address is its first payment.
 func (s *Store) EachAddress(ctx context.Context, c chains.Chain, fn func(a chains.Address, first store.FirstPaid) error) error {
+	return s.eachFirstPaid(ctx, c, func(a []byte, first store.FirstPaid) error {
+		return fn(chains.Address(a), first)
+	})
+}
+
+// eachFirstPaid is EachAddress with the address's bytes, valid only
+// during the call: a count (SettleCounts) needs no string of each.
+func (s *Store) eachFirstPaid(ctx context.Context, c chains.Chain, fn func(a []byte, first store.FirstPaid) error) error {
 	lo := keyPrefix(nil, tAddr, c)
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
 	if err != nil {
@@ -65,7 +73,7 @@ func (s *Store) EachAddress(ctx context.Context, c chains.Chain, fn func(a chain
 		prev = append(prev[:0], a...)
 		rest := k[1+int(k[0]):]
 		first := store.FirstPaid{Height: int64(binary.BigEndian.Uint64(rest)), Position: binary.BigEndian.Uint32(rest[8:]), Vout: binary.BigEndian.Uint32(rest[12:])}
-		if err := fn(chains.Address(a), first); err != nil {
+		if err := fn(a, first); err != nil {
 			return err
 		}
 		if n++; n%65536 == 0 {

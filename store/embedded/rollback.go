@@ -16,8 +16,8 @@ import (
 // Rollback removes every block above height to, as after a chain
 // reorganisation, in one atomic batch: the blocks, their transactions,
 // the spends they made and the payments they received (an address first
-// paid in them is then gone from the count), and it moves the tip and the
-// counters back. The store then holds exactly what an index that stopped
+// paid in them is then gone from the count, unless the count is left to
+// the index run's end), and it moves the tip and the counters back. The store then holds exactly what an index that stopped
 // at height to would hold.
 func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	s.mu.Lock()
@@ -85,6 +85,9 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 				for _, a := range o.Addresses {
 					if err := del(addrKey(nil, c, a, h, tx.Position, o.Index)); err != nil {
 						return err
+					}
+					if m.AddressesPending {
+						continue // the run's end counts them all (SettleCounts)
 					}
 					first, err := s.FirstSeen(ctx, c, a)
 					if err != nil && !errors.Is(err, store.ErrNotFound) {

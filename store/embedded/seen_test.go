@@ -114,39 +114,74 @@ func BenchmarkFirstSeen(b *testing.B) {
 // TestFirstSeenFromTables: addresses paid again after their first
 // entries went to table files, in a store opened again (so that nothing
 // is known in memory), are not counted again and keep their first-seen
-// heights.
+// heights: counted by each write, and counted by the scan at the run's
+// end (SettleCounts) once the writes have left the count to it, also
+// after blocks were rolled back while it was pending.
 func TestFirstSeenFromTables(t *testing.T) {
-	ctx := context.Background()
-	r := rand.New(rand.NewPCG(8, 8))
-	path := filepath.Join(t.TempDir(), "s")
-	st := openAt(t, path)
-	var groups [][]chains.Address
-	for range 6 {
-		groups = append(groups, randAddrs(r, 300))
-	}
-	writeFlushed(t, st, groups) // heights 0..5
-	st.Close()
-	st = openAt(t, path)
-	var again []chains.Address
-	for i, g := range groups {
-		again = append(again, g[i*10:i*10+20]...)
-	}
-	fresh := randAddrs(r, 50)
-	writeFlushed(t, st, [][]chains.Address{append(again, fresh...)}) // height 6
-	m, err := st.Meta(ctx, chains.Bitcoin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := int64(6*300 + len(fresh)); m.Addresses != want {
-		t.Errorf("%d addresses counted, want %d", m.Addresses, want)
-	}
-	for i, g := range groups {
-		if h, err := st.FirstSeen(ctx, chains.Bitcoin, g[i*10]); err != nil || h != int64(i) {
-			t.Errorf("group %d first seen at %d (%v), want %d", i, h, err, i)
-		}
-	}
-	if h, err := st.FirstSeen(ctx, chains.Bitcoin, fresh[0]); err != nil || h != 6 {
-		t.Errorf("new address first seen at %d (%v), want 6", h, err)
+	for _, mode := range []struct {
+		name    string
+		perScan int
+	}{{"every write", -1}, {"run's end", 0}} {
+		t.Run(mode.name, func(t *testing.T) {
+			ctx := context.Background()
+			r := rand.New(rand.NewPCG(8, 8))
+			path := filepath.Join(t.TempDir(), "s")
+			st := openWith(t, path, Options{ProbesPerScan: mode.perScan})
+			var groups [][]chains.Address
+			for range 6 {
+				groups = append(groups, randAddrs(r, 300))
+			}
+			writeFlushed(t, st, groups) // heights 0..5
+			st.Close()
+			st = openWith(t, path, Options{ProbesPerScan: mode.perScan})
+			var again []chains.Address
+			for i, g := range groups {
+				again = append(again, g[i*10:i*10+20]...)
+			}
+			fresh := randAddrs(r, 50)
+			writeFlushed(t, st, [][]chains.Address{append(again, fresh...)}) // height 6
+			// Height 7 pays fresh ones again and addresses of its own, which
+			// the rollback below takes away again.
+			later := randAddrs(r, 40)
+			writeFlushed(t, st, [][]chains.Address{append(later, fresh[:5]...)})
+			m, err := st.Meta(ctx, chains.Bitcoin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Block 1's lookups of 300 addresses already cost more than a
+			// scan of the 600 entries then stored: the count is left.
+			if m.AddressesPending != (mode.perScan == 0) {
+				t.Fatalf("count pending %v", m.AddressesPending)
+			}
+			settle := func(want int64) {
+				t.Helper()
+				if err := st.SettleCounts(ctx, chains.Bitcoin); err != nil {
+					t.Fatal(err)
+				}
+				m, err := st.Meta(ctx, chains.Bitcoin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Addresses != want || m.AddressesPending {
+					t.Errorf("%d addresses counted (pending %v), want %d", m.Addresses, m.AddressesPending, want)
+				}
+			}
+			settle(int64(6*300 + len(fresh) + len(later)))
+			// Pending again, or not, for the rollback.
+			writeFlushed(t, st, [][]chains.Address{randAddrs(r, 10)}) // height 8
+			if err := st.Rollback(ctx, chains.Bitcoin, 6); err != nil {
+				t.Fatal(err)
+			}
+			settle(int64(6*300 + len(fresh)))
+			for i, g := range groups {
+				if h, err := st.FirstSeen(ctx, chains.Bitcoin, g[i*10]); err != nil || h != int64(i) {
+					t.Errorf("group %d first seen at %d (%v), want %d", i, h, err, i)
+				}
+			}
+			if h, err := st.FirstSeen(ctx, chains.Bitcoin, fresh[0]); err != nil || h != 6 {
+				t.Errorf("new address first seen at %d (%v), want 6", h, err)
+			}
+		})
 	}
 }
 

@@ -59,6 +59,14 @@ type Options struct {
 	// ingested for each would leave compactions many small tables to
 	// merge). Negative: never.
 	IngestBytes int
+	// ProbesPerScan says how many history entries (table a) a scan
+	// reads in the time a write looks up one address it pays (a probe
+	// through every level's filters), which decides when a UTXO chain's
+	// writes stop counting their new addresses and leave the count to
+	// the end of the index run (SettleCounts, Meta.AddressesPending).
+	// Default 4 (measured: see probeCost); negative: every write
+	// counts its own.
+	ProbesPerScan int
 }
 
 // Store implements the whole store contract: a method missing or
@@ -84,6 +92,9 @@ type Store struct {
 
 	ingestBytes int // see Options.IngestBytes
 	ingested    int // table files ingested, for their names
+
+	probesPerScan int                    // see Options.ProbesPerScan
+	probed        map[chains.Chain]int64 // addresses looked up by this process's writes
 
 	filesMu sync.Mutex
 	files   map[chains.Chain]*txFile // UTXO chains' transaction files, once opened
@@ -171,6 +182,10 @@ func open(path string, o Options, exists bool) (*Store, error) {
 	s := &Store{db: db, opts: opts, path: path, meta: map[chains.Chain]store.Meta{}, known: newKnownSet(1 << 20), files: map[chains.Chain]*txFile{}, legacy: map[chains.Chain]bool{}, ingestBytes: o.IngestBytes}
 	if s.ingestBytes == 0 {
 		s.ingestBytes = 4 << 20
+	}
+	s.probesPerScan, s.probed = o.ProbesPerScan, map[chains.Chain]int64{}
+	if s.probesPerScan == 0 {
+		s.probesPerScan = probeCost
 	}
 	if err := s.checkSchema(); err != nil {
 		return nil, errors.Join(err, db.Close())

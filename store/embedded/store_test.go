@@ -108,7 +108,13 @@ func newTestStore(t *testing.T) *Store {
 // it sooner, to open it again, is harmless).
 func openAt(t *testing.T, path string) *Store {
 	t.Helper()
-	st, err := Open(path, Options{})
+	return openWith(t, path, Options{})
+}
+
+// openWith is openAt with options.
+func openWith(t *testing.T, path string, o Options) *Store {
+	t.Helper()
+	st, err := Open(path, o)
 	if err != nil {
 		t.Fatal(err)
 	}

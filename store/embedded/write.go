@@ -139,8 +139,12 @@ var errTooLarge = errors.New("more bytes than one write can hold; write fewer bl
 //
 // An address is new when the store has no history entry for it yet,
 // checked as the batch's own history entries are copied out; the meta
-// record, with the count of new addresses, comes after them.
+// record, with the count of new addresses, comes after them. Once this
+// process's writes have looked up more addresses than a scan of the
+// history would cost, they check no more and leave the count to the
+// index run's end (countLater, SettleCounts).
 func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, m *store.Meta, blocks []store.BlockData, size int, end int64, out batchOut) (n int, added []knownKey, err error) {
+	fresh := m.Blocks == 0 // nothing to look an address up in
 	for i := range blocks {
 		countBlock(m, &blocks[i])
 	}
@@ -190,8 +194,20 @@ func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, 
 	if err := table(perBlock(historyEntries)); err != nil {
 		return 0, nil, err
 	}
-	if added, err = s.appendHistory(ctx, out, kv, c, m, bufs.added[:0]); err != nil {
-		return 0, nil, err
+	if m.AddressesPending {
+		// The run's end counts every address (SettleCounts).
+		if err := copyOut(kv); err != nil {
+			return 0, nil, err
+		}
+	} else {
+		probed := s.probed[c]
+		if added, err = s.appendHistory(ctx, out, kv, c, m, bufs.added[:0]); err != nil {
+			return 0, nil, err
+		}
+		if fresh {
+			s.probed[c] = probed
+		}
+		m.AddressesPending = s.countLater(c, m)
 	}
 	// The transactions' records and their pointers come before the meta
 	// table, which records where the records end; the pointers (in a
@@ -430,7 +446,70 @@ func (s *Store) appendHistory(ctx context.Context, out batchOut, kv *kvBuf, c ch
 	if err := errors.Join(err, f.close()); err != nil {
 		return nil, err
 	}
+	s.probed[c] += f.probes
 	return f.added, nil
+}
+
+// probeCost is the default of Options.ProbesPerScan. Measured by
+// profiling the index of the 1.03 M-transaction simulated chain: its
+// writes looked up about 2.9 M addresses in 6.0 s of processor time,
+// about 2 µs each (through the filters of level 0's ingested tables and
+// of each level below), and a scan of its 3.54 M history entries took
+// 1.7 s, 0.47 µs each, most of it Pebble filling its block cache. The
+// lookups cost more as the levels fill; the scan does not.
+const probeCost = 4
+
+// countLater says whether this process's writes of UTXO chain c, whose
+// meta record after the write is m, should stop counting the addresses
+// they pay for the first time and leave the count to the end of the
+// index run. Each write looks up the addresses it pays that the known
+// set does not hold, each lookup costing as much as probesPerScan
+// entries of a scan; a scan of the history at the run's end counts them
+// all at once. The writes go on looking up until what their lookups
+// have cost equals that scan's cost, then stop, which costs at most
+// twice the cheaper of the two whichever way the run goes on: a bulk
+// index (every address new, millions a run) stops within its first
+// writes, an index at the tip (a few blocks against a long history)
+// never does.
+func (s *Store) countLater(c chains.Chain, m *store.Meta) bool {
+	return s.probesPerScan > 0 && s.probed[c] > 0 && s.probed[c]*int64(s.probesPerScan) > m.Outputs
+}
+
+// SettleCounts counts UTXO chain c's addresses when its writes left the
+// count to the end of the index run (Meta.AddressesPending): the
+// distinct addresses of its history at or below the tip, in one scan of
+// table a in key order, each address's entries being together there,
+// the first at its lowest height. It does nothing when no count is
+// pending. The indexer calls it when a run ends.
+func (s *Store) SettleCounts(ctx context.Context, c chains.Chain) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, err := s.metaLocked(c)
+	if err != nil || !m.AddressesPending {
+		return err
+	}
+	var n int64
+	err = s.eachFirstPaid(ctx, c, func(_ []byte, f store.FirstPaid) error {
+		if f.Height <= m.TipHeight {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("count %s addresses in %s: %w", c, s.path, err)
+	}
+	m.Addresses, m.AddressesPending = n, false
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := s.setMeta(b, m); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("write %s meta to %s: %w", c, s.path, err)
+	}
+	s.meta[c] = m
+	s.probed[c] = 0
+	return nil
 }
 
 // firstSeenAccount writes a first-seen record (table f) for each address
@@ -466,6 +545,9 @@ type seenCheck struct {
 	m     *store.Meta
 	prev  []byte
 	added []knownKey
+	// probes counts the addresses looked up in the store (not found in
+	// the known set).
+	probes int64
 }
 
 func (s *Store) newSeenCheck(ctx context.Context, lo []byte, m *store.Meta, added []knownKey) (*seenCheck, error) {
@@ -491,6 +573,7 @@ func (f *seenCheck) check(k []byte, skip int) bool {
 	if f.s.known.hasKey(key) {
 		return false
 	}
+	f.probes++
 	if f.it.SeekPrefixGE(k) {
 		f.s.known.add(key)
 		return false
