@@ -154,6 +154,17 @@ for spec in $SIZES; do
 	ref="" # the embedded store's trace of this chain, once made
 	for kind in $STORES; do
 		cluster="" # fundtrace's flags for a cluster, after --store
+		# A store of the chain takes about twice its blocks' bytes (0.9 to
+		# 1.2 KB a transaction, with 0.54 KB of blocks), and more while
+		# it compacts or merges: checked before each store rather than
+		# found by a write failing (a cluster insert, 25 minutes into a
+		# 10 M-transaction run, last time).
+		need=$(du -sk "$d/sim/blocks" | awk '{ print int($1 * 2.5 / 1024) }')
+		free=$(df -Pk "$CACHE" | awk 'NR == 2 { print int($4 / 1024) }')
+		if [ "$free" -lt "$need" ]; then
+			echo "bench-store: $free MB free under $CACHE; the $kind store of $spec needs about $need MB (2.5 times its blocks): free some space or leave out the size" >&2
+			exit 1
+		fi
 		case $kind in
 		embedded)
 			st="$d/bench-store"
