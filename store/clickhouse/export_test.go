@@ -23,7 +23,7 @@ func (s *Store) InsertRowsUncommitted(ctx context.Context, c chains.Chain, block
 // writer around it: no meta row, no rollback check, no address count, no
 // parallelism. The benchmark's baseline.
 func (s *Store) InsertBare(ctx context.Context, c chains.Chain, blocks []store.BlockData) (rows int, err error) {
-	for _, tr := range rowsOf(c, blocks) {
+	for _, tr := range rowsV11(c, blocks) {
 		if count := tr.columns; count != nil {
 			tr.columns = func(emit func(cols ...any) error) error {
 				return count(func(cols ...any) error { rows += reflect.ValueOf(cols[0]).Len(); return emit(cols...) })
@@ -133,6 +133,48 @@ func outputsRows(c chains.Chain, blocks []store.BlockData) tableRows {
 	}}
 }
 
+// rowsV11 are the rows schemas up to 11 wrote: address_history with each
+// row's txid.
+func rowsV11(c chains.Chain, blocks []store.BlockData) []tableRows {
+	rows := rowsOf(c, blocks)
+	for i := range rows {
+		if rows[i].table != "address_history" {
+			continue
+		}
+		chain := string(c)
+		rows[i] = tableRows{table: "address_history", cols: "chain, address, height, position, vout, txid, value, type", columns: func(emit func(...any) error) error {
+			var addr, txid []string
+			var height []uint64
+			var pos, vout []uint32
+			var value []int64
+			var typ []uint8
+			return eachChunk(blocks, func(tx *chains.Tx) int {
+				for _, o := range tx.Outputs {
+					for _, a := range o.Addresses {
+						addr, height, pos, vout = append(addr, string(a)), append(height, uint64(tx.Height)), append(pos, tx.Position), append(vout, o.Index)
+						txid, value, typ = append(txid, hs(tx.Hash)), append(value, o.Value), append(typ, uint8(o.Type))
+					}
+				}
+				return len(addr)
+			}, func() error {
+				err := emit(repeat(chain, len(addr)), addr, height, pos, vout, txid, value, typ)
+				addr, height, pos, vout, txid, value, typ = nil, nil, nil, nil, nil, nil, nil
+				return err
+			})
+		}}
+	}
+	return rows
+}
+
+// WriteLayoutV11 makes the store's writer write UTXO blocks as schema 11
+// did (address_history with each row's txid) until the returned function
+// is called: a database an older fundtrace left, for migration 12's test.
+func WriteLayoutV11() (restore func()) {
+	old := utxoRows
+	utxoRows = rowsV11
+	return func() { utxoRows = old }
+}
+
 // WriteLayoutV10 makes the store's writer write UTXO blocks as schemas 9
 // and 10 did (every output a second time, in outputs) until the returned
 // function is called: a database an older fundtrace left, for migration
@@ -140,7 +182,7 @@ func outputsRows(c chains.Chain, blocks []store.BlockData) tableRows {
 func WriteLayoutV10() (restore func()) {
 	oldRows, oldTables := utxoRows, dataTables
 	utxoRows = func(c chains.Chain, blocks []store.BlockData) []tableRows {
-		return append(rowsOf(c, blocks), outputsRows(c, blocks))
+		return append(rowsV11(c, blocks), outputsRows(c, blocks))
 	}
 	dataTables = append(slices.Clone(dataTables), "outputs")
 	return func() { utxoRows, dataTables = oldRows, oldTables }
@@ -156,7 +198,7 @@ func WriteLayoutV8() (restore func()) {
 	utxoRows = func(c chains.Chain, blocks []store.BlockData) []tableRows {
 		chain := string(c)
 		var out []tableRows
-		for _, tr := range rowsOf(c, blocks) {
+		for _, tr := range rowsV11(c, blocks) {
 			switch tr.table {
 			case "tx_records":
 			case "txid_places":
@@ -194,7 +236,7 @@ func WriteLayoutV5() (restore func()) {
 	utxoRows = func(c chains.Chain, blocks []store.BlockData) []tableRows {
 		chain := string(c)
 		var out []tableRows
-		for _, tr := range rowsOf(c, blocks) {
+		for _, tr := range rowsV11(c, blocks) {
 			if tr.table != "tx_records" && tr.table != "txid_places" {
 				out = append(out, tr)
 			}

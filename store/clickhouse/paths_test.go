@@ -60,8 +60,8 @@ func fixtureSQL(db string) []string {
 		`INSERT INTO {db}.txid_places (chain, txid, height, position) SELECT 'btc', ` + h("number") + `, intDiv(number, 4), toUInt32(number % 4) FROM numbers({n})`,
 		`INSERT INTO {db}.spenders (chain, height, entry) SELECT 'btc', intDiv(number, 4), toFixedString(concat('B', ` + h("number") + `, ` + le("toUInt32(0)", 4) + `, ` +
 			h("number + 1") + `, ` + le("toUInt32(0)", 4) + `, ` + le("toUInt64(intDiv(number, 4))", 8) + `), 81) FROM numbers({n})`,
-		`INSERT INTO {db}.address_history (chain, address, height, position, vout, txid, value, type)
-			SELECT 'btc', ` + a("number % 250000") + `, intDiv(number, 4), toUInt32(number % 4), 0, ` + h("number") + `, 900, 1 FROM numbers({n})`,
+		`INSERT INTO {db}.address_history (chain, address, height, position, vout, value, type)
+			SELECT 'btc', ` + a("number % 250000") + `, intDiv(number, 4), toUInt32(number % 4), 0, 900, 1 FROM numbers({n})`,
 		`INSERT INTO {db}.cluster_runs (chain, run, base, json) SELECT 'btc', 1, 1, '{}'`,
 		`INSERT INTO {db}.cluster_rows (chain, run, address, idx, cluster) SELECT 'btc', 1, ` + a("number") + `, toUInt32(number), toUInt32(intDiv(number, 10) * 10) FROM numbers({n})`,
 		`INSERT INTO {db}.cluster_sizes (chain, run, cluster, size) SELECT 'btc', 1, toUInt32(number), 10 FROM numbers({n})`,
@@ -168,11 +168,17 @@ func TestAccessPathsReadFewRows(t *testing.T) {
 			}
 			return err
 		}},
-		// The history, then the times of its four payments' blocks.
-		{"address → history", 2 * (histG + 4*blocksG), func(ctx context.Context) error {
+		// The history, its four payments' txids (by place, in
+		// tx_records), then the times of their blocks.
+		{"address → history", 2 * (histG + 4*txsG + 4*blocksG), func(ctx context.Context) error {
 			h, err := st.AddressHistory(ctx, chains.Bitcoin, pathAddr(1234), 0)
 			if err == nil && len(h) != 4 {
 				err = fmt.Errorf("%d payments, want 4", len(h))
+			}
+			for i := 0; err == nil && i < len(h); i++ {
+				if want := pathHash(1234 + i*250000); h[i].TxHash != want {
+					err = fmt.Errorf("payment %d in tx %s, want %s", i, h[i].TxHash, want)
+				}
 			}
 			return err
 		}},

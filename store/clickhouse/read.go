@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"iter"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -434,14 +436,9 @@ func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.
 	if err != nil || len(places) == 0 {
 		return res, err
 	}
-	at, err := ext.NewTable("lookup_places", ext.Column("height", "UInt64"), ext.Column("position", "UInt32"))
+	at, err := placesTable(maps.Values(places))
 	if err != nil {
 		return nil, err
-	}
-	for _, p := range places {
-		if err := at.Append(p.height, p.pos); err != nil {
-			return nil, err
-		}
 	}
 	q := fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND (height, position) IN lookup_places AND height <= ? LIMIT 1 BY height, position",
 		txRecordSelect, s.table("tx_records"))
@@ -480,6 +477,50 @@ func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.
 	}
 	arena.Fill()
 	return res, nil
+}
+
+// placesTable is an external table of transactions' places, lookup_places
+// (height, position): a query's "(height, position) IN lookup_places"
+// on tx_records, ordered by them, reads a granule a place.
+func placesTable(places iter.Seq[txPlace]) (*ext.Table, error) {
+	at, err := ext.NewTable("lookup_places", ext.Column("height", "UInt64"), ext.Column("position", "UInt32"))
+	if err != nil {
+		return nil, err
+	}
+	for p := range places {
+		if err := at.Append(p.height, p.pos); err != nil {
+			return nil, err
+		}
+	}
+	return at, nil
+}
+
+// txidsAt returns the txids of the transactions at places, up to the
+// tip: one query, reading tx_records's txid column a granule a place.
+func (s *Store) txidsAt(ctx context.Context, c chains.Chain, places map[txPlace]chains.Hash, tip int64) error {
+	if len(places) == 0 {
+		return nil
+	}
+	at, err := placesTable(maps.Keys(places))
+	if err != nil {
+		return err
+	}
+	q := fmt.Sprintf("SELECT height, position, txid FROM %s WHERE chain = ? AND (height, position) IN lookup_places AND height <= ? LIMIT 1 BY height, position",
+		s.table("tx_records"))
+	rows, err := s.conn.Query(pointReads(ctx, at), q, string(c), uint64(tip))
+	if err != nil {
+		return fmt.Errorf("%s txids by place: %w", c, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p txPlace
+		var txid string
+		if err := rows.Scan(&p.height, &p.pos, &txid); err != nil {
+			return fmt.Errorf("%s txids by place: %w", c, err)
+		}
+		places[p] = toHash(txid)
+	}
+	return rows.Err()
 }
 
 // Spenders returns, for each outpoint, the input that spent it; found is
@@ -614,7 +655,7 @@ func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Add
 	if err != nil || tip < 0 {
 		return nil, err
 	}
-	q := fmt.Sprintf(`SELECT height, position, vout, txid, value, type FROM %s
+	q := fmt.Sprintf(`SELECT height, position, vout, value, type FROM %s
 		WHERE chain = ? AND address = unhex(?) AND height <= ? ORDER BY height, position, vout`, s.table("address_history"))
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
@@ -628,24 +669,36 @@ func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Add
 		var (
 			height    uint64
 			pos, vout uint32
-			txid      string
 			value     int64
 			typ       uint8
 		)
-		if err := rows.Scan(&height, &pos, &vout, &txid, &value, &typ); err != nil {
+		if err := rows.Scan(&height, &pos, &vout, &value, &typ); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		hist = append(hist, store.HistoryEntry{Address: a, Height: int64(height), TxPos: pos, Vout: vout, TxHash: toHash(txid), Value: value, Type: chains.ScriptType(typ)})
+		hist = append(hist, store.HistoryEntry{Address: a, Height: int64(height), TxPos: pos, Vout: vout, Value: value, Type: chains.ScriptType(typ)})
 	}
 	err = rows.Err()
 	rows.Close()
 	if err != nil {
 		return nil, err
 	}
+	// The rows name their transactions by place (migration 12).
+	txids := make(map[txPlace]chains.Hash, len(hist))
+	for _, e := range hist {
+		txids[txPlace{uint64(e.Height), e.TxPos}] = chains.Hash{}
+	}
+	if err := s.txidsAt(ctx, c, txids, tip); err != nil {
+		return nil, err
+	}
 	ops := make([]chains.Outpoint, len(hist))
 	for i := range hist {
-		ops[i] = chains.Outpoint{Hash: hist[i].TxHash, Index: hist[i].Vout}
+		h, ok := txids[txPlace{uint64(hist[i].Height), hist[i].TxPos}]
+		if !ok || h == (chains.Hash{}) {
+			return nil, &store.CorruptError{Key: fmt.Sprintf("%s address %x history", c, []byte(a)), Err: fmt.Errorf("no transaction at height %d position %d", hist[i].Height, hist[i].TxPos)}
+		}
+		hist[i].TxHash = h
+		ops[i] = chains.Outpoint{Hash: h, Index: hist[i].Vout}
 	}
 	spends, found, err := s.Spenders(ctx, c, ops)
 	if err != nil {

@@ -543,28 +543,34 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 				return err
 			})
 		}},
-		{table: "address_history", cols: "chain, address, height, position, vout, txid, value, type", columns: func(emit func(...any) error) error {
-			var addr, txid []string
-			var height []uint64
-			var pos, vout []uint32
-			var value []int64
-			var typ []uint8
-			return eachChunk(blocks, func(tx *chains.Tx) int {
-				id := hs(tx.Hash)
-				for _, o := range tx.Outputs {
-					for _, a := range o.Addresses {
-						addr, height, pos, vout = append(addr, string(a)), append(height, uint64(tx.Height)), append(pos, tx.Position), append(vout, o.Index)
-						txid, value, typ = append(txid, id), append(value, o.Value), append(typ, uint8(o.Type))
-					}
-				}
-				return len(addr)
-			}, func() error {
-				err := emit(repeat(chain, len(addr)), addr, height, pos, vout, txid, value, typ)
-				addr, height, pos, vout, txid, value, typ = nil, nil, nil, nil, nil, nil, nil
-				return err
-			})
-		}},
+		historyRows(chain, blocks),
 	}...)
+}
+
+// historyRows are the rows of address_history: an output's addresses,
+// each with its transaction's place (height, position), the output's
+// index, value and type.
+func historyRows(chain string, blocks []store.BlockData) tableRows {
+	return tableRows{table: "address_history", cols: "chain, address, height, position, vout, value, type", columns: func(emit func(...any) error) error {
+		var addr []string
+		var height []uint64
+		var pos, vout []uint32
+		var value []int64
+		var typ []uint8
+		return eachChunk(blocks, func(tx *chains.Tx) int {
+			for _, o := range tx.Outputs {
+				for _, a := range o.Addresses {
+					addr, height, pos, vout = append(addr, string(a)), append(height, uint64(tx.Height)), append(pos, tx.Position), append(vout, o.Index)
+					value, typ = append(value, o.Value), append(typ, uint8(o.Type))
+				}
+			}
+			return len(addr)
+		}, func() error {
+			err := emit(repeat(chain, len(addr)), addr, height, pos, vout, value, typ)
+			addr, height, pos, vout, value, typ = nil, nil, nil, nil, nil, nil
+			return err
+		})
+	}}
 }
 
 // headerRows are the rows of the blocks and block_hashes tables, the same
