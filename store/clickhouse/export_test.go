@@ -134,34 +134,33 @@ func outputsRows(c chains.Chain, blocks []store.BlockData) tableRows {
 }
 
 // rowsV11 are the rows schemas up to 11 wrote: address_history with each
-// row's txid.
+// row's txid, the txid of the transaction at the row's place.
 func rowsV11(c chains.Chain, blocks []store.BlockData) []tableRows {
+	txids := map[txPlace]string{}
+	for i := range blocks {
+		for _, tx := range blocks[i].Txs {
+			txids[txPlace{uint64(tx.Height), tx.Position}] = hs(tx.Hash)
+		}
+	}
 	rows := rowsOf(c, blocks)
-	for i := range rows {
-		if rows[i].table != "address_history" {
+	for i, r := range rows {
+		if r.table != "address_history" {
 			continue
 		}
-		chain := string(c)
-		rows[i] = tableRows{table: "address_history", cols: "chain, address, height, position, vout, txid, value, type", columns: func(emit func(...any) error) error {
-			var addr, txid []string
-			var height []uint64
-			var pos, vout []uint32
-			var value []int64
-			var typ []uint8
-			return eachChunk(blocks, func(tx *chains.Tx) int {
-				for _, o := range tx.Outputs {
-					for _, a := range o.Addresses {
-						addr, height, pos, vout = append(addr, string(a)), append(height, uint64(tx.Height)), append(pos, tx.Position), append(vout, o.Index)
-						txid, value, typ = append(txid, hs(tx.Hash)), append(value, o.Value), append(typ, uint8(o.Type))
+		rows[i].cols = "chain, address, height, position, vout, txid, value, type"
+		rows[i].columns = func(emit func(...any) error) error {
+			return r.columns(func(cols ...any) error {
+				height, pos := cols[2].([]uint64), cols[3].([]uint32)
+				txid := make([]string, len(height))
+				for k := range txid {
+					var ok bool
+					if txid[k], ok = txids[txPlace{height[k], pos[k]}]; !ok {
+						return fmt.Errorf("no transaction at height %d position %d", height[k], pos[k])
 					}
 				}
-				return len(addr)
-			}, func() error {
-				err := emit(repeat(chain, len(addr)), addr, height, pos, vout, txid, value, typ)
-				addr, height, pos, vout, txid, value, typ = nil, nil, nil, nil, nil, nil, nil
-				return err
+				return emit(cols[0], cols[1], cols[2], cols[3], cols[4], txid, cols[5], cols[6])
 			})
-		}}
+		}
 	}
 	return rows
 }
