@@ -495,8 +495,9 @@ func placesTable(places iter.Seq[txPlace]) (*ext.Table, error) {
 	return at, nil
 }
 
-// txidsAt returns the txids of the transactions at places, up to the
-// tip: one query, reading tx_records's txid column a granule a place.
+// txidsAt sets each of places' values to the txid of the transaction at
+// that place (at or below the tip), leaving a place with none as it is:
+// one query, reading tx_records's txid column a granule a place.
 func (s *Store) txidsAt(ctx context.Context, c chains.Chain, places map[txPlace]chains.Hash, tip int64) error {
 	if len(places) == 0 {
 		return nil
