@@ -23,7 +23,7 @@ func (s *Store) InsertRowsUncommitted(ctx context.Context, c chains.Chain, block
 // writer around it: no meta row, no rollback check, no address count, no
 // parallelism. The benchmark's baseline.
 func (s *Store) InsertBare(ctx context.Context, c chains.Chain, blocks []store.BlockData) (rows int, err error) {
-	for _, tr := range rowsV11(c, blocks) {
+	for _, tr := range rowsOf(c, blocks) {
 		if count := tr.columns; count != nil {
 			tr.columns = func(emit func(cols ...any) error) error {
 				return count(func(cols ...any) error { rows += reflect.ValueOf(cols[0]).Len(); return emit(cols...) })

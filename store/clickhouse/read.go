@@ -436,13 +436,7 @@ func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.
 	if err != nil || len(places) == 0 {
 		return res, err
 	}
-	at, err := placesTable(maps.Values(places))
-	if err != nil {
-		return nil, err
-	}
-	q := fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND (height, position) IN lookup_places AND height <= ? LIMIT 1 BY height, position",
-		txRecordSelect, s.table("tx_records"))
-	rows, err := s.conn.Query(pointReads(ctx, at), q, string(c), uint64(tip))
+	rows, err := s.atPlaces(ctx, c, txRecordSelect, maps.Values(places), tip)
 	if err != nil {
 		return nil, fmt.Errorf("%s outputs: %w", c, err)
 	}
@@ -479,10 +473,12 @@ func (s *Store) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.
 	return res, nil
 }
 
-// placesTable is an external table of transactions' places, lookup_places
-// (height, position): a query's "(height, position) IN lookup_places"
-// on tx_records, ordered by them, reads a granule a place.
-func placesTable(places iter.Seq[txPlace]) (*ext.Table, error) {
+// atPlaces selects cols from tx_records of the transactions at places (at
+// or below the tip), each once: one query whatever their number, the
+// places sent beside it as an external table (lookup_places), which
+// "(height, position) IN lookup_places" matches through the primary key,
+// a granule a place.
+func (s *Store) atPlaces(ctx context.Context, c chains.Chain, cols string, places iter.Seq[txPlace], tip int64) (driver.Rows, error) {
 	at, err := ext.NewTable("lookup_places", ext.Column("height", "UInt64"), ext.Column("position", "UInt32"))
 	if err != nil {
 		return nil, err
@@ -492,23 +488,18 @@ func placesTable(places iter.Seq[txPlace]) (*ext.Table, error) {
 			return nil, err
 		}
 	}
-	return at, nil
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE chain = ? AND (height, position) IN lookup_places AND height <= ? LIMIT 1 BY height, position",
+		cols, s.table("tx_records"))
+	return s.conn.Query(pointReads(ctx, at), q, string(c), uint64(tip))
 }
 
 // txidsAt sets each of places' values to the txid of the transaction at
-// that place (at or below the tip), leaving a place with none as it is:
-// one query, reading tx_records's txid column a granule a place.
+// that place (at or below the tip), leaving a place with none as it is.
 func (s *Store) txidsAt(ctx context.Context, c chains.Chain, places map[txPlace]chains.Hash, tip int64) error {
 	if len(places) == 0 {
 		return nil
 	}
-	at, err := placesTable(maps.Keys(places))
-	if err != nil {
-		return err
-	}
-	q := fmt.Sprintf("SELECT height, position, txid FROM %s WHERE chain = ? AND (height, position) IN lookup_places AND height <= ? LIMIT 1 BY height, position",
-		s.table("tx_records"))
-	rows, err := s.conn.Query(pointReads(ctx, at), q, string(c), uint64(tip))
+	rows, err := s.atPlaces(ctx, c, "height, position, txid", maps.Keys(places), tip)
 	if err != nil {
 		return fmt.Errorf("%s txids by place: %w", c, err)
 	}
@@ -694,8 +685,8 @@ func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Add
 	}
 	ops := make([]chains.Outpoint, len(hist))
 	for i := range hist {
-		h, ok := txids[txPlace{uint64(hist[i].Height), hist[i].TxPos}]
-		if !ok || h == (chains.Hash{}) {
+		h := txids[txPlace{uint64(hist[i].Height), hist[i].TxPos}]
+		if h == (chains.Hash{}) {
 			return nil, &store.CorruptError{Key: fmt.Sprintf("%s address %x history", c, []byte(a)), Err: fmt.Errorf("no transaction at height %d position %d", hist[i].Height, hist[i].TxPos)}
 		}
 		hist[i].TxHash = h

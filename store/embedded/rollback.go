@@ -17,8 +17,9 @@ import (
 // reorganisation, in one atomic batch: the blocks, their transactions,
 // the spends they made and the payments they received (an address first
 // paid in them is then gone from the count, unless the count is left to
-// the index run's end), and it moves the tip and the counters back. The store then holds exactly what an index that stopped
-// at height to would hold.
+// the index run's end), and it moves the tip and the counters back. The
+// store then holds exactly what an index that stopped at height to
+// would hold.
 func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

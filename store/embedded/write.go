@@ -200,12 +200,12 @@ func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, 
 			return 0, nil, err
 		}
 	} else {
-		probed := s.probed[c]
-		if added, err = s.appendHistory(ctx, out, kv, c, m, bufs.added[:0]); err != nil {
+		var probes int64
+		if added, probes, err = s.appendHistory(ctx, out, kv, c, m, bufs.added[:0]); err != nil {
 			return 0, nil, err
 		}
-		if fresh {
-			s.probed[c] = probed
+		if !fresh { // lookups in an empty store cost nothing
+			s.probed[c] += probes
 		}
 		m.AddressesPending = s.countLater(c, m)
 	}
@@ -418,18 +418,19 @@ func (s *Store) candidate(c chains.Chain, a chains.Address, h int64) {
 
 // appendHistory copies a UTXO chain's sorted history entries out,
 // counting in m the addresses that the store has not seen before; it
-// returns those addresses, appended to added.
+// returns those addresses, appended to added, and how many addresses it
+// looked up in the store (countLater).
 //
 // An address has been seen when its history (table a) has an entry; its
 // first entry is its first-seen height, which serves the "fresh address"
 // change heuristic. The batch's own history entries, sorted, name its
 // addresses in key order, and are checked as they are copied: their keys
 // are read from memory once for both.
-func (s *Store) appendHistory(ctx context.Context, out batchOut, kv *kvBuf, c chains.Chain, m *store.Meta, added []knownKey) ([]knownKey, error) {
+func (s *Store) appendHistory(ctx context.Context, out batchOut, kv *kvBuf, c chains.Chain, m *store.Meta, added []knownKey) ([]knownKey, int64, error) {
 	lo := keyPrefix(nil, tAddr, c)
 	f, err := s.newSeenCheck(ctx, lo, m, added)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for _, e := range kv.ents {
 		k := kv.key(e)
@@ -444,10 +445,9 @@ func (s *Store) appendHistory(ctx context.Context, out batchOut, kv *kvBuf, c ch
 		err = out.endTable()
 	}
 	if err := errors.Join(err, f.close()); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	s.probed[c] += f.probes
-	return f.added, nil
+	return f.added, f.probes, nil
 }
 
 // probeCost is the default of Options.ProbesPerScan. Measured by
