@@ -584,6 +584,7 @@ func cacheKey(op chains.Outpoint) uint64 {
 // put files a copy of o under op.
 func (c *outputCache) put(op chains.Outpoint, o *chains.Output) {
 	g := &c.cur
+	g.reserve(c.limit)
 	off := len(g.text)
 	text := txcodec.AppendOutput(g.text, o)
 	e := cached{op: op, off: uint32(off), size: uint32(len(text) - off)}
@@ -601,6 +602,28 @@ func (c *outputCache) put(op chains.Outpoint, o *chains.Output) {
 		g.ents = append(g.ents, e)
 	}
 	g.text = text
+}
+
+// reserve doubles g's slices when full (the text when it has less room
+// than an output's record rarely takes), up to what a generation of
+// limit outputs holds before rotate compacts it: twice limit entries
+// and their text, beyond which they grow as append grows them. append
+// alone grows a large slice by a quarter at a time, and the cache's
+// slices grow all through a run (a compaction in rotate starts them
+// again at twice what they keep): at 1.03 M transactions the copying
+// took 0.8 s of the index's processor time. Doubling past that size
+// holds memory the cache does not use: the 10.56 M chain's index peaked
+// at 1.65 GB so, 1.46 GB with the cap.
+func (g *cacheGen) reserve(limit int) {
+	const outputRoom = 64
+	most := 2*limit + 1024
+	if n := len(g.ents); n == cap(g.ents) && n < most {
+		g.ents = slices.Grow(g.ents, min(max(n, 1024), most-n))
+	}
+	if n := len(g.text); cap(g.text)-n < outputRoom {
+		perOutput := max(n/max(len(g.ents), 1), 1)
+		g.text = slices.Grow(g.text, max(min(max(n, 64<<10), most*perOutput-n), outputRoom))
+	}
 }
 
 // take returns and forgets the output, as txcodec.AppendOutput wrote
