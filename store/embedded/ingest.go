@@ -27,16 +27,25 @@ import (
 // 10 ms and ingesting it 2 to 3 (CPU profiles).
 //
 // An ingested table lands in level 0 when it overlaps what the store
-// holds, which it does once the store holds anything (its keys span the
-// key range of the chain's tables), and compactions merge it down as
-// they do a flushed memtable; into an empty store it goes straight to
-// the bottom level. Over a generated chain of 1,000,000 transactions the
-// store's processor time fell from 8.6 s (commits 3.7, flushes 2.7,
-// compactions 2.3) to 7.6 s (writes 4.2, compactions 3.4): the
-// compactions come sooner, one batch's table at a time.
+// holds, and compactions merge it down as they do a flushed memtable;
+// into an empty store it goes straight to the bottom level. Over a
+// generated chain of 1,000,000 transactions the store's processor time
+// fell from 8.6 s (commits 3.7, flushes 2.7, compactions 2.3) to 7.6 s
+// (writes 4.2, compactions 3.4): the compactions come sooner, one
+// batch's table at a time.
 //
-// Ingestion is atomic and durable: Pebble links the synced table file
-// into the store and records it in its manifest in one synced edit, so
+// A write is one table file per key table (splitOut), not one for all:
+// a file spanning every table overlaps what the store holds once it
+// holds anything, so the block records (tables b and d, keyed by height
+// and written in chain order: a tenth of the bytes) were compacted down
+// every level with the history and spender entries, whose keys are
+// random. In a file of their own they overlap nothing already stored
+// and are ingested into the bottom level at once (Pebble splits, into
+// two virtual tables, a bottom-level table whose bounds straddle them:
+// IngestSplit in open).
+//
+// Ingestion is atomic and durable: Pebble links the synced table files
+// into the store and records them in its manifest in one synced edit, so
 // the write is whole or absent after a crash, as a batch is.
 
 // ingestDir holds a table file while it is written; one left by a crash
@@ -108,55 +117,117 @@ func (o *tableOut) endTable() error {
 	return o.w.Set(o.k, o.v)
 }
 
-// ingest writes a table file through build and ingests it. sync, if
-// not nil, makes durable what build wrote elsewhere (the transaction
-// file): it returns before the table is ingested.
-func (s *Store) ingest(ctx context.Context, build func(batchOut) error, sync func() error) error {
-	path, err := s.writeTable(build, sync)
-	if path == "" {
-		return fmt.Errorf("ingest: %w", err) // no file was created
+// splitOut writes a write's entries into a table file per key table
+// (the first byte of a key), each a tableOut in turn.
+type splitOut struct {
+	s     *Store
+	out   tableOut // the current file's; out.w is nil before the first
+	table byte     // the current file's key table
+	paths []string // the files, the current one last
+}
+
+func (o *splitOut) reserve(int) {}
+
+func (o *splitOut) add(kv *kvBuf, e kvEnt) error {
+	if t := kv.key(e)[0]; o.out.w == nil || t != o.table {
+		if err := o.next(t); err != nil {
+			return err
+		}
 	}
-	if err == nil {
-		// Pebble links the file into the store, then removes this path.
-		err = s.db.Ingest(ctx, []string{path})
+	return o.out.add(kv, e)
+}
+
+func (o *splitOut) endTable() error { return o.out.endTable() }
+
+// next finishes the current file and starts one for the key table t.
+func (o *splitOut) next(t byte) error {
+	if err := o.finish(); err != nil {
+		return err
+	}
+	// A table of keys written in chain order lands in the bottom level,
+	// compressed as that level's tables are. Any other lands in level 0
+	// once the store holds anything: it is written without compression
+	// (see open), as a compaction rewrites it with its new level's.
+	level := 0
+	if appendOnly(t) {
+		level = numLevels - 1
+	}
+	wo := o.s.opts.MakeWriterOptions(level, o.s.db.TableFormat())
+	if level == 0 {
+		wo.Compression = sstable.NoCompression
+	}
+	w, path, err := o.s.newTableWriter(wo)
+	if path != "" {
+		o.paths = append(o.paths, path)
 	}
 	if err != nil {
-		return errors.Join(fmt.Errorf("ingest %s: %w", path, err), removeIfThere(path))
+		return err
+	}
+	o.out, o.table = tableOut{w: w}, t
+	return nil
+}
+
+// finish writes the entry the current file holds back, then finishes
+// the file and syncs it (or gives up on it after an error; either way
+// it closes it).
+func (o *splitOut) finish() error {
+	if o.out.w == nil {
+		return nil
+	}
+	err := o.out.endTable()
+	if cerr := o.out.w.Close(); err == nil {
+		err = cerr
+	}
+	o.out.w = nil
+	return err
+}
+
+// appendOnly reports whether a UTXO chain's writes add keys of table t
+// only above those already stored: its keys begin with the height.
+func appendOnly(t byte) bool { return t == tBlock || t == tLayout }
+
+// ingest writes table files through build and ingests them. sync, if
+// not nil, makes durable what build wrote elsewhere (the transaction
+// file): it returns before the tables are ingested.
+func (s *Store) ingest(ctx context.Context, build func(batchOut) error, sync func() error) error {
+	paths, err := s.writeTables(build, sync)
+	if err == nil && len(paths) > 0 {
+		// Pebble links the files into the store, then removes these paths.
+		if err = s.db.Ingest(ctx, paths); err == nil {
+			s.ingests++
+		}
+	}
+	if err != nil {
+		for _, p := range paths {
+			err = errors.Join(err, removeIfThere(p))
+		}
+		return fmt.Errorf("ingest: %w", err)
 	}
 	return nil
 }
 
-// writeTable writes a table file through build into the ingest folder,
-// synced, and returns its path. sync is as ingest's.
-func (s *Store) writeTable(build func(batchOut) error, sync func() error) (string, error) {
-	// The table takes level 0's options, where it lands once the store
-	// holds anything, but no compression (see open); a compaction
-	// rewrites it with its new level's.
-	o := s.opts.MakeWriterOptions(0, s.db.TableFormat())
-	o.Compression = sstable.NoCompression
-	w, path, err := s.newTableWriter(o)
-	if err != nil {
-		return path, err
-	}
-	err = build(&tableOut{w: w})
-	// The files the table points into are synced while the table is
-	// finished and synced: two waits for the disk become one.
+// writeTables writes table files through build into the ingest folder,
+// synced, and returns their paths, those it created if it fails. sync
+// is as ingest's.
+func (s *Store) writeTables(build func(batchOut) error, sync func() error) ([]string, error) {
+	out := &splitOut{s: s}
+	err := build(out)
+	// The files the tables point into are synced while the last table
+	// is finished and synced: two waits for the disk become one.
 	var synced chan error
 	if err == nil && sync != nil {
 		synced = make(chan error, 1)
 		go func() { synced <- sync() }()
 	}
-	// Closing finishes the file and syncs it, or gives up on it after an
-	// error; either way it closes it.
-	if cerr := w.Close(); err == nil {
-		err = cerr
+	if ferr := out.finish(); err == nil {
+		err = ferr
 	}
 	if synced != nil {
 		if serr := <-synced; err == nil {
 			err = serr
 		}
 	}
-	return path, err
+	return out.paths, err
 }
 
 // newTableWriter creates a table file in the ingest folder; path is

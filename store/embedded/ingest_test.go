@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/fundtrace/fundtrace/chains"
@@ -51,8 +52,8 @@ func TestIngestMatchesBatch(t *testing.T) {
 			}
 		}
 	}
-	if committed.ingested != 0 || ingested.ingested != len(writes) || mixed.ingested != len(writes)/2 {
-		t.Fatalf("tables ingested: %d, %d and %d; want 0, %d and %d", committed.ingested, ingested.ingested, mixed.ingested, len(writes), len(writes)/2)
+	if committed.ingests != 0 || ingested.ingests != len(writes) || mixed.ingests != len(writes)/2 {
+		t.Fatalf("writes ingested: %d, %d and %d; want 0, %d and %d", committed.ingests, ingested.ingests, mixed.ingests, len(writes), len(writes)/2)
 	}
 	compare := func() {
 		t.Helper()
@@ -81,6 +82,61 @@ func TestIngestMatchesBatch(t *testing.T) {
 	}
 }
 
+// TestBlockRecordsIngestedAtBottom: a write's block records (tables b
+// and d, keyed by height) are ingested as tables of their own into the
+// bottom level, even where a table there straddles their key range,
+// while its history and spender entries, among keys already stored,
+// land in level 0 (one sublevel of tables there, too few for Pebble to
+// start a compaction, so the levels seen are those the ingestion chose).
+func TestBlockRecordsIngestedAtBottom(t *testing.T) {
+	ctx := context.Background()
+	blocks := busyBlocks(rand.New(rand.NewPCG(8, 8)), 6, 40, nil)
+	for i := range blocks {
+		blocks[i].Block.Size = 300 * uint32(len(blocks[i].Txs))
+	}
+	st := newTestStore(t)
+	// One bottom-level table for the whole store, from a batch's
+	// memtable: its bounds straddle where the next write's block
+	// records go.
+	st.ingestBytes = -1
+	mustWrite(t, st, blocks[:3]...)
+	if err := st.db.Compact(ctx, []byte{0}, []byte{0xff}, false); err != nil {
+		t.Fatal(err)
+	}
+	st.ingestBytes = 1
+	mustWrite(t, st, blocks[3:]...)
+	levels, err := st.db.SSTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := map[byte][]int{} // key table → levels of the tables holding its keys
+	for level, tables := range levels {
+		for _, tb := range tables {
+			lo, hi := tb.Smallest.UserKey[0], tb.Largest.UserKey[0]
+			for _, k := range []byte{tBlock, tLayout, tAddr, tSpender} {
+				if lo <= k && k <= hi {
+					at[k] = append(at[k], level)
+				}
+			}
+		}
+	}
+	for _, k := range []byte{tBlock, tLayout} {
+		if len(at[k]) == 0 || slices.ContainsFunc(at[k], func(l int) bool { return l != numLevels-1 }) {
+			t.Errorf("table %c: held by tables at levels %v, want only the bottom one (%d)", k, at[k], numLevels-1)
+		}
+	}
+	for _, k := range []byte{tAddr, tSpender} {
+		if !slices.Contains(at[k], 0) {
+			t.Errorf("table %c: held by tables at levels %v, want the new write's in level 0", k, at[k])
+		}
+	}
+	// The store reads as one that took every write as a batch.
+	want := newTestStore(t)
+	want.ingestBytes = -1
+	mustWrite(t, want, blocks...)
+	sameStores(t, dumpOf(t, st), dumpOf(t, want))
+}
+
 // TestIngestLeftoversRemoved: table files that a crash left in the
 // ingest folder, one whole but not yet ingested and one half written,
 // are removed when the store is next opened for writing, and nothing of
@@ -101,10 +157,10 @@ func TestIngestLeftoversRemoved(t *testing.T) {
 	// leaves it, and a table cut short.
 	st.mu.Lock()
 	tf, err := st.txFileOf(chains.Bitcoin)
-	var whole string
+	var paths []string
 	if err == nil {
 		m, _ := st.metaLocked(chains.Bitcoin)
-		whole, err = st.writeTable(func(out batchOut) error {
+		paths, err = st.writeTables(func(out batchOut) error {
 			_, _, err := st.writeUTXO(ctx, st.bufs, chains.Bitcoin, &m, blocks[2:], 2000, tf.end.Load(), out)
 			return err
 		}, nil)
@@ -113,7 +169,7 @@ func TestIngestLeftoversRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(whole)
+	b, err := os.ReadFile(paths[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,15 +180,15 @@ func TestIngestLeftoversRemoved(t *testing.T) {
 	st.Close()
 	st = openAt(t, path)
 	st.ingestBytes = 1
-	for _, p := range []string{whole, half} {
+	for _, p := range append(paths, half) {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("leftover %s still there after open: %v", p, err)
 		}
 	}
 	sameStores(t, dumpOf(t, st), before)
 	mustWrite(t, st, blocks[2:]...)
-	if st.ingested != 1 {
-		t.Fatalf("%d tables ingested after the reopen, want 1", st.ingested)
+	if st.ingested != len(paths) {
+		t.Fatalf("%d tables ingested after the reopen, want the %d written before it", st.ingested, len(paths))
 	}
 	want := newTestStore(t)
 	want.ingestBytes = -1
