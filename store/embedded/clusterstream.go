@@ -54,7 +54,14 @@ func (s *Store) EachAddress(ctx context.Context, c chains.Chain, fn func(a chain
 // during the call: a count (SettleCounts) needs no string of each.
 func (s *Store) eachFirstPaid(ctx context.Context, c chains.Chain, fn func(a []byte, first store.FirstPaid) error) error {
 	lo := keyPrefix(nil, tAddr, c)
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	return s.eachFirstPaidIn(ctx, lo, lo, prefixEnd(lo), fn)
+}
+
+// eachFirstPaidIn is eachFirstPaid over the keys from lower up to upper
+// of the history table whose prefix is lo; the bounds must fall between
+// two addresses' entries (addressBounds).
+func (s *Store) eachFirstPaidIn(ctx context.Context, lo, lower, upper []byte, fn func(a []byte, first store.FirstPaid) error) error {
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return err
 	}

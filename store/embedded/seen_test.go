@@ -3,11 +3,13 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/store"
 )
@@ -240,5 +242,114 @@ func TestKnownSet(t *testing.T) {
 	k.add(knownKey{})
 	if k.hasKey(knownKey{}) || k.cur.n != 0 {
 		t.Fatal("the zero key, which marks empty slots, was filed")
+	}
+}
+
+// TestCountInParts: counting the history in ranges between address
+// prefixes, on goroutines of their own, gives the one pass's count, an
+// address paid at several heights counted once, for a tip below the
+// chain's too; an address whose entries the bounds split would be
+// counted twice.
+func TestCountInParts(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(9, 9))
+	st := newTestStore(t)
+	var groups [][]chains.Address
+	for i := range 5 {
+		g := randAddrs(r, 200)
+		if i > 0 {
+			g = append(g, groups[i-1][:60]...) // paid again a block later
+		}
+		groups = append(groups, g)
+	}
+	writeFlushed(t, st, groups) // heights 0..4
+	lo := keyPrefix(nil, tAddr, chains.Bitcoin)
+	var prefixes [][]byte // each address's key prefix, in key order
+	if err := st.eachFirstPaid(ctx, chains.Bitcoin, func(a []byte, _ store.FirstPaid) error {
+		prefixes = append(prefixes, append(append(slices.Clone(lo), byte(len(a))), a...))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(prefixes) != 1000 {
+		t.Fatalf("%d addresses in the history, want the 1000 paid", len(prefixes))
+	}
+	bounds := [][]byte{lo}
+	for i := 7; i < len(prefixes); i += 97 {
+		bounds = append(bounds, prefixes[i])
+	}
+	bounds = append(bounds, prefixEnd(lo))
+	for _, c := range []struct {
+		tip  int64
+		want int64
+	}{{4, 1000}, {2, 600}, {0, 200}} {
+		n, err := st.countFirstPaid(ctx, lo, bounds, c.tip)
+		if err != nil || n != c.want {
+			t.Errorf("tip %d: counted %d (%v) in %d parts, want %d", c.tip, n, err, len(bounds)-1, c.want)
+		}
+	}
+	// A bound inside the entries of an address paid at heights 0 and 1:
+	// its key at height 1.
+	again := make(map[string]bool)
+	for _, a := range groups[0][:60] {
+		again[string(a)] = true
+	}
+	var split []byte
+	for _, p := range prefixes {
+		if again[string(p[len(lo)+1:])] {
+			split = binary.BigEndian.AppendUint64(slices.Clone(p), 1)
+			break
+		}
+	}
+	if n, err := st.countFirstPaid(ctx, lo, [][]byte{lo, split, prefixEnd(lo)}, 4); err != nil || n != 1001 {
+		t.Errorf("a bound inside an address's entries: counted %d (%v), want 1001 (the check above is blind otherwise)", n, err)
+	}
+}
+
+// TestAddressBounds: the history is split by its tables' first keys,
+// cut back to their addresses' prefixes, into ranges of about equal
+// size; tables of other key tables are left out, and a table starting
+// inside the address the bound before starts makes no empty range.
+func TestAddressBounds(t *testing.T) {
+	lo := keyPrefix(nil, tAddr, chains.Bitcoin)
+	entry := func(addr byte, height uint64) []byte {
+		k := append(slices.Clone(lo), 3, 'x', 'y', addr)
+		k = binary.BigEndian.AppendUint64(k, height)
+		return append(k, 0, 0, 0, 1, 0, 0, 0, 2)
+	}
+	table := func(k []byte, size uint64) pebble.SSTableInfo {
+		return pebble.SSTableInfo{TableInfo: pebble.TableInfo{Size: size, Smallest: pebble.InternalKey{UserKey: k}}}
+	}
+	tables := []pebble.SSTableInfo{
+		table(blockKey(nil, chains.Bitcoin, 0), 1000), // table b: not the history
+		table(entry(1, 0), 10),
+		table(entry(2, 5), 10),
+		table(entry(2, 9), 10), // the same address as the table before
+		table(entry(3, 0), 10),
+		table(entry(4, 0), 10),
+		table(entry(5, 0), 10),
+		table(entry(6, 0), 10),
+		table(entry(7, 0), 10),
+		table(txPtrKey(nil, chains.Bitcoin, chains.Hash{}), 1000),
+	}
+	// 70 bytes of history in four parts: a bound at the first table
+	// after each 17 bytes (70 × i / 4): ranges of 10, 30, 20 and 20.
+	got := addressBounds(lo, tables, 4)
+	want := [][]byte{lo, entry(2, 0)[:len(lo)+4], entry(4, 0)[:len(lo)+4], entry(6, 0)[:len(lo)+4], prefixEnd(lo)}
+	if !slices.EqualFunc(got, want, bytes.Equal) {
+		t.Fatalf("bounds %x, want %x", got, want)
+	}
+	if got := addressBounds(lo, nil, 4); len(got) != 2 {
+		t.Fatalf("bounds of an empty table %x, want lo and its end", got)
+	}
+	// In eight parts every table but the first starts one; the third's
+	// is the second's address again.
+	got = addressBounds(lo, tables, 8)
+	want = [][]byte{lo}
+	for _, a := range []byte{2, 3, 4, 5, 6, 7} {
+		want = append(want, entry(a, 0)[:len(lo)+4])
+	}
+	if want = append(want, prefixEnd(lo)); !slices.EqualFunc(got, want, bytes.Equal) {
+		t.Fatalf("bounds %x, want %x", got, want)
 	}
 }
