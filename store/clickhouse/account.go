@@ -1,11 +1,15 @@
 package clickhouse
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
+	"strings"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
@@ -54,13 +58,19 @@ func accountRowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 	const tcols = "chain, height, tx_index, seq, time, txid, position, kind, asset, from_address, to_address, amount, token_id, success"
 	return append(headerRows(chain, blocks), []tableRows{
 		{table: "eth_txs", cols: "chain, txid, height, position, time, type, nonce, from_address, to_address, value, gas, gas_used, gas_price, fee, success, created, selector", fill: func(add func(...any) error) error {
+			// In the table's order, txid, which spares the server a sort
+			// (see sortedChunks).
+			var txs []*chains.AccountTx
 			for i := range blocks {
 				for j := range blocks[i].AccountTxs {
-					tx := &blocks[i].AccountTxs[j]
-					if err := add(chain, hs(tx.Hash), uint64(tx.Height), tx.Position, uint64(tx.Time), tx.Type, tx.Nonce, string(tx.From), string(tx.To),
-						bigText(tx.Value), tx.Gas, tx.GasUsed, bigText(tx.GasPrice), bigText(tx.Fee), flag(tx.Success), string(tx.Created), string(tx.Input4)); err != nil {
-						return err
-					}
+					txs = append(txs, &blocks[i].AccountTxs[j])
+				}
+			}
+			slices.SortFunc(txs, func(a, b *chains.AccountTx) int { return bytes.Compare(a.Hash[:], b.Hash[:]) })
+			for _, tx := range txs {
+				if err := add(chain, hs(tx.Hash), uint64(tx.Height), tx.Position, uint64(tx.Time), tx.Type, tx.Nonce, string(tx.From), string(tx.To),
+					bigText(tx.Value), tx.Gas, tx.GasUsed, bigText(tx.GasPrice), bigText(tx.Fee), flag(tx.Success), string(tx.Created), string(tx.Input4)); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -76,23 +86,33 @@ func accountRowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 			return nil
 		}},
 		{table: "transfer_history", cols: "address, " + tcols, fill: func(add func(...any) error) error {
+			type row struct {
+				addr chains.Address
+				t    *chains.Transfer
+				seq  int
+			}
+			var rows []row
 			for i := range blocks {
 				for j := range blocks[i].Transfers {
 					t := &blocks[i].Transfers[j]
 					// One history row for each end; one for a transfer to
 					// oneself, as the embedded store keys it.
-					ends := []chains.Address{t.From}
-					if t.To != t.From {
-						ends = append(ends, t.To)
+					if t.From != "" {
+						rows = append(rows, row{t.From, t, j})
 					}
-					for _, a := range ends {
-						if a == "" {
-							continue
-						}
-						if err := add(append([]any{string(a)}, transferRow(t, j)...)...); err != nil {
-							return err
-						}
+					if t.To != t.From && t.To != "" {
+						rows = append(rows, row{t.To, t, j})
 					}
+				}
+			}
+			// In the table's order (chain, address, height, tx_index, seq).
+			slices.SortFunc(rows, func(a, b row) int {
+				return cmp.Or(strings.Compare(string(a.addr), string(b.addr)), cmp.Compare(a.t.Height, b.t.Height),
+					cmp.Compare(a.t.TxIndex, b.t.TxIndex), cmp.Compare(a.seq, b.seq))
+			})
+			for _, r := range rows {
+				if err := add(append([]any{string(r.addr)}, transferRow(r.t, r.seq)...)...); err != nil {
+					return err
 				}
 			}
 			return nil

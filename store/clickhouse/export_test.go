@@ -41,6 +41,14 @@ func (s *Store) InsertBare(ctx context.Context, c chains.Chain, blocks []store.B
 	return rows, nil
 }
 
+// Event reads one of the server's counters (system.events); 0 if it
+// has not happened since the server started.
+func (s *Store) Event(ctx context.Context, name string) (uint64, error) {
+	var n uint64
+	err := s.conn.QueryRow(ctx, "SELECT sum(value) FROM system.events WHERE event = ?", name).Scan(&n)
+	return n, err
+}
+
 // Exec runs a statement on the store's connection.
 func (s *Store) Exec(ctx context.Context, stmt string) error { return s.conn.Exec(ctx, stmt) }
 

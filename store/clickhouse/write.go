@@ -1,9 +1,13 @@
 package clickhouse
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -512,63 +516,144 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 			return err
 		}},
 		{table: "txid_places", cols: "chain, txid, height, position", columns: func(emit func(...any) error) error {
-			var txid []string
-			var height []uint64
-			var pos []uint32
-			return eachChunk(blocks, func(tx *chains.Tx) int {
-				txid, height, pos = append(txid, hs(tx.Hash)), append(height, uint64(tx.Height)), append(pos, tx.Position)
-				return len(txid)
-			}, func() error {
-				err := emit(repeat(chain, len(txid)), txid, height, pos)
-				txid, height, pos = nil, nil, nil
-				return err
+			type row struct {
+				key      uint64
+				txid     string
+				height   uint64
+				position uint32
+			}
+			var rows []row
+			_ = eachTx(blocks, func(tx *chains.Tx) error {
+				rows = append(rows, row{binary.LittleEndian.Uint64(tx.Hash[:8]), hs(tx.Hash), uint64(tx.Height), tx.Position}) // txidKeyExpr
+				return nil
+			})
+			return sortedChunks(rows, func(r *row) uint64 { return r.key }, nil, func(rows []row) error {
+				txid, height, pos := make([]string, len(rows)), make([]uint64, len(rows)), make([]uint32, len(rows))
+				for i, r := range rows {
+					txid[i], height[i], pos[i] = r.txid, r.height, r.position
+				}
+				return emit(repeat(chain, len(rows)), txid, height, pos)
 			})
 		}},
 		{table: "spenders", cols: "chain, height, entry", columns: func(emit func(...any) error) error {
-			var height []uint64
-			var entry []string
+			type row struct {
+				key    uint64
+				height uint64
+				entry  string
+			}
+			var rows []row
 			var buf []byte
-			return eachChunk(blocks, func(tx *chains.Tx) int {
+			_ = eachTx(blocks, func(tx *chains.Tx) error {
 				if !tx.Coinbase {
 					for _, in := range tx.Inputs {
 						e := spenderEntry{chain: c, prev: in.Prev, spend: store.Spend{TxHash: tx.Hash, Vin: in.Index, Height: tx.Height}}
 						buf = e.append(buf[:0])
-						height, entry = append(height, uint64(tx.Height)), append(entry, string(buf))
+						rows = append(rows, row{spenderKey(c, in.Prev.Hash), uint64(tx.Height), string(buf)})
 					}
 				}
-				return len(entry)
-			}, func() error {
-				err := emit(repeat(chain, len(entry)), height, entry)
-				height, entry = nil, nil
-				return err
+				return nil
+			})
+			return sortedChunks(rows, func(r *row) uint64 { return r.key }, nil, func(rows []row) error {
+				height, entry := make([]uint64, len(rows)), make([]string, len(rows))
+				for i, r := range rows {
+					height[i], entry[i] = r.height, r.entry
+				}
+				return emit(repeat(chain, len(rows)), height, entry)
 			})
 		}},
 		historyRows(chain, blocks),
 	}...)
 }
 
+// sortedChunks hands a table's rows to emit in chunks of at most
+// flushRows, sorted by the table's sorting key: by key, then by tie (nil:
+// none) for rows of equal key, then in the order given. ClickHouse sorts
+// the rows of each part it writes unless they arrive sorted: 365,364
+// rows of address_history took 0.45-0.54 s to insert shuffled and 0.07 s
+// sorted (18.16), the sort of their string keys being most of a part's
+// cost. Here a row's place is sorted by an integer (all of the spenders'
+// and txid_places' key; an address's first eight bytes) beside it, the
+// rows staying where they are: sorting the history's rows themselves,
+// compared as strings, took 2.1 s of the client's processor time on the
+// 1.03 M chain.
+func sortedChunks[T any](rows []T, key func(*T) uint64, tie func(a, b *T) int, emit func([]T) error) error {
+	type place struct {
+		key uint64
+		i   uint32
+	}
+	order := make([]place, len(rows))
+	for i := range rows {
+		order[i] = place{key(&rows[i]), uint32(i)}
+	}
+	slices.SortFunc(order, func(a, b place) int {
+		if c := cmp.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		if tie != nil {
+			if c := tie(&rows[a.i], &rows[b.i]); c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	chunk := make([]T, 0, min(len(rows), flushRows))
+	for len(order) > 0 {
+		n := min(len(order), flushRows)
+		chunk = chunk[:0]
+		for _, p := range order[:n] {
+			chunk = append(chunk, rows[p.i])
+		}
+		if err := emit(chunk); err != nil {
+			return err
+		}
+		order = order[n:]
+	}
+	return nil
+}
+
+// prefixKey is the first eight bytes of s as a big-endian integer, zeros
+// after a shorter s: strings in that integer's order are in byte order
+// but for those of equal prefix.
+func prefixKey(s string) uint64 {
+	var b [8]byte
+	copy(b[:], s)
+	return binary.BigEndian.Uint64(b[:])
+}
+
 // historyRows are the rows of address_history: an output's addresses,
 // each with its transaction's place (height, position), the output's
-// index, value and type.
+// index, value and type, in the table's order.
 func historyRows(chain string, blocks []store.BlockData) tableRows {
 	return tableRows{table: "address_history", cols: "chain, address, height, position, vout, value, type", columns: func(emit func(...any) error) error {
-		var addr []string
-		var height []uint64
-		var pos, vout []uint32
-		var value []int64
-		var typ []uint8
-		return eachChunk(blocks, func(tx *chains.Tx) int {
+		type row struct {
+			addr   chains.Address
+			height uint64
+			pos    uint32
+			vout   uint32
+			value  int64
+			typ    uint8
+		}
+		var rows []row
+		_ = eachTx(blocks, func(tx *chains.Tx) error {
 			for _, o := range tx.Outputs {
 				for _, a := range o.Addresses {
-					addr, height, pos, vout = append(addr, string(a)), append(height, uint64(tx.Height)), append(pos, tx.Position), append(vout, o.Index)
-					value, typ = append(value, o.Value), append(typ, uint8(o.Type))
+					rows = append(rows, row{a, uint64(tx.Height), tx.Position, o.Index, o.Value, uint8(o.Type)})
 				}
 			}
-			return len(addr)
-		}, func() error {
-			err := emit(repeat(chain, len(addr)), addr, height, pos, vout, value, typ)
-			addr, height, pos, vout, value, typ = nil, nil, nil, nil, nil, nil
-			return err
+			return nil
+		})
+		// The rows come in chain order, (height, position, vout), which
+		// orders an address's rows.
+		return sortedChunks(rows, func(r *row) uint64 { return prefixKey(string(r.addr)) }, func(a, b *row) int {
+			return strings.Compare(string(a.addr), string(b.addr))
+		}, func(rows []row) error {
+			addr, height := make([]string, len(rows)), make([]uint64, len(rows))
+			pos, vout := make([]uint32, len(rows)), make([]uint32, len(rows))
+			value, typ := make([]int64, len(rows)), make([]uint8, len(rows))
+			for i, r := range rows {
+				addr[i], height[i], pos[i], vout[i], value[i], typ[i] = string(r.addr), r.height, r.pos, r.vout, r.value, r.typ
+			}
+			return emit(repeat(chain, len(rows)), addr, height, pos, vout, value, typ)
 		})
 	}}
 }
@@ -600,8 +685,13 @@ func headerRows(chain string, blocks []store.BlockData) []tableRows {
 			return nil
 		}},
 		{table: "block_hashes", cols: "chain, hash, height", fill: func(add func(...any) error) error {
+			byHash := make([]*chains.Block, len(blocks)) // the table's order (see sortedChunks)
 			for i := range blocks {
-				if err := add(chain, hs(blocks[i].Block.Hash), uint64(blocks[i].Block.Height)); err != nil {
+				byHash[i] = &blocks[i].Block
+			}
+			slices.SortFunc(byHash, func(a, b *chains.Block) int { return bytes.Compare(a.Hash[:], b.Hash[:]) })
+			for _, b := range byHash {
+				if err := add(chain, hs(b.Hash), uint64(b.Height)); err != nil {
 					return err
 				}
 			}
