@@ -16,7 +16,8 @@
 # time, each store against the embedded one and each size against the
 # first, and for Ethereum the index's time split between fetching from
 # the node (here the simulator, rendering each block's JSON on demand)
-# and writing to the store. Not part of make test.
+# and writing to the store, and for Bitcoin the index against the floor
+# (internal/realblocks/floor, run just before it). Not part of make test.
 #
 # STORES= picks the stores, of "embedded clickhouse ch-2shard" (the
 # default, all three). On this 2-core machine the two shards share the
@@ -112,8 +113,14 @@ field() { sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p" | head -n 1; }
 
 rows="$CACHE/store-rows.txt"
 splits="$CACHE/store-eth-split.txt"
+floors="$CACHE/store-floor.txt"
 : >"$rows"
 : >"$splits"
+: >"$floors"
+# The floor index btc is measured against (#25 point 3): btcd's decode
+# and txids of the same block files, a whole process run just before each
+# index.
+$GO build -o "$CACHE/floor" ./internal/realblocks/floor
 echo "ClickHouse $chver on 127.0.0.1:$CH_PORT; every step a whole process; s/Mtx: seconds per million transactions"
 printf '%-12s %-10s %9s %9s %7s %9s %7s %9s %7s %7s %8s %7s %7s %8s\n' size store txs index_s/M idx_MB clust_s/M cl_MB trace_s tr_MB screen_s ms/addr B/tx labels_s cl_B/addr
 for spec in $SIZES; do
@@ -186,7 +193,12 @@ for spec in $SIZES; do
 		esac
 		l="$d/$kind"
 		if [ $chain = btc ]; then
+			r=$(run "$l-floor.log" "$CACHE/floor" "$d/sim/blocks") || exit 1
+			fl=${r%% *}
 			r=$(run "$l-index.log" "$BIN" --store "$st" $cluster index btc --blocks "$d/sim/blocks") || exit 1
+			awk -v sz="$spec" -v k=$kind -v ix="${r%% *}" -v fl="$fl" 'BEGIN {
+				printf "%-12s %-10s index %.1f s, floor %.1f s: %.2f of the floor\n", sz, k, ix, fl, fl / ix
+			}' >>"$floors"
 		else
 			r=$(run "$l-index.log" "$BIN" --store "$st" $cluster index eth --rpc "http://127.0.0.1:$ETH_PORT" --confirmations 0 --json) || exit 1
 			fe=$(field fetch_seconds <"$l-index.log")
@@ -246,6 +258,7 @@ for spec in $SIZES; do
 	fi
 done
 [ ! -s "$splits" ] || { echo; echo "index eth: time fetching from the node and writing to the store"; cat "$splits"; }
+[ ! -s "$floors" ] || { echo; echo "index btc against the floor (btcd's decode and txids of the same files, a whole process just before; target 0.40)"; cat "$floors"; }
 # Each store against the embedded one (same size), and each size's
 # per-transaction cost against the first size's.
 awk '$2 == "embedded" { e[$1] = $0 } { r[NR] = $0 } END {
