@@ -26,44 +26,52 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: floor BLOCKSDIR")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1]); err != nil {
+	start := time.Now()
+	blocks, txs, err := run(os.Args[1])
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
 		os.Exit(1)
 	}
+	fmt.Printf("%d blocks, %d transactions, %.2f s\n", blocks, txs, time.Since(start).Seconds())
 }
 
-func run(dir string) error {
+// run decodes every block record of dir's files and hashes every
+// transaction, returning how many of each.
+func run(dir string) (blocks, txs int, err error) {
 	files, err := filepath.Glob(filepath.Join(dir, "blk*.dat"))
 	if err != nil || len(files) == 0 {
-		return fmt.Errorf("no blk*.dat files in %s", dir)
+		return 0, 0, fmt.Errorf("no blk*.dat files in %s", dir)
 	}
 	key, err := os.ReadFile(filepath.Join(dir, "xor.dat"))
 	if err != nil && !os.IsNotExist(err) {
-		return err
+		return 0, 0, err
 	}
-	start := time.Now()
-	var blocks, txs int
 	for _, f := range files { // Glob sorts them
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
 		if len(key) > 0 {
 			for i := range data {
 				data[i] ^= key[i%len(key)]
 			}
 		}
+		magic := uint32(0) // the network's, from the file's first record
 		for off := 0; off+8 <= len(data); {
-			if binary.LittleEndian.Uint32(data[off:]) == 0 {
-				break // the zeros Core leaves at a file's end
+			m := binary.LittleEndian.Uint32(data[off:])
+			if magic == 0 {
+				magic = m
+			}
+			if m != magic || m == 0 {
+				break // the space Core allocates past a file's last record
 			}
 			size := int(binary.LittleEndian.Uint32(data[off+4:]))
 			if off+8+size > len(data) {
-				return fmt.Errorf("%s offset %d: a record of %d bytes past the file's end", f, off, size)
+				return 0, 0, fmt.Errorf("%s offset %d: a record of %d bytes past the file's end", f, off, size)
 			}
 			var blk wire.MsgBlock
 			if err := blk.Deserialize(bytes.NewReader(data[off+8 : off+8+size])); err != nil {
-				return fmt.Errorf("%s offset %d: %w", f, off, err)
+				return 0, 0, fmt.Errorf("%s offset %d: %w", f, off, err)
 			}
 			for _, tx := range blk.Transactions {
 				_ = tx.TxHash()
@@ -72,6 +80,5 @@ func run(dir string) error {
 			off += 8 + size
 		}
 	}
-	fmt.Printf("%d blocks, %d transactions, %.2f s\n", blocks, txs, time.Since(start).Seconds())
-	return nil
+	return blocks, txs, nil
 }
