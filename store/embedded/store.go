@@ -148,7 +148,7 @@ func open(path string, o Options, exists bool) (*Store, error) {
 	if o.ReadOnly {
 		opts.FS = sharedFS{vfs.Default}
 	} else {
-		opts.FS = tableFS{vfs.Default}
+		opts.FS = tableFS{vfs.Default} // table files written through a buffer (tablefs.go)
 		// A full clustering run ingests its tables in place of the
 		// old ones (an excise, spool.go), which needs virtual tables.
 		// Opening a store made before moves it to this format, once;
