@@ -617,12 +617,15 @@ func (c *outputCache) put(op chains.Outpoint, o *chains.Output) {
 func (g *cacheGen) reserve(limit int) {
 	const outputRoom = 64
 	most := 2*limit + 1024
-	if n := len(g.ents); n == cap(g.ents) && n < most {
-		g.ents = slices.Grow(g.ents, min(max(n, 1024), most-n))
+	// doubling is how much to grow a slice of n: by n (at least least),
+	// not past most, and by at least need.
+	doubling := func(n, least, most, need int) int { return max(min(max(n, least), most-n), need) }
+	if n := len(g.ents); n == cap(g.ents) {
+		g.ents = slices.Grow(g.ents, doubling(n, 1024, most, 1))
 	}
 	if n := len(g.text); cap(g.text)-n < outputRoom {
 		perOutput := max(n/max(len(g.ents), 1), 1)
-		g.text = slices.Grow(g.text, max(min(max(n, 64<<10), most*perOutput-n), outputRoom))
+		g.text = slices.Grow(g.text, doubling(n, 64<<10, most*perOutput, outputRoom))
 	}
 }
 

@@ -517,17 +517,16 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 		}},
 		{table: "txid_places", cols: "chain, txid, height, position", columns: func(emit func(...any) error) error {
 			type row struct {
-				key      uint64
 				txid     string
 				height   uint64
 				position uint32
 			}
 			var rows []row
 			_ = eachTx(blocks, func(tx *chains.Tx) error {
-				rows = append(rows, row{binary.LittleEndian.Uint64(tx.Hash[:8]), hs(tx.Hash), uint64(tx.Height), tx.Position}) // txidKeyExpr
+				rows = append(rows, row{hs(tx.Hash), uint64(tx.Height), tx.Position})
 				return nil
 			})
-			return sortedChunks(rows, func(r *row) uint64 { return r.key }, nil, func(rows []row) error {
+			return sortedChunks(rows, func(r *row) uint64 { return leKey(r.txid) }, nil, func(rows []row) error {
 				txid, height, pos := make([]string, len(rows)), make([]uint64, len(rows)), make([]uint32, len(rows))
 				for i, r := range rows {
 					txid[i], height[i], pos[i] = r.txid, r.height, r.position
@@ -537,7 +536,6 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 		}},
 		{table: "spenders", cols: "chain, height, entry", columns: func(emit func(...any) error) error {
 			type row struct {
-				key    uint64
 				height uint64
 				entry  string
 			}
@@ -548,12 +546,12 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 					for _, in := range tx.Inputs {
 						e := spenderEntry{chain: c, prev: in.Prev, spend: store.Spend{TxHash: tx.Hash, Vin: in.Index, Height: tx.Height}}
 						buf = e.append(buf[:0])
-						rows = append(rows, row{spenderKey(c, in.Prev.Hash), uint64(tx.Height), string(buf)})
+						rows = append(rows, row{uint64(tx.Height), string(buf)})
 					}
 				}
 				return nil
 			})
-			return sortedChunks(rows, func(r *row) uint64 { return r.key }, nil, func(rows []row) error {
+			return sortedChunks(rows, func(r *row) uint64 { return leKey(r.entry) }, nil, func(rows []row) error {
 				height, entry := make([]uint64, len(rows)), make([]string, len(rows))
 				for i, r := range rows {
 					height[i], entry[i] = r.height, r.entry
@@ -609,6 +607,16 @@ func sortedChunks[T any](rows []T, key func(*T) uint64, tie func(a, b *T) int, e
 		order = order[n:]
 	}
 	return nil
+}
+
+// leKey is the first eight bytes of s as a little-endian integer: what
+// ClickHouse's reinterpretAsUInt64(substring(s, 1, 8)) gives, the
+// sorting key of spenders (spenderKeyExpr) and of txid_places
+// (txidKeyExpr).
+func leKey(s string) uint64 {
+	var b [8]byte
+	copy(b[:], s)
+	return binary.LittleEndian.Uint64(b[:])
 }
 
 // prefixKey is the first eight bytes of s as a big-endian integer, zeros
