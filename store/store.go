@@ -102,6 +102,11 @@ type Spend struct {
 	TxHash   chains.Hash
 	Vin      uint32
 	Height   int64
+	// Position is the spending transaction's index in its block, where
+	// the store says: 0 where it does not, which no spender's place can
+	// be, since a block's first transaction (its coinbase) spends nothing.
+	// With it, the transaction can be read by place, without its txid's.
+	Position uint32
 	Time     int64
 }
 

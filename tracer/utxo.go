@@ -35,6 +35,27 @@ type UTXOSource interface {
 	Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error)
 }
 
+// PlacedSource is a UTXOSource that reads a spending transaction faster
+// by the place its spend gives (store.Spend.Position) than by its txid:
+// ClickHouse, where a txid's place is one more query a hop.
+type PlacedSource interface {
+	SpendingTxs(ctx context.Context, c chains.Chain, spends []store.Spend) ([]*chains.Tx, error)
+}
+
+// spendingTxs returns the transactions hs, each spendOf's spend's, in
+// order, read by place where src can.
+func spendingTxs(ctx context.Context, src UTXOSource, c chains.Chain, hs []chains.Hash, spendOf map[chains.Hash]store.Spend) ([]*chains.Tx, error) {
+	p, ok := src.(PlacedSource)
+	if !ok {
+		return src.Txs(ctx, c, hs)
+	}
+	spends := make([]store.Spend, len(hs))
+	for i, h := range hs {
+		spends[i] = spendOf[h]
+	}
+	return p.SpendingTxs(ctx, c, spends)
+}
+
 // coin is a tainted output and what it carries of each seed.
 type coin struct {
 	op     chains.Outpoint
@@ -130,6 +151,7 @@ func UTXO(ctx context.Context, src UTXOSource, c chains.Chain, seeds []Seed, cfg
 		res.Lookups++
 		// Group the frontier by spending transaction, in a stable order.
 		byTx := map[chains.Hash][]*coin{}
+		spendOf := map[chains.Hash]store.Spend{} // one of each transaction's spends
 		var hashes []chains.Hash
 		for i, co := range frontier {
 			switch {
@@ -143,11 +165,12 @@ func UTXO(ctx context.Context, src UTXOSource, c chains.Chain, seeds []Seed, cfg
 			h := spends[i].TxHash
 			if _, ok := byTx[h]; !ok {
 				hashes = append(hashes, h)
+				spendOf[h] = spends[i]
 			}
 			byTx[h] = append(byTx[h], co)
 		}
 		sort.Slice(hashes, func(i, j int) bool { return string(hashes[i][:]) < string(hashes[j][:]) })
-		txs, err := src.Txs(ctx, c, hashes)
+		txs, err := spendingTxs(ctx, src, c, hashes, spendOf)
 		if err != nil {
 			return nil, fmt.Errorf("hop %d: %w", round+1, err)
 		}

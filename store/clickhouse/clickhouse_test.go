@@ -463,7 +463,9 @@ func TestMigrationMovesSpends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !found[0] || sp[0].TxHash != mustHash(t, pay) || sp[0].Vin != 0 || sp[0].Height != 170 || sp[0].Outpoint != op {
+	// The entry migration 2 packed holds the height in eight bytes, the
+	// upper four zero: no place (position 0) for the spending transaction.
+	if !found[0] || sp[0].TxHash != mustHash(t, pay) || sp[0].Vin != 0 || sp[0].Height != 170 || sp[0].Position != 0 || sp[0].Outpoint != op {
 		t.Fatalf("spender of %s after migration: %+v found=%v", op, sp[0], found[0])
 	}
 	if found[1] {

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -541,16 +542,22 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 			}
 			var rows []row
 			var buf []byte
-			_ = eachTx(blocks, func(tx *chains.Tx) error {
+			if err := eachTx(blocks, func(tx *chains.Tx) error {
+				if tx.Height > math.MaxUint32 {
+					// An entry holds the height in four bytes.
+					return fmt.Errorf("spenders: height %d of tx %s is past 2^32", tx.Height, tx.Hash)
+				}
 				if !tx.Coinbase {
 					for _, in := range tx.Inputs {
-						e := spenderEntry{chain: c, prev: in.Prev, spend: store.Spend{TxHash: tx.Hash, Vin: in.Index, Height: tx.Height}}
+						e := spenderEntry{chain: c, prev: in.Prev, spend: store.Spend{TxHash: tx.Hash, Vin: in.Index, Height: tx.Height, Position: tx.Position}}
 						buf = e.append(buf[:0])
 						rows = append(rows, row{uint64(tx.Height), string(buf)})
 					}
 				}
 				return nil
-			})
+			}); err != nil {
+				return err
+			}
 			return sortedChunks(rows, func(r *row) uint64 { return leKey(r.entry) }, nil, func(rows []row) error {
 				height, entry := make([]uint64, len(rows)), make([]string, len(rows))
 				for i, r := range rows {

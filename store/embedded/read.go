@@ -215,7 +215,7 @@ func (s *Store) Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpo
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s spender of %s: %w", c, op, err)
 		}
-		res[i] = store.Spend{Outpoint: op, TxHash: sp.txid, Vin: sp.vin, Height: sp.height}
+		res[i] = store.Spend{Outpoint: op, TxHash: sp.txid, Vin: sp.vin, Height: sp.height, Position: sp.pos}
 		found[i] = true
 	}
 	return res, found, nil
