@@ -71,10 +71,13 @@ func (s *Store) LoadClusters(ctx context.Context, c chains.Chain, fn func(store.
 	if err != nil || !ok {
 		return err
 	}
+	// Both sides of the join are aliased: ClickHouse 20.x and later
+	// refuse a joined subquery without one (joined_subquery_requires_alias),
+	// which 18.16 did not ask for.
 	q := fmt.Sprintf(`SELECT address, i, cluster, size FROM
-		(SELECT address, argMax(idx, run) AS i, argMax(cluster, run) AS cluster FROM %s WHERE chain = ? AND run >= ? AND run <= ? GROUP BY address)
+		(SELECT address, argMax(idx, run) AS i, argMax(cluster, run) AS cluster FROM %s WHERE chain = ? AND run >= ? AND run <= ? GROUP BY address) AS assigned
 		ANY LEFT JOIN
-		(SELECT cluster, argMax(size, run) AS size FROM %s WHERE chain = ? AND run >= ? AND run <= ? GROUP BY cluster)
+		(SELECT cluster, argMax(size, run) AS size FROM %s WHERE chain = ? AND run >= ? AND run <= ? GROUP BY cluster) AS sizes
 		USING cluster ORDER BY i`, s.table("cluster_rows"), s.table("cluster_sizes"))
 	rows, err := s.conn.Query(ctx, q, string(c), r.base, r.run, string(c), r.base, r.run)
 	if err != nil {
