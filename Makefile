@@ -32,7 +32,8 @@ demo: build
 
 # Every test, including the real-data tests (testdata/shared), the kill -9
 # resume tests, the ClickHouse tests against real servers (installed
-# here when missing, started by the tests on loopback) and the Ethereum
+# here when missing, started by the tests on loopback; and again on
+# ClickHouse 26.5's engine, chDB's library fetched from npm) and the Ethereum
 # tests against a real geth --dev (built here from the module proxy the
 # first time). CI runs exactly this.
 # Packages run one at a time (-p 1): the ClickHouse and kill tests start
@@ -40,7 +41,8 @@ demo: build
 test: lint
 	sh scripts/ensure-clickhouse.sh
 	sh scripts/ensure-render.sh
-	FUNDTRACE_GETH=$$(sh scripts/ensure-geth.sh) FUNDTRACE_TEST_GETH=1 FUNDTRACE_TEST_CLICKHOUSE=1 FUNDTRACE_TEST_RENDER=1 \
+	FUNDTRACE_GETH=$$(sh scripts/ensure-geth.sh) FUNDTRACE_CHDBSERVE=$$(sh scripts/ensure-chdb.sh) \
+		FUNDTRACE_TEST_GETH=1 FUNDTRACE_TEST_CLICKHOUSE=1 FUNDTRACE_TEST_RENDER=1 \
 		$(GO) test -count=1 -p 1 -timeout 25m ./...
 
 # Everything that needs no server (ClickHouse, geth and the PDF renderer

@@ -57,7 +57,9 @@ transactions and addresses from it. Start with:
    fundtrace show address 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa
 
 The store is a folder (--store, or $FUNDTRACE_STORE; default ./fundtrace-data),
-or a ClickHouse database: --store clickhouse://host:9000/database [--cluster NAME].
+or a ClickHouse database: --store clickhouse://host:9000/database [--cluster NAME]
+(clickhouse://host:8123/database?protocol=http for a server that offers only its
+HTTP interface).
 The global flags (--store, --cluster, --verbose) go before or after the command.
 
 Commands that print results take --json; with it, an error is printed as a

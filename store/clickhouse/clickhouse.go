@@ -99,6 +99,16 @@ func Open(ctx context.Context, uri string, o Options) (*Store, error) {
 		o.Cluster = c
 	}
 	q.Del("cluster")
+	// protocol=http speaks ClickHouse's HTTP interface (port 8123) in
+	// place of its native one (9000), for a server that offers only it.
+	switch p := q.Get("protocol"); p {
+	case "", "native":
+	case "http":
+		u.Scheme = "http"
+	default:
+		return nil, fmt.Errorf("store %q: protocol %q: want native or http", uri, p)
+	}
+	q.Del("protocol")
 	u.RawQuery = q.Encode()
 	u.Path = "/default" // connect to the default database: ours may not exist yet
 	opt, err := ch.ParseDSN(u.String())

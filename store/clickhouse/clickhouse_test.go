@@ -44,14 +44,30 @@ func TestMain(m *testing.M) { os.Exit(chtest.Main(m, &server)) }
 
 var dbSeq atomic.Int64
 
+// engine, while set, is where the tests open their databases instead
+// of server: TestCurrentClickHouse sets it to run them again on
+// ClickHouse 26.5's engine.
+var engine *chtest.Engine
+
+// testURI is the store address of database db on the server the tests
+// use; it skips the test when there is none.
+func testURI(t testing.TB, db string) string {
+	t.Helper()
+	switch {
+	case engine != nil:
+		return "clickhouse://" + engine.Addr() + "/" + db + "?protocol=http"
+	case server != nil:
+		return "clickhouse://" + server.Addr() + "/" + db
+	}
+	t.Skip("no ClickHouse server")
+	return ""
+}
+
 // openTest opens a fresh database on the test server.
 func openTest(t testing.TB) *clickhouse.Store {
 	t.Helper()
-	if server == nil {
-		t.Skip("no ClickHouse server")
-	}
 	db := fmt.Sprintf("ft_test_%d_%d", os.Getpid(), dbSeq.Add(1))
-	st, err := clickhouse.Open(context.Background(), "clickhouse://"+server.Addr()+"/"+db, clickhouse.Options{})
+	st, err := clickhouse.Open(context.Background(), testURI(t, db), clickhouse.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,12 +424,25 @@ func TestServerDown(t *testing.T) {
 	}
 }
 
+// TestProtocolParam: protocol= takes native or http; anything else is
+// refused by name before any connection is tried.
+func TestProtocolParam(t *testing.T) {
+	_, err := clickhouse.Open(context.Background(), "clickhouse://127.0.0.1:1/x?protocol=grpc", clickhouse.Options{})
+	if err == nil || !strings.Contains(err.Error(), `protocol "grpc"`) {
+		t.Fatalf("got %v, want an error naming the protocol", err)
+	}
+	_, err = clickhouse.Open(context.Background(), "clickhouse://127.0.0.1:1/x?protocol=http", clickhouse.Options{})
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("got %v, want an error naming the address", err)
+	}
+}
+
 func TestSchemaTooNew(t *testing.T) {
 	st := openTest(t)
 	if err := st.RecordMigration(context.Background(), 999); err != nil {
 		t.Fatal(err)
 	}
-	_, err := clickhouse.Open(context.Background(), "clickhouse://"+server.Addr()+"/"+st.Database(), clickhouse.Options{})
+	_, err := clickhouse.Open(context.Background(), testURI(t, st.Database()), clickhouse.Options{})
 	if !errors.Is(err, store.ErrSchemaTooNew) {
 		t.Fatalf("got %v, want ErrSchemaTooNew", err)
 	}
@@ -424,11 +453,8 @@ func TestSchemaTooNew(t *testing.T) {
 // spenders. The rows are real: block 170's transaction, the first bitcoin
 // payment, spends output 0 of block 9's coinbase.
 func TestMigrationMovesSpends(t *testing.T) {
-	if server == nil {
-		t.Skip("no ClickHouse server")
-	}
 	ctx := context.Background()
-	uri := "clickhouse://" + server.Addr() + fmt.Sprintf("/ft_test_%d_%d", os.Getpid(), dbSeq.Add(1))
+	uri := testURI(t, fmt.Sprintf("ft_test_%d_%d", os.Getpid(), dbSeq.Add(1)))
 	old, err := clickhouse.OpenAtSchema(ctx, uri, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -515,11 +541,8 @@ func TestMigrationDropsHistoryTxid(t *testing.T) {
 // this binary, which migrates it, and checks that the tables gone are
 // gone, that no table holds a row twice, and every lookup and pass.
 func checkMigration(t *testing.T, v int, layout func() (restore func()), newer string, gone ...string) {
-	if server == nil {
-		t.Skip("no ClickHouse server")
-	}
 	ctx := context.Background()
-	uri := "clickhouse://" + server.Addr() + fmt.Sprintf("/ft_test_%d_%d", os.Getpid(), dbSeq.Add(1))
+	uri := testURI(t, fmt.Sprintf("ft_test_%d_%d", os.Getpid(), dbSeq.Add(1)))
 	old, err := clickhouse.OpenAtSchema(ctx, uri, v)
 	if err != nil {
 		t.Fatal(err)
@@ -707,7 +730,7 @@ func TestRollbackOfInterruptedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	st, err = clickhouse.Open(ctx, "clickhouse://"+server.Addr()+"/"+st.Database(), clickhouse.Options{})
+	st, err = clickhouse.Open(ctx, testURI(t, st.Database()), clickhouse.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

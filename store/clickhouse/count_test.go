@@ -119,7 +119,7 @@ func TestAddressCountLater(t *testing.T) {
 		check(t, st, 2, 3, true)
 		// An interrupted run: the pending count outlives the process.
 		st.Close()
-		st, err := clickhouse.Open(ctx, "clickhouse://"+server.Addr()+"/"+st.Database(), clickhouse.Options{})
+		st, err := clickhouse.Open(ctx, testURI(t, st.Database()), clickhouse.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

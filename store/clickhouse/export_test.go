@@ -287,3 +287,8 @@ func uniqueHashes(ops []chains.Outpoint) []chains.Hash {
 	}
 	return hs
 }
+
+// QueryRowForTest scans the one row of q into dest.
+func (s *Store) QueryRowForTest(ctx context.Context, q string, dest ...any) error {
+	return s.conn.QueryRow(ctx, q).Scan(dest...)
+}
