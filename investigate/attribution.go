@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/fundtrace/fundtrace/chains"
 	"github.com/fundtrace/fundtrace/cluster"
 	"github.com/fundtrace/fundtrace/labels"
@@ -66,24 +68,31 @@ func (x *Attribution) prefetch(ctx context.Context, c chains.Chain, as []chains.
 	for i := 0; i < len(todo); i += prefetchChunk {
 		part := todo[i:min(i+prefetchChunk, len(todo))]
 		// An address is marked read (in clusters, a zero size when it
-		// has none) only once its queries answered.
+		// has none) only once its queries answered. The two are
+		// independent and asked at once: each is a round trip (or, for
+		// the clusters, two) that a trace pays at every hop.
 		cl := map[chains.Address][2]uint32{}
+		var ls map[chains.Address][]labels.Label
+		g, gctx := errgroup.WithContext(ctx)
 		if x.cs != nil {
-			var err error
-			if cl, err = x.batch.ClustersOf(ctx, c, part); err != nil {
+			g.Go(func() (err error) {
+				cl, err = x.batch.ClustersOf(gctx, c, part)
 				return err
-			}
+			})
 		}
 		if x.lst != nil {
-			ls, err := x.batch.LabelsOf(ctx, c, part)
-			if err != nil {
+			g.Go(func() (err error) {
+				ls, err = x.batch.LabelsOf(gctx, c, part)
 				return err
-			}
-			for _, a := range part {
-				x.own[addrKey{c, a}] = ls[a] // nil: none
-			}
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
 		}
 		for _, a := range part {
+			if x.lst != nil {
+				x.own[addrKey{c, a}] = ls[a] // nil: none
+			}
 			x.clusters[addrKey{c, a}] = cl[a]
 		}
 	}
