@@ -95,14 +95,17 @@ var notSettings = map[string]bool{
 	"query_id": true, "quota_key": true, "session_id": true, "compress": true, "decompress": true,
 }
 
-var insertNative = regexp.MustCompile(`(?is)^\s*(INSERT\s+INTO\s+.+?)\s+FORMAT\s+Native\s*$`)
+var (
+	insertNative = regexp.MustCompile(`(?is)^\s*(INSERT\s+INTO\s+.+?)\s+FORMAT\s+Native\s*$`)
+	errorCode    = regexp.MustCompile(`Code: (\d+)`)
+)
 
 // ServeHTTP runs one request's query.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out, err := s.serve(r)
 	if err != nil {
 		code := "1001"
-		if m := regexp.MustCompile(`Code: (\d+)`).FindStringSubmatch(err.Error()); m != nil {
+		if m := errorCode.FindStringSubmatch(err.Error()); m != nil {
 			code = m[1]
 		}
 		w.Header().Set("X-ClickHouse-Exception-Code", code)
