@@ -2,6 +2,7 @@ package clickhouse_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -40,7 +41,7 @@ func TestCurrentClickHouse(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("ClickHouse %s (chDB)", version)
-	if major, _, _ := strings.Cut(version, "."); len(major) < 2 || major < "24" {
+	if major, _, _ := strings.Cut(version, "."); atoi(major) < 24 {
 		t.Fatalf("the engine is ClickHouse %s, not a current one", version)
 	}
 	for _, tc := range []struct {
@@ -91,4 +92,12 @@ func TestCurrentClickHouse(t *testing.T) {
 	} {
 		t.Run(tc.name, tc.run)
 	}
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return -1
+	}
+	return n
 }
