@@ -151,6 +151,32 @@ func (s *Store) Tx(ctx context.Context, c chains.Chain, h chains.Hash) (*chains.
 // a trace asks for at every hop. A hash that is not stored is an error
 // wrapping store.ErrNotFound that names it.
 func (s *Store) Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*chains.Tx, error) {
+	return s.txs(ctx, c, hs, nil)
+}
+
+// SpendingTxs returns the transactions that made spends, in order. A
+// spend that says where its transaction is (Position, which entries have
+// held since the place was packed into them) is read from tx_records by
+// that place alone; the rest by txid, as Txs reads them. The tracer asks
+// this at every hop, and the place saves the hop's txid_places query: a
+// fifth of a trace's time. A spend whose place holds another transaction
+// (which a consistent store never has) is looked for by txid.
+func (s *Store) SpendingTxs(ctx context.Context, c chains.Chain, spends []store.Spend) ([]*chains.Tx, error) {
+	hs := make([]chains.Hash, len(spends))
+	var at []txPlace
+	for i, sp := range spends {
+		hs[i] = sp.TxHash
+		if sp.Position > 0 {
+			at = append(at, txPlace{uint64(sp.Height), sp.Position})
+		}
+	}
+	return s.txs(ctx, c, hs, at)
+}
+
+// txs returns the transactions hs, in order: first those at the places
+// at (read by place alone, each under its record's own txid), then the
+// rest by txid.
+func (s *Store) txs(ctx context.Context, c chains.Chain, hs []chains.Hash, at []txPlace) ([]*chains.Tx, error) {
 	tip, err := s.tip(ctx, c)
 	if err != nil {
 		return nil, err
@@ -162,50 +188,18 @@ func (s *Store) Txs(ctx context.Context, c chains.Chain, hs []chains.Hash) ([]*c
 		return nil, fmt.Errorf("%s tx %s: %w", c, hs[0], store.ErrNotFound)
 	}
 	got := make(map[chains.Hash]*chains.Tx, len(hs))
-	if err := s.readTxs(ctx, c, hs, tip, got); err != nil {
-		return nil, err
-	}
-	return inOrder(c, hs, got)
-}
-
-// SpendingTxs returns the transactions that made spends, in order. A
-// spend that says where its transaction is (Position, which entries have
-// held since the place was packed into them) is read from tx_records by
-// that place alone; the rest by txid, as Txs reads them. The tracer asks
-// this at every hop, and the place saves the hop's txid_places query: a
-// fifth of a trace's time. A spend whose place holds another transaction
-// (which a consistent store never has) is looked for by txid.
-func (s *Store) SpendingTxs(ctx context.Context, c chains.Chain, spends []store.Spend) ([]*chains.Tx, error) {
-	tip, err := s.tip(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	if len(spends) == 0 {
-		return nil, nil
-	}
-	hs := make([]chains.Hash, len(spends))
-	for i, sp := range spends {
-		hs[i] = sp.TxHash
-	}
-	if tip < 0 {
-		return nil, fmt.Errorf("%s tx %s: %w", c, hs[0], store.ErrNotFound)
-	}
-	var at []txPlace
-	for _, sp := range spends {
-		if sp.Position > 0 && sp.Height >= 0 && sp.Height <= tip {
-			at = append(at, txPlace{uint64(sp.Height), sp.Position})
-		}
-	}
-	got := make(map[chains.Hash]*chains.Tx, len(spends))
 	if len(at) > 0 {
 		if err := s.txsAt(ctx, c, slices.Values(at), tip, got); err != nil {
 			return nil, err
 		}
 	}
-	var rest []chains.Hash
-	for _, h := range hs {
-		if got[h] == nil {
-			rest = append(rest, h)
+	rest := hs
+	if len(got) > 0 {
+		rest = nil
+		for _, h := range hs {
+			if got[h] == nil {
+				rest = append(rest, h)
+			}
 		}
 	}
 	if len(rest) > 0 {
@@ -247,18 +241,7 @@ func (s *Store) txsAt(ctx context.Context, c chains.Chain, places iter.Seq[txPla
 	if err != nil {
 		return fmt.Errorf("%s txs: %w", c, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		tx, err := scanTxRecord(c, rows)
-		if err != nil {
-			return err
-		}
-		got[tx.Hash] = tx
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("%s txs: %w", c, err)
-	}
-	return nil
+	return eachRowTx(c, rows, scanTxRecord, func(tx *chains.Tx) error { got[tx.Hash] = tx; return nil })
 }
 
 // txPlace is where a transaction's record is: its key in tx_records.
@@ -337,6 +320,12 @@ func (s *Store) eachTxRow(ctx context.Context, c chains.Chain, q string, scan fu
 	if err != nil {
 		return fmt.Errorf("%s txs: %w", c, err)
 	}
+	return eachRowTx(c, rows, scan, fn)
+}
+
+// eachRowTx calls fn with each transaction scan reads from rows, then
+// closes them.
+func eachRowTx(c chains.Chain, rows driver.Rows, scan func(chains.Chain, driver.Rows) (*chains.Tx, error), fn func(tx *chains.Tx) error) error {
 	defer rows.Close()
 	for rows.Next() {
 		tx, err := scan(c, rows)
@@ -347,7 +336,10 @@ func (s *Store) eachTxRow(ctx context.Context, c chains.Chain, q string, scan fu
 			return err
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s txs: %w", c, err)
+	}
+	return nil
 }
 
 // txRecordSelect are the columns of tx_records scanTxRecord reads.
