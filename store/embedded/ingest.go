@@ -129,7 +129,8 @@ type splitOut struct {
 func (o *splitOut) reserve(int) {}
 
 func (o *splitOut) add(kv *kvBuf, e kvEnt) error {
-	if t := kv.key(e)[0]; o.out.w == nil || t != o.table {
+	// A key's first byte, its table, is pre's first.
+	if t := byte(e.pre >> 56); o.out.w == nil || t != o.table {
 		if err := o.next(t); err != nil {
 			return err
 		}

@@ -179,7 +179,8 @@ func (s *Store) writeUTXO(ctx context.Context, bufs *writeBufs, c chains.Chain, 
 	}
 	// copyOut copies a sorted table's entries out.
 	copyOut := func(kv *kvBuf) error {
-		for _, e := range kv.ents {
+		for i, e := range kv.ents {
+			kv.touchAhead(i)
 			if err := out.add(kv, e); err != nil {
 				return err
 			}
@@ -435,7 +436,8 @@ func (s *Store) appendHistory(ctx context.Context, out batchOut, kv *kvBuf, c ch
 	if err != nil {
 		return nil, 0, err
 	}
-	for _, e := range kv.ents {
+	for i, e := range kv.ents {
+		kv.touchAhead(i)
 		k := kv.key(e)
 		if n := len(lo) + 1 + int(k[len(lo)]); n <= len(k) {
 			f.check(k[:n], len(lo)+1)
@@ -789,13 +791,14 @@ func (t *keySet) reset() {
 // batch holds it (batchrepr: a kind byte, then the length-prefixed key
 // and value), so that moving it into the batch in key order is one copy.
 type kvBuf struct {
-	buf   []byte
-	ents  []kvEnt
-	tmp   []kvEnt
-	count []uint32 // msdSort's counters
-	open  int      // the entry begun
-	openK int      // its key
-	openV int      // its value
+	buf     []byte
+	ents    []kvEnt
+	tmp     []kvEnt
+	count   []uint32 // msdSort's counters
+	open    int      // the entry begun
+	openK   int      // its key
+	openV   int      // its value
+	touched byte     // touchAhead's reads
 }
 
 // kvEnt locates one entry, buf[off:end]. pre holds the key's first eight
@@ -993,6 +996,32 @@ func (b *kvBuf) key(e kvEnt) []byte {
 	k, _ := lenPrefixed(b.buf[e.off+1 : e.end])
 	return k
 }
+
+// touchAhead, every touchDistance entries, reads the first and last
+// byte of each of the next touchDistance entries after those (an entry
+// may straddle two cache lines). Sorted, the entries lie at random
+// places in b.buf, and copying them out in order waited for memory at
+// each one: the work between two entries is too long for the processor
+// to reach the next entry's load on its own, and a single load ahead
+// only moves the wait. Loads issued together, none depending on another,
+// wait for memory once for all. In a profile of the index of the 1.03 M
+// chain the entries' reads (lenPrefixed) fell from 1.19 s to 0.27 s, and
+// touchAhead took 0.15-0.23 s. The bytes read are kept in b.touched so
+// that the compiler keeps the loads.
+func (b *kvBuf) touchAhead(i int) {
+	if i%touchDistance != 0 {
+		return
+	}
+	ahead := b.ents[min(i+touchDistance, len(b.ents)):min(i+2*touchDistance, len(b.ents))]
+	var t byte
+	for _, e := range ahead {
+		t += b.buf[e.off] + b.buf[e.end-1]
+	}
+	b.touched += t
+}
+
+// touchDistance is how many entries touchAhead reads at once.
+const touchDistance = 16
 
 // value returns e's value.
 func (b *kvBuf) value(e kvEnt) []byte {
