@@ -27,6 +27,9 @@ type CheckReport struct {
 // error naming the file (and, for a transaction record, the offset).
 func (s *Store) Check(ctx context.Context) (CheckReport, error) {
 	var r CheckReport
+	if err := s.settleStaged(ctx); err != nil {
+		return r, err
+	}
 	ents, err := os.ReadDir(s.path)
 	if err != nil {
 		return r, err

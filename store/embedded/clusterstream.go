@@ -45,6 +45,9 @@ func clusterLinkIndexKey(dst []byte, c chains.Chain, a, b uint32, code byte, hei
 // order, with where it was first paid: one pass over the history table,
 // whose first entry for an address is its first payment.
 func (s *Store) EachAddress(ctx context.Context, c chains.Chain, fn func(a chains.Address, first store.FirstPaid) error) error {
+	if err := s.settleStaged(ctx); err != nil {
+		return err
+	}
 	return s.eachFirstPaid(ctx, c, func(a []byte, first store.FirstPaid) error {
 		return fn(chains.Address(a), first)
 	})

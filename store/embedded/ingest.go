@@ -124,25 +124,42 @@ type splitOut struct {
 	out   tableOut // the current file's; out.w is nil before the first
 	table byte     // the current file's key table
 	paths []string // the files, the current one last
+	// stage, when the write stages (stage.go), takes the staged tables'
+	// entries into its runs; run is the current table's, if staged.
+	stage *stageWrite
+	run   *runOut
 }
 
 func (o *splitOut) reserve(int) {}
 
 func (o *splitOut) add(kv *kvBuf, e kvEnt) error {
 	// A key's first byte, its table, is pre's first.
-	if t := byte(e.pre >> 56); o.out.w == nil || t != o.table {
+	if t := byte(e.pre >> 56); (o.out.w == nil && o.run == nil) || t != o.table {
 		if err := o.next(t); err != nil {
 			return err
 		}
 	}
+	if o.run != nil {
+		return o.run.add(kv, e)
+	}
 	return o.out.add(kv, e)
 }
 
-func (o *splitOut) endTable() error { return o.out.endTable() }
+func (o *splitOut) endTable() error {
+	if o.run != nil {
+		return o.run.endTable()
+	}
+	return o.out.endTable()
+}
 
 // next finishes the current file and starts one for the key table t.
 func (o *splitOut) next(t byte) error {
 	if err := o.finish(); err != nil {
+		return err
+	}
+	if o.stage != nil && stagedTable(t) {
+		r, err := o.stage.run(t)
+		o.run, o.table = r, t
 		return err
 	}
 	// A table of keys written in chain order lands in the bottom level,
@@ -172,6 +189,13 @@ func (o *splitOut) next(t byte) error {
 // the file and syncs it (or gives up on it after an error; either way
 // it closes it).
 func (o *splitOut) finish() error {
+	if o.run != nil {
+		// The run's file is finished with the write's others
+		// (stageWrite.finish).
+		err := o.run.endTable()
+		o.run = nil
+		return err
+	}
 	if o.out.w == nil {
 		return nil
 	}
@@ -211,7 +235,7 @@ func (s *Store) ingest(ctx context.Context, build func(batchOut) error, sync fun
 // synced, and returns their paths, those it created if it fails. sync
 // is as ingest's.
 func (s *Store) writeTables(build func(batchOut) error, sync func() error) ([]string, error) {
-	out := &splitOut{s: s}
+	out := &splitOut{s: s, stage: s.stageNow}
 	err := build(out)
 	// The files the tables point into are synced while the last table
 	// is finished and synced: two waits for the disk become one.
@@ -234,23 +258,33 @@ func (s *Store) writeTables(build func(batchOut) error, sync func() error) ([]st
 // newTableWriter creates a table file in the ingest folder; path is
 // empty when no file was created.
 func (s *Store) newTableWriter(o sstable.WriterOptions) (w *sstable.Writer, path string, err error) {
-	dir := filepath.Join(s.path, ingestDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, "", err
-	}
-	s.ingested++
-	path = filepath.Join(dir, strconv.Itoa(s.ingested)+".sst")
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, "", err
-	}
 	if s.bufs == nil {
 		s.bufs = writePool.Get().(*writeBufs)
 	}
 	if cap(s.bufs.table) < tableBuf {
 		s.bufs.table = make([]byte, 0, tableBuf)
 	}
-	w = sstable.NewWriter(&tableFile{f: f, buf: s.bufs.table[:0]}, o)
+	s.ingested++
+	return s.newTableWriterBuf(o, strconv.Itoa(s.ingested), s.bufs.table[:0])
+}
+
+// newTableWriterBuf creates the table file name in the ingest folder,
+// written through buf (a buffer of its own if nil); path is empty when
+// no file was created. Writers working at once need buffers of their own.
+func (s *Store) newTableWriterBuf(o sstable.WriterOptions, name string, buf []byte) (w *sstable.Writer, path string, err error) {
+	dir := filepath.Join(s.path, ingestDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", err
+	}
+	path = filepath.Join(dir, name+".sst")
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, "", err
+	}
+	if buf == nil {
+		buf = make([]byte, 0, tableBuf)
+	}
+	w = sstable.NewWriter(&tableFile{f: f, buf: buf[:0]}, o)
 	return w, path, nil
 }
 

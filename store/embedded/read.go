@@ -196,6 +196,9 @@ func seekOrder(ops []chains.Outpoint) []uint64 {
 // Spenders returns, for each outpoint, the input that spent it; Spent is
 // false in the result where it is unspent (or unknown).
 func (s *Store) Spenders(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]store.Spend, []bool, error) {
+	if err := s.settleStaged(ctx); err != nil {
+		return nil, nil, err
+	}
 	res := make([]store.Spend, len(ops))
 	found := make([]bool, len(ops))
 	var k []byte
@@ -243,6 +246,9 @@ func (s *Store) txAt(c chains.Chain, h int64, pos uint32) (txid chains.Hash, tim
 // chain the height of its first history entry, on an account chain its
 // first-seen record.
 func (s *Store) FirstSeen(ctx context.Context, c chains.Chain, a chains.Address) (int64, error) {
+	if err := s.settleStaged(ctx); err != nil {
+		return 0, err
+	}
 	var h int64
 	if !c.IsAccount() {
 		lo := addrPrefix(nil, c, a)
@@ -275,6 +281,9 @@ func (s *Store) FirstSeen(ctx context.Context, c chains.Chain, a chains.Address)
 // the input that spent it (if any) and block times filled in. limit > 0
 // caps the number of entries.
 func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Address, limit int) ([]store.HistoryEntry, error) {
+	if err := s.settleStaged(ctx); err != nil {
+		return nil, err
+	}
 	lo := addrPrefix(nil, c, a)
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
 	if err != nil {
@@ -367,6 +376,9 @@ func (s *Store) AddressHistory(ctx context.Context, c chains.Chain, a chains.Add
 // sit in the file; so does an entry of table d, with its block's records
 // (checked against the layout's checksum) in place of the layout.
 func (s *Store) Dump(ctx context.Context, fn func(k, v []byte) error) error {
+	if err := s.settleStaged(ctx); err != nil {
+		return err
+	}
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{})
 	if err != nil {
 		return err

@@ -23,6 +23,11 @@ import (
 func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The blocks' spends and payments are deleted from tables s and a:
+	// what is staged goes in first.
+	if _, _, err := s.mergeStagedLocked(ctx, c); err != nil {
+		return err
+	}
 	m, err := s.metaLocked(c)
 	if err != nil {
 		return err

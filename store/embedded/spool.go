@@ -264,11 +264,17 @@ type runReader struct {
 	ent  []byte
 	key  []byte
 	seq  int // the run's place: of equal keys, the earlier run's first
+	// check, for a staged run, counts its entries and checks them and
+	// the file against the run's record at its end.
+	check *runCheck
 }
 
 func (r *runReader) next() (bool, error) {
 	n, err := binary.ReadUvarint(r.r)
 	if err == io.EOF {
+		if r.check != nil {
+			return false, r.check.done(r.path)
+		}
 		return false, nil
 	}
 	if err != nil {
@@ -285,6 +291,9 @@ func (r *runReader) next() (bool, error) {
 		return false, fmt.Errorf("read %s: %w", r.path, err)
 	}
 	r.key, _ = lenPrefixed(r.ent)
+	if r.check != nil {
+		r.check.n++
+	}
 	return true, nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -103,6 +104,17 @@ type Store struct {
 
 	schema uint64                // the schema version the store is at, once checked
 	legacy map[chains.Chain]bool // whether table t holds a UTXO chain's transactions
+
+	// staged holds each chain's staged runs of history and spender
+	// entries (stage.go), guarded by mu; stagedRuns counts them, read
+	// without the lock by the reads that must merge them first.
+	staged     map[chains.Chain]*stageList
+	stagedRuns atomic.Int64
+	stageNow   *stageWrite // during a write that stages
+	// stageMax is maxStagedRuns but in tests; keepStaged (tests) makes
+	// Close leave the runs staged, as a crash would.
+	stageMax   int
+	keepStaged bool
 }
 
 // Open opens (creating if needed, unless ReadOnly) the store in folder
@@ -225,6 +237,9 @@ func open(path string, o Options, exists bool) (*Store, error) {
 			return nil, errors.Join(err, s.Close())
 		}
 	}
+	if err := s.loadStaged(context.Background()); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
 	return s, nil
 }
 
@@ -255,12 +270,17 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	var errs []error
+	if !s.opts.ReadOnly && s.stagedRuns.Load() > 0 && !s.keepStaged {
+		// A run's staged entries are merged before the store is left;
+		// if this fails they stay staged, for the next open to merge.
+		errs = append(errs, s.mergeAllStagedLocked(context.Background()))
+	}
 	if s.bufs != nil {
 		s.bufs.release()
 		s.bufs = nil
 	}
 	s.filesMu.Lock()
-	var errs []error
 	for _, tf := range s.files {
 		errs = append(errs, tf.close())
 	}

@@ -1,0 +1,724 @@
+package embedded
+
+import (
+	"bufio"
+	"bytes"
+	"container/heap"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/cockroachdb/pebble/v2"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fundtrace/fundtrace/chains"
+)
+
+// A bulk index of a UTXO chain writes, with every batch, history
+// entries (table a) and spender entries (s) whose keys are addresses and
+// txids: random, so that each batch's table file overlaps everything
+// stored before it. Ingested into level 0, each was merged by Pebble's
+// compactions into the bottom level, rewriting the bottom level's
+// tables it overlapped, which is all of them: at 10.56 M transactions the
+// compactions wrote 14 GB for 2.8 GB of tables (Pebble's metrics), and
+// took most of the index's processor time. Nothing reads those two
+// tables while a bulk index runs (it reads outputs through table p and
+// the transaction file, and leaves the count of addresses to its end),
+// so they are staged instead: each batch's sorted entries of a and of s
+// go to a run file of their own in the folder stage, listed in the
+// chain's staged record (m c "staged") in the same atomic ingest as the
+// rest of the batch, and are merged once, at the end of the run, into
+// table files ingested together. Into a store that holds no history yet
+// those land in the bottom level directly: each entry is written twice
+// (its run, its table) instead of being compacted down and rewritten
+// with every batch after it. When a table has maxStagedRuns runs, they
+// are merged into one run first, so that a merge reads a bounded number
+// of files at once whatever the chain's length.
+//
+// The run is durable before the ingest that lists it; the listing and
+// the batch's other tables are one atomic edit. A run file the list
+// does not name (a crash between the two) is removed when the store is
+// next opened for writing, and the runs it names are then merged. Until
+// they are, the store's histories and spenders are incomplete, so a
+// read-only open of a store with staged runs is refused, and in the
+// writing process every read of tables a and s merges them first
+// (settleStaged).
+
+// stageDir is the store's subfolder of staged run files.
+const stageDir = "stage"
+
+// maxStagedRuns is how many runs of one table are staged before they are
+// merged into one: the final merge then reads at most about that many
+// files (a buffer of runBuf each).
+const maxStagedRuns = 64
+
+// stagedTable reports whether a bulk index stages the entries of table t.
+func stagedTable(t byte) bool { return t == tAddr || t == tSpender }
+
+// stagedKey holds chain c's list of staged runs (stageList, JSON).
+func stagedKey(c chains.Chain) []byte {
+	return append(keyPrefix(nil, tMeta, c), "staged"...)
+}
+
+// stageList is a chain's staged runs, in the order written.
+type stageList struct {
+	Next int64       `json:"next"` // the next run's number
+	Runs []stagedRun `json:"runs"`
+}
+
+// stagedRun is one run file: the entries of one key table, sorted, each
+// key once, with their count, the file's size and its CRC-32C, checked
+// when it is merged.
+type stagedRun struct {
+	Name    string `json:"name"`
+	Table   string `json:"table"`
+	Entries int64  `json:"entries"`
+	Bytes   int64  `json:"bytes"`
+	CRC     uint32 `json:"crc"`
+	Tier    int    `json:"tier,omitempty"` // how many merges made it
+}
+
+func (l *stageList) clone() *stageList {
+	if l == nil {
+		return &stageList{}
+	}
+	return &stageList{Next: l.Next, Runs: slices.Clone(l.Runs)}
+}
+
+// stageWrite is what one batch stages: a run per staged table. The
+// chain's list names them with their sizes and CRCs, and goes into the
+// batch's meta table once they are written.
+type stageWrite struct {
+	c    chains.Chain
+	dir  string
+	list *stageList       // the chain's list once the batch is in
+	runs map[byte]*runOut // the batch's runs, once their files are created
+}
+
+// planStage names the runs of a batch of chain c staging its history and
+// spender entries.
+func (s *Store) planStage(c chains.Chain) *stageWrite {
+	w := &stageWrite{c: c, dir: filepath.Join(s.path, stageDir), list: s.staged[c].clone(), runs: map[byte]*runOut{}}
+	for _, t := range []byte{tAddr, tSpender} {
+		w.list.Runs = append(w.list.Runs, stagedRun{Name: fmt.Sprintf("%s-%d-%c.run", string(c), w.list.Next, t), Table: string(t)})
+		w.list.Next++
+	}
+	return w
+}
+
+// run returns the batch's run of table t, creating its file.
+func (w *stageWrite) run(t byte) (*runOut, error) {
+	if r := w.runs[t]; r != nil {
+		return r, nil
+	}
+	// The planned runs are the list's last two.
+	i := len(w.list.Runs) - 2
+	for w.list.Runs[i].Table != string(t) {
+		i++
+	}
+	if err := os.MkdirAll(w.dir, 0o755); err != nil {
+		return nil, err
+	}
+	r, err := createRun(filepath.Join(w.dir, w.list.Runs[i].Name))
+	if err != nil {
+		return nil, err
+	}
+	r.slot = &w.list.Runs[i]
+	w.runs[t] = r
+	return r, nil
+}
+
+// finish makes every planned run durable, creating empty ones for tables
+// the batch had no entry of, and records their sizes in the list. The
+// list's encoding is only written after (setList).
+func (w *stageWrite) finish() error {
+	var errs []error
+	for _, t := range []byte{tAddr, tSpender} {
+		r, err := w.run(t)
+		if err == nil {
+			err = r.finish()
+		}
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return syncDir(w.dir)
+}
+
+// remove removes the batch's run files, after a failed batch.
+func (w *stageWrite) remove() error {
+	var errs []error
+	for _, r := range w.runs {
+		r.abort()
+		errs = append(errs, removeIfThere(r.path))
+	}
+	return errors.Join(errs...)
+}
+
+// setList writes the chain's list of staged runs into b (a non-empty
+// one: an empty list is deleted, so that a store whose runs were all
+// merged holds what one that never staged does).
+func setList(b setter, c chains.Chain, l *stageList) error {
+	v, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("encode %s's staged runs: %w", c, err)
+	}
+	return b.Set(stagedKey(c), v, nil)
+}
+
+// runOut writes one staged run: the entries of a key table in key order,
+// each key once (of equal keys the last, as tableOut keeps), in the
+// format of writeRun. Its size, entry count and CRC go into its slot in
+// the list when it is finished.
+type runOut struct {
+	path string
+	f    *os.File
+	bw   *bufio.Writer
+	crc  uint32
+	n    int64
+	size int64
+	k, e []byte // the entry held back (pointing into its kvBuf)
+	held bool
+	slot *stagedRun
+	done bool
+}
+
+func createRun(path string) (*runOut, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return &runOut{path: path, f: f, bw: bufio.NewWriterSize(f, 1<<20)}, nil
+}
+
+func (o *runOut) reserve(int) {}
+
+func (o *runOut) add(kv *kvBuf, e kvEnt) error {
+	ent := kv.buf[e.off+1 : e.end]
+	k, _ := lenPrefixed(ent)
+	if o.held && !bytes.Equal(k, o.k) {
+		if err := o.write(o.e); err != nil {
+			return err
+		}
+	}
+	o.k, o.e, o.held = k, ent, true
+	return nil
+}
+
+func (o *runOut) endTable() error {
+	if !o.held {
+		return nil
+	}
+	o.held = false
+	return o.write(o.e)
+}
+
+// put writes an entry whose bytes are reused after it returns: of equal
+// keys given in a row the last is kept. For merges.
+func (o *runOut) put(ent []byte) error {
+	k, _ := lenPrefixed(ent)
+	if o.held && !bytes.Equal(k, o.k) {
+		if err := o.write(o.e); err != nil {
+			return err
+		}
+	}
+	o.e = append(o.e[:0], ent...)
+	o.k, _ = lenPrefixed(o.e)
+	o.held = true
+	return nil
+}
+
+func (o *runOut) write(ent []byte) error {
+	var l [binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(l[:], uint64(len(ent)))
+	o.crc = crc32.Update(crc32.Update(o.crc, crcTable, l[:n]), crcTable, ent)
+	o.n++
+	o.size += int64(n + len(ent))
+	if _, err := o.bw.Write(l[:n]); err != nil {
+		return fmt.Errorf("write %s: %w", o.path, err)
+	}
+	if _, err := o.bw.Write(ent); err != nil {
+		return fmt.Errorf("write %s: %w", o.path, err)
+	}
+	return nil
+}
+
+// finish writes what is held and buffered, syncs and closes the file,
+// and records it in its slot.
+func (o *runOut) finish() error {
+	if o.done {
+		return nil
+	}
+	o.done = true
+	err := o.endTable()
+	if err == nil {
+		err = o.bw.Flush()
+	}
+	if err == nil {
+		err = o.f.Sync()
+	}
+	if cerr := o.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", o.path, err)
+	}
+	if o.slot != nil {
+		o.slot.Entries, o.slot.Bytes, o.slot.CRC = o.n, o.size, o.crc
+	}
+	return nil
+}
+
+func (o *runOut) abort() {
+	if !o.done {
+		o.done = true
+		o.f.Close()
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
+// loadStaged reads every chain's list of staged runs. A read-only store
+// with staged runs is refused; a writable one removes the run files no
+// list names and merges the runs listed (an index run was interrupted).
+func (s *Store) loadStaged(ctx context.Context) error {
+	s.staged = map[chains.Chain]*stageList{}
+	lo := []byte{tMeta}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return err
+	}
+	var pending int
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != 2+len("staged") || string(k[2:]) != "staged" {
+			continue
+		}
+		c, ok := chains.ChainByTag(k[1])
+		if !ok {
+			continue
+		}
+		l := &stageList{}
+		if err := json.Unmarshal(it.Value(), l); err != nil {
+			it.Close()
+			return fmt.Errorf("read %s's staged runs (key %q): %w", c, k, err)
+		}
+		s.staged[c] = l
+		pending += len(l.Runs)
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return fmt.Errorf("read staged runs: %w", err)
+	}
+	s.stagedRuns.Store(int64(pending))
+	if s.opts.ReadOnly {
+		if pending > 0 {
+			return fmt.Errorf("store %s: an index run stopped before merging %d staged runs of address histories and spenders into the store; open it for writing (run fundtrace index again) to merge them", s.path, pending)
+		}
+		return nil
+	}
+	named := map[string]bool{}
+	for _, l := range s.staged {
+		for _, r := range l.Runs {
+			named[r.Name] = true
+		}
+	}
+	dir := filepath.Join(s.path, stageDir)
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range ents {
+		if !named[e.Name()] {
+			if err := removeIfThere(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("remove unlisted staged run: %w", err)
+			}
+		}
+	}
+	if pending > 0 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.mergeAllStagedLocked(ctx)
+	}
+	return nil
+}
+
+// settleStaged merges what is staged, if anything: the reads of tables a
+// and s call it first.
+func (s *Store) settleStaged(ctx context.Context) error {
+	if s.stagedRuns.Load() == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mergeAllStagedLocked(ctx)
+}
+
+func (s *Store) mergeAllStagedLocked(ctx context.Context) error {
+	for c, l := range s.staged {
+		if len(l.Runs) > 0 {
+			if _, _, err := s.mergeStagedLocked(ctx, c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mergeStagedLocked merges chain c's staged runs into the store: each
+// table's runs into table files (in parallel, a table each), ingested
+// with the deletion of the list in one atomic edit; then the run files
+// are removed. When the store held no history of c before, the merge
+// of table a sees every address of the chain once, in order, and counts
+// them: counted is then true and addresses the count (SettleCounts need
+// not scan the table again).
+func (s *Store) mergeStagedLocked(ctx context.Context, c chains.Chain) (addresses int64, counted bool, err error) {
+	l := s.staged[c]
+	if l == nil || len(l.Runs) == 0 {
+		return 0, false, nil
+	}
+	alo := keyPrefix(nil, tAddr, c)
+	if counted, err = s.noKeys(ctx, alo, prefixEnd(alo)); err != nil {
+		return 0, false, err
+	}
+	dir := filepath.Join(s.path, stageDir)
+	var tables []byte
+	for _, r := range l.Runs {
+		if t := r.Table[0]; !slices.Contains(tables, t) {
+			tables = append(tables, t)
+		}
+	}
+	files := make([][]string, len(tables))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, t := range tables {
+		var runs []stagedRun
+		for _, r := range l.Runs {
+			if r.Table[0] == t {
+				runs = append(runs, r)
+			}
+		}
+		var count *int64
+		if t == tAddr && counted {
+			count = &addresses
+		}
+		g.Go(func() error {
+			var err error
+			files[i], err = s.mergeToTables(gctx, dir, runs, fmt.Sprintf("stage-%s-%c", string(c), t), count)
+			return err
+		})
+	}
+	counted = counted && slices.Contains(tables, tAddr)
+	err = g.Wait()
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f...)
+	}
+	if err == nil {
+		var path string
+		path, err = s.writeListTable(c, nil)
+		if path != "" {
+			paths = append(paths, path)
+		}
+	}
+	if err == nil {
+		if err = s.db.Ingest(ctx, paths); err == nil {
+			var errs []error
+			for _, r := range l.Runs {
+				errs = append(errs, removeIfThere(filepath.Join(dir, r.Name)))
+			}
+			s.stagedRuns.Add(-int64(len(l.Runs)))
+			s.staged[c] = &stageList{}
+			return addresses, counted, errors.Join(errs...)
+		}
+	}
+	for _, p := range paths {
+		err = errors.Join(err, removeIfThere(p))
+	}
+	return 0, false, fmt.Errorf("merge %s's staged runs in %s: %w", c, s.path, err)
+}
+
+// noKeys reports whether the store holds no key from lo up to hi.
+func (s *Store) noKeys(ctx context.Context, lo, hi []byte) (bool, error) {
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return false, err
+	}
+	none := !it.First()
+	return none, errors.Join(it.Error(), it.Close())
+}
+
+// writeListTable writes a table file of chain c's staged record set to l
+// (deleted if empty), for ingestion.
+func (s *Store) writeListTable(c chains.Chain, l *stageList) (string, error) {
+	w, path, err := s.newTableWriterBuf(s.opts.MakeWriterOptions(0, s.db.TableFormat()), "stage-list", nil)
+	if err != nil {
+		return path, err
+	}
+	if l == nil || len(l.Runs) == 0 {
+		err = w.Delete(stagedKey(c))
+	} else {
+		var v []byte
+		if v, err = json.Marshal(l); err == nil {
+			err = w.Set(stagedKey(c), v)
+		}
+	}
+	return path, errors.Join(err, w.Close())
+}
+
+// mergedTableBytes is how many bytes of entries a merged table file
+// holds before the next is begun.
+const mergedTableBytes = 256 << 20
+
+// mergeToTables merges runs (of one key table, oldest first) into table
+// files at the bottom level's options, named after name, and returns
+// their paths (those written so far, after an error). If count is not
+// nil, the runs are of the history, and it is set to the number of
+// addresses they hold.
+func (s *Store) mergeToTables(ctx context.Context, dir string, runs []stagedRun, name string, count *int64) ([]string, error) {
+	var (
+		paths []string
+		out   *tableOut
+		size  int
+		buf   = make([]byte, 0, tableBuf)
+		prev  []byte // the last address counted: its key's prefix
+		n     int64
+	)
+	finish := func() error {
+		if out == nil {
+			return nil
+		}
+		err := errors.Join(out.endTable(), out.w.Close())
+		out = nil
+		return err
+	}
+	files := 0
+	err := mergeStagedRuns(ctx, dir, runs, func(ent []byte) error {
+		k, v := splitEntry(ent)
+		if out != nil && size >= mergedTableBytes && !bytes.Equal(k, out.k) {
+			if err := finish(); err != nil {
+				return err
+			}
+		}
+		if out == nil {
+			w, path, err := s.newTableWriterBuf(s.opts.MakeWriterOptions(numLevels-1, s.db.TableFormat()), name+"-"+strconv.Itoa(files), buf)
+			if path != "" {
+				paths = append(paths, path)
+			}
+			if err != nil {
+				return err
+			}
+			files++
+			out, size = &tableOut{w: w}, 0
+		}
+		size += len(ent)
+		if count != nil && len(k) > 2 {
+			// A history key is its table, chain, the address's
+			// length and the address, then where it was paid.
+			if p := k[:min(len(k), 3+int(k[2]))]; !bytes.Equal(p, prev) {
+				prev = append(prev[:0], p...)
+				n++
+			}
+		}
+		return out.addCopy(k, v)
+	})
+	if ferr := finish(); err == nil {
+		err = ferr
+	}
+	if count != nil {
+		*count = n
+	}
+	return paths, err
+}
+
+// mergeStagedRuns calls fn with the entries of runs (oldest first) in key
+// order, of equal keys the older runs' first, checking each run's
+// entries, size and CRC against its record: a run damaged on disk is an
+// error naming its file, not a wrong merge.
+func mergeStagedRuns(ctx context.Context, dir string, runs []stagedRun, fn func(ent []byte) error) error {
+	h := make(runHeap, 0, len(runs))
+	defer func() {
+		for _, r := range h {
+			r.f.Close()
+		}
+	}()
+	for i, sr := range runs {
+		path := filepath.Join(dir, sr.Name)
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("open staged run: %w", err)
+		}
+		cr := &crcReader{r: f}
+		r := &runReader{r: bufio.NewReaderSize(cr, runBuf), f: f, path: path, seq: i, check: &runCheck{want: sr, crc: cr}}
+		ok, err := r.next()
+		if err != nil || !ok {
+			f.Close()
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		h = append(h, r)
+	}
+	heap.Init(&h)
+	for k := 0; len(h) > 0; k++ {
+		if k&0xffff == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		r := h[0]
+		if err := fn(r.ent); err != nil {
+			return err
+		}
+		ok, err := r.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			heap.Fix(&h, 0)
+		} else {
+			r.f.Close()
+			heap.Pop(&h)
+		}
+	}
+	return nil
+}
+
+// crcReader computes the CRC-32C and count of the bytes read through it.
+type crcReader struct {
+	r   io.Reader
+	crc uint32
+	n   int64
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.crc = crc32.Update(c.crc, crcTable, p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// runCheck is what a staged run's reader checks at its end.
+type runCheck struct {
+	want stagedRun
+	crc  *crcReader
+	n    int64
+}
+
+func (c *runCheck) done(path string) error {
+	if c.n != c.want.Entries || c.crc.n != c.want.Bytes || c.crc.crc != c.want.CRC {
+		return fmt.Errorf("staged run %s is damaged: %d entries, %d bytes, CRC %08x; its record says %d, %d, %08x", path, c.n, c.crc.n, c.crc.crc, c.want.Entries, c.want.Bytes, c.want.CRC)
+	}
+	return nil
+}
+
+// ofTable lists the staged runs of table t, oldest first.
+func (l *stageList) ofTable(t byte) []stagedRun {
+	var out []stagedRun
+	for _, r := range l.Runs {
+		if r.Table[0] == t {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// compactStagedLocked merges, for each staged table of chain c, its
+// newest runs into one while the newest maxStagedRuns of them are of one
+// tier (made by as many merges), as the clustering spool does: the
+// merged run is of the next tier, recorded in their place. Each entry is
+// then merged about log64(runs) times before the final merge, and that
+// merge reads at most maxStagedRuns files a tier.
+func (s *Store) compactStagedLocked(ctx context.Context, c chains.Chain) error {
+	most := maxStagedRuns
+	if s.stageMax > 0 {
+		most = s.stageMax
+	}
+	for _, t := range []byte{tAddr, tSpender} {
+		for {
+			l := s.staged[c]
+			if l == nil {
+				return nil
+			}
+			runs := l.ofTable(t)
+			n := len(runs)
+			if n < most || runs[n-most].Tier != runs[n-1].Tier {
+				break
+			}
+			if err := s.mergeRunsLocked(ctx, c, t, runs[n-most:]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mergeRunsLocked merges group, runs of chain c's table t listed one
+// after another, into one run of the next tier, listed in their place.
+func (s *Store) mergeRunsLocked(ctx context.Context, c chains.Chain, t byte, group []stagedRun) error {
+	dir := filepath.Join(s.path, stageDir)
+	next := s.staged[c].clone()
+	name := fmt.Sprintf("%s-%d-%c.run", string(c), next.Next, t)
+	next.Next++
+	out, err := createRun(filepath.Join(dir, name))
+	if err != nil {
+		return err
+	}
+	merged := stagedRun{Name: name, Table: string(t), Tier: group[0].Tier + 1}
+	out.slot = &merged
+	err = mergeStagedRuns(ctx, dir, group, out.put)
+	if err == nil {
+		err = out.finish()
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		out.abort()
+		return errors.Join(fmt.Errorf("merge %s's staged runs of table %c: %w", c, t, err), removeIfThere(out.path))
+	}
+	gone := map[string]bool{}
+	for _, r := range group {
+		gone[r.Name] = true
+	}
+	var kept []stagedRun
+	for _, r := range next.Runs {
+		switch {
+		case r.Name == group[0].Name:
+			kept = append(kept, merged)
+		case !gone[r.Name]:
+			kept = append(kept, r)
+		}
+	}
+	next.Runs = kept
+	b := s.db.NewBatch()
+	err = setList(b, c, next)
+	if err == nil {
+		err = b.Commit(pebble.Sync)
+	}
+	b.Close()
+	if err != nil {
+		return errors.Join(fmt.Errorf("record %s's merged staged runs: %w", c, err), removeIfThere(out.path))
+	}
+	s.staged[c] = next
+	s.stagedRuns.Add(int64(1 - len(group)))
+	var errs []error
+	for _, r := range group {
+		errs = append(errs, removeIfThere(filepath.Join(dir, r.Name)))
+	}
+	return errors.Join(errs...)
+}
