@@ -244,11 +244,19 @@ func (s *Store) writeTables(build func(batchOut) error, sync func() error) ([]st
 		synced = make(chan error, 1)
 		go func() { synced <- sync() }()
 	}
+	var staged chan error // a staging write's runs, likewise
+	if err == nil && out.stage != nil {
+		staged = make(chan error, 1)
+		go func() { staged <- out.stage.sync() }()
+	}
 	if ferr := out.finish(); err == nil {
 		err = ferr
 	}
-	if synced != nil {
-		if serr := <-synced; err == nil {
+	for _, c := range []chan error{synced, staged} {
+		if c == nil {
+			continue
+		}
+		if serr := <-c; err == nil {
 			err = serr
 		}
 	}

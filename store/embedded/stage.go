@@ -136,17 +136,28 @@ func (w *stageWrite) run(t byte) (*runOut, error) {
 	return r, nil
 }
 
-// finish makes every planned run durable, creating empty ones for tables
-// the batch had no entry of, and records their sizes in the list. The
-// list's encoding is only written after (setList).
+// finish writes out every planned run, creating empty ones for tables
+// the batch had no entry of, and records their sizes and CRCs in the
+// list, whose encoding is written after (setList). The runs are made
+// durable by sync, before the batch is ingested.
 func (w *stageWrite) finish() error {
 	var errs []error
 	for _, t := range []byte{tAddr, tSpender} {
 		r, err := w.run(t)
 		if err == nil {
-			err = r.finish()
+			err = r.flush()
 		}
 		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// sync makes the runs durable, their folder's entries too, and closes
+// them. It runs while the batch's table files are finished.
+func (w *stageWrite) sync() error {
+	var errs []error
+	for _, r := range w.runs {
+		errs = append(errs, r.finish())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -180,16 +191,17 @@ func setList(b setter, c chains.Chain, l *stageList) error {
 // format of writeRun. Its size, entry count and CRC go into its slot in
 // the list when it is finished.
 type runOut struct {
-	path string
-	f    *os.File
-	bw   *bufio.Writer
-	crc  uint32
-	n    int64
-	size int64
-	k, e []byte // the entry held back (pointing into its kvBuf)
-	held bool
-	slot *stagedRun
-	done bool
+	path    string
+	f       *os.File
+	bw      *bufio.Writer
+	crc     uint32
+	n       int64
+	size    int64
+	k, e    []byte // the entry held back (pointing into its kvBuf)
+	held    bool
+	slot    *stagedRun
+	flushed bool // written out, slot filled in
+	done    bool // closed
 }
 
 func createRun(path string) (*runOut, error) {
@@ -252,17 +264,33 @@ func (o *runOut) write(ent []byte) error {
 	return nil
 }
 
-// finish writes what is held and buffered, syncs and closes the file,
-// and records it in its slot.
-func (o *runOut) finish() error {
-	if o.done {
+// flush writes what is held and buffered, and records the run in its
+// slot.
+func (o *runOut) flush() error {
+	if o.flushed {
 		return nil
 	}
-	o.done = true
 	err := o.endTable()
 	if err == nil {
 		err = o.bw.Flush()
 	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", o.path, err)
+	}
+	o.flushed = true
+	if o.slot != nil {
+		o.slot.Entries, o.slot.Bytes, o.slot.CRC = o.n, o.size, o.crc
+	}
+	return nil
+}
+
+// finish flushes the run, syncs and closes its file.
+func (o *runOut) finish() error {
+	if o.done {
+		return nil
+	}
+	err := o.flush()
+	o.done = true
 	if err == nil {
 		err = o.f.Sync()
 	}
@@ -271,9 +299,6 @@ func (o *runOut) finish() error {
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", o.path, err)
-	}
-	if o.slot != nil {
-		o.slot.Entries, o.slot.Bytes, o.slot.CRC = o.n, o.size, o.crc
 	}
 	return nil
 }
