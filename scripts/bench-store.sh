@@ -166,7 +166,9 @@ for spec in $SIZES; do
 		# it compacts or merges: checked before each store rather than
 		# found by a write failing (a cluster insert, 25 minutes into a
 		# 10 M-transaction run, last time).
-		need=$(du -sk "$d/sim/blocks" | awk '{ print int($1 * 2.5 / 1024) }')
+		src="$d/sim/blocks" # an Ethereum chain's node data is the whole folder
+		[ -d "$src" ] || src="$d/sim"
+		need=$(du -sk "$src" | awk '{ print int($1 * 2.5 / 1024) }')
 		free=$(df -Pk "$CACHE" | awk 'NR == 2 { print int($4 / 1024) }')
 		if [ "$free" -lt "$need" ]; then
 			echo "bench-store: $free MB free under $CACHE; the $kind store of $spec needs about $need MB (2.5 times its blocks): free some space or leave out the size" >&2
