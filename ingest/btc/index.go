@@ -437,6 +437,7 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 // committed), and notes the others for lookUpMissing; block is bd's
 // index in the batch.
 func (ix *indexer) resolve(bd *chains.BlockData, block int) error {
+	ix.cache.warm(bd)
 	for t := range bd.Txs {
 		tx := &bd.Txs[t]
 		for i := range tx.Inputs {
@@ -559,6 +560,8 @@ type outputCache struct {
 	cur, old cacheGen
 	over     map[chains.Outpoint][]byte
 	limit    int
+	warmKeys []uint64 // warm's
+	sink     uint64   // warm's reads, kept so that they are made
 }
 
 type cacheGen struct {
@@ -627,6 +630,45 @@ func (g *cacheGen) reserve(limit int) {
 		perOutput := max(n/max(len(g.ents), 1), 1)
 		g.text = slices.Grow(g.text, doubling(n, 64<<10, most*perOutput, outputRoom))
 	}
+}
+
+// warm reads, before a block is resolved, the cache's memory its inputs
+// and outputs will look at, in passes of loads that do not wait on each
+// other: the slots where their keys' probes start, then, for the
+// inputs' keys found there, the entries and the copies they point at.
+// Resolved one by one, each take and put waited on memory in turn (the
+// table of a generation is 32 MB, its entries 96 MB): keyTable.find and
+// the entries' reads were about a third of resolving, in a profile of
+// the 1.03 M-transaction chain's index. Nothing is changed; the cache
+// resolves as it would have, sooner.
+func (c *outputCache) warm(bd *chains.BlockData) {
+	var sink uint64
+	keys := c.warmKeys[:0]
+	for t := range bd.Txs {
+		tx := &bd.Txs[t]
+		for i := range tx.Inputs {
+			if in := &tx.Inputs[i]; !in.Coinbase {
+				k := cacheKey(in.Prev)
+				keys = append(keys, k)
+				sink += c.cur.at.touch(k) + c.old.at.touch(k)
+			}
+		}
+		for o := range tx.Outputs {
+			sink += c.cur.at.touch(cacheKey(chains.Outpoint{Hash: tx.Hash, Index: tx.Outputs[o].Index}))
+		}
+	}
+	for _, k := range keys {
+		for _, g := range [...]*cacheGen{&c.cur, &c.old} {
+			if _, i, ok := g.at.lookup(k); ok && int(i) < len(g.ents) {
+				e := &g.ents[i]
+				if int(e.off) < len(g.text) {
+					sink += uint64(g.text[e.off])
+				}
+			}
+		}
+	}
+	c.warmKeys = keys
+	c.sink += sink
 }
 
 // take returns and forgets the output, as txcodec.AppendOutput wrote

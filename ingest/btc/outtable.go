@@ -87,6 +87,15 @@ func (t *keyTable) remove(i int) {
 	t.slots[i] = keySlot{}
 }
 
+// touch reads the slot where k's probe starts and returns a byte of it,
+// for outputCache.warm.
+func (t *keyTable) touch(k uint64) uint64 {
+	if len(t.slots) == 0 {
+		return 0
+	}
+	return t.slots[int(k)&(len(t.slots)-1)].key
+}
+
 // len returns the number of keys filed.
 func (t *keyTable) len() int { return t.n }
 
