@@ -3,7 +3,6 @@ package embedded
 import (
 	"bufio"
 	"bytes"
-	"container/heap"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -575,15 +574,11 @@ func (s *Store) mergeToTables(ctx context.Context, dir string, runs []stagedRun,
 // error naming its file, not a wrong merge.
 func mergeStagedRuns(ctx context.Context, dir string, runs []stagedRun, fn func(ent []byte) error) error {
 	h := make(runHeap, 0, len(runs))
-	defer func() {
-		for _, r := range h {
-			r.f.Close()
-		}
-	}()
 	for i, sr := range runs {
 		path := filepath.Join(dir, sr.Name)
 		f, err := os.Open(path)
 		if err != nil {
+			h.close()
 			return fmt.Errorf("open staged run: %w", err)
 		}
 		cr := &crcReader{r: f}
@@ -592,35 +587,14 @@ func mergeStagedRuns(ctx context.Context, dir string, runs []stagedRun, fn func(
 		if err != nil || !ok {
 			f.Close()
 			if err != nil {
+				h.close()
 				return err
 			}
 			continue
 		}
 		h = append(h, r)
 	}
-	heap.Init(&h)
-	for k := 0; len(h) > 0; k++ {
-		if k&0xffff == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		r := h[0]
-		if err := fn(r.ent); err != nil {
-			return err
-		}
-		ok, err := r.next()
-		if err != nil {
-			return err
-		}
-		if ok {
-			heap.Fix(&h, 0)
-		} else {
-			r.f.Close()
-			heap.Pop(&h)
-		}
-	}
-	return nil
+	return h.drain(ctx, fn)
 }
 
 // crcReader computes the CRC-32C and count of the bytes read through it.
