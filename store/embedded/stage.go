@@ -38,9 +38,12 @@ import (
 // table files ingested together. Into a store that holds no history yet
 // those land in the bottom level directly: each entry is written twice
 // (its run, its table) instead of being compacted down and rewritten
-// with every batch after it. When a table has maxStagedRuns runs, they
-// are merged into one run first, so that a merge reads a bounded number
-// of files at once whatever the chain's length.
+// with every batch after it. When a table's newest maxStagedRuns runs
+// are of one tier, they are merged into one run of the next
+// (compactStagedLocked), so that a merge reads a bounded number of files
+// at once whatever the chain's length. At 1.03 M transactions an index
+// of the simulated chain took 5.2-5.6 s instead of 6.7-6.8, at 10.56 M
+// 105 s instead of 116-131 (whole processes; scale.md).
 //
 // The run is durable before the ingest that lists it; the listing and
 // the batch's other tables are one atomic edit. A run file the list
@@ -54,10 +57,14 @@ import (
 // stageDir is the store's subfolder of staged run files.
 const stageDir = "stage"
 
-// maxStagedRuns is how many runs of one table are staged before they are
-// merged into one: the final merge then reads at most about that many
-// files (a buffer of runBuf each).
-const maxStagedRuns = 64
+// maxStagedRuns is how many runs of one tier and table are merged into
+// one: a merge reads that many files at once, a buffer of runBuf each.
+// At 64, the 10.56 M chain's 90 batches merged their first 64 runs of
+// each table once before the end, in the writer's path: 93.1 s, against
+// 83.6 s at 128, which no chain below about 12 M transactions reaches. A
+// mainnet index (some 11,000 batches of 64 MiB of blocks) merges each
+// entry once before the end at 128, twice at 64.
+const maxStagedRuns = 128
 
 // stagedTable reports whether a bulk index stages the entries of table t.
 func stagedTable(t byte) bool { return t == tAddr || t == tSpender }
@@ -640,7 +647,7 @@ func (l *stageList) ofTable(t byte) []stagedRun {
 // newest runs into one while the newest maxStagedRuns of them are of one
 // tier (made by as many merges), as the clustering spool does: the
 // merged run is of the next tier, recorded in their place. Each entry is
-// then merged about log64(runs) times before the final merge, and that
+// then merged about log128(runs) times before the final merge, and that
 // merge reads at most maxStagedRuns files a tier.
 func (s *Store) compactStagedLocked(ctx context.Context, c chains.Chain) error {
 	most := maxStagedRuns
