@@ -24,8 +24,9 @@ func (s *Store) Rollback(ctx context.Context, c chains.Chain, to int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// The blocks' spends and payments are deleted from tables s and a:
-	// what is staged goes in first.
-	if _, _, err := s.mergeStagedLocked(ctx, c); err != nil {
+	// what is staged goes in first, every chain's, since the reads below
+	// (FirstSeen) would otherwise wait for the lock held here to merge.
+	if err := s.mergeAllStagedLocked(ctx); err != nil {
 		return err
 	}
 	m, err := s.metaLocked(c)

@@ -295,11 +295,12 @@ func (o *runOut) finish() error {
 	if o.done {
 		return nil
 	}
-	err := o.flush()
 	o.done = true
-	if err == nil {
-		err = o.f.Sync()
+	if err := o.flush(); err != nil {
+		o.f.Close()
+		return err
 	}
+	err := o.f.Sync()
 	if cerr := o.f.Close(); err == nil {
 		err = cerr
 	}
