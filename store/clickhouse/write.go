@@ -488,9 +488,15 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 	chain := string(c)
 	return append(headerRows(chain, blocks), []tableRows{
 		{table: "tx_records", cols: "chain, height, position, txid, record", columns: func(emit func(...any) error) error {
+			txs, _, _ := batchCounts(blocks)
 			var height []uint64
 			var pos []uint32
 			var txid, record []string
+			start := func() {
+				n := min(txs, flushRows)
+				height, pos, txid, record = make([]uint64, 0, n), make([]uint32, 0, n), make([]string, 0, n), make([]string, 0, n)
+			}
+			start()
 			var buf []byte
 			var bad error
 			err := eachChunk(blocks, func(tx *chains.Tx) int {
@@ -508,7 +514,8 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 					return bad
 				}
 				err := emit(repeat(chain, len(txid)), height, pos, txid, record)
-				height, pos, txid, record = nil, nil, nil, nil
+				txs -= len(txid)
+				start()
 				return err
 			})
 			if err == nil {
@@ -522,7 +529,8 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 				height   uint64
 				position uint32
 			}
-			var rows []row
+			txs, _, _ := batchCounts(blocks)
+			rows := make([]row, 0, txs)
 			_ = eachTx(blocks, func(tx *chains.Tx) error {
 				rows = append(rows, row{hs(tx.Hash), uint64(tx.Height), tx.Position})
 				return nil
@@ -540,7 +548,8 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 				height uint64
 				entry  string
 			}
-			var rows []row
+			_, inputs, _ := batchCounts(blocks)
+			rows := make([]row, 0, inputs)
 			var buf []byte
 			if err := eachTx(blocks, func(tx *chains.Tx) error {
 				if tx.Height > math.MaxUint32 {
@@ -648,7 +657,8 @@ func historyRows(chain string, blocks []store.BlockData) tableRows {
 			value  int64
 			typ    uint8
 		}
-		var rows []row
+		_, _, paid := batchCounts(blocks)
+		rows := make([]row, 0, paid)
 		_ = eachTx(blocks, func(tx *chains.Tx) error {
 			for _, o := range tx.Outputs {
 				for _, a := range o.Addresses {
@@ -740,6 +750,28 @@ func repeat(v string, n int) []string {
 		out[i] = v
 	}
 	return out
+}
+
+// batchCounts counts the blocks' transactions, the inputs of those that
+// are not coinbases, and the addresses their outputs pay: the rows of
+// txid_places, spenders and address_history, whose slices are made that
+// large at once. Grown by append instead, their copying and the write
+// barriers of its pointers took about 0.6 s of the client's processor
+// time in an index of the 1.03 M chain.
+func batchCounts(blocks []store.BlockData) (txs, inputs, paid int) {
+	for i := range blocks {
+		for t := range blocks[i].Txs {
+			tx := &blocks[i].Txs[t]
+			txs++
+			if !tx.Coinbase {
+				inputs += len(tx.Inputs)
+			}
+			for o := range tx.Outputs {
+				paid += len(tx.Outputs[o].Addresses)
+			}
+		}
+	}
+	return txs, inputs, paid
 }
 
 // eachTx calls fn for every transaction of the blocks, in order.
