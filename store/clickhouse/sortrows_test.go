@@ -56,3 +56,44 @@ func TestSortedChunks(t *testing.T) {
 		t.Fatalf("%d distinct rows out of %d", len(seen), len(rows))
 	}
 }
+
+// TestSortedChunksByKey: with no tie, rows come out by their integer
+// key, rows of equal key in the order given; the keys differ in every
+// 16-bit digit in turn, share some digits, and repeat.
+func TestSortedChunksByKey(t *testing.T) {
+	type row struct {
+		k uint64
+		i int
+	}
+	r := rand.New(rand.NewPCG(4, 4))
+	var rows []row
+	for i := range flushRows + 999 {
+		k := uint64(r.IntN(5)) << (16 * uint(r.IntN(4)))
+		if r.IntN(4) == 0 {
+			k = r.Uint64()
+		}
+		rows = append(rows, row{k, i})
+	}
+	var got []row
+	if err := sortedChunks(rows, func(r *row) uint64 { return r.k }, nil, func(c []row) error {
+		got = append(got, c...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(rows) {
+		t.Fatalf("%d rows, want %d", len(got), len(rows))
+	}
+	seen := make(map[int]bool)
+	for k, g := range got {
+		seen[g.i] = true
+		if k > 0 {
+			if p := got[k-1]; p.k > g.k || p.k == g.k && p.i > g.i {
+				t.Fatalf("row %d (%x, %d) after (%x, %d)", k, g.k, g.i, p.k, p.i)
+			}
+		}
+	}
+	if len(seen) != len(rows) {
+		t.Fatalf("%d distinct rows out of %d", len(seen), len(rows))
+	}
+}

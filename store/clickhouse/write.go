@@ -2,7 +2,6 @@ package clickhouse
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -591,25 +590,26 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 // compared as strings, took 2.1 s of the client's processor time on the
 // 1.03 M chain.
 func sortedChunks[T any](rows []T, key func(*T) uint64, tie func(a, b *T) int, emit func([]T) error) error {
-	type place struct {
-		key uint64
-		i   uint32
-	}
 	order := make([]place, len(rows))
 	for i := range rows {
 		order[i] = place{key(&rows[i]), uint32(i)}
 	}
-	slices.SortFunc(order, func(a, b place) int {
-		if c := cmp.Compare(a.key, b.key); c != 0 {
-			return c
-		}
-		if tie != nil {
-			if c := tie(&rows[a.i], &rows[b.i]); c != 0 {
-				return c
+	order = radixSort(order, make([]place, len(order)))
+	if tie != nil {
+		// Rows of equal key are in the order given; where tie orders
+		// them otherwise (an address's first eight bytes shared), they
+		// are sorted among themselves.
+		for i := 0; i < len(order); {
+			j := i + 1
+			for j < len(order) && order[j].key == order[i].key {
+				j++
 			}
+			if j-i > 1 {
+				slices.SortStableFunc(order[i:j], func(a, b place) int { return tie(&rows[a.i], &rows[b.i]) })
+			}
+			i = j
 		}
-		return cmp.Compare(a.i, b.i)
-	})
+	}
 	chunk := make([]T, 0, min(len(rows), flushRows))
 	for len(order) > 0 {
 		n := min(len(order), flushRows)
@@ -623,6 +623,43 @@ func sortedChunks[T any](rows []T, key func(*T) uint64, tie func(a, b *T) int, e
 		order = order[n:]
 	}
 	return nil
+}
+
+// place is a row's sorting key and its index among the rows.
+type place struct {
+	key uint64
+	i   uint32
+}
+
+// radixSort sorts places by key, stably (rows of equal key stay in the
+// order given), in passes of 16 bits from the lowest, skipping a pass
+// whose digit every key shares; tmp is as long as ps, and the result is
+// one of the two. It replaced a comparison sort (slices.SortFunc, with
+// the index as the last key), about a tenth of the client's processor
+// time in an index of the 1.03 M chain into ClickHouse.
+func radixSort(ps, tmp []place) []place {
+	var count [1 << 16]int
+	for shift := uint(0); shift < 64; shift += 16 {
+		clear(count[:])
+		for _, p := range ps {
+			count[p.key>>shift&0xffff]++
+		}
+		if len(ps) == 0 || count[ps[0].key>>shift&0xffff] == len(ps) {
+			continue
+		}
+		sum := 0
+		for d, c := range count {
+			count[d] = sum
+			sum += c
+		}
+		for _, p := range ps {
+			d := p.key >> shift & 0xffff
+			tmp[count[d]] = p
+			count[d]++
+		}
+		ps, tmp = tmp, ps
+	}
+	return ps
 }
 
 // leKey is the first eight bytes of s as a little-endian integer: what
