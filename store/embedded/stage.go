@@ -538,7 +538,13 @@ func (s *Store) mergeToTables(ctx context.Context, dir string, runs []stagedRun,
 		return err
 	}
 	files := 0
-	err := mergeStagedRuns(ctx, dir, runs, func(ent []byte) error {
+	// The runs are merged on one goroutine and the table files written on
+	// another: the writing (Pebble's table writer, compression, filters)
+	// is most of a merge's processor time.
+	merge := func(ctx context.Context, put func(ent []byte) error) error {
+		return mergeStagedRuns(ctx, dir, runs, put)
+	}
+	err := handOff(ctx, merge, func(ent []byte) error {
 		k, v := splitEntry(ent)
 		if out != nil && size >= mergedTableBytes && !bytes.Equal(k, out.k) {
 			if err := finish(); err != nil {
@@ -574,6 +580,75 @@ func (s *Store) mergeToTables(ctx context.Context, dir string, runs []stagedRun,
 		*count = n
 	}
 	return paths, err
+}
+
+// handOffBytes is the size of the blocks of entries handOff hands over.
+const handOffBytes = 1 << 20
+
+// handOff runs produce and consume on goroutines of their own: the
+// entries produce puts are copied into blocks of about handOffBytes and
+// handed to consume in order, a block at a time, while produce fills the
+// next. The first error stops both.
+func handOff(ctx context.Context, produce func(ctx context.Context, put func(ent []byte) error) error, consume func(ent []byte) error) error {
+	type block struct {
+		buf  []byte
+		ends []int
+	}
+	full, free := make(chan *block, 2), make(chan *block, 3)
+	for range cap(free) {
+		free <- &block{buf: make([]byte, 0, handOffBytes+4<<10)}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(full)
+		b := <-free
+		send := func() error {
+			select {
+			case full <- b:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			b = nil
+			return nil
+		}
+		err := produce(gctx, func(ent []byte) error {
+			if b == nil {
+				select {
+				case b = <-free:
+					b.buf, b.ends = b.buf[:0], b.ends[:0]
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			b.buf = append(b.buf, ent...)
+			b.ends = append(b.ends, len(b.buf))
+			if len(b.buf) >= handOffBytes {
+				return send()
+			}
+			return nil
+		})
+		if err == nil && b != nil && len(b.ends) > 0 {
+			err = send()
+		}
+		return err
+	})
+	g.Go(func() error {
+		for b := range full {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			start := 0
+			for _, end := range b.ends {
+				if err := consume(b.buf[start:end]); err != nil {
+					return err
+				}
+				start = end
+			}
+			free <- b
+		}
+		return nil
+	})
+	return g.Wait()
 }
 
 // mergeStagedRuns calls fn with the entries of runs (oldest first) in key
