@@ -218,8 +218,6 @@ func createRun(path string) (*runOut, error) {
 	return &runOut{path: path, f: f, bw: bufio.NewWriterSize(f, 1<<20)}, nil
 }
 
-func (o *runOut) reserve(int) {}
-
 func (o *runOut) add(kv *kvBuf, e kvEnt) error {
 	ent := kv.buf[e.off+1 : e.end]
 	k, _ := lenPrefixed(ent)
