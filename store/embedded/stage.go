@@ -195,7 +195,7 @@ func setList(b setter, c chains.Chain, l *stageList) error {
 // runOut writes one staged run: the entries of a key table in key order,
 // each key once (of equal keys the last, as tableOut keeps), in the
 // format of writeRun. Its size, entry count and CRC go into its slot in
-// the list when it is finished.
+// the list when it is flushed.
 type runOut struct {
 	path    string
 	f       *os.File
