@@ -637,7 +637,7 @@ func (g *cacheGen) reserve(limit int) {
 // other: the slots where their keys' probes start, then, for the
 // inputs' keys found there, the entries and the copies they point at.
 // Resolved one by one, each take and put waited on memory in turn (the
-// table of a generation is 32 MB, its entries 96 MB): keyTable.find and
+// table of a generation is 32 MB, its entries 88 MB): keyTable.find and
 // the entries' reads were about a third of resolving, in a profile of
 // the 1.03 M-transaction chain's index. Nothing is changed; the cache
 // resolves as it would have, sooner.

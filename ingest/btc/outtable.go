@@ -87,8 +87,8 @@ func (t *keyTable) remove(i int) {
 	t.slots[i] = keySlot{}
 }
 
-// touch reads the slot where k's probe starts and returns a byte of it,
-// for outputCache.warm.
+// touch reads the slot where k's probe starts and returns its key, for
+// outputCache.warm.
 func (t *keyTable) touch(k uint64) uint64 {
 	if len(t.slots) == 0 {
 		return 0

@@ -485,9 +485,10 @@ var utxoRows = rowsOf
 // rowsOf maps blocks to the rows of every data table.
 func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 	chain := string(c)
+	txs, inputs, paid := batchCounts(blocks)
 	return append(headerRows(chain, blocks), []tableRows{
 		{table: "tx_records", cols: "chain, height, position, txid, record", columns: func(emit func(...any) error) error {
-			txs, _, _ := batchCounts(blocks)
+			txs := txs // counts down as chunks go
 			var height []uint64
 			var pos []uint32
 			var txid, record []string
@@ -528,7 +529,6 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 				height   uint64
 				position uint32
 			}
-			txs, _, _ := batchCounts(blocks)
 			rows := make([]row, 0, txs)
 			_ = eachTx(blocks, func(tx *chains.Tx) error {
 				rows = append(rows, row{hs(tx.Hash), uint64(tx.Height), tx.Position})
@@ -547,7 +547,6 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 				height uint64
 				entry  string
 			}
-			_, inputs, _ := batchCounts(blocks)
 			rows := make([]row, 0, inputs)
 			var buf []byte
 			if err := eachTx(blocks, func(tx *chains.Tx) error {
@@ -574,7 +573,7 @@ func rowsOf(c chains.Chain, blocks []store.BlockData) []tableRows {
 				return emit(repeat(chain, len(rows)), height, entry)
 			})
 		}},
-		historyRows(chain, blocks),
+		historyRows(chain, blocks, paid),
 	}...)
 }
 
@@ -684,7 +683,7 @@ func prefixKey(s string) uint64 {
 // historyRows are the rows of address_history: an output's addresses,
 // each with its transaction's place (height, position), the output's
 // index, value and type, in the table's order.
-func historyRows(chain string, blocks []store.BlockData) tableRows {
+func historyRows(chain string, blocks []store.BlockData, paid int) tableRows {
 	return tableRows{table: "address_history", cols: "chain, address, height, position, vout, value, type", columns: func(emit func(...any) error) error {
 		type row struct {
 			addr   chains.Address
@@ -694,7 +693,6 @@ func historyRows(chain string, blocks []store.BlockData) tableRows {
 			value  int64
 			typ    uint8
 		}
-		_, _, paid := batchCounts(blocks)
 		rows := make([]row, 0, paid)
 		_ = eachTx(blocks, func(tx *chains.Tx) error {
 			for _, o := range tx.Outputs {

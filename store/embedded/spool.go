@@ -370,22 +370,36 @@ func (h runHeap) drain(ctx context.Context, fn func(ent []byte) error) error {
 func mergeRuns(paths []string, fn func(ent []byte) error) error {
 	h := make(runHeap, 0, len(paths))
 	for i, path := range paths {
-		f, err := os.Open(path)
-		if err == nil {
-			r := &runReader{r: bufio.NewReaderSize(f, runBuf), f: f, path: path, seq: i}
-			var ok bool
-			if ok, err = r.next(); err == nil && ok {
-				h = append(h, r)
-				continue
-			}
-			f.Close()
-		}
-		if err != nil {
+		if err := h.open(path, i, nil); err != nil {
 			h.close()
 			return err
 		}
 	}
 	return h.drain(nil, fn)
+}
+
+// open adds the run file at path to h as its seq-th run, its first entry
+// read; an empty run is closed instead. want, for a staged run, is its
+// record, which the run is checked against at its end.
+func (h *runHeap) open(path string, seq int, want *stagedRun) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	var src io.Reader = f
+	r := &runReader{f: f, path: path, seq: seq}
+	if want != nil {
+		cr := &crcReader{r: f}
+		src, r.check = cr, &runCheck{want: *want, crc: cr}
+	}
+	r.r = bufio.NewReaderSize(src, runBuf)
+	ok, err := r.next()
+	if err != nil || !ok {
+		f.Close()
+		return err
+	}
+	*h = append(*h, r)
+	return nil
 }
 
 // close closes the runs, when they are not drained.

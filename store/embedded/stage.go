@@ -66,8 +66,16 @@ const stageDir = "stage"
 // entry once before the end at 128, twice at 64.
 const maxStagedRuns = 128
 
+// stagedTables are the key tables a bulk index stages.
+var stagedTables = [...]byte{tAddr, tSpender}
+
 // stagedTable reports whether a bulk index stages the entries of table t.
 func stagedTable(t byte) bool { return t == tAddr || t == tSpender }
+
+// runName is the file name of chain c's n-th staged run, of table t.
+func runName(c chains.Chain, n int64, t byte) string {
+	return fmt.Sprintf("%s-%d-%c.run", string(c), n, t)
+}
 
 // stagedKey holds chain c's list of staged runs (stageList, JSON).
 func stagedKey(c chains.Chain) []byte {
@@ -103,7 +111,6 @@ func (l *stageList) clone() *stageList {
 // chain's list names them with their sizes and CRCs, and goes into the
 // batch's meta table once they are written.
 type stageWrite struct {
-	c    chains.Chain
 	dir  string
 	list *stageList       // the chain's list once the batch is in
 	runs map[byte]*runOut // the batch's runs, once their files are created
@@ -112,9 +119,9 @@ type stageWrite struct {
 // planStage names the runs of a batch of chain c staging its history and
 // spender entries.
 func (s *Store) planStage(c chains.Chain) *stageWrite {
-	w := &stageWrite{c: c, dir: filepath.Join(s.path, stageDir), list: s.staged[c].clone(), runs: map[byte]*runOut{}}
-	for _, t := range []byte{tAddr, tSpender} {
-		w.list.Runs = append(w.list.Runs, stagedRun{Name: fmt.Sprintf("%s-%d-%c.run", string(c), w.list.Next, t), Table: string(t)})
+	w := &stageWrite{dir: filepath.Join(s.path, stageDir), list: s.staged[c].clone(), runs: map[byte]*runOut{}}
+	for _, t := range stagedTables {
+		w.list.Runs = append(w.list.Runs, stagedRun{Name: runName(c, w.list.Next, t), Table: string(t)})
 		w.list.Next++
 	}
 	return w
@@ -148,7 +155,7 @@ func (w *stageWrite) run(t byte) (*runOut, error) {
 // durable by sync, before the batch is ingested.
 func (w *stageWrite) finish() error {
 	var errs []error
-	for _, t := range []byte{tAddr, tSpender} {
+	for _, t := range stagedTables {
 		r, err := w.run(t)
 		if err == nil {
 			err = r.flush()
@@ -203,7 +210,8 @@ type runOut struct {
 	crc     uint32
 	n       int64
 	size    int64
-	k, e    []byte // the entry held back (pointing into its kvBuf)
+	k, e    []byte // the entry held back (in its kvBuf, or in buf)
+	buf     []byte // put's copy
 	held    bool
 	slot    *stagedRun
 	flushed bool // written out, slot filled in
@@ -219,15 +227,7 @@ func createRun(path string) (*runOut, error) {
 }
 
 func (o *runOut) add(kv *kvBuf, e kvEnt) error {
-	ent := kv.buf[e.off+1 : e.end]
-	k, _ := lenPrefixed(ent)
-	if o.held && !bytes.Equal(k, o.k) {
-		if err := o.write(o.e); err != nil {
-			return err
-		}
-	}
-	o.k, o.e, o.held = k, ent, true
-	return nil
+	return o.hold(kv.buf[e.off+1:e.end], false)
 }
 
 func (o *runOut) endTable() error {
@@ -238,18 +238,26 @@ func (o *runOut) endTable() error {
 	return o.write(o.e)
 }
 
-// put writes an entry whose bytes are reused after it returns: of equal
-// keys given in a row the last is kept. For merges.
-func (o *runOut) put(ent []byte) error {
+// put is add for an entry whose bytes are reused after it returns. For
+// merges.
+func (o *runOut) put(ent []byte) error { return o.hold(ent, true) }
+
+// hold writes the entry held back if ent's key is another, then holds
+// ent back (a copy of it, if copied), until the next shows whether it
+// is the last of its key.
+func (o *runOut) hold(ent []byte, copied bool) error {
 	k, _ := lenPrefixed(ent)
 	if o.held && !bytes.Equal(k, o.k) {
 		if err := o.write(o.e); err != nil {
 			return err
 		}
 	}
-	o.e = append(o.e[:0], ent...)
-	o.k, _ = lenPrefixed(o.e)
-	o.held = true
+	if copied {
+		ent = append(o.buf[:0], ent...)
+		o.buf = ent
+		k, _ = lenPrefixed(ent)
+	}
+	o.k, o.e, o.held = k, ent, true
 	return nil
 }
 
@@ -426,20 +434,13 @@ func (s *Store) mergeStagedLocked(ctx context.Context, c chains.Chain) (addresse
 		return 0, false, err
 	}
 	dir := filepath.Join(s.path, stageDir)
-	var tables []byte
-	for _, r := range l.Runs {
-		if t := r.Table[0]; !slices.Contains(tables, t) {
-			tables = append(tables, t)
-		}
-	}
-	files := make([][]string, len(tables))
+	files := make([][]string, len(stagedTables))
 	g, gctx := errgroup.WithContext(ctx)
-	for i, t := range tables {
-		var runs []stagedRun
-		for _, r := range l.Runs {
-			if r.Table[0] == t {
-				runs = append(runs, r)
-			}
+	for i, t := range stagedTables {
+		runs := l.ofTable(t)
+		if len(runs) == 0 {
+			counted = counted && t != tAddr
+			continue
 		}
 		var count *int64
 		if t == tAddr && counted {
@@ -451,7 +452,6 @@ func (s *Store) mergeStagedLocked(ctx context.Context, c chains.Chain) (addresse
 			return err
 		})
 	}
-	counted = counted && slices.Contains(tables, tAddr)
 	err = g.Wait()
 	var paths []string
 	for _, f := range files {
@@ -459,7 +459,7 @@ func (s *Store) mergeStagedLocked(ctx context.Context, c chains.Chain) (addresse
 	}
 	if err == nil {
 		var path string
-		path, err = s.writeListTable(c, nil)
+		path, err = s.writeListDeletion(c)
 		if path != "" {
 			paths = append(paths, path)
 		}
@@ -491,22 +491,14 @@ func (s *Store) noKeys(ctx context.Context, lo, hi []byte) (bool, error) {
 	return none, errors.Join(it.Error(), it.Close())
 }
 
-// writeListTable writes a table file of chain c's staged record set to l
-// (deleted if empty), for ingestion.
-func (s *Store) writeListTable(c chains.Chain, l *stageList) (string, error) {
+// writeListDeletion writes a table file deleting chain c's staged
+// record, to be ingested with the merged runs.
+func (s *Store) writeListDeletion(c chains.Chain) (string, error) {
 	w, path, err := s.newTableWriterBuf(s.opts.MakeWriterOptions(0, s.db.TableFormat()), "stage-list", nil)
 	if err != nil {
 		return path, err
 	}
-	if l == nil || len(l.Runs) == 0 {
-		err = w.Delete(stagedKey(c))
-	} else {
-		var v []byte
-		if v, err = json.Marshal(l); err == nil {
-			err = w.Set(stagedKey(c), v)
-		}
-	}
-	return path, errors.Join(err, w.Close())
+	return path, errors.Join(w.Delete(stagedKey(c)), w.Close())
 }
 
 // mergedTableBytes is how many bytes of entries a merged table file
@@ -655,25 +647,11 @@ func handOff(ctx context.Context, produce func(ctx context.Context, put func(ent
 // error naming its file, not a wrong merge.
 func mergeStagedRuns(ctx context.Context, dir string, runs []stagedRun, fn func(ent []byte) error) error {
 	h := make(runHeap, 0, len(runs))
-	for i, sr := range runs {
-		path := filepath.Join(dir, sr.Name)
-		f, err := os.Open(path)
-		if err != nil {
+	for i := range runs {
+		if err := h.open(filepath.Join(dir, runs[i].Name), i, &runs[i]); err != nil {
 			h.close()
-			return fmt.Errorf("open staged run: %w", err)
+			return err
 		}
-		cr := &crcReader{r: f}
-		r := &runReader{r: bufio.NewReaderSize(cr, runBuf), f: f, path: path, seq: i, check: &runCheck{want: sr, crc: cr}}
-		ok, err := r.next()
-		if err != nil || !ok {
-			f.Close()
-			if err != nil {
-				h.close()
-				return err
-			}
-			continue
-		}
-		h = append(h, r)
 	}
 	return h.drain(ctx, fn)
 }
@@ -728,7 +706,7 @@ func (s *Store) compactStagedLocked(ctx context.Context, c chains.Chain) error {
 	if s.stageMax > 0 {
 		most = s.stageMax
 	}
-	for _, t := range []byte{tAddr, tSpender} {
+	for _, t := range stagedTables {
 		for {
 			l := s.staged[c]
 			if l == nil {
@@ -752,7 +730,7 @@ func (s *Store) compactStagedLocked(ctx context.Context, c chains.Chain) error {
 func (s *Store) mergeRunsLocked(ctx context.Context, c chains.Chain, t byte, group []stagedRun) error {
 	dir := filepath.Join(s.path, stageDir)
 	next := s.staged[c].clone()
-	name := fmt.Sprintf("%s-%d-%c.run", string(c), next.Next, t)
+	name := runName(c, next.Next, t)
 	next.Next++
 	out, err := createRun(filepath.Join(dir, name))
 	if err != nil {
