@@ -299,7 +299,7 @@ func (r *txReader) flush(fn func(tx *chains.Tx) error) error {
 	for _, e := range r.order {
 		i := uint32(e)
 		r.key = txPtrKey(r.key[:0], r.c, r.ids[i])
-		if !r.ptrs.SeekGE(r.key) || !bytes.Equal(r.ptrs.Key(), r.key) {
+		if !r.ptrs.SeekPrefixGE(r.key) || !bytes.Equal(r.ptrs.Key(), r.key) { // its own prefix: the filters apply (lookupOutputs)
 			if err := r.ptrs.Error(); err != nil {
 				return err
 			}

@@ -130,7 +130,13 @@ func (s *Store) lookupOutputs(ctx context.Context, c chains.Chain, table byte, l
 			end++
 		}
 		k = append(k[:len(lo)], h[:]...)
-		if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
+		// A key of table p or t is its own prefix (splitKey): a prefix
+		// seek skips every table whose filter says the txid is not
+		// there. A plain seek read a data block of every level and of
+		// every sublevel of level 0: at 10.56 M transactions these
+		// lookups, of outputs the indexer's cache had dropped, took 20 s
+		// of processor time, 16 s of it seeking.
+		if !it.SeekPrefixGE(k) || !bytes.Equal(it.Key(), k) {
 			missed = append(missed, order[n:end]...)
 			n = end
 			continue
