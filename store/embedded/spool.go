@@ -255,120 +255,178 @@ func writeRun(path string, fill func(put func([]byte) error) error) error {
 	return nil
 }
 
-// runReader reads a run file's entries in order.
+// runReader reads a run file's entries in order. An entry that fits the
+// reader's buffer is handed out where it lies in the buffer, not copied:
+// it stays valid until the next call of next.
 type runReader struct {
 	r    *bufio.Reader
 	f    *os.File
 	path string
 	ent  []byte
 	key  []byte
-	seq  int // the run's place: of equal keys, the earlier run's first
+	// pre is the key's first 8 bytes as a big-endian integer (zeros past
+	// a shorter key's end): most comparisons of two runs' keys end there.
+	pre  uint64
+	seq  int  // the run's place: of equal keys, the earlier run's first
+	held int  // bytes of the buffer the current entry holds, discarded by next
+	done bool // no entry left
+	buf  []byte
 	// check, for a staged run, counts its entries and checks them and
 	// the file against the run's record at its end.
 	check *runCheck
 }
 
 func (r *runReader) next() (bool, error) {
-	n, err := binary.ReadUvarint(r.r)
-	if err == io.EOF {
+	if r.held > 0 {
+		r.r.Discard(r.held) // cannot fail: the bytes are buffered
+		r.held = 0
+	}
+	b, err := r.r.Peek(binary.MaxVarintLen64)
+	if len(b) == 0 && err == io.EOF {
+		r.done = true
 		if r.check != nil {
 			return false, r.check.done(r.path)
 		}
 		return false, nil
 	}
-	if err != nil {
+	if err != nil && err != io.EOF {
 		return false, fmt.Errorf("read %s: %w", r.path, err)
+	}
+	n, w := binary.Uvarint(b)
+	if w <= 0 {
+		if w == 0 {
+			return false, fmt.Errorf("read %s: %w", r.path, io.ErrUnexpectedEOF)
+		}
+		return false, fmt.Errorf("read %s: entry length overflows", r.path)
 	}
 	if n > 1<<30 {
 		return false, fmt.Errorf("read %s: entry of %d bytes", r.path, n)
 	}
-	if uint64(cap(r.ent)) < n {
-		r.ent = make([]byte, n)
-	}
-	r.ent = r.ent[:n]
-	if _, err := io.ReadFull(r.r, r.ent); err != nil {
-		return false, fmt.Errorf("read %s: %w", r.path, err)
+	if total := w + int(n); total <= r.r.Size() {
+		if b, err = r.r.Peek(total); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return false, fmt.Errorf("read %s: %w", r.path, err)
+		}
+		r.ent, r.held = b[w:], total
+	} else {
+		r.r.Discard(w)
+		if uint64(cap(r.buf)) < n {
+			r.buf = make([]byte, n)
+		}
+		r.ent = r.buf[:n]
+		if _, err := io.ReadFull(r.r, r.ent); err != nil {
+			return false, fmt.Errorf("read %s: %w", r.path, err)
+		}
 	}
 	r.key, _ = lenPrefixed(r.ent)
+	var pre [8]byte
+	copy(pre[:], r.key)
+	r.pre = binary.BigEndian.Uint64(pre[:])
 	if r.check != nil {
 		r.check.n++
 	}
 	return true, nil
 }
 
-// runHeap orders open runs by their current entry's key, then by their
-// place. It is a binary heap sifted by hand rather than through
-// container/heap, whose calls through an interface for every comparison
-// and swap were a fifth of a merge's processor time.
-type runHeap []*runReader
-
-func (h runHeap) less(i, j int) bool {
-	if c := bytes.Compare(h[i].key, h[j].key); c != 0 {
-		return c < 0
-	}
-	return h[i].seq < h[j].seq
+// runHeap merges open runs by their current entry's key, then by their
+// place. It is a tree of losers (Knuth's replacement selection): the
+// winner's successor plays only the matches on its way to the root, one
+// comparison a level, where a binary heap's sift makes two; and a
+// comparison is mostly one of integers (runReader.pre). The merges of
+// the 10.56 M-transaction chain's index, 90 runs a table, spent 5.0 s
+// of processor time in a binary heap's sifting, 4.2 s of it in
+// comparing bytes.
+type runHeap struct {
+	runs []*runReader
+	// tree[0] is the current winner; tree[1:] hold, per match, the
+	// loser. Run i plays from leaf len(runs)+i.
+	tree []int
 }
 
-// down moves the run at i down to its place.
-func (h runHeap) down(i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h) && h.less(r, l) {
-			m = r
-		}
-		if !h.less(m, i) {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
+// less reports whether run i's entry goes before run j's; a run that is
+// done goes after every other.
+func (h *runHeap) less(i, j int) bool {
+	a, b := h.runs[i], h.runs[j]
+	if a.done || b.done {
+		return !a.done
 	}
+	if a.pre != b.pre {
+		return a.pre < b.pre
+	}
+	if c := bytes.Compare(a.key, b.key); c != 0 {
+		return c < 0
+	}
+	return a.seq < b.seq
+}
+
+// build plays every match once.
+func (h *runHeap) build() {
+	k := len(h.runs)
+	h.tree = make([]int, max(k, 1))
+	win := make([]int, 2*k)
+	for i := range k {
+		win[k+i] = i
+	}
+	for n := k - 1; n >= 1; n-- {
+		a, b := win[2*n], win[2*n+1]
+		if h.less(b, a) {
+			a, b = b, a
+		}
+		win[n], h.tree[n] = a, b
+	}
+	if k > 1 {
+		h.tree[0] = win[1]
+	}
+}
+
+// replay plays the matches from run i's leaf to the root, after its
+// entry changed.
+func (h *runHeap) replay(i int) {
+	for n := (len(h.runs) + i) / 2; n >= 1; n /= 2 {
+		if h.less(h.tree[n], i) {
+			h.tree[n], i = i, h.tree[n]
+		}
+	}
+	h.tree[0] = i
 }
 
 // drain calls fn with the entries of the runs in key order (of equal
 // keys, the earlier run's first) and closes them; ctx, if not nil, is
 // checked every 65,536 entries.
-func (h runHeap) drain(ctx context.Context, fn func(ent []byte) error) error {
-	defer func() {
-		for _, r := range h {
-			r.f.Close()
-		}
-	}()
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		h.down(i)
+func (h *runHeap) drain(ctx context.Context, fn func(ent []byte) error) error {
+	defer h.close()
+	if len(h.runs) == 0 {
+		return nil
 	}
-	for k := 0; len(h) > 0; k++ {
+	h.build()
+	for k := 0; ; k++ {
 		if ctx != nil && k&0xffff == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		r := h[0]
+		i := h.tree[0]
+		r := h.runs[i]
+		if r.done {
+			return nil
+		}
 		if err := fn(r.ent); err != nil {
 			return err
 		}
-		ok, err := r.next()
-		if err != nil {
+		if _, err := r.next(); err != nil {
 			return err
 		}
-		if !ok {
-			r.f.Close()
-			h[0] = h[len(h)-1]
-			h = h[:len(h)-1]
-		}
-		h.down(0)
+		h.replay(i)
 	}
-	return nil
 }
 
 // mergeRuns calls fn with the entries of the run files in key order; of
 // equal keys, those of earlier runs first. The slice fn gets is valid
 // until it returns.
 func mergeRuns(paths []string, fn func(ent []byte) error) error {
-	h := make(runHeap, 0, len(paths))
+	h := &runHeap{runs: make([]*runReader, 0, len(paths))}
 	for i, path := range paths {
 		if err := h.open(path, i, nil); err != nil {
 			h.close()
@@ -398,13 +456,14 @@ func (h *runHeap) open(path string, seq int, want *stagedRun) error {
 		f.Close()
 		return err
 	}
-	*h = append(*h, r)
+	h.runs = append(h.runs, r)
 	return nil
 }
 
-// close closes the runs, when they are not drained.
-func (h runHeap) close() {
-	for _, r := range h {
+// close closes the runs.
+func (h *runHeap) close() {
+	for _, r := range h.runs {
 		r.f.Close()
 	}
+	h.runs = nil
 }

@@ -3,11 +3,13 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -114,5 +116,87 @@ func TestSpoolIngest(t *testing.T) {
 	}
 	if n := count(); n != before || n == 0 {
 		t.Errorf("after a failed ingest the table holds %d keys, before %d", n, before)
+	}
+}
+
+// TestMergeRuns: runs of random sizes (some empty), keys of 0 to 20
+// bytes that often share their first 8 (the merge's integer prefix) or
+// all their bytes, within a run and across runs, and one entry longer
+// than a run's read buffer, come out of mergeRuns as a stable sort of
+// all the runs' entries, in run order, would put them; a run cut short
+// is an error naming its file.
+func TestMergeRuns(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	entry := func(k, v []byte) []byte {
+		e := binary.AppendUvarint(nil, uint64(len(k)))
+		e = append(e, k...)
+		e = binary.AppendUvarint(e, uint64(len(v)))
+		return append(e, v...)
+	}
+	key := func() []byte {
+		k := make([]byte, r.IntN(21))
+		for i := range k {
+			// Few distinct bytes, so that prefixes and keys repeat.
+			k[i] = byte(r.IntN(3))
+		}
+		return k
+	}
+	keyOf := func(e []byte) []byte { k, _ := lenPrefixed(e); return k }
+	dir := t.TempDir()
+	for _, runs := range []int{1, 2, 3, 7, 64, 129} {
+		var all [][]byte
+		paths := make([]string, runs)
+		for i := range runs {
+			var ents [][]byte
+			for range r.IntN(300) {
+				ents = append(ents, entry(key(), fmt.Appendf(nil, "run %d entry %d", i, len(ents))))
+			}
+			if i == runs/2 && len(ents) > 0 {
+				ents[0] = entry(key(), bytes.Repeat([]byte{'v'}, runBuf+100))
+			}
+			slices.SortStableFunc(ents, func(a, b []byte) int { return bytes.Compare(keyOf(a), keyOf(b)) })
+			all = append(all, ents...)
+			paths[i] = filepath.Join(dir, fmt.Sprintf("%d-%d.run", runs, i))
+			err := writeRun(paths[i], func(put func([]byte) error) error {
+				for _, e := range ents {
+					if err := put(e); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		slices.SortStableFunc(all, func(a, b []byte) int { return bytes.Compare(keyOf(a), keyOf(b)) })
+		var got [][]byte
+		if err := mergeRuns(paths, func(e []byte) error { got = append(got, slices.Clone(e)); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(all) {
+			t.Fatalf("%d runs: %d entries merged, %d written", runs, len(got), len(all))
+		}
+		for i := range all {
+			if !bytes.Equal(got[i], all[i]) {
+				t.Fatalf("%d runs: entry %d is %q, want %q", runs, i, got[i], all[i])
+			}
+		}
+		// The last run, cut short by a byte.
+		last := paths[runs-1]
+		fi, err := os.Stat(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() == 0 {
+			continue
+		}
+		if err := os.Truncate(last, fi.Size()-1); err != nil {
+			t.Fatal(err)
+		}
+		err = mergeRuns(paths, func([]byte) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), last) {
+			t.Fatalf("%d runs, the last cut short: merge says %v, want an error naming %s", runs, err, last)
+		}
 	}
 }
