@@ -728,8 +728,8 @@ func TestOutputCacheRecycles(t *testing.T) {
 }
 
 // TestOutputCacheCompacts: once most of a generation has been spent, a
-// rotation compacts it; what was not spent is still found, once, with
-// its addresses, and what was spent is not found again.
+// rotation compacts it, in place; what was not spent is still found,
+// once, with its addresses, and what was spent is not found again.
 func TestOutputCacheCompacts(t *testing.T) {
 	c := newOutputCache(1 << 20)
 	outs := make([]chains.Output, 5000)
@@ -750,8 +750,11 @@ func TestOutputCacheCompacts(t *testing.T) {
 			wantTake(t, c, op(i), &outs[i])
 		}
 	}
-	text := len(c.cur.text)
+	text, room := len(c.cur.text), cap(c.cur.ents)
 	c.rotate(nil)
+	if cap(c.cur.ents) != room {
+		t.Fatalf("compacted into new slices (room for %d entries, %d before): the copies were in order, so in place", cap(c.cur.ents), room)
+	}
 	if n := len(c.cur.ents); n >= len(outs)/2 {
 		t.Fatalf("not compacted: %d entries kept for %d unspent outputs", n, c.cur.at.len())
 	}
