@@ -745,8 +745,8 @@ func (c *outputCache) rotate(drop func(*cacheGen) error) error {
 // time, a generation's slices were then grown back by doubling, and
 // every byte of them was fresh memory to the process: of the 1.9 M page
 // faults of the 10.56 M-transaction chain's index, about a fifth were
-// the copying of that growth. places is scratch room, kept between
-// calls.
+// in the copying of that growth, and with the garbage it left gone the
+// index had 0.7 M in all. places is scratch room, kept between calls.
 func (g *cacheGen) compact(places *[]uint32) bool {
 	place := slices.Grow((*places)[:0], len(g.ents))[:len(g.ents)]
 	*places = place

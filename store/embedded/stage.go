@@ -646,7 +646,7 @@ func handOff(ctx context.Context, produce func(ctx context.Context, put func(ent
 // entries, size and CRC against its record: a run damaged on disk is an
 // error naming its file, not a wrong merge.
 func mergeStagedRuns(ctx context.Context, dir string, runs []stagedRun, fn func(ent []byte) error) error {
-	h := &runHeap{runs: make([]*runReader, 0, len(runs))}
+	h := &runMerge{runs: make([]*runReader, 0, len(runs))}
 	for i := range runs {
 		if err := h.open(filepath.Join(dir, runs[i].Name), i, &runs[i]); err != nil {
 			h.close()
