@@ -134,6 +134,52 @@ func TestStagedWritesReadAsBatches(t *testing.T) {
 	sameStores(t, dumpOf(t, st), dumpOf(t, batchStore(t, blocks)))
 }
 
+// TestStagedMergeInManyFiles: a final merge that writes each table as
+// many files, several at once, leaves the store as batches would have;
+// a run damaged on disk stops it with an error naming the run, the
+// runs stay staged and no table file is left behind.
+func TestStagedMergeInManyFiles(t *testing.T) {
+	ctx := context.Background()
+	blocks := stagedBlocks(7, 12)
+	st := newTestStore(t)
+	st.ingestBytes, st.mergedMax = 1, 256
+	for _, w := range [][2]int{{0, 3}, {3, 8}, {8, 12}} {
+		mustWrite(t, st, blocks[w[0]:w[1]]...)
+	}
+	runs := runFiles(t, st.Path())
+	if len(runs) != 6 {
+		t.Fatalf("run files %v, want 6", runs)
+	}
+	victim := filepath.Join(st.Path(), stageDir, runs[len(runs)-1])
+	b, err := os.ReadFile(victim)
+	if err != nil || len(b) < 10 {
+		t.Fatalf("run %s: %d bytes, %v", victim, len(b), err)
+	}
+	b[len(b)/2] ^= 0x40
+	if err := os.WriteFile(victim, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.settleStaged(ctx); err == nil || !strings.Contains(err.Error(), runs[len(runs)-1]) {
+		t.Fatalf("merge with a damaged run: %v, want an error naming %s", err, runs[len(runs)-1])
+	}
+	if got := runFiles(t, st.Path()); len(got) != 6 {
+		t.Fatalf("run files after the failed merge %v, want the 6 still staged", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(st.Path(), ingestDir, "stage-*")); len(left) != 0 {
+		t.Fatalf("table files left by the failed merge: %v", left)
+	}
+	b[len(b)/2] ^= 0x40
+	if err := os.WriteFile(victim, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := st.db.Metrics().Levels[numLevels-1].TablesCount
+	checkSpenders(t, st, blocks) // merges
+	if n := st.db.Metrics().Levels[numLevels-1].TablesCount - before; n < 8 {
+		t.Fatalf("the merge added %d tables to the bottom level: the test means many", n)
+	}
+	sameStores(t, dumpOf(t, st), dumpOf(t, batchStore(t, blocks)))
+}
+
 // TestStagedRunsAfterACrash: runs staged by a process that stopped
 // before merging them (Close leaving them, as a crash does) keep the
 // store from being read until it is opened for writing, which removes a

@@ -111,10 +111,11 @@ type Store struct {
 	staged     map[chains.Chain]*stageList
 	stagedRuns atomic.Int64
 	stageNow   *stageWrite // during a write that stages
-	// stageMax is maxStagedRuns but in tests; keepStaged (tests) makes
-	// Close leave the runs staged, as a crash would.
-	stageMax   int
-	keepStaged bool
+	// stageMax is maxStagedRuns and mergedMax mergedTableBytes but in
+	// tests; keepStaged (tests) makes Close leave the runs staged, as a
+	// crash would.
+	stageMax, mergedMax int
+	keepStaged          bool
 }
 
 // Open opens (creating if needed, unless ReadOnly) the store in folder
