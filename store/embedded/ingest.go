@@ -97,6 +97,26 @@ func (o *tableOut) add(kv *kvBuf, e kvEnt) error {
 	return nil
 }
 
+// addIn is add for an entry whose bytes stay put until keep is called.
+func (o *tableOut) addIn(k, v []byte) error {
+	if o.held && !bytes.Equal(k, o.k) {
+		if err := o.w.Set(o.k, o.v); err != nil {
+			return err
+		}
+	}
+	o.k, o.v, o.held = k, v, true
+	return nil
+}
+
+// keep copies the entry held back, before the bytes addIn was given are
+// reused.
+func (o *tableOut) keep() {
+	if o.held {
+		o.kb, o.vb = append(o.kb[:0], o.k...), append(o.vb[:0], o.v...)
+		o.k, o.v = o.kb, o.vb
+	}
+}
+
 // addCopy is add for an entry whose bytes are reused after it returns.
 func (o *tableOut) addCopy(k, v []byte) error {
 	if o.held && !bytes.Equal(k, o.k) {

@@ -343,28 +343,47 @@ type runMerge struct {
 	// tree[0] is the current winner; tree[1:] hold, per match, the
 	// loser. Run i plays from leaf len(runs)+i.
 	tree []int
+	// heads holds each run's pre and whether it is done, side by side,
+	// so that most matches read no run.
+	heads []runHead
+}
+
+type runHead struct {
+	pre  uint64
+	done bool
 }
 
 // less reports whether run i's entry goes before run j's; a run that is
 // done goes after every other.
 func (h *runMerge) less(i, j int) bool {
-	a, b := h.runs[i], h.runs[j]
+	a, b := &h.heads[i], &h.heads[j]
 	if a.done || b.done {
 		return !a.done
 	}
 	if a.pre != b.pre {
 		return a.pre < b.pre
 	}
-	if c := bytes.Compare(a.key, b.key); c != 0 {
+	ra, rb := h.runs[i], h.runs[j]
+	if c := bytes.Compare(ra.key, rb.key); c != 0 {
 		return c < 0
 	}
-	return a.seq < b.seq
+	return ra.seq < rb.seq
+}
+
+// head notes run i's current entry.
+func (h *runMerge) head(i int) {
+	r := h.runs[i]
+	h.heads[i] = runHead{pre: r.pre, done: r.done}
 }
 
 // build plays every match once.
 func (h *runMerge) build() {
 	k := len(h.runs)
 	h.tree = make([]int, max(k, 1))
+	h.heads = make([]runHead, k)
+	for i := range k {
+		h.head(i)
+	}
 	win := make([]int, 2*k)
 	for i := range k {
 		win[k+i] = i
@@ -418,6 +437,7 @@ func (h *runMerge) drain(ctx context.Context, fn func(ent []byte) error) error {
 		if _, err := r.next(); err != nil {
 			return err
 		}
+		h.head(i)
 		h.replay(i)
 	}
 }

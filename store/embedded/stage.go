@@ -659,11 +659,12 @@ func (f *tableFeed) write(out *tableOut, free chan<- []byte) error {
 			ent := b[w : w+int(l)]
 			b = b[w+int(l):]
 			k, v := splitEntry(ent)
-			err = out.addCopy(k, v)
+			err = out.addIn(k, v)
 		}
 		if err != nil {
 			break // the merge stops as the group's context is cancelled
 		}
+		out.keep() // the block goes back to be filled again
 		select {
 		case free <- blk[:0]:
 		default:
