@@ -573,10 +573,17 @@ func (s *Store) Settle(ctx context.Context) error {
 	if err := s.db.Flush(); err != nil {
 		return fmt.Errorf("settle %s: %w", s.path, err)
 	}
+	// The store is settled once no compaction runs and Pebble's picker
+	// finds none to start (GetWaitingCompaction picks from the current
+	// layout). Should a compaction it finds not start, 50 ms of looks
+	// with none running settle it too; three looks 50 ms apart alone did
+	// before, and a run that had left nothing to compact waited 150 ms.
 	quiet := 0
-	for quiet < 3 {
+	for quiet < 5 {
 		if s.db.Metrics().Compact.NumInProgress > 0 {
 			quiet = 0
+		} else if waiting, _ := s.db.GetWaitingCompaction(); !waiting {
+			return nil
 		} else {
 			quiet++
 		}
@@ -585,8 +592,11 @@ func (s *Store) Settle(ctx context.Context) error {
 			// Interrupted: what was written is committed; the
 			// compacting goes on in the next process that opens it.
 			return nil
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(settlePoll):
 		}
 	}
 	return nil
 }
+
+// settlePoll is how often Settle looks at the compactions.
+const settlePoll = 10 * time.Millisecond

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -452,5 +453,44 @@ func TestSpenderOfMissingBlock(t *testing.T) {
 	var ce *store.CorruptError
 	if !errors.As(err, &ce) {
 		t.Fatalf("got %v, want a CorruptError", err)
+	}
+}
+
+// TestSettleWaitsForCompactions: after 24 overlapping tables in level 0
+// (more than the 16 sublevels that start a compaction), Settle returns
+// with level 0 compacted and no compaction running or to be started.
+func TestSettleWaitsForCompactions(t *testing.T) {
+	st := newTestStore(t)
+	ctx := context.Background()
+	if err := st.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 24 {
+		b := st.db.NewBatch()
+		for k := range 200 {
+			b.Set(fmt.Appendf(nil, "zz%05d", k*7+i), fmt.Appendf(nil, "%d", i), nil)
+		}
+		if err := b.Commit(pebble.NoSync); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.db.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := st.db.Metrics()
+	if n := m.Compact.NumInProgress; n != 0 {
+		t.Fatalf("%d compactions running after Settle", n)
+	}
+	if m.Compact.Count == 0 {
+		t.Fatal("no compaction ran: the test means level 0 to need one")
+	}
+	if sub := m.Levels[0].Sublevels; sub >= 16 {
+		t.Fatalf("level 0 has %d sublevels after Settle", sub)
+	}
+	if waiting, _ := st.db.GetWaitingCompaction(); waiting {
+		t.Fatal("a compaction is still to be started after Settle")
 	}
 }
