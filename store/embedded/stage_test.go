@@ -134,6 +134,20 @@ func TestStagedWritesReadAsBatches(t *testing.T) {
 	sameStores(t, dumpOf(t, st), dumpOf(t, batchStore(t, blocks)))
 }
 
+// flipMiddle flips a bit of the middle byte of the file at path (again,
+// to put it back).
+func flipMiddle(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) < 10 {
+		t.Fatalf("run %s: %d bytes, %v", path, len(b), err)
+	}
+	b[len(b)/2] ^= 0x40
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestStagedMergeInManyFiles: a final merge that writes each table as
 // many files, several at once, leaves the store as batches would have;
 // a run damaged on disk stops it with an error naming the run, the
@@ -151,14 +165,7 @@ func TestStagedMergeInManyFiles(t *testing.T) {
 		t.Fatalf("run files %v, want 6", runs)
 	}
 	victim := filepath.Join(st.Path(), stageDir, runs[len(runs)-1])
-	b, err := os.ReadFile(victim)
-	if err != nil || len(b) < 10 {
-		t.Fatalf("run %s: %d bytes, %v", victim, len(b), err)
-	}
-	b[len(b)/2] ^= 0x40
-	if err := os.WriteFile(victim, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	flipMiddle(t, victim)
 	if err := st.settleStaged(ctx); err == nil || !strings.Contains(err.Error(), runs[len(runs)-1]) {
 		t.Fatalf("merge with a damaged run: %v, want an error naming %s", err, runs[len(runs)-1])
 	}
@@ -168,10 +175,7 @@ func TestStagedMergeInManyFiles(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(st.Path(), ingestDir, "stage-*")); len(left) != 0 {
 		t.Fatalf("table files left by the failed merge: %v", left)
 	}
-	b[len(b)/2] ^= 0x40
-	if err := os.WriteFile(victim, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	flipMiddle(t, victim)
 	before := st.db.Metrics().Levels[numLevels-1].TablesCount
 	checkSpenders(t, st, blocks) // merges
 	if n := st.db.Metrics().Levels[numLevels-1].TablesCount - before; n < 8 {
@@ -208,14 +212,7 @@ func TestStagedRunsAfterACrash(t *testing.T) {
 	}
 	// A byte of one run changed: the merge says which file.
 	victim := filepath.Join(path, stageDir, runs[0])
-	b, err := os.ReadFile(victim)
-	if err != nil || len(b) < 10 {
-		t.Fatalf("run %s: %d bytes, %v", victim, len(b), err)
-	}
-	b[len(b)/2] ^= 0x40
-	if err := os.WriteFile(victim, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	flipMiddle(t, victim)
 	if _, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), runs[0]) || !strings.Contains(err.Error(), "damaged") {
 		t.Fatalf("open with a damaged run: %v, want an error naming %s as damaged", err, runs[0])
 	}
@@ -225,10 +222,7 @@ func TestStagedRunsAfterACrash(t *testing.T) {
 	if got := runFiles(t, path); len(got) != 4 {
 		t.Fatalf("run files after the failed merge %v, want the 4 still staged", got)
 	}
-	b[len(b)/2] ^= 0x40
-	if err := os.WriteFile(victim, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	flipMiddle(t, victim) // back as it was
 	st = openWith(t, path, Options{})
 	if got := runFiles(t, path); len(got) != 0 {
 		t.Fatalf("run files %v left after opening for writing", got)
