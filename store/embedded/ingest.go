@@ -79,22 +79,15 @@ func (o *reprOut) endTable() error              { return nil }
 // shows whether it is the last of its key.
 type tableOut struct {
 	w      *sstable.Writer
-	k, v   []byte // the entry held back; they point into its kvBuf
-	kb, vb []byte // addCopy's copies
+	k, v   []byte // the entry held back: in the caller's bytes, or kb and vb
+	kb, vb []byte // keep's copies
 	held   bool
 }
 
 func (o *tableOut) reserve(int) {}
 
 func (o *tableOut) add(kv *kvBuf, e kvEnt) error {
-	k, v := splitEntry(kv.buf[e.off+1 : e.end])
-	if o.held && !bytes.Equal(k, o.k) {
-		if err := o.w.Set(o.k, o.v); err != nil {
-			return err
-		}
-	}
-	o.k, o.v, o.held = k, v, true
-	return nil
+	return o.addIn(splitEntry(kv.buf[e.off+1 : e.end]))
 }
 
 // addIn is add for an entry whose bytes stay put until keep is called.
@@ -119,13 +112,10 @@ func (o *tableOut) keep() {
 
 // addCopy is add for an entry whose bytes are reused after it returns.
 func (o *tableOut) addCopy(k, v []byte) error {
-	if o.held && !bytes.Equal(k, o.k) {
-		if err := o.w.Set(o.k, o.v); err != nil {
-			return err
-		}
+	if err := o.addIn(k, v); err != nil {
+		return err
 	}
-	o.kb, o.vb = append(o.kb[:0], k...), append(o.vb[:0], v...)
-	o.k, o.v, o.held = o.kb, o.vb, true
+	o.keep()
 	return nil
 }
 

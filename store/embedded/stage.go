@@ -516,8 +516,8 @@ const mergedTableBytes = 64 << 20
 // not nil, receives the number of distinct addresses (the runs being
 // table a's).
 //
-// The runs are merged on one goroutine, and the table files written on
-// others, up to one a processor at once: the files hold disjoint key
+// The runs are merged on the calling goroutine, and the table files
+// written on others, up to one a processor at once: the files hold disjoint key
 // ranges, so each is written alone. The writing (Pebble's table writer,
 // compression, filters) is most of a merge's processor time (16 of 24 s
 // merging the 10.56 M-transaction chain's runs), and one writer a table
@@ -591,10 +591,9 @@ func (s *Store) mergeToTables(ctx context.Context, dir string, runs []stagedRun,
 		})
 		return nil
 	}
-	merge := func(ctx context.Context, put func(ent []byte) error) error {
-		return mergeStagedRuns(ctx, dir, runs, put)
-	}
-	err := handOff(gctx, merge, func(ent []byte) error {
+	// The merge hands each entry to the file being filled, a block at a
+	// time; the files' writers do the rest on goroutines of their own.
+	err := mergeStagedRuns(gctx, dir, runs, func(ent []byte) error {
 		k, _ := splitEntry(ent)
 		// A file ends between two different keys only: of equal keys,
 		// the table writer keeps the last.
@@ -612,7 +611,7 @@ func (s *Store) mergeToTables(ctx context.Context, dir string, runs []stagedRun,
 			select {
 			case cur.buf = <-free:
 			default:
-				cur.buf = make([]byte, 0, handOffBytes+4<<10)
+				cur.buf = make([]byte, 0, feedBlockBytes+4<<10)
 			}
 		}
 		cur.buf = binary.AppendUvarint(cur.buf, uint64(len(ent)))
@@ -627,7 +626,7 @@ func (s *Store) mergeToTables(ctx context.Context, dir string, runs []stagedRun,
 				n++
 			}
 		}
-		if len(cur.buf) >= handOffBytes {
+		if len(cur.buf) >= feedBlockBytes {
 			return send()
 		}
 		return nil
@@ -683,74 +682,9 @@ func (f *tableFeed) write(out *tableOut, free chan<- []byte) error {
 	return errors.Join(err, out.w.Close())
 }
 
-// handOffBytes is the size of the blocks of entries handOff hands over.
-const handOffBytes = 1 << 20
-
-// handOff runs produce and consume on goroutines of their own: the
-// entries produce puts are copied into blocks of about handOffBytes and
-// handed to consume in order, a block at a time, while produce fills the
-// next. The first error stops both.
-func handOff(ctx context.Context, produce func(ctx context.Context, put func(ent []byte) error) error, consume func(ent []byte) error) error {
-	type block struct {
-		buf  []byte
-		ends []int
-	}
-	full, free := make(chan *block, 2), make(chan *block, 3)
-	for range cap(free) {
-		free <- &block{buf: make([]byte, 0, handOffBytes+4<<10)}
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer close(full)
-		b := <-free
-		send := func() error {
-			select {
-			case full <- b:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			b = nil
-			return nil
-		}
-		err := produce(gctx, func(ent []byte) error {
-			if b == nil {
-				select {
-				case b = <-free:
-					b.buf, b.ends = b.buf[:0], b.ends[:0]
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-			}
-			b.buf = append(b.buf, ent...)
-			b.ends = append(b.ends, len(b.buf))
-			if len(b.buf) >= handOffBytes {
-				return send()
-			}
-			return nil
-		})
-		if err == nil && b != nil && len(b.ends) > 0 {
-			err = send()
-		}
-		return err
-	})
-	g.Go(func() error {
-		for b := range full {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			start := 0
-			for _, end := range b.ends {
-				if err := consume(b.buf[start:end]); err != nil {
-					return err
-				}
-				start = end
-			}
-			free <- b
-		}
-		return nil
-	})
-	return g.Wait()
-}
+// feedBlockBytes is the size of the blocks of entries a merged table
+// file's writer is handed.
+const feedBlockBytes = 1 << 20
 
 // mergeStagedRuns calls fn with the entries of runs (oldest first) in key
 // order, of equal keys the older runs' first, checking each run's

@@ -3,7 +3,6 @@ package embedded
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -301,51 +300,5 @@ func TestStagedCountOfAddresses(t *testing.T) {
 	m, err := st.Meta(ctx, chains.Bitcoin)
 	if err != nil || m.AddressesPending || m.Addresses != int64(len(want)) {
 		t.Fatalf("meta %+v, %v: want %d addresses, counted", m, err, len(want))
-	}
-}
-
-// TestHandOff: the entries put on one goroutine reach the other whole and
-// in order, across many blocks; an error on either side stops both and is
-// returned, without waiting forever on the other.
-func TestHandOff(t *testing.T) {
-	ctx := context.Background()
-	const n = 200_000
-	produce := func(failAt int) func(context.Context, func([]byte) error) error {
-		return func(ctx context.Context, put func([]byte) error) error {
-			var b []byte
-			for i := range n {
-				if i == failAt {
-					return errors.New("producer failed")
-				}
-				b = fmt.Appendf(b[:0], "entry %d %s", i, strings.Repeat("x", i%50))
-				if err := put(b); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}
-	got := 0
-	err := handOff(ctx, produce(-1), func(ent []byte) error {
-		if want := fmt.Sprintf("entry %d %s", got, strings.Repeat("x", got%50)); string(ent) != want {
-			return fmt.Errorf("entry %d is %q, want %q", got, ent, want)
-		}
-		got++
-		return nil
-	})
-	if err != nil || got != n {
-		t.Fatalf("%d entries handed over, %v; want %d", got, err, n)
-	}
-	consumed := 0
-	if err := handOff(ctx, produce(-1), func([]byte) error {
-		if consumed++; consumed == 5_000 {
-			return errors.New("consumer failed")
-		}
-		return nil
-	}); err == nil || err.Error() != "consumer failed" {
-		t.Fatalf("consumer's error: got %v", err)
-	}
-	if err := handOff(ctx, produce(70_000), func([]byte) error { return nil }); err == nil || err.Error() != "producer failed" {
-		t.Fatalf("producer's error: got %v", err)
 	}
 }
