@@ -608,29 +608,60 @@ func (c *outputCache) put(op chains.Outpoint, o *chains.Output) {
 	g.text = text
 }
 
-// reserve doubles g's slices when full (the text when it has less room
-// than an output's record rarely takes), up to what a generation of
-// limit outputs holds before rotate compacts it: twice limit entries
-// and their text, beyond which they grow as append grows them. append
-// alone grows a large slice by a quarter at a time, and the cache's
-// slices grow all through a run (a compaction in rotate starts them
-// again at twice what they keep): at 1.03 M transactions the copying
-// took 0.8 s of the index's processor time. Doubling past that size
-// holds memory the cache does not use: the 10.56 M chain's index peaked
-// at 1.65 GB so, 1.46 GB with the cap.
+// reserve grows g's slices when full (the text when it has less room
+// than an output's record rarely takes): by doubling while they are
+// small, then at once to what a generation of limit outputs holds before
+// rotate compacts it (twice limit entries and their text), beyond which
+// they grow as append grows them. The slices grow only in the first two
+// generations (rotate hands the dropped one's slices to the next), but
+// at 1.03 M transactions those are most of the run, and growth by
+// doubling cost 0.7 s of the index's processor time, all of it in
+// resolve, the pipeline's one serial stage: every step copied the slice
+// and runtime.growslice cleared the new half, so that each byte of room
+// was written before an output was. A slice made at its final size costs
+// only its pages as they are filled: fresh memory from the system comes
+// zeroed. Small chains (and the tests) never reach the jump, so they
+// never hold a generation's room. Growing past that size holds memory the
+// cache does not use: the 10.56 M chain's index peaked at 1.65 GB so,
+// 1.46 GB with the cap.
 func (g *cacheGen) reserve(limit int) {
-	const outputRoom = 64
+	const (
+		outputRoom = 64
+		jumpAt     = 1 << 16 // entries
+	)
 	most := 2*limit + 1024
-	// doubling is how much to grow a slice of n: by n (at least least),
-	// not past most, and by at least need.
-	doubling := func(n, least, most, need int) int { return max(min(max(n, least), most-n), need) }
 	if n := len(g.ents); n == cap(g.ents) {
-		g.ents = slices.Grow(g.ents, doubling(n, 1024, most, 1))
+		switch {
+		case n < jumpAt && 2*n < most:
+			g.ents = slices.Grow(g.ents, max(n, 1024))
+		case n < most:
+			g.ents = regrow(g.ents, most)
+		default:
+			g.ents = slices.Grow(g.ents, 1)
+		}
 	}
 	if n := len(g.text); cap(g.text)-n < outputRoom {
 		perOutput := max(n/max(len(g.ents), 1), 1)
-		g.text = slices.Grow(g.text, doubling(n, 64<<10, most*perOutput, outputRoom))
+		full := most * perOutput
+		switch {
+		case len(g.ents) < jumpAt && 2*n < full:
+			g.text = slices.Grow(g.text, max(n, 64<<10))
+		case n+outputRoom < full:
+			// A fifth more than the text so far says, so that a
+			// generation whose outputs grow a little does not double.
+			g.text = regrow(g.text, full+full/5)
+		default:
+			g.text = slices.Grow(g.text, outputRoom)
+		}
 	}
+}
+
+// regrow returns s with room for size elements, in a slice made at that
+// size and not through append (see reserve).
+func regrow[T any](s []T, size int) []T {
+	r := make([]T, len(s), max(size, len(s)))
+	copy(r, s)
+	return r
 }
 
 // warm reads, before a block is resolved, the cache's memory its inputs

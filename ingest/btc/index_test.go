@@ -770,6 +770,56 @@ func TestOutputCacheCompacts(t *testing.T) {
 	}
 }
 
+// TestOutputCacheGrowsOnce: past its first 65,536 outputs a generation
+// takes at once the room limit outputs need (reserve), instead of
+// doubling all the way, and keeps it: neither its entries nor its text
+// move again before it holds limit outputs, and every output put before,
+// across and after the jump is found once, whole.
+func TestOutputCacheGrowsOnce(t *testing.T) {
+	const limit = 100_000
+	c := newOutputCache(limit)
+	op := func(i int) chains.Outpoint {
+		var h chains.Hash
+		binary.BigEndian.PutUint32(h[:], uint32(i)*2654435761)
+		binary.BigEndian.PutUint32(h[4:], uint32(i))
+		return chains.Outpoint{Hash: h, Index: uint32(i % 5)}
+	}
+	out := func(i int) chains.Output {
+		o := chains.Output{Value: int64(i), Type: chains.ScriptPubKeyHash}
+		for k := range 1 + i%3 {
+			o.Addresses = append(o.Addresses, chains.Address(fmt.Sprintf("a%d-%d", i, k)))
+		}
+		return o
+	}
+	const n = limit - 1
+	var ents *cached
+	var text *byte
+	moved := 0
+	for i := range n {
+		o := out(i)
+		c.put(op(i), &o)
+		if i < 70_000 {
+			continue
+		}
+		if i == 70_000 {
+			if got, want := cap(c.cur.ents), 2*limit+1024; got != want {
+				t.Fatalf("after 70,000 outputs room for %d entries, want %d (a generation's)", got, want)
+			}
+		} else if &c.cur.ents[0] != ents || &c.cur.text[0] != text {
+			moved++
+		}
+		ents, text = &c.cur.ents[0], &c.cur.text[0]
+	}
+	if moved != 0 {
+		t.Fatalf("the generation's slices moved %d times after the jump", moved)
+	}
+	for i := range n {
+		o := out(i)
+		wantTake(t, c, op(i), &o)
+	}
+	wantTake(t, c, op(7), nil)
+}
+
 // TestOutputCacheDuplicateCompacts: an outpoint put again (a duplicate
 // txid, BIP30) stands for the later output; compacting after it, with
 // the later output's copy larger than the first's and after every other
