@@ -692,9 +692,12 @@ func (c *outputCache) warm(bd *chains.BlockData) {
 	for _, k := range keys {
 		for _, g := range [...]*cacheGen{&c.cur, &c.old} {
 			if _, i, ok := g.at.lookup(k); ok && int(i) < len(g.ents) {
+				// An entry (44 bytes) and a copy may each lie across
+				// two cache lines: both ends are read.
 				e := &g.ents[i]
-				if int(e.off) < len(g.text) {
-					sink += uint64(g.text[e.off])
+				sink += uint64(e.op.Hash[0])
+				if end := int(e.off) + int(e.size); end <= len(g.text) && e.size > 0 {
+					sink += uint64(g.text[e.off]) + uint64(g.text[end-1])
 				}
 			}
 		}
