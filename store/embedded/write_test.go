@@ -81,12 +81,49 @@ func TestKVBufEntries(t *testing.T) {
 		}
 		add(k, []byte(fmt.Sprint(i)))
 	}
+	// Spenders' keys: many outputs of a few transactions, in random
+	// order, which only bytes past the first sixteen (or 24, or 32)
+	// order; some written twice; and keys of one long shared stem that
+	// end at every length around it, padded or not with zeros.
+	txids := make([][32]byte, 4)
+	for i := range txids {
+		fill(r, txids[i][:])
+		if i > 0 {
+			copy(txids[i][:8*i], txids[0][:8*i]) // sharing 8, 16 and 24 bytes with the first
+		}
+	}
+	for i := range 4000 {
+		k := append([]byte{'s', 2}, txids[r.IntN(len(txids))][:]...)
+		k = binary.BigEndian.AppendUint32(k, uint32(r.IntN(600)))
+		add(k, []byte(fmt.Sprint(i)))
+	}
+	for i := range 300 { // one shared prefix, then random bytes
+		k := make([]byte, 8+1+r.IntN(12))
+		k[0], k[1] = 'v', 3
+		fill(r, k[8:])
+		add(k, []byte(fmt.Sprint(i)))
+	}
+	stem := bytes.Repeat([]byte{'u', 7, 0}, 8)
+	for i := range 400 {
+		k := slices.Clone(stem[:10+r.IntN(len(stem)-10)])
+		for range r.IntN(3) {
+			k = append(k, byte(r.IntN(2)))
+		}
+		add(k, []byte(fmt.Sprint(i)))
+	}
 	for i, e := range kv.ents {
 		if !bytes.Equal(kv.key(e), want[i].k) || !bytes.Equal(kv.value(e), want[i].v) {
 			t.Fatalf("entry %d reads back as key %d bytes, value %d bytes; written %d and %d", i, len(kv.key(e)), len(kv.value(e)), len(want[i].k), len(want[i].v))
 		}
 	}
 	kv.sort()
+	for i, e := range kv.ents { // the writers read the table from pre
+		var pre [8]byte
+		copy(pre[:], kv.key(e))
+		if e.pre != binary.BigEndian.Uint64(pre[:]) {
+			t.Fatalf("sorted entry %d has prefix %x, not its key's first bytes %x", i, e.pre, pre)
+		}
+	}
 	slices.SortStableFunc(want, func(x, y kvPair) int { return bytes.Compare(x.k, y.k) })
 	repr := kv.appendRepr(make([]byte, batchrepr.HeaderLen), kv.ents)
 	got := readRepr(t, repr)
@@ -294,7 +331,8 @@ func BenchmarkKVSort(b *testing.B) {
 // TestMSDSort: the radix sort against a reference sort, on prefixes
 // whose varying bits sit in random runs among shared ones (so that
 // digits of every width start and end at every bit), with many equal
-// prefixes, which the comparison settles.
+// prefixes, which the comparison settles, whether the entries sharing
+// a prefix come in order or not.
 func TestMSDSort(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	count := make([]uint32, 1<<maxDigit+1)
@@ -313,6 +351,11 @@ func TestMSDSort(t *testing.T) {
 		ents := make([]kvEnt, n)
 		for i := range ents {
 			ents[i] = kvEnt{pre: base ^ r.Uint64()&vary, off: uint32(r.IntN(1 << 20))}
+			if trial%5 == 1 {
+				// Written in key order, as one address's history
+				// entries are (equal offsets keep their order).
+				ents[i].off = uint32(i / 3)
+			}
 			if r.IntN(8) == 0 && i > 0 {
 				ents[i].pre = ents[r.IntN(i)].pre
 			}
@@ -324,7 +367,7 @@ func TestMSDSort(t *testing.T) {
 			}
 			return byOff(x, y)
 		})
-		msdSort(ents, make([]kvEnt, n), count, 0, byOff)
+		msdSort(ents, make([]kvEnt, n), count, 0, 0, keyOrder{compare: byOff})
 		for i := range want {
 			if ents[i].pre != want[i].pre || ents[i].off != want[i].off {
 				t.Fatalf("trial %d (%d entries, varying bits %064b): entry %d is %x/%d, want %x/%d", trial, n, vary, i, ents[i].pre, ents[i].off, want[i].pre, want[i].off)
