@@ -1,5 +1,7 @@
 package btc
 
+import "unsafe"
+
 // keyTable maps the output cache's 64-bit keys to places in a
 // generation's slice: an open-addressing table with linear probing, in
 // one array of 16-byte slots. A put or take then costs one probe into
@@ -87,13 +89,13 @@ func (t *keyTable) remove(i int) {
 	t.slots[i] = keySlot{}
 }
 
-// touch reads the slot where k's probe starts and returns its key, for
-// outputCache.warm.
-func (t *keyTable) touch(k uint64) uint64 {
+// slotAddr appends the address of the slot where k's probe starts, for
+// outputCache.warm to prefetch; nothing while the table has no slots.
+func (t *keyTable) slotAddr(addrs []uintptr, k uint64) []uintptr {
 	if len(t.slots) == 0 {
-		return 0
+		return addrs
 	}
-	return t.slots[int(k)&(len(t.slots)-1)].key
+	return append(addrs, uintptr(unsafe.Pointer(&t.slots[int(k)&(len(t.slots)-1)])))
 }
 
 // len returns the number of keys filed.
