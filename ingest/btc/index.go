@@ -623,10 +623,12 @@ func (c *outputCache) put(op chains.Outpoint, o *chains.Output) {
 // and runtime.growslice cleared the new half, so that each byte of room
 // was written before an output was. A slice made at its final size costs
 // only its pages as they are filled: fresh memory from the system comes
-// zeroed. Small chains (and the tests) never reach the jump, so they
-// never hold a generation's room. Growing past that size holds memory the
-// cache does not use: the 10.56 M chain's index peaked at 1.65 GB so,
-// 1.46 GB with the cap.
+// zeroed. The Go runtime counts the whole room against the index's
+// memory limit from the jump on, pages not yet touched included, as it
+// did once doubling had reached it. Small chains (and the tests) never
+// reach the jump, so they never hold a generation's room. Growing past
+// that size holds memory the cache does not use: the 10.56 M chain's
+// index peaked at 1.65 GB so, 1.46 GB with the cap.
 func (g *cacheGen) reserve(limit int) {
 	const (
 		outputRoom = 64
