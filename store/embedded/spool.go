@@ -321,9 +321,7 @@ func (r *runReader) next() (bool, error) {
 		}
 	}
 	r.key, _ = lenPrefixed(r.ent)
-	var pre [8]byte
-	copy(pre[:], r.key)
-	r.pre = binary.BigEndian.Uint64(pre[:])
+	r.pre = prefixOf(r.key)
 	if r.check != nil {
 		r.check.n++
 	}

@@ -617,7 +617,10 @@ func (s *Store) mergeToTables(ctx context.Context, dir string, runs []stagedRun,
 		cur.buf = binary.AppendUvarint(cur.buf, uint64(len(ent)))
 		cur.buf = append(cur.buf, ent...)
 		cur.size += len(ent)
-		cur.last = append(cur.last[:0], k...)
+		if cur.size >= most {
+			// The file ends at the next entry of another key.
+			cur.last = append(cur.last[:0], k...)
+		}
 		if count != nil && len(k) > 2 {
 			// A history key is its table, chain, the address's
 			// length and the address, then where it was paid.
@@ -652,7 +655,7 @@ type tableFeed struct {
 	blocks chan []byte
 	buf    []byte // the block being filled
 	size   int    // bytes of entries handed over
-	last   []byte // the last entry's key
+	last   []byte // the last entry's key, once size reaches the file's most
 }
 
 // write writes the entries of f's blocks through out and finishes the

@@ -935,12 +935,15 @@ func (b *kvBuf) startValue() {
 
 func (b *kvBuf) end() {
 	b.putLen(b.openV)
+	b.ents = append(b.ents, kvEnt{prefixOf(b.buf[b.openK : b.openV-1]), uint32(b.open), uint32(len(b.buf))})
+}
+
+// prefixOf is k's first eight bytes big-endian, a short key's padded
+// with zeros: a kvEnt's pre, a run reader's.
+func prefixOf(k []byte) uint64 {
 	var pre [8]byte
-	copy(pre[:], b.buf[b.openK:])
-	if k := b.openV - 1 - b.openK; k < 8 {
-		clear(pre[k:]) // a short key's prefix is padded with zeros
-	}
-	b.ents = append(b.ents, kvEnt{binary.BigEndian.Uint64(pre[:]), uint32(b.open), uint32(len(b.buf))})
+	copy(pre[:], k)
+	return binary.BigEndian.Uint64(pre[:])
 }
 
 // putLen writes the length of b.buf[at:] as a uvarint ending at at,
@@ -1000,12 +1003,8 @@ func (b *kvBuf) prefixAt(ents []kvEnt, depth int) bool {
 	longer := false
 	for i := range ents {
 		k := b.key(ents[i])
-		var pre [8]byte
-		if len(k) > depth {
-			copy(pre[:], k[depth:])
-			longer = true
-		}
-		ents[i].pre = binary.BigEndian.Uint64(pre[:])
+		longer = longer || len(k) > depth
+		ents[i].pre = prefixOf(k[min(depth, len(k)):])
 	}
 	return longer
 }
