@@ -354,13 +354,30 @@ func (l *lookupCounter) LookupOutputs(ctx context.Context, c chains.Chain, ops [
 }
 
 // failingWrite is a store whose write number fail fails, after its
-// first fail-1 writes went through; it notes whether a write ever began
-// while another was running, or a lookup while a write was.
+// first fail-1 writes went through. It notes whether a write ever began
+// while another was running, and whether a lookup asked for an output
+// of a block no committed write had stored (heights gives each
+// transaction's height).
 type failingWrite struct {
 	*embedded.Store
 	fail, writes int
+	heights      map[chains.Hash]int64
+	committed    atomic.Int64 // the last committed write's tip
 	busy         atomic.Bool
-	overlapped   atomic.Bool
+	overlapped   atomic.Bool  // two writes at once
+	early        atomic.Bool  // an output asked for before its write was committed
+	beside       atomic.Int32 // lookups that ran beside a write
+}
+
+func newFailingWrite(t *testing.T, ch *testchain.Chain, fail int) *failingWrite {
+	f := &failingWrite{Store: openTestStore(t), fail: fail, heights: map[chains.Hash]int64{}}
+	for h, b := range ch.Blocks {
+		for _, tx := range b.Transactions {
+			f.heights[chains.Hash(tx.TxHash())] = int64(h)
+		}
+	}
+	f.committed.Store(-1)
+	return f
 }
 
 var errWriteFailed = errors.New("the disk is full")
@@ -370,30 +387,44 @@ func (f *failingWrite) WriteBlocks(ctx context.Context, c chains.Chain, network 
 		f.overlapped.Store(true)
 	}
 	defer f.busy.Store(false)
+	// Held on a little, so that the next batch, resolved meanwhile,
+	// has its lookup begin beside this write.
+	defer time.Sleep(30 * time.Millisecond)
 	if f.writes++; f.writes == f.fail {
-		time.Sleep(20 * time.Millisecond) // let the next batch's resolution run on
 		return errWriteFailed
 	}
-	return f.Store.WriteBlocks(ctx, c, network, blocks, opts)
+	if err := f.Store.WriteBlocks(ctx, c, network, blocks, opts); err != nil {
+		return err
+	}
+	f.committed.Store(blocks[len(blocks)-1].Block.Height)
+	return nil
 }
 
 func (f *failingWrite) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]*chains.Output, error) {
+	tip := f.committed.Load()
+	for _, op := range ops {
+		if h, ok := f.heights[op.Hash]; ok && h > tip {
+			f.early.Store(true)
+		}
+	}
 	if f.busy.Load() {
-		f.overlapped.Store(true)
+		f.beside.Add(1)
 	}
 	return f.Store.LookupOutputs(ctx, c, ops)
 }
 
 // TestIndexWriteFails: the store writes one batch while the indexer
-// resolves the next, so a write's failure is met a batch later. The run
-// still stops with that error, the store holds exactly the batches
-// written before it (nine blocks each), a second run finishes the chain
-// with every input as the generator spent it, and no write or lookup of
-// the store ever ran beside a write.
+// resolves the next and looks up what that one spends and the cache has
+// dropped, so a write's failure is met a batch later. The run still
+// stops with that error, the store holds exactly the batches written
+// before it (nine blocks each), a second run finishes the chain with
+// every input as the generator spent it, no write ever ran beside
+// another, and every lookup, some of them beside a write, asked only
+// for outputs of batches committed before it.
 func TestIndexWriteFails(t *testing.T) {
 	ch := testchain.Generate(testchain.Config{Seed: 7, Blocks: 120, TxsPerBlock: 40})
 	dir := writeChain(t, ch)
-	f := &failingWrite{Store: openTestStore(t), fail: 4}
+	f := newFailingWrite(t, ch, 4)
 	_, err := Index(context.Background(), f, IndexConfig{Dir: dir, BatchBlocks: 9, CacheOutputs: 50})
 	if !errors.Is(err, errWriteFailed) {
 		t.Fatalf("index: %v, want the write's failure", err)
@@ -410,7 +441,13 @@ func TestIndexWriteFails(t *testing.T) {
 		t.Fatalf("second run: %+v, %v", res, err)
 	}
 	if f.overlapped.Load() {
-		t.Error("the store was written or read while a write was running")
+		t.Error("a write began while another was running")
+	}
+	if f.early.Load() {
+		t.Error("a lookup asked for an output whose block no committed write had stored")
+	}
+	if f.beside.Load() == 0 {
+		t.Error("no lookup ran beside a write")
 	}
 	checkPrevouts(t, f.Store, ch)
 }
