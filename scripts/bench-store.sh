@@ -199,7 +199,7 @@ for spec in $SIZES; do
 			fl=${r%% *}
 			r=$(run "$l-index.log" "$BIN" --store "$st" $cluster index btc --blocks "$d/sim/blocks") || exit 1
 			awk -v sz="$spec" -v k=$kind -v ix="${r%% *}" -v fl="$fl" 'BEGIN {
-				printf "%-12s %-10s index %.1f s, floor %.1f s: %.2f of the floor\n", sz, k, ix, fl, fl / ix
+				printf "%-12s %-10s index %.2f s, floor %.2f s: %.2f of the floor\n", sz, k, ix, fl, fl / ix
 			}' >>"$floors"
 		else
 			r=$(run "$l-index.log" "$BIN" --store "$st" $cluster index eth --rpc "http://127.0.0.1:$ETH_PORT" --confirmations 0 --json) || exit 1
@@ -261,6 +261,18 @@ for spec in $SIZES; do
 done
 [ ! -s "$splits" ] || { echo; echo "index eth: time fetching from the node and writing to the store"; cat "$splits"; }
 [ ! -s "$floors" ] || { echo; echo "index btc against the floor (btcd's decode and txids of the same files, a whole process just before; target 0.40)"; cat "$floors"; }
+# The index's growth against the floor's: the index's time over its
+# floor's at each size, against the first size's. Each index runs just
+# after its floor, so this leaves out most of the machine's drift
+# between the sizes' runs (minutes apart), which on a shared 2-core
+# machine moved the per-transaction figure below from 1.5 to 1.8 with no
+# change to the code; but one floor run is one sample too (17.3 to 26.2
+# s for the 10.56 M chain in one afternoon). The per-transaction figure
+# is the issue's target and stays printed.
+[ ! -s "$floors" ] || awk '{ r = $4 / $7 } !($2 in first) { first[$2] = r; sz[$2] = $1; next } {
+	if (!done++) { print ""; print "index btc growth against the floor: (index / floor) at each size against the first size'"'"'s" }
+	printf "%-12s %-10s %.2f (against %s)\n", $1, $2, r / first[$2], sz[$2]
+}' "$floors"
 # Each store against the embedded one (same size), and each size's
 # per-transaction cost against the first size's.
 awk '$2 == "embedded" { e[$1] = $0 } { r[NR] = $0 } END {
