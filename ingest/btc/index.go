@@ -400,10 +400,8 @@ func (ix *indexer) write(ctx context.Context, ordered <-chan *job, to int64) err
 	// writing waiting behind both (the wait for the write alone was 9-10
 	// s of that index, and is now under 1 s).
 	flush := func() error {
-		if len(batch) > 0 {
-			if err := ix.lookUpMissing(ctx, batch); err != nil {
-				return err
-			}
+		if err := ix.lookUpMissing(ctx, batch); err != nil {
+			return err
 		}
 		if err := wait(); err != nil {
 			return err

@@ -361,7 +361,7 @@ func (l *lookupCounter) LookupOutputs(ctx context.Context, c chains.Chain, ops [
 type failingWrite struct {
 	*embedded.Store
 	fail, writes int
-	heights      map[chains.Hash]int64
+	heights      map[chainhash.Hash]int
 	committed    atomic.Int64 // the last committed write's tip
 	busy         atomic.Bool
 	overlapped   atomic.Bool  // two writes at once
@@ -370,14 +370,20 @@ type failingWrite struct {
 }
 
 func newFailingWrite(t *testing.T, ch *testchain.Chain, fail int) *failingWrite {
-	f := &failingWrite{Store: openTestStore(t), fail: fail, heights: map[chains.Hash]int64{}}
-	for h, b := range ch.Blocks {
-		for _, tx := range b.Transactions {
-			f.heights[chains.Hash(tx.TxHash())] = int64(h)
-		}
-	}
+	f := &failingWrite{Store: openTestStore(t), fail: fail, heights: txHeights(ch)}
 	f.committed.Store(-1)
 	return f
+}
+
+// txHeights gives the height of each of the generated chain's transactions.
+func txHeights(ch *testchain.Chain) map[chainhash.Hash]int {
+	at := map[chainhash.Hash]int{}
+	for h, b := range ch.Blocks {
+		for _, mtx := range b.Transactions {
+			at[mtx.TxHash()] = h
+		}
+	}
+	return at
 }
 
 var errWriteFailed = errors.New("the disk is full")
@@ -403,7 +409,7 @@ func (f *failingWrite) WriteBlocks(ctx context.Context, c chains.Chain, network 
 func (f *failingWrite) LookupOutputs(ctx context.Context, c chains.Chain, ops []chains.Outpoint) ([]*chains.Output, error) {
 	tip := f.committed.Load()
 	for _, op := range ops {
-		if h, ok := f.heights[op.Hash]; ok && h > tip {
+		if h, ok := f.heights[chainhash.Hash(op.Hash)]; ok && int64(h) > tip {
 			f.early.Store(true)
 		}
 	}
@@ -498,11 +504,10 @@ func TestIndexSpill(t *testing.T) {
 	split.asked = 0
 	run(t, split, 0, spill)
 	// The inputs above block 60 that spend outputs of blocks 0..60.
-	at := map[chainhash.Hash]int{}
+	at := txHeights(ch)
 	var older int
 	for h, b := range ch.Blocks {
 		for _, mtx := range b.Transactions {
-			at[mtx.TxHash()] = h
 			if h <= 60 || blockchain.IsCoinBaseTx(mtx) {
 				continue
 			}
