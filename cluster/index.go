@@ -2,12 +2,15 @@ package cluster
 
 import (
 	"cmp"
+	"math"
 	"math/bits"
 	"slices"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/fundtrace/fundtrace/chains"
+	"github.com/fundtrace/fundtrace/internal/prefetch"
 )
 
 // addrIndex maps a chain's addresses to their dense ids without holding
@@ -95,7 +98,17 @@ func (x *addrIndex) seal() bool {
 
 // lookup returns a's id; ok is false when a is not indexed.
 func (x *addrIndex) lookup(a chains.Address) (uint32, bool) {
-	h := x.hash(a)
+	if id, ok := x.find(x.hash(a)); ok {
+		return id, true
+	}
+	if id, ok := x.extra[a]; ok {
+		return id, true
+	}
+	return 0, false
+}
+
+// find returns the id of the entry of hash h, if there is one.
+func (x *addrIndex) find(h uint64) (uint32, bool) {
 	slot := h >> x.shift
 	lo, hi := int(x.dir[slot]), int(x.dir[slot+1])
 	for lo < hi {
@@ -109,10 +122,64 @@ func (x *addrIndex) lookup(a chains.Address) (uint32, bool) {
 	if lo < len(x.ent) && x.ent[lo].h == h {
 		return uint32(x.ent[lo].id), true
 	}
-	if id, ok := x.extra[a]; ok {
-		return id, true
-	}
 	return 0, false
+}
+
+// idBatch looks up the ids of many indexed addresses at once, and asks
+// for what each lookup and the caller's next read will wait on before
+// reading any of it: in passes of prefetches (internal/prefetch), each
+// address's directory slot, then its entries, then its id's entry in
+// the caller's array. Looked up one by one, each address waited in turn
+// on three reads at random places of arrays far larger than the
+// processor's caches: a full clustering run's pass of assignments, over
+// 2.9 M addresses, spent 2.2 s of its 4.7 s there (the label, one of the
+// three, in the union-find's parents).
+type idBatch struct {
+	addrs []chains.Address
+	hs    []uint64
+	ids   []uint32 // noID: not indexed
+	lines []uintptr
+}
+
+// noID marks an address the index does not hold.
+const noID = math.MaxUint32
+
+// idBatchSize is how many addresses an idBatch gathers: enough that its
+// prefetches overlap one another's waits, few enough that the lines they
+// ask for are still cached when read.
+const idBatchSize = 256
+
+// resolve fills b.ids for b.addrs from x's entries (not from extra),
+// and asks for each id's entry of then, which the caller reads next.
+func (b *idBatch) resolve(x *addrIndex, then []uint32) {
+	b.hs, b.ids, b.lines = b.hs[:0], b.ids[:0], b.lines[:0]
+	for _, a := range b.addrs {
+		h := x.hash(a)
+		b.hs = append(b.hs, h)
+		b.lines = append(b.lines, uintptr(unsafe.Pointer(&x.dir[h>>x.shift])))
+	}
+	prefetch.Lines(b.lines)
+	b.lines = b.lines[:0]
+	for _, h := range b.hs {
+		slot := h >> x.shift
+		if lo, hi := x.dir[slot], x.dir[slot+1]; lo < hi {
+			b.lines = append(b.lines, uintptr(unsafe.Pointer(&x.ent[lo])), uintptr(unsafe.Pointer(&x.ent[hi-1])))
+		}
+	}
+	prefetch.Lines(b.lines)
+	b.lines = b.lines[:0]
+	for _, h := range b.hs {
+		id, ok := x.find(h)
+		if !ok {
+			b.ids = append(b.ids, noID)
+			continue
+		}
+		b.ids = append(b.ids, id)
+		if int(id) < len(then) {
+			b.lines = append(b.lines, uintptr(unsafe.Pointer(&then[id])))
+		}
+	}
+	prefetch.Lines(b.lines)
 }
 
 // add gives a, not indexed, the next id, at height h.

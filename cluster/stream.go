@@ -650,7 +650,8 @@ func (l *setLabels) of(id uint32) uint32 { return l.ofRoot(l.uf.Find(id)) }
 // keeps the labels in an array of their own.
 func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, clusters int64, clusterOf func(uint32) uint32, err error) {
 	uf := &r.cl.uf
-	var dirty []uint64 // incremental: clusters whose size is to be written, one bit per id
+	var dirty []uint64  // incremental: clusters whose size is to be written, one bit per id
+	var labels []uint32 // labelled in place: an id's label is its entry (LabelOf)
 	labelOfRoot := func(root uint32) uint32 { return clusterOf(root) }
 	switch {
 	case incremental && r.byIndex != nil:
@@ -671,7 +672,7 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 		if err != nil {
 			return 0, 0, nil, fmt.Errorf("cluster: write %s cluster sizes: %w", r.c, err)
 		}
-		clusterOf = uf.LabelOf
+		clusterOf, labels = uf.LabelOf, uf.Parents()
 	}
 	// row writes id's assignment to cluster c; moved, from cluster was.
 	row := func(a chains.Address, id, c, was uint32, moved bool) error {
@@ -712,13 +713,35 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 			return row(a, index, c, cluster, true)
 		})
 	default:
-		err = r.st.EachAddress(ctx, r.c, func(a chains.Address, _ store.FirstPaid) error {
-			id, ok := r.idx.lookup(a)
-			if !ok || id >= r.n {
-				return fmt.Errorf("address %s was not there in the first pass (was the store written to while clustering?)", a)
+		// Every address again, as the first pass met them: their ids
+		// looked up a batch at a time (idBatch), and with them the
+		// lines of the labels clusterOf reads (after Label, an id's
+		// label is its parent).
+		var b idBatch
+		flush := func() error {
+			b.resolve(r.idx, labels)
+			for i, a := range b.addrs {
+				id := b.ids[i]
+				if id >= r.n {
+					return fmt.Errorf("address %s was not there in the first pass (was the store written to while clustering?)", a)
+				}
+				if err := row(a, id, clusterOf(id), 0, false); err != nil {
+					return err
+				}
 			}
-			return row(a, id, clusterOf(id), 0, false)
+			clear(b.addrs)
+			b.addrs = b.addrs[:0]
+			return nil
+		}
+		err = r.st.EachAddress(ctx, r.c, func(a chains.Address, _ store.FirstPaid) error {
+			if b.addrs = append(b.addrs, a); len(b.addrs) < idBatchSize {
+				return nil
+			}
+			return flush()
 		})
+		if err == nil {
+			err = flush()
+		}
 	}
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("cluster: write %s assignments: %w", r.c, err)

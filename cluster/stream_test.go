@@ -48,6 +48,51 @@ func TestAddrIndex(t *testing.T) {
 	}
 }
 
+// TestIDBatch: a batch gives every indexed address its id, as lookup
+// does, and noID to one the index does not hold, an extra address's
+// included (the assignments pass, the batch's user, meets none); the
+// array whose lines it asks for may be shorter than the ids.
+func TestIDBatch(t *testing.T) {
+	x := newAddrIndex(0)
+	for i := range 3000 {
+		x.ent = append(x.ent, hashID{h: x.hash(chains.Address(fmt.Sprint("a", i))), id: uint64(i)})
+	}
+	if !x.seal() {
+		t.Fatal("3,000 distinct addresses collide")
+	}
+	x.next = 3000
+	x.add("extra", 1)
+	then := make([]uint32, 1000)
+	var b idBatch
+	for start := 0; start < 4000; start += idBatchSize {
+		b.addrs = b.addrs[:0]
+		var want []uint32
+		for i := start; i < min(start+idBatchSize, 4000); i++ {
+			if i%7 == 3 {
+				b.addrs = append(b.addrs, chains.Address(fmt.Sprint("b", i)))
+				want = append(want, noID)
+				continue
+			}
+			if i == 1234 {
+				b.addrs = append(b.addrs, "extra")
+				want = append(want, noID)
+				continue
+			}
+			a := chains.Address(fmt.Sprint("a", i%3000))
+			b.addrs = append(b.addrs, a)
+			id, ok := x.lookup(a)
+			if !ok {
+				t.Fatalf("%s not indexed", a)
+			}
+			want = append(want, id)
+		}
+		b.resolve(x, then)
+		if fmt.Sprint(b.ids) != fmt.Sprint(want) {
+			t.Fatalf("addresses %d on: ids %v, want %v", start, b.ids, want)
+		}
+	}
+}
+
 // TestCollisionsRetry: when two addresses share a hash under the first
 // seed, the run indexes again under another and its clusters are those
 // of a run without the collision, ids and all.

@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -229,6 +230,70 @@ func TestLabel(t *testing.T) {
 	for id, want := range []uint32{0, 1, 2, 1, 4, 4, 1} {
 		if l := u.LabelOf(uint32(id)); l != want {
 			t.Errorf("id %d: label %d, want %d", id, l, want)
+		}
+	}
+}
+
+// TestLabelRandom: on random unions (deep trees included: chains joined
+// smallest first), every id's label is its set's smallest member, each
+// set's size is handed out once with its label, and afterwards Find
+// answers the label too: Label rewrites the parents as it goes, and a
+// set met through a root it has not relabelled yet must still give its
+// label.
+func TestLabelRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 20 {
+		n := 1 + rng.IntN(3000)
+		u := NewUnionFind(n)
+		set := make([]int, n) // a naive labelling: each id's set number
+		for i := range set {
+			set[i] = i
+		}
+		join := func(a, b int) {
+			u.Union(uint32(a), uint32(b))
+			from, to := set[b], set[a]
+			for i := range set {
+				if set[i] == from {
+					set[i] = to
+				}
+			}
+		}
+		for range rng.IntN(2 * n) {
+			if round%2 == 0 {
+				join(rng.IntN(n), rng.IntN(n))
+			} else if a := rng.IntN(n); a+1 < n {
+				join(a+1, a) // chains, the later ids at the root
+			}
+		}
+		least, size := map[int]uint32{}, map[int]uint32{}
+		for i := n - 1; i >= 0; i-- {
+			least[set[i]] = uint32(i)
+			size[set[i]]++
+		}
+		var last int64 = -1
+		seen := 0
+		err := u.Label(func(label, sz uint32) error {
+			if int64(label) <= last {
+				t.Fatalf("round %d: label %d after %d", round, label, last)
+			}
+			last = int64(label)
+			if least[set[label]] != label || size[set[label]] != sz {
+				t.Fatalf("round %d: label %d size %d, want the set's least %d and size %d", round, label, sz, least[set[label]], size[set[label]])
+			}
+			seen++
+			return nil
+		})
+		if err != nil || seen != len(least) {
+			t.Fatalf("round %d: %d labels of %d sets, %v", round, seen, len(least), err)
+		}
+		for i := range n {
+			want := least[set[i]]
+			if l := u.LabelOf(uint32(i)); l != want {
+				t.Fatalf("round %d: id %d: label %d, want %d", round, i, l, want)
+			}
+			if f := u.Find(uint32(i)); f != want {
+				t.Fatalf("round %d: id %d: Find %d, want the label %d", round, i, f, want)
+			}
 		}
 	}
 }

@@ -97,24 +97,43 @@ const MaxLabelled = labelled
 // unions, without an array of its own. Afterwards LabelOf gives an id's
 // label; Union and Size are not to be called. It needs fewer than
 // MaxLabelled ids.
+//
+// It also leaves every id's parent its label, a forest one level deep
+// rooted at the labels (a label's size slot marked as its root's is),
+// so that LabelOf reads one entry, where it walked to the root and read
+// its size: three reads at random places of two arrays for each address
+// of a clustering run's assignments, about 1 s of a 14 s run over 2.9 M
+// addresses. Find still answers, with the label.
 func (u *UnionFind) Label(fn func(label, size uint32) error) error {
 	if len(u.parent) > MaxLabelled {
 		return errors.New("too many ids to label")
 	}
 	for i := range u.parent {
-		r := u.Find(uint32(i))
+		id := uint32(i)
+		// Until its label is met, a set's ids all lead to its root, whose
+		// size is the set's; after, to the root or to the label, both of
+		// whose sizes hold the label.
+		r := u.Find(id)
+		label := u.size[r] &^ labelled
 		if u.size[r]&labelled == 0 {
-			if err := fn(uint32(i), u.size[r]); err != nil {
+			if err := fn(id, u.size[r]); err != nil {
 				return err
 			}
-			u.size[r] = uint32(i) | labelled
+			label = id
+			u.size[r] = id | labelled
+			u.size[id] = id | labelled // id is no root (or r): its size was unused
 		}
+		u.parent[id] = label
 	}
 	return nil
 }
 
 // LabelOf is the label of x's set, after Label.
-func (u *UnionFind) LabelOf(x uint32) uint32 { return u.size[u.Find(x)] &^ labelled }
+func (u *UnionFind) LabelOf(x uint32) uint32 { return u.parent[x] }
+
+// Parents gives the parent array, for prefetching: after Label, id i's
+// label is its entry i. The caller changes nothing in it.
+func (u *UnionFind) Parents() []uint32 { return u.parent }
 
 // Size is the size of x's set.
 func (u *UnionFind) Size(x uint32) uint32 { return u.size[u.Find(x)] }
