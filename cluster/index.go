@@ -152,7 +152,26 @@ const idBatchSize = 256
 // resolve fills b.ids for b.addrs from x's entries (not from extra),
 // and asks for each id's entry of then, which the caller reads next.
 func (b *idBatch) resolve(x *addrIndex, then []uint32) {
-	b.hs, b.ids, b.lines = b.hs[:0], b.ids[:0], b.lines[:0]
+	b.warm(x)
+	b.ids, b.lines = b.ids[:0], b.lines[:0]
+	for _, h := range b.hs {
+		id, ok := x.find(h)
+		if !ok {
+			b.ids = append(b.ids, noID)
+			continue
+		}
+		b.ids = append(b.ids, id)
+		if int(id) < len(then) {
+			b.lines = append(b.lines, uintptr(unsafe.Pointer(&then[id])))
+		}
+	}
+	prefetch.Lines(b.lines)
+}
+
+// warm hashes b.addrs into b.hs and asks for the lines of x that their
+// lookups read: the directory's slots, then the entries they point at.
+func (b *idBatch) warm(x *addrIndex) {
+	b.hs, b.lines = b.hs[:0], b.lines[:0]
 	for _, a := range b.addrs {
 		h := x.hash(a)
 		b.hs = append(b.hs, h)
@@ -164,19 +183,6 @@ func (b *idBatch) resolve(x *addrIndex, then []uint32) {
 		slot := h >> x.shift
 		if lo, hi := x.dir[slot], x.dir[slot+1]; lo < hi {
 			b.lines = append(b.lines, uintptr(unsafe.Pointer(&x.ent[lo])), uintptr(unsafe.Pointer(&x.ent[hi-1])))
-		}
-	}
-	prefetch.Lines(b.lines)
-	b.lines = b.lines[:0]
-	for _, h := range b.hs {
-		id, ok := x.find(h)
-		if !ok {
-			b.ids = append(b.ids, noID)
-			continue
-		}
-		b.ids = append(b.ids, id)
-		if int(id) < len(then) {
-			b.lines = append(b.lines, uintptr(unsafe.Pointer(&then[id])))
 		}
 	}
 	prefetch.Lines(b.lines)

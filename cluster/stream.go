@@ -42,7 +42,8 @@ type StreamStore interface {
 	// EachAssignment calls fn for every stored assignment.
 	EachAssignment(ctx context.Context, c chains.Chain, fn func(a chains.Address, index, cluster uint32) error) error
 	// EachTx calls fn for every transaction of blocks from..to, in
-	// chain order, as one pass.
+	// chain order, as one pass. Each tx is fn's to keep: the run
+	// gathers a few before linking them.
 	EachTx(ctx context.Context, c chains.Chain, from, to int64, fn func(tx *chains.Tx) error) error
 	NewClusterWriter(ctx context.Context, c chains.Chain, reset bool) (store.ClusterWriter, error)
 }
@@ -556,6 +557,47 @@ func (r *streamRun) scan(ctx context.Context, hs *heuristics.Bitcoin, from, to i
 		}
 		each = func(tx *chains.Tx) error {
 			if group = append(group, tx); len(group) == prefetchTxs {
+				return flush()
+			}
+			return nil
+		}
+		defer func() {
+			if err == nil {
+				err = flush()
+			}
+		}()
+	}
+	if r.byIndex == nil || r.complete {
+		// Gather a few transactions and ask for the index's lines that
+		// the lookups of the addresses they name will read (idBatch),
+		// then link them: each lookup finds its lines cached.
+		var (
+			group []*chains.Tx
+			b     idBatch
+		)
+		inner := each
+		flush := func() error {
+			b.warm(r.idx)
+			clear(b.addrs)
+			b.addrs = b.addrs[:0]
+			for _, tx := range group {
+				if err := inner(tx); err != nil {
+					return err
+				}
+			}
+			clear(group)
+			group = group[:0]
+			return nil
+		}
+		each = func(tx *chains.Tx) error {
+			group = append(group, tx)
+			for i := range tx.Inputs {
+				b.addrs = append(b.addrs, tx.Inputs[i].Prevout.Addresses...)
+			}
+			for i := range tx.Outputs {
+				b.addrs = append(b.addrs, tx.Outputs[i].Addresses...)
+			}
+			if len(b.addrs) >= idBatchSize {
 				return flush()
 			}
 			return nil
