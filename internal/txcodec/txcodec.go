@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/fundtrace/fundtrace/chains"
 )
@@ -135,6 +136,9 @@ func (d *Decoder) OutputInto(index uint32, o *chains.Output, a *AddrArena) {
 		a.outs = append(a.outs, arenaOut{o, n})
 	}
 }
+
+// arenas holds DecodeTx's arenas between calls.
+var arenas = sync.Pool{New: func() any { return new(AddrArena) }}
 
 // AddrArena gathers the addresses of many decoded outputs so that they
 // share one string and one slice: two allocations for a whole lookup
@@ -268,10 +272,18 @@ func DecodeTx(c chains.Chain, hash chains.Hash, v []byte) (*chains.Tx, error) {
 		return nil, d.Err
 	}
 	d.Bytes(int(4 * (nout + 1)))
-	var a AddrArena
+	// An arena of its own grew its three slices by appending, for every
+	// transaction: 0.5 s of a clustering run's 11 s over 1.03 M
+	// transactions, in growslice. Its room is reused instead (Fill
+	// copies out what it gives).
+	a := arenas.Get().(*AddrArena)
+	defer func() {
+		a.Reset()
+		arenas.Put(a)
+	}()
 	tx.Outputs = make([]chains.Output, nout)
 	for i := range tx.Outputs {
-		d.OutputInto(uint32(i), &tx.Outputs[i], &a)
+		d.OutputInto(uint32(i), &tx.Outputs[i], a)
 	}
 	tx.Inputs = make([]chains.Input, nin)
 	for i := range tx.Inputs {
@@ -284,7 +296,7 @@ func DecodeTx(c chains.Chain, hash chains.Hash, v []byte) (*chains.Tx, error) {
 		}
 		in.Prev.Hash = d.Hash()
 		in.Prev.Index = uint32(d.Uvarint())
-		d.OutputInto(in.Prev.Index, &in.Prevout, &a)
+		d.OutputInto(in.Prev.Index, &in.Prevout, a)
 	}
 	if err := d.End(); err != nil {
 		return nil, err
