@@ -263,12 +263,7 @@ func (r *streamRun) index(ctx context.Context, tip, want int64) error {
 		}
 		// Ids in first-paid order; several addresses of one output in
 		// hash order.
-		slices.SortFunc(pairs, func(a, b hashID) int {
-			if c := cmp.Compare(a.id, b.id); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.h, b.h)
-		})
+		sortHashIDs(pairs, true)
 		r.wm = make([]uint32, tip+2)
 		j := 0
 		for h := range r.wm {

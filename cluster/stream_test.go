@@ -1,9 +1,12 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -180,4 +183,61 @@ func clusterRowFor(t *testing.T, st *embedded.Store) (r store.ClusterRow) {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestSortHashIDs: the radix sort orders as the comparison sorts it
+// replaced, by hash, and by key then hash, on random keys, on keys that
+// share their high bytes (heights), and on runs of equal keys.
+func TestSortHashIDs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 40 {
+		n := rng.IntN(5000)
+		e := make([]hashID, n)
+		for i := range e {
+			e[i].h = rng.Uint64()
+			switch round % 4 {
+			case 0:
+				e[i].id = rng.Uint64()
+			case 1:
+				e[i].id = uint64(rng.IntN(3000))<<36 | uint64(rng.IntN(50))<<16 | uint64(rng.IntN(4))
+			case 2:
+				e[i].id = uint64(rng.IntN(3)) // long runs of one key
+				e[i].h = uint64(rng.IntN(1000)) << 50
+			default:
+				e[i].id = 7
+			}
+		}
+		for _, byKey := range []bool{false, true} {
+			got, want := slices.Clone(e), slices.Clone(e)
+			sortHashIDs(got, byKey)
+			slices.SortFunc(want, func(a, b hashID) int {
+				if byKey {
+					if c := cmp.Compare(a.id, b.id); c != 0 {
+						return c
+					}
+				}
+				return cmp.Compare(a.h, b.h)
+			})
+			for i := range got {
+				// Entries equal in what is compared may lie in either order.
+				if got[i].h != want[i].h || byKey && got[i].id != want[i].id {
+					t.Fatalf("round %d, by key %v, n %d: entry %d is %v, want %v", round, byKey, n, i, got[i], want[i])
+				}
+			}
+			if !slices.EqualFunc(sortedSet(got), sortedSet(e), func(a, b hashID) bool { return a == b }) {
+				t.Fatalf("round %d: the sort lost or made entries", round)
+			}
+		}
+	}
+}
+
+func sortedSet(e []hashID) []hashID {
+	s := slices.Clone(e)
+	slices.SortFunc(s, func(a, b hashID) int {
+		if c := cmp.Compare(a.h, b.h); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	return s
 }
