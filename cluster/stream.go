@@ -783,14 +783,21 @@ func (r *streamRun) write(ctx context.Context, incremental bool) (changed int, c
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("cluster: write %s assignments: %w", r.c, err)
 	}
-	extra := make([]chains.Address, 0, len(r.idx.extra))
-	for a := range r.idx.extra {
-		extra = append(extra, a)
+	// The addresses given ids past the index, in id order; sorted with
+	// their ids beside them, not by looking each up in the map at every
+	// comparison (0.5 s of an incremental run that met 275,000 new
+	// addresses).
+	type idAddr struct {
+		id uint32
+		a  chains.Address
 	}
-	slices.SortFunc(extra, func(a, b chains.Address) int { return cmp.Compare(r.idx.extra[a], r.idx.extra[b]) })
-	for _, a := range extra {
-		id := r.idx.extra[a]
-		if err := row(a, id, clusterOf(id), 0, false); err != nil {
+	extra := make([]idAddr, 0, len(r.idx.extra))
+	for a, id := range r.idx.extra {
+		extra = append(extra, idAddr{id, a})
+	}
+	slices.SortFunc(extra, func(a, b idAddr) int { return cmp.Compare(a.id, b.id) })
+	for _, e := range extra {
+		if err := row(e.a, e.id, clusterOf(e.id), 0, false); err != nil {
 			return 0, 0, nil, err
 		}
 	}
