@@ -21,13 +21,7 @@ import (
 // TestAddrIndex: every address indexed is found with its id, an address
 // not indexed is not, and two addresses of one hash are reported.
 func TestAddrIndex(t *testing.T) {
-	x := newAddrIndex(0)
-	for i := range 5000 {
-		x.ent = append(x.ent, hashID{h: x.hash(chains.Address(fmt.Sprint("a", i))), id: uint64(i)})
-	}
-	if !x.seal() {
-		t.Fatal("5,000 distinct addresses collide")
-	}
+	x := testIndex(t, 5000)
 	for i := range 5000 {
 		if id, ok := x.lookup(chains.Address(fmt.Sprint("a", i))); !ok || id != uint32(i) {
 			t.Fatalf("a%d: %d %v", i, id, ok)
@@ -51,18 +45,25 @@ func TestAddrIndex(t *testing.T) {
 	}
 }
 
+// testIndex seals an index of addresses a0..a(n-1), address ai of id i.
+func testIndex(t *testing.T, n int) *addrIndex {
+	t.Helper()
+	x := newAddrIndex(0)
+	for i := range n {
+		x.ent = append(x.ent, hashID{h: x.hash(chains.Address(fmt.Sprint("a", i))), id: uint64(i)})
+	}
+	if !x.seal() {
+		t.Fatalf("%d distinct addresses collide", n)
+	}
+	return x
+}
+
 // TestIDBatch: a batch gives every indexed address its id, as lookup
 // does, and noID to one the index does not hold, an extra address's
 // included (the assignments pass, the batch's user, meets none); the
 // array whose lines it asks for may be shorter than the ids.
 func TestIDBatch(t *testing.T) {
-	x := newAddrIndex(0)
-	for i := range 3000 {
-		x.ent = append(x.ent, hashID{h: x.hash(chains.Address(fmt.Sprint("a", i))), id: uint64(i)})
-	}
-	if !x.seal() {
-		t.Fatal("3,000 distinct addresses collide")
-	}
+	x := testIndex(t, 3000)
 	x.next = 3000
 	x.add("extra", 1)
 	then := make([]uint32, 1000)
