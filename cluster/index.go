@@ -1,10 +1,8 @@
 package cluster
 
 import (
-	"cmp"
 	"math"
 	"math/bits"
-	"slices"
 	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
@@ -73,12 +71,7 @@ var weakHash func(seed uint64, a chains.Address) (uint64, bool)
 // seal sorts the entries by hash and builds the directory; it reports
 // false when two entries share a hash (build again with another seed).
 func (x *addrIndex) seal() bool {
-	// An index read back from a run's state file is in order already:
-	// the radix sort would pass over it a byte at a time regardless (0.5
-	// s at 27 M addresses), where this check reads it once.
-	if !slices.IsSortedFunc(x.ent, func(a, b hashID) int { return cmp.Compare(a.h, b.h) }) {
-		sortHashIDs(x.ent, false)
-	}
+	sortHashIDs(x.ent, false)
 	for i := 1; i < len(x.ent); i++ {
 		if x.ent[i].h == x.ent[i-1].h {
 			return false

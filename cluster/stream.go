@@ -421,26 +421,16 @@ func (r *streamRun) lookup(a chains.Address) (uint32, bool) {
 	return id, ok
 }
 
-// prefetch looks up, all at once, the addresses txs name that the run
-// does not know yet, and keeps those the store has.
-func (r *streamRun) prefetch(txs []*chains.Tx) error {
+// prefetch looks up, all at once, those of the addresses addrs that the
+// run does not know yet, and keeps those the store has.
+func (r *streamRun) prefetch(addrs []chains.Address) error {
 	var as []chains.Address
-	add := func(xs []chains.Address) {
-		for _, a := range xs {
-			if _, ok := r.known[a]; ok {
-				continue
-			}
-			if _, ok := r.idx.lookup(a); !ok {
-				as = append(as, a)
-			}
+	for _, a := range addrs {
+		if _, ok := r.known[a]; ok {
+			continue
 		}
-	}
-	for _, tx := range txs {
-		for i := range tx.Inputs {
-			add(tx.Inputs[i].Prevout.Addresses)
-		}
-		for i := range tx.Outputs {
-			add(tx.Outputs[i].Addresses)
+		if _, ok := r.idx.lookup(a); !ok {
+			as = append(as, a)
 		}
 	}
 	slices.Sort(as)
@@ -533,80 +523,52 @@ func (r *streamRun) scan(ctx context.Context, hs *heuristics.Bitcoin, from, to i
 		}
 		return nil
 	}
-	if r.byIndex != nil && !r.complete {
-		// Gather transactions, look up the addresses they name at once,
-		// then link them.
-		var group []*chains.Tx
-		inner := each
-		flush := func() error {
-			if err := r.prefetch(group); err != nil {
+	// Transactions are linked a group at a time, once the lookups of the
+	// addresses they name are made ready at once: looked up in the store
+	// (prefetch) by an incremental run whose index holds no entries, or
+	// else the index's lines asked for (idBatch.warm), so that each
+	// lookup finds them cached.
+	var (
+		group []*chains.Tx
+		b     idBatch
+	)
+	fromStore := r.byIndex != nil && !r.complete
+	flush := func() error {
+		if fromStore {
+			if err := r.prefetch(b.addrs); err != nil {
 				return err
 			}
-			for _, tx := range group {
-				if err := inner(tx); err != nil {
-					return err
-				}
-			}
-			group = group[:0]
-			return nil
-		}
-		each = func(tx *chains.Tx) error {
-			if group = append(group, tx); len(group) == prefetchTxs {
-				return flush()
-			}
-			return nil
-		}
-		defer func() {
-			if err == nil {
-				err = flush()
-			}
-		}()
-	}
-	if r.byIndex == nil || r.complete {
-		// Gather a few transactions and ask for the index's lines that
-		// the lookups of the addresses they name will read (idBatch),
-		// then link them: each lookup finds its lines cached.
-		var (
-			group []*chains.Tx
-			b     idBatch
-		)
-		inner := each
-		flush := func() error {
+		} else {
 			b.warm(r.idx)
-			clear(b.addrs)
-			b.addrs = b.addrs[:0]
-			for _, tx := range group {
-				if err := inner(tx); err != nil {
-					return err
-				}
-			}
-			clear(group)
-			group = group[:0]
-			return nil
 		}
-		each = func(tx *chains.Tx) error {
-			group = append(group, tx)
-			for i := range tx.Inputs {
-				b.addrs = append(b.addrs, tx.Inputs[i].Prevout.Addresses...)
+		clear(b.addrs)
+		b.addrs = b.addrs[:0]
+		for _, tx := range group {
+			if err := each(tx); err != nil {
+				return err
 			}
-			for i := range tx.Outputs {
-				b.addrs = append(b.addrs, tx.Outputs[i].Addresses...)
-			}
-			if len(b.addrs) >= idBatchSize {
-				return flush()
-			}
-			return nil
 		}
-		defer func() {
-			if err == nil {
-				err = flush()
-			}
-		}()
+		clear(group)
+		group = group[:0]
+		return nil
 	}
-	if err := r.st.EachTx(ctx, r.c, from, to, each); err != nil {
+	err = r.st.EachTx(ctx, r.c, from, to, func(tx *chains.Tx) error {
+		group = append(group, tx)
+		for i := range tx.Inputs {
+			b.addrs = append(b.addrs, tx.Inputs[i].Prevout.Addresses...)
+		}
+		for i := range tx.Outputs {
+			b.addrs = append(b.addrs, tx.Outputs[i].Addresses...)
+		}
+		if fromStore && len(group) == prefetchTxs || !fromStore && len(b.addrs) >= idBatchSize {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("cluster: read %s transactions: %w", r.c, err)
 	}
-	return nil
+	return flush()
 }
 
 // minIDs returns, for every root of the union-find, the smallest id in
